@@ -1,0 +1,152 @@
+"""The canonical run model every reader produces.
+
+A :class:`Run` is metadata (:class:`RunMeta`) plus one long frame with the columns
+``metric, step:int64, value:float64, wall_time:float64`` (see :data:`COLUMNS`).
+Readers build frames with :func:`frame_from_records` or :func:`frame_from_columns`
+and finish them with :func:`finalize_frame`, which resolves restarts and duplicate
+steps the way TensorBoard shows them: a later value replaces the earlier one for the
+same step, and a step counter that rewinds replaces the rewound range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Literal, Mapping
+
+import numpy as np
+import pandas as pd
+
+SourceKind = Literal["csv", "tensorboard", "mlflow", "hf", "jsonl"]
+StepAxis = Literal["step", "epoch"]
+
+COLUMNS: tuple[str, ...] = ("metric", "step", "value", "wall_time")
+DTYPES: Mapping[str, str] = {
+    "metric": "object",
+    "step": "int64",
+    "value": "float64",
+    "wall_time": "float64",
+}
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What is known about a run besides its metric values."""
+
+    id: str
+    name: str
+    source: SourceKind
+    location: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    start_time: float | None = None  # seconds since the epoch
+    end_time: float | None = None
+    user: str | None = None
+    experiment: str | None = None
+    status: str | None = None  # e.g. MLflow's RUNNING / FINISHED / FAILED
+    step_axis: StepAxis = "step"
+
+
+@dataclass
+class Run:
+    """One training run: metadata, the long metric frame and reader warnings."""
+
+    meta: RunMeta
+    frame: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def metric_names(self) -> list[str]:
+        """Metric names in first-seen order."""
+        return list(pd.unique(self.frame["metric"]))
+
+    def series(self, metric: str) -> pd.DataFrame:
+        """Points of one metric, sorted by step (columns ``step, value, wall_time``)."""
+        sub = self.frame[self.frame["metric"] == metric]
+        return sub[["step", "value", "wall_time"]].sort_values("step", kind="stable").reset_index(
+            drop=True
+        )
+
+
+@dataclass
+class ReadResult:
+    """Runs read from sources, and one error entry per source (or record) that failed."""
+
+    runs: list[Run] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def add_error(self, location: str, error: str) -> None:
+        """Record a failed source; the others go on."""
+        self.errors.append({"location": location, "error": error})
+
+
+def empty_frame() -> pd.DataFrame:
+    """A canonical frame with no rows but all columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=DTYPES[c]) for c in COLUMNS})
+
+
+def frame_from_columns(
+    metric: Iterable[str] | np.ndarray,
+    step: Iterable[int] | np.ndarray,
+    value: Iterable[float] | np.ndarray,
+    wall_time: Iterable[float] | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Build a canonical frame from parallel columns (file order is kept)."""
+    metric_arr = np.asarray(list(metric) if not isinstance(metric, np.ndarray) else metric, dtype=object)
+    n = len(metric_arr)
+    step_arr = np.asarray(step, dtype=np.int64)
+    value_arr = np.asarray(value, dtype=np.float64)
+    if wall_time is None:
+        wall_arr = np.full(n, np.nan)
+    else:
+        wall_arr = np.asarray(wall_time, dtype=np.float64)
+    if not (len(step_arr) == len(value_arr) == len(wall_arr) == n):
+        raise ValueError(
+            f"column lengths differ: metric={n}, step={len(step_arr)}, "
+            f"value={len(value_arr)}, wall_time={len(wall_arr)}"
+        )
+    return pd.DataFrame(
+        {"metric": metric_arr, "step": step_arr, "value": value_arr, "wall_time": wall_arr}
+    )
+
+
+def frame_from_records(records: Iterable[tuple[str, int, float, float]]) -> pd.DataFrame:
+    """Build a canonical frame from ``(metric, step, value, wall_time)`` tuples."""
+    rows = list(records)
+    if not rows:
+        return empty_frame()
+    metric, step, value, wall = zip(*rows)
+    return frame_from_columns(metric, step, value, wall)
+
+
+def keep_latest_per_step(steps: np.ndarray) -> np.ndarray:
+    """Mask of points that survive rewinds and duplicates, for steps in write order.
+
+    A point survives when its step is strictly below every step written after it:
+    a later duplicate replaces it, and a counter that rewinds to ``s`` replaces every
+    earlier point at ``>= s`` (a resumed run, as TensorBoard shows it).
+    """
+    n = len(steps)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    later_min = np.empty(n, dtype=np.float64)
+    later_min[-1] = np.inf
+    if n > 1:
+        later_min[:-1] = np.minimum.accumulate(steps[::-1].astype(np.float64))[::-1][1:]
+    return steps.astype(np.float64) < later_min
+
+
+def finalize_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Resolve rewinds/duplicates per metric and sort by metric order, then step.
+
+    Rows must be in write order. Returns a new frame with canonical dtypes.
+    """
+    if frame.empty:
+        return empty_frame()
+    frame = frame.astype(dict(DTYPES)).reset_index(drop=True)
+    keep = np.zeros(len(frame), dtype=bool)
+    for idx in frame.groupby("metric", sort=False).indices.values():
+        keep[idx] = keep_latest_per_step(frame["step"].to_numpy()[idx])
+    out = frame[keep]
+    order = {m: i for i, m in enumerate(pd.unique(out["metric"]))}
+    out = out.assign(_o=out["metric"].map(order)).sort_values(["_o", "step"], kind="stable")
+    return out.drop(columns="_o").reset_index(drop=True)

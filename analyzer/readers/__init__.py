@@ -1,0 +1,174 @@
+"""Readers: every supported log format → :class:`~analyzer.model.Run`.
+
+File readers are modules with two functions, registered explicitly in
+:data:`FILE_READERS` (first match wins):
+
+- ``sniff(path: Path, head: bytes) -> bool`` — cheap: name and first bytes only;
+- ``read(path: Path) -> list[Run]`` — raises :class:`~analyzer.errors.ReaderError`.
+
+TensorBoard runs are folders of event files (see :func:`discover`); MLflow sources
+are URIs handled by :mod:`analyzer.readers.mlflow_store`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Iterator
+
+from ..errors import LRTempoError, ReaderError, SourceError
+from ..model import ReadResult, Run
+from . import csvlogs, hf_trainer, jsonl, tensorboard
+from ._io import head_bytes
+
+#: File readers in the order they are tried.
+FILE_READERS: tuple[ModuleType, ...] = (hf_trainer, jsonl, csvlogs)
+
+#: Sub-folders that hold one split of a run (Keras writes ``train/`` and ``validation/``).
+SPLIT_DIRS = {"train", "training", "validation", "val", "valid", "eval", "test"}
+
+MLFLOW_PREFIXES = ("http://", "https://", "sqlite:///", "file:", "databricks", "postgresql", "mysql")
+
+
+def is_mlflow_uri(source: str) -> bool:
+    """True for tracking URIs (and the bare word ``mlflow``)."""
+    return source == "mlflow" or source.startswith(MLFLOW_PREFIXES)
+
+
+def _file_reader(path: Path) -> ModuleType | None:
+    head = head_bytes(path)
+    for reader in FILE_READERS:
+        if reader.sniff(path, head):
+            return reader
+    return None
+
+
+def read_file(path: Path) -> list[Run]:
+    """Read one log file (any supported format, event files included)."""
+    if tensorboard.is_event_file(path):
+        return [tensorboard.read_run(path.parent, [path])]
+    reader = _file_reader(path)
+    if reader is None:
+        raise ReaderError(str(path), "not a log format LR Tempo knows (CSV, trainer_state.json, "
+                          "JSON lines, TensorBoard event file)")
+    return reader.read(path)
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """One unit to read: a log file, or a TensorBoard run folder with its event files."""
+
+    path: Path
+    event_files: tuple[Path, ...] = ()
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:  # symlink loop
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        yield Path(dirpath), sorted(filenames)
+
+
+def discover(root: Path) -> list[LogSource]:
+    """Every log under ``root``: files a reader sniffs, and TensorBoard run folders.
+
+    Event files in ``train/``/``validation/`` sub-folders belong to their parent's run.
+    Files no reader recognises are skipped silently (stray READMEs, images).
+    """
+    tb_runs: dict[Path, list[Path]] = {}
+    files: list[LogSource] = []
+    for dirpath, filenames in _walk(root):
+        for fname in filenames:
+            path = dirpath / fname
+            if tensorboard.is_event_file(path):
+                run_dir = dirpath.parent if dirpath.name.lower() in SPLIT_DIRS and dirpath != root else dirpath
+                tb_runs.setdefault(run_dir, []).append(path)
+            elif _file_reader(path) is not None:
+                files.append(LogSource(path))
+    tb = [LogSource(d, tuple(sorted(fs))) for d, fs in tb_runs.items()]
+    return sorted(files + tb, key=lambda s: str(s.path))
+
+
+def read_log_source(source: LogSource) -> list[Run]:
+    """Read one discovered unit."""
+    if source.event_files:
+        return [tensorboard.read_run(source.path, list(source.event_files))]
+    return read_file(source.path)
+
+
+def expand_sources(sources: list[str], result: ReadResult) -> list[LogSource | str]:
+    """Turn CLI sources into readable units (files, TB runs, MLflow URIs); bad ones → errors."""
+    units: list[LogSource | str] = []
+    for src in sources:
+        if is_mlflow_uri(src):
+            units.append(src)
+            continue
+        path = Path(src)
+        if path.is_dir():
+            found = discover(path)
+            if not found:
+                result.add_error(src, "no training log found in this folder")
+            units.extend(found)
+        elif path.is_file():
+            units.append(LogSource(path))
+        elif path.exists():
+            result.add_error(src, "not a regular file or folder")
+        else:
+            result.add_error(src, "no such file or folder")
+    return units
+
+
+def read_sources(
+    sources: list[str],
+    *,
+    since: float | None = None,
+    experiment: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReadResult:
+    """Read every source; a source that fails is reported and the others go on.
+
+    ``since`` (epoch seconds) and ``experiment`` filter MLflow runs.
+    ``progress(n)`` is called with the number of units done so far.
+    """
+    result = ReadResult()
+    units = expand_sources(sources, result)
+    for i, unit in enumerate(units, 1):
+        try:
+            if isinstance(unit, str):
+                from . import mlflow_store
+
+                store = mlflow_store.read_mlflow(unit, experiment=experiment, since=since)
+                result.runs.extend(store.runs)
+                result.errors.extend(store.errors)
+            else:
+                result.runs.extend(read_log_source(unit))
+        except LRTempoError as exc:
+            location = getattr(exc, "location", str(unit))
+            result.add_error(location, str(exc).removeprefix(f"{location}: "))
+        except (OSError, RecursionError, MemoryError) as exc:
+            loc = unit if isinstance(unit, str) else unit.location
+            result.add_error(loc, f"cannot read: {exc}")
+        if progress:
+            progress(i)
+    return result
+
+
+__all__ = [
+    "FILE_READERS", "LogSource", "ReadResult", "SourceError", "discover", "expand_sources",
+    "is_mlflow_uri", "read_file", "read_log_source", "read_sources",
+]

@@ -1,0 +1,153 @@
+"""Role resolution: which metric of a run is its train loss, validation loss and LR.
+
+Names follow ``CONTRACT.md`` (case-insensitive). When several listed names exist the
+one with most points wins (ties: list order), so ``train_loss_step`` beats a
+one-point ``train_loss_epoch``. When no listed name exists, a fallback looks for
+loss metrics by their words (``train/nll_loss``; ``val/box_loss`` + ``val/cls_loss``);
+several parts of one split are analyzed as their sum, named ``a+b+c``.
+A user override (``--train-loss NAME`` …) always wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .model import Run
+
+ROLES: tuple[str, ...] = ("train_loss", "val_loss", "lr")
+
+TRAIN_LOSS_NAMES: tuple[str, ...] = (
+    "loss", "train_loss", "train/loss", "training_loss", "train_loss_step",
+    "train_loss_epoch", "loss/train", "train/epoch_loss", "epoch_loss",
+)
+VAL_LOSS_NAMES: tuple[str, ...] = (
+    "val_loss", "eval_loss", "validation_loss", "valid_loss", "val/loss", "loss/val",
+    "loss/validation", "validation/epoch_loss", "val_loss_epoch", "eval/loss",
+)
+VAL_LAST_RESORT: tuple[str, ...] = ("test_loss", "test/loss", "loss/test")
+LR_NAMES: tuple[str, ...] = (
+    "lr", "learning_rate", "lr/pg0", "train/learning_rate", "optimizer/lr", "train_lr",
+    "x/lr0", "train/lr", "learning-rate",
+)
+
+_WORD = re.compile(r"[a-z0-9]+")
+_TRAIN_WORDS = {"train", "training", "tr"}
+_VAL_WORDS = {"val", "valid", "validation", "eval", "evaluation", "dev"}
+_TEST_WORDS = {"test"}
+_NOT_LOSS_WORDS = {"acc", "accuracy", "runtime", "samples", "steps", "per", "second"}
+
+
+@dataclass(frozen=True)
+class RoleMap:
+    """Each role's metric name (a ``+``-joined sum for multi-part losses) or ``None``."""
+
+    train_loss: str | None
+    val_loss: str | None
+    lr: str | None
+
+    def as_dict(self) -> dict[str, str]:
+        """The contract's ``metrics`` object: roles the run has, mapped to names."""
+        return {r: getattr(self, r) for r in ROLES if getattr(self, r)}
+
+
+def _words(name: str) -> list[str]:
+    return _WORD.findall(name.lower())
+
+
+def _pick_listed(names: list[str], counts: Mapping[str, int], listed: tuple[str, ...]) -> str | None:
+    lower = {n.lower(): n for n in names}
+    hits = [lower[c] for c in listed if c in lower]
+    if not hits:
+        return None
+    return max(hits, key=lambda n: (counts.get(n, 0), -hits.index(n)))
+
+
+def _is_lr(name: str) -> bool:
+    low = name.lower()
+    return low in LR_NAMES or low.startswith("lr-") or low.startswith("lr/") or low.startswith("x/lr")
+
+
+def _loss_parts(names: list[str], split_words: set[str]) -> list[str]:
+    parts = []
+    for n in names:
+        w = _words(n)
+        if not any("loss" in t for t in w) or _NOT_LOSS_WORDS & set(w):
+            continue
+        if split_words & set(w):
+            parts.append(n)
+    return parts
+
+
+def _pick_parts(parts: list[str], counts: Mapping[str, int]) -> str | None:
+    if not parts:
+        return None
+    # Prefer the granularity with most points (e.g. *_step over *_epoch), then sum parts.
+    top = max(counts.get(p, 0) for p in parts)
+    best = [p for p in parts if counts.get(p, 0) * 2 >= top]
+    steps = [p for p in best if not p.lower().endswith("_epoch")]
+    best = steps or best
+    return "+".join(best)
+
+
+def resolve_roles(
+    run: Run,
+    train_loss: str | None = None,
+    val_loss: str | None = None,
+    lr: str | None = None,
+) -> RoleMap:
+    """Find the train loss, validation loss and LR metrics of ``run``.
+
+    Explicit names win; they must exist in the run (``ValueError`` otherwise).
+    """
+    names = run.metric_names
+    counts = run.frame["metric"].value_counts().to_dict()
+    for role, given in (("train_loss", train_loss), ("val_loss", val_loss), ("lr", lr)):
+        if given is not None:
+            for part in given.split("+"):
+                if part not in counts:
+                    raise ValueError(f"--{role.replace('_', '-')} {given!r}: no metric {part!r} in run")
+
+    t = train_loss or _pick_listed(names, counts, TRAIN_LOSS_NAMES)
+    if t is None:
+        t = _pick_parts(_loss_parts(names, _TRAIN_WORDS), counts)
+    if t is None:
+        bare = [n for n in names if _words(n) and "loss" in _words(n)[-1]
+                and not ({*_VAL_WORDS, *_TEST_WORDS} & set(_words(n)))]
+        t = _pick_parts(bare, counts)
+
+    v = val_loss or _pick_listed(names, counts, VAL_LOSS_NAMES)
+    if v is None:
+        v = _pick_parts(_loss_parts(names, _VAL_WORDS), counts)
+    if v is None:
+        v = _pick_listed(names, counts, VAL_LAST_RESORT) or _pick_parts(
+            _loss_parts(names, _TEST_WORDS), counts
+        )
+
+    r = lr
+    if r is None:
+        r = _pick_listed(names, counts, LR_NAMES)
+    if r is None:
+        cands = [n for n in names if _is_lr(n)]
+        r = cands[0] if cands else None
+    return RoleMap(train_loss=t, val_loss=v, lr=r)
+
+
+def role_series(run: Run, name: str | None) -> pd.DataFrame | None:
+    """The points of a role (``step, value, wall_time``); sums ``a+b`` parts on common steps."""
+    if not name:
+        return None
+    parts = name.split("+")
+    if len(parts) == 1:
+        return run.series(name)
+    frames = [run.series(p).set_index("step") for p in parts]
+    common = frames[0].index
+    for f in frames[1:]:
+        common = common.intersection(f.index)
+    value = np.sum([f.loc[common, "value"].to_numpy() for f in frames], axis=0)
+    wall = frames[0].loc[common, "wall_time"].to_numpy()
+    return pd.DataFrame({"step": common.to_numpy(dtype=np.int64), "value": value, "wall_time": wall})

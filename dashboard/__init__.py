@@ -1,0 +1,1 @@
+"""LR Tempo dashboard (Dash + Plotly)."""
