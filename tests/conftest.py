@@ -1,0 +1,21 @@
+"""Shared fixtures. Server fixtures live in their own modules, registered here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_LOGS = REPO.parent / "shared" / "real_logs"
+SAMPLE_RUNS = REPO / "sample_runs"
+
+pytest_plugins = ("tests.fixtures_mlflow",)
+
+
+@pytest.fixture(scope="session")
+def real_logs() -> Path:
+    """``../shared/real_logs`` beside the repo; tests using it skip when it is absent."""
+    if not REAL_LOGS.is_dir():
+        pytest.skip("../shared/real_logs is not present")
+    return REAL_LOGS

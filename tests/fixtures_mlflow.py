@@ -1,0 +1,1 @@
+"""Placeholder: the real MLflow server fixture replaces this module."""
