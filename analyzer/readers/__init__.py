@@ -138,12 +138,12 @@ def read_sources(
     *,
     since: float | None = None,
     experiment: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReadResult:
     """Read every source; a source that fails is reported and the others go on.
 
     ``since`` (epoch seconds) and ``experiment`` filter MLflow runs.
-    ``progress(n)`` is called with the number of units done so far.
+    ``progress(done, total)`` is called after each unit (file, TensorBoard run, URI).
     """
     result = ReadResult()
     units = expand_sources(sources, result)
@@ -164,7 +164,7 @@ def read_sources(
             loc = unit if isinstance(unit, str) else unit.location
             result.add_error(loc, f"cannot read: {exc}")
         if progress:
-            progress(i)
+            progress(i, len(units))
     return result
 
 

@@ -1,12 +1,113 @@
-"""Placeholder: replaced by the real reader."""
+"""JSON-lines logs: one JSON object per line.
+
+Covers LLaMA-Factory ``trainer_log.jsonl`` (step in ``current_steps``; progress-only
+lines carry no metric), MAE/DeiT ``log.txt`` (``epoch`` only: the epoch is the step),
+W&B-style history lines (``_step``, ``_timestamp``) and plain ``{"step", "loss"…}``
+lines. Nested objects are flattened with ``/``. The long form
+``{"metric"|"tag": name, "step": s, "value": v}`` is read as such.
+
+A broken line is reported as a warning with its line number and the rest is read;
+a file where no line holds a metric is an error.
+"""
+
 from __future__ import annotations
+
+import json
 from pathlib import Path
-from ..model import Run
+from typing import Any
+
+from ..errors import ReaderError
+from ..model import Run, RunMeta, finalize_frame, frame_from_columns
+from ._io import file_mtime, read_text, run_id_for, run_name_for
+from ._records import PointBuffer, as_number, step_key_of, step_of
+
+EXTENSIONS = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+SNIFF_EXTENSIONS = (".txt", ".log", ".json")
+MAX_WARNINGS = 20
+
+
+def _first_line(head: bytes) -> bytes:
+    head = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    return head.split(b"\n", 1)[0].strip()
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    return False
+    """``.jsonl``/``.ndjson``, or a ``.txt``/``.log``/``.json`` whose first line is one JSON object."""
+    name = path.name.lower()
+    if name.endswith(EXTENSIONS):
+        return True
+    if not name.endswith(SNIFF_EXTENSIONS):
+        return False
+    first = _first_line(head)
+    if not (first.startswith(b"{") and first.endswith(b"}")):
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except ValueError:
+        return False
+
+
+def _parse_lines(path: Path, text: str, warnings: list[str]) -> list[tuple[int, dict[str, Any]]]:
+    records: list[tuple[int, dict[str, Any]]] = []
+    bad = 0
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            bad += 1
+            if bad <= MAX_WARNINGS:
+                msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                warnings.append(f"{path}: line {lineno}: broken JSON ({msg}), line skipped")
+            continue
+        if not isinstance(rec, dict):
+            bad += 1
+            if bad <= MAX_WARNINGS:
+                warnings.append(f"{path}: line {lineno}: not a JSON object, line skipped")
+            continue
+        records.append((lineno, rec))
+    if bad > MAX_WARNINGS:
+        warnings.append(f"{path}: {bad} bad lines in all")
+    return records
+
+
+def _is_long_form(rec: dict[str, Any]) -> bool:
+    return "value" in rec and isinstance(rec.get("metric", rec.get("tag")), str)
 
 
 def read(path: Path) -> list[Run]:
-    raise NotImplementedError
+    """The run in one JSON-lines file."""
+    warnings: list[str] = []
+    records = _parse_lines(path, read_text(path), warnings)
+    if not records:
+        where = None if not warnings else warnings[0].split(": ")[1]
+        raise ReaderError(str(path), "no JSON object found", where)
+    plain = [r for _, r in records]
+    key = step_key_of(plain)
+    buf = PointBuffer()
+    last = 0
+    for _, rec in records:
+        last, _found = step_of(rec, key, last)
+        if _is_long_form(rec):
+            val = as_number(rec["value"])
+            if val is not None:
+                buf.add_record({str(rec.get("metric", rec.get("tag"))): val, **{
+                    k: rec[k] for k in ("wall_time", "timestamp") if k in rec}}, last)
+            continue
+        buf.add_record(rec, last, skip=frozenset({"epoch"}) if key is None else frozenset())
+    if not len(buf):
+        raise ReaderError(str(path), "no numeric metric in any line")
+    frame = finalize_frame(frame_from_columns(buf.metric, buf.step, buf.value, buf.wall))
+    walls = frame["wall_time"].dropna()
+    meta = RunMeta(
+        id=run_id_for(path),
+        name=run_name_for(path),
+        source="jsonl",
+        location=str(path),
+        start_time=float(walls.min()) if len(walls) else None,
+        end_time=float(walls.max()) if len(walls) else file_mtime(path),
+        step_axis="step" if key else "epoch",
+    )
+    return [Run(meta=meta, frame=frame, warnings=warnings)]

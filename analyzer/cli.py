@@ -1,0 +1,232 @@
+"""``lrtempo``: the command line (a thin layer on the library).
+
+    lrtempo analyze SOURCE... [--format text|json|markdown|html] [--out FILE]
+                              [--since 24h] [--experiment NAME] [--fail-on warning|critical]
+                              [--train-loss NAME] [--val-loss NAME] [--lr NAME]
+    lrtempo review SOURCE... [--since 24h] [--out report.html]
+    lrtempo dashboard [SOURCE...] [--tracking-uri URI] [--host 127.0.0.1] [--port 8050]
+    lrtempo demo [--port 8050] [--reset]
+
+Exit status: 0 done; 1 with ``--fail-on`` when a finding reaches that severity;
+2 bad usage or no readable run (one line per bad source on stderr).
+No traceback reaches the user unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .analysis import RunAnalysis, analyze_run
+from .errors import LRTempoError
+from .findings import SEVERITY_RANK
+from .model import ReadResult, Run
+from .readers import read_sources
+from .report import build_document, render_html, render_markdown, render_text
+from .roles import resolve_roles
+from .timewindow import parse_since, started_since
+
+FORMATS = ("text", "json", "markdown", "html")
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lrtempo", description="Training-run health analysis for loss/LR logs.")
+    p.add_argument("--version", action="version", version=f"lrtempo {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def sources_args(sp: argparse.ArgumentParser, required: bool = True) -> None:
+        sp.add_argument("sources", nargs="+" if required else "*", metavar="SOURCE",
+                        help="log files, folders, or MLflow URIs (http://…, sqlite:///…, file:///…, mlflow)")
+        sp.add_argument("--since", help="only runs started since: 24h, 7d, or an ISO date")
+        sp.add_argument("--experiment", help="MLflow experiment name or id")
+        sp.add_argument("--train-loss", dest="train_loss", metavar="NAME", help="metric to use as train loss")
+        sp.add_argument("--val-loss", dest="val_loss", metavar="NAME", help="metric to use as validation loss")
+        sp.add_argument("--lr", metavar="NAME", help="metric to use as learning rate")
+        sp.add_argument("--debug", action="store_true", help="show tracebacks")
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    a = sub.add_parser("analyze", help="analyze runs and print findings and suggestions")
+    sources_args(a)
+    a.add_argument("--format", choices=FORMATS, default="text")
+    a.add_argument("--out", metavar="FILE", help="write the report to FILE instead of stdout")
+    a.add_argument("--fail-on", dest="fail_on", choices=("warning", "critical"),
+                   help="exit 1 when a finding reaches this severity")
+
+    r = sub.add_parser("review", help="a shareable report of recent runs (format from --out's extension)")
+    sources_args(r)
+    r.add_argument("--out", metavar="FILE", help="report file (.html, .md, .json, .txt); stdout if absent")
+    r.add_argument("--format", choices=FORMATS, help="overrides the format taken from --out")
+    r.add_argument("--fail-on", dest="fail_on", choices=("warning", "critical"))
+    r.set_defaults(default_since="24h")
+
+    d = sub.add_parser("dashboard", help="start the dashboard on sources and/or an MLflow server")
+    sources_args(d, required=False)
+    d.add_argument("--tracking-uri", dest="tracking_uri", help="MLflow tracking URI to review")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8050)
+    d.add_argument("--workers", type=int, default=1, help="gunicorn workers (1 = built-in server)")
+
+    m = sub.add_parser("demo", help="seed a local MLflow store from sample_runs/ and open the dashboard")
+    m.add_argument("--host", default="127.0.0.1")
+    m.add_argument("--port", type=int, default=8050)
+    m.add_argument("--reset", action="store_true", help="re-create the demo store")
+    m.add_argument("--no-serve", dest="serve", action="store_false", help="seed and analyze only")
+    m.add_argument("--debug", action="store_true")
+    return p
+
+
+def _progress(quiet: bool) -> Callable[[int, int], None] | None:
+    """A tqdm bar on stderr for long reads (≥ 20 sources), only when stderr is a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    bars: list = []
+
+    def update(done: int, total: int) -> None:
+        if total < 20:
+            return
+        if not bars:
+            from tqdm import tqdm
+
+            bars.append(tqdm(total=total, unit="source", file=sys.stderr, leave=False))
+        bars[0].update(done - bars[0].n)
+        if done == total:
+            bars[0].close()
+
+    return update
+
+
+def analyze_runs(runs: Sequence[Run], args: argparse.Namespace, result: ReadResult) -> list[RunAnalysis]:
+    """Analyze each run; a run whose role override is wrong becomes an error entry."""
+    analyses = []
+    for run in runs:
+        try:
+            roles = resolve_roles(run, args.train_loss, args.val_loss, args.lr)
+        except ValueError as exc:
+            result.add_error(run.meta.location, str(exc))
+            continue
+        analysis = analyze_run(run, roles)
+        if run.warnings:
+            analysis = dataclasses.replace(analysis, warnings=tuple(run.warnings))
+        analyses.append(analysis)
+    return analyses
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    if getattr(args, "format", None):
+        return args.format
+    suffix = Path(args.out).suffix.lower() if args.out else ""
+    return {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}.get(suffix, "text")
+
+
+def render(fmt: str, analyses: list[RunAnalysis], result: ReadResult) -> str:
+    """The report in ``fmt``."""
+    if fmt == "json":
+        return json.dumps(build_document(analyses, result.errors), indent=2, allow_nan=False) + "\n"
+    if fmt == "markdown":
+        return render_markdown(analyses, result.errors)
+    if fmt == "html":
+        return render_html(analyses, result.errors, {r.meta.id: r for r in result.runs})
+    return render_text(analyses, result.errors)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """``analyze`` and ``review``: read, analyze, report."""
+    since_text = args.since or getattr(args, "default_since", None)
+    since = parse_since(since_text) if since_text else None
+    result = read_sources(args.sources, since=since, experiment=args.experiment,
+                          progress=_progress(args.quiet))
+    if since is not None:
+        result.runs = [r for r in result.runs if started_since(r, since)]
+    for run in result.runs:
+        for w in run.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    analyses = analyze_runs(result.runs, args, result)
+    for e in result.errors:
+        print(f"lrtempo: {e['location']}: {e['error']}", file=sys.stderr)
+    fmt = _output_format(args)
+    if not analyses:
+        if not result.errors:
+            print("lrtempo: no run found" + (f" since {since_text}" if since_text else ""), file=sys.stderr)
+        if fmt == "json" and not args.out:  # scripts still get a contract document
+            sys.stdout.write(render(fmt, analyses, result))
+        return EXIT_USAGE
+    text = render(fmt, analyses, result)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if args.fail_on:
+        bar = SEVERITY_RANK[args.fail_on]
+        if any(SEVERITY_RANK[f.severity] >= bar for a in analyses for f in a.findings):
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Start the dashboard."""
+    from dashboard.app import create_app
+    from dashboard.serve import serve
+
+    sources = list(args.sources)
+    app = create_app(sources, tracking_uri=args.tracking_uri)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"lrtempo: WARNING: serving on {args.host}: anyone who can reach this address "
+              "can see your runs", file=sys.stderr)
+    print(f"LR Tempo dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
+    serve(app, host=args.host, port=args.port, workers=args.workers)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Seed the embedded MLflow store from sample_runs/, then serve the dashboard on it."""
+    from dashboard.demo import demo_store
+
+    uri = demo_store(reset=args.reset)
+    print(f"lrtempo: demo store {uri}", file=sys.stderr)
+    if not args.serve:
+        ns = argparse.Namespace(sources=[uri], since=None, experiment=None, train_loss=None,
+                                val_loss=None, lr=None, quiet=True, out=None, format="text",
+                                fail_on=None)
+        return cmd_analyze(ns)
+    ns = argparse.Namespace(sources=[uri], tracking_uri=uri, host=args.host, port=args.port, workers=1)
+    return cmd_dashboard(ns)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "analyze": cmd_analyze, "review": cmd_analyze, "dashboard": cmd_dashboard, "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lrtempo`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (LRTempoError, ValueError, OSError) as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"lrtempo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if getattr(args, "debug", False):
+            raise
+        print(f"lrtempo: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Turn JSON-style records (dicts of numbers) into canonical points.
+
+Shared by the Hugging Face ``trainer_state.json`` and JSON-lines readers: both hold
+one dict per logging event with a step key and metric values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+#: Keys that count steps, in order of preference.
+STEP_KEYS: tuple[str, ...] = ("step", "global_step", "current_steps", "iteration", "iter", "_step", "it")
+#: Keys that give the time of a record in epoch seconds (W&B, own loggers).
+WALL_KEYS: tuple[str, ...] = ("wall_time", "_timestamp", "timestamp", "time")
+#: Progress bookkeeping, not metrics.
+BOOKKEEPING: frozenset[str] = frozenset({
+    "total_steps", "percentage", "elapsed_time", "remaining_time", "throughput",
+    "total_tokens", "n_parameters", "total_flos", "num_input_tokens_seen", "_runtime",
+})
+BOOKKEEPING_SUFFIXES: tuple[str, ...] = ("_runtime", "_samples_per_second", "_steps_per_second")
+
+
+def as_number(value: Any) -> float | None:
+    """A float for JSON numbers and numeric strings; ``None`` for anything else."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def flatten(record: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``{"train": {"loss": 1}}`` → ``("train/loss", 1)``."""
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from flatten(value, f"{name}/")
+        else:
+            yield name, value
+
+
+def is_metric_key(key: str) -> bool:
+    """False for step, time and progress bookkeeping keys."""
+    low = key.lower()
+    return not (
+        low in STEP_KEYS or low in WALL_KEYS or low in BOOKKEEPING
+        or low.endswith(BOOKKEEPING_SUFFIXES)
+    )
+
+
+def step_key_of(records: list[Mapping[str, Any]]) -> str | None:
+    """The step key most records carry, or ``None`` (then the epoch is the step)."""
+    for key in STEP_KEYS:
+        if any(key in r for r in records[:1000]):
+            return key
+    return None
+
+
+@dataclass
+class PointBuffer:
+    """Collects ``(metric, step, value, wall_time)`` columns from records."""
+
+    metric: list[str] = field(default_factory=list)
+    step: list[int] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+
+    def add_record(self, record: Mapping[str, Any], step: int, skip: frozenset[str] = frozenset()) -> int:
+        """Add every numeric metric of ``record`` at ``step``; returns how many were added."""
+        wall = math.nan
+        for key in WALL_KEYS:
+            t = as_number(record.get(key))
+            if t is not None and t > 1e8:
+                wall = t
+                break
+        added = 0
+        for key, raw in flatten(record):
+            if key in skip or not is_metric_key(key):
+                continue
+            val = as_number(raw)
+            if val is None:
+                continue
+            self.metric.append(key)
+            self.step.append(step)
+            self.value.append(val)
+            self.wall.append(wall)
+            added += 1
+        return added
+
+    def __len__(self) -> int:
+        return len(self.metric)
+
+
+def step_of(record: Mapping[str, Any], key: str | None, last: int) -> tuple[int, bool]:
+    """The record's step (``key``, or ``epoch`` when the log has no step key), else ``last``.
+
+    Also says whether the record had one.
+    """
+    v = as_number(record.get(key or "epoch"))
+    if v is not None and math.isfinite(v):
+        return int(round(v)), True
+    return last, False

@@ -1,0 +1,210 @@
+"""The contract document (``lrtempo.analysis/1``) and its human renderings.
+
+Pure functions from analyses to a dict or a string; nothing here prints or writes.
+The HTML report is self-contained (inline CSS and SVG sparklines, no CDN).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .analysis import RunAnalysis
+from .model import Run
+from .roles import role_series
+
+SCHEMA = "lrtempo.analysis/1"
+STATUS_ORDER = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
+KIND_COLOURS = {
+    "oscillation": "#e8a33d", "stagnation": "#7f8c8d", "overfitting": "#8e44ad",
+    "divergence": "#c0392b", "healthy": "#27ae60", "insufficient_data": "#95a5a6",
+}
+
+
+def build_document(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> dict[str, Any]:
+    """The JSON contract document."""
+    runs = []
+    for a in analyses:
+        obj = a.to_dict()
+        if a.warnings:
+            obj["warnings"] = list(a.warnings)
+        runs.append(obj)
+    return {"schema": SCHEMA, "runs": runs, "errors": [dict(e) for e in errors]}
+
+
+def status_counts(analyses: Iterable[RunAnalysis]) -> dict[str, int]:
+    """Runs per status, in severity order, statuses with no run left out."""
+    counts = {s: 0 for s in STATUS_ORDER}
+    for a in analyses:
+        counts[a.status] = counts.get(a.status, 0) + 1
+    return {s: n for s, n in counts.items() if n}
+
+
+def _fmt_lr(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.3g}"
+
+
+def suggestion_line(a: RunAnalysis) -> str:
+    """``decrease_lr 3e-03 → 1e-03 (×0.33)`` or the action with its step."""
+    s = a.suggestion
+    if s is None:
+        return "—"
+    if s.action == "early_stop" and s.early_stop_step is not None:
+        return f"early_stop at step {s.early_stop_step}"
+    if s.suggested_lr is not None:
+        factor = f" (×{s.factor:.2g})" if s.factor else ""
+        return f"{s.action} {_fmt_lr(s.current_lr)} → {_fmt_lr(s.suggested_lr)}{factor}"
+    return s.action
+
+
+def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> str:
+    """A plain-text report for the terminal."""
+    lines = []
+    counts = status_counts(analyses)
+    lines.append(f"LR Tempo: {len(analyses)} run(s) — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
+        lines.append("")
+        lines.append(f"{a.meta.name}  [{a.status}]  ({a.meta.source}: {a.meta.location})")
+        roles = ", ".join(f"{k}={v}" for k, v in a.roles.as_dict().items()) or "no loss metric found"
+        lines.append(f"  metrics: {roles}")
+        for f in a.findings:
+            lines.append(
+                f"  - {f.severity:<8} {f.kind} in {f.metric}, steps {f.start_step}–{f.end_step} "
+                f"(confidence {f.confidence:.2f}): {f.message}"
+            )
+        if a.suggestion and a.suggestion.action != "keep_lr":
+            lines.append(f"  → {suggestion_line(a)}: {a.suggestion.rationale}")
+        for w in a.warnings:
+            lines.append(f"  ! {w}")
+    for e in errors:
+        lines.append(f"error: {e['location']}: {e['error']}")
+    return "\n".join(lines) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> str:
+    """A Markdown report (a table of runs, then each run's findings)."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = [f"# LR Tempo review — {now}", ""]
+    counts = status_counts(analyses)
+    out.append(" · ".join(f"**{n}** {s}" for s, n in counts.items()) or "No runs.")
+    out += ["", "| run | source | status | worst finding | suggestion |", "|---|---|---|---|---|"]
+    for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
+        worst = _worst(a)
+        out.append(
+            f"| {_md_cell(a.meta.name)} | {a.meta.source} | {a.status} | {_md_cell(worst)} | "
+            f"{_md_cell(suggestion_line(a))} |"
+        )
+    for a in analyses:
+        if not a.findings:
+            continue
+        out += ["", f"## {_md_cell(a.meta.name)}", ""]
+        for f in a.findings:
+            out.append(f"- **{f.kind}** ({f.severity}, {f.metric}, steps {f.start_step}–{f.end_step}, "
+                       f"confidence {f.confidence:.2f}): {_md_cell(f.message)}")
+        if a.suggestion and a.suggestion.rationale:
+            out.append(f"- **suggestion**: {_md_cell(suggestion_line(a))} — {_md_cell(a.suggestion.rationale)}")
+    if errors:
+        out += ["", "## Sources that could not be read", ""]
+        out += [f"- `{_md_cell(e['location'])}`: {_md_cell(e['error'])}" for e in errors]
+    return "\n".join(out) + "\n"
+
+
+def _worst(a: RunAnalysis) -> str:
+    problems = [f for f in a.findings if f.severity != "info"]
+    if not problems:
+        return "—"
+    f = max(problems, key=lambda f: ({"warning": 1, "critical": 2}[f.severity], f.confidence))
+    return f"{f.kind} ({f.metric}, steps {f.start_step}–{f.end_step})"
+
+
+def sparkline_svg(run: Run, analysis: RunAnalysis, width: int = 320, height: int = 70) -> str:
+    """An inline SVG of train (blue) and val (orange) loss with finding ranges shaded."""
+    series = [(role_series(run, analysis.roles.train_loss), "#2c7fb8"),
+              (role_series(run, analysis.roles.val_loss), "#e6550d")]
+    pts = [(s["step"].to_numpy(), s["value"].to_numpy(), c) for s, c in series if s is not None and len(s)]
+    finite = [(x[np.isfinite(y)], y[np.isfinite(y)], c) for x, y, c in pts]
+    finite = [(x, y, c) for x, y, c in finite if len(x) > 1]
+    if not finite:
+        return ""
+    x0 = min(float(x.min()) for x, _, _ in finite)
+    x1 = max(float(x.max()) for x, _, _ in finite)
+    ys = np.concatenate([y for _, y, _ in finite])
+    lo, hi = np.percentile(ys, [1, 99])
+    xs = max(x1 - x0, 1.0)
+    ysp = max(float(hi - lo), 1e-12)
+
+    def sx(v: float) -> float:
+        return (v - x0) / xs * (width - 4) + 2
+
+    def sy(v: np.ndarray) -> np.ndarray:
+        return height - 2 - (np.clip(v, lo, hi) - lo) / ysp * (height - 4)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img">']
+    for f in analysis.findings:
+        colour = KIND_COLOURS.get(f.kind, "#999")
+        a, b = sx(f.start_step), sx(f.end_step)
+        parts.append(f'<rect x="{a:.1f}" y="0" width="{max(b - a, 1.5):.1f}" height="{height}" '
+                     f'fill="{colour}" opacity="0.18"/>')
+    for x, y, colour in finite:
+        step = max(1, len(x) // 400)
+        coords = " ".join(f"{sx(float(a)):.1f},{b:.1f}" for a, b in zip(x[::step], sy(y[::step])))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.3" points="{coords}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+HTML_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1200px}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.4rem .5rem;
+text-align:left;vertical-align:top;font-size:.92rem}th{background:#f5f5f5}
+.badge{display:inline-block;padding:.1rem .5rem;border-radius:.7rem;color:#fff;font-size:.8rem}
+.muted{color:#777;font-size:.85rem}.err{color:#c0392b}
+"""
+
+
+def render_html(
+    analyses: Sequence[RunAnalysis],
+    errors: Sequence[dict[str, str]],
+    runs: dict[str, Run] | None = None,
+) -> str:
+    """A self-contained HTML report; ``runs`` (by id) adds a sparkline per run."""
+    esc = html.escape
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    counts = status_counts(analyses)
+    rows = []
+    for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
+        colour = KIND_COLOURS.get(a.status, "#555")
+        spark = sparkline_svg(runs[a.meta.id], a) if runs and a.meta.id in runs else ""
+        findings = "".join(
+            f"<div><b>{esc(f.kind)}</b> ({esc(f.severity)}, {esc(f.metric)}, steps "
+            f"{f.start_step}–{f.end_step}, conf. {f.confidence:.2f}): {esc(f.message)}</div>"
+            for f in a.findings
+        ) or '<span class="muted">no finding</span>'
+        rationale = esc(a.suggestion.rationale) if a.suggestion else ""
+        rows.append(
+            f"<tr><td><b>{esc(a.meta.name)}</b><div class='muted'>{esc(a.meta.source)}: "
+            f"{esc(a.meta.location)}</div></td>"
+            f"<td><span class='badge' style='background:{colour}'>{esc(a.status)}</span></td>"
+            f"<td>{spark}</td><td>{findings}</td>"
+            f"<td><b>{esc(suggestion_line(a))}</b><div class='muted'>{rationale}</div></td></tr>"
+        )
+    summary = " · ".join(f"<b>{n}</b> {esc(s)}" for s, n in counts.items()) or "No runs."
+    errs = "".join(f"<li class='err'><code>{esc(e['location'])}</code>: {esc(e['error'])}</li>" for e in errors)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>LR Tempo review</title>"
+        f"<style>{HTML_STYLE}</style></head><body><h1>LR Tempo review</h1>"
+        f"<p class='muted'>{esc(now)}</p><p>{summary}</p>"
+        "<table><tr><th>run</th><th>status</th><th>loss (train blue, val orange)</th>"
+        f"<th>findings</th><th>suggestion</th></tr>{''.join(rows)}</table>"
+        + (f"<h2>Sources that could not be read</h2><ul>{errs}</ul>" if errs else "")
+        + "</body></html>\n"
+    )

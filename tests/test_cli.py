@@ -1,0 +1,127 @@
+"""The ``lrtempo`` command: contract document, formats, exit codes, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE_RUNS
+
+RUN_KEYS = {"run", "metrics", "status", "findings", "suggestion"}
+STATUSES = {"healthy", "oscillation", "stagnation", "overfitting", "divergence", "insufficient_data"}
+
+
+def lrtempo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "analyzer.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def check_contract(doc: dict) -> None:
+    assert doc["schema"] == "lrtempo.analysis/1"
+    assert isinstance(doc["errors"], list)
+    for r in doc["runs"]:
+        assert RUN_KEYS <= set(r)
+        assert set(r["run"]) >= {"id", "name", "source", "location"}
+        assert r["run"]["source"] in {"csv", "tensorboard", "mlflow", "hf", "jsonl"}
+        assert r["status"] in STATUSES
+        assert set(r["metrics"]) <= {"train_loss", "val_loss", "lr"}
+        for f in r["findings"]:
+            assert f["kind"] in STATUSES - {"healthy", "insufficient_data"}
+            assert f["severity"] in {"info", "warning", "critical"}
+            assert 0.0 <= f["confidence"] <= 1.0 and f["start_step"] <= f["end_step"]
+
+
+def test_json_on_sample_runs_is_a_contract_document() -> None:
+    proc = lrtempo("analyze", str(SAMPLE_RUNS), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    check_contract(doc)
+    assert doc["errors"] == []
+    sources = {r["run"]["source"] for r in doc["runs"]}
+    assert sources == {"csv", "tensorboard", "hf", "jsonl"}
+    assert all("train_loss" in r["metrics"] for r in doc["runs"])
+
+
+def test_bad_sources_are_reported_and_others_still_analyzed(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    good = tmp_path / "good.csv"
+    good.write_text("step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(50)))
+    proc = lrtempo("analyze", str(broken), str(good), str(tmp_path / "missing.csv"), "--format", "json")
+    assert proc.returncode == 0
+    doc = json.loads(proc.stdout)
+    check_contract(doc)
+    assert [r["run"]["name"] for r in doc["runs"]] == ["good"]
+    locations = {e["location"] for e in doc["errors"]}
+    assert locations == {str(broken), str(tmp_path / "missing.csv")}
+    assert "Traceback" not in proc.stderr
+    assert len([ln for ln in proc.stderr.splitlines() if ln.startswith("lrtempo:")]) == 2
+
+
+def test_no_readable_run_exits_2_with_one_line_per_source(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("")
+    proc = lrtempo("analyze", str(tmp_path / "x.csv"), str(tmp_path / "nope"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2 and "x.csv" in lines[0] and "nope" in lines[1]
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_usage_exits_2() -> None:
+    assert lrtempo("analyze").returncode == 2
+    proc = lrtempo("analyze", str(SAMPLE_RUNS), "--since", "yesterday-ish")
+    assert proc.returncode == 2 and "--since" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_role_override_is_an_error_entry() -> None:
+    csv = SAMPLE_RUNS / "plain_csv" / "resnet18_cifar_cosine.csv"
+    proc = lrtempo("analyze", str(csv), "--train-loss", "no_such_metric", "--format", "json")
+    assert proc.returncode == 2
+    doc = json.loads(proc.stdout)
+    assert doc["runs"] == [] and "no_such_metric" in doc["errors"][0]["error"]
+
+
+def test_role_override_is_used() -> None:
+    csv = SAMPLE_RUNS / "plain_csv" / "resnet18_cifar_cosine.csv"
+    proc = lrtempo("analyze", str(csv), "--train-loss", "val_loss", "--format", "json")
+    assert json.loads(proc.stdout)["runs"][0]["metrics"]["train_loss"] == "val_loss"
+
+
+@pytest.mark.parametrize(("fmt", "needle"), [("text", "LR Tempo:"), ("markdown", "| run |"), ("html", "<svg")])
+def test_human_formats(fmt: str, needle: str, tmp_path: Path) -> None:
+    out = tmp_path / f"report.{fmt}"
+    proc = lrtempo("analyze", str(SAMPLE_RUNS), "--format", fmt, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert needle in text and "resnet18_cifar_cosine" in text
+    if fmt == "html":
+        assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no CDN
+
+
+def test_review_takes_format_from_out_and_defaults_to_24h(tmp_path: Path) -> None:
+    out = tmp_path / "r.md"
+    proc = lrtempo("review", str(SAMPLE_RUNS), "--since", "100000d", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().startswith("# LR Tempo review")
+
+
+def test_since_filters_file_runs_by_last_write(tmp_path: Path) -> None:
+    old = tmp_path / "old.csv"
+    old.write_text("step,loss\n1,1\n2,0.5\n")
+    import os
+
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    proc = lrtempo("analyze", str(old), "--since", "24h")
+    assert proc.returncode == 2 and "no run found since 24h" in proc.stderr
+
+
+def test_fail_on_gates_on_severity() -> None:
+    diverged = SAMPLE_RUNS / "tensorboard"
+    proc = lrtempo("analyze", str(diverged), "--fail-on", "warning", "--format", "json")
+    doc = json.loads(proc.stdout)
+    severities = {f["severity"] for r in doc["runs"] for f in r["findings"]}
+    assert proc.returncode == (1 if severities & {"warning", "critical"} else 0)

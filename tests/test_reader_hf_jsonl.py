@@ -1,0 +1,181 @@
+"""Hugging Face trainer_state.json and JSON-lines readers: real logs and edge cases."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from analyzer import ReaderError, read_file
+from analyzer.roles import resolve_roles
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def state(history: list[object], **extra: object) -> str:
+    return json.dumps({"log_history": history, "global_step": 30, "max_steps": 30, **extra})
+
+
+# --- trainer_state.json ------------------------------------------------------------
+
+def test_hf_train_eval_and_summary(tmp_path: Path) -> None:
+    path = write(tmp_path, "out/trainer_state.json", state([
+        {"epoch": 0.1, "loss": 2.0, "learning_rate": 5e-5, "step": 10},
+        {"epoch": 0.2, "loss": 1.5, "learning_rate": 4e-5, "step": 20},
+        {"epoch": 0.2, "eval_loss": 1.7, "eval_runtime": 3.0, "step": 20},
+        {"epoch": 0.3, "step": 30, "train_loss": 1.6, "train_runtime": 99.0, "total_flos": 1e12},
+    ]))
+    [run] = read_file(path)
+    assert run.meta.source == "hf" and run.meta.name == "out"
+    assert run.series("loss")["value"].tolist() == [2.0, 1.5]
+    assert run.series("eval_loss")["step"].tolist() == [20]
+    assert "eval_runtime" not in run.metric_names and "train_runtime" not in run.metric_names
+    assert "train_loss" not in run.metric_names  # summary record is metadata
+    assert run.meta.params["train_runtime"] == "99.0" and run.meta.params["max_steps"] == "30"
+    assert resolve_roles(run).as_dict() == {"train_loss": "loss", "val_loss": "eval_loss", "lr": "learning_rate"}
+
+
+def test_hf_records_without_step_and_numbers_as_strings(tmp_path: Path) -> None:
+    path = write(tmp_path, "trainer_state.json", state([
+        {"loss": "2.5", "step": 5},
+        {"predict_loss": 1.1, "epoch": 1.0},
+        "junk",
+    ]))
+    [run] = read_file(path)
+    assert run.series("loss")["value"].tolist() == [2.5]
+    assert run.series("predict_loss")["step"].tolist() == [5]
+    assert any("record 2" in w for w in run.warnings)
+
+
+def test_hf_eval_groups_are_summed_as_val_loss(tmp_path: Path) -> None:
+    path = write(tmp_path, "trainer_state.json", state([
+        {"loss": 1.0, "step": 1}, {"eval_a_loss": 1.0, "eval_b_loss": 2.0, "step": 1},
+    ]))
+    [run] = read_file(path)
+    assert resolve_roles(run).val_loss == "eval_a_loss+eval_b_loss"
+
+
+def test_hf_nan_values_are_kept(tmp_path: Path) -> None:
+    path = write(tmp_path, "trainer_state.json", '{"log_history": [{"loss": NaN, "step": 1}, {"loss": 1.0, "step": 2}]}')
+    [run] = read_file(path)
+    assert math.isnan(run.series("loss")["value"][0])
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("", "empty file"),
+        ('{"log_history": [{"loss": 1.0, "step": 1}', "line 1"),
+        ("[1, 2]", "found a list"),
+        ('{"log_history": {"a": 1}}', "not a list"),
+        ('{"log_history": [{"note": "x"}]}', "no numeric values"),
+    ],
+)
+def test_hf_bad_files_name_the_file_and_place(tmp_path: Path, text: str, needle: str) -> None:
+    path = write(tmp_path, "trainer_state.json", text)
+    with pytest.raises(ReaderError) as info:
+        read_file(path)
+    assert str(path) in str(info.value) and needle in str(info.value)
+
+
+def test_hf_gzip(tmp_path: Path) -> None:
+    path = tmp_path / "trainer_state.json.gz"
+    path.write_bytes(gzip.compress(state([{"loss": 1.0, "step": 1}, {"loss": 0.5, "step": 2}]).encode()))
+    [run] = read_file(path)
+    assert run.series("loss")["value"].tolist() == [1.0, 0.5]
+
+
+# --- JSON lines ---------------------------------------------------------------------
+
+def test_jsonl_llamafactory_steps_and_progress_lines(tmp_path: Path) -> None:
+    lines = [
+        {"current_steps": 10, "total_steps": 30, "loss": 2.0, "lr": 1e-4, "epoch": 0.1, "percentage": 33.3,
+         "elapsed_time": "0:00:10"},
+        {"current_steps": 20, "total_steps": 30, "eval_loss": 1.9},
+        {"current_steps": 30, "total_steps": 30, "loss": 1.5, "lr": 5e-5, "epoch": 0.3},
+        {"current_steps": 30, "total_steps": 30, "percentage": 100.0},
+    ]
+    path = write(tmp_path, "run/trainer_log.jsonl", "".join(json.dumps(x) + "\n" for x in lines))
+    [run] = read_file(path)
+    assert run.meta.name == "run" and run.meta.step_axis == "step"
+    assert run.series("loss")["step"].tolist() == [10, 30]
+    assert "percentage" not in run.metric_names and "total_steps" not in run.metric_names
+    assert resolve_roles(run).as_dict() == {"train_loss": "loss", "val_loss": "eval_loss", "lr": "lr"}
+
+
+def test_jsonl_epoch_only_log_txt(tmp_path: Path) -> None:
+    path = write(tmp_path, "log.txt", "".join(
+        json.dumps({"train_lr": 5e-4, "train_loss": 4 - e / 10, "test_loss": 4.1 - e / 10, "epoch": e,
+                    "n_parameters": 10}) + "\n" for e in range(5)))
+    [run] = read_file(path)
+    assert run.meta.step_axis == "epoch"
+    assert run.series("train_loss")["step"].tolist() == [0, 1, 2, 3, 4]
+    assert "n_parameters" not in run.metric_names and "epoch" not in run.metric_names
+
+
+def test_jsonl_broken_line_is_reported_with_its_number_and_rest_read(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.jsonl", '{"step": 1, "loss": 3}\n{"step": 2, "loss": \n{"step": 3, "loss": 1}\n')
+    [run] = read_file(path)
+    assert run.series("loss")["step"].tolist() == [1, 3]
+    assert any("line 2" in w and str(path) in w for w in run.warnings)
+
+
+def test_jsonl_nested_and_long_form(tmp_path: Path) -> None:
+    path = write(tmp_path, "b.jsonl", '{"step": 1, "train": {"loss": 2.0}}\n'
+                 '{"metric": "val_loss", "step": 1, "value": 2.5}\n')
+    [run] = read_file(path)
+    assert run.series("train/loss")["value"].tolist() == [2.0]
+    assert run.series("val_loss")["value"].tolist() == [2.5]
+
+
+def test_jsonl_wall_time_from_timestamp(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.jsonl", '{"_step": 0, "_timestamp": 1764000000.5, "loss": 1}\n')
+    [run] = read_file(path)
+    assert run.series("loss")["wall_time"].tolist() == [1764000000.5]
+    assert run.meta.start_time == 1764000000.5
+
+
+@pytest.mark.parametrize("text", ["not json\n{also not}\n", "[1,2]\n"])
+def test_jsonl_without_any_object_is_an_error(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, "d.jsonl", text)
+    with pytest.raises(ReaderError, match="d.jsonl"):
+        read_file(path)
+
+
+def test_plain_text_is_not_taken_for_jsonl(tmp_path: Path) -> None:
+    path = write(tmp_path, "notes.txt", "hello\nworld\n")
+    with pytest.raises(ReaderError, match="not a log format"):
+        read_file(path)
+
+
+# --- real logs ----------------------------------------------------------------------
+
+def test_real_hf_logs_quirks(real_logs: Path) -> None:
+    hf = real_logs / "hf_trainer_state"
+    [multi] = read_file(hf / "multi_eval_groups_const_lr.json")
+    assert resolve_roles(multi).val_loss.count("+") == 5
+    assert len(multi.series("eval_g0_loss")) == 31
+    [cpt] = read_file(hf / "cpt_summarization_10ep.json")
+    assert len(cpt.series("predict_loss")) >= 1
+    [t5] = read_file(hf / "t5_summarization_3ep.json")
+    assert len(t5.series("loss")) == 430
+    [zero] = read_file(hf / "qlora_loss_zero_degenerate.json")
+    assert (zero.series("loss")["value"].to_numpy()[1:] == 0).all()
+
+
+def test_real_jsonl_logs(real_logs: Path) -> None:
+    [qwen] = read_file(real_logs / "jsonl/llamafactory_qwen2.5_7b_medical_lora.jsonl")
+    assert len(qwen.series("loss")) == 675 and len(qwen.series("eval_loss")) == 13
+    [mistral] = read_file(real_logs / "jsonl/llamafactory_mistral_translator.jsonl")
+    assert len(mistral.series("loss")) == 866
+    [mae] = read_file(real_logs / "jsonl/mae_linear_probe_imagenet_vitl16_log.txt")
+    assert mae.meta.step_axis == "epoch" and len(mae.series("test_loss")) == 50
+    assert resolve_roles(mae).as_dict() == {"train_loss": "train_loss", "val_loss": "test_loss", "lr": "train_lr"}
