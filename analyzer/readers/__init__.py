@@ -111,26 +111,44 @@ def read_log_source(source: LogSource) -> list[Run]:
     return read_file(source.path)
 
 
-def expand_sources(sources: list[str], result: ReadResult) -> list[LogSource | str]:
-    """Turn CLI sources into readable units (files, TB runs, MLflow URIs); bad ones → errors."""
-    units: list[LogSource | str] = []
+@dataclass(frozen=True)
+class BadSource:
+    """A source that cannot be read at all (missing path, empty folder)."""
+
+    location: str
+    error: str
+
+
+Unit = LogSource | BadSource | str  # str: an MLflow URI
+
+
+def expand_sources(sources: list[str]) -> list[Unit]:
+    """Turn CLI sources into readable units, in the order given (folders expanded)."""
+    units: list[Unit] = []
     for src in sources:
+        path = Path(src)
         if is_mlflow_uri(src):
             units.append(src)
-            continue
-        path = Path(src)
-        if path.is_dir():
-            found = discover(path)
-            if not found:
-                result.add_error(src, "no training log found in this folder")
-            units.extend(found)
+        elif path.is_dir():
+            units.extend(discover(path) or [BadSource(src, "no training log found in this folder")])
         elif path.is_file():
             units.append(LogSource(path))
-        elif path.exists():
-            result.add_error(src, "not a regular file or folder")
         else:
-            result.add_error(src, "no such file or folder")
+            units.append(BadSource(src, "not a regular file or folder" if path.exists() else "no such file or folder"))
     return units
+
+
+def _read_unit(unit: Unit, result: ReadResult, since: float | None, experiment: str | None) -> None:
+    if isinstance(unit, BadSource):
+        result.add_error(unit.location, unit.error)
+    elif isinstance(unit, str):
+        from . import mlflow_store
+
+        store = mlflow_store.read_mlflow(unit, experiment=experiment, since=since)
+        result.runs.extend(store.runs)
+        result.errors.extend(store.errors)
+    else:
+        result.runs.extend(read_log_source(unit))
 
 
 def read_sources(
@@ -142,21 +160,15 @@ def read_sources(
 ) -> ReadResult:
     """Read every source; a source that fails is reported and the others go on.
 
-    ``since`` (epoch seconds) and ``experiment`` filter MLflow runs.
-    ``progress(done, total)`` is called after each unit (file, TensorBoard run, URI).
+    Runs and errors come in the order of the sources. ``since`` (epoch seconds) and
+    ``experiment`` filter MLflow runs. ``progress(done, total)`` is called after each
+    unit (file, TensorBoard run, URI).
     """
     result = ReadResult()
-    units = expand_sources(sources, result)
+    units = expand_sources(sources)
     for i, unit in enumerate(units, 1):
         try:
-            if isinstance(unit, str):
-                from . import mlflow_store
-
-                store = mlflow_store.read_mlflow(unit, experiment=experiment, since=since)
-                result.runs.extend(store.runs)
-                result.errors.extend(store.errors)
-            else:
-                result.runs.extend(read_log_source(unit))
+            _read_unit(unit, result, since, experiment)
         except LRTempoError as exc:
             location = getattr(exc, "location", str(unit))
             result.add_error(location, str(exc).removeprefix(f"{location}: "))
@@ -169,6 +181,6 @@ def read_sources(
 
 
 __all__ = [
-    "FILE_READERS", "LogSource", "ReadResult", "SourceError", "discover", "expand_sources",
+    "BadSource", "FILE_READERS", "LogSource", "ReadResult", "SourceError", "discover", "expand_sources",
     "is_mlflow_uri", "read_file", "read_log_source", "read_sources",
 ]
