@@ -1,0 +1,58 @@
+/* Cell renderers for the Review grid. Values are rendered as React text children,
+   never as HTML, so run names show exactly the characters they have. */
+var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
+  window.dashAgGridComponentFunctions || {});
+
+(function () {
+  function navigate(event, href) {
+    // Same as dcc.Link: client-side navigation for a plain left click.
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
+      return;
+    }
+    event.preventDefault();
+    window.history.pushState({}, "", href);
+    window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+    window.scrollTo(0, 0);
+  }
+
+  dagcomponentfuncs.RunLink = function (props) {
+    var data = props.data || {};
+    var href = "/run?id=" + encodeURIComponent(String(data.id || ""));
+    var children = String(props.value == null ? "" : props.value);
+    return React.createElement(
+      "a",
+      { href: href, className: "run-link", onClick: function (e) { navigate(e, href); } },
+      children
+    );
+  };
+
+  var BADGE = {
+    healthy: "bg-success",
+    divergence: "bg-danger",
+    oscillation: "bg-warning text-dark",
+    overfitting: "bg-primary",
+    stagnation: "bg-secondary",
+    insufficient_data: "bg-light text-dark border",
+  };
+
+  dagcomponentfuncs.StatusBadge = function (props) {
+    var s = String(props.value == null ? "" : props.value);
+    return React.createElement(
+      "span",
+      { className: "badge status-badge status-" + s.replace(/[^a-z_]/g, "") + " " + (BADGE[s] || "bg-secondary") },
+      s.replace(/_/g, " ")
+    );
+  };
+
+  dagcomponentfuncs.ExternalLink = function (props) {
+    var url = props.value;
+    if (!url || !/^https?:\/\//i.test(String(url))) {
+      return "";
+    }
+    return React.createElement(
+      "a",
+      { href: String(url), target: "_blank", rel: "noopener noreferrer" },
+      "open ↗"
+    );
+  };
+})();

@@ -1,0 +1,355 @@
+"""The dashboard's data layer: runs from the sources and uploads, and their analyses.
+
+One :class:`DataStore` per app (kept in ``app.server.config``; callbacks reach it
+with :func:`current_store`). Nothing is read at import or at app creation: file
+sources are read on the first request that needs them, MLflow stores once per time
+window, and again only on :meth:`DataStore.refresh`. Analyses are cached in process,
+keyed by ``(run id, last step)`` so a run that grew is analyzed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analyzer import analysis as _analysis
+from analyzer.findings import KIND_RANK, SEVERITY_RANK, Finding
+from analyzer.model import ReadResult, Run
+from analyzer.readers import discover, is_mlflow_uri, read_log_source, read_sources
+from analyzer.roles import role_series
+from analyzer.timewindow import parse_since, run_time, started_since
+
+from .figures import best_val_step, format_lr
+
+log = logging.getLogger(__name__)
+
+#: Time-window presets of the Review page (``None``: no limit).
+WINDOWS: dict[str, float | None] = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": None}
+STORE_KEY = "LRTEMPO_STORE"
+ANALYSIS_CACHE_SIZE = 512
+
+
+def window_seconds(window: str | None) -> float | None:
+    """Seconds of a window key (``24h``, ``7d``, ``36h``, ``all``); ``ValueError`` if bad."""
+    if not window or window == "all":
+        return None
+    if window in WINDOWS:
+        return WINDOWS[window]
+    return time.time() - parse_since(window)
+
+
+def window_key(hours: float) -> str:
+    """The window key for ``since_hours`` (``24`` → ``24h``, ``168`` → ``7d``)."""
+    if hours <= 0:
+        return "all"
+    for key, sec in WINDOWS.items():
+        if sec is not None and abs(sec - hours * 3600) < 1:
+            return key
+    return f"{hours:g}h"
+
+
+def _analysis_of(run: Run) -> Any:
+    # Looked up at call time so the analyzer (or a test) can replace ``analyze_run``.
+    return _analysis.analyze_run(run)
+
+
+@dataclass
+class UploadedRun:
+    run: Run
+    filename: str
+    uploaded_at: float
+
+
+@dataclass
+class DataStore:
+    """Runs of the configured sources plus uploads, with cached analyses."""
+
+    sources: list[str]
+    tracking_uri: str | None = None
+    since_hours: float = 24.0
+    upload_limit_mb: int = 50
+    experiment: str | None = None  # default experiment filter (Settings)
+    mlflow_ttl: float = 300.0
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _file_runs: list[Run] | None = field(default=None, repr=False)
+    _file_errors: list[dict[str, str]] = field(default_factory=list, repr=False)
+    _mlflow: dict[tuple[str, str], tuple[float, ReadResult]] = field(default_factory=dict, repr=False)
+    _uploads: OrderedDict[str, UploadedRun] = field(default_factory=OrderedDict, repr=False)
+    _by_id: dict[str, Run] = field(default_factory=dict, repr=False)
+    _analyses: OrderedDict[tuple[str, int], Any] = field(default_factory=OrderedDict, repr=False)
+
+    # ----------------------------------------------------------------- sources
+
+    @property
+    def file_sources(self) -> list[str]:
+        return [s for s in self.sources if not is_mlflow_uri(s)]
+
+    @property
+    def mlflow_uris(self) -> list[str]:
+        uris = [s for s in self.sources if is_mlflow_uri(s)]
+        if self.tracking_uri and self.tracking_uri not in uris:
+            uris.append(self.tracking_uri)
+        return uris
+
+    @property
+    def default_window(self) -> str:
+        return window_key(self.since_hours)
+
+    def _index(self, runs: list[Run]) -> None:
+        for r in runs:
+            self._by_id[r.meta.id] = r
+
+    def _load_files(self) -> None:
+        if self._file_runs is not None:
+            return
+        result = ReadResult()
+        for src in self.file_sources:
+            try:
+                part = read_sources([src])
+            except Exception as exc:  # noqa: BLE001 - an unfinished reader must not stop the rest
+                part = _read_units_one_by_one(src, exc)
+            result.runs.extend(part.runs)
+            result.errors.extend(part.errors)
+        self._file_runs = result.runs
+        self._file_errors = result.errors
+        self._index(result.runs)
+
+    def _load_mlflow(self, uri: str, window: str, since: float | None) -> ReadResult:
+        key = (uri, window)
+        hit = self._mlflow.get(key)
+        if hit is not None and time.time() - hit[0] < self.mlflow_ttl:
+            return hit[1]
+        try:
+            res = read_sources([uri], since=since)
+        except Exception as exc:  # noqa: BLE001
+            res = ReadResult()
+            res.add_error(uri, f"cannot read the MLflow store: {exc}")
+        self._mlflow[key] = (time.time(), res)
+        self._index(res.runs)
+        return res
+
+    def runs(self, window: str | None = None) -> tuple[list[Run], list[dict[str, str]]]:
+        """Runs started within ``window`` (uploads always), and the read errors."""
+        window = window or self.default_window
+        seconds = window_seconds(window)
+        since = None if seconds is None else time.time() - seconds
+        with self._lock:
+            self._load_files()
+            runs = [r for r in self._file_runs or [] if since is None or started_since(r, since)]
+            errors = list(self._file_errors)
+            for uri in self.mlflow_uris:
+                res = self._load_mlflow(uri, window, since)
+                runs.extend(res.runs)
+                errors.extend(res.errors)
+            uploads = [u.run for u in reversed(self._uploads.values())]
+        seen: set[str] = set()
+        out = []
+        for r in uploads + runs:
+            if r.meta.id not in seen:
+                seen.add(r.meta.id)
+                out.append(r)
+        return out, errors
+
+    def get(self, run_id: str) -> Run | None:
+        """A run by id: loaded ones first, then an MLflow look-up by id."""
+        with self._lock:
+            if run_id in self._uploads:
+                return self._uploads[run_id].run
+            self._load_files()
+            if run_id in self._by_id:
+                return self._by_id[run_id]
+        for uri in self.mlflow_uris:
+            run = _mlflow_run_by_id(uri, run_id)
+            if run is not None:
+                with self._lock:
+                    self._by_id[run.meta.id] = run
+                return run
+        return None
+
+    def refresh(self) -> None:
+        """Forget what was read (not uploads): the next request reads the sources again."""
+        with self._lock:
+            self._file_runs = None
+            self._file_errors = []
+            self._mlflow.clear()
+            self._by_id = {k: u.run for k, u in self._uploads.items()}
+
+    def set_tracking_uri(self, uri: str | None) -> None:
+        with self._lock:
+            self.tracking_uri = uri or None
+            self._mlflow.clear()
+
+    # ----------------------------------------------------------------- uploads
+
+    def add_upload(self, run: Run, filename: str) -> None:
+        with self._lock:
+            self._uploads[run.meta.id] = UploadedRun(run, filename, time.time())
+            self._by_id[run.meta.id] = run
+
+    def is_upload(self, run_id: str) -> bool:
+        return run_id in self._uploads
+
+    # ----------------------------------------------------------------- analyses
+
+    def analyze(self, run: Run) -> Any:
+        """``analyze_run(run)``, cached by ``(run id, last step)``."""
+        steps = run.frame["step"]
+        key = (run.meta.id, int(steps.max()) if len(steps) else -1)
+        with self._lock:
+            hit = self._analyses.get(key)
+            if hit is not None:
+                self._analyses.move_to_end(key)
+                return hit
+        result = _analysis_of(run)
+        with self._lock:
+            self._analyses[key] = result
+            while len(self._analyses) > ANALYSIS_CACHE_SIZE:
+                self._analyses.popitem(last=False)
+        return result
+
+
+def _read_units_one_by_one(src: str, first_error: Exception) -> ReadResult:
+    """Fallback when ``read_sources`` raised: read a folder's logs one at a time."""
+    result = ReadResult()
+    path = Path(src)
+    if not path.is_dir():
+        result.add_error(src, f"cannot read: {type(first_error).__name__}: {first_error}")
+        return result
+    for unit in discover(path):
+        try:
+            result.runs.extend(read_log_source(unit))
+        except Exception as exc:  # noqa: BLE001
+            result.add_error(unit.location, f"cannot read: {type(exc).__name__}: {exc}".rstrip(": "))
+    return result
+
+
+def _mlflow_run_by_id(uri: str, run_id: str) -> Run | None:
+    try:
+        from analyzer.readers import mlflow_store
+    except ImportError:
+        return None
+    reader: Callable[..., Any] | None = getattr(mlflow_store, "read_mlflow", None)
+    if reader is None:
+        return None
+    try:
+        res = reader(uri, run_ids=[run_id])
+    except Exception:
+        log.debug("MLflow look-up of %s in %s failed", run_id, uri, exc_info=True)
+        return None
+    for run in getattr(res, "runs", []):
+        if run.meta.id == run_id:
+            return run
+    return None
+
+
+def current_store() -> DataStore:
+    """The store of the app serving this request."""
+    import flask
+
+    return flask.current_app.config[STORE_KEY]
+
+
+# ----------------------------------------------------------------------- table rows
+
+
+def worst_finding(findings: tuple[Finding, ...] | list[Finding]) -> Finding | None:
+    """The most severe finding (ties: the kind ranked worse), ``None`` without any."""
+    if not findings:
+        return None
+    return max(findings, key=lambda f: (SEVERITY_RANK.get(f.severity, 0), KIND_RANK.get(f.kind, 0)))
+
+
+def format_time(ts: float | None, *, utc_suffix: bool = True) -> str:
+    """``2026-11-25 06:23 UTC`` (the Review grid's column says UTC, so it leaves it off)."""
+    if ts is None or not np.isfinite(ts):
+        return ""
+    text = datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    return f"{text} UTC" if utc_suffix else text
+
+
+def format_duration(start: float | None, end: float | None) -> str:
+    if start is None or end is None or end < start:
+        return ""
+    s = int(end - start)
+    if s < 60:
+        return f"{s}s"
+    h, rem = divmod(s, 3600)
+    m = rem // 60
+    return f"{h}h {m:02d}m" if h else f"{m}m"
+
+
+def mlflow_run_url(run: Run) -> str | None:
+    """The run's page in the MLflow UI when its location is an http(s) server."""
+    loc = run.meta.location or ""
+    if not loc.startswith(("http://", "https://")):
+        return None
+    if "#/" in loc:
+        return loc
+    base = loc.split("?")[0].rstrip("/")
+    exp_id = run.meta.tags.get("mlflow.experiment_id") if run.meta.tags else None
+    if exp_id:
+        return f"{base}/#/experiments/{exp_id}/runs/{run.meta.id}"
+    return f"{base}/#/runs/{run.meta.id}"
+
+
+def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, Any]:
+    """One row of the Review table (plain values; the grid renders them as text)."""
+    m = run.meta
+    findings = tuple(getattr(analysis, "findings", ()) or ())
+    worst = worst_finding(findings)
+    sug = getattr(analysis, "suggestion", None)
+    roles = getattr(analysis, "roles", None)
+    best = sug.early_stop_step if sug is not None and sug.early_stop_step is not None else None
+    if best is None and roles is not None and roles.val_loss:
+        try:
+            best = best_val_step(role_series(run, roles.val_loss))
+        except Exception:  # noqa: BLE001
+            best = None
+    cur = sug.current_lr if sug is not None else None
+    if cur is None and roles is not None and roles.lr:
+        try:  # no suggestion: the peak LR is the one people configure
+            lr = role_series(run, roles.lr)
+            cur = float(lr["value"].max()) if lr is not None and len(lr) else None
+        except Exception:  # noqa: BLE001
+            cur = None
+    lr_text = format_lr(cur)
+    if sug is not None and sug.action == "keep_lr":
+        lr_text = f"{format_lr(cur)} (keep)"
+    elif sug is not None and sug.suggested_lr is not None:
+        lr_text = f"{format_lr(cur)} → {format_lr(sug.suggested_lr)}"
+    start = m.start_time if m.start_time is not None else run_time(run)
+    wall = run.frame["wall_time"].to_numpy(dtype=np.float64)
+    wall = wall[np.isfinite(wall)]
+    if wall.size >= 2:  # the logged points' span; a file's mtime is not its end
+        duration = format_duration(float(wall.min()), float(wall.max()))
+    elif m.start_time is not None and m.end_time is not None:
+        duration = format_duration(m.start_time, m.end_time)
+    else:
+        duration = ""
+    return {
+        "id": m.id,
+        "run": m.name,
+        "experiment": m.experiment or ("uploads" if uploaded else ""),
+        "source": "upload" if uploaded else m.source,
+        "start": format_time(start, utc_suffix=False),
+        "start_ts": start,
+        "duration": duration,
+        "status": getattr(analysis, "status", "healthy"),
+        "mlflow_status": m.status or "",
+        "finding": (f"{worst.kind} · {worst.metric} · {worst.start_step}–{worst.end_step}"
+                    if worst else ""),
+        "severity": worst.severity if worst else "",
+        "lr": lr_text,
+        "action": sug.action if sug is not None else "",
+        "best_val_step": best,
+        "mlflow_url": mlflow_run_url(run),
+    }

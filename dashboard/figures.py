@@ -1,0 +1,501 @@
+"""Pure figure builders for the dashboard: data in, ``plotly.graph_objects.Figure`` out.
+
+No Dash imports here, so every builder is testable as a plain function
+(``fig.data[i].x``, ``fig.layout.shapes``). Long series are downsampled server-side
+(MinMaxLTTB, ~2,000 points per trace) before they reach the browser.
+
+Text that comes from runs (names, messages, evidence keys) is escaped with
+:func:`plain` before it goes into a figure: Plotly renders a small HTML subset in
+trace names and hover text, and a run name must show as the characters it has.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analyzer.findings import Finding, Suggestion
+
+#: Points per trace sent to the browser.
+MAX_POINTS = 2000
+
+XMode = Literal["step", "time", "epoch"]
+
+KIND_COLORS: Mapping[str, str] = {
+    "divergence": "#d62728",
+    "oscillation": "#ff7f0e",
+    "overfitting": "#9467bd",
+    "stagnation": "#7f7f7f",
+}
+STATUS_COLORS: Mapping[str, str] = {
+    **KIND_COLORS,
+    "healthy": "#2ca02c",
+    "insufficient_data": "#bcbd22",
+    "error": "#d62728",
+}
+#: Bootstrap colour names for status badges (``dbc.Badge(color=...)``).
+STATUS_BADGE: Mapping[str, str] = {
+    "healthy": "success",
+    "divergence": "danger",
+    "oscillation": "warning",
+    "overfitting": "primary",
+    "stagnation": "secondary",
+    "insufficient_data": "light",
+}
+RUN_PALETTE: tuple[str, ...] = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+    "#17becf", "#bcbd22", "#7f7f7f",
+)
+TRAIN_COLOR = "#1f77b4"
+VAL_COLOR = "#d62728"
+LR_COLOR = "#2ca02c"
+
+
+def plain(text: object) -> str:
+    """``text`` escaped so Plotly shows it literally (no tags, no links)."""
+    return html.escape(str(text), quote=False)
+
+
+def format_lr(value: float | None) -> str:
+    """A learning rate as people write it (``3e-04``); an en dash when unknown."""
+    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "–"
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 10:
+        return f"{value:.4g}"
+    return f"{value:.2e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+def format_number(value: object) -> str:
+    """Evidence values: floats to 3 significant digits, p-values in e-notation."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            return str(v)
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+            return f"{v:.2e}"
+        return f"{v:.3g}"
+    return str(value)
+
+
+# --------------------------------------------------------------------- series helpers
+
+
+def ema(values: Sequence[float] | np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's debiased exponential moving average.
+
+    ``last = weight * last + (1 - weight) * v`` starting from 0, divided by
+    ``1 - weight ** n`` (``n`` finite points so far) so the start is not pulled to 0.
+    Non-finite points pass through unchanged and do not enter the average.
+    ``weight`` is in ``[0, 1)``; 0 returns the values.
+    """
+    if not 0 <= weight < 1:
+        raise ValueError(f"smoothing weight {weight!r}: use a value in [0, 1)")
+    v = np.asarray(values, dtype=np.float64)
+    out = v.copy()
+    if weight == 0 or v.size == 0:
+        return out
+    finite = np.isfinite(v)
+    last = 0.0
+    w = float(weight)
+    fv = v[finite]
+    smoothed = np.empty_like(fv)
+    for i, x in enumerate(fv):  # a plain loop: exact, and 1e5 points take ~30 ms
+        last = last * w + (1 - w) * x
+        smoothed[i] = last / (1 - w ** (i + 1))
+    out[finite] = smoothed
+    return out
+
+
+def downsample_indices(x: np.ndarray, y: np.ndarray, n_out: int = MAX_POINTS) -> np.ndarray:
+    """Indices of at most ``n_out`` points that keep the shape (MinMaxLTTB).
+
+    ``x`` must be sorted. Non-finite ``y`` are dropped first. Falls back to an even
+    stride plus each bucket's extremes when ``tsdownsample`` is not installed.
+    """
+    if n_out < 3:
+        raise ValueError(f"n_out={n_out!r}: need at least 3 points")
+    x = np.asarray(x)
+    y = np.asarray(y, dtype=np.float64)
+    keep = np.flatnonzero(np.isfinite(y))
+    if keep.size <= n_out:
+        return keep
+    xs = np.ascontiguousarray(x[keep].astype(np.float64))
+    ys = np.ascontiguousarray(y[keep])
+    try:
+        from tsdownsample import MinMaxLTTBDownsampler
+
+        local = np.asarray(MinMaxLTTBDownsampler().downsample(xs, ys, n_out=n_out), dtype=np.int64)
+    except ImportError:  # pragma: no cover - exercised only without tsdownsample
+        buckets = np.array_split(np.arange(keep.size), n_out // 2)
+        local = np.unique(np.concatenate(
+            [[b[np.argmin(ys[b])], b[np.argmax(ys[b])]] for b in buckets if b.size]
+        ))
+    return keep[np.sort(local)]
+
+
+def downsample(
+    x: np.ndarray, y: np.ndarray, n_out: int = MAX_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` reduced to at most ``n_out`` points (see :func:`downsample_indices`)."""
+    idx = downsample_indices(x, y, n_out)
+    return np.asarray(x)[idx], np.asarray(y, dtype=np.float64)[idx]
+
+
+def best_val_step(val: pd.DataFrame | None) -> int | None:
+    """The step of the lowest validation loss, ``None`` without finite values."""
+    if val is None or val.empty:
+        return None
+    v = val["value"].to_numpy(dtype=np.float64)
+    if not np.isfinite(v).any():
+        return None
+    return int(val["step"].to_numpy()[int(np.nanargmin(np.where(np.isfinite(v), v, np.nan)))])
+
+
+@dataclass(frozen=True)
+class StepClock:
+    """Maps steps to hours since the run's first logged point (for ``x_mode="time"``)."""
+
+    steps: np.ndarray
+    hours: np.ndarray
+
+    @classmethod
+    def from_series(cls, *series: pd.DataFrame | None) -> StepClock | None:
+        parts = [s[["step", "wall_time"]] for s in series if s is not None and not s.empty]
+        if not parts:
+            return None
+        both = pd.concat(parts).dropna().sort_values("step").drop_duplicates("step")
+        if len(both) < 2:
+            return None
+        wall = both["wall_time"].to_numpy(dtype=np.float64)
+        wall = np.maximum.accumulate(wall)
+        if wall[-1] <= wall[0]:
+            return None
+        return cls(both["step"].to_numpy(dtype=np.float64), (wall - wall[0]) / 3600.0)
+
+    @classmethod
+    def from_epochs(cls, epoch: pd.DataFrame | None) -> StepClock | None:
+        """Steps → epoch numbers, from a logged ``epoch`` metric (``hours`` holds epochs)."""
+        if epoch is None or len(epoch) < 2:
+            return None
+        e = epoch[["step", "value"]].dropna().sort_values("step").drop_duplicates("step")
+        vals = np.maximum.accumulate(e["value"].to_numpy(dtype=np.float64))
+        if len(e) < 2 or vals[-1] <= vals[0]:
+            return None
+        return cls(e["step"].to_numpy(dtype=np.float64), vals)
+
+    def __call__(self, step: np.ndarray | float) -> np.ndarray:
+        return np.interp(np.asarray(step, dtype=np.float64), self.steps, self.hours)
+
+
+def _x(steps: np.ndarray, clock: StepClock | None) -> np.ndarray:
+    return clock(steps) if clock is not None else np.asarray(steps)
+
+
+def finding_hover(f: Finding) -> str:
+    """Hover text of a shaded finding: kind, range, severity, message and evidence."""
+    lines = [
+        f"<b>{plain(f.kind)}</b> in {plain(f.metric)}, steps {f.start_step}–{f.end_step}",
+        f"{plain(f.severity)}, confidence {f.confidence:.2f}",
+    ]
+    if f.message:
+        lines.append(plain(f.message))
+    for k, v in list(f.evidence.items())[:8]:
+        lines.append(f"{plain(k)} = {plain(format_number(v))}")
+    return "<br>".join(lines)
+
+
+# ------------------------------------------------------------------------ run figure
+
+
+def _positive(series: pd.DataFrame) -> pd.DataFrame:
+    return series[series["value"] > 0]
+
+
+def log_ticks(values: np.ndarray) -> tuple[list[float], list[str], list[float]]:
+    """Tick values, labels and a ``[log10 lo, log10 hi]`` range for a log LR axis.
+
+    Decades when the values span two or more; otherwise a few rounded values between
+    the extremes, so a short range does not get a crowd of minor labels.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return [], [], [-4.0, -2.0]
+    lo, hi = float(v.min()), float(v.max())
+    llo, lhi = math.log10(lo), math.log10(hi)
+    pad = max((lhi - llo) * 0.08, 0.15)
+    rng = [llo - pad, lhi + pad]
+    if math.floor(lhi) - math.ceil(llo) >= 1:
+        ticks = [10.0**d for d in range(math.ceil(llo), math.floor(lhi) + 1)]
+        step = max(1, len(ticks) // 6)
+        ticks = ticks[::step]
+    elif hi / lo < 1.001:
+        ticks = [lo]
+    else:
+        ticks = sorted({float(f"{t:.1g}") for t in np.geomspace(lo, hi, 4)})
+        ticks = [t for t in ticks if 10 ** rng[0] <= t <= 10 ** rng[1]] or [lo, hi]
+    return ticks, [format_lr(t) for t in ticks], rng
+
+
+def run_figure(
+    train: pd.DataFrame | None,
+    val: pd.DataFrame | None,
+    lr: pd.DataFrame | None,
+    *,
+    findings: Iterable[Finding] = (),
+    suggestion: Suggestion | None = None,
+    smoothing: float = 0.6,
+    log_y: bool = False,
+    x_mode: XMode = "step",
+    step_label: str = "step",
+    epoch: pd.DataFrame | None = None,
+    n_out: int = MAX_POINTS,
+) -> go.Figure:
+    """Loss curves (raw + smoothed train, val) over the LR on its own log axis.
+
+    Row 1: losses; row 2: learning rate (log y). Each finding is a shaded step range
+    (one ``vrect`` per row, coloured by kind) with an invisible fill trace carrying
+    the evidence as hover text. Markers show the best validation step (the
+    suggestion's ``early_stop_step`` when it has one) and each oscillation onset.
+    ``x_mode="time"`` plots hours since the first point when wall times exist;
+    ``x_mode="epoch"`` plots epochs when an ``epoch`` series is given. Either falls
+    back to steps when the run lacks what it needs.
+    """
+    findings = list(findings)
+    clock = None
+    x_title = step_label
+    if x_mode == "time":
+        clock = StepClock.from_series(train, val, lr)
+        x_title = "hours since start" if clock is not None else step_label
+    elif x_mode == "epoch":
+        clock = StepClock.from_epochs(epoch)
+        x_title = "epoch" if clock is not None else step_label
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.05,
+    )
+    smoothed_x = smoothed_y = None
+    if train is not None and not train.empty:
+        steps = train["step"].to_numpy()
+        values = train["value"].to_numpy(dtype=np.float64)
+        rx, ry = downsample(steps, values, n_out)
+        fig.add_trace(go.Scattergl(
+            x=_x(rx, clock), y=ry, mode="lines", name="train loss (raw)",
+            line={"color": TRAIN_COLOR, "width": 1}, opacity=0.25 if smoothing > 0 else 0.9,
+            legendgroup="train", meta="train_raw",
+        ), row=1, col=1)
+        if smoothing > 0:
+            sm = ema(values, smoothing)
+            smoothed_x, smoothed_y = downsample(steps, sm, n_out)
+            fig.add_trace(go.Scattergl(
+                x=_x(smoothed_x, clock), y=smoothed_y, mode="lines",
+                name=f"train loss (EMA {smoothing:.2f})",
+                line={"color": TRAIN_COLOR, "width": 2}, legendgroup="train", meta="train_smooth",
+            ), row=1, col=1)
+        else:
+            smoothed_x, smoothed_y = rx, ry
+    if val is not None and not val.empty:
+        vx, vy = downsample(val["step"].to_numpy(), val["value"].to_numpy(dtype=np.float64), n_out)
+        fig.add_trace(go.Scattergl(
+            x=_x(vx, clock), y=vy, mode="lines+markers" if len(vx) <= 200 else "lines",
+            name="val loss", line={"color": VAL_COLOR, "width": 2}, marker={"size": 5},
+            meta="val",
+        ), row=1, col=1)
+    has_lr = lr is not None and not _positive(lr).empty
+    if has_lr:
+        pos = _positive(lr)
+        lx, ly = downsample(pos["step"].to_numpy(), pos["value"].to_numpy(dtype=np.float64), n_out)
+        fig.add_trace(go.Scattergl(
+            x=_x(lx, clock), y=ly, mode="lines", name="learning rate",
+            line={"color": LR_COLOR, "width": 2}, meta="lr",
+            hovertemplate="LR %{y:.3e}<extra></extra>",
+        ), row=2, col=1)
+    else:
+        fig.add_annotation(text="no learning rate logged", xref="x2 domain", yref="y2 domain",
+                           x=0.5, y=0.5, showarrow=False, font={"color": "#888"})
+
+    _add_findings(fig, findings, clock)
+    _add_markers(fig, findings, suggestion, val, smoothed_x, smoothed_y, clock)
+
+    fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1)
+    ticks, labels, rng = log_ticks(_positive(lr)["value"].to_numpy() if has_lr else np.array([]))
+    fig.update_yaxes(title_text="LR", type="log", tickvals=ticks, ticktext=labels, range=rng,
+                     row=2, col=1)
+    fig.update_xaxes(title_text=x_title, row=2, col=1)
+    fig.update_layout(
+        template="plotly_white", height=560, margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        hovermode="closest", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        uirevision=f"{x_mode}-{log_y}",
+    )
+    return fig
+
+
+def _span(f: Finding, clock: StepClock | None) -> tuple[float, float]:
+    x0, x1 = float(f.start_step), float(f.end_step)
+    if clock is not None:
+        x0, x1 = float(clock(x0)), float(clock(x1))
+    if x1 <= x0:  # a one-step finding still gets a visible band
+        pad = max(abs(x0) * 0.002, 0.5 if clock is None else 1e-3)
+        x0, x1 = x0 - pad, x1 + pad
+    return x0, x1
+
+
+def _add_findings(fig: go.Figure, findings: list[Finding], clock: StepClock | None) -> None:
+    if not findings:
+        return
+    # A hidden [0, 1] axis over the loss panel holds the hover areas, so they span the
+    # panel whatever the loss scale (linear or log) is.
+    fig.update_layout(yaxis3={"overlaying": "y", "range": [0, 1], "visible": False,
+                              "fixedrange": True})
+    for f in findings:
+        color = KIND_COLORS.get(f.kind, "#999999")
+        x0, x1 = _span(f, clock)
+        opacity = {"critical": 0.22, "warning": 0.16}.get(f.severity, 0.08)
+        for row in (1, 2):
+            fig.add_vrect(
+                x0=x0, x1=x1, fillcolor=color, opacity=opacity, line_width=0, layer="below",
+                row=row, col=1, name=f"finding:{f.kind}",
+            )
+        fig.add_annotation(
+            x=(x0 + x1) / 2, y=1.0, xref="x", yref="y domain", yanchor="top", showarrow=False,
+            text=f"{plain(f.kind)} {f.start_step}–{f.end_step}",
+            font={"color": color, "size": 11}, bgcolor="rgba(255,255,255,0.7)",
+        )
+        fig.add_trace(go.Scatter(
+            x=[x0, x0, x1, x1, x0], y=[0, 1, 1, 0, 0], yaxis="y3", xaxis="x",
+            fill="toself", fillcolor="rgba(0,0,0,0)", line={"width": 0}, mode="lines",
+            hoveron="fills", hoverinfo="text", text=finding_hover(f),
+            hoverlabel={"bgcolor": "white", "bordercolor": color, "font": {"color": "#212529"}},
+            name=f"{plain(f.kind)} {f.start_step}–{f.end_step}", showlegend=False,
+            meta=f"finding:{f.kind}",
+        ))
+
+
+def _add_markers(
+    fig: go.Figure,
+    findings: list[Finding],
+    suggestion: Suggestion | None,
+    val: pd.DataFrame | None,
+    sx: np.ndarray | None,
+    sy: np.ndarray | None,
+    clock: StepClock | None,
+) -> None:
+    stop = suggestion.early_stop_step if suggestion is not None else None
+    if stop is None and any(f.kind == "overfitting" for f in findings):
+        stop = best_val_step(val)
+    if stop is not None:
+        y = None
+        if val is not None and not val.empty:
+            vs = val["step"].to_numpy(dtype=np.float64)
+            y = float(np.interp(stop, vs, val["value"].to_numpy(dtype=np.float64)))
+        xs = float(_x(np.array([stop]), clock)[0])
+        fig.add_vline(x=xs, line_dash="dot", line_color=VAL_COLOR, line_width=1)
+        if y is not None:
+            fig.add_trace(go.Scatter(
+                x=[xs], y=[y], mode="markers", name=f"best val (step {stop})",
+                marker={"symbol": "star", "size": 14, "color": VAL_COLOR,
+                        "line": {"color": "white", "width": 1}},
+                hovertemplate=f"best validation loss at step {stop}<extra></extra>",
+                meta="best_val",
+            ), row=1, col=1)
+    if sx is None or sy is None or len(sx) == 0:
+        return
+    for f in findings:
+        if f.kind != "oscillation":
+            continue
+        y = float(np.interp(f.start_step, sx.astype(np.float64), sy))
+        xs = float(_x(np.array([f.start_step]), clock)[0])
+        fig.add_trace(go.Scatter(
+            x=[xs], y=[y], mode="markers", name=f"oscillation onset (step {f.start_step})",
+            marker={"symbol": "triangle-down", "size": 13, "color": KIND_COLORS["oscillation"],
+                    "line": {"color": "white", "width": 1}},
+            hovertemplate=f"oscillation starts at step {f.start_step}<extra></extra>",
+            meta="oscillation_onset",
+        ), row=1, col=1)
+
+
+# -------------------------------------------------------------------- compare figure
+
+
+@dataclass(frozen=True)
+class CompareRun:
+    """One run of the compare view: a label, its status and its role series."""
+
+    label: str
+    status: str
+    train: pd.DataFrame | None
+    val: pd.DataFrame | None
+    lr: pd.DataFrame | None
+
+
+def compare_figure(
+    runs: Sequence[CompareRun],
+    *,
+    smoothing: float = 0.6,
+    log_y: bool = False,
+    n_out: int = MAX_POINTS,
+) -> go.Figure:
+    """Several runs' losses (smoothed train solid, val dashed) and LRs, aligned by step."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
+                        vertical_spacing=0.05)
+    for i, r in enumerate(runs):
+        color = RUN_PALETTE[i % len(RUN_PALETTE)]
+        label = f"{plain(r.label)} [{plain(r.status)}]"
+        group = f"run{i}"
+        if r.train is not None and not r.train.empty:
+            steps = r.train["step"].to_numpy()
+            values = r.train["value"].to_numpy(dtype=np.float64)
+            y = ema(values, smoothing) if smoothing > 0 else values
+            tx, ty = downsample(steps, y, n_out)
+            fig.add_trace(go.Scattergl(
+                x=tx, y=ty, mode="lines", name=f"{label} train", legendgroup=group,
+                line={"color": color, "width": 2}, meta=f"{group}:train",
+            ), row=1, col=1)
+        if r.val is not None and not r.val.empty:
+            vx, vy = downsample(r.val["step"].to_numpy(), r.val["value"].to_numpy(dtype=np.float64), n_out)
+            fig.add_trace(go.Scattergl(
+                x=vx, y=vy, mode="lines+markers" if len(vx) <= 200 else "lines",
+                name=f"{label} val", legendgroup=group, marker={"size": 4},
+                line={"color": color, "width": 2, "dash": "dash"}, meta=f"{group}:val",
+            ), row=1, col=1)
+        if r.lr is not None and not _positive(r.lr).empty:
+            pos = _positive(r.lr)
+            lx, ly = downsample(pos["step"].to_numpy(), pos["value"].to_numpy(dtype=np.float64), n_out)
+            fig.add_trace(go.Scattergl(
+                x=lx, y=ly, mode="lines", name=f"{label} LR", legendgroup=group,
+                showlegend=False, line={"color": color, "width": 1.5}, meta=f"{group}:lr",
+            ), row=2, col=1)
+    fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1)
+    all_lr = [np.asarray(t.y, dtype=np.float64) for t in fig.data if str(t.meta).endswith(":lr")]
+    ticks, labels, rng = log_ticks(np.concatenate(all_lr) if all_lr else np.array([]))
+    fig.update_yaxes(title_text="LR", type="log", tickvals=ticks, ticktext=labels, range=rng,
+                     row=2, col=1)
+    fig.update_xaxes(title_text="step", row=2, col=1)
+    fig.update_layout(
+        template="plotly_white", height=560, margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        hovermode="x", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+    )
+    return fig
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure with a centred message (no data, unknown run …)."""
+    fig = go.Figure()
+    fig.add_annotation(text=plain(message), x=0.5, y=0.5, xref="paper", yref="paper",
+                       showarrow=False, font={"size": 14, "color": "#888"})
+    fig.update_layout(template="plotly_white", height=300, xaxis={"visible": False},
+                      yaxis={"visible": False}, margin={"l": 20, "r": 20, "t": 20, "b": 20})
+    return fig

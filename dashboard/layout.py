@@ -1,0 +1,134 @@
+"""Layout helpers shared by the pages (components only; no callbacks, no data loading).
+
+Every string that comes from a run goes in as a child string (React renders it as
+text); nothing here uses markdown or ``dangerously_allow_html``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from analyzer.findings import Finding, Suggestion
+
+from .figures import STATUS_BADGE, format_lr, format_number
+
+NAV = (("Review", "/"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
+
+ACTION_TEXT = {
+    "keep_lr": "Keep the learning rate",
+    "decrease_lr": "Decrease the learning rate",
+    "increase_lr": "Increase the learning rate",
+    "early_stop": "Stop early",
+    "add_warmup": "Add a warmup",
+    "decay_lr": "Decay the learning rate",
+    "restore_lr": "Restore the learning rate",
+    "check_data": "Check the data",
+}
+
+
+def navbar() -> dbc.Navbar:
+    return dbc.Navbar(
+        dbc.Container([
+            dcc.Link("LR Tempo", href="/", className="navbar-brand fw-bold"),
+            dbc.Nav([dbc.NavItem(dcc.Link(label, href=href, className="nav-link", id=f"nav-{label.lower()}"))
+                     for label, href in NAV], className="me-auto"),
+        ], fluid=True),
+        color="dark", dark=True, className="mb-3",
+    )
+
+
+def status_badge(status: str, **kwargs: Any) -> dbc.Badge:
+    return dbc.Badge(status.replace("_", " "), color=STATUS_BADGE.get(status, "secondary"),
+                     className=f"status-badge status-{status} " + kwargs.pop("className", ""),
+                     text_color="dark" if status == "insufficient_data" else None, **kwargs)
+
+
+def status_counts(counts: Mapping[str, int]) -> html.Div:
+    """``N healthy · M overfitting …`` as badges."""
+    order = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
+    items = []
+    for s in order + tuple(k for k in counts if k not in order):
+        n = counts.get(s, 0)
+        if n:
+            items.append(html.Span([html.Span(str(n), className="count-num"), " ", status_badge(s)],
+                                   className="me-3 count-item", id=f"count-{s}"))
+    total = sum(counts.values())
+    return html.Div([html.Span(f"{total} run{'s' if total != 1 else ''}", className="me-3 fw-bold")]
+                    + items, className="status-counts d-flex flex-wrap align-items-center")
+
+
+def run_href(run_id: str) -> str:
+    return "/run?" + urlencode({"id": run_id})
+
+
+def suggestion_card(suggestion: Suggestion | None, status: str) -> dbc.Card:
+    """The recommendation with its numbers and rationale."""
+    if suggestion is None:
+        body = [html.P("No change needed." if status == "healthy" else
+                       "No suggestion for this run.", className="mb-0")]
+        title = "none"
+    else:
+        title = ACTION_TEXT.get(suggestion.action, suggestion.action)
+        numbers = []
+        if suggestion.action == "keep_lr" and suggestion.current_lr is not None:
+            numbers.append(html.Div([html.Span("LR ", className="text-muted"),
+                                     html.Span(format_lr(suggestion.current_lr), className="fw-bold"),
+                                     html.Span(" (keep)", className="text-muted")], className="fs-5"))
+        elif suggestion.current_lr is not None or suggestion.suggested_lr is not None:
+            numbers.append(html.Div([
+                html.Span("LR ", className="text-muted"),
+                html.Span(format_lr(suggestion.current_lr), className="lr-current"),
+                html.Span(" → ", className="mx-1"),
+                html.Span(format_lr(suggestion.suggested_lr), className="lr-suggested fw-bold"),
+                html.Span(f"  (×{suggestion.factor:.2g})" if suggestion.factor else "",
+                          className="text-muted ms-1"),
+            ], className="fs-5"))
+        if suggestion.early_stop_step is not None:
+            numbers.append(html.Div([html.Span("Stop at step ", className="text-muted"),
+                                     html.Span(str(suggestion.early_stop_step), className="fw-bold")]))
+        for k, v in dict(suggestion.extra).items():
+            numbers.append(html.Div([html.Span(f"{k.replace('_', ' ')}: ", className="text-muted"),
+                                     html.Span(format_number(v))]))
+        body = numbers + [html.P(suggestion.rationale, className="mt-2 mb-0 rationale")]
+    return dbc.Card([
+        dbc.CardHeader([html.Span("Suggestion: ", className="text-muted"), html.Span(title, className="fw-bold")]),
+        dbc.CardBody(body),
+    ], id="suggestion-card", className="mb-3")
+
+
+def findings_table(findings: Iterable[Finding]) -> html.Div:
+    findings = list(findings)
+    if not findings:
+        return html.Div("No findings.", className="text-muted", id="findings")
+    rows = []
+    for f in findings:
+        evidence = ", ".join(f"{k} = {format_number(v)}" for k, v in f.evidence.items())
+        rows.append(html.Tr([
+            html.Td(status_badge(f.kind)),
+            html.Td(f.metric),
+            html.Td(f"{f.start_step}–{f.end_step}"),
+            html.Td(f.severity),
+            html.Td(f"{f.confidence:.2f}"),
+            html.Td([html.Div(f.message), html.Small(evidence, className="text-muted")]),
+        ]))
+    head = html.Thead(html.Tr([html.Th(h) for h in
+                               ("kind", "metric", "steps", "severity", "confidence", "message / evidence")]))
+    return html.Div(dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="mb-0"),
+                    id="findings")
+
+
+def error_list(errors: Iterable[Mapping[str, str]], *, id: str = "read-errors") -> html.Div:
+    errors = list(errors)
+    if not errors:
+        return html.Div(id=id)
+    return html.Div(dbc.Alert([
+        html.Div(f"{len(errors)} source{'s' if len(errors) != 1 else ''} could not be read:",
+                 className="fw-bold"),
+        html.Ul([html.Li(f"{e.get('location', '?')}: {e.get('error', '')}") for e in errors[:20]],
+                className="mb-0"),
+    ], color="warning", className="py-2"), id=id)

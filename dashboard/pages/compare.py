@@ -1,0 +1,86 @@
+"""Compare: chosen runs' losses and LRs overlaid by step, with each run's status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, clientside_callback, dcc, html
+
+from dashboard.data import WINDOWS, current_store
+from dashboard.figures import empty_figure
+from dashboard.views import MAX_COMPARE as MAX_RUNS
+from dashboard.views import compare_view
+
+dash.register_page(__name__, path="/compare", name="Compare", title="LR Tempo · Compare", order=2)
+
+
+def layout(ids: str | None = None, window: str | None = None, **_: Any) -> html.Div:
+    chosen = [i for i in (ids or "").split(",") if i][:MAX_RUNS]
+    window = window if window in WINDOWS else "all"
+    store = current_store()
+    # The chosen runs must be among the options from the start, or the dropdown drops them.
+    options = []
+    for rid in chosen:
+        run = store.get(rid)
+        if run is not None:
+            options.append({"label": run.meta.name, "value": rid})
+    chosen = [o["value"] for o in options]
+    return html.Div([
+        dbc.Row([
+            dbc.Col(html.H3("Compare", className="mb-0"), width="auto"),
+            dbc.Col(dcc.Dropdown(id="compare-runs", multi=True, value=chosen, options=options,
+                                 placeholder="Choose runs to overlay…"), md=7),
+            dbc.Col(dbc.Checklist(id="compare-logy", options=[{"label": "log y", "value": "log"}],
+                                  value=[], switch=True), width="auto"),
+        ], className="g-2 align-items-center mb-2"),
+        dcc.Store(id="compare-window", data=window),
+        dcc.Loading(dcc.Graph(id="compare-graph", config={"displaylogo": False},
+                              figure=empty_figure("choose runs to compare")), type="dot"),
+        html.Div(id="compare-table", className="mt-2"),
+        html.Div(id="compare-url-dummy", hidden=True),
+    ])
+
+
+@callback(Output("compare-runs", "options"), Input("compare-window", "data"), Input("compare-runs", "value"))
+def compare_options(window: str, chosen: list[str] | None):
+    store = current_store()
+    runs, _ = store.runs(window)
+    opts = [{"label": f"{r.meta.name} ({r.meta.experiment or r.meta.source})", "value": r.meta.id}
+            for r in runs]
+    have = {o["value"] for o in opts}
+    for rid in chosen or []:
+        if rid not in have:
+            run = store.get(rid)
+            if run is not None:
+                opts.append({"label": run.meta.name, "value": rid})
+    return opts
+
+
+@callback(
+    Output("compare-graph", "figure"),
+    Output("compare-table", "children"),
+    Input("compare-runs", "value"),
+    Input("compare-logy", "value"),
+)
+def update_compare(run_ids: list[str] | None, logy: list[str] | None):
+    return compare_view(run_ids or [], "log" in (logy or []))
+
+
+clientside_callback(
+    """
+    function(ids) {
+        const q = new URLSearchParams();
+        if (ids && ids.length) { q.set("ids", ids.join(",")); }
+        const s = q.toString();
+        const url = window.location.pathname + (s ? "?" + s : "");
+        if (window.location.pathname + window.location.search !== url) {
+            window.history.replaceState(window.history.state, "", url);
+        }
+        return "";
+    }
+    """,
+    Output("compare-url-dummy", "children"),
+    Input("compare-runs", "value"),
+)

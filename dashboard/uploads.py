@@ -1,0 +1,186 @@
+"""Uploaded files → runs, safely.
+
+Each upload goes into its own private ``tempfile.mkdtemp()`` folder (mode 0700) under
+a name made only of ``[A-Za-z0-9._-]`` (the original's, cleaned, extension kept, so
+the readers' sniffing by name still works). A ``.zip`` of a run folder is extracted
+there entry by entry with checks: no absolute paths, no ``..``, no links, at most
+:data:`MAX_ZIP_ENTRIES` entries, and the bytes actually written are counted against a
+cap (headers are not trusted). Errors name the original file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+from analyzer.model import Run
+from analyzer.readers import read_file, read_sources
+
+ALLOWED_SUFFIXES = (".csv", ".log", ".json", ".jsonl", ".txt", ".zip", ".tsv")
+MAX_ZIP_ENTRIES = 2000
+ZIP_EXPANSION = 4  # an archive may unpack to at most this many times the upload limit
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadError(ValueError):
+    """An upload that cannot be read; the message names the file and the problem."""
+
+
+@dataclass
+class UploadResult:
+    filename: str
+    runs: list[Run] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def safe_name(filename: str) -> str:
+    """A file name safe to create: base name only, ``[A-Za-z0-9._-]``, no leading dot."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    clean = _SAFE.sub("_", base).lstrip(".")[:120]
+    return clean or "upload"
+
+
+MB = 1024 * 1024
+
+
+def too_big(filename: str, size: int, limit_bytes: int) -> str:
+    return (f"{filename}: {size / MB:.2f} MB is over the {limit_bytes / MB:g} MB upload limit")
+
+
+def is_event_file(name: str) -> bool:
+    return "tfevents" in name
+
+
+def decode_contents(contents: str, filename: str, limit_bytes: int) -> bytes:
+    """The bytes of a ``dcc.Upload`` data URL; ``UploadError`` when bad or too big."""
+    if not contents or "," not in contents:
+        raise UploadError(f"{filename}: the upload is empty")
+    b64 = contents.split(",", 1)[1]
+    if len(b64) * 3 // 4 > limit_bytes + 3:
+        raise UploadError(too_big(filename, len(b64) * 3 // 4, limit_bytes))
+    try:
+        data = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise UploadError(f"{filename}: the upload is not valid base64 data") from None
+    if not data:
+        raise UploadError(f"{filename}: the file is empty")
+    return data
+
+
+def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int = MAX_ZIP_ENTRIES,
+                display: str = "archive") -> int:
+    """Extract ``archive`` into ``dest`` with entry checks; returns the files written."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UploadError(f"{display}: not a readable zip archive ({exc})") from None
+    written = 0
+    files = 0
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > max_entries:
+            raise UploadError(f"{display}: {len(infos)} entries, more than the {max_entries} allowed")
+        for info in infos:
+            name = info.filename
+            pure = PurePosixPath(name.replace("\\", "/"))
+            if name.startswith(("/", "\\")) or pure.is_absolute() or re.match(r"^[A-Za-z]:", name):
+                raise UploadError(f"{display}: entry {name!r} has an absolute path")
+            if any(part == ".." for part in pure.parts):
+                raise UploadError(f"{display}: entry {name!r} leaves the archive folder ('..')")
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise UploadError(f"{display}: entry {name!r} is a symbolic link")
+            parts = [safe_name(p) for p in pure.parts if p not in ("", ".")]
+            if not parts:
+                continue
+            target = dest.joinpath(*parts)
+            if not str(target.resolve()).startswith(str(dest.resolve()) + os.sep):
+                raise UploadError(f"{display}: entry {name!r} leaves the archive folder")
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "xb") as out:
+                while True:
+                    chunk = src.read(1 << 16)
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise UploadError(f"{display}: unpacks to more than "
+                                          f"{max_bytes / MB:g} MB")
+                    out.write(chunk)
+            files += 1
+    return files
+
+
+def _rename_runs(runs: list[Run], tmp: Path, filename: str) -> list[Run]:
+    """Show the original file name instead of the temp path in run locations."""
+    out = []
+    for r in runs:
+        loc = r.meta.location
+        if loc.startswith(str(tmp)):
+            rel = os.path.relpath(loc, tmp)
+            loc = f"upload:{filename}" if rel in (".", safe_name(filename)) else f"upload:{filename}/{rel}"
+        out.append(Run(meta=replace(r.meta, location=loc), frame=r.frame, warnings=r.warnings))
+    return out
+
+
+def _clean_error(text: str, tmp: Path, filename: str) -> str:
+    text = text.replace(str(tmp / safe_name(filename)), filename)
+    text = text.replace(str(tmp / "unzipped") + os.sep, f"{filename}/").replace(str(tmp), filename)
+    return text if text.startswith(filename) else f"{filename}: {text}"
+
+
+def read_upload(filename: str, data: bytes, *, limit_bytes: int) -> UploadResult:
+    """Read one uploaded file into runs; problems go to ``errors`` naming the file."""
+    result = UploadResult(filename)
+    name = safe_name(filename)
+    suffix = Path(name).suffix.lower()
+    if suffix not in ALLOWED_SUFFIXES and not is_event_file(name):
+        result.errors.append(f"{filename}: unsupported file type {suffix or '(no extension)'!r}; "
+                             "upload .csv, .log, .json, .jsonl, .txt, a TensorBoard event file "
+                             "or a .zip of a run folder")
+        return result
+    if len(data) > limit_bytes:
+        result.errors.append(too_big(filename, len(data), limit_bytes))
+        return result
+    tmp = Path(tempfile.mkdtemp(prefix="lrtempo-upload-"))
+    try:
+        path = tmp / name
+        with open(path, "xb") as fh:
+            fh.write(data)
+        if suffix == ".zip":
+            unzipped = tmp / "unzipped"
+            unzipped.mkdir(mode=0o700)
+            n = extract_zip(path, unzipped, max_bytes=limit_bytes * ZIP_EXPANSION, display=filename)
+            if n == 0:
+                raise UploadError(f"{filename}: the archive has no files")
+            res = read_sources([str(unzipped)])
+            result.runs.extend(_rename_runs(res.runs, unzipped, filename))
+            result.errors.extend(_clean_error(f"{e['location']}: {e['error']}", tmp, filename)
+                                 for e in res.errors)
+        else:
+            runs = read_file(path)
+            if not runs:
+                raise UploadError(f"{filename}: no training metrics found in the file")
+            result.runs.extend(_rename_runs(runs, tmp, filename))
+    except UploadError as exc:
+        result.errors.append(str(exc))
+    except Exception as exc:  # noqa: BLE001 - any reader failure becomes a message
+        msg = str(exc) or type(exc).__name__
+        result.errors.append(_clean_error(msg, tmp, filename))
+    finally:
+        # Runs are in memory now; the private copy is not needed any more.
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not result.runs and not result.errors:
+        result.errors.append(f"{filename}: no training log found")
+    return result

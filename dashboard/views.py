@@ -1,0 +1,224 @@
+"""What the page callbacks do, as plain functions (testable without a browser).
+
+The modules in ``pages/`` hold only layouts and thin ``@dash.callback`` wrappers; they
+are executed by Dash when an app is created and are not imported elsewhere.
+Every function here runs inside a request (or ``app.server.app_context()``): it finds
+the app's :class:`~dashboard.data.DataStore` with :func:`~dashboard.data.current_store`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from analyzer.model import Run
+from analyzer.roles import RoleMap, resolve_roles, role_series
+
+from .data import current_store, format_duration, format_time, mlflow_run_url, review_row
+from .figures import CompareRun, compare_figure, empty_figure, run_figure
+from .layout import findings_table, run_href, status_badge, suggestion_card
+from .uploads import UploadError, decode_contents, read_upload
+
+MAX_COMPARE = 10
+
+
+@dataclass(frozen=True)
+class FailedAnalysis:
+    """Stands in for a ``RunAnalysis`` when the analyzer raised: curves still show."""
+
+    roles: RoleMap
+    error: str
+    status: str = "insufficient_data"
+    findings: tuple = ()
+    suggestion: None = None
+
+
+def analyze_safely(run: Run) -> Any:
+    """The cached analysis, or a :class:`FailedAnalysis` carrying the error."""
+    try:
+        return current_store().analyze(run)
+    except Exception as exc:  # noqa: BLE001 - one run's failure must not break the page
+        try:
+            roles = resolve_roles(run)
+        except Exception:  # noqa: BLE001
+            roles = RoleMap(None, None, None)
+        return FailedAnalysis(roles, f"{type(exc).__name__}: {exc}")
+
+
+def review_data(window: str, experiment: str | None, status: str | None, refresh: bool = False
+                ) -> tuple[list[dict[str, Any]], dict[str, int], list[str], list[dict[str, str]]]:
+    """Rows (filtered), status counts (window + experiment), experiments, read errors."""
+    store = current_store()
+    if refresh:
+        store.refresh()
+    runs, errors = store.runs(window)
+    rows = []
+    for run in runs:
+        try:
+            analysis = store.analyze(run)
+        except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
+            errors = errors + [{"location": run.meta.location, "error": f"analysis failed: {exc}"}]
+            continue
+        rows.append(review_row(run, analysis, uploaded=store.is_upload(run.meta.id)))
+    experiments = sorted({r["experiment"] for r in rows if r["experiment"]})
+    if experiment:
+        rows = [r for r in rows if r["experiment"] == experiment]
+    counts = Counter(r["status"] for r in rows)
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    return rows, dict(counts), experiments, errors
+
+
+def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
+    """Header, side panel (suggestion card + facts) and findings table for a run."""
+    store = current_store()
+    run = store.get(run_id) if run_id else None
+    if run is None:
+        msg = dbc.Alert(f"No run with id {run_id!r} in the sources." if run_id else
+                        "No run chosen: open one from the Review page.", color="warning",
+                        id="run-missing")
+        return msg, None, None
+    analysis = analyze_safely(run)
+    m = run.meta
+    url = mlflow_run_url(run)
+    header = html.Div([
+        html.H3([html.Span(m.name, className="run-title", id="run-name"), " ",
+                 status_badge(analysis.status, id="run-status")], className="mb-1"),
+        html.Div([
+            html.Span(m.experiment or "", className="me-3"),
+            html.Span(m.source, className="me-3 text-muted"),
+            html.Span(m.location, className="text-muted small me-3"),
+            html.A("open in MLflow ↗", href=url, target="_blank", rel="noopener noreferrer")
+            if url else None,
+        ]),
+        dbc.Alert(f"The analysis failed: {analysis.error}", color="danger", className="mt-2 py-2")
+        if isinstance(analysis, FailedAnalysis) else None,
+    ])
+    roles = analysis.roles.as_dict()
+    facts = dbc.Card([
+        dbc.CardHeader("Run"),
+        dbc.CardBody([
+            html.Div([html.Span("started ", className="text-muted"), format_time(m.start_time)])
+            if m.start_time else None,
+            html.Div([html.Span("duration ", className="text-muted"),
+                      format_duration(m.start_time, m.end_time)]) if m.start_time and m.end_time else None,
+            html.Div([html.Span("status ", className="text-muted"), m.status]) if m.status else None,
+            *[html.Div([html.Span(f"{role} ", className="text-muted"), name]) for role, name in roles.items()],
+            *[html.Div(w, className="small text-warning") for w in list(run.warnings)[:5]],
+        ], className="small"),
+    ])
+    side = html.Div([suggestion_card(analysis.suggestion, analysis.status), facts])
+    return header, side, findings_table(analysis.findings)
+
+
+def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str):
+    store = current_store()
+    run = store.get(run_id) if run_id else None
+    if run is None:
+        return empty_figure("run not found")
+    analysis = analyze_safely(run)
+    roles = analysis.roles
+    train = role_series(run, roles.train_loss)
+    val = role_series(run, roles.val_loss)
+    lr = role_series(run, roles.lr)
+    if all(s is None or s.empty for s in (train, val, lr)):
+        return empty_figure("this run has no loss or learning-rate metric")
+    epoch_name = next((n for n in run.metric_names if n.lower() in ("epoch", "train/epoch")), None)
+    epoch = run.series(epoch_name) if epoch_name and x_mode == "epoch" else None
+    return run_figure(train, val, lr, findings=analysis.findings, suggestion=analysis.suggestion,
+                      smoothing=float(smoothing or 0), log_y=log_y, x_mode=x_mode,
+                      step_label=run.meta.step_axis, epoch=epoch)
+
+
+def compare_view(run_ids: list[str], log_y: bool):
+    store = current_store()
+    items, rows = [], []
+    for rid in (run_ids or [])[:MAX_COMPARE]:
+        run = store.get(rid)
+        if run is None:
+            rows.append(html.Tr([html.Td(rid), html.Td("not found", colSpan=3)]))
+            continue
+        a = analyze_safely(run)
+        items.append(CompareRun(run.meta.name, a.status, role_series(run, a.roles.train_loss),
+                                role_series(run, a.roles.val_loss), role_series(run, a.roles.lr)))
+        sug = a.suggestion
+        rows.append(html.Tr([
+            html.Td(dcc.Link(run.meta.name, href=run_href(rid))),
+            html.Td(status_badge(a.status)),
+            html.Td(sug.action.replace("_", " ") if sug else ""),
+            html.Td(sug.rationale if sug else "", className="small"),
+        ]))
+    if not items:
+        fig = empty_figure("choose runs to compare")
+    else:
+        fig = compare_figure(items, log_y=log_y)
+    table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("run", "status", "suggestion", "why")])),
+                       html.Tbody(rows)], size="sm", id="compare-status-table") if rows else None
+    return fig, table
+
+
+def handle_uploads(contents: list[str] | None, filenames: list[str] | None) -> list[Any]:
+    """Read, analyze and register each upload; one result line per file or error."""
+    store = current_store()
+    limit = store.upload_limit_mb * 1024 * 1024
+    items: list[Any] = []
+    for data_url, name in zip(contents or [], filenames or []):
+        name = name or "upload"
+        try:
+            data = decode_contents(data_url, name, limit)
+        except UploadError as exc:
+            items.append(dbc.Alert(str(exc), color="danger", className="upload-error py-2 mb-2"))
+            continue
+        result = read_upload(name, data, limit_bytes=limit)
+        for err in result.errors:
+            items.append(dbc.Alert(err, color="danger", className="upload-error py-2 mb-2"))
+        for run in result.runs:
+            store.add_upload(run, name)
+            try:
+                a = store.analyze(run)
+            except Exception as exc:  # noqa: BLE001
+                items.append(dbc.Alert(f"{name}: run {run.meta.name!r} could not be analyzed: {exc}",
+                                       color="danger", className="upload-error py-2 mb-2"))
+                continue
+            sug = a.suggestion
+            items.append(dbc.Alert([
+                html.Span(f"{name} → ", className="text-muted"),
+                dcc.Link(run.meta.name, href=run_href(run.meta.id), className="fw-bold me-2 upload-run-link"),
+                status_badge(a.status),
+                html.Span(f"  {sug.rationale}" if sug and sug.rationale else "", className="ms-2 small"),
+            ], color="light", className="upload-ok py-2 mb-2 border"))
+    return items
+
+
+def check_uri(uri: str) -> tuple[bool, str]:
+    """``(ok, message)`` for a tracking URI, via ``mlflow_store.check_connection`` if present."""
+    uri = (uri or "").strip()
+    if not uri:
+        return False, "Enter a tracking URI first."
+    try:
+        from analyzer.readers import mlflow_store
+    except ImportError:
+        mlflow_store = None  # type: ignore[assignment]
+    check = getattr(mlflow_store, "check_connection", None) if mlflow_store else None
+    try:
+        if check is not None:
+            res = check(uri)
+            if isinstance(res, tuple) and len(res) >= 2:
+                return bool(res[0]), str(res[1])
+            if isinstance(res, bool):
+                return res, "Connected." if res else "Could not connect."
+            ok = getattr(res, "ok", None)
+            if ok is not None:
+                return bool(ok), str(getattr(res, "message", "") or ("Connected." if ok else "Could not connect."))
+            return True, str(res) if res else "Connected."
+        from mlflow import MlflowClient
+
+        exps = MlflowClient(tracking_uri=uri).search_experiments(max_results=100)
+        return True, f"Connected: {len(exps)} experiment{'s' if len(exps) != 1 else ''} visible."
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer to show
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return False, f"Could not connect: {text[:300]}"
