@@ -99,7 +99,7 @@ def lightning_oscillating(rng: np.random.Generator) -> None:
     lr = np.where(np.arange(n) < warm, 3e-2 * (np.arange(n) + 1) / warm, 3e-2)
     base = descent(n, 2.0, 0.6, 3.0)
     swing = np.where(lr > 1e-2, 0.35 * (lr / 3e-2), 0.0)
-    flip = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    flip = np.where((np.arange(n) // 10) % 2 == 0, 1.0, -1.0)  # alternates between logged steps
     train = base * (1 + 0.03 * ar1(rng, n)) + swing * flip * (0.6 + 0.4 * rng.random(n))
     rows = []
     for s in range(9, n, 10):

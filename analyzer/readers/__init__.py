@@ -45,6 +45,18 @@ def _file_reader(path: Path) -> ModuleType | None:
     return None
 
 
+#: Words a training log's CSV header holds; folder scans skip CSVs without any (data sets).
+_LOG_HEADER_WORDS = (b"step", b"epoch", b"loss", b"iter", b"lr", b"learning_rate")
+
+
+def _looks_like_log(path: Path, reader: ModuleType, head: bytes) -> bool:
+    """Stricter than ``sniff`` for folder scans: a CSV must name a step, epoch, loss or LR."""
+    if reader is not csvlogs:
+        return True
+    header = head.split(b"\n", 1)[0].lower()
+    return any(w in header for w in _LOG_HEADER_WORDS)
+
+
 def read_file(path: Path) -> list[Run]:
     """Read one log file (any supported format, event files included)."""
     if tensorboard.is_event_file(path):
@@ -88,7 +100,8 @@ def discover(root: Path) -> list[LogSource]:
     """Every log under ``root``: files a reader sniffs, and TensorBoard run folders.
 
     Event files in ``train/``/``validation/`` sub-folders belong to their parent's run.
-    Files no reader recognises are skipped silently (stray READMEs, images).
+    Files no reader recognises are skipped silently (stray READMEs, images, CSV data sets
+    whose header names no step, epoch, loss or LR).
     """
     tb_runs: dict[Path, list[Path]] = {}
     files: list[LogSource] = []
@@ -98,7 +111,7 @@ def discover(root: Path) -> list[LogSource]:
             if tensorboard.is_event_file(path):
                 run_dir = dirpath.parent if dirpath.name.lower() in SPLIT_DIRS and dirpath != root else dirpath
                 tb_runs.setdefault(run_dir, []).append(path)
-            elif _file_reader(path) is not None:
+            elif (reader := _file_reader(path)) is not None and _looks_like_log(path, reader, head_bytes(path)):
                 files.append(LogSource(path))
     tb = [LogSource(d, tuple(sorted(fs))) for d, fs in tb_runs.items()]
     return sorted(files + tb, key=lambda s: str(s.path))

@@ -1,0 +1,62 @@
+"""Keras ``CSVLogger`` logs (``.csv`` or ``.log``).
+
+Signature: ``epoch`` is the first column and there is no step column; the others are
+``loss``, ``val_loss``, ``accuracy``/``acc``, ``lr``/``learning_rate``… The epoch is the
+step (``step_axis="epoch"``).
+
+``CSVLogger(append=True)`` appends each new training to the same file, so the epoch
+counter goes back (usually to 0): every such segment is its own run, named
+``"<name> #1"``, ``"<name> #2"``… when there are two or more.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model import Run
+from ._io import run_name_for
+from .csv_table import (
+    EPOCH_NAMES,
+    STEP_NAMES,
+    Table,
+    make_run,
+    metric_frame,
+    norm,
+    require_points,
+    steps_of,
+)
+
+
+def matches(table: Table) -> bool:
+    """``epoch`` first, no step column."""
+    return bool(table.names) and norm(table.names[0]) in EPOCH_NAMES and (
+        table.find(STEP_NAMES, numeric=False) is None
+    )
+
+
+def segments(steps: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Segment number per row (``-1`` where there is no epoch): a new one where the epoch goes back."""
+    seg = np.full(len(steps), -1, dtype=np.int64)
+    s = steps[ok]
+    seg[ok] = np.cumsum(np.concatenate([[0], np.diff(s) < 0]))
+    return seg
+
+
+def runs(table: Table) -> list[Run]:
+    """One run per appended segment."""
+    epoch_col = table.names[0]
+    steps, ok = steps_of(table, epoch_col)
+    seg = segments(steps, ok)
+    n_seg = int(seg.max()) + 1 if ok.any() else 1
+    metrics = [(c, c) for c in table.columns if c != epoch_col]
+    if n_seg == 1:
+        frame = metric_frame(table, metrics, steps, ok, None)
+        return require_points(table, [make_run(table, frame, dialect="keras", step_axis="epoch")])
+    base = run_name_for(table.path)
+    out = [
+        make_run(table, metric_frame(table, metrics, steps, seg == i, None), dialect="keras",
+                 step_axis="epoch", name=f"{base} #{i + 1}", segment=i)
+        for i in range(n_seg)
+    ]
+    return require_points(table, out)
+

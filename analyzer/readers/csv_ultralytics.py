@@ -1,0 +1,33 @@
+"""Ultralytics ``results.csv`` (YOLOv5 and YOLOv8+).
+
+Signature: an ``epoch`` column, ``train/…_loss`` columns and ``metrics/…``, ``lr/pg0…``
+(YOLOv8) or ``x/lr0…`` (YOLOv5) columns; older files pad header names and values with
+spaces. YOLOv8: ``epoch, [time,] train/box_loss, train/cls_loss, train/dfl_loss,
+metrics/precision(B)…, val/box_loss…, lr/pg0, lr/pg1, lr/pg2``; YOLOv5 has
+``train/obj_loss`` and ``x/lr0..2``. The epoch is the step (``step_axis="epoch"``);
+``time`` (seconds since the start) is the wall time. Names are kept as written, stripped.
+"""
+
+from __future__ import annotations
+
+from ..model import Run
+from .csv_table import EPOCH_NAMES, Table, single_run
+
+EXTRA_PREFIXES = ("metrics/", "lr/pg", "x/lr")
+
+
+def matches(table: Table) -> bool:
+    """``epoch`` + a ``train/*_loss`` column + a ``metrics/``/``lr/pg``/``x/lr`` column."""
+    low = [n.lower() for n in table.names]
+    return (
+        table.find(EPOCH_NAMES) is not None
+        and any(n.startswith("train/") and n.endswith("loss") for n in low)
+        and any(n.startswith(EXTRA_PREFIXES) for n in low)
+    )
+
+
+def runs(table: Table) -> list[Run]:
+    """One run, epoch as the step, ``time`` as the wall time."""
+    epoch_col = table.find(EPOCH_NAMES, numeric=False)
+    assert epoch_col is not None  # matches() holds
+    return single_run(table, epoch_col, dialect="ultralytics", step_axis="epoch", wall_names=("time",))
