@@ -87,21 +87,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _progress(quiet: bool) -> Callable[[int, int], None] | None:
-    """A tqdm bar on stderr for long reads (≥ 20 sources), only when stderr is a terminal."""
+    """A tqdm bar on stderr for long reads (≥ 20 sources or runs), only on a terminal.
+
+    A new bar starts whenever the total changes (sources, then an MLflow URI's runs).
+    """
     if quiet or not sys.stderr.isatty():
         return None
-    bars: list = []
+    from tqdm import tqdm
+
+    bars: list[tqdm] = []
 
     def update(done: int, total: int) -> None:
         if total < 20:
             return
-        if not bars:
-            from tqdm import tqdm
-
-            bars.append(tqdm(total=total, unit="source", file=sys.stderr, leave=False))
-        bars[0].update(done - bars[0].n)
+        if not bars or bars[-1].total != total:
+            if bars:
+                bars[-1].close()
+            bars.append(tqdm(total=total, file=sys.stderr, leave=False))
+        bars[-1].update(done - bars[-1].n)
         if done == total:
-            bars[0].close()
+            bars[-1].close()
 
     return update
 

@@ -1,1 +1,198 @@
-"""Placeholder: the real MLflow server fixture replaces this module."""
+"""A real MLflow tracking server for tests, and helpers that log runs to it.
+
+``mlflow_server`` (session scope) starts ``python -m mlflow server`` on a free local
+port with a sqlite backend in a temporary folder, in its own process group, waits for
+``/health`` and kills the whole group at teardown. :func:`log_run` logs a run through
+the real ``MlflowClient`` (``log_batch`` in chunks), with a chosen start time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: Seconds to wait for the server's /health (startup takes 10–45 s on a busy machine).
+STARTUP_TIMEOUT = 120.0
+#: MLflow accepts at most 1,000 metrics per log_batch call.
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class MlflowServer:
+    """A running server: its base URL, backend database and log file."""
+
+    url: str
+    db_path: Path
+    root: Path
+    log_path: Path
+
+    @property
+    def sqlite_uri(self) -> str:
+        return f"sqlite:///{self.db_path}"
+
+    def client(self) -> Any:
+        """A real ``mlflow.MlflowClient`` talking to this server."""
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.url)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(f"{url}/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _tail(path: Path, n: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, then SIGKILL what is left."""
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            # the leader is gone; uvicorn workers may linger in the group
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        return
+
+
+def start_server(
+    root: Path, *, workers: int = 1, timeout: float = STARTUP_TIMEOUT
+) -> tuple[MlflowServer, subprocess.Popen[bytes]]:
+    """Start ``mlflow server`` under ``root`` and wait until it answers ``/health``."""
+    port = free_port()
+    db = root / "mlflow.db"
+    artifacts = root / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{db}",
+        "--artifacts-destination",
+        str(artifacts),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no huey job workers: faster start/stop
+    log_path = root / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    server = MlflowServer(f"http://127.0.0.1:{port}", db, root, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow server exited with {proc.returncode}:\n{_tail(log_path)}")
+        if _healthy(server.url):
+            return server, proc
+        time.sleep(0.5)
+    _stop(proc)
+    raise RuntimeError(f"mlflow server not healthy after {timeout:.0f} s:\n{_tail(log_path)}")
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One real MLflow server for the whole test session."""
+    try:
+        server, proc = start_server(tmp_path_factory.mktemp("mlflow_server"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        _stop(proc)
+
+
+def log_run(
+    client: Any,
+    experiment_id: str,
+    name: str,
+    metrics: Mapping[str, Sequence[float]],
+    *,
+    start_time: float | None = None,
+    steps: Sequence[int] | None = None,
+    seconds_per_step: float = 1.0,
+    params: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    status: str | None = "FINISHED",
+) -> str:
+    """Log one run through the real client; returns its run id.
+
+    ``metrics`` maps a key to its values at ``steps`` (default ``0..n-1``); point ``i`` is
+    stamped ``start_time + steps[i] * seconds_per_step``. ``status=None`` leaves it RUNNING.
+    """
+    from mlflow.entities import Metric, Param
+
+    start = time.time() if start_time is None else start_time
+    run = client.create_run(
+        experiment_id, start_time=int(start * 1000), run_name=name, tags=dict(tags or {})
+    )
+    run_id = run.info.run_id
+    points = []
+    for key, values in metrics.items():
+        at = list(range(len(values))) if steps is None else list(steps)
+        points += [
+            Metric(key, float(v), int((start + s * seconds_per_step) * 1000), int(s))
+            for s, v in zip(at, values)
+        ]
+    param_list = [Param(k, str(v)) for k, v in (params or {}).items()]
+    client.log_batch(run_id, params=param_list)
+    for i in range(0, len(points), BATCH):
+        client.log_batch(run_id, metrics=points[i : i + BATCH])
+    if status is not None:
+        end = (
+            start
+            + max((max(len(v) for v in metrics.values()) if metrics else 0), 1) * seconds_per_step
+        )
+        client.set_terminated(run_id, status=status, end_time=int(end * 1000))
+    return run_id
+
+
+__all__ = ["MlflowServer", "free_port", "log_run", "mlflow_server", "start_server"]

@@ -151,13 +151,19 @@ def expand_sources(sources: list[str]) -> list[Unit]:
     return units
 
 
-def _read_unit(unit: Unit, result: ReadResult, since: float | None, experiment: str | None) -> None:
+def _read_unit(
+    unit: Unit,
+    result: ReadResult,
+    since: float | None,
+    experiment: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> None:
     if isinstance(unit, BadSource):
         result.add_error(unit.location, unit.error)
     elif isinstance(unit, str):
         from . import mlflow_store
 
-        store = mlflow_store.read_mlflow(unit, experiment=experiment, since=since)
+        store = mlflow_store.read_mlflow(unit, experiment=experiment, since=since, progress=progress)
         result.runs.extend(store.runs)
         result.errors.extend(store.errors)
     else:
@@ -175,13 +181,13 @@ def read_sources(
 
     Runs and errors come in the order of the sources. ``since`` (epoch seconds) and
     ``experiment`` filter MLflow runs. ``progress(done, total)`` is called after each
-    unit (file, TensorBoard run, URI).
+    unit (file, TensorBoard run, URI), and per run while an MLflow URI is read.
     """
     result = ReadResult()
     units = expand_sources(sources)
     for i, unit in enumerate(units, 1):
         try:
-            _read_unit(unit, result, since, experiment)
+            _read_unit(unit, result, since, experiment, progress)
         except LRTempoError as exc:
             location = getattr(exc, "location", str(unit))
             result.add_error(location, str(exc).removeprefix(f"{location}: "))

@@ -1,0 +1,1089 @@
+"""MLflow tracking stores → :class:`~analyzer.model.Run`.
+
+How each URI kind is read:
+
+- ``http(s)://host[:port][/prefix]`` — MLflow's REST API through one :mod:`requests`
+  session: experiments by name/id (``experiments/get-by-name``, ``experiments/get``) or
+  all active ones (``experiments/search``); runs through ``runs/search``, paged 1,000 at a
+  time, ``since`` sent as the filter ``attributes.start_time > <ms>``; each metric's
+  history through the paged ``metrics/get-history`` (25,000 points a page), fetched
+  concurrently by :data:`WORKERS` threads. Connection errors, 429 and 5xx are retried
+  with exponential backoff (every call is a read, the ``runs/search`` POST included).
+  A run's location is its page in the MLflow UI.
+- ``sqlite:///path.db`` — the MLflow schema (``experiments, runs, metrics, params,
+  tags``) read with the stdlib :mod:`sqlite3`, no MLflow client.
+- ``file:///path/mlruns`` — the plain-file layout read directly: ``<exp>/meta.yaml``,
+  ``<exp>/<run>/meta.yaml``, ``metrics/<key>`` lines ``timestamp value step``,
+  ``params/<key>``, ``tags/<key>`` (keys with ``/`` are sub-folders).
+- ``mlflow`` — whatever ``$MLFLOW_TRACKING_URI`` names.
+
+Read-only guarantee: local stores are never opened with ``MlflowClient`` (which runs
+migrations and creates tables, a default experiment or a missing folder). The sqlite
+file is opened with ``mode=ro``; a missing file or folder is an error, never created.
+
+Auth (HTTP): credentials in the URI (``http://user:pass@host``) first, else
+``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` (basic), else
+``MLFLOW_TRACKING_TOKEN`` (bearer). ``MLFLOW_TRACKING_INSECURE_TLS=true`` skips TLS
+verification, ``MLFLOW_TRACKING_SERVER_CERT_PATH`` names a CA bundle and
+``MLFLOW_TRACKING_CLIENT_CERT_PATH`` a client certificate. Credentials never appear in a
+location, message or error.
+
+Deleted experiments and runs are skipped everywhere. Within a metric, points are taken
+in MLflow's order (timestamp, step, value) and resolved by
+:func:`~analyzer.model.finalize_frame`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, unquote, urlsplit
+from urllib.request import url2pathname
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SourceError
+from ..model import ReadResult, Run, RunMeta, empty_frame, finalize_frame, frame_from_columns
+
+#: Points per ``metrics/get-history`` page (MLflow's own limit for this call).
+HISTORY_PAGE_SIZE = 25_000
+#: Runs (and experiments) per search page; MLflow's default and usual maximum.
+SEARCH_PAGE_SIZE = 1_000
+#: Concurrent history requests against one server.
+WORKERS = 8
+#: Seconds to wait for an answer (connecting waits at most 10 s).
+TIMEOUT = 30.0
+#: Retries of a failed request (connection error, 429, 5xx), with exponential backoff.
+RETRIES = 3
+#: Seconds of the first backoff; doubles with each retry.
+BACKOFF = 0.25
+
+API = "/api/2.0/mlflow/"
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
+URI_HELP = "use http(s)://host:port, sqlite:///path/mlflow.db or file:///path/mlruns"
+_RUN_ID = re.compile(r"^[\w\-]+$")
+_SQL_CHUNK = 500
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _Record:
+    """A run found by a search: its metadata and the metric keys it logged."""
+
+    meta: RunMeta
+    experiment_id: str
+    metric_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Query:
+    """Which runs to read."""
+
+    experiment: str | None = None
+    since: float | None = None
+    run_ids: tuple[str, ...] | None = None
+    max_runs: int | None = None
+
+
+class _Store(Protocol):
+    location: str
+
+    def describe(self) -> str: ...
+    def experiments(self) -> dict[str, str]: ...
+    def find_experiment(self, key: str) -> tuple[str, str] | None: ...
+    def search(self, exps: dict[str, str], query: _Query) -> list[_Record]: ...
+    def histories(
+        self, records: Sequence[_Record], metrics: Sequence[str] | None
+    ) -> Iterator[tuple[_Record, pd.DataFrame | str]]: ...
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def read_mlflow(
+    uri: str,
+    *,
+    experiment: str | None = None,
+    since: float | None = None,
+    run_ids: list[str] | None = None,
+    max_runs: int | None = None,
+    metrics: list[str] | None = None,
+    progress: Progress | None = None,
+) -> ReadResult:
+    """Every matching run of the store at ``uri`` with its full metric histories.
+
+    ``experiment`` is a name or id (default: all active experiments); ``since`` keeps
+    runs started after that epoch second; ``run_ids`` picks runs; ``max_runs`` keeps the
+    most recent ones; ``metrics`` limits which histories are fetched. A run whose
+    history cannot be read is reported in ``errors`` and the others go on.
+    Raises :class:`SourceError` when the store itself cannot be used.
+    """
+    query = _Query(experiment, since, tuple(run_ids) if run_ids is not None else None, max_runs)
+    result = ReadResult()
+    with _opened(uri) as store:
+        records = _select(store, query, result)
+        total = len(records)
+        for done, (rec, got) in enumerate(store.histories(records, metrics), 1):
+            if isinstance(got, str):
+                result.add_error(rec.meta.location, got)
+            else:
+                result.runs.append(Run(rec.meta, got))
+            if progress:
+                progress(done, total)
+    return result
+
+
+def list_runs(uri: str, experiment: str | None = None, since: float | None = None) -> list[RunMeta]:
+    """Metadata of the matching runs, newest first, without metric histories (cheap)."""
+    with _opened(uri) as store:
+        return [rec.meta for rec in _select(store, _Query(experiment, since), ReadResult())]
+
+
+def check_connection(uri: str) -> str:
+    """A one-line description of the store, or :class:`SourceError` saying what to do."""
+    with _opened(uri, retries=1, timeout=10.0) as store:
+        return store.describe()
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def resolve_uri(uri: str) -> str:
+    """``mlflow`` → ``$MLFLOW_TRACKING_URI``; a bare local path → a ``file:`` URI."""
+    uri = uri.strip()
+    if uri == "mlflow":
+        env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+        if not env or env == "mlflow":
+            raise SourceError(
+                "mlflow",
+                "MLFLOW_TRACKING_URI is not set; set it, or pass the "
+                f"tracking URI itself ({URI_HELP})",
+            )
+        uri = env
+    if "://" not in uri and not uri.startswith(("file:", "databricks", "sqlite:")):
+        uri = Path(uri).absolute().as_uri()
+    return uri
+
+
+@contextmanager
+def _opened(uri: str, *, retries: int = RETRIES, timeout: float = TIMEOUT) -> Iterator[_Store]:
+    """The store for ``uri``, closed on exit; unexpected I/O or format errors become
+    :class:`SourceError` naming the (credential-free) location."""
+    resolved = resolve_uri(uri)
+    try:
+        store = _open_store(resolved, retries=retries, timeout=timeout)
+    except ValueError as exc:  # e.g. a malformed host in the URI
+        raise SourceError(
+            _strip_credentials(resolved), f"not a valid tracking URI ({exc}); {URI_HELP}"
+        ) from None
+    try:
+        yield store
+    except SourceError:
+        raise
+    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+        raise SourceError(store.location, f"cannot read the store: {_redact_exc(exc)}") from None
+    finally:
+        store.close()
+
+
+def _redact_exc(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return re.sub(r"//[^/@\s]*@", "//", text)
+
+
+def _open_store(uri: str, *, retries: int, timeout: float) -> _Store:
+    low = uri.lower()
+    if low.startswith(("http://", "https://")):
+        return _HttpStore(uri, retries=retries, timeout=timeout)
+    if low.startswith("sqlite:"):
+        return _SqliteStore(uri)
+    if low.startswith("file:"):
+        return _FileStore(uri)
+    shown = _strip_credentials(uri)
+    if low.startswith("databricks"):
+        raise SourceError(
+            shown,
+            "Databricks workspaces are not supported; export the runs to a "
+            "local store or point LR Tempo at an MLflow server",
+        )
+    scheme = shown.split(":", 1)[0]
+    raise SourceError(
+        shown,
+        f"LR Tempo does not read '{scheme}' stores directly; point it at the "
+        f"MLflow server that uses this database instead ({URI_HELP})",
+    )
+
+
+def _select(store: _Store, query: _Query, result: ReadResult) -> list[_Record]:
+    """Runs matching ``query``, newest first; requested run ids not found go to errors."""
+    if query.experiment is not None:
+        found = store.find_experiment(str(query.experiment))
+        if found is None:
+            raise SourceError(
+                store.location, f"experiment '{query.experiment}' not found on {store.location}"
+            )
+        exps = {found[0]: found[1]}
+    else:
+        exps = store.experiments()
+    ids = query.run_ids
+    if ids is not None:
+        bad = [r for r in ids if not _RUN_ID.match(r)]
+        for r in bad:
+            result.add_error(f"{store.location}#{r}", "not a valid MLflow run id")
+        query = _Query(
+            query.experiment, query.since, tuple(r for r in ids if r not in bad), query.max_runs
+        )
+    records = store.search(exps, query) if exps and query.run_ids != () else []
+    records.sort(key=lambda r: (-(r.meta.start_time or 0.0), r.meta.id))
+    if query.max_runs is not None:
+        records = records[: max(query.max_runs, 0)]
+    if query.run_ids:
+        seen = {r.meta.id for r in records}
+        for r in query.run_ids:
+            if r not in seen:
+                result.add_error(
+                    f"{store.location}#{r}", "no such active run in the selected experiments"
+                )
+    return records
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _seconds(ms: Any) -> float | None:
+    """MLflow's epoch milliseconds → epoch seconds (``None`` when unset)."""
+    if ms is None or ms == "":
+        return None
+    try:
+        value = float(ms)
+    except (TypeError, ValueError):
+        return None
+    return value / 1000.0 if math.isfinite(value) else None
+
+
+def _meta(
+    *,
+    run_id: str,
+    name: str | None,
+    location: str,
+    params: dict[str, str],
+    tags: dict[str, str],
+    start_ms: Any,
+    end_ms: Any,
+    user_id: str | None,
+    experiment: str | None,
+    status: str | None,
+) -> RunMeta:
+    """The canonical metadata of one MLflow run."""
+    name = name or tags.get("mlflow.runName") or run_id[:8]
+    user = tags.get("mlflow.user") or user_id or None
+    return RunMeta(
+        id=run_id,
+        name=name,
+        source="mlflow",
+        location=location,
+        params=params,
+        tags=tags,
+        start_time=_seconds(start_ms),
+        end_time=_seconds(end_ms),
+        user=user,
+        experiment=experiment,
+        status=status or None,
+        step_axis="step",
+    )
+
+
+def _frame(parts: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """Canonical frame from per-metric ``(key, step, value, timestamp_ms)`` arrays."""
+    parts = [p for p in parts if len(p[1])]
+    if not parts:
+        return empty_frame()
+    keys = np.concatenate([np.full(len(p[1]), p[0], dtype=object) for p in parts])
+    step = np.concatenate([p[1] for p in parts])
+    value = np.concatenate([p[2] for p in parts])
+    wall = np.concatenate([p[3] for p in parts]).astype(np.float64) / 1000.0
+    return finalize_frame(frame_from_columns(keys, step, value, wall))
+
+
+def _wanted(keys: Iterable[str], metrics: Sequence[str] | None) -> list[str]:
+    keys = sorted(set(keys))
+    return keys if metrics is None else [k for k in keys if k in set(metrics)]
+
+
+def _strip_credentials(uri: str) -> str:
+    """The URI without ``user:password@``."""
+    return re.sub(r"^([A-Za-z][\w+.-]*://)[^/?#]*@", r"\1", uri)
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class _ApiError(SourceError):
+    """The server answered a call with an MLflow error (``error_code``) or bad status."""
+
+    def __init__(self, location: str, message: str, status: int, code: str | None) -> None:
+        super().__init__(location, message)
+        self.status = status
+        self.code = code
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _bearer(token: str) -> Callable[[Any], Any]:
+    """A requests auth hook sending ``Authorization: Bearer <token>`` (wins over ~/.netrc)."""
+
+    def apply(request: Any) -> Any:
+        request.headers["Authorization"] = f"Bearer {token}"
+        return request
+
+    return apply
+
+
+def _retry_class() -> type:
+    from urllib3.util.retry import Retry
+
+    class CappedRetry(Retry):
+        """urllib3's Retry, but a server's ``Retry-After`` never makes us wait over 30 s."""
+
+        def get_retry_after(self, response: Any) -> float | None:
+            after = super().get_retry_after(response)
+            return None if after is None else min(after, 30.0)
+
+    return CappedRetry
+
+
+class _HttpStore:
+    """An MLflow tracking server reached over its REST API."""
+
+    def __init__(self, uri: str, *, retries: int = RETRIES, timeout: float = TIMEOUT) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        parts = urlsplit(uri)
+        if not parts.hostname:
+            raise SourceError(_strip_credentials(uri), f"no host in the URI; {URI_HELP}")
+        netloc = parts.netloc.rpartition("@")[2]
+        self.location = f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+        self.retries, self.timeout = retries, timeout
+        self._down: str | None = None
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "lrtempo-mlflow-reader"
+        retry = _retry_class()(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=0,
+            allowed_methods=None,
+            status_forcelist=RETRY_STATUS,
+            backoff_factor=BACKOFF,
+            backoff_max=8.0,
+            raise_on_status=False,
+            respect_retry_after_header=True,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=WORKERS)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._secrets = self._configure_auth(
+            unquote(parts.username) if parts.username is not None else None,
+            unquote(parts.password) if parts.password is not None else None,
+        )
+
+    def _configure_auth(self, user: str | None, password: str | None) -> tuple[str, ...]:
+        """Set auth and TLS from the URI and MLflow's env vars; returns the secrets to redact."""
+        env = os.environ
+        if user is None:
+            user, password = (
+                env.get("MLFLOW_TRACKING_USERNAME"),
+                env.get("MLFLOW_TRACKING_PASSWORD"),
+            )
+        secrets: list[str] = []
+        if user and password:
+            self.session.auth = (user, password)
+            secrets += [f"{user}:{password}", password]
+        elif env.get("MLFLOW_TRACKING_TOKEN"):
+            token = env["MLFLOW_TRACKING_TOKEN"]
+            self.session.auth = _bearer(token)
+            secrets.append(token)
+        if _truthy(env.get("MLFLOW_TRACKING_INSECURE_TLS")):
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            self.session.verify = False
+        elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
+            self.session.verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+        if env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH"):
+            self.session.cert = env["MLFLOW_TRACKING_CLIENT_CERT_PATH"]
+        return tuple(s for s in secrets if s)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return re.sub(r"//[^/@\s]*@", "//", text)
+
+    # -- transport
+
+    def _call(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One REST call → parsed JSON; every failure is a :class:`SourceError`."""
+        import requests
+
+        if self._down is not None:
+            raise SourceError(self.location, self._down)
+        url = f"{self.location}{API}{endpoint}"
+        try:
+            resp = self.session.request(
+                method,
+                url,
+                params=params,
+                json=body,
+                timeout=(min(10.0, self.timeout), self.timeout),
+            )
+        except requests.exceptions.SSLError:
+            raise self._fail(
+                "the TLS certificate check failed; set MLFLOW_TRACKING_SERVER_CERT_PATH "
+                "to the server's CA bundle, or MLFLOW_TRACKING_INSECURE_TLS=true to skip "
+                "the check"
+            ) from None
+        except requests.exceptions.ConnectTimeout:
+            raise self._fail(
+                f"no connection within {min(10.0, self.timeout):g} s; check the host "
+                "and port, and that no firewall or VPN is in the way"
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            if "Read timed out" in str(exc):
+                raise SourceError(self.location, self._timeout_msg()) from None
+            raise self._fail(
+                "cannot connect (connection refused or unknown host); is the MLflow "
+                "server running at this address? Start it with `mlflow server` or fix "
+                "the URI"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise SourceError(self.location, self._timeout_msg()) from None
+        except requests.exceptions.RequestException as exc:
+            raise SourceError(self.location, f"request failed: {self._redact(str(exc))}") from None
+        return self._parse(resp, endpoint)
+
+    def _timeout_msg(self) -> str:
+        return (
+            f"the server did not answer within {self.timeout:g} s (after {self.retries} "
+            "retries); it may be overloaded, try again later"
+        )
+
+    def _fail(self, message: str) -> SourceError:
+        """A connection-level failure: later calls fail at once with the same message."""
+        self._down = message
+        return SourceError(self.location, message)
+
+    def _parse(self, resp: Any, endpoint: str) -> dict[str, Any]:
+        status = resp.status_code
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if status < 400:
+            if not isinstance(data, dict):
+                kind = (resp.headers.get("Content-Type") or "no content type").split(";")[0]
+                raise SourceError(
+                    self.location,
+                    f"the answer to {endpoint} is not MLflow JSON "
+                    f"(got {kind}); is this the MLflow server's address, with its path "
+                    "prefix if it has one?",
+                )
+            return data
+        code = data.get("error_code") if isinstance(data, dict) else None
+        detail = self._redact(str(data.get("message", ""))[:300]) if isinstance(data, dict) else ""
+        raise _ApiError(
+            self.location, self._status_message(status, code, detail, endpoint), status, code
+        )
+
+    def _status_message(self, status: int, code: str | None, detail: str, endpoint: str) -> str:
+        suffix = f": {detail}" if detail else ""
+        if status in (401, 403):
+            return (
+                f"access refused (HTTP {status}){suffix}; set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN, or put user:password in "
+                "the URI"
+            )
+        if status == 404 and code is None:
+            return (
+                f"no MLflow REST API here (HTTP 404 for {API}{endpoint}); check the address "
+                "and the server's path prefix"
+            )
+        if status == 429:
+            return f"the server keeps rate-limiting requests (HTTP 429){suffix}; try again later"
+        if status >= 500:
+            return (
+                f"server error (HTTP {status}, still failing after {self.retries} retries)"
+                f"{suffix}; try again later or check the server's log"
+            )
+        if code is None:
+            return (
+                f"unexpected HTTP {status} for {API}{endpoint}; is this an MLflow tracking "
+                "server (check the address and path prefix)?"
+            )
+        return f"{code}{suffix}"
+
+    # -- store API
+
+    def describe(self) -> str:
+        exps = self._call(
+            "POST",
+            "experiments/search",
+            body={"max_results": SEARCH_PAGE_SIZE, "view_type": "ACTIVE_ONLY"},
+        )
+        n = len(exps.get("experiments", []))
+        more = "+" if exps.get("next_page_token") else ""
+        return f"MLflow{self._version()} server at {self.location}: {n}{more} active experiment(s)"
+
+    def _version(self) -> str:
+        """`` 3.1.0`` from the server's ``/version`` page, or ``""``."""
+        import requests
+
+        try:
+            resp = self.session.get(f"{self.location}/version", timeout=(5.0, 5.0))
+        except requests.RequestException:
+            return ""
+        text = resp.text.strip() if resp.ok else ""
+        return f" {text}" if text and len(text) < 40 and "<" not in text else ""
+
+    def experiments(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            body: dict[str, Any] = {"max_results": SEARCH_PAGE_SIZE, "view_type": "ACTIVE_ONLY"}
+            if token:
+                body["page_token"] = token
+            page = self._call("POST", "experiments/search", body=body)
+            for exp in page.get("experiments", []):
+                out[str(exp["experiment_id"])] = str(exp.get("name", ""))
+            token = _next_token(page, token, self.location)
+            if not token:
+                return out
+
+    def find_experiment(self, key: str) -> tuple[str, str] | None:
+        for endpoint, params in (
+            ("experiments/get-by-name", {"experiment_name": key}),
+            ("experiments/get", {"experiment_id": key}),
+        ):
+            try:
+                exp = self._call("GET", endpoint, params=params).get("experiment") or {}
+            except _ApiError as exc:
+                if exc.code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                    continue
+                raise
+            if exp.get("lifecycle_stage", "active") != "deleted":
+                return str(exp["experiment_id"]), str(exp.get("name", ""))
+        return None
+
+    def search(self, exps: dict[str, str], query: _Query) -> list[_Record]:
+        clauses = []
+        if query.since is not None:
+            clauses.append(f"attributes.start_time > {int(query.since * 1000)}")
+        id_chunks: list[tuple[str, ...] | None] = [None]
+        if query.run_ids:
+            ids = query.run_ids
+            id_chunks = [ids[i : i + 100] for i in range(0, len(ids), 100)]
+        exp_ids = list(exps)
+        records: list[_Record] = []
+        for start in range(0, len(exp_ids), 100):
+            for chunk in id_chunks:
+                extra = (
+                    [f"attributes.run_id IN ({', '.join(repr(r) for r in chunk)})"] if chunk else []
+                )
+                records += self._search_runs(
+                    exp_ids[start : start + 100],
+                    " AND ".join(clauses + extra),
+                    exps,
+                    query.max_runs,
+                )
+        return records
+
+    def _search_runs(
+        self, exp_ids: list[str], filter_string: str, exps: dict[str, str], max_runs: int | None
+    ) -> list[_Record]:
+        out: list[_Record] = []
+        token: str | None = None
+        while max_runs is None or len(out) < max_runs:
+            body: dict[str, Any] = {
+                "experiment_ids": exp_ids,
+                "filter": filter_string,
+                "run_view_type": "ACTIVE_ONLY",
+                "max_results": min(SEARCH_PAGE_SIZE, max_runs or SEARCH_PAGE_SIZE),
+                "order_by": ["attributes.start_time DESC"],
+            }
+            if token:
+                body["page_token"] = token
+            page = self._call("POST", "runs/search", body=body)
+            out += [self._record(run, exps) for run in page.get("runs", [])]
+            token = _next_token(page, token, self.location)
+            if not token:
+                break
+        return out
+
+    def _record(self, run: dict[str, Any], exps: dict[str, str]) -> _Record:
+        info, data = run.get("info", {}), run.get("data", {})
+        run_id = str(info.get("run_id") or info["run_uuid"])
+        exp_id = str(info.get("experiment_id", ""))
+        tags = {t["key"]: str(t.get("value", "")) for t in data.get("tags", [])}
+        params = {p["key"]: str(p.get("value", "")) for p in data.get("params", [])}
+        meta = _meta(
+            run_id=run_id,
+            name=info.get("run_name"),
+            params=params,
+            tags=tags,
+            location=f"{self.location}/#/experiments/{quote(exp_id)}/runs/{quote(run_id)}",
+            start_ms=info.get("start_time"),
+            end_ms=info.get("end_time"),
+            user_id=info.get("user_id"),
+            experiment=exps.get(exp_id),
+            status=info.get("status"),
+        )
+        keys = tuple(m["key"] for m in data.get("metrics", []))
+        return _Record(meta, exp_id, keys)
+
+    def history(self, run_id: str, key: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+        """Every point of one metric, paging through ``metrics/get-history``."""
+        steps: list[int] = []
+        values: list[float] = []
+        stamps: list[int] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "run_id": run_id,
+                "metric_key": key,
+                "max_results": HISTORY_PAGE_SIZE,
+            }
+            if token:
+                params["page_token"] = token
+            page = self._call("GET", "metrics/get-history", params=params)
+            for m in page.get("metrics", []):
+                steps.append(int(m.get("step", 0)))
+                values.append(float(m.get("value", 0.0)))
+                stamps.append(int(m.get("timestamp", 0)))
+            token = _next_token(page, token, self.location)
+            if not token:
+                break
+        return (
+            key,
+            np.asarray(steps, dtype=np.int64),
+            np.asarray(values, dtype=np.float64),
+            np.asarray(stamps, dtype=np.int64),
+        )
+
+    def histories(
+        self, records: Sequence[_Record], metrics: Sequence[str] | None
+    ) -> Iterator[tuple[_Record, pd.DataFrame | str]]:
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mlflow-history") as pool:
+            futures = [
+                [
+                    (key, pool.submit(self.history, rec.meta.id, key))
+                    for key in _wanted(rec.metric_keys, metrics)
+                ]
+                for rec in records
+            ]
+            try:
+                for rec, futs in zip(records, futures):
+                    yield rec, _collect(futs)
+            finally:
+                for futs in futures:
+                    for _, fut in futs:
+                        fut.cancel()
+
+
+def _collect(futures: list[tuple[str, Future]]) -> pd.DataFrame | str:
+    """One run's frame from its per-metric history futures, or what went wrong."""
+    parts = []
+    for key, fut in futures:
+        try:
+            parts.append(fut.result())
+        except SourceError as exc:
+            return f"cannot read metric '{key}': {exc.reason}"
+        except (ValueError, KeyError, TypeError) as exc:
+            return f"unexpected history of metric '{key}' from the server: {_redact_exc(exc)}"
+    return _frame(parts)
+
+
+def _next_token(page: dict[str, Any], previous: str | None, location: str) -> str | None:
+    token = page.get("next_page_token") or None
+    if token is not None and token == previous:
+        raise SourceError(location, "the server repeated a page token; paging stopped")
+    return token
+
+
+# --------------------------------------------------------------------------- sqlite
+
+
+def _sqlite_path(uri: str) -> Path:
+    """``sqlite:///rel.db`` / ``sqlite:////abs.db`` → the database file path."""
+    rest = uri.split(":", 1)[1]
+    if not rest.startswith("///"):
+        raise SourceError(uri, "expected sqlite:///relative.db or sqlite:////absolute/path.db")
+    path = unquote(rest[3:].split("?", 1)[0])
+    if not path or path == ":memory:":
+        raise SourceError(uri, "an in-memory sqlite database holds no runs")
+    return Path(path)
+
+
+class _SqliteStore:
+    """An MLflow sqlite database read directly, read-only."""
+
+    def __init__(self, uri: str) -> None:
+        self.location = uri
+        self._lock = threading.Lock()
+        path = _sqlite_path(uri)
+        if not path.is_file():
+            raise SourceError(
+                self.location,
+                f"no such database file: {path}" if not path.exists() else f"not a file: {path}",
+            )
+        self.path = path
+        try:
+            self.conn = sqlite3.connect(
+                f"file:{quote(str(path.absolute()))}?mode=ro",
+                uri=True,
+                timeout=30.0,
+                check_same_thread=False,
+            )
+            tables = {
+                r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.Error as exc:
+            raise SourceError(self.location, f"cannot open the database read-only: {exc}") from None
+        missing = {"experiments", "runs", "metrics", "params", "tags"} - tables
+        if missing:
+            self.conn.close()
+            raise SourceError(
+                self.location,
+                f"not an MLflow tracking database (no {', '.join(sorted(missing))} table)",
+            )
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(metrics)")}
+        self._is_nan = "is_nan" in cols
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.conn.execute(sql, tuple(args)).fetchall()
+
+    def describe(self) -> str:
+        n_runs = self._rows(
+            "SELECT COUNT(*) FROM runs WHERE COALESCE(lifecycle_stage, 'active') != 'deleted'"
+        )[0][0]
+        n_exps = len(self.experiments())
+        return f"MLflow sqlite store {self.path}: {n_exps} experiment(s), {n_runs} run(s)"
+
+    def experiments(self) -> dict[str, str]:
+        rows = self._rows(
+            "SELECT experiment_id, name FROM experiments "
+            "WHERE COALESCE(lifecycle_stage, 'active') != 'deleted' ORDER BY experiment_id"
+        )
+        return {str(i): str(n) for i, n in rows}
+
+    def find_experiment(self, key: str) -> tuple[str, str] | None:
+        exps = self.experiments()
+        for exp_id, name in exps.items():
+            if name == key:
+                return exp_id, name
+        return (key, exps[key]) if key in exps else None
+
+    def search(self, exps: dict[str, str], query: _Query) -> list[_Record]:
+        where = [
+            "COALESCE(lifecycle_stage, 'active') != 'deleted'",
+            f"CAST(experiment_id AS TEXT) IN ({', '.join('?' * len(exps))})",
+        ]
+        args: list[Any] = list(exps)
+        if query.since is not None:
+            where.append("start_time > ?")
+            args.append(int(query.since * 1000))
+        sql = (
+            "SELECT run_uuid, name, status, start_time, end_time, user_id, experiment_id FROM runs "
+            f"WHERE {' AND '.join(where)}"
+        )
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(query.run_ids) if query.run_ids else [None]):
+            ids = [c for c in chunk if c is not None]
+            extra = f" AND run_uuid IN ({', '.join('?' * len(ids))})" if ids else ""
+            rows += self._rows(
+                sql
+                + extra
+                + " ORDER BY start_time DESC, run_uuid"
+                + (f" LIMIT {int(query.max_runs)}" if query.max_runs is not None else ""),
+                args + ids,
+            )
+        run_ids = [r[0] for r in rows]
+        params, tags = self._key_values("params", run_ids), self._key_values("tags", run_ids)
+        return [
+            _Record(
+                _meta(
+                    run_id=rid,
+                    name=name,
+                    location=f"{self.location}#{rid}",
+                    params=params.get(rid, {}),
+                    tags=tags.get(rid, {}),
+                    start_ms=start,
+                    end_ms=end,
+                    user_id=user,
+                    experiment=exps.get(str(exp)),
+                    status=status,
+                ),
+                str(exp),
+            )
+            for rid, name, status, start, end, user, exp in rows
+        ]
+
+    def _key_values(self, table: str, run_ids: list[str]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for chunk in _chunks(run_ids):
+            rows = self._rows(
+                f"SELECT run_uuid, key, value FROM {table} WHERE run_uuid IN "
+                f"({', '.join('?' * len(chunk))}) ORDER BY run_uuid, key",
+                chunk,
+            )
+            for rid, key, value in rows:
+                out.setdefault(rid, {})[key] = "" if value is None else str(value)
+        return out
+
+    def histories(
+        self, records: Sequence[_Record], metrics: Sequence[str] | None
+    ) -> Iterator[tuple[_Record, pd.DataFrame | str]]:
+        nan = "is_nan" if self._is_nan else "0"
+        key_filter = f" AND key IN ({', '.join('?' * len(metrics))})" if metrics is not None else ""
+        for rec in records:
+            try:
+                rows = self._rows(
+                    f"SELECT key, step, value, timestamp, {nan} FROM metrics WHERE run_uuid = ?"
+                    f"{key_filter} ORDER BY key, timestamp, step, value",
+                    [rec.meta.id, *(metrics or [])],
+                )
+            except sqlite3.Error as exc:
+                yield rec, f"cannot read the metric history: {exc}"
+                continue
+            yield rec, _rows_frame(rows)
+
+
+def _rows_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """``(key, step, value, timestamp_ms, is_nan)`` rows sorted by key → canonical frame."""
+    if not rows:
+        return empty_frame()
+    keys, step, value, stamp, is_nan = zip(*rows)
+    val = np.asarray([np.nan if v is None else v for v in value], dtype=np.float64)
+    val[np.asarray(is_nan, dtype=bool)] = np.nan
+    keys_arr = np.asarray(keys, dtype=object)
+    bounds = np.flatnonzero(keys_arr[1:] != keys_arr[:-1]) + 1
+    step_arr = np.asarray([s or 0 for s in step], dtype=np.int64)
+    stamp_arr = np.asarray([t or 0 for t in stamp], dtype=np.int64)
+    parts = [
+        (keys_arr[s], step_arr[s:e], val[s:e], stamp_arr[s:e])
+        for s, e in zip(np.r_[0, bounds], np.r_[bounds, len(keys_arr)])
+    ]
+    return _frame(parts)
+
+
+def _chunks(items: list[Any], size: int = _SQL_CHUNK) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --------------------------------------------------------------------------- file store
+
+
+def _file_root(uri: str) -> Path:
+    parts = urlsplit(uri)
+    if parts.netloc not in ("", "localhost"):
+        raise SourceError(uri, "file: URIs must name a local folder (file:///path/mlruns)")
+    return Path(url2pathname(parts.path))
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    """A ``meta.yaml`` as a dict (empty when unreadable or not a mapping)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class _FileStore:
+    """An MLflow ``mlruns`` folder read directly, read-only."""
+
+    def __init__(self, uri: str) -> None:
+        self.location = uri
+        self.root = _file_root(uri)
+        if not self.root.is_dir():
+            raise SourceError(
+                self.location,
+                f"no such folder: {self.root}"
+                if not self.root.exists()
+                else f"not a folder: {self.root}",
+            )
+        self._exp_dirs = self._scan_experiments()
+        if not self._exp_dirs and not (self.root / ".trash").is_dir():
+            raise SourceError(
+                self.location, "not an MLflow file store (no experiment folder with a meta.yaml)"
+            )
+
+    def close(self) -> None:
+        pass
+
+    def _scan_experiments(self) -> dict[str, tuple[str, Path]]:
+        out: dict[str, tuple[str, Path]] = {}
+        for child in sorted(self.root.iterdir()):
+            if child.name.startswith(".") or not (child / "meta.yaml").is_file():
+                continue
+            meta = _yaml(child / "meta.yaml")
+            if "experiment_id" not in meta or meta.get("lifecycle_stage") == "deleted":
+                continue
+            out[str(meta["experiment_id"])] = (str(meta.get("name", "")), child)
+        return out
+
+    def describe(self) -> str:
+        n_runs = len(self.search(self.experiments(), _Query()))
+        return (
+            f"MLflow file store {self.root}: {len(self._exp_dirs)} experiment(s), {n_runs} run(s)"
+        )
+
+    def experiments(self) -> dict[str, str]:
+        return {i: name for i, (name, _) in self._exp_dirs.items()}
+
+    def find_experiment(self, key: str) -> tuple[str, str] | None:
+        for exp_id, (name, _) in self._exp_dirs.items():
+            if name == key:
+                return exp_id, name
+        return (key, self._exp_dirs[key][0]) if key in self._exp_dirs else None
+
+    def search(self, exps: dict[str, str], query: _Query) -> list[_Record]:
+        wanted = set(query.run_ids) if query.run_ids is not None else None
+        since_ms = query.since * 1000 if query.since is not None else None
+        out: list[_Record] = []
+        for exp_id, exp_name in exps.items():
+            for run_dir in sorted(self._exp_dirs[exp_id][1].iterdir()):
+                if wanted is not None and run_dir.name not in wanted:
+                    continue
+                rec = self._record(run_dir, exp_id, exp_name, since_ms)
+                if rec is not None:
+                    out.append(rec)
+        return out
+
+    def _record(
+        self, run_dir: Path, exp_id: str, exp_name: str, since_ms: float | None
+    ) -> _Record | None:
+        if not (run_dir / "meta.yaml").is_file():
+            return None
+        meta = _yaml(run_dir / "meta.yaml")
+        run_id = str(meta.get("run_id") or meta.get("run_uuid") or "")
+        if not run_id or meta.get("lifecycle_stage") == "deleted":
+            return None
+        start = meta.get("start_time")
+        if since_ms is not None and not (isinstance(start, (int, float)) and start > since_ms):
+            return None
+        status = meta.get("status")
+        status = FILE_STATUS.get(status, str(status)) if isinstance(status, int) else status
+        metric_dir = run_dir / "metrics"
+        keys = tuple(_relative_files(metric_dir))
+        return _Record(
+            _meta(
+                run_id=run_id,
+                name=meta.get("run_name"),
+                location=f"{self.location}#{run_id}",
+                params=_read_values(run_dir / "params"),
+                tags=_read_values(run_dir / "tags"),
+                start_ms=start,
+                end_ms=meta.get("end_time"),
+                user_id=meta.get("user_id"),
+                experiment=exp_name,
+                status=status,
+            ),
+            exp_id,
+            keys,
+        )
+
+    def histories(
+        self, records: Sequence[_Record], metrics: Sequence[str] | None
+    ) -> Iterator[tuple[_Record, pd.DataFrame | str]]:
+        for rec in records:
+            run_dir = self._exp_dirs[rec.experiment_id][1] / rec.meta.id / "metrics"
+            try:
+                parts = [
+                    _metric_file(run_dir / key, key) for key in _wanted(rec.metric_keys, metrics)
+                ]
+            except (OSError, ValueError) as exc:
+                yield rec, f"cannot read the metric history: {exc}"
+                continue
+            yield rec, _frame(parts)
+
+
+def _relative_files(folder: Path) -> Iterator[str]:
+    """Keys stored under ``folder`` (``a/b`` for the file ``folder/a/b``)."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            yield path.relative_to(folder).as_posix()
+
+
+def _read_values(folder: Path) -> dict[str, str]:
+    """``params/`` or ``tags/``: one file per key, the value its content."""
+    out: dict[str, str] = {}
+    for key in _relative_files(folder):
+        try:
+            out[key] = (folder / key).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+    return out
+
+
+def _metric_file(path: Path, key: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """One ``metrics/<key>`` file (lines ``timestamp value [step]``), in MLflow's order."""
+    steps: list[int] = []
+    values: list[float] = []
+    stamps: list[int] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) not in (2, 3):
+            raise ValueError(f"{key}: line {n}: expected 'timestamp value step'")
+        stamps.append(int(fields[0]))
+        values.append(float(fields[1]))
+        steps.append(int(fields[2]) if len(fields) == 3 else 0)
+    order = (
+        np.lexsort((np.asarray(values), np.asarray(steps), np.asarray(stamps))) if stamps else []
+    )
+    return (
+        key,
+        np.asarray(steps, dtype=np.int64)[order],
+        np.asarray(values, dtype=np.float64)[order],
+        np.asarray(stamps, dtype=np.int64)[order],
+    )
+
+
+__all__ = ["check_connection", "list_runs", "read_mlflow", "resolve_uri"]
