@@ -1,0 +1,148 @@
+"""The analysis entry point: a run → findings, status and one suggestion.
+
+    analyze_run(run: Run, roles: RoleMap | None = None, config: AnalysisConfig | None = None)
+        -> RunAnalysis
+
+``RunAnalysis.to_dict()`` returns one object of the contract's ``runs`` list.
+
+Pipeline (pure: no I/O, no printing):
+
+1. roles (``resolve_roles`` unless given) → train, val and LR series;
+2. train loss: divergence first; oscillation when there is none of the critical kind;
+   stagnation when neither divergence nor oscillation was found;
+3. val loss: non-finite values (divergence), overfitting (needs the train series to
+   check that training still improves — when both rise it is reported as divergence
+   of ``val_loss``, i.e. instability rather than overfitting), stagnation when no
+   overfitting was found (diagnosis ``val_plateau`` when training still falls);
+4. status via ``status_of`` (info findings keep a run healthy), the suggestion via
+   :func:`analyzer.suggest.suggest`.
+
+Too few finite train points (``config.min_points``) and fewer than 4 validation
+points → ``insufficient_data`` (findings of non-finite values still count).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .detectors import (
+    DEFAULT_CONFIG,
+    AnalysisConfig,
+    detect_divergence,
+    detect_oscillation,
+    detect_overfitting,
+    detect_stagnation,
+)
+from .findings import Finding, Status, Suggestion, status_of
+from .model import Run, RunMeta
+from .roles import RoleMap, resolve_roles, role_series
+from .schedule import recognise
+from .stats import finite_xy
+from .suggest import suggest
+
+__all__ = ["AnalysisConfig", "RunAnalysis", "analyze_run", "analyze_series"]
+
+
+@dataclass(frozen=True)
+class RunAnalysis:
+    """A run's verdict: roles, status, findings and the suggestion."""
+
+    meta: RunMeta
+    roles: RoleMap
+    status: Status
+    findings: tuple[Finding, ...] = ()
+    suggestion: Suggestion | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's run object."""
+        m = self.meta
+        return {
+            "run": {"id": m.id, "name": m.name, "source": m.source, "location": m.location},
+            "metrics": self.roles.as_dict(),
+            "status": self.status,
+            "findings": [f.to_dict() for f in self.findings],
+            "suggestion": self.suggestion.to_dict() if self.suggestion else None,
+        }
+
+
+def _arrays(frame) -> tuple[np.ndarray, np.ndarray] | None:
+    if frame is None or len(frame) == 0:
+        return None
+    return (frame["step"].to_numpy(dtype=np.float64), frame["value"].to_numpy(dtype=np.float64))
+
+
+def _count_finite(s: tuple[np.ndarray, np.ndarray] | None) -> int:
+    return 0 if s is None else len(finite_xy(*s)[0])
+
+
+def _as_instability(f: Finding) -> Finding:
+    ev = dict(f.evidence)
+    ev["unstable_not_overfitting"] = 1.0
+    return replace(
+        f, kind="divergence", severity="warning",
+        message=(f"Validation loss rose {float(ev.get('rise_pct', 0)):.0f}% after step {f.start_step} "
+                 f"while the training loss rose too ({float(ev.get('train_change_pct') or 0):+.0f}%): "
+                 "unstable training, lower the learning rate."),
+    )
+
+
+def analyze_series(
+    train: tuple[np.ndarray, np.ndarray] | None,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    lr: tuple[np.ndarray, np.ndarray] | None = None,
+    config: AnalysisConfig | None = None,
+) -> tuple[list[Finding], bool]:
+    """Findings for raw ``(steps, values)`` arrays, and whether data were insufficient."""
+    cfg = config or DEFAULT_CONFIG
+    findings: list[Finding] = []
+    n_train, n_val = _count_finite(train), _count_finite(val)
+    if lr is not None and _count_finite(lr) == 0:
+        lr = None
+
+    if train is not None and len(train[1]):
+        div = detect_divergence(*train, metric="train_loss", config=cfg)
+        findings += div
+        critical = any(f.severity == "critical" for f in div)
+        if not critical and n_train >= cfg.min_points:
+            osc = detect_oscillation(*train, lr=lr, metric="train_loss", config=cfg)
+            findings += osc
+            if not osc and not div:
+                findings += detect_stagnation(*train, lr=lr, metric="train_loss", config=cfg)
+
+    if val is not None and len(val[1]):
+        vdiv = detect_divergence(*val, metric="val_loss", config=cfg, nonfinite_only=True)
+        findings += vdiv
+        if not vdiv:
+            ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
+            ovf = [_as_instability(f) if f.evidence.get("train_rising") else f for f in ovf]
+            if any(f.kind == "divergence" for f in ovf) and any(
+                    f.kind == "divergence" and f.metric == "train_loss" for f in findings):
+                ovf = [f for f in ovf if f.kind != "divergence"]
+            findings += ovf
+            if not ovf:
+                findings += detect_stagnation(*val, lr=lr, metric="val_loss", reference=train, config=cfg)
+
+    insufficient = n_train < cfg.min_points and n_val < 4
+    return findings, insufficient
+
+
+def analyze_run(
+    run: Run, roles: RoleMap | None = None, config: AnalysisConfig | None = None
+) -> RunAnalysis:
+    """Analyze one run: detectors on train/val losses, status, one suggestion."""
+    cfg = config or DEFAULT_CONFIG
+    roles = roles or resolve_roles(run)
+    train = _arrays(role_series(run, roles.train_loss))
+    val = _arrays(role_series(run, roles.val_loss))
+    lr = _arrays(role_series(run, roles.lr))
+    findings, insufficient = analyze_series(train, val, lr, cfg)
+    sched = recognise(*lr) if lr is not None and _count_finite(lr) else None
+    sug = suggest(findings, lr=lr if sched else None, params=run.meta.params, tags=run.meta.tags,
+                  schedule=sched, insufficient=insufficient)
+    status = status_of(findings, insufficient=insufficient)
+    return RunAnalysis(meta=run.meta, roles=roles, status=status, findings=tuple(findings),
+                       suggestion=sug, warnings=tuple(run.warnings))

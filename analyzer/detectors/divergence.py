@@ -1,0 +1,199 @@
+"""Divergence: the loss blows up, drifts upwards, collapses or degenerates.
+
+Checks, in order (the first that fires wins, one finding per series):
+
+1. **Non-finite** — any NaN/±Inf value: critical, from the first such step.
+2. **Degenerate zero** — the run ends with ≥ max(3, 20 %) points exactly 0.0: not
+   health but a data/precision bug (fp16 underflow, all labels masked). Reported as
+   ``divergence`` with ``evidence["degenerate_zero"] = 1``; the suggestion is
+   ``check_data``.
+3. **Collapse to a constant** — the run ends with ≥ max(3, ``div_const_frac``·n)
+   identical values (relative tolerance 1e-9) at a level *above* where the run was
+   (≥ its first value or above the median before): a model that blew up and now
+   predicts uniformly, e.g. exactly ln(32000) = 10.3735. ``exp_collapse_value`` hints
+   at the vocabulary/class count. Critical.
+4. **Explosion** — a positive loss exceeding ``div_explosion_factor`` (2×) the maximum
+   of its first 10 % (≥ 1 point), sustained (≥ 2 consecutive points or at the end).
+   Critical.
+5. **Sustained upward drift** — on ≤ 512 block medians, Mann–Kendall with AR(1)
+   correction on 22 windows of a fixed grid (¼, ⅓, ½, ¾ of the run, starts every ⅛,
+   and the whole run);
+   Bonferroni over the windows. Needs p_adj < alpha AND a Theil–Sen rise ≥
+   ``div_rise_level`` (1 %) of the level at the window start AND ≥ ``div_rise_range``
+   (10 %) of the run's trend range AND larger than 3× the value quantum (rounded logs)
+   AND the final level still ≥ ¼ of the rise above the window start (a bump that
+   recovers is not divergence). Warning; critical when the rise ≥ 50 % of the level.
+
+Negative-valued losses (GANs, adversarial or likelihood objectives) only get check 1:
+their level is not a distance from a minimum, so drifts around 0 are not divergence.
+
+Known false-positive modes: a deliberate LR restart (SGDR) lifts the loss for a
+while; curriculum changes that add harder data raise train loss; both recover and
+are usually filtered by the persistence gate but not always.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..findings import Finding
+from ..stats import bonferroni, confidence, finite_xy, reduce_blocks, rolling_median, trend_test
+from . import DEFAULT_CONFIG, AnalysisConfig, quiet
+
+WINDOW_FRACS = (0.25, 1.0 / 3.0, 0.5, 0.75, 1.0)
+START_STEP = 0.125
+
+
+def _tail_run(y: np.ndarray, value: float, rtol: float = 1e-9) -> int:
+    tol = abs(value) * rtol
+    same = np.abs(y - value) <= tol
+    if not same[-1]:
+        return 0
+    idx = np.flatnonzero(~same)
+    return len(y) if len(idx) == 0 else len(y) - 1 - int(idx[-1])
+
+
+def _windows(n: int) -> list[tuple[int, int]]:
+    out = []
+    for f in WINDOW_FRACS:
+        s = 0.0
+        while s + f <= 1.0 + 1e-9:
+            a, b = round(s * n), round((s + f) * n)
+            if b - a >= 6:
+                out.append((a, min(b, n)))
+            s += START_STEP
+    return sorted(set(out))
+
+
+def _quantum(y: np.ndarray) -> float:
+    d = np.abs(np.diff(np.unique(y)))
+    d = d[d > 0]
+    return float(d.min()) if len(d) else 0.0
+
+
+@quiet
+def detect_divergence(
+    steps: np.ndarray,
+    values: np.ndarray,
+    metric: str = "train_loss",
+    config: AnalysisConfig = DEFAULT_CONFIG,
+    nonfinite_only: bool = False,
+) -> list[Finding]:
+    """Findings of kind ``divergence`` for one loss series (``nonfinite_only``: check 1)."""
+    xs = np.asarray(steps, dtype=np.float64)
+    ys = np.asarray(values, dtype=np.float64)
+    if len(xs) != len(ys) or len(ys) == 0:
+        return []
+    bad = ~np.isfinite(ys) & np.isfinite(xs)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        fin = ys[:i][np.isfinite(ys[:i])]
+        kind = "nan" if np.isnan(ys[i]) else "inf"
+        return [Finding(
+            kind="divergence", metric=metric, start_step=int(xs[i]), end_step=int(np.nanmax(xs)),  # type: ignore[arg-type]
+            severity="critical", confidence=1.0,
+            evidence={"nonfinite_count": int(bad.sum()), "first_nonfinite_step": float(xs[i]),
+                      "nonfinite": kind, "last_finite_value": float(fin[-1]) if len(fin) else None},
+            message=f"The loss became {kind.upper()} at step {int(xs[i])}: training diverged; "
+                    "lower the learning rate (or add gradient clipping).",
+        )]
+    x, y = finite_xy(xs, ys)
+    n = len(y)
+    if n < 3 or nonfinite_only:
+        return []
+
+    zeros = _tail_run(y, 0.0)
+    if y[-1] == 0.0 and zeros >= max(3, int(0.2 * n)):
+        s = float(x[n - zeros])
+        return [Finding(
+            kind="divergence", metric=metric, start_step=int(s), end_step=int(x[-1]),  # type: ignore[arg-type]
+            severity="critical", confidence=1.0,
+            evidence={"degenerate_zero": 1.0, "zero_points": int(zeros), "zero_share": zeros / n},
+            message=f"The loss is exactly 0 for the last {zeros} logged points (from step {int(s)}): "
+                    "a data or precision bug (masked labels, fp16 underflow), not convergence.",
+        )]
+
+    if np.min(y) <= 0.0:
+        return []  # adversarial / signed objectives: only non-finite values count
+
+    tail = _tail_run(y, float(y[-1]))
+    if tail >= max(3, int(config.div_const_frac * n)) and tail < n:
+        v = float(y[-1])
+        before = y[: n - tail]
+        if v >= before[0] or v > float(np.median(before)):
+            s = float(x[n - tail])
+            ev = {"collapse_value": v, "constant_points": int(tail),
+                  "exp_collapse_value": float(math.exp(v)) if v < 50 else None,
+                  "max_before": float(before.max()), "first_value": float(y[0])}
+            hint = f" (= ln {math.exp(v):.0f}, uniform over the outputs)" if 1.0 < v < 20 else ""
+            return [Finding(
+                kind="divergence", metric=metric, start_step=int(s), end_step=int(x[-1]),  # type: ignore[arg-type]
+                severity="critical", confidence=1.0, evidence=ev,
+                message=f"The loss is stuck at exactly {v:.6g}{hint} since step {int(s)} after "
+                        f"reaching {before.max():.4g}: the model collapsed; lower the learning rate.",
+            )]
+
+    early = y[: max(1, min(n // 10, 50))]
+    ref = float(early.max())
+    above = y > config.div_explosion_factor * ref
+    if above.any():
+        run2 = above[1:] & above[:-1]
+        sustained = bool(run2.any()) or bool(above[-1])
+        if sustained:
+            i = int(np.flatnonzero(above)[0])
+            peak = float(y.max())
+            return [Finding(
+                kind="divergence", metric=metric, start_step=int(x[i]), end_step=int(x[-1]),  # type: ignore[arg-type]
+                severity="critical", confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
+                evidence={"explosion_ratio": peak / ref, "early_max": ref, "peak_value": peak,
+                          "above_points": int(above.sum())},
+                message=f"The loss exploded to {peak:.4g} ({peak / ref:.1f}× its early maximum) from "
+                        f"step {int(x[i])}: lower the learning rate.",
+            )]
+
+    return _drift(x, y, metric, config)
+
+
+def _drift(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) -> list[Finding]:
+    red = reduce_blocks(x, y)
+    rx, ry = red.steps, red.values
+    n = len(ry)
+    if n < 12:
+        return []
+    trend = rolling_median(ry, max(3, (n // 10) | 1))
+    rng = float(trend.max() - trend.min())
+    if rng <= 0:
+        return []
+    q = _quantum(y) if n < 100_000 else 0.0
+    k_final = max(3, n // 10)
+    final = float(np.median(ry[-k_final:]))
+    wins = _windows(n)
+    hits = []
+    for a, b in wins:
+        t = trend_test(rx[a:b], ry[a:b], slope=False)
+        pa = bonferroni(t.p_increase, len(wins))
+        if pa >= config.alpha:
+            continue
+        t = trend_test(rx[a:b], ry[a:b])
+        rise = t.slope * float(rx[b - 1] - rx[a])
+        level = float(np.median(ry[a: a + max(3, (b - a) // 5)]))
+        if level <= 0:
+            continue
+        if (rise >= config.div_rise_level * level and rise >= config.div_rise_range * rng
+                and rise > 3 * q and final - level >= 0.25 * rise):
+            hits.append((a, b, pa, rise, level))
+    if not hits:
+        return []
+    a, b, pa, rise, level = min(hits, key=lambda h: (h[0], h[2]))
+    rel = rise / level
+    sev = "critical" if rel >= 0.5 else "warning"
+    return [Finding(
+        kind="divergence", metric=metric, start_step=int(rx[a]), end_step=int(x[-1]),  # type: ignore[arg-type]
+        severity=sev, confidence=confidence(pa, rel, config.div_rise_level),  # type: ignore[arg-type]
+        evidence={"p_value": pa, "rise": rise, "rise_pct": 100 * rel, "level_at_start": level,
+                  "final_level": final, "windows_tested": len(wins)},
+        message=f"The {metric.replace('_', ' ')} drifts upwards from step {int(rx[a])} "
+                f"(+{100 * rel:.0f}%, p={pa:.2g}): training is destabilising; lower the learning rate.",
+    )]

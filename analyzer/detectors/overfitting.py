@@ -1,0 +1,131 @@
+"""Overfitting: validation loss turns up while the training loss still improves.
+
+Algorithm
+---------
+1. Best validation point = the lowest finite value (the checkpoint one would keep);
+   needs ≥ 2 evaluations after it and ≥ 4 in all.
+2. Final level = median of the last k evaluations after the best (k = 3, or a third
+   of them when there are ≥ 9): a single spike neither makes nor hides a rise.
+3. Baseline = minimum of the rolling median (window w ≈ n/8, odd; none for n < 6).
+   Noise σ = 1.4826·MAD(Δval)/√2 (robust to trends and single spikes), floored at
+   0.1 % of the level and — for 4–5 evaluations — at half the typical step size.
+   The baseline is the minimum of ≈ n/w noisy block medians, so it sits low by
+   selection alone: that bias, E[min of n/w normals]·σ_base (Blom's approximation,
+   σ_base = 1.2533σ/√w), is subtracted before the one-sided t test
+   z = (final − baseline − bias)/√(σ_base² + σ_final²), p < alpha.
+4. Effect: rise ≥ ``ovf_min_rise`` (1 %) of |best|. Severity warning at ≥
+   ``ovf_warning_rise`` (5 %), else info (a flat or barely rising tail is "stop
+   soon", not a problem).
+5. With a training series: the training trend after the best step must not rise
+   significantly (else the run is unstable: see ``train_rising`` in evidence; the
+   analysis reports it as divergence). Gap growth (val − train) goes to evidence.
+
+Scale-free: ratios of differences and ranks only.
+
+Known false-positive modes: very few evaluations (4–5) of a smooth curve that bottoms
+early by chance; a noisy validation set with a single low outlier as "best" (then
+the rise is real relative to that outlier but the σ floor keeps the test honest).
+Known misses: val rising by less than its noise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats as sps
+
+from ..findings import Finding
+from ..stats import confidence, diff_noise, finite_xy, rolling_median, trend_test
+from . import DEFAULT_CONFIG, AnalysisConfig, quiet
+
+
+def expected_min_z(n: int) -> float:
+    """E[min of n standard normals] as a positive number (Blom)."""
+    if n <= 1:
+        return 0.0
+    return float(-sps.norm.ppf((1 - 0.375) / (n + 0.25)))
+
+
+@quiet
+def detect_overfitting(
+    val_steps: np.ndarray,
+    val_values: np.ndarray,
+    train_steps: np.ndarray | None = None,
+    train_values: np.ndarray | None = None,
+    config: AnalysisConfig = DEFAULT_CONFIG,
+) -> list[Finding]:
+    """Findings of kind ``overfitting`` (metric ``val_loss``)."""
+    x, y = finite_xy(val_steps, val_values)
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    n = len(y)
+    if n < 4 or np.ptp(y) == 0.0:
+        return []
+    ib = int(np.argmin(y))
+    post = y[ib + 1:]
+    if len(post) < 2:
+        return []
+    best = float(y[ib])
+    if best == 0.0:
+        return []
+    w = max(1, (n // 8) | 1) if n >= 6 else 1
+    smooth = rolling_median(y, w) if w > 1 else y
+    js = int(np.argmin(smooth))
+    base = float(smooth[js])
+    k = 3 if len(post) < 9 else len(post) // 3
+    k = min(k, len(post), max(n - js - 1, 1))
+    final = float(np.median(y[-k:]))
+    rise = final - base
+    rel = (final - best) / abs(best)
+    if rel < config.ovf_min_rise or rise <= 0:
+        return []
+    sigma = diff_noise(y)
+    sigma = max(sigma, 1e-3 * abs(best))
+    if n <= 5:
+        sigma = max(sigma, 0.5 * float(np.median(np.abs(np.diff(y)))))
+    sd_base = 1.2533 * sigma / math.sqrt(w) if w > 1 else sigma
+    bias = expected_min_z(max(n // w, 1)) * sd_base
+    sd_final = (1.2533 if k > 2 else 1.0) * sigma / math.sqrt(k)
+    with np.errstate(all="ignore"):
+        z = float((rise - bias) / np.hypot(sd_base, sd_final))
+    if not math.isfinite(z):
+        return []
+    p = float(sps.t.sf(z, max(n - 2, 1)))
+    if p >= config.alpha:
+        return []
+    ev: dict[str, float | int | str | None] = {
+        "best_val_step": float(x[ib]), "best_val": best, "final_val": final, "baseline": base,
+        "rise_pct": 100.0 * rel, "z": z, "p_value": p, "noise_sd": sigma,
+        "evals_after_best": len(post),
+    }
+    train_rising = False
+    if train_steps is not None and train_values is not None:
+        tx, ty = finite_xy(train_steps, train_values)
+        sel = tx >= x[ib]
+        if sel.sum() >= 4:
+            t = trend_test(tx[sel], ty[sel])
+            pre = ty[tx <= x[ib]]
+            t_at_best = float(np.median(pre[-3:])) if len(pre) else float(ty[sel][0])
+            t_end = float(np.median(ty[sel][-max(1, min(len(ty[sel]) // 5, 50)):]))
+            ev["train_slope_p_increase"] = t.p_increase
+            ev["train_change_pct"] = 100.0 * (t_end - t_at_best) / abs(t_at_best) if t_at_best else None
+            ev["gap_at_best"] = best - t_at_best
+            ev["gap_end"] = final - t_end
+            train_rising = t.p_increase < config.alpha and t_end > t_at_best * (1 + config.ovf_warning_rise)
+        elif sel.sum() >= 2:
+            pre = ty[tx <= x[ib]]
+            t0 = float(pre[-1]) if len(pre) else float(ty[sel][0])
+            t1 = float(ty[sel][-1])
+            if t0:
+                ev["train_change_pct"] = 100.0 * (t1 - t0) / abs(t0)
+            train_rising = t0 > 0 and t1 > t0 * (1 + config.ovf_warning_rise) and float(ty[sel].max()) > t0
+    ev["train_rising"] = 1.0 if train_rising else 0.0
+    sev = "warning" if rel >= config.ovf_warning_rise else "info"
+    conf = confidence(p, rel, config.ovf_min_rise if sev == "info" else config.ovf_warning_rise)
+    msg = (f"Validation loss is {100 * rel:.1f}% above its best ({best:.4g} at step {int(x[ib])}) "
+           f"over {len(post)} later evaluations while training continues: stop early at step {int(x[ib])}.")
+    return [Finding(
+        kind="overfitting", metric="val_loss", start_step=int(x[ib]), end_step=int(x[-1]),
+        severity=sev, confidence=conf, evidence=ev, message=msg,  # type: ignore[arg-type]
+    )]

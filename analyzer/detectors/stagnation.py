@@ -1,0 +1,232 @@
+"""Stagnation: the loss stopped improving (a plateau), and why.
+
+Algorithm
+---------
+1. Work on ≤ 512 block medians (O(n)), in log space when the loss is positive (changes
+   are then relative, and an odd huge first value cannot inflate the margin). Candidate plateau starts on a fixed grid:
+   0 %, 10 %, …, 70 % of the run; a plateau runs to the end and covers at least
+   ``stag_min_frac`` (30 %) of the run and 8 points.
+2. For each candidate window two tests must agree:
+   * trend: Mann–Kendall (AR(1)-corrected) finds no significant *increase* (a rising
+     window is left to the divergence/overfitting detectors); its p-values and the
+     Theil–Sen slope go to evidence;
+   * non-inferiority (one-sided half of TOST, AR(1)-corrected OLS): the change over
+     the window is demonstrably above −margin (no meaningful improvement), margin = ``stag_progress_margin`` (4 %) of the progress made before the
+     window + ``stag_level_margin`` (1 %) of the loss level. "No significant
+     decrease" on few noisy points is NOT a plateau: the equivalence test must reject.
+   (A rising window also counts as "no gain"; rises are judged by the overfitting and
+   divergence detectors, which run first.)
+   For the whole-run window the margin is at least ``stag_stuck_margin`` (5 %): a run
+   that demonstrably gains < 5 % from start to end is stuck, however steady the gain.
+   Bonferroni over the candidates; the earliest accepted start is reported.
+3. Diagnosis with the LR series (``analyzer.schedule``):
+   * ``stuck`` — plateau from ≤ 10 % with < 10 % improvement before it: LR too small
+     (increase_lr), warning;
+   * ``lr_collapsed`` — the LR fell to ≤ 5 % of its peak before 70 % of the run and
+     the plateau starts after that (the loss was still improving until then): broken
+     schedule (restore_lr), warning;
+   * ``converged`` — the plateau level is ≤ 5 % of the first level (≥ 95 % of the loss
+     is gone: memorisation/convergence), info;
+   * ``schedule_end`` — the LR decays and is ≤ 20 % of its peak where the plateau
+     starts (≤ 30 %): converged as planned, info;
+   * ``noise_floor`` — LR constant or still > 30 % of its peak: decay_lr;
+   * ``val_plateau`` — validation flat while training still falls (≥ 5 % relative
+     over the window): early_stop. For ``val_loss`` the margin is at least 10 % of the
+     training loss's relative improvement over the same window (scaled to the val level).
+   Severity: warning when the plateau covers ≥ ``stag_warning_frac`` (50 %) of the
+   run (half the compute bought nothing), else info; ``schedule_end`` is always info.
+
+Negative-valued losses (adversarial objectives) are skipped: a GAN loss hovering
+around 0 is an equilibrium, not a plateau of a minimisation.
+
+Known false-positive modes: a fine-tune whose loss is already near its floor at step
+0 (correctly "stuck" statistically, but sometimes intended); curves with long
+flat phases followed by sudden drops (grokking, epoch-boundary drops in multi-epoch
+LLM fine-tunes) — a plateau found before the drop is not reported because windows
+run to the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import Finding
+from ..schedule import UNKNOWN, Schedule, lr_at, recognise
+from ..stats import (
+    bonferroni,
+    confidence,
+    equivalence_test,
+    finite_xy,
+    reduce_blocks,
+    rolling_median,
+    trend_test,
+)
+from . import DEFAULT_CONFIG, AnalysisConfig, quiet
+
+STARTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+REF_SHARE = 0.1
+
+
+def _ref_gain(reference: tuple[np.ndarray, np.ndarray] | None, a: float, b: float) -> float | None:
+    """Relative improvement of the reference (train) loss between steps a and b."""
+    if reference is None:
+        return None
+    tx, ty = finite_xy(*reference)
+    sel = (tx >= a) & (tx <= b)
+    if sel.sum() < 4:
+        return None
+    ty = ty[sel]
+    k = max(1, len(ty) // 10)
+    t0, t1 = float(np.median(ty[:k])), float(np.median(ty[-k:]))
+    if t0 <= 0:
+        return None
+    return max(0.0, (t0 - t1) / t0)
+
+
+@quiet
+def detect_stagnation(
+    steps: np.ndarray,
+    values: np.ndarray,
+    lr: tuple[np.ndarray, np.ndarray] | None = None,
+    metric: str = "train_loss",
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
+    config: AnalysisConfig = DEFAULT_CONFIG,
+) -> list[Finding]:
+    """Findings of kind ``stagnation`` for one loss series.
+
+    ``reference`` (for ``val_loss``): the training loss. Over a candidate window the
+    validation loss must then also gain less than ``REF_SHARE`` (10 %) of the training
+    loss's relative improvement, and when training still improves by ≥ 5 % the
+    diagnosis is ``val_plateau``.
+    """
+    x, y = finite_xy(steps, values)
+    o = np.argsort(x, kind="stable")
+    x, y = x[o], y[o]
+    if len(y) < config.min_points or np.min(y) < 0:
+        return []
+    red = reduce_blocks(x, y)
+    rx, ry = red.steps, red.values
+    n = len(ry)
+    if n < 8 or np.ptp(ry) == 0.0:
+        return []
+    use_log = bool(np.min(ry) > 0)
+    raw_ry = ry
+    if use_log:
+        ry = np.log(ry)
+    trend = rolling_median(ry, max(3, (n // 10) | 1))
+    span = float(rx[-1] - rx[0])
+    if span <= 0:
+        return []
+    cands = []
+    for f in STARTS:
+        a = int(np.searchsorted(rx, rx[0] + f * span))
+        if n - a < 8 or (rx[-1] - rx[a]) < 0.95 * config.stag_min_frac * span:
+            continue
+        cands.append(a)
+    if not cands:
+        return []
+    chosen = None
+    for a in cands:
+        wx, wy = rx[a:], ry[a:]
+        level = float(np.median(raw_ry[a:]))
+        progress = max(float(trend[0] - trend[a]), 0.0)
+        scale = 1.0 if use_log else abs(level)
+        margin = config.stag_progress_margin * progress + config.stag_level_margin * scale
+        if a == 0:
+            margin = max(margin, config.stag_stuck_margin * scale)
+        ref_gain = _ref_gain(reference, float(wx[0]), float(wx[-1]))
+        if ref_gain is not None:
+            g = -np.log1p(-min(ref_gain, 0.999)) if use_log else ref_gain * abs(level)
+            margin = max(margin, REF_SHARE * g)
+        if margin <= 0:
+            continue
+        eq = equivalence_test(wx, wy, margin)
+        pa = bonferroni(eq.p_no_gain, len(cands))
+        if pa >= config.alpha:
+            continue
+        mk = trend_test(wx, wy, slope=False)
+        if mk.p_increase < config.alpha:
+            continue  # rising: a matter for the divergence/overfitting detectors
+        chosen = (a, eq, pa, mk, level, progress, margin, ref_gain)
+        break
+    if chosen is None:
+        return []
+    a, eq, pa, mk, level, progress, margin, ref_gain = chosen
+    mk = trend_test(rx[a:], ry[a:])
+    train_improving = ref_gain is not None and ref_gain >= 0.05
+    start = float(rx[a])
+    frac = (float(rx[-1]) - start) / span
+    first_level = float(np.exp(trend[0])) if use_log else float(trend[0])
+    if use_log:
+        progress = first_level - float(np.exp(trend[a]))
+    sched = recognise(*lr) if lr is not None else UNKNOWN
+    lr_start = lr_at(lr, start)
+    lr_end = lr_at(lr, float(rx[-1]))
+    diagnosis = _diagnose(sched, start, frac, progress, first_level, float(rx[0]), span, lr_start,
+                          metric, train_improving, level)
+    sev = "warning" if frac >= config.stag_warning_frac else "info"
+    if diagnosis in ("schedule_end", "converged"):
+        sev = "info"
+    if diagnosis in ("stuck", "lr_collapsed"):
+        sev = "warning"
+    if use_log:
+        rel_change = float(np.expm1(eq.change))
+    else:
+        rel_change = eq.change / abs(level) if level else 0.0
+    ev = {
+        "diagnosis": diagnosis, "p_value": pa, "mk_p_decrease": mk.p_decrease,
+        "slope": mk.slope, "change": eq.change, "margin": margin,
+        "rel_improvement": -rel_change, "plateau_frac": frac, "level": level,
+        "progress_before": progress, "lr_at_start": lr_start, "lr_end": lr_end,
+        "peak_lr": sched.peak_lr, "schedule": sched.label,
+        "collapse_step": sched.collapse_step,
+        "train_rel_improvement": ref_gain,
+        "log_space": 1.0 if use_log else 0.0,  # change/slope/margin are in log units when 1
+    }
+    conf = confidence(pa, frac, config.stag_min_frac)
+    return [Finding(
+        kind="stagnation", metric=metric, start_step=int(start), end_step=int(x[-1]),  # type: ignore[arg-type]
+        severity=sev, confidence=conf, evidence=ev,  # type: ignore[arg-type]
+        message=_message(diagnosis, metric, start, frac, rel_change, lr_start, sched),
+    )]
+
+
+def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first_level: float,
+              x0: float, span: float, lr_start: float | None, metric: str,
+              train_improving: bool | None, level: float) -> str:
+    if metric == "val_loss" and train_improving:
+        return "val_plateau"
+    pos = (start - x0) / span
+    if pos <= 0.1 + 1e-9 and progress < 0.1 * abs(first_level):
+        return "stuck"
+    if first_level > 0 and level <= 0.05 * first_level:
+        return "converged"
+    if sched.peak_lr:
+        if (sched.collapse_step is not None and sched.last_step is not None
+                and sched.first_step is not None
+                and (sched.collapse_step - sched.first_step) <= 0.7 * max(sched.last_step - sched.first_step, 1e-12)
+                and start >= sched.collapse_step - 0.1 * span):
+            return "lr_collapsed"
+        if sched.decays and lr_start is not None and lr_start <= 0.3 * sched.peak_lr:
+            return "schedule_end"
+        return "noise_floor"
+    return "plateau"
+
+
+def _message(diagnosis: str, metric: str, start: float, frac: float, rel: float,
+             lr_start: float | None, sched: Schedule) -> str:
+    what = metric.replace("_", " ")
+    head = f"The {what} has not improved since step {int(start)} ({frac:.0%} of the run, {-100 * rel:+.2f}%)"
+    lr_txt = f" at LR {lr_start:.3g}" if lr_start is not None else ""
+    return head + {
+        "stuck": f"{lr_txt}: it barely moved from the start; increase the learning rate.",
+        "lr_collapsed": f": the LR fell to ~0 at step {int(sched.collapse_step or 0)} while the loss was "
+                        "still improving; restore the schedule's learning rate.",
+        "schedule_end": ": it converged as the LR schedule ran out (expected).",
+        "converged": ": over 95% of the initial loss is gone, it has converged (check validation "
+                     "for overfitting).",
+        "noise_floor": f"{lr_txt}: it sits at the noise floor of a high LR; decay the learning rate.",
+        "val_plateau": " while the training loss keeps falling: further training does not "
+                       "generalise; stop early.",
+        "plateau": ": consider decaying the learning rate or stopping.",
+    }[diagnosis]

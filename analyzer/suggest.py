@@ -1,0 +1,232 @@
+"""One suggestion per run, from its findings, LR series and parameters (pure).
+
+Rules (the most severe non-info finding decides; ties: divergence > oscillation >
+overfitting > stagnation):
+
+* no problem → ``keep_lr`` (``suggested_lr = current_lr``, no factor): never a change
+  for a healthy run;
+* divergence: degenerate zero loss → ``check_data``; otherwise ``decrease_lr`` to 0.3×
+  the largest LR seen up to the onset;
+* oscillation: ``decrease_lr`` to 0.5× the LR at the onset; ``add_warmup`` when the
+  swings start in the first 10 % of a run without warm-up (length: 5 % of the run,
+  at least 2× the onset) or while a warm-up (≤ 30 % of the run; a longer rise is an
+  LR ramp, answered by ``decrease_lr``) is still rising (length: 2× the old warm-up,
+  peak capped at 0.5× the LR at onset);
+* overfitting → ``early_stop`` at the best validation step;
+* stagnation: ``stuck`` → ``increase_lr`` ×3 (×2 when already at/above the prior);
+  ``noise_floor``/``plateau`` → ``decay_lr`` (cosine, to 0.3× now); ``lr_collapsed``
+  → ``restore_lr`` to the peak before the collapse; ``val_plateau`` → ``early_stop``.
+
+Priors from run parameters/tags: LoRA/PEFT/QLoRA → 1e-4; full fine-tune → 5e-6;
+other fine-tunes/SFT → 5e-5 (4e-5 conservative). A decrease never suggests more than
+the prior when the current LR is above it (when in doubt, the smaller LR); an
+increase stops at the prior when the current LR is below it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .findings import KIND_RANK, SEVERITY_RANK, Finding, Suggestion
+from .schedule import Schedule, lr_at, recognise
+from .stats import finite_xy
+
+LR_PARAM_KEYS = ("learning_rate", "lr", "learning-rate", "learningrate", "lr0", "base_lr", "init_lr")
+
+
+def _round(v: float | None) -> float | None:
+    if v is None or not math.isfinite(v) or v <= 0:
+        return v
+    return float(f"{v:.2g}")
+
+
+def param_lr(params: Mapping[str, str] | None) -> float | None:
+    """The LR from run parameters (``learning_rate``, ``lr``, …), ``None`` if absent."""
+    if not params:
+        return None
+    low = {str(k).lower(): v for k, v in params.items()}
+    for k in LR_PARAM_KEYS:
+        for key, v in low.items():
+            if key == k or key.endswith(("." + k, "/" + k)):
+                try:
+                    f = float(v)
+                except (TypeError, ValueError):
+                    continue
+                if math.isfinite(f) and f > 0:
+                    return f
+    return None
+
+
+def lr_prior(params: Mapping[str, str] | None, tags: Mapping[str, str] | None) -> tuple[float, str] | None:
+    """The usual LR for the setting the params/tags reveal, with its name."""
+    items = [*(params or {}).items(), *(tags or {}).items()]
+    text = " ".join(f"{k}={v}" for k, v in items).lower()
+    if not text:
+        return None
+    if any(w in text for w in ("lora", "peft", "adapter")):
+        return 1e-4, "LoRA/PEFT fine-tune"
+    fine = any(w in text for w in ("finetun", "fine_tun", "fine-tun", "sft"))
+    if fine and "full" in text:
+        return 5e-6, "full fine-tune"
+    if fine:
+        return 5e-5, "fine-tune (4e-5 conservative)"
+    return None
+
+
+def _primary(findings: Sequence[Finding]) -> Finding | None:
+    probs = [f for f in findings if f.severity != "info"]
+    if not probs:
+        return None
+    return max(probs, key=lambda f: (SEVERITY_RANK[f.severity], KIND_RANK[f.kind], -f.start_step))
+
+
+def _max_lr_until(lr: tuple[np.ndarray, np.ndarray] | None, step: float) -> float | None:
+    if lr is None:
+        return None
+    x, y = finite_xy(*lr)
+    sel = y[x <= step]
+    if len(sel) == 0:
+        return lr_at(lr, step)
+    return float(sel.max())
+
+
+def _f(v: float | None) -> str:
+    return "unknown" if v is None else f"{v:.3g}"
+
+
+def suggest(
+    findings: Sequence[Finding],
+    lr: tuple[np.ndarray, np.ndarray] | None = None,
+    params: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    schedule: Schedule | None = None,
+    insufficient: bool = False,
+) -> Suggestion:
+    """The one action for a run (see the module docstring for the rules)."""
+    if lr is not None and len(finite_xy(*lr)[0]) == 0:
+        lr = None
+    sched = schedule or (recognise(*lr) if lr is not None else None)
+    plr = param_lr(params)
+    prior = lr_prior(params, tags)
+    main = _primary(findings)
+    if main is None:
+        cur = None
+        if lr is not None:
+            x, _ = finite_xy(*lr)
+            cur = lr_at(lr, float(x.max()))
+        cur = cur if cur is not None else plr
+        why = ("Too few points to judge; nothing to change yet." if insufficient else
+               "No problem found: keep the learning rate" + (" and schedule." if sched else "."))
+        return Suggestion("keep_lr", current_lr=cur, suggested_lr=cur, rationale=why)
+
+    ev = dict(main.evidence)
+    cur = lr_at(lr, float(main.end_step)) if lr is not None else None
+    if cur is None:
+        cur = plr
+    extra: dict[str, object] = {}
+
+    def cap_decrease(v: float | None) -> tuple[float | None, str]:
+        if v is None:
+            return None, ""
+        if prior is not None and v > prior[0] and (cur is None or cur > prior[0]):
+            return prior[0], f"; capped at the usual {prior[1]} LR {prior[0]:.0e}"
+        return v, ""
+
+    def factor_of(v: float | None) -> float | None:
+        if v is None or cur is None or cur <= 0:
+            return None
+        return v / cur
+
+    if main.kind == "divergence":
+        if ev.get("degenerate_zero"):
+            return Suggestion("check_data", current_lr=cur, suggested_lr=None,
+                              rationale=f"Loss exactly 0 for {ev.get('zero_points')} points from step "
+                                        f"{main.start_step}: check labels/masking and precision before tuning the LR.")
+        base = _max_lr_until(lr, float(main.start_step)) if lr is not None else cur
+        base = base if base is not None else plr
+        sug, note = cap_decrease(None if base is None else base * 0.3)
+        why = (f"{main.message} Largest LR before step {main.start_step}: {_f(base)}; suggest 0.3× "
+               f"that{note}.")
+        return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
+                          factor=factor_of(_round(sug)), rationale=why)
+
+    if main.kind == "oscillation":
+        onset = float(ev.get("onset_step", main.start_step))
+        lr_on = ev.get("lr_at_onset")
+        lr_on = lr_on if isinstance(lr_on, float) else cur
+        sug, note = cap_decrease(None if lr_on is None else lr_on * 0.5)
+        in_warm = bool(sched and sched.warmup_steps > 0 and sched.first_step is not None
+                       and onset < sched.first_step + sched.warmup_steps)
+        first = sched.first_step if sched and sched.first_step is not None else None
+        last = sched.last_step if sched and sched.last_step is not None else None
+        span = (last - first) if first is not None and last is not None else None
+        early = span is not None and span > 0 and (onset - first) <= 0.1 * span  # type: ignore[operator]
+        flips = ev.get("sign_flip_rate")
+        if ev.get("path") == "bouncing":
+            facts = f"step-to-step bouncing from step {int(onset)}"
+        else:
+            facts = f"swings ×{float(ev.get('scale_ratio', 1)):.1f} from step {int(onset)}"
+        if isinstance(flips, float) and math.isfinite(flips):
+            facts += f", sign-flip rate {flips:.2f}"
+        if in_warm and sched is not None and span and sched.warmup_steps <= 0.3 * span:
+            extra["warmup_steps"] = int(max(2 * sched.warmup_steps, 1))
+            return Suggestion("add_warmup", current_lr=cur, suggested_lr=_round(sug),
+                              factor=factor_of(_round(sug)), extra=extra,
+                              rationale=f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: "
+                                        f"warm up over {extra['warmup_steps']} steps to a peak of "
+                                        f"{_f(_round(sug))} (0.5× the LR at onset{note}).")
+        if early and sched is not None and sched.warmup_steps == 0 and span:
+            extra["warmup_steps"] = int(max(0.05 * span, 2 * (onset - first)))  # type: ignore[operator]
+            return Suggestion("add_warmup", current_lr=cur, suggested_lr=cur, factor=None, extra=extra,
+                              rationale=f"Oscillation from the start ({facts}) with no warm-up: "
+                                        f"warm up over {extra['warmup_steps']} steps.")
+        return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
+                          factor=factor_of(_round(sug)),
+                          rationale=f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest 0.5× the LR at "
+                                    f"onset{note}.")
+
+    if main.kind == "overfitting":
+        step = int(float(ev.get("best_val_step", main.start_step)))
+        return Suggestion("early_stop", current_lr=cur, suggested_lr=cur, early_stop_step=step,
+                          rationale=f"Validation loss best at step {step} ({float(ev.get('best_val', 0)):.4g}), "
+                                    f"{float(ev.get('rise_pct', 0)):.1f}% higher since: keep that checkpoint.")
+
+    # stagnation
+    diag = ev.get("diagnosis")
+    if diag == "stuck":
+        mult = 3.0
+        sug = None if cur is None else cur * mult
+        note = ""
+        if prior is not None and cur is not None:
+            if cur >= prior[0]:
+                sug = cur * 2.0
+            elif sug is not None and sug > prior[0]:
+                sug, note = prior[0], f" (the usual {prior[1]} LR)"
+        return Suggestion("increase_lr", current_lr=cur, suggested_lr=_round(sug),
+                          factor=factor_of(_round(sug)),
+                          rationale=f"Loss improved {100 * float(ev.get('rel_improvement', 0)):.2f}% over "
+                                    f"{100 * float(ev.get('plateau_frac', 0)):.0f}% of the run (equivalence "
+                                    f"p={float(ev.get('p_value', 1)):.2g}) at LR {_f(cur)}: increase it{note}.")
+    if diag == "lr_collapsed":
+        peak = ev.get("peak_lr")
+        peak = float(peak) if isinstance(peak, (int, float)) else None
+        return Suggestion("restore_lr", current_lr=cur, suggested_lr=_round(peak), factor=factor_of(_round(peak)),
+                          rationale=f"LR fell to ≤5% of its peak {_f(peak)} by step "
+                                    f"{int(float(ev.get('collapse_step') or 0))} and the loss has been flat since "
+                                    f"step {main.start_step}: fix the schedule and keep the LR near {_f(peak)}.")
+    if diag == "val_plateau":
+        return Suggestion("early_stop", current_lr=cur, suggested_lr=cur, early_stop_step=int(main.start_step),
+                          rationale=f"Validation loss flat since step {main.start_step} "
+                                    f"({100 * float(ev.get('plateau_frac', 0)):.0f}% of the run) while training "
+                                    "loss falls: later steps only widen the gap.")
+    sug = None if cur is None else cur * 0.3
+    extra["schedule"] = "cosine"
+    return Suggestion("decay_lr", current_lr=cur, suggested_lr=_round(sug), factor=factor_of(_round(sug)),
+                      extra=extra,
+                      rationale=f"Loss flat since step {main.start_step} "
+                                f"({100 * float(ev.get('plateau_frac', 0)):.0f}% of the run, change "
+                                f"{-100 * float(ev.get('rel_improvement', 0)):+.2f}%) at LR {_f(cur)}: decay it "
+                                "(cosine, or drop to 0.3× now).")

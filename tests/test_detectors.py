@@ -1,0 +1,271 @@
+"""Each detector against synthetic ground truth, silence on healthy runs, and properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analyzer import synthetic as S
+from analyzer.detectors import (
+    detect_divergence,
+    detect_oscillation,
+    detect_overfitting,
+    detect_stagnation,
+)
+from analyzer.schedule import recognise
+from analyzer.stats import equivalence_test, reduce_blocks, trend_test, turning_point_test
+
+SEEDS = range(5)
+
+
+def kinds(findings, severity_at_least="warning"):
+    rank = {"info": 0, "warning": 1, "critical": 2}
+    return [f.kind for f in findings if rank[f.severity] >= rank[severity_at_least]]
+
+
+# --- oscillation ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("onset_frac", [0.3, 0.5, 0.7])
+def test_oscillation_onset_and_lr(seed: int, onset_frac: float) -> None:
+    s = S.oscillation(n=1000, seed=seed, onset_frac=onset_frac)
+    f = detect_oscillation(s.steps, s.values, lr=(s.steps, s.lr))
+    assert len(f) == 1 and f[0].kind == "oscillation"
+    onset = s.truth["onset_step"]
+    assert abs(f[0].start_step - onset) <= 0.1 * len(s.steps)
+    lr_on = f[0].evidence["lr_at_onset"]
+    assert lr_on == pytest.approx(s.lr[f[0].start_step])
+    assert 0.5 * s.truth["lr_at_onset"] <= lr_on <= 1.5 * s.truth["lr_at_onset"]
+    assert f[0].evidence["p_value"] < 0.01 and 0 < f[0].confidence <= 1
+
+
+def test_oscillation_period_two_from_start() -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(400)
+    y = 1.0 + 0.01 * rng.standard_normal(400) + 0.2 * np.where(t % 2 == 0, 1, -1)
+    f = detect_oscillation(t, y)
+    assert len(f) == 1 and f[0].evidence["sign_flip_rate"] > 0.9
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_minibatch_noise_on_descent_is_not_oscillation(seed: int) -> None:
+    s = S.healthy(n=2000, seed=seed, noise=0.1, ar=0.0)
+    assert detect_oscillation(s.steps, s.values, lr=(s.steps, s.lr)) == []
+
+
+# --- stagnation ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("variant,diagnosis,severity", [
+    ("stuck", "stuck", "warning"),
+    ("noise_floor", "noise_floor", "warning"),
+    ("lr_collapse", "lr_collapsed", "warning"),
+    ("schedule_end", "schedule_end", "info"),
+])
+def test_stagnation_variants(seed: int, variant: str, diagnosis: str, severity: str) -> None:
+    s = S.stagnation(n=1000, seed=seed, variant=variant)
+    f = detect_stagnation(s.steps, s.values, lr=(s.steps, s.lr))
+    assert len(f) == 1
+    assert f[0].evidence["diagnosis"] == diagnosis
+    assert f[0].severity == severity
+    assert abs(f[0].start_step - s.truth["plateau_step"]) <= 0.15 * len(s.steps)
+
+
+def test_no_significant_decrease_on_few_points_is_not_a_plateau() -> None:
+    rng = np.random.default_rng(0)
+    y = 1.0 + 0.2 * rng.standard_normal(10)  # too noisy to prove anything
+    assert detect_stagnation(np.arange(10), y) == []
+
+
+def test_val_plateau_while_train_improves() -> None:
+    rng = np.random.default_rng(1)
+    vs = np.arange(0, 100, 5)
+    val = 0.8 + 0.005 * rng.standard_normal(len(vs))
+    t = np.arange(100)
+    train = 0.3 + 0.7 * np.exp(-t / 40)
+    f = detect_stagnation(vs, val, metric="val_loss", reference=(t, train))
+    assert len(f) == 1 and f[0].evidence["diagnosis"] == "val_plateau"
+
+
+# --- overfitting ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("best_frac", [0.2, 0.4, 0.6])
+def test_overfitting_best_step(seed: int, best_frac: float) -> None:
+    s = S.overfitting(seed=seed, best_frac=best_frac)
+    f = detect_overfitting(s.truth["val_steps"], s.truth["val_values"], s.steps, s.values)
+    assert len(f) == 1 and f[0].kind == "overfitting" and f[0].severity == "warning"
+    assert abs(f[0].evidence["best_val_step"] - s.truth["best_step"]) <= 50  # one eval
+    assert f[0].evidence["rise_pct"] > 5
+    assert f[0].evidence["train_rising"] == 0.0
+
+
+def test_single_val_spike_is_not_overfitting() -> None:
+    vs = np.arange(20)
+    v = 1.0 * np.exp(-vs / 8) + 0.5
+    v[10] *= 3.0
+    assert detect_overfitting(vs, v) == []
+
+
+def test_noisy_flat_val_is_not_overfitting() -> None:
+    rng = np.random.default_rng(5)
+    hits = 0
+    for _ in range(50):
+        v = 1.0 + 0.05 * rng.standard_normal(30)
+        hits += bool(detect_overfitting(np.arange(30), v))
+    assert hits <= 3
+
+
+# --- divergence ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("variant", ["nan", "explosion", "drift", "collapse", "zero"])
+def test_divergence_variants(variant: str) -> None:
+    s = S.divergence(seed=1, variant=variant)
+    f = detect_divergence(s.steps, s.values)
+    assert len(f) == 1 and f[0].kind == "divergence"
+    assert abs(f[0].start_step - s.truth["onset_step"]) <= 0.1 * len(s.steps) + 1
+    if variant == "zero":
+        assert f[0].evidence["degenerate_zero"] == 1.0
+    if variant == "collapse":
+        assert f[0].evidence["collapse_value"] == pytest.approx(np.log(32000))
+        assert round(f[0].evidence["exp_collapse_value"]) == 32000
+    if variant in ("nan", "collapse", "zero", "explosion"):
+        assert f[0].severity == "critical"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_gan_losses_are_not_divergence(seed: int) -> None:
+    s = S.gan(seed=seed)
+    assert detect_divergence(s.steps, s.values) == []
+    assert detect_stagnation(s.steps, s.values) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_healthy_runs_are_silent(seed: int) -> None:
+    s = S.healthy(n=1000, seed=seed, eval_every=50, schedule="cosine", warmup=50)
+    lr = (s.steps, s.lr)
+    assert detect_divergence(s.steps, s.values) == []
+    assert detect_oscillation(s.steps, s.values, lr=lr) == []
+    assert kinds(detect_stagnation(s.steps, s.values, lr=lr)) == []
+    assert detect_overfitting(s.truth["val_steps"], s.truth["val_values"], s.steps, s.values) == []
+
+
+# --- scale invariance ----------------------------------------------------------------
+
+def _signature(findings):
+    return [(f.kind, f.metric, f.start_step, f.severity) for f in findings]
+
+
+CASES = [
+    ("osc", lambda: S.oscillation(seed=2)),
+    ("stuck", lambda: S.stagnation(seed=2, variant="stuck")),
+    ("floor", lambda: S.stagnation(seed=2, variant="noise_floor")),
+    ("drift", lambda: S.divergence(seed=2, variant="drift")),
+    ("ovf", lambda: S.overfitting(seed=2)),
+    ("healthy", lambda: S.healthy(seed=2, eval_every=50)),
+]
+
+
+@pytest.mark.parametrize("name,make", CASES)
+@pytest.mark.parametrize("c", [1e-4, 3.7, 1e3])
+def test_scale_invariance(name, make, c: float) -> None:
+    s = make()
+    lr = (s.steps, s.lr)
+
+    def run(k: float):
+        out = []
+        out += detect_divergence(s.steps, s.values * k)
+        out += detect_oscillation(s.steps, s.values * k, lr=lr)
+        out += detect_stagnation(s.steps, s.values * k, lr=lr)
+        if "val_steps" in s.truth:
+            out += detect_overfitting(s.truth["val_steps"], s.truth["val_values"] * k,
+                                      s.steps, s.values * k)
+        return _signature(out)
+
+    assert run(c) == run(1.0)
+
+
+# --- properties: any input → findings, never an exception ----------------------------
+
+floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
+arrays = st.lists(floats, min_size=0, max_size=80)
+special = st.sampled_from([
+    [0.0] * 30, [1.0] * 30, [1e-300] * 30, [1e300, -1e300] * 15, [float("nan")] * 30,
+    list(np.linspace(-5, 5, 40)), list(1e-4 * np.exp(-np.arange(50) / 10.0)),
+])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(arrays, special))
+def test_detectors_never_raise(values) -> None:
+    y = np.asarray(values, dtype=np.float64)
+    x = np.arange(len(y))
+    for f in (detect_divergence(x, y), detect_oscillation(x, y, lr=(x, np.abs(y))),
+              detect_stagnation(x, y, lr=(x, y)), detect_overfitting(x, y, x, y)):
+        for g in f:
+            assert 0.0 <= g.confidence <= 1.0
+            g.to_dict()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=0, max_size=40),
+       st.lists(st.integers(-5, 1000), min_size=0, max_size=40))
+def test_unsorted_and_rewound_steps(values, steps) -> None:
+    n = min(len(values), len(steps))
+    x, y = np.asarray(steps[:n], dtype=float), np.asarray(values[:n], dtype=float)
+    detect_divergence(x, y)
+    detect_oscillation(x, y)
+    detect_stagnation(x, y)
+    detect_overfitting(x, y)
+    recognise(x, y)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def test_reduce_blocks_bounds_points() -> None:
+    x = np.arange(100_003, dtype=float)
+    r = reduce_blocks(x, np.sin(x), 512)
+    assert len(r.values) <= 512 and r.size > 1
+
+
+def test_trend_test_directions() -> None:
+    x = np.arange(200.0)
+    rng = np.random.default_rng(0)
+    up = trend_test(x, x * 0.01 + rng.standard_normal(200) * 0.1)
+    assert up.p_increase < 1e-6 and up.slope == pytest.approx(0.01, rel=0.2)
+    assert trend_test(x, -x).p_decrease < 1e-6
+
+
+def test_equivalence_and_turning_points() -> None:
+    rng = np.random.default_rng(0)
+    x = np.arange(300.0)
+    flat = 1 + 0.01 * rng.standard_normal(300)
+    assert equivalence_test(x, flat, 0.02).p_value < 0.01
+    assert equivalence_test(x, 1 - x / 300, 0.02).p_no_gain > 0.5
+    tp = turning_point_test(np.where(np.arange(100) % 2 == 0, 1.0, -1.0))
+    assert tp.flip_rate == 1.0 and tp.p_excess < 1e-6
+
+
+@pytest.mark.parametrize("kind,expected", [
+    ("constant", "constant"), ("cosine", "cosine"), ("linear", "linear"),
+])
+def test_schedule_recognition(kind: str, expected: str) -> None:
+    lr = S.lr_schedule(1000, kind, 1e-3, warmup=50 if kind != "constant" else 0)
+    sch = recognise(np.arange(1000), lr)
+    assert sch.name == expected
+    if kind != "constant":
+        assert 40 <= sch.warmup_steps <= 60 and sch.decays
+
+
+def test_schedule_step_exponential_onecycle_plateau() -> None:
+    t = np.arange(1000)
+    assert recognise(t, 0.1 * 0.5 ** (t // 250)).name == "step"
+    assert recognise(t, 1e-3 * np.exp(-t / 300)).name == "exponential"
+    oc = np.where(t < 300, 1e-3 * (0.1 + 0.9 * t / 300), 1e-3 * (1 - (t - 300) / 700) + 1e-6)
+    assert recognise(t, oc).name == "one_cycle"
+    plateau = np.full(1000, 1e-3)
+    for s, f in ((130, 0.5), (410, 0.5), (800, 0.5)):
+        plateau[s:] *= f
+    assert recognise(t, plateau).name == "reduce_on_plateau"

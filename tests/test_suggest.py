@@ -1,0 +1,127 @@
+"""The suggestion step: one action with numbers, never a change for a healthy run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analyzer import synthetic as S
+from analyzer.analysis import analyze_series
+from analyzer.findings import Finding
+from analyzer.suggest import lr_prior, param_lr, suggest
+
+
+def _f(kind, severity="warning", start=100, end=200, metric="train_loss", **ev) -> Finding:
+    return Finding(kind=kind, metric=metric, start_step=start, end_step=end, severity=severity,
+                   confidence=0.9, evidence=ev, message="m")
+
+
+def test_healthy_keeps_lr() -> None:
+    steps = np.arange(100.0)
+    s = suggest([], lr=(steps, np.full(100, 3e-4)))
+    assert s.action == "keep_lr" and s.current_lr == s.suggested_lr == pytest.approx(3e-4)
+    assert s.factor is None
+
+
+def test_info_findings_keep_lr() -> None:
+    s = suggest([_f("stagnation", "info", diagnosis="schedule_end")], params={"learning_rate": "1e-3"})
+    assert s.action == "keep_lr" and s.current_lr == 1e-3
+
+
+def test_keep_lr_without_any_lr_is_null() -> None:
+    s = suggest([])
+    assert s.action == "keep_lr" and s.current_lr is None and s.suggested_lr is None
+
+
+def test_oscillation_halves_lr_at_onset() -> None:
+    steps = np.arange(1000.0)
+    lr = 1e-2 * (steps + 1) / 1000
+    f = _f("oscillation", start=500, end=999, onset_step=500.0, lr_at_onset=float(lr[500]),
+           sign_flip_rate=0.9, scale_ratio=4.0)
+    s = suggest([f], lr=(steps, lr))
+    assert s.action == "decrease_lr"
+    assert s.current_lr == pytest.approx(lr[999])
+    assert s.suggested_lr == pytest.approx(float(f"{lr[500] * 0.5:.2g}"))
+    assert 0 < s.factor < 0.5
+    assert "0.90" in s.rationale
+
+
+def test_oscillation_during_warmup_adds_warmup() -> None:
+    steps = np.arange(1000.0)
+    lr = S.lr_schedule(1000, "cosine", 1e-3, warmup=100)
+    f = _f("oscillation", start=60, end=999, onset_step=60.0, lr_at_onset=float(lr[60]),
+           sign_flip_rate=0.8, scale_ratio=3.0)
+    s = suggest([f], lr=(steps, lr))
+    assert s.action == "add_warmup" and s.extra["warmup_steps"] >= 150
+    assert s.suggested_lr == pytest.approx(float(f"{lr[60] * 0.5:.2g}"))
+
+
+def test_oscillation_at_start_without_warmup_adds_warmup() -> None:
+    steps = np.arange(1000.0)
+    lr = np.full(1000, 1e-3)
+    f = _f("oscillation", start=20, end=999, onset_step=20.0, lr_at_onset=1e-3)
+    s = suggest([f], lr=(steps, lr))
+    assert s.action == "add_warmup" and s.extra["warmup_steps"] >= 49
+
+
+def test_divergence_uses_largest_lr_before_trouble_and_lora_prior() -> None:
+    steps = np.arange(10.0)
+    f = _f("divergence", "critical", start=5, end=9, collapse_value=10.3735)
+    s = suggest([f], lr=(steps, np.full(10, 5.0)))
+    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(1.5)
+    s = suggest([f], lr=(steps, np.full(10, 5.0)), params={"lora_r": "8"})
+    assert s.suggested_lr == pytest.approx(1e-4)
+
+
+def test_degenerate_zero_checks_data() -> None:
+    f = _f("divergence", "critical", degenerate_zero=1.0, zero_points=99)
+    assert suggest([f]).action == "check_data"
+
+
+def test_overfitting_early_stop() -> None:
+    f = _f("overfitting", metric="val_loss", best_val_step=1000.0, best_val=0.32, rise_pct=31.0)
+    s = suggest([f], params={"lr": "1e-5"})
+    assert s.action == "early_stop" and s.early_stop_step == 1000 and s.current_lr == 1e-5
+    assert "31.0%" in s.rationale
+
+
+def test_stagnation_actions() -> None:
+    steps = np.arange(100.0)
+    s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.001, plateau_frac=1.0)],
+                lr=(steps, np.full(100, 1e-6)))
+    assert s.action == "increase_lr" and s.factor == pytest.approx(3.0)
+    s = suggest([_f("stagnation", diagnosis="stuck")], lr=(steps, np.full(100, 5e-5)),
+                params={"peft": "lora"})
+    assert s.action == "increase_lr" and s.suggested_lr == pytest.approx(1e-4)
+    s = suggest([_f("stagnation", diagnosis="noise_floor", plateau_frac=0.6)], lr=(steps, np.full(100, 3e-3)))
+    assert s.action == "decay_lr" and s.extra["schedule"] == "cosine" and s.suggested_lr < 3e-3
+    lr = np.where(steps < 40, 1e-3, 1e-8)
+    s = suggest([_f("stagnation", diagnosis="lr_collapsed", peak_lr=1e-3, collapse_step=40)], lr=(steps, lr))
+    assert s.action == "restore_lr" and s.suggested_lr == pytest.approx(1e-3)
+    s = suggest([_f("stagnation", metric="val_loss", start=30, diagnosis="val_plateau")])
+    assert s.action == "early_stop" and s.early_stop_step == 30
+
+
+def test_most_severe_finding_decides() -> None:
+    fs = [_f("stagnation", "warning", diagnosis="noise_floor"),
+          _f("divergence", "critical", start=150)]
+    assert suggest(fs, params={"lr": "0.1"}).action == "decrease_lr"
+
+
+def test_params_and_priors() -> None:
+    assert param_lr({"learning_rate": "3e-4"}) == 3e-4
+    assert param_lr({"optimizer.lr": "0.01"}) == 0.01
+    assert param_lr({"learning-rate": "x"}) is None
+    assert lr_prior({"lora_r": "16"}, None)[0] == 1e-4
+    assert lr_prior({"finetuning_type": "full"}, {"task": "sft"})[0] == 5e-6
+    assert lr_prior(None, {"stage": "finetune"})[0] == 5e-5
+    assert lr_prior({"epochs": "3"}, None) is None
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_never_a_change_for_healthy_synthetic(seed: int) -> None:
+    s = S.healthy(n=800, seed=seed, schedule="cosine", warmup=40, eval_every=40)
+    fs, _ = analyze_series((s.steps, s.values), (s.truth["val_steps"], s.truth["val_values"]),
+                           (s.steps, s.lr))
+    sug = suggest(fs, lr=(s.steps, s.lr))
+    assert sug.action == "keep_lr" and sug.suggested_lr == sug.current_lr
