@@ -10,7 +10,9 @@ Pipeline (pure: no I/O, no printing):
 1. roles (``resolve_roles`` unless given) → train, val and LR series;
 2. train loss: divergence first; oscillation when there is none of the critical kind;
    stagnation when neither divergence nor oscillation was found;
-3. val loss: non-finite values (divergence), overfitting (needs the train series to
+3. val loss: non-finite values (divergence); after a critical train divergence nothing
+   else (a val loss that explodes with it or plateaus before the blow-up is explained
+   by the divergence); otherwise overfitting (needs the train series to
    check that training still improves — when both rise it is reported as divergence
    of ``val_loss``, i.e. instability rather than overfitting), stagnation when no
    overfitting was found (diagnosis ``val_plateau`` when training still falls);
@@ -103,6 +105,7 @@ def analyze_series(
     if lr is not None and _count_finite(lr) == 0:
         lr = None
 
+    critical = False
     if train is not None and len(train[1]):
         div = detect_divergence(*train, metric="train_loss", config=cfg)
         findings += div
@@ -116,7 +119,7 @@ def analyze_series(
     if val is not None and len(val[1]):
         vdiv = detect_divergence(*val, metric="val_loss", config=cfg, nonfinite_only=True)
         findings += vdiv
-        if not vdiv:
+        if not vdiv and not critical:
             ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
             ovf = [_as_instability(f) if f.evidence.get("train_rising") else f for f in ovf]
             if any(f.kind == "divergence" for f in ovf) and any(
@@ -142,7 +145,7 @@ def analyze_run(
     findings, insufficient = analyze_series(train, val, lr, cfg)
     sched = recognise(*lr) if lr is not None and _count_finite(lr) else None
     sug = suggest(findings, lr=lr if sched else None, params=run.meta.params, tags=run.meta.tags,
-                  schedule=sched, insufficient=insufficient)
+                  schedule=sched, insufficient=insufficient, name=run.meta.name)
     status = status_of(findings, insufficient=insufficient)
     return RunAnalysis(meta=run.meta, roles=roles, status=status, findings=tuple(findings),
                        suggestion=sug, warnings=tuple(run.warnings))

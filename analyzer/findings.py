@@ -83,7 +83,7 @@ class Suggestion:
             "action": self.action,
             "current_lr": self.current_lr,
             "suggested_lr": self.suggested_lr,
-            "factor": None if self.factor is None else round(float(self.factor), 4),
+            "factor": None if self.factor is None else float(f"{float(self.factor):.3g}"),
             "early_stop_step": self.early_stop_step,
             "rationale": self.rationale,
         }

@@ -114,6 +114,29 @@ def diff_noise(values: np.ndarray) -> float:
     return robust_scale(np.diff(v)) / math.sqrt(2.0)
 
 
+def bounce(values: np.ndarray) -> float:
+    """Mean undone ascent per step: ``(Σ max(Δy, 0) − max(net, 0)) / (n − 1)``.
+
+    In log space for a positive series (relative moves), else relative to the median
+    absolute level. ~0 for a monotone curve (falling, or steadily rising), large when
+    the values go up and come back down. 0 for < 3 points.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < 3:
+        return 0.0
+    if np.min(v) > 0:
+        y = np.log(v)
+    else:
+        scale = float(np.median(np.abs(v)))
+        if scale == 0.0:
+            return 0.0
+        y = v / scale
+    d = np.diff(y)
+    net = float(y[-1] - y[0])
+    return float((np.sum(np.maximum(d, 0.0)) - max(net, 0.0)) / len(d))
+
+
 def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     """Centred rolling median (window shrinks at the ends); O(n log w) via pandas."""
     import pandas as pd

@@ -5,8 +5,8 @@ overfitting > stagnation):
 
 * no problem → ``keep_lr`` (``suggested_lr = current_lr``, no factor): never a change
   for a healthy run;
-* divergence: degenerate zero loss → ``check_data``; otherwise ``decrease_lr`` to 0.3×
-  the largest LR seen up to the onset;
+* divergence: degenerate zero loss → ``check_data``; otherwise ``decrease_lr`` to 0.1×
+  the largest LR seen up to the onset (``factor`` 0.1 even when no LR is known);
 * oscillation: ``decrease_lr`` to 0.5× the LR at the onset; ``add_warmup`` when the
   swings start in the first 10 % of a run without warm-up (length: 5 % of the run,
   at least 2× the onset) or while a warm-up (≤ 30 % of the run; a longer rise is an
@@ -17,7 +17,7 @@ overfitting > stagnation):
   ``noise_floor``/``plateau`` → ``decay_lr`` (cosine, to 0.3× now); ``lr_collapsed``
   → ``restore_lr`` to the peak before the collapse; ``val_plateau`` → ``early_stop``.
 
-Priors from run parameters/tags: LoRA/PEFT/QLoRA → 1e-4; full fine-tune → 5e-6;
+Priors from run parameters/tags and words of the run name: LoRA/PEFT/QLoRA → 1e-4; full fine-tune → 5e-6;
 other fine-tunes/SFT → 5e-5 (4e-5 conservative). A decrease never suggests more than
 the prior when the current LR is above it (when in doubt, the smaller LR); an
 increase stops at the prior when the current LR is below it.
@@ -26,6 +26,7 @@ increase stops at the prior when the current LR is below it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -33,6 +34,10 @@ import numpy as np
 from .findings import KIND_RANK, SEVERITY_RANK, Finding, Suggestion
 from .schedule import Schedule, lr_at, recognise
 from .stats import finite_xy
+
+#: A divergence means the LR is past the stability edge by an unknown margin: cut it
+#: by a decade (the usual first step), not by a fraction that may still be past it.
+DIVERGENCE_FACTOR = 0.1
 
 LR_PARAM_KEYS = ("learning_rate", "lr", "learning-rate", "learningrate", "lr0", "base_lr", "init_lr")
 
@@ -60,16 +65,23 @@ def param_lr(params: Mapping[str, str] | None) -> float | None:
     return None
 
 
-def lr_prior(params: Mapping[str, str] | None, tags: Mapping[str, str] | None) -> tuple[float, str] | None:
-    """The usual LR for the setting the params/tags reveal, with its name."""
+#: Words (at a word start: ``qlora_r`` and ``use_lora`` match, ``exploration`` does not).
+_LORA = re.compile(r"(?<![a-z])(q?lora|peft|adapter)")
+_FINE = re.compile(r"(?<![a-z])(fine[-_ ]?tun|finetun|sft)")
+_FULL = re.compile(r"(?<![a-z])full")
+
+
+def lr_prior(params: Mapping[str, str] | None, tags: Mapping[str, str] | None,
+             name: str = "") -> tuple[float, str] | None:
+    """The usual LR for the setting the params, tags or run name reveal, with its name."""
     items = [*(params or {}).items(), *(tags or {}).items()]
-    text = " ".join(f"{k}={v}" for k, v in items).lower()
-    if not text:
+    text = " ".join([name, *(f"{k}={v}" for k, v in items)]).lower()
+    if not text.strip():
         return None
-    if any(w in text for w in ("lora", "peft", "adapter")):
+    if _LORA.search(text):
         return 1e-4, "LoRA/PEFT fine-tune"
-    fine = any(w in text for w in ("finetun", "fine_tun", "fine-tun", "sft"))
-    if fine and "full" in text:
+    fine = bool(_FINE.search(text))
+    if fine and _FULL.search(text):
         return 5e-6, "full fine-tune"
     if fine:
         return 5e-5, "fine-tune (4e-5 conservative)"
@@ -104,13 +116,15 @@ def suggest(
     tags: Mapping[str, str] | None = None,
     schedule: Schedule | None = None,
     insufficient: bool = False,
+    name: str = "",
 ) -> Suggestion:
-    """The one action for a run (see the module docstring for the rules)."""
+    """The one action for a run (see the module docstring for the rules); ``name`` (the
+    run's name) is read for setting hints such as ``lora`` or ``sft``, like params."""
     if lr is not None and len(finite_xy(*lr)[0]) == 0:
         lr = None
     sched = schedule or (recognise(*lr) if lr is not None else None)
     plr = param_lr(params)
-    prior = lr_prior(params, tags)
+    prior = lr_prior(params, tags, name)
     main = _primary(findings)
     if main is None:
         cur = None
@@ -147,11 +161,12 @@ def suggest(
                                         f"{main.start_step}: check labels/masking and precision before tuning the LR.")
         base = _max_lr_until(lr, float(main.start_step)) if lr is not None else cur
         base = base if base is not None else plr
-        sug, note = cap_decrease(None if base is None else base * 0.3)
-        why = (f"{main.message} Largest LR before step {main.start_step}: {_f(base)}; suggest 0.3× "
-               f"that{note}.")
+        sug, note = cap_decrease(None if base is None else base * DIVERGENCE_FACTOR)
+        why = (f"{main.message} Largest LR before step {main.start_step}: {_f(base)}; suggest "
+               f"{DIVERGENCE_FACTOR:g}× that{note}.")
+        factor = factor_of(_round(sug)) if sug is not None else DIVERGENCE_FACTOR
         return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
-                          factor=factor_of(_round(sug)), rationale=why)
+                          factor=factor, rationale=why)
 
     if main.kind == "oscillation":
         onset = float(ev.get("onset_step", main.start_step))

@@ -108,6 +108,16 @@ EXPECT = {
     "mnist_cnn_reduce_lr_on_plateau": {"healthy"},
     "genrisk_gan_v10": {"healthy"},
     "events.out.tfevents.1713773043.carls-gaming-linux.286970": {"healthy"},  # contrastive
+    "qlora_const_lr_10k_steps": {"healthy"},
+    "llamafactory_mistral_translator": {"healthy"},
+    "mae_linear_probe_imagenet_vitl16_log": {"healthy"},
+    "license_plates_yolov8_train25": {"healthy"},
+    "fire_smoke_yolov8_padded_cols": {"healthy"},
+    "car_cnn_100ep_val_plateau": {"stagnation"},
+    "en_jv_lstm_attention_lr_decay_val_plateau": {"stagnation"},
+    "camels_ch_v17_const_lr_val_flat": {"stagnation"},
+    "gmm_nn_v0": {"overfitting"},
+    "wheat_weed_yolov8_overfit": {"overfitting"},
 }
 
 
@@ -148,6 +158,8 @@ def test_real_qlora_collapse_details(real_logs: Path) -> None:
             ev = a.findings[0].evidence
             assert round(ev["exp_collapse_value"]) in range(31900, 32100)
             assert a.suggestion.action == "decrease_lr" and a.suggestion.current_lr == 5.0
+            # a number a LoRA fine-tune can use (the run's name says qlora), not 0.3 × 5
+            assert a.suggestion.suggested_lr == pytest.approx(1e-4)
             return
     pytest.skip("qlora log not readable")
 

@@ -68,9 +68,19 @@ def test_divergence_uses_largest_lr_before_trouble_and_lora_prior() -> None:
     steps = np.arange(10.0)
     f = _f("divergence", "critical", start=5, end=9, collapse_value=10.3735)
     s = suggest([f], lr=(steps, np.full(10, 5.0)))
-    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(1.5)
+    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(0.5)
+    assert s.factor == pytest.approx(0.1)
     s = suggest([f], lr=(steps, np.full(10, 5.0)), params={"lora_r": "8"})
     assert s.suggested_lr == pytest.approx(1e-4)
+    s = suggest([f], lr=(steps, np.full(10, 5.0)), name="qlora_llama7b_lr5")
+    assert s.suggested_lr == pytest.approx(1e-4)
+
+
+def test_divergence_without_any_lr_still_gives_a_factor() -> None:
+    f = _f("divergence", "warning", start=5, end=9)
+    s = suggest([f])
+    assert s.action == "decrease_lr" and s.suggested_lr is None and s.current_lr is None
+    assert s.factor == pytest.approx(0.1)
 
 
 def test_degenerate_zero_checks_data() -> None:
@@ -116,6 +126,9 @@ def test_params_and_priors() -> None:
     assert lr_prior({"finetuning_type": "full"}, {"task": "sft"})[0] == 5e-6
     assert lr_prior(None, {"stage": "finetune"})[0] == 5e-5
     assert lr_prior({"epochs": "3"}, None) is None
+    assert lr_prior(None, None, name="qlora-guanaco-7b")[0] == 1e-4
+    assert lr_prior(None, None, name="exploration-run-3") is None  # "lora" inside a word
+    assert lr_prior(None, None, name="llama-sft-v2")[0] == 5e-5
 
 
 @pytest.mark.parametrize("seed", range(10))

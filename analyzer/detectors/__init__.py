@@ -43,7 +43,8 @@ class AnalysisConfig:
     # oscillation
     osc_min_points: int = 24
     osc_scale_ratio: float = 2.0  # swings must at least double after the onset …
-    osc_swing_to_progress: float = 0.5  # … and be comparable to the trend's progress
+    osc_swing_to_progress: float = 0.5  # … and comparable to the trend's progress
+    osc_noise_swing_to_progress: float = 1.0  # … as large as it, when the swings flip like noise
     osc_flip_rate: float = 0.8  # bouncing path: share of sign flips (white noise: 2/3)
     # stagnation
     stag_min_frac: float = 0.3  # a plateau covers at least this share of the run
@@ -51,6 +52,8 @@ class AnalysisConfig:
     stag_level_margin: float = 0.01  # … plus this share of the loss level
     stag_stuck_margin: float = 0.05  # whole run gains < 5 % → stuck (LR too small)
     stag_warning_frac: float = 0.5  # plateau over ≥ half the run → warning
+    stag_val_train_gain: float = 0.15  # val flat while train still gains ≥ 15 % → val_plateau
+    stag_jitter: float = 0.005  # a plateau whose points bounce < 0.5 %/point is converged
     # overfitting
     ovf_min_rise: float = 0.01  # relative rise of val since its best
     ovf_warning_rise: float = 0.05

@@ -14,8 +14,11 @@ Algorithm
    grid, a one-sided Mann–Whitney test ``s[k:] > s[:k]``; Bonferroni over candidates
    and the two paths. A finding needs p_adj < alpha AND the median swing to grow by
    ``osc_scale_ratio`` (2×) AND the swings after the onset to be comparable to the
-   trend's progress there (2·swing ≥ ``osc_swing_to_progress``·progress): a noisy
-   but clearly descending loss is not oscillating.
+   trend's progress there: 2·swing ≥ ``osc_swing_to_progress`` (½)·progress when the
+   swings bounce period-2 (flip share ≥ ``osc_flip_rate``, the signature of an LR past
+   the curvature limit), ≥ ``osc_noise_swing_to_progress`` (1×)·progress when they flip
+   like noise (~2/3): minibatch noise that grows relative to a still-descending loss
+   is not oscillation until the swings are as large as the descent.
 4. Bouncing path (too large from the start, period-2): turning-point test on the whole
    series (sign-flip share vs 2/3 for i.i.d. noise, one-sided excess), flip share ≥
    ``osc_flip_rate`` (0.8) and 2·swing ≥ ``osc_swing_to_progress``·progress over the
@@ -25,7 +28,8 @@ Algorithm
    of the scales on both sides of the best split (the minimum-p split lags a swing
    that grows gradually); ``lr_at_onset`` from the LR series there.
 
-Thresholds: alpha (0.01 family-wise), swing growth 2×, 2·swing ≥ ½ progress,
+Thresholds: alpha (0.01 family-wise), swing growth 2×, 2·swing ≥ ½ progress (1× for
+noise-like swings),
 bouncing flip share 0.8. All statistics are scale-free (ratios, ranks, signs), so
 multiplying the loss by a positive constant leaves the findings unchanged.
 
@@ -170,9 +174,11 @@ def detect_oscillation(
         progress = float(trend[i0] - trend[-1])
         swing = float(np.median(scale[k:]))
         s2p = 2.0 * swing / progress if progress > 0 else math.inf
-        if s2p >= config.osc_swing_to_progress:
+        flips_after = _flip_share(rate[k:], valid[k:])
+        need = (config.osc_swing_to_progress if flips_after >= config.osc_flip_rate
+                else config.osc_noise_swing_to_progress)
+        if s2p >= need:
             onset = float(block_first[k])
-            flips_after = _flip_share(rate[k:], valid[k:])
             flips_before = _flip_share(rate[:k], valid[:k])
             found.append(_finding(metric, onset, float(x[-1]), pa, ratio, s2p, flips_after,
                                   flips_before, swing, _lr_at(lr, onset), config, "growth"))

@@ -29,9 +29,15 @@ Algorithm
      is gone: memorisation/convergence), info;
    * ``schedule_end`` — the LR decays and is ≤ 20 % of its peak where the plateau
      starts (≤ 30 %): converged as planned, info;
+   * ``settled`` (``val_loss`` only) — after ≥ 10 % progress the plateau's points
+     bounce less than ``stag_jitter`` (0.5 % per point, :func:`~analyzer.stats.bounce`):
+     the weights have stopped moving, a smooth convergence rather than an LR noise
+     floor, info. (A minibatch train loss bounces by sampling alone, so its jitter says
+     nothing about the LR; a validation pass over a fixed set moves only with the weights.)
    * ``noise_floor`` — LR constant or still > 30 % of its peak: decay_lr;
-   * ``val_plateau`` — validation flat while training still falls (≥ 5 % relative
-     over the window): early_stop. For ``val_loss`` the margin is at least 10 % of the
+   * ``val_plateau`` — validation flat while training still falls (≥
+     ``stag_val_train_gain``, 15 % relative over the window; a smaller gain is what a
+     converging run still makes): early_stop. For ``val_loss`` the margin is at least 10 % of the
      training loss's relative improvement over the same window (scaled to the val level).
    Severity: warning when the plateau covers ≥ ``stag_warning_frac`` (50 %) of the
    run (half the compute bought nothing), else info; ``schedule_end`` is always info.
@@ -57,6 +63,7 @@ from ..stats import (
     confidence,
     equivalence_test,
     finite_xy,
+    bounce,
     reduce_blocks,
     rolling_median,
     trend_test,
@@ -153,7 +160,8 @@ def detect_stagnation(
         return []
     a, eq, pa, mk, level, progress, margin, ref_gain = chosen
     mk = trend_test(rx[a:], ry[a:])
-    train_improving = ref_gain is not None and ref_gain >= 0.05
+    train_improving = ref_gain is not None and ref_gain >= config.stag_val_train_gain
+    jitter = bounce(y[x >= rx[a]])
     start = float(rx[a])
     frac = (float(rx[-1]) - start) / span
     first_level = float(np.exp(trend[0])) if use_log else float(trend[0])
@@ -163,9 +171,9 @@ def detect_stagnation(
     lr_start = lr_at(lr, start)
     lr_end = lr_at(lr, float(rx[-1]))
     diagnosis = _diagnose(sched, start, frac, progress, first_level, float(rx[0]), span, lr_start,
-                          metric, train_improving, level)
+                          metric, train_improving, level, jitter < config.stag_jitter)
     sev = "warning" if frac >= config.stag_warning_frac else "info"
-    if diagnosis in ("schedule_end", "converged"):
+    if diagnosis in ("schedule_end", "converged", "settled"):
         sev = "info"
     if diagnosis in ("stuck", "lr_collapsed"):
         sev = "warning"
@@ -181,6 +189,7 @@ def detect_stagnation(
         "peak_lr": sched.peak_lr, "schedule": sched.label,
         "collapse_step": sched.collapse_step,
         "train_rel_improvement": ref_gain,
+        "jitter": jitter,
         "log_space": 1.0 if use_log else 0.0,  # change/slope/margin are in log units when 1
     }
     conf = confidence(pa, frac, config.stag_min_frac)
@@ -193,7 +202,7 @@ def detect_stagnation(
 
 def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first_level: float,
               x0: float, span: float, lr_start: float | None, metric: str,
-              train_improving: bool | None, level: float) -> str:
+              train_improving: bool | None, level: float, smooth: bool) -> str:
     if metric == "val_loss" and train_improving:
         return "val_plateau"
     pos = (start - x0) / span
@@ -207,6 +216,9 @@ def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first
                 and (sched.collapse_step - sched.first_step) <= 0.7 * max(sched.last_step - sched.first_step, 1e-12)
                 and start >= sched.collapse_step - 0.1 * span):
             return "lr_collapsed"
+    if metric == "val_loss" and smooth and progress >= 0.1 * abs(first_level):
+        return "settled"
+    if sched.peak_lr:
         if sched.decays and lr_start is not None and lr_start <= 0.3 * sched.peak_lr:
             return "schedule_end"
         return "noise_floor"
@@ -225,6 +237,8 @@ def _message(diagnosis: str, metric: str, start: float, frac: float, rel: float,
         "schedule_end": ": it converged as the LR schedule ran out (expected).",
         "converged": ": over 95% of the initial loss is gone, it has converged (check validation "
                      "for overfitting).",
+        "settled": ": it settled smoothly after its earlier progress (converged; "
+                   "later steps could be saved).",
         "noise_floor": f"{lr_txt}: it sits at the noise floor of a high LR; decay the learning rate.",
         "val_plateau": " while the training loss keeps falling: further training does not "
                        "generalise; stop early.",
