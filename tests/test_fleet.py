@@ -1,0 +1,186 @@
+"""Fleet review: local, process pool and Dask executors give the same results, in order."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analyzer import fleet
+from analyzer.analysis import analyze_run
+from analyzer.fleet import ExecutorSpec, parse_executor, review
+from analyzer.readers import read_sources
+from analyzer.report import build_document
+from tests.conftest import SAMPLE_RUNS
+from tests.fixtures_mlflow import log_run
+
+
+def _reference(sources: list[str]) -> list[dict]:
+    """What reading everything, then analyzing, gives (the CLI's path)."""
+    result = read_sources(sources)
+    return [analyze_run(r).to_dict() for r in result.runs]
+
+
+@pytest.fixture(scope="module")
+def local() -> fleet.FleetReview:
+    return review([str(SAMPLE_RUNS)])
+
+
+def test_local_matches_read_then_analyze(local: fleet.FleetReview) -> None:
+    assert local.errors == []
+    assert len(local.analyses) >= 10
+    assert local.to_dicts() == _reference([str(SAMPLE_RUNS)])
+    assert local.executor == "local"
+
+
+def test_process_pool_is_identical_and_in_order(local: fleet.FleetReview) -> None:
+    got = review([str(SAMPLE_RUNS)], executor="processes:2")
+    assert got.executor == "processes:2"
+    assert got.to_dicts() == local.to_dicts()
+    assert got.errors == local.errors
+
+
+def test_dask_local_cluster_is_identical(local: fleet.FleetReview) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address.removeprefix("tcp://")
+        got = review([str(SAMPLE_RUNS)], executor=f"dask://{address}")
+    assert got.executor == f"dask://{address}"
+    assert got.to_dicts() == local.to_dicts()
+
+
+def test_dask_threads_in_process_cluster(local: fleet.FleetReview) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+        dashboard_address=None,
+    ) as cluster:
+        got = review([str(SAMPLE_RUNS)], executor=cluster.scheduler_address)
+    assert got.to_dicts() == local.to_dicts()
+
+
+def test_sources_keep_their_order_and_bad_ones_are_errors(tmp_path: Path) -> None:
+    plain = SAMPLE_RUNS / "plain_csv" / "resnet18_cifar_cosine.csv"
+    keras = SAMPLE_RUNS / "keras" / "cnn_overfit.log"
+    broken = tmp_path / "broken.csv"
+    broken.write_text("step,loss\n1,0.5\n2,\n", encoding="utf-8")
+    sources = [str(keras), str(tmp_path / "missing.csv"), str(plain)]
+    for ex in ("local", "processes:2"):
+        got = review(sources, executor=ex)
+        assert [a.meta.location for a in got.analyses] == [str(keras), str(plain)]
+        assert got.errors == [
+            {"location": str(tmp_path / "missing.csv"), "error": "no such file or folder"}
+        ]
+
+
+def test_role_override_error_and_extra_hook() -> None:
+    plain = str(SAMPLE_RUNS / "plain_csv" / "resnet18_cifar_cosine.csv")
+    got = review([plain], train_loss="no_such_metric")
+    assert got.analyses == [] and len(got.errors) == 1
+    assert "no_such_metric" in got.errors[0]["error"]
+    got = review([plain], extra=_point_count, executor="processes:1")
+    (a,) = got.analyses
+    assert got.extras[a.meta.id] > 0
+
+
+def _point_count(run, analysis) -> int:  # module level: picklable
+    return len(run.frame)
+
+
+def test_since_filters_file_runs(local: fleet.FleetReview) -> None:
+    assert review([str(SAMPLE_RUNS)], since=time.time() + 10 * 86400).analyses == []
+
+
+def test_mlflow_file_store_batches_match_read_mlflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    root = tmp_path / "mlruns"
+    uri = root.as_uri()
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("fleet")
+    rng = np.random.default_rng(3)
+    now = time.time()
+    for i in range(5):
+        n = 80 + 10 * i
+        loss = 2.0 * np.exp(-np.arange(n) / 30) + 0.02 * rng.standard_normal(n)
+        log_run(client, exp, f"run-{i}", {"loss": list(loss), "lr": [0.01] * n},
+                start_time=now - 600 + i)
+    expected = _reference([uri])
+    assert len(expected) == 5
+    for ex, batch in (("local", 2), ("processes:2", 1)):
+        got = review([uri], executor=ex, mlflow_batch=batch)
+        assert got.errors == []
+        assert got.to_dicts() == expected
+    doc = build_document(review([uri]).analyses, [])
+    assert [r["run"]["name"] for r in doc["runs"]] == [f"run-{i}" for i in range(4, -1, -1)]
+
+
+def test_unreachable_mlflow_is_an_error_entry() -> None:
+    got = review(["http://127.0.0.1:9/", str(SAMPLE_RUNS / "keras" / "cnn_overfit.log")])
+    assert len(got.analyses) == 1
+    assert got.errors and got.errors[0]["location"].startswith("http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize(
+    ("value", "spec"),
+    [
+        ("local", ExecutorSpec("local")),
+        (" LOCAL ", ExecutorSpec("local")),
+        ("processes:3", ExecutorSpec("processes", 3)),
+        ("dask://10.0.0.5:8786", ExecutorSpec("dask", address="10.0.0.5:8786")),
+        ("tcp://sched:8786/", ExecutorSpec("dask", address="sched:8786")),
+    ],
+)
+def test_parse_executor(value: str, spec: ExecutorSpec) -> None:
+    assert parse_executor(value) == spec
+    assert parse_executor(str(spec)) == spec
+
+
+def test_parse_executor_bare_processes_uses_the_cores() -> None:
+    spec = parse_executor("processes")
+    assert spec.kind == "processes" and spec.workers >= 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("processes:0", "at least 1 worker"),
+        ("processes:two", "'two' is not a whole number"),
+        ("dask://", "expected dask://HOST:PORT"),
+        ("dask://host", "expected dask://HOST:PORT"),
+        ("dask://host:99999", "not a TCP port"),
+        ("threads:4", "unknown kind"),
+        ("ray://x:1", "unknown kind"),
+    ],
+)
+def test_parse_executor_errors_name_the_value(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        parse_executor(value)
+    assert repr(value) in str(info.value)
+    assert "processes:N" in str(info.value) or "dask://" in str(info.value)
+
+
+def test_bad_executor_and_batch_raise_before_any_work() -> None:
+    with pytest.raises(ValueError, match="unknown kind"):
+        review([str(SAMPLE_RUNS)], executor="gpu")
+    with pytest.raises(ValueError, match="mlflow_batch"):
+        review([str(SAMPLE_RUNS)], mlflow_batch=0)
+
+
+def test_unreachable_dask_scheduler_is_a_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed")
+    import distributed
+
+    def refuse(*args, **kwargs):
+        raise OSError("Timed out trying to connect to tcp://127.0.0.1:9")
+
+    monkeypatch.setattr(distributed, "Client", refuse)
+    with pytest.raises(ValueError, match="cannot reach the Dask scheduler"):
+        review([str(SAMPLE_RUNS)], executor="dask://127.0.0.1:9")
