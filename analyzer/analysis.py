@@ -12,7 +12,9 @@ Pipeline (pure: no I/O, no printing):
    stagnation when neither divergence nor oscillation was found;
 3. val loss: non-finite values (divergence); after a critical train divergence nothing
    else (a val loss that explodes with it or plateaus before the blow-up is explained
-   by the divergence); otherwise overfitting (needs the train series to
+   by the divergence); an erratic val loss (``detect_val_oscillation``, when the train
+   loss showed no oscillation) is oscillation, and its lucky dips are not judged as a
+   best checkpoint; otherwise overfitting (needs the train series to
    check that training still improves — when both rise it is reported as divergence
    of ``val_loss``, i.e. instability rather than overfitting), stagnation when no
    overfitting was found (diagnosis ``val_plateau`` when training still falls);
@@ -37,6 +39,7 @@ from .detectors import (
     detect_oscillation,
     detect_overfitting,
     detect_stagnation,
+    detect_val_oscillation,
 )
 from .findings import Finding, Status, Suggestion, status_of
 from .model import Run, RunMeta
@@ -119,7 +122,11 @@ def analyze_series(
     if val is not None and len(val[1]):
         vdiv = detect_divergence(*val, metric="val_loss", config=cfg, nonfinite_only=True)
         findings += vdiv
-        if not vdiv and not critical:
+        vosc: list[Finding] = []
+        if not vdiv and not critical and not any(f.kind == "oscillation" for f in findings):
+            vosc = detect_val_oscillation(*val, train=train, lr=lr, config=cfg)
+            findings += vosc
+        if not vdiv and not critical and not vosc:
             ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
             ovf = [_as_instability(f) if f.evidence.get("train_rising") else f for f in ovf]
             if any(f.kind == "divergence" for f in ovf) and any(

@@ -9,7 +9,8 @@ overfitting > stagnation):
   the largest LR seen up to the onset (``factor`` 0.1 even when no LR is known);
 * oscillation: ``decrease_lr`` to 0.5× the LR at the onset; ``add_warmup`` when the
   swings start in the first 10 % of a run without warm-up (length: 5 % of the run,
-  at least 2× the onset) or while a warm-up (≤ 30 % of the run; a longer rise is an
+  at least 2× the onset) when they die down ≥ 10 % before the end (swings that last
+  to the end mean the LR itself is too large: ``decrease_lr``), or while a warm-up (≤ 30 % of the run; a longer rise is an
   LR ramp, answered by ``decrease_lr``) is still rising (length: 2× the old warm-up,
   peak capped at 0.5× the LR at onset);
 * overfitting → ``early_stop`` at the best validation step;
@@ -179,6 +180,9 @@ def suggest(
         last = sched.last_step if sched and sched.last_step is not None else None
         span = (last - first) if first is not None and last is not None else None
         early = span is not None and span > 0 and (onset - first) <= 0.1 * span  # type: ignore[operator]
+        # swings that die down well before the end are a start-up problem (warm-up);
+        # swings that last to the end are an LR that is too large (decrease it)
+        settled = span is not None and span > 0 and main.end_step < last - 0.1 * span  # type: ignore[operator]
         flips = ev.get("sign_flip_rate")
         if ev.get("path") == "bouncing":
             facts = f"step-to-step bouncing from step {int(onset)}"
@@ -193,11 +197,12 @@ def suggest(
                               rationale=f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: "
                                         f"warm up over {extra['warmup_steps']} steps to a peak of "
                                         f"{_f(_round(sug))} (0.5× the LR at onset{note}).")
-        if early and sched is not None and sched.warmup_steps == 0 and span:
+        if early and settled and sched is not None and sched.warmup_steps == 0 and span:
             extra["warmup_steps"] = int(max(0.05 * span, 2 * (onset - first)))  # type: ignore[operator]
             return Suggestion("add_warmup", current_lr=cur, suggested_lr=cur, factor=None, extra=extra,
-                              rationale=f"Oscillation from the start ({facts}) with no warm-up: "
-                                        f"warm up over {extra['warmup_steps']} steps.")
+                              rationale=f"Oscillation from the start until step {main.end_step} "
+                                        f"({facts}) with no warm-up: warm up over "
+                                        f"{extra['warmup_steps']} steps.")
         return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
                           factor=factor_of(_round(sug)),
                           rationale=f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest 0.5× the LR at "

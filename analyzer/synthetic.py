@@ -104,6 +104,26 @@ def oscillation(n: int = 1000, seed: int = 0, onset_frac: float = 0.5, noise: fl
                      {"kind": "oscillation", "onset_step": onset, "lr_at_onset": float(lr[onset])})
 
 
+def val_oscillation(n: int = 1000, seed: int = 0, onset_frac: float = 0.3, eval_every: int = 10,
+                    amp: float = 0.3, noise: float = 0.1, scale: float = 1.0) -> Synthetic:
+    """An LR too large for the weights to settle: after ``onset_step`` the validation
+    loss jumps between levels (random ±``amp`` in log space, held for 1–3 evaluations)
+    around a level that no longer falls, while the minibatch train loss only looks
+    noisy. Truth has ``onset_step`` and the val series."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=np.float64)
+    onset = int(onset_frac * n)
+    lr = np.full(n, 0.3)
+    base = 0.8 + 1.2 * np.exp(-np.minimum(t, onset) / (0.1 * n))
+    y = base * np.exp(noise * rng.standard_normal(n) + 0.5 * amp * (t >= onset) * rng.standard_normal(n))
+    vs = np.arange(eval_every - 1, n, eval_every)
+    jumps = np.repeat(rng.uniform(-amp, amp, len(vs)), rng.integers(1, 4, len(vs)))[:len(vs)]
+    v = base[vs] * 1.1 * np.exp(np.where(vs >= onset, jumps, 0.0) + 0.005 * rng.standard_normal(len(vs)))
+    return Synthetic(t.astype(np.int64), y * scale, lr,
+                     {"kind": "oscillation", "onset_step": onset, "val_steps": vs.astype(np.int64),
+                      "val_values": v * scale})
+
+
 def stagnation(n: int = 1000, seed: int = 0, variant: str = "stuck", noise: float = 0.01,
                scale: float = 1.0) -> Synthetic:
     """Plateaus: ``stuck`` (tiny LR, flat from the start), ``noise_floor`` (constant large LR,

@@ -13,7 +13,9 @@ from analyzer.detectors import (
     detect_oscillation,
     detect_overfitting,
     detect_stagnation,
+    detect_val_oscillation,
 )
+from analyzer.analysis import analyze_run
 from analyzer.schedule import recognise
 from analyzer.stats import equivalence_test, reduce_blocks, trend_test, turning_point_test
 
@@ -26,6 +28,50 @@ def kinds(findings, severity_at_least="warning"):
 
 
 # --- oscillation ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("onset_frac", [0.0, 0.3, 0.6])
+def test_val_oscillation_found_after_its_onset(seed: int, onset_frac: float) -> None:
+    s = S.val_oscillation(seed=seed, onset_frac=onset_frac)
+    vx, vy = s.truth["val_steps"], s.truth["val_values"]
+    [f] = detect_val_oscillation(vx, vy, train=(s.steps, s.values), lr=(s.steps, s.lr))
+    assert f.kind == "oscillation" and f.metric == "val_loss"
+    assert f.evidence["path"] == "validation" and f.evidence["lr_at_onset"] == pytest.approx(0.3)
+    assert f.start_step >= s.truth["onset_step"] - 0.1 * len(s.steps)
+    # the train loss alone is just noisy: the train detector does not see it
+    assert detect_oscillation(s.steps, s.values) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_val_oscillation_is_scale_free(seed: int) -> None:
+    s = S.val_oscillation(seed=seed)
+    a = detect_val_oscillation(s.truth["val_steps"], s.truth["val_values"], train=(s.steps, s.values))
+    b = detect_val_oscillation(s.truth["val_steps"], 1e-4 * s.truth["val_values"],
+                               train=(s.steps, 1e-4 * s.values))
+    assert [(f.start_step, f.end_step) for f in a] == [(f.start_step, f.end_step) for f in b]
+    assert len(a) == 1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_val_oscillation_silent_on_healthy_overfitting_and_memorisation(seed: int) -> None:
+    h = S.healthy(n=1000, seed=seed, noise=0.05, eval_every=10)
+    assert detect_val_oscillation(h.truth["val_steps"], h.truth["val_values"], train=(h.steps, h.values)) == []
+    o = S.overfitting(seed=seed, noise=0.1)
+    assert detect_val_oscillation(o.truth["val_steps"], o.truth["val_values"], train=(o.steps, o.values)) == []
+    # erratic val far above a train loss that went to ~0: a memorisation gap, not the LR
+    s = S.val_oscillation(seed=seed)
+    assert detect_val_oscillation(s.truth["val_steps"], s.truth["val_values"],
+                                  train=(s.steps, 0.01 * s.values)) == []
+
+
+def test_val_oscillation_pre_empts_a_lucky_best_checkpoint() -> None:
+    s = S.val_oscillation(seed=1, onset_frac=0.2)
+    run = S.to_run(s)
+    a = analyze_run(run)
+    assert a.status == "oscillation"
+    assert not any(f.kind == "overfitting" for f in a.findings)
+    assert a.suggestion.action == "decrease_lr" and a.suggestion.suggested_lr < 0.3
+
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("onset_frac", [0.3, 0.5, 0.7])

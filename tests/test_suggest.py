@@ -56,12 +56,20 @@ def test_oscillation_during_warmup_adds_warmup() -> None:
     assert s.suggested_lr == pytest.approx(float(f"{lr[60] * 0.5:.2g}"))
 
 
-def test_oscillation_at_start_without_warmup_adds_warmup() -> None:
+def test_oscillation_at_start_that_settles_adds_warmup() -> None:
+    steps = np.arange(1000.0)
+    lr = np.full(1000, 1e-3)
+    f = _f("oscillation", start=20, end=400, onset_step=20.0, lr_at_onset=1e-3)
+    s = suggest([f], lr=(steps, lr))
+    assert s.action == "add_warmup" and s.extra["warmup_steps"] >= 49
+
+
+def test_oscillation_from_start_to_end_decreases_lr() -> None:
     steps = np.arange(1000.0)
     lr = np.full(1000, 1e-3)
     f = _f("oscillation", start=20, end=999, onset_step=20.0, lr_at_onset=1e-3)
     s = suggest([f], lr=(steps, lr))
-    assert s.action == "add_warmup" and s.extra["warmup_steps"] >= 49
+    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(5e-4)
 
 
 def test_divergence_uses_largest_lr_before_trouble_and_lora_prior() -> None:

@@ -46,6 +46,10 @@ class AnalysisConfig:
     osc_swing_to_progress: float = 0.5  # … and comparable to the trend's progress
     osc_noise_swing_to_progress: float = 1.0  # … as large as it, when the swings flip like noise
     osc_flip_rate: float = 0.8  # bouncing path: share of sign flips (white noise: 2/3)
+    osc_val_bounce: float = 0.02  # erratic val: ≥ 2 % undone rise per evaluation …
+    osc_val_back_and_forth: float = 2.0  # … undone rises ≥ 2× the net change …
+    osc_val_level: float = 1.25  # … typical level ≥ 1.25× the best so far …
+    osc_val_memorize: float = 2.0  # … and val < 2× train (no memorisation gap)
     # stagnation
     stag_min_frac: float = 0.3  # a plateau covers at least this share of the run
     stag_progress_margin: float = 0.04  # equivalence margin: share of earlier progress …
@@ -67,7 +71,7 @@ class AnalysisConfig:
 DEFAULT_CONFIG = AnalysisConfig()
 
 from .divergence import detect_divergence
-from .oscillation import detect_oscillation
+from .oscillation import detect_oscillation, detect_val_oscillation
 from .overfitting import detect_overfitting
 from .stagnation import detect_stagnation
 
@@ -76,6 +80,7 @@ __all__ = [
     "AnalysisConfig",
     "detect_divergence",
     "detect_oscillation",
+    "detect_val_oscillation",
     "detect_overfitting",
     "detect_stagnation",
 ]

@@ -50,10 +50,12 @@ from scipy import stats as sps
 from ..findings import Finding
 from ..stats import (
     bonferroni,
+    bounce,
     confidence,
     finite_xy,
     reduce_blocks,
     rolling_median,
+    trend_test,
     turning_point_test,
 )
 from . import DEFAULT_CONFIG, AnalysisConfig, quiet
@@ -228,3 +230,142 @@ def _finding(metric: str, onset: float, end: float, p_adj: float, ratio: float, 
         severity="warning", confidence=conf, evidence=evidence,
         message=f"The {what}{lr_txt}, larger than the trend's progress: lower the learning rate.",
     )
+
+
+#: Windows (fractions of the evaluations) scanned by :func:`detect_val_oscillation`:
+#: an early instability that settles, a late one, and the whole run.
+VAL_WINDOWS = ((0.0, 0.4), (0.5, 1.0), (0.0, 1.0))
+VAL_MIN_POINTS = 8
+
+
+def _jump_onset(logv: np.ndarray, i0: int, i1: int) -> int:
+    """Where the moves of ``logv[i0:i1]`` get large: the CUSUM change point of |Δ|
+    (``argmax |S_k − k·S_n/n|``), kept only when the mean |Δ| after it is ≥ 2× the
+    mean before; else ``i0`` (erratic from the start of the span)."""
+    a = np.abs(np.diff(logv[i0:i1]))
+    m = len(a)
+    if m < 4:
+        return i0
+    c = np.cumsum(a)
+    k = np.arange(1, m + 1)
+    j = int(np.argmax(np.abs(c - k * c[-1] / m)[:-1])) + 1  # moves a[:j] before, a[j:] after
+    before, after = float(a[:j].mean()), float(a[j:].mean())
+    return i0 + j if after >= 2.0 * before else i0
+
+
+def _val_window_stats(vy: np.ndarray, i0: int, i1: int) -> dict[str, float]:
+    w = np.log(vy[i0:i1])
+    d = np.diff(w)
+    net = float(w[-1] - w[0])
+    undone = float(np.sum(np.maximum(d, 0.0)) - max(net, 0.0))
+    return {
+        "bounce": bounce(vy[i0:i1]),
+        "back_and_forth": undone / max(abs(net), 1e-12),
+        "level_vs_best": float(np.exp(np.median(w) - np.min(np.log(vy[:i1])))),
+    }
+
+
+@quiet
+def detect_val_oscillation(
+    val_steps: np.ndarray,
+    val_values: np.ndarray,
+    train: tuple[np.ndarray, np.ndarray] | None = None,
+    lr: tuple[np.ndarray, np.ndarray] | None = None,
+    config: AnalysisConfig = DEFAULT_CONFIG,
+) -> list[Finding]:
+    """Oscillation witnessed by the validation loss (metric ``val_loss``).
+
+    A validation pass over a fixed set moves only when the weights do, so a val loss
+    that keeps jumping up and back down is the weights bouncing — an LR too large —
+    even when the minibatch train loss is too noisy to show it, or when the swings
+    are slower than the train detector's trend window.
+
+    Algorithm: on the positive, finite val points (≥ 8 per window), in log space, for
+    the windows of :data:`VAL_WINDOWS` (first 40 %, last 50 %, all of the evaluations),
+    a window is erratic when all of these hold:
+
+    * ``bounce`` (mean undone rise per evaluation, :func:`~analyzer.stats.bounce`)
+      ≥ ``osc_val_bounce`` (2 %);
+    * undone rises ≥ ``osc_val_back_and_forth`` (2×) the window's net change: the
+      moves go back and forth rather than down (healthy) or up (overfitting);
+    * the window's median ≥ ``osc_val_level`` (1.25×) the best val so far: the run
+      keeps bouncing well above what it once reached, not noise at a floor;
+    * no significant upward trend (Mann–Kendall p ≥ ``alpha``) in the window nor in
+      the second half of the run: a rise is overfitting (or divergence), judged by
+      those detectors;
+    * with a train loss: the window's val median < ``osc_val_memorize`` (2×) the train
+      median over the same steps: no memorisation gap (an overfitting run's val
+      bounces far above a train loss that has gone to ~0).
+
+    Scale-free (log ratios). The reported range is the union of the erratic windows
+    (evidence from the one with the largest bounce), starting at the CUSUM change point
+    of the moves' size when they at least double there; ``lr_at_onset`` is the LR at
+    that evaluation.
+
+    Known false-positive modes: a validation set so small that its loss jumps between
+    evaluations by chance (a random val subset per evaluation); a val loss evaluated
+    with dropout on. Known misses: bouncing below 2 % per evaluation.
+    """
+    x, y = finite_xy(val_steps, val_values)
+    o = np.argsort(x, kind="stable")
+    x, y = x[o], y[o]
+    n = len(y)
+    if n < VAL_MIN_POINTS or np.min(y) <= 0 or np.ptp(y) == 0.0:
+        return []
+    h = n // 2
+    if trend_test(x[h:], y[h:], slope=False).p_increase < config.alpha:
+        return []  # a rising second half is for the overfitting/divergence detectors
+    tx = ty = None
+    if train is not None:
+        tx, ty = finite_xy(*train)
+    hits: list[tuple[int, int, dict[str, float], float, float]] = []
+    for a, b in VAL_WINDOWS:
+        i0, i1 = int(round(a * n)), int(round(b * n))
+        if i1 - i0 < VAL_MIN_POINTS:
+            continue
+        st = _val_window_stats(y, i0, i1)
+        if (st["bounce"] < config.osc_val_bounce
+                or st["back_and_forth"] < config.osc_val_back_and_forth
+                or st["level_vs_best"] < config.osc_val_level):
+            continue
+        p_up = trend_test(x[i0:i1], y[i0:i1], slope=False).p_increase
+        if p_up < config.alpha:
+            continue
+        ratio = math.nan
+        if tx is not None and ty is not None:
+            sel = (tx >= x[i0]) & (tx <= x[i1 - 1])
+            if sel.sum() >= 1:
+                t_med = float(np.median(ty[sel]))
+                ratio = float(np.median(y[i0:i1])) / t_med if t_med > 0 else math.inf
+                if ratio >= config.osc_val_memorize:
+                    continue
+        hits.append((i0, i1, st, p_up, ratio))
+    if not hits:
+        return []
+    # the erratic span is the union of the erratic windows; evidence from the strongest
+    i0, i1 = min(h[0] for h in hits), max(h[1] for h in hits)
+    i0 = _jump_onset(np.log(y), i0, i1)
+    _, _, st, p_up, ratio = max(hits, key=lambda h: h[2]["bounce"])
+    onset = float(x[i0])
+    lr_on = _lr_at(lr, onset)
+    lr_txt = f" (LR {lr_on:.3g} there)" if lr_on is not None else ""
+    # no p-value here: confidence is how far the bounce clears its threshold
+    conf = confidence(0.0, st["bounce"], config.osc_val_bounce)
+    evidence = {
+        "onset_step": onset,
+        "val_bounce": st["bounce"],
+        "back_and_forth": float(min(st["back_and_forth"], 1e9)),
+        "level_vs_best": st["level_vs_best"],
+        "trend_p_increase": p_up,
+        "val_to_train": ratio,
+        "evals": i1 - i0,
+        "lr_at_onset": lr_on,
+        "path": "validation",
+    }
+    return [Finding(
+        kind="oscillation", metric="val_loss", start_step=int(onset), end_step=int(x[i1 - 1]),
+        severity="warning", confidence=conf, evidence=evidence,
+        message=(f"The validation loss jumps up and back down by {100 * st['bounce']:.0f}% per "
+                 f"evaluation from step {int(onset)}{lr_txt}, at {st['level_vs_best']:.2f}× its "
+                 "best: the weights are bouncing; lower the learning rate."),
+    )]
