@@ -16,7 +16,8 @@ overfitting > stagnation):
 * overfitting → ``early_stop`` at the best validation step;
 * stagnation: ``stuck`` → ``increase_lr`` ×3 (×2 when already at/above the prior);
   ``noise_floor``/``plateau`` → ``decay_lr`` (cosine, to 0.3× now); ``lr_collapsed``
-  → ``restore_lr`` to the peak before the collapse; ``val_plateau`` → ``early_stop``.
+  → ``restore_lr`` to the peak before the collapse; ``val_plateau`` → ``early_stop`` at
+  the plateau's lowest validation point (the checkpoint to keep).
 
 Priors from run parameters/tags and words of the run name: LoRA/PEFT/QLoRA → 1e-4; full fine-tune → 5e-6;
 other fine-tunes/SFT → 5e-5 (4e-5 conservative). A decrease never suggests more than
@@ -238,10 +239,13 @@ def suggest(
                                     f"{int(float(ev.get('collapse_step') or 0))} and the loss has been flat since "
                                     f"step {main.start_step}: fix the schedule and keep the LR near {_f(peak)}.")
     if diag == "val_plateau":
-        return Suggestion("early_stop", current_lr=cur, suggested_lr=cur, early_stop_step=int(main.start_step),
+        best = ev.get("best_step")
+        step = int(float(best)) if isinstance(best, (int, float)) else int(main.start_step)
+        return Suggestion("early_stop", current_lr=cur, suggested_lr=cur, early_stop_step=step,
                           rationale=f"Validation loss flat since step {main.start_step} "
                                     f"({100 * float(ev.get('plateau_frac', 0)):.0f}% of the run) while training "
-                                    "loss falls: later steps only widen the gap.")
+                                    f"loss falls: later steps only widen the gap; keep the checkpoint at its "
+                                    f"lowest point, step {step}.")
     sug = None if cur is None else cur * 0.3
     extra["schedule"] = "cosine"
     return Suggestion("decay_lr", current_lr=cur, suggested_lr=_round(sug), factor=factor_of(_round(sug)),

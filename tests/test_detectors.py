@@ -133,6 +133,19 @@ def test_val_plateau_while_train_improves() -> None:
     train = 0.3 + 0.7 * np.exp(-t / 40)
     f = detect_stagnation(vs, val, metric="val_loss", reference=(t, train))
     assert len(f) == 1 and f[0].evidence["diagnosis"] == "val_plateau"
+    inside = vs >= f[0].start_step
+    assert f[0].evidence["best_step"] == vs[inside][np.argmin(val[inside])]
+
+
+def test_val_flat_while_train_gains_little_is_not_a_val_plateau() -> None:
+    """A converging run's train loss still gains a few % while val is flat: not a gap."""
+    rng = np.random.default_rng(2)
+    vs = np.arange(0, 100, 5)
+    val = 0.8 + 0.005 * rng.standard_normal(len(vs))
+    t = np.arange(100)
+    train = 0.5 * (1 - 0.08 * t / 100)  # −8 % over the run
+    f = detect_stagnation(vs, val, metric="val_loss", reference=(t, train))
+    assert all(x.evidence["diagnosis"] != "val_plateau" for x in f)
 
 
 # --- overfitting ---------------------------------------------------------------------

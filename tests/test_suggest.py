@@ -118,6 +118,8 @@ def test_stagnation_actions() -> None:
     assert s.action == "restore_lr" and s.suggested_lr == pytest.approx(1e-3)
     s = suggest([_f("stagnation", metric="val_loss", start=30, diagnosis="val_plateau")])
     assert s.action == "early_stop" and s.early_stop_step == 30
+    s = suggest([_f("stagnation", metric="val_loss", start=30, diagnosis="val_plateau", best_step=55.0)])
+    assert s.action == "early_stop" and s.early_stop_step == 55
 
 
 def test_most_severe_finding_decides() -> None:

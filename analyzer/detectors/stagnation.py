@@ -190,6 +190,7 @@ def detect_stagnation(
         "collapse_step": sched.collapse_step,
         "train_rel_improvement": ref_gain,
         "jitter": jitter,
+        "best_step": float(x[x >= rx[a]][int(np.argmin(y[x >= rx[a]]))]),  # lowest point of the plateau
         "log_space": 1.0 if use_log else 0.0,  # change/slope/margin are in log units when 1
     }
     conf = confidence(pa, frac, config.stag_min_frac)
