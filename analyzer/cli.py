@@ -3,7 +3,7 @@
     lrtempo analyze SOURCE... [--format text|json|markdown|html] [--out FILE]
                               [--since 24h] [--experiment NAME] [--fail-on warning|critical]
                               [--train-loss NAME] [--val-loss NAME] [--lr NAME]
-    lrtempo review SOURCE... [--since 24h] [--out report.html]
+    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags]
     lrtempo dashboard [SOURCE...] [--tracking-uri URI] [--host 127.0.0.1] [--port 8050]
     lrtempo demo [--port 8050] [--reset]
 
@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", metavar="FILE", help="report file (.html, .md, .json, .txt); stdout if absent")
     r.add_argument("--format", choices=FORMATS, help="overrides the format taken from --out")
     r.add_argument("--fail-on", dest="fail_on", choices=("warning", "critical"))
+    r.add_argument("--write-tags", dest="write_tags", action="store_true",
+                   help="store each MLflow run's status and suggestion as lrtempo.* run tags "
+                        "(tags only; metrics and params are never touched)")
     r.set_defaults(default_since="24h")
 
     d = sub.add_parser("dashboard", help="start the dashboard on sources and/or an MLflow server")
@@ -171,11 +174,37 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    if getattr(args, "write_tags", False):
+        _write_tags(analyses, args.sources)
     if args.fail_on:
         bar = SEVERITY_RANK[args.fail_on]
         if any(SEVERITY_RANK[f.severity] >= bar for a in analyses for f in a.findings):
             return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str]) -> None:
+    """``review --write-tags``: the verdicts as MLflow run tags; one summary line on stderr."""
+    from .readers import is_mlflow_uri
+    from .readers.mlflow_store import resolve_uri
+    from .writeback import summary, write_back
+
+    uris = []
+    for src in sources:
+        if is_mlflow_uri(src):
+            try:
+                uris.append(resolve_uri(src))
+            except LRTempoError:
+                continue
+    results = write_back(analyses, tracking_uris=uris)
+    for r in results:
+        if r.outcome == "failed":
+            print(f"lrtempo: {r.run_name}: cannot write tags to {r.tracking_uri}: {r.message}",
+                  file=sys.stderr)
+    if not any(r.outcome != "skipped" for r in results):
+        print("lrtempo: --write-tags: no MLflow run to tag", file=sys.stderr)
+    else:
+        print(f"lrtempo: MLflow tags: {summary(results)}", file=sys.stderr)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from analyzer.findings import KIND_RANK, SEVERITY_RANK, Finding
 from analyzer.model import ReadResult, Run
 from analyzer.readers import discover, is_mlflow_uri, read_log_source, read_sources
 from analyzer.roles import role_series
-from analyzer.timewindow import parse_since, run_time, started_since
+from analyzer.timewindow import parse_since, run_time
 
 from .figures import best_val_step, format_lr
 
@@ -45,6 +45,32 @@ def window_seconds(window: str | None) -> float | None:
     if window in WINDOWS:
         return WINDOWS[window]
     return time.time() - parse_since(window)
+
+
+def parse_date_range(window: str) -> tuple[float, float] | None:
+    """``2026-11-01..2026-11-30`` → epoch seconds of 00:00 UTC on the first day and of
+    the end of the last day; ``None`` when ``window`` is not a range; ``ValueError``
+    when it is one with a bad or reversed date."""
+    if ".." not in (window or ""):
+        return None
+    a, _, b = window.partition("..")
+    try:
+        start = datetime.strptime(a.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+        end = datetime.strptime(b.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"date range {window!r}: use YYYY-MM-DD..YYYY-MM-DD") from None
+    if end < start:
+        raise ValueError(f"date range {window!r}: the end is before the start")
+    return start.timestamp(), end.timestamp() + 86400.0
+
+
+def window_bounds(window: str | None) -> tuple[float | None, float | None]:
+    """``(since, until)`` epoch seconds of a window key or date range (``None``: open)."""
+    rng = parse_date_range(window or "")
+    if rng is not None:
+        return rng
+    seconds = window_seconds(window)
+    return (None if seconds is None else time.time() - seconds), None
 
 
 def window_key(hours: float) -> str:
@@ -138,17 +164,25 @@ class DataStore:
         return res
 
     def runs(self, window: str | None = None) -> tuple[list[Run], list[dict[str, str]]]:
-        """Runs started within ``window`` (uploads always), and the read errors."""
+        """Runs started within ``window`` (uploads always), and the read errors.
+
+        ``window`` is a preset key (``24h``), a duration (``36h``) or a date range
+        (``2026-11-01..2026-11-30``); ``ValueError`` when it is none of these.
+        """
         window = window or self.default_window
-        seconds = window_seconds(window)
-        since = None if seconds is None else time.time() - seconds
+        since, until = window_bounds(window)
+
+        def inside(r: Run) -> bool:
+            t = run_time(r)
+            return t is None or ((since is None or t >= since) and (until is None or t < until))
+
         with self._lock:
             self._load_files()
-            runs = [r for r in self._file_runs or [] if since is None or started_since(r, since)]
+            runs = [r for r in self._file_runs or [] if inside(r)]
             errors = list(self._file_errors)
             for uri in self.mlflow_uris:
                 res = self._load_mlflow(uri, window, since)
-                runs.extend(res.runs)
+                runs.extend(r for r in res.runs if until is None or inside(r))
                 errors.extend(res.errors)
             uploads = [u.run for u in reversed(self._uploads.values())]
         seen: set[str] = set()
@@ -301,6 +335,50 @@ def mlflow_run_url(run: Run) -> str | None:
     return f"{base}/#/runs/{run.meta.id}"
 
 
+def run_user(run: Run) -> str:
+    """Who ran it: the reader's user, else MLflow's ``mlflow.user`` tag, else ``""``."""
+    return run.meta.user or (run.meta.tags or {}).get("mlflow.user", "") or ""
+
+
+def parse_tag_filter(text: str | None) -> list[tuple[str, str | None]]:
+    """``team=cv, sweep`` → ``[("team", "cv"), ("sweep", None)]`` (``None``: any value)."""
+    out: list[tuple[str, str | None]] = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, eq, value = part.partition("=")
+        out.append((key.strip(), value.strip() if eq else None))
+    return out
+
+
+def matches_tags(run: Run, wanted: list[tuple[str, str | None]]) -> bool:
+    """True when the run has every wanted tag (and value; values compare case-insensitively)."""
+    tags = run.meta.tags or {}
+    for key, value in wanted:
+        if key not in tags:
+            return False
+        if value is not None and str(tags[key]).strip().lower() != value.lower():
+            return False
+    return True
+
+
+def spark_values(series: Any, n: int = 40) -> list[float] | None:
+    """A loss series as ``n`` bucket means scaled to ``[0, 1]`` (for the Review sparkline)."""
+    if series is None or len(series) < 3:
+        return None
+    y = series["value"].to_numpy(dtype=np.float64)
+    y = y[np.isfinite(y)]
+    if y.size < 3:
+        return None
+    means = np.array([b.mean() for b in np.array_split(y, min(n, y.size)) if b.size])
+    lo, hi = np.percentile(means, [2, 98])
+    span = float(hi - lo)
+    if not np.isfinite(span) or span <= 0:
+        return [0.5] * len(means)
+    return [round(float(v), 3) for v in np.clip((means - lo) / span, 0.0, 1.0)]
+
+
 def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, Any]:
     """One row of the Review table (plain values; the grid renders them as text)."""
     m = run.meta
@@ -315,12 +393,13 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
         except Exception:  # noqa: BLE001
             best = None
     cur = sug.current_lr if sug is not None else None
-    if cur is None and roles is not None and roles.lr:
-        try:  # no suggestion: the peak LR is the one people configure
+    keep = sug is not None and sug.action == "keep_lr"
+    if (cur is None or keep) and roles is not None and roles.lr:
+        try:  # no suggestion, or keep: the peak LR is the one people configure
             lr = role_series(run, roles.lr)
-            cur = float(lr["value"].max()) if lr is not None and len(lr) else None
+            cur = float(lr["value"].max()) if lr is not None and len(lr) else cur
         except Exception:  # noqa: BLE001
-            cur = None
+            pass
     lr_text = format_lr(cur)
     if sug is not None and sug.action == "keep_lr":
         lr_text = f"{format_lr(cur)} (keep)"
@@ -335,9 +414,15 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
         duration = format_duration(m.start_time, m.end_time)
     else:
         duration = ""
+    try:
+        spark = spark_values(role_series(run, roles.train_loss)) if roles is not None else None
+    except Exception:  # noqa: BLE001 - a sparkline is decoration
+        spark = None
     return {
         "id": m.id,
         "run": m.name,
+        "user": run_user(run),
+        "spark": spark,
         "experiment": m.experiment or ("uploads" if uploaded else ""),
         "source": "upload" if uploaded else m.source,
         "start": format_time(start, utc_suffix=False),

@@ -73,8 +73,13 @@ def _log_run(client, exp_id: str, run: Run, start: float, rel: str) -> None:  # 
     client.set_terminated(rid, status="FINISHED", end_time=int((start + 3 * 3600) * 1000))
 
 
-def seed_store(uri: str, samples: Path = SAMPLE_RUNS, now: float | None = None) -> int:
-    """Log every sample run into the MLflow store at ``uri``; returns how many runs."""
+def seed_store(uri: str, samples: Path = SAMPLE_RUNS, now: float | None = None,
+               prefix: str = "") -> int:
+    """Log every sample run into the MLflow store at ``uri``; returns how many runs.
+
+    ``prefix`` goes before each experiment name (``demo/vision``), so a shared server
+    keeps them apart from its own experiments.
+    """
     from mlflow import MlflowClient
 
     now = time.time() if now is None else now
@@ -84,7 +89,7 @@ def seed_store(uri: str, samples: Path = SAMPLE_RUNS, now: float | None = None) 
     for i, run in enumerate(sorted(result.runs, key=lambda r: r.meta.location)):
         rel = os.path.relpath(run.meta.location, samples)
         folder = Path(rel).parts[0]
-        exp = EXPERIMENTS.get(folder, "samples")
+        exp = prefix + EXPERIMENTS.get(folder, "samples")
         if exp not in exp_ids:
             exp_ids[exp] = client.create_experiment(exp)
         hours_ago = 70 + i if folder in OLD_SAMPLES else 4 + 1.5 * i

@@ -205,6 +205,52 @@ def _x(steps: np.ndarray, clock: StepClock | None) -> np.ndarray:
     return clock(steps) if clock is not None else np.asarray(steps)
 
 
+def visible_indices(x: np.ndarray, x_range: tuple[float, float] | None) -> np.ndarray:
+    """Indices of sorted ``x`` inside ``x_range``, plus one neighbour on each side so the
+    lines reach the plot's edges; all indices without a range."""
+    x = np.asarray(x, dtype=np.float64)
+    if x_range is None:
+        return np.arange(x.size)
+    lo, hi = sorted((float(x_range[0]), float(x_range[1])))
+    a = max(int(np.searchsorted(x, lo, side="left")) - 1, 0)
+    b = min(int(np.searchsorted(x, hi, side="right")) + 1, x.size)
+    return np.arange(a, b)
+
+
+def relayout_x_range(relayout: Mapping[str, object] | None
+                     ) -> tuple[bool, tuple[float, float] | None]:
+    """``(changed, x_range)`` from a Plotly ``relayoutData`` event.
+
+    A zoom or pan of either x axis gives ``(True, (x0, x1))``; a reset (autorange,
+    double click) ``(True, None)``; anything else (a y-only zoom, legend clicks)
+    ``(False, None)``: the current range stands.
+    """
+    if not relayout:
+        return False, None
+    for ax in ("xaxis", "xaxis2"):
+        if relayout.get(f"{ax}.autorange"):
+            return True, None
+        pair = relayout.get(f"{ax}.range")
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            pair = (relayout.get(f"{ax}.range[0]"), relayout.get(f"{ax}.range[1]"))
+        try:
+            lo, hi = float(pair[0]), float(pair[1])  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(lo) and math.isfinite(hi) and lo != hi:
+            return True, (min(lo, hi), max(lo, hi))
+    return False, None
+
+
+def _points(steps: np.ndarray, values: np.ndarray, clock: StepClock | None,
+            x_range: tuple[float, float] | None, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, values)`` of one trace: the visible part, downsampled to ``n_out`` points."""
+    steps = np.asarray(steps)
+    values = np.asarray(values, dtype=np.float64)
+    idx = visible_indices(_x(steps, clock), x_range)
+    return downsample(steps[idx], values[idx], n_out)
+
+
 def finding_hover(f: Finding) -> str:
     """Hover text of a shaded finding: kind, range, severity, message and evidence."""
     lines = [
@@ -264,6 +310,7 @@ def run_figure(
     step_label: str = "step",
     epoch: pd.DataFrame | None = None,
     n_out: int = MAX_POINTS,
+    x_range: tuple[float, float] | None = None,
 ) -> go.Figure:
     """Loss curves (raw + smoothed train, val) over the LR on its own log axis.
 
@@ -274,6 +321,9 @@ def run_figure(
     ``x_mode="time"`` plots hours since the first point when wall times exist;
     ``x_mode="epoch"`` plots epochs when an ``epoch`` series is given. Either falls
     back to steps when the run lacks what it needs.
+    ``x_range`` (in the x axis' units) re-samples a zoomed view: only the points in
+    that range are downsampled, so zooming in shows full detail. The EMA is computed
+    over the whole series first, so it does not restart at the range's edge.
     """
     findings = list(findings)
     clock = None
@@ -291,7 +341,7 @@ def run_figure(
     if train is not None and not train.empty:
         steps = train["step"].to_numpy()
         values = train["value"].to_numpy(dtype=np.float64)
-        rx, ry = downsample(steps, values, n_out)
+        rx, ry = _points(steps, values, clock, x_range, n_out)
         fig.add_trace(go.Scattergl(
             x=_x(rx, clock), y=ry, mode="lines", name="train loss (raw)",
             line={"color": TRAIN_COLOR, "width": 1}, opacity=0.25 if smoothing > 0 else 0.9,
@@ -299,7 +349,7 @@ def run_figure(
         ), row=1, col=1)
         if smoothing > 0:
             sm = ema(values, smoothing)
-            smoothed_x, smoothed_y = downsample(steps, sm, n_out)
+            smoothed_x, smoothed_y = _points(steps, sm, clock, x_range, n_out)
             fig.add_trace(go.Scattergl(
                 x=_x(smoothed_x, clock), y=smoothed_y, mode="lines",
                 name=f"train loss (EMA {smoothing:.2f})",
@@ -308,7 +358,8 @@ def run_figure(
         else:
             smoothed_x, smoothed_y = rx, ry
     if val is not None and not val.empty:
-        vx, vy = downsample(val["step"].to_numpy(), val["value"].to_numpy(dtype=np.float64), n_out)
+        vx, vy = _points(val["step"].to_numpy(), val["value"].to_numpy(dtype=np.float64), clock,
+                         x_range, n_out)
         fig.add_trace(go.Scattergl(
             x=_x(vx, clock), y=vy, mode="lines+markers" if len(vx) <= 200 else "lines",
             name="val loss", line={"color": VAL_COLOR, "width": 2}, marker={"size": 5},
@@ -317,7 +368,8 @@ def run_figure(
     has_lr = lr is not None and not _positive(lr).empty
     if has_lr:
         pos = _positive(lr)
-        lx, ly = downsample(pos["step"].to_numpy(), pos["value"].to_numpy(dtype=np.float64), n_out)
+        lx, ly = _points(pos["step"].to_numpy(), pos["value"].to_numpy(dtype=np.float64), clock,
+                         x_range, n_out)
         fig.add_trace(go.Scattergl(
             x=_x(lx, clock), y=ly, mode="lines", name="learning rate",
             line={"color": LR_COLOR, "width": 2}, meta="lr",

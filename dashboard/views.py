@@ -8,18 +8,31 @@ the app's :class:`~dashboard.data.DataStore` with :func:`~dashboard.data.current
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from analyzer.model import Run
+from analyzer.report import render_html, render_markdown
 from analyzer.roles import RoleMap, resolve_roles, role_series
+from analyzer.writeback import summary as writeback_summary
+from analyzer.writeback import write_back
 
-from .data import current_store, format_duration, format_time, mlflow_run_url, review_row
-from .figures import CompareRun, compare_figure, empty_figure, run_figure
+from .data import (
+    current_store,
+    format_duration,
+    format_time,
+    matches_tags,
+    mlflow_run_url,
+    parse_tag_filter,
+    review_row,
+)
+from .figures import CompareRun, compare_figure, empty_figure, relayout_x_range, run_figure
 from .layout import findings_table, run_href, status_badge, suggestion_card
 from .uploads import UploadError, decode_contents, read_upload
 
@@ -49,28 +62,124 @@ def analyze_safely(run: Run) -> Any:
         return FailedAnalysis(roles, f"{type(exc).__name__}: {exc}")
 
 
-def review_data(window: str, experiment: str | None, status: str | None, refresh: bool = False
-                ) -> tuple[list[dict[str, Any]], dict[str, int], list[str], list[dict[str, str]]]:
-    """Rows (filtered), status counts (window + experiment), experiments, read errors."""
+#: Shortest auto-refresh period of the Review page (seconds).
+MIN_REFRESH = 5
+
+
+def refresh_seconds(value: Any) -> int:
+    """An auto-refresh period from a URL or dropdown: 0 (off) or at least :data:`MIN_REFRESH`."""
+    try:
+        v = int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return 0 if v <= 0 else min(max(v, MIN_REFRESH), 86400)
+
+
+def effective_window(choice: str | None, start: str | None, end: str | None) -> str | None:
+    """The window key for the data layer: a preset, or ``start..end`` for "Dates…"
+    (``None`` until both days are picked)."""
+    if choice != "custom":
+        return choice
+    if start and end:
+        return f"{start[:10]}..{end[:10]}"
+    return None
+
+
+@dataclass(frozen=True)
+class ReviewFilters:
+    """What the Review page shows: a window (preset, duration or date range) and filters."""
+
+    window: str = "24h"
+    experiment: str | None = None
+    status: str | None = None
+    user: str | None = None
+    tag: str | None = None
+
+
+@dataclass
+class ReviewData:
+    """The Review page's content: rows (all filters), status counts (all but status)."""
+
+    rows: list[dict[str, Any]]
+    counts: dict[str, int]
+    experiments: list[str]
+    users: list[str]
+    errors: list[dict[str, str]]
+    analyses: list[Any] = field(default_factory=list)  # of the rows, same order
+    runs: list[Run] = field(default_factory=list)
+
+
+def review_data(filters: ReviewFilters, refresh: bool = False) -> ReviewData:
+    """Analyze the window's runs and apply the filters (cached analyses are reused)."""
     store = current_store()
     if refresh:
         store.refresh()
-    runs, errors = store.runs(window)
-    rows = []
+    try:
+        runs, errors = store.runs(filters.window)
+    except ValueError as exc:
+        return ReviewData([], {}, [], [], [{"location": "time window", "error": str(exc)}])
+    wanted_tags = parse_tag_filter(filters.tag)
+    items = []
     for run in runs:
         try:
             analysis = store.analyze(run)
         except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
             errors = errors + [{"location": run.meta.location, "error": f"analysis failed: {exc}"}]
             continue
-        rows.append(review_row(run, analysis, uploaded=store.is_upload(run.meta.id)))
-    experiments = sorted({r["experiment"] for r in rows if r["experiment"]})
-    if experiment:
-        rows = [r for r in rows if r["experiment"] == experiment]
-    counts = Counter(r["status"] for r in rows)
-    if status:
-        rows = [r for r in rows if r["status"] == status]
-    return rows, dict(counts), experiments, errors
+        items.append((run, analysis, review_row(run, analysis, uploaded=store.is_upload(run.meta.id))))
+    experiments = sorted({row["experiment"] for _, _, row in items if row["experiment"]})
+    users = sorted({row["user"] for _, _, row in items if row["user"]})
+    if filters.experiment:
+        items = [i for i in items if i[2]["experiment"] == filters.experiment]
+    if filters.user:
+        items = [i for i in items if i[2]["user"] == filters.user]
+    if wanted_tags:
+        items = [i for i in items if matches_tags(i[0], wanted_tags)]
+    counts = Counter(row["status"] for _, _, row in items)
+    if filters.status:
+        items = [i for i in items if i[2]["status"] == filters.status]
+    return ReviewData([row for _, _, row in items], dict(counts), experiments, users, errors,
+                      [a for _, a, _ in items], [r for r, _, _ in items])
+
+
+EXPORT_TYPES = {"html": ("html", "text/html"), "markdown": ("md", "text/markdown")}
+
+
+def export_report(filters: ReviewFilters, fmt: str, now: float | None = None) -> dict[str, Any]:
+    """The current review as a ``dcc.Download`` payload (self-contained HTML or Markdown)."""
+    if fmt not in EXPORT_TYPES:
+        raise ValueError(f"export format {fmt!r}: use html or markdown")
+    data = review_data(filters)
+    if fmt == "html":
+        text = render_html(data.analyses, data.errors, {r.meta.id: r for r in data.runs})
+    else:
+        text = render_markdown(data.analyses, data.errors)
+    ext, mime = EXPORT_TYPES[fmt]
+    day = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC).strftime("%Y-%m-%d")
+    return {"content": text, "filename": f"lrtempo-review-{day}.{ext}", "type": mime, "base64": False}
+
+
+def mlflow_row_count(rows: list[dict[str, Any]]) -> int:
+    """How many rows are MLflow runs (the ones write-back can tag)."""
+    return sum(1 for r in rows if r.get("source") == "mlflow")
+
+
+def write_tags_view(filters: ReviewFilters) -> dbc.Alert:
+    """Write the shown MLflow runs' verdicts as ``lrtempo.*`` tags; a result alert."""
+    data = review_data(filters)
+    analyses = [a for a, r in zip(data.analyses, data.rows) if r["source"] == "mlflow"]
+    if not analyses:
+        return dbc.Alert("No MLflow run in this view: nothing was written.", color="warning",
+                         className="py-2 mb-2", id="writeback-result")
+    results = write_back(analyses, tracking_uris=current_store().mlflow_uris)
+    failed = [r for r in results if r.outcome == "failed"]
+    return dbc.Alert([
+        html.Div(f"MLflow tags: {writeback_summary(results)}.", className="fw-bold"),
+        html.Div("Tags only (lrtempo.status, lrtempo.action, …); metrics and params are untouched.",
+                 className="small"),
+        html.Ul([html.Li(f"{r.run_name}: {r.message}") for r in failed[:10]], className="mb-0 small")
+        if failed else None,
+    ], color="danger" if failed else "success", className="py-2 mb-2", id="writeback-result")
 
 
 def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
@@ -115,7 +224,26 @@ def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
     return header, side, findings_table(analysis.findings)
 
 
-def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str):
+def zoom_state(relayout: dict[str, Any] | None, current: dict[str, Any] | None,
+               x_mode: str, log_y: bool) -> dict[str, Any] | None:
+    """The Run graph's zoom after a relayout event: ``{"rev", "range"}`` or ``None`` (no change).
+
+    ``rev`` names the view the range belongs to (x mode and log y, the figure's
+    ``uirevision``), so a range in steps is never applied to a wall-time axis.
+    """
+    changed, rng = relayout_x_range(relayout)
+    if not changed:
+        return None
+    state = {"rev": f"{x_mode}-{log_y}", "range": list(rng) if rng else None}
+    return None if current == state else state
+
+
+def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str,
+              zoom: dict[str, Any] | None = None):
+    """The Run figure; ``zoom`` (see :func:`zoom_state`) re-samples the visible range."""
+    x_range = None
+    if zoom and zoom.get("rev") == f"{x_mode}-{log_y}" and zoom.get("range"):
+        x_range = (float(zoom["range"][0]), float(zoom["range"][1]))
     store = current_store()
     run = store.get(run_id) if run_id else None
     if run is None:
@@ -131,7 +259,7 @@ def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str):
     epoch = run.series(epoch_name) if epoch_name and x_mode == "epoch" else None
     return run_figure(train, val, lr, findings=analysis.findings, suggestion=analysis.suggestion,
                       smoothing=float(smoothing or 0), log_y=log_y, x_mode=x_mode,
-                      step_label=run.meta.step_axis, epoch=epoch)
+                      step_label=run.meta.step_axis, epoch=epoch, x_range=x_range)
 
 
 def compare_view(run_ids: list[str], log_y: bool):

@@ -264,6 +264,8 @@ class FakeAnalysis:
     def __init__(self, run: Run) -> None:
         from analyzer.roles import resolve_roles
 
+        self.meta = run.meta
+        self.warnings = ()
         self.roles = resolve_roles(run)
         self.findings = (finding(severity="info", start=1, end=2), finding(start=200, end=500))
         self.status = "overfitting"
@@ -436,11 +438,11 @@ def test_review_callback_as_function(app_with_logs) -> None:
     from dashboard import views as review
 
     with app_with_logs.server.app_context():
-        rows, counts, _, _ = review.review_data("all", None, None)
-        assert sorted(r["run"] for r in rows) == ["fine", "overfit"]
-        assert counts == {"overfitting": 2}
-        rows, _, _, _ = review.review_data("all", None, "healthy")
-        assert rows == []
+        data = review.review_data(review.ReviewFilters("all"))
+        assert sorted(r["run"] for r in data.rows) == ["fine", "overfit"]
+        assert data.counts == {"overfitting": 2}
+        assert [a.meta.name for a in data.analyses] == [r["run"] for r in data.rows]
+        assert review.review_data(review.ReviewFilters("all", status="healthy")).rows == []
 
 
 def test_run_and_compare_callbacks_as_functions(app_with_logs) -> None:

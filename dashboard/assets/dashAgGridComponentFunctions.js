@@ -44,6 +44,27 @@ var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
     );
   };
 
+  // The run's train loss as a tiny line (values already scaled to [0, 1] server-side).
+  dagcomponentfuncs.Sparkline = function (props) {
+    var v = props.value;
+    if (!Array.isArray(v) || v.length < 2) {
+      return "";
+    }
+    var w = 80, h = 24, n = v.length;
+    var pts = v.map(function (y, i) {
+      var yy = Number(y);
+      if (!isFinite(yy)) { yy = 0.5; }
+      return (1 + (i * (w - 2)) / (n - 1)).toFixed(1) + "," + (h - 2 - yy * (h - 4)).toFixed(1);
+    }).join(" ");
+    return React.createElement(
+      "svg",
+      { width: w, height: h, viewBox: "0 0 " + w + " " + h, className: "sparkline",
+        role: "img", "aria-label": "train loss" },
+      React.createElement("polyline", { points: pts, fill: "none", stroke: "#1f77b4",
+                                        strokeWidth: 1.4 })
+    );
+  };
+
   dagcomponentfuncs.ExternalLink = function (props) {
     var url = props.value;
     if (!url || !/^https?:\/\//i.test(String(url))) {

@@ -8,64 +8,131 @@ from urllib.parse import urlencode
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, clientside_callback, ctx, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.data import WINDOWS, current_store
 from dashboard.layout import error_list, status_counts
-from dashboard.views import review_data
+from dashboard.views import (
+    MIN_REFRESH,
+    ReviewFilters,
+    effective_window,
+    export_report,
+    mlflow_row_count,
+    refresh_seconds,
+    review_data,
+    write_tags_view,
+)
 
 dash.register_page(__name__, path="/", name="Review", title="LR Tempo · Review", order=0)
 
 STATUSES = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
 
 COLUMNS: list[dict[str, Any]] = [
-    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 170, "flex": 2,
+    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 150, "flex": 2,
      "filter": "agTextColumnFilter", "tooltipField": "run"},
+    {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 92,
+     "sortable": False, "filter": False},
     {"field": "experiment", "headerName": "Experiment", "filter": "agTextColumnFilter",
-     "minWidth": 130, "flex": 1},
-    {"field": "source", "headerName": "Source", "width": 90, "filter": False},
-    {"field": "start", "headerName": "Start (UTC)", "sort": "desc", "width": 160, "filter": False},
-    {"field": "duration", "headerName": "Duration", "width": 95, "filter": False,
+     "minWidth": 110, "flex": 1},
+    {"field": "user", "headerName": "User", "width": 90, "filter": "agTextColumnFilter"},
+    {"field": "source", "headerName": "Source", "width": 80, "filter": False},
+    {"field": "start", "headerName": "Start (UTC)", "sort": "desc", "width": 140, "filter": False},
+    {"field": "duration", "headerName": "Duration", "width": 88, "filter": False,
      "sortable": False},
-    {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "width": 130,
+    {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "width": 122,
      "filter": "agTextColumnFilter"},
-    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 180,
+    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 160,
      "tooltipField": "finding", "filter": "agTextColumnFilter"},
-    {"field": "lr", "headerName": "LR → suggested", "width": 155, "filter": False},
-    {"field": "best_val_step", "headerName": "Best val", "width": 95, "filter": False},
-    {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 85,
+    {"field": "lr", "headerName": "LR → suggested", "width": 150, "filter": False},
+    {"field": "best_val_step", "headerName": "Best val", "width": 85, "filter": False},
+    {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 80,
      "sortable": False, "filter": False},
 ]
+
+
+#: Auto-refresh choices (seconds; 0 = off). A URL may ask for another period (5 s or more).
+REFRESH_CHOICES: dict[int, str] = {0: "Auto-refresh off", 30: "every 30 s", 60: "every 1 min",
+                                   300: "every 5 min"}
 
 
 def _opts_window(default: str) -> list[dict[str, str]]:
     labels = {"24h": "Last 24 h", "7d": "Last 7 days", "30d": "Last 30 days", "all": "All"}
     keys = list(WINDOWS)
-    if default not in keys:
+    if default not in keys and default != "custom":
         keys.insert(0, default)
-    return [{"label": labels.get(k, f"Last {k}"), "value": k} for k in keys]
+    return [{"label": labels.get(k, f"Last {k}"), "value": k} for k in keys] + [
+        {"label": "Dates…", "value": "custom"}]
+
+
+def _refresh_opts(current: int) -> list[dict[str, Any]]:
+    opts = dict(REFRESH_CHOICES)
+    if current not in opts:
+        opts[current] = f"every {current} s"
+    return [{"label": label, "value": sec} for sec, label in sorted(opts.items())]
 
 
 def layout(window: str | None = None, experiment: str | None = None, status: str | None = None,
+           user: str | None = None, tag: str | None = None, refresh: str | None = None,
            **_: Any) -> html.Div:
     store = current_store()
     window = window or store.default_window
+    start = end = None
+    if ".." in window:
+        start, _, end = window.partition("..")
+        window = "custom"
     experiment = experiment if experiment is not None else (store.experiment or "")
+    every = refresh_seconds(refresh)
     return html.Div([
         dbc.Row([
             dbc.Col(html.H3("Review", className="mb-0"), width="auto"),
             dbc.Col(dbc.RadioItems(id="review-window", options=_opts_window(window), value=window,
                                    inline=True, className="btn-group-sm"), width="auto"),
-            dbc.Col(dcc.Dropdown(id="review-experiment", placeholder="All experiments",
-                                 value=experiment or None, clearable=True), width=3),
-            dbc.Col(dcc.Dropdown(id="review-status", placeholder="Any status",
-                                 options=[{"label": s.replace("_", " "), "value": s} for s in STATUSES],
-                                 value=status or None, clearable=True), width=2),
+            dbc.Col(dcc.DatePickerRange(id="review-dates", start_date=start, end_date=end,
+                                        display_format="YYYY-MM-DD", clearable=True,
+                                        minimum_nights=0, first_day_of_week=1),
+                    id="review-dates-col", width="auto",
+                    style={} if window == "custom" else {"display": "none"}),
             dbc.Col(dbc.Button("Refresh", id="review-refresh", color="secondary", size="sm",
                                outline=True), width="auto"),
+            dbc.Col(dcc.Dropdown(id="review-autorefresh", options=_refresh_opts(every), value=every,
+                                 clearable=False, searchable=False, style={"width": "11rem"}),
+                    width="auto"),
+        ], className="g-2 align-items-center mb-2"),
+        dbc.Row([
+            # A value must be among the options from the start, or the dropdown drops it.
+            dbc.Col(dcc.Dropdown(id="review-experiment", placeholder="All experiments",
+                                 value=experiment or None, clearable=True,
+                                 options=[experiment] if experiment else []), md=2),
+            dbc.Col(dcc.Dropdown(id="review-user", placeholder="Any user", value=user or None,
+                                 clearable=True, options=[user] if user else []), md=2),
+            dbc.Col(dbc.Input(id="review-tag", placeholder="tag: key=value, key", value=tag or "",
+                              debounce=True, size="sm", type="text"), md=2),
+            dbc.Col(dcc.Dropdown(id="review-status", placeholder="Any status",
+                                 options=[{"label": s.replace("_", " "), "value": s} for s in STATUSES],
+                                 value=status or None, clearable=True), md=2),
             dbc.Col(dcc.Link("Compare selected (0)", id="review-compare-link", href="/compare",
                              className="btn btn-sm btn-outline-primary"), width="auto"),
+            dbc.Col(dbc.DropdownMenu([
+                dbc.DropdownMenuItem("HTML report (self-contained)", id="review-export-html"),
+                dbc.DropdownMenuItem("Markdown report", id="review-export-md"),
+            ], label="Export", id="review-export", size="sm", color="secondary"), width="auto"),
+            dbc.Col(dbc.Button("Write tags to MLflow…", id="review-writeback", size="sm",
+                               color="warning", outline=True, disabled=True,
+                               title="Store each MLflow run's status and suggestion as "
+                                     "lrtempo.* tags"), width="auto"),
         ], className="g-2 align-items-center mb-2"),
+        dcc.Download(id="review-download"),
+        dcc.Interval(id="review-interval", interval=max(every, MIN_REFRESH) * 1000,
+                     disabled=every == 0),
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle("Write tags to MLflow")),
+            dbc.ModalBody(id="writeback-body"),
+            dbc.ModalFooter([
+                dbc.Button("Cancel", id="writeback-cancel", color="secondary", outline=True),
+                dbc.Button("Write tags", id="writeback-confirm", color="warning"),
+            ]),
+        ], id="writeback-modal", is_open=False),
+        html.Div(id="review-writeback-result"),
         dcc.Loading(html.Div([
             html.Div(id="review-counts", className="mb-2"),
             html.Div(id="review-errors"),
@@ -89,13 +156,25 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
     ])
 
 
-def _query(window: str, experiment: str | None, status: str | None) -> str:
-    q = {"window": window}
-    if experiment:
-        q["experiment"] = experiment
-    if status:
-        q["status"] = status
-    return "?" + urlencode(q)
+FILTER_INPUTS = (
+    Input("review-window", "value"),
+    Input("review-dates", "start_date"),
+    Input("review-dates", "end_date"),
+    Input("review-experiment", "value"),
+    Input("review-status", "value"),
+    Input("review-user", "value"),
+    Input("review-tag", "value"),
+)
+FILTER_STATES = tuple(State(i.component_id, i.component_property) for i in FILTER_INPUTS)
+
+
+def _filters(window: str | None, start: str | None, end: str | None, experiment: str | None,
+             status: str | None, user: str | None, tag: str | None) -> ReviewFilters | None:
+    win = effective_window(window, start, end)
+    if win is None:
+        return None
+    return ReviewFilters(win, experiment or None, status or None, user or None,
+                         (tag or "").strip() or None)
 
 
 @callback(
@@ -103,18 +182,94 @@ def _query(window: str, experiment: str | None, status: str | None) -> str:
     Output("review-counts", "children"),
     Output("review-errors", "children"),
     Output("review-experiment", "options"),
-    Input("review-window", "value"),
-    Input("review-experiment", "value"),
-    Input("review-status", "value"),
+    Output("review-user", "options"),
+    Output("review-writeback", "disabled"),
+    *FILTER_INPUTS,
     Input("review-refresh", "n_clicks"),
+    Input("review-interval", "n_intervals"),
 )
-def update_review(window: str, experiment: str | None, status: str | None, _n: int | None):
-    rows, counts, experiments, errors = review_data(
-        window, experiment, status, refresh=ctx.triggered_id == "review-refresh")
+def update_review(window: str, start: str | None, end: str | None, experiment: str | None,
+                  status: str | None, user: str | None, tag: str | None, _n: int | None,
+                  _ticks: int | None):
+    """The grid and its counts; the Refresh button and auto-refresh ticks re-read the sources."""
+    filters = _filters(window, start, end, experiment, status, user, tag)
+    if filters is None:
+        return ([], html.Div("Choose the first and last day of the range.", className="text-muted",
+                             id="review-pick-dates"), None, no_update, no_update, True)
+    data = review_data(filters, refresh=ctx.triggered_id in ("review-refresh", "review-interval"))
+    experiments = data.experiments
     if experiment and experiment not in experiments:
         experiments = [experiment] + experiments
-    return (rows, status_counts(counts), error_list(errors),
-            [{"label": e, "value": e} for e in experiments])
+    users = data.users
+    if user and user not in users:
+        users = [user] + users
+    return (data.rows, status_counts(data.counts), error_list(data.errors),
+            [{"label": e, "value": e} for e in experiments],
+            [{"label": u, "value": u} for u in users],
+            mlflow_row_count(data.rows) == 0)
+
+
+@callback(
+    Output("review-dates-col", "style"),
+    Input("review-window", "value"),
+)
+def show_dates(window: str | None):
+    return {} if window == "custom" else {"display": "none"}
+
+
+@callback(
+    Output("review-interval", "disabled"),
+    Output("review-interval", "interval"),
+    Input("review-autorefresh", "value"),
+)
+def set_autorefresh(seconds: int | None):
+    every = refresh_seconds(seconds)
+    return every == 0, max(every, MIN_REFRESH) * 1000
+
+
+@callback(
+    Output("review-download", "data"),
+    Input("review-export-html", "n_clicks"),
+    Input("review-export-md", "n_clicks"),
+    *FILTER_STATES,
+    prevent_initial_call=True,
+)
+def on_export(_html: int | None, _md: int | None, *state: Any):
+    filters = _filters(*state)
+    if filters is None:
+        return no_update
+    return export_report(filters, "html" if ctx.triggered_id == "review-export-html" else "markdown")
+
+
+@callback(
+    Output("writeback-modal", "is_open"),
+    Output("writeback-body", "children"),
+    Output("review-writeback-result", "children"),
+    Input("review-writeback", "n_clicks"),
+    Input("writeback-cancel", "n_clicks"),
+    Input("writeback-confirm", "n_clicks"),
+    State("review-grid", "rowData"),
+    *FILTER_STATES,
+    prevent_initial_call=True,
+)
+def on_writeback(_open: int | None, _cancel: int | None, _confirm: int | None,
+                 rows: list[dict[str, Any]] | None, *state: Any):
+    """Open the confirmation; write only on "Write tags"."""
+    if ctx.triggered_id == "review-writeback":
+        n = mlflow_row_count(rows or [])
+        body = [html.P(f"Store the verdict of the {n} MLflow run{'s' if n != 1 else ''} shown as "
+                       "run tags: lrtempo.status, lrtempo.action, lrtempo.current_lr, "
+                       "lrtempo.suggested_lr, lrtempo.early_stop_step, lrtempo.worst_finding, "
+                       "lrtempo.analyzed_at."),
+                html.P("Only tags are written; metrics and params are never touched. Runs whose "
+                       "tags already match are left as they are.", className="small text-muted mb-0")]
+        return True, body, no_update
+    if ctx.triggered_id == "writeback-confirm":
+        filters = _filters(*state)
+        if filters is None:
+            return False, no_update, no_update
+        return False, no_update, write_tags_view(filters)
+    return False, no_update, no_update
 
 
 @callback(
@@ -132,11 +287,16 @@ def compare_link(selected: list[dict[str, Any]] | None):
 # dcc.Location, so the page keeps its state.
 clientside_callback(
     """
-    function(window_, experiment, status) {
+    function(window_, start, end, experiment, status, user, tag, refresh) {
         const q = new URLSearchParams();
-        if (window_) { q.set("window", window_); }
+        if (window_ === "custom") {
+            if (start && end) { q.set("window", start.slice(0, 10) + ".." + end.slice(0, 10)); }
+        } else if (window_) { q.set("window", window_); }
         if (experiment) { q.set("experiment", experiment); }
         if (status) { q.set("status", status); }
+        if (user) { q.set("user", user); }
+        if (tag) { q.set("tag", tag); }
+        if (refresh) { q.set("refresh", String(refresh)); }
         const url = window.location.pathname + "?" + q.toString();
         if (window.location.pathname + window.location.search !== url) {
             window.history.replaceState(window.history.state, "", url);
@@ -145,7 +305,6 @@ clientside_callback(
     }
     """,
     Output("review-url-dummy", "children"),
-    Input("review-window", "value"),
-    Input("review-experiment", "value"),
-    Input("review-status", "value"),
+    *FILTER_INPUTS,
+    Input("review-autorefresh", "value"),
 )

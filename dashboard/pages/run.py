@@ -6,10 +6,10 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, clientside_callback, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from dashboard.figures import empty_figure
-from dashboard.views import run_graph, run_view
+from dashboard.views import run_graph, run_view, zoom_state
 
 dash.register_page(__name__, path="/run", name="Run", title="LR Tempo · Run", order=1)
 
@@ -27,6 +27,7 @@ def layout(id: str | None = None, smoothing: str | None = None, logy: str | None
     smooth = _float(smoothing, 0.6, 0.0, 0.99)
     return html.Div([
         dcc.Store(id="run-id", data=id),
+        dcc.Store(id="run-zoom", data=None),
         html.Div(id="run-header", className="mb-2"),
         dbc.Row([
             dbc.Col([
@@ -71,14 +72,31 @@ def update_run(run_id: str | None):
 
 
 @callback(
+    Output("run-zoom", "data"),
+    Input("run-graph", "relayoutData"),
+    State("run-zoom", "data"),
+    State("run-logy", "value"),
+    State("run-x", "value"),
+    prevent_initial_call=True,
+)
+def on_zoom(relayout: dict[str, Any] | None, current: dict[str, Any] | None, logy: list[str],
+            x_mode: str):
+    state = zoom_state(relayout, current, x_mode or "step", "log" in (logy or []))
+    return no_update if state is None else state
+
+
+@callback(
     Output("run-graph", "figure"),
     Input("run-id", "data"),
     Input("run-smoothing", "value"),
     Input("run-logy", "value"),
     Input("run-x", "value"),
+    Input("run-zoom", "data"),
 )
-def update_graph(run_id: str | None, smoothing: float, logy: list[str], x_mode: str):
-    return run_graph(run_id, smoothing, "log" in (logy or []), x_mode or "step")
+def update_graph(run_id: str | None, smoothing: float, logy: list[str], x_mode: str,
+                 zoom: dict[str, Any] | None):
+    """Re-built on every control change and on zoom (re-sampled to the visible range)."""
+    return run_graph(run_id, smoothing, "log" in (logy or []), x_mode or "step", zoom)
 
 
 clientside_callback(
