@@ -36,7 +36,8 @@ test-all: setup browser
 	$(BIN)/python -m pytest -q -m "" $(PYTEST_ARGS)
 
 bench: setup
-	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python -m pip install -q -e ".[bench,dask]"
+	$(BIN)/python -m benchmarks --quick
 	$(BIN)/python -m benchmarks.detection --quick
 
 clean:

@@ -6,8 +6,11 @@ How each URI kind is read:
   session: experiments by name/id (``experiments/get-by-name``, ``experiments/get``) or
   all active ones (``experiments/search``); runs through ``runs/search``, paged 1,000 at a
   time, ``since`` sent as the filter ``attributes.start_time > <ms>``; each metric's
-  history through the paged ``metrics/get-history`` (25,000 points a page), fetched
-  concurrently by :data:`WORKERS` threads. Connection errors, 429 and 5xx are retried
+  history through the server's ``/ajax-api/…/metrics/get-history-bulk`` (plain JSON,
+  about 3x less server time per point than the protobuf-JSON ``get-history``; its
+  answer is capped at 25,000 points, so a full answer is fetched again the long way),
+  else the paged ``metrics/get-history`` (25,000 points a page; also when the server
+  has no bulk endpoint), fetched concurrently by :data:`WORKERS` threads. Connection errors, 429 and 5xx are retried
   with exponential backoff (every call is a read, the ``runs/search`` POST included).
   A run's location is its page in the MLflow UI.
 - ``sqlite:///path.db`` — the MLflow schema (``experiments, runs, metrics, params,
@@ -69,6 +72,10 @@ RETRIES = 3
 BACKOFF = 0.25
 
 API = "/api/2.0/mlflow/"
+#: The MLflow UI's API (same server); ``metrics/get-history-bulk`` lives there.
+AJAX_API = "/ajax-api/2.0/mlflow/"
+#: Most points one ``get-history-bulk`` answer holds (the server cuts longer histories).
+BULK_MAX_POINTS = 25_000
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 URI_HELP = "use http(s)://host:port, sqlite:///path/mlflow.db or file:///path/mlruns"
@@ -381,6 +388,7 @@ class _HttpStore:
         self.location = f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
         self.retries, self.timeout = retries, timeout
         self._down: str | None = None
+        self._bulk = True  # until the server shows it has no get-history-bulk
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "lrtempo-mlflow-reader"
         retry = _retry_class()(
@@ -448,13 +456,14 @@ class _HttpStore:
         *,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
+        api: str = API,
     ) -> dict[str, Any]:
         """One REST call → parsed JSON; every failure is a :class:`SourceError`."""
         import requests
 
         if self._down is not None:
             raise SourceError(self.location, self._down)
-        url = f"{self.location}{API}{endpoint}"
+        url = f"{self.location}{api}{endpoint}"
         try:
             resp = self.session.request(
                 method,
@@ -667,6 +676,42 @@ class _HttpStore:
         return _Record(meta, exp_id, keys)
 
     def history(self, run_id: str, key: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+        """Every point of one metric: one ``get-history-bulk`` call, else paged ``get-history``."""
+        if self._bulk:
+            got = self._history_bulk(run_id, key)
+            if got is not None:
+                return got
+        return self._history_paged(run_id, key)
+
+    def _history_bulk(
+        self, run_id: str, key: str
+    ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The history from the UI's bulk endpoint; ``None`` when it may be cut or is absent."""
+        cap = min(BULK_MAX_POINTS, HISTORY_PAGE_SIZE)  # a longer history goes page by page
+        try:
+            page = self._call(
+                "GET",
+                "metrics/get-history-bulk",
+                params={"run_id": run_id, "metric_key": key, "max_results": cap},
+                api=AJAX_API,
+            )
+        except _ApiError as exc:
+            if exc.code is None and exc.status in (404, 405, 501):
+                self._bulk = False  # no such endpoint here (not an MLflow UI server)
+            return None
+        points = page.get("metrics")
+        if not isinstance(points, list) or len(points) >= cap:
+            return None
+        points = [m for m in points if m.get("run_id", run_id) == run_id]
+        steps = np.fromiter((int(m.get("step", 0)) for m in points), np.int64, len(points))
+        values = np.fromiter((float(m.get("value", 0.0)) for m in points), np.float64, len(points))
+        stamps = np.fromiter((int(m.get("timestamp", 0)) for m in points), np.int64, len(points))
+        order = np.lexsort((values, steps, stamps))  # MLflow's order: timestamp, step, value
+        return key, steps[order], values[order], stamps[order]
+
+    def _history_paged(
+        self, run_id: str, key: str
+    ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
         """Every point of one metric, paging through ``metrics/get-history``."""
         steps: list[int] = []
         values: list[float] = []

@@ -1,0 +1,156 @@
+"""MLflow fetch: LR Tempo's reader vs the naive ``MlflowClient.get_metric_history`` loop.
+
+A real local ``mlflow server`` (sqlite backend, started in its own process group and
+killed with it) holds ``runs x metrics x steps`` points, logged once over REST with
+``runs/log-batch`` (1,000 metrics a call, MLflow's limit) and cached between suite
+runs. The peer is what people write: ``search_runs`` then ``get_metric_history`` for
+every run and metric, one after another. LR Tempo: ``read_mlflow(url, experiment=…)``
+(runs search, paged ``metrics/get-history``, a bounded thread pool, retries with
+backoff), frames included. Both must return every point.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .common import Result, Sizes, best_of, data_dir, ratio
+
+EXPERIMENT = "lrtempo-bench"
+METRIC_KEYS = ("train_loss", "val_loss", "lr")
+BATCH = 1000  # MLflow's limit of metrics per log-batch call
+
+
+@contextmanager
+def server(root: Path, workers: int = 2) -> Iterator[str]:
+    """A running ``mlflow server`` on ``root``'s sqlite file; its URL. Killed on exit."""
+    from tests.fixtures_mlflow import _stop, start_server
+
+    srv, proc = start_server(root, workers=workers)
+    try:
+        yield srv.url
+    finally:
+        _stop(proc)
+
+
+def _post(session, url: str, endpoint: str, body: dict) -> dict:
+    for attempt in range(5):
+        resp = session.post(f"{url}/api/2.0/mlflow/{endpoint}", data=json.dumps(body),
+                            headers={"Content-Type": "application/json"}, timeout=120)
+        if resp.status_code < 500:
+            resp.raise_for_status()
+            return resp.json()
+        time.sleep(0.5 * 2**attempt)
+    resp.raise_for_status()
+    return {}
+
+
+def log_fleet(url: str, n_runs: int, keys: tuple[str, ...], n_steps: int, threads: int = 6,
+              experiment: str = EXPERIMENT) -> str:
+    """Create the experiment and log every point over REST; returns the experiment id."""
+    import requests
+
+    session = requests.Session()
+    exp_id = _post(session, url, "experiments/create", {"name": experiment})["experiment_id"]
+    t0 = int(time.time() * 1000) - n_runs * 1000
+    rng = np.random.default_rng(1)
+    steps = np.arange(n_steps)
+
+    def one(i: int) -> None:
+        s = requests.Session()
+        run = _post(s, url, "runs/create", {"experiment_id": exp_id, "run_name": f"run-{i:04d}",
+                                            "start_time": t0 + i * 1000})["run"]["info"]
+        rid = run["run_id"]
+        curves = {
+            "train_loss": 2.5 * np.exp(-steps / (n_steps / 5)) + 0.5
+            + 0.05 * rng.standard_normal(n_steps),
+            "val_loss": 2.5 * np.exp(-steps / (n_steps / 5)) + 0.6,
+            "lr": 3e-4 * np.minimum(1.0, (steps + 1) / 100),
+        }
+        points = [
+            {"key": k, "value": float(v), "timestamp": t0 + i * 1000 + int(st), "step": int(st)}
+            for k in keys for st, v in zip(steps, curves.get(k, curves["train_loss"]))
+        ]
+        for j in range(0, len(points), BATCH):
+            _post(s, url, "runs/log-batch", {"run_id": rid, "metrics": points[j : j + BATCH]})
+        _post(s, url, "runs/update", {"run_id": rid, "status": "FINISHED",
+                                      "end_time": t0 + i * 1000 + n_steps})
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(n_runs)))
+    return str(exp_id)
+
+
+def store_root(sizes: Sizes) -> Path:
+    keys = METRIC_KEYS[: sizes.mlflow_metrics]
+    return data_dir() / f"mlflow_{sizes.mlflow_runs}x{len(keys)}x{sizes.mlflow_steps}"
+
+
+def fetch_ours(url: str, experiment: str = EXPERIMENT) -> int:
+    from analyzer.readers.mlflow_store import read_mlflow
+
+    res = read_mlflow(url, experiment=experiment)
+    if res.errors:
+        raise AssertionError(f"read errors: {res.errors[:3]}")
+    return sum(len(r.frame) for r in res.runs)
+
+
+def fetch_naive(url: str, experiment: str = EXPERIMENT) -> int:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    exp = client.get_experiment_by_name(experiment)
+    total = 0
+    for run in client.search_runs([exp.experiment_id], max_results=1000):
+        for key in run.data.metrics:
+            total += len(client.get_metric_history(run.info.run_id, key))
+    return total
+
+
+def prepare(sizes: Sizes) -> Path:
+    """The cached store for ``sizes``, logged over REST on first use; its root folder."""
+    keys = METRIC_KEYS[: sizes.mlflow_metrics]
+    root = store_root(sizes)
+    done = root / ".complete"
+    if done.exists():
+        return root
+    if root.exists():  # an interrupted logging: start again
+        import shutil
+
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    with server(root) as url:
+        t0 = time.perf_counter()
+        log_fleet(url, sizes.mlflow_runs, keys, sizes.mlflow_steps)
+        (root / "log_seconds").write_text(f"{time.perf_counter() - t0:.1f}\n")
+    done.touch()
+    return root
+
+
+def bench(sizes: Sizes) -> Result:
+    keys = METRIC_KEYS[: sizes.mlflow_metrics]
+    expected = sizes.mlflow_runs * len(keys) * sizes.mlflow_steps
+    root = prepare(sizes)
+    log_s = float((root / "log_seconds").read_text()) if (root / "log_seconds").exists() else None
+    with server(root) as url:
+        fetch_ours(url)  # warm the server's caches the same way for both
+        ours = best_of(lambda: fetch_ours(url), sizes.repeats)
+        peer = best_of(lambda: fetch_naive(url), sizes.repeats, sizes.peer_budget_s)
+    if not (ours.value == peer.value == expected):
+        raise AssertionError(f"points: LR Tempo {ours.value}, naive {peer.value}, "
+                             f"expected {expected}")
+    r = ratio(peer.best, ours.best)
+    return Result(
+        "mlflow_fetch", ours.best, "MlflowClient.get_metric_history loop", peer.best, r,
+        target=">= 10x naive loop", met=r is not None and r >= 10,
+        size=f"{sizes.mlflow_runs} runs x {len(keys)} metrics x {sizes.mlflow_steps:,} steps",
+        notes=f"ours {ours.label}, peer {peer.label}; local mlflow server, 2 workers, sqlite",
+        extra={"points": expected, "log_s": log_s, "ours_times": list(ours.times),
+               "peer_times": list(peer.times)},
+    )
