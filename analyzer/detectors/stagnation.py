@@ -22,15 +22,17 @@ Algorithm
 3. Diagnosis with the LR series (``analyzer.schedule``):
    * ``stuck`` — plateau from ≤ 10 % with < 10 % improvement before it: LR too small
      (increase_lr), warning;
-   * ``lr_collapsed`` — the LR fell to ≤ 5 % of its peak before 70 % of the run and
-     the plateau starts after that (the loss was still improving until then): broken
-     schedule (restore_lr), warning;
+   * ``lr_collapsed`` — the LR fell to ≤ 5 % of its peak before 70 % of the run, the
+     plateau starts after that, and the loss was still improving until then (a
+     Mann–Kendall decrease, p < 0.05, over the 20 % of the run before the collapse; a
+     loss that bounced at a too-large LR before a step down was not cut short), and
+     the drop was abrupt (a step, or a curve no smooth decay fits — a linear/cosine/
+     exponential decay that gets there is planned): broken schedule (restore_lr), warning;
    * ``converged`` — the plateau level is ≤ 5 % of the first level (≥ 95 % of the loss
      is gone: memorisation/convergence), info;
    * ``schedule_end`` — the LR decays and is ≤ 20 % of its peak where the plateau
      starts (≤ 30 %): converged as planned, info;
-   * ``settled`` (``val_loss`` only) — after ≥ 10 % progress the plateau's points
-     bounce less than ``stag_jitter`` (0.5 % per point, :func:`~analyzer.stats.bounce`):
+   * ``settled`` (``val_loss`` only, not stuck) — the plateau's points bounce less than ``stag_jitter`` (0.5 % per point, :func:`~analyzer.stats.bounce`):
      the weights have stopped moving, a smooth convergence rather than an LR noise
      floor, info. (A minibatch train loss bounces by sampling alone, so its jitter says
      nothing about the LR; a validation pass over a fixed set moves only with the weights.)
@@ -71,6 +73,9 @@ from ..stats import (
 from . import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 STARTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+#: Planned decays that fit the whole post-peak LR curve (``analyzer.schedule``): reaching
+#: ≤ 5 % of the peak early is an aggressive plan, not a broken one.
+SMOOTH_DECAYS = ("linear", "cosine", "exponential", "one_cycle")
 REF_SHARE = 0.1
 
 
@@ -170,8 +175,10 @@ def detect_stagnation(
     sched = recognise(*lr) if lr is not None else UNKNOWN
     lr_start = lr_at(lr, start)
     lr_end = lr_at(lr, float(rx[-1]))
+    improving_before = _improving_before(rx, ry, sched.collapse_step, span)
     diagnosis = _diagnose(sched, start, frac, progress, first_level, float(rx[0]), span, lr_start,
-                          metric, train_improving, level, jitter < config.stag_jitter)
+                          metric, train_improving, level, jitter < config.stag_jitter,
+                          improving_before)
     sev = "warning" if frac >= config.stag_warning_frac else "info"
     if diagnosis in ("schedule_end", "converged", "settled"):
         sev = "info"
@@ -201,9 +208,26 @@ def detect_stagnation(
     )]
 
 
+#: Level of the "still improving before the LR collapsed" check: it picks a diagnosis
+#: for a plateau already found, so it is not a detection threshold.
+IMPROVING_P = 0.05
+
+
+def _improving_before(rx: np.ndarray, ry: np.ndarray, collapse: float | None, span: float) -> bool:
+    """Whether the loss fell (Mann–Kendall p < 0.05) over the 20 % of the run before the
+    LR collapsed: a collapse only cut progress short when there was progress."""
+    if collapse is None:
+        return False
+    sel = (rx >= collapse - 0.2 * span) & (rx < collapse)
+    if sel.sum() < 4:
+        return False
+    return trend_test(rx[sel], ry[sel], slope=False).p_decrease < IMPROVING_P
+
+
 def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first_level: float,
               x0: float, span: float, lr_start: float | None, metric: str,
-              train_improving: bool | None, level: float, smooth: bool) -> str:
+              train_improving: bool | None, level: float, smooth: bool,
+              improving_before: bool) -> str:
     if metric == "val_loss" and train_improving:
         return "val_plateau"
     pos = (start - x0) / span
@@ -215,9 +239,10 @@ def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first
         if (sched.collapse_step is not None and sched.last_step is not None
                 and sched.first_step is not None
                 and (sched.collapse_step - sched.first_step) <= 0.7 * max(sched.last_step - sched.first_step, 1e-12)
-                and start >= sched.collapse_step - 0.1 * span):
+                and start >= sched.collapse_step - 0.1 * span and improving_before
+                and sched.name not in SMOOTH_DECAYS):
             return "lr_collapsed"
-    if metric == "val_loss" and smooth and progress >= 0.1 * abs(first_level):
+    if metric == "val_loss" and smooth:
         return "settled"
     if sched.peak_lr:
         if sched.decays and lr_start is not None and lr_start <= 0.3 * sched.peak_lr:
