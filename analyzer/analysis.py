@@ -8,7 +8,9 @@
 Pipeline (pure: no I/O, no printing):
 
 1. roles (``resolve_roles`` unless given) → train, val and LR series;
-2. train loss: divergence first; oscillation when there is none of the critical kind;
+2. train loss: divergence first; oscillation when there is none of the critical kind
+   (noise-like swings are dropped when a validation pass over the same steps stays
+   smooth: minibatch noise, see ``_minibatch_noise``);
    stagnation when neither divergence nor oscillation was found;
 3. val loss: non-finite values (divergence); after a critical train divergence nothing
    else (a val loss that explodes with it or plateaus before the blow-up is explained
@@ -45,7 +47,7 @@ from .findings import Finding, Status, Suggestion, status_of
 from .model import Run, RunMeta
 from .roles import RoleMap, resolve_roles, role_series
 from .schedule import recognise
-from .stats import finite_xy
+from .stats import bounce, finite_xy
 from .suggest import suggest
 
 __all__ = ["AnalysisConfig", "RunAnalysis", "analyze_run", "analyze_series"]
@@ -95,6 +97,22 @@ def _as_instability(f: Finding) -> Finding:
     )
 
 
+def _minibatch_noise(f: Finding, val: tuple[np.ndarray, np.ndarray] | None,
+                     cfg: AnalysisConfig) -> bool:
+    """A train "oscillation" of noise-like swings (sign flips ~2/3, not period-2) while a
+    validation pass over the same steps stays smooth (≥ 8 evaluations bouncing less than
+    ``stag_jitter`` per evaluation): the weights are not bouncing, the minibatch loss
+    is just noisier as it falls (hard examples), so it is no LR problem."""
+    if val is None or f.evidence.get("path") != "growth":
+        return False
+    flips = f.evidence.get("sign_flip_rate")
+    if not isinstance(flips, float) or not flips < cfg.osc_flip_rate:
+        return False
+    vx, vy = finite_xy(*val)
+    sel = vx >= f.start_step
+    return int(sel.sum()) >= 8 and bounce(vy[sel]) < cfg.stag_jitter
+
+
 def analyze_series(
     train: tuple[np.ndarray, np.ndarray] | None,
     val: tuple[np.ndarray, np.ndarray] | None = None,
@@ -115,6 +133,7 @@ def analyze_series(
         critical = any(f.severity == "critical" for f in div)
         if not critical and n_train >= cfg.min_points:
             osc = detect_oscillation(*train, lr=lr, metric="train_loss", config=cfg)
+            osc = [f for f in osc if not _minibatch_noise(f, val, cfg)]
             findings += osc
             if not osc and not div:
                 findings += detect_stagnation(*train, lr=lr, metric="train_loss", config=cfg)

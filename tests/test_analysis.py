@@ -187,3 +187,28 @@ def test_analyze_series_never_raises(train, val, lr) -> None:
     assert status_of(findings, insufficient) in {
         "healthy", "oscillation", "stagnation", "overfitting", "divergence", "insufficient_data"}
     json.dumps(suggest(findings, lr=arr(lr), insufficient=insufficient).to_dict(), allow_nan=False)
+
+
+# --- minibatch noise is not oscillation when validation stays smooth ----------------------
+
+def _noisier_as_it_falls(seed: int):
+    rng = np.random.default_rng(seed)
+    t = np.arange(1000, dtype=float)
+    base = 0.3 + 0.7 * np.exp(-t / 150)
+    y = base * (1 + np.where(t < 400, 0.02, 0.2) * rng.standard_normal(len(t)))
+    vs = np.arange(9, 1000, 10)
+    return (t, y), (vs, 1.1 * base[vs] * (1 + 0.001 * rng.standard_normal(len(vs)))), base
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_noise_like_train_swings_with_smooth_val_are_not_oscillation(seed: int) -> None:
+    train, val, base = _noisier_as_it_falls(seed)
+    alone, _ = analyze_series(train)
+    assert [f.kind for f in alone if f.kind == "oscillation"] == ["oscillation"]  # train alone: flagged
+    findings, _ = analyze_series(train, val)
+    assert not any(f.kind == "oscillation" for f in findings)
+    # the same train loss with a validation loss that bounces with it is still flagged
+    vx, vy = val
+    bouncing = vy * np.where(vx >= 400, np.exp(0.2 * np.random.default_rng(seed).standard_normal(len(vx))), 1)
+    findings, _ = analyze_series(train, (vx, bouncing))
+    assert any(f.kind == "oscillation" for f in findings)
