@@ -403,6 +403,9 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
     lr_text = format_lr(cur)
     if sug is not None and sug.action == "keep_lr":
         lr_text = f"{format_lr(cur)} (keep)"
+    elif (sug is not None and sug.action == "early_stop" and sug.early_stop_step is not None
+          and (sug.suggested_lr is None or format_lr(sug.suggested_lr) == format_lr(cur))):
+        lr_text = f"stop at step {sug.early_stop_step}"  # the LR is not what to change
     elif sug is not None and sug.suggested_lr is not None:
         lr_text = f"{format_lr(cur)} → {format_lr(sug.suggested_lr)}"
     start = m.start_time if m.start_time is not None else run_time(run)

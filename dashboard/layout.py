@@ -79,6 +79,10 @@ def suggestion_card(suggestion: Suggestion | None, status: str) -> dbc.Card:
             numbers.append(html.Div([html.Span("LR ", className="text-muted"),
                                      html.Span(format_lr(suggestion.current_lr), className="fw-bold"),
                                      html.Span(" (keep)", className="text-muted")], className="fs-5"))
+        elif suggestion.action == "early_stop" and (
+                suggestion.suggested_lr is None
+                or format_lr(suggestion.suggested_lr) == format_lr(suggestion.current_lr)):
+            pass  # stopping early changes no LR: the step below is the number that matters
         elif suggestion.current_lr is not None or suggestion.suggested_lr is not None:
             numbers.append(html.Div([
                 html.Span("LR ", className="text-muted"),

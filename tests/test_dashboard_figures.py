@@ -232,7 +232,7 @@ def test_log_ticks_short_range_and_decades() -> None:
     ticks, labels, rng = F.log_ticks(np.array([1.5e-3, 3e-2]))
     assert 2 <= len(ticks) <= 4 and all(1e-3 <= t <= 5e-2 for t in ticks)
     ticks, labels, _ = F.log_ticks(np.array([1e-6, 1e-3]))
-    assert ticks == [1e-6, 1e-5, 1e-4, 1e-3] and labels[0] == "1.00e-6"
+    assert ticks == [1e-6, 1e-5, 1e-4, 1e-3] and labels == ["1e-6", "1e-5", "1e-4", "1e-3"]
     ticks, _, rng = F.log_ticks(np.array([1e-3, 1e-3]))
     assert ticks == [1e-3] and rng[0] < -3 < rng[1]
 

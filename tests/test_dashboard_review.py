@@ -294,3 +294,43 @@ def test_run_graph_applies_zoom_only_in_its_own_view(tmp_path: Path) -> None:
         other = run_graph(rid, 0.6, True, "step", zoom)  # log y: another view, zoom ignored
         x = np.asarray(next(t for t in other.data if t.meta == "train_raw").x)
         assert x.min() == 0 and x.max() == 19_999
+
+
+def test_review_row_early_stop_without_lr_change_names_the_step() -> None:
+    from analyzer.analysis import RunAnalysis
+    from analyzer.findings import Suggestion
+    from analyzer.roles import resolve_roles
+    from dashboard.data import review_row
+
+    run = _run("a", None)
+    roles = resolve_roles(run)
+    same = Suggestion(action="early_stop", current_lr=0.0, suggested_lr=0.0, early_stop_step=1000)
+    row = review_row(run, RunAnalysis(run.meta, roles, "overfitting", (), same))
+    assert row["lr"] == "stop at step 1000" and row["best_val_step"] == 1000
+    lower = Suggestion(action="early_stop", current_lr=3e-3, suggested_lr=1e-3, early_stop_step=10)
+    assert review_row(run, RunAnalysis(run.meta, roles, "overfitting", (), lower))["lr"] == "0.003 → 0.001"
+
+
+def test_suggestion_card_early_stop_shows_the_step_not_an_unchanged_lr() -> None:
+    from analyzer.findings import Suggestion
+    from dashboard.layout import suggestion_card
+
+    card = str(suggestion_card(Suggestion(action="early_stop", current_lr=0.0, suggested_lr=0.0,
+                                          early_stop_step=1000, rationale="keep that checkpoint"),
+                               "overfitting"))
+    assert "1000" in card and "→" not in card and "Stop early" in card
+    card = str(suggestion_card(Suggestion(action="decrease_lr", current_lr=0.5, suggested_lr=0.05,
+                                          factor=0.1), "divergence"))
+    assert "→" in card and "0.05" in card
+
+
+def test_zoom_outside_the_data_keeps_the_edge_point_and_ema_matches_the_slow_loop() -> None:
+    train, lr = _long(5000)
+    fig = F.run_figure(train, None, lr, x_range=(1e9, 2e9))
+    assert [len(t.x) for t in fig.data if t.meta in ("train_raw", "train_smooth", "lr")] == [1, 1, 1]
+    v = train["value"].to_numpy()[:3000]
+    last, slow = 0.0, []
+    for i, x in enumerate(v):  # TensorBoard's definition, point by point
+        last = 0.99 * last + 0.01 * x
+        slow.append(last / (1 - 0.99 ** (i + 1)))
+    np.testing.assert_allclose(F.ema(v, 0.99), slow, rtol=1e-10)
