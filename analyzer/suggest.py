@@ -7,13 +7,15 @@ overfitting > stagnation):
   for a healthy run;
 * divergence: degenerate zero loss → ``check_data``; otherwise ``decrease_lr`` to 0.1×
   the largest LR seen up to the onset (``factor`` 0.1 even when no LR is known);
-* oscillation: ``decrease_lr`` to 0.5× the LR at the onset; ``add_warmup`` when the
+* oscillation: ``decrease_lr`` to 0.3× the LR at the onset (half a decade: when in
+  doubt, the smaller LR); ``add_warmup`` when the
   swings start in the first 10 % of a run without warm-up (length: 5 % of the run,
   at least 2× the onset) when they die down ≥ 10 % before the end (swings that last
   to the end mean the LR itself is too large: ``decrease_lr``), or while a warm-up (≤ 30 % of the run; a longer rise is an
   LR ramp, answered by ``decrease_lr``) is still rising (length: 2× the old warm-up,
-  peak capped at 0.5× the LR at onset);
-* overfitting → ``early_stop`` at the best validation step;
+  peak capped at 0.3× the LR at onset);
+* overfitting → ``early_stop`` at the best validation step; when the val loss also
+  bounces (``val_erratic``) → ``decrease_lr`` by 0.3 with that ``early_stop_step``;
 * stagnation: ``stuck`` → ``increase_lr`` ×3 (×2 when already at/above the prior);
   ``noise_floor``/``plateau`` → ``decay_lr`` (cosine, to 0.3× now); ``lr_collapsed``
   → ``restore_lr`` to the peak before the collapse; ``val_plateau`` → ``early_stop`` at
@@ -36,6 +38,10 @@ import numpy as np
 from .findings import KIND_RANK, SEVERITY_RANK, Finding, Suggestion
 from .schedule import Schedule, lr_at, recognise
 from .stats import finite_xy
+
+#: Oscillation: cut the LR at the onset by half a decade (the swings say it is past the
+#: edge, not by how much; when in doubt, the smaller LR).
+OSCILLATION_FACTOR = 0.3
 
 #: A divergence means the LR is past the stability edge by an unknown margin: cut it
 #: by a decade (the usual first step), not by a fraction that may still be past it.
@@ -174,7 +180,7 @@ def suggest(
         onset = float(ev.get("onset_step", main.start_step))
         lr_on = ev.get("lr_at_onset")
         lr_on = lr_on if isinstance(lr_on, float) else cur
-        sug, note = cap_decrease(None if lr_on is None else lr_on * 0.5)
+        sug, note = cap_decrease(None if lr_on is None else lr_on * OSCILLATION_FACTOR)
         in_warm = bool(sched and sched.warmup_steps > 0 and sched.first_step is not None
                        and onset < sched.first_step + sched.warmup_steps)
         first = sched.first_step if sched and sched.first_step is not None else None
@@ -197,7 +203,7 @@ def suggest(
                               factor=factor_of(_round(sug)), extra=extra,
                               rationale=f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: "
                                         f"warm up over {extra['warmup_steps']} steps to a peak of "
-                                        f"{_f(_round(sug))} (0.5× the LR at onset{note}).")
+                                        f"{_f(_round(sug))} ({OSCILLATION_FACTOR:g}× the LR at onset{note}).")
         if early and settled and sched is not None and sched.warmup_steps == 0 and span:
             extra["warmup_steps"] = int(max(0.05 * span, 2 * (onset - first)))  # type: ignore[operator]
             return Suggestion("add_warmup", current_lr=cur, suggested_lr=cur, factor=None, extra=extra,
@@ -206,14 +212,23 @@ def suggest(
                                         f"{extra['warmup_steps']} steps.")
         return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
                           factor=factor_of(_round(sug)),
-                          rationale=f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest 0.5× the LR at "
+                          rationale=f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {OSCILLATION_FACTOR:g}× the LR at "
                                     f"onset{note}.")
 
     if main.kind == "overfitting":
         step = int(float(ev.get("best_val_step", main.start_step)))
+        why = (f"Validation loss best at step {step} ({float(ev.get('best_val', 0)):.4g}), "
+               f"{float(ev.get('rise_pct', 0)):.1f}% higher since: keep that checkpoint")
+        if ev.get("val_erratic"):
+            sug, note = cap_decrease(None if cur is None else cur * OSCILLATION_FACTOR)
+            return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
+                              factor=factor_of(_round(sug)) if sug is not None else OSCILLATION_FACTOR,
+                              early_stop_step=step,
+                              rationale=f"{why}, and lower the learning rate: the validation loss also "
+                                        f"bounces {100 * float(ev.get('val_bounce', 0)):.0f}% per "
+                                        f"evaluation, so the weights jump ({OSCILLATION_FACTOR:g}× the LR{note}).")
         return Suggestion("early_stop", current_lr=cur, suggested_lr=cur, early_stop_step=step,
-                          rationale=f"Validation loss best at step {step} ({float(ev.get('best_val', 0)):.4g}), "
-                                    f"{float(ev.get('rise_pct', 0)):.1f}% higher since: keep that checkpoint.")
+                          rationale=why + ".")
 
     # stagnation
     diag = ev.get("diagnosis")

@@ -33,7 +33,7 @@ def test_keep_lr_without_any_lr_is_null() -> None:
     assert s.action == "keep_lr" and s.current_lr is None and s.suggested_lr is None
 
 
-def test_oscillation_halves_lr_at_onset() -> None:
+def test_oscillation_cuts_lr_at_onset_by_a_half_decade() -> None:
     steps = np.arange(1000.0)
     lr = 1e-2 * (steps + 1) / 1000
     f = _f("oscillation", start=500, end=999, onset_step=500.0, lr_at_onset=float(lr[500]),
@@ -41,7 +41,7 @@ def test_oscillation_halves_lr_at_onset() -> None:
     s = suggest([f], lr=(steps, lr))
     assert s.action == "decrease_lr"
     assert s.current_lr == pytest.approx(lr[999])
-    assert s.suggested_lr == pytest.approx(float(f"{lr[500] * 0.5:.2g}"))
+    assert s.suggested_lr == pytest.approx(float(f"{lr[500] * 0.3:.2g}"))
     assert 0 < s.factor < 0.5
     assert "0.90" in s.rationale
 
@@ -53,7 +53,7 @@ def test_oscillation_during_warmup_adds_warmup() -> None:
            sign_flip_rate=0.8, scale_ratio=3.0)
     s = suggest([f], lr=(steps, lr))
     assert s.action == "add_warmup" and s.extra["warmup_steps"] >= 150
-    assert s.suggested_lr == pytest.approx(float(f"{lr[60] * 0.5:.2g}"))
+    assert s.suggested_lr == pytest.approx(float(f"{lr[60] * 0.3:.2g}"))
 
 
 def test_oscillation_at_start_that_settles_adds_warmup() -> None:
@@ -69,7 +69,7 @@ def test_oscillation_from_start_to_end_decreases_lr() -> None:
     lr = np.full(1000, 1e-3)
     f = _f("oscillation", start=20, end=999, onset_step=20.0, lr_at_onset=1e-3)
     s = suggest([f], lr=(steps, lr))
-    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(5e-4)
+    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(3e-4)
 
 
 def test_divergence_uses_largest_lr_before_trouble_and_lora_prior() -> None:
@@ -148,3 +148,16 @@ def test_never_a_change_for_healthy_synthetic(seed: int) -> None:
                            (s.steps, s.lr))
     sug = suggest(fs, lr=(s.steps, s.lr))
     assert sug.action == "keep_lr" and sug.suggested_lr == sug.current_lr
+
+
+def test_overfitting_with_bouncing_val_also_lowers_lr() -> None:
+    steps = np.arange(2000.0)
+    lr = np.full(2000, 1e-3)
+    calm = _f("overfitting", metric="val_loss", best_val_step=800.0, best_val=0.3, rise_pct=20.0,
+              val_bounce=0.004, val_erratic=0.0)
+    assert suggest([calm], lr=(steps, lr)).action == "early_stop"
+    erratic = _f("overfitting", metric="val_loss", best_val_step=800.0, best_val=0.3, rise_pct=20.0,
+                 val_bounce=0.05, val_erratic=1.0)
+    s = suggest([erratic], lr=(steps, lr))
+    assert s.action == "decrease_lr" and s.early_stop_step == 800
+    assert s.suggested_lr == pytest.approx(3e-4) and "5%" in s.rationale

@@ -16,7 +16,10 @@ Algorithm
 4. Effect: rise ≥ ``ovf_min_rise`` (1 %) of |best|. Severity warning at ≥
    ``ovf_warning_rise`` (5 %), else info (a flat or barely rising tail is "stop
    soon", not a problem).
-5. With a training series: the training trend after the best step must not rise
+5. ``val_erratic``: the val loss also bounces (``bounce`` ≥ ``osc_val_bounce``, 2 %
+   undone rise per evaluation): the weights are jumping too, so the suggestion lowers
+   the LR as well as naming the checkpoint to keep.
+6. With a training series: the training trend after the best step must not rise
    significantly (else the run is unstable: see ``train_rising`` in evidence; the
    analysis reports it as divergence). Gap growth (val − train) goes to evidence.
 
@@ -36,7 +39,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ..findings import Finding
-from ..stats import confidence, diff_noise, finite_xy, rolling_median, trend_test
+from ..stats import bounce, confidence, diff_noise, finite_xy, rolling_median, trend_test
 from . import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 
@@ -98,7 +101,9 @@ def detect_overfitting(
         "best_val_step": float(x[ib]), "best_val": best, "final_val": final, "baseline": base,
         "rise_pct": 100.0 * rel, "z": z, "p_value": p, "noise_sd": sigma,
         "evals_after_best": len(post),
+        "val_bounce": bounce(y),
     }
+    ev["val_erratic"] = 1.0 if float(ev["val_bounce"]) >= config.osc_val_bounce else 0.0  # type: ignore[arg-type]
     train_rising = False
     if train_steps is not None and train_values is not None:
         tx, ty = finite_xy(train_steps, train_values)
