@@ -21,6 +21,11 @@ overfitting > stagnation):
   → ``restore_lr`` to the peak before the collapse; ``val_plateau`` → ``early_stop`` at
   the plateau's lowest validation point (the checkpoint to keep).
 
+``factor`` is the multiplier on the LR the change scales: for a decrease, the LR where
+the trouble began (the largest LR before a divergence, the LR at an oscillation's
+onset), so under a decaying schedule it scales the schedule and is < 1 even when the
+LR has decayed below ``suggested_lr`` by the end of the finding (``current_lr``).
+
 Priors from run parameters/tags and words of the run name: LoRA/PEFT/QLoRA → 1e-4; full fine-tune → 5e-6;
 other fine-tunes/SFT → 5e-5 (4e-5 conservative). A decrease never suggests more than
 the prior when the current LR is above it (when in doubt, the smaller LR); an
@@ -157,10 +162,12 @@ def suggest(
             return prior[0], f"; capped at the usual {prior[1]} LR {prior[0]:.0e}"
         return v, ""
 
-    def factor_of(v: float | None) -> float | None:
-        if v is None or cur is None or cur <= 0:
+    def factor_of(v: float | None, ref: float | None = cur) -> float | None:
+        """``v`` as a multiple of ``ref``: the LR the change scales (by default the
+        current one; for a decrease, the LR where the trouble began)."""
+        if v is None or ref is None or ref <= 0:
             return None
-        return v / cur
+        return v / ref
 
     if main.kind == "divergence":
         if ev.get("degenerate_zero"):
@@ -172,7 +179,7 @@ def suggest(
         sug, note = cap_decrease(None if base is None else base * DIVERGENCE_FACTOR)
         why = (f"{main.message} Largest LR before step {main.start_step}: {_f(base)}; suggest "
                f"{DIVERGENCE_FACTOR:g}× that{note}.")
-        factor = factor_of(_round(sug)) if sug is not None else DIVERGENCE_FACTOR
+        factor = factor_of(_round(sug), base) if sug is not None else DIVERGENCE_FACTOR
         return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
                           factor=factor, rationale=why)
 
@@ -193,6 +200,9 @@ def suggest(
         flips = ev.get("sign_flip_rate")
         if ev.get("path") == "bouncing":
             facts = f"step-to-step bouncing from step {int(onset)}"
+        elif ev.get("path") == "validation":
+            facts = (f"validation loss bouncing {100 * float(ev.get('val_bounce', 0)):.0f}% per "
+                     f"evaluation from step {int(onset)}")
         else:
             facts = f"swings ×{float(ev.get('scale_ratio', 1)):.1f} from step {int(onset)}"
         if isinstance(flips, float) and math.isfinite(flips):
@@ -200,7 +210,7 @@ def suggest(
         if in_warm and sched is not None and span and sched.warmup_steps <= 0.3 * span:
             extra["warmup_steps"] = int(max(2 * sched.warmup_steps, 1))
             return Suggestion("add_warmup", current_lr=cur, suggested_lr=_round(sug),
-                              factor=factor_of(_round(sug)), extra=extra,
+                              factor=factor_of(_round(sug), lr_on), extra=extra,
                               rationale=f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: "
                                         f"warm up over {extra['warmup_steps']} steps to a peak of "
                                         f"{_f(_round(sug))} ({OSCILLATION_FACTOR:g}× the LR at onset{note}).")
@@ -211,7 +221,7 @@ def suggest(
                                         f"({facts}) with no warm-up: warm up over "
                                         f"{extra['warmup_steps']} steps.")
         return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
-                          factor=factor_of(_round(sug)),
+                          factor=factor_of(_round(sug), lr_on),
                           rationale=f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {OSCILLATION_FACTOR:g}× the LR at "
                                     f"onset{note}.")
 

@@ -161,3 +161,16 @@ def test_overfitting_with_bouncing_val_also_lowers_lr() -> None:
     s = suggest([erratic], lr=(steps, lr))
     assert s.action == "decrease_lr" and s.early_stop_step == 800
     assert s.suggested_lr == pytest.approx(3e-4) and "5%" in s.rationale
+
+
+def test_decrease_factor_scales_the_lr_where_trouble_began() -> None:
+    """Under a decaying schedule the LR at the end of the finding may already be below
+    the suggested value: the factor still says "lower" (it scales the schedule)."""
+    steps = np.arange(1000.0)
+    lr = 3e-3 * np.linspace(1.0, 0.05, 1000)
+    f = _f("oscillation", start=100, end=999, onset_step=100.0, lr_at_onset=float(lr[100]))
+    s = suggest([f], lr=(steps, lr))
+    assert s.action == "decrease_lr" and s.current_lr < s.suggested_lr
+    assert s.factor == pytest.approx(0.3, rel=0.02)
+    d = suggest([_f("divergence", "critical", start=100, end=999)], lr=(steps, lr))
+    assert d.factor == pytest.approx(0.1, rel=0.02)
