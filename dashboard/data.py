@@ -112,6 +112,7 @@ class DataStore:
     _uploads: OrderedDict[str, UploadedRun] = field(default_factory=OrderedDict, repr=False)
     _by_id: dict[str, Run] = field(default_factory=dict, repr=False)
     _analyses: OrderedDict[tuple[str, int], Any] = field(default_factory=OrderedDict, repr=False)
+    _refreshed_at: float = field(default=0.0, repr=False)
 
     # ----------------------------------------------------------------- sources
 
@@ -209,13 +210,23 @@ class DataStore:
                 return run
         return None
 
-    def refresh(self) -> None:
-        """Forget what was read (not uploads): the next request reads the sources again."""
+    def refresh(self, min_age: float = 0.0) -> bool:
+        """Forget what was read (not uploads): the next request reads the sources again.
+
+        With ``min_age``, only when the last refresh is at least that many seconds old
+        (several browsers auto-refreshing then cause one re-read, not one each).
+        Returns whether it refreshed.
+        """
         with self._lock:
+            now = time.time()
+            if min_age > 0 and now - self._refreshed_at < min_age:
+                return False
+            self._refreshed_at = now
             self._file_runs = None
             self._file_errors = []
             self._mlflow.clear()
             self._by_id = {k: u.run for k, u in self._uploads.items()}
+        return True
 
     def set_tracking_uri(self, uri: str | None) -> None:
         with self._lock:

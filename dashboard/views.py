@@ -109,11 +109,14 @@ class ReviewData:
     runs: list[Run] = field(default_factory=list)
 
 
-def review_data(filters: ReviewFilters, refresh: bool = False) -> ReviewData:
-    """Analyze the window's runs and apply the filters (cached analyses are reused)."""
+def review_data(filters: ReviewFilters, refresh: bool = False, min_age: float = 0.0) -> ReviewData:
+    """Analyze the window's runs and apply the filters (cached analyses are reused).
+
+    ``refresh`` re-reads the sources first (see :meth:`DataStore.refresh` for ``min_age``).
+    """
     store = current_store()
     if refresh:
-        store.refresh()
+        store.refresh(min_age)
     try:
         runs, errors = store.runs(filters.window)
     except ValueError as exc:

@@ -334,3 +334,14 @@ def test_zoom_outside_the_data_keeps_the_edge_point_and_ema_matches_the_slow_loo
         last = 0.99 * last + 0.01 * x
         slow.append(last / (1 - 0.99 ** (i + 1)))
     np.testing.assert_allclose(F.ema(v, 0.99), slow, rtol=1e-10)
+
+
+def test_store_refresh_min_age_rate_limits_rereads(tmp_path: Path) -> None:
+    log = tmp_path / "run1.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "loss": 1 / (s + 1)}) + "\n" for s in range(20)))
+    store = DataStore(sources=[str(tmp_path)])
+    store.runs("all")
+    assert store.refresh(min_age=60) is True and store._file_runs is None  # first: refreshes
+    store.runs("all")
+    assert store.refresh(min_age=60) is False and store._file_runs is not None  # too soon
+    assert store.refresh() is True and store._file_runs is None  # the button always does

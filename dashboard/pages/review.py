@@ -133,6 +133,7 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
             ]),
         ], id="writeback-modal", is_open=False),
         html.Div(id="review-writeback-result"),
+        html.Div(id="review-export-result"),
         dcc.Loading(html.Div([
             html.Div(id="review-counts", className="mb-2"),
             html.Div(id="review-errors"),
@@ -187,16 +188,19 @@ def _filters(window: str | None, start: str | None, end: str | None, experiment:
     *FILTER_INPUTS,
     Input("review-refresh", "n_clicks"),
     Input("review-interval", "n_intervals"),
+    State("review-autorefresh", "value"),
 )
 def update_review(window: str, start: str | None, end: str | None, experiment: str | None,
                   status: str | None, user: str | None, tag: str | None, _n: int | None,
-                  _ticks: int | None):
+                  _ticks: int | None, every: int | None):
     """The grid and its counts; the Refresh button and auto-refresh ticks re-read the sources."""
     filters = _filters(window, start, end, experiment, status, user, tag)
     if filters is None:
         return ([], html.Div("Choose the first and last day of the range.", className="text-muted",
                              id="review-pick-dates"), None, no_update, no_update, True)
-    data = review_data(filters, refresh=ctx.triggered_id in ("review-refresh", "review-interval"))
+    tick = ctx.triggered_id == "review-interval"
+    data = review_data(filters, refresh=tick or ctx.triggered_id == "review-refresh",
+                       min_age=0.8 * refresh_seconds(every) if tick else 0.0)
     experiments = data.experiments
     if experiment and experiment not in experiments:
         experiments = [experiment] + experiments
@@ -229,6 +233,7 @@ def set_autorefresh(seconds: int | None):
 
 @callback(
     Output("review-download", "data"),
+    Output("review-export-result", "children"),
     Input("review-export-html", "n_clicks"),
     Input("review-export-md", "n_clicks"),
     *FILTER_STATES,
@@ -237,8 +242,14 @@ def set_autorefresh(seconds: int | None):
 def on_export(_html: int | None, _md: int | None, *state: Any):
     filters = _filters(*state)
     if filters is None:
-        return no_update
-    return export_report(filters, "html" if ctx.triggered_id == "review-export-html" else "markdown")
+        return no_update, dbc.Alert("Choose the days of the range first.", color="warning",
+                                    className="py-2 mb-2")
+    fmt = "html" if ctx.triggered_id == "review-export-html" else "markdown"
+    try:
+        return export_report(filters, fmt), None
+    except Exception as exc:  # noqa: BLE001 - a message, never a traceback
+        return no_update, dbc.Alert(f"The report could not be made: {exc}", color="danger",
+                                    className="py-2 mb-2", id="export-error")
 
 
 @callback(
@@ -268,7 +279,11 @@ def on_writeback(_open: int | None, _cancel: int | None, _confirm: int | None,
         filters = _filters(*state)
         if filters is None:
             return False, no_update, no_update
-        return False, no_update, write_tags_view(filters)
+        try:
+            return False, no_update, write_tags_view(filters)
+        except Exception as exc:  # noqa: BLE001 - a message, never a traceback
+            return False, no_update, dbc.Alert(f"No tags were written: {exc}", color="danger",
+                                               className="py-2 mb-2", id="writeback-result")
     return False, no_update, no_update
 
 
