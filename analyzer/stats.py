@@ -72,11 +72,23 @@ class TurningPointResult(NamedTuple):
 
 
 def finite_xy(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Float arrays of the finite points only (steps kept in the given order)."""
+    """Float arrays of the finite points only (steps kept in the given order); the inputs
+    themselves when every point is finite, so callers must not modify them in place."""
     x = np.asarray(steps, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
+    if ok.all():  # the usual case: no copies of long series
+        return x, y
     return x[ok], y[ok]
+
+
+def sorted_finite(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The finite points sorted by step (stable; no sort or copy when already in order)."""
+    x, y = finite_xy(steps, values)
+    if len(x) > 1 and bool(np.any(x[1:] < x[:-1])):
+        o = np.argsort(x, kind="stable")
+        x, y = x[o], y[o]
+    return x, y
 
 
 def reduce_blocks(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS) -> Reduced:

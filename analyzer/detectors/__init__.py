@@ -80,7 +80,7 @@ __all__ = [
     "AnalysisConfig",
     "detect_divergence",
     "detect_oscillation",
-    "detect_val_oscillation",
     "detect_overfitting",
     "detect_stagnation",
+    "detect_val_oscillation",
 ]

@@ -55,6 +55,7 @@ from ..stats import (
     finite_xy,
     reduce_blocks,
     rolling_median,
+    sorted_finite,
     trend_test,
     turning_point_test,
 )
@@ -306,9 +307,7 @@ def detect_val_oscillation(
     evaluations by chance (a random val subset per evaluation); a val loss evaluated
     with dropout on. Known misses: bouncing below 2 % per evaluation.
     """
-    x, y = finite_xy(val_steps, val_values)
-    o = np.argsort(x, kind="stable")
-    x, y = x[o], y[o]
+    x, y = sorted_finite(val_steps, val_values)
     n = len(y)
     if n < VAL_MIN_POINTS or np.min(y) <= 0 or np.ptp(y) == 0.0:
         return []
@@ -320,7 +319,7 @@ def detect_val_oscillation(
         tx, ty = finite_xy(*train)
     hits: list[tuple[int, int, dict[str, float], float, float]] = []
     for a, b in VAL_WINDOWS:
-        i0, i1 = int(round(a * n)), int(round(b * n))
+        i0, i1 = round(a * n), round(b * n)
         if i1 - i0 < VAL_MIN_POINTS:
             continue
         st = _val_window_stats(y, i0, i1)

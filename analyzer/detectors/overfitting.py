@@ -39,7 +39,15 @@ import numpy as np
 from scipy import stats as sps
 
 from ..findings import Finding
-from ..stats import bounce, confidence, diff_noise, finite_xy, rolling_median, trend_test
+from ..stats import (
+    bounce,
+    confidence,
+    diff_noise,
+    finite_xy,
+    rolling_median,
+    sorted_finite,
+    trend_test,
+)
 from . import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 
@@ -59,9 +67,7 @@ def detect_overfitting(
     config: AnalysisConfig = DEFAULT_CONFIG,
 ) -> list[Finding]:
     """Findings of kind ``overfitting`` (metric ``val_loss``)."""
-    x, y = finite_xy(val_steps, val_values)
-    order = np.argsort(x, kind="stable")
-    x, y = x[order], y[order]
+    x, y = sorted_finite(val_steps, val_values)
     n = len(y)
     if n < 4 or np.ptp(y) == 0.0:
         return []

@@ -62,12 +62,12 @@ from ..findings import Finding
 from ..schedule import UNKNOWN, Schedule, lr_at, recognise
 from ..stats import (
     bonferroni,
+    bounce,
     confidence,
     equivalence_test,
-    finite_xy,
-    bounce,
     reduce_blocks,
     rolling_median,
+    sorted_finite,
     trend_test,
 )
 from . import DEFAULT_CONFIG, AnalysisConfig, quiet
@@ -80,14 +80,14 @@ REF_SHARE = 0.1
 
 
 def _ref_gain(reference: tuple[np.ndarray, np.ndarray] | None, a: float, b: float) -> float | None:
-    """Relative improvement of the reference (train) loss between steps a and b."""
+    """Relative improvement of the (sorted, finite) reference loss between steps a and b."""
     if reference is None:
         return None
-    tx, ty = finite_xy(*reference)
-    sel = (tx >= a) & (tx <= b)
-    if sel.sum() < 4:
+    tx, ty = reference
+    i, j = int(np.searchsorted(tx, a, side="left")), int(np.searchsorted(tx, b, side="right"))
+    if j - i < 4:
         return None
-    ty = ty[sel]
+    ty = ty[i:j]
     k = max(1, len(ty) // 10)
     t0, t1 = float(np.median(ty[:k])), float(np.median(ty[-k:]))
     if t0 <= 0:
@@ -111,13 +111,12 @@ def detect_stagnation(
     loss's relative improvement, and when training still improves by ≥ 5 % the
     diagnosis is ``val_plateau``.
     """
-    x, y = finite_xy(steps, values)
-    o = np.argsort(x, kind="stable")
-    x, y = x[o], y[o]
+    x, y = sorted_finite(steps, values)
     if len(y) < config.min_points or np.min(y) < 0:
         return []
     red = reduce_blocks(x, y)
     rx, ry = red.steps, red.values
+    reference = None if reference is None else sorted_finite(*reference)
     n = len(ry)
     if n < 8 or np.ptp(ry) == 0.0:
         return []
