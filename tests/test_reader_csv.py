@@ -406,17 +406,17 @@ def test_reader_never_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr() == ("", "")
 
 
-def test_large_file_is_fast(tmp_path: Path) -> None:
-    import time
-
+def test_large_file_is_read_whole(tmp_path: Path) -> None:
+    """200k rows come back complete and in order (speed is measured in benchmarks/)."""
     n = 200_000
     rows = np.column_stack([np.arange(n), np.linspace(3, 1, n), np.full(n, 1e-3)])
     f = tmp_path / "metrics.csv"
     np.savetxt(f, rows, delimiter=",", header="step,train_loss,lr-Adam", comments="", fmt="%.6g")
-    start = time.perf_counter()
     run = read_one(f)
-    assert len(run.series("train_loss")) == n
-    assert time.perf_counter() - start < 20  # generous: shared CI machines
+    s = run.series("train_loss")
+    assert len(s) == n and s["step"].is_monotonic_increasing
+    assert s["value"].iloc[-1] == pytest.approx(1.0)
+    assert run.series("lr-Adam")["value"].eq(1e-3).all()
 
 
 # --- real logs ----------------------------------------------------------------------------
