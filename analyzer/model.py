@@ -20,6 +20,9 @@ SourceKind = Literal["csv", "tensorboard", "mlflow", "hf", "jsonl"]
 StepAxis = Literal["step", "epoch"]
 
 COLUMNS: tuple[str, ...] = ("metric", "step", "value", "wall_time")
+#: Largest |step| a reader accepts from a float field: beyond 2**53 float64 holds no exact
+#: integer (and beyond 2**63 no int64 at all); such a step is treated as missing.
+MAX_STEP = 2.0**53
 DTYPES: Mapping[str, str] = {
     "metric": "object",
     "step": "int64",

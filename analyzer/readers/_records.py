@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from ..model import MAX_STEP
+
 #: Keys that count steps, in order of preference.
 STEP_KEYS: tuple[str, ...] = ("step", "global_step", "current_steps", "iteration", "iter", "_step", "it")
 #: Keys that give the time of a record in epoch seconds (W&B, own loggers).
@@ -104,6 +106,6 @@ def step_of(record: Mapping[str, Any], key: str | None, last: int) -> tuple[int,
     Also says whether the record had one.
     """
     v = as_number(record.get(key or "epoch"))
-    if v is not None and math.isfinite(v):
+    if v is not None and math.isfinite(v) and abs(v) < MAX_STEP:
         return int(round(v)), True
     return last, False

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ReaderError
-from ..model import Run, RunMeta, StepAxis, finalize_frame, frame_from_columns
+from ..model import MAX_STEP, Run, RunMeta, StepAxis, finalize_frame, frame_from_columns
 from ._io import file_mtime, read_text, run_id_for, run_name_for
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -49,7 +49,6 @@ MISSING_WORDS = frozenset({"null", "none", "na", "n/a", "nil", "-", "#n/a"})
 #: Cell texts that are a NaN value (``float("nan")`` as Python and C print it).
 NAN_WORDS = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
 MAX_LINES_NAMED = 5
-MAX_STEP = 2.0**53
 
 _SKIPPED = re.compile(r"Skipping line (\d+)")
 _LINE_IN_ERROR = re.compile(r"(?:line|row) (\d+)")
