@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .stats import finite_xy
+from .stats import finite_xy, sorted_finite
 
 
 class Schedule(NamedTuple):
@@ -47,11 +47,9 @@ def lr_at(lr: tuple[np.ndarray, np.ndarray] | None, step: float) -> float | None
     """The LR in force at ``step`` (last logged value at or before it; first value before)."""
     if lr is None:
         return None
-    x, y = finite_xy(*lr)
+    x, y = sorted_finite(*lr)
     if len(x) == 0:
         return None
-    o = np.argsort(x, kind="stable")
-    x, y = x[o], y[o]
     i = int(np.searchsorted(x, step, side="right")) - 1
     return float(y[max(i, 0)])
 

@@ -48,6 +48,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ..findings import Finding
+from ..schedule import lr_at
 from ..stats import (
     bonferroni,
     bounce,
@@ -114,16 +115,6 @@ def _refine_onset(scale: np.ndarray, k: int) -> int:
     return k
 
 
-def _lr_at(lr: tuple[np.ndarray, np.ndarray] | None, step: float) -> float | None:
-    if lr is None:
-        return None
-    lx, ly = finite_xy(*lr)
-    if len(lx) == 0:
-        return None
-    i = int(np.searchsorted(lx, step, side="right")) - 1
-    return float(ly[max(i, 0)])
-
-
 def _flip_share(rate: np.ndarray, valid: np.ndarray) -> float:
     tot = float(valid.sum())
     if tot <= 0:
@@ -184,7 +175,7 @@ def detect_oscillation(
             onset = float(block_first[k])
             flips_before = _flip_share(rate[:k], valid[:k])
             found.append(_finding(metric, onset, float(x[-1]), pa, ratio, s2p, flips_after,
-                                  flips_before, swing, _lr_at(lr, onset), config, "growth"))
+                                  flips_before, swing, lr_at(lr, onset), config, "growth"))
     if not found:
         tp = turning_point_test(y)
         progress = float(trend[0] - trend[-1])
@@ -200,7 +191,7 @@ def detect_oscillation(
                     break
             onset = float(block_first[j0])
             found.append(_finding(metric, onset, float(x[-1]), pa, 1.0, s2p, tp.flip_rate,
-                                  float("nan"), swing, _lr_at(lr, onset), config, "bouncing"))
+                                  float("nan"), swing, lr_at(lr, onset), config, "bouncing"))
     return found
 
 
@@ -346,7 +337,7 @@ def detect_val_oscillation(
     i0 = _jump_onset(np.log(y), i0, i1)
     _, _, st, p_up, ratio = max(hits, key=lambda h: h[2]["bounce"])
     onset = float(x[i0])
-    lr_on = _lr_at(lr, onset)
+    lr_on = lr_at(lr, onset)
     lr_txt = f" (LR {lr_on:.3g} there)" if lr_on is not None else ""
     # no p-value here: confidence is how far the bounce clears its threshold
     conf = confidence(0.0, st["bounce"], config.osc_val_bounce)
