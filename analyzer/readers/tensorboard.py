@@ -207,31 +207,26 @@ def scan_buffer(
 
 
 def frame_records(buf: bytes) -> _Framing:
-    """Walk the TFRecord framing (the one per-record Python loop), then check the CRCs.
+    """Walk the TFRecord framing (see :func:`_walk`), then check the CRCs.
 
-    The loop only follows the lengths and computes each data CRC32C; the length and
-    data CRCs are compared in bulk afterwards, and the framing is cut at the first bad
-    record (records walked after a bad length are garbage and dropped with it).
+    The walk only follows the lengths; each record's data CRC32C is computed in C
+    (``crc32c`` mapped over the records), and the length and data CRCs are compared in
+    bulk afterwards. The framing is cut at the first bad record (records walked after a
+    bad length are garbage and dropped with it).
     """
     size = len(buf)
-    unpack_length = _LENGTH.unpack_from
-    crc = crc32c.crc32c
-    starts = array("q")
-    crcs = array("Q")
-    add_start, add_crc = starts.append, crcs.append
-    last = size - HEADER_BYTES - FOOTER_BYTES  # last offset where a record can begin
-    pos = 0
-    while pos <= last:
-        start = pos + HEADER_BYTES
-        end = start + unpack_length(buf, pos)[0]
-        if end > size - FOOTER_BYTES:
-            break
-        add_start(start)
-        add_crc(crc(buf[start:end]))
-        pos = end + FOOTER_BYTES
-    starts_arr = np.frombuffer(starts, dtype=np.int64) if starts else np.zeros(0, np.int64)
-    crcs_arr = np.frombuffer(crcs, dtype=np.uint64) if crcs else np.zeros(0, np.uint64)
-    framing = _Framing(starts_arr, _ends_from(buf, starts_arr), crcs_arr)
+    starts_arr, pos = _walk(buf)
+    ends_arr = _ends_from(buf, starts_arr)
+    if len(starts_arr):
+        crc = crc32c.crc32c
+        crcs_arr = np.fromiter(
+            map(crc, map(buf.__getitem__, map(slice, starts_arr.tolist(), ends_arr.tolist()))),
+            dtype=np.uint64,
+            count=len(starts_arr),
+        )
+    else:
+        crcs_arr = np.zeros(0, np.uint64)
+    framing = _Framing(starts_arr, ends_arr, crcs_arr)
     if pos < size:  # an incomplete record, or a length that points past the end
         bad_length = (
             size - pos >= HEADER_BYTES
@@ -241,6 +236,107 @@ def frame_records(buf: bytes) -> _Framing:
         framing.problem_at = pos
     _check_length_crcs(buf, framing)
     return framing
+
+
+#: Attempts of the bulk walk per file before the rest is walked record by record.
+_BULK_ATTEMPTS = 16
+
+
+def _walk(buf: bytes) -> tuple[np.ndarray, int]:
+    """Data offsets of the records the lengths chain through, and where the chain stops.
+
+    Same result as following ``pos += 16 + length`` from byte 0 while a whole record
+    fits. Long stretches are walked in bulk: every offset whose 8-byte length is below
+    2**24 and whose next 4 bytes are that length's masked CRC is a header candidate
+    (found with numpy over the whole buffer); from ``pos``, the candidates that follow
+    each other exactly (``next == this + 16 + length``) and fit in the buffer are taken
+    at once. Where that chain breaks (a candidate inside a record's data, a longer
+    record, a bad length CRC, the end), one record is walked in Python, as before, and
+    the bulk walk resumes.
+    """
+    size = len(buf)
+    last = size - HEADER_BYTES - FOOTER_BYTES  # last offset where a record can begin
+    heads, lengths = _header_candidates(buf)
+    parts: list[np.ndarray] = []
+    unpack_length = _LENGTH.unpack_from
+    attempts = _BULK_ATTEMPTS if len(heads) else 0
+    pos = 0
+    while pos <= last:
+        if attempts:
+            chain, pos_after = _chain_from(heads, lengths, pos, size)
+            if len(chain):
+                parts.append(chain + HEADER_BYTES)
+                pos = pos_after
+                continue
+            attempts -= 1
+        start = pos + HEADER_BYTES
+        end = start + unpack_length(buf, pos)[0]
+        if end > size - FOOTER_BYTES:
+            break
+        parts.append(np.array([start], dtype=np.int64))
+        pos = end + FOOTER_BYTES
+    starts = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return starts, pos
+
+
+def _chain_from(
+    heads: np.ndarray, lengths: np.ndarray, pos: int, size: int
+) -> tuple[np.ndarray, int]:
+    """Header offsets chained from ``pos`` (empty unless ``pos`` is a candidate), next pos."""
+    i = int(np.searchsorted(heads, pos))
+    if i == len(heads) or heads[i] != pos:
+        return heads[:0], pos
+    h, n = heads[i:], lengths[i:]
+    nxt = h + HEADER_BYTES + FOOTER_BYTES + n
+    k = len(h)
+    broken = np.flatnonzero(nxt[:-1] != h[1:])
+    if len(broken):
+        k = int(broken[0]) + 1
+    over = np.flatnonzero(nxt[:k] > size)  # a record that does not fit: the walk ends there
+    if len(over):
+        k = int(over[0])
+    if k == 0:
+        return heads[:0], pos
+    return h[:k], int(nxt[k - 1])
+
+
+def _crc32c_table() -> np.ndarray:
+    """CRC-32C (Castagnoli, reflected 0x82F63B78) lookup table."""
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0x82F63B78), table >> 1)
+    return table.astype(np.uint32)
+
+
+_CRC_TABLE = _crc32c_table()
+
+
+def _header_candidates(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (sorted) and lengths of every possible record header (see :func:`_walk`)."""
+    size = len(buf)
+    if size < HEADER_BYTES + FOOTER_BYTES:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    view = np.frombuffer(buf, dtype=np.uint8)
+    n = size - HEADER_BYTES - FOOTER_BYTES + 1  # offsets 0..last
+    zero = view == 0
+    small = zero[3 : 3 + n].copy()
+    for k in range(4, 8):
+        small &= zero[k : k + n]
+    heads = np.flatnonzero(small)
+    if not len(heads):
+        return heads.astype(np.int64), heads.astype(np.int64)
+    b = _gather(view, heads, 12)
+    lengths = b[:, 0].astype(np.uint32) | (b[:, 1].astype(np.uint32) << 8) | (
+        b[:, 2].astype(np.uint32) << 16
+    )
+    crc = np.full(len(heads), 0xFFFFFFFF, dtype=np.uint32)
+    for k in range(8):  # table-driven CRC-32C of the 8 length bytes, all candidates at once
+        crc = _CRC_TABLE[(crc ^ b[:, k]) & 0xFF] ^ (crc >> 8)
+    crc ^= np.uint32(0xFFFFFFFF)
+    masked = ((crc >> 15) | (crc << 17)) + np.uint32(CRC_MASK_DELTA)  # uint32 wraps
+    stored = b[:, 8:12].copy().view("<u4").ravel()
+    ok = masked == stored
+    return heads[ok].astype(np.int64), lengths[ok].astype(np.int64)
 
 
 def _check_length_crcs(buf: bytes, framing: _Framing) -> None:

@@ -49,7 +49,11 @@ def _analyze(run: Run):
 def time_ours(n: int, repeats: int) -> tuple[float, tuple[float, ...], str]:
     run = make_run(n)
     t = best_of(lambda: _analyze(run), repeats)
+    _CPU[("ours", n)] = min(t.cpu)
     return t.best, t.times, t.value.status
+
+
+_CPU: dict[tuple[str, int], float] = {}  # best CPU seconds per (side, points)
 
 
 def time_trainspotter(n: int, repeats: int, budget_s: float) -> tuple[float, tuple[float, ...]]:
@@ -59,6 +63,7 @@ def time_trainspotter(n: int, repeats: int, budget_s: float) -> tuple[float, tup
 
     ts_run = to_trainspotter(make_run(n))
     t = best_of(lambda: trainspotter.run_all(ts_run), repeats, budget_s)
+    _CPU[("trainspotter", n)] = min(t.cpu)
     return t.best, t.times
 
 
@@ -98,9 +103,11 @@ def bench(sizes: Sizes, plot_path: Path | None) -> tuple[list[Result], list[dict
     curve: list[dict] = []
     for n in sizes.scaling:
         best, times, status = time_ours(n, sizes.repeats)
-        row = {"points": n, "ours_s": best, "ours_times": list(times), "status": status}
+        row = {"points": n, "ours_s": best, "ours_times": list(times), "status": status,
+               "ours_cpu_s": _CPU[("ours", n)]}
         if n <= sizes.peer_points:
             row["trainspotter_s"] = time_trainspotter(n, sizes.repeats, sizes.peer_budget_s)[0]
+            row["trainspotter_cpu_s"] = _CPU[("trainspotter", n)]
         curve.append(row)
     by_n = {row["points"]: row for row in curve}
     n = sizes.analyze_points
@@ -125,11 +132,13 @@ def bench(sizes: Sizes, plot_path: Path | None) -> tuple[list[Result], list[dict
                notes=f"best of {len(big_times)}; run = train+LR every step, val every 100"
                + ("" if n >= 10_000_000 else "; target is for 10M (full mode)"),
                extra={"points": n, "ours_times": big_times, "scaling_slope": slope,
-                      "plot": plot}),
+                      "ours_cpu_s": _CPU.get(("ours", n)), "plot": plot}),
         Result("analyze_vs_trainspotter", ours_p, "trainspotter.run_all", peer_p,
                ratio(peer_p, ours_p), target=">= 20x trainspotter",
                met=(ratio(peer_p, ours_p) or 0) >= 20, size=f"{sizes.peer_points:,} points",
                notes="same run, in-process; each side's own run model built before timing",
-               extra={"points": sizes.peer_points}),
+               extra={"points": sizes.peer_points,
+                      "ours_cpu_s": _CPU.get(("ours", sizes.peer_points)),
+                      "peer_cpu_s": _CPU.get(("trainspotter", sizes.peer_points))}),
     ]
     return results, curve

@@ -93,6 +93,7 @@ class Timing:
     best: float
     times: tuple[float, ...]
     value: Any
+    cpu: tuple[float, ...] = ()  # CPU seconds of this process (all threads) per call
 
     @property
     def label(self) -> str:
@@ -102,18 +103,21 @@ class Timing:
 def best_of(fn: Callable[[], Any], repeats: int, budget_s: float | None = None) -> Timing:
     """Call ``fn`` up to ``repeats`` times (fewer once ``budget_s`` is used up); best time."""
     times: list[float] = []
+    cpu: list[float] = []
     value = None
     spent = 0.0
     for _ in range(max(1, repeats)):
         gc.collect()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         value = fn()
         dt = time.perf_counter() - t0
+        cpu.append(time.process_time() - c0)
         times.append(dt)
         spent += dt
         if budget_s is not None and spent + dt > budget_s:
             break
-    return Timing(min(times), tuple(times), value)
+    return Timing(min(times), tuple(times), value, tuple(cpu))
 
 
 def ratio(peer_s: float | None, ours_s: float | None) -> float | None:

@@ -94,8 +94,11 @@ def bench(sizes: Sizes) -> Result:
     return Result(
         "tensorboard_read", ours.best, "tbparse", peer.best, r, target=">= 8x tbparse",
         met=r is not None and r >= 8, size=f"{events:,} events",
-        notes=f"ours {ours.label}, tbparse {peer.label}; both CRC-checked; {ours.value:,} points",
+        notes=(f"ours {ours.label}, tbparse {peer.label}; both CRC-checked; {ours.value:,} points; "
+               f"CPU {min(ours.cpu):.2f} s vs {min(peer.cpu):.2f} s "
+               f"({ratio(min(peer.cpu), min(ours.cpu)) or 0:.1f}x)"),
         extra={"events": events, "points": ours.value, "ours_times": list(ours.times),
-               "peer_times": list(peer.times), "mb": (run_dir / ".").stat().st_size and
-               sum(p.stat().st_size for p in run_dir.iterdir()) / 1e6},
+               "peer_times": list(peer.times), "ours_cpu_s": min(ours.cpu),
+               "peer_cpu_s": min(peer.cpu), "cpu_ratio": ratio(min(peer.cpu), min(ours.cpu)),
+               "mb": sum(p.stat().st_size for p in run_dir.iterdir()) / 1e6},
     )
