@@ -64,6 +64,16 @@ def test_val_oscillation_silent_on_healthy_overfitting_and_memorisation(seed: in
                                   train=(s.steps, 0.01 * s.values)) == []
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_val_logged_every_step_on_random_batches_is_not_oscillation(seed: int) -> None:
+    """Dense val points with sampling noise (a random val batch per step) average out."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(10_000, dtype=float)
+    train = 2.5 * np.exp(-t / 2000) + 0.5 + 0.05 * rng.standard_normal(len(t))
+    val = train + 0.1 + 0.01 * rng.standard_normal(len(t))
+    assert detect_val_oscillation(t, val, train=(t, train)) == []
+
+
 def test_val_oscillation_pre_empts_a_lucky_best_checkpoint() -> None:
     s = S.val_oscillation(seed=1, onset_frac=0.2)
     run = S.to_run(s)

@@ -228,6 +228,10 @@ def _finding(metric: str, onset: float, end: float, p_adj: float, ratio: float, 
 #: an early instability that settles, a late one, and the whole run.
 VAL_WINDOWS = ((0.0, 0.4), (0.5, 1.0), (0.0, 1.0))
 VAL_MIN_POINTS = 8
+#: More evaluations than this (a val loss logged every step, often on a random batch)
+#: are reduced to as many block medians: sampling noise averages out, bouncing weights
+#: (swings that last for several evaluations) stay.
+VAL_MAX_POINTS = 128
 
 
 def _jump_onset(logv: np.ndarray, i0: int, i1: int) -> int:
@@ -299,6 +303,9 @@ def detect_val_oscillation(
     with dropout on. Known misses: bouncing below 2 % per evaluation.
     """
     x, y = sorted_finite(val_steps, val_values)
+    if len(y) > VAL_MAX_POINTS:  # dense evaluations: block medians, so that noise averages out
+        red = reduce_blocks(x, y, VAL_MAX_POINTS)
+        x, y = red.steps, red.values
     n = len(y)
     if n < VAL_MIN_POINTS or np.min(y) <= 0 or np.ptp(y) == 0.0:
         return []
