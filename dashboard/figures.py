@@ -398,6 +398,8 @@ def run_figure(
         hovermode="closest", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         uirevision=f"{x_mode}-{log_y}",
     )
+    if x_range is not None:  # a zoomed view opened from a link starts zoomed
+        fig.update_xaxes(range=[float(x_range[0]), float(x_range[1])], row=2, col=1)
     return fig
 
 

@@ -8,6 +8,7 @@ the app's :class:`~dashboard.data.DataStore` with :func:`~dashboard.data.current
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -239,6 +240,17 @@ def zoom_state(relayout: dict[str, Any] | None, current: dict[str, Any] | None,
         return None
     state = {"rev": f"{x_mode}-{log_y}", "range": list(rng) if rng else None}
     return None if current == state else state
+
+
+def zoom_from_url(text: str | None, x_mode: str, log_y: bool) -> dict[str, Any] | None:
+    """The zoom state for a link's ``xr=lo,hi`` (``None`` when absent or not two numbers)."""
+    try:
+        lo, hi = (float(v) for v in (text or "").split(","))
+    except ValueError:
+        return None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
+        return None
+    return {"rev": f"{x_mode}-{log_y}", "range": [min(lo, hi), max(lo, hi)]}
 
 
 def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str,

@@ -141,6 +141,16 @@ def test_run_page_findings_suggestion_and_zoom_resampling(page) -> None:
     zoomed = next(t["x"] for t in _graph_data(page) if t["meta"] == "train_raw")
     inside = [x for x in raw if a <= x <= b]
     assert len([x for x in zoomed if a <= x <= b]) >= len(inside)
+    # The zoom is in the URL: the link opens the same zoomed view.
+    page.wait_for_function("() => window.location.search.includes('xr=')")
+    link = page.url
+    page.goto(link)
+    page.wait_for_function(
+        f"() => {{ const g = document.querySelector('#run-graph .js-plotly-plot');"
+        f" const t = g && g._fullData && g._fullData.find(t => t.meta === 'train_raw');"
+        f" return t && t.x[0] >= {a} - {(hi - lo) * 0.05} && t.x[t.x.length - 1] <= {b} + {(hi - lo) * 0.05}; }}")
+    shown = page.evaluate("() => document.querySelector('#run-graph .js-plotly-plot')._fullLayout.xaxis2.range")
+    assert abs(shown[0] - a) < 1e-3 * (hi - lo) and abs(shown[1] - b) < 1e-3 * (hi - lo)
     # Double click (autorange) brings the whole run back.
     page.evaluate("() => Plotly.relayout(document.querySelector('#run-graph .js-plotly-plot'),"
                   " {'xaxis.autorange': true, 'xaxis2.autorange': true})")

@@ -269,6 +269,18 @@ def test_zoom_in_wall_time_units() -> None:
     assert len(x) == F.MAX_POINTS  # 3,602 points in the range: downsampled to the cap
 
 
+def test_zoom_from_url_and_figure_range() -> None:
+    from dashboard.views import zoom_from_url
+
+    assert zoom_from_url("500,200", "step", False) == {"rev": "step-False", "range": [200.0, 500.0]}
+    assert zoom_from_url("1.5,2", "time", True) == {"rev": "time-True", "range": [1.5, 2.0]}
+    for bad in (None, "", "1", "a,b", "1,2,3", "5,5", "nan,3", "inf,1"):
+        assert zoom_from_url(bad, "step", False) is None, bad
+    train, lr = _long(5000)
+    assert list(F.run_figure(train, None, lr, x_range=(100, 200)).layout.xaxis2.range) == [100, 200]
+    assert F.run_figure(train, None, lr).layout.xaxis2.range is None
+
+
 def test_zoom_state_belongs_to_its_view() -> None:
     z = zoom_state({"xaxis.range[0]": 10, "xaxis.range[1]": 20}, None, "step", False)
     assert z == {"rev": "step-False", "range": [10.0, 20.0]}

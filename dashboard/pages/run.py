@@ -6,10 +6,10 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.figures import empty_figure
-from dashboard.views import run_graph, run_view, zoom_state
+from dashboard.views import run_graph, run_view, zoom_from_url, zoom_state
 
 dash.register_page(__name__, path="/run", name="Run", title="LR Tempo · Run", order=1)
 
@@ -23,11 +23,14 @@ def _float(text: Any, default: float, lo: float, hi: float) -> float:
 
 
 def layout(id: str | None = None, smoothing: str | None = None, logy: str | None = None,
-           x: str | None = None, **_: Any) -> html.Div:
+           x: str | None = None, xr: str | None = None, **_: Any) -> html.Div:
     smooth = _float(smoothing, 0.6, 0.0, 0.99)
+    x_mode = x if x in ("time", "epoch") else "step"
+    log_y = logy in ("1", "true", "log")
     return html.Div([
         dcc.Store(id="run-id", data=id),
-        dcc.Store(id="run-zoom", data=None),
+        dcc.Store(id="run-zoom", data=zoom_from_url(xr, x_mode, log_y)),
+        dcc.Store(id="run-relayout-x", data=None),
         html.Div(id="run-header", className="mb-2"),
         dbc.Row([
             dbc.Col([
@@ -40,13 +43,13 @@ def layout(id: str | None = None, smoothing: str | None = None, logy: str | None
                                        tooltip={"placement": "bottom"}),
                         ], md=6),
                         dbc.Col(dbc.Checklist(id="run-logy", options=[{"label": "log y", "value": "log"}],
-                                              value=["log"] if logy in ("1", "true", "log") else [],
+                                              value=["log"] if log_y else [],
                                               switch=True), width="auto"),
                         dbc.Col(dbc.RadioItems(id="run-x", options=[
                             {"label": "step", "value": "step"},
                             {"label": "epoch", "value": "epoch"},
                             {"label": "wall time", "value": "time"}],
-                            value=x if x in ("time", "epoch") else "step", inline=True),
+                            value=x_mode, inline=True),
                             width="auto"),
                     ], className="g-3 align-items-center"),
                 ]), className="mb-2"),
@@ -72,42 +75,58 @@ def update_run(run_id: str | None):
 
 
 @callback(
-    Output("run-zoom", "data"),
-    Input("run-graph", "relayoutData"),
-    State("run-zoom", "data"),
-    State("run-logy", "value"),
-    State("run-x", "value"),
-    prevent_initial_call=True,
-)
-def on_zoom(relayout: dict[str, Any] | None, current: dict[str, Any] | None, logy: list[str],
-            x_mode: str):
-    state = zoom_state(relayout, current, x_mode or "step", "log" in (logy or []))
-    return no_update if state is None else state
-
-
-@callback(
     Output("run-graph", "figure"),
+    Output("run-zoom", "data"),
     Input("run-id", "data"),
     Input("run-smoothing", "value"),
     Input("run-logy", "value"),
     Input("run-x", "value"),
-    Input("run-zoom", "data"),
+    Input("run-relayout-x", "data"),
+    State("run-zoom", "data"),
 )
 def update_graph(run_id: str | None, smoothing: float, logy: list[str], x_mode: str,
-                 zoom: dict[str, Any] | None):
+                 relayout: dict[str, Any] | None, zoom: dict[str, Any] | None):
     """Re-built on every control change and on zoom (re-sampled to the visible range)."""
-    return run_graph(run_id, smoothing, "log" in (logy or []), x_mode or "step", zoom)
+    x_mode, log_y = x_mode or "step", "log" in (logy or [])
+    # A new page's first call may name the (still empty) relayout store as its trigger.
+    if ctx.triggered_id == "run-relayout-x" and relayout is not None:
+        zoom = zoom_state(relayout, zoom, x_mode, log_y)
+        if zoom is None:  # not an x zoom, or the same one
+            return no_update, no_update
+        return run_graph(run_id, smoothing, log_y, x_mode, zoom), zoom
+    return run_graph(run_id, smoothing, log_y, x_mode, zoom), no_update
+
+
+# Only x zooms and resets reach the server: Plotly also reports resizes ("autosize"),
+# and a later call of the same callback would make Dash drop the zoom's figure.
+clientside_callback(
+    """
+    function(relayout) {
+        if (!relayout) { return window.dash_clientside.no_update; }
+        const keys = Object.keys(relayout);
+        if (keys.some(k => /^xaxis2?[.](range|autorange)/.test(k))) { return relayout; }
+        return window.dash_clientside.no_update;
+    }
+    """,
+    Output("run-relayout-x", "data"),
+    Input("run-graph", "relayoutData"),
+    prevent_initial_call=True,
+)
 
 
 clientside_callback(
     """
-    function(runId, smoothing, logy, x) {
+    function(runId, smoothing, logy, x, zoom) {
         if (!runId) { return ""; }
         const q = new URLSearchParams();
         q.set("id", runId);
         if (smoothing !== 0.6 && smoothing !== undefined && smoothing !== null) { q.set("smoothing", smoothing); }
         if (logy && logy.length) { q.set("logy", "1"); }
         if (x && x !== "step") { q.set("x", x); }
+        const rev = (x || "step") + "-" + ((logy && logy.length) ? "True" : "False");
+        if (zoom && zoom.range && zoom.rev === rev) {
+            q.set("xr", zoom.range.map(v => Number(v.toPrecision(8))).join(","));
+        }
         const url = window.location.pathname + "?" + q.toString();
         if (window.location.pathname + window.location.search !== url) {
             window.history.replaceState(window.history.state, "", url);
@@ -120,4 +139,5 @@ clientside_callback(
     Input("run-smoothing", "value"),
     Input("run-logy", "value"),
     Input("run-x", "value"),
+    Input("run-zoom", "data"),
 )
