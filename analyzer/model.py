@@ -56,18 +56,35 @@ class Run:
     meta: RunMeta
     frame: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    _rows: tuple[int, dict[str, np.ndarray]] | None = field(default=None, init=False, repr=False,
+                                                             compare=False)
+
+    def _metric_rows(self) -> dict[str, np.ndarray]:
+        """Row positions of each metric in first-seen order, computed once per frame
+        (one pass over the metric column instead of one comparison per lookup)."""
+        if self._rows is None or self._rows[0] != id(self.frame):
+            rows = self.frame.groupby("metric", sort=False).indices if len(self.frame) else {}
+            self._rows = (id(self.frame), {str(k): v for k, v in rows.items()})
+        return self._rows[1]
 
     @property
     def metric_names(self) -> list[str]:
         """Metric names in first-seen order."""
-        return list(pd.unique(self.frame["metric"]))
+        return list(self._metric_rows())
+
+    def metric_counts(self) -> dict[str, int]:
+        """Number of points per metric."""
+        return {k: len(v) for k, v in self._metric_rows().items()}
 
     def series(self, metric: str) -> pd.DataFrame:
         """Points of one metric, sorted by step (columns ``step, value, wall_time``)."""
-        sub = self.frame[self.frame["metric"] == metric]
-        return sub[["step", "value", "wall_time"]].sort_values("step", kind="stable").reset_index(
-            drop=True
-        )
+        idx = self._metric_rows().get(metric)
+        if idx is None:
+            return empty_frame()[["step", "value", "wall_time"]]
+        sub = self.frame[["step", "value", "wall_time"]].take(idx)
+        if not sub["step"].is_monotonic_increasing:
+            sub = sub.sort_values("step", kind="stable")
+        return sub.reset_index(drop=True)
 
 
 @dataclass

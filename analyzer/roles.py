@@ -105,7 +105,7 @@ def resolve_roles(
     Explicit names win; they must exist in the run (``ValueError`` otherwise).
     """
     names = run.metric_names
-    counts = run.frame["metric"].value_counts().to_dict()
+    counts = run.metric_counts()
     for role, given in (("train_loss", train_loss), ("val_loss", val_loss), ("lr", lr)):
         if given is not None:
             for part in given.split("+"):
