@@ -3,7 +3,7 @@
     lrtempo analyze SOURCE... [--format text|json|markdown|html] [--out FILE]
                               [--since 24h] [--experiment NAME] [--fail-on warning|critical]
                               [--train-loss NAME] [--val-loss NAME] [--lr NAME]
-    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags]
+    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags] [--executor WHERE]
     lrtempo dashboard [SOURCE...] [--tracking-uri URI] [--host 127.0.0.1] [--port 8050]
     lrtempo demo [--port 8050] [--reset]
 
@@ -15,7 +15,6 @@ No traceback reaches the user unless ``--debug`` is given.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import traceback
@@ -71,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--write-tags", dest="write_tags", action="store_true",
                    help="store each MLflow run's status and suggestion as lrtempo.* run tags "
                         "(tags only; metrics and params are never touched)")
+    r.add_argument("--executor", metavar="WHERE",
+                   help="analyze the runs locally (default), in processes:N, or on a Dask "
+                        "cluster at dask://HOST:PORT; runs are streamed, results identical")
     r.set_defaults(default_since="24h")
 
     d = sub.add_parser("dashboard", help="start the dashboard on sources and/or an MLflow server")
@@ -123,10 +125,7 @@ def analyze_runs(runs: Sequence[Run], args: argparse.Namespace, result: ReadResu
         except ValueError as exc:
             result.add_error(run.meta.location, str(exc))
             continue
-        analysis = analyze_run(run, roles)
-        if run.warnings:
-            analysis = dataclasses.replace(analysis, warnings=tuple(run.warnings))
-        analyses.append(analysis)
+        analyses.append(analyze_run(run, roles))  # carries the run's reader warnings
     return analyses
 
 
@@ -137,29 +136,50 @@ def _output_format(args: argparse.Namespace) -> str:
     return {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}.get(suffix, "text")
 
 
-def render(fmt: str, analyses: list[RunAnalysis], result: ReadResult) -> str:
-    """The report in ``fmt``."""
+def render(fmt: str, analyses: list[RunAnalysis], result: ReadResult,
+           sparklines: dict[str, str] | None = None) -> str:
+    """The report in ``fmt`` (HTML sparklines from ``sparklines``, else from the runs)."""
     if fmt == "json":
         return json.dumps(build_document(analyses, result.errors), indent=2, allow_nan=False) + "\n"
     if fmt == "markdown":
         return render_markdown(analyses, result.errors)
     if fmt == "html":
-        return render_html(analyses, result.errors, {r.meta.id: r for r in result.runs})
+        return render_html(analyses, result.errors, {r.meta.id: r for r in result.runs}, sparklines)
     return render_text(analyses, result.errors)
+
+
+def _read_and_analyze(args: argparse.Namespace, since: float | None
+                      ) -> tuple[list[RunAnalysis], ReadResult, dict[str, str] | None]:
+    """Analyses, the read result and (for a fleet review) the sparklines drawn in the workers.
+
+    With ``--executor`` the runs are streamed through :func:`analyzer.fleet.review` (no
+    frame is kept); otherwise they are read, kept for the HTML sparklines, and analyzed here.
+    """
+    executor = getattr(args, "executor", None)
+    if executor:
+        from .fleet import parse_executor, review
+        from .report import sparkline_svg
+
+        fleet = review(args.sources, executor=parse_executor(executor), since=since,
+                       experiment=args.experiment, train_loss=args.train_loss,
+                       val_loss=args.val_loss, lr=args.lr, extra=sparkline_svg)
+        result = ReadResult(errors=list(fleet.errors))
+        return fleet.analyses, result, dict(fleet.extras)
+    result = read_sources(args.sources, since=since, experiment=args.experiment,
+                          progress=_progress(args.quiet))
+    if since is not None:
+        result.runs = [r for r in result.runs if started_since(r, since)]
+    return analyze_runs(result.runs, args, result), result, None
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """``analyze`` and ``review``: read, analyze, report."""
     since_text = args.since or getattr(args, "default_since", None)
     since = parse_since(since_text) if since_text else None
-    result = read_sources(args.sources, since=since, experiment=args.experiment,
-                          progress=_progress(args.quiet))
-    if since is not None:
-        result.runs = [r for r in result.runs if started_since(r, since)]
-    for run in result.runs:
-        for w in run.warnings:
+    analyses, result, sparklines = _read_and_analyze(args, since)
+    for a in analyses:
+        for w in a.warnings:
             print(f"warning: {w}", file=sys.stderr)
-    analyses = analyze_runs(result.runs, args, result)
     for e in result.errors:
         print(f"lrtempo: {e['location']}: {e['error']}", file=sys.stderr)
     fmt = _output_format(args)
@@ -169,7 +189,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if fmt == "json" and not args.out:  # scripts still get a contract document
             sys.stdout.write(render(fmt, analyses, result))
         return EXIT_USAGE
-    text = render(fmt, analyses, result)
+    text = render(fmt, analyses, result, sparklines)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import math
 from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -175,15 +175,20 @@ def render_html(
     analyses: Sequence[RunAnalysis],
     errors: Sequence[dict[str, str]],
     runs: dict[str, Run] | None = None,
+    sparklines: Mapping[str, str] | None = None,
 ) -> str:
-    """A self-contained HTML report; ``runs`` (by id) adds a sparkline per run."""
+    """A self-contained HTML report; ``runs`` (by id) adds a sparkline per run, or
+    ``sparklines`` (by id) when they were drawn where the runs were read (a fleet review)."""
     esc = html.escape
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     counts = status_counts(analyses)
     rows = []
     for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
         colour = KIND_COLOURS.get(a.status, "#555")
-        spark = sparkline_svg(runs[a.meta.id], a) if runs and a.meta.id in runs else ""
+        if sparklines is not None:
+            spark = sparklines.get(a.meta.id, "")
+        else:
+            spark = sparkline_svg(runs[a.meta.id], a) if runs and a.meta.id in runs else ""
         findings = "".join(
             f"<div><b>{esc(f.kind)}</b> ({esc(f.severity)}, {esc(f.metric)}, steps "
             f"{f.start_step}–{f.end_step}, conf. {f.confidence:.2f}): {esc(f.message)}</div>"

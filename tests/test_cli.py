@@ -125,3 +125,24 @@ def test_fail_on_gates_on_severity() -> None:
     doc = json.loads(proc.stdout)
     severities = {f["severity"] for r in doc["runs"] for f in r["findings"]}
     assert proc.returncode == (1 if severities & {"warning", "critical"} else 0)
+
+
+def test_review_on_a_process_pool_matches_the_local_review(tmp_path: Path) -> None:
+    local, pooled = tmp_path / "local.json", tmp_path / "pooled.json"
+    a = lrtempo("review", str(SAMPLE_RUNS), "--since", "100000d", "--out", str(local))
+    b = lrtempo("review", str(SAMPLE_RUNS), "--since", "100000d", "--out", str(pooled),
+                "--executor", "processes:2")
+    assert a.returncode == b.returncode == 0, (a.stderr, b.stderr)
+    doc_a, doc_b = json.loads(local.read_text()), json.loads(pooled.read_text())
+    check_contract(doc_b)
+    assert doc_a["runs"] == doc_b["runs"] and len(doc_b["runs"]) > 5
+    html = tmp_path / "pooled.html"
+    c = lrtempo("review", str(SAMPLE_RUNS), "--since", "100000d", "--out", str(html),
+                "--executor", "processes:2")
+    assert c.returncode == 0 and html.read_text().count("<svg") >= len(doc_b["runs"])
+
+
+def test_review_with_a_bad_executor_is_bad_usage() -> None:
+    proc = lrtempo("review", str(SAMPLE_RUNS), "--executor", "threads:many")
+    assert proc.returncode == 2
+    assert "threads:many" in proc.stderr and "Traceback" not in proc.stderr
