@@ -205,6 +205,6 @@ def summary(results: Iterable[TagWrite]) -> str:
 
 
 __all__ = [
-    "ANALYZED_AT", "PREFIX", "TagWrite", "VERDICT_KEYS", "plan_changes", "summary",
+    "ANALYZED_AT", "PREFIX", "VERDICT_KEYS", "TagWrite", "plan_changes", "summary",
     "tracking_uri_of", "verdict_tags", "without_credentials", "worst_problem", "write_back",
 ]

@@ -409,8 +409,8 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
         try:  # no suggestion, or keep: the peak LR is the one people configure
             lr = role_series(run, roles.lr)
             cur = float(lr["value"].max()) if lr is not None and len(lr) else cur
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception:  # the suggestion's LR (or none) stands
+            log.debug("no LR series for %s", m.id, exc_info=True)
     lr_text = format_lr(cur)
     if sug is not None and sug.action == "keep_lr":
         lr_text = f"{format_lr(cur)} (keep)"

@@ -116,7 +116,7 @@ def ema(values: Sequence[float] | np.ndarray, weight: float) -> np.ndarray:
     # last_i = w * last_(i-1) + (1 - w) * x_i as a first-order IIR filter (10M points in
     # ~0.15 s), then the debias, only where w ** n still matters (beyond, it is 1).
     smoothed = lfilter([1.0 - w], [1.0, -w], fv)
-    head = min(fv.size, int(math.ceil(math.log(1e-17) / math.log(w))) + 1)
+    head = min(fv.size, math.ceil(math.log(1e-17) / math.log(w)) + 1)
     smoothed[:head] /= 1.0 - w ** np.arange(1, head + 1, dtype=np.float64)
     out[finite] = smoothed
     return out

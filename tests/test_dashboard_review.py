@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -93,7 +94,7 @@ def test_spark_values_are_scaled_bucket_means() -> None:
     s = pd.DataFrame({"step": np.arange(400), "value": np.linspace(4.0, 1.0, 400)})
     v = spark_values(s, n=40)
     assert len(v) == 40 and v[0] == 1.0 and v[-1] == 0.0
-    assert all(a >= b for a, b in zip(v, v[1:]))  # a falling loss falls
+    assert all(a >= b for a, b in itertools.pairwise(v))  # a falling loss falls
     flat = pd.DataFrame({"step": np.arange(10), "value": np.full(10, 2.0)})
     assert spark_values(flat) == [0.5] * 10
     assert spark_values(pd.DataFrame({"step": [1, 2], "value": [1.0, 2.0]})) is None

@@ -199,7 +199,7 @@ def test_unreachable_server_fails_that_run_only(tagged_runs, monkeypatch) -> Non
 def test_cli_review_write_tags_only_when_asked(tagged_runs, tmp_path, capsys) -> None:
     from analyzer.cli import main
 
-    server, runs = tagged_runs
+    server, _ = tagged_runs
     client = server.client()
     exp = client.create_experiment(f"cli-writeback-{time.time_ns()}")
     rid = log_run(client, exp, "cli-run", {"loss": [2.0 * math.exp(-i / 50) + 0.2 for i in range(300)],

@@ -31,7 +31,7 @@ COLUMNS: list[dict[str, Any]] = [
     {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 150, "flex": 2,
      "filter": "agTextColumnFilter", "tooltipField": "run"},
     {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 86,
-     "sortable": False, "filter": False},
+     "cellDataType": False, "sortable": False, "filter": False},
     {"field": "experiment", "headerName": "Experiment", "filter": "agTextColumnFilter",
      "minWidth": 110, "flex": 1},
     {"field": "user", "headerName": "User", "width": 84, "filter": "agTextColumnFilter"},
