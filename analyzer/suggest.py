@@ -15,7 +15,8 @@ overfitting > stagnation):
   LR ramp, answered by ``decrease_lr``) is still rising (length: 2× the old warm-up,
   peak capped at 0.3× the LR at onset);
 * overfitting → ``early_stop`` at the best validation step; when the val loss also
-  bounces (``val_erratic``) → ``decrease_lr`` by 0.3 with that ``early_stop_step``;
+  bounces (``val_erratic``) → ``decrease_lr`` by 0.3 with that ``early_stop_step``
+  (unless the LR has already decayed to 0 by then);
 * stagnation: ``stuck`` → ``increase_lr`` ×3 (×2 when already at/above the prior);
   ``noise_floor``/``plateau`` → ``decay_lr`` (cosine, to 0.3× now); ``lr_collapsed``
   → ``restore_lr`` to the peak before the collapse; ``val_plateau`` → ``early_stop`` at
@@ -229,7 +230,7 @@ def suggest(
         step = int(float(ev.get("best_val_step", main.start_step)))
         why = (f"Validation loss best at step {step} ({float(ev.get('best_val', 0)):.4g}), "
                f"{float(ev.get('rise_pct', 0)):.1f}% higher since: keep that checkpoint")
-        if ev.get("val_erratic"):
+        if ev.get("val_erratic") and (cur is None or cur > 0):  # an LR already at ~0 needs no cut
             sug, note = cap_decrease(None if cur is None else cur * OSCILLATION_FACTOR)
             return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
                               factor=factor_of(_round(sug)) if sug is not None else OSCILLATION_FACTOR,

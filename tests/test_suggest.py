@@ -161,6 +161,10 @@ def test_overfitting_with_bouncing_val_also_lowers_lr() -> None:
     s = suggest([erratic], lr=(steps, lr))
     assert s.action == "decrease_lr" and s.early_stop_step == 800
     assert s.suggested_lr == pytest.approx(3e-4) and "5%" in s.rationale
+    to_end = _f("overfitting", metric="val_loss", start=800, end=1999, best_val_step=800.0,
+                best_val=0.3, rise_pct=20.0, val_bounce=0.05, val_erratic=1.0)
+    decayed = suggest([to_end], lr=(steps, np.linspace(1e-3, 0.0, 2000)))
+    assert decayed.action == "early_stop" and decayed.early_stop_step == 800
 
 
 def test_decrease_factor_scales_the_lr_where_trouble_began() -> None:
