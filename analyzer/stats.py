@@ -126,12 +126,23 @@ def diff_noise(values: np.ndarray) -> float:
     return robust_scale(np.diff(v)) / math.sqrt(2.0)
 
 
+def undone_ascent(y: np.ndarray) -> float:
+    """Total rise of ``y`` that is given back: ``Σ max(Δy, 0) − (y_end − min y)``.
+
+    0 for a curve that only falls, only rises, or falls and then rises (a U: the rise
+    from the minimum is kept); the sum of the round trips when it goes up and back down.
+    """
+    if len(y) < 2:
+        return 0.0
+    return float(max(np.sum(np.maximum(np.diff(y), 0.0)) - (y[-1] - np.min(y)), 0.0))
+
+
 def bounce(values: np.ndarray) -> float:
-    """Mean undone ascent per step: ``(Σ max(Δy, 0) − max(net, 0)) / (n − 1)``.
+    """Mean undone ascent per step, :func:`undone_ascent` / (n − 1).
 
     In log space for a positive series (relative moves), else relative to the median
-    absolute level. ~0 for a monotone curve (falling, or steadily rising), large when
-    the values go up and come back down. 0 for < 3 points.
+    absolute level. ~0 for a monotone or U-shaped curve (falling, rising, falling then
+    rising), large when the values go up and come back down. 0 for < 3 points.
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -144,9 +155,7 @@ def bounce(values: np.ndarray) -> float:
         if scale == 0.0:
             return 0.0
         y = v / scale
-    d = np.diff(y)
-    net = float(y[-1] - y[0])
-    return float((np.sum(np.maximum(d, 0.0)) - max(net, 0.0)) / len(d))
+    return undone_ascent(y) / (len(y) - 1)
 
 
 def rolling_median(values: np.ndarray, window: int) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The dashboard in a real headless Chromium (Debian's ``chromium``, driven by Playwright).
 
 The app is served by werkzeug in a background thread over a small folder of logs made
-here. ``analyze_run`` is replaced by a tiny deterministic stand-in (validation minimum
-→ an overfitting finding) so these tests check the dashboard, not the detectors.
+here and analyzed by the real analyzer (the curves are built so that its verdict is
+clear: a validation loss that turns up at a known step, or keeps falling).
 Each test saves a screenshot to ``tests/screenshots/``.
 """
 
@@ -66,38 +66,6 @@ def csv_reader_ready() -> bool:
     return bool(csvlogs.sniff(Path("x.csv"), b"step,loss,val_loss,lr\n10,1.0,,0.001\n"))
 
 
-def fake_analyze(run, roles=None, config=None):
-    """Deterministic stand-in: val loss >10 % above its minimum at the end → overfitting."""
-    from analyzer.analysis import RunAnalysis
-    from analyzer.findings import Finding, Suggestion, status_of
-    from analyzer.roles import resolve_roles, role_series
-
-    roles = roles or resolve_roles(run)
-    val = role_series(run, roles.val_loss)
-    lr = role_series(run, roles.lr)
-    cur = float(lr["value"].iloc[-1]) if lr is not None and len(lr) else None
-    findings, suggestion = [], None
-    if val is not None and len(val) >= 4:
-        v = val["value"].to_numpy()
-        best = int(np.argmin(v))
-        if v[-1] > 1.1 * v[best]:
-            s0, s1 = int(val["step"].iloc[best]), int(val["step"].iloc[-1])
-            findings.append(Finding(
-                kind="overfitting", metric="val_loss", start_step=s0, end_step=s1,
-                severity="warning", confidence=0.97,
-                evidence={"val_rise": float(v[-1] / v[best] - 1), "p_value": 1e-6},
-                message=f"Validation loss rose {100 * (v[-1] / v[best] - 1):.0f}% after step {s0}."))
-            suggestion = Suggestion(
-                action="early_stop", current_lr=cur, suggested_lr=cur / 3 if cur else None,
-                factor=1 / 3, early_stop_step=s0,
-                rationale=f"Validation loss bottomed out at step {s0} and rose after it.")
-    if suggestion is None and cur is not None:
-        suggestion = Suggestion(action="keep_lr", current_lr=cur, suggested_lr=cur, factor=1.0,
-                                rationale="Loss falls steadily; nothing to change.")
-    return RunAnalysis(meta=run.meta, roles=roles, status=status_of(findings),
-                       findings=tuple(findings), suggestion=suggestion)
-
-
 # ------------------------------------------------------------------------ fixtures
 
 
@@ -118,17 +86,15 @@ def server(logs: Path):
 
     from dashboard.app import create_app
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("analyzer.analysis.analyze_run", fake_analyze)
-        app = create_app([str(logs)], since_hours=0, upload_limit_mb=1)
-        srv = make_server("127.0.0.1", 0, app.server, threaded=True)
-        thread = threading.Thread(target=srv.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{srv.server_port}"
-        finally:
-            srv.shutdown()
-            thread.join(timeout=10)
+    app = create_app([str(logs)], since_hours=0, upload_limit_mb=1)
+    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +184,7 @@ def test_open_run_shows_curves_and_suggestion(page) -> None:
     yaxis2 = page.evaluate("() => document.querySelector('#run-graph .js-plotly-plot').layout.yaxis2.type")
     assert yaxis2 == "log"
     card = page.locator("#suggestion-card").inner_text()
-    assert "Stop early" in card and "Stop at step" in card and "→" in card
+    assert "Stop early" in card and "Stop at step 1200" in card  # the analyzer's own verdict
     assert page.locator("#run-status").inner_text() == "overfitting"
     assert "overfitting" in page.locator("#findings").inner_text()
     # Hovering the shaded range shows the finding's evidence.

@@ -51,7 +51,6 @@ from ..findings import Finding
 from ..schedule import lr_at
 from ..stats import (
     bonferroni,
-    bounce,
     confidence,
     finite_xy,
     reduce_blocks,
@@ -59,6 +58,7 @@ from ..stats import (
     sorted_finite,
     trend_test,
     turning_point_test,
+    undone_ascent,
 )
 from . import DEFAULT_CONFIG, AnalysisConfig, quiet
 
@@ -251,11 +251,10 @@ def _jump_onset(logv: np.ndarray, i0: int, i1: int) -> int:
 
 def _val_window_stats(vy: np.ndarray, i0: int, i1: int) -> dict[str, float]:
     w = np.log(vy[i0:i1])
-    d = np.diff(w)
     net = float(w[-1] - w[0])
-    undone = float(np.sum(np.maximum(d, 0.0)) - max(net, 0.0))
+    undone = undone_ascent(w)
     return {
-        "bounce": bounce(vy[i0:i1]),
+        "bounce": undone / (len(w) - 1),
         "back_and_forth": undone / max(abs(net), 1e-12),
         "level_vs_best": float(np.exp(np.median(w) - np.min(np.log(vy[:i1])))),
     }
