@@ -113,6 +113,24 @@ def _minibatch_noise(f: Finding, val: tuple[np.ndarray, np.ndarray] | None,
     return int(sel.sum()) >= 8 and bounce(vy[sel]) < cfg.stag_jitter
 
 
+def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, np.ndarray] | None,
+                  lr: tuple[np.ndarray, np.ndarray] | None, train_findings: list[Finding],
+                  cfg: AnalysisConfig) -> list[Finding]:
+    """Oscillation of the val loss (unless the train loss already showed it), else
+    overfitting (as divergence when training rose too), else a val plateau."""
+    if not any(f.kind == "oscillation" for f in train_findings):
+        vosc = detect_val_oscillation(*val, train=train, lr=lr, config=cfg)
+        if vosc:
+            return vosc
+    ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
+    ovf = [_as_instability(f) if f.evidence.get("train_rising") else f for f in ovf]
+    if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):
+        ovf = [f for f in ovf if f.kind != "divergence"]
+    if ovf:
+        return ovf
+    return detect_stagnation(*val, lr=lr, metric="val_loss", reference=train, config=cfg)
+
+
 def analyze_series(
     train: tuple[np.ndarray, np.ndarray] | None,
     val: tuple[np.ndarray, np.ndarray] | None = None,
@@ -141,19 +159,8 @@ def analyze_series(
     if val is not None and len(val[1]):
         vdiv = detect_divergence(*val, metric="val_loss", config=cfg, nonfinite_only=True)
         findings += vdiv
-        vosc: list[Finding] = []
-        if not vdiv and not critical and not any(f.kind == "oscillation" for f in findings):
-            vosc = detect_val_oscillation(*val, train=train, lr=lr, config=cfg)
-            findings += vosc
-        if not vdiv and not critical and not vosc:
-            ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
-            ovf = [_as_instability(f) if f.evidence.get("train_rising") else f for f in ovf]
-            if any(f.kind == "divergence" for f in ovf) and any(
-                    f.kind == "divergence" and f.metric == "train_loss" for f in findings):
-                ovf = [f for f in ovf if f.kind != "divergence"]
-            findings += ovf
-            if not ovf:
-                findings += detect_stagnation(*val, lr=lr, metric="val_loss", reference=train, config=cfg)
+        if not vdiv and not critical:
+            findings += _val_findings(val, train, lr, findings, cfg)
 
     insufficient = n_train < cfg.min_points and n_val < 4
     return findings, insufficient
