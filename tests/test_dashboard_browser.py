@@ -13,7 +13,10 @@ import math
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -82,11 +85,17 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(logs: Path):
-    from werkzeug.serving import make_server
-
     from dashboard.app import create_app
 
-    app = create_app([str(logs)], since_hours=0, upload_limit_mb=1)
+    with serve_app(create_app([str(logs)], since_hours=0, upload_limit_mb=1)) as url:
+        yield url
+
+
+@contextmanager
+def serve_app(app) -> Iterator[str]:
+    """A Dash app served by werkzeug on a free loopback port in a thread; its base URL."""
+    from werkzeug.serving import make_server
+
     srv = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -110,39 +119,46 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, server, request):
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
+@contextmanager
+def guarded_page(browser, base: str, name: str, timeout_ms: int, **context: Any) -> Iterator[Any]:
+    """A page on ``base`` that fails its test on a JavaScript error or on any request
+    leaving the test server (nothing may leave the machine); screenshot at the end."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, **context)
     pg = ctx.new_page()
-    pg.set_default_timeout(20_000)
-    pg.dialogs = []  # type: ignore[attr-defined]
-
-    def on_dialog(d):
-        pg.dialogs.append(d.message)  # type: ignore[attr-defined]
-        d.dismiss()
-
-    pg.on("dialog", on_dialog)
+    pg.set_default_timeout(timeout_ms)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    # Nothing may leave the machine: every request must go to the test server.
     outside: list[str] = []
 
     def route(r):
-        if r.request.url.startswith(server) or r.request.url.startswith("data:"):
+        if r.request.url.startswith(base) or r.request.url.startswith("data:"):
             r.continue_()
         else:
             outside.append(r.request.url)
             r.abort()
 
     pg.route("**/*", route)
-    pg.base = server  # type: ignore[attr-defined]
+    pg.base = base  # type: ignore[attr-defined]
     yield pg
     SHOTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     ctx.close()
     assert not outside, f"requests left the test server: {outside}"
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser, server, request):
+    with guarded_page(browser, server, request.node.name, 20_000) as pg:
+        pg.dialogs = []  # type: ignore[attr-defined]
+
+        def on_dialog(d):
+            pg.dialogs.append(d.message)  # type: ignore[attr-defined]
+            d.dismiss()
+
+        pg.on("dialog", on_dialog)
+        yield pg
 
 
 def _open(page, path: str) -> None:

@@ -10,7 +10,6 @@ other tests read every active experiment of the shared server.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures_mlflow import MlflowServer, log_run
-from tests.test_dashboard_browser import SHOTS, _grid_row, _open, browser  # noqa: F401
+from tests.test_dashboard_browser import (  # noqa: F401
+    SHOTS, _grid_row, _open, browser, guarded_page, serve_app,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 
@@ -49,46 +50,16 @@ def seeded(mlflow_server: MlflowServer):
 
 @pytest.fixture(scope="module")
 def app_url(seeded):
-    from werkzeug.serving import make_server
-
     from dashboard.app import create_app
 
-    app = create_app([seeded["url"]], since_hours=24)
-    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        thread.join(timeout=10)
+    with serve_app(create_app([seeded["url"]], since_hours=24)) as url:
+        yield url
 
 
 @pytest.fixture
-def page(browser, app_url, request, tmp_path):  # noqa: F811
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
-    pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    outside: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(app_url) or r.request.url.startswith("data:"):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    pg.route("**/*", route)
-    pg.base = app_url  # type: ignore[attr-defined]
-    yield pg
-    SHOTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
-    ctx.close()
-    assert not outside, f"requests left the test server: {outside}"
-    assert not errors, f"JavaScript errors: {errors}"
+def page(browser, app_url, request):  # noqa: F811
+    with guarded_page(browser, app_url, request.node.name, 30_000, accept_downloads=True) as pg:
+        yield pg
 
 
 def _graph_data(page, sel: str = "#run-graph"):
