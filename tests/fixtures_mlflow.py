@@ -150,6 +150,15 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         _stop(proc)
 
 
+def file_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, Any]:
+    """A fresh MLflow file store under ``tmp_path/mlruns``: (root, its URI, a client on it)."""
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    root = tmp_path / "mlruns"
+    return root, root.as_uri(), MlflowClient(tracking_uri=root.as_uri())
+
+
 def log_run(
     client: Any,
     experiment_id: str,

@@ -14,7 +14,7 @@ from analyzer.fleet import ExecutorSpec, parse_executor, review
 from analyzer.readers import read_sources
 from analyzer.report import build_document
 from tests.conftest import SAMPLE_RUNS
-from tests.fixtures_mlflow import log_run
+from tests.fixtures_mlflow import file_store, log_run
 
 
 def _reference(sources: list[str]) -> list[dict]:
@@ -98,12 +98,7 @@ def test_since_filters_file_runs(local: fleet.FleetReview) -> None:
 def test_mlflow_file_store_batches_match_read_mlflow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlflow import MlflowClient
-
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    root = tmp_path / "mlruns"
-    uri = root.as_uri()
-    client = MlflowClient(tracking_uri=uri)
+    _, uri, client = file_store(tmp_path, monkeypatch)
     exp = client.create_experiment("fleet")
     rng = np.random.default_rng(3)
     now = time.time()

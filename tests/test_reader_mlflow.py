@@ -26,7 +26,7 @@ from analyzer.errors import SourceError
 from analyzer.model import Run
 from analyzer.readers import mlflow_store, read_sources
 from analyzer.readers.mlflow_store import check_connection, list_runs, read_mlflow
-from tests.fixtures_mlflow import MlflowServer, free_port, log_run
+from tests.fixtures_mlflow import MlflowServer, file_store, free_port, log_run
 
 needs_server = pytest.mark.mlflow_server
 DAY = 86_400.0
@@ -361,12 +361,7 @@ def _tree(root: Path) -> dict[str, str]:
 def test_file_store_round_trip_is_read_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlflow import MlflowClient
-
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    root = tmp_path / "mlruns"
-    uri = root.as_uri()
-    client = MlflowClient(tracking_uri=uri)
+    root, uri, client = file_store(tmp_path, monkeypatch)
     exp = client.create_experiment("local exp")
     now = time.time()
     a = log_run(
