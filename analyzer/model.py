@@ -10,8 +10,9 @@ same step, and a step counter that rewinds replaces the rewound range.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -163,10 +164,22 @@ def finalize_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return empty_frame()
     frame = frame.astype(dict(DTYPES)).reset_index(drop=True)
+    codes = pd.factorize(frame["metric"])[0]  # metric order = order of first appearance
+    steps = frame["step"].to_numpy()
     keep = np.zeros(len(frame), dtype=bool)
-    for idx in frame.groupby("metric", sort=False).indices.values():
-        keep[idx] = keep_latest_per_step(frame["step"].to_numpy()[idx])
-    out = frame[keep]
-    order = {m: i for i, m in enumerate(pd.unique(out["metric"]))}
-    out = out.assign(_o=out["metric"].map(order)).sort_values(["_o", "step"], kind="stable")
-    return out.drop(columns="_o").reset_index(drop=True)
+    for idx in frame.groupby(codes, sort=False).indices.values():
+        keep[idx] = keep_latest_per_step(steps[idx])
+    if not keep.all():
+        frame, codes, steps = frame[keep], codes[keep], steps[keep]
+    if _in_order(codes, steps):  # the usual case: one metric after another, steps rising
+        return frame.reset_index(drop=True)
+    order = np.lexsort((steps, codes))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _in_order(codes: np.ndarray, steps: np.ndarray) -> bool:
+    """Whether rows are grouped by metric code (ascending) with steps rising inside each."""
+    if len(codes) < 2:
+        return True
+    dc = np.diff(codes)
+    return bool(np.all((dc > 0) | ((dc == 0) & (np.diff(steps) > 0))))

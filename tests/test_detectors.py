@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyzer import synthetic as S
+from analyzer.analysis import analyze_run
 from analyzer.detectors import (
     detect_divergence,
     detect_oscillation,
@@ -15,9 +16,14 @@ from analyzer.detectors import (
     detect_stagnation,
     detect_val_oscillation,
 )
-from analyzer.analysis import analyze_run
 from analyzer.schedule import recognise
-from analyzer.stats import equivalence_test, reduce_blocks, trend_test, turning_point_test
+from analyzer.stats import (
+    equivalence_test,
+    reduce_blocks,
+    tau_vs_order,
+    trend_test,
+    turning_point_test,
+)
 
 SEEDS = range(5)
 
@@ -305,6 +311,17 @@ def test_trend_test_directions() -> None:
     up = trend_test(x, x * 0.01 + rng.standard_normal(200) * 0.1)
     assert up.p_increase < 1e-6 and up.slope == pytest.approx(0.01, rel=0.2)
     assert trend_test(x, -x).p_decrease < 1e-6
+
+
+@given(st.lists(st.integers(-3, 3), min_size=2, max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_tau_vs_order_is_scipys_kendall_tau_b(ints: list[int]) -> None:
+    from scipy import stats
+
+    y = np.asarray(ints, dtype=np.float64) / 2.0  # few distinct values: many ties
+    want = stats.kendalltau(np.arange(len(y)), y).statistic
+    got = tau_vs_order(y)
+    assert (np.isnan(want) and np.isnan(got)) or got == pytest.approx(want, abs=1e-12)
 
 
 def test_equivalence_and_turning_points() -> None:
