@@ -117,18 +117,32 @@ def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, n
                   lr: tuple[np.ndarray, np.ndarray] | None, train_findings: list[Finding],
                   cfg: AnalysisConfig) -> list[Finding]:
     """Oscillation of the val loss (unless the train loss already showed it), else
-    overfitting (as divergence when training rose too), else a val plateau."""
+    overfitting (as divergence when training rose too), else a val plateau. An early
+    oscillation that settled is followed by the overfitting test on what came after it
+    (a run can bounce early and overfit late)."""
+    vosc: list[Finding] = []
     if not any(f.kind == "oscillation" for f in train_findings):
         vosc = detect_val_oscillation(*val, train=train, lr=lr, config=cfg)
-        if vosc:
+        if vosc and not all("settled_bounce" in f.evidence for f in vosc):
             return vosc
+    if vosc:
+        after = max(f.end_step for f in vosc)
+        val, train = _after(val, after), None if train is None else _after(train, after)
     ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
     ovf = [_as_instability(f) if f.evidence.get("train_rising") else f for f in ovf]
+    if vosc:
+        return vosc + [f for f in ovf if f.kind == "overfitting"]
     if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):
         ovf = [f for f in ovf if f.kind != "divergence"]
     if ovf:
         return ovf
     return detect_stagnation(*val, lr=lr, metric="val_loss", reference=train, config=cfg)
+
+
+def _after(series: tuple[np.ndarray, np.ndarray], step: float) -> tuple[np.ndarray, np.ndarray]:
+    """The points of ``(steps, values)`` after ``step``."""
+    keep = series[0] > step
+    return series[0][keep], series[1][keep]
 
 
 def analyze_series(

@@ -11,9 +11,13 @@ overfitting > stagnation):
   doubt, the smaller LR); ``add_warmup`` when the
   swings start in the first 10 % of a run without warm-up (length: 5 % of the run,
   at least 2× the onset) when they die down ≥ 10 % before the end (swings that last
-  to the end mean the LR itself is too large: ``decrease_lr``), or while a warm-up (≤ 30 % of the run; a longer rise is an
+  to the end mean the LR itself is too large: ``decrease_lr``; so do swings that die
+  down because the schedule cut the LR to ≤ ½: ``decrease_lr`` 0.3× the LR they began
+  at, ``current_lr`` that LR), or while a warm-up (≤ 30 % of the run; a longer rise is an
   LR ramp, answered by ``decrease_lr``) is still rising (length: 2× the old warm-up,
   peak capped at 0.3× the LR at onset);
+  an oscillation that comes with overfitting (it settled, then the val loss climbed)
+  keeps the overfitting's best step as ``early_stop_step``;
 * overfitting → ``early_stop`` at the best validation step; when the val loss also
   bounces (``val_erratic``) → ``decrease_lr`` by 0.3 with that ``early_stop_step``
   (unless the LR has already decayed to 0 by then);
@@ -123,6 +127,14 @@ def _f(v: float | None) -> str:
     return "unknown" if v is None else f"{v:.3g}"
 
 
+def _best_checkpoint(findings: Sequence[Finding]) -> int | None:
+    """The best validation step of a warning-level overfitting finding, if any."""
+    for f in findings:
+        if f.kind == "overfitting" and f.severity != "info":
+            return int(float(f.evidence.get("best_val_step", f.start_step)))
+    return None
+
+
 def suggest(
     findings: Sequence[Finding],
     lr: tuple[np.ndarray, np.ndarray] | None = None,
@@ -215,6 +227,15 @@ def suggest(
                               rationale=f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: "
                                         f"warm up over {extra['warmup_steps']} steps to a peak of "
                                         f"{_f(_round(sug))} ({OSCILLATION_FACTOR:g}× the LR at onset{note}).")
+        keep = _best_checkpoint(findings)
+        keep_txt = f"; keep the checkpoint of step {keep}, before the val loss climbed" if keep is not None else ""
+        lr_end = lr_at(lr, float(last)) if lr is not None and last is not None else None
+        if settled and lr_on and lr_end is not None and lr_end <= 0.5 * lr_on:
+            return Suggestion("decrease_lr", current_lr=lr_on, suggested_lr=_round(sug),
+                              factor=factor_of(_round(sug), lr_on), early_stop_step=keep,
+                              rationale=f"Oscillation ({facts}) at LR {_f(lr_on)} until the schedule "
+                                        f"lowered it (to {_f(lr_end)} by the end): start at "
+                                        f"{OSCILLATION_FACTOR:g}× that{note}{keep_txt}.")
         if early and settled and sched is not None and sched.warmup_steps == 0 and span:
             extra["warmup_steps"] = int(max(0.05 * span, 2 * (onset - first)))  # type: ignore[operator]
             return Suggestion("add_warmup", current_lr=cur, suggested_lr=cur, factor=None, extra=extra,
@@ -222,9 +243,9 @@ def suggest(
                                         f"({facts}) with no warm-up: warm up over "
                                         f"{extra['warmup_steps']} steps.")
         return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
-                          factor=factor_of(_round(sug), lr_on),
+                          factor=factor_of(_round(sug), lr_on), early_stop_step=keep,
                           rationale=f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {OSCILLATION_FACTOR:g}× the LR at "
-                                    f"onset{note}.")
+                                    f"onset{note}{keep_txt}.")
 
     if main.kind == "overfitting":
         step = int(float(ev.get("best_val_step", main.start_step)))

@@ -124,6 +124,48 @@ def val_oscillation(n: int = 1000, seed: int = 0, onset_frac: float = 0.3, eval_
                       "val_values": v * scale})
 
 
+def val_oscillation_settles(n: int = 1000, seed: int = 0, drop_frac: float = 0.3,
+                            eval_every: int = 10, amp: float = 0.3, scale: float = 1.0,
+                            overfit_frac: float | None = None) -> Synthetic:
+    """A step schedule whose first phase is too hot: the val loss jumps (random
+    ±``amp`` in log space per evaluation) around a falling level while the LR is
+    1.0, then falls smoothly once the LR drops to 0.03 at ``drop_frac``. With
+    ``overfit_frac`` the val loss turns up from there (+30 % by the end) while train
+    still falls. Truth has ``onset_step`` (0), ``drop_step`` and ``best_step``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=np.float64)
+    drop = int(drop_frac * n)
+    lr = np.where(t < drop, 1.0, 0.03)
+    y = (0.2 + 1.8 * np.exp(-t / (0.3 * n))) * np.exp(0.05 * rng.standard_normal(n))
+    vs = np.arange(eval_every - 1, n, eval_every)
+    v = 0.5 + 1.5 * np.exp(-vs / (0.3 * n))
+    jumps = rng.uniform(-amp, amp, len(vs))
+    v = v * np.exp(np.where(vs < drop, jumps, 0.0) + 0.002 * rng.standard_normal(len(vs)))
+    best = None
+    if overfit_frac is not None:
+        best = int(vs[np.argmin(np.abs(vs - overfit_frac * n))])
+        vb = float(v[vs == best][0])
+        v = np.where(vs > best, vb * (1 + 0.3 * (vs - best) / max(n - best, 1)), v)
+    return Synthetic(t.astype(np.int64), y * scale, lr,
+                     {"kind": "oscillation", "onset_step": 0, "drop_step": drop, "best_step": best,
+                      "val_steps": vs.astype(np.int64), "val_values": v * scale})
+
+
+def val_bouncing_in_place(n: int = 1000, seed: int = 0, eval_every: int = 10, amp: float = 0.12,
+                          lr: float = 2.0, scale: float = 1.0) -> Synthetic:
+    """An LR too large to make progress: neither loss falls; the val loss jumps by up to
+    ±``amp`` (log space, per evaluation) around its opening level, and the minibatch
+    train loss is just very noisy."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=np.float64)
+    y = 1.7 * np.exp(0.25 * rng.standard_normal(n))
+    vs = np.arange(eval_every - 1, n, eval_every)
+    v = 1.75 * np.exp(rng.uniform(-amp, amp, len(vs)))
+    return Synthetic(t.astype(np.int64), y * scale, np.full(n, lr),
+                     {"kind": "oscillation", "onset_step": 0, "val_steps": vs.astype(np.int64),
+                      "val_values": v * scale})
+
+
 def stagnation(n: int = 1000, seed: int = 0, variant: str = "stuck", noise: float = 0.01,
                scale: float = 1.0) -> Synthetic:
     """Plateaus: ``stuck`` (tiny LR, flat from the start), ``noise_floor`` (constant large LR,

@@ -80,6 +80,44 @@ def test_val_logged_every_step_on_random_batches_is_not_oscillation(seed: int) -
     assert detect_val_oscillation(t, val, train=(t, train)) == []
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_early_val_oscillation_that_settles_ends_where_the_lr_steps_down(seed: int) -> None:
+    s = S.val_oscillation_settles(seed=seed)
+    a = analyze_run(S.to_run(s))
+    [f] = [f for f in a.findings if f.kind == "oscillation"]
+    assert f.metric == "val_loss" and f.start_step <= 0.1 * len(s.steps)
+    assert f.end_step < s.truth["drop_step"] <= f.evidence["lr_drop_step"]
+    assert f.evidence["settled_bounce"] < 0.005
+    sug = a.suggestion
+    assert (sug.action, sug.current_lr, sug.factor) == ("decrease_lr", 1.0, pytest.approx(0.3))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_early_oscillation_then_overfitting_reports_both_and_keeps_the_checkpoint(seed: int) -> None:
+    s = S.val_oscillation_settles(seed=seed, overfit_frac=0.6)
+    a = analyze_run(S.to_run(s))
+    assert sorted(kinds(a.findings)) == ["oscillation", "overfitting"]
+    assert a.suggestion.action == "decrease_lr"
+    assert a.suggestion.early_stop_step == s.truth["best_step"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_val_bouncing_in_place_is_an_lr_too_large(seed: int) -> None:
+    s = S.val_bouncing_in_place(seed=seed)
+    a = analyze_run(S.to_run(s))
+    assert a.status == "oscillation"
+    assert a.suggestion.action == "decrease_lr" and a.suggestion.suggested_lr < 2.0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_stuck_at_a_tiny_lr_with_a_smooth_val_is_not_oscillation(seed: int) -> None:
+    s = S.stagnation(seed=seed, variant="stuck")
+    rng = np.random.default_rng(seed)
+    vs = np.arange(9, len(s.steps), 10)
+    val = 2.4 - 0.002 * vs / len(s.steps) + 0.001 * rng.standard_normal(len(vs))
+    assert detect_val_oscillation(vs, val, train=(s.steps, s.values), lr=(s.steps, s.lr)) == []
+
+
 def test_val_oscillation_pre_empts_a_lucky_best_checkpoint() -> None:
     s = S.val_oscillation(seed=1, onset_frac=0.2)
     run = S.to_run(s)

@@ -234,6 +234,26 @@ VAL_MIN_POINTS = 8
 VAL_MAX_POINTS = 128
 
 
+def _went_nowhere(values: np.ndarray, ratio: float) -> bool:
+    """Whether the last tenth's median is ≥ ``ratio`` × the first tenth's (positive)."""
+    v = values[np.isfinite(values)]
+    k = max(3, len(v) // 10)
+    if len(v) < 2 * k:
+        return True
+    first = float(np.median(v[:k]))
+    return first > 0 and float(np.median(v[-k:])) >= ratio * first
+
+
+def _lr_step_down(lr: tuple[np.ndarray, np.ndarray] | None, after: float,
+                  level: float | None) -> float | None:
+    """First step after ``after`` where the LR is at most half of ``level`` (None if never)."""
+    if lr is None or level is None or not level > 0:
+        return None
+    x, y = sorted_finite(*lr)
+    below = np.flatnonzero((x > after) & (y <= 0.5 * level))
+    return float(x[below[0]]) if len(below) else None
+
+
 def _jump_onset(logv: np.ndarray, i0: int, i1: int) -> int:
     """Where the moves of ``logv[i0:i1]`` get large: the CUSUM change point of |Δ|
     (``argmax |S_k − k·S_n/n|``), kept only when the mean |Δ| after it is ≥ 2× the
@@ -249,14 +269,16 @@ def _jump_onset(logv: np.ndarray, i0: int, i1: int) -> int:
     return i0 + j if after >= 2.0 * before else i0
 
 
-def _val_window_stats(vy: np.ndarray, i0: int, i1: int) -> dict[str, float]:
+def _val_window_stats(vy: np.ndarray, i0: int, i1: int, opening: float) -> dict[str, float]:
     w = np.log(vy[i0:i1])
     net = float(w[-1] - w[0])
     undone = undone_ascent(w)
+    median = float(np.median(w))
     return {
         "bounce": undone / (len(w) - 1),
         "back_and_forth": undone / max(abs(net), 1e-12),
-        "level_vs_best": float(np.exp(np.median(w) - np.min(np.log(vy[:i1])))),
+        "level_vs_best": float(np.exp(median - np.min(np.log(vy[:i1])))),
+        "level_vs_opening": float(np.exp(median) / opening),
     }
 
 
@@ -283,14 +305,25 @@ def detect_val_oscillation(
       ≥ ``osc_val_bounce`` (2 %);
     * undone rises ≥ ``osc_val_back_and_forth`` (2×) the window's net change: the
       moves go back and forth rather than down (healthy) or up (overfitting);
-    * the window's median ≥ ``osc_val_level`` (1.25×) the best val so far: the run
-      keeps bouncing well above what it once reached, not noise at a floor;
+    * the window's median ≥ ``osc_val_level`` (1.25×) the best val so far (the run
+      keeps bouncing well above what it once reached, not noise at a floor), or
+      ≥ ``osc_val_stuck`` (0.9×) its opening level (median of the first 10 %, ≥ 3
+      evaluations) while the train loss (if any) also ends ≥ 0.9× where it began: it
+      jumps back and forth but goes nowhere, which a too-small LR (smooth, barely
+      moving weights) cannot do;
     * no significant upward trend (Mann–Kendall p ≥ ``alpha``) in the window nor in
       the second half of the run: a rise is overfitting (or divergence), judged by
       those detectors;
     * with a train loss: the window's val median < ``osc_val_memorize`` (2×) the train
       median over the same steps: no memorisation gap (an overfitting run's val
       bounces far above a train loss that has gone to ~0).
+
+    Settling path: the early window (first 40 %) bounces ≥ ``osc_val_bounce`` while
+    the last half moves < ``osc_val_settled`` × that (the same val set, scored by
+    weights that later move smoothly): the early window is erratic on that contrast
+    alone (no back-and-forth, level or memorisation test; the other windows are not
+    scanned) — an LR too large early (before a step down, or without warm-up). When
+    the LR steps down to ≤ ½ inside that window, the finding ends there.
 
     Scale-free (log ratios). The reported range is the union of the erratic windows
     (evidence from the one with the largest bounce), starting at the CUSUM change point
@@ -314,21 +347,30 @@ def detect_val_oscillation(
     tx = ty = None
     if train is not None:
         tx, ty = finite_xy(*train)
+    opening = float(np.median(y[:max(3, n // 10)]))
+    train_stuck = tx is None or ty is None or _went_nowhere(ty, config.osc_val_stuck)
+    stats_of = {w: _val_window_stats(y, round(w[0] * n), round(w[1] * n), opening)
+                for w in VAL_WINDOWS if round(w[1] * n) - round(w[0] * n) >= VAL_MIN_POINTS}
+    early, late = stats_of.get(VAL_WINDOWS[0]), stats_of.get(VAL_WINDOWS[1])
+    settles = bool(early and late and early["bounce"] >= config.osc_val_bounce
+                   and late["bounce"] < config.osc_val_settled * config.osc_val_bounce)
     hits: list[tuple[int, int, dict[str, float], float, float]] = []
-    for a, b in VAL_WINDOWS:
-        i0, i1 = round(a * n), round(b * n)
-        if i1 - i0 < VAL_MIN_POINTS:
-            continue
-        st = _val_window_stats(y, i0, i1)
-        if (st["bounce"] < config.osc_val_bounce
+    for w, st in stats_of.items():
+        if settles and w != VAL_WINDOWS[0]:
+            continue  # the last half settled: the erratic span is the early window
+        i0, i1 = round(w[0] * n), round(w[1] * n)
+        settling = settles
+        if not settling and (
+                st["bounce"] < config.osc_val_bounce
                 or st["back_and_forth"] < config.osc_val_back_and_forth
-                or st["level_vs_best"] < config.osc_val_level):
+                or (st["level_vs_best"] < config.osc_val_level
+                    and (st["level_vs_opening"] < config.osc_val_stuck or not train_stuck))):
             continue
         p_up = trend_test(x[i0:i1], y[i0:i1], slope=False).p_increase
         if p_up < config.alpha:
             continue
         ratio = math.nan
-        if tx is not None and ty is not None:
+        if tx is not None and ty is not None and not settling:
             sel = (tx >= x[i0]) & (tx <= x[i1 - 1])
             if sel.sum() >= 1:
                 t_med = float(np.median(ty[sel]))
@@ -357,11 +399,24 @@ def detect_val_oscillation(
         "evals": i1 - i0,
         "lr_at_onset": lr_on,
         "path": "validation",
+        "level_vs_opening": st["level_vs_opening"],
     }
+    end = int(x[i1 - 1])
+    if settles:
+        evidence["settled_bounce"] = late["bounce"]  # type: ignore[index]
+        drop = _lr_step_down(lr, onset, lr_on)
+        if drop is not None and onset < drop <= end:  # the swings end where the LR steps down
+            end = int(x[max(int(np.searchsorted(x, drop)) - 1, i0)])
+            evidence["lr_drop_step"] = drop
+        where = (f"from step {int(onset)} to {end}{lr_txt}, then settles "
+                 f"({100 * late['bounce']:.1f}% later): the LR was too large early")  # type: ignore[index]
+    elif st["level_vs_best"] >= config.osc_val_level:
+        where = f"from step {int(onset)}{lr_txt}, at {st['level_vs_best']:.2f}× its best: the weights are bouncing"
+    else:
+        where = f"from step {int(onset)}{lr_txt} without getting below its opening level: it goes nowhere"
     return [Finding(
-        kind="oscillation", metric="val_loss", start_step=int(onset), end_step=int(x[i1 - 1]),
+        kind="oscillation", metric="val_loss", start_step=int(onset), end_step=end,
         severity="warning", confidence=conf, evidence=evidence,
         message=(f"The validation loss jumps up and back down by {100 * st['bounce']:.0f}% per "
-                 f"evaluation from step {int(onset)}{lr_txt}, at {st['level_vs_best']:.2f}× its "
-                 "best: the weights are bouncing; lower the learning rate."),
+                 f"evaluation {where}; lower the learning rate."),
     )]
