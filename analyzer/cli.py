@@ -55,6 +55,18 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--debug", action="store_true", help="show tracebacks")
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
+    def serve_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (anything but loopback needs --auth-file or "
+                             "--trust-proxy-header)")
+        sp.add_argument("--port", type=int, default=8050)
+        sp.add_argument("--workers", type=int, default=1, help="gunicorn workers (1 = built-in server)")
+        sp.add_argument("--auth-file", dest="auth_file", metavar="FILE",
+                        help="HTTP basic auth: a file of user:password lines (mode 0600)")
+        sp.add_argument("--trust-proxy-header", dest="proxy_header", metavar="NAME",
+                        help="behind an authenticating proxy: requests without this header "
+                             "(e.g. X-Forwarded-User) get 401")
+
     a = sub.add_parser("analyze", help="analyze runs and print findings and suggestions")
     sources_args(a)
     a.add_argument("--format", choices=FORMATS, default="text")
@@ -78,13 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dashboard", help="start the dashboard on sources and/or an MLflow server")
     sources_args(d, required=False)
     d.add_argument("--tracking-uri", dest="tracking_uri", help="MLflow tracking URI to review")
-    d.add_argument("--host", default="127.0.0.1")
-    d.add_argument("--port", type=int, default=8050)
-    d.add_argument("--workers", type=int, default=1, help="gunicorn workers (1 = built-in server)")
+    serve_args(d)
 
     m = sub.add_parser("demo", help="seed a local MLflow store from sample_runs/ and open the dashboard")
-    m.add_argument("--host", default="127.0.0.1")
-    m.add_argument("--port", type=int, default=8050)
+    serve_args(m)
     m.add_argument("--reset", action="store_true", help="re-create the demo store")
     m.add_argument("--no-serve", dest="serve", action="store_false", help="seed and analyze only")
     m.add_argument("--debug", action="store_true")
@@ -228,15 +237,19 @@ def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str]) -> None:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    """Start the dashboard."""
+    """Start the dashboard (refused beyond loopback without authentication)."""
+    from dashboard.auth import file_is_private, serving_auth
+
+    auth = serving_auth(args.host, args.auth_file, args.proxy_header)  # ValueError: exit 2
+    if auth.users and not file_is_private(args.auth_file):
+        print(f"lrtempo: WARNING: {args.auth_file} can be read by other users (chmod 600 it)",
+              file=sys.stderr)
     from dashboard.app import create_app
     from dashboard.serve import serve
 
     sources = list(args.sources)
-    app = create_app(sources, tracking_uri=args.tracking_uri)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"lrtempo: WARNING: serving on {args.host}: anyone who can reach this address "
-              "can see your runs", file=sys.stderr)
+    app = create_app(sources, tracking_uri=args.tracking_uri, auth=auth)
+    print(f"lrtempo: protection: {auth.describe()}", file=sys.stderr)
     print(f"LR Tempo dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
     serve(app, host=args.host, port=args.port, workers=args.workers)
     return EXIT_OK
@@ -244,8 +257,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Seed the embedded MLflow store from sample_runs/, then serve the dashboard on it."""
+    from dashboard.auth import serving_auth
     from dashboard.demo import demo_store
 
+    if args.serve:
+        serving_auth(args.host, args.auth_file, args.proxy_header)  # refuse before seeding
     uri = demo_store(reset=args.reset)
     print(f"lrtempo: demo store {uri}", file=sys.stderr)
     if not args.serve:
@@ -253,7 +269,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                 val_loss=None, lr=None, quiet=True, out=None, format="text",
                                 fail_on=None)
         return cmd_analyze(ns)
-    ns = argparse.Namespace(sources=[uri], tracking_uri=uri, host=args.host, port=args.port, workers=1)
+    ns = argparse.Namespace(sources=[uri], tracking_uri=uri, host=args.host, port=args.port,
+                            workers=args.workers, auth_file=args.auth_file,
+                            proxy_header=args.proxy_header)
     return cmd_dashboard(ns)
 
 

@@ -3,6 +3,8 @@
     app = create_app(["runs/", "http://mlflow:5000"], since_hours=24)
     app.run(port=8050)           # or dashboard.serve.serve(app)
 
+With ``auth`` (:class:`dashboard.auth.AuthConfig`) every route asks for credentials.
+
 Nothing is read at import or here: sources are read on the first request that needs
 them (see :mod:`dashboard.data`). Everything is served from this package (assets,
 component bundles): no CDN.
@@ -15,6 +17,7 @@ from pathlib import Path
 import dash
 from dash import html
 
+from .auth import AuthConfig, protect
 from .data import STORE_KEY, DataStore
 from .layout import navbar
 
@@ -27,6 +30,7 @@ def create_app(
     tracking_uri: str | None = None,
     since_hours: float = 24,
     upload_limit_mb: int = 50,
+    auth: AuthConfig | None = None,
 ) -> dash.Dash:
     """A Dash app reviewing ``sources`` (files, folders, MLflow URIs) plus uploads."""
     if upload_limit_mb <= 0:
@@ -45,6 +49,8 @@ def create_app(
         title="LR Tempo",
         update_title=None,
     )
+    if auth is not None:
+        protect(app.server, auth)  # first, so it runs before any other hook
     app.server.config[STORE_KEY] = DataStore(
         sources=list(sources), tracking_uri=tracking_uri, since_hours=float(since_hours),
         upload_limit_mb=int(upload_limit_mb),

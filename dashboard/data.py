@@ -4,7 +4,10 @@ One :class:`DataStore` per app (kept in ``app.server.config``; callbacks reach i
 with :func:`current_store`). Nothing is read at import or at app creation: file
 sources are read on the first request that needs them, MLflow stores once per time
 window, and again only on :meth:`DataStore.refresh`. Analyses are cached in process,
-keyed by ``(run id, last step)`` so a run that grew is analyzed again.
+keyed by ``(run id, last step)`` so a run that grew is analyzed again; the role series
+the Run page plots are cached for a few runs (bounded by points), keyed the same way.
+An MLflow read holds only its own lock, so a slow or dead server never blocks the
+pages that do not need it; :func:`mlflow_problems` says what is wrong with one.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from analyzer import analysis as _analysis
 from analyzer.findings import KIND_RANK, SEVERITY_RANK, Finding
 from analyzer.model import ReadResult, Run
 from analyzer.readers import discover, is_mlflow_uri, read_log_source, read_sources
-from analyzer.roles import role_series
+from analyzer.roles import RoleMap, role_series
 from analyzer.timewindow import parse_since, run_time
 
 from .figures import best_val_step, format_lr
@@ -36,6 +39,10 @@ log = logging.getLogger(__name__)
 WINDOWS: dict[str, float | None] = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": None}
 STORE_KEY = "LRTEMPO_STORE"
 ANALYSIS_CACHE_SIZE = 512
+#: The role-series cache keeps at most this many runs and points (24 bytes a point: a
+#: 10M-step run with its LR, 20M points, is ~480 MB per worker; a bigger one is not kept).
+SERIES_CACHE_RUNS = 8
+SERIES_CACHE_POINTS = 25_000_000
 
 
 def window_seconds(window: str | None) -> float | None:
@@ -112,6 +119,9 @@ class DataStore:
     _uploads: OrderedDict[str, UploadedRun] = field(default_factory=OrderedDict, repr=False)
     _by_id: dict[str, Run] = field(default_factory=dict, repr=False)
     _analyses: OrderedDict[tuple[str, int], Any] = field(default_factory=OrderedDict, repr=False)
+    _series: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=OrderedDict,
+                                                                  repr=False)
+    _mlflow_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
     _refreshed_at: float = field(default=0.0, repr=False)
 
     # ----------------------------------------------------------------- sources
@@ -151,17 +161,19 @@ class DataStore:
         self._index(result.runs)
 
     def _load_mlflow(self, uri: str, window: str, since: float | None) -> ReadResult:
+        """One read per ``(uri, window)`` and TTL; concurrent callers wait for it."""
         key = (uri, window)
-        hit = self._mlflow.get(key)
-        if hit is not None and time.time() - hit[0] < self.mlflow_ttl:
-            return hit[1]
-        try:
-            res = read_sources([uri], since=since)
-        except Exception as exc:  # noqa: BLE001
-            res = ReadResult()
-            res.add_error(uri, f"cannot read the MLflow store: {exc}")
-        self._mlflow[key] = (time.time(), res)
-        self._index(res.runs)
+        with self._lock:
+            lock = self._mlflow_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                hit = self._mlflow.get(key)
+            if hit is not None and time.time() - hit[0] < self.mlflow_ttl:
+                return hit[1]
+            res = _probe_mlflow(uri) or _read_mlflow(uri, since)
+            with self._lock:
+                self._mlflow[key] = (time.time(), res)
+                self._index(res.runs)
         return res
 
     def runs(self, window: str | None = None) -> tuple[list[Run], list[dict[str, str]]]:
@@ -181,10 +193,12 @@ class DataStore:
             self._load_files()
             runs = [r for r in self._file_runs or [] if inside(r)]
             errors = list(self._file_errors)
-            for uri in self.mlflow_uris:
-                res = self._load_mlflow(uri, window, since)
-                runs.extend(r for r in res.runs if until is None or inside(r))
-                errors.extend(res.errors)
+            uris = self.mlflow_uris
+        for uri in uris:  # outside the store's lock: a slow server blocks only this read
+            res = self._load_mlflow(uri, window, since)
+            runs.extend(r for r in res.runs if until is None or inside(r))
+            errors.extend(res.errors)
+        with self._lock:
             uploads = [u.run for u in reversed(self._uploads.values())]
         seen: set[str] = set()
         out = []
@@ -247,8 +261,7 @@ class DataStore:
 
     def analyze(self, run: Run) -> Any:
         """``analyze_run(run)``, cached by ``(run id, last step)``."""
-        steps = run.frame["step"]
-        key = (run.meta.id, int(steps.max()) if len(steps) else -1)
+        key = _run_key(run)
         with self._lock:
             hit = self._analyses.get(key)
             if hit is not None:
@@ -260,6 +273,115 @@ class DataStore:
             while len(self._analyses) > ANALYSIS_CACHE_SIZE:
                 self._analyses.popitem(last=False)
         return result
+
+    def role_series(self, run: Run, roles: RoleMap) -> tuple[Any, Any, Any]:
+        """``(train, val, lr)`` series of ``roles``, cached per run (LRU, bounded by points).
+
+        Keyed by run id, row count and last step, so a run that grew is read again.
+        Callers must not modify the frames they get.
+        """
+        key = (*_run_key(run), len(run.frame), roles.train_loss, roles.val_loss, roles.lr)
+        with self._lock:
+            hit = self._series.get(key)
+            if hit is not None:
+                self._series.move_to_end(key)
+                return hit
+        series = tuple(role_series(run, name) for name in (roles.train_loss, roles.val_loss,
+                                                           roles.lr))
+        points = sum(len(s) for s in series if s is not None)
+        if points > SERIES_CACHE_POINTS:
+            return series  # type: ignore[return-value]
+        with self._lock:
+            self._series[key] = series
+            while (len(self._series) > SERIES_CACHE_RUNS
+                   or sum(len(x) for v in self._series.values() for x in v if x is not None)
+                   > SERIES_CACHE_POINTS):
+                self._series.popitem(last=False)
+        return series  # type: ignore[return-value]
+
+
+def _run_key(run: Run) -> tuple[str, int]:
+    steps = run.frame["step"]
+    return run.meta.id, int(steps.max()) if len(steps) else -1
+
+
+def _read_mlflow(uri: str, since: float | None) -> ReadResult:
+    try:
+        return read_sources([uri], since=since)
+    except Exception as exc:  # noqa: BLE001
+        res = ReadResult()
+        res.add_error(uri, f"cannot read the MLflow store: {exc}")
+        return res
+
+
+def _probe_mlflow(uri: str) -> ReadResult | None:
+    """For an http(s) server, a quick check first (10 s, one retry): a dead or slow
+    server is reported in seconds, not after the full read's retries. ``None``: go on."""
+    if not uri.startswith(("http://", "https://")):
+        return None
+    from analyzer.errors import LRTempoError
+    from analyzer.readers.mlflow_store import check_connection
+
+    try:
+        check_connection(uri)
+    except LRTempoError as exc:
+        res = ReadResult()
+        location = getattr(exc, "location", uri)
+        res.add_error(location, str(getattr(exc, "reason", exc)))
+        return res
+    except Exception:  # noqa: BLE001 - the read itself will say what is wrong
+        log.debug("MLflow probe of %s failed", uri, exc_info=True)
+    return None
+
+
+@dataclass(frozen=True)
+class MlflowProblem:
+    """What is wrong with a configured MLflow store: ``state`` is ``unreachable``,
+    ``slow``, ``refused`` or ``error``; ``message`` is the reader's explanation."""
+
+    uri: str
+    state: str
+    message: str
+
+
+_PROBLEM_WORDS = (
+    ("refused", ("access refused", "HTTP 401", "HTTP 403")),
+    ("slow", ("did not answer within", "rate-limiting")),
+    ("unreachable", ("cannot connect", "no connection within", "TLS certificate",
+                     "no such file", "does not exist")),
+)
+
+
+def _strip_userinfo(uri: str) -> str:
+    """The URI without ``user:password@``."""
+    scheme, sep, rest = uri.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rsplit('@', 1)[-1]}{slash}{path}" if sep else uri
+
+
+def _plain_uri(uri: str) -> str:
+    """A URI compared without credentials, case of the scheme, or a trailing slash."""
+    scheme, sep, rest = _strip_userinfo(uri.strip()).partition("://")
+    return (f"{scheme.lower()}{sep}{rest}" if sep else scheme).rstrip("/")
+
+
+def mlflow_problems(uris: list[str], errors: list[dict[str, str]]
+                    ) -> tuple[list[MlflowProblem], list[dict[str, str]]]:
+    """Split read errors into one problem per unusable MLflow store and the others
+    (a single run's history that failed stays an ordinary error)."""
+    plain = {_plain_uri(u): u for u in uris}
+    problems: list[MlflowProblem] = []
+    rest: list[dict[str, str]] = []
+    for e in errors:
+        uri = plain.get(_plain_uri(e.get("location", "")))
+        if uri is None or any(p.uri == uri for p in problems):
+            rest.append(e)
+            continue
+        msg = e.get("error", "")
+        state = next((st for st, words in _PROBLEM_WORDS
+                      if any(w.lower() in msg.lower() for w in words)), "error")
+        problems.append(MlflowProblem(_strip_userinfo(uri), state, msg))
+    return problems, rest
 
 
 def _read_units_one_by_one(src: str, first_error: Exception) -> ReadResult:

@@ -122,6 +122,41 @@ def ema(values: Sequence[float] | np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
+def _memory(weight: float) -> int:
+    """Points after which ``weight ** n`` is below float precision (the EMA forgot them)."""
+    return math.ceil(math.log(1e-17) / math.log(weight)) + 1 if weight > 0 else 1
+
+
+def ema_window(values: Sequence[float] | np.ndarray, weight: float, start: int, end: int
+               ) -> np.ndarray:
+    """``ema(values, weight)[start:end]`` without smoothing the whole series.
+
+    A point's weight in the average falls as ``weight ** age``; once that is below float
+    precision (:func:`_memory` points, ~80 for 0.6, ~3,900 for 0.99) the point no longer
+    counts, so the window is smoothed from that far before ``start``: a zoom costs its
+    window, not the run. Equal to the full EMA up to rounding (relative 1e-15).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    start, end = max(0, start), min(v.size, end)
+    if weight == 0 or start == 0 or end <= start:
+        return ema(v[:end], weight)[start:end] if end > start else v[start:start]
+    mem = _memory(weight)
+    finite_before = np.flatnonzero(np.isfinite(v[:start]))
+    if finite_before.size <= mem:  # still inside the debiased head: smooth from the start
+        return ema(v[:end], weight)[start:]
+    lead = int(finite_before[-mem])  # the first finite point that still counts
+    out = v[start:end].copy()
+    seg = v[lead:end]
+    finite = np.isfinite(seg)
+    from scipy.signal import lfilter
+
+    smoothed = np.empty(seg.size)
+    smoothed[finite] = lfilter([1.0 - weight], [1.0, -weight], seg[finite])  # no debias: n > mem
+    keep = finite[start - lead:]
+    out[keep] = smoothed[start - lead:][keep]
+    return out
+
+
 def downsample_indices(x: np.ndarray, y: np.ndarray, n_out: int = MAX_POINTS) -> np.ndarray:
     """Indices of at most ``n_out`` points that keep the shape (MinMaxLTTB).
 
@@ -210,13 +245,21 @@ def _x(steps: np.ndarray, clock: StepClock | None) -> np.ndarray:
 def visible_indices(x: np.ndarray, x_range: tuple[float, float] | None) -> np.ndarray:
     """Indices of sorted ``x`` inside ``x_range``, plus one neighbour on each side so the
     lines reach the plot's edges; all indices without a range."""
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     if x_range is None:
         return np.arange(x.size)
     lo, hi = sorted((float(x_range[0]), float(x_range[1])))
-    a = max(int(np.searchsorted(x, lo, side="left")) - 1, 0)
-    b = min(int(np.searchsorted(x, hi, side="right")) + 1, x.size)
-    return np.arange(a, b)
+    if x.dtype.kind in "iu":  # integer bounds: no float copy of the whole axis
+        info = np.iinfo(x.dtype)
+        lo_n = x.dtype.type(min(max(math.ceil(lo), info.min), info.max))
+        hi_n = x.dtype.type(min(max(math.floor(hi), info.min), info.max))
+        a = int(np.searchsorted(x, lo_n, side="left")) if lo <= info.max else x.size
+        b = int(np.searchsorted(x, hi_n, side="right")) if hi >= info.min else 0
+    else:
+        x = x.astype(np.float64, copy=False)
+        a = int(np.searchsorted(x, lo, side="left"))
+        b = int(np.searchsorted(x, hi, side="right"))
+    return np.arange(max(a - 1, 0), min(b + 1, x.size))
 
 
 def relayout_x_range(relayout: Mapping[str, object] | None
@@ -351,11 +394,10 @@ def run_figure(
             legendgroup="train", meta="train_raw",
         ), row=1, col=1)
         if smoothing > 0:
-            # The EMA at a point depends only on the points before it: a zoomed view
-            # needs it up to the range's end, not beyond.
-            end = int(visible_indices(_x(steps, clock), x_range)[-1]) + 1 if len(steps) else 0
-            sm = ema(values[:end], smoothing)
-            smoothed_x, smoothed_y = _points(steps[:end], sm, clock, x_range, n_out)
+            vis = visible_indices(_x(steps, clock), x_range)
+            start, end = (int(vis[0]), int(vis[-1]) + 1) if vis.size else (0, 0)
+            sm = ema_window(values, smoothing, start, end)
+            smoothed_x, smoothed_y = _points(steps[start:end], sm, clock, x_range, n_out)
             fig.add_trace(go.Scattergl(
                 x=_x(smoothed_x, clock), y=smoothed_y, mode="lines",
                 name=f"train loss (EMA {smoothing:.2f})",
@@ -371,9 +413,9 @@ def run_figure(
             name="val loss", line={"color": VAL_COLOR, "width": 2}, marker={"size": 5},
             meta="val",
         ), row=1, col=1)
-    has_lr = lr is not None and not _positive(lr).empty
+    pos = _positive(lr) if lr is not None else None
+    has_lr = pos is not None and not pos.empty
     if has_lr:
-        pos = _positive(lr)
         lx, ly = _points(pos["step"].to_numpy(), pos["value"].to_numpy(dtype=np.float64), clock,
                          x_range, n_out)
         fig.add_trace(go.Scattergl(
@@ -389,7 +431,7 @@ def run_figure(
     _add_markers(fig, findings, suggestion, val, smoothed_x, smoothed_y, clock)
 
     fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1)
-    ticks, labels, rng = log_ticks(_positive(lr)["value"].to_numpy() if has_lr else np.array([]))
+    ticks, labels, rng = log_ticks(pos["value"].to_numpy() if has_lr else np.array([]))
     fig.update_yaxes(title_text="LR", type="log", tickvals=ticks, ticktext=labels, range=rng,
                      row=2, col=1)
     fig.update_xaxes(title_text=x_title, row=2, col=1)

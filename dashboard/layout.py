@@ -15,6 +15,8 @@ from dash import dcc, html
 
 from analyzer.findings import Finding, Suggestion
 
+from .data import MlflowProblem
+
 from .figures import STATUS_BADGE, format_lr, format_number
 
 NAV = (("Review", "/"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
@@ -136,3 +138,24 @@ def error_list(errors: Iterable[Mapping[str, str]], *, id: str = "read-errors") 
         html.Ul([html.Li(f"{e.get('location', '?')}: {e.get('error', '')}") for e in errors[:20]],
                 className="mb-0"),
     ], color="warning", className="py-2"), id=id)
+
+
+#: Headline of the MLflow alert per :class:`~dashboard.data.MlflowProblem` state.
+MLFLOW_HEADLINES = {
+    "unreachable": "MLflow server {uri} is unreachable",
+    "slow": "MLflow server {uri} is too slow: it did not answer in time",
+    "refused": "MLflow server {uri} refused access: check the credentials",
+    "error": "MLflow store {uri} could not be read",
+}
+
+
+def mlflow_alert(problems: Iterable[MlflowProblem]) -> html.Div:
+    """One alert per unusable MLflow store, naming it and what is wrong (no traceback)."""
+    items = [dbc.Alert([
+        html.Div(MLFLOW_HEADLINES.get(p.state, MLFLOW_HEADLINES["error"]).format(uri=p.uri),
+                 className="fw-bold"),
+        html.Div(p.message, className="small"),
+        html.Div("Runs from files and uploads are still shown; Refresh tries the server again.",
+                 className="small text-muted"),
+    ], color="danger", className=f"py-2 mlflow-{p.state}") for p in problems]
+    return html.Div(items, id="mlflow-status")

@@ -4,8 +4,9 @@ Each upload goes into its own private ``tempfile.mkdtemp()`` folder (mode 0700) 
 a name made only of ``[A-Za-z0-9._-]`` (the original's, cleaned, extension kept, so
 the readers' sniffing by name still works). A ``.zip`` of a run folder is extracted
 there entry by entry with checks: no absolute paths, no ``..``, no links, at most
-:data:`MAX_ZIP_ENTRIES` entries, and the bytes actually written are counted against a
-cap (headers are not trusted). Errors name the original file.
+:data:`MAX_ZIP_ENTRIES` entries, declared sizes within a cap (zipfile never yields more
+than an entry declares), and the bytes actually written are counted against the same
+cap. A zip inside the zip stays a file (never extracted). Errors name the original file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -26,6 +28,7 @@ from analyzer.readers import read_file, read_sources
 
 ALLOWED_SUFFIXES = (".csv", ".log", ".json", ".jsonl", ".txt", ".zip", ".tsv")
 MAX_ZIP_ENTRIES = 2000
+MAX_DEPTH, MAX_PATH = 32, 1024  # folders and characters of an entry's path
 ZIP_EXPANSION = 4  # an archive may unpack to at most this many times the upload limit
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -41,10 +44,18 @@ class UploadResult:
     errors: list[str] = field(default_factory=list)
 
 
+MAX_NAME = 120
+
+
 def safe_name(filename: str) -> str:
-    """A file name safe to create: base name only, ``[A-Za-z0-9._-]``, no leading dot."""
+    """A file name safe to create: base name only, ``[A-Za-z0-9._-]``, no leading dot,
+    at most :data:`MAX_NAME` characters with the extension kept (readers sniff by it)."""
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    clean = _SAFE.sub("_", base).lstrip(".")[:120]
+    clean = _SAFE.sub("_", base).lstrip(".")
+    if len(clean) > MAX_NAME:
+        stem, dot, ext = clean.rpartition(".")
+        suffix = "." + ext[:16] if dot and stem else ""
+        clean = clean[:MAX_NAME - len(suffix)].rstrip(".") + suffix
     return clean or "upload"
 
 
@@ -75,6 +86,11 @@ def decode_contents(contents: str, filename: str, limit_bytes: int) -> bytes:
     return data
 
 
+def _shown(name: str, n: int = 80) -> str:
+    """An entry name for a message: quoted, control characters escaped, long ones cut."""
+    return repr(name[:n]) + ("…" if len(name) > n else "")
+
+
 def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int = MAX_ZIP_ENTRIES,
                 display: str = "archive") -> int:
     """Extract ``archive`` into ``dest`` with entry checks; returns the files written."""
@@ -88,33 +104,45 @@ def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int =
         infos = zf.infolist()
         if len(infos) > max_entries:
             raise UploadError(f"{display}: {len(infos)} entries, more than the {max_entries} allowed")
+        # zipfile never yields more than an entry's declared size, so an archive whose
+        # entries declare more than the cap is refused before anything is written.
+        declared = sum(i.file_size for i in infos)
+        if declared > max_bytes:
+            raise UploadError(f"{display}: unpacks to {declared / MB:,.0f} MB, more than the "
+                              f"{max_bytes / MB:g} MB allowed")
         for info in infos:
             name = info.filename
+            shown = _shown(name)
             pure = PurePosixPath(name.replace("\\", "/"))
             if name.startswith(("/", "\\")) or pure.is_absolute() or re.match(r"^[A-Za-z]:", name):
-                raise UploadError(f"{display}: entry {name!r} has an absolute path")
+                raise UploadError(f"{display}: entry {shown} has an absolute path")
             if any(part == ".." for part in pure.parts):
-                raise UploadError(f"{display}: entry {name!r} leaves the archive folder ('..')")
+                raise UploadError(f"{display}: entry {shown} leaves the archive folder ('..')")
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise UploadError(f"{display}: entry {name!r} is a symbolic link")
+                raise UploadError(f"{display}: entry {shown} is a symbolic link")
             parts = [safe_name(p) for p in pure.parts if p not in ("", ".")]
             if not parts:
                 continue
+            if len(parts) > MAX_DEPTH or sum(len(p) + 1 for p in parts) > MAX_PATH:
+                raise UploadError(f"{display}: entry {shown} has a path too long")
             target = dest.joinpath(*parts)
             if not str(target.resolve()).startswith(str(dest.resolve()) + os.sep):
-                raise UploadError(f"{display}: entry {name!r} leaves the archive folder")
+                raise UploadError(f"{display}: entry {shown} leaves the archive folder")
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(target, "xb") as out:
                 while True:
-                    chunk = src.read(1 << 16)
+                    try:
+                        chunk = src.read(1 << 16)
+                    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                        raise UploadError(f"{display}: entry {shown} is corrupt ({exc})") from None
                     if not chunk:
                         break
                     written += len(chunk)
-                    if written > max_bytes:
+                    if written > max_bytes:  # a second guard: the bytes actually written
                         raise UploadError(f"{display}: unpacks to more than "
                                           f"{max_bytes / MB:g} MB")
                     out.write(chunk)
@@ -136,7 +164,8 @@ def _rename_runs(runs: list[Run], tmp: Path, filename: str) -> list[Run]:
 
 def _clean_error(text: str, tmp: Path, filename: str) -> str:
     text = text.replace(str(tmp / safe_name(filename)), filename)
-    text = text.replace(str(tmp / "unzipped") + os.sep, f"{filename}/").replace(str(tmp), filename)
+    text = text.replace(str(tmp / "unzipped") + os.sep, f"{filename}/")
+    text = text.replace(str(tmp / "unzipped"), filename).replace(str(tmp), filename)
     return text if text.startswith(filename) else f"{filename}: {text}"
 
 
@@ -168,6 +197,10 @@ def read_upload(filename: str, data: bytes, *, limit_bytes: int) -> UploadResult
             result.runs.extend(_rename_runs(res.runs, unzipped, filename))
             result.errors.extend(_clean_error(f"{e['location']}: {e['error']}", tmp, filename)
                                  for e in res.errors)
+            nested = sorted(str(p.relative_to(unzipped)) for p in unzipped.rglob("*.zip"))
+            if nested and not result.runs:
+                result.errors.append(f"{filename}: {', '.join(nested[:5])}: a zip inside the zip "
+                                     "is not opened; upload it on its own")
         else:
             runs = read_file(path)
             if not runs:

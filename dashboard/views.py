@@ -20,7 +20,7 @@ from dash import dcc, html
 
 from analyzer.model import Run
 from analyzer.report import render_html, render_markdown
-from analyzer.roles import RoleMap, resolve_roles, role_series
+from analyzer.roles import RoleMap, resolve_roles
 from analyzer.writeback import summary as writeback_summary
 from analyzer.writeback import write_back
 
@@ -264,10 +264,7 @@ def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str,
     if run is None:
         return empty_figure("run not found")
     analysis = analyze_safely(run)
-    roles = analysis.roles
-    train = role_series(run, roles.train_loss)
-    val = role_series(run, roles.val_loss)
-    lr = role_series(run, roles.lr)
+    train, val, lr = store.role_series(run, analysis.roles)  # cached: a zoom re-uses them
     if all(s is None or s.empty for s in (train, val, lr)):
         return empty_figure("this run has no loss or learning-rate metric")
     epoch_name = next((n for n in run.metric_names if n.lower() in ("epoch", "train/epoch")), None)
@@ -286,8 +283,7 @@ def compare_view(run_ids: list[str], log_y: bool):
             rows.append(html.Tr([html.Td(rid), html.Td("not found", colSpan=3)]))
             continue
         a = analyze_safely(run)
-        items.append(CompareRun(run.meta.name, a.status, role_series(run, a.roles.train_loss),
-                                role_series(run, a.roles.val_loss), role_series(run, a.roles.lr)))
+        items.append(CompareRun(run.meta.name, a.status, *store.role_series(run, a.roles)))
         sug = a.suggestion
         rows.append(html.Tr([
             html.Td(dcc.Link(run.meta.name, href=run_href(rid))),

@@ -297,6 +297,22 @@ def test_run_name_with_html_renders_as_text(page) -> None:
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
+def test_review_names_a_dead_mlflow_server_and_lists_the_file_runs(browser, logs, request) -> None:
+    from dashboard.app import create_app
+    from tests.test_dashboard_security import _free_port
+
+    dead = f"http://127.0.0.1:{_free_port()}"
+    app = create_app([str(logs)], tracking_uri=dead, since_hours=0)
+    with serve_app(app) as url, guarded_page(browser, url, request.node.name, 30_000) as pg:
+        _open(pg, "/?window=all")
+        alert = pg.locator("#mlflow-status .alert")
+        alert.wait_for()
+        text = alert.inner_text()
+        assert f"MLflow server {dead} is unreachable" in text and "cannot connect" in text
+        assert "Traceback" not in pg.content()
+        _grid_row(pg, "resnet_overfit").wait_for()  # the file runs are still reviewed
+
+
 def test_settings_test_connection_reports_failure(page, tmp_path: Path) -> None:
     _open(page, "/settings")
     page.locator("#settings-uri").fill(f"sqlite:///{tmp_path / 'nothing-here.db'}")

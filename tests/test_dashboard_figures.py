@@ -374,7 +374,7 @@ def test_zip_entries_outside_are_refused(tmp_path: Path, bad: str) -> None:
     assert not (tmp_path / "evil.jsonl").exists()
 
 
-def test_zip_bomb_is_stopped_by_bytes_written(tmp_path: Path) -> None:
+def test_zip_bomb_is_stopped_by_its_declared_size(tmp_path: Path) -> None:
     archive = tmp_path / "bomb.zip"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -382,8 +382,9 @@ def test_zip_bomb_is_stopped_by_bytes_written(tmp_path: Path) -> None:
     archive.write_bytes(buf.getvalue())
     dest = tmp_path / "out"
     dest.mkdir()
-    with pytest.raises(UploadError, match="unpacks to more than"):
+    with pytest.raises(UploadError, match="bomb.zip: unpacks to 2 MB, more than the"):
         extract_zip(archive, dest, max_bytes=100_000, display="bomb.zip")
+    assert list(dest.iterdir()) == []  # refused before writing
 
 
 def test_read_upload_zip_of_run_folder() -> None:

@@ -10,8 +10,8 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
-from dashboard.data import WINDOWS, current_store
-from dashboard.layout import error_list, status_counts
+from dashboard.data import WINDOWS, current_store, mlflow_problems
+from dashboard.layout import error_list, mlflow_alert, status_counts
 from dashboard.views import (
     MIN_REFRESH,
     ReviewFilters,
@@ -207,7 +207,8 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
     users = data.users
     if user and user not in users:
         users = [user] + users
-    return (data.rows, status_counts(data.counts), error_list(data.errors),
+    problems, errors = mlflow_problems(current_store().mlflow_uris, data.errors)
+    return (data.rows, status_counts(data.counts), [mlflow_alert(problems), error_list(errors)],
             [{"label": e, "value": e} for e in experiments],
             [{"label": u, "value": u} for u in users],
             mlflow_row_count(data.rows) == 0)
