@@ -310,6 +310,6 @@ def confidence(p_adjusted: float, effect: float, threshold: float) -> float:
         margin = 1.0
     else:
         ratio = max(effect / threshold, 0.0)
-        margin = ratio / (1.0 + ratio)
+        margin = 1.0 - 1.0 / (1.0 + ratio)  # = ratio / (1 + ratio), and 1 when ratio overflows
     c = (1.0 - min(max(p_adjusted, 0.0), 1.0)) * margin
     return float(min(max(c, 0.0), 1.0))

@@ -199,7 +199,8 @@ def suggest(
     if main.kind == "oscillation":
         onset = float(ev.get("onset_step", main.start_step))
         lr_on = ev.get("lr_at_onset")
-        lr_on = lr_on if isinstance(lr_on, float) else cur
+        if not isinstance(lr_on, float):
+            lr_on = (lr_at(lr, onset) if lr is not None else None) or cur
         sug, note = cap_decrease(None if lr_on is None else lr_on * OSCILLATION_FACTOR)
         in_warm = bool(sched and sched.warmup_steps > 0 and sched.first_step is not None
                        and onset < sched.first_step + sched.warmup_steps)
@@ -213,6 +214,9 @@ def suggest(
         flips = ev.get("sign_flip_rate")
         if ev.get("path") == "bouncing":
             facts = f"step-to-step bouncing from step {int(onset)}"
+        elif ev.get("path") == "spike":
+            facts = (f"a spike to {float(ev.get('explosion_ratio', 0)):.1f}× the early maximum from step "
+                     f"{int(onset)}, then recovered")
         elif ev.get("path") == "validation":
             facts = (f"validation loss bouncing {100 * float(ev.get('val_bounce', 0)):.0f}% per "
                      f"evaluation from step {int(onset)}")

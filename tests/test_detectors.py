@@ -249,6 +249,31 @@ def test_divergence_variants(variant: str) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_an_explosion_the_run_recovers_from_is_a_spike_not_divergence(seed: int) -> None:
+    h = S.healthy(n=1000, seed=seed)
+    y = h.values.copy()
+    y[400:420] *= 5.0  # a 20-step blow-up, then training carries on
+    [f] = detect_divergence(h.steps, y)
+    assert (f.kind, f.severity, f.evidence["path"]) == ("oscillation", "warning", "spike")
+    assert (f.start_step, f.end_step) == (400, 419)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_loss_blown_up_in_its_first_steps_is_divergence(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([[1.4], 20.0 * np.exp(0.3 * rng.standard_normal(599))])
+    [f] = detect_divergence(np.arange(600), y)
+    assert (f.kind, f.severity) == ("divergence", "critical") and f.start_step <= 2
+    assert f.evidence["start_ratio"] > 10
+
+
+def test_a_loss_that_rises_a_little_during_warmup_is_not_blown_up() -> None:
+    t = np.arange(1000.0)
+    y = np.where(t < 50, 1.0 + 0.006 * t, 1.3 * np.exp(-(t - 50) / 300) + 0.4)
+    assert detect_divergence(t, y) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_gan_losses_are_not_divergence(seed: int) -> None:
     s = S.gan(seed=seed)
     assert detect_divergence(s.steps, s.values) == []

@@ -14,7 +14,12 @@ Checks, in order (the first that fires wins, one finding per series):
    at the vocabulary/class count. Critical.
 4. **Explosion** — a positive loss exceeding ``div_explosion_factor`` (2×) the maximum
    of its first 10 % (≥ 1 point), sustained (≥ 2 consecutive points or at the end).
-   Critical.
+   Critical — unless the run recovers (median of its last 10 % below that early
+   maximum): a transient blow-up is instability, reported as kind ``oscillation``
+   (``path: spike``, warning, from the first to the last point above the limit).
+4b. **Blown up at the start** — the explosion happened inside the first 10 % (so that
+   window cannot be the reference): the median of the rest of the run and of its last
+   10 % are both ≥ ``div_explosion_factor`` × the first value. Critical.
 5. **Sustained upward drift** — on ≤ 512 block medians, Mann–Kendall with AR(1)
    correction on 22 windows of a fixed grid (¼, ⅓, ½, ¾ of the run, starts every ⅛,
    and the whole run);
@@ -137,6 +142,7 @@ def detect_divergence(
 
     early = y[: max(1, min(n // 10, 50))]
     ref = float(early.max())
+    final = float(np.median(y[-max(3, n // 10):]))
     above = y > config.div_explosion_factor * ref
     if above.any():
         run2 = above[1:] & above[:-1]
@@ -144,6 +150,8 @@ def detect_divergence(
         if sustained:
             i = int(np.flatnonzero(above)[0])
             peak = float(y.max())
+            if final < ref:  # the run came back below its early level: a spike, not a broken run
+                return [_spike(x, y, above, i, peak, ref, final, metric)]
             return [Finding(
                 kind="divergence", metric=metric, start_step=int(x[i]), end_step=int(x[-1]),  # type: ignore[arg-type]
                 severity="critical", confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
@@ -153,7 +161,49 @@ def detect_divergence(
                         f"step {int(x[i])}: lower the learning rate.",
             )]
 
+    start = _blown_up_at_start(x, y, len(early), metric, config)
+    if start is not None:
+        return [start]
     return _drift(x, y, metric, config)
+
+
+def _spike(x: np.ndarray, y: np.ndarray, above: np.ndarray, i: int, peak: float, ref: float,
+           final: float, metric: str) -> Finding:
+    """A sustained explosion the run recovered from, as the oscillation it is."""
+    j = int(np.flatnonzero(above)[-1])
+    return Finding(
+        kind="oscillation", metric=metric, start_step=int(x[i]), end_step=int(x[j]),  # type: ignore[arg-type]
+        severity="warning", confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
+        evidence={"onset_step": float(x[i]), "explosion_ratio": peak / ref, "early_max": ref,
+                  "peak_value": peak, "final_level": final, "above_points": int(above.sum()),
+                  "path": "spike"},
+        message=f"The loss spiked to {peak:.4g} ({peak / ref:.1f}× its early maximum) between steps "
+                f"{int(x[i])} and {int(x[j])}, then recovered: training is unstable; lower the learning rate.",
+    )
+
+
+def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, metric: str,
+                       config: AnalysisConfig) -> Finding | None:
+    """The loss jumped within its first ``k`` points to ≥ ``div_explosion_factor`` × its
+    first value and the rest of the run (median, and its last tenth) stays there."""
+    y0 = float(y[0])
+    rest = y[k:]
+    if len(rest) < 3 or not y0 > 0:
+        return None
+    level, final = float(np.median(rest)), float(np.median(y[-max(3, len(y) // 10):]))
+    limit = config.div_explosion_factor * y0
+    if level < limit or final < limit:
+        return None
+    i = int(np.flatnonzero(y > limit)[0])
+    return Finding(
+        kind="divergence", metric=metric, start_step=int(x[i]), end_step=int(x[-1]),  # type: ignore[arg-type]
+        severity="critical", confidence=min(1.0, 0.5 + 0.5 * (1 - y0 / level)),
+        evidence={"first_value": y0, "level_after": level, "final_level": final,
+                  "start_ratio": level / y0},
+        message=f"The loss jumped from {y0:.4g} at the first step to a median of {level:.4g} "
+                f"({level / y0:.1f}×) by step {int(x[i])} and never came back: the learning rate blew "
+                "the model up at the start; lower it.",
+    )
 
 
 def _drift(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) -> list[Finding]:
