@@ -89,9 +89,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_server(
-    root: Path, *, workers: int = 1, timeout: float = STARTUP_TIMEOUT
+    root: Path,
+    *,
+    workers: int = 1,
+    timeout: float = STARTUP_TIMEOUT,
+    app_name: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[MlflowServer, subprocess.Popen[bytes]]:
-    """Start ``mlflow server`` under ``root`` and wait until it answers ``/health``."""
+    """Start ``mlflow server`` under ``root`` and wait until it answers ``/health``.
+
+    ``app_name`` picks a server app (``basic-auth``); ``env`` adds ``MLFLOW_*`` settings
+    (every other ``MLFLOW_*`` variable of this process is left out).
+    """
     port = free_port()
     db = root / "mlflow.db"
     artifacts = root / "artifacts"
@@ -111,15 +120,17 @@ def start_server(
         str(port),
         "--workers",
         str(workers),
+        *(["--app-name", app_name] if app_name else []),
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no huey job workers: faster start/stop
+    server_env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    server_env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no huey job workers: faster
+    server_env.update(env or {})
     log_path = root / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             cmd,
             cwd=root,
-            env=env,
+            env=server_env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -142,6 +153,31 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     """One real MLflow server for the whole test session."""
     try:
         server, proc = start_server(tmp_path_factory.mktemp("mlflow_server"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        _stop(proc)
+
+
+#: The admin of :func:`auth_server` (MLflow ships no default password).
+AUTH_USER, AUTH_PASSWORD = "admin", "Adm1n-pass-for-tests"
+
+
+@pytest.fixture(scope="session")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real ``mlflow server --app-name basic-auth`` (admin :data:`AUTH_USER`); skipped
+    when MLflow's auth extra (Flask-WTF, ``pip install 'mlflow[auth]'``) is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("flask_wtf") is None:
+        pytest.skip("mlflow[auth] is not installed (Flask-WTF missing): no basic-auth server")
+    env = {"MLFLOW_AUTH_ADMIN_PASSWORD": AUTH_PASSWORD, "MLFLOW_FLASK_SERVER_SECRET_KEY": "tests"}
+    try:
+        server, proc = start_server(
+            tmp_path_factory.mktemp("mlflow_auth"), app_name="basic-auth", env=env
+        )
     except RuntimeError as exc:
         pytest.fail(str(exc))
     try:
@@ -204,4 +240,7 @@ def log_run(
     return run_id
 
 
-__all__ = ["MlflowServer", "free_port", "log_run", "mlflow_server", "start_server"]
+__all__ = [
+    "AUTH_PASSWORD", "AUTH_USER", "MlflowServer", "auth_server", "free_port", "log_run",
+    "mlflow_server", "start_server",
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,11 +23,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analyzer.cli import main
 from analyzer.errors import SourceError
 from analyzer.model import Run
 from analyzer.readers import mlflow_store, read_sources
 from analyzer.readers.mlflow_store import check_connection, list_runs, read_mlflow
-from tests.fixtures_mlflow import MlflowServer, file_store, free_port, log_run
+from tests.fixtures_mlflow import (
+    AUTH_PASSWORD,
+    AUTH_USER,
+    MlflowServer,
+    file_store,
+    free_port,
+    log_run,
+)
 
 needs_server = pytest.mark.mlflow_server
 DAY = 86_400.0
@@ -326,6 +335,31 @@ def test_sqlite_direct_read_matches_http_and_writes_nothing(logged: Logged) -> N
     assert _sha256(db) == before
 
 
+def _server_files(server: MlflowServer) -> dict[str, str]:
+    """Hash of every file of the server's backend database and artifact root (not its log)."""
+    return {k: v for k, v in _tree(server.root).items() if k != server.log_path.name}
+
+
+@needs_server
+def test_review_over_http_and_sqlite_leaves_the_store_byte_identical(
+    logged: Logged, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = logged.server
+    run_id = _by_name(read_mlflow(server.url).runs)["resnet-a"].meta.id
+    server.client().log_text(run_id, "a note", "notes/readme.txt")  # through the server's proxy
+    before = _server_files(server)  # after startup and logging, with the server up
+    assert "mlflow.db" in before and any(
+        k.startswith("artifacts/") and k.endswith("readme.txt") for k in before
+    )
+    for source in (server.url, server.sqlite_uri):
+        report = tmp_path / "review.html"
+        assert main(["review", source, "--since", "100000d", "--out", str(report), "-q"]) == 0
+        assert "resnet-a" in report.read_text()
+        assert main(["analyze", source, "--format", "json", "-q"]) == 0
+        assert json.loads(capsys.readouterr().out)["errors"] == []
+        assert _server_files(server) == before, source
+
+
 def test_missing_sqlite_file_is_an_error_and_not_created(tmp_path: Path) -> None:
     for db in (tmp_path / "missing.db", tmp_path / "no" / "such" / "dir" / "mlflow.db"):
         with pytest.raises(SourceError, match="no such database file"):
@@ -399,6 +433,9 @@ def test_file_store_round_trip_is_read_only(
     assert "file store" in check_connection(uri)
     with pytest.raises(SourceError, match="experiment 'nope' not found"):
         read_mlflow(uri, experiment="nope")
+    report = tmp_path / "review.html"
+    assert main(["review", uri, "--since", "100000d", "--out", str(report), "-q"]) == 0
+    assert "local-a" in report.read_text()
     assert _tree(root) == snapshot
 
 
@@ -422,7 +459,8 @@ def test_unsupported_uris_are_source_errors() -> None:
 # --------------------------------------------------------------------------- HTTP failure modes
 
 
-Route = Callable[[str, dict[str, list[str]], dict], tuple[int, str, str]]
+#: ``(path, query, body) -> (status, content type, text[, extra headers])``
+Route = Callable[[str, dict[str, list[str]], dict], tuple]
 
 
 @dataclass
@@ -445,10 +483,12 @@ def stub() -> Iterator[Callable[[Route], Stub]]:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}") if length else {}
                 seen.append((parts.path, dict(self.headers)))
-                status, ctype, text = route(parts.path, parse_qs(parts.query), body)
+                status, ctype, text, *extra = route(parts.path, parse_qs(parts.query), body)
                 data = text.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -529,8 +569,11 @@ def test_a_failing_history_is_reported_and_others_go_on(stub: Callable[[Route], 
         (403, "text/plain", "forbidden", r"access refused \(HTTP 403\)"),
         (404, "text/html", "<html>not here</html>", r"no MLflow REST API here \(HTTP 404"),
         (503, "text/plain", "busy", r"server error \(HTTP 503, still failing after 3 retries\)"),
+        (429, JSON, "{}", r"rate-limiting requests \(HTTP 429, still refused after 3 retries\)"),
         (200, "text/html", "<html>login page</html>", r"not MLflow JSON \(got text/html\)"),
-        (200, JSON, "[1, 2", r"not MLflow JSON"),
+        (200, JSON, "[1, 2]", r"not MLflow JSON"),
+        (200, JSON, '{"experiments": [}', r"not MLflow JSON"),
+        (200, JSON, '{"experiments": [1, 2', r"ends in the middle of its JSON \(4 attempt"),
     ],
 )
 def test_http_failures_say_what_to_do(
@@ -545,7 +588,8 @@ def test_http_failures_say_what_to_do(
     fake = stub(lambda path, query, body: (status, ctype, text))
     with pytest.raises(SourceError, match=expected):
         read_mlflow(fake.url)
-    assert len(fake.requests) == (4 if status == 503 else 1)  # 5xx retried, the rest not
+    retried = status in (429, 503) or text.startswith('{"experiments": [1')
+    assert len(fake.requests) == (4 if retried else 1)  # 429, 5xx and cut-off JSON retried
 
 
 def test_auth_from_environment_and_uri(
@@ -563,3 +607,289 @@ def test_auth_from_environment_and_uri(
     fake.requests.clear()
     read_mlflow(fake.url.replace("http://", "http://x:y@"))
     assert {h.get("Authorization") for _, h in fake.requests} == {"Basic eDp5"}  # x:y
+
+
+def test_rate_limit_is_retried_after_the_servers_retry_after(
+    stub: Callable[[Route], Stub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mlflow_store, "BACKOFF", 0.01)
+    refused: dict[str, int] = {}
+
+    def route(path: str, query: dict[str, list[str]], body: dict) -> tuple:
+        refused[path] = refused.get(path, 0) + 1
+        if path.endswith("experiments/search") and refused[path] <= 2:
+            return 429, JSON, '{"error_code": "RESOURCE_EXHAUSTED"}', {"Retry-After": "1"}
+        return _fake_mlflow(path, query, body)
+
+    fake = stub(route)
+    started = time.monotonic()
+    res = read_mlflow(fake.url)
+    assert [r.meta.id for r in res.runs] == ["good"]
+    assert refused["/api/2.0/mlflow/experiments/search"] == 3  # two 429s, then the answer
+    assert time.monotonic() - started >= 2.0  # waited Retry-After (1 s) twice, not 0.01 s
+
+
+# --------------------------------------------------------------------------- broken transports
+
+
+@dataclass
+class Request:
+    """One request as the raw server saw it (``n`` counts requests to the same path)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: dict
+    n: int
+
+
+Behaviour = Callable[[socket.socket, Request, threading.Event], None]
+
+
+@pytest.fixture
+def raw() -> Iterator[Callable[[Behaviour], Stub]]:
+    """A TCP server that reads each HTTP request and lets ``behaviour`` answer on the socket
+    as it likes (late, cut off, endless, not at all); the event is set at teardown."""
+    stop = threading.Event()
+    listeners: list[socket.socket] = []
+    threads: list[threading.Thread] = []
+
+    def start(behaviour: Behaviour) -> Stub:
+        seen: list[tuple[str, dict[str, str]]] = []
+        counts: dict[str, int] = {}
+        lsock = socket.create_server(("127.0.0.1", 0))
+        lsock.settimeout(0.05)
+        listeners.append(lsock)
+
+        def handle(conn: socket.socket) -> None:
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                    data += chunk
+                head, _, rest = data.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = dict(ln.split(": ", 1) for ln in lines[1:] if ": " in ln)
+                length = int(headers.get("Content-Length", 0))
+                while len(rest) < length and (chunk := conn.recv(65536)):
+                    rest += chunk
+                parts = urlsplit(target)
+                counts[parts.path] = counts.get(parts.path, 0) + 1
+                seen.append((parts.path, headers))
+                body = json.loads(rest) if rest else {}
+                req = Request(method, parts.path, parse_qs(parts.query), body, counts[parts.path])
+                try:
+                    behaviour(conn, req, stop)
+                except OSError:  # the client hung up: fine
+                    pass
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = lsock.accept()
+                except (TimeoutError, OSError):
+                    continue
+                t = threading.Thread(target=handle, args=(conn,), daemon=True)
+                threads.append(t)
+                t.start()
+
+        t = threading.Thread(target=serve, daemon=True)
+        threads.append(t)
+        t.start()
+        return Stub(f"http://127.0.0.1:{lsock.getsockname()[1]}", seen)
+
+    yield start
+    stop.set()
+    for t in threads:
+        t.join(timeout=5)
+    for lsock in listeners:
+        lsock.close()
+
+
+def _head(status: int = 200, length: int | None = None, ctype: str = JSON) -> bytes:
+    lines = [f"HTTP/1.1 {status} X", f"Content-Type: {ctype}", "Connection: close"]
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _answer(conn: socket.socket, req: Request) -> None:
+    """A complete answer from the fake MLflow of :func:`_fake_mlflow`."""
+    status, ctype, text = _fake_mlflow(req.path, req.query, req.body)
+    data = text.encode()
+    conn.sendall(_head(status, len(data), ctype) + data)
+
+
+def _cut(conn: socket.socket, req: Request) -> None:
+    """Headers promise the whole answer; a third of it arrives, then the connection closes."""
+    data = _fake_mlflow(req.path, req.query, req.body)[2].encode() or b"{}"
+    conn.sendall(_head(200, len(data)) + data[: max(1, len(data) // 3)])
+
+
+@pytest.fixture
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Half a second of timeout and hardly any backoff, so failures come fast."""
+    monkeypatch.setenv("LRTEMPO_MLFLOW_TIMEOUT", "0.5")
+    monkeypatch.setattr(mlflow_store, "BACKOFF", 0.01)
+
+
+def _never(conn: socket.socket, req: Request, stop: threading.Event) -> None:
+    stop.wait(30)
+
+
+def _late(conn: socket.socket, req: Request, stop: threading.Event) -> None:
+    if not stop.wait(1.5):
+        _answer(conn, req)
+
+
+def _trickle(conn: socket.socket, req: Request, stop: threading.Event) -> None:
+    conn.sendall(_head(200, 10_000))
+    while not stop.wait(0.1):
+        conn.sendall(b" ")
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected", "attempts"),
+    [
+        (_never, r"did not answer within 0.5 s \(after 3 retries\).*LRTEMPO_MLFLOW_TIMEOUT", 4),
+        (_late, r"did not answer within 0.5 s", 4),
+        (_trickle, r"did not arrive in full within 2 s.*LRTEMPO_MLFLOW_TIMEOUT", 1),
+    ],
+    ids=["never-answers", "answers-too-late", "trickles"],
+)
+@pytest.mark.usefixtures("quick")
+def test_slow_server_times_out_clearly_and_in_bounded_time(
+    raw: Callable[[Behaviour], Stub], behaviour: Behaviour, expected: str, attempts: int
+) -> None:
+    slow = raw(behaviour)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=expected) as info:
+        read_mlflow(slow.url)
+    assert time.monotonic() - started < 6  # 4 x 0.5 s (+ backoff), not 4 x 30 s
+    assert info.value.location == slow.url and str(info.value).startswith(slow.url)
+    assert len(slow.requests) == attempts
+
+
+def test_timeout_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LRTEMPO_MLFLOW_TIMEOUT", raising=False)
+    assert mlflow_store.timeout_setting() == mlflow_store.TIMEOUT == 30.0
+    monkeypatch.setenv("LRTEMPO_MLFLOW_TIMEOUT", "2.5")
+    assert mlflow_store.timeout_setting() == 2.5
+    for bad in ("soon", "0", "-1", "inf"):
+        monkeypatch.setenv("LRTEMPO_MLFLOW_TIMEOUT", bad)
+        with pytest.raises(SourceError, match="LRTEMPO_MLFLOW_TIMEOUT: must be a number"):
+            read_mlflow("http://127.0.0.1:9")
+
+
+@pytest.mark.usefixtures("quick")
+def test_an_answer_cut_off_mid_body_is_asked_for_again(raw: Callable[[Behaviour], Stub]) -> None:
+    def twice_cut(conn: socket.socket, req: Request, stop: threading.Event) -> None:
+        (_cut if req.n <= 2 else _answer)(conn, req)
+
+    flaky = raw(twice_cut)
+    res = read_mlflow(flaky.url)
+    assert [r.meta.id for r in res.runs] == ["good"]  # "bad" fails on its own, as before
+    paths = [p for p, _ in flaky.requests]
+    assert paths.count("/api/2.0/mlflow/experiments/search") == 3  # POST search: a read
+    assert paths.count("/api/2.0/mlflow/runs/search") == 3
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [
+        (lambda c, r, s: _cut(c, r), r"answer to experiments/search was cut off after \d+ bytes"),
+        (lambda c, r, s: None, r"closed the connection without answering \(after 3 retries\)"),
+    ],
+    ids=["always-cut", "closes-without-answer"],
+)
+@pytest.mark.usefixtures("quick")
+def test_a_connection_that_keeps_breaking_is_a_clear_error(
+    raw: Callable[[Behaviour], Stub], behaviour: Behaviour, expected: str
+) -> None:
+    broken = raw(behaviour)
+    with pytest.raises(SourceError, match=expected):
+        read_mlflow(broken.url)
+    assert len(broken.requests) == 4
+
+
+@pytest.mark.usefixtures("quick")
+def test_only_reads_are_sent_again(raw: Callable[[Behaviour], Stub]) -> None:
+    broken = raw(lambda c, r, s: _cut(c, r))
+    store = mlflow_store._HttpStore(broken.url, timeout=0.5)
+    with pytest.raises(SourceError, match=r"cut off.*\(1 attempt"):
+        store._call("POST", "runs/set-tag", body={"run_id": "r", "key": "k", "value": "v"})
+    assert len(broken.requests) == 1
+    with pytest.raises(SourceError, match=r"cut off.*\(4 attempt"):
+        store._call("GET", "experiments/get", params={"experiment_id": "1"})
+    assert len(broken.requests) == 5
+
+
+def _endless(conn: socket.socket, req: Request, stop: threading.Event) -> None:
+    conn.sendall(_head(200) + b'{"experiments": [')
+    item = b'{"experiment_id": "1", "name": "e"},' * 1000
+    while not stop.is_set():
+        conn.sendall(item)
+
+
+def _declared_huge(conn: socket.socket, req: Request, stop: threading.Event) -> None:
+    conn.sendall(_head(200, 50 * 2**30) + b'{"experiments": [')
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [(_endless, r"too large \(endless; at most 1 MiB is read\)"), (_declared_huge, r"51200 MiB")],
+    ids=["endless-body", "declares-50-GiB"],
+)
+@pytest.mark.usefixtures("quick")
+def test_a_huge_answer_is_refused_with_bounded_memory(
+    raw: Callable[[Behaviour], Stub],
+    monkeypatch: pytest.MonkeyPatch,
+    behaviour: Behaviour,
+    expected: str,
+) -> None:
+    import tracemalloc
+
+    monkeypatch.setattr(mlflow_store, "MAX_ANSWER_BYTES", 2**20)
+    huge = raw(behaviour)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match=expected):
+            read_mlflow(huge.url)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20
+    assert len(huge.requests) == 1  # too large is not retried
+
+
+# --------------------------------------------------------------------------- basic auth, real
+
+
+@needs_server
+def test_basic_auth_server_refuses_wrong_credentials_and_reads_with_right_ones(
+    auth_server: MlflowServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = auth_server.url
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", AUTH_USER)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", AUTH_PASSWORD)
+    client = auth_server.client()
+    log_run(client, client.create_experiment("secured"), "guarded", {"loss": _loss(60, 9)})
+    res = read_mlflow(url, experiment="secured")
+    assert [r.meta.name for r in res.runs] == ["guarded"] and res.errors == []
+    assert len(res.runs[0].series("loss")) == 60
+
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong-pass")
+    with pytest.raises(SourceError, match=r"access refused \(HTTP 401\).*USERNAME") as info:
+        read_mlflow(url)
+    assert info.value.location == url and "wrong-pass" not in str(info.value)
+    assert main(["analyze", url]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"lrtempo: {url}: {info.value.reason}"]
+
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    with pytest.raises(SourceError, match=r"access refused \(HTTP 401\)"):
+        read_mlflow(url)
+    in_uri = url.replace("http://", f"http://{AUTH_USER}:{AUTH_PASSWORD}@")
+    assert [r.meta.name for r in read_mlflow(in_uri, experiment="secured").runs] == ["guarded"]

@@ -11,8 +11,11 @@ How each URI kind is read:
   answer is capped at 25,000 points, so a full answer is fetched again the long way),
   else the paged ``metrics/get-history`` (25,000 points a page; also when the server
   has no bulk endpoint), fetched concurrently by :data:`WORKERS` threads. Connection errors, 429 and 5xx are retried
-  with exponential backoff (every call is a read, the ``runs/search`` POST included).
-  A run's location is its page in the MLflow UI.
+  with exponential backoff (every call is a read, the ``runs/search`` POST included;
+  ``Retry-After`` is honoured up to 30 s), and so is an answer cut off mid-body. Each
+  call waits :data:`TIMEOUT` seconds (``$LRTEMPO_MLFLOW_TIMEOUT``) for an answer; after a
+  timeout the server is taken as down and later calls fail at once. An answer over
+  :data:`MAX_ANSWER_BYTES` is refused unread. A run's location is its page in the MLflow UI.
 - ``sqlite:///path.db`` — the MLflow schema (``experiments, runs, metrics, params,
   tags``) read with the stdlib :mod:`sqlite3`, no MLflow client.
 - ``file:///path/mlruns`` — the plain-file layout read directly: ``<exp>/meta.yaml``,
@@ -38,11 +41,13 @@ in MLflow's order (timestamp, step, value) and resolved by
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -64,8 +69,15 @@ HISTORY_PAGE_SIZE = 25_000
 SEARCH_PAGE_SIZE = 1_000
 #: Concurrent history requests against one server.
 WORKERS = 8
-#: Seconds to wait for an answer (connecting waits at most 10 s).
+#: Seconds to wait for an answer (connecting waits at most 10 s); :data:`TIMEOUT_ENV` overrides.
 TIMEOUT = 30.0
+TIMEOUT_ENV = "LRTEMPO_MLFLOW_TIMEOUT"
+#: A whole answer body must arrive within this many timeouts (a trickling server is cut off).
+BODY_TIMEOUTS = 4
+#: Largest answer read (a ``runs/search`` page of 1,000 runs is a few MB); bigger is refused.
+MAX_ANSWER_BYTES = 64 * 2**20
+#: The POSTs that only read; they (and every GET) may be sent again after a broken answer.
+READ_ONLY_POSTS = frozenset({"experiments/search", "runs/search"})
 #: Retries of a failed request (connection error, 429, 5xx), with exponential backoff.
 RETRIES = 3
 #: Seconds of the first backoff; doubles with each retry.
@@ -185,11 +197,27 @@ def resolve_uri(uri: str) -> str:
     return uri
 
 
+def timeout_setting() -> float:
+    """Seconds to wait for a server's answer: ``$LRTEMPO_MLFLOW_TIMEOUT``, else :data:`TIMEOUT`."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise SourceError(TIMEOUT_ENV, f"must be a number of seconds above 0, not {raw!r}")
+    return value
+
+
 @contextmanager
-def _opened(uri: str, *, retries: int = RETRIES, timeout: float = TIMEOUT) -> Iterator[_Store]:
+def _opened(uri: str, *, retries: int = RETRIES, timeout: float | None = None) -> Iterator[_Store]:
     """The store for ``uri``, closed on exit; unexpected I/O or format errors become
     :class:`SourceError` naming the (credential-free) location."""
     resolved = resolve_uri(uri)
+    if timeout is None:
+        timeout = timeout_setting()
     try:
         store = _open_store(resolved, retries=retries, timeout=timeout)
     except ValueError as exc:  # e.g. a malformed host in the URI
@@ -338,6 +366,10 @@ def _strip_credentials(uri: str) -> str:
 # --------------------------------------------------------------------------- HTTP
 
 
+class _Broken(Exception):
+    """An answer broken off mid-body (closed connection, truncated); may be asked again."""
+
+
 class _ApiError(SourceError):
     """The server answered a call with an MLflow error (``error_code``) or bad status."""
 
@@ -458,18 +490,44 @@ class _HttpStore:
         body: dict[str, Any] | None = None,
         api: str = API,
     ) -> dict[str, Any]:
-        """One REST call → parsed JSON; every failure is a :class:`SourceError`."""
-        import requests
+        """One REST call → parsed JSON; every failure is a :class:`SourceError`.
 
+        An answer broken off mid-body is asked for again (with backoff) only when the call
+        reads: a GET or one of :data:`READ_ONLY_POSTS`.
+        """
         if self._down is not None:
             raise SourceError(self.location, self._down)
         url = f"{self.location}{api}{endpoint}"
+        tries = 1 + self.retries if method == "GET" or endpoint in READ_ONLY_POSTS else 1
+        for attempt in range(1, tries + 1):
+            resp = self._send(method, url, params, body)
+            try:
+                return self._parse(resp, self._body(resp, endpoint), endpoint)
+            except _Broken as exc:
+                if attempt == tries:
+                    raise SourceError(
+                        self.location,
+                        f"{exc} ({attempt} attempt(s)); the server or a proxy between may have "
+                        "dropped the connection, try again later",
+                    ) from None
+                time.sleep(BACKOFF * 2 ** (attempt - 1))
+            finally:
+                resp.close()
+        raise AssertionError("unreachable")
+
+    def _send(
+        self, method: str, url: str, params: dict[str, Any] | None, body: dict[str, Any] | None
+    ) -> Any:
+        """The response (its body not read yet); connection-level failures → SourceError."""
+        import requests
+
         try:
-            resp = self.session.request(
+            return self.session.request(
                 method,
                 url,
                 params=params,
                 json=body,
+                stream=True,
                 timeout=(min(10.0, self.timeout), self.timeout),
             )
         except requests.exceptions.SSLError:
@@ -484,23 +542,73 @@ class _HttpStore:
                 "and port, and that no firewall or VPN is in the way"
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            if "Read timed out" in str(exc):
-                raise SourceError(self.location, self._timeout_msg()) from None
+            text = str(exc)
+            if "Read timed out" in text:
+                raise self._fail(self._timeout_msg()) from None
+            if "Connection aborted" in text or "RemoteDisconnected" in text:
+                raise SourceError(
+                    self.location,
+                    f"the server closed the connection without answering (after {self.retries} "
+                    "retries); is this an MLflow server, and is it healthy?",
+                ) from None
             raise self._fail(
                 "cannot connect (connection refused or unknown host); is the MLflow "
                 "server running at this address? Start it with `mlflow server` or fix "
                 "the URI"
             ) from None
         except requests.exceptions.Timeout:
-            raise SourceError(self.location, self._timeout_msg()) from None
+            raise self._fail(self._timeout_msg()) from None
         except requests.exceptions.RequestException as exc:
             raise SourceError(self.location, f"request failed: {self._redact(str(exc))}") from None
-        return self._parse(resp, endpoint)
 
-    def _timeout_msg(self) -> str:
+    def _body(self, resp: Any, endpoint: str) -> bytes:
+        """The answer's bytes, at most :data:`MAX_ANSWER_BYTES` (an error page: its start).
+
+        Read with ``read1`` (whatever has arrived), so a server that trickles its answer
+        is cut off at the body deadline even while every single read is on time.
+        """
+        from urllib3.exceptions import HTTPError, ReadTimeoutError
+
+        ok = resp.status_code < 400
+        limit = MAX_ANSWER_BYTES if ok else 64 * 1024
+        declared = resp.headers.get("Content-Length", "")
+        if ok and declared.isdigit() and int(declared) > limit:
+            raise SourceError(self.location, self._too_big(endpoint, int(declared)))
+        deadline = time.monotonic() + BODY_TIMEOUTS * self.timeout
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while chunk := resp.raw.read1(256 * 1024, decode_content=True):
+                size += len(chunk)
+                if size > limit:
+                    if not ok:
+                        break
+                    raise SourceError(self.location, self._too_big(endpoint))
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise self._fail(
+                        f"the answer to {endpoint} did not arrive in full within "
+                        f"{BODY_TIMEOUTS * self.timeout:g} s (the server sends too slowly); "
+                        f"set {TIMEOUT_ENV} to wait longer"
+                    )
+        except ReadTimeoutError:
+            raise self._fail(self._timeout_msg(retried=False)) from None
+        except (HTTPError, OSError):  # cut off, reset, bad chunking or content encoding
+            raise _Broken(f"the answer to {endpoint} was cut off after {size} bytes") from None
+        return b"".join(chunks)
+
+    def _too_big(self, endpoint: str, size: int | None = None) -> str:
+        what = f"{size / 2**20:.0f} MiB" if size else "endless"
         return (
-            f"the server did not answer within {self.timeout:g} s (after {self.retries} "
-            "retries); it may be overloaded, try again later"
+            f"the answer to {endpoint} is too large ({what}; at most "
+            f"{MAX_ANSWER_BYTES // 2**20} MiB is read); is this an MLflow server?"
+        )
+
+    def _timeout_msg(self, retried: bool = True) -> str:
+        after = f" (after {self.retries} retries)" if retried else ""
+        return (
+            f"the server did not answer within {self.timeout:g} s{after}; it may be "
+            f"overloaded: try again later, or set {TIMEOUT_ENV} to wait longer"
         )
 
     def _fail(self, message: str) -> SourceError:
@@ -508,11 +616,16 @@ class _HttpStore:
         self._down = message
         return SourceError(self.location, message)
 
-    def _parse(self, resp: Any, endpoint: str) -> dict[str, Any]:
+    def _parse(self, resp: Any, raw: bytes, endpoint: str) -> dict[str, Any]:
         status = resp.status_code
+        text = raw.decode("utf-8", "replace")
         try:
-            data = resp.json()
-        except ValueError:
+            data = json.loads(text) if text.strip() else None
+        except json.JSONDecodeError as exc:
+            data = None
+            if status < 400 and text.lstrip()[:1] in "[{" and exc.pos >= len(text.rstrip()):
+                raise _Broken(f"the answer to {endpoint} ends in the middle of its JSON") from None
+        except (ValueError, RecursionError):
             data = None
         if status < 400:
             if not isinstance(data, dict):
@@ -544,7 +657,10 @@ class _HttpStore:
                 "and the server's path prefix"
             )
         if status == 429:
-            return f"the server keeps rate-limiting requests (HTTP 429){suffix}; try again later"
+            return (
+                f"the server keeps rate-limiting requests (HTTP 429, still refused after "
+                f"{self.retries} retries){suffix}; try again later"
+            )
         if status >= 500:
             return (
                 f"server error (HTTP {status}, still failing after {self.retries} retries)"
