@@ -329,7 +329,7 @@ def _probe_mlflow(uri: str) -> ReadResult | None:
         location = getattr(exc, "location", uri)
         res.add_error(location, str(getattr(exc, "reason", exc)))
         return res
-    except Exception:  # noqa: BLE001 - the read itself will say what is wrong
+    except Exception:  # the read itself will say what is wrong
         log.debug("MLflow probe of %s failed", uri, exc_info=True)
     return None
 

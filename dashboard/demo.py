@@ -52,7 +52,7 @@ def _params(run: Run) -> dict[str, str]:
     return params
 
 
-def _log_run(client, exp_id: str, run: Run, start: float, rel: str) -> None:  # noqa: ANN001
+def _log_run(client, exp_id: str, run: Run, start: float, rel: str) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
     frame = run.frame

@@ -16,7 +16,6 @@ from dash import dcc, html
 from analyzer.findings import Finding, Suggestion
 
 from .data import MlflowProblem
-
 from .figures import STATUS_BADGE, format_lr, format_number
 
 NAV = (("Review", "/"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))

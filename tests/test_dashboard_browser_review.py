@@ -18,7 +18,12 @@ import pytest
 
 from tests.fixtures_mlflow import MlflowServer, log_run
 from tests.test_dashboard_browser import (  # noqa: F401
-    SHOTS, _grid_row, _open, browser, guarded_page, serve_app,
+    SHOTS,
+    _grid_row,
+    _open,
+    browser,
+    guarded_page,
+    serve_app,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]

@@ -500,3 +500,27 @@ def test_settings_check_uri_reports_failure() -> None:
 
     ok, msg = check_uri("")
     assert not ok and "Enter" in msg
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.9, 0.99, 0.999])
+def test_ema_window_equals_the_whole_series_ema(weight: float) -> None:
+    rng = np.random.default_rng(7)
+    v = 5 + rng.standard_normal(300_000)
+    v[rng.integers(0, v.size, 500)] = np.nan
+    v[1000:1100] = np.inf
+    full = F.ema(v, weight)
+    for a, b in ((0, 10), (50, 300), (150, 5000), (1050, 1200), (100_000, 120_000),
+                 (299_990, 300_000), (299_999, 400_000), (7, 7)):
+        got = F.ema_window(v, weight, a, b)
+        assert got.shape == full[a:b].shape
+        np.testing.assert_allclose(got, full[a:b], rtol=1e-13, atol=0)
+
+
+def test_visible_indices_of_integer_steps_match_float_steps() -> None:
+    x = np.arange(0, 100, 3)
+    for rng in [(0, 10), (1.5, 7.2), (-5, -1), (200, 300), (3, 3), (2.9, 3.1), (-1e30, 1e30),
+                (1e30, 2e30), (50, 10)]:
+        want = F.visible_indices(x.astype(np.float64), rng)
+        for dtype in (np.int64, np.int32, np.uint16):
+            np.testing.assert_array_equal(F.visible_indices(x.astype(dtype), rng), want)
+

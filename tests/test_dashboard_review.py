@@ -358,3 +358,31 @@ def test_store_refresh_min_age_rate_limits_rereads(tmp_path: Path) -> None:
     store.runs("all")
     assert store.refresh(min_age=60) is False and store._file_runs is not None  # too soon
     assert store.refresh() is True and store._file_runs is None  # the button always does
+
+
+def test_role_series_cache_is_keyed_by_growth_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from analyzer.roles import resolve_roles
+    from dashboard import data as D
+
+    store = DataStore(sources=[])
+    run = _run("a", None, n=100)
+    roles = resolve_roles(run)
+    first = store.role_series(run, roles)
+    assert store.role_series(run, roles) is first  # a zoom re-uses the series
+    assert len(first[0]) == 100 and first[1] is None and first[2] is None
+    grown = _run("a", None, n=150)  # same id, more steps: read again
+    again = store.role_series(grown, roles)
+    assert again is not first and len(again[0]) == 150
+    monkeypatch.setattr(D, "SERIES_CACHE_RUNS", 3)
+    runs = [_run(f"r{i}", None, n=100) for i in range(5)]
+    for r in runs:
+        store.role_series(r, roles)
+    assert len(store._series) == 3  # least recently used dropped
+    kept = store.role_series(runs[-1], roles)
+    assert store.role_series(runs[-1], roles) is kept
+    monkeypatch.setattr(D, "SERIES_CACHE_POINTS", 250)  # bounded by points too
+    store.role_series(_run("big", None, n=200), roles)
+    assert sum(len(s[0]) for s in store._series.values()) <= 250
+    huge = _run("huge", None, n=300)  # bigger than the whole cache: served, not kept
+    assert len(store.role_series(huge, roles)[0]) == 300
+    assert all(k[0] != "id-huge" for k in store._series)
