@@ -406,6 +406,114 @@ def test_reader_never_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr() == ("", "")
 
 
+# --- size limits: refused with a clear limit, never read into memory ------------------
+
+
+def _huge_sparse(path: Path, size: int = 5 * 2**30) -> Path:
+    """A file of ``size`` bytes that takes no disk space (a hole)."""
+    with open(path, "wb") as fh:
+        fh.write(b"step,loss\n")
+        fh.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("available", "expected"),
+    [
+        (2**40, "5.0 GB is more than the 2.0 GB limit (set LRTEMPO_MAX_FILE_MB to raise it)"),
+        (2**30, ("5.0 GB is more than the 27.4 MB that fit in memory now (reading needs about "
+                 "28x the file's size; 1.0 GB is available)")),
+    ],
+    ids=["cap", "memory"],
+)
+def test_a_file_over_the_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, available: int, expected: str
+) -> None:
+    import tracemalloc
+
+    from analyzer.readers import _io
+
+    monkeypatch.delenv("LRTEMPO_MAX_FILE_MB", raising=False)
+    monkeypatch.setattr(_io, "available_memory", lambda: available)
+    f = _huge_sparse(tmp_path / "huge run.csv")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ReaderError) as info:
+            read_file(f)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == f"{f}: {expected}"
+    assert peak < 2**20  # not a byte of the 5 GB was read
+
+
+def test_the_cap_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = write(tmp_path / "m.csv", "step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(60_000)))
+    monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "0.5")
+    with pytest.raises(ReaderError, match=r"MB is more than the 512 KB limit \(set LRTEMPO_MAX"):
+        read_file(f)
+    monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "5")
+    assert len(read_one(f).series("loss")) == 60_000
+    monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "lots")
+    with pytest.raises(ReaderError, match="LRTEMPO_MAX_FILE_MB must be a number of MB above 0"):
+        read_file(f)
+
+
+def test_available_memory_is_known_here() -> None:
+    from analyzer.readers._io import available_memory
+
+    avail = available_memory()
+    assert avail is not None and 0 < avail < 2**50
+
+
+def test_gzip_bomb_is_stopped_at_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracemalloc
+
+    bomb = tmp_path / "bomb.csv.gz"
+    with gzip.open(bomb, "wb") as gz:  # 256 MB of a CSV-looking stream, ~250 KB on disk
+        gz.write(b"step,loss\n")
+        zeros = b"0" * 2**20
+        for _ in range(256):
+            gz.write(zeros)
+    assert bomb.stat().st_size < 2**20
+    monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "8")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ReaderError) as info:
+            read_file(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.reason == "decompresses to more than the 8.0 MB limit (set LRTEMPO_MAX_FILE_MB to raise it)"
+    assert peak < 24 * 2**20  # stopped at 8 MB, not 256 MB
+
+
+def test_truncated_gzip_names_the_place(tmp_path: Path) -> None:
+    data = gzip.compress(b"step,loss\n" + b"".join(b"%d,%f\n" % (i, 1 / (i + 1)) for i in range(20_000)))
+    f = tmp_path / "cut.csv.gz"
+    f.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ReaderError) as info:
+        read_file(f)
+    assert "broken gzip data" in info.value.reason and info.value.where.startswith("decompressed byte ")
+
+
+def test_a_fifo_named_csv_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "x.csv"
+    os.mkfifo(fifo)
+    got: list[BaseException] = []
+    t = threading.Thread(target=lambda: got.append(pytest.raises(ReaderError, read_file, fifo).value))
+    t.start()
+    t.join(timeout=10)
+    if t.is_alive():  # unblock the reader so the test run can end, then fail
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("reading a FIFO blocked")
+    assert "not a regular file" in str(got[0])
+
+
 def test_large_file_is_read_whole(tmp_path: Path) -> None:
     """200k rows come back complete and in order (speed is measured in benchmarks/)."""
     n = 200_000

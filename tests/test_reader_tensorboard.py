@@ -383,3 +383,23 @@ def test_unreadable_run_is_reported_by_read_sources(tmp_path: Path) -> None:
     assert result.runs == []
     [error] = result.errors
     assert error["location"] == str(bad) and "byte 0" in error["error"]
+
+
+def test_event_file_too_large_for_memory_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from analyzer.readers import _io
+
+    monkeypatch.setattr(_io, "available_memory", lambda: 2**40)
+    run = tmp_path / "run"
+    small = write_events(run / event_name(1700000000), [simple_event("loss", 1.0, 0)])
+    huge = run / event_name(1700000001)
+    with open(huge, "wb") as fh:  # a 5 GB hole, no disk used
+        fh.truncate(5 * 2**30)
+    [result] = read_sources([str(run)]).runs
+    assert result.series("loss")["value"].tolist() == [1.0]  # the other file still read
+    limit = "5.0 GB is more than the 2.0 GB limit (set LRTEMPO_MAX_FILE_MB to raise it)"
+    assert result.warnings == [f"{huge}: {limit}; file skipped"]
+    small.unlink()
+    errors = read_sources([str(run)]).errors
+    assert errors == [{"location": str(huge), "error": limit}]

@@ -13,10 +13,11 @@ are URIs handled by :mod:`analyzer.readers.mlflow_store`.
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterator
 
 from ..errors import LRTempoError, ReaderError, SourceError
 from ..model import ReadResult, Run
@@ -80,9 +81,10 @@ class LogSource:
         return str(self.path)
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
+def _walk(root: Path, onerror: Callable[[OSError], None] | None = None
+          ) -> Iterator[tuple[Path, list[str]]]:
     seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=onerror):
         try:
             st = os.stat(dirpath)
         except OSError:
@@ -96,18 +98,33 @@ def _walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
         yield Path(dirpath), sorted(filenames)
 
 
-def discover(root: Path) -> list[LogSource]:
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def discover(root: Path, problems: list[BadSource] | None = None) -> list[LogSource]:
     """Every log under ``root``: files a reader sniffs, and TensorBoard run folders.
 
     Event files in ``train/``/``validation/`` sub-folders belong to their parent's run.
     Files no reader recognises are skipped silently (stray READMEs, images, CSV data sets
-    whose header names no step, epoch, loss or LR).
+    whose header names no step, epoch, loss or LR), and so are pipes, devices and
+    sockets (never opened). Folders that cannot be listed go to ``problems`` if given.
     """
+    def unreadable(exc: OSError) -> None:
+        if problems is not None:
+            problems.append(BadSource(str(exc.filename or root),
+                                      f"cannot read this folder: {exc.strerror or exc}"))
+
     tb_runs: dict[Path, list[Path]] = {}
     files: list[LogSource] = []
-    for dirpath, filenames in _walk(root):
+    for dirpath, filenames in _walk(root, unreadable):
         for fname in filenames:
             path = dirpath / fname
+            if not _is_regular(path):
+                continue
             if tensorboard.is_event_file(path):
                 run_dir = dirpath.parent if dirpath.name.lower() in SPLIT_DIRS and dirpath != root else dirpath
                 tb_runs.setdefault(run_dir, []).append(path)
@@ -143,7 +160,9 @@ def expand_sources(sources: list[str]) -> list[Unit]:
         if is_mlflow_uri(src):
             units.append(src)
         elif path.is_dir():
-            units.extend(discover(path) or [BadSource(src, "no training log found in this folder")])
+            problems: list[BadSource] = []
+            found: list[Unit] = [*discover(path, problems), *problems]
+            units.extend(found or [BadSource(src, "no training log found in this folder")])
         elif path.is_file():
             units.append(LogSource(path))
         else:
@@ -200,6 +219,15 @@ def read_sources(
 
 
 __all__ = [
-    "BadSource", "FILE_READERS", "LogSource", "ReadResult", "SourceError", "discover", "expand_sources",
-    "is_mlflow_uri", "read_file", "read_log_source", "read_sources",
+    "FILE_READERS",
+    "BadSource",
+    "LogSource",
+    "ReadResult",
+    "SourceError",
+    "discover",
+    "expand_sources",
+    "is_mlflow_uri",
+    "read_file",
+    "read_log_source",
+    "read_sources",
 ]

@@ -1,12 +1,22 @@
-"""Small I/O helpers shared by the file readers: open (gzip aware), decode, name runs."""
+"""Small I/O helpers shared by the file readers: open (gzip aware), decode, name runs.
+
+Every file is opened without blocking and must be a regular file (a FIFO or a device
+named ``x.csv`` is refused, never waited on). A file is read whole only when it fits:
+its size (and a gzip file's decompressed size, counted while decompressing) must be at
+most ``$LRTEMPO_MAX_FILE_MB`` (default 2048) and at most what the memory available now
+holds at the reader's measured cost per byte; else a :class:`ReaderError` says so.
+"""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
+import stat
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import ReaderError
 
@@ -16,37 +26,140 @@ GENERIC_NAMES = {
     "history", "events", "progress", "all_results", "train_results",
 }
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_TEXT_BYTES = 512 * 1024 * 1024
+#: Default cap on a log file's size (decompressed); ``$LRTEMPO_MAX_FILE_MB`` overrides it.
+MAX_FILE_MB = 2048
+MAX_FILE_ENV = "LRTEMPO_MAX_FILE_MB"
+#: Peak memory per byte of file while a reader turns it into a run, measured (peak RSS):
+#: a CSV or JSON log ~26x (text, parser, long frame), a TensorBoard file ~7x.
+TEXT_MEMORY_PER_BYTE = 28
+EVENTS_MEMORY_PER_BYTE = 8
+#: Share of the memory available now that reading one file may take.
+MEMORY_SHARE = 0.75
+_CHUNK = 1 << 20
 
 
-def open_bytes(path: Path, limit: int = MAX_TEXT_BYTES) -> bytes:
-    """The file's bytes, gunzipped when it is gzip; refuses files over ``limit``."""
+def human_bytes(n: float) -> str:
+    """``5.2 GB`` / ``12.0 MB`` / ``3 KB`` (binary units)."""
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GB"
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MB"
+    return f"{n / 2**10:.0f} KB"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now: ``MemAvailable``, capped by the cgroup's limit."""
+    avail: int | None = None
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    try:
+        cg = Path("/sys/fs/cgroup")
+        limit = (cg / "memory.max").read_text().strip()
+        if limit.isdigit():
+            avail = min(avail, int(limit) - int((cg / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return max(avail, 0)
+
+
+def size_limit(location: str, per_byte: int) -> tuple[int, str]:
+    """The largest file (bytes) a reader needing ``per_byte`` x its size may take now, and
+    what to say when a file is over it."""
+    raw = os.environ.get(MAX_FILE_ENV, "").strip()
+    try:
+        cap_mb = float(raw) if raw else float(MAX_FILE_MB)
+    except ValueError:
+        cap_mb = -1.0
+    if not (0 < cap_mb < float("inf")):
+        raise ReaderError(location, f"{MAX_FILE_ENV} must be a number of MB above 0, not {raw!r}")
+    cap = int(cap_mb * 2**20)
+    avail = available_memory()
+    if avail is not None and avail * MEMORY_SHARE / per_byte < cap:
+        fits = int(avail * MEMORY_SHARE / per_byte)
+        return fits, (
+            f"the {human_bytes(fits)} that fit in memory now (reading needs about {per_byte}x "
+            f"the file's size; {human_bytes(avail)} is available)"
+        )
+    return cap, f"the {human_bytes(cap)} limit (set {MAX_FILE_ENV} to raise it)"
+
+
+def check_size(location: str, size: int, per_byte: int, what: str = "") -> int:
+    """Raise unless ``size`` bytes are within :func:`size_limit`; returns the limit."""
+    limit, why = size_limit(location, per_byte)
+    if size > limit:
+        raise ReaderError(location, f"{what}{human_bytes(size)} is more than {why}")
+    return limit
+
+
+def open_regular(path: Path) -> tuple[BinaryIO, int]:
+    """The open file and its size; refuses FIFOs, devices and sockets without blocking."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ReaderError(str(path), f"cannot open: {exc.strerror or exc}") from None
-    if data[:2] == GZIP_MAGIC:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise ReaderError(str(path), "not a regular file (a pipe, device or socket); not read")
+    return os.fdopen(fd, "rb"), st.st_size
+
+
+def read_regular(path: Path, per_byte: int) -> bytes:
+    """The raw bytes of a regular file within :func:`size_limit` (as large as when opened)."""
+    fh, size = open_regular(path)
+    with fh:
+        check_size(str(path), size, per_byte)
         try:
-            with gzip.open(path, "rb") as gz:
-                data = gz.read(limit + 1)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ReaderError(str(path), f"broken gzip data: {exc}") from None
-    if len(data) > limit:
-        raise ReaderError(str(path), f"larger than the {limit // 2**20} MiB limit for text logs")
-    return data
+            return fh.read(size)
+        except OSError as exc:
+            raise ReaderError(str(path), f"cannot read: {exc.strerror or exc}") from None
+
+
+def open_bytes(path: Path, per_byte: int = TEXT_MEMORY_PER_BYTE) -> bytes:
+    """The file's bytes, gunzipped when it is gzip; a file (or its gunzipped content) over
+    :func:`size_limit` is refused before it fills memory."""
+    data = read_regular(path, per_byte)
+    if data[:2] != GZIP_MAGIC:
+        return data
+    limit, why = size_limit(str(path), per_byte)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+            while chunk := gz.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:  # a gzip bomb, or just too large: stop before memory runs out
+                    raise ReaderError(str(path), f"decompresses to more than {why}")
+                chunks.append(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ReaderError(str(path), f"broken gzip data: {exc}", f"decompressed byte {size}") from None
+    return b"".join(chunks)
 
 
 def head_bytes(path: Path, n: int = 4096) -> bytes:
-    """The first ``n`` bytes of the (gunzipped) file, or ``b""`` if it cannot be read."""
+    """The first ``n`` bytes of the (gunzipped) file, or ``b""`` if it cannot be read
+    (or is not a regular file)."""
     try:
-        with open(path, "rb") as fh:
+        fh, _ = open_regular(path)
+        with fh:
             data = fh.read(n)
-        if data[:2] == GZIP_MAGIC:
-            with gzip.open(path, "rb") as gz:
-                data = gz.read(n)
+            if data[:2] == GZIP_MAGIC:
+                fh.seek(0)
+                with gzip.GzipFile(fileobj=fh) as gz:
+                    data = gz.read(n)
         return data
-    except (OSError, EOFError, zlib.error):
+    except (ReaderError, OSError, EOFError, zlib.error):
         return b""
 
 

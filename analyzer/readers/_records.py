@@ -7,8 +7,9 @@ one dict per logging event with a step key and metric values.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..model import MAX_STEP
 
@@ -107,5 +108,5 @@ def step_of(record: Mapping[str, Any], key: str | None, last: int) -> tuple[int,
     """
     v = as_number(record.get(key or "epoch"))
     if v is not None and math.isfinite(v) and abs(v) < MAX_STEP:
-        return int(round(v)), True
+        return round(v), True
     return last, False

@@ -31,7 +31,7 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_mo
 def sniff(path: Path, head: bytes) -> bool:
     """``trainer_state*.json``, or a ``.json`` whose first bytes mention ``log_history``."""
     name = path.name.lower()
-    if not (name.endswith(".json") or name.endswith(".json.gz")):
+    if not name.endswith((".json", ".json.gz")):
         return False
     return name.startswith("trainer_state") or b'"log_history"' in head
 

@@ -60,8 +60,9 @@ from urllib.request import url2pathname
 import numpy as np
 import pandas as pd
 
-from ..errors import SourceError
+from ..errors import ReaderError, SourceError
 from ..model import ReadResult, Run, RunMeta, empty_frame, finalize_frame, frame_from_columns
+from ._io import TEXT_MEMORY_PER_BYTE, read_regular
 
 #: Points per ``metrics/get-history`` page (MLflow's own limit for this call).
 HISTORY_PAGE_SIZE = 25_000
@@ -1196,7 +1197,7 @@ class _FileStore:
                 parts = [
                     _metric_file(run_dir / key, key) for key in _wanted(rec.metric_keys, metrics)
                 ]
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, ReaderError) as exc:
                 yield rec, f"cannot read the metric history: {exc}"
                 continue
             yield rec, _frame(parts)
@@ -1227,7 +1228,8 @@ def _metric_file(path: Path, key: str) -> tuple[str, np.ndarray, np.ndarray, np.
     steps: list[int] = []
     values: list[float] = []
     stamps: list[int] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    text = read_regular(path, TEXT_MEMORY_PER_BYTE).decode("utf-8")
+    for n, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if not fields:
             continue

@@ -4,9 +4,9 @@ Format: an event file (``events.out.tfevents.<unix_ts>.<host>…``) is a TFRecor
 stream. Each record is ``uint64 length``, ``uint32 masked CRC32C(length bytes)``,
 ``length`` bytes of a serialized ``tensorflow.Event`` proto, ``uint32 masked
 CRC32C(data)``; all little-endian, mask = ``((crc >> 15 | crc << 17) + 0xa282ead8)``.
-The file is read with one ``read``; one tight loop walks the framing and computes
-the data CRCs, the CRCs are compared in bulk, and events of the usual one-scalar
-layout are decoded in bulk with numpy. Other records are parsed with TensorBoard's
+The file is read with one ``read`` (refused above the size limit of :mod:`._io`); one
+tight loop walks the framing and computes the data CRCs, the CRCs are compared in bulk,
+and events of the usual one-scalar layout are decoded in bulk with numpy. Other records are parsed with TensorBoard's
 compiled ``Event`` proto (no ``EventAccumulator``, which is many times slower).
 
 Scalars are ``Summary.Value.simple_value`` (TF1, tensorboardX, PyTorch, Lightning)
@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 import re
 import struct
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +44,7 @@ from tensorboard.compat.proto import event_pb2
 
 from ..errors import ReaderError
 from ..model import Run, RunMeta, finalize_frame, frame_from_columns
-from ._io import run_id_for
+from ._io import EVENTS_MEMORY_PER_BYTE, read_regular, run_id_for
 
 HEADER_BYTES = 12  # uint64 length + uint32 length CRC
 FOOTER_BYTES = 4  # uint32 data CRC
@@ -173,10 +172,10 @@ def read_event_file(
 
     ``plugins`` maps tag → plugin name and is updated in place, so the plugin named by
     a tag's metadata applies to all its values (in this and later files of a run).
-    ``prefix`` is put before every tag. Raises ``OSError`` if the file cannot be read.
+    ``prefix`` is put before every tag. Raises :class:`ReaderError` if the file cannot be
+    read, is not a regular file, or is too large for memory (see :mod:`._io`).
     """
-    with open(path, "rb") as fh:
-        buf = fh.read()
+    buf = read_regular(path, EVENTS_MEMORY_PER_BYTE)
     return scan_buffer(buf, path, {} if plugins is None else plugins, prefix)
 
 
@@ -655,10 +654,10 @@ def read_run(run_dir: Path, event_files: list[Path]) -> Run:
     for path in sorted(event_files, key=file_order_key):
         try:
             part = read_event_file(path, plugins, tag_prefix(run_dir, path))
-        except OSError as exc:
+        except ReaderError as exc:
             if len(event_files) == 1:
-                raise ReaderError(str(path), f"cannot open: {exc.strerror or exc}") from None
-            warnings.append(f"{path}: cannot open: {exc.strerror or exc}; file skipped")
+                raise
+            warnings.append(f"{exc}; file skipped")
             continue
         parts.append(part)
         if part.stopped_early:
