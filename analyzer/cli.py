@@ -238,12 +238,15 @@ def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str]) -> None:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Start the dashboard (refused beyond loopback without authentication)."""
-    from dashboard.auth import file_is_private, serving_auth
+    from dashboard.auth import file_is_private, is_loopback, serving_auth
 
     auth = serving_auth(args.host, args.auth_file, args.proxy_header)  # ValueError: exit 2
     if auth.users and not file_is_private(args.auth_file):
         print(f"lrtempo: WARNING: {args.auth_file} can be read by other users (chmod 600 it)",
               file=sys.stderr)
+    if auth.users and not is_loopback(args.host):
+        print("lrtempo: WARNING: basic-auth passwords cross the network in clear text over "
+              "http; put a TLS proxy in front", file=sys.stderr)
     from dashboard.app import create_app
     from dashboard.serve import serve
 

@@ -216,13 +216,29 @@ class DataStore:
             self._load_files()
             if run_id in self._by_id:
                 return self._by_id[run_id]
+        down = {_plain_uri(p.uri) for p in self.problems()}
         for uri in self.mlflow_uris:
+            if _plain_uri(uri) in down:
+                continue  # known unusable: no minutes of retries for a run page
+            failed = _probe_mlflow(uri)
+            if failed is not None:
+                with self._lock:
+                    self._mlflow[(uri, "probe")] = (time.time(), failed)
+                continue
             run = _mlflow_run_by_id(uri, run_id)
             if run is not None:
                 with self._lock:
                     self._by_id[run.meta.id] = run
                 return run
         return None
+
+    def problems(self) -> list[MlflowProblem]:
+        """The configured MLflow stores found unusable by the reads of the last TTL."""
+        now = time.time()
+        with self._lock:
+            errors = [e for t, res in self._mlflow.values() if now - t < self.mlflow_ttl
+                      for e in res.errors]
+        return mlflow_problems(self.mlflow_uris, errors)[0]
 
     def refresh(self, min_age: float = 0.0) -> bool:
         """Forget what was read (not uploads): the next request reads the sources again.

@@ -34,7 +34,7 @@ from .data import (
     review_row,
 )
 from .figures import CompareRun, compare_figure, empty_figure, relayout_x_range, run_figure
-from .layout import findings_table, run_href, status_badge, suggestion_card
+from .layout import findings_table, mlflow_alert, run_href, status_badge, suggestion_card
 from .uploads import UploadError, decode_contents, read_upload
 
 MAX_COMPARE = 10
@@ -194,7 +194,7 @@ def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
         msg = dbc.Alert(f"No run with id {run_id!r} in the sources." if run_id else
                         "No run chosen: open one from the Review page.", color="warning",
                         id="run-missing")
-        return msg, None, None
+        return html.Div([msg, mlflow_alert(store.problems())]), None, None
     analysis = analyze_safely(run)
     m = run.meta
     url = mlflow_run_url(run)

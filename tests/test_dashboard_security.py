@@ -138,7 +138,8 @@ def test_cli_serves_a_public_host_with_auth_and_says_so(record_serve, capsys, tm
     users.chmod(0o600)
     assert main(["dashboard", str(tmp_path), "--host", "0.0.0.0", "--auth-file", str(users)]) == 0
     err = capsys.readouterr().err
-    assert "HTTP basic auth, 2 users" in err and "pw-alice" not in err and "WARNING" not in err
+    assert "HTTP basic auth, 2 users" in err and "pw-alice" not in err and "pw-bob" not in err
+    assert "clear text" in err and "can be read by other users" not in err
     (call,) = record_serve
     assert call["host"] == "0.0.0.0"
     client = call["app"].server.test_client()
@@ -468,6 +469,15 @@ def _review_errors(base: str) -> tuple[int, str]:
     return r.status_code, json.dumps([resp.get("review-errors"), resp.get("review-grid")])
 
 
+def _run_header(base: str, run_id: str) -> tuple[int, str]:
+    """Status and text of the Run page's header callback for ``run_id``."""
+    deps = requests.get(base + "/_dash-dependencies", timeout=30).json()
+    out = next(d["output"] for d in deps if d["output"].startswith("..run-header.children"))
+    r = requests.post(base + "/_dash-update-component",
+                      json=callback_body(deps, out, {"run-id.data": run_id}), timeout=120)
+    return r.status_code, json.dumps(r.json()) if r.status_code == 200 else r.text
+
+
 @pytest.mark.parametrize("kind", ["down", "refuses"])
 def test_review_names_an_unusable_mlflow_server_and_stays_up(kind: str, run_dir: Path) -> None:
     from dashboard.app import create_app
@@ -484,6 +494,7 @@ def test_review_names_an_unusable_mlflow_server_and_stays_up(kind: str, run_dir:
         t0 = time.monotonic()
         status, text = _review_errors(base)
         took = time.monotonic() - t0
+        run_status, run_text = _run_header(base, "an-mlflow-run-id")
     assert status == 200
     headline = {"down": f"MLflow server {uri} is unreachable",
                 "refuses": f"MLflow server {uri} refused access: check the credentials"}[kind]
@@ -492,6 +503,9 @@ def test_review_names_an_unusable_mlflow_server_and_stays_up(kind: str, run_dir:
     assert "mlflow-status" in text and "alpha" in text  # the file run is still listed
     assert "Traceback" not in text and "Error(" not in text
     assert took < 30  # the probe answers quickly; the full read's retries are not waited for
+    # A link to one of its runs says why the run is missing.
+    assert run_status == 200
+    assert "No run with id 'an-mlflow-run-id'" in run_text and headline in run_text
 
 
 @pytest.mark.slow
@@ -510,3 +524,17 @@ def test_review_names_a_slow_mlflow_server(run_dir: Path) -> None:
         listener.close()
     assert status == 200
     assert f"MLflow server {uri} is too slow" in text and "alpha" in text
+
+
+def test_run_link_on_a_fresh_worker_names_a_dead_server(run_dir: Path) -> None:
+    """A worker that has not read the store yet probes it once instead of retrying for long."""
+    from dashboard.app import create_app
+
+    uri = f"http://127.0.0.1:{_free_port()}"
+    with served(create_app([str(run_dir)], tracking_uri=uri, since_hours=0)) as base:
+        t0 = time.monotonic()
+        status, text = _run_header(base, "some-run")
+        assert status == 200 and f"MLflow server {uri} is unreachable" in text
+        status, text = _run_header(base, "another-run")  # known down now: no probe again
+        assert status == 200 and f"MLflow server {uri} is unreachable" in text
+        assert time.monotonic() - t0 < 30
