@@ -24,6 +24,7 @@ from analyzer.stats import (
     trend_test,
     turning_point_test,
 )
+from analyzer.suggest import OSCILLATION_FACTOR
 
 SEEDS = range(5)
 
@@ -89,7 +90,7 @@ def test_early_val_oscillation_that_settles_ends_where_the_lr_steps_down(seed: i
     assert f.end_step < s.truth["drop_step"] <= f.evidence["lr_drop_step"]
     assert f.evidence["settled_bounce"] < 0.005
     sug = a.suggestion
-    assert (sug.action, sug.current_lr, sug.factor) == ("decrease_lr", 1.0, pytest.approx(0.3))
+    assert (sug.action, sug.current_lr, sug.factor) == ("decrease_lr", 1.0, pytest.approx(OSCILLATION_FACTOR))
 
 
 @pytest.mark.parametrize("seed", SEEDS)

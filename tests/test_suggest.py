@@ -8,7 +8,7 @@ import pytest
 from analyzer import synthetic as S
 from analyzer.analysis import analyze_series
 from analyzer.findings import Finding
-from analyzer.suggest import lr_prior, param_lr, suggest
+from analyzer.suggest import OSCILLATION_FACTOR, lr_prior, param_lr, suggest
 
 
 def _f(kind, severity="warning", start=100, end=200, metric="train_loss", **ev) -> Finding:
@@ -33,7 +33,7 @@ def test_keep_lr_without_any_lr_is_null() -> None:
     assert s.action == "keep_lr" and s.current_lr is None and s.suggested_lr is None
 
 
-def test_oscillation_cuts_lr_at_onset_by_a_half_decade() -> None:
+def test_oscillation_cuts_lr_at_onset_by_a_decade() -> None:
     steps = np.arange(1000.0)
     lr = 1e-2 * (steps + 1) / 1000
     f = _f("oscillation", start=500, end=999, onset_step=500.0, lr_at_onset=float(lr[500]),
@@ -41,7 +41,7 @@ def test_oscillation_cuts_lr_at_onset_by_a_half_decade() -> None:
     s = suggest([f], lr=(steps, lr))
     assert s.action == "decrease_lr"
     assert s.current_lr == pytest.approx(lr[999])
-    assert s.suggested_lr == pytest.approx(float(f"{lr[500] * 0.3:.2g}"))
+    assert s.suggested_lr == pytest.approx(float(f"{lr[500] * OSCILLATION_FACTOR:.2g}"))
     assert 0 < s.factor < 0.5
     assert "0.90" in s.rationale
 
@@ -53,7 +53,7 @@ def test_oscillation_during_warmup_adds_warmup() -> None:
            sign_flip_rate=0.8, scale_ratio=3.0)
     s = suggest([f], lr=(steps, lr))
     assert s.action == "add_warmup" and s.extra["warmup_steps"] >= 150
-    assert s.suggested_lr == pytest.approx(float(f"{lr[60] * 0.3:.2g}"))
+    assert s.suggested_lr == pytest.approx(float(f"{lr[60] * OSCILLATION_FACTOR:.2g}"))
 
 
 def test_oscillation_at_start_that_settles_adds_warmup() -> None:
@@ -69,7 +69,7 @@ def test_oscillation_from_start_to_end_decreases_lr() -> None:
     lr = np.full(1000, 1e-3)
     f = _f("oscillation", start=20, end=999, onset_step=20.0, lr_at_onset=1e-3)
     s = suggest([f], lr=(steps, lr))
-    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(3e-4)
+    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(1e-3 * OSCILLATION_FACTOR)
 
 
 def test_divergence_uses_largest_lr_before_trouble_and_lora_prior() -> None:
@@ -160,7 +160,7 @@ def test_overfitting_with_bouncing_val_also_lowers_lr() -> None:
                  val_bounce=0.05, val_erratic=1.0)
     s = suggest([erratic], lr=(steps, lr))
     assert s.action == "decrease_lr" and s.early_stop_step == 800
-    assert s.suggested_lr == pytest.approx(3e-4) and "5%" in s.rationale
+    assert s.suggested_lr == pytest.approx(1e-3 * OSCILLATION_FACTOR) and "5%" in s.rationale
     to_end = _f("overfitting", metric="val_loss", start=800, end=1999, best_val_step=800.0,
                 best_val=0.3, rise_pct=20.0, val_bounce=0.05, val_erratic=1.0)
     decayed = suggest([to_end], lr=(steps, np.linspace(1e-3, 0.0, 2000)))
@@ -175,6 +175,6 @@ def test_decrease_factor_scales_the_lr_where_trouble_began() -> None:
     f = _f("oscillation", start=100, end=999, onset_step=100.0, lr_at_onset=float(lr[100]))
     s = suggest([f], lr=(steps, lr))
     assert s.action == "decrease_lr" and s.current_lr < s.suggested_lr
-    assert s.factor == pytest.approx(0.3, rel=0.02)
+    assert s.factor == pytest.approx(OSCILLATION_FACTOR, rel=0.02)
     d = suggest([_f("divergence", "critical", start=100, end=999)], lr=(steps, lr))
     assert d.factor == pytest.approx(0.1, rel=0.02)
