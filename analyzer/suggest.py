@@ -21,7 +21,8 @@ overfitting > stagnation):
 * overfitting → ``early_stop`` at the best validation step; when the val loss also
   bounces (``val_erratic``) → ``decrease_lr`` by 0.1 with that ``early_stop_step``
   (unless the LR has already decayed to 0 by then);
-* stagnation: ``stuck`` → ``increase_lr`` ×3 (×2 when already at/above the prior);
+* stagnation: ``stuck`` → ``increase_lr`` by :func:`stuck_multiplier` (the gain
+  extrapolated to a quarter of the loss, ×3 … ×100; ×2 when already at/above the prior);
   ``noise_floor``/``plateau`` → ``decay_lr`` (cosine, to 0.3× now); ``lr_collapsed``
   → ``restore_lr`` to the peak before the collapse; ``val_plateau`` → ``early_stop`` at
   the plateau's lowest validation point (the checkpoint to keep).
@@ -127,6 +128,21 @@ def _max_lr_until(lr: tuple[np.ndarray, np.ndarray] | None, step: float) -> floa
 
 def _f(v: float | None) -> str:
     return "unknown" if v is None else f"{v:.3g}"
+
+
+#: A stuck run's LR is raised so that, if progress grows with the LR (it does while the
+#: LR is far below the stable range), the run would gain this share of its loss …
+STUCK_TARGET_GAIN = 0.25
+#: … by at least 3× and at most 100× in one step.
+STUCK_MULTIPLIER = (3.0, 100.0)
+
+
+def stuck_multiplier(gain: float) -> float:
+    """How much to raise the LR of a run that gained ``gain`` (a share of its loss)."""
+    lo, hi = STUCK_MULTIPLIER
+    if not gain > 0:
+        return hi
+    return float(min(max(STUCK_TARGET_GAIN / gain, lo), hi))
 
 
 def _best_checkpoint(findings: Sequence[Finding]) -> int | None:
@@ -271,7 +287,7 @@ def suggest(
     # stagnation
     diag = ev.get("diagnosis")
     if diag == "stuck":
-        mult = 3.0
+        mult = stuck_multiplier(float(ev.get("rel_improvement") or 0.0))
         sug = None if cur is None else cur * mult
         note = ""
         if prior is not None and cur is not None:
