@@ -23,7 +23,10 @@ problem is), ``increase_lr``/``restore_lr`` → increase, ``keep_lr``/``early_st
 
 Closed loop (real runs with a pathology): retrain with LR Tempo's suggestion and check
 whether the pathology is gone (by the corpus' curve verification and by ``analyze_run``
-on the retrained run) and whether the final validation loss improved. How a suggestion
+on the retrained run) and whether the final validation loss improved; ``both`` counts
+runs with the pathology gone (curve verification) *and* a better final val loss, and
+``share`` is ``both`` over all pathological runs (a run not retrained counts as a
+failure). How a suggestion
 becomes a retrain (rule, :func:`apply_suggestion`): ``decrease_lr``/``increase_lr`` scale
 the base LR by ``factor`` (else ``suggested_lr / current_lr``; else ``suggested_lr``
 becomes the base LR), keeping the schedule; ``early_stop`` stops training at
@@ -297,6 +300,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "fixed_verified": sum(r["fixed_verified"] for r in re),
             "fixed_lrtempo": sum(r["fixed_lrtempo"] for r in re),
             "val_improved": sum(r["val_improved"] for r in re),
+            "fixed_and_improved": sum(r["fixed_verified"] and r["val_improved"] for r in re),
             "errors": sum(1 for r in sel if r.get("error")),
         }
     return summary
@@ -359,13 +363,14 @@ def format_closed_loop(cl: dict[str, Any]) -> str:
               "'reference' = the label's textbook fix: LR/10, LR x10 or constant LR, "
               "stop at val min):"),
              (f"  {'by':<10} {'label':<12} {'runs':>5} {'retrained':>9} "
-              f"{'gone(verify)':>12} {'gone(LR Tempo)':>14} {'val improved':>12}")]
+              f"{'gone(verify)':>12} {'gone(LR Tempo)':>14} {'val improved':>12} {'both':>5} {'share':>6}")]
     for who, block in cl.items():
         for k, s in block["summary"].items():
             err = f"  ({s['errors']} analyzer errors)" if s["errors"] else ""
             lines.append(f"  {who:<10} {k:<12} {s['runs']:>5} {s['retrained']:>9} "
                          f"{s['fixed_verified']:>12} {s['fixed_lrtempo']:>14} "
-                         f"{s['val_improved']:>12}{err}")
+                         f"{s['val_improved']:>12} {s['fixed_and_improved']:>5} "
+                         f"{s['fixed_and_improved'] / max(s['runs'], 1):>6.0%}{err}")
         actions: dict[str, int] = {}
         for r in block["rows"]:
             actions[str(r["action"])] = actions.get(str(r["action"]), 0) + 1
