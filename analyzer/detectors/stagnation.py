@@ -30,8 +30,10 @@ Algorithm
      exponential decay that gets there is planned): broken schedule (restore_lr), warning;
    * ``converged`` — the plateau level is ≤ 5 % of the first level (≥ 95 % of the loss
      is gone: memorisation/convergence), info;
-   * ``schedule_end`` — the LR decays and is ≤ 20 % of its peak where the plateau
-     starts (≤ 30 %): converged as planned, info;
+   * ``schedule_end`` — the LR decays and is ≤ 30 % of its peak where the plateau
+     starts, or decays along a planned smooth curve (linear/cosine/exponential/
+     one-cycle: the decay a noise floor calls for is already under way): converged as
+     planned, info;
    * ``settled`` (``val_loss`` only, not stuck) — the plateau's points bounce less than ``stag_jitter`` (0.5 % per point, :func:`~analyzer.stats.bounce`):
      the weights have stopped moving, a smooth convergence rather than an LR noise
      floor, info. (A minibatch train loss bounces by sampling alone, so its jitter says
@@ -244,7 +246,8 @@ def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first
     if metric == "val_loss" and smooth:
         return "settled"
     if sched.peak_lr:
-        if sched.decays and lr_start is not None and lr_start <= 0.3 * sched.peak_lr:
+        if sched.decays and (sched.name in SMOOTH_DECAYS
+                             or (lr_start is not None and lr_start <= 0.3 * sched.peak_lr)):
             return "schedule_end"
         return "noise_floor"
     return "plateau"
