@@ -122,6 +122,8 @@ class DataStore:
     _series: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=OrderedDict,
                                                                   repr=False)
     _mlflow_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
+    _rows: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = field(
+        default_factory=OrderedDict, repr=False)
     _refreshed_at: float = field(default=0.0, repr=False)
 
     # ----------------------------------------------------------------- sources
@@ -289,6 +291,22 @@ class DataStore:
             while len(self._analyses) > ANALYSIS_CACHE_SIZE:
                 self._analyses.popitem(last=False)
         return result
+
+    def review_row(self, run: Run, analysis: Any, uploaded: bool) -> dict[str, Any]:
+        """:func:`review_row`, cached while the run and its analysis stay the same
+        (callers must not modify the row)."""
+        key = (*_run_key(run), len(run.frame), uploaded)
+        with self._lock:
+            hit = self._rows.get(key)
+            if hit is not None and hit[0] is analysis:
+                self._rows.move_to_end(key)
+                return hit[1]
+        row = review_row(run, analysis, uploaded=uploaded)
+        with self._lock:
+            self._rows[key] = (analysis, row)
+            while len(self._rows) > ANALYSIS_CACHE_SIZE:
+                self._rows.popitem(last=False)
+        return row
 
     def role_series(self, run: Run, roles: RoleMap) -> tuple[Any, Any, Any]:
         """``(train, val, lr)`` series of ``roles``, cached per run (LRU, bounded by points).

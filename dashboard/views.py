@@ -31,7 +31,6 @@ from .data import (
     matches_tags,
     mlflow_run_url,
     parse_tag_filter,
-    review_row,
 )
 from .figures import CompareRun, compare_figure, empty_figure, relayout_x_range, run_figure
 from .layout import findings_table, mlflow_alert, run_href, status_badge, suggestion_card
@@ -130,7 +129,7 @@ def review_data(filters: ReviewFilters, refresh: bool = False, min_age: float = 
         except Exception as exc:  # noqa: BLE001 - one bad run must not hide the others
             errors = errors + [{"location": run.meta.location, "error": f"analysis failed: {exc}"}]
             continue
-        items.append((run, analysis, review_row(run, analysis, uploaded=store.is_upload(run.meta.id))))
+        items.append((run, analysis, store.review_row(run, analysis, store.is_upload(run.meta.id))))
     experiments = sorted({row["experiment"] for _, _, row in items if row["experiment"]})
     users = sorted({row["user"] for _, _, row in items if row["user"]})
     if filters.experiment:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -386,3 +387,16 @@ def test_role_series_cache_is_keyed_by_growth_and_bounded(monkeypatch: pytest.Mo
     huge = _run("huge", None, n=300)  # bigger than the whole cache: served, not kept
     assert len(store.role_series(huge, roles)[0]) == 300
     assert all(k[0] != "id-huge" for k in store._series)
+
+
+def test_review_rows_are_cached_per_run_and_analysis() -> None:
+    store = DataStore(sources=[])
+    run = _run("a", None, n=100)
+    analysis = store.analyze(run)
+    row = store.review_row(run, analysis, False)
+    assert store.review_row(run, analysis, False) is row  # a re-render reuses it
+    assert store.review_row(run, analysis, True)["source"] == "upload"  # its own key
+    other = dataclasses.replace(analysis)  # re-analyzed: a new object, equal values
+    assert store.review_row(run, other, False) is not row
+    grown = _run("a", None, n=120)
+    assert store.review_row(grown, store.analyze(grown), False) is not row
