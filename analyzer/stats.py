@@ -130,6 +130,18 @@ def diff_noise(values: np.ndarray) -> float:
     return robust_scale(np.diff(v)) / math.sqrt(2.0)
 
 
+def curvature_noise(values: np.ndarray) -> float:
+    """Noise sd from second differences: MAD(Δ²y − median Δ²y) × 1.4826 / √6.
+
+    Unlike :func:`diff_noise` it is not inflated where the slope changes (a curve that
+    falls fast, then turns up); 0 for < 4 points.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 4:
+        return 0.0
+    return robust_scale(np.diff(v, 2)) / math.sqrt(6.0)
+
+
 def undone_ascent(y: np.ndarray) -> float:
     """Total rise of ``y`` that is given back: ``Σ max(Δy, 0) − (y_end − min y)``.
 

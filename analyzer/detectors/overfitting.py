@@ -7,7 +7,9 @@ Algorithm
 2. Final level = median of the last k evaluations after the best (k = 3, or a third
    of them when there are ≥ 9): a single spike neither makes nor hides a rise.
 3. Baseline = minimum of the rolling median (window w ≈ n/8, odd; none for n < 6).
-   Noise σ = 1.4826·MAD(Δval)/√2 (robust to trends and single spikes), floored at
+   Noise σ = the smaller of 1.4826·MAD(Δval)/√2 and 1.4826·MAD(Δ²val)/√6 (first
+   differences are inflated where the slope changes — a fast fall, then a rise —
+   second differences where the val loss bounces; both ignore single spikes), floored at
    0.1 % of the level and — for 4–5 evaluations — at half the typical step size.
    The baseline is the minimum of ≈ n/w noisy block medians, so it sits low by
    selection alone: that bias, E[min of n/w normals]·σ_base (Blom's approximation,
@@ -42,6 +44,7 @@ from ..findings import Finding
 from ..stats import (
     bounce,
     confidence,
+    curvature_noise,
     diff_noise,
     finite_xy,
     rolling_median,
@@ -89,7 +92,7 @@ def detect_overfitting(
     rel = (final - best) / abs(best)
     if rel < config.ovf_min_rise or rise <= 0:
         return []
-    sigma = diff_noise(y)
+    sigma = min(diff_noise(y), curvature_noise(y))
     sigma = max(sigma, 1e-3 * abs(best))
     if n <= 5:
         sigma = max(sigma, 0.5 * float(np.median(np.abs(np.diff(y)))))
