@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -646,65 +647,67 @@ class Request:
 Behaviour = Callable[[socket.socket, Request, threading.Event], None]
 
 
+@contextmanager
+def serving(behaviour: Behaviour) -> Iterator[Stub]:
+    """A TCP server on loopback that reads each HTTP request and lets ``behaviour`` answer
+    on the socket as it likes (late, cut off, endless, not at all); the event it gets is
+    set when the server stops."""
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    seen: list[tuple[str, dict[str, str]]] = []
+    counts: dict[str, int] = {}
+    lsock = socket.create_server(("127.0.0.1", 0))
+    lsock.settimeout(0.05)
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                data += chunk
+            head, _, rest = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = dict(ln.split(": ", 1) for ln in lines[1:] if ": " in ln)
+            length = int(headers.get("Content-Length", 0))
+            while len(rest) < length and (chunk := conn.recv(65536)):
+                rest += chunk
+            parts = urlsplit(target)
+            counts[parts.path] = counts.get(parts.path, 0) + 1
+            seen.append((parts.path, headers))
+            body = json.loads(rest) if rest else {}
+            req = Request(method, parts.path, parse_qs(parts.query), body, counts[parts.path])
+            try:
+                behaviour(conn, req, stop)
+            except OSError:  # the client hung up: fine
+                pass
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = lsock.accept()
+            except (TimeoutError, OSError):
+                continue
+            t = threading.Thread(target=handle, args=(conn,), daemon=True)
+            threads.append(t)
+            t.start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield Stub(f"http://127.0.0.1:{lsock.getsockname()[1]}", seen)
+    finally:
+        stop.set()
+        for t in [server, *threads]:
+            t.join(timeout=5)
+        lsock.close()
+
+
 @pytest.fixture
 def raw() -> Iterator[Callable[[Behaviour], Stub]]:
-    """A TCP server that reads each HTTP request and lets ``behaviour`` answer on the socket
-    as it likes (late, cut off, endless, not at all); the event is set at teardown."""
-    stop = threading.Event()
-    listeners: list[socket.socket] = []
-    threads: list[threading.Thread] = []
-
-    def start(behaviour: Behaviour) -> Stub:
-        seen: list[tuple[str, dict[str, str]]] = []
-        counts: dict[str, int] = {}
-        lsock = socket.create_server(("127.0.0.1", 0))
-        lsock.settimeout(0.05)
-        listeners.append(lsock)
-
-        def handle(conn: socket.socket) -> None:
-            with conn:
-                conn.settimeout(5)
-                data = b""
-                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
-                    data += chunk
-                head, _, rest = data.partition(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
-                headers = dict(ln.split(": ", 1) for ln in lines[1:] if ": " in ln)
-                length = int(headers.get("Content-Length", 0))
-                while len(rest) < length and (chunk := conn.recv(65536)):
-                    rest += chunk
-                parts = urlsplit(target)
-                counts[parts.path] = counts.get(parts.path, 0) + 1
-                seen.append((parts.path, headers))
-                body = json.loads(rest) if rest else {}
-                req = Request(method, parts.path, parse_qs(parts.query), body, counts[parts.path])
-                try:
-                    behaviour(conn, req, stop)
-                except OSError:  # the client hung up: fine
-                    pass
-
-        def serve() -> None:
-            while not stop.is_set():
-                try:
-                    conn, _ = lsock.accept()
-                except (TimeoutError, OSError):
-                    continue
-                t = threading.Thread(target=handle, args=(conn,), daemon=True)
-                threads.append(t)
-                t.start()
-
-        t = threading.Thread(target=serve, daemon=True)
-        threads.append(t)
-        t.start()
-        return Stub(f"http://127.0.0.1:{lsock.getsockname()[1]}", seen)
-
-    yield start
-    stop.set()
-    for t in threads:
-        t.join(timeout=5)
-    for lsock in listeners:
-        lsock.close()
+    """Start :func:`serving` servers, stopped at teardown."""
+    with ExitStack() as stack:
+        yield lambda behaviour: stack.enter_context(serving(behaviour))
 
 
 def _head(status: int = 200, length: int | None = None, ctype: str = JSON) -> bytes:

@@ -35,7 +35,7 @@ TEXT_MEMORY_PER_BYTE = 28
 EVENTS_MEMORY_PER_BYTE = 8
 #: Share of the memory available now that reading one file may take.
 MEMORY_SHARE = 0.75
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16
 
 
 def human_bytes(n: float) -> str:
@@ -142,7 +142,10 @@ def open_bytes(path: Path, per_byte: int = TEXT_MEMORY_PER_BYTE) -> bytes:
                 if size > limit:  # a gzip bomb, or just too large: stop before memory runs out
                     raise ReaderError(str(path), f"decompresses to more than {why}")
                 chunks.append(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
+    except EOFError:
+        raise ReaderError(str(path), "truncated gzip data: the file ends before the gzip end "
+                          f"marker ({human_bytes(size)} decompressed)", f"byte {len(data)}") from None
+    except (OSError, zlib.error) as exc:
         raise ReaderError(str(path), f"broken gzip data: {exc}", f"decompressed byte {size}") from None
     return b"".join(chunks)
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..model import MAX_STEP
 
 #: Keys that count steps, in order of preference.
@@ -99,6 +101,32 @@ class PointBuffer:
 
     def __len__(self) -> int:
         return len(self.metric)
+
+    def sort_if_shuffled(self) -> int:
+        """Sort the points by step (stably) when they were logged out of order (see
+        :func:`shuffled_order`); returns the number of step decreases found, else 0."""
+        order, back = shuffled_order(np.asarray(self.step, dtype=np.int64))
+        if order is None:
+            return 0
+        for name in ("metric", "step", "value", "wall"):
+            column = getattr(self, name)
+            setattr(self, name, [column[i] for i in order.tolist()])
+        return back
+
+
+def shuffled_order(steps: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """A stable by-step order for points written out of order, and the step decreases.
+
+    A few decreases are restarts (a resumed run), which
+    :func:`~analyzer.model.finalize_frame` resolves, so the order is ``None`` then; when
+    over a tenth of the step changes go back (and more than 3), the rows are shuffled,
+    and reading them as restarts would throw most points away.
+    """
+    moves = np.diff(steps)
+    back = int((moves < 0).sum())
+    if back > 3 and back * 10 > int((moves != 0).sum()):
+        return np.argsort(steps, kind="stable"), back
+    return None, back
 
 
 def step_of(record: Mapping[str, Any], key: str | None, last: int) -> tuple[int, bool]:

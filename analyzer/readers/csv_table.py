@@ -34,6 +34,7 @@ import pandas as pd
 from ..errors import ReaderError
 from ..model import MAX_STEP, Run, RunMeta, StepAxis, finalize_frame, frame_from_columns
 from ._io import file_mtime, read_text, run_id_for, run_name_for
+from ._records import shuffled_order
 
 DELIMITERS = (",", ";", "\t", "|")
 #: Column names (case-insensitive) that count steps, in order of preference.
@@ -49,6 +50,8 @@ MISSING_WORDS = frozenset({"null", "none", "na", "n/a", "nil", "-", "#n/a"})
 #: Cell texts that are a NaN value (``float("nan")`` as Python and C print it).
 NAN_WORDS = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
 MAX_LINES_NAMED = 5
+#: More header fields than this is not a training log (pandas takes minutes and GBs on 10**6).
+MAX_COLUMNS = 20_000
 
 _SKIPPED = re.compile(r"Skipping line (\d+)")
 _LINE_IN_ERROR = re.compile(r"(?:line|row) (\d+)")
@@ -275,6 +278,9 @@ def parse_table(path: Path) -> Table:
         raise ReaderError(str(path), "binary data, not a CSV log", f"line {header_line}")
     second = next((ln for ln in rest.split("\n", 20) if ln.strip()), "")
     sep = detect_delimiter(first, second, prefer_tab=path.name.lower().endswith((".tsv", ".tsv.gz")))
+    if first.count(sep) >= MAX_COLUMNS:
+        raise ReaderError(str(path), f"{first.count(sep) + 1:,} columns in the header; a training "
+                          f"log has at most {MAX_COLUMNS:,}", f"line {header_line}")
     frame, skipped = _read_frame(path, body, sep, header_line)
     if frame.empty:
         raise ReaderError(str(path), "header only, no data rows", f"line {header_line + 1}")
@@ -350,10 +356,20 @@ def metric_frame(
     rows: np.ndarray,
     wall: np.ndarray | None,
 ) -> pd.DataFrame:
-    """The finalized long frame of ``(metric name, column)`` pairs over the rows in ``rows``."""
+    """The finalized long frame of ``(metric name, column)`` pairs over the rows in ``rows``.
+
+    Rows written out of step order (shuffled, not a few restarts) are sorted by step.
+    """
     names, step_parts, value_parts, wall_parts = [], [], [], []
+    picked = np.flatnonzero(rows)
+    order, back = shuffled_order(steps[picked])
+    if order is not None:
+        first = picked[np.flatnonzero(np.diff(steps[picked]) < 0)[0] + 1]
+        table.warn(f"steps out of order from line {table.row_lines[first]} on "
+                   f"({back} step decreases); rows sorted by step")
+        picked = picked[order]
     for name, col in metrics:
-        idx = np.flatnonzero(table.filled[col].to_numpy() & rows)
+        idx = picked[table.filled[col].to_numpy()[picked]]
         if len(idx):
             names.append(np.full(len(idx), name, dtype=object))
             step_parts.append(steps[idx])

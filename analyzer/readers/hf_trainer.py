@@ -86,6 +86,8 @@ def read(path: Path) -> list[Run]:
             buf.wall.append(float("nan"))
     if not len(buf):
         raise ReaderError(str(path), "log_history holds no numeric values")
+    if back := buf.sort_if_shuffled():
+        warnings.append(f"{path}: steps out of order ({back} step decreases); sorted by step")
     frame = finalize_frame(frame_from_columns(buf.metric, buf.step, buf.value, buf.wall))
     meta = RunMeta(
         id=run_id_for(path),

@@ -99,6 +99,8 @@ def read(path: Path) -> list[Run]:
         buf.add_record(rec, last, skip=frozenset({"epoch"}) if key is None else frozenset())
     if not len(buf):
         raise ReaderError(str(path), "no numeric metric in any line")
+    if back := buf.sort_if_shuffled():
+        warnings.append(f"{path}: steps out of order ({back} step decreases); sorted by step")
     frame = finalize_frame(frame_from_columns(buf.metric, buf.step, buf.value, buf.wall))
     walls = frame["wall_time"].dropna()
     meta = RunMeta(
