@@ -174,6 +174,32 @@ def test_stagnation_variants(seed: int, variant: str, diagnosis: str, severity: 
     assert abs(f[0].start_step - s.truth["plateau_step"]) <= 0.15 * len(s.steps)
 
 
+def _noisy_descent(n: int, seed: int, freeze: int | None, lr_after: float) -> tuple[np.ndarray, ...]:
+    """A minibatch loss with 15 % noise that falls while the LR is 1e-2 and stops
+    falling once the LR drops to ``lr_after`` at ``freeze``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    stop = n if freeze is None else freeze
+    y = (0.9 + 0.9 * np.exp(-np.minimum(t, stop) / 20)) * np.exp(0.15 * rng.standard_normal(n))
+    lr = np.where(t < stop, 1e-2, lr_after)
+    return t, y, lr
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_an_lr_frozen_early_is_a_collapse_even_when_the_loss_is_too_noisy_for_a_plateau(seed: int) -> None:
+    t, y, lr = _noisy_descent(1000, seed, freeze=60, lr_after=1e-7)
+    [f] = detect_stagnation(t, y, lr=(t, lr))
+    assert f.evidence["diagnosis"] == "lr_collapsed" and f.severity == "warning"
+    assert f.start_step == 60 and f.evidence["path"] == "frozen_lr"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_step_schedule_ending_at_one_percent_is_not_frozen(seed: int) -> None:
+    t, y, _ = _noisy_descent(1000, seed, freeze=None, lr_after=0.0)
+    lr = 1e-2 * np.where(t < 300, 1.0, np.where(t < 600, 0.1, 0.01))
+    assert all(f.evidence.get("path") != "frozen_lr" for f in detect_stagnation(t, y, lr=(t, lr)))
+
+
 def test_no_significant_decrease_on_few_points_is_not_a_plateau() -> None:
     rng = np.random.default_rng(0)
     y = 1.0 + 0.2 * rng.standard_normal(10)  # too noisy to prove anything

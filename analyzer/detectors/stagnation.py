@@ -43,6 +43,10 @@ Algorithm
      ``stag_val_train_gain``, 15 % relative over the window; a smaller gain is what a
      converging run still makes): early_stop. For ``val_loss`` the margin is at least 10 % of the
      training loss's relative improvement over the same window (scaled to the val level).
+   * no plateau demonstrable (a noisy loss) but the LR series itself shows training
+     stopped: an abrupt drop to ≤ 0.1 % of the peak before half the run, kept to the
+     end, after a falling loss that then gains < 10 % → ``lr_collapsed`` (evidence
+     ``path: frozen_lr``), warning.
    Severity: warning when the plateau covers ≥ ``stag_warning_frac`` (50 %) of the
    run (half the compute bought nothing), else info; ``schedule_end`` is always info.
 
@@ -163,7 +167,7 @@ def detect_stagnation(
         chosen = (a, eq, pa, mk, level, progress, margin, ref_gain)
         break
     if chosen is None:
-        return []
+        return _frozen_lr(x, y, rx, ry, lr, metric)
     a, eq, pa, mk, level, progress, margin, ref_gain = chosen
     mk = trend_test(rx[a:], ry[a:])
     train_improving = ref_gain is not None and ref_gain >= config.stag_val_train_gain
@@ -223,6 +227,56 @@ def _improving_before(rx: np.ndarray, ry: np.ndarray, collapse: float | None, sp
     if sel.sum() < 4:
         return False
     return trend_test(rx[sel], ry[sel], slope=False).p_decrease < IMPROVING_P
+
+
+#: An LR at or below this share of its peak has effectively stopped training.
+FROZEN_SHARE = 1e-3
+#: … when it stays there from before this share of the run to the end, …
+FROZEN_BY = 0.5
+#: … and the loss then gains less than this (relative): no plateau test is needed.
+FROZEN_GAIN = 0.1
+
+
+def _frozen_lr(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray,
+               lr: tuple[np.ndarray, np.ndarray] | None, metric: str) -> list[Finding]:
+    """``lr_collapsed`` read off the LR series when the loss is too noisy for the
+    equivalence test: an abrupt (not smoothly planned) drop of the LR to
+    ≤ ``FROZEN_SHARE`` of its peak, kept from before ``FROZEN_BY`` of the run to its end,
+    after a Mann–Kendall decrease of the loss, and a loss that then gains
+    < ``FROZEN_GAIN`` — the run went on without learning."""
+    if lr is None or metric != "train_loss":
+        return []
+    sched = recognise(*lr)
+    if not sched.peak_lr or sched.name in SMOOTH_DECAYS:
+        return []
+    lx, ly = sorted_finite(*lr)
+    high = np.flatnonzero(ly > FROZEN_SHARE * sched.peak_lr)
+    if len(high) == 0 or high[-1] + 1 >= len(lx):
+        return []
+    freeze, x0, span = float(lx[high[-1] + 1]), float(rx[0]), float(rx[-1] - rx[0])
+    after = y[x >= freeze]
+    if span <= 0 or freeze - x0 > FROZEN_BY * span or len(after) < 8:
+        return []
+    if not _improving_before(rx, ry, freeze, span):
+        return []
+    k = max(2, len(after) // 10)
+    first, last = float(np.median(after[:k])), float(np.median(after[-k:]))
+    gain = (first - last) / first if first > 0 else 0.0
+    if gain >= FROZEN_GAIN:
+        return []
+    frac = (float(rx[-1]) - freeze) / span
+    ev = {"diagnosis": "lr_collapsed", "rel_improvement": gain, "plateau_frac": frac,
+          "level": float(np.median(after)), "lr_at_start": lr_at(lr, freeze),
+          "lr_end": float(ly[-1]), "peak_lr": sched.peak_lr, "schedule": sched.label,
+          "collapse_step": freeze, "frozen_share": float(ly[-1] / sched.peak_lr), "path": "frozen_lr"}
+    return [Finding(
+        kind="stagnation", metric=metric, start_step=int(freeze), end_step=int(x[-1]),  # type: ignore[arg-type]
+        severity="warning", confidence=confidence(0.0, FROZEN_GAIN - gain, FROZEN_GAIN / 2),
+        evidence=ev,  # type: ignore[arg-type]
+        message=(f"The LR fell to {ly[-1] / sched.peak_lr:.0e} of its peak at step {int(freeze)} "
+                 f"({frac:.0%} of the run left) and the loss has gained {100 * gain:.1f}% since, after "
+                 "improving until then: restore the schedule's learning rate."),
+    )]
 
 
 def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first_level: float,
