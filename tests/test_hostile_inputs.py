@@ -215,6 +215,9 @@ CASES: list[Case] = [
          r": byte \d+: "),
     Case("text-column", "text in the whole loss column",
          _file("words.csv", _csv_rows(["high"] * 30)), "error", r": line 1: "),
+    Case("text-beside", "a whole column of text beside the loss (a note, set aside)",
+         _file("notes.csv", "step,loss,note\n" + "".join(
+             f"{i},{v},run {i} ok\n" for i, v in enumerate(_losses()))), "read"),
     Case("text-cells", "text in a few loss cells",
          _file("cells.csv", _csv_rows(_with(_losses(), {3: "oops", 7: "#DIV/0!"}))), "warning",
          r": lines 5, 9: "),

@@ -129,6 +129,25 @@ def test_duplicate_and_rewinding_steps_later_values_win(tmp_path: Path) -> None:
     assert points(run, "loss") == [(0, 1.0), (1, 20.0), (2, 31.0)]
 
 
+def test_shuffled_rows_are_sorted_not_read_as_restarts(tmp_path: Path) -> None:
+    order = [5, 2, 8, 0, 9, 3, 7, 1, 6, 4]
+    f = write(tmp_path / "x.csv", "step,loss\n" + "".join(f"{s},{s / 10}\n" for s in order))
+    run = read_one(f)
+    assert points(run, "loss") == [(s, s / 10) for s in range(10)]  # as restarts: 3 points
+    assert run.warnings == [f"{f}: steps out of order from line 3 on (5 step decreases); "
+                            "rows sorted by step"]
+    resumed = "".join(f"{s},{s}\n" for s in [*range(6), *range(3, 8)])  # one restart at 3
+    run = read_one(write(tmp_path / "r.csv", "step,loss\n" + resumed))
+    assert run.warnings == [] and points(run, "loss") == [(s, float(s)) for s in range(8)]
+
+
+def test_a_header_of_too_many_columns_is_refused(tmp_path: Path) -> None:
+    f = write(tmp_path / "wide.csv", "step," + ",".join(f"c{i}" for i in range(30_000)) + "\n0\n")
+    with pytest.raises(ReaderError) as info:
+        read_file(f)
+    assert info.value.where == "line 1" and "30,001 columns in the header" in info.value.reason
+
+
 def test_keras_single_run(tmp_path: Path) -> None:
     f = write(tmp_path / "history.csv", "epoch,acc,loss,lr,val_acc,val_loss\n"
               "0,0.5,1.2,0.001,0.4,1.3\n1,0.6,1.0,0.001,0.5,1.1\n")

@@ -128,6 +128,19 @@ def test_jsonl_broken_line_is_reported_with_its_number_and_rest_read(tmp_path: P
     assert any("line 2" in w and str(path) in w for w in run.warnings)
 
 
+def test_shuffled_records_are_sorted_by_step(tmp_path: Path) -> None:
+    order = [5, 2, 8, 0, 9, 3, 7, 1, 6, 4]
+    text = "".join(f'{{"step": {s}, "loss": {s / 10}, "lr": 0.1}}\n' for s in order)
+    [run] = read_file(write(tmp_path, "s.jsonl", text))
+    assert run.series("loss")["step"].tolist() == list(range(10))
+    assert run.series("lr")["step"].tolist() == list(range(10))
+    assert run.warnings == [f"{tmp_path / 's.jsonl'}: steps out of order (5 step decreases); "
+                            "sorted by step"]
+    state = {"log_history": [{"step": s, "loss": s / 10} for s in order]}
+    [run] = read_file(write(tmp_path, "trainer_state.json", json.dumps(state)))
+    assert run.series("loss")["value"].tolist() == [s / 10 for s in range(10)]
+
+
 def test_jsonl_nested_and_long_form(tmp_path: Path) -> None:
     path = write(tmp_path, "b.jsonl", '{"step": 1, "train": {"loss": 2.0}}\n'
                  '{"metric": "val_loss", "step": 1, "value": 2.5}\n')

@@ -896,3 +896,19 @@ def test_basic_auth_server_refuses_wrong_credentials_and_reads_with_right_ones(
         read_mlflow(url)
     in_uri = url.replace("http://", f"http://{AUTH_USER}:{AUTH_PASSWORD}@")
     assert [r.meta.name for r in read_mlflow(in_uri, experiment="secured").runs] == ["guarded"]
+
+
+@pytest.mark.usefixtures("quick")
+def test_an_endless_version_page_does_not_hang_check_connection(
+    raw: Callable[[Behaviour], Stub],
+) -> None:
+    def route(conn: socket.socket, req: Request, stop: threading.Event) -> None:
+        if req.path == "/version":
+            _endless(conn, req, stop)
+        else:
+            _answer(conn, req)
+
+    server = raw(route)
+    started = time.monotonic()
+    assert check_connection(server.url).startswith(f"MLflow server at {server.url}: 1 active")
+    assert time.monotonic() - started < 5

@@ -689,12 +689,19 @@ class _HttpStore:
     def _version(self) -> str:
         """`` 3.1.0`` from the server's ``/version`` page, or ``""``."""
         import requests
+        from urllib3.exceptions import HTTPError
 
         try:
-            resp = self.session.get(f"{self.location}/version", timeout=(5.0, 5.0))
+            resp = self.session.get(f"{self.location}/version", timeout=(5.0, 5.0), stream=True)
         except requests.RequestException:
             return ""
-        text = resp.text.strip() if resp.ok else ""
+        try:  # at most 64 bytes: a version is short, and a hostile server may never stop
+            raw = resp.raw.read(64, decode_content=True) if resp.ok else b""
+        except (HTTPError, OSError):
+            raw = b""
+        finally:
+            resp.close()
+        text = raw.decode("utf-8", "replace").strip()
         return f" {text}" if text and len(text) < 40 and "<" not in text else ""
 
     def experiments(self) -> dict[str, str]:
