@@ -134,8 +134,8 @@ def test_shuffled_rows_are_sorted_not_read_as_restarts(tmp_path: Path) -> None:
     f = write(tmp_path / "x.csv", "step,loss\n" + "".join(f"{s},{s / 10}\n" for s in order))
     run = read_one(f)
     assert points(run, "loss") == [(s, s / 10) for s in range(10)]  # as restarts: 3 points
-    assert run.warnings == [f"{f}: steps out of order from line 3 on (5 step decreases); "
-                            "rows sorted by step"]
+    warning = f"{f}: steps out of order from line 3 on (5 step decreases); rows sorted by step"
+    assert run.warnings == [warning]
     resumed = "".join(f"{s},{s}\n" for s in [*range(6), *range(3, 8)])  # one restart at 3
     run = read_one(write(tmp_path / "r.csv", "step,loss\n" + resumed))
     assert run.warnings == [] and points(run, "loss") == [(s, float(s)) for s in range(8)]

@@ -134,8 +134,8 @@ def test_shuffled_records_are_sorted_by_step(tmp_path: Path) -> None:
     [run] = read_file(write(tmp_path, "s.jsonl", text))
     assert run.series("loss")["step"].tolist() == list(range(10))
     assert run.series("lr")["step"].tolist() == list(range(10))
-    assert run.warnings == [f"{tmp_path / 's.jsonl'}: steps out of order (5 step decreases); "
-                            "sorted by step"]
+    warning = f"{tmp_path / 's.jsonl'}: steps out of order (5 step decreases); sorted by step"
+    assert run.warnings == [warning]
     state = {"log_history": [{"step": s, "loss": s / 10} for s in order]}
     [run] = read_file(write(tmp_path, "trainer_state.json", json.dumps(state)))
     assert run.series("loss")["value"].tolist() == [s / 10 for s in range(10)]
