@@ -37,6 +37,8 @@ def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, workers: in
 
     _Gunicorn(app.server, {
         "bind": f"{host}:{port}", "workers": workers, "threads": 4, "timeout": 300,
+        # Idle connections are kept 5 s (gunicorn's 2 s races a busy worker's next request).
+        "keepalive": 5,
         "loglevel": "debug" if debug else "info", "accesslog": "-" if debug else None,
         "control_socket_disable": True,  # a shared ~/.gunicorn/gunicorn.ctl would clash
     }).run()

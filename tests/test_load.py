@@ -146,7 +146,7 @@ def run_load(base: str, clients: int, seconds: float) -> dict[str, Any]:
         def _get(self, path: str, name: str) -> str:
             with self.client.get(path, name=name, catch_response=True) as r:
                 if r.status_code != 200:
-                    r.failure(f"HTTP {r.status_code}")
+                    r.failure(f"HTTP {r.status_code} {r.error or ''}".strip())
                 return r.text
 
         def _callback(self, end_id: str, output: str, values: dict[str, Any], name: str,
@@ -157,7 +157,7 @@ def run_load(base: str, clients: int, seconds: float) -> dict[str, Any]:
                 try:
                     data = r.json()["response"]
                 except (ValueError, KeyError, TypeError):
-                    r.failure(f"HTTP {r.status_code}: not a Dash answer")
+                    r.failure(f"HTTP {r.status_code}: not a Dash answer {r.error or ''}".strip())
                     return {}
                 if r.status_code != 200 or expect not in data:
                     r.failure(f"HTTP {r.status_code}: no {expect} in the answer")
@@ -246,9 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--clients 1..200 and --seconds up to 600: this test is bounded")
     import locust  # noqa: F401 - first: it patches the process with gevent
 
-    with tempfile.TemporaryDirectory(prefix="lrtempo-load-") as home, \
-            demo_server(args.workers, Path(home)) as base:
-        result = run_load(base, args.clients, args.seconds)
+    with tempfile.TemporaryDirectory(prefix="lrtempo-load-") as home:
+        with demo_server(args.workers, Path(home)) as base:
+            result = run_load(base, args.clients, args.seconds)
+        if result["failures"]:  # what the server said about it
+            log = (Path(home) / "server.log").read_text(errors="replace").splitlines()
+            print("\n".join(["server log (last lines):", *log[-30:]]), file=sys.stderr)
     result["workers"] = args.workers
     print(markdown(result))
     if args.json:
