@@ -58,7 +58,7 @@ GOOD_JSONL = "".join(json.dumps({"step": s, "loss": 2.0 / (s + 1) + 0.1, "lr": 1
 
 @contextmanager
 def served(app) -> Iterator[str]:
-    """``serve_app`` of the browser tests (imported here so Chromium is not needed)."""
+    """The browser tests' ``serve_app``, repeated: that module skips without Chromium."""
     from werkzeug.serving import make_server
 
     srv = make_server("127.0.0.1", 0, app.server, threaded=True)
