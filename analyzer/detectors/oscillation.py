@@ -269,6 +269,26 @@ def _jump_onset(logv: np.ndarray, i0: int, i1: int) -> int:
     return i0 + j if after >= 2.0 * before else i0
 
 
+def _erratic(st: dict[str, float], train_stuck: bool, config: AnalysisConfig) -> bool:
+    """The window tests of the main path: bounce, back-and-forth, and a level well above
+    the best so far (or, with a train loss that went nowhere, not below the opening)."""
+    return (st["bounce"] >= config.osc_val_bounce
+            and st["back_and_forth"] >= config.osc_val_back_and_forth
+            and (st["level_vs_best"] >= config.osc_val_level
+                 or (st["level_vs_opening"] >= config.osc_val_stuck and train_stuck)))
+
+
+def _val_to_train(x: np.ndarray, y: np.ndarray, i0: int, i1: int, tx: np.ndarray,
+                  ty: np.ndarray) -> float:
+    """Median val over evaluations ``i0:i1`` / median train over the same steps (NaN
+    without train points there): ≥ 2 is a memorisation gap."""
+    sel = (tx >= x[i0]) & (tx <= x[i1 - 1])
+    if not sel.any():
+        return math.nan
+    t_med = float(np.median(ty[sel]))
+    return float(np.median(y[i0:i1])) / t_med if t_med > 0 else math.inf
+
+
 def _val_window_stats(vy: np.ndarray, i0: int, i1: int, opening: float) -> dict[str, float]:
     w = np.log(vy[i0:i1])
     net = float(w[-1] - w[0])
@@ -355,28 +375,18 @@ def detect_val_oscillation(
     settles = bool(early and late and early["bounce"] >= config.osc_val_bounce
                    and late["bounce"] < config.osc_val_settled * config.osc_val_bounce)
     hits: list[tuple[int, int, dict[str, float], float, float]] = []
-    for w, st in stats_of.items():
-        if settles and w != VAL_WINDOWS[0]:
-            continue  # the last half settled: the erratic span is the early window
+    # when the last half settled, the erratic span is the early window, on the contrast alone
+    for w in [VAL_WINDOWS[0]] if settles else list(stats_of):
+        st = stats_of[w]
         i0, i1 = round(w[0] * n), round(w[1] * n)
-        settling = settles
-        if not settling and (
-                st["bounce"] < config.osc_val_bounce
-                or st["back_and_forth"] < config.osc_val_back_and_forth
-                or (st["level_vs_best"] < config.osc_val_level
-                    and (st["level_vs_opening"] < config.osc_val_stuck or not train_stuck))):
+        if not settles and not _erratic(st, train_stuck, config):
             continue
         p_up = trend_test(x[i0:i1], y[i0:i1], slope=False).p_increase
         if p_up < config.alpha:
             continue
-        ratio = math.nan
-        if tx is not None and ty is not None and not settling:
-            sel = (tx >= x[i0]) & (tx <= x[i1 - 1])
-            if sel.sum() >= 1:
-                t_med = float(np.median(ty[sel]))
-                ratio = float(np.median(y[i0:i1])) / t_med if t_med > 0 else math.inf
-                if ratio >= config.osc_val_memorize:
-                    continue
+        ratio = math.nan if settles or tx is None or ty is None else _val_to_train(x, y, i0, i1, tx, ty)
+        if ratio >= config.osc_val_memorize:
+            continue
         hits.append((i0, i1, st, p_up, ratio))
     if not hits:
         return []
