@@ -569,10 +569,12 @@ tested one by one in `tests/test_reader_mlflow.py` (there also a real
 `mlflow server --app-name basic-auth`, which answers wrong credentials as the 401 row
 shows).
 
-Limits: a file (or a gzip file's content) is refused above `LRTEMPO_MAX_FILE_MB` (default
-2048) or above what the memory available now holds (a CSV or JSON log needs about 28x its
-size, an event file 8x); an MLflow answer waits `LRTEMPO_MLFLOW_TIMEOUT` seconds (default
-30) and is refused above 64 MiB; a CSV header over 20,000 columns is refused.
+Limits: a CSV or JSON log (or a gzip file's content) is refused above `LRTEMPO_MAX_FILE_MB`
+(default 2048) or above what the memory available now holds (reading needs about 28x the
+file's size); a TensorBoard event file is read in 16 MB windows and refused only when its
+scalar points outgrow the memory available; an MLflow answer waits `LRTEMPO_MLFLOW_TIMEOUT`
+seconds (default 30; a whole answer 4x that) and is refused above 64 MiB; a CSV header of
+over 20,000 columns is refused. Pipes, devices and sockets are never opened for reading.
 """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -385,21 +386,60 @@ def test_unreadable_run_is_reported_by_read_sources(tmp_path: Path) -> None:
     assert error["location"] == str(bad) and "byte 0" in error["error"]
 
 
-def test_event_file_too_large_for_memory_is_refused_unread(
+@pytest.mark.parametrize("damage", ["none", "truncated", "crc"])
+def test_large_event_file_is_read_in_windows_as_if_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    path = write_events(tmp_path / "run" / event_name(1700000000),
+                        [simple_event(t, s * 0.5, s) for s in range(1500) for t in ("loss", "lr")])
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[:-5]
+    elif damage == "crc":
+        data[record_offsets(path)[2500] + 20] ^= 0x40
+    path.write_bytes(bytes(data))
+    whole = read_event_file(path)
+    monkeypatch.setattr(tensorboard, "WINDOW_BYTES", 1000)  # 140 windows, records cut at edges
+    windowed = read_event_file(path)
+    for name in ("tags", "steps", "values", "wall_times"):
+        np.testing.assert_array_equal(getattr(windowed, name), getattr(whole, name))
+    for name in ("records", "first_wall", "last_wall", "problem", "problem_at"):
+        assert getattr(windowed, name) == getattr(whole, name), name
+    assert whole.records == {"none": 3001, "truncated": 3000, "crc": 2500}[damage]
+
+
+def test_event_file_points_beyond_memory_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from analyzer.readers import _io
 
-    monkeypatch.setattr(_io, "available_memory", lambda: 2**40)
+    path = write_events(tmp_path / "run" / event_name(1700000000),
+                        [simple_event("loss", 1.0, s) for s in range(2000)])
+    monkeypatch.setattr(tensorboard, "WINDOW_BYTES", 4096)
+    monkeypatch.setattr(_io, "available_memory", lambda: 100_000)
+    [error] = read_sources([str(tmp_path / "run")]).errors
+    assert error["location"] == str(path)
+    assert re.fullmatch(r"[\d,]+ scalar points by byte \d+ are more than fit in memory "
+                        r"\(98 KB available\)", error["error"]), error["error"]
+
+
+def test_a_5_gb_event_file_is_scanned_in_bounded_memory(tmp_path: Path) -> None:
+    import time
+    import tracemalloc
+
     run = tmp_path / "run"
-    small = write_events(run / event_name(1700000000), [simple_event("loss", 1.0, 0)])
+    write_events(run / event_name(1700000000), [simple_event("loss", 1.0, 0)])
     huge = run / event_name(1700000001)
-    with open(huge, "wb") as fh:  # a 5 GB hole, no disk used
+    with open(huge, "wb") as fh:  # a 5 GB hole: no disk used, zeros when read
         fh.truncate(5 * 2**30)
-    [result] = read_sources([str(run)]).runs
-    assert result.series("loss")["value"].tolist() == [1.0]  # the other file still read
-    limit = "5.0 GB is more than the 2.0 GB limit (set LRTEMPO_MAX_FILE_MB to raise it)"
-    assert result.warnings == [f"{huge}: {limit}; file skipped"]
-    small.unlink()
-    errors = read_sources([str(run)]).errors
-    assert errors == [{"location": str(huge), "error": limit}]
+    started = time.monotonic()
+    tracemalloc.start()
+    try:
+        [result] = read_sources([str(run)]).runs
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.series("loss")["value"].tolist() == [1.0]
+    skipped = "byte 0: CRC mismatch (record length); rest of the file skipped, no record kept"
+    assert result.warnings == [f"{huge}: {skipped}"]
+    assert peak < 2**30 and time.monotonic() - started < 30  # one window at a time, not 5 GB

@@ -29,10 +29,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 #: Default cap on a log file's size (decompressed); ``$LRTEMPO_MAX_FILE_MB`` overrides it.
 MAX_FILE_MB = 2048
 MAX_FILE_ENV = "LRTEMPO_MAX_FILE_MB"
-#: Peak memory per byte of file while a reader turns it into a run, measured (peak RSS):
-#: a CSV or JSON log ~26x (text, parser, long frame), a TensorBoard file ~7x.
+#: Peak memory per byte of file while a CSV or JSON reader turns it into a run, measured
+#: (peak RSS: ~26x for text, parser and long frame). TensorBoard files are read in windows.
 TEXT_MEMORY_PER_BYTE = 28
-EVENTS_MEMORY_PER_BYTE = 8
 #: Share of the memory available now that reading one file may take.
 MEMORY_SHARE = 0.75
 _CHUNK = 1 << 16

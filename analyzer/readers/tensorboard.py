@@ -4,7 +4,7 @@ Format: an event file (``events.out.tfevents.<unix_ts>.<host>…``) is a TFRecor
 stream. Each record is ``uint64 length``, ``uint32 masked CRC32C(length bytes)``,
 ``length`` bytes of a serialized ``tensorflow.Event`` proto, ``uint32 masked
 CRC32C(data)``; all little-endian, mask = ``((crc >> 15 | crc << 17) + 0xa282ead8)``.
-The file is read with one ``read`` (refused above the size limit of :mod:`._io`); one
+The file is read in one ``read`` (a large one in windows of whole records); one
 tight loop walks the framing and computes the data CRCs, the CRCs are compared in bulk,
 and events of the usual one-scalar layout are decoded in bulk with numpy. Other records are parsed with TensorBoard's
 compiled ``Event`` proto (no ``EventAccumulator``, which is many times slower).
@@ -34,6 +34,7 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import crc32c
 import numpy as np
@@ -44,7 +45,8 @@ from tensorboard.compat.proto import event_pb2
 
 from ..errors import ReaderError
 from ..model import Run, RunMeta, finalize_frame, frame_from_columns
-from ._io import EVENTS_MEMORY_PER_BYTE, read_regular, run_id_for
+from . import _io
+from ._io import MEMORY_SHARE, human_bytes, open_regular, run_id_for
 
 HEADER_BYTES = 12  # uint64 length + uint32 length CRC
 FOOTER_BYTES = 4  # uint32 data CRC
@@ -55,6 +57,12 @@ _LENGTH = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 _BULK_TAG_BYTES = 256  # longer tags are coded in Python
 _PAD = 32  # zero bytes after the buffer, so bulk decoding may read past a record
+#: Bytes of a file scanned at once; larger files are read in windows of this size.
+WINDOW_BYTES = 16 * 2**20
+#: A record longer than this is taken as a broken length, not waited for.
+MAX_RECORD_BYTES = 2**30
+#: Memory one scalar point takes in a run's frame (measured, with some slack).
+POINT_BYTES = 128
 
 # TensorFlow DataType enum → (TensorProto repeated field, numpy dtype of tensor_content).
 _DT_FIELDS: dict[int, tuple[str, str]] = {
@@ -172,11 +180,60 @@ def read_event_file(
 
     ``plugins`` maps tag → plugin name and is updated in place, so the plugin named by
     a tag's metadata applies to all its values (in this and later files of a run).
-    ``prefix`` is put before every tag. Raises :class:`ReaderError` if the file cannot be
-    read, is not a regular file, or is too large for memory (see :mod:`._io`).
+    ``prefix`` is put before every tag. A file larger than :data:`WINDOW_BYTES` is read
+    window by window (whole records each), so memory holds one window and the points;
+    raises :class:`ReaderError` if the file cannot be read, is not a regular file, or its
+    points outgrow the memory available (see :mod:`._io`).
     """
-    buf = read_regular(path, EVENTS_MEMORY_PER_BYTE)
-    return scan_buffer(buf, path, {} if plugins is None else plugins, prefix)
+    plugins = {} if plugins is None else plugins
+    fh, size = open_regular(path)
+    with fh:
+        if size <= WINDOW_BYTES:
+            return scan_buffer(fh.read(size), path, plugins, prefix)
+        return _scan_windows(fh, size, path, plugins, prefix)
+
+
+def _scan_windows(
+    fh: BinaryIO, size: int, path: Path, plugins: dict[str, str], prefix: str
+) -> EventFileScalars:
+    """:func:`scan_buffer` over consecutive windows; a record cut by a window's end is
+    carried into the next one, so only the last window may end truncated."""
+    parts: list[EventFileScalars] = []
+    offset, carry, points = 0, b"", 0
+    while True:
+        chunk = fh.read(WINDOW_BYTES)
+        data = carry + chunk
+        part = scan_buffer(data, path, plugins, prefix)
+        parts.append(part)
+        points += len(part.tags)
+        avail = _io.available_memory()
+        if avail is not None and points * POINT_BYTES > avail * MEMORY_SHARE:
+            raise ReaderError(
+                str(path), f"{points:,} scalar points by byte {offset + len(data)} are more "
+                f"than fit in memory ({human_bytes(avail)} available)")
+        if part.problem_at is not None:
+            part.problem_at += offset
+        if not chunk or offset + len(data) >= size or part.problem not in (None, "truncated"):
+            break  # the end, or a bad record: the rest of the file is not read
+        cut = len(data) if part.problem is None else part.problem_at - offset
+        if len(data) - cut >= 8 and _LENGTH.unpack_from(data, cut)[0] > MAX_RECORD_BYTES:
+            part.problem = f"record over {human_bytes(MAX_RECORD_BYTES)}"
+            break
+        part.problem = part.problem_at = None
+        offset, carry = offset + cut, data[cut:]
+    last = parts[-1]
+    return EventFileScalars(
+        path=path,
+        tags=np.concatenate([p.tags for p in parts]),
+        steps=np.concatenate([p.steps for p in parts]),
+        values=np.concatenate([p.values for p in parts]),
+        wall_times=np.concatenate([p.wall_times for p in parts]),
+        records=sum(p.records for p in parts),
+        first_wall=next((p.first_wall for p in parts if p.records), None),
+        last_wall=next((p.last_wall for p in reversed(parts) if p.records), None),
+        problem=last.problem,
+        problem_at=last.problem_at,
+    )
 
 
 def scan_buffer(
