@@ -294,6 +294,17 @@ def test_a_loss_blown_up_in_its_first_steps_is_divergence(seed: int) -> None:
     assert f.evidence["start_ratio"] > 10
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_loss_blown_up_at_the_start_that_recovers_is_a_spike(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    high = 20.0 * np.exp(0.3 * rng.standard_normal(400))
+    low = 1.0 * np.exp(0.05 * rng.standard_normal(199))
+    y = np.concatenate([[1.4], high, low])  # blown up, then back (e.g. as the LR decayed)
+    [f] = detect_divergence(np.arange(600), y)
+    assert (f.kind, f.severity, f.evidence["path"]) == ("oscillation", "warning", "spike")
+    assert f.start_step <= 2 and 390 <= f.end_step <= 400
+
+
 def test_a_loss_that_rises_a_little_during_warmup_is_not_blown_up() -> None:
     t = np.arange(1000.0)
     y = np.where(t < 50, 1.0 + 0.006 * t, 1.3 * np.exp(-(t - 50) / 300) + 0.4)

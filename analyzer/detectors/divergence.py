@@ -19,7 +19,8 @@ Checks, in order (the first that fires wins, one finding per series):
    (``path: spike``, warning, from the first to the last point above the limit).
 4b. **Blown up at the start** — the explosion happened inside the first 10 % (so that
    window cannot be the reference): the median of the rest of the run and of its last
-   10 % are both ≥ ``div_explosion_factor`` × the first value. Critical.
+   10 % are both ≥ ``div_explosion_factor`` × the first value. Critical; a spike
+   (oscillation, warning) when the last 10 % came back below that.
 5. **Sustained upward drift** — on ≤ 512 block medians, Mann–Kendall with AR(1)
    correction on 22 windows of a fixed grid (¼, ⅓, ½, ¾ of the run, starts every ⅛,
    and the whole run);
@@ -185,16 +186,20 @@ def _spike(x: np.ndarray, y: np.ndarray, above: np.ndarray, i: int, peak: float,
 def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, metric: str,
                        config: AnalysisConfig) -> Finding | None:
     """The loss jumped within its first ``k`` points to ≥ ``div_explosion_factor`` × its
-    first value and the rest of the run (median, and its last tenth) stays there."""
+    first value and the rest of the run (median, and its last tenth) stays there; a
+    spike (:func:`_spike`, relative to the first value) when the last tenth recovered."""
     y0 = float(y[0])
     rest = y[k:]
     if len(rest) < 3 or not y0 > 0:
         return None
     level, final = float(np.median(rest)), float(np.median(y[-max(3, len(y) // 10):]))
     limit = config.div_explosion_factor * y0
-    if level < limit or final < limit:
+    if level < limit:
         return None
-    i = int(np.flatnonzero(y > limit)[0])
+    above = y > limit
+    i = int(np.flatnonzero(above)[0])
+    if final < limit:  # blown up for most of the run, recovered by the end (e.g. as the LR decayed)
+        return _spike(x, y, above, i, float(y.max()), y0, final, metric)
     return Finding(
         kind="divergence", metric=metric, start_step=int(x[i]), end_step=int(x[-1]),  # type: ignore[arg-type]
         severity="critical", confidence=min(1.0, 0.5 + 0.5 * (1 - y0 / level)),
