@@ -912,3 +912,19 @@ def test_an_endless_version_page_does_not_hang_check_connection(
     started = time.monotonic()
     assert check_connection(server.url).startswith(f"MLflow server at {server.url}: 1 active")
     assert time.monotonic() - started < 5
+
+
+def test_a_server_that_never_stops_paging_is_cut_off(
+    stub: Callable[[Route], Stub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mlflow_store, "MAX_PAGES", 5)
+    pages = iter(range(10**6))
+
+    def route(path: str, query: dict[str, list[str]], body: dict) -> tuple:
+        token = f"page-{next(pages)}"  # always a new token, never the last page
+        return 200, JSON, json.dumps({"experiments": [], "next_page_token": token})
+
+    endless = stub(route)
+    with pytest.raises(SourceError, match="more than 5 pages for one listing; paging stopped"):
+        read_mlflow(endless.url)
+    assert len(endless.requests) == 5

@@ -70,6 +70,8 @@ HISTORY_PAGE_SIZE = 25_000
 SEARCH_PAGE_SIZE = 1_000
 #: Concurrent history requests against one server.
 WORKERS = 8
+#: Most pages one listing may take (10M runs, or 250M points of one metric).
+MAX_PAGES = 10_000
 #: Seconds to wait for an answer (connecting waits at most 10 s); :data:`TIMEOUT_ENV` overrides.
 TIMEOUT = 30.0
 TIMEOUT_ENV = "LRTEMPO_MLFLOW_TIMEOUT"
@@ -707,6 +709,7 @@ class _HttpStore:
     def experiments(self) -> dict[str, str]:
         out: dict[str, str] = {}
         token: str | None = None
+        pages = 0
         while True:
             body: dict[str, Any] = {"max_results": SEARCH_PAGE_SIZE, "view_type": "ACTIVE_ONLY"}
             if token:
@@ -714,7 +717,8 @@ class _HttpStore:
             page = self._call("POST", "experiments/search", body=body)
             for exp in page.get("experiments", []):
                 out[str(exp["experiment_id"])] = str(exp.get("name", ""))
-            token = _next_token(page, token, self.location)
+            pages += 1
+            token = _next_token(page, token, self.location, pages)
             if not token:
                 return out
 
@@ -761,6 +765,7 @@ class _HttpStore:
     ) -> list[_Record]:
         out: list[_Record] = []
         token: str | None = None
+        pages = 0
         while max_runs is None or len(out) < max_runs:
             body: dict[str, Any] = {
                 "experiment_ids": exp_ids,
@@ -773,7 +778,8 @@ class _HttpStore:
                 body["page_token"] = token
             page = self._call("POST", "runs/search", body=body)
             out += [self._record(run, exps) for run in page.get("runs", [])]
-            token = _next_token(page, token, self.location)
+            pages += 1
+            token = _next_token(page, token, self.location, pages)
             if not token:
                 break
         return out
@@ -841,6 +847,7 @@ class _HttpStore:
         values: list[float] = []
         stamps: list[int] = []
         token: str | None = None
+        pages = 0
         while True:
             params: dict[str, Any] = {
                 "run_id": run_id,
@@ -854,7 +861,8 @@ class _HttpStore:
                 steps.append(int(m.get("step", 0)))
                 values.append(float(m.get("value", 0.0)))
                 stamps.append(int(m.get("timestamp", 0)))
-            token = _next_token(page, token, self.location)
+            pages += 1
+            token = _next_token(page, token, self.location, pages)
             if not token:
                 break
         return (
@@ -897,10 +905,18 @@ def _collect(futures: list[tuple[str, Future]]) -> pd.DataFrame | str:
     return _frame(parts)
 
 
-def _next_token(page: dict[str, Any], previous: str | None, location: str) -> str | None:
+def _next_token(
+    page: dict[str, Any], previous: str | None, location: str, pages: int
+) -> str | None:
+    """The next page's token; a repeated token or a listing over :data:`MAX_PAGES` pages
+    (a server that never stops paging) is an error."""
     token = page.get("next_page_token") or None
     if token is not None and token == previous:
         raise SourceError(location, "the server repeated a page token; paging stopped")
+    if token is not None and pages >= MAX_PAGES:
+        raise SourceError(
+            location, f"the server sent more than {MAX_PAGES:,} pages for one listing; paging stopped"
+        )
     return token
 
 
