@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .analysis import RunAnalysis, analyze_run
-from .errors import LRTempoError
+from .errors import LRTempoError, printable
 from .findings import SEVERITY_RANK
 from .model import ReadResult, Run
 from .readers import read_sources
@@ -188,9 +188,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     analyses, result, sparklines = _read_and_analyze(args, since)
     for a in analyses:
         for w in a.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            print(f"warning: {printable(w)}", file=sys.stderr)
     for e in result.errors:
-        print(f"lrtempo: {e['location']}: {e['error']}", file=sys.stderr)
+        print(f"lrtempo: {printable(e['location'])}: {printable(e['error'])}", file=sys.stderr)
     fmt = _output_format(args)
     if not analyses:
         if not result.errors:

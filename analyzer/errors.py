@@ -4,10 +4,27 @@
     ├── ReaderError        a source could not be read (names the file and the place)
     └── SourceError        a source or URI that no reader accepts / cannot be reached
 
-Every error message is one line a person can act on; the CLI prints it as is.
+Every error message is one line a person can act on; the CLI prints it through
+:func:`printable`, so a file name cannot break that line or drive the terminal.
 """
 
 from __future__ import annotations
+
+import re
+
+#: Control characters (C0 but tab, DEL, C1), Unicode line breaks and bidi overrides.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str) -> str:
+    """``text`` as one line: control characters, line separators and bidi overrides shown
+    as escapes (``\\n``, ``\\x1b``, ``\\u202e``) instead of acting on the terminal."""
+    def escape(m: re.Match[str]) -> str:
+        ch = m.group()
+        return _ESCAPES.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+
+    return _UNPRINTABLE.sub(escape, text)
 
 
 class LRTempoError(Exception):

@@ -4,9 +4,10 @@ Each case makes one hostile source in an empty folder and runs, in that folder,
 ``lrtempo analyze BAD good.csv --format json`` and then ``lrtempo analyze BAD`` alone.
 The contract (CONTRACT.md) says: exit 0 while another source is analyzed, 2 when no run
 is readable; one ``lrtempo: <source>: …`` line per bad source on stderr, naming the place
-(line, record, byte) where one applies, the same text under ``errors``; what a reader
-tolerated is a ``warning: <source>: …`` line and the run is still analyzed; never a
-traceback. MLflow servers that fail are run the same way (``SERVER_CASES``).
+(line, record, byte) where one applies, the same text under ``errors`` (control characters
+in a name shown as escapes, so it stays one line); what a reader tolerated is a
+``warning: <source>: …`` line and the run is still analyzed; never a traceback. MLflow
+servers that fail are run the same way (``SERVER_CASES``).
 
 ``python -m tests.test_hostile_inputs`` rewrites docs/hostile_inputs.md from the real
 output; :func:`test_the_doc_is_current` fails when the table is stale.
@@ -31,6 +32,7 @@ from typing import Literal
 import pytest
 
 from analyzer.cli import main
+from analyzer.errors import printable
 from tests.tb_writers import event_name, record_offsets, simple_event, write_events
 
 REPO = Path(__file__).resolve().parents[1]
@@ -283,6 +285,8 @@ CASES: list[Case] = [
     Case("symlink-loop", "a folder holding a symlink to itself", _symlink_loop, "read"),
     Case("odd-names", "a file name with spaces and non-ASCII characters",
          _file("my run \u2013 \u00e9t\u00e9 \u65e5\u672c.csv", LOG), "read"),
+    Case("control-chars", "an empty file whose name holds a newline and a terminal escape",
+         _file("bad\nname\x1b[31m.csv", b""), "error"),
     Case("no-permission", "a folder without read permission", _locked, "error",
          r": cannot read this folder", as_nobody=True),
     Case("dir-named-csv", "a folder named x.csv (empty)", _dir_named_csv, "error"),
@@ -387,17 +391,17 @@ def check(outcome: Outcome, source: str, seen: Seen, place: str | None) -> None:
     if seen == "error":
         assert mine == [] and len(doc["errors"]) == 1, doc["errors"]
         [error] = doc["errors"]
-        assert error["location"].startswith(source)
-        assert lines == [f"lrtempo: {error['location']}: {error['error']}"]
+        assert error["location"].startswith(source)  # JSON: the real name, escaped by JSON
+        assert lines == [f"lrtempo: {printable(error['location'])}: {printable(error['error'])}"]
         assert outcome.code_alone == 2
         assert json.loads(outcome.stdout_alone)["errors"] == doc["errors"]
     else:
         assert mine and doc["errors"] == [], (doc["errors"], outcome.stderr)
         assert outcome.code_alone == 0
-        assert all(ln.startswith(f"warning: {source}") for ln in lines), lines
+        assert all(ln.startswith(f"warning: {printable(source)}") for ln in lines), lines
         assert bool(lines) == (seen == "warning"), lines
     if place is not None:
-        assert any(re.search(re.escape(source) + r".*" + place, ln) for ln in lines), lines
+        assert any(re.search(re.escape(printable(source)) + r".*" + place, ln) for ln in lines)
 
 
 #: Doc rows of the cases run so far (so the doc test does not run them again).
