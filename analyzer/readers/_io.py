@@ -93,12 +93,11 @@ def size_limit(location: str, per_byte: int) -> tuple[int, str]:
     return cap, f"the {human_bytes(cap)} limit (set {MAX_FILE_ENV} to raise it)"
 
 
-def check_size(location: str, size: int, per_byte: int, what: str = "") -> int:
-    """Raise unless ``size`` bytes are within :func:`size_limit`; returns the limit."""
+def check_size(location: str, size: int, per_byte: int) -> None:
+    """Raise unless a file of ``size`` bytes is within :func:`size_limit`."""
     limit, why = size_limit(location, per_byte)
     if size > limit:
-        raise ReaderError(location, f"{what}{human_bytes(size)} is more than {why}")
-    return limit
+        raise ReaderError(location, f"{human_bytes(size)} is more than {why}")
 
 
 def open_regular(path: Path) -> tuple[BinaryIO, int]:
