@@ -118,6 +118,13 @@ EXPECT = {
     "camels_ch_v17_const_lr_val_flat": {"stagnation"},
     "gmm_nn_v0": {"overfitting"},
     "wheat_weed_yolov8_overfit": {"overfitting"},
+    "tomato_leaf_cnn_overfit": {"overfitting"},  # noisy val: the sustained-rise path
+    "dnabert2_overfit": {"overfitting"},  # 11 evaluations: the sustained-rise path
+    "whisper_small_braj_lr1.5e-3_diverging": {"oscillation", "divergence"},
+    "whisper_finetune_lr1e-4_eval_rising": {"overfitting", "divergence"},
+    "llamafactory_qwen2.5_7b_medical_lora": {"healthy"},  # +1.7 %: an info finding only
+    "t5_summarization_3ep": {"healthy"},
+    "helmet_yolov5_exp2": {"healthy"},
 }
 
 

@@ -258,6 +258,38 @@ def test_noisy_flat_val_is_not_overfitting() -> None:
     assert hits <= 3
 
 
+def _noisy_val_after_a_fall(seed: int, later: float, n: int = 12) -> tuple[np.ndarray, ...]:
+    """``n`` evaluations: a fall to 0.29 over the first quarter, then ±6 % noise around
+    ``later`` × 0.30; train keeps falling 1.0 → 0.2 throughout."""
+    rng = np.random.default_rng(seed)
+    vx = np.arange(n, dtype=float) * 100
+    q = n // 4
+    level = np.where(np.arange(n) < q, 0.6 - 0.3 * np.arange(n) / q, 0.30 * later)
+    vy = level * np.exp(0.06 * rng.standard_normal(n))
+    vy[q:q + 2] = 0.29  # the best: two evaluations
+    tx = np.arange(0.0, vx[-1] + 1, 10)
+    ty = 1.0 - 0.8 * tx / tx[-1]
+    return vx, vy, tx, ty
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_short_noisy_val_sustained_above_its_best_is_overfitting(seed: int) -> None:
+    [f] = detect_overfitting(*_noisy_val_after_a_fall(seed, later=1.25))
+    assert f.severity == "warning" and f.evidence["path"] in ("sustained", "significant")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_short_noisy_val_that_stays_at_its_best_is_not_overfitting(seed: int) -> None:
+    assert detect_overfitting(*_noisy_val_after_a_fall(seed, later=0.97)) == []  # at 0.29
+
+
+def test_the_sustained_path_needs_the_train_loss_to_keep_improving() -> None:
+    vx, vy, tx, _ = _noisy_val_after_a_fall(0, later=1.25)
+    flat_train = np.full(len(tx), 0.5)
+    found = detect_overfitting(vx, vy, tx, flat_train)
+    assert all(f.evidence["path"] != "sustained" for f in found)
+
+
 # --- divergence ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("variant", ["nan", "explosion", "drift", "collapse", "zero"])

@@ -25,6 +25,13 @@ Algorithm
    significantly (else the run is unstable: see ``train_rising`` in evidence; the
    analysis reports it as divergence). Gap growth (val − train) goes to evidence.
 
+7. Sustained-rise path (when the test in 3 fails: a noisy or short val curve): the
+   smoothed val loss (rolling median, ≥ 3) has had no new best over the last 30 % of
+   the run, its later evaluations sit ≥ ``ovf_warning_rise`` (5 %) and ≥ 2 standard
+   errors above that best (median of ≥ 4), and the train loss gained ≥ 15 % since
+   (needs a train series);
+   ``evidence["path"] = "sustained"`` (else ``"significant"``).
+
 Scale-free: ratios of differences and ranks only.
 
 Known false-positive modes: very few evaluations (4–5) of a smooth curve that bottoms
@@ -52,6 +59,43 @@ from ..stats import (
     trend_test,
 )
 from . import DEFAULT_CONFIG, AnalysisConfig, quiet
+
+#: Sustained-rise path: no new smoothed best over at least this share of the run …
+SUSTAINED_FRAC = 0.3
+#: … while the train loss gained at least this much (relative) since, and the later
+#: median clears the best by this many standard errors of a median.
+SUSTAINED_TRAIN_GAIN = 0.15
+SUSTAINED_SE = 2.0
+
+
+def _sustained_rise(x: np.ndarray, y: np.ndarray, w: int, train_steps: np.ndarray | None,
+                    train_values: np.ndarray | None, config: AnalysisConfig) -> bool:
+    """Overfitting by effect when the val loss is too noisy (or too short) for the test:
+    the smoothed val loss (rolling median, ≥ 3) has not reached a new best over the last
+    ``SUSTAINED_FRAC`` of the run, its later evaluations sit ≥ ``ovf_warning_rise`` and
+    ≥ ``SUSTAINED_SE`` standard errors (1.2533·σ/√m) above that best (median of m ≥ 4),
+    and the train loss gained ≥ ``SUSTAINED_TRAIN_GAIN`` since — the model keeps
+    fitting the training set and nothing of it generalises."""
+    if train_steps is None or train_values is None or len(y) < 8:
+        return False
+    smooth = rolling_median(y, max(3, w))
+    js = int(np.argmin(smooth))
+    later = y[js + 1:]
+    span = float(x[-1] - x[0])
+    if len(later) < 4 or span <= 0 or float(x[-1] - x[js]) < SUSTAINED_FRAC * span:
+        return False
+    base, above = float(smooth[js]), float(np.median(later))
+    se = 1.2533 * min(diff_noise(y), curvature_noise(y)) / math.sqrt(len(later))
+    if not (base > 0 and above >= (1 + config.ovf_warning_rise) * base
+            and above - base >= SUSTAINED_SE * se):
+        return False
+    tx, ty = finite_xy(train_steps, train_values)
+    before, after = ty[tx <= x[js]], ty[tx > x[js]]
+    if len(before) < 1 or len(after) < 2:
+        return False
+    t0 = float(np.median(before[-3:]))
+    t1 = float(np.median(after[-max(1, len(after) // 5):]))
+    return t0 > 0 and (t0 - t1) / t0 >= SUSTAINED_TRAIN_GAIN
 
 
 def expected_min_z(n: int) -> float:
@@ -104,13 +148,15 @@ def detect_overfitting(
     if not math.isfinite(z):
         return []
     p = float(sps.t.sf(z, max(n - 2, 1)))
-    if p >= config.alpha:
+    sustained = p >= config.alpha and _sustained_rise(x, y, w, train_steps, train_values, config)
+    if p >= config.alpha and not sustained:
         return []
     ev: dict[str, float | int | str | None] = {
         "best_val_step": float(x[ib]), "best_val": best, "final_val": final, "baseline": base,
         "rise_pct": 100.0 * rel, "z": z, "p_value": p, "noise_sd": sigma,
         "evals_after_best": len(post),
         "val_bounce": bounce(y),
+        "path": "sustained" if sustained else "significant",
     }
     ev["val_erratic"] = 1.0 if float(ev["val_bounce"]) >= config.osc_val_bounce else 0.0  # type: ignore[arg-type]
     train_rising = False

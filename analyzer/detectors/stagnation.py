@@ -290,13 +290,12 @@ def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first
         return "stuck"
     if first_level > 0 and level <= 0.05 * first_level:
         return "converged"
-    if sched.peak_lr:
-        if (sched.collapse_step is not None and sched.last_step is not None
-                and sched.first_step is not None
-                and (sched.collapse_step - sched.first_step) <= 0.7 * max(sched.last_step - sched.first_step, 1e-12)
-                and start >= sched.collapse_step - 0.1 * span and improving_before
-                and sched.name not in SMOOTH_DECAYS):
-            return "lr_collapsed"
+    if (sched.peak_lr and sched.collapse_step is not None and sched.last_step is not None
+            and sched.first_step is not None
+            and (sched.collapse_step - sched.first_step) <= 0.7 * max(sched.last_step - sched.first_step, 1e-12)
+            and start >= sched.collapse_step - 0.1 * span and improving_before
+            and sched.name not in SMOOTH_DECAYS):
+        return "lr_collapsed"
     if metric == "val_loss" and smooth:
         return "settled"
     if sched.peak_lr:
