@@ -44,13 +44,17 @@ UNKNOWN = Schedule("unknown", 0, None, None, None, None, False)
 
 
 def lr_at(lr: tuple[np.ndarray, np.ndarray] | None, step: float) -> float | None:
-    """The LR in force at ``step`` (last logged value at or before it; first value before)."""
+    """The LR in force at ``step``: the last logged value at or before it; before the
+    first logged value, that value — or, when the LR is still rising there (a warm-up
+    logged sparsely), the straight line from 0 at step 0 to it."""
     if lr is None:
         return None
     x, y = sorted_finite(*lr)
     if len(x) == 0:
         return None
     i = int(np.searchsorted(x, step, side="right")) - 1
+    if i < 0 and len(y) >= 2 and y[1] > y[0] > 0 and x[0] > 0 and step >= 0:
+        return float(y[0] * step / x[0])
     return float(y[max(i, 0)])
 
 

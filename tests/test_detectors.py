@@ -467,6 +467,16 @@ def test_equivalence_and_turning_points() -> None:
     assert tp.flip_rate == 1.0 and tp.p_excess < 1e-6
 
 
+def test_lr_before_its_first_log_follows_a_sparse_warmup_from_zero() -> None:
+    from analyzer.schedule import lr_at
+
+    steps, warm = np.array([500.0, 1000.0, 1500.0]), np.array([1.5e-3, 3e-3, 2e-3])
+    assert lr_at((steps, warm), 125.0) == pytest.approx(3.75e-4)  # a quarter of the way up
+    assert lr_at((steps, warm), 700.0) == pytest.approx(1.5e-3)  # last logged value
+    const = np.array([1e-3, 1e-3, 1e-3])
+    assert lr_at((steps, const), 125.0) == pytest.approx(1e-3)  # not rising: the first value
+
+
 @pytest.mark.parametrize("kind,expected", [
     ("constant", "constant"), ("cosine", "cosine"), ("linear", "linear"),
 ])
