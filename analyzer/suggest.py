@@ -16,8 +16,9 @@ overfitting > stagnation):
   at, ``current_lr`` that LR), or while a warm-up (≤ 30 % of the run; a longer rise is an
   LR ramp, answered by ``decrease_lr``) is still rising (length: 2× the old warm-up,
   peak capped at 0.1× the LR at onset);
-  an oscillation that comes with overfitting (it settled, then the val loss climbed)
-  keeps the overfitting's best step as ``early_stop_step``;
+  an oscillation that comes with overfitting (it settled, then the val loss climbed),
+  or whose val loss never came back near its best, keeps that best step as
+  ``early_stop_step``;
 * overfitting → ``early_stop`` at the best validation step; when the val loss also
   bounces (``val_erratic``) → ``decrease_lr`` by 0.3 (the checkpoint is the main fix)
   with that ``early_stop_step``
@@ -151,9 +152,10 @@ def stuck_multiplier(gain: float) -> float:
 
 
 def _best_checkpoint(findings: Sequence[Finding]) -> int | None:
-    """The best validation step of a warning-level overfitting finding, if any."""
+    """The best validation step of a warning-level overfitting finding, or of a val
+    oscillation after whose best evaluation every later one is clearly worse."""
     for f in findings:
-        if f.kind == "overfitting" and f.severity != "info":
+        if f.severity != "info" and (f.kind == "overfitting" or "best_val_step" in f.evidence):
             return int(float(f.evidence.get("best_val_step", f.start_step)))
     return None
 

@@ -119,6 +119,19 @@ def test_stuck_at_a_tiny_lr_with_a_smooth_val_is_not_oscillation(seed: int) -> N
     assert detect_val_oscillation(vs, val, train=(s.steps, s.values), lr=(s.steps, s.lr)) == []
 
 
+def test_val_oscillation_names_a_best_checkpoint_only_when_all_later_evals_are_worse() -> None:
+    rng = np.random.default_rng(0)
+    vs = np.arange(20) * 10
+    bouncing = 1.0 * np.exp(0.15 * rng.uniform(-1, 1, 20))
+    clear = bouncing.copy()
+    clear[2] = 0.5  # far below everything after it
+    [f] = detect_val_oscillation(vs, clear)
+    assert f.evidence["best_val_step"] == 20
+    lucky = bouncing.copy()
+    lucky[2] = bouncing.min() * 0.99  # a dip the later bounces come back to
+    assert all("best_val_step" not in g.evidence for g in detect_val_oscillation(vs, lucky))
+
+
 def test_val_oscillation_pre_empts_a_lucky_best_checkpoint() -> None:
     s = S.val_oscillation(seed=1, onset_frac=0.2)
     run = S.to_run(s)

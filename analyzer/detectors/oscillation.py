@@ -269,6 +269,18 @@ def _jump_onset(logv: np.ndarray, i0: int, i1: int) -> int:
     return i0 + j if after >= 2.0 * before else i0
 
 
+def _clear_best(x: np.ndarray, y: np.ndarray, config: AnalysisConfig) -> float | None:
+    """The step of the lowest val loss when every later evaluation (≥ 2) is at least
+    ``ovf_warning_rise`` above it: a checkpoint worth keeping, not a lucky dip."""
+    if len(y) < 3:
+        return None
+    ib = int(np.argmin(y))
+    later = y[ib + 1:]
+    if len(later) < 2 or not y[ib] > 0 or float(later.min()) < (1 + config.ovf_warning_rise) * y[ib]:
+        return None
+    return float(x[ib])
+
+
 def _erratic(st: dict[str, float], train_stuck: bool, config: AnalysisConfig) -> bool:
     """The window tests of the main path: bounce, back-and-forth, and a level well above
     the best so far (or, with a train loss that went nowhere, not below the opening)."""
@@ -350,11 +362,15 @@ def detect_val_oscillation(
     of the moves' size when they at least double there; ``lr_at_onset`` is the LR at
     that evaluation.
 
+    ``best_val_step`` joins the evidence when every evaluation after the lowest one is
+    ≥ ``ovf_warning_rise`` above it (a checkpoint worth keeping, not a lucky dip).
+
     Known false-positive modes: a validation set so small that its loss jumps between
     evaluations by chance (a random val subset per evaluation); a val loss evaluated
     with dropout on. Known misses: bouncing below 2 % per evaluation.
     """
     x, y = sorted_finite(val_steps, val_values)
+    keep = _clear_best(x, y, config)
     if len(y) > VAL_MAX_POINTS:  # dense evaluations: block medians, so that noise averages out
         red = reduce_blocks(x, y, VAL_MAX_POINTS)
         x, y = red.steps, red.values
@@ -411,6 +427,8 @@ def detect_val_oscillation(
         "path": "validation",
         "level_vs_opening": st["level_vs_opening"],
     }
+    if keep is not None:
+        evidence["best_val_step"] = keep
     end = int(x[i1 - 1])
     if settles:
         evidence["settled_bounce"] = late["bounce"]  # type: ignore[index]
