@@ -315,7 +315,10 @@ def _message(diagnosis: str, metric: str, start: float, frac: float, rel: float,
         "stuck": f"{lr_txt}: it barely moved from the start; increase the learning rate.",
         "lr_collapsed": f": the LR fell to ~0 at step {int(sched.collapse_step or 0)} while the loss was "
                         "still improving; restore the schedule's learning rate.",
-        "schedule_end": ": it converged as the LR schedule ran out (expected).",
+        "schedule_end": (": the LR was already cut on the plateau; it converged at this level "
+                         "(more epochs or another LR cut will not help)."
+                         if sched.name == "reduce_on_plateau" else
+                         ": it converged as the LR schedule ran out (expected)."),
         "converged": ": over 95% of the initial loss is gone, it has converged (check validation "
                      "for overfitting).",
         "settled": ": it settled smoothly after its earlier progress (converged; "
