@@ -21,9 +21,12 @@ import io
 import json
 import os
 import re
+import select
+import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,10 +336,17 @@ def _run(argv: list[str], as_nobody: bool = False) -> tuple[int, str, str]:
         finally:
             os._exit(0)
     os.close(write_end)
+    chunks, deadline = [], time.monotonic() + 60
     with os.fdopen(read_end, "rb") as fh:
-        data = fh.read()
+        while select.select([fh], [], [], max(deadline - time.monotonic(), 0))[0]:
+            if not (chunk := os.read(fh.fileno(), 1 << 16)):
+                break
+            chunks.append(chunk)
+        else:  # the child hangs (e.g. a lock held by another thread at fork): end it
+            os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    code, stdout, stderr = json.loads(data) if data else (-1, "", "the child died")
+    data = b"".join(chunks)
+    code, stdout, stderr = json.loads(data) if data else (-1, "", "the child died or hung")
     return code, stdout, stderr
 
 
@@ -368,9 +378,11 @@ def run_case(source: str, folder: Path, env: dict[str, str] | None = None,
              as_nobody: bool = False) -> Outcome:
     """Run the CLI in ``folder`` on ``source`` beside a good CSV, then on ``source`` alone."""
     (folder / GOOD).write_text(LOG)
-    if as_nobody:
+    if as_nobody:  # nobody can search this folder; modules the CLI imports lazily are loaded
         folder.chmod(0o755)
         (folder / GOOD).chmod(0o644)
+        with _inside(folder):
+            _run(["analyze", GOOD, "--format", "json", "-q"])
     with _inside(folder), _environment(env or {}):
         code, out, err = _run(["analyze", source, GOOD, "--format", "json", "-q"], as_nobody)
         alone, out_alone, err_alone = _run(["analyze", source, "--format", "json", "-q"],
