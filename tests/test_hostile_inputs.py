@@ -563,7 +563,7 @@ def _shown(text: str, folder: Path) -> str:
 
 def _row(case_id: str, what: str, outcome: Outcome, folder: Path) -> str:
     if outcome.lines:
-        seen = "<br>".join(f"`{_shown(ln, folder)}`" for ln in outcome.lines)
+        seen = "<br>".join(f"`` {_shown(ln, folder)} ``" for ln in outcome.lines)
     else:  # the status is the detectors' business: not shown, so the doc follows the readers
         runs = [r for r in outcome.doc["runs"] if r["run"]["name"] != "good"]
         seen = "read and analyzed, nothing on stderr (run " + ", ".join(
@@ -590,7 +590,7 @@ Limits: a CSV or JSON log (or a gzip file's content) is refused above `LRTEMPO_M
 file's size); a TensorBoard event file is read in 16 MB windows and refused only when its
 scalar points outgrow the memory available; an MLflow answer waits `LRTEMPO_MLFLOW_TIMEOUT`
 seconds (default 30; a whole answer 4x that) and is refused above 64 MiB; a CSV header of
-over 20,000 columns is refused. Pipes, devices and sockets are never opened for reading.
+over 20,000 columns is refused. Pipes, devices and sockets are never read (nor waited on).
 """
 
 
