@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .analysis import RunAnalysis
+from .errors import printable
 from .model import Run
 from .roles import role_series
 
@@ -68,7 +69,8 @@ def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]
     lines.append(f"LR Tempo: {len(analyses)} run(s) — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
         lines.append("")
-        lines.append(f"{a.meta.name}  [{a.status}]  ({a.meta.source}: {a.meta.location})")
+        lines.append(f"{printable(a.meta.name)}  [{a.status}]  ({a.meta.source}: "
+                     f"{printable(a.meta.location)})")
         roles = ", ".join(f"{k}={v}" for k, v in a.roles.as_dict().items()) or "no loss metric found"
         lines.append(f"  metrics: {roles}")
         for f in a.findings:
@@ -79,14 +81,14 @@ def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]
         if a.suggestion and a.suggestion.action != "keep_lr":
             lines.append(f"  → {suggestion_line(a)}: {a.suggestion.rationale}")
         for w in a.warnings:
-            lines.append(f"  ! {w}")
+            lines.append(f"  ! {printable(w)}")
     for e in errors:
-        lines.append(f"error: {e['location']}: {e['error']}")
+        lines.append(f"error: {printable(e['location'])}: {printable(e['error'])}")
     return "\n".join(lines) + "\n"
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return printable(text.replace("\n", " ")).replace("|", "\\|")
 
 
 def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> str:

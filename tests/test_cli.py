@@ -16,7 +16,7 @@ STATUSES = {"healthy", "oscillation", "stagnation", "overfitting", "divergence",
 
 
 def lrtempo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "analyzer.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "analyzer.cli", *args], check=False, capture_output=True, text=True,
                           cwd=cwd, timeout=300)
 
 
@@ -146,3 +146,13 @@ def test_review_with_a_bad_executor_is_bad_usage() -> None:
     proc = lrtempo("review", str(SAMPLE_RUNS), "--executor", "threads:many")
     assert proc.returncode == 2
     assert "threads:many" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_a_run_name_with_terminal_escapes_is_printed_inert(fmt: str, tmp_path: Path) -> None:
+    log = tmp_path / "evil\x1b[2Jname\nsecond.csv"
+    log.write_text("step,loss\n" + "".join(f"{i},{1.0 / (i + 1)}\n" for i in range(30)))
+    proc = lrtempo("analyze", str(log), "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "\\x1b[2J" in proc.stdout
+    assert "name\nsecond" not in proc.stdout
