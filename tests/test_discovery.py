@@ -31,6 +31,17 @@ def test_symlink_loops_end(tmp_path: Path) -> None:
     assert [s.path.name for s in discover(tmp_path)] == ["log.csv"]
 
 
+def test_symlinks_to_folders_outside_the_scan_are_not_followed(tmp_path: Path) -> None:
+    outside, scanned = tmp_path / "elsewhere", tmp_path / "runs"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "foreign.csv").write_text("step,loss\n1,2.0\n")
+    (scanned / "a").mkdir(parents=True)
+    (scanned / "a" / "log.csv").write_text("step,loss\n1,2.0\n")
+    os.symlink(outside, scanned / "to_elsewhere")  # e.g. a link to / or a home folder
+    os.symlink(scanned / "a", scanned / "alias")  # inside the scan: followed (and deduplicated)
+    assert [s.path.name for s in discover(scanned)] == ["log.csv"]
+
+
 def test_names_with_spaces_and_non_ascii(tmp_path: Path) -> None:
     folder = tmp_path / "expériences 2026"
     folder.mkdir()

@@ -84,6 +84,7 @@ class LogSource:
 def _walk(root: Path, onerror: Callable[[OSError], None] | None = None
           ) -> Iterator[tuple[Path, list[str]]]:
     seen: set[tuple[int, int]] = set()
+    inside = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=onerror):
         try:
             st = os.stat(dirpath)
@@ -94,8 +95,16 @@ def _walk(root: Path, onerror: Callable[[OSError], None] | None = None
             dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                             and _within(os.path.join(dirpath, d), inside))
         yield Path(dirpath), sorted(filenames)
+
+
+def _within(path: str, root: str) -> bool:
+    """Whether ``path`` (after symlinks) lies inside ``root``: a link to a folder outside
+    the scanned one (``/``, a home folder) is not followed."""
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _is_regular(path: Path) -> bool:
@@ -111,7 +120,8 @@ def discover(root: Path, problems: list[BadSource] | None = None) -> list[LogSou
     Event files in ``train/``/``validation/`` sub-folders belong to their parent's run.
     Files no reader recognises are skipped silently (stray READMEs, images, CSV data sets
     whose header names no step, epoch, loss or LR), and so are pipes, devices and
-    sockets (never opened). Folders that cannot be listed go to ``problems`` if given.
+    sockets (never opened), and symlinks to folders outside ``root``. Folders that cannot
+    be listed go to ``problems`` if given.
     """
     def unreadable(exc: OSError) -> None:
         if problems is not None:
