@@ -148,17 +148,23 @@ def start_server(
     raise RuntimeError(f"mlflow server not healthy after {timeout:.0f} s:\n{_tail(log_path)}")
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """One real MLflow server for the whole test session."""
+def _running(root: Path, **options: Any) -> Iterator[MlflowServer]:
+    """A real server under ``root`` (``start_server`` options) until the generator closes;
+    a server that does not start fails the test that asked for it."""
     try:
-        server, proc = start_server(tmp_path_factory.mktemp("mlflow_server"))
+        server, proc = start_server(root, **options)
     except RuntimeError as exc:
         pytest.fail(str(exc))
     try:
         yield server
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One real MLflow server for the whole test session."""
+    yield from _running(tmp_path_factory.mktemp("mlflow_server"))
 
 
 #: The admin of :func:`auth_server` (MLflow ships no default password).
@@ -174,16 +180,7 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServ
     if importlib.util.find_spec("flask_wtf") is None:
         pytest.skip("mlflow[auth] is not installed (Flask-WTF missing): no basic-auth server")
     env = {"MLFLOW_AUTH_ADMIN_PASSWORD": AUTH_PASSWORD, "MLFLOW_FLASK_SERVER_SECRET_KEY": "tests"}
-    try:
-        server, proc = start_server(
-            tmp_path_factory.mktemp("mlflow_auth"), app_name="basic-auth", env=env
-        )
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield server
-    finally:
-        _stop(proc)
+    yield from _running(tmp_path_factory.mktemp("mlflow_auth"), app_name="basic-auth", env=env)
 
 
 def file_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, Any]:

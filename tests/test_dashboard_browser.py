@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from tests.serving import serve_app
 
 pytestmark = pytest.mark.browser
 
@@ -89,21 +90,6 @@ def server(logs: Path):
 
     with serve_app(create_app([str(logs)], since_hours=0, upload_limit_mb=1)) as url:
         yield url
-
-
-@contextmanager
-def serve_app(app) -> Iterator[str]:
-    """A Dash app served by werkzeug on a free loopback port in a thread; its base URL."""
-    from werkzeug.serving import make_server
-
-    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

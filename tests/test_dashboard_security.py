@@ -21,7 +21,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -48,27 +47,13 @@ from dashboard.uploads import (
     read_upload,
     safe_name,
 )
+from tests.serving import in_thread, serve_app
 from tests.test_load import callback_body, dash_config
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
 GOOD_JSONL = "".join(json.dumps({"step": s, "loss": 2.0 / (s + 1) + 0.1, "lr": 1e-3}) + "\n"
                      for s in range(1, 60)).encode()
-
-
-@contextmanager
-def served(app) -> Iterator[str]:
-    """The browser tests' ``serve_app``, repeated: that module skips without Chromium."""
-    from werkzeug.serving import make_server
-
-    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        thread.join(timeout=10)
 
 
 # ======================================================================= authentication
@@ -195,7 +180,7 @@ def test_basic_auth_guards_every_route_of_a_served_app(run_dir: Path) -> None:
     from dashboard.app import create_app
 
     auth = AuthConfig(users={"alice": "right-pw", "bob": "other-pw"}, source="test")
-    with served(create_app([str(run_dir)], since_hours=0, auth=auth)) as base:
+    with serve_app(create_app([str(run_dir)], since_hours=0, auth=auth)) as base:
         for method, url, body in _guarded_requests(base):
             for creds, want in ((None, 401), (("alice", "wrong"), 401), (("mallory", "right-pw"), 401),
                                 (("bob", "right-pw"), 401), (("alice", "right-pw"), 200)):
@@ -212,7 +197,7 @@ def test_proxy_header_mode_needs_the_header(run_dir: Path) -> None:
     from dashboard.app import create_app
 
     auth = AuthConfig(proxy_header="X-Forwarded-User")
-    with served(create_app([str(run_dir)], since_hours=0, auth=auth)) as base:
+    with serve_app(create_app([str(run_dir)], since_hours=0, auth=auth)) as base:
         for path in ("/", "/_dash-layout", "/assets/10_lrtempo.css"):
             assert requests.get(base + path, timeout=30).status_code == 401
             assert requests.get(base + path, headers={"X-Forwarded-User": ""},
@@ -370,7 +355,7 @@ def test_a_request_over_the_size_cap_gets_413_from_the_server(run_dir: Path) -> 
 
     app = create_app([str(run_dir)], since_hours=0, upload_limit_mb=1)
     cap = app.server.config["MAX_CONTENT_LENGTH"]
-    with served(app) as base:
+    with serve_app(app) as base:
         r = requests.post(base + "/_dash-update-component", data=b"0" * (cap + 1),
                           headers={"Content-Type": "application/json"}, timeout=60)
         assert r.status_code == 413
@@ -445,14 +430,8 @@ def refusing_server(status: int = 401) -> Iterator[str]:
         def log_message(self, *args) -> None:  # quiet
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        thread.join(timeout=10)
+    with in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
 
 
 def _review_errors(base: str) -> tuple[int, str]:
@@ -490,7 +469,7 @@ def test_review_names_an_unusable_mlflow_server_and_stays_up(kind: str, run_dir:
             with refusing_server(401) as url:
                 yield url
 
-    with mlflow() as uri, served(create_app([str(run_dir)], tracking_uri=uri, since_hours=0)) as base:
+    with mlflow() as uri, serve_app(create_app([str(run_dir)], tracking_uri=uri, since_hours=0)) as base:
         t0 = time.monotonic()
         status, text = _review_errors(base)
         took = time.monotonic() - t0
@@ -518,7 +497,7 @@ def test_review_names_a_slow_mlflow_server(run_dir: Path) -> None:
     listener.listen(16)  # the kernel accepts; nobody ever reads or answers
     uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
-        with served(create_app([str(run_dir)], tracking_uri=uri, since_hours=0)) as base:
+        with serve_app(create_app([str(run_dir)], tracking_uri=uri, since_hours=0)) as base:
             status, text = _review_errors(base)
     finally:
         listener.close()
@@ -531,7 +510,7 @@ def test_run_link_on_a_fresh_worker_names_a_dead_server(run_dir: Path) -> None:
     from dashboard.app import create_app
 
     uri = f"http://127.0.0.1:{_free_port()}"
-    with served(create_app([str(run_dir)], tracking_uri=uri, since_hours=0)) as base:
+    with serve_app(create_app([str(run_dir)], tracking_uri=uri, since_hours=0)) as base:
         t0 = time.monotonic()
         status, text = _run_header(base, "some-run")
         assert status == 200 and f"MLflow server {uri} is unreachable" in text

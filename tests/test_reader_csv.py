@@ -448,22 +448,27 @@ def _huge_sparse(path: Path, size: int = 5 * 2**30) -> Path:
 def test_a_file_over_the_limit_is_refused_unread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, available: int, expected: str
 ) -> None:
-    import tracemalloc
-
     from analyzer.readers import _io
 
     monkeypatch.delenv("LRTEMPO_MAX_FILE_MB", raising=False)
     monkeypatch.setattr(_io, "available_memory", lambda: available)
     f = _huge_sparse(tmp_path / "huge run.csv")
+    error, peak = _refusal_and_peak(f)
+    assert str(error) == f"{f}: {expected}"
+    assert peak < 2**20  # not a byte of the 5 GB was read
+
+
+def _refusal_and_peak(path: Path) -> tuple[ReaderError, int]:
+    """The ReaderError that reading ``path`` raises, and the peak traced memory meanwhile."""
+    import tracemalloc
+
     tracemalloc.start()
     try:
         with pytest.raises(ReaderError) as info:
-            read_file(f)
-        peak = tracemalloc.get_traced_memory()[1]
+            read_file(path)
+        return info.value, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert str(info.value) == f"{f}: {expected}"
-    assert peak < 2**20  # not a byte of the 5 GB was read
 
 
 def test_the_cap_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -486,8 +491,6 @@ def test_available_memory_is_known_here() -> None:
 
 
 def test_gzip_bomb_is_stopped_at_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracemalloc
-
     bomb = tmp_path / "bomb.csv.gz"
     with gzip.open(bomb, "wb") as gz:  # 256 MB of a CSV-looking stream, ~250 KB on disk
         gz.write(b"step,loss\n")
@@ -496,14 +499,8 @@ def test_gzip_bomb_is_stopped_at_the_limit(tmp_path: Path, monkeypatch: pytest.M
             gz.write(zeros)
     assert bomb.stat().st_size < 2**20
     monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "8")
-    tracemalloc.start()
-    try:
-        with pytest.raises(ReaderError) as info:
-            read_file(bomb)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert info.value.reason == "decompresses to more than the 8.0 MB limit (set LRTEMPO_MAX_FILE_MB to raise it)"
+    error, peak = _refusal_and_peak(bomb)
+    assert error.reason == "decompresses to more than the 8.0 MB limit (set LRTEMPO_MAX_FILE_MB to raise it)"
     assert peak < 24 * 2**20  # stopped at 8 MB, not 256 MB
 
 
