@@ -8,7 +8,7 @@ import pytest
 from analyzer import synthetic as S
 from analyzer.analysis import analyze_series
 from analyzer.findings import Finding
-from analyzer.suggest import ERRATIC_OVERFIT_FACTOR, OSCILLATION_FACTOR, lr_prior, param_lr, suggest
+from analyzer.suggest import OSCILLATION_FACTOR, lr_prior, param_lr, suggest
 
 
 def _f(kind, severity="warning", start=100, end=200, metric="train_loss", **ev) -> Finding:
@@ -166,7 +166,7 @@ def test_overfitting_with_bouncing_val_also_lowers_lr() -> None:
                  val_bounce=0.05, val_erratic=1.0)
     s = suggest([erratic], lr=(steps, lr))
     assert s.action == "decrease_lr" and s.early_stop_step == 800
-    assert s.suggested_lr == pytest.approx(1e-3 * ERRATIC_OVERFIT_FACTOR) and "5%" in s.rationale
+    assert s.suggested_lr == pytest.approx(1e-3 * OSCILLATION_FACTOR) and "5%" in s.rationale
     to_end = _f("overfitting", metric="val_loss", start=800, end=1999, best_val_step=800.0,
                 best_val=0.3, rise_pct=20.0, val_bounce=0.05, val_erratic=1.0)
     decayed = suggest([to_end], lr=(steps, np.linspace(1e-3, 0.0, 2000)))
