@@ -296,6 +296,17 @@ def test_a_short_noisy_val_that_stays_at_its_best_is_not_overfitting(seed: int) 
     assert detect_overfitting(*_noisy_val_after_a_fall(seed, later=0.97)) == []  # at 0.29
 
 
+def test_a_small_steady_climb_after_the_best_is_an_info_stop_soon() -> None:
+    vx = np.arange(10, dtype=float) * 100
+    # a fast fall, then +0.4 %, +1.1 %, +1.1 %, +1.3 %: the fall's curvature hides the climb
+    vy = np.array([0.660, 0.555, 0.519, 0.494, 0.489, 0.4853, 0.4873, 0.4906, 0.4907, 0.4917])
+    [f] = detect_overfitting(vx, vy)
+    assert (f.severity, f.evidence["path"], f.evidence["best_val_step"]) == ("info", "steady", 500)
+    bumpy = vy.copy()
+    bumpy[8] = bumpy[7] * 0.999  # one step down: not steady
+    assert all(g.evidence["path"] != "steady" for g in detect_overfitting(vx, bumpy))
+
+
 def test_the_sustained_path_needs_the_train_loss_to_keep_improving() -> None:
     vx, vy, tx, _ = _noisy_val_after_a_fall(0, later=1.25)
     flat_train = np.full(len(tx), 0.5)

@@ -29,8 +29,10 @@ Algorithm
    smoothed val loss (rolling median, ≥ 3) has had no new best over the last 30 % of
    the run, its later evaluations sit ≥ ``ovf_warning_rise`` (5 %) and ≥ 2 standard
    errors above that best (median of ≥ 4), and the train loss gained ≥ 15 % since
-   (needs a train series);
-   ``evidence["path"] = "sustained"`` (else ``"significant"``).
+   (needs a train series); ``evidence["path"] = "sustained"`` (else ``"significant"``).
+8. Steady-rise path: from the best evaluation on (≥ 5 of them) every value is higher
+   than the one before, with a Mann–Kendall increase: ``path = "steady"``, always
+   info ("stop soon": too small for the test, too smooth to be noise).
 
 Scale-free: ratios of differences and ranks only.
 
@@ -98,6 +100,13 @@ def _sustained_rise(x: np.ndarray, y: np.ndarray, w: int, train_steps: np.ndarra
     return t0 > 0 and (t0 - t1) / t0 >= SUSTAINED_TRAIN_GAIN
 
 
+def _steady_rise(x: np.ndarray, y: np.ndarray, config: AnalysisConfig) -> bool:
+    """From the best evaluation on, every one higher than the last and a Mann–Kendall
+    increase (p < alpha): a small but steady climb, too smooth to be noise (info)."""
+    return (len(y) >= 5 and bool(np.all(np.diff(y) > 0))
+            and trend_test(x, y, slope=False).p_increase < config.alpha)
+
+
 def expected_min_z(n: int) -> float:
     """E[min of n standard normals] as a positive number (Blom)."""
     if n <= 1:
@@ -148,15 +157,20 @@ def detect_overfitting(
     if not math.isfinite(z):
         return []
     p = float(sps.t.sf(z, max(n - 2, 1)))
-    sustained = p >= config.alpha and _sustained_rise(x, y, w, train_steps, train_values, config)
-    if p >= config.alpha and not sustained:
-        return []
+    path = "significant"
+    if p >= config.alpha:
+        if _sustained_rise(x, y, w, train_steps, train_values, config):
+            path = "sustained"
+        elif _steady_rise(x[ib:], y[ib:], config):
+            path = "steady"
+        else:
+            return []
     ev: dict[str, float | int | str | None] = {
         "best_val_step": float(x[ib]), "best_val": best, "final_val": final, "baseline": base,
         "rise_pct": 100.0 * rel, "z": z, "p_value": p, "noise_sd": sigma,
         "evals_after_best": len(post),
         "val_bounce": bounce(y),
-        "path": "sustained" if sustained else "significant",
+        "path": path,
     }
     ev["val_erratic"] = 1.0 if float(ev["val_bounce"]) >= config.osc_val_bounce else 0.0  # type: ignore[arg-type]
     train_rising = False
@@ -181,7 +195,7 @@ def detect_overfitting(
                 ev["train_change_pct"] = 100.0 * (t1 - t0) / abs(t0)
             train_rising = t0 > 0 and t1 > t0 * (1 + config.ovf_warning_rise) and float(ty[sel].max()) > t0
     ev["train_rising"] = 1.0 if train_rising else 0.0
-    sev = "warning" if rel >= config.ovf_warning_rise else "info"
+    sev = "warning" if rel >= config.ovf_warning_rise and path != "steady" else "info"
     conf = confidence(p, rel, config.ovf_min_rise if sev == "info" else config.ovf_warning_rise)
     msg = (f"Validation loss is {100 * rel:.1f}% above its best ({best:.4g} at step {int(x[ib])}) "
            f"over {len(post)} later evaluations while training continues: stop early at step {int(x[ib])}.")
