@@ -38,7 +38,11 @@ log = logging.getLogger(__name__)
 #: Time-window presets of the Review page (``None``: no limit).
 WINDOWS: dict[str, float | None] = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": None}
 STORE_KEY = "LRTEMPO_STORE"
-ANALYSIS_CACHE_SIZE = 512
+#: Analyses and review rows kept (LRU). Each is a few KB, and the Review page walks
+#: every run of its window in order, so the cache must hold a whole fleet: an LRU
+#: smaller than the window misses on every run (512 made a 1,000-run re-render
+#: re-analyze all of them).
+ANALYSIS_CACHE_SIZE = 20_000
 #: The role-series cache keeps at most this many runs and points (24 bytes a point: a
 #: 10M-step run with its LR, 20M points, is ~480 MB per worker; a bigger one is not kept).
 SERIES_CACHE_RUNS = 8

@@ -400,3 +400,18 @@ def test_review_rows_are_cached_per_run_and_analysis() -> None:
     assert store.review_row(run, other, False) is not row
     grown = _run("a", None, n=120)
     assert store.review_row(grown, store.analyze(grown), False) is not row
+
+
+def test_a_fleet_bigger_than_any_small_cache_is_analyzed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Review page walks every run of its window in order: an LRU smaller than the
+    fleet would miss on every run of every re-render."""
+    from dashboard import data
+
+    calls: list[str] = []
+    monkeypatch.setattr(data._analysis, "analyze_run", lambda run: calls.append(run.meta.id) or object())
+    store = DataStore(sources=[])
+    runs = [_run(f"r{i}", 0.0, n=5) for i in range(3000)]
+    for _ in range(2):
+        for run in runs:
+            store.analyze(run)
+    assert len(calls) == 3000  # the second pass is all cache hits

@@ -39,6 +39,7 @@ from dashboard.auth import (
     load_users,
     serving_problem,
 )
+from dashboard.protocol import callback_body, dash_config
 from dashboard.uploads import (
     MAX_ZIP_ENTRIES,
     UploadError,
@@ -48,7 +49,6 @@ from dashboard.uploads import (
     safe_name,
 )
 from tests.serving import in_thread, serve_app
-from tests.test_load import callback_body, dash_config
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024

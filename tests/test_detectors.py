@@ -361,6 +361,12 @@ def test_a_loss_blown_up_at_the_start_that_recovers_is_a_spike(seed: int) -> Non
     assert f.start_step <= 2 and 390 <= f.end_step <= 400
 
 
+def test_a_start_blow_up_exactly_at_the_limit_does_not_crash() -> None:
+    # found by the 10k-example property run: the median equal to 2x the first value
+    f = detect_divergence(np.arange(4), np.array([5e307, 1e308, 1e308, 1.0]))
+    assert all(0.0 <= g.confidence <= 1.0 for g in f)
+
+
 def test_a_loss_that_rises_a_little_during_warmup_is_not_blown_up() -> None:
     t = np.arange(1000.0)
     y = np.where(t < 50, 1.0 + 0.006 * t, 1.3 * np.exp(-(t - 50) / 300) + 0.4)

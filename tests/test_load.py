@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -34,44 +33,13 @@ from typing import Any
 
 import pytest
 
+from dashboard.protocol import callback_body, dash_config
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES_OUTPUT = ".._pages_content.children..._pages_store.data.."
 #: The values a browser sends for the Review and Run pages' inputs (from their layouts).
 REVIEW_VALUES = {"review-window.value": "all", "review-tag.value": "", "review-autorefresh.value": 0}
 RUN_VALUES = {"run-smoothing.value": 0.6, "run-logy.value": [], "run-x.value": "step"}
-
-
-# ------------------------------------------------------------------ the Dash protocol
-
-
-def dash_config(html: str) -> dict[str, Any]:
-    """The ``_dash-config`` JSON a Dash page carries (its ``end_id`` goes on each callback)."""
-    m = re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>', html, re.DOTALL)
-    return json.loads(m.group(1)) if m else {}
-
-
-def _prop(spec: str) -> dict[str, str]:
-    cid, _, prop = spec.rpartition(".")
-    return {"id": cid, "property": prop}
-
-
-def callback_body(deps: list[dict[str, Any]], output: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The ``_dash-update-component`` body for the callback of ``output``, as the renderer
-    builds it from ``_dash-dependencies``; ``values`` maps ``"id.property"`` to a value
-    (props without one are sent without a value, like a browser's unset props)."""
-    dep = next((d for d in deps if d["output"] == output), None)
-    if dep is None:
-        raise ValueError(f"no callback for {output!r} in _dash-dependencies")
-
-    def item(x: dict[str, Any]) -> dict[str, Any]:
-        key = f"{x['id']}.{x['property']}"
-        return {"id": x["id"], "property": x["property"], **({"value": values[key]}
-                                                              if key in values else {})}
-
-    multi = output.startswith("..")
-    outputs = [_prop(o) for o in output[2:-2].split("...")] if multi else _prop(output)
-    return {"output": output, "outputs": outputs, "inputs": [item(x) for x in dep["inputs"]],
-            "state": [item(x) for x in dep.get("state", [])], "changedPropIds": []}
 
 
 # ------------------------------------------------------------------------ the server

@@ -15,7 +15,8 @@ Benchmarks (names in the JSON ``results``):
 - ``fleet_review`` — 1,000 runs x 10k steps from a folder on 2 worker processes, with
   peak memory (:mod:`.fleet_review`);
 - ``dashboard_payload`` / ``dashboard_zoom`` — figure JSON size of a 10M-point run
-  page, and the zoom re-sample time (:mod:`.dashboard_payload`).
+  page, and the zoom re-sample time (:mod:`.dashboard_payload`); ``dashboard_review`` —
+  the Review grid of the fleet through the real Dash callback (:mod:`.dashboard_review`).
 
 Every time is the best of ``repeats`` (3) calls for our side; a slow peer is repeated
 only while it stays within a time budget (the table says how many runs each got).
@@ -68,9 +69,9 @@ def _fleet(sizes: Sizes, plot: Path | None) -> list[Result]:
 
 
 def _dashboard(sizes: Sizes, plot: Path | None) -> list[Result]:
-    from . import dashboard_payload
+    from . import dashboard_payload, dashboard_review
 
-    return dashboard_payload.bench(sizes)
+    return [*dashboard_payload.bench(sizes), dashboard_review.bench(sizes)]
 
 
 BENCHMARKS: dict[str, Callable[[Sizes, Path | None], list[Result]]] = {
