@@ -196,7 +196,9 @@ def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, metric: str,
     limit = config.div_explosion_factor * y0
     if level < limit:
         return None
-    above = y >= limit  # not empty: the median of ``rest`` is one of its values
+    above = y >= limit
+    if not above.any():  # a median of two values can overflow above every value
+        return None
     i = int(np.flatnonzero(above)[0])
     if final < limit:  # blown up for most of the run, recovered by the end (e.g. as the LR decayed)
         return _spike(x, y, above, i, float(y.max()), y0, final, metric)
