@@ -162,7 +162,7 @@ def detect_divergence(
                         f"step {int(x[i])}: lower the learning rate.",
             )]
 
-    start = _blown_up_at_start(x, y, len(early), metric, config)
+    start = _blown_up_at_start(x, y, len(early), final, metric, config)
     if start is not None:
         return [start]
     return _drift(x, y, metric, config)
@@ -183,16 +183,17 @@ def _spike(x: np.ndarray, y: np.ndarray, above: np.ndarray, i: int, peak: float,
     )
 
 
-def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, metric: str,
+def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, final: float, metric: str,
                        config: AnalysisConfig) -> Finding | None:
     """The loss jumped within its first ``k`` points to ≥ ``div_explosion_factor`` × its
-    first value and the rest of the run (median, and its last tenth) stays there; a
-    spike (:func:`_spike`, relative to the first value) when the last tenth recovered."""
+    first value and the rest of the run (median, and ``final``, its last tenth's median)
+    stays there; a spike (:func:`_spike`, relative to the first value) when the last
+    tenth recovered."""
     y0 = float(y[0])
     rest = y[k:]
     if len(rest) < 3 or not y0 > 0:
         return None
-    level, final = float(np.median(rest)), float(np.median(y[-max(3, len(y) // 10):]))
+    level = float(np.median(rest))
     limit = config.div_explosion_factor * y0
     if level < limit:
         return None
