@@ -70,12 +70,13 @@ SUSTAINED_TRAIN_GAIN = 0.15
 SUSTAINED_SE = 2.0
 
 
-def _sustained_rise(x: np.ndarray, y: np.ndarray, w: int, train_steps: np.ndarray | None,
-                    train_values: np.ndarray | None, config: AnalysisConfig) -> bool:
+def _sustained_rise(x: np.ndarray, y: np.ndarray, w: int, noise: float,
+                    train_steps: np.ndarray | None, train_values: np.ndarray | None,
+                    config: AnalysisConfig) -> bool:
     """Overfitting by effect when the val loss is too noisy (or too short) for the test:
     the smoothed val loss (rolling median, ≥ 3) has not reached a new best over the last
     ``SUSTAINED_FRAC`` of the run, its later evaluations sit ≥ ``ovf_warning_rise`` and
-    ≥ ``SUSTAINED_SE`` standard errors (1.2533·σ/√m) above that best (median of m ≥ 4),
+    ≥ ``SUSTAINED_SE`` standard errors (1.2533·``noise``/√m) above that best (median of m ≥ 4),
     and the train loss gained ≥ ``SUSTAINED_TRAIN_GAIN`` since — the model keeps
     fitting the training set and nothing of it generalises."""
     if train_steps is None or train_values is None or len(y) < 8:
@@ -87,7 +88,7 @@ def _sustained_rise(x: np.ndarray, y: np.ndarray, w: int, train_steps: np.ndarra
     if len(later) < 4 or span <= 0 or float(x[-1] - x[js]) < SUSTAINED_FRAC * span:
         return False
     base, above = float(smooth[js]), float(np.median(later))
-    se = 1.2533 * min(diff_noise(y), curvature_noise(y)) / math.sqrt(len(later))
+    se = 1.2533 * noise / math.sqrt(len(later))
     if not (base > 0 and above >= (1 + config.ovf_warning_rise) * base
             and above - base >= SUSTAINED_SE * se):
         return False
@@ -145,8 +146,8 @@ def detect_overfitting(
     rel = (final - best) / abs(best)
     if rel < config.ovf_min_rise or rise <= 0:
         return []
-    sigma = min(diff_noise(y), curvature_noise(y))
-    sigma = max(sigma, 1e-3 * abs(best))
+    noise = min(diff_noise(y), curvature_noise(y))
+    sigma = max(noise, 1e-3 * abs(best))
     if n <= 5:
         sigma = max(sigma, 0.5 * float(np.median(np.abs(np.diff(y)))))
     sd_base = 1.2533 * sigma / math.sqrt(w) if w > 1 else sigma
@@ -159,7 +160,7 @@ def detect_overfitting(
     p = float(sps.t.sf(z, max(n - 2, 1)))
     path = "significant"
     if p >= config.alpha:
-        if _sustained_rise(x, y, w, train_steps, train_values, config):
+        if _sustained_rise(x, y, w, noise, train_steps, train_values, config):
             path = "sustained"
         elif _steady_rise(x[ib:], y[ib:], config):
             path = "steady"
