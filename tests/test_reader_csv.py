@@ -604,3 +604,10 @@ def test_real_ultralytics_padded_names(real_logs: Path) -> None:
     assert len(run.series("train/box_loss")) == 25 and run.series("lr/pg0")["step"].iloc[0] == 0
     [v5] = read_file(real_logs / "yolo_results_csv/helmet_yolov5_exp2.csv")
     assert len(v5.series("x/lr0")) == 150
+
+
+def test_a_time_column_of_booleans_is_no_wall_time(tmp_path: Path) -> None:
+    # found by the property test: pandas turned "True" into a naive date → TypeError
+    f = write(tmp_path / "t.csv", "time,step,loss\n" + "".join(f"True,{i},{1 / (i + 1)}\n" for i in range(5)))
+    run = read_one(f)
+    assert len(run.series("loss")) == 5

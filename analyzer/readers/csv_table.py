@@ -342,7 +342,8 @@ def wall_of(table: Table, names: Sequence[str] = WALL_NAMES) -> tuple[np.ndarray
     try:
         dates = pd.to_datetime(table.text[col], errors="coerce", utc=True, format="ISO8601")
         seconds = (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-    except (ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+    except (ValueError, OverflowError, TypeError):  # OutOfBoundsDatetime is a ValueError;
+        # a column of booleans converts to naive dates that cannot meet the aware epoch
         return None, col
     if seconds.notna().any():
         return seconds.to_numpy(dtype=np.float64, na_value=np.nan), col
