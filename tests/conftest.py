@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+#: Property tests draw the same examples on every run unless a test asks otherwise (the
+#: slow, nightly ones do): a CI run cannot fail by the luck of the draw.
+settings.register_profile("lrtempo", derandomize=True)
+settings.load_profile("lrtempo")
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_LOGS = REPO.parent / "shared" / "real_logs"

@@ -88,11 +88,16 @@ def _json_like(draw) -> bytes:
 
 _inputs = st.one_of(st.binary(max_size=2048), _csv_like(), _json_like())
 
-_profile = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+_checks = [HealthCheck.too_slow, HealthCheck.data_too_large]
+#: The fast runs draw the same examples every time (tests/conftest.py), so CI cannot fail
+#: by chance; the slow nightly run draws new ones (a random fast run once found a reader
+#: bug there).
+_fast = {"deadline": None, "suppress_health_check": _checks}
+_profile = dict(_fast, derandomize=False)
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=FAST, **_profile)
+@settings(max_examples=FAST, **_fast)
 @given(data=_inputs)
 def test_reader_any_input_gives_runs_or_a_reader_error(name: str, data: bytes) -> None:
     _read_any(name, data)
@@ -126,7 +131,7 @@ def _detect_all(train: list[float], val: list[float]) -> None:
         assert 0.0 <= d["confidence"] <= 1.0 and d["start_step"] <= d["end_step"]
 
 
-@settings(max_examples=FAST * 2, **_profile)
+@settings(max_examples=FAST * 2, **_fast)
 @given(_series, _series)
 def test_detectors_any_floats_give_findings_or_nothing(train, val) -> None:
     _detect_all(train, val)
