@@ -97,6 +97,42 @@ def _as_instability(f: Finding) -> Finding:
     )
 
 
+def _late_train_gain(train: tuple[np.ndarray, np.ndarray] | None) -> float | None:
+    """Relative fall of the train loss from its second tenth to its last tenth (medians):
+    how much the run still fitted the training set after its start."""
+    if train is None:
+        return None
+    _, ty = finite_xy(*train)
+    k = len(ty) // 10
+    if k < 2:
+        return None
+    t1, t9 = float(np.median(ty[k:2 * k])), float(np.median(ty[-k:]))
+    return (t1 - t9) / t1 if t1 > 0 else None
+
+
+def _jumps_not_memorises(f: Finding, train_gain: float | None, cfg: AnalysisConfig) -> bool:
+    """An overfitting finding whose val loss jumps (median move ≥ ``osc_val_jump`` per
+    evaluation after its best) while the train loss gained less than
+    ``osc_val_jump_train_gain`` after its first tenth: the model is not fitting the
+    training set much better, its weights bounce — an LR too large, not overfitting."""
+    jump = f.evidence.get("val_jump")
+    return (isinstance(jump, float) and jump >= cfg.osc_val_jump
+            and train_gain is not None and train_gain < cfg.osc_val_jump_train_gain)
+
+
+def _as_bouncing(f: Finding, train_gain: float | None) -> Finding:
+    ev = dict(f.evidence)
+    ev["path"], ev["onset_step"] = "erratic_rise", float(f.start_step)
+    ev["train_gain_after_start"] = train_gain
+    return replace(
+        f, kind="oscillation", severity="warning",
+        message=(f"The validation loss jumps {100 * float(ev['val_jump']):.0f}% between evaluations "
+                 f"(median) after its best at step {f.start_step} and ends "
+                 f"{float(ev.get('rise_pct', 0)):.0f}% above it, while the training loss barely "
+                 "improves: the weights bounce; lower the learning rate."),
+    )
+
+
 def _minibatch_noise(f: Finding, val: tuple[np.ndarray, np.ndarray] | None,
                      cfg: AnalysisConfig) -> bool:
     """A train "oscillation" of noise-like swings (sign flips ~2/3, not period-2) while a
@@ -129,7 +165,10 @@ def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, n
         after = max(f.end_step for f in vosc)
         val, train = _after(val, after), None if train is None else _after(train, after)
     ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
-    ovf = [_as_instability(f) if f.evidence.get("train_rising") else f for f in ovf]
+    gain = _late_train_gain(train)
+    ovf = [_as_instability(f) if f.evidence.get("train_rising")
+           else _as_bouncing(f, gain) if f.severity != "info" and _jumps_not_memorises(f, gain, cfg)
+           else f for f in ovf]
     if vosc:
         return vosc + [f for f in ovf if f.kind == "overfitting"]
     if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):

@@ -52,6 +52,8 @@ class AnalysisConfig:
     osc_val_memorize: float = 2.0  # … and val < 2× train (no memorisation gap)
     osc_val_stuck: float = 0.9  # … or ≥ 0.9× its opening level (it went nowhere)
     osc_val_settled: float = 0.25  # early bounce, then < ¼ of osc_val_bounce: it settled
+    osc_val_jump: float = 0.05  # a val rise that moves ≥ 5 % per evaluation (median) …
+    osc_val_jump_train_gain: float = 0.5  # … while train gains < 50 % since: bouncing, not overfitting
     # stagnation
     stag_min_frac: float = 0.3  # a plateau covers at least this share of the run
     stag_progress_margin: float = 0.04  # equivalence margin: share of earlier progress …

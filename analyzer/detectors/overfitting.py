@@ -108,6 +108,13 @@ def _steady_rise(x: np.ndarray, y: np.ndarray, config: AnalysisConfig) -> bool:
             and trend_test(x, y, slope=False).p_increase < config.alpha)
 
 
+def _jump(y: np.ndarray) -> float:
+    """Median |Δ log val| between successive evaluations (0 without two positive ones):
+    how far the val loss typically moves from one evaluation to the next."""
+    y = y[y > 0]
+    return float(np.median(np.abs(np.diff(np.log(y))))) if len(y) >= 3 else 0.0
+
+
 def expected_min_z(n: int) -> float:
     """E[min of n standard normals] as a positive number (Blom)."""
     if n <= 1:
@@ -171,6 +178,7 @@ def detect_overfitting(
         "rise_pct": 100.0 * rel, "z": z, "p_value": p, "noise_sd": sigma,
         "evals_after_best": len(post),
         "val_bounce": bounce(y),
+        "val_jump": _jump(y[ib:]),
         "path": path,
     }
     ev["val_erratic"] = 1.0 if float(ev["val_bounce"]) >= config.osc_val_bounce else 0.0  # type: ignore[arg-type]
