@@ -40,6 +40,7 @@ from .detectors import (
     detect_divergence,
     detect_oscillation,
     detect_overfitting,
+    detect_slow_descent,
     detect_stagnation,
     detect_val_oscillation,
 )
@@ -215,6 +216,8 @@ def analyze_series(
         if not vdiv and not critical:
             findings += _val_findings(val, train, lr, findings, cfg)
 
+    if not any(f.severity != "info" for f in findings):
+        findings += detect_slow_descent(train, val, lr, config=cfg)
     insufficient = n_train < cfg.min_points and n_val < 4
     return findings, insufficient
 

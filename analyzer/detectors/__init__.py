@@ -62,6 +62,9 @@ class AnalysisConfig:
     stag_warning_frac: float = 0.5  # plateau over ≥ half the run → warning
     stag_val_train_gain: float = 0.15  # val flat while train still gains ≥ 15 % → val_plateau
     stag_jitter: float = 0.005  # a plateau whose points bounce < 0.5 %/point is converged
+    slow_min_gain: float = 0.02  # too slow: a significant fall of at least 2 % …
+    slow_max_gain: float = 0.3  # … and less than 30 % over the run …
+    slow_min_deceleration: float = 0.6  # … whose second half gains ≥ 60 % of the first's
     # overfitting
     ovf_min_rise: float = 0.01  # relative rise of val since its best
     ovf_warning_rise: float = 0.05
@@ -77,7 +80,7 @@ DEFAULT_CONFIG = AnalysisConfig()
 from .divergence import detect_divergence
 from .oscillation import detect_oscillation, detect_val_oscillation
 from .overfitting import detect_overfitting
-from .stagnation import detect_stagnation
+from .stagnation import detect_slow_descent, detect_stagnation
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -85,6 +88,7 @@ __all__ = [
     "detect_divergence",
     "detect_oscillation",
     "detect_overfitting",
+    "detect_slow_descent",
     "detect_stagnation",
     "detect_val_oscillation",
 ]

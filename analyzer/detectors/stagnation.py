@@ -328,3 +328,112 @@ def _message(diagnosis: str, metric: str, start: float, frac: float, rel: float,
                        "generalise; stop early.",
         "plateau": ": consider decaying the learning rate or stopping.",
     }[diagnosis]
+
+
+def _thirds(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
+    """Medians of the first tenth, the middle tenth and the last tenth of a positive
+    series (on ≤ 512 block medians); ``None`` with fewer than 10 points."""
+    red = reduce_blocks(x, y)
+    v = red.values
+    n = len(v)
+    if n < 10 or np.min(v) <= 0:
+        return None
+    k = max(1, n // 10)
+    mid = n // 2
+    return (float(np.median(v[:k])), float(np.median(v[mid - k // 2: mid + k // 2 + 1])),
+            float(np.median(v[-k:])))
+
+
+def slow_descent_stats(steps: np.ndarray, values: np.ndarray) -> dict[str, float] | None:
+    """Gain and deceleration of a loss: ``gain`` = relative fall from the first to the
+    last tenth (medians), ``deceleration`` = the fall over the second half / the fall over
+    the first half (≈ 1 for a straight line, ≪ 1 for a curve that bends towards its
+    floor), and the Mann–Kendall p-value of a decrease."""
+    x, y = sorted_finite(steps, values)
+    t = _thirds(x, y)
+    if t is None:
+        return None
+    a, m, b = t
+    first, second = a - m, m - b
+    decel = second / first if first > 0 else (np.inf if second > 0 else 0.0)
+    return {"gain": (a - b) / a, "deceleration": float(decel),
+            "p_decrease": trend_test(x, y, slope=False).p_decrease}
+
+
+@quiet
+def detect_slow_descent(
+    train: tuple[np.ndarray, np.ndarray] | None,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    lr: tuple[np.ndarray, np.ndarray] | None = None,
+    config: AnalysisConfig = DEFAULT_CONFIG,
+) -> list[Finding]:
+    """``too_slow``: the loss falls significantly but in a straight line, and little.
+
+    The first symptom of an LR far too small is not a plateau but a descent that never
+    bends: the loss falls by a few percent per run at a steady rate, the second half
+    gaining as much as the first. Judged after the warm-up (the LR's peak) on the train
+    loss and, when there is one, the val loss (both must agree):
+
+    * a significant decrease (Mann–Kendall p < ``alpha``; of the train loss when there
+      is one — the val loss then only has to agree in gain and shape),
+    * ``slow_min_gain`` ≤ gain < ``slow_max_gain`` (relative, first to last tenth),
+    * deceleration ≥ ``slow_min_deceleration`` (the second half gains at least that
+      share of what the first half gained: no bend towards a floor).
+
+    ``runs_to_halve`` = 0.5 / gain: at this rate, how many runs of this length halving
+    the loss would take. Warning; the suggestion is ``increase_lr``.
+
+    Known false-positive modes: a run stopped long before convergence at a good LR on a
+    huge data set (its loss also falls in a line; a longer run, not a larger LR, is the
+    fix); a loss dominated by a slowly decaying regulariser.
+    """
+    series = [(name, s) for name, s in (("train_loss", train), ("val_loss", val)) if s is not None]
+    if not series:
+        return []
+    start = -np.inf
+    if lr is not None:
+        sched = recognise(*lr)
+        if sched.warmup_steps > 0 and sched.peak_step is not None:
+            start = float(sched.peak_step)
+    found: dict[str, dict[str, float]] = {}
+    for name, (sx, sy) in series:
+        x, y = sorted_finite(sx, sy)
+        keep = x >= start
+        st = slow_descent_stats(x[keep], y[keep])
+        if st is None:
+            if name == "val_loss":
+                continue  # too few evaluations to judge: the train loss decides
+            return []
+        # the (noisy, dense) train loss carries the significance; a smooth val loss, whose
+        # AR(1)-corrected trend test has few effective points, only has to agree in shape
+        significant = st["p_decrease"] < config.alpha or (name == "val_loss" and bool(found))
+        if not (significant
+                and config.slow_min_gain <= st["gain"] < config.slow_max_gain
+                and st["deceleration"] >= config.slow_min_deceleration):
+            return []
+        found[name] = st
+    if not found:
+        return []
+    metric = "train_loss" if "train_loss" in found else "val_loss"
+    st = found[metric]
+    x, _ = sorted_finite(*(train if metric == "train_loss" else val))  # type: ignore[misc]
+    first = float(x[x >= start][0]) if np.any(x >= start) else float(x[0])
+    gain = st["gain"]
+    ev: dict[str, float | str | None] = {
+        "diagnosis": "too_slow", "rel_improvement": gain, "deceleration": st["deceleration"],
+        "p_value": st["p_decrease"], "plateau_frac": 1.0, "runs_to_halve": 0.5 / gain,
+        "lr_at_start": lr_at(lr, first), "path": "slow_descent",
+    }
+    if "val_loss" in found and metric != "val_loss":
+        ev["val_gain"] = found["val_loss"]["gain"]
+        ev["val_deceleration"] = found["val_loss"]["deceleration"]
+    conf = confidence(st["p_decrease"], min(st["deceleration"], 10.0), config.slow_min_deceleration)
+    lr_txt = f" at LR {ev['lr_at_start']:.3g}" if ev["lr_at_start"] is not None else ""
+    return [Finding(
+        kind="stagnation", metric=metric, start_step=int(first), end_step=int(x[-1]),  # type: ignore[arg-type]
+        severity="warning", confidence=conf, evidence=ev,  # type: ignore[arg-type]
+        message=(f"The {metric.replace('_', ' ')} falls in a straight line{lr_txt}: "
+                 f"{100 * gain:.1f}% over the run, the second half gaining "
+                 f"{st['deceleration']:.0%} of what the first did; at this rate halving it "
+                 f"takes {0.5 / gain:.0f} runs of this length. Increase the learning rate."),
+    )]
