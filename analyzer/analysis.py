@@ -18,9 +18,14 @@ Pipeline (pure: no I/O, no printing):
    loss showed no oscillation) is oscillation, and its lucky dips are not judged as a
    best checkpoint; otherwise overfitting (needs the train series to
    check that training still improves — when both rise it is reported as divergence
-   of ``val_loss``, i.e. instability rather than overfitting), stagnation when no
+   of ``val_loss``, i.e. instability rather than overfitting; when the val loss jumps
+   ≥ ``osc_val_jump`` per evaluation after its best while the train loss gained <
+   ``osc_val_jump_train_gain`` after its first tenth, as oscillation, path
+   ``erratic_rise``: the weights bounce, nothing is being memorised), stagnation when no
    overfitting was found (diagnosis ``val_plateau`` when training still falls);
-4. status via ``status_of`` (info findings keep a run healthy), the suggestion via
+4. no warning yet: ``detect_slow_descent`` — a loss that falls in a straight line, by
+   little, is an LR far too small (stagnation, diagnosis ``too_slow``);
+5. status via ``status_of`` (info findings keep a run healthy), the suggestion via
    :func:`analyzer.suggest.suggest`.
 
 Too few finite train points (``config.min_points``) and fewer than 4 validation

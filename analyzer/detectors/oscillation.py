@@ -432,6 +432,9 @@ def detect_val_oscillation(
     end = int(x[i1 - 1])
     if settles:
         evidence["settled_bounce"] = late["bounce"]  # type: ignore[index]
+        # the run's best val came after the swings: it recovered (a warm-up, not a cut,
+        # is then the fix); a run that settled without getting better went nowhere
+        evidence["recovered"] = 1.0 if float(np.min(y[h:])) <= float(np.min(y[:h])) else 0.0
         drop = _lr_step_down(lr, onset, lr_on)
         if drop is not None and onset < drop <= end:  # the swings end where the LR steps down
             end = int(x[max(int(np.searchsorted(x, drop)) - 1, i0)])
