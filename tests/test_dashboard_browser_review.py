@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 
 PREFIX = "demo/"
 VERDICT = {"lrtempo.status", "lrtempo.action", "lrtempo.current_lr", "lrtempo.suggested_lr",
-           "lrtempo.early_stop_step", "lrtempo.worst_finding", "lrtempo.analyzed_at"}
+           "lrtempo.factor", "lrtempo.early_stop_step", "lrtempo.worst_finding",
+           "lrtempo.suggestion", "lrtempo.analyzed_at"}
 LIVE = "live-training"
 
 
@@ -172,7 +173,7 @@ def test_export_downloads_html_and_markdown(page) -> None:
         page.get_by_text("Markdown report").click()
     md = Path(dl.value.path()).read_text(encoding="utf-8")
     assert dl.value.suggested_filename.endswith(".md")
-    assert md.startswith("# LR Tempo review") and "| cnn_overfit |" in md
+    assert md.startswith("# LR Tempo review") and "| [cnn\\_overfit](http" in md
 
 
 def test_auto_refresh_in_url_updates_a_running_run(page, seeded) -> None:
