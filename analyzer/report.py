@@ -98,8 +98,8 @@ def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]
                 f"  - {f.severity:<8} {f.kind} in {f.metric}, steps {f.start_step}–{f.end_step} "
                 f"(confidence {f.confidence:.2f}): {f.message}"
             )
-        if a.suggestion and a.suggestion.action != "keep_lr":
-            lines.append(f"  → {suggestion_line(a)}: {a.suggestion.rationale}")
+        if a.suggestion:
+            lines.append(f"  → {suggestion_line(a)}: {printable(a.suggestion.rationale)}")
         for w in a.warnings:
             lines.append(f"  ! {printable(w)}")
     for e in errors:
@@ -131,15 +131,18 @@ def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, 
     out = [f"# LR Tempo review — {now}", ""]
     counts = status_counts(analyses)
     out.append(" · ".join(f"**{n}** {s}" for s, n in counts.items()) or "No runs.")
-    out += ["", "| run | source | status | worst finding | suggestion |", "|---|---|---|---|---|"]
+    out += ["", "| run | experiment | user | state | source | status | worst finding | suggestion |",
+            "|---|---|---|---|---|---|---|---|"]
     for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
+        m = a.meta
         out.append(
-            f"| {md_link(a.meta.name, run_url(a.meta))} | {md_text(a.meta.source)} | "
+            f"| {md_link(m.name, run_url(m))} | {md_text(m.experiment or '')} | "
+            f"{md_text(m.user or '')} | {md_text(m.status or '')} | {md_text(m.source)} | "
             f"{md_text(a.status)} | {md_text(worst_text(a.findings))} | "
             f"{md_text(suggestion_line(a))} |"
         )
     for a in analyses:
-        if not a.findings:
+        if not a.findings and not a.warnings:
             continue
         out += ["", f"## {md_text(a.meta.name)}", ""]
         for f in a.findings:
@@ -151,6 +154,7 @@ def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, 
         if a.suggestion and a.suggestion.rationale:
             out.append(f"- **suggestion**: {md_text(suggestion_line(a))} — "
                        f"{md_text(a.suggestion.rationale)}")
+        out += [f"- warning: {md_text(w)}" for w in a.warnings]
     if errors:
         out += ["", "## Sources that could not be read", ""]
         out += [f"- {md_text(e['location'])}: {md_text(e['error'])}" for e in errors]
@@ -229,12 +233,13 @@ def render_html(
             for f in a.findings
         ) or '<span class="muted">no finding</span>'
         rationale = esc(a.suggestion.rationale) if a.suggestion else ""
+        about = " · ".join(v for v in (a.meta.experiment, a.meta.user, a.meta.status) if v)
         url = safe_url(run_url(a.meta))
         name = (f"<a href=\"{esc(url)}\" rel=\"noopener noreferrer\">{esc(a.meta.name)}</a>"
                 if url else esc(a.meta.name))
         rows.append(
             f"<tr><td><b>{name}</b><div class='muted'>{esc(a.meta.source)}: "
-            f"{esc(a.meta.location)}</div></td>"
+            f"{esc(a.meta.location)}</div><div class='muted'>{esc(about)}</div></td>"
             f"<td><span class='badge' style='background:{colour}'>{esc(a.status)}</span></td>"
             f"<td>{spark}</td><td>{findings}</td>"
             f"<td><b>{esc(suggestion_line(a))}</b><div class='muted'>{rationale}</div></td></tr>"
