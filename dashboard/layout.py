@@ -66,7 +66,7 @@ def suggestion_card(suggestion: Suggestion | None, status: str) -> dbc.Card:
         change = lr_change(suggestion)  # the same line as the grid, the reports and the tags
         title = change.label[:1].upper() + change.label[1:]
         numbers = [html.Div(change.text[:1].upper() + change.text[1:], id="suggestion-text",
-                            className="fs-5 fw-bold")]
+                            className="fs-6 fw-bold")]
         for k, v in dict(suggestion.extra).items():
             if k == "warmup_steps" or (text := format_number(v, k)) is None:
                 continue  # the warm-up length is in the line above
