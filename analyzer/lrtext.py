@@ -37,9 +37,11 @@ ACTION_LABELS: Mapping[str, str] = {
     "check_data": "check the data",
 }
 
-#: Actions that lower the LR (``factor`` < 1) and those that raise it (``factor`` > 1).
+#: Actions that lower the LR (``factor`` < 1) and those that raise it (``factor`` > 1);
+#: the others keep the base LR (``restore_lr`` fixes a schedule that collapsed, keeping
+#: the base LR it started from).
 DECREASE_ACTIONS = frozenset({"decrease_lr", "decay_lr", "add_warmup"})
-INCREASE_ACTIONS = frozenset({"increase_lr", "restore_lr"})
+INCREASE_ACTIONS = frozenset({"increase_lr"})
 
 
 def _finite(value: Any) -> float | None:
@@ -130,7 +132,7 @@ def lr_change(s: Suggestion | None) -> LRChange:
         factor = new / cur
     stop = None if s.early_stop_step is None else int(s.early_stop_step)
     label = action_label(s.action)
-    if s.action == "keep_lr":
+    if s.action in ("keep_lr", "restore_lr"):
         shown = cur if cur is not None else new
         numbers = format_lr(shown) if shown is not None else ""
         factor = None
@@ -152,6 +154,10 @@ def lr_change(s: Suggestion | None) -> LRChange:
         if not lr_unchanged and numbers:
             text += f", LR {numbers}"
         numbers = numbers if not lr_unchanged else ""
+    elif s.action == "restore_lr":
+        floor = _finite(dict(s.extra).get("collapsed_lr"))
+        text = f"{label} {numbers}".strip() + (
+            f" (the schedule fell to {format_lr(floor)})" if floor is not None else "")
     elif s.action == "add_warmup":
         warmup = _finite(dict(s.extra).get("warmup_steps"))
         text = label + (f" over {int(warmup)} steps" if warmup is not None else "")

@@ -103,31 +103,9 @@ def test_problems_catches_each_contradiction() -> None:
     assert problems(Suggestion("increase_lr"))
 
 
-#: Runs whose suggestion contradicts itself on the branch this test was written on; the
-#: LR numbers come from ``analyzer/suggest.py``, which issue 10 rewrites. A run listed
-#: here makes its test xfail (not fail) until it is fixed; any other run fails it.
-KNOWN = frozenset({
-    "sample_runs:metrics.csv#vit_lr3e-2_oscillating",
-    "sample_runs:sweep_export.csv#tiny-lr-1e-6",
-    "real_logs:whisper_small_braj_lr1.5e-3_diverging.json#whisper_small_braj_lr1.5e-3_diverging",
-    "corpus1:real-0037-clf-linear-sgd-diverge-warmup-lr30-s0",
-    "corpus1:real-0059-reg-linear-momentum-diverge-warmup-lr0.3-s0",
-    "corpus1:real-0061-reg-linear-momentum-diverge-warmup-lr1-s0",
-    "corpus1:real-0071-reg-linear-sgd-diverge-warmup-lr1-s0",
-    "corpus1:real-0073-reg-linear-sgd-diverge-warmup-lr3-s0",
-    "corpus1:real-0081-reg-mlp-momentum-diverge-warmup-lr0.3-s0",
-    "corpus1:real-0083-reg-mlp-momentum-diverge-warmup-lr1-s0",
-    "corpus1:real-0095-diabetes-linear-momentum-diverge-warmup-lr1-s0",
-})
-
-
 def _assert_consistent(seen: int, bad: list[str]) -> None:
     assert seen > 0
-    new = [b for b in bad if b.split(": ", 1)[0] not in KNOWN]
-    assert not new, f"{len(new)} of {seen} suggestions contradict themselves:\n" + "\n".join(new)
-    if bad:
-        pytest.xfail(f"analyzer/suggest.py (issue 10): {len(bad)} of {seen} known "
-                     "contradictions:\n" + "\n".join(bad))
+    assert not bad, f"{len(bad)} of {seen} suggestions contradict themselves:\n" + "\n".join(bad)
 
 
 def test_sample_runs_suggestions_are_consistent() -> None:
@@ -141,7 +119,6 @@ def test_real_logs_suggestions_are_consistent() -> None:
 
 
 def test_corpus1_suggestions_are_consistent() -> None:
-    pytest.importorskip("torch")
     _assert_consistent(*check(corpus_runs()))
 
 
@@ -169,8 +146,6 @@ def peak_lr_problems(named_runs: Iterator[tuple[str, object]]) -> tuple[int, lis
     return seen, bad
 
 
-@pytest.mark.xfail(strict=False, reason="analyzer/suggest.py quotes the LR at the finding's "
-                   "end, not the schedule's peak (issue 10, the lead's change)")
 def test_current_lr_is_the_logged_peak() -> None:
     seen, bad = peak_lr_problems(file_runs(SAMPLE_RUNS))
     if REAL_LOGS.is_dir():

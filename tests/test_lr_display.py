@@ -113,7 +113,7 @@ SUGGESTIONS = [
     Suggestion("decrease_lr", current_lr=0.03, suggested_lr=0.003, factor=0.1, early_stop_step=500),
     Suggestion("add_warmup", current_lr=3e-3, suggested_lr=3e-4, factor=0.1,
                extra={"warmup_steps": 200}),
-    Suggestion("restore_lr", current_lr=2.5e-4, suggested_lr=1e-3, factor=4.0),
+    Suggestion("restore_lr", current_lr=1e-3, suggested_lr=1e-3, extra={"collapsed_lr": 1e-8}),
 ]
 
 
