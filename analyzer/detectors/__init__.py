@@ -7,6 +7,9 @@ usable data gives an empty list; the caller decides "insufficient data".
 
 from __future__ import annotations
 
+from .divergence import detect_divergence
+from .oscillation import detect_oscillation, detect_val_oscillation
+from .overfitting import detect_overfitting
 from .params import (
     DEFAULT_CONFIG,
     AnalysisConfig,
@@ -16,10 +19,6 @@ from .params import (
     StagnationParams,
     quiet,
 )
-
-from .divergence import detect_divergence
-from .oscillation import detect_oscillation, detect_val_oscillation
-from .overfitting import detect_overfitting
 from .stagnation import detect_slow_descent, detect_stagnation
 
 __all__ = [
@@ -29,11 +28,11 @@ __all__ = [
     "OscillationParams",
     "OverfittingParams",
     "StagnationParams",
-    "quiet",
     "detect_divergence",
     "detect_oscillation",
     "detect_overfitting",
     "detect_slow_descent",
     "detect_stagnation",
     "detect_val_oscillation",
+    "quiet",
 ]
