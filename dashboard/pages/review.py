@@ -41,11 +41,11 @@ COLUMNS: list[dict[str, Any]] = [
      "sortable": False},
     {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "width": 122,
      "filter": "agTextColumnFilter"},
-    {"field": "finding", "headerName": "Worst finding", "flex": 3, "minWidth": 160,
+    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 140,
      "tooltipField": "finding", "filter": "agTextColumnFilter"},
     # The line people read (``decrease LR 3e-3 → 3e-4 (×0.1)``) over the machine number:
     # the column sorts by the current LR, numerically, not by its text.
-    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "width": 230,
+    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "flex": 3, "minWidth": 200,
      "valueFormatter": {"function": "params.data ? params.data.lr : ''"},
      "tooltipField": "lr", "cellDataType": "number", "filter": False},
     {"field": "best_val_step", "headerName": "Best val", "width": 78, "filter": False},
