@@ -255,9 +255,9 @@ EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None
          "LRT oscillation+add_warmup (suggested > current at x0.1); reading: warm-up bump"),
     "yolo_results_csv/anemia_yolov8_cls_only_overfit.csv":
         ({"overfitting"}, None, None),
-    "yolo_results_csv/anpr_yolov8_val_all_nan.csv":
+    "yolo_results_csv/anpr_yolov8_val_cls_inf.csv":
         ({"healthy"}, "not_decrease",
-         "LRT divergence 'INF at step 0' on an all-NaN val column; reading: train healthy"),
+         "LRT divergence 'INF at step 0': val cls_loss inf in every row; reading: train healthy"),
     "yolo_results_csv/battery_yolov8_long_warmup.csv":
         ({"healthy"}, "not_decrease", None),
     "yolo_results_csv/hand_raising_yolo12n_200ep.csv":
