@@ -283,6 +283,14 @@ EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None
         ({"healthy"}, "not_decrease", None),
     "jsonl/sft_llm_lr1e-5_duplicate_lines.jsonl":
         ({"healthy"}, "not_decrease", None),
+    "lightning_csv/pendulum_pinn_v9_stuck_plateau.csv":
+        ({"stagnation"}, None, None),
+    "lightning_csv/pendulum_pinn_v25_converged_high.csv":
+        ({"stagnation"}, None, None),
+    "lightning_csv/ncf_recsys_v0_val_only_overfit.csv":
+        ({"overfitting"}, None, None),
+    "lightning_csv/ncf_recsys_v3_val_frozen.csv":
+        ({"stagnation"}, None, None),
 }
 
 _CUT_ACTIONS = {"decrease_lr", "decay_lr"}
