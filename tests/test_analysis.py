@@ -291,6 +291,10 @@ EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None
         ({"overfitting"}, None, None),
     "lightning_csv/ncf_recsys_v3_val_frozen.csv":
         ({"stagnation"}, None, None),
+    "lightning_csv/chem_mlp_v25_lr4.8e-3_bouncing.csv":
+        ({"oscillation"}, "decrease", None),
+    "lightning_csv/chem_mlp_v29_lr1.5e-4_smooth.csv":
+        ({"healthy"}, "not_decrease", None),
 }
 
 _CUT_ACTIONS = {"decrease_lr", "decay_lr"}
