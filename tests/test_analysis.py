@@ -303,6 +303,8 @@ EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None
          "LRT oscillation+add_warmup; reading: a warm-up bump, val best at the last epoch"),
     "yolo_results_csv/yolov8_150ep_val_plateau.csv":
         ({"overfitting", "stagnation"}, None, None),
+    "yolo_results_csv/yolov8n_coco8_finetune_overfit.csv":
+        ({"overfitting"}, None, None),
 }
 
 _CUT_ACTIONS = {"decrease_lr", "decay_lr"}
