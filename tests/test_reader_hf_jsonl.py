@@ -202,6 +202,13 @@ def test_detr_log_txt_with_a_first_line_longer_than_the_sniffed_head(tmp_path: P
     assert "epoch" not in run.metric_names and "n_parameters" not in run.metric_names
 
 
+def test_a_long_one_line_json_file_in_a_run_folder_is_not_a_log(tmp_path: Path) -> None:
+    """Only .txt/.log first lines are followed past the head: a minified vocab.json stays out."""
+    write(tmp_path, "run/vocab.json", json.dumps({f"tok{i}": i for i in range(2000)}))
+    detr = write(tmp_path, "run/log.txt", "".join(detr_line(e, 5 - e) for e in range(3)))
+    assert [s.location for s in discover(tmp_path)] == [str(detr)]
+
+
 def test_console_log_txt_is_skipped_in_scans_and_reported_when_named(tmp_path: Path) -> None:
     console = write(tmp_path, "cnn/log.txt", "Epoch 27/50\n----------\nTrain Loss: 0.3700 Acc: 0.8748\n"
                     "Val Epoch 27/50:  19%|###       | 13/70 [00:05<00:26,  2.17it/s]\n")

@@ -35,9 +35,12 @@ def _first_line(head: bytes) -> bytes:
 
 
 def _whole_first_line(path: Path, head: bytes) -> bytes:
-    """The first line, read further than ``head`` when ``head`` ends inside it."""
+    """The first line; for a ``.txt``/``.log``, read further than ``head`` when ``head``
+    ends inside it. Not for ``.json``: a minified one-line ``vocab.json`` or
+    ``config.json`` in a run folder is no log."""
     first = _first_line(head)
-    if first.startswith(b"{") and b"\n" not in head.lstrip(b"\xef\xbb\xbf").lstrip():
+    if (path.name.lower().endswith((".txt", ".log")) and first.startswith(b"{")
+            and b"\n" not in head.lstrip(b"\xef\xbb\xbf").lstrip()):
         first = _first_line(head_bytes(path, MAX_FIRST_LINE))
     return first
 
