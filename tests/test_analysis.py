@@ -305,6 +305,8 @@ EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None
         ({"overfitting", "stagnation"}, None, None),
     "yolo_results_csv/yolov8n_coco8_finetune_overfit.csv":
         ({"overfitting"}, None, None),
+    "hf_trainer_state/codebert_10ep_eval_overfit.json":
+        ({"overfitting"}, None, None),
 }
 
 _CUT_ACTIONS = {"decrease_lr", "decay_lr"}
