@@ -330,34 +330,37 @@ def _message(diagnosis: str, metric: str, start: float, frac: float, rel: float,
     }[diagnosis]
 
 
-def _thirds(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
-    """Medians of the first tenth, the middle tenth and the last tenth of a positive
-    series (on ≤ 512 block medians); ``None`` with fewer than 10 points."""
-    red = reduce_blocks(x, y)
-    v = red.values
-    n = len(v)
-    if n < 10 or np.min(v) <= 0:
-        return None
-    k = max(1, n // 10)
-    mid = n // 2
-    return (float(np.median(v[:k])), float(np.median(v[mid - k // 2: mid + k // 2 + 1])),
-            float(np.median(v[-k:])))
-
-
 def slow_descent_stats(steps: np.ndarray, values: np.ndarray) -> dict[str, float] | None:
-    """Gain and deceleration of a loss: ``gain`` = relative fall from the first to the
-    last tenth (medians), ``deceleration`` = the fall over the second half / the fall over
-    the first half (≈ 1 for a straight line, ≪ 1 for a curve that bends towards its
-    floor), and the Mann–Kendall p-value of a decrease."""
+    """Gain and deceleration of a positive loss: ``gain`` = relative fall from the first
+    to the last tenth (medians), ``deceleration`` = the fall over the second half / the
+    fall over the first half (≈ 1 for a straight line, ≪ 1 for a curve that bends
+    towards its floor), and the
+    Mann–Kendall p-value of a decrease. ``None`` with fewer than 10 points."""
     x, y = sorted_finite(steps, values)
-    t = _thirds(x, y)
-    if t is None:
+    if len(y) < 10 or np.min(y) <= 0:
         return None
-    a, m, b = t
+    red = reduce_blocks(x, y)
+    rt, v = red.steps, red.values
+    n = len(v)
+    k = max(1, n // 10)
+    mid = int(np.searchsorted(rt, 0.5 * (rt[0] + rt[-1])))
+    mid = min(max(mid, k), n - k)
+    a, b = float(np.median(v[:k])), float(np.median(v[-k:]))
+    m = float(np.median(v[max(mid - k // 2, 0): mid + k // 2 + 1]))
     first, second = a - m, m - b
     decel = second / first if first > 0 else (np.inf if second > 0 else 0.0)
     return {"gain": (a - b) / a, "deceleration": float(decel),
             "p_decrease": trend_test(x, y, slope=False).p_decrease}
+
+
+def _first_to_last(steps: np.ndarray, values: np.ndarray) -> float | None:
+    """Relative fall from the first point (the first 2 %, median) to the last tenth."""
+    _, y = sorted_finite(steps, values)
+    if len(y) < 4:
+        return None
+    a = float(np.median(y[:max(1, len(y) // 50)]))
+    b = float(np.median(y[-max(1, len(y) // 10):]))
+    return (a - b) / a if a > 0 else None
 
 
 @quiet
@@ -367,49 +370,59 @@ def detect_slow_descent(
     lr: tuple[np.ndarray, np.ndarray] | None = None,
     config: AnalysisConfig = DEFAULT_CONFIG,
 ) -> list[Finding]:
-    """``too_slow``: the loss falls significantly but in a straight line, and little.
+    """``too_slow``: the loss falls significantly but in a straight line, and little; or
+    a smooth val loss that barely moved while the train loss barely moved either.
 
     The first symptom of an LR far too small is not a plateau but a descent that never
-    bends: the loss falls by a few percent per run at a steady rate, the second half
-    gaining as much as the first. Judged after the warm-up (the LR's peak) on the train
+    bends: each step moves the loss by an amount ∝ the LR, so while the LR is high the
+    second half gains as much as the first. Judged after the warm-up (the LR's peak) on the train
     loss and, when there is one, the val loss (both must agree):
 
     * a significant decrease (Mann–Kendall p < ``alpha``; of the train loss when there
       is one — the val loss then only has to agree in gain and shape),
-    * ``stagnation.slow_min_gain`` ≤ gain < ``stagnation.slow_max_gain`` (relative, first to last tenth),
-    * deceleration ≥ ``stagnation.slow_min_deceleration`` (the second half gains at least that
-      share of what the first half gained: no bend towards a floor).
+    * ``stagnation.slow_min_gain`` ≤ gain < ``stagnation.slow_max_gain`` (relative, first
+      to last tenth),
+    * deceleration ≥ ``stagnation.slow_min_deceleration`` (no bend towards a floor),
+      judged where the LR is ≥ ``HIGH_LR_SHARE`` of its peak (a decaying schedule bends
+      any curve).
+
+    Stuck by effect (the plateau test needs noise to test against; a val loss computed on
+    a fixed set is smooth): the val loss, from its first evaluation to its last tenth,
+    gains < ``stagnation.stuck_margin`` while bouncing < ``stagnation.jitter`` per
+    evaluation, and the train loss, from its first points, gains < 2× that.
 
     ``runs_to_halve`` = 0.5 / gain: at this rate, how many runs of this length halving
     the loss would take. Warning; the suggestion is ``increase_lr``.
 
     Known false-positive modes: a run stopped long before convergence at a good LR on a
     huge data set (its loss also falls in a line; a longer run, not a larger LR, is the
-    fix); a loss dominated by a slowly decaying regulariser.
+    fix); a loss dominated by a slowly decaying regulariser; a fine-tune whose val loss
+    sits at its floor from the first evaluation and whose train loss logs start there.
     """
+    p = config.stagnation
+    stuck = _stuck_by_effect(train, val, config)
+    if stuck is not None:
+        return [stuck]
     series = [(name, s) for name, s in (("train_loss", train), ("val_loss", val)) if s is not None]
     if not series:
         return []
-    start = -np.inf
-    if lr is not None:
-        sched = recognise(*lr)
-        if sched.warmup_steps > 0 and sched.peak_step is not None:
-            start = float(sched.peak_step)
+    start, stop = _high_lr_span(lr)
     found: dict[str, dict[str, float]] = {}
     for name, (sx, sy) in series:
         x, y = sorted_finite(sx, sy)
-        keep = x >= start
+        keep = (x >= start) & (x <= stop)
         st = slow_descent_stats(x[keep], y[keep])
-        if st is None:
-            if name == "val_loss":
+        if st is None and name == "val_loss":
+            st = slow_descent_stats(x, y)  # few evaluations in the span: the whole run's shape
+            if st is None:
                 continue  # too few evaluations to judge: the train loss decides
+        if st is None:
             return []
         # the (noisy, dense) train loss carries the significance; a smooth val loss, whose
         # AR(1)-corrected trend test has few effective points, only has to agree in shape
         significant = st["p_decrease"] < config.alpha or (name == "val_loss" and bool(found))
-        if not (significant
-                and config.stagnation.slow_min_gain <= st["gain"] < config.stagnation.slow_max_gain
-                and st["deceleration"] >= config.stagnation.slow_min_deceleration):
+        if not (significant and p.slow_min_gain <= st["gain"] < p.slow_max_gain
+                and st["deceleration"] >= p.slow_min_deceleration):
             return []
         found[name] = st
     if not found:
@@ -427,7 +440,7 @@ def detect_slow_descent(
     if "val_loss" in found and metric != "val_loss":
         ev["val_gain"] = found["val_loss"]["gain"]
         ev["val_deceleration"] = found["val_loss"]["deceleration"]
-    conf = confidence(st["p_decrease"], min(st["deceleration"], 10.0), config.stagnation.slow_min_deceleration)
+    conf = confidence(st["p_decrease"], min(st["deceleration"], 10.0), p.slow_min_deceleration)
     lr_txt = f" at LR {ev['lr_at_start']:.3g}" if ev["lr_at_start"] is not None else ""
     return [Finding(
         kind="stagnation", metric=metric, start_step=int(first), end_step=int(x[-1]),  # type: ignore[arg-type]
@@ -437,3 +450,57 @@ def detect_slow_descent(
                  f"{st['deceleration']:.0%} of what the first did; at this rate halving it "
                  f"takes {0.5 / gain:.0f} runs of this length. Increase the learning rate."),
     )]
+
+
+#: The shape of a descent is judged where the LR is at least this share of its peak: a
+#: decaying schedule bends any curve, whatever the LR.
+HIGH_LR_SHARE = 0.5
+
+
+def _high_lr_span(lr: tuple[np.ndarray, np.ndarray] | None) -> tuple[float, float]:
+    """Steps from the end of the warm-up (the LR's peak) to the last step whose LR is ≥
+    ``HIGH_LR_SHARE`` of the peak, when that span covers ≥ 30 % of the run; else the
+    whole run after the warm-up."""
+    if lr is None:
+        return -np.inf, np.inf
+    lx, ly = sorted_finite(*lr)
+    if len(lx) < 2 or not np.any(ly > 0):
+        return -np.inf, np.inf
+    sched = recognise(lx, ly)
+    start = float(sched.peak_step) if sched.warmup_steps > 0 and sched.peak_step is not None else -np.inf
+    high = lx[(ly >= HIGH_LR_SHARE * float(ly.max())) & (lx >= start)]
+    stop = float(high[-1]) if len(high) else np.inf
+    span = float(lx[-1] - lx[0])
+    if span <= 0 or stop - max(start, float(lx[0])) < 0.3 * span:
+        return start, np.inf
+    return start, stop
+
+
+def _stuck_by_effect(train: tuple[np.ndarray, np.ndarray] | None,
+                     val: tuple[np.ndarray, np.ndarray] | None,
+                     config: AnalysisConfig) -> Finding | None:
+    """The smooth-val ``stuck`` path of :func:`detect_slow_descent` (``None`` if not)."""
+    p = config.stagnation
+    if val is None or train is None:
+        return None
+    vx, vy = sorted_finite(*val)
+    if len(vy) < 8 or np.min(vy) <= 0:
+        return None
+    vgain, tgain = _first_to_last(vx, vy), _first_to_last(*train)
+    if vgain is None or tgain is None:
+        return None
+    jitter = bounce(vy)
+    if not (abs(vgain) < p.stuck_margin and tgain < 2 * p.stuck_margin and jitter < p.jitter):
+        return None
+    ev: dict[str, float | str | None] = {
+        "diagnosis": "stuck", "rel_improvement": vgain, "train_rel_improvement": tgain,
+        "jitter": jitter, "plateau_frac": 1.0, "path": "smooth_val",
+    }
+    return Finding(
+        kind="stagnation", metric="val_loss", start_step=int(vx[0]), end_step=int(vx[-1]),
+        severity="warning", confidence=confidence(0.0, p.stuck_margin - abs(vgain), p.stuck_margin / 2),
+        evidence=ev,  # type: ignore[arg-type]
+        message=(f"The validation loss moved {-100 * vgain:+.1f}% over the whole run and the "
+                 f"training loss {-100 * tgain:+.1f}%: it barely moved from the start; "
+                 "increase the learning rate."),
+    )
