@@ -69,8 +69,8 @@ def window_seconds(window: str | None) -> float | None:
     if not window or window == "all":
         return None
     if not isinstance(window, str):
-        raise ValueError(f"time window {window!r}: use 24h, 7d, 30d, all or a duration such "
-                         "as 36h")
+        raise ValueError(  # noqa: TRY004 - callers report every bad window the same way
+            f"time window {window!r}: use 24h, 7d, 30d, all or a duration such as 36h")
     if window in WINDOWS:
         return WINDOWS[window]
     try:

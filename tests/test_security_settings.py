@@ -312,7 +312,7 @@ def test_two_browsers_keep_their_own_settings(run_dir: Path, mlflow_server: Any)
             a.fill("#settings-uri", mlflow_server.url)
             a.click("#settings-save")
             a.wait_for_selector("#settings-save-alert")
-            assert "Saved in this browser" in a.inner_text("#settings-save-alert")
+            assert "Saved. In this browser only" in a.inner_text("#settings-save-alert")
             a.goto(base + "/?window=all")
             a.wait_for_selector(".ag-row >> text=visitor_run")
             assert a.locator(".ag-row >> text=alpha").count() == 1

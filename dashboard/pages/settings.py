@@ -70,11 +70,16 @@ def layout(**_: Any) -> html.Div:
     Output("settings-experiment", "value"),
     Input("user-settings", "data"),
     Input("settings-page", "data"),
+    State("settings-uri", "value"),
+    State("settings-experiment", "value"),
 )
-def fill_from_browser(data: dict[str, Any] | None, _page: Any = None):
-    """The fields from this browser's saved settings (empty: the server's)."""
+def fill_from_browser(data: dict[str, Any] | None, _page: Any = None, uri: str | None = None,
+                      experiment: str | None = None):
+    """The fields from this browser's saved settings (empty: the server's); a field the
+    visitor already typed in is left as it is."""
     data = data if isinstance(data, dict) else {}
-    return str(data.get("tracking_uri") or ""), str(data.get("experiment") or "")
+    return (no_update if uri else str(data.get("tracking_uri") or ""),
+            no_update if experiment else str(data.get("experiment") or ""))
 
 
 @callback(
@@ -113,7 +118,7 @@ def on_save(_n: int | None, uri: str | None, experiment: str | None):
         except UriNotAllowed as exc:
             return no_update, _alert(f"Not saved: not allowed here: {exc}.", False)
     data = {"tracking_uri": uri or None, "experiment": (experiment or "").strip() or None}
-    return data, _alert("Saved in this browser. Review reads "
+    return data, _alert("Saved. In this browser only: Review reads "
                         f"{uri or 'the server-wide store'} on its next load.", True)
 
 
