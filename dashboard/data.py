@@ -35,7 +35,7 @@ from analyzer.timewindow import parse_since, run_time
 
 from .figures import best_val_step, format_lr
 from .upload_store import UploadStore
-from .uploads import UPLOAD_BUDGET_MB, reread_upload
+from .uploads import UPLOAD_BUDGET_MB, UPLOAD_READERS, reread_upload
 from .uri_policy import UriNotAllowed, UriPolicy, same_origin
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,10 @@ class DataStore:
     #: Decompressed bytes all uploads being read may hold together (see dashboard.uploads).
     upload_budget: ByteBudget = field(
         default_factory=lambda: ByteBudget(UPLOAD_BUDGET_MB * 2**20))
+    #: Upload requests read at once (a 50 MiB CSV takes ~1.4 GiB while it is parsed);
+    #: the others wait for a slot (see :func:`dashboard.views.handle_uploads`).
+    upload_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(UPLOAD_READERS))
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _file_runs: list[Run] | None = field(default=None, repr=False)
     _file_errors: list[dict[str, str]] = field(default_factory=list, repr=False)
