@@ -78,8 +78,8 @@ def fill_from_browser(data: dict[str, Any] | None, _page: Any = None, uri: str |
     """The fields from this browser's saved settings (empty: the server's); a field the
     visitor already typed in is left as it is."""
     data = data if isinstance(data, dict) else {}
-    return (no_update if uri else str(data.get("tracking_uri") or ""),
-            no_update if experiment else str(data.get("experiment") or ""))
+    return (no_update if uri else _text(data.get("tracking_uri")),
+            no_update if experiment else _text(data.get("experiment")))
 
 
 @callback(
@@ -89,9 +89,14 @@ def fill_from_browser(data: dict[str, Any] | None, _page: Any = None, uri: str |
     prevent_initial_call=True,
 )
 def on_test(_n: int | None, uri: str | None):
-    ok, msg = check_uri(uri or current_store().tracking_uri or "")
+    ok, msg = check_uri(_text(uri) or current_store().tracking_uri or "")
     return dbc.Alert(msg, color="success" if ok else "danger", className="py-2 mb-0",
                      id="settings-test-alert")
+
+
+def _text(value: Any) -> str:
+    """A field's value as stripped text (a forged request may send anything)."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _alert(text: str, ok: bool) -> dbc.Alert:
@@ -111,13 +116,13 @@ def on_save(_n: int | None, uri: str | None, experiment: str | None):
     """Save in this browser (after the URI policy); the server's settings stay."""
     if not _n:  # Dash calls it when the page appears (its output lives in the app layout)
         return no_update, no_update
-    uri = (uri or "").strip()
+    uri = _text(uri)
     if uri:
         try:
             current_store().check_user_uri(uri)
         except UriNotAllowed as exc:
             return no_update, _alert(f"Not saved: not allowed here: {exc}.", False)
-    data = {"tracking_uri": uri or None, "experiment": (experiment or "").strip() or None}
+    data = {"tracking_uri": uri or None, "experiment": _text(experiment) or None}
     return data, _alert("Saved. In this browser only: Review reads "
                         f"{uri or 'the server-wide store'} on its next load.", True)
 
@@ -138,8 +143,8 @@ def on_save_all(_n: int | None, uri: str | None, experiment: str | None):
     if not _admin():  # checked on the server: the button alone proves nothing
         return _alert("Only an admin of the auth file may change the server-wide settings.",
                       False), no_update
-    uri = (uri or "").strip()
+    uri = _text(uri)
     store = current_store()
     store.set_tracking_uri(uri or None)
-    store.experiment = (experiment or "").strip() or None
+    store.experiment = _text(experiment) or None
     return _alert("Saved for everyone.", True), uri or "none"
