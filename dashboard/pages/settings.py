@@ -14,7 +14,7 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import flask
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.auth import is_admin
 from dashboard.data import current_store
@@ -65,7 +65,18 @@ def layout(**_: Any) -> html.Div:
     ])
 
 
-@callback(
+# In the browser: the fields from this browser's saved settings (empty: the server's),
+# run where the values are current, so a field the visitor already typed in is kept (a
+# server round trip could answer after the typing and clear it).
+clientside_callback(
+    """
+    function(data, _page, uri, experiment) {
+        const keep = window.dash_clientside.no_update;
+        const saved = (data && typeof data === "object") ? data : {};
+        const text = v => (typeof v === "string") ? v.trim() : "";
+        return [uri ? keep : text(saved.tracking_uri), experiment ? keep : text(saved.experiment)];
+    }
+    """,
     Output("settings-uri", "value"),
     Output("settings-experiment", "value"),
     Input("user-settings", "data"),
@@ -73,13 +84,6 @@ def layout(**_: Any) -> html.Div:
     State("settings-uri", "value"),
     State("settings-experiment", "value"),
 )
-def fill_from_browser(data: dict[str, Any] | None, _page: Any = None, uri: str | None = None,
-                      experiment: str | None = None):
-    """The fields from this browser's saved settings (empty: the server's); a field the
-    visitor already typed in is left as it is."""
-    data = data if isinstance(data, dict) else {}
-    return (no_update if uri else _text(data.get("tracking_uri")),
-            no_update if experiment else _text(data.get("experiment")))
 
 
 @callback(
