@@ -18,9 +18,14 @@ Pipeline (pure: no I/O, no printing):
    loss showed no oscillation) is oscillation, and its lucky dips are not judged as a
    best checkpoint; otherwise overfitting (needs the train series to
    check that training still improves — when both rise it is reported as divergence
-   of ``val_loss``, i.e. instability rather than overfitting), stagnation when no
+   of ``val_loss``, i.e. instability rather than overfitting; when the val loss jumps
+   ≥ ``oscillation.val_jump`` per evaluation after its best while the train loss gained <
+   ``oscillation.val_jump_train_gain`` after its first tenth, as oscillation, path
+   ``erratic_rise``: the weights bounce, nothing is being memorised), stagnation when no
    overfitting was found (diagnosis ``val_plateau`` when training still falls);
-4. status via ``status_of`` (info findings keep a run healthy), the suggestion via
+4. no warning yet: ``detect_slow_descent`` — a loss that falls in a straight line, by
+   little, is an LR far too small (stagnation, diagnosis ``too_slow``);
+5. status via ``status_of`` (info findings keep a run healthy), the suggestion via
    :func:`analyzer.suggest.suggest`.
 
 Too few finite train points (``config.min_points``) and fewer than 4 validation
@@ -40,6 +45,7 @@ from .detectors import (
     detect_divergence,
     detect_oscillation,
     detect_overfitting,
+    detect_slow_descent,
     detect_stagnation,
     detect_val_oscillation,
 )
@@ -97,20 +103,56 @@ def _as_instability(f: Finding) -> Finding:
     )
 
 
+def _late_train_gain(train: tuple[np.ndarray, np.ndarray] | None) -> float | None:
+    """Relative fall of the train loss from its second tenth to its last tenth (medians):
+    how much the run still fitted the training set after its start."""
+    if train is None:
+        return None
+    _, ty = finite_xy(*train)
+    k = len(ty) // 10
+    if k < 2:
+        return None
+    t1, t9 = float(np.median(ty[k:2 * k])), float(np.median(ty[-k:]))
+    return (t1 - t9) / t1 if t1 > 0 else None
+
+
+def _jumps_not_memorises(f: Finding, train_gain: float | None, cfg: AnalysisConfig) -> bool:
+    """An overfitting finding whose val loss jumps (median move ≥ ``oscillation.val_jump`` per
+    evaluation after its best) while the train loss gained less than
+    ``oscillation.val_jump_train_gain`` after its first tenth: the model is not fitting the
+    training set much better, its weights bounce — an LR too large, not overfitting."""
+    jump = f.evidence.get("val_jump")
+    return (isinstance(jump, float) and jump >= cfg.oscillation.val_jump
+            and train_gain is not None and train_gain < cfg.oscillation.val_jump_train_gain)
+
+
+def _as_bouncing(f: Finding, train_gain: float | None) -> Finding:
+    ev = dict(f.evidence)
+    ev["path"], ev["onset_step"] = "erratic_rise", float(f.start_step)
+    ev["train_gain_after_start"] = train_gain
+    return replace(
+        f, kind="oscillation", severity="warning",
+        message=(f"The validation loss jumps {100 * float(ev['val_jump']):.0f}% between evaluations "
+                 f"(median) after its best at step {f.start_step} and ends "
+                 f"{float(ev.get('rise_pct', 0)):.0f}% above it, while the training loss barely "
+                 "improves: the weights bounce; lower the learning rate."),
+    )
+
+
 def _minibatch_noise(f: Finding, val: tuple[np.ndarray, np.ndarray] | None,
                      cfg: AnalysisConfig) -> bool:
     """A train "oscillation" of noise-like swings (sign flips ~2/3, not period-2) while a
     validation pass over the same steps stays smooth (≥ 8 evaluations bouncing less than
-    ``stag_jitter`` per evaluation): the weights are not bouncing, the minibatch loss
+    ``stagnation.jitter`` per evaluation): the weights are not bouncing, the minibatch loss
     is just noisier as it falls (hard examples), so it is no LR problem."""
     if val is None or f.evidence.get("path") != "growth":
         return False
     flips = f.evidence.get("sign_flip_rate")
-    if not isinstance(flips, float) or not flips < cfg.osc_flip_rate:
+    if not isinstance(flips, float) or not flips < cfg.oscillation.flip_rate:
         return False
     vx, vy = finite_xy(*val)
     sel = vx >= f.start_step
-    return int(sel.sum()) >= 8 and bounce(vy[sel]) < cfg.stag_jitter
+    return int(sel.sum()) >= 8 and bounce(vy[sel]) < cfg.stagnation.jitter
 
 
 def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, np.ndarray] | None,
@@ -129,7 +171,10 @@ def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, n
         after = max(f.end_step for f in vosc)
         val, train = _after(val, after), None if train is None else _after(train, after)
     ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
-    ovf = [_as_instability(f) if f.evidence.get("train_rising") else f for f in ovf]
+    gain = _late_train_gain(train)
+    ovf = [_as_instability(f) if f.evidence.get("train_rising")
+           else _as_bouncing(f, gain) if f.severity != "info" and _jumps_not_memorises(f, gain, cfg)
+           else f for f in ovf]
     if vosc:
         return vosc + [f for f in ovf if f.kind == "overfitting"]
     if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):
@@ -176,6 +221,8 @@ def analyze_series(
         if not vdiv and not critical:
             findings += _val_findings(val, train, lr, findings, cfg)
 
+    if not any(f.severity != "info" for f in findings):
+        findings += detect_slow_descent(train, val, lr, config=cfg)
     insufficient = n_train < cfg.min_points and n_val < 4
     return findings, insufficient
 

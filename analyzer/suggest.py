@@ -1,71 +1,123 @@
 """One suggestion per run, from its findings, LR series and parameters (pure).
 
-Rules (the most severe non-info finding decides; ties: divergence > oscillation >
-overfitting > stagnation):
+The numbers (contract: ``current_lr``, ``suggested_lr``, ``factor``)
+--------------------------------------------------------------------
+``current_lr`` is the LR a person types into a config: the schedule's base (peak) LR
+from the logged LR series, else a run parameter (``lr``, ``learning_rate``, …), else
+``None``. An LR change is a ``factor`` on that number and ``suggested_lr`` =
+``current_lr × factor`` (rounded to 2 significant digits; the factor is rounded first,
+so the two numbers shown and the factor agree). A decrease-type action
+(``decrease_lr``, ``decay_lr``, ``add_warmup`` with a lower peak) has ``factor < 1``;
+``increase_lr`` has ``factor > 1``; every other action keeps ``suggested_lr =
+current_lr`` and has no factor. With no LR known, an LR change still gives its factor.
 
-* no problem → ``keep_lr`` (``suggested_lr = current_lr``, no factor): never a change
-  for a healthy run;
-* divergence: degenerate zero loss → ``check_data``; otherwise ``decrease_lr`` to 0.1×
-  the largest LR seen up to the onset (``factor`` 0.1 even when no LR is known);
-* oscillation: ``decrease_lr`` to 0.1× the LR at the onset (a decade: when in doubt,
-  the smaller LR); ``add_warmup`` when the
-  swings start in the first 10 % of a run without warm-up (length: 5 % of the run,
-  at least 2× the onset) when they die down ≥ 10 % before the end (swings that last
-  to the end mean the LR itself is too large: ``decrease_lr``; so do swings that die
-  down because the schedule cut the LR to ≤ ½: ``decrease_lr`` 0.1× the LR they began
-  at, ``current_lr`` that LR), or while a warm-up (≤ 30 % of the run; a longer rise is an
-  LR ramp, answered by ``decrease_lr``) is still rising (length: 2× the old warm-up,
-  peak capped at 0.1× the LR at onset);
-  an oscillation that comes with overfitting (it settled, then the val loss climbed),
-  or whose val loss never came back near its best, keeps that best step as
-  ``early_stop_step``;
-* overfitting → ``early_stop`` at the best validation step; when the val loss also
-  bounces (``val_erratic``) → ``decrease_lr`` by 0.1 with that ``early_stop_step`` (on
-  the corpus' closed loop 0.1 fixes more of these runs than 0.3)
-  (unless the LR has already decayed to 0 by then);
-* stagnation: ``stuck`` → ``increase_lr`` by :func:`stuck_multiplier` (the gain
-  extrapolated to a quarter of the loss, ×3 … ×100; ×2 when already at/above the prior);
-  ``noise_floor``/``plateau`` → ``decay_lr`` (cosine, to 0.3× now); ``lr_collapsed``
-  → ``restore_lr`` to the peak before the collapse; ``val_plateau`` → ``early_stop`` at
-  the plateau's lowest validation point (the checkpoint to keep).
+When the trouble began below the peak (an oscillation or a blow-up during a warm-up),
+the factor is taken so that the new *peak* sits at the wanted multiple of the LR where
+it began: ``factor = f × lr_trouble / peak``. An onset LR below ``onset_lr_share`` of the
+peak (the first steps of a warm-up, where no LR is large) is not what drove it: the
+largest LR over the finding is used instead.
 
-``factor`` is the multiplier on the LR the change scales: for a decrease, the LR where
-the trouble began (the largest LR before a divergence, the LR at an oscillation's
-onset), so under a decaying schedule it scales the schedule and is < 1 even when the
-LR has decayed below ``suggested_lr`` by the end of the finding (``current_lr``).
+Rules (the most severe non-info finding decides: :func:`~analyzer.findings.worst`)
+---------------------------------------------------------------------------------
+* no problem → ``keep_lr``;
+* divergence: degenerate zero loss → ``check_data``; otherwise ``decrease_lr`` by
+  :func:`decrease_size` from the largest LR up to the onset;
+* oscillation: ``decrease_lr`` by :func:`decrease_size` from the LR that drove it;
+  ``add_warmup`` only for swings that began inside a warm-up (peak lowered as well) or
+  that began in the first 10 % of a run without warm-up, died down ≥ 10 % before the end
+  and were followed by real progress (``recovered`` evidence: the loss ended below its
+  level before the swings) — swings that last, or after which the run went nowhere,
+  mean the LR itself is too large; an oscillation that comes with a clearly worse
+  later val loss keeps the best step as ``early_stop_step``;
+* overfitting → ``early_stop`` at the best validation step; with a bouncing val
+  (``val_erratic``) also ``decrease_lr`` by ``erratic_overfit_factor``;
+* stagnation: ``stuck``/``too_slow`` → ``increase_lr`` by :func:`increase_size`;
+  ``noise_floor``/``plateau`` → ``decay_lr`` (cosine, to ``decay_factor`` of the LR
+  there); ``lr_collapsed`` → ``restore_lr`` (keep the base LR, fix the schedule: the
+  floor it fell to is in ``collapsed_lr``); ``val_plateau`` → ``early_stop``.
 
-Priors from run parameters/tags and words of the run name: LoRA/PEFT/QLoRA → 1e-4; full fine-tune → 5e-6;
-other fine-tunes/SFT → 5e-5 (4e-5 conservative). A decrease never suggests more than
-the prior when the current LR is above it (when in doubt, the smaller LR); an
-increase stops at the prior when the current LR is below it.
+Size of an LR change
+--------------------
+Decrease: ``f = divergence_factor`` / ``oscillation_factor`` (a decade: when in doubt,
+the smaller LR), smaller when the run sits far above the usual range of its optimizer
+(:func:`optimizer_range`): then the new LR is the top of that range. Increase: the gain
+extrapolated to ``stuck_target_gain`` of the loss (×3 … ×100), larger when the LR sits
+decades below its optimizer's range (then the bottom of that range). Setting priors from
+params, tags and the run name (LoRA/PEFT → 1e-4, full fine-tune → 5e-6, other
+fine-tunes/SFT → 5e-5) cap both: a decrease never suggests more than the prior when the
+current LR is above it; an increase stops at the prior when the current LR is below it.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .findings import KIND_RANK, SEVERITY_RANK, Finding, Suggestion
+from .findings import Finding, Suggestion, worst
 from .schedule import Schedule, lr_at, recognise
 from .stats import finite_xy
 
-#: Oscillation: cut the LR at the onset by a decade (the swings say it is past the edge,
-#: not by how much; when in doubt, the smaller LR). Measured on the corpus' closed loop:
-#: 0.1 removes the oscillation in 40 of 54 retrained runs, 0.3 in 30, with the final
-#: validation loss improving as often.
-OSCILLATION_FACTOR = 0.1
 
-#: A divergence means the LR is past the stability edge by an unknown margin: cut it
-#: by a decade (the usual first step), not by a fraction that may still be past it.
-DIVERGENCE_FACTOR = 0.1
+@dataclass(frozen=True)
+class SuggestParams:
+    """The sizes and limits of the suggestion step (documented where declared)."""
 
-LR_PARAM_KEYS = ("learning_rate", "lr", "learning-rate", "learningrate", "lr0", "base_lr", "init_lr")
+    #: Oscillation: cut the LR that drove it by a decade (the swings say it is past the
+    #: edge, not by how much). Corpus 1 closed loop: 0.1 removes 40 of 54, 0.3 30.
+    oscillation_factor: float = 0.1
+    #: Divergence: past the stability edge by an unknown margin: a decade.
+    divergence_factor: float = 0.1
+    #: Overfitting with a bouncing val loss: the checkpoint and a decade lower.
+    erratic_overfit_factor: float = 0.1
+    #: Noise floor at a constant LR: decay to this share of the LR there.
+    decay_factor: float = 0.3
+    #: A stuck run's LR is raised so that it would gain this share of its loss …
+    stuck_target_gain: float = 0.25
+    #: … by at least ×3 and at most ×100 in one step.
+    stuck_multiplier: tuple[float, float] = (3.0, 100.0)
+    #: An onset LR below this share of the peak is the start of a warm-up, not the cause.
+    onset_lr_share: float = 0.25
+    #: An LR this many times above the top of its optimizer's usual range (or below its
+    #: bottom) is brought into the range rather than moved by the default factor.
+    range_margin: float = 3.0
 
 
-def _round(v: float | None) -> float | None:
+DEFAULT_PARAMS = SuggestParams()
+
+#: Kept for callers of the previous module interface.
+OSCILLATION_FACTOR = DEFAULT_PARAMS.oscillation_factor
+DIVERGENCE_FACTOR = DEFAULT_PARAMS.divergence_factor
+
+LR_PARAM_KEYS = ("learning_rate", "lr", "learning-rate", "learningrate", "lr0", "base_lr",
+                 "init_lr", "max_lr", "peak_lr")
+OPTIMIZER_PARAM_KEYS = ("optimizer", "optim", "optimizer_name", "opt_name", "opt",
+                        "optimizer.type", "optimizer_type", "solver")
+
+#: Usual LR ranges (low, high) by optimizer family, for training from scratch.
+OPTIMIZER_RANGES: Mapping[str, tuple[float, float]] = {
+    "adam": (1e-4, 1e-3),  # Adam, AdamW, NAdam, RAdam, Adamax
+    "rmsprop": (1e-4, 1e-3),
+    "lion": (1e-5, 3e-4),  # 3–10× below AdamW
+    "sgd": (1e-2, 1e-1),  # plain, momentum, Nesterov
+    "adagrad": (1e-2, 1e-1),
+    "adadelta": (1e-1, 1.0),
+}
+_OPT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("lion", re.compile(r"lion")),
+    ("adagrad", re.compile(r"adagrad")),
+    ("adadelta", re.compile(r"adadelta")),
+    ("adam", re.compile(r"adam|nadam|radam|adamax|lamb")),
+    ("rmsprop", re.compile(r"rmsprop")),
+    ("sgd", re.compile(r"sgd|momentum|nesterov")),
+)
+
+
+def round_lr(v: float | None) -> float | None:
+    """An LR to 2 significant digits (``None``/non-positive/non-finite unchanged)."""
     if v is None or not math.isfinite(v) or v <= 0:
         return v
     return float(f"{v:.2g}")
@@ -94,11 +146,16 @@ _FINE = re.compile(r"(?<![a-z])(fine[-_ ]?tun|finetun|sft)")
 _FULL = re.compile(r"(?<![a-z])full")
 
 
+def _setting_text(params: Mapping[str, str] | None, tags: Mapping[str, str] | None,
+                  name: str) -> str:
+    items = [*(params or {}).items(), *(tags or {}).items()]
+    return " ".join([name, *(f"{k}={v}" for k, v in items)]).lower()
+
+
 def lr_prior(params: Mapping[str, str] | None, tags: Mapping[str, str] | None,
              name: str = "") -> tuple[float, str] | None:
     """The usual LR for the setting the params, tags or run name reveal, with its name."""
-    items = [*(params or {}).items(), *(tags or {}).items()]
-    text = " ".join([name, *(f"{k}={v}" for k, v in items)]).lower()
+    text = _setting_text(params, tags, name)
     if not text.strip():
         return None
     if _LORA.search(text):
@@ -111,49 +168,301 @@ def lr_prior(params: Mapping[str, str] | None, tags: Mapping[str, str] | None,
     return None
 
 
-def _primary(findings: Sequence[Finding]) -> Finding | None:
-    probs = [f for f in findings if f.severity != "info"]
-    if not probs:
+def optimizer_range(params: Mapping[str, str] | None) -> tuple[float, float, str] | None:
+    """The usual from-scratch LR range of the optimizer a run parameter names
+    (``optimizer``, ``optim``, ``optimizer_name``, …): ``(low, high, family)``."""
+    if not params:
         return None
-    return max(probs, key=lambda f: (SEVERITY_RANK[f.severity], KIND_RANK[f.kind], -f.start_step))
+    for key, value in params.items():
+        k = str(key).lower().rsplit(".", 1)[-1].rsplit("/", 1)[-1]
+        if k not in OPTIMIZER_PARAM_KEYS and str(key).lower() not in OPTIMIZER_PARAM_KEYS:
+            continue
+        v = str(value).lower()
+        for family, pat in _OPT_PATTERNS:
+            if pat.search(v):
+                lo, hi = OPTIMIZER_RANGES[family]
+                return lo, hi, family
+    return None
 
 
-def _max_lr_until(lr: tuple[np.ndarray, np.ndarray] | None, step: float) -> float | None:
-    if lr is None:
-        return None
-    x, y = finite_xy(*lr)
-    sel = y[x <= step]
-    if len(sel) == 0:
-        return lr_at(lr, step)
-    return float(sel.max())
+def base_lr(lr: tuple[np.ndarray, np.ndarray] | None, params: Mapping[str, str] | None) -> float | None:
+    """The LR a person types: the peak of the logged LR series, else the LR parameter."""
+    if lr is not None:
+        _, y = finite_xy(*lr)
+        y = y[y > 0]
+        if len(y):
+            return float(y.max())
+    return param_lr(params)
 
 
 def _f(v: float | None) -> str:
     return "unknown" if v is None else f"{v:.3g}"
 
 
-#: A stuck run's LR is raised so that, if progress grows with the LR (it does while the
-#: LR is far below the stable range), the run would gain this share of its loss …
-STUCK_TARGET_GAIN = 0.25
-#: … by at least 3× and at most 100× in one step.
-STUCK_MULTIPLIER = (3.0, 100.0)
+@dataclass(frozen=True)
+class Context:
+    """What every rule reads: the deciding finding, the LR series and the run's setting."""
+
+    findings: Sequence[Finding]
+    main: Finding
+    lr: tuple[np.ndarray, np.ndarray] | None
+    sched: Schedule | None
+    base: float | None  # current_lr
+    prior: tuple[float, str] | None
+    opt_range: tuple[float, float, str] | None
+    p: SuggestParams = field(default=DEFAULT_PARAMS)
+
+    @property
+    def ev(self) -> Mapping[str, object]:
+        return self.main.evidence
+
+    def lr_at(self, step: float) -> float | None:
+        return lr_at(self.lr, step) if self.lr is not None else None
+
+    def max_lr(self, a: float, b: float) -> float | None:
+        """The largest logged LR over steps ``[a, b]`` (the LR at ``b`` if none logged)."""
+        if self.lr is None:
+            return None
+        x, y = finite_xy(*self.lr)
+        sel = y[(x >= a) & (x <= b)]
+        return float(sel.max()) if len(sel) else self.lr_at(b)
 
 
-def stuck_multiplier(gain: float) -> float:
+def _nice(factor: float) -> float:
+    return float(f"{factor:.2g}")
+
+
+def change(ctx: Context, action: str, factor: float, rationale: str, *,
+           early_stop_step: int | None = None, extra: Mapping[str, object] | None = None) -> Suggestion:
+    """A Suggestion that scales the base LR by ``factor`` (rounded to 2 digits first)."""
+    factor = _nice(factor)
+    sug = round_lr(ctx.base * factor) if ctx.base is not None else None
+    return Suggestion(action, current_lr=ctx.base, suggested_lr=sug,  # type: ignore[arg-type]
+                      factor=factor, early_stop_step=early_stop_step, rationale=rationale,
+                      extra=dict(extra or {}))
+
+
+def keep(ctx: Context | None, action: str, rationale: str, base: float | None = None, *,
+         early_stop_step: int | None = None, extra: Mapping[str, object] | None = None) -> Suggestion:
+    """A Suggestion that keeps the base LR (``suggested_lr = current_lr``, no factor)."""
+    cur = ctx.base if ctx is not None else base
+    return Suggestion(action, current_lr=cur, suggested_lr=cur,  # type: ignore[arg-type]
+                      early_stop_step=early_stop_step, rationale=rationale, extra=dict(extra or {}))
+
+
+def decrease_size(ctx: Context, trouble_lr: float | None, f: float) -> tuple[float, str]:
+    """The factor on the base LR that puts the LR which drove the trouble at ``f`` × itself,
+    further down into the optimizer's usual range when the run sits far above it, and
+    never above the setting's prior. Returns the factor and a note for the rationale."""
+    base = ctx.base
+    if base is None or trouble_lr is None or not trouble_lr > 0:
+        return f, ""
+    factor = f * min(trouble_lr, base) / base
+    note = ""
+    if ctx.opt_range is not None and ctx.prior is None:
+        lo, hi, fam = ctx.opt_range
+        if base > ctx.p.range_margin * hi and hi / base < factor:
+            factor, note = hi / base, f"; into the usual {fam} range ({lo:g}–{hi:g})"
+    if ctx.prior is not None and base * factor > ctx.prior[0] and base > ctx.prior[0]:
+        factor, note = ctx.prior[0] / base, f"; capped at the usual {ctx.prior[1]} LR {ctx.prior[0]:.0e}"
+    return factor, note
+
+
+def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
+    """The factor for a run that gained ``gain`` (a share of its loss) where it should
+    move: the gain extrapolated to ``stuck_target_gain`` (×3 … ×100), at least the way
+    into the optimizer's range when the LR sits far below it, at most the setting's prior
+    (×2 when already at or above it)."""
+    lo_m, hi_m = ctx.p.stuck_multiplier
+    factor = hi_m if not gain > 0 else min(max(ctx.p.stuck_target_gain / gain, lo_m), hi_m)
+    note = ""
+    base = ctx.base
+    if base is None:
+        return factor, note
+    if ctx.prior is not None:
+        if base >= ctx.prior[0]:
+            return 2.0, ""
+        if base * factor > ctx.prior[0]:
+            return ctx.prior[0] / base, f" (the usual {ctx.prior[1]} LR)"
+        return factor, note
+    if ctx.opt_range is not None:
+        lo, hi, fam = ctx.opt_range
+        if base * ctx.p.range_margin < lo and lo / base > factor:
+            factor, note = lo / base, f" (the bottom of the usual {fam} range {lo:g}–{hi:g})"
+    return factor, note
+
+
+def stuck_multiplier(gain: float, params: SuggestParams = DEFAULT_PARAMS) -> float:
     """How much to raise the LR of a run that gained ``gain`` (a share of its loss)."""
-    lo, hi = STUCK_MULTIPLIER
+    lo, hi = params.stuck_multiplier
     if not gain > 0:
         return hi
-    return float(min(max(STUCK_TARGET_GAIN / gain, lo), hi))
+    return float(min(max(params.stuck_target_gain / gain, lo), hi))
 
 
-def _best_checkpoint(findings: Sequence[Finding]) -> int | None:
+def best_checkpoint(findings: Sequence[Finding]) -> int | None:
     """The best validation step of a warning-level overfitting finding, or of a val
     oscillation after whose best evaluation every later one is clearly worse."""
     for f in findings:
         if f.severity != "info" and (f.kind == "overfitting" or "best_val_step" in f.evidence):
-            return int(float(f.evidence.get("best_val_step", f.start_step)))
+            return int(float(f.evidence.get("best_val_step", f.start_step)))  # type: ignore[arg-type]
     return None
+
+
+def _num(v: object, default: float = 0.0) -> float:
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(float(v)) else default
+
+
+# ---------------------------------------------------------------------------
+# one rule per kind
+# ---------------------------------------------------------------------------
+
+
+def suggest_divergence(ctx: Context) -> Suggestion:
+    """``check_data`` for a degenerate zero loss, else a decrease from the largest LR
+    up to the onset."""
+    main, ev = ctx.main, ctx.ev
+    if ev.get("degenerate_zero"):
+        return keep(ctx, "check_data",
+                    f"Loss exactly 0 for {ev.get('zero_points')} points from step {main.start_step}: "
+                    "check labels/masking and precision before tuning the LR.")
+    trouble = ctx.max_lr(-math.inf, float(main.start_step)) if ctx.lr is not None else ctx.base
+    factor, note = decrease_size(ctx, trouble, ctx.p.divergence_factor)
+    why = (f"{main.message} Largest LR before step {main.start_step}: {_f(trouble)}; "
+           f"suggest {ctx.p.divergence_factor:g}× that{note}.")
+    return change(ctx, "decrease_lr", factor, why)
+
+
+def _oscillation_facts(ev: Mapping[str, object], onset: float) -> str:
+    path = ev.get("path")
+    if path == "bouncing":
+        facts = f"step-to-step bouncing from step {int(onset)}"
+    elif path == "spike":
+        facts = (f"a spike to {_num(ev.get('explosion_ratio')):.1f}× the early maximum from step "
+                 f"{int(onset)}, then recovered")
+    elif path == "validation":
+        facts = f"validation loss bouncing {100 * _num(ev.get('val_bounce')):.0f}% per evaluation from step {int(onset)}"
+    else:
+        facts = f"swings ×{_num(ev.get('scale_ratio'), 1.0):.1f} from step {int(onset)}"
+    flips = ev.get("sign_flip_rate")
+    if isinstance(flips, float) and math.isfinite(flips):
+        facts += f", sign-flip rate {flips:.2f}"
+    return facts
+
+
+def suggest_oscillation(ctx: Context) -> Suggestion:
+    """A decrease from the LR that drove the swings; a warm-up only for swings at the
+    start that died down and were followed by progress."""
+    main, ev, sched, p = ctx.main, ctx.ev, ctx.sched, ctx.p
+    onset = _num(ev.get("onset_step"), float(main.start_step))
+    lr_on = ev.get("lr_at_onset")
+    lr_on = float(lr_on) if isinstance(lr_on, (int, float)) else ctx.lr_at(onset)
+    peak = ctx.base
+    if lr_on is None or (peak is not None and lr_on < p.onset_lr_share * peak):
+        lr_on = ctx.max_lr(onset, float(main.end_step)) or peak
+    facts = _oscillation_facts(ev, onset)
+    first = sched.first_step if sched is not None else None
+    last = sched.last_step if sched is not None else None
+    span = (last - first) if first is not None and last is not None else None
+    early = bool(span and onset - first <= 0.1 * span)  # type: ignore[operator]
+    died_down = bool(span and main.end_step < last - 0.1 * span)  # type: ignore[operator]
+    recovered = bool(ev.get("recovered", 1.0))
+    keep_step = best_checkpoint(ctx.findings)
+    keep_txt = f"; keep the checkpoint of step {keep_step}, before the val loss climbed" if keep_step is not None else ""
+    in_warm = bool(sched and sched.warmup_steps > 0 and sched.first_step is not None
+                   and onset < sched.first_step + sched.warmup_steps
+                   and span and sched.warmup_steps <= 0.3 * span)
+    if in_warm and sched is not None:
+        factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
+        steps = int(max(2 * sched.warmup_steps, 1))
+        return change(ctx, "add_warmup", factor,
+                      f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: warm up over "
+                      f"{steps} steps to a peak of {p.oscillation_factor:g}× the LR at onset{note}.",
+                      extra={"warmup_steps": steps})
+    lr_end = ctx.lr_at(float(last)) if last is not None else None
+    if died_down and lr_on and lr_end is not None and lr_end <= 0.5 * lr_on:
+        factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
+        return change(ctx, "decrease_lr", factor,
+                      f"Oscillation ({facts}) at LR {_f(lr_on)} until the schedule lowered it (to "
+                      f"{_f(lr_end)} by the end): start the schedule {p.oscillation_factor:g}× lower"
+                      f"{note}{keep_txt}.", early_stop_step=keep_step)
+    if early and died_down and recovered and sched is not None and sched.warmup_steps == 0 and span:
+        steps = int(max(0.05 * span, 2 * (onset - first)))  # type: ignore[operator]
+        return keep(ctx, "add_warmup",
+                    f"Oscillation from the start until step {main.end_step} ({facts}) with no warm-up, "
+                    f"then steady progress: warm up over {steps} steps.", extra={"warmup_steps": steps})
+    factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
+    return change(ctx, "decrease_lr", factor,
+                  f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {p.oscillation_factor:g}× the LR "
+                  f"that drove it{note}{keep_txt}.", early_stop_step=keep_step)
+
+
+def suggest_overfitting(ctx: Context) -> Suggestion:
+    """The best checkpoint; with a bouncing val loss, a lower LR too."""
+    main, ev = ctx.main, ctx.ev
+    step = int(_num(ev.get("best_val_step"), float(main.start_step)))
+    why = (f"Validation loss best at step {step} ({_num(ev.get('best_val')):.4g}), "
+           f"{_num(ev.get('rise_pct')):.1f}% higher since: keep that checkpoint")
+    lr_there = ctx.lr_at(float(main.end_step))
+    if ev.get("val_erratic") and (lr_there is None or lr_there > 0):  # an LR at ~0 needs no cut
+        factor, note = decrease_size(ctx, ctx.base, ctx.p.erratic_overfit_factor)
+        return change(ctx, "decrease_lr", factor,
+                      f"{why}, and lower the learning rate: the validation loss also bounces "
+                      f"{100 * _num(ev.get('val_bounce')):.0f}% per evaluation, so the weights jump "
+                      f"({ctx.p.erratic_overfit_factor:g}× the LR{note}).", early_stop_step=step)
+    return keep(ctx, "early_stop", why + ".", early_stop_step=step)
+
+
+def suggest_stagnation(ctx: Context) -> Suggestion:
+    """Increase a stuck/too-slow LR, restore a collapsed schedule, stop at a val plateau,
+    decay at a noise floor."""
+    main, ev = ctx.main, ctx.ev
+    diag = ev.get("diagnosis")
+    frac = 100 * _num(ev.get("plateau_frac"))
+    if diag in ("stuck", "too_slow"):
+        gain = _num(ev.get("rel_improvement"))
+        factor, note = increase_size(ctx, gain)
+        how = ("improved" if diag == "stuck" else "fell in a straight line by")
+        return change(ctx, "increase_lr", factor,
+                      f"Loss {how} {100 * gain:.2f}% over {frac:.0f}% of the run at LR {_f(ctx.base)}"
+                      f"{_slow_txt(ev)}: increase it{note}.")
+    if diag == "lr_collapsed":
+        peak = _num(ev.get("peak_lr"), ctx.base or 0.0) or ctx.base
+        floor = ev.get("lr_end")
+        return keep(ctx, "restore_lr",
+                    f"LR fell to ≤5% of its peak {_f(peak)} by step "
+                    f"{int(_num(ev.get('collapse_step')))} and the loss has been flat since step "
+                    f"{main.start_step}: keep the base LR {_f(ctx.base)} and fix the schedule "
+                    f"(it ended at {_f(floor if isinstance(floor, float) else None)}).",
+                    extra={"collapsed_lr": floor if isinstance(floor, float) else None})
+    if diag == "val_plateau":
+        best = ev.get("best_step")
+        step = int(float(best)) if isinstance(best, (int, float)) else int(main.start_step)
+        return keep(ctx, "early_stop",
+                    f"Validation loss flat since step {main.start_step} ({frac:.0f}% of the run) while "
+                    f"training loss falls: later steps only widen the gap; keep the checkpoint at its "
+                    f"lowest point, step {step}.", early_stop_step=step)
+    there = ctx.lr_at(float(main.start_step)) or ctx.base
+    factor = ctx.p.decay_factor * (there / ctx.base if there and ctx.base else 1.0)
+    return change(ctx, "decay_lr", min(factor, ctx.p.decay_factor),
+                  f"Loss flat since step {main.start_step} ({frac:.0f}% of the run, change "
+                  f"{-100 * _num(ev.get('rel_improvement')):+.2f}%) at LR {_f(there)}: decay it "
+                  f"(cosine, to {ctx.p.decay_factor:g}× that).", extra={"schedule": "cosine"})
+
+
+def _slow_txt(ev: Mapping[str, object]) -> str:
+    runs = ev.get("runs_to_halve")
+    if isinstance(runs, (int, float)) and math.isfinite(float(runs)):
+        return f" (at this rate, halving the loss takes {float(runs):.0f} runs of this length)"
+    return ""
+
+
+RULES: Mapping[str, Callable[[Context], Suggestion]] = {
+    "divergence": suggest_divergence,
+    "oscillation": suggest_oscillation,
+    "overfitting": suggest_overfitting,
+    "stagnation": suggest_stagnation,
+}
 
 
 def suggest(
@@ -164,165 +473,19 @@ def suggest(
     schedule: Schedule | None = None,
     insufficient: bool = False,
     name: str = "",
+    config: SuggestParams = DEFAULT_PARAMS,
 ) -> Suggestion:
-    """The one action for a run (see the module docstring for the rules); ``name`` (the
-    run's name) is read for setting hints such as ``lora`` or ``sft``, like params."""
+    """The one action for a run (rules in the module docstring); ``name`` (the run's
+    name) is read for setting hints such as ``lora`` or ``sft``, like params."""
     if lr is not None and len(finite_xy(*lr)[0]) == 0:
         lr = None
     sched = schedule or (recognise(*lr) if lr is not None else None)
-    plr = param_lr(params)
-    prior = lr_prior(params, tags, name)
-    main = _primary(findings)
+    base = base_lr(lr, params)
+    main = worst(findings)
     if main is None:
-        cur = None
-        if lr is not None:
-            x, _ = finite_xy(*lr)
-            cur = lr_at(lr, float(x.max()))
-        cur = cur if cur is not None else plr
         why = ("Too few points to judge; nothing to change yet." if insufficient else
                "No problem found: keep the learning rate" + (" and schedule." if sched else "."))
-        return Suggestion("keep_lr", current_lr=cur, suggested_lr=cur, rationale=why)
-
-    ev = dict(main.evidence)
-    cur = lr_at(lr, float(main.end_step)) if lr is not None else None
-    if cur is None:
-        cur = plr
-    extra: dict[str, object] = {}
-
-    def cap_decrease(v: float | None) -> tuple[float | None, str]:
-        if v is None:
-            return None, ""
-        if prior is not None and v > prior[0] and (cur is None or cur > prior[0]):
-            return prior[0], f"; capped at the usual {prior[1]} LR {prior[0]:.0e}"
-        return v, ""
-
-    def factor_of(v: float | None, ref: float | None = cur) -> float | None:
-        """``v`` as a multiple of ``ref``: the LR the change scales (by default the
-        current one; for a decrease, the LR where the trouble began)."""
-        if v is None or ref is None or ref <= 0:
-            return None
-        return v / ref
-
-    if main.kind == "divergence":
-        if ev.get("degenerate_zero"):
-            return Suggestion("check_data", current_lr=cur, suggested_lr=None,
-                              rationale=f"Loss exactly 0 for {ev.get('zero_points')} points from step "
-                                        f"{main.start_step}: check labels/masking and precision before tuning the LR.")
-        base = _max_lr_until(lr, float(main.start_step)) if lr is not None else cur
-        base = base if base is not None else plr
-        sug, note = cap_decrease(None if base is None else base * DIVERGENCE_FACTOR)
-        why = (f"{main.message} Largest LR before step {main.start_step}: {_f(base)}; suggest "
-               f"{DIVERGENCE_FACTOR:g}× that{note}.")
-        factor = factor_of(_round(sug), base) if sug is not None else DIVERGENCE_FACTOR
-        return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
-                          factor=factor, rationale=why)
-
-    if main.kind == "oscillation":
-        onset = float(ev.get("onset_step", main.start_step))
-        lr_on = ev.get("lr_at_onset")
-        if not isinstance(lr_on, float):
-            lr_on = (lr_at(lr, onset) if lr is not None else None) or cur
-        sug, note = cap_decrease(None if lr_on is None else lr_on * OSCILLATION_FACTOR)
-        in_warm = bool(sched and sched.warmup_steps > 0 and sched.first_step is not None
-                       and onset < sched.first_step + sched.warmup_steps)
-        first = sched.first_step if sched and sched.first_step is not None else None
-        last = sched.last_step if sched and sched.last_step is not None else None
-        span = (last - first) if first is not None and last is not None else None
-        early = span is not None and span > 0 and (onset - first) <= 0.1 * span  # type: ignore[operator]
-        # swings that die down well before the end are a start-up problem (warm-up);
-        # swings that last to the end are an LR that is too large (decrease it)
-        settled = span is not None and span > 0 and main.end_step < last - 0.1 * span  # type: ignore[operator]
-        flips = ev.get("sign_flip_rate")
-        if ev.get("path") == "bouncing":
-            facts = f"step-to-step bouncing from step {int(onset)}"
-        elif ev.get("path") == "spike":
-            facts = (f"a spike to {float(ev.get('explosion_ratio', 0)):.1f}× the early maximum from step "
-                     f"{int(onset)}, then recovered")
-        elif ev.get("path") == "validation":
-            facts = (f"validation loss bouncing {100 * float(ev.get('val_bounce', 0)):.0f}% per "
-                     f"evaluation from step {int(onset)}")
-        else:
-            facts = f"swings ×{float(ev.get('scale_ratio', 1)):.1f} from step {int(onset)}"
-        if isinstance(flips, float) and math.isfinite(flips):
-            facts += f", sign-flip rate {flips:.2f}"
-        if in_warm and sched is not None and span and sched.warmup_steps <= 0.3 * span:
-            extra["warmup_steps"] = int(max(2 * sched.warmup_steps, 1))
-            return Suggestion("add_warmup", current_lr=cur, suggested_lr=_round(sug),
-                              factor=factor_of(_round(sug), lr_on), extra=extra,
-                              rationale=f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: "
-                                        f"warm up over {extra['warmup_steps']} steps to a peak of "
-                                        f"{_f(_round(sug))} ({OSCILLATION_FACTOR:g}× the LR at onset{note}).")
-        keep = _best_checkpoint(findings)
-        keep_txt = f"; keep the checkpoint of step {keep}, before the val loss climbed" if keep is not None else ""
-        lr_end = lr_at(lr, float(last)) if lr is not None and last is not None else None
-        if settled and lr_on and lr_end is not None and lr_end <= 0.5 * lr_on:
-            return Suggestion("decrease_lr", current_lr=lr_on, suggested_lr=_round(sug),
-                              factor=factor_of(_round(sug), lr_on), early_stop_step=keep,
-                              rationale=f"Oscillation ({facts}) at LR {_f(lr_on)} until the schedule "
-                                        f"lowered it (to {_f(lr_end)} by the end): start at "
-                                        f"{OSCILLATION_FACTOR:g}× that{note}{keep_txt}.")
-        if early and settled and sched is not None and sched.warmup_steps == 0 and span:
-            extra["warmup_steps"] = int(max(0.05 * span, 2 * (onset - first)))  # type: ignore[operator]
-            return Suggestion("add_warmup", current_lr=cur, suggested_lr=cur, factor=None, extra=extra,
-                              rationale=f"Oscillation from the start until step {main.end_step} "
-                                        f"({facts}) with no warm-up: warm up over "
-                                        f"{extra['warmup_steps']} steps.")
-        return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
-                          factor=factor_of(_round(sug), lr_on), early_stop_step=keep,
-                          rationale=f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {OSCILLATION_FACTOR:g}× the LR at "
-                                    f"onset{note}{keep_txt}.")
-
-    if main.kind == "overfitting":
-        step = int(float(ev.get("best_val_step", main.start_step)))
-        why = (f"Validation loss best at step {step} ({float(ev.get('best_val', 0)):.4g}), "
-               f"{float(ev.get('rise_pct', 0)):.1f}% higher since: keep that checkpoint")
-        if ev.get("val_erratic") and (cur is None or cur > 0):  # an LR already at ~0 needs no cut
-            sug, note = cap_decrease(None if cur is None else cur * OSCILLATION_FACTOR)
-            return Suggestion("decrease_lr", current_lr=cur, suggested_lr=_round(sug),
-                              factor=factor_of(_round(sug)) if sug is not None else OSCILLATION_FACTOR,
-                              early_stop_step=step,
-                              rationale=f"{why}, and lower the learning rate: the validation loss also "
-                                        f"bounces {100 * float(ev.get('val_bounce', 0)):.0f}% per "
-                                        f"evaluation, so the weights jump ({OSCILLATION_FACTOR:g}× the LR{note}).")
-        return Suggestion("early_stop", current_lr=cur, suggested_lr=cur, early_stop_step=step,
-                          rationale=why + ".")
-
-    # stagnation
-    diag = ev.get("diagnosis")
-    if diag == "stuck":
-        mult = stuck_multiplier(float(ev.get("rel_improvement") or 0.0))
-        sug = None if cur is None else cur * mult
-        note = ""
-        if prior is not None and cur is not None:
-            if cur >= prior[0]:
-                sug = cur * 2.0
-            elif sug is not None and sug > prior[0]:
-                sug, note = prior[0], f" (the usual {prior[1]} LR)"
-        return Suggestion("increase_lr", current_lr=cur, suggested_lr=_round(sug),
-                          factor=factor_of(_round(sug)),
-                          rationale=f"Loss improved {100 * float(ev.get('rel_improvement', 0)):.2f}% over "
-                                    f"{100 * float(ev.get('plateau_frac', 0)):.0f}% of the run (equivalence "
-                                    f"p={float(ev.get('p_value', 1)):.2g}) at LR {_f(cur)}: increase it{note}.")
-    if diag == "lr_collapsed":
-        peak = ev.get("peak_lr")
-        peak = float(peak) if isinstance(peak, (int, float)) else None
-        return Suggestion("restore_lr", current_lr=cur, suggested_lr=_round(peak), factor=factor_of(_round(peak)),
-                          rationale=f"LR fell to ≤5% of its peak {_f(peak)} by step "
-                                    f"{int(float(ev.get('collapse_step') or 0))} and the loss has been flat since "
-                                    f"step {main.start_step}: fix the schedule and keep the LR near {_f(peak)}.")
-    if diag == "val_plateau":
-        best = ev.get("best_step")
-        step = int(float(best)) if isinstance(best, (int, float)) else int(main.start_step)
-        return Suggestion("early_stop", current_lr=cur, suggested_lr=cur, early_stop_step=step,
-                          rationale=f"Validation loss flat since step {main.start_step} "
-                                    f"({100 * float(ev.get('plateau_frac', 0)):.0f}% of the run) while training "
-                                    f"loss falls: later steps only widen the gap; keep the checkpoint at its "
-                                    f"lowest point, step {step}.")
-    sug = None if cur is None else cur * 0.3
-    extra["schedule"] = "cosine"
-    return Suggestion("decay_lr", current_lr=cur, suggested_lr=_round(sug), factor=factor_of(_round(sug)),
-                      extra=extra,
-                      rationale=f"Loss flat since step {main.start_step} "
-                                f"({100 * float(ev.get('plateau_frac', 0)):.0f}% of the run, change "
-                                f"{-100 * float(ev.get('rel_improvement', 0)):+.2f}%) at LR {_f(cur)}: decay it "
-                                "(cosine, or drop to 0.3× now).")
+        return keep(None, "keep_lr", why, base)
+    ctx = Context(findings=findings, main=main, lr=lr, sched=sched, base=base,
+                  prior=lr_prior(params, tags, name), opt_range=optimizer_range(params), p=config)
+    return RULES[main.kind](ctx)

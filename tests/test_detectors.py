@@ -529,3 +529,37 @@ def test_schedule_step_exponential_onecycle_plateau() -> None:
     for s, f in ((130, 0.5), (410, 0.5), (800, 0.5)):
         plateau[s:] *= f
     assert recognise(t, plateau).name == "reduce_on_plateau"
+
+
+def _trained_run(**kw):
+    from benchmarks.corpus import result_to_run
+    from benchmarks.corpus.train import TrainParams, train
+
+    return result_to_run(train(TrainParams(steps=1500, eval_every=25, **kw)), "t")
+
+
+@pytest.mark.parametrize("dataset,optimizer,good", [("digits", "adam", 1e-3), ("wine", "sgd", 1e-2)])
+def test_a_straight_slow_descent_is_too_slow_and_a_bending_one_is_not(dataset: str, optimizer: str,
+                                                                      good: float) -> None:
+    """Really trained: at 1/100 of a good LR the loss falls in a straight line (no bend)
+    by a few percent — too slow, raise the LR; at the good LR it bends — healthy."""
+    from analyzer.analysis import analyze_run
+
+    slow = analyze_run(_trained_run(dataset=dataset, model="mlp", optimizer=optimizer, lr=good / 100))
+    assert slow.status == "stagnation"
+    f = next(f for f in slow.findings if f.kind == "stagnation")
+    assert f.evidence["diagnosis"] in ("too_slow", "stuck")
+    assert slow.suggestion.action == "increase_lr" and slow.suggestion.factor > 1
+    fine = analyze_run(_trained_run(dataset=dataset, model="mlp", optimizer=optimizer, lr=good))
+    assert not any(f.evidence.get("diagnosis") == "too_slow" for f in fine.findings)
+
+
+def test_slow_descent_stats_tell_a_line_from_a_curve() -> None:
+    from analyzer.detectors.stagnation import slow_descent_stats
+
+    x = np.arange(1000.0)
+    rng = np.random.default_rng(0)
+    line = slow_descent_stats(x, 2.0 - 2e-4 * x + 0.01 * rng.standard_normal(1000))
+    curve = slow_descent_stats(x, 0.2 + 1.8 * np.exp(-x / 100) + 0.01 * rng.standard_normal(1000))
+    assert 0.08 < line["gain"] < 0.12 and 0.8 < line["deceleration"] < 1.25
+    assert curve["gain"] > 0.8 and curve["deceleration"] < 0.1

@@ -173,14 +173,45 @@ def test_overfitting_with_bouncing_val_also_lowers_lr() -> None:
     assert decayed.action == "early_stop" and decayed.early_stop_step == 800
 
 
-def test_decrease_factor_scales_the_lr_where_trouble_began() -> None:
-    """Under a decaying schedule the LR at the end of the finding may already be below
-    the suggested value: the factor still says "lower" (it scales the schedule)."""
+def test_decrease_quotes_the_base_lr_and_scales_the_schedule() -> None:
+    """Under a decaying schedule the LR quoted is the base (peak) one a person types; the
+    factor puts the LR where the trouble began a decade lower, and the suggested LR is
+    always current × factor, below the current one."""
     steps = np.arange(1000.0)
     lr = 3e-3 * np.linspace(1.0, 0.05, 1000)
     f = _f("oscillation", start=100, end=999, onset_step=100.0, lr_at_onset=float(lr[100]))
     s = suggest([f], lr=(steps, lr))
-    assert s.action == "decrease_lr" and s.current_lr < s.suggested_lr
-    assert s.factor == pytest.approx(OSCILLATION_FACTOR, rel=0.02)
+    assert s.action == "decrease_lr" and s.current_lr == pytest.approx(3e-3)
+    assert s.suggested_lr < s.current_lr
+    assert s.factor == pytest.approx(OSCILLATION_FACTOR * lr[100] / 3e-3, rel=0.02)
+    assert s.suggested_lr == pytest.approx(s.current_lr * s.factor, rel=0.05)
     d = suggest([_f("divergence", "critical", start=100, end=999)], lr=(steps, lr))
-    assert d.factor == pytest.approx(0.1, rel=0.02)
+    assert d.factor == pytest.approx(0.1, rel=0.02) and d.current_lr == pytest.approx(3e-3)
+
+
+def test_oscillation_at_the_first_warmup_steps_scales_the_peak_not_the_first_lr() -> None:
+    """An onset at the first steps of a warm-up (LR ~1e-6) is not what drove the swings:
+    the decrease is a decade below the peak, not 1e-4 of it."""
+    steps = np.arange(1000.0)
+    lr = S.lr_schedule(1000, "cosine", 1e-3, warmup=100)
+    f = _f("oscillation", start=0, end=999, onset_step=0.0, lr_at_onset=float(lr[0]))
+    s = suggest([f], lr=(steps, lr))
+    assert s.current_lr == pytest.approx(1e-3) and s.factor == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("opt,base,lo", [("Adam", 1e-7, 1e-4), ("sgd", 1e-5, 1e-2)])
+def test_far_too_small_lr_is_raised_into_its_optimizers_range(opt: str, base: float, lo: float) -> None:
+    steps = np.arange(100.0)
+    f = _f("stagnation", diagnosis="stuck", rel_improvement=0.02, plateau_frac=1.0)
+    s = suggest([f], lr=(steps, np.full(100, base)), params={"optimizer": opt})
+    assert s.action == "increase_lr" and s.suggested_lr == pytest.approx(lo)
+    assert s.factor > 100
+
+
+def test_far_too_large_lr_is_cut_into_its_optimizers_range() -> None:
+    steps = np.arange(100.0)
+    f = _f("divergence", "critical", start=5, end=99)
+    s = suggest([f], lr=(steps, np.full(100, 0.5)), params={"optimizer": "adamw"})
+    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(1e-3)
+    s = suggest([f], lr=(steps, np.full(100, 0.5)), params={"optimizer": "sgd"})
+    assert s.suggested_lr == pytest.approx(0.05)  # within 3x of SGD's range: a decade
