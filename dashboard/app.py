@@ -17,6 +17,7 @@ component bundles): no CDN.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import dash
@@ -26,7 +27,7 @@ from .auth import AuthConfig, protect
 from .data import STORE_KEY, DataStore
 from .layout import navbar
 from .upload_store import DISK_MB, MAX_AGE_HOURS, MEMORY_MB, UploadStore
-from .uploads import UPLOAD_BUDGET_MB
+from .uploads import UPLOAD_BUDGET_MB, UPLOAD_READERS
 from .uri_policy import DEFAULT_SCHEMES, UriPolicy, parse_schemes
 
 AUTH_KEY = "LRTEMPO_AUTH"
@@ -47,6 +48,7 @@ def create_app(
     upload_disk_mb: float = DISK_MB,
     upload_max_age_hours: float = MAX_AGE_HOURS,
     upload_budget_mb: float = UPLOAD_BUDGET_MB,
+    upload_readers: int = UPLOAD_READERS,
 ) -> dash.Dash:
     """A Dash app reviewing ``sources`` (files, folders, MLflow URIs) plus uploads."""
     if upload_limit_mb <= 0:
@@ -79,6 +81,7 @@ def create_app(
         uri_policy=UriPolicy(schemes=parse_schemes(allow_uri_schemes),
                              allow_private=bool(allow_private_uris)),
         uploads=uploads, upload_budget=ByteBudget(int(upload_budget_mb * 2**20)),
+        upload_slots=threading.BoundedSemaphore(max(1, int(upload_readers))),
     )
     app.server.config[AUTH_KEY] = auth
     # Base64 uploads are ~4/3 of the file; allow a few files per request, refuse more.

@@ -37,7 +37,7 @@ from analyzer.timewindow import parse_since, run_time
 
 from .figures import best_val_step
 from .upload_store import UploadStore
-from .uploads import UPLOAD_BUDGET_MB, reread_upload
+from .uploads import UPLOAD_BUDGET_MB, UPLOAD_READERS, reread_upload
 from .uri_policy import UriNotAllowed, UriPolicy, same_origin
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,8 @@ def window_seconds(window: str | None) -> float | None:
     if not window or window == "all":
         return None
     if not isinstance(window, str):
-        raise ValueError(f"time window {window!r}: use 24h, 7d, 30d, all or a duration such "
-                         "as 36h")
+        raise ValueError(  # noqa: TRY004 - callers report every bad window the same way
+            f"time window {window!r}: use 24h, 7d, 30d, all or a duration such as 36h")
     if window in WINDOWS:
         return WINDOWS[window]
     try:
@@ -143,6 +143,10 @@ class DataStore:
     #: Decompressed bytes all uploads being read may hold together (see dashboard.uploads).
     upload_budget: ByteBudget = field(
         default_factory=lambda: ByteBudget(UPLOAD_BUDGET_MB * 2**20))
+    #: Upload requests read at once (a 50 MiB CSV takes ~1.4 GiB while it is parsed);
+    #: the others wait for a slot (see :func:`dashboard.views.handle_uploads`).
+    upload_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(UPLOAD_READERS))
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _file_runs: list[Run] | None = field(default=None, repr=False)
     _file_errors: list[dict[str, str]] = field(default_factory=list, repr=False)

@@ -10,11 +10,13 @@ its runs can be read again. Three bounds, checked at every upload and look-up:
   uploads are deleted.
 * **age** (``max_age_hours``, default :data:`MAX_AGE_HOURS`): older uploads are deleted.
 
-A deleted upload is gone (its link says the run is not found); upload it again.
+A deleted upload is gone (its link says the run is not found); upload it again. The
+folder is removed when the process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 import threading
@@ -78,6 +80,7 @@ class UploadStore:
         with self._lock:
             if self._root is None or not self._root.is_dir():
                 self._root = Path(tempfile.mkdtemp(prefix="lrtempo-uploads-"))
+                atexit.register(shutil.rmtree, self._root, True)  # gone when the process ends
             return self._root
 
     def close(self) -> None:

@@ -309,16 +309,21 @@ def compare_view(run_ids: list[str], log_y: bool):
 def handle_uploads(contents: list[str] | None, filenames: list[str] | None) -> list[Any]:
     """Read, analyze and register each upload; one result line per file or error.
 
-    The request's files share one decompression budget, reserved from the process's
-    before anything is decoded (see :mod:`dashboard.uploads`)."""
+    At most ``UPLOAD_READERS`` requests are read at once (the others wait); a request's
+    files share one decompression budget, reserved from the process's before anything is
+    decoded (see :mod:`dashboard.uploads`)."""
     from analyzer.errors import ReaderError
 
-    from .uploads import upload_budget
+    from .uploads import UPLOAD_WAIT, upload_budget
 
     store = current_store()
     limit = store.upload_limit_mb * 1024 * 1024
     pairs = list(zip(contents or [], filenames or []))
     size = sum(min(len(c or "") * 3 // 4, limit) for c, _ in pairs)
+    if not store.upload_slots.acquire(timeout=UPLOAD_WAIT):
+        names = ", ".join(n or "upload" for _, n in pairs)
+        return [dbc.Alert(f"{names}: the server is busy reading other uploads; try again in a "
+                          "minute", color="danger", className="upload-error py-2 mb-2")]
     try:
         with upload_budget(limit, store.upload_budget, reserve=size):
             return _handle_uploads(pairs, limit)
@@ -326,6 +331,8 @@ def handle_uploads(contents: list[str] | None, filenames: list[str] | None) -> l
         names = ", ".join(n or "upload" for _, n in pairs)
         return [dbc.Alert(f"{names}: {exc.reason}", color="danger",
                           className="upload-error py-2 mb-2")]
+    finally:
+        store.upload_slots.release()
 
 
 def _handle_uploads(pairs: list[tuple[str, str]], limit: int) -> list[Any]:

@@ -88,7 +88,9 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(logs: Path):
     from dashboard.app import create_app
 
-    with serve_app(create_app([str(logs)], since_hours=0, upload_limit_mb=1)) as url:
+    # The operator lets visitors enter local stores (the Settings tests use a sqlite one).
+    with serve_app(create_app([str(logs)], since_hours=0, upload_limit_mb=1,
+                              allow_uri_schemes="sqlite")) as url:
         yield url
 
 

@@ -530,7 +530,16 @@ SERVER_CASES: list[ServerCase] = [
                _serve(_status(200, "text/html", "<html><form>login</form></html>"))),
     ServerCase("unknown-experiment", "--experiment names no experiment (a file store)",
                _file_store, argv=("--experiment", "nlp")),
+    ServerCase("pages-forever", "a new page token with every page of 1,000 runs, forever "
+               "(LRTEMPO_MLFLOW_MAX_RUNS=3000)",
+               _serve(lambda c, r, s: _pages_forever(c, r, s)), {"LRTEMPO_MLFLOW_MAX_RUNS": "3000"}),
 ]
+
+
+def _pages_forever(conn: socket.socket, req: object, stop: threading.Event) -> None:
+    from tests.test_security_limits import pages_forever
+
+    pages_forever(conn, req, stop)
 
 
 def run_server_case(case: ServerCase, folder: Path) -> Outcome:
@@ -586,10 +595,11 @@ tested one by one in `tests/test_reader_mlflow.py` (there also a real
 shows).
 
 Limits: a CSV or JSON log (or a gzip file's content) is refused above `LRTEMPO_MAX_FILE_MB`
-(default 2048) or above what the memory available now holds (reading needs about 28x the
-file's size); a TensorBoard event file is read in 16 MB windows and refused only when its
+(default 2048 MiB) or above what the memory available now holds (reading needs about 28x the
+file's size); a TensorBoard event file is read in 16 MiB windows and refused only when its
 scalar points outgrow the memory available; an MLflow answer waits `LRTEMPO_MLFLOW_TIMEOUT`
-seconds (default 30; a whole answer 4x that) and is refused above 64 MiB; a CSV header of
+seconds (default 30; a whole answer 4x that) and is refused above 64 MiB; one listing
+stops after 200,000 runs (`LRTEMPO_MLFLOW_MAX_RUNS`) or 2 GiB of answers; a CSV header of
 over 20,000 columns is refused. Pipes, devices and sockets are never read (nor waited on).
 """
 

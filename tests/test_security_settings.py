@@ -285,20 +285,24 @@ def test_cli_flags_reach_the_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 @pytest.mark.browser
-def test_two_browsers_keep_their_own_settings(run_dir: Path, mlflow_server: Any) -> None:
+def test_two_browsers_keep_their_own_settings(run_dir: Path, tmp_path: Path) -> None:
     """Visitor A saves a tracking URI in Settings and sees its runs; visitor B (another
-    browser context) still sees the server-wide sources only."""
+    browser context) still sees the server-wide sources only. A's store is a sqlite one
+    made here with the real MlflowClient (the operator allows sqlite URIs)."""
     playwright = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("mlflow")
+    from mlflow import MlflowClient
+
     from dashboard.app import create_app
     from tests.fixtures_mlflow import log_run
     from tests.test_dashboard_browser import CHROMIUM
 
-    client = mlflow_server.client()
-    exp = client.get_experiment_by_name("settings-visitor") or None
-    exp_id = exp.experiment_id if exp else client.create_experiment("settings-visitor")
+    visitor_uri = f"sqlite:///{tmp_path / 'visitor.db'}"
+    client = MlflowClient(tracking_uri=visitor_uri)
+    exp_id = client.create_experiment("settings-visitor")
     log_run(client, exp_id, "visitor_run", {"loss": [2.0 / (i + 1) + 0.1 for i in range(60)]},
             start_time=time.time() - 3600)
-    app = create_app([str(run_dir)], since_hours=0, allow_private_uris=True)
+    app = create_app([str(run_dir)], since_hours=0, allow_uri_schemes="sqlite")
     with serve_app(app) as base, playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                      args=["--no-sandbox", "--disable-gpu",
@@ -309,10 +313,10 @@ def test_two_browsers_keep_their_own_settings(run_dir: Path, mlflow_server: Any)
             for pg in (a, b):
                 pg.set_default_timeout(60_000)
             a.goto(base + "/settings")
-            a.fill("#settings-uri", mlflow_server.url)
+            a.fill("#settings-uri", visitor_uri)
             a.click("#settings-save")
             a.wait_for_selector("#settings-save-alert")
-            assert "Saved in this browser" in a.inner_text("#settings-save-alert")
+            assert "Saved. In this browser only" in a.inner_text("#settings-save-alert")
             a.goto(base + "/?window=all")
             a.wait_for_selector(".ag-row >> text=visitor_run")
             assert a.locator(".ag-row >> text=alpha").count() == 1
@@ -327,6 +331,6 @@ def test_two_browsers_keep_their_own_settings(run_dir: Path, mlflow_server: Any)
             a.goto(base + "/settings")  # a new page load: the browser kept A's settings
             a.wait_for_function("document.querySelector('#settings-uri') && "
                                 f"document.querySelector('#settings-uri').value === "
-                                f"{json.dumps(mlflow_server.url)}")
+                                f"{json.dumps(visitor_uri)}")
         finally:
             browser.close()

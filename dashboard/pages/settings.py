@@ -14,7 +14,7 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import flask
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.auth import is_admin
 from dashboard.data import current_store
@@ -65,16 +65,25 @@ def layout(**_: Any) -> html.Div:
     ])
 
 
-@callback(
+# In the browser: the fields from this browser's saved settings (empty: the server's),
+# run where the values are current, so a field the visitor already typed in is kept (a
+# server round trip could answer after the typing and clear it).
+clientside_callback(
+    """
+    function(data, _page, uri, experiment) {
+        const keep = window.dash_clientside.no_update;
+        const saved = (data && typeof data === "object") ? data : {};
+        const text = v => (typeof v === "string") ? v.trim() : "";
+        return [uri ? keep : text(saved.tracking_uri), experiment ? keep : text(saved.experiment)];
+    }
+    """,
     Output("settings-uri", "value"),
     Output("settings-experiment", "value"),
     Input("user-settings", "data"),
     Input("settings-page", "data"),
+    State("settings-uri", "value"),
+    State("settings-experiment", "value"),
 )
-def fill_from_browser(data: dict[str, Any] | None, _page: Any = None):
-    """The fields from this browser's saved settings (empty: the server's)."""
-    data = data if isinstance(data, dict) else {}
-    return str(data.get("tracking_uri") or ""), str(data.get("experiment") or "")
 
 
 @callback(
@@ -84,9 +93,14 @@ def fill_from_browser(data: dict[str, Any] | None, _page: Any = None):
     prevent_initial_call=True,
 )
 def on_test(_n: int | None, uri: str | None):
-    ok, msg = check_uri(uri or current_store().tracking_uri or "")
+    ok, msg = check_uri(_text(uri) or current_store().tracking_uri or "")
     return dbc.Alert(msg, color="success" if ok else "danger", className="py-2 mb-0",
                      id="settings-test-alert")
+
+
+def _text(value: Any) -> str:
+    """A field's value as stripped text (a forged request may send anything)."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _alert(text: str, ok: bool) -> dbc.Alert:
@@ -106,14 +120,14 @@ def on_save(_n: int | None, uri: str | None, experiment: str | None):
     """Save in this browser (after the URI policy); the server's settings stay."""
     if not _n:  # Dash calls it when the page appears (its output lives in the app layout)
         return no_update, no_update
-    uri = (uri or "").strip()
+    uri = _text(uri)
     if uri:
         try:
             current_store().check_user_uri(uri)
         except UriNotAllowed as exc:
             return no_update, _alert(f"Not saved: not allowed here: {exc}.", False)
-    data = {"tracking_uri": uri or None, "experiment": (experiment or "").strip() or None}
-    return data, _alert("Saved in this browser. Review reads "
+    data = {"tracking_uri": uri or None, "experiment": _text(experiment) or None}
+    return data, _alert("Saved. In this browser only: Review reads "
                         f"{uri or 'the server-wide store'} on its next load.", True)
 
 
@@ -133,8 +147,8 @@ def on_save_all(_n: int | None, uri: str | None, experiment: str | None):
     if not _admin():  # checked on the server: the button alone proves nothing
         return _alert("Only an admin of the auth file may change the server-wide settings.",
                       False), no_update
-    uri = (uri or "").strip()
+    uri = _text(uri)
     store = current_store()
     store.set_tracking_uri(uri or None)
-    store.experiment = (experiment or "").strip() or None
+    store.experiment = _text(experiment) or None
     return _alert("Saved for everyone.", True), uri or "none"
