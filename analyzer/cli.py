@@ -245,7 +245,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text, encoding="utf-8")
         counts = ", ".join(f"{n} {st}" for st, n in status_counts(analyses).items())
         print(f"lrtempo: wrote the {fmt} report of {len(analyses)} run(s) ({counts}) to "
-              f"{printable(str(Path(args.out).resolve()))}")
+              f"{printable(str(Path(args.out).resolve()))}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     if getattr(args, "write_tags", False):

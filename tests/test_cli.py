@@ -99,8 +99,10 @@ def test_human_formats(fmt: str, needle: str, tmp_path: Path) -> None:
     text = out.read_text()
     name = "resnet18_cifar_cosine"
     assert needle in text and (name.replace("_", "\\_") if fmt == "markdown" else name) in text
-    # one line says where the report went and what it holds
-    assert proc.stdout.count("\n") == 1 and str(out) in proc.stdout and "run(s)" in proc.stdout
+    # one line on stderr says where the report went and what it holds; stdout stays clean
+    assert proc.stdout == ""
+    said = [ln for ln in proc.stderr.splitlines() if "wrote the" in ln]
+    assert len(said) == 1 and str(out) in said[0] and "run(s)" in said[0]
     if fmt == "html":
         assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no CDN
 
