@@ -39,10 +39,12 @@ Rules (the most severe non-info finding decides: :func:`~analyzer.findings.worst
 Size of an LR change
 --------------------
 Decrease: ``f = divergence_factor`` / ``oscillation_factor`` (a decade: when in doubt,
-the smaller LR), smaller when the run sits far above the usual range of its optimizer
-(:func:`optimizer_range`): then the new LR is the top of that range. Increase: the gain
+the smaller LR); ``immediate_factor`` (two decades) for a blow-up within the first
+``immediate_onset`` of the run (a run just past the edge takes a while to blow up);
+smaller when the run sits ``range_margin`` × above the usual range of its optimizer
+(:func:`optimizer_range`): then the new LR is ``range_reach`` × the top of that range. Increase: the gain
 extrapolated to ``stuck_target_gain`` of the loss (×3 … ×100), larger when the LR sits
-decades below its optimizer's range (then the bottom of that range). Setting priors from
+``range_margin`` × below its optimizer's range (then 1/``range_reach`` of its bottom). Setting priors from
 params, tags and the run name (LoRA/PEFT → 1e-4, full fine-tune → 5e-6, other
 fine-tunes/SFT → 5e-5) cap both: a decrease never suggests more than the prior when the
 current LR is above it; an increase stops at the prior when the current LR is below it.
@@ -81,9 +83,16 @@ class SuggestParams:
     stuck_multiplier: tuple[float, float] = (3.0, 100.0)
     #: An onset LR below this share of the peak is the start of a warm-up, not the cause.
     onset_lr_share: float = 0.25
+    #: A blow-up within this share of the run's first steps means the LR is far past the
+    #: edge (a run just past it takes a while to blow up): cut by ``immediate_factor``.
+    immediate_onset: float = 0.02
+    immediate_factor: float = 0.01
     #: An LR this many times above the top of its optimizer's usual range (or below its
-    #: bottom) is brought into the range rather than moved by the default factor.
-    range_margin: float = 3.0
+    #: bottom) is brought to ``range_reach`` × that end rather than moved by the default
+    #: factor. The ranges are for typical deep nets; small models take larger LRs, so only
+    #: LRs far outside them are pulled in, and only to near the edge of the range.
+    range_margin: float = 30.0
+    range_reach: float = 3.0
 
 
 DEFAULT_PARAMS = SuggestParams()
@@ -261,8 +270,9 @@ def decrease_size(ctx: Context, trouble_lr: float | None, f: float) -> tuple[flo
     note = ""
     if ctx.opt_range is not None and ctx.prior is None:
         lo, hi, fam = ctx.opt_range
-        if base > ctx.p.range_margin * hi and hi / base < factor:
-            factor, note = hi / base, f"; into the usual {fam} range ({lo:g}–{hi:g})"
+        top = ctx.p.range_reach * hi
+        if base > ctx.p.range_margin * hi and top / base < factor:
+            factor, note = top / base, f"; towards the usual {fam} range ({lo:g}–{hi:g})"
     if ctx.prior is not None and base * factor > ctx.prior[0] and base > ctx.prior[0]:
         factor, note = ctx.prior[0] / base, f"; capped at the usual {ctx.prior[1]} LR {ctx.prior[0]:.0e}"
     return factor, note
@@ -287,8 +297,9 @@ def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
         return factor, note
     if ctx.opt_range is not None:
         lo, hi, fam = ctx.opt_range
-        if base * ctx.p.range_margin < lo and lo / base > factor:
-            factor, note = lo / base, f" (the bottom of the usual {fam} range {lo:g}–{hi:g})"
+        bottom = lo / ctx.p.range_reach
+        if base * ctx.p.range_margin < lo and bottom / base > factor:
+            factor, note = bottom / base, f" (towards the usual {fam} range {lo:g}–{hi:g})"
     return factor, note
 
 
@@ -327,9 +338,15 @@ def suggest_divergence(ctx: Context) -> Suggestion:
                     f"Loss exactly 0 for {ev.get('zero_points')} points from step {main.start_step}: "
                     "check labels/masking and precision before tuning the LR.")
     trouble = ctx.max_lr(-math.inf, float(main.start_step)) if ctx.lr is not None else ctx.base
-    factor, note = decrease_size(ctx, trouble, ctx.p.divergence_factor)
+    f, how = ctx.p.divergence_factor, ""
+    sched = ctx.sched
+    if (sched is not None and sched.first_step is not None and sched.last_step is not None
+            and sched.last_step > sched.first_step
+            and main.start_step - sched.first_step <= ctx.p.immediate_onset * (sched.last_step - sched.first_step)):
+        f, how = ctx.p.immediate_factor, " (it blew up at once: far past the edge)"
+    factor, note = decrease_size(ctx, trouble, f)
     why = (f"{main.message} Largest LR before step {main.start_step}: {_f(trouble)}; "
-           f"suggest {ctx.p.divergence_factor:g}× that{note}.")
+           f"suggest {f:g}× that{how}{note}.")
     return change(ctx, "decrease_lr", factor, why)
 
 
