@@ -17,6 +17,7 @@ from .analysis import RunAnalysis
 from .errors import printable
 from .model import Run
 from .roles import role_series
+from .sweeps import Sweep
 
 SCHEMA = "lrtempo.analysis/1"
 STATUS_ORDER = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
@@ -26,15 +27,44 @@ KIND_COLOURS = {
 }
 
 
-def build_document(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> dict[str, Any]:
-    """The JSON contract document."""
+def build_document(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
+                   sweeps: Sequence[Sweep] | None = None) -> dict[str, Any]:
+    """The JSON contract document (``sweeps`` added when given)."""
     runs = []
     for a in analyses:
         obj = a.to_dict()
         if a.warnings:
             obj["warnings"] = list(a.warnings)
         runs.append(obj)
-    return {"schema": SCHEMA, "runs": runs, "errors": [dict(e) for e in errors]}
+    doc = {"schema": SCHEMA, "runs": runs, "errors": [dict(e) for e in errors]}
+    if sweeps is not None:
+        doc["sweeps"] = [s.to_dict() for s in sweeps]
+    return doc
+
+
+def sweep_lines(sweeps: Sequence[Sweep]) -> list[tuple[str, str]]:
+    """Per sweep: a headline (group, LRs, recommendation) and its rationale."""
+    out = []
+    for s in sweeps:
+        split = ", ".join(f"{k}={v}" for k, v in s.split.items())
+        rng = s.recommended_range
+        rec = (f"recommended LR {_fmt_lr(s.recommended_lr)}"
+               + (f" (range {_fmt_lr(rng[0])}–{_fmt_lr(rng[1])})" if rng else "")
+               + f", confidence {s.confidence:.2f}")
+        head = (f"{printable(s.group)}{' [' + printable(split) + ']' if split else ''}: "
+                f"{len(s.points)} runs at LRs {', '.join(_fmt_lr(v) for v in s.lrs)}; {rec}")
+        out.append((head, printable(s.rationale)))
+    return out
+
+
+def range_test_line(a: RunAnalysis) -> str:
+    """``LR range test: suggested 1e-03 (min_loss/10), steepest …`` or ``""``."""
+    t = a.lr_range_test
+    if t is None:
+        return ""
+    return (f"LR range test: suggested {_fmt_lr(t.suggested_lr)} ({t.rule}, confidence "
+            f"{t.confidence:.2f}); steepest {_fmt_lr(t.steepest_lr)}, minimum loss at "
+            f"{_fmt_lr(t.min_loss_lr)}, blow-up at {_fmt_lr(t.blowup_lr)}")
 
 
 def status_counts(analyses: Iterable[RunAnalysis]) -> dict[str, int]:
@@ -62,7 +92,8 @@ def suggestion_line(a: RunAnalysis) -> str:
     return s.action
 
 
-def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> str:
+def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
+                sweeps: Sequence[Sweep] = ()) -> str:
     """A plain-text report for the terminal."""
     lines = []
     counts = status_counts(analyses)
@@ -80,8 +111,14 @@ def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]
             )
         if a.suggestion and a.suggestion.action != "keep_lr":
             lines.append(f"  → {suggestion_line(a)}: {a.suggestion.rationale}")
+        if a.lr_range_test is not None:
+            lines.append(f"  → {range_test_line(a)}")
         for w in a.warnings:
             lines.append(f"  ! {printable(w)}")
+    if sweeps:
+        lines += ["", f"Sweeps: {len(sweeps)}"]
+        for head, why in sweep_lines(sweeps):
+            lines += [f"  {head}", f"    {why}"]
     for e in errors:
         lines.append(f"error: {printable(e['location'])}: {printable(e['error'])}")
     return "\n".join(lines) + "\n"
@@ -91,7 +128,8 @@ def _md_cell(text: str) -> str:
     return printable(text.replace("\n", " ")).replace("|", "\\|")
 
 
-def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> str:
+def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
+                    sweeps: Sequence[Sweep] = ()) -> str:
     """A Markdown report (a table of runs, then each run's findings)."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"# LR Tempo review — {now}", ""]
@@ -104,7 +142,12 @@ def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, 
             f"| {_md_cell(a.meta.name)} | {a.meta.source} | {a.status} | {_md_cell(worst)} | "
             f"{_md_cell(suggestion_line(a))} |"
         )
+    if sweeps:
+        out += ["", "## Sweeps", ""]
+        out += [f"- **{_md_cell(head)}** — {_md_cell(why)}" for head, why in sweep_lines(sweeps)]
     for a in analyses:
+        if a.lr_range_test is not None:
+            out += ["", f"## {_md_cell(a.meta.name)}", "", f"- {_md_cell(range_test_line(a))}"]
         if not a.findings:
             continue
         out += ["", f"## {_md_cell(a.meta.name)}", ""]
@@ -178,6 +221,7 @@ def render_html(
     errors: Sequence[dict[str, str]],
     runs: dict[str, Run] | None = None,
     sparklines: Mapping[str, str] | None = None,
+    sweeps: Sequence[Sweep] = (),
 ) -> str:
     """A self-contained HTML report; ``runs`` (by id) adds a sparkline per run, or
     ``sparklines`` (by id) when they were drawn where the runs were read (a fleet review)."""
@@ -197,6 +241,8 @@ def render_html(
             for f in a.findings
         ) or '<span class="muted">no finding</span>'
         rationale = esc(a.suggestion.rationale) if a.suggestion else ""
+        if a.lr_range_test is not None:
+            rationale += f"<div>{esc(range_test_line(a))}</div>"
         rows.append(
             f"<tr><td><b>{esc(a.meta.name)}</b><div class='muted'>{esc(a.meta.source)}: "
             f"{esc(a.meta.location)}</div></td>"
@@ -205,6 +251,8 @@ def render_html(
             f"<td><b>{esc(suggestion_line(a))}</b><div class='muted'>{rationale}</div></td></tr>"
         )
     summary = " · ".join(f"<b>{n}</b> {esc(s)}" for s, n in counts.items()) or "No runs."
+    sweep_html = "".join(f"<li><b>{esc(h)}</b><div class='muted'>{esc(w)}</div></li>"
+                         for h, w in sweep_lines(sweeps))
     errs = "".join(f"<li class='err'><code>{esc(e['location'])}</code>: {esc(e['error'])}</li>" for e in errors)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>LR Tempo review</title>"
@@ -212,6 +260,7 @@ def render_html(
         f"<p class='muted'>{esc(now)}</p><p>{summary}</p>"
         "<table><tr><th>run</th><th>status</th><th>loss (train blue, val orange)</th>"
         f"<th>findings</th><th>suggestion</th></tr>{''.join(rows)}</table>"
+        + (f"<h2>Sweeps</h2><ul>{sweep_html}</ul>" if sweep_html else "")
         + (f"<h2>Sources that could not be read</h2><ul>{errs}</ul>" if errs else "")
         + "</body></html>\n"
     )

@@ -1,0 +1,219 @@
+"""LR sweeps from really trained runs (corpus 1's numpy trainer) and a real MLflow server."""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analyzer.analysis import analyze_run
+from analyzer.cli import main
+from analyzer.findings import Suggestion
+from analyzer.model import Run, RunMeta, finalize_frame, frame_from_columns
+from analyzer.readers import read_sources
+from analyzer.sweeps import (
+    batch_scaling,
+    find_sweeps,
+    name_lr,
+    reconcile,
+    sweep_point,
+    sweeps_of,
+)
+from benchmarks.corpus.train import TrainParams, TrainResult, train
+
+STEPS = 300
+
+
+@cache
+def trained(lr: float, batch_size: int = 32, seed: int = 0, optimizer: str = "adam"
+            ) -> TrainResult:
+    """One real run on digits (MLP), cached across tests."""
+    return train(TrainParams(dataset="digits", model="mlp", optimizer=optimizer, lr=lr,
+                             steps=STEPS, batch_size=batch_size, seed=seed))
+
+
+def write_csv(res: TrainResult, path: Path) -> None:
+    tr = pd.DataFrame({"step": res.train_step, "train_loss": res.train_loss, "lr": res.lr})
+    va = pd.DataFrame({"step": res.val_step, "val_loss": res.val_loss})
+    tr.merge(va, on="step", how="left").to_csv(path, index=False, float_format="%.9g")
+
+
+def as_run(res: TrainResult, name: str, params: dict[str, str], log_lr: bool = True) -> Run:
+    """A canonical Run of a training result, with run parameters (as MLflow would give)."""
+    parts = [("train_loss", res.train_step, res.train_loss), ("val_loss", res.val_step, res.val_loss)]
+    if log_lr:
+        parts.append(("lr", res.train_step, res.lr))
+    frame = finalize_frame(frame_from_columns(
+        np.concatenate([np.full(len(s), m, dtype=object) for m, s, _ in parts]),
+        np.concatenate([s for _, s, _ in parts]), np.concatenate([v for _, _, v in parts])))
+    meta = RunMeta(id=name, name=name, source="mlflow", location=f"sqlite:///x.db#{name}",
+                   params=params, experiment="sweep-exp")
+    return Run(meta=meta, frame=frame)
+
+
+def folder_sweep(tmp_path: Path, lrs: list[float]):
+    for lr in lrs:
+        write_csv(trained(lr), tmp_path / f"run_lr{lr:g}.csv")
+    result = read_sources([str(tmp_path)])
+    analyses = [analyze_run(r) for r in result.runs]
+    return result.runs, analyses, sweeps_of(result.runs, analyses)
+
+
+def test_folder_of_csv_runs_is_one_sweep_with_a_sensible_recommendation(tmp_path: Path) -> None:
+    lrs = [1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 1.0]
+    runs, analyses, sweeps = folder_sweep(tmp_path, lrs)
+    assert len(sweeps) == 1
+    s = sweeps[0]
+    assert s.group == str(tmp_path) and s.lrs == lrs and len(s.points) == 6
+    assert s.metric == "best val_loss"
+    best = {p.lr: p.value for p in s.points}
+    good = [lr for lr, v in best.items() if v <= 1.2 * min(best.values())]
+    assert s.recommended_lr is not None and min(good) <= s.recommended_lr <= max(good)
+    lo, hi = s.recommended_range
+    assert lo <= s.recommended_lr <= hi
+    if s.stability_edge_lr is not None:
+        assert s.recommended_lr <= s.stability_edge_lr / 2
+        assert hi < s.stability_edge_lr
+    best_run = next(p for p in s.points if p.id == s.best_run)
+    assert best_run.value == min(best.values())
+    assert f"{best_run.lr:.2g}" in s.rationale and f"{s.recommended_lr:.2g}" in s.rationale
+    doc = s.to_dict()
+    for key in ("id", "group", "runs", "lrs", "metric", "varied", "best_run", "recommended_lr",
+                "recommended_range", "stability_edge_lr", "confidence", "rationale"):
+        assert key in doc
+    json.dumps(doc, allow_nan=False)
+
+
+def test_reconciled_suggestions_never_reach_the_unstable_lrs(tmp_path: Path) -> None:
+    runs, analyses, sweeps = folder_sweep(tmp_path, [1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    edge = sweeps[0].stability_edge_lr
+    assert edge is not None  # 1.0 with Adam bounces on digits
+    for a in reconcile(analyses, sweeps):
+        s = a.suggestion
+        assert s is not None
+        if s.action in ("increase_lr", "decrease_lr"):
+            assert s.suggested_lr is not None and s.suggested_lr < edge
+            assert s.factor is not None and (s.factor > 1) == (s.action == "increase_lr")
+            assert s.suggested_lr == pytest.approx(s.current_lr * s.factor, rel=0.05)
+
+
+def test_an_increase_past_the_edge_is_cut_to_the_recommendation() -> None:
+    runs = [as_run(trained(lr), f"r{i}", {"lr": str(lr)}) for i, lr in
+            enumerate([1e-4, 1e-3, 1e-2, 1e-1, 1.0])]
+    analyses = [analyze_run(r) for r in runs]
+    sweeps = sweeps_of(runs, analyses)
+    edge = sweeps[0].stability_edge_lr
+    assert edge is not None
+    # a per-run rule that asked for ×100 from the smallest LR would cross the edge
+    small = analyses[0]
+    wild = Suggestion("increase_lr", current_lr=1e-4, suggested_lr=edge * 3,
+                      factor=edge * 3 / 1e-4, rationale="stuck")
+    from dataclasses import replace
+    fixed = reconcile([replace(small, suggestion=wild)], sweeps)[0].suggestion
+    assert fixed is not None and fixed.action == "increase_lr"
+    assert fixed.suggested_lr == pytest.approx(sweeps[0].recommended_lr, rel=0.05)
+    assert fixed.factor > 1 and sweeps[0].id in fixed.rationale
+
+
+def test_best_lr_at_the_largest_tried_says_try_larger(tmp_path: Path) -> None:
+    lrs = [1e-5, 3e-5, 1e-4]  # all far too small for Adam on digits in 300 steps
+    _, _, sweeps = folder_sweep(tmp_path, lrs)
+    s = sweeps[0]
+    assert s.at_edge == "high"
+    assert s.recommended_lr == pytest.approx(1e-4)  # never a number outside what was tried
+    assert s.recommended_range[1] <= 1e-4
+    assert all(v > 1e-4 for v in s.next_lrs)
+    assert "try larger" in s.rationale and s.confidence <= 0.5
+
+
+def test_batch_size_and_lr_group_is_split_and_scaling_reported() -> None:
+    runs = []
+    for bs in (16, 128):
+        for lr in (3e-4, 1e-3, 3e-3, 1e-2, 3e-2):
+            runs.append(as_run(trained(lr, batch_size=bs), f"bs{bs}_lr{lr:g}",
+                               {"learning_rate": str(lr), "batch_size": str(bs),
+                                "optimizer": "adam"}, log_lr=False))
+    analyses = [analyze_run(r) for r in runs]
+    sweeps = sweeps_of(runs, analyses)
+    assert sorted(s.split["batch_size"] for s in sweeps) == ["128", "16"]
+    for s in sweeps:
+        assert len(s.points) == 5 and "batch_size" not in s.varied
+        assert s.batch_scaling is not None
+        assert set(s.batch_scaling["best_lr_by_batch_size"]) == {"16", "128"}
+        assert s.batch_scaling["rule"] in ("linear", "square-root")
+        assert s.to_dict()["batch_scaling"]["param"] == "batch_size"
+
+
+def test_seeds_do_not_split_a_sweep_and_give_the_noise() -> None:
+    runs = [as_run(trained(lr, seed=seed), f"lr{lr:g}_s{seed}", {"lr": str(lr), "seed": str(seed),
+                                                               "out_dir": f"/ck/lr{lr:g}_s{seed}"})
+            for lr in (1e-3, 3e-3, 1e-2) for seed in (0, 1)]
+    analyses = [analyze_run(r) for r in runs]
+    sweeps = sweeps_of(runs, analyses)
+    assert len(sweeps) == 1
+    assert set(sweeps[0].varied) == {"lr", "seed", "out_dir"} and not sweeps[0].split
+    assert sweeps[0].curve and len(sweeps[0].curve["band"]) == len(sweeps[0].curve["fit"])
+
+
+def test_lr_from_name_when_neither_param_nor_series() -> None:
+    assert name_lr("resnet_lr3e-4_bs64") == pytest.approx(3e-4)
+    assert name_lr("run-lr_0.001") == pytest.approx(1e-3)
+    assert name_lr("lr=1e-3") == pytest.approx(1e-3)
+    assert name_lr("clr-plain") is None and name_lr("baseline") is None
+    runs = [as_run(trained(lr), f"exp_lr{lr:g}", {}, log_lr=False) for lr in (1e-3, 1e-2, 1e-1)]
+    pts = [sweep_point(r, analyze_run(r)) for r in runs]
+    assert [p.lr_from for p in pts] == ["name"] * 3
+    assert len(find_sweeps(pts)) == 1
+
+
+def test_too_few_runs_or_one_lr_is_no_sweep() -> None:
+    runs = [as_run(trained(1e-3, seed=s), f"s{s}", {"lr": "0.001", "seed": str(s)})
+            for s in range(3)]
+    assert sweeps_of(runs, [analyze_run(r) for r in runs]) == []
+    two = runs[:1] + [as_run(trained(1e-2), "b", {"lr": "0.01"})]
+    assert sweeps_of(two, [analyze_run(r) for r in two]) == []
+
+
+def test_batch_scaling_exponent() -> None:
+    lin = batch_scaling([(32, 1e-3), (64, 2e-3), (128, 4e-3)])
+    assert lin["rule"] == "linear" and lin["exponent"] == pytest.approx(1.0)
+    sq = batch_scaling([(32, 1e-3), (128, 2e-3)])
+    assert sq["rule"] == "square-root" and sq["exponent"] == pytest.approx(0.5)
+
+
+@pytest.mark.mlflow_server
+def test_mlflow_experiment_sweep_in_the_json(mlflow_server) -> None:
+    from tests.fixtures_mlflow import log_run
+
+    client = mlflow_server.client()
+    exp = client.create_experiment("lr-sweep-issue11")
+    ids = {}
+    for lr in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
+        res = trained(lr)
+        ids[lr] = log_run(client, exp, f"adam-{lr:g}",
+                          {"train_loss": res.train_loss, "lr": res.lr},
+                          steps=[int(s) for s in res.train_step],
+                          params={"learning_rate": str(lr), "optimizer": "adam", "seed": "0"})
+        for s, v in zip(res.val_step, res.val_loss):
+            client.log_metric(ids[lr], "val_loss", float(v), step=int(s))
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["analyze", mlflow_server.url, "--experiment", "lr-sweep-issue11",
+                     "--format", "json"])
+    assert code == 0
+    doc = json.loads(out.getvalue())
+    assert len(doc["sweeps"]) == 1
+    s = doc["sweeps"][0]
+    assert sorted(s["runs"]) == sorted(ids.values())
+    assert s["lrs"] == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    assert "lr-sweep-issue11" in s["group"] and s["best_run"] in ids.values()
+    assert 1e-4 < s["recommended_lr"] < 1.0 and math.isfinite(s["confidence"])
+    assert s["stability_edge_lr"] is None or s["recommended_lr"] < s["stability_edge_lr"]
