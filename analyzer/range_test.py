@@ -14,8 +14,9 @@ warm-up). The loss is read against the LR on a log axis:
   exponential moving average would shift every point to larger LRs);
 * ``min_loss_lr``: the LR at the smoothed minimum;
 * ``blowup_lr``: the first LR after the minimum where the smoothed loss exceeds
-  :data:`BLOWUP_RATIO` × its minimum, or where the raw loss is not finite (``None``
-  when it never does);
+  :data:`BLOWUP_RATIO` × its minimum, or where the raw loss is not finite, or the last
+  LR when the test ended on a raw loss above that (lr finders stop at the first loss
+  above a multiple of the best); ``None`` when none of these happened;
 * ``steepest_lr``: the steepest fall of the smoothed loss against log10 LR before the
   minimum, skipping the first tenth of the points (Lightning's ``skip_begin``);
 * ``suggested_lr`` (rule ``min_loss/10``): a decade below the minimum-loss LR — the
@@ -141,6 +142,8 @@ def read_range_test(lr: tuple[np.ndarray, np.ndarray] | None,
     low = float(s[i_min])
     above = np.flatnonzero(s[i_min:] > BLOWUP_RATIO * low) if low > 0 else np.array([], int)
     blowup = float(at[i_min + above[0]]) if len(above) else nonfinite_lr
+    if blowup is None and low > 0 and y[-1] > BLOWUP_RATIO * low:
+        blowup = float(at[-1])  # the finder stopped on a spike (its divergence stop)
     if kind == "linear" and blowup is None and s[-1] < 1.5 * low:
         return None  # a run stopped during a linear warm-up, not a range test
     steepest = _steepest(at[: i_min + 1], s[: i_min + 1])

@@ -66,7 +66,7 @@ def folder_sweep(tmp_path: Path, lrs: list[float]):
 
 def test_folder_of_csv_runs_is_one_sweep_with_a_sensible_recommendation(tmp_path: Path) -> None:
     lrs = [1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 1.0]
-    runs, analyses, sweeps = folder_sweep(tmp_path, lrs)
+    _runs, _analyses, sweeps = folder_sweep(tmp_path, lrs)
     assert len(sweeps) == 1
     s = sweeps[0]
     assert s.group == str(tmp_path) and s.lrs == lrs and len(s.points) == 6
@@ -90,7 +90,7 @@ def test_folder_of_csv_runs_is_one_sweep_with_a_sensible_recommendation(tmp_path
 
 
 def test_reconciled_suggestions_never_reach_the_unstable_lrs(tmp_path: Path) -> None:
-    runs, analyses, sweeps = folder_sweep(tmp_path, [1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    _runs, analyses, sweeps = folder_sweep(tmp_path, [1e-4, 1e-3, 1e-2, 1e-1, 1.0])
     edge = sweeps[0].stability_edge_lr
     assert edge is not None  # 1.0 with Adam bounces on digits
     for a in reconcile(analyses, sweeps):
