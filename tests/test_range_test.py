@@ -117,3 +117,18 @@ def test_a_range_test_that_never_blew_up_is_flagged_as_less_sure() -> None:
     steps = np.arange(len(lrs), dtype=float)
     t = read_range_test((steps, lrs), (steps, losses))
     assert t is not None and t.blowup_lr is None and t.confidence <= 0.6
+
+
+def test_lr_finder_history_json_is_read_as_a_range_test(tmp_path: Path) -> None:
+    lrs, losses = lr_find()
+    path = tmp_path / "lr_finder_history.json"  # json.dump(lr_finder.history, f, indent=2)
+    path.write_text(json.dumps({"lr": lrs.tolist(), "loss": losses.tolist()}, indent=2))
+    result = read_sources([str(path)])
+    assert not result.errors
+    a = analyze_run(result.runs[0])
+    assert a.lr_range_test is not None and a.status == "healthy"
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    write_lr_find_csv(csv / "lr_find.csv")
+    b = analyze_run(read_sources([str(csv / "lr_find.csv")]).runs[0])
+    assert a.lr_range_test.suggested_lr == pytest.approx(b.lr_range_test.suggested_lr, rel=1e-6)
