@@ -239,7 +239,10 @@ def analyze_run(
     # --- LR range test hook (issue 11): read against the LR, not judged as training ---
     range_test = read_range_test(lr, train)
     if range_test is not None:
-        return RunAnalysis(meta=run.meta, roles=roles, status="healthy",
+        note = Suggestion("keep_lr", rationale=(
+            f"An LR range test, not a training run: train at {range_test.suggested_lr:.2g} "
+            f"({range_test.rule}; the loss was lowest at {range_test.min_loss_lr:.2g})."))
+        return RunAnalysis(meta=run.meta, roles=roles, status="healthy", suggestion=note,
                            warnings=tuple(run.warnings), lr_range_test=range_test)
     # --- end of range test hook ---
     findings, insufficient = analyze_series(train, val, lr, cfg)

@@ -217,3 +217,27 @@ def test_mlflow_experiment_sweep_in_the_json(mlflow_server) -> None:
     assert "lr-sweep-issue11" in s["group"] and s["best_run"] in ids.values()
     assert 1e-4 < s["recommended_lr"] < 1.0 and math.isfinite(s["confidence"])
     assert s["stability_edge_lr"] is None or s["recommended_lr"] < s["stability_edge_lr"]
+    # --group-by a parameter: the group is that parameter's value
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["analyze", mlflow_server.url, "--experiment", "lr-sweep-issue11",
+                     "--format", "json", "--group-by", "optimizer"]) == 0
+    by = json.loads(out.getvalue())["sweeps"]
+    assert [x["group"] for x in by] == ["optimizer=adam"] and by[0]["runs"] == s["runs"]
+
+
+def test_review_through_the_fleet_has_the_same_sweeps(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    for lr in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
+        write_csv(trained(lr), tmp_path / f"run_lr{lr:g}.csv")
+    docs = []
+    for extra in ([], ["--executor", "processes:2"]):
+        assert main(["review", str(tmp_path), "--since", "3650d", "--format", "json",
+                     *extra]) == 0
+        docs.append(json.loads(capsys.readouterr().out))
+    assert docs[0]["sweeps"] == docs[1]["sweeps"] and len(docs[0]["sweeps"]) == 1
+    sugs = [[r["suggestion"] for r in sorted(d["runs"], key=lambda r: r["run"]["id"])]
+            for d in docs]
+    assert sugs[0] == sugs[1]
+    assert main(["review", str(tmp_path), "--since", "3650d", "--format", "markdown"]) == 0
+    assert "## Sweeps" in capsys.readouterr().out
