@@ -18,9 +18,14 @@ Pipeline (pure: no I/O, no printing):
    loss showed no oscillation) is oscillation, and its lucky dips are not judged as a
    best checkpoint; otherwise overfitting (needs the train series to
    check that training still improves — when both rise it is reported as divergence
-   of ``val_loss``, i.e. instability rather than overfitting), stagnation when no
+   of ``val_loss``, i.e. instability rather than overfitting; when the val loss jumps
+   ≥ ``oscillation.val_jump`` per evaluation after its best while the train loss gained <
+   ``oscillation.val_jump_train_gain`` after its first tenth, as oscillation, path
+   ``erratic_rise``: the weights bounce, nothing is being memorised), stagnation when no
    overfitting was found (diagnosis ``val_plateau`` when training still falls);
-4. status via ``status_of`` (info findings keep a run healthy), the suggestion via
+4. no warning yet: ``detect_slow_descent`` — a loss that falls in a straight line, by
+   little, is an LR far too small (stagnation, diagnosis ``too_slow``);
+5. status via ``status_of`` (info findings keep a run healthy), the suggestion via
    :func:`analyzer.suggest.suggest`.
 
 Too few finite train points (``config.min_points``) and fewer than 4 validation
@@ -117,13 +122,13 @@ def _late_train_gain(train: tuple[np.ndarray, np.ndarray] | None) -> float | Non
 
 
 def _jumps_not_memorises(f: Finding, train_gain: float | None, cfg: AnalysisConfig) -> bool:
-    """An overfitting finding whose val loss jumps (median move ≥ ``osc_val_jump`` per
+    """An overfitting finding whose val loss jumps (median move ≥ ``oscillation.val_jump`` per
     evaluation after its best) while the train loss gained less than
-    ``osc_val_jump_train_gain`` after its first tenth: the model is not fitting the
+    ``oscillation.val_jump_train_gain`` after its first tenth: the model is not fitting the
     training set much better, its weights bounce — an LR too large, not overfitting."""
     jump = f.evidence.get("val_jump")
-    return (isinstance(jump, float) and jump >= cfg.osc_val_jump
-            and train_gain is not None and train_gain < cfg.osc_val_jump_train_gain)
+    return (isinstance(jump, float) and jump >= cfg.oscillation.val_jump
+            and train_gain is not None and train_gain < cfg.oscillation.val_jump_train_gain)
 
 
 def _as_bouncing(f: Finding, train_gain: float | None) -> Finding:
@@ -143,16 +148,16 @@ def _minibatch_noise(f: Finding, val: tuple[np.ndarray, np.ndarray] | None,
                      cfg: AnalysisConfig) -> bool:
     """A train "oscillation" of noise-like swings (sign flips ~2/3, not period-2) while a
     validation pass over the same steps stays smooth (≥ 8 evaluations bouncing less than
-    ``stag_jitter`` per evaluation): the weights are not bouncing, the minibatch loss
+    ``stagnation.jitter`` per evaluation): the weights are not bouncing, the minibatch loss
     is just noisier as it falls (hard examples), so it is no LR problem."""
     if val is None or f.evidence.get("path") != "growth":
         return False
     flips = f.evidence.get("sign_flip_rate")
-    if not isinstance(flips, float) or not flips < cfg.osc_flip_rate:
+    if not isinstance(flips, float) or not flips < cfg.oscillation.flip_rate:
         return False
     vx, vy = finite_xy(*val)
     sel = vx >= f.start_step
-    return int(sel.sum()) >= 8 and bounce(vy[sel]) < cfg.stag_jitter
+    return int(sel.sum()) >= 8 and bounce(vy[sel]) < cfg.stagnation.jitter
 
 
 def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, np.ndarray] | None,

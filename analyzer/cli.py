@@ -27,7 +27,7 @@ from .errors import LRTempoError, printable
 from .findings import SEVERITY_RANK
 from .model import ReadResult, Run
 from .readers import read_sources
-from .report import build_document, render_html, render_markdown, render_text
+from .report import build_document, render_html, render_markdown, render_text, status_counts
 from .roles import resolve_roles
 from .sweeps import Sweep, find_sweeps, reconcile, sweep_point, sweeps_of
 from .timewindow import parse_since, started_since
@@ -231,6 +231,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     text = render(fmt, analyses, result, sparklines, sweeps)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
+        counts = ", ".join(f"{n} {st}" for st, n in status_counts(analyses).items())
+        print(f"lrtempo: wrote the {fmt} report of {len(analyses)} run(s) ({counts}) to "
+              f"{printable(str(Path(args.out).resolve()))}")
     else:
         sys.stdout.write(text)
     if getattr(args, "write_tags", False):

@@ -7,8 +7,9 @@ All are frozen dataclasses; ``to_dict`` gives the contract's JSON objects
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 FindingKind = Literal["oscillation", "stagnation", "overfitting", "divergence"]
 Severity = Literal["info", "warning", "critical"]
@@ -98,8 +99,21 @@ def status_of(findings: list[Finding], insufficient: bool = False) -> Status:
     but do not make a run unhealthy. With no problem: ``insufficient_data`` when the
     run was too short to judge, else ``healthy``.
     """
+    main = worst(findings)
+    if main is None:
+        return "insufficient_data" if insufficient else "healthy"
+    return main.kind
+
+
+def worst(findings: Iterable[Finding]) -> Finding | None:
+    """The most severe non-info finding, ``None`` without one.
+
+    Ties: the worse kind (:data:`KIND_RANK`: divergence > oscillation > overfitting >
+    stagnation), then the higher confidence, then the earlier start. The status, the
+    suggestion, the reports, the Review grid and the MLflow tags all pick with this.
+    """
     problems = [f for f in findings if f.severity != "info"]
     if not problems:
-        return "insufficient_data" if insufficient else "healthy"
-    worst = max(problems, key=lambda f: (SEVERITY_RANK[f.severity], KIND_RANK[f.kind]))
-    return worst.kind
+        return None
+    return max(problems, key=lambda f: (SEVERITY_RANK.get(f.severity, 0), KIND_RANK.get(f.kind, -1),
+                                        float(f.confidence), -int(f.start_step)))

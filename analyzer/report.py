@@ -7,15 +7,18 @@ The HTML report is self-contained (inline CSS and SVG sparklines, no CDN).
 from __future__ import annotations
 
 import html
-import math
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 
 from .analysis import RunAnalysis
 from .errors import printable
-from .model import Run
+from .lrtext import evidence_text, format_lr, lr_change, worst_text
+from .model import Run, RunMeta
 from .roles import role_series
 from .sweeps import Sweep
 
@@ -48,11 +51,11 @@ def sweep_lines(sweeps: Sequence[Sweep]) -> list[tuple[str, str]]:
     for s in sweeps:
         split = ", ".join(f"{k}={v}" for k, v in s.split.items())
         rng = s.recommended_range
-        rec = (f"recommended LR {_fmt_lr(s.recommended_lr)}"
-               + (f" (range {_fmt_lr(rng[0])}–{_fmt_lr(rng[1])})" if rng else "")
+        rec = (f"recommended LR {format_lr(s.recommended_lr)}"
+               + (f" (range {format_lr(rng[0])}–{format_lr(rng[1])})" if rng else "")
                + f", confidence {s.confidence:.2f}")
         head = (f"{printable(s.group)}{' [' + printable(split) + ']' if split else ''}: "
-                f"{len(s.points)} runs at LRs {', '.join(_fmt_lr(v) for v in s.lrs)}; {rec}")
+                f"{len(s.points)} runs at LRs {', '.join(format_lr(v) for v in s.lrs)}; {rec}")
         out.append((head, printable(s.rationale)))
     return out
 
@@ -62,9 +65,9 @@ def range_test_line(a: RunAnalysis) -> str:
     t = a.lr_range_test
     if t is None:
         return ""
-    return (f"LR range test: suggested {_fmt_lr(t.suggested_lr)} ({t.rule}, confidence "
-            f"{t.confidence:.2f}); steepest {_fmt_lr(t.steepest_lr)}, minimum loss at "
-            f"{_fmt_lr(t.min_loss_lr)}, blow-up at {_fmt_lr(t.blowup_lr)}")
+    return (f"LR range test: suggested {format_lr(t.suggested_lr)} ({t.rule}, confidence "
+            f"{t.confidence:.2f}); steepest {format_lr(t.steepest_lr)}, minimum loss at "
+            f"{format_lr(t.min_loss_lr)}, blow-up at {format_lr(t.blowup_lr)}")
 
 
 def status_counts(analyses: Iterable[RunAnalysis]) -> dict[str, int]:
@@ -75,21 +78,38 @@ def status_counts(analyses: Iterable[RunAnalysis]) -> dict[str, int]:
     return {s: n for s, n in counts.items() if n}
 
 
-def _fmt_lr(value: float | None) -> str:
-    return "—" if value is None or not math.isfinite(value) else f"{value:.3g}"
-
-
 def suggestion_line(a: RunAnalysis) -> str:
-    """``decrease_lr 3e-03 → 1e-03 (×0.33)`` or the action with its step."""
-    s = a.suggestion
-    if s is None:
-        return "—"
-    if s.action == "early_stop" and s.early_stop_step is not None:
-        return f"early_stop at step {s.early_stop_step}"
-    if s.suggested_lr is not None:
-        factor = f" (×{s.factor:.2g})" if s.factor else ""
-        return f"{s.action} {_fmt_lr(s.current_lr)} → {_fmt_lr(s.suggested_lr)}{factor}"
-    return s.action
+    """``decrease LR 3e-3 → 3e-4 (×0.1)``, ``stop at step 1200`` (:func:`lr_change`)."""
+    return lr_change(a.suggestion).text
+
+
+def run_url(meta: RunMeta) -> str | None:
+    """The run's page in the MLflow UI when it was read from an http(s) server."""
+    loc = meta.location or ""
+    if not loc.startswith(("http://", "https://")):
+        return None
+    if "#/" in loc:
+        return loc
+    base = loc.split("?")[0].rstrip("/")
+    exp_id = meta.tags.get("mlflow.experiment_id") if meta.tags else None
+    if exp_id:
+        return f"{base}/#/experiments/{exp_id}/runs/{meta.id}"
+    return f"{base}/#/runs/{meta.id}"
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` when it is an http(s) URL with a host (characters that could end a
+    Markdown link or an HTML attribute percent-encoded), else ``None``: any other
+    scheme (``javascript:``, ``data:``…) is never a link."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return quote(url.strip(), safe="/:?#=&%@!$+,;-.~")
 
 
 def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
@@ -109,8 +129,8 @@ def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]
                 f"  - {f.severity:<8} {f.kind} in {f.metric}, steps {f.start_step}–{f.end_step} "
                 f"(confidence {f.confidence:.2f}): {f.message}"
             )
-        if a.suggestion and a.suggestion.action != "keep_lr":
-            lines.append(f"  → {suggestion_line(a)}: {a.suggestion.rationale}")
+        if a.suggestion:
+            lines.append(f"  → {suggestion_line(a)}: {printable(a.suggestion.rationale)}")
         if a.lr_range_test is not None:
             lines.append(f"  → {range_test_line(a)}")
         for w in a.warnings:
@@ -124,50 +144,64 @@ def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]
     return "\n".join(lines) + "\n"
 
 
-def _md_cell(text: str) -> str:
-    return printable(text.replace("\n", " ")).replace("|", "\\|")
+#: Characters with a meaning in Markdown (CommonMark, GFM tables, Python-Markdown and its
+#: attr_list): backslash-escaped in user strings. ``<``, ``>`` and ``&`` become entities.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|])")
+
+
+def md_text(text: Any) -> str:
+    """A user-supplied string as literal Markdown text on one line: no HTML, no link,
+    no image, no emphasis, no table cell break, whatever it holds."""
+    one_line = printable(str(text).replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", one_line), quote=False)
+
+
+def md_link(label: str, url: str | None) -> str:
+    """``[label](url)`` for an http(s) URL (``label`` escaped), else the escaped label."""
+    safe = safe_url(url)
+    return f"[{md_text(label)}]({safe})" if safe else md_text(label)
 
 
 def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
                     sweeps: Sequence[Sweep] = ()) -> str:
     """A Markdown report (a table of runs, then each run's findings)."""
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"# LR Tempo review — {now}", ""]
     counts = status_counts(analyses)
     out.append(" · ".join(f"**{n}** {s}" for s, n in counts.items()) or "No runs.")
-    out += ["", "| run | source | status | worst finding | suggestion |", "|---|---|---|---|---|"]
+    out += ["", "| run | experiment | user | state | source | status | worst finding | suggestion |",
+            "|---|---|---|---|---|---|---|---|"]
     for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
-        worst = _worst(a)
+        m = a.meta
         out.append(
-            f"| {_md_cell(a.meta.name)} | {a.meta.source} | {a.status} | {_md_cell(worst)} | "
-            f"{_md_cell(suggestion_line(a))} |"
+            f"| {md_link(m.name, run_url(m))} | {md_text(m.experiment or '')} | "
+            f"{md_text(m.user or '')} | {md_text(m.status or '')} | {md_text(m.source)} | "
+            f"{md_text(a.status)} | {md_text(worst_text(a.findings))} | "
+            f"{md_text(suggestion_line(a))} |"
         )
     if sweeps:
         out += ["", "## Sweeps", ""]
-        out += [f"- **{_md_cell(head)}** — {_md_cell(why)}" for head, why in sweep_lines(sweeps)]
+        out += [f"- **{md_text(head)}** — {md_text(why)}" for head, why in sweep_lines(sweeps)]
     for a in analyses:
         if a.lr_range_test is not None:
-            out += ["", f"## {_md_cell(a.meta.name)}", "", f"- {_md_cell(range_test_line(a))}"]
-        if not a.findings:
+            out += ["", f"## {md_text(a.meta.name)}", "", f"- {md_text(range_test_line(a))}"]
+        if not a.findings and not a.warnings:
             continue
-        out += ["", f"## {_md_cell(a.meta.name)}", ""]
+        out += ["", f"## {md_text(a.meta.name)}", ""]
         for f in a.findings:
-            out.append(f"- **{f.kind}** ({f.severity}, {f.metric}, steps {f.start_step}–{f.end_step}, "
-                       f"confidence {f.confidence:.2f}): {_md_cell(f.message)}")
+            ev = evidence_text(f.evidence)
+            out.append(f"- **{md_text(f.kind)}** ({md_text(f.severity)}, {md_text(f.metric)}, "
+                       f"steps {int(f.start_step)}–{int(f.end_step)}, confidence "
+                       f"{f.confidence:.2f}): {md_text(f.message)}"
+                       + (f" (evidence: {md_text(ev)})" if ev else ""))
         if a.suggestion and a.suggestion.rationale:
-            out.append(f"- **suggestion**: {_md_cell(suggestion_line(a))} — {_md_cell(a.suggestion.rationale)}")
+            out.append(f"- **suggestion**: {md_text(suggestion_line(a))} — "
+                       f"{md_text(a.suggestion.rationale)}")
+        out += [f"- warning: {md_text(w)}" for w in a.warnings]
     if errors:
         out += ["", "## Sources that could not be read", ""]
-        out += [f"- `{_md_cell(e['location'])}`: {_md_cell(e['error'])}" for e in errors]
+        out += [f"- {md_text(e['location'])}: {md_text(e['error'])}" for e in errors]
     return "\n".join(out) + "\n"
-
-
-def _worst(a: RunAnalysis) -> str:
-    problems = [f for f in a.findings if f.severity != "info"]
-    if not problems:
-        return "—"
-    f = max(problems, key=lambda f: ({"warning": 1, "critical": 2}[f.severity], f.confidence))
-    return f"{f.kind} ({f.metric}, steps {f.start_step}–{f.end_step})"
 
 
 def sparkline_svg(run: Run, analysis: RunAnalysis, width: int = 320, height: int = 70) -> str:
@@ -192,8 +226,8 @@ def sparkline_svg(run: Run, analysis: RunAnalysis, width: int = 320, height: int
     def sy(v: np.ndarray) -> np.ndarray:
         return height - 2 - (np.clip(v, lo, hi) - lo) / ysp * (height - 4)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img">']
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'viewBox="0 0 {width} {height}" role="img">')]
     for f in analysis.findings:
         colour = KIND_COLOURS.get(f.kind, "#999")
         a, b = sx(f.start_step), sx(f.end_step)
@@ -226,7 +260,7 @@ def render_html(
     """A self-contained HTML report; ``runs`` (by id) adds a sparkline per run, or
     ``sparklines`` (by id) when they were drawn where the runs were read (a fleet review)."""
     esc = html.escape
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     counts = status_counts(analyses)
     rows = []
     for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
@@ -237,15 +271,21 @@ def render_html(
             spark = sparkline_svg(runs[a.meta.id], a) if runs and a.meta.id in runs else ""
         findings = "".join(
             f"<div><b>{esc(f.kind)}</b> ({esc(f.severity)}, {esc(f.metric)}, steps "
-            f"{f.start_step}–{f.end_step}, conf. {f.confidence:.2f}): {esc(f.message)}</div>"
+            f"{int(f.start_step)}–{int(f.end_step)}, conf. {f.confidence:.2f}): {esc(f.message)}"
+            + (f"<div class='muted'>{esc(ev)}</div>" if (ev := evidence_text(f.evidence)) else "")
+            + "</div>"
             for f in a.findings
         ) or '<span class="muted">no finding</span>'
         rationale = esc(a.suggestion.rationale) if a.suggestion else ""
         if a.lr_range_test is not None:
             rationale += f"<div>{esc(range_test_line(a))}</div>"
+        about = " · ".join(v for v in (a.meta.experiment, a.meta.user, a.meta.status) if v)
+        url = safe_url(run_url(a.meta))
+        name = (f"<a href=\"{esc(url)}\" rel=\"noopener noreferrer\">{esc(a.meta.name)}</a>"
+                if url else esc(a.meta.name))
         rows.append(
-            f"<tr><td><b>{esc(a.meta.name)}</b><div class='muted'>{esc(a.meta.source)}: "
-            f"{esc(a.meta.location)}</div></td>"
+            f"<tr><td><b>{name}</b><div class='muted'>{esc(a.meta.source)}: "
+            f"{esc(a.meta.location)}</div><div class='muted'>{esc(about)}</div></td>"
             f"<td><span class='badge' style='background:{colour}'>{esc(a.status)}</span></td>"
             f"<td>{spark}</td><td>{findings}</td>"
             f"<td><b>{esc(suggestion_line(a))}</b><div class='muted'>{rationale}</div></td></tr>"

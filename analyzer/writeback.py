@@ -4,9 +4,12 @@
     [r.outcome for r in results]                   # "written" | "unchanged" | "skipped" | "failed"
 
 Each MLflow run gets the tags of :func:`verdict_tags` (``lrtempo.status``,
-``lrtempo.action``, ``lrtempo.current_lr``, ``lrtempo.suggested_lr``,
-``lrtempo.early_stop_step``, ``lrtempo.worst_finding``) plus ``lrtempo.analyzed_at``,
-so MLflow's UI can show and filter them (``tags.lrtempo.status = 'overfitting'``).
+``lrtempo.action``, ``lrtempo.current_lr``, ``lrtempo.suggested_lr``, ``lrtempo.factor``,
+``lrtempo.early_stop_step``, ``lrtempo.worst_finding``, ``lrtempo.suggestion``) plus
+``lrtempo.analyzed_at``, so MLflow's UI can show and filter them
+(``tags.lrtempo.status = 'overfitting'``). The numbers are machine-readable (6
+significant digits) and the same as the JSON's; ``lrtempo.suggestion`` is the line the
+dashboard and the reports show (:func:`analyzer.lrtext.lr_change`).
 
 Rules:
 
@@ -31,12 +34,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from .analysis import RunAnalysis
-from .findings import KIND_RANK, SEVERITY_RANK, Finding
+from .findings import worst
+from .lrtext import lr_change
 
 PREFIX = "lrtempo."
 #: The verdict tags, in the order they are written.
 VERDICT_KEYS: tuple[str, ...] = tuple(PREFIX + k for k in (
-    "status", "action", "current_lr", "suggested_lr", "early_stop_step", "worst_finding",
+    "status", "action", "current_lr", "suggested_lr", "factor", "early_stop_step",
+    "worst_finding", "suggestion",
 ))
 ANALYZED_AT = PREFIX + "analyzed_at"
 #: MLflow's limit on a tag value (characters).
@@ -64,31 +69,25 @@ def format_float(value: float | None) -> str | None:
     return f"{float(value):.6g}"
 
 
-def worst_problem(findings: Iterable[Finding]) -> Finding | None:
-    """The most severe warning/critical finding (ties: the worse kind, then confidence)."""
-    problems = [f for f in findings if f.severity != "info"]
-    if not problems:
-        return None
-    return max(problems, key=lambda f: (SEVERITY_RANK.get(f.severity, 0), KIND_RANK.get(f.kind, 0),
-                                        f.confidence))
-
-
 def verdict_tags(analysis: RunAnalysis) -> dict[str, str | None]:
     """The verdict tags of one analysis; ``None`` means the tag must be absent."""
     sug = analysis.suggestion
-    worst = worst_problem(analysis.findings)
+    main = worst(analysis.findings)
     worst_text = None
-    if worst is not None:
-        worst_text = (f"{worst.kind} in {worst.metric}, steps {worst.start_step}-{worst.end_step} "
-                      f"({worst.severity}, confidence {worst.confidence:.2f})")
+    if main is not None:
+        worst_text = (f"{main.kind} in {main.metric}, steps {main.start_step}-{main.end_step} "
+                      f"({main.severity}, confidence {main.confidence:.2f})")
+    change = lr_change(sug)
     values: dict[str, str | None] = {
         PREFIX + "status": analysis.status,
         PREFIX + "action": sug.action if sug is not None else None,
-        PREFIX + "current_lr": format_float(sug.current_lr) if sug is not None else None,
-        PREFIX + "suggested_lr": format_float(sug.suggested_lr) if sug is not None else None,
-        PREFIX + "early_stop_step": (str(int(sug.early_stop_step))
-                                     if sug is not None and sug.early_stop_step is not None else None),
+        PREFIX + "current_lr": format_float(change.current_lr),
+        PREFIX + "suggested_lr": format_float(change.suggested_lr),
+        PREFIX + "factor": format_float(change.factor),
+        PREFIX + "early_stop_step": (str(change.early_stop_step)
+                                     if change.early_stop_step is not None else None),
         PREFIX + "worst_finding": worst_text,
+        PREFIX + "suggestion": change.text if sug is not None else None,
     }
     return {k: (v[:MAX_VALUE] if v is not None else None) for k, v in values.items()}
 
@@ -206,5 +205,5 @@ def summary(results: Iterable[TagWrite]) -> str:
 
 __all__ = [
     "ANALYZED_AT", "PREFIX", "VERDICT_KEYS", "TagWrite", "plan_changes", "summary",
-    "tracking_uri_of", "verdict_tags", "without_credentials", "worst_problem", "write_back",
+    "tracking_uri_of", "verdict_tags", "without_credentials", "write_back",
 ]

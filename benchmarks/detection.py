@@ -1,6 +1,7 @@
 """Detection benchmark: LR Tempo vs baselines on the labeled corpus, plus the closed loop.
 
     python -m benchmarks.detection [--quick] [--limit N] [--json FILE] [--save-corpus DIR]
+                                   [--parts real,synthetic,synth-indep,corpus2]
 
 Prints one table: for LR Tempo and each baseline (:mod:`benchmarks.baselines`), on the
 real-training corpus (``real``), the synthetic corpus from ``analyzer.synthetic``
@@ -34,6 +35,16 @@ becomes the base LR), keeping the schedule; ``early_stop`` stops training at
 (and applies the factor, if any); ``add_warmup`` switches to warmup+cosine;
 ``restore_lr`` replaces a collapsing schedule by a constant LR (at ``suggested_lr`` when
 given). ``keep_lr``/``check_data``/no suggestion: no retrain (counted as not fixed).
+
+Corpus 2 (:mod:`benchmarks.corpus2`: real PyTorch runs, labels by construction, split by
+family) gets its own table with rows ``corpus2 tune`` and ``corpus2 held-out`` (the
+held-out families were never used to tune anything: those are the figures that count),
+and its own closed loop per split: every pathological run is retrained (same setup,
+seed, steps) once with LR Tempo's suggestion and once with the textbook fix, through
+:func:`apply_suggestion` on the run's corpus-2 spec; ``reached good`` counts retrained
+runs whose final val loss is within 10 % of the final val loss of the setup's good-LR
+run (``final <= 1.1 x good``, a run not retrained counts as not reached). Corpus 2 is
+included by default when its cache exists (``--parts`` chooses).
 """
 
 from __future__ import annotations
@@ -57,6 +68,7 @@ import numpy as np
 from analyzer.analysis import analyze_run
 from analyzer.model import Run
 
+from . import corpus2 as _c2
 from .baselines import BASELINES, Detection
 from .corpus import (
     KINDS,
@@ -333,8 +345,9 @@ def _f(x: float, w: int = 4) -> str:
     return "  —" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
 
 
-def format_table(results: dict[str, dict[str, Scores]], counts: dict[str, dict[str, int]]) -> str:
-    head = (f"{'corpus':<11} {'method':<18} {'n':>4}  "
+def format_table(results: dict[str, dict[str, Scores]], counts: dict[str, dict[str, int]],
+                 width: int = 11) -> str:
+    head = (f"{'corpus':<{width}} {'method':<18} {'n':>4}  "
             + "  ".join(f"{k[:5] + ' P/R/F1':<14}" for k in KINDS)
             + f"  {'macroF1':>7} {'FA':>5} {'dir(all)':>8} {'dir(LR)':>7}")
     lines = [head, "-" * len(head)]
@@ -346,13 +359,13 @@ def format_table(results: dict[str, dict[str, Scores]], counts: dict[str, dict[s
                 cells.append(f"{_f(pk['precision'])}/{_f(pk['recall'])}/{_f(pk['f1'])}".ljust(14))
             err = f"  ({s.errors} errors)" if s.errors else ""
             lines.append(
-                f"{part:<11} {method:<18} {s.n:>4}  " + "  ".join(cells)
+                f"{part:<{width}} {method:<18} {s.n:>4}  " + "  ".join(cells)
                 + f"  {_f(s.macro_f1):>7} {_f(s.false_alarm):>5} {_f(s.dir_all):>8} {_f(s.dir_lr):>7}"
                 + err
             )
         c = counts[part]
         lines.append(
-            f"{'':<11} labels: healthy {c['healthy']}, "
+            f"{'':<{width}} labels: healthy {c['healthy']}, "
             + ", ".join(f"{k} {c[k]}" for k in KINDS) + f" (mixed/partial {c['mixed']})"
         )
     return "\n".join(lines)
@@ -384,45 +397,108 @@ def machine() -> str:
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
 
 
+ALL_PARTS: tuple[str, ...] = (*PARTS, _c2.PART)
+
+
+def default_parts() -> tuple[str, ...]:
+    """Corpus 1's parts, plus corpus 2 when its cache exists."""
+    return ALL_PARTS if _c2.store.exists() else PARTS
+
+
+def _every_kth(runs: list[LabeledRun], limit: int | None) -> list[LabeledRun]:
+    if limit is None or limit >= len(runs):
+        return runs
+    stride = len(runs) / limit
+    return [runs[int(i * stride)] for i in range(limit)]
+
+
+def load_corpus2_parts(limit: int | None = None, workers: int = 1
+                       ) -> tuple[list[LabeledRun], dict[str, Any]]:
+    """Corpus 2's kept runs (at most ``limit`` per split) and its manifest."""
+    runs = _c2.load_corpus2(workers=workers)
+    if not runs:
+        raise SystemExit("corpus 2 is not cached and torch is not installed: "
+                         "pip install -e '.[corpus]' and run python -m benchmarks.corpus2")
+    from .corpus2_loop import split_of
+
+    out: list[LabeledRun] = []
+    for side in ("tune", "heldout"):
+        out += _every_kth([r for r in runs if split_of(r) == side], limit)
+    return out, _c2.load_manifest()
+
+
 def run_benchmark(quick: bool = False, limit: int | None = None, workers: int | None = None,
-                  closed: bool = True, save_dir: str | None = None) -> dict[str, Any]:
+                  closed: bool = True, save_dir: str | None = None,
+                  parts: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Build the corpus, run every method, score, closed loop. Returns a JSON-able dict."""
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
+    parts = default_parts() if parts is None else parts
+    c1_parts = tuple(p for p in parts if p in PARTS)
     t0 = time.time()
     build_report: dict[str, Any] = {}
-    corpus = build_corpus(quick=quick, limit=limit, workers=workers, report=build_report)
+    corpus = (build_corpus(quick=quick, limit=limit, workers=workers, report=build_report,
+                           parts=c1_parts) if c1_parts else [])
     if save_dir:
         save_corpus(corpus, save_dir)
+    c2: list[LabeledRun] = []
+    c2_manifest: dict[str, Any] = {}
+    if _c2.PART in parts:
+        c2, c2_manifest = load_corpus2_parts(limit, workers)
     t_build = time.time() - t0
-    preds = run_methods(corpus, workers=workers)
+    preds = run_methods(corpus + c2, workers=workers)
     t_detect = time.time() - t0 - t_build
-    parts = {p: [i for i, c in enumerate(corpus) if c.part == p] for p in PARTS}
-    parts = {p: idx for p, idx in parts.items() if idx or p != "synth-indep"}
-    parts["combined"] = list(range(len(corpus)))
+    groups = {p: [i for i, c in enumerate(corpus) if c.part == p] for p in c1_parts}
+    groups = {p: idx for p, idx in groups.items() if idx or p != "synth-indep"}
+    if c1_parts:
+        groups["combined"] = list(range(len(corpus)))
     results: dict[str, dict[str, Scores]] = {}
     counts: dict[str, dict[str, int]] = {}
-    for part, idx in parts.items():
+    for part, idx in groups.items():
         sub = [corpus[i] for i in idx]
         sp = [preds[i] for i in idx]
         counts[part] = label_counts(sub)
         results[part] = {m: score(sub, sp, m) for m in METHODS}
-    cl = closed_loop(corpus, workers=workers) if closed else None
+    results2: dict[str, dict[str, Scores]] = {}
+    counts2: dict[str, dict[str, int]] = {}
+    cl2 = None
+    if c2:
+        from .corpus2_loop import SPLIT_ROWS, good_finals, split_of
+        from .corpus2_loop import closed_loop as closed_loop2
+
+        off = len(corpus)
+        for side, row in SPLIT_ROWS.items():
+            idx = [i for i, c in enumerate(c2) if split_of(c) == side]
+            sub = [c2[i] for i in idx]
+            sp = [preds[off + i] for i in idx]
+            counts2[row] = label_counts(sub)
+            results2[row] = {m: score(sub, sp, m) for m in METHODS}
+        if closed:
+            cl2 = closed_loop2(c2, good_finals(c2, c2_manifest), workers=workers)
+    cl = closed_loop(corpus, workers=workers) if closed and corpus else None
     t_total = time.time() - t0
-    errors = {m: [(corpus[i].id, p[m][2]) for i, p in enumerate(preds) if p[m][2]][:5]
+    every = corpus + c2
+    errors = {m: [(every[i].id, p[m][2]) for i, p in enumerate(preds) if p[m][2]][:5]
               for m in METHODS}
+    runs = [{**c.to_json(), "predictions": p} for c, p in zip(every, preds)]
+    for r, c in zip(runs[len(corpus):], c2):
+        r["split"] = c.run.meta.tags.get("split")
+        r["family"] = c.run.meta.tags.get("family")
     return {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "quick": quick, "limit": limit,
+        "quick": quick, "limit": limit, "parts": list(parts),
         "timing_s": {"build": round(t_build, 1), "detect": round(t_detect, 1),
                      "total": round(t_total, 1)},
         "counts": counts,
         "real_build": build_report,
         "results": results,
         "closed_loop": cl,
+        "corpus2": {"results": results2, "counts": counts2, "closed_loop": cl2,
+                    "split": c2_manifest.get("split"),
+                    "build": c2_manifest.get("report", {})} if c2 else None,
         "errors": errors,
-        "runs": [{**c.to_json(), "predictions": p} for c, p in zip(corpus, preds)],
+        "runs": runs,
     }
 
 
@@ -432,13 +508,24 @@ def render(out: dict[str, Any]) -> str:
              + (f", limit {out['limit']}" if out["limit"] else "")
              + f"; build {out['timing_s']['build']}s, detect {out['timing_s']['detect']}s, "
                f"total {out['timing_s']['total']}s",
-             "",
-             format_table(out["results"], out["counts"]),
-             _build_line(out.get("real_build") or {}),
-             ("P/R/F1 per kind; '—' = undefined (no predictions / no support). FA = healthy "
-              "runs with any detection. dir(LR) = direction accuracy on runs whose label calls "
-              "for an LR change.")]
+             ""]
+    if out["results"]:
+        lines += [format_table(out["results"], out["counts"]),
+                  _build_line(out.get("real_build") or {})]
+    c2 = out.get("corpus2")
+    if c2:
+        lines += ["",
+                  ("Corpus 2 (real PyTorch runs; tuning families / held-out families, never "
+                   "tuned on):"),
+                  format_table(c2["results"], c2["counts"], width=16), _c2_build_line(c2)]
+    lines.append("P/R/F1 per kind; '—' = undefined (no predictions / no support). FA = healthy "
+                 "runs with any detection. dir(LR) = direction accuracy on runs whose label "
+                 "calls for an LR change.")
     lines += ["", format_confusion(out["runs"], LRTEMPO)]
+    if c2 and c2.get("closed_loop"):
+        from .corpus2_loop import format_closed_loop as _fcl2
+
+        lines += ["", _fcl2(c2["closed_loop"])]
     if out["closed_loop"] is not None:
         lines += ["", format_closed_loop(out["closed_loop"])]
         cl_errs = [(r["id"], r["error"]) for block in out["closed_loop"].values()
@@ -459,7 +546,8 @@ def format_confusion(runs: list[dict[str, Any]], method: str) -> str:
     for r in runs:
         lab = ",".join(r["labels"]) or "healthy"
         got = ",".join(r["predictions"][method][0]) or "-"
-        cell = parts.setdefault(r["part"], {}).setdefault(lab, {})
+        where = f"c2 {r['split']}" if r.get("split") else r["part"]
+        cell = parts.setdefault(where, {}).setdefault(lab, {})
         cell[got] = cell.get(got, 0) + 1
     for part, by_label in parts.items():
         for lab in sorted(by_label, key=lambda x: (x != "healthy", x)):
@@ -476,6 +564,16 @@ def _build_line(b: dict[str, Any]) -> str:
                                                         key=lambda kv: -kv[1]))
     return (f"real part: trained {b.get('trained', 0)}, kept as built "
             f"{b.get('kept_as_built', 0)}, relabeled {b.get('relabeled', 0)}, dropped "
+            f"{b.get('dropped', 0)} by curve verification ({reasons})")
+
+
+def _c2_build_line(c2: dict[str, Any]) -> str:
+    b = c2.get("build") or {}
+    split = c2.get("split") or {}
+    reasons = "; ".join(f"{k} x{n}" for k, n in (b.get("drop_reasons") or {}).items())
+    return (f"corpus 2: tune families {', '.join(split.get('tune', []))}; held-out families "
+            f"{', '.join(split.get('heldout', []))}; trained {b.get('trained', 0)}, kept "
+            f"{b.get('kept', 0)} (relabeled {b.get('relabeled', 0)}), dropped "
             f"{b.get('dropped', 0)} by curve verification ({reasons})")
 
 
@@ -504,11 +602,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save-corpus", metavar="DIR", help="write the corpus as CSV + labels.json")
     ap.add_argument("--workers", type=int, default=None, help="processes (default: CPUs, max 4)")
     ap.add_argument("--no-closed-loop", action="store_true", help="skip the retraining loop")
+    ap.add_argument("--parts", default=None,
+                    help=(f"comma-separated corpus parts, some of {','.join(ALL_PARTS)} "
+                          "(default: all; corpus2 when its cache exists)"))
     args = ap.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         ap.error(f"--limit must be >= 1, got {args.limit}")
+    parts = None
+    if args.parts is not None:
+        parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+        bad = [p for p in parts if p not in ALL_PARTS]
+        if bad or not parts:
+            ap.error(f"--parts: unknown part(s) {bad}; use some of {','.join(ALL_PARTS)}")
     out = run_benchmark(quick=args.quick, limit=args.limit, workers=args.workers,
-                        closed=not args.no_closed_loop, save_dir=args.save_corpus)
+                        closed=not args.no_closed_loop, save_dir=args.save_corpus, parts=parts)
     print(render(out))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

@@ -25,13 +25,15 @@ from typing import Any
 import numpy as np
 
 from analyzer import analysis as _analysis
-from analyzer.findings import KIND_RANK, SEVERITY_RANK, Finding
+from analyzer.findings import worst
+from analyzer.lrtext import finding_text, lr_change
 from analyzer.model import ReadResult, Run
 from analyzer.readers import discover, is_mlflow_uri, read_log_source, read_sources
+from analyzer.report import run_url
 from analyzer.roles import RoleMap, role_series
 from analyzer.timewindow import parse_since, run_time
 
-from .figures import best_val_step, format_lr
+from .figures import best_val_step
 
 log = logging.getLogger(__name__)
 
@@ -466,13 +468,6 @@ def current_store() -> DataStore:
 # ----------------------------------------------------------------------- table rows
 
 
-def worst_finding(findings: tuple[Finding, ...] | list[Finding]) -> Finding | None:
-    """The most severe finding (ties: the kind ranked worse), ``None`` without any."""
-    if not findings:
-        return None
-    return max(findings, key=lambda f: (SEVERITY_RANK.get(f.severity, 0), KIND_RANK.get(f.kind, 0)))
-
-
 def format_time(ts: float | None, *, utc_suffix: bool = True) -> str:
     """``2026-11-25 06:23 UTC`` (the Review grid's column says UTC, so it leaves it off)."""
     if ts is None or not np.isfinite(ts):
@@ -494,16 +489,7 @@ def format_duration(start: float | None, end: float | None) -> str:
 
 def mlflow_run_url(run: Run) -> str | None:
     """The run's page in the MLflow UI when its location is an http(s) server."""
-    loc = run.meta.location or ""
-    if not loc.startswith(("http://", "https://")):
-        return None
-    if "#/" in loc:
-        return loc
-    base = loc.split("?")[0].rstrip("/")
-    exp_id = run.meta.tags.get("mlflow.experiment_id") if run.meta.tags else None
-    if exp_id:
-        return f"{base}/#/experiments/{exp_id}/runs/{run.meta.id}"
-    return f"{base}/#/runs/{run.meta.id}"
+    return run_url(run.meta)
 
 
 def run_user(run: Run) -> str:
@@ -554,7 +540,7 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
     """One row of the Review table (plain values; the grid renders them as text)."""
     m = run.meta
     findings = tuple(getattr(analysis, "findings", ()) or ())
-    worst = worst_finding(findings)
+    main = worst(findings)
     sug = getattr(analysis, "suggestion", None)
     roles = getattr(analysis, "roles", None)
     best = sug.early_stop_step if sug is not None and sug.early_stop_step is not None else None
@@ -563,22 +549,7 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
             best = best_val_step(role_series(run, roles.val_loss))
         except Exception:  # noqa: BLE001
             best = None
-    cur = sug.current_lr if sug is not None else None
-    keep = sug is not None and sug.action == "keep_lr"
-    if (cur is None or keep) and roles is not None and roles.lr:
-        try:  # no suggestion, or keep: the peak LR is the one people configure
-            lr = role_series(run, roles.lr)
-            cur = float(lr["value"].max()) if lr is not None and len(lr) else cur
-        except Exception:  # the suggestion's LR (or none) stands
-            log.debug("no LR series for %s", m.id, exc_info=True)
-    lr_text = format_lr(cur)
-    if sug is not None and sug.action == "keep_lr":
-        lr_text = f"{format_lr(cur)} (keep)"
-    elif (sug is not None and sug.action == "early_stop" and sug.early_stop_step is not None
-          and (sug.suggested_lr is None or format_lr(sug.suggested_lr) == format_lr(cur))):
-        lr_text = f"stop at step {sug.early_stop_step}"  # the LR is not what to change
-    elif sug is not None and sug.suggested_lr is not None:
-        lr_text = f"{format_lr(cur)} → {format_lr(sug.suggested_lr)}"
+    change = lr_change(sug)  # the same numbers and line as the Run page, reports and tags
     start = m.start_time if m.start_time is not None else run_time(run)
     wall = run.frame["wall_time"].to_numpy(dtype=np.float64)
     wall = wall[np.isfinite(wall)]
@@ -604,10 +575,13 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
         "duration": duration,
         "status": getattr(analysis, "status", "healthy"),
         "mlflow_status": m.status or "",
-        "finding": (f"{worst.kind} · {worst.metric} · {worst.start_step}–{worst.end_step}"
-                    if worst else ""),
-        "severity": worst.severity if worst else "",
-        "lr": lr_text,
+        "finding": finding_text(main) if main else "",
+        "severity": main.severity if main else "",
+        "lr": change.text if sug is not None else "",
+        # machine numbers of the same line: the LR column sorts by these, not by its text
+        "lr_current": change.current_lr,
+        "lr_suggested": change.suggested_lr,
+        "lr_factor": change.factor,
         "action": sug.action if sug is not None else "",
         "best_val_step": best,
         "mlflow_url": mlflow_run_url(run),

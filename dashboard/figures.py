@@ -22,6 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analyzer import lrtext
 from analyzer.findings import Finding, Suggestion
 
 #: Points per trace sent to the browser.
@@ -65,30 +66,13 @@ def plain(text: object) -> str:
 
 
 def format_lr(value: float | None) -> str:
-    """A learning rate as people write it (``3e-04``); an en dash when unknown."""
-    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return "–"
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 10:
-        return f"{value:.4g}"
-    return f"{value:.2e}".replace("e-0", "e-").replace("e+0", "e+")
+    """A learning rate as people write it (``3e-4``, ``0.1``): :func:`analyzer.lrtext.format_lr`."""
+    return lrtext.format_lr(value)
 
 
-def format_number(value: object) -> str:
-    """Evidence values: floats to 3 significant digits, p-values in e-notation."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if not math.isfinite(v):
-            return str(v)
-        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-            return f"{v:.2e}"
-        return f"{v:.3g}"
-    return str(value)
+def format_number(value: object, key: str = "") -> str:
+    """An evidence value (:func:`analyzer.lrtext.format_number`); ``""`` for None/NaN."""
+    return lrtext.format_number(value, key) or ""
 
 
 # --------------------------------------------------------------------- series helpers
@@ -304,8 +288,8 @@ def finding_hover(f: Finding) -> str:
     ]
     if f.message:
         lines.append(plain(f.message))
-    for k, v in list(f.evidence.items())[:8]:
-        lines.append(f"{plain(k)} = {plain(format_number(v))}")
+    for k, v in lrtext.evidence_items(f.evidence)[:8]:
+        lines.append(f"{plain(k)} = {plain(v)}")
     return "<br>".join(lines)
 
 

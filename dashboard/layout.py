@@ -14,23 +14,12 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from analyzer.findings import Finding, Suggestion
+from analyzer.lrtext import evidence_text, format_number, lr_change
 
 from .data import MlflowProblem
-from .figures import STATUS_BADGE, format_lr, format_number
+from .figures import STATUS_BADGE
 
 NAV = (("Review", "/"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
-
-ACTION_TEXT = {
-    "keep_lr": "Keep the learning rate",
-    "decrease_lr": "Decrease the learning rate",
-    "increase_lr": "Increase the learning rate",
-    "early_stop": "Stop early",
-    "add_warmup": "Add a warmup",
-    "decay_lr": "Decay the learning rate",
-    "restore_lr": "Restore the learning rate",
-    "check_data": "Check the data",
-}
-
 
 def navbar() -> dbc.Navbar:
     return dbc.Navbar(
@@ -74,31 +63,15 @@ def suggestion_card(suggestion: Suggestion | None, status: str) -> dbc.Card:
                        "No suggestion for this run.", className="mb-0")]
         title = "none"
     else:
-        title = ACTION_TEXT.get(suggestion.action, suggestion.action)
-        numbers = []
-        if suggestion.action == "keep_lr" and suggestion.current_lr is not None:
-            numbers.append(html.Div([html.Span("LR ", className="text-muted"),
-                                     html.Span(format_lr(suggestion.current_lr), className="fw-bold"),
-                                     html.Span(" (keep)", className="text-muted")], className="fs-5"))
-        elif suggestion.action == "early_stop" and (
-                suggestion.suggested_lr is None
-                or format_lr(suggestion.suggested_lr) == format_lr(suggestion.current_lr)):
-            pass  # stopping early changes no LR: the step below is the number that matters
-        elif suggestion.current_lr is not None or suggestion.suggested_lr is not None:
-            numbers.append(html.Div([
-                html.Span("LR ", className="text-muted"),
-                html.Span(format_lr(suggestion.current_lr), className="lr-current"),
-                html.Span(" → ", className="mx-1"),
-                html.Span(format_lr(suggestion.suggested_lr), className="lr-suggested fw-bold"),
-                html.Span(f"  (×{suggestion.factor:.2g})" if suggestion.factor else "",
-                          className="text-muted ms-1"),
-            ], className="fs-5"))
-        if suggestion.early_stop_step is not None:
-            numbers.append(html.Div([html.Span("Stop at step ", className="text-muted"),
-                                     html.Span(str(suggestion.early_stop_step), className="fw-bold")]))
+        change = lr_change(suggestion)  # the same line as the grid, the reports and the tags
+        title = change.label[:1].upper() + change.label[1:]
+        numbers = [html.Div(change.text[:1].upper() + change.text[1:], id="suggestion-text",
+                            className="fs-6 fw-bold")]
         for k, v in dict(suggestion.extra).items():
+            if k == "warmup_steps" or (text := format_number(v, k)) is None:
+                continue  # the warm-up length is in the line above
             numbers.append(html.Div([html.Span(f"{k.replace('_', ' ')}: ", className="text-muted"),
-                                     html.Span(format_number(v))]))
+                                     html.Span(text)]))
         body = numbers + [html.P(suggestion.rationale, className="mt-2 mb-0 rationale")]
     return dbc.Card([
         dbc.CardHeader([html.Span("Suggestion: ", className="text-muted"), html.Span(title, className="fw-bold")]),
@@ -112,11 +85,11 @@ def findings_table(findings: Iterable[Finding]) -> html.Div:
         return html.Div("No findings.", className="text-muted", id="findings")
     rows = []
     for f in findings:
-        evidence = ", ".join(f"{k} = {format_number(v)}" for k, v in f.evidence.items())
+        evidence = evidence_text(f.evidence)
         rows.append(html.Tr([
             html.Td(status_badge(f.kind)),
             html.Td(f.metric),
-            html.Td(f"{f.start_step}–{f.end_step}"),
+            html.Td(f"{int(f.start_step)}–{int(f.end_step)}"),
             html.Td(f.severity),
             html.Td(f"{f.confidence:.2f}"),
             html.Td([html.Div(f.message), html.Small(evidence, className="text-muted")]),

@@ -18,6 +18,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from analyzer.lrtext import lr_change
 from analyzer.model import Run
 from analyzer.report import render_html, render_markdown
 from analyzer.roles import RoleMap, resolve_roles
@@ -287,7 +288,7 @@ def compare_view(run_ids: list[str], log_y: bool):
         rows.append(html.Tr([
             html.Td(dcc.Link(run.meta.name, href=run_href(rid))),
             html.Td(status_badge(a.status)),
-            html.Td(sug.action.replace("_", " ") if sug else ""),
+            html.Td(lr_change(sug).text if sug else ""),
             html.Td(sug.rationale if sug else "", className="small"),
         ]))
     if not items:

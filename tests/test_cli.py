@@ -97,7 +97,10 @@ def test_human_formats(fmt: str, needle: str, tmp_path: Path) -> None:
     proc = lrtempo("analyze", str(SAMPLE_RUNS), "--format", fmt, "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
-    assert needle in text and "resnet18_cifar_cosine" in text
+    name = "resnet18_cifar_cosine"
+    assert needle in text and (name.replace("_", "\\_") if fmt == "markdown" else name) in text
+    # one line says where the report went and what it holds
+    assert proc.stdout.count("\n") == 1 and str(out) in proc.stdout and "run(s)" in proc.stdout
     if fmt == "html":
         assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no CDN
 
@@ -154,5 +157,6 @@ def test_a_run_name_with_terminal_escapes_is_printed_inert(fmt: str, tmp_path: P
     log.write_text("step,loss\n" + "".join(f"{i},{1.0 / (i + 1)}\n" for i in range(30)))
     proc = lrtempo("analyze", str(log), "--format", fmt)
     assert proc.returncode == 0, proc.stderr
-    assert "\x1b" not in proc.stdout and "\\x1b[2J" in proc.stdout
+    shown = "\\x1b[2J" if fmt == "text" else "\\\\x1b\\[2J"  # Markdown escapes \ and [
+    assert "\x1b" not in proc.stdout and shown in proc.stdout
     assert "name\nsecond" not in proc.stdout

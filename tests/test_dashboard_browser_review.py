@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 
 PREFIX = "demo/"
 VERDICT = {"lrtempo.status", "lrtempo.action", "lrtempo.current_lr", "lrtempo.suggested_lr",
-           "lrtempo.early_stop_step", "lrtempo.worst_finding", "lrtempo.analyzed_at"}
+           "lrtempo.factor", "lrtempo.early_stop_step", "lrtempo.worst_finding",
+           "lrtempo.suggestion", "lrtempo.analyzed_at"}
 LIVE = "live-training"
 
 
@@ -152,6 +153,37 @@ def test_run_page_findings_suggestion_and_zoom_resampling(page) -> None:
         f".find(t => t.meta === 'train_raw'); return t && t.x[0] <= {lo} && t.x[t.x.length - 1] >= {hi}; }}")
 
 
+def test_lr_column_sorts_by_number_and_run_page_quotes_the_same_line(page) -> None:
+    """The LR column shows the suggestion line but sorts on the current LR as a number
+    (``1e-3`` after ``5e-4``, whatever the text says); the Run page shows the same line."""
+    _open(page, "/?window=24h")
+    _grid_row(page, "vit_lr3e-2_oscillating").wait_for()
+    rows_js = ("() => { const out = []; dash_ag_grid.getApi('review-grid')"
+               ".forEachNodeAfterFilterAndSort(n => out.push(n.data)); return out; }")
+    cells = page.locator('.ag-center-cols-container .ag-cell[col-id="lr"]')
+    rows = page.evaluate(rows_js)
+    shown = {page.locator(".ag-row", has=page.get_by_text(r["run"], exact=True)).first
+             .locator('.ag-cell[col-id="lr"]').inner_text().strip(): r["lr"] for r in rows[:5]}
+    assert all(k == v for k, v in shown.items()), shown  # the cell is the row's line
+    assert cells.count() == len(rows)
+    header = page.locator('.ag-header-cell[col-id="lr"]')
+    header.click()
+    page.wait_for_function("() => dash_ag_grid.getApi('review-grid').getColumnState()"
+                           ".some(c => c.colId === 'lr' && c.sort === 'asc')")
+    numbers = [r["lr_current"] for r in page.evaluate(rows_js) if r["lr_current"] is not None]
+    assert len(set(numbers)) >= 3 and numbers == sorted(numbers), numbers
+    header.click()
+    page.wait_for_function("() => dash_ag_grid.getApi('review-grid').getColumnState()"
+                           ".some(c => c.colId === 'lr' && c.sort === 'desc')")
+    numbers = [r["lr_current"] for r in page.evaluate(rows_js) if r["lr_current"] is not None]
+    assert numbers == sorted(numbers, reverse=True), numbers
+    line = next(r["lr"] for r in rows if r["run"] == "vit_lr3e-2_oscillating")
+    page.get_by_role("link", name="vit_lr3e-2_oscillating", exact=True).click()
+    page.wait_for_url("**/run?id=*")
+    text = page.locator("#suggestion-text").inner_text().strip()
+    assert text[:1].lower() + text[1:] == line and "→" in line, (text, line)
+
+
 def test_export_downloads_html_and_markdown(page) -> None:
     _open(page, "/?window=24h&experiment=demo%2Fvision")
     _grid_row(page, "cnn_overfit").wait_for()
@@ -172,7 +204,7 @@ def test_export_downloads_html_and_markdown(page) -> None:
         page.get_by_text("Markdown report").click()
     md = Path(dl.value.path()).read_text(encoding="utf-8")
     assert dl.value.suggested_filename.endswith(".md")
-    assert md.startswith("# LR Tempo review") and "| cnn_overfit |" in md
+    assert md.startswith("# LR Tempo review") and "| [cnn\\_overfit](http" in md
 
 
 def test_auto_refresh_in_url_updates_a_running_run(page, seeded) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyzer.findings import Finding, Suggestion
+from analyzer.findings import Finding, Suggestion, worst
 from analyzer.model import Run, RunMeta, frame_from_columns
 from dashboard import figures as F
 from dashboard.data import (
@@ -22,7 +22,6 @@ from dashboard.data import (
     mlflow_run_url,
     review_row,
     window_key,
-    worst_finding,
 )
 from dashboard.uploads import UploadError, decode_contents, extract_zip, read_upload, safe_name
 
@@ -238,9 +237,11 @@ def test_log_ticks_short_range_and_decades() -> None:
 
 
 def test_format_lr() -> None:
-    assert F.format_lr(3e-4) == "3.00e-4"
-    assert F.format_lr(0.003) == "0.003"
-    assert F.format_lr(None) == "–"
+    """One format everywhere: 3 significant digits, e-notation below 0.01."""
+    assert F.format_lr(3e-4) == "3e-4" and F.format_lr(3.5e-5) == "3.5e-5"
+    assert F.format_lr(0.003) == "3e-3" and F.format_lr(0.00314159) == "3.14e-3"
+    assert F.format_lr(0.1) == "0.1" and F.format_lr(0.05) == "0.05"
+    assert F.format_lr(None) == "—" and F.format_lr(float("nan")) == "—"
 
 
 # ------------------------------------------------------------------- data layer
@@ -277,8 +278,9 @@ def test_review_row_fields() -> None:
     run = make_run("bert", overfit=True, start=1.7e9, location="http://mlflow:5000", experiment="llm")
     row = review_row(run, FakeAnalysis(run))
     assert row["run"] == "bert" and row["experiment"] == "llm" and row["status"] == "overfitting"
-    assert row["finding"] == "overfitting · val_loss · 200–500"
-    assert row["lr"] == "0.001 → 3.00e-4"
+    assert row["finding"] == "overfitting in val_loss, steps 200–500"
+    assert row["lr"] == "stop at step 200, LR 1e-3 → 3e-4 (×0.3)"
+    assert row["lr_current"] == 1e-3 and row["lr_suggested"] == 3e-4
     assert row["best_val_step"] == 200
     assert row["duration"] == "1h 00m"
     assert row["mlflow_url"] == "http://mlflow:5000/#/experiments/7/runs/id-bert"
@@ -292,8 +294,8 @@ def test_mlflow_url_only_for_http_locations() -> None:
 def test_worst_finding_and_helpers() -> None:
     fs = [finding("stagnation", severity="warning"), finding("divergence", severity="critical"),
           finding("oscillation", severity="critical")]
-    assert worst_finding(fs).kind == "divergence"
-    assert worst_finding([]) is None
+    assert worst(fs).kind == "divergence"
+    assert worst([]) is None and worst([finding("divergence", severity="info")]) is None
     assert format_duration(0, 59) == "59s" and format_duration(0, 3660) == "1h 01m"
     assert window_key(24) == "24h" and window_key(168) == "7d" and window_key(0) == "all"
     assert window_key(36) == "36h"

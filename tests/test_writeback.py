@@ -53,7 +53,8 @@ def test_verdict_tags_values_and_absent_keys() -> None:
     assert tags["lrtempo.status"] == "overfitting"
     assert tags["lrtempo.action"] == "early_stop"
     assert tags["lrtempo.current_lr"] == "0.003" and tags["lrtempo.suggested_lr"] == "0.001"
-    assert tags["lrtempo.early_stop_step"] == "1200"
+    assert tags["lrtempo.early_stop_step"] == "1200" and tags["lrtempo.factor"] == "0.333333"
+    assert tags["lrtempo.suggestion"] == "stop at step 1200, LR 3e-3 → 1e-3 (×0.333)"
     # info findings are not the worst problem
     assert tags["lrtempo.worst_finding"] == (
         "overfitting in val_loss, steps 1200-3000 (warning, confidence 0.93)")
@@ -166,8 +167,8 @@ def test_write_back_updates_changed_values_and_removes_stale(tagged_runs) -> Non
     [res] = write_back([healthy], now=1_800_000_100)
     assert res.outcome == "written"
     assert set(res.changed) == {"lrtempo.status", "lrtempo.action", "lrtempo.current_lr",
-                                "lrtempo.suggested_lr", "lrtempo.early_stop_step",
-                                "lrtempo.worst_finding"}
+                                "lrtempo.suggested_lr", "lrtempo.factor", "lrtempo.early_stop_step",
+                                "lrtempo.worst_finding", "lrtempo.suggestion"}
     tags = dict(client.get_run(run.meta.id).data.tags)
     assert tags["lrtempo.status"] == "healthy" and tags["lrtempo.action"] == "keep_lr"
     assert "lrtempo.suggested_lr" not in tags and "lrtempo.worst_finding" not in tags

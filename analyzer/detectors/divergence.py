@@ -7,25 +7,25 @@ Checks, in order (the first that fires wins, one finding per series):
    health but a data/precision bug (fp16 underflow, all labels masked). Reported as
    ``divergence`` with ``evidence["degenerate_zero"] = 1``; the suggestion is
    ``check_data``.
-3. **Collapse to a constant** — the run ends with ≥ max(3, ``div_const_frac``·n)
+3. **Collapse to a constant** — the run ends with ≥ max(3, ``divergence.const_frac``·n)
    identical values (relative tolerance 1e-9) at a level *above* where the run was
    (≥ its first value or above the median before): a model that blew up and now
    predicts uniformly, e.g. exactly ln(32000) = 10.3735. ``exp_collapse_value`` hints
    at the vocabulary/class count. Critical.
-4. **Explosion** — a positive loss exceeding ``div_explosion_factor`` (2×) the maximum
+4. **Explosion** — a positive loss exceeding ``divergence.explosion_factor`` (2×) the maximum
    of its first 10 % (≥ 1 point), sustained (≥ 2 consecutive points or at the end).
    Critical — unless the run recovers (median of its last 10 % below that early
    maximum): a transient blow-up is instability, reported as kind ``oscillation``
    (``path: spike``, warning, from the first to the last point above the limit).
 4b. **Blown up at the start** — the explosion happened inside the first 10 % (so that
    window cannot be the reference): the median of the rest of the run and of its last
-   10 % are both ≥ ``div_explosion_factor`` × the first value. Critical; a spike
+   10 % are both ≥ ``divergence.explosion_factor`` × the first value. Critical; a spike
    (oscillation, warning) when the last 10 % came back below that.
 5. **Sustained upward drift** — on ≤ 512 block medians, Mann–Kendall with AR(1)
    correction on 22 windows of a fixed grid (¼, ⅓, ½, ¾ of the run, starts every ⅛,
    and the whole run);
    Bonferroni over the windows. Needs p_adj < alpha AND a Theil–Sen rise ≥
-   ``div_rise_level`` (1 %) of the level at the window start AND ≥ ``div_rise_range``
+   ``divergence.rise_level`` (1 %) of the level at the window start AND ≥ ``divergence.rise_range``
    (10 %) of the run's trend range AND larger than 3× the value quantum (rounded logs)
    AND the final level still ≥ ¼ of the rise above the window start (a bump that
    recovers is not divergence). Warning; critical when the rise ≥ 50 % of the level.
@@ -46,7 +46,7 @@ import numpy as np
 
 from ..findings import Finding
 from ..stats import bonferroni, confidence, finite_xy, reduce_blocks, rolling_median, trend_test
-from . import DEFAULT_CONFIG, AnalysisConfig, quiet
+from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 WINDOW_FRACS = (0.25, 1.0 / 3.0, 0.5, 0.75, 1.0)
 START_STEP = 0.125
@@ -125,7 +125,7 @@ def detect_divergence(
         return []  # adversarial / signed objectives: only non-finite values count
 
     tail = _tail_run(y, float(y[-1]))
-    if tail >= max(3, int(config.div_const_frac * n)) and tail < n:
+    if tail >= max(3, int(config.divergence.const_frac * n)) and tail < n:
         v = float(y[-1])
         before = y[: n - tail]
         if v >= before[0] or v > float(np.median(before)):
@@ -144,7 +144,7 @@ def detect_divergence(
     early = y[: max(1, min(n // 10, 50))]
     ref = float(early.max())
     final = float(np.median(y[-max(3, n // 10):]))
-    above = y > config.div_explosion_factor * ref
+    above = y > config.divergence.explosion_factor * ref
     if above.any():
         run2 = above[1:] & above[:-1]
         sustained = bool(run2.any()) or bool(above[-1])
@@ -185,7 +185,7 @@ def _spike(x: np.ndarray, y: np.ndarray, above: np.ndarray, i: int, peak: float,
 
 def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, final: float, metric: str,
                        config: AnalysisConfig) -> Finding | None:
-    """The loss jumped within its first ``k`` points to ≥ ``div_explosion_factor`` × its
+    """The loss jumped within its first ``k`` points to ≥ ``divergence.explosion_factor`` × its
     first value and the rest of the run (median, and ``final``, its last tenth's median)
     stays there; a spike (:func:`_spike`, relative to the first value) when the last
     tenth recovered."""
@@ -194,7 +194,7 @@ def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, final: float, metri
     if len(rest) < 3 or not y0 > 0:
         return None
     level = float(np.median(rest))
-    limit = config.div_explosion_factor * y0
+    limit = config.divergence.explosion_factor * y0
     if level < limit:
         return None
     above = y >= limit
@@ -239,7 +239,7 @@ def _drift(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) ->
         level = float(np.median(ry[a: a + max(3, (b - a) // 5)]))
         if level <= 0:
             continue
-        if (rise >= config.div_rise_level * level and rise >= config.div_rise_range * rng
+        if (rise >= config.divergence.rise_level * level and rise >= config.divergence.rise_range * rng
                 and rise > 3 * q and final - level >= 0.25 * rise):
             hits.append((a, b, pa, rise, level))
     if not hits:
@@ -249,7 +249,7 @@ def _drift(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) ->
     sev = "critical" if rel >= 0.5 else "warning"
     return [Finding(
         kind="divergence", metric=metric, start_step=int(rx[a]), end_step=int(x[-1]),  # type: ignore[arg-type]
-        severity=sev, confidence=confidence(pa, rel, config.div_rise_level),  # type: ignore[arg-type]
+        severity=sev, confidence=confidence(pa, rel, config.divergence.rise_level),  # type: ignore[arg-type]
         evidence={"p_value": pa, "rise": rise, "rise_pct": 100 * rel, "level_at_start": level,
                   "final_level": final, "windows_tested": len(wins)},
         message=f"The {metric.replace('_', ' ')} drifts upwards from step {int(rx[a])} "

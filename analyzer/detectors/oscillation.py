@@ -13,15 +13,15 @@ Algorithm
 3. Growth path (oscillation with an onset): for ≤ 16 candidate onsets k on a fixed
    grid, a one-sided Mann–Whitney test ``s[k:] > s[:k]``; Bonferroni over candidates
    and the two paths. A finding needs p_adj < alpha AND the median swing to grow by
-   ``osc_scale_ratio`` (2×) AND the swings after the onset to be comparable to the
-   trend's progress there: 2·swing ≥ ``osc_swing_to_progress`` (½)·progress when the
-   swings bounce period-2 (flip share ≥ ``osc_flip_rate``, the signature of an LR past
-   the curvature limit), ≥ ``osc_noise_swing_to_progress`` (1×)·progress when they flip
+   ``oscillation.scale_ratio`` (2×) AND the swings after the onset to be comparable to the
+   trend's progress there: 2·swing ≥ ``oscillation.swing_to_progress`` (½)·progress when the
+   swings bounce period-2 (flip share ≥ ``oscillation.flip_rate``, the signature of an LR past
+   the curvature limit), ≥ ``oscillation.noise_swing_to_progress`` (1×)·progress when they flip
    like noise (~2/3): minibatch noise that grows relative to a still-descending loss
    is not oscillation until the swings are as large as the descent.
 4. Bouncing path (too large from the start, period-2): turning-point test on the whole
    series (sign-flip share vs 2/3 for i.i.d. noise, one-sided excess), flip share ≥
-   ``osc_flip_rate`` (0.8) and 2·swing ≥ ``osc_swing_to_progress``·progress over the
+   ``oscillation.flip_rate`` (0.8) and 2·swing ≥ ``oscillation.swing_to_progress``·progress over the
    whole run; the onset is the first block whose flip share, and the median over it
    and the next two blocks, reach 0.8.
 5. Onset step = first block from which the swings stay above the geometric midpoint
@@ -60,7 +60,7 @@ from ..stats import (
     turning_point_test,
     undone_ascent,
 )
-from . import DEFAULT_CONFIG, AnalysisConfig, quiet
+from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 MAX_TREND_POINTS = 4096
 MAX_BLOCKS = 64
@@ -133,7 +133,7 @@ def detect_oscillation(
     """Findings of kind ``oscillation`` for one loss series (``lr`` = (steps, values))."""
     x, y = finite_xy(steps, values)
     n = len(y)
-    if n < config.osc_min_points or np.ptp(y) == 0.0:
+    if n < config.oscillation.min_points or np.ptp(y) == 0.0:
         return []
     trend = _trend(x, y)
     r = y - trend
@@ -153,7 +153,7 @@ def detect_oscillation(
         if ma <= 0:
             continue
         ratio = ma / mb if mb > 0 else math.inf
-        if ratio < config.osc_scale_ratio:
+        if ratio < config.oscillation.scale_ratio:
             continue
         p = float(sps.mannwhitneyu(after, before, alternative="greater").pvalue)
         pa = bonferroni(p, n_tests)
@@ -169,8 +169,8 @@ def detect_oscillation(
         swing = float(np.median(scale[k:]))
         s2p = 2.0 * swing / progress if progress > 0 else math.inf
         flips_after = _flip_share(rate[k:], valid[k:])
-        need = (config.osc_swing_to_progress if flips_after >= config.osc_flip_rate
-                else config.osc_noise_swing_to_progress)
+        need = (config.oscillation.swing_to_progress if flips_after >= config.oscillation.flip_rate
+                else config.oscillation.noise_swing_to_progress)
         if s2p >= need:
             onset = float(block_first[k])
             flips_before = _flip_share(rate[:k], valid[:k])
@@ -182,11 +182,11 @@ def detect_oscillation(
         swing = float(np.median(scale))
         s2p = 2.0 * swing / progress if progress > 0 else math.inf
         pa = bonferroni(tp.p_excess, n_tests)
-        if (pa < config.alpha and tp.flip_rate >= config.osc_flip_rate
-                and s2p >= config.osc_swing_to_progress):
+        if (pa < config.alpha and tp.flip_rate >= config.oscillation.flip_rate
+                and s2p >= config.oscillation.swing_to_progress):
             j0 = 0
             for j in range(m):
-                if rate[j] >= config.osc_flip_rate and np.nanmedian(rate[j:j + 3]) >= config.osc_flip_rate:
+                if rate[j] >= config.oscillation.flip_rate and np.nanmedian(rate[j:j + 3]) >= config.oscillation.flip_rate:
                     j0 = j
                     break
             onset = float(block_first[j0])
@@ -199,10 +199,10 @@ def _finding(metric: str, onset: float, end: float, p_adj: float, ratio: float, 
              flips_after: float, flips_before: float, swing: float, lr_onset: float | None,
              config: AnalysisConfig, path: str) -> Finding:
     if path == "growth":
-        conf = confidence(p_adj, ratio, config.osc_scale_ratio)
+        conf = confidence(p_adj, ratio, config.oscillation.scale_ratio)
         what = f"loss swings grew {ratio:.1f}× from step {int(onset)}"
     else:
-        conf = confidence(p_adj, flips_after, config.osc_flip_rate)
+        conf = confidence(p_adj, flips_after, config.oscillation.flip_rate)
         what = f"loss bounces step to step ({flips_after:.0%} sign flips) from the start"
     lr_txt = f" (LR {lr_onset:.3g} there)" if lr_onset is not None else ""
     evidence = {
@@ -271,12 +271,12 @@ def _jump_onset(logv: np.ndarray, i0: int, i1: int) -> int:
 
 def _clear_best(x: np.ndarray, y: np.ndarray, config: AnalysisConfig) -> float | None:
     """The step of the lowest val loss when every later evaluation (≥ 2) is at least
-    ``ovf_warning_rise`` above it: a checkpoint worth keeping, not a lucky dip."""
+    ``overfitting.warning_rise`` above it: a checkpoint worth keeping, not a lucky dip."""
     if len(y) < 3:
         return None
     ib = int(np.argmin(y))
     later = y[ib + 1:]
-    if len(later) < 2 or not y[ib] > 0 or float(later.min()) < (1 + config.ovf_warning_rise) * y[ib]:
+    if len(later) < 2 or not y[ib] > 0 or float(later.min()) < (1 + config.overfitting.warning_rise) * y[ib]:
         return None
     return float(x[ib])
 
@@ -284,10 +284,10 @@ def _clear_best(x: np.ndarray, y: np.ndarray, config: AnalysisConfig) -> float |
 def _erratic(st: dict[str, float], train_stuck: bool, config: AnalysisConfig) -> bool:
     """The window tests of the main path: bounce, back-and-forth, and a level well above
     the best so far (or, with a train loss that went nowhere, not below the opening)."""
-    return (st["bounce"] >= config.osc_val_bounce
-            and st["back_and_forth"] >= config.osc_val_back_and_forth
-            and (st["level_vs_best"] >= config.osc_val_level
-                 or (st["level_vs_opening"] >= config.osc_val_stuck and train_stuck)))
+    return (st["bounce"] >= config.oscillation.val_bounce
+            and st["back_and_forth"] >= config.oscillation.val_back_and_forth
+            and (st["level_vs_best"] >= config.oscillation.val_level
+                 or (st["level_vs_opening"] >= config.oscillation.val_stuck and train_stuck)))
 
 
 def _val_to_train(x: np.ndarray, y: np.ndarray, i0: int, i1: int, tx: np.ndarray,
@@ -334,24 +334,24 @@ def detect_val_oscillation(
     a window is erratic when all of these hold:
 
     * ``bounce`` (mean undone rise per evaluation, :func:`~analyzer.stats.bounce`)
-      ≥ ``osc_val_bounce`` (2 %);
-    * undone rises ≥ ``osc_val_back_and_forth`` (2×) the window's net change: the
+      ≥ ``oscillation.val_bounce`` (2 %);
+    * undone rises ≥ ``oscillation.val_back_and_forth`` (2×) the window's net change: the
       moves go back and forth rather than down (healthy) or up (overfitting);
-    * the window's median ≥ ``osc_val_level`` (1.25×) the best val so far (the run
+    * the window's median ≥ ``oscillation.val_level`` (1.25×) the best val so far (the run
       keeps bouncing well above what it once reached, not noise at a floor), or
-      ≥ ``osc_val_stuck`` (0.9×) its opening level (median of the first 10 %, ≥ 3
+      ≥ ``oscillation.val_stuck`` (0.9×) its opening level (median of the first 10 %, ≥ 3
       evaluations) while the train loss (if any) also ends ≥ 0.9× where it began: it
       jumps back and forth but goes nowhere, which a too-small LR (smooth, barely
       moving weights) cannot do;
     * no significant upward trend (Mann–Kendall p ≥ ``alpha``) in the window nor in
       the second half of the run: a rise is overfitting (or divergence), judged by
       those detectors;
-    * with a train loss: the window's val median < ``osc_val_memorize`` (2×) the train
+    * with a train loss: the window's val median < ``oscillation.val_memorize`` (2×) the train
       median over the same steps: no memorisation gap (an overfitting run's val
       bounces far above a train loss that has gone to ~0).
 
-    Settling path: the early window (first 40 %) bounces ≥ ``osc_val_bounce`` while
-    the last half moves < ``osc_val_settled`` × that (the same val set, scored by
+    Settling path: the early window (first 40 %) bounces ≥ ``oscillation.val_bounce`` while
+    the last half moves < ``oscillation.val_settled`` × that (the same val set, scored by
     weights that later move smoothly): the early window is erratic on that contrast
     alone (no back-and-forth, level or memorisation test; the other windows are not
     scanned) — an LR too large early (before a step down, or without warm-up). When
@@ -363,7 +363,7 @@ def detect_val_oscillation(
     that evaluation.
 
     ``best_val_step`` joins the evidence when every evaluation after the lowest one is
-    ≥ ``ovf_warning_rise`` above it (a checkpoint worth keeping, not a lucky dip).
+    ≥ ``overfitting.warning_rise`` above it (a checkpoint worth keeping, not a lucky dip).
 
     Known false-positive modes: a validation set so small that its loss jumps between
     evaluations by chance (a random val subset per evaluation); a val loss evaluated
@@ -384,12 +384,12 @@ def detect_val_oscillation(
     if train is not None:
         tx, ty = finite_xy(*train)
     opening = float(np.median(y[:max(3, n // 10)]))
-    train_stuck = tx is None or ty is None or _went_nowhere(ty, config.osc_val_stuck)
+    train_stuck = tx is None or ty is None or _went_nowhere(ty, config.oscillation.val_stuck)
     stats_of = {w: _val_window_stats(y, round(w[0] * n), round(w[1] * n), opening)
                 for w in VAL_WINDOWS if round(w[1] * n) - round(w[0] * n) >= VAL_MIN_POINTS}
     early, late = stats_of.get(VAL_WINDOWS[0]), stats_of.get(VAL_WINDOWS[1])
-    settles = bool(early and late and early["bounce"] >= config.osc_val_bounce
-                   and late["bounce"] < config.osc_val_settled * config.osc_val_bounce)
+    settles = bool(early and late and early["bounce"] >= config.oscillation.val_bounce
+                   and late["bounce"] < config.oscillation.val_settled * config.oscillation.val_bounce)
     hits: list[tuple[int, int, dict[str, float], float, float]] = []
     # when the last half settled, the erratic span is the early window, on the contrast alone
     for w in [VAL_WINDOWS[0]] if settles else list(stats_of):
@@ -401,7 +401,7 @@ def detect_val_oscillation(
         if p_up < config.alpha:
             continue
         ratio = math.nan if settles or tx is None or ty is None else _val_to_train(x, y, i0, i1, tx, ty)
-        if ratio >= config.osc_val_memorize:
+        if ratio >= config.oscillation.val_memorize:
             continue
         hits.append((i0, i1, st, p_up, ratio))
     if not hits:
@@ -414,7 +414,7 @@ def detect_val_oscillation(
     lr_on = lr_at(lr, onset)
     lr_txt = f" (LR {lr_on:.3g} there)" if lr_on is not None else ""
     # no p-value here: confidence is how far the bounce clears its threshold
-    conf = confidence(0.0, st["bounce"], config.osc_val_bounce)
+    conf = confidence(0.0, st["bounce"], config.oscillation.val_bounce)
     evidence = {
         "onset_step": onset,
         "val_bounce": st["bounce"],
@@ -432,13 +432,16 @@ def detect_val_oscillation(
     end = int(x[i1 - 1])
     if settles:
         evidence["settled_bounce"] = late["bounce"]  # type: ignore[index]
+        # the run's best val came after the swings: it recovered (a warm-up, not a cut,
+        # is then the fix); a run that settled without getting better went nowhere
+        evidence["recovered"] = 1.0 if float(np.min(y[h:])) <= float(np.min(y[:h])) else 0.0
         drop = _lr_step_down(lr, onset, lr_on)
         if drop is not None and onset < drop <= end:  # the swings end where the LR steps down
             end = int(x[max(int(np.searchsorted(x, drop)) - 1, i0)])
             evidence["lr_drop_step"] = drop
         where = (f"from step {int(onset)} to {end}{lr_txt}, then settles "
                  f"({100 * late['bounce']:.1f}% later): the LR was too large early")  # type: ignore[index]
-    elif st["level_vs_best"] >= config.osc_val_level:
+    elif st["level_vs_best"] >= config.oscillation.val_level:
         where = f"from step {int(onset)}{lr_txt}, at {st['level_vs_best']:.2f}× its best: the weights are bouncing"
     else:
         where = f"from step {int(onset)}{lr_txt} without getting below its opening level: it goes nowhere"

@@ -15,10 +15,10 @@ Algorithm
    selection alone: that bias, E[min of n/w normals]·σ_base (Blom's approximation,
    σ_base = 1.2533σ/√w), is subtracted before the one-sided t test
    z = (final − baseline − bias)/√(σ_base² + σ_final²), p < alpha.
-4. Effect: rise ≥ ``ovf_min_rise`` (1 %) of |best|. Severity warning at ≥
-   ``ovf_warning_rise`` (5 %), else info (a flat or barely rising tail is "stop
+4. Effect: rise ≥ ``overfitting.min_rise`` (1 %) of |best|. Severity warning at ≥
+   ``overfitting.warning_rise`` (5 %), else info (a flat or barely rising tail is "stop
    soon", not a problem).
-5. ``val_erratic``: the val loss also bounces (``bounce`` ≥ ``osc_val_bounce``, 2 %
+5. ``val_erratic``: the val loss also bounces (``bounce`` ≥ ``oscillation.val_bounce``, 2 %
    undone rise per evaluation): the weights are jumping too, so the suggestion lowers
    the LR as well as naming the checkpoint to keep.
 6. With a training series: the training trend after the best step must not rise
@@ -27,7 +27,7 @@ Algorithm
 
 7. Sustained-rise path (when the test in 3 fails: a noisy or short val curve): the
    smoothed val loss (rolling median, ≥ 3) has had no new best over the last 30 % of
-   the run, its later evaluations sit ≥ ``ovf_warning_rise`` (5 %) and ≥ 2 standard
+   the run, its later evaluations sit ≥ ``overfitting.warning_rise`` (5 %) and ≥ 2 standard
    errors above that best (median of ≥ 4), and the train loss gained ≥ 15 % since
    (needs a train series); ``evidence["path"] = "sustained"`` (else ``"significant"``).
 8. Steady-rise path: from the best evaluation on (≥ 5 of them) every value is higher
@@ -60,7 +60,7 @@ from ..stats import (
     sorted_finite,
     trend_test,
 )
-from . import DEFAULT_CONFIG, AnalysisConfig, quiet
+from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 #: Sustained-rise path: no new smoothed best over at least this share of the run …
 SUSTAINED_FRAC = 0.3
@@ -75,7 +75,7 @@ def _sustained_rise(x: np.ndarray, y: np.ndarray, w: int, noise: float,
                     config: AnalysisConfig) -> bool:
     """Overfitting by effect when the val loss is too noisy (or too short) for the test:
     the smoothed val loss (rolling median, ≥ 3) has not reached a new best over the last
-    ``SUSTAINED_FRAC`` of the run, its later evaluations sit ≥ ``ovf_warning_rise`` and
+    ``SUSTAINED_FRAC`` of the run, its later evaluations sit ≥ ``overfitting.warning_rise`` and
     ≥ ``SUSTAINED_SE`` standard errors (1.2533·``noise``/√m) above that best (median of m ≥ 4),
     and the train loss gained ≥ ``SUSTAINED_TRAIN_GAIN`` since — the model keeps
     fitting the training set and nothing of it generalises."""
@@ -89,7 +89,7 @@ def _sustained_rise(x: np.ndarray, y: np.ndarray, w: int, noise: float,
         return False
     base, above = float(smooth[js]), float(np.median(later))
     se = 1.2533 * noise / math.sqrt(len(later))
-    if not (base > 0 and above >= (1 + config.ovf_warning_rise) * base
+    if not (base > 0 and above >= (1 + config.overfitting.warning_rise) * base
             and above - base >= SUSTAINED_SE * se):
         return False
     tx, ty = finite_xy(train_steps, train_values)
@@ -151,7 +151,7 @@ def detect_overfitting(
     final = float(np.median(y[-k:]))
     rise = final - base
     rel = (final - best) / abs(best)
-    if rel < config.ovf_min_rise or rise <= 0:
+    if rel < config.overfitting.min_rise or rise <= 0:
         return []
     noise = min(diff_noise(y), curvature_noise(y))
     sigma = max(noise, 1e-3 * abs(best))
@@ -181,7 +181,7 @@ def detect_overfitting(
         "val_jump": _jump(y[ib:]),
         "path": path,
     }
-    ev["val_erratic"] = 1.0 if float(ev["val_bounce"]) >= config.osc_val_bounce else 0.0  # type: ignore[arg-type]
+    ev["val_erratic"] = 1.0 if float(ev["val_bounce"]) >= config.oscillation.val_bounce else 0.0  # type: ignore[arg-type]
     train_rising = False
     if train_steps is not None and train_values is not None:
         tx, ty = finite_xy(train_steps, train_values)
@@ -195,17 +195,17 @@ def detect_overfitting(
             ev["train_change_pct"] = 100.0 * (t_end - t_at_best) / abs(t_at_best) if t_at_best else None
             ev["gap_at_best"] = best - t_at_best
             ev["gap_end"] = final - t_end
-            train_rising = t.p_increase < config.alpha and t_end > t_at_best * (1 + config.ovf_warning_rise)
+            train_rising = t.p_increase < config.alpha and t_end > t_at_best * (1 + config.overfitting.warning_rise)
         elif sel.sum() >= 2:
             pre = ty[tx <= x[ib]]
             t0 = float(pre[-1]) if len(pre) else float(ty[sel][0])
             t1 = float(ty[sel][-1])
             if t0:
                 ev["train_change_pct"] = 100.0 * (t1 - t0) / abs(t0)
-            train_rising = t0 > 0 and t1 > t0 * (1 + config.ovf_warning_rise) and float(ty[sel].max()) > t0
+            train_rising = t0 > 0 and t1 > t0 * (1 + config.overfitting.warning_rise) and float(ty[sel].max()) > t0
     ev["train_rising"] = 1.0 if train_rising else 0.0
-    sev = "warning" if rel >= config.ovf_warning_rise and path != "steady" else "info"
-    conf = confidence(p, rel, config.ovf_min_rise if sev == "info" else config.ovf_warning_rise)
+    sev = "warning" if rel >= config.overfitting.warning_rise and path != "steady" else "info"
+    conf = confidence(p, rel, config.overfitting.min_rise if sev == "info" else config.overfitting.warning_rise)
     msg = (f"Validation loss is {100 * rel:.1f}% above its best ({best:.4g} at step {int(x[ib])}) "
            f"over {len(post)} later evaluations while training continues: stop early at step {int(x[ib])}.")
     return [Finding(

@@ -5,18 +5,18 @@ Algorithm
 1. Work on ≤ 512 block medians (O(n)), in log space when the loss is positive (changes
    are then relative, and an odd huge first value cannot inflate the margin). Candidate plateau starts on a fixed grid:
    0 %, 10 %, …, 70 % of the run; a plateau runs to the end and covers at least
-   ``stag_min_frac`` (30 %) of the run and 8 points.
+   ``stagnation.min_frac`` (30 %) of the run and 8 points.
 2. For each candidate window two tests must agree:
    * trend: Mann–Kendall (AR(1)-corrected) finds no significant *increase* (a rising
      window is left to the divergence/overfitting detectors); its p-values and the
      Theil–Sen slope go to evidence;
    * non-inferiority (one-sided half of TOST, AR(1)-corrected OLS): the change over
-     the window is demonstrably above −margin (no meaningful improvement), margin = ``stag_progress_margin`` (4 %) of the progress made before the
-     window + ``stag_level_margin`` (1 %) of the loss level. "No significant
+     the window is demonstrably above −margin (no meaningful improvement), margin = ``stagnation.progress_margin`` (4 %) of the progress made before the
+     window + ``stagnation.level_margin`` (1 %) of the loss level. "No significant
      decrease" on few noisy points is NOT a plateau: the equivalence test must reject.
    (A rising window also counts as "no gain"; rises are judged by the overfitting and
    divergence detectors, which run first.)
-   For the whole-run window the margin is at least ``stag_stuck_margin`` (5 %): a run
+   For the whole-run window the margin is at least ``stagnation.stuck_margin`` (5 %): a run
    that demonstrably gains < 5 % from start to end is stuck, however steady the gain.
    Bonferroni over the candidates; the earliest accepted start is reported.
 3. Diagnosis with the LR series (``analyzer.schedule``):
@@ -34,20 +34,20 @@ Algorithm
      starts, or decays along a planned smooth curve (linear/cosine/exponential/
      one-cycle: the decay a noise floor calls for is already under way): converged as
      planned, info;
-   * ``settled`` (``val_loss`` only, not stuck) — the plateau's points bounce less than ``stag_jitter`` (0.5 % per point, :func:`~analyzer.stats.bounce`):
+   * ``settled`` (``val_loss`` only, not stuck) — the plateau's points bounce less than ``stagnation.jitter`` (0.5 % per point, :func:`~analyzer.stats.bounce`):
      the weights have stopped moving, a smooth convergence rather than an LR noise
      floor, info. (A minibatch train loss bounces by sampling alone, so its jitter says
      nothing about the LR; a validation pass over a fixed set moves only with the weights.)
    * ``noise_floor`` — LR constant or still > 30 % of its peak: decay_lr;
    * ``val_plateau`` — validation flat while training still falls (≥
-     ``stag_val_train_gain``, 15 % relative over the window; a smaller gain is what a
+     ``stagnation.val_train_gain``, 15 % relative over the window; a smaller gain is what a
      converging run still makes): early_stop. For ``val_loss`` the margin is at least 10 % of the
      training loss's relative improvement over the same window (scaled to the val level).
    * no plateau demonstrable (a noisy loss) but the LR series itself shows training
      stopped: an abrupt drop to ≤ 0.1 % of the peak before half the run, kept to the
      end, after a falling loss that then gains < 10 % → ``lr_collapsed`` (evidence
      ``path: frozen_lr``), warning.
-   Severity: warning when the plateau covers ≥ ``stag_warning_frac`` (50 %) of the
+   Severity: warning when the plateau covers ≥ ``stagnation.warning_frac`` (50 %) of the
    run (half the compute bought nothing), else info; ``schedule_end`` is always info.
 
 Negative-valued losses (adversarial objectives) are skipped: a GAN loss hovering
@@ -76,7 +76,7 @@ from ..stats import (
     sorted_finite,
     trend_test,
 )
-from . import DEFAULT_CONFIG, AnalysisConfig, quiet
+from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 STARTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 #: Planned decays that fit the whole post-peak LR curve (``analyzer.schedule``): reaching
@@ -137,7 +137,7 @@ def detect_stagnation(
     cands = []
     for f in STARTS:
         a = int(np.searchsorted(rx, rx[0] + f * span))
-        if n - a < 8 or (rx[-1] - rx[a]) < 0.95 * config.stag_min_frac * span:
+        if n - a < 8 or (rx[-1] - rx[a]) < 0.95 * config.stagnation.min_frac * span:
             continue
         cands.append(a)
     if not cands:
@@ -148,9 +148,9 @@ def detect_stagnation(
         level = float(np.median(raw_ry[a:]))
         progress = max(float(trend[0] - trend[a]), 0.0)
         scale = 1.0 if use_log else abs(level)
-        margin = config.stag_progress_margin * progress + config.stag_level_margin * scale
+        margin = config.stagnation.progress_margin * progress + config.stagnation.level_margin * scale
         if a == 0:
-            margin = max(margin, config.stag_stuck_margin * scale)
+            margin = max(margin, config.stagnation.stuck_margin * scale)
         ref_gain = _ref_gain(reference, float(wx[0]), float(wx[-1]))
         if ref_gain is not None:
             g = -np.log1p(-min(ref_gain, 0.999)) if use_log else ref_gain * abs(level)
@@ -170,7 +170,7 @@ def detect_stagnation(
         return _frozen_lr(x, y, rx, ry, lr, metric)
     a, eq, pa, mk, level, progress, margin, ref_gain = chosen
     mk = trend_test(rx[a:], ry[a:])
-    train_improving = ref_gain is not None and ref_gain >= config.stag_val_train_gain
+    train_improving = ref_gain is not None and ref_gain >= config.stagnation.val_train_gain
     jitter = bounce(y[x >= rx[a]])
     start = float(rx[a])
     frac = (float(rx[-1]) - start) / span
@@ -182,9 +182,9 @@ def detect_stagnation(
     lr_end = lr_at(lr, float(rx[-1]))
     improving_before = _improving_before(rx, ry, sched.collapse_step, span)
     diagnosis = _diagnose(sched, start, frac, progress, first_level, float(rx[0]), span, lr_start,
-                          metric, train_improving, level, jitter < config.stag_jitter,
+                          metric, train_improving, level, jitter < config.stagnation.jitter,
                           improving_before)
-    sev = "warning" if frac >= config.stag_warning_frac else "info"
+    sev = "warning" if frac >= config.stagnation.warning_frac else "info"
     if diagnosis in ("schedule_end", "converged", "settled"):
         sev = "info"
     if diagnosis in ("stuck", "lr_collapsed"):
@@ -205,7 +205,7 @@ def detect_stagnation(
         "best_step": float(x[x >= rx[a]][int(np.argmin(y[x >= rx[a]]))]),  # lowest point of the plateau
         "log_space": 1.0 if use_log else 0.0,  # change/slope/margin are in log units when 1
     }
-    conf = confidence(pa, frac, config.stag_min_frac)
+    conf = confidence(pa, frac, config.stagnation.min_frac)
     return [Finding(
         kind="stagnation", metric=metric, start_step=int(start), end_step=int(x[-1]),  # type: ignore[arg-type]
         severity=sev, confidence=conf, evidence=ev,  # type: ignore[arg-type]
@@ -376,8 +376,8 @@ def detect_slow_descent(
 
     * a significant decrease (Mann–Kendall p < ``alpha``; of the train loss when there
       is one — the val loss then only has to agree in gain and shape),
-    * ``slow_min_gain`` ≤ gain < ``slow_max_gain`` (relative, first to last tenth),
-    * deceleration ≥ ``slow_min_deceleration`` (the second half gains at least that
+    * ``stagnation.slow_min_gain`` ≤ gain < ``stagnation.slow_max_gain`` (relative, first to last tenth),
+    * deceleration ≥ ``stagnation.slow_min_deceleration`` (the second half gains at least that
       share of what the first half gained: no bend towards a floor).
 
     ``runs_to_halve`` = 0.5 / gain: at this rate, how many runs of this length halving
@@ -408,8 +408,8 @@ def detect_slow_descent(
         # AR(1)-corrected trend test has few effective points, only has to agree in shape
         significant = st["p_decrease"] < config.alpha or (name == "val_loss" and bool(found))
         if not (significant
-                and config.slow_min_gain <= st["gain"] < config.slow_max_gain
-                and st["deceleration"] >= config.slow_min_deceleration):
+                and config.stagnation.slow_min_gain <= st["gain"] < config.stagnation.slow_max_gain
+                and st["deceleration"] >= config.stagnation.slow_min_deceleration):
             return []
         found[name] = st
     if not found:
@@ -427,7 +427,7 @@ def detect_slow_descent(
     if "val_loss" in found and metric != "val_loss":
         ev["val_gain"] = found["val_loss"]["gain"]
         ev["val_deceleration"] = found["val_loss"]["deceleration"]
-    conf = confidence(st["p_decrease"], min(st["deceleration"], 10.0), config.slow_min_deceleration)
+    conf = confidence(st["p_decrease"], min(st["deceleration"], 10.0), config.stagnation.slow_min_deceleration)
     lr_txt = f" at LR {ev['lr_at_start']:.3g}" if ev["lr_at_start"] is not None else ""
     return [Finding(
         kind="stagnation", metric=metric, start_step=int(first), end_step=int(x[-1]),  # type: ignore[arg-type]

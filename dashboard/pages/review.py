@@ -43,7 +43,11 @@ COLUMNS: list[dict[str, Any]] = [
      "filter": "agTextColumnFilter"},
     {"field": "finding", "headerName": "Worst finding", "flex": 3, "minWidth": 160,
      "tooltipField": "finding", "filter": "agTextColumnFilter"},
-    {"field": "lr", "headerName": "LR → suggested", "width": 150, "filter": False},
+    # The line people read (``decrease LR 3e-3 → 3e-4 (×0.1)``) over the machine number:
+    # the column sorts by the current LR, numerically, not by its text.
+    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "width": 230,
+     "valueFormatter": {"function": "params.data ? params.data.lr : ''"},
+     "tooltipField": "lr", "cellDataType": "number", "filter": False},
     {"field": "best_val_step", "headerName": "Best val", "width": 78, "filter": False},
     {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 74,
      "sortable": False, "filter": False},
@@ -271,8 +275,8 @@ def on_writeback(_open: int | None, _cancel: int | None, _confirm: int | None,
         n = mlflow_row_count(rows or [])
         body = [html.P(f"Store the verdict of the {n} MLflow run{'s' if n != 1 else ''} shown as "
                        "run tags: lrtempo.status, lrtempo.action, lrtempo.current_lr, "
-                       "lrtempo.suggested_lr, lrtempo.early_stop_step, lrtempo.worst_finding, "
-                       "lrtempo.analyzed_at."),
+                       "lrtempo.suggested_lr, lrtempo.factor, lrtempo.early_stop_step, "
+                       "lrtempo.worst_finding, lrtempo.suggestion, lrtempo.analyzed_at."),
                 html.P("Only tags are written; metrics and params are never touched. Runs whose "
                        "tags already match are left as they are.", className="small text-muted mb-0")]
         return True, body, no_update

@@ -1,0 +1,103 @@
+"""The detectors' settings: one typed parameter object per detector, documented where
+each value is declared, composed into :class:`AnalysisConfig`.
+
+``alpha`` is the family-wise false-alarm level per detector and series (Bonferroni over
+the windows/candidates each detector scans); the other values are effect sizes. Every
+detector reads only ``config.<its params>`` (and ``alpha``), so a change of one
+threshold is one edit here.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+
+F = TypeVar("F", bound=Callable)
+
+
+def quiet(fn: F) -> F:
+    """Run a detector with floating-point warnings off: extreme inputs (1e308, mixed
+    signs) overflow in intermediate sums, which the detectors already treat as
+    "no evidence"; the library must not spray RuntimeWarnings at its callers."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class OscillationParams:
+    """Train swings (growth and bouncing paths) and an erratic validation loss."""
+
+    min_points: int = 24  # fewer finite points: not judged
+    scale_ratio: float = 2.0  # swings must at least double after the onset …
+    swing_to_progress: float = 0.5  # … and comparable to the trend's progress
+    noise_swing_to_progress: float = 1.0  # … as large as it, when the swings flip like noise
+    flip_rate: float = 0.8  # bouncing path: share of sign flips (white noise: 2/3)
+    val_bounce: float = 0.02  # erratic val: ≥ 2 % undone rise per evaluation …
+    val_back_and_forth: float = 2.0  # … undone rises ≥ 2× the net change …
+    val_level: float = 1.25  # … typical level ≥ 1.25× the best so far …
+    val_memorize: float = 2.0  # … and val < 2× train (no memorisation gap)
+    val_stuck: float = 0.9  # … or ≥ 0.9× its opening level (it went nowhere)
+    val_settled: float = 0.25  # early bounce, then < ¼ of val_bounce: it settled
+    val_jump: float = 0.05  # a val rise that moves ≥ 5 % per evaluation (median) …
+    val_jump_train_gain: float = 0.5  # … while train gains < 50 % after its first tenth
+
+
+@dataclass(frozen=True)
+class StagnationParams:
+    """Plateaus (equivalence test), their diagnosis, and a descent that never bends."""
+
+    min_frac: float = 0.3  # a plateau covers at least this share of the run
+    progress_margin: float = 0.04  # equivalence margin: share of earlier progress …
+    level_margin: float = 0.01  # … plus this share of the loss level
+    stuck_margin: float = 0.05  # whole run gains < 5 % → stuck (LR too small)
+    warning_frac: float = 0.5  # plateau over ≥ half the run → warning
+    val_train_gain: float = 0.15  # val flat while train still gains ≥ 15 % → val_plateau
+    jitter: float = 0.005  # a plateau whose points bounce < 0.5 %/point is converged
+    slow_min_gain: float = 0.02  # too slow: a significant fall of at least 2 % …
+    slow_max_gain: float = 0.3  # … and less than 30 % over the run …
+    slow_min_deceleration: float = 0.6  # … whose second half gains ≥ 60 % of the first's
+
+
+@dataclass(frozen=True)
+class OverfittingParams:
+    """A validation loss that turns up while training still improves."""
+
+    min_rise: float = 0.01  # relative rise of val since its best (info from here)
+    warning_rise: float = 0.05  # … warning from here
+
+
+@dataclass(frozen=True)
+class DivergenceParams:
+    """Explosions, drifts upwards and collapses to a constant."""
+
+    rise_level: float = 0.01  # sustained rise ≥ 1 % of the loss level …
+    rise_range: float = 0.1  # … and ≥ 10 % of the run's trend range
+    explosion_factor: float = 2.0  # a loss above 2× the early maximum
+    const_frac: float = 0.15  # a constant tail over ≥ 15 % of points
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Every detector setting: ``alpha``, ``min_points`` and one object per detector."""
+
+    alpha: float = 0.01
+    #: fewer finite train points than this (and no usable val) → insufficient_data
+    min_points: int = 8
+    oscillation: OscillationParams = field(default_factory=OscillationParams)
+    stagnation: StagnationParams = field(default_factory=StagnationParams)
+    overfitting: OverfittingParams = field(default_factory=OverfittingParams)
+    divergence: DivergenceParams = field(default_factory=DivergenceParams)
+
+
+DEFAULT_CONFIG = AnalysisConfig()

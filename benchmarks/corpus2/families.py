@@ -1,0 +1,112 @@
+"""Setup families of corpus 2 and the fixed tuning / held-out split.
+
+A *family* is a model type on a data set with its loss; a *setup* is a family with one
+optimizer and one schedule (and, for some, a data size). Each setup gets its own LR
+sweep (:mod:`.build`). The split is by family and fixed here (and saved in the
+manifest): thresholds may be tuned on :data:`TUNE` families only; figures on
+:data:`HELDOUT` families are the ones that count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    arch: str  # model builder name (models.build)
+    data: str  # data set name (data.dataset)
+    loss: str  # "ce" | "bce" | "mse" | "lm"
+    steps: int
+    batch_size: int = 32
+    hidden: int = 64
+    small_n: int = 60  # train subset size of the overfitting constructions
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Setup:
+    family: str
+    optimizer: str
+    schedule: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.optimizer}-{self.schedule}"
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("gru_lm", "gru_lm", "text_a", "lm", 400, hidden=32, small_n=1500,
+           description="char-level GRU language model on stdlib source text"),
+    Family("lstm_lm", "lstm_lm", "text_b", "lm", 400, hidden=48, small_n=1500,
+           description="char-level LSTM language model on stdlib source text"),
+    Family("tfm_lm", "tfm_lm", "text_c", "lm", 400, small_n=1500,
+           description="1-layer causal char transformer (d=32, 2 heads) on stdlib source"),
+    Family("cnn_digits", "cnn", "digits", "ce", 600, small_n=80,
+           description="2-conv CNN on 8x8 digits"),
+    Family("softmax_digits", "linear", "digits", "ce", 600, small_n=60,
+           description="softmax regression on digits"),
+    Family("logreg", "linear", "breast_cancer", "bce", 600, small_n=30,
+           description="logistic regression on breast cancer"),
+    Family("reg_mlp", "mlp_gelu", "friedman1", "mse", 800, small_n=60,
+           description="GELU MLP regression on make_friedman1"),
+    Family("autoencoder", "autoencoder", "digits_ae", "mse", 800, small_n=60,
+           description="tanh autoencoder on digits (bottleneck 8), MSE"),
+    Family("lstm_clf", "seq_lstm", "sequences", "ce", 600, hidden=32, small_n=60,
+           description="LSTM classifier of synthetic noisy wave sequences"),
+    Family("bn_resmlp", "bn_resmlp", "classification", "ce", 600, small_n=80,
+           description="batch-norm residual MLP on make_classification"),
+    Family("silu_reg", "mlp_silu", "regression", "mse", 800, small_n=60,
+           description="SiLU MLP regression on make_regression with nonlinear target"),
+)}
+
+SETUPS: tuple[Setup, ...] = (
+    Setup("gru_lm", "adam", "cosine"),
+    Setup("gru_lm", "momentum", "step"),
+    Setup("lstm_lm", "rmsprop", "constant"),
+    Setup("lstm_lm", "adamw", "warmup_cosine"),
+    Setup("tfm_lm", "adamw", "warmup_cosine"),
+    Setup("tfm_lm", "adam", "exponential"),
+    Setup("cnn_digits", "momentum", "multistep"),
+    Setup("cnn_digits", "adam", "constant"),
+    Setup("softmax_digits", "sgd", "constant"),
+    Setup("softmax_digits", "adagrad", "cosine"),
+    Setup("logreg", "sgd", "exponential"),
+    Setup("logreg", "nadam", "cosine"),
+    Setup("reg_mlp", "adam", "cosine"),
+    Setup("reg_mlp", "nesterov", "step"),
+    Setup("autoencoder", "adam", "constant"),
+    Setup("autoencoder", "rmsprop", "cosine"),
+    Setup("lstm_clf", "adam", "warmup_cosine"),
+    Setup("lstm_clf", "radam", "constant"),
+    Setup("bn_resmlp", "momentum", "cosine"),
+    Setup("bn_resmlp", "adamw", "step"),
+    Setup("silu_reg", "sgd", "warmup_linear"),
+    Setup("silu_reg", "adamw", "multistep"),
+)
+
+#: Families thresholds may be tuned on.
+TUNE: tuple[str, ...] = ("gru_lm", "tfm_lm", "softmax_digits", "autoencoder", "lstm_clf",
+                         "bn_resmlp")
+#: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
+#: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
+HELDOUT: tuple[str, ...] = ("lstm_lm", "cnn_digits", "logreg", "reg_mlp", "silu_reg")
+
+SPLITS: dict[str, tuple[str, ...]] = {"tune": TUNE, "heldout": HELDOUT}
+
+
+def split_of(family: str) -> str:
+    """``"tune"`` or ``"heldout"``."""
+    for name, fams in SPLITS.items():
+        if family in fams:
+            return name
+    raise ValueError(f"family {family!r} is in no split")
+
+
+def setups_of(families: tuple[str, ...] | list[str] | None = None) -> list[Setup]:
+    fams = set(FAMILIES) if families is None else set(families)
+    bad = fams - set(FAMILIES)
+    if bad:
+        raise ValueError(f"unknown corpus-2 families {sorted(bad)}; use some of {sorted(FAMILIES)}")
+    return [s for s in SETUPS if s.family in fams]

@@ -1,0 +1,108 @@
+"""Tiny PyTorch models of corpus 2, one builder per architecture (CPU, float32)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class CharRNN(nn.Module):
+    """Char-level LM: embedding -> GRU/LSTM -> linear over the vocabulary."""
+
+    def __init__(self, vocab: int, cell: str, emb: int = 16, hidden: int = 48) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, emb)
+        rnn = nn.GRU if cell == "gru" else nn.LSTM
+        self.rnn = rnn(emb, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, vocab)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = self.rnn(self.emb(x))
+        return self.out(h)
+
+
+class CharTransformer(nn.Module):
+    """Char-level LM: one pre-norm causal transformer block (d=32, 2 heads)."""
+
+    def __init__(self, vocab: int, seq_len: int, d: int = 32, heads: int = 2,
+                 layers: int = 1) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.pos = nn.Parameter(torch.zeros(1, seq_len, d))
+        layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=2 * d, dropout=0.0,
+                                           batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.out = nn.Linear(d, vocab)
+        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(seq_len))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[1]
+        h = self.emb(x) + self.pos[:, :n]
+        h = self.blocks(h, mask=self.mask[:n, :n], is_causal=True)
+        return self.out(self.norm(h))
+
+
+class SmallCNN(nn.Module):
+    """8x8 digits: conv(8) -> ReLU -> conv(16) -> ReLU -> 2x2 max-pool -> linear(10)."""
+
+    def __init__(self, n_classes: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(16 * 4 * 4, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.view(-1, 1, 8, 8))
+
+
+class SeqLSTM(nn.Module):
+    """Sequence classifier: LSTM over the steps, linear on the last hidden state."""
+
+    def __init__(self, d_in: int, n_classes: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(d_in, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, (h, _) = self.rnn(x)
+        return self.out(h[-1])
+
+
+class ResBlock(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.f = nn.Sequential(nn.Linear(d, d), nn.BatchNorm1d(d), nn.ReLU(), nn.Linear(d, d),
+                               nn.BatchNorm1d(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.f(x))
+
+
+def build(arch: str, d_in: int, d_out: int, seq_len: int = 32, hidden: int = 64) -> nn.Module:
+    """The model of an architecture name (see :mod:`.families`)."""
+    if arch in ("gru_lm", "lstm_lm"):
+        return CharRNN(d_out, arch[:4].rstrip("_"), hidden=hidden)
+    if arch == "tfm_lm":
+        return CharTransformer(d_out, seq_len)
+    if arch == "cnn":
+        return SmallCNN(d_out)
+    if arch == "linear":
+        return nn.Linear(d_in, d_out)
+    if arch == "seq_lstm":
+        return SeqLSTM(d_in, d_out, hidden)
+    if arch == "mlp_silu":
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
+                             nn.SiLU(), nn.Linear(hidden, d_out))
+    if arch == "mlp_gelu":
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden),
+                             nn.GELU(), nn.Linear(hidden, d_out))
+    if arch == "autoencoder":
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.Tanh(), nn.Linear(hidden, 8),
+                             nn.Linear(8, hidden), nn.Tanh(), nn.Linear(hidden, d_in))
+    if arch == "bn_resmlp":
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), ResBlock(hidden),
+                             ResBlock(hidden), nn.Linear(hidden, d_out))
+    raise ValueError(f"unknown architecture {arch!r}")

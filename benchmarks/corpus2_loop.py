@@ -1,0 +1,153 @@
+"""Corpus 2 in the detection benchmark: rows per family split and the closed loop.
+
+Rows ``corpus2 tune`` / ``corpus2 held-out`` score every method on the kept runs of each
+side of the fixed family split (:mod:`benchmarks.corpus2.families`). The closed loop
+retrains each pathological run once with LR Tempo's suggestion and once with the
+textbook fix (x0.1 for a too-large LR, x10 for a too-small one, stop at the val minimum
+for overfitting), both through :func:`benchmarks.detection.apply_suggestion` on the
+run's :class:`~benchmarks.corpus2.Spec` (same setup, seed and steps), and reports per
+split and group: retrained, pathology gone (curve verification against the run's group
+floor), final val improved, and *reached good* — the final val within 10 % of the final
+val of the setup's good-LR run (``final <= 1.1 x good``).
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from .corpus import LabeledRun
+from .corpus2 import result_to_run, train
+from .corpus2.build import final_val, verify_curves
+from .detection import _try_analyze, apply_suggestion, reference_suggestion
+
+SPLIT_ROWS: dict[str, str] = {"tune": "corpus2 tune", "heldout": "corpus2 held-out"}
+REACH_TOL = 0.10
+GROUPS: tuple[str, ...] = ("all", "LR too large", "LR too small", "oscillation",
+                           "stagnation", "overfitting", "divergence")
+
+
+def split_of(lr: LabeledRun) -> str:
+    return lr.run.meta.tags.get("split", "")
+
+
+def _group_hits(labels: list[str], direction: str) -> list[str]:
+    g = ["all", *labels]
+    if direction == "decrease":
+        g.append("LR too large")
+    elif direction == "increase":
+        g.append("LR too small")
+    return g
+
+
+def _one(args: tuple[LabeledRun, str, float]) -> dict[str, Any]:
+    lr, mode, good_final = args
+    row: dict[str, Any] = {
+        "id": lr.id, "split": split_of(lr), "labels": sorted(lr.labels),
+        "direction": lr.direction, "action": None, "retrained": False, "error": None,
+        "good_final_val": good_final,
+    }
+    if mode == "lrtempo":
+        a, err = _try_analyze(lr.run)
+        if a is None:
+            row["error"] = f"analyze_run on the run: {err}"
+            return row
+        s = a.suggestion
+    else:
+        s = reference_suggestion(lr)
+    row["action"] = s.action if s else None
+    if s is not None:
+        row["factor"] = s.factor
+    q = apply_suggestion(lr, s)
+    if q is None:
+        return row
+    res = train(q)
+    verdict = verify_curves(res, float(lr.stats.get("floor", math.nan)))
+    before, after = final_val(lr.result), final_val(res)  # type: ignore[arg-type]
+    row.update(
+        retrained=True, old_lr=lr.params.lr, new_lr=q.lr,  # type: ignore[union-attr]
+        new_schedule=q.schedule, stop_step=q.stop_step,
+        verified_after=sorted(verdict.kinds), ambiguous_after=sorted(verdict.ambiguous),
+        fixed_verified=not (lr.labels & verdict.kinds),
+        val_before=before, val_after=after, val_improved=bool(after < before),
+        reached_good=bool(after <= (1 + REACH_TOL) * good_final),
+    )
+    return row
+
+
+def closed_loop(corpus: list[LabeledRun], good_final: dict[str, float], workers: int = 1
+                ) -> dict[str, Any]:
+    """LR Tempo's and the textbook retrains of corpus 2's pathological runs."""
+    todo = [lr for lr in corpus if lr.labels and lr.params is not None]
+    out: dict[str, Any] = {}
+    for name, mode in (("LR Tempo", "lrtempo"), ("textbook", "reference")):
+        args = [(lr, mode, good_final[lr.id]) for lr in todo]
+        if workers > 1 and len(args) >= 8:
+            with ProcessPoolExecutor(max_workers=workers) as ex:
+                rows = list(ex.map(_one, args, chunksize=2))
+        else:
+            rows = [_one(a) for a in args]
+        out[name] = {"summary": summarize(rows), "rows": rows}
+    return out
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+    """Counts per split and group."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for split in SPLIT_ROWS:
+        per: dict[str, dict[str, int]] = {}
+        for g in GROUPS:
+            sel = [r for r in rows if r["split"] == split
+                   and g in _group_hits(r["labels"], r["direction"])]
+            re = [r for r in sel if r["retrained"]]
+            per[g] = {
+                "runs": len(sel), "retrained": len(re),
+                "gone": sum(r["fixed_verified"] for r in re),
+                "improved": sum(r["val_improved"] for r in re),
+                "both": sum(r["fixed_verified"] and r["val_improved"] for r in re),
+                "reached_good": sum(r["reached_good"] for r in re),
+                "errors": sum(1 for r in sel if r.get("error")),
+            }
+        out[split] = per
+    return out
+
+
+def format_closed_loop(cl: dict[str, Any]) -> str:
+    lines = [("Closed loop on corpus 2 (pathological runs retrained once, same setup/seed/steps; "
+              "textbook = x0.1 too large, x10 too small, stop at val min; reached good = final "
+              "val <= 1.1 x the setup's good-LR run):"),
+             (f"  {'by':<9} {'split':<17} {'group':<13} {'runs':>5} {'retrained':>9} "
+              f"{'gone':>5} {'improved':>8} {'both':>5} {'reached':>7} {'share':>6}")]
+    for split, row_name in SPLIT_ROWS.items():
+        for who, block in cl.items():
+            for g, c in block["summary"][split].items():
+                if not c["runs"]:
+                    continue
+                err = f"  ({c['errors']} analyzer errors)" if c["errors"] else ""
+                lines.append(
+                    f"  {who:<9} {row_name:<17} {g:<13} {c['runs']:>5} {c['retrained']:>9} "
+                    f"{c['gone']:>5} {c['improved']:>8} {c['both']:>5} {c['reached_good']:>7} "
+                    f"{c['reached_good'] / max(c['runs'], 1):>6.0%}{err}")
+    for who, block in cl.items():
+        actions: dict[str, int] = {}
+        for r in block["rows"]:
+            actions[str(r["action"])] = actions.get(str(r["action"]), 0) + 1
+        lines.append(f"  {who:<9} actions: "
+                     + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())))
+    return "\n".join(lines)
+
+
+def good_finals(corpus: list[LabeledRun], manifest: dict[str, Any]) -> dict[str, float]:
+    """Run id -> final val of its setup's good-LR run."""
+    return {lr.id: float(manifest["setups"][f"{lr.params.family}/{lr.params.setup}"]  # type: ignore[union-attr]
+                         ["good_final_val"]) for lr in corpus}
+
+
+def retrain_run(lr: LabeledRun, **changes: Any):
+    """Retrain a corpus-2 run with changes (``lr``, ``schedule``, ``stop_step``, ``warmup``)."""
+    return train(lr.params.with_(**changes))  # type: ignore[union-attr]
+
+
+__all__ = ["GROUPS", "SPLIT_ROWS", "closed_loop", "format_closed_loop", "good_finals",
+           "result_to_run", "retrain_run", "split_of", "summarize"]
