@@ -22,17 +22,20 @@ listed in ``varied``. A sweep needs ≥ 3 runs at ≥ 2 distinct LRs.
 
 Recommendation
 --------------
-* metric per run: the best validation loss, else the final train loss (median of the
-  last tenth of a rolling median); a run with no finite value is a failed point;
+* metric per run: the final validation loss, else the final train loss (both the median
+  of the last tenth of a rolling median): what the run ends with, not its best
+  evaluation — the lucky dips of a bouncing run at a too-large LR are not its result;
+  a run whose loss ends non-finite is a failed point;
 * stability edge: the smallest LR at which most runs oscillated or diverged (status)
   while most runs at larger LRs did too (one odd flag below stable LRs is not an edge);
 * curve: a quadratic in log10 LR fitted by weighted least squares to the mean metric per
   LR of the stable points within ±1.5 decades of the best one (weights: runs per LR);
   noise: the pooled spread of seeds at one LR, else the fit's residuals, else 2 % of the
   metric; band = the fit's standard error;
-* recommended LR: the curve's minimum inside the tried points around the best one
-  (the best tried LR when the curve has no interior minimum), never above half the
-  stability edge nor above the largest stable LR; range: where the curve stays within
+* recommended LR: the best tried LR moved toward the curve's minimum by at most a
+  quarter of the log-gap to its neighbour (:data:`STEP_SHARE`; the best tried LR when
+  the curve has no interior minimum; a minimum further away is named as the LR to try
+  next), never above half the stability edge nor above the largest stable LR; range: where the curve stays within
   max(10 %, 2 noise) of its minimum, inside the tried stable LRs and below the edge;
 * the best at the edge of the tried LRs: the recommendation is that tried LR, the
   rationale says so and ``next_lrs`` lists the LRs to try next (×3, ×10 beyond it);
@@ -74,6 +77,9 @@ _NAME_LR = re.compile(r"(?<![a-z])lr[_=:-]?([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)", 
 FIT_SPAN = 1.5
 #: The recommendation stays at or below the stability edge divided by this.
 EDGE_MARGIN = 2.0
+#: The curve moves the recommendation from the best tried LR at most this share of the
+#: (log) gap to a neighbour: further than that the sweep holds no run to back it.
+STEP_SHARE = 0.25
 #: The recommended range: the curve within this share of its minimum (or 2 noise).
 RANGE_TOL = 0.10
 
@@ -88,7 +94,7 @@ class SweepPoint:
     lr: float | None
     lr_from: str  # "param" | "series" | "name" | ""
     metric: str  # "val_loss" | "train_loss" | ""
-    value: float  # best val / final train loss; inf when none is finite
+    value: float  # final val / final train loss; inf when it ends non-finite
     status: str
     metrics_key: tuple[str | None, str | None]
     params: Mapping[str, str] = field(default_factory=dict)
@@ -202,9 +208,7 @@ def sweep_point(run: Run, analysis: RunAnalysis, group_by: str | None = None) ->
         src = ""
     val, train = role_series(run, roles.val_loss), role_series(run, roles.train_loss)
     if val is not None and len(val):
-        vv = val["value"].to_numpy(float)
-        metric, value = "val_loss", float(np.min(vv[np.isfinite(vv)])) if np.isfinite(vv).any() \
-            else math.inf
+        metric, value = "val_loss", final_loss(val["value"].to_numpy(float))
     elif train is not None and len(train):
         metric, value = "train_loss", final_loss(train["value"].to_numpy(float))
     else:
@@ -392,7 +396,7 @@ def recommend(group: str, metric: str, members: Sequence[SweepPoint],
     fit = fit_curve(x[near], means[near], w[near], noise)
     at_edge = ("high" if ib == len(s_lrs) - 1 and len(s_lrs) > 1 and edge is None
                else "low" if ib == 0 and len(s_lrs) > 1 else None)
-    rec, lo_hi, conf = _place(fit, x, ib, means, at_edge, edge)
+    rec, lo_hi, conf, untried = _place(fit, x, ib, means, at_edge, edge)
     if len(lrs) == 2:
         conf -= 0.1
     next_lrs: tuple[float, ...] = ()
@@ -402,23 +406,29 @@ def recommend(group: str, metric: str, members: Sequence[SweepPoint],
         next_lrs = (float(s_lrs[0]) / 3, float(s_lrs[0]) / 10)
     curve = _curve_dict(fit, x[near]) if fit is not None else {}
     text = _rationale(groups, lrs, edge, best_pt, metric, rec, at_edge, next_lrs, members)
+    if untried is not None:
+        text += f" The fitted curve's minimum is near {_fmt(untried)}: a run there would tell."
     return Sweep(**base, best_run=best_pt.id, recommended_lr=round_lr(rec),
                  recommended_range=lo_hi, confidence=max(0.1, conf), rationale=text,
                  at_edge=at_edge, next_lrs=next_lrs, curve=curve)
 
 
 def _metric_label(metric: str) -> str:
-    return "best val_loss" if metric == "val_loss" else "final train_loss"
+    return "final val_loss" if metric == "val_loss" else "final train_loss"
 
 
 def _place(fit: Fit | None, x: np.ndarray, ib: int, means: np.ndarray, at_edge: str | None,
-           edge: float | None) -> tuple[float, tuple[float, float], float]:
-    """Recommended LR, range and confidence from the fit around the best tried LR."""
+           edge: float | None
+           ) -> tuple[float, tuple[float, float], float, float | None]:
+    """Recommended LR, range, confidence, and the curve's minimum when it lies further
+    from the best tried LR than the recommendation may move (a run there would tell)."""
     lo_x, hi_x = x[max(ib - 1, 0)], x[min(ib + 1, len(x) - 1)]
-    rec_x, conf = float(x[ib]), 0.4
+    rec_x, conf, vertex = float(x[ib]), 0.4, None
     if fit is not None and at_edge is None and len(fit.coef) == 3 and fit.coef[0] > 0:
-        vx = -fit.coef[1] / (2 * fit.coef[0])
-        rec_x = float(min(max(vx, lo_x), hi_x))
+        vertex = float(-fit.coef[1] / (2 * fit.coef[0]))
+        step_lo = STEP_SHARE * (x[ib] - lo_x)
+        step_hi = STEP_SHARE * (hi_x - x[ib])
+        rec_x = float(min(max(vertex, x[ib] - step_lo), x[ib] + step_hi))
         yb, se = fit.at(np.array([x[ib]]))
         neighbours = [m for j, m in enumerate(means) if abs(j - ib) == 1]
         conf = 0.7 if any(m - 2 * se[0] <= yb[0] for m in neighbours) else 0.85
@@ -435,7 +445,8 @@ def _place(fit: Fit | None, x: np.ndarray, ib: int, means: np.ndarray, at_edge: 
     lo, hi = 10 ** float(x[min(ok)]), 10 ** float(min(x[max(ok)], cap))
     lo = min(lo, 10 ** rec_x)
     hi = max(hi, 10 ** rec_x)
-    return 10 ** rec_x, (_r(lo) or lo, _r(hi) or hi), conf
+    far = vertex is not None and abs(vertex - rec_x) > 0.05 and lo_x <= vertex <= hi_x
+    return 10 ** rec_x, (_r(lo) or lo, _r(hi) or hi), conf, (10 ** vertex if far else None)
 
 
 def _curve_dict(fit: Fit, x: np.ndarray) -> dict[str, list[float]]:
@@ -457,7 +468,7 @@ def _rationale(groups: Sequence[Sequence[SweepPoint]], lrs: np.ndarray, edge: fl
         if bad:
             more = " …" if len(bad) > 4 else ""
             parts.append(f"{' and '.join(_fmt(v) for v in bad[:4])}{more} {verb}")
-    what = "val loss" if metric == "val_loss" else "final train loss"
+    what = "final val loss" if metric == "val_loss" else "final train loss"
     parts.append(f"{_fmt(best.lr)} ({best.name}) reached the lowest {what} {best.value:.4g}")
     head = ", ".join(parts)
     if at_edge == "high":

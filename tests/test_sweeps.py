@@ -70,7 +70,7 @@ def test_folder_of_csv_runs_is_one_sweep_with_a_sensible_recommendation(tmp_path
     assert len(sweeps) == 1
     s = sweeps[0]
     assert s.group == str(tmp_path) and s.lrs == lrs and len(s.points) == 6
-    assert s.metric == "best val_loss"
+    assert s.metric == "final val_loss"
     best = {p.lr: p.value for p in s.points}
     good = [lr for lr, v in best.items() if v <= 1.2 * min(best.values())]
     assert s.recommended_lr is not None and min(good) <= s.recommended_lr <= max(good)
