@@ -241,3 +241,24 @@ def test_review_through_the_fleet_has_the_same_sweeps(tmp_path: Path,
     assert sugs[0] == sugs[1]
     assert main(["review", str(tmp_path), "--since", "3650d", "--format", "markdown"]) == 0
     assert "## Sweeps" in capsys.readouterr().out
+
+
+def test_benchmark_scoring_and_designs() -> None:
+    from benchmarks.sweeps import SPAN, SetupRuns, designs, ema, fastai_min10, score
+
+    assert score(1e-3, (1e-3, 3e-3)) == (True, True)
+    assert score(5e-4, (1e-3, 3e-3)) == (False, True)
+    assert score(1e-4, (1e-3, 3e-3)) == (False, False) and score(None, (1, 2)) == (False, False)
+    flat = ema(np.full(50, 2.0), 0.98, bias_correct=True)
+    assert np.allclose(flat, 2.0)  # bias correction: no pull towards 0 at the start
+    lrs = np.logspace(-6, 1, 71)
+    loss = 2.0 - np.exp(-((np.log10(lrs) + 2) ** 2))  # minimum at 1e-2
+    # min/10 of a lagging EMA: at or after the true minimum's tenth, never before it
+    assert 1e-3 <= fastai_min10(lrs, loss) <= 1e-1
+    runs = {j: {0: (f"r{j}", None)} | ({1: (f"r{j}s1", None)} if j in (0, 2) else {})
+            for j in range(-8, 7)}
+    st = SetupRuns("f/s", "tune", 1e-3, (1e-3, 3e-3), runs)  # type: ignore[arg-type]
+    for d in designs(st, 20, np.random.default_rng(0)):
+        js = sorted({j for j, _ in d})
+        assert js[0] == SPAN[0] and js[-1] == SPAN[-1] and 5 <= len(js) <= 9
+        assert all((j, 1) in d for j in js if j in (0, 2))
