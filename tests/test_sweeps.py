@@ -262,3 +262,19 @@ def test_benchmark_scoring_and_designs() -> None:
         js = sorted({j for j, _ in d})
         assert js[0] == SPAN[0] and js[-1] == SPAN[-1] and 5 <= len(js) <= 9
         assert all((j, 1) in d for j in js if j in (0, 2))
+
+
+def test_a_run_that_blew_up_before_its_first_evaluation_joins_the_sweep() -> None:
+    runs = []
+    for lr in (0.003, 0.03, 0.3, 30.0):  # SGD on diabetes (MSE): 30 overflows by step ~60
+        res = train(TrainParams(dataset="diabetes", model="mlp", optimizer="sgd", lr=lr,
+                                steps=300, eval_every=100))
+        runs.append(as_run(res, f"sgd-{lr:g}", {"lr": str(lr)}))
+    assert len(runs[-1].series("val_loss")) == 0  # no evaluation before the blow-up
+    analyses = [analyze_run(r) for r in runs]
+    sweeps = sweeps_of(runs, analyses)
+    assert len(sweeps) == 1 and len(sweeps[0].points) == 4
+    s = sweeps[0]
+    assert s.stability_edge_lr is not None and s.stability_edge_lr <= 30.0
+    assert s.recommended_lr is not None and s.recommended_lr <= 0.3
+    assert "30 diverged" in s.rationale
