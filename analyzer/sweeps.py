@@ -35,6 +35,10 @@ Recommendation
 * recommended LR: the best tried stable LR (lowest mean over its seeds) — an LR the
   team ran and saw work — never above half the stability edge (when in doubt, the
   smaller LR).
+  When the best stable LR lies a decade or more below the edge with nothing tried
+  between, the LRs in between are named to try next; if the runs at the edge still
+  ended lower than every stable one, the recommendation is a decade below the edge
+  (the per-run cut of an oscillation) instead of the far smaller stable LR.
   The curve's minimum, when it lies between tried LRs away from it, is named in the
   rationale as the LR a run would settle. (Moving the recommendation to the curve's
   minimum scored worse on corpus 2: 58 % vs 76 % inside the good range, the team's grid
@@ -416,14 +420,36 @@ def recommend(group: str, metric: str, members: Sequence[SweepPoint],
         next_lrs = (float(s_lrs[-1]) * 3, float(s_lrs[-1]) * 10)
     elif at_edge == "low":
         next_lrs = (float(s_lrs[0]) / 3, float(s_lrs[0]) / 10)
+    gap_note = ""
+    if edge is not None and ib == len(s_lrs) - 1 and edge / s_lrs[ib] > 10 * 1.01:
+        # nothing tried between the best stable LR and the edge, a decade or more above it
+        next_lrs = tuple(v for v in (edge / 10, edge / 3) if v > s_lrs[ib] * 1.01)
+        if _unstable_better(lrs, groups, edge, float(means[ib])):
+            rec, untried, conf = edge / 10, None, 0.5
+            lo_hi = (_r(s_lrs[ib]) or float(s_lrs[ib]), _r(edge / EDGE_MARGIN) or edge)
+            gap_note = (f" The unstable run(s) at {_fmt(edge)} still ended lower than every "
+                        f"stable one and nothing between {_fmt(s_lrs[ib])} and {_fmt(edge)} was "
+                        f"tried: the optimum is just below {_fmt(edge)}; {_fmt(rec)} is a "
+                        "decade below it.")
+        else:
+            gap_note = (f" Nothing between {_fmt(s_lrs[ib])} and {_fmt(edge)} was tried: "
+                        f"try {' and '.join(_fmt(v) for v in next_lrs)}.")
     curve = _curve_dict(fit, x[near]) if fit is not None else {}
     text = _rationale(groups, lrs, edge, best_pt, metric, rec, at_edge, next_lrs, members)
+    text += gap_note
     if untried is not None:
         text += f" The fitted curve's minimum is near {_fmt(untried)}: a run there would tell."
     return Sweep(**base, best_run=best_pt.id, recommended_lr=round_lr(rec),
                  recommended_range=lo_hi, confidence=max(0.1, conf), rationale=text,
                  at_edge=at_edge, next_lrs=next_lrs, curve=curve,
                  fitted_min_lr=round_lr(untried))
+
+
+def _unstable_better(lrs: np.ndarray, groups: Sequence[Sequence[SweepPoint]], edge: float,
+                     best: float) -> bool:
+    """Whether the runs at the stability edge ended, on average, below ``best``."""
+    at = [p.value for lr, g in zip(lrs, groups) if lr == edge for p in g]
+    return bool(at) and all(math.isfinite(v) for v in at) and float(np.mean(at)) < best
 
 
 def _metric_label(metric: str) -> str:

@@ -17,6 +17,7 @@ from analyzer.findings import Suggestion
 from analyzer.model import Run, RunMeta, finalize_frame, frame_from_columns
 from analyzer.readers import read_sources
 from analyzer.sweeps import (
+    SweepPoint,
     batch_scaling,
     find_sweeps,
     name_lr,
@@ -278,3 +279,21 @@ def test_a_run_that_blew_up_before_its_first_evaluation_joins_the_sweep() -> Non
     assert s.stability_edge_lr is not None and s.stability_edge_lr <= 30.0
     assert s.recommended_lr is not None and s.recommended_lr <= 0.3
     assert "30 diverged" in s.rationale
+
+
+def _pt(lr: float, value: float, status: str = "healthy") -> SweepPoint:
+    return SweepPoint(id=f"r{lr:g}", name=f"r{lr:g}", group="g", lr=lr, lr_from="param",
+                      metric="val_loss", value=value, status=status,
+                      metrics_key=("loss", "val_loss"), params={"lr": str(lr)})
+
+
+def test_a_gap_below_the_edge_is_named_and_a_better_unstable_run_pulls_up() -> None:
+    base = [_pt(1e-5, 1.0), _pt(3e-5, 0.9), _pt(1e-4, 0.8), _pt(1e-1, math.inf, "divergence")]
+    better = find_sweeps([*base, _pt(1e-2, 0.3, "oscillation")])[0]
+    assert better.stability_edge_lr == pytest.approx(1e-2)
+    assert better.recommended_lr == pytest.approx(1e-3)  # a decade below the edge
+    assert "just below 0.01" in better.rationale
+    worse = find_sweeps([*base, _pt(1e-2, 2.0, "oscillation")])[0]
+    assert worse.recommended_lr == pytest.approx(1e-4)  # the best stable run
+    assert [round(v, 6) for v in worse.next_lrs] == [0.001, 0.003333]
+    assert "Nothing between 0.0001 and 0.01 was tried" in worse.rationale
