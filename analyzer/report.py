@@ -7,6 +7,7 @@ The HTML report is self-contained (inline CSS and SVG sparklines, no CDN).
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -291,8 +292,8 @@ def render_html(
             f"<td><b>{esc(suggestion_line(a))}</b><div class='muted'>{rationale}</div></td></tr>"
         )
     summary = " · ".join(f"<b>{n}</b> {esc(s)}" for s, n in counts.items()) or "No runs."
-    sweep_html = "".join(f"<li><b>{esc(h)}</b><div class='muted'>{esc(w)}</div></li>"
-                         for h, w in sweep_lines(sweeps))
+    sweep_html = "".join(f"<li><b>{esc(h)}</b><div class='muted'>{esc(w)}</div>{sweep_svg(sw)}</li>"
+                         for (h, w), sw in zip(sweep_lines(sweeps), sweeps))
     errs = "".join(f"<li class='err'><code>{esc(e['location'])}</code>: {esc(e['error'])}</li>" for e in errors)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>LR Tempo review</title>"
@@ -304,3 +305,47 @@ def render_html(
         + (f"<h2>Sources that could not be read</h2><ul>{errs}</ul>" if errs else "")
         + "</body></html>\n"
     )
+
+
+def sweep_svg(sweep: Sweep, width: int = 360, height: int = 140) -> str:
+    """Inline SVG of a sweep: each run's loss against log10 LR (coloured by status, the
+    tried LRs written below), the fitted curve, the recommended LR (green) and the
+    stability edge (red, dashed)."""
+    pts = [(math.log10(p.lr), p.value, p.status) for p in sweep.points
+           if p.lr and p.lr > 0 and math.isfinite(p.value)]
+    if len(pts) < 2:
+        return ""
+    xs = [x for x, _, _ in pts]
+    x0, x1 = min(xs) - 0.2, max(xs) + 0.2
+    ys = [y for _, y, _ in pts] + list(sweep.curve.get("fit", []))
+    lo, hi = float(np.percentile(ys, 0)), float(np.percentile(ys, 100))
+    span = max(hi - lo, 1e-12)
+
+    def sx(v: float) -> float:
+        return 4 + (v - x0) / (x1 - x0) * (width - 8)
+
+    def sy(v: float) -> float:
+        return height - 16 - (min(max(v, lo), hi) - lo) / span * (height - 22)
+
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'viewBox="0 0 {width} {height}" role="img">')]
+    for lr, colour, dash in ((sweep.recommended_lr, "#27ae60", ""),
+                             (sweep.stability_edge_lr, "#c0392b", ' stroke-dasharray="4 3"')):
+        if lr:
+            x = sx(math.log10(lr))
+            parts.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height}" '
+                         f'stroke="{colour}"{dash}/>')
+    curve = sweep.curve
+    if curve.get("log10_lr"):
+        coords = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(curve["log10_lr"], curve["fit"]))
+        parts.append(f'<polyline fill="none" stroke="#2c7fb8" stroke-width="1.2" points="{coords}"/>')
+    parts.append(f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 13}" '
+                 'fill="none" stroke="#ddd"/>')
+    for lr in sweep.lrs:
+        parts.append(f'<text x="{sx(math.log10(lr)):.1f}" y="{height - 2}" font-size="9" '
+                     f'text-anchor="middle" fill="#777">{html.escape(format_lr(lr))}</text>')
+    for x, y, status in pts:
+        parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" '
+                     f'fill="{KIND_COLOURS.get(status, "#555")}"/>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -242,6 +242,12 @@ def test_review_through_the_fleet_has_the_same_sweeps(tmp_path: Path,
     assert sugs[0] == sugs[1]
     assert main(["review", str(tmp_path), "--since", "3650d", "--format", "markdown"]) == 0
     assert "## Sweeps" in capsys.readouterr().out
+    assert main(["review", str(tmp_path), "--since", "3650d", "--format", "html"]) == 0
+    page = capsys.readouterr().out
+    sweeps_part = page[page.index("<h2>Sweeps</h2>"):]
+    finite = [p for p in docs[0]["sweeps"][0]["points"] if p["value"] is not None]
+    assert sweeps_part.count("<circle") == len(finite)  # one dot per run with a loss
+    assert 'stroke="#27ae60"' in sweeps_part  # the recommended LR's line
 
 
 def test_benchmark_scoring_and_designs() -> None:
