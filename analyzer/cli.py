@@ -216,6 +216,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     since_text = args.since or getattr(args, "default_since", None)
     since = parse_since(since_text) if since_text else None
     analyses, result, sparklines, sweeps = _read_and_analyze(args, since)
+    group_by = getattr(args, "group_by", None)
+    if group_by and analyses and not any(group_by in a.meta.params for a in analyses):
+        print(f"lrtempo: --group-by {printable(group_by)}: no run has this parameter; runs "
+              "were grouped by experiment or folder", file=sys.stderr)
     for a in analyses:
         for w in a.warnings:
             print(f"warning: {printable(w)}", file=sys.stderr)

@@ -242,6 +242,10 @@ def test_review_through_the_fleet_has_the_same_sweeps(tmp_path: Path,
     assert sugs[0] == sugs[1]
     assert main(["review", str(tmp_path), "--since", "3650d", "--format", "markdown"]) == 0
     assert "## Sweeps" in capsys.readouterr().out
+    assert main(["analyze", str(tmp_path), "--group-by", "optimzer", "--format", "json"]) == 0
+    out = capsys.readouterr()
+    assert "--group-by optimzer: no run has this parameter" in out.err
+    assert len(json.loads(out.out)["sweeps"]) == 1  # still grouped by the folder
     assert main(["review", str(tmp_path), "--since", "3650d", "--format", "html"]) == 0
     page = capsys.readouterr().out
     sweeps_part = page[page.index("<h2>Sweeps</h2>"):]
