@@ -33,6 +33,9 @@ from .sweeps import Sweep, find_sweeps, reconcile, sweep_point, sweeps_of
 from .timewindow import parse_since, started_since
 
 FORMATS = ("text", "json", "markdown", "html")
+#: The oldest ``--since`` accepted (years back; ``100000d``, 274 years, means "all" in
+#: scripts); an absurd value (``1e22h``) is refused, not sent to a server.
+MAX_SINCE_YEARS = 1000
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
@@ -95,7 +98,27 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("dashboard", help="start the dashboard on sources and/or an MLflow server")
     sources_args(d, required=False)
-    d.add_argument("--tracking-uri", dest="tracking_uri", help="MLflow tracking URI to review")
+    d.add_argument("--tracking-uri", dest="tracking_uri",
+                   help="MLflow tracking URI to review (server-wide; each visitor may choose "
+                        "their own in Settings, kept in their browser)")
+    d.add_argument("--allow-uri-schemes", dest="allow_uri_schemes", metavar="LIST", default="",
+                   help="let visitors enter these URI kinds in Settings besides http(s): "
+                        "sqlite,file (they then read files of this host)")
+    d.add_argument("--allow-private-uris", dest="allow_private_uris", action="store_true",
+                   help="let visitors enter URIs whose host is loopback, link-local or a "
+                        "cloud metadata address (refused by default)")
+    d.add_argument("--upload-memory-mb", dest="upload_memory_mb", type=float, default=512,
+                   metavar="MIB", help="uploaded runs kept in memory (oldest leave it first; "
+                                       "re-read from disk when opened); default 512")
+    d.add_argument("--upload-disk-mb", dest="upload_disk_mb", type=float, default=2048,
+                   metavar="MIB", help="uploads kept on disk (oldest deleted first); "
+                                       "default 2048")
+    d.add_argument("--upload-max-age-hours", dest="upload_max_age_hours", type=float,
+                   default=24, metavar="H", help="uploads older than this are deleted; "
+                                                 "default 24")
+    d.add_argument("--upload-budget-mb", dest="upload_budget_mb", type=float, default=1024,
+                   metavar="MIB", help="decompressed bytes all uploads being read at once may "
+                                       "hold together; default 1024")
     serve_args(d)
 
     m = sub.add_parser("demo", help="seed a local MLflow store from sample_runs/ and open the dashboard")
@@ -211,10 +234,29 @@ def _read_and_analyze(args: argparse.Namespace, since: float | None
     return analyses, result, None, sweeps
 
 
+def checked_since(text: str, now: float | None = None) -> float:
+    """``--since`` as epoch seconds; ``ValueError`` (one line) when it is not a duration or
+    date, lies more than :data:`MAX_SINCE_YEARS` years back, or is in the future."""
+    import math
+    import time
+
+    now = time.time() if now is None else now
+    try:
+        since = parse_since(text, now)
+    except OverflowError:
+        since = math.inf
+    if not math.isfinite(since) or since < now - MAX_SINCE_YEARS * 365.25 * 86400:
+        raise ValueError(f"--since {text!r}: more than {MAX_SINCE_YEARS} years back; use a "
+                         "shorter duration or a later date (or leave --since out)")
+    if since > now + 60:
+        raise ValueError(f"--since {text!r}: that is in the future; no run started since then")
+    return since
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     """``analyze`` and ``review``: read, analyze, report."""
     since_text = args.since or getattr(args, "default_since", None)
-    since = parse_since(since_text) if since_text else None
+    since = checked_since(since_text) if since_text else None
     analyses, result, sparklines, sweeps = _read_and_analyze(args, since)
     group_by = getattr(args, "group_by", None)
     if group_by and analyses and not any(group_by in a.meta.params for a in analyses):
@@ -288,7 +330,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from dashboard.serve import serve
 
     sources = list(args.sources)
-    app = create_app(sources, tracking_uri=args.tracking_uri, auth=auth)
+    app = create_app(sources, tracking_uri=args.tracking_uri, auth=auth,
+                     allow_uri_schemes=getattr(args, "allow_uri_schemes", "") or "",
+                     allow_private_uris=getattr(args, "allow_private_uris", False),
+                     **{k: getattr(args, k) for k in ("upload_memory_mb", "upload_disk_mb",
+                                                      "upload_max_age_hours", "upload_budget_mb")
+                        if hasattr(args, k)})
     print(f"lrtempo: protection: {auth.describe()}", file=sys.stderr)
     print(f"LR Tempo dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
     serve(app, host=args.host, port=args.port, workers=args.workers)

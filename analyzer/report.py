@@ -127,8 +127,8 @@ def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]
         lines.append(f"  metrics: {roles}")
         for f in a.findings:
             lines.append(
-                f"  - {f.severity:<8} {f.kind} in {f.metric}, steps {f.start_step}–{f.end_step} "
-                f"(confidence {f.confidence:.2f}): {f.message}"
+                f"  - {f.severity:<8} {f.kind} in {f.metric}, steps {int(f.start_step)}–{int(f.end_step)} "
+                f"(confidence {f.confidence:.2f}): {printable(f.message)}"
             )
         if a.suggestion:
             lines.append(f"  → {suggestion_line(a)}: {printable(a.suggestion.rationale)}")

@@ -17,8 +17,8 @@ it began: ``factor = f × lr_trouble / peak``. An onset LR below ``onset_lr_shar
 peak (the first steps of a warm-up, where no LR is large) is not what drove it: the
 largest LR over the finding is used instead.
 
-Rules (the most severe non-info finding decides: :func:`primary`)
-------------------------------------------------------------------
+Rules (the most severe non-info finding decides: :func:`~analyzer.findings.worst`)
+---------------------------------------------------------------------------------
 * no problem → ``keep_lr``;
 * divergence: degenerate zero loss → ``check_data``; otherwise ``decrease_lr`` by
   :func:`decrease_size` from the largest LR up to the onset;
@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .findings import KIND_RANK, SEVERITY_RANK, Finding, Suggestion
+from .findings import Finding, Suggestion, worst
 from .schedule import Schedule, lr_at, recognise
 from .stats import finite_xy
 
@@ -183,15 +183,6 @@ def optimizer_range(params: Mapping[str, str] | None) -> tuple[float, float, str
                 lo, hi = OPTIMIZER_RANGES[family]
                 return lo, hi, family
     return None
-
-
-def primary(findings: Sequence[Finding]) -> Finding | None:
-    """The finding that decides: the most severe non-info one (ties: kind rank, then
-    the earliest)."""
-    probs = [f for f in findings if f.severity != "info"]
-    if not probs:
-        return None
-    return max(probs, key=lambda f: (SEVERITY_RANK[f.severity], KIND_RANK[f.kind], -f.start_step))
 
 
 def base_lr(lr: tuple[np.ndarray, np.ndarray] | None, params: Mapping[str, str] | None) -> float | None:
@@ -490,7 +481,7 @@ def suggest(
         lr = None
     sched = schedule or (recognise(*lr) if lr is not None else None)
     base = base_lr(lr, params)
-    main = primary(findings)
+    main = worst(findings)
     if main is None:
         why = ("Too few points to judge; nothing to change yet." if insufficient else
                "No problem found: keep the learning rate" + (" and schedule." if sched else "."))

@@ -4,6 +4,11 @@
     app.run(port=8050)           # or dashboard.serve.serve(app)
 
 With ``auth`` (:class:`dashboard.auth.AuthConfig`) every route asks for credentials.
+A visitor's Settings (their tracking URI, default experiment) live in their browser
+(``dcc.Store`` ``user-settings``, local storage) and change only their own pages; the
+server-wide tracking URI comes from the command line (or an admin of the auth file).
+``allow_uri_schemes``/``allow_private_uris`` widen what a visitor may enter
+(:mod:`dashboard.uri_policy`).
 
 Nothing is read at import or here: sources are read on the first request that needs
 them (see :mod:`dashboard.data`). Everything is served from this package (assets,
@@ -15,11 +20,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
-from dash import html
+from dash import dcc, html
 
 from .auth import AuthConfig, protect
 from .data import STORE_KEY, DataStore
 from .layout import navbar
+from .upload_store import DISK_MB, MAX_AGE_HOURS, MEMORY_MB, UploadStore
+from .uploads import UPLOAD_BUDGET_MB
+from .uri_policy import DEFAULT_SCHEMES, UriPolicy, parse_schemes
+
+AUTH_KEY = "LRTEMPO_AUTH"
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,12 +41,24 @@ def create_app(
     since_hours: float = 24,
     upload_limit_mb: int = 50,
     auth: AuthConfig | None = None,
+    allow_uri_schemes: str | frozenset[str] = DEFAULT_SCHEMES,
+    allow_private_uris: bool = False,
+    upload_memory_mb: float = MEMORY_MB,
+    upload_disk_mb: float = DISK_MB,
+    upload_max_age_hours: float = MAX_AGE_HOURS,
+    upload_budget_mb: float = UPLOAD_BUDGET_MB,
 ) -> dash.Dash:
     """A Dash app reviewing ``sources`` (files, folders, MLflow URIs) plus uploads."""
     if upload_limit_mb <= 0:
         raise ValueError(f"upload_limit_mb={upload_limit_mb!r}: must be positive")
     if since_hours < 0:
         raise ValueError(f"since_hours={since_hours!r}: must be 0 (all) or more")
+    if not upload_limit_mb <= upload_budget_mb < float("inf"):
+        raise ValueError(f"upload budget {upload_budget_mb!r} MiB: must be at least the "
+                         f"upload limit ({upload_limit_mb} MiB)")
+    from analyzer.readers._io import ByteBudget
+
+    uploads = UploadStore(upload_memory_mb, upload_disk_mb, upload_max_age_hours)
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -54,10 +76,15 @@ def create_app(
     app.server.config[STORE_KEY] = DataStore(
         sources=list(sources), tracking_uri=tracking_uri, since_hours=float(since_hours),
         upload_limit_mb=int(upload_limit_mb),
+        uri_policy=UriPolicy(schemes=parse_schemes(allow_uri_schemes),
+                             allow_private=bool(allow_private_uris)),
+        uploads=uploads, upload_budget=ByteBudget(int(upload_budget_mb * 2**20)),
     )
+    app.server.config[AUTH_KEY] = auth
     # Base64 uploads are ~4/3 of the file; allow a few files per request, refuse more.
     app.server.config["MAX_CONTENT_LENGTH"] = int(upload_limit_mb * 1024 * 1024 * 1.4 * 4) + (1 << 20)
     app.layout = html.Div([
+        dcc.Store(id="user-settings", storage_type="local"),
         navbar(),
         html.Div(dash.page_container, className="container-fluid px-3 pb-4"),
     ])

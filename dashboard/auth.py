@@ -1,12 +1,16 @@
 """Who may see the dashboard: HTTP basic auth, or a header set by an authenticating proxy.
 
-    lrtempo dashboard --host 0.0.0.0 --auth-file /etc/lrtempo/users   # user:password lines
+    lrtempo dashboard --host 0.0.0.0 --auth-file /etc/lrtempo/users   # user:password[:admin]
     lrtempo dashboard --trust-proxy-header X-Forwarded-User           # behind a proxy
 
 Every route is guarded (the page, ``_dash-layout``, ``_dash-update-component``, assets,
 component bundles): a request without valid credentials gets 401. Binding beyond
 loopback without either is refused (:func:`serving_problem`). Passwords are compared in
 constant time and never printed, logged or echoed in an error.
+
+The auth file has one ``user:password`` line per user; ``user:password:admin`` marks an
+admin, who may also change the server-wide Settings (every other user's Settings stay
+in their own browser). A password may hold ``:`` but not end in ``:admin``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+#: Roles an auth-file line may end with (``user:password:ROLE``).
+ROLES = ("admin",)
 
 
 class AuthConfigError(ValueError):
@@ -34,6 +40,7 @@ class AuthConfig:
     users: Mapping[str, str] = field(default_factory=dict, repr=False)
     proxy_header: str | None = None
     source: str = ""  # where the users came from, for the startup line
+    admins: frozenset[str] = frozenset()  # users marked ``:admin`` in the auth file
 
     @property
     def enabled(self) -> bool:
@@ -44,7 +51,9 @@ class AuthConfig:
         parts = []
         if self.users:
             n = len(self.users)
-            parts.append(f"HTTP basic auth, {n} user{'s' if n != 1 else ''} from {self.source}")
+            admins = f" ({len(self.admins)} admin)" if self.admins else ""
+            parts.append(f"HTTP basic auth, {n} user{'s' if n != 1 else ''}{admins} from "
+                         f"{self.source}")
         if self.proxy_header:
             parts.append(f"requests must carry the {self.proxy_header} header set by your proxy "
                          "(make sure only the proxy can reach this port)")
@@ -52,28 +61,38 @@ class AuthConfig:
 
 
 def load_users(path: str | Path) -> dict[str, str]:
-    """``user:password`` lines (blank lines and ``#`` comments skipped) → a dict.
+    """``user:password[:role]`` lines (blank lines and ``#`` comments skipped) → name → password.
 
     ``AuthConfigError`` names the file and line number of a bad line, never its text.
     """
+    return load_auth_file(path)[0]
+
+
+def load_auth_file(path: str | Path) -> tuple[dict[str, str], frozenset[str]]:
+    """The users (name → password) of an auth file and the names marked ``:admin``."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise AuthConfigError(f"auth file {p}: cannot read it ({type(exc).__name__})") from None
     users: dict[str, str] = {}
+    admins: set[str] = set()
     for no, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         name, sep, password = line.partition(":")
         name = name.strip()
+        head, colon, role = password.rpartition(":")
+        if colon and role in ROLES and head:
+            password = head
+            admins.add(name)
         if not sep or not name or not password:
             raise AuthConfigError(f"auth file {p}, line {no}: expected user:password")
         users[name] = password
     if not users:
         raise AuthConfigError(f"auth file {p}: no user:password line")
-    return users
+    return users, frozenset(admins)
 
 
 def file_is_private(path: str | Path) -> bool:
@@ -87,8 +106,25 @@ def auth_config(auth_file: str | None, proxy_header: str | None) -> AuthConfig:
     if header is not None and not all(c.isalnum() or c == "-" for c in header):
         raise AuthConfigError(f"--trust-proxy-header {header!r}: a header name is letters, "
                               "digits and '-'")
-    users = load_users(auth_file) if auth_file else {}
-    return AuthConfig(users=users, proxy_header=header, source=str(auth_file or ""))
+    users, admins = load_auth_file(auth_file) if auth_file else ({}, frozenset())
+    return AuthConfig(users=users, proxy_header=header, source=str(auth_file or ""),
+                      admins=admins)
+
+
+def current_user() -> str | None:
+    """The authenticated user of this request (basic auth or the proxy's header), or ``None``."""
+    import flask
+
+    auth = flask.request.authorization
+    return auth.username if auth is not None and auth.username else None
+
+
+def is_admin(auth: AuthConfig | None) -> bool:
+    """True when this request's user is an admin of the auth file (checked by :func:`protect`)."""
+    if auth is None or not auth.users or not auth.admins:
+        return False
+    user = current_user()
+    return user is not None and user in auth.admins
 
 
 def is_loopback(host: str) -> bool:

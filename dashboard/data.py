@@ -13,6 +13,7 @@ pages that do not need it; :func:`mlflow_problems` says what is wrong with one.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -29,11 +30,15 @@ from analyzer.findings import worst
 from analyzer.lrtext import finding_text, lr_change
 from analyzer.model import ReadResult, Run
 from analyzer.readers import discover, is_mlflow_uri, read_log_source, read_sources
+from analyzer.readers._io import ByteBudget
 from analyzer.report import run_url
 from analyzer.roles import RoleMap, role_series
 from analyzer.timewindow import parse_since, run_time
 
 from .figures import best_val_step
+from .upload_store import UploadStore
+from .uploads import UPLOAD_BUDGET_MB, reread_upload
+from .uri_policy import UriNotAllowed, UriPolicy, same_origin
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +54,42 @@ ANALYSIS_CACHE_SIZE = 20_000
 #: 10M-step run with its LR, 20M points, is ~480 MB per worker; a bigger one is not kept).
 SERIES_CACHE_RUNS = 8
 SERIES_CACHE_POINTS = 25_000_000
+#: MLflow reads kept, one per ``(uri, window)`` (LRU): each distinct window or visitor URI
+#: is a read of its own, so the cache must not grow with the values people try.
+MLFLOW_CACHE_ENTRIES = 16
+#: Where a visitor's own tracking URI (from their browser's Settings) is named in errors.
+USER_URI_LOCATION = "your tracking URI (Settings)"
+
+
+#: The longest window accepted (years back), as for ``--since``.
+MAX_WINDOW_YEARS = 1000
 
 
 def window_seconds(window: str | None) -> float | None:
-    """Seconds of a window key (``24h``, ``7d``, ``36h``, ``all``); ``ValueError`` if bad."""
+    """Seconds of a window key (``24h``, ``7d``, ``36h``, ``all``); ``ValueError`` if bad or
+    more than :data:`MAX_WINDOW_YEARS` years long."""
     if not window or window == "all":
         return None
+    if not isinstance(window, str):
+        raise ValueError(f"time window {window!r}: use 24h, 7d, 30d, all or a duration such "
+                         "as 36h")
     if window in WINDOWS:
         return WINDOWS[window]
-    return time.time() - parse_since(window)
+    try:
+        seconds = time.time() - parse_since(window)
+    except OverflowError:
+        seconds = float("inf")
+    if not 0 <= seconds <= MAX_WINDOW_YEARS * 365.25 * 86400:
+        raise ValueError(f"time window {window!r}: at most {MAX_WINDOW_YEARS} years back "
+                         "(or all)")
+    return seconds
 
 
 def parse_date_range(window: str) -> tuple[float, float] | None:
     """``2026-11-01..2026-11-30`` → epoch seconds of 00:00 UTC on the first day and of
     the end of the last day; ``None`` when ``window`` is not a range; ``ValueError``
     when it is one with a bad or reversed date."""
-    if ".." not in (window or ""):
+    if not isinstance(window, str) or ".." not in window:
         return None
     a, _, b = window.partition("..")
     try:
@@ -74,6 +99,8 @@ def parse_date_range(window: str) -> tuple[float, float] | None:
         raise ValueError(f"date range {window!r}: use YYYY-MM-DD..YYYY-MM-DD") from None
     if end < start:
         raise ValueError(f"date range {window!r}: the end is before the start")
+    if start.timestamp() < time.time() - MAX_WINDOW_YEARS * 365.25 * 86400:
+        raise ValueError(f"date range {window!r}: starts more than {MAX_WINDOW_YEARS} years back")
     return start.timestamp(), end.timestamp() + 86400.0
 
 
@@ -102,13 +129,6 @@ def _analysis_of(run: Run) -> Any:
 
 
 @dataclass
-class UploadedRun:
-    run: Run
-    filename: str
-    uploaded_at: float
-
-
-@dataclass
 class DataStore:
     """Runs of the configured sources plus uploads, with cached analyses."""
 
@@ -118,11 +138,16 @@ class DataStore:
     upload_limit_mb: int = 50
     experiment: str | None = None  # default experiment filter (Settings)
     mlflow_ttl: float = 300.0
+    uri_policy: UriPolicy = field(default_factory=UriPolicy)
+    uploads: UploadStore = field(default_factory=UploadStore)
+    #: Decompressed bytes all uploads being read may hold together (see dashboard.uploads).
+    upload_budget: ByteBudget = field(
+        default_factory=lambda: ByteBudget(UPLOAD_BUDGET_MB * 2**20))
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _file_runs: list[Run] | None = field(default=None, repr=False)
     _file_errors: list[dict[str, str]] = field(default_factory=list, repr=False)
-    _mlflow: dict[tuple[str, str], tuple[float, ReadResult]] = field(default_factory=dict, repr=False)
-    _uploads: OrderedDict[str, UploadedRun] = field(default_factory=OrderedDict, repr=False)
+    _mlflow: OrderedDict[tuple[str, str], tuple[float, ReadResult]] = field(
+        default_factory=OrderedDict, repr=False)
     _by_id: dict[str, Run] = field(default_factory=dict, repr=False)
     _analyses: OrderedDict[tuple[str, int], Any] = field(default_factory=OrderedDict, repr=False)
     _series: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=OrderedDict,
@@ -131,6 +156,10 @@ class DataStore:
     _rows: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = field(
         default_factory=OrderedDict, repr=False)
     _refreshed_at: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.uploads._reread is None:  # evicted uploads are read again from their files
+            self.uploads._reread = lambda folder, name: reread_upload(folder, name).runs
 
     # ----------------------------------------------------------------- sources
 
@@ -144,6 +173,30 @@ class DataStore:
         if self.tracking_uri and self.tracking_uri not in uris:
             uris.append(self.tracking_uri)
         return uris
+
+    def trusted_uris(self) -> list[str]:
+        """The operator's MLflow URIs (command line, ``$MLFLOW_TRACKING_URI``, an admin's
+        Settings): the only origins the environment's credentials are sent to."""
+        env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+        return self.mlflow_uris + ([env] if env else [])
+
+    def check_user_uri(self, uri: str) -> None:
+        """:class:`UriNotAllowed` unless a visitor may have this server read ``uri``."""
+        self.uri_policy.check(uri, self.trusted_uris())
+
+    def mlflow_uris_for(self, user_uri: str | None) -> list[str]:
+        """The MLflow URIs a visitor's pages read: the sources', then the visitor's own
+        tracking URI (kept in their browser) instead of the server-wide one. A visitor URI
+        the policy refuses is left out (:meth:`runs` says why)."""
+        user_uri = (user_uri or "").strip()
+        if not user_uri:
+            return self.mlflow_uris
+        try:
+            self.check_user_uri(user_uri)
+        except UriNotAllowed:
+            return self.mlflow_uris
+        uris = [s for s in self.sources if is_mlflow_uri(s)]
+        return uris + ([user_uri] if user_uri not in uris else [])
 
     @property
     def default_window(self) -> str:
@@ -178,17 +231,51 @@ class DataStore:
                 hit = self._mlflow.get(key)
             if hit is not None and time.time() - hit[0] < self.mlflow_ttl:
                 return hit[1]
-            res = _probe_mlflow(uri) or _read_mlflow(uri, since)
+            with self.credentials_for(uri):
+                res = _probe_mlflow(uri) or _read_mlflow(uri, since)
             with self._lock:
                 self._mlflow[key] = (time.time(), res)
+                self._mlflow.move_to_end(key)
                 self._index(res.runs)
+                self._evict_mlflow()
         return res
 
-    def runs(self, window: str | None = None) -> tuple[list[Run], list[dict[str, str]]]:
+    def credentials_for(self, uri: str) -> Any:
+        """A context in which the environment's MLflow credentials are sent only when
+        ``uri`` has the origin of one of the operator's URIs."""
+        import contextlib
+
+        if same_origin(uri, self.trusted_uris()):
+            return contextlib.nullcontext()
+        from analyzer.readers.mlflow_store import without_env_credentials
+
+        return without_env_credentials()
+
+    def _evict_mlflow(self) -> None:
+        """Keep at most :data:`MLFLOW_CACHE_ENTRIES` reads (LRU; call with the lock held);
+        runs only an evicted read held leave the id index too."""
+        evicted = []
+        while len(self._mlflow) > MLFLOW_CACHE_ENTRIES:
+            key, (_, res) = self._mlflow.popitem(last=False)
+            evicted.append(res)
+            lock = self._mlflow_locks.get(key)
+            if lock is not None and not lock.locked():
+                del self._mlflow_locks[key]
+        if evicted:
+            kept = {r.meta.id for _, res in self._mlflow.values() for r in res.runs}
+            kept |= {r.meta.id for r in self._file_runs or []}
+            for res in evicted:
+                for r in res.runs:
+                    if r.meta.id not in kept:
+                        self._by_id.pop(r.meta.id, None)
+
+    def runs(self, window: str | None = None, user_uri: str | None = None
+             ) -> tuple[list[Run], list[dict[str, str]]]:
         """Runs started within ``window`` (uploads always), and the read errors.
 
         ``window`` is a preset key (``24h``), a duration (``36h``) or a date range
         (``2026-11-01..2026-11-30``); ``ValueError`` when it is none of these.
+        ``user_uri`` is the visitor's own tracking URI (see :meth:`mlflow_uris_for`).
         """
         window = window or self.default_window
         since, until = window_bounds(window)
@@ -201,13 +288,18 @@ class DataStore:
             self._load_files()
             runs = [r for r in self._file_runs or [] if inside(r)]
             errors = list(self._file_errors)
-            uris = self.mlflow_uris
+        uris = self.mlflow_uris_for(user_uri)
+        if user_uri and (user_uri or "").strip() not in uris:
+            try:
+                self.check_user_uri(user_uri)
+            except UriNotAllowed as exc:
+                errors.append({"location": USER_URI_LOCATION,
+                               "error": f"not allowed here: {exc}; showing the server's sources"})
         for uri in uris:  # outside the store's lock: a slow server blocks only this read
             res = self._load_mlflow(uri, window, since)
             runs.extend(r for r in res.runs if until is None or inside(r))
             errors.extend(res.errors)
-        with self._lock:
-            uploads = [u.run for u in reversed(self._uploads.values())]
+        uploads = self.uploads.in_memory()
         seen: set[str] = set()
         out = []
         for r in uploads + runs:
@@ -216,37 +308,41 @@ class DataStore:
                 out.append(r)
         return out, errors
 
-    def get(self, run_id: str) -> Run | None:
-        """A run by id: loaded ones first, then an MLflow look-up by id."""
+    def get(self, run_id: str, user_uri: str | None = None) -> Run | None:
+        """A run by id: loaded ones first, then an MLflow look-up by id (in the visitor's
+        URIs, see :meth:`mlflow_uris_for`)."""
+        if run_id in self.uploads:
+            return self._reread_upload(run_id)
         with self._lock:
-            if run_id in self._uploads:
-                return self._uploads[run_id].run
             self._load_files()
             if run_id in self._by_id:
                 return self._by_id[run_id]
-        down = {_plain_uri(p.uri) for p in self.problems()}
-        for uri in self.mlflow_uris:
+        down = {_plain_uri(p.uri) for p in self.problems(user_uri)}
+        for uri in self.mlflow_uris_for(user_uri):
             if _plain_uri(uri) in down:
                 continue  # known unusable: no minutes of retries for a run page
-            failed = _probe_mlflow(uri)
+            with self.credentials_for(uri):
+                failed = _probe_mlflow(uri)
             if failed is not None:
                 with self._lock:
                     self._mlflow[(uri, "probe")] = (time.time(), failed)
+                    self._evict_mlflow()
                 continue
-            run = _mlflow_run_by_id(uri, run_id)
+            with self.credentials_for(uri):
+                run = _mlflow_run_by_id(uri, run_id)
             if run is not None:
                 with self._lock:
                     self._by_id[run.meta.id] = run
                 return run
         return None
 
-    def problems(self) -> list[MlflowProblem]:
-        """The configured MLflow stores found unusable by the reads of the last TTL."""
+    def problems(self, user_uri: str | None = None) -> list[MlflowProblem]:
+        """The visitor's MLflow stores found unusable by the reads of the last TTL."""
         now = time.time()
         with self._lock:
             errors = [e for t, res in self._mlflow.values() if now - t < self.mlflow_ttl
                       for e in res.errors]
-        return mlflow_problems(self.mlflow_uris, errors)[0]
+        return mlflow_problems(self.mlflow_uris_for(user_uri), errors)[0]
 
     def refresh(self, min_age: float = 0.0) -> bool:
         """Forget what was read (not uploads): the next request reads the sources again.
@@ -263,23 +359,36 @@ class DataStore:
             self._file_runs = None
             self._file_errors = []
             self._mlflow.clear()
-            self._by_id = {k: u.run for k, u in self._uploads.items()}
+            self._by_id = {}
         return True
 
     def set_tracking_uri(self, uri: str | None) -> None:
+        """The server-wide tracking URI (command line, or an admin's Settings)."""
         with self._lock:
             self.tracking_uri = uri or None
             self._mlflow.clear()
 
     # ----------------------------------------------------------------- uploads
 
-    def add_upload(self, run: Run, filename: str) -> None:
-        with self._lock:
-            self._uploads[run.meta.id] = UploadedRun(run, filename, time.time())
-            self._by_id[run.meta.id] = run
+    def add_upload(self, run: Run, filename: str, folder: Path | None = None) -> None:
+        """Keep an uploaded run (``folder``: its kept files, to read it again after it
+        left memory; see :mod:`dashboard.upload_store`)."""
+        self.uploads.add(run, filename, folder)
 
     def is_upload(self, run_id: str) -> bool:
-        return run_id in self._uploads
+        return run_id in self.uploads
+
+    def _reread_upload(self, run_id: str) -> Run | None:
+        """An uploaded run, read again from disk (within the upload budgets) if needed."""
+        from .uploads import upload_budget
+
+        limit = self.upload_limit_mb * 2**20
+        try:
+            with upload_budget(limit, self.upload_budget):
+                return self.uploads.get(run_id)
+        except Exception:
+            log.debug("re-reading upload %s failed", run_id, exc_info=True)
+            return None
 
     # ----------------------------------------------------------------- analyses
 

@@ -283,7 +283,7 @@ def _points(steps: np.ndarray, values: np.ndarray, clock: StepClock | None,
 def finding_hover(f: Finding) -> str:
     """Hover text of a shaded finding: kind, range, severity, message and evidence."""
     lines = [
-        f"<b>{plain(f.kind)}</b> in {plain(f.metric)}, steps {f.start_step}–{f.end_step}",
+        f"<b>{plain(f.kind)}</b> in {plain(f.metric)}, steps {int(f.start_step)}–{int(f.end_step)}",
         f"{plain(f.severity)}, confidence {f.confidence:.2f}",
     ]
     if f.message:

@@ -7,6 +7,13 @@ there entry by entry with checks: no absolute paths, no ``..``, no links, at mos
 :data:`MAX_ZIP_ENTRIES` entries, declared sizes within a cap (zipfile never yields more
 than an entry declares), and the bytes actually written are counted against the same
 cap. A zip inside the zip stays a file (never extracted). Errors name the original file.
+
+Decompression is budgeted while it happens (:func:`analyzer.readers._io.decompression_budget`):
+the bytes a zip unpacks and the bytes any gzip file inflates to (a ``.csv.gz``, a gzip
+named ``plain.csv``, a gzip inside the zip) count against one budget per request
+(:data:`ZIP_EXPANSION` x the upload limit), each gzip file against the upload limit, and
+all requests together against the process's :data:`UPLOAD_BUDGET_MB` (configurable), which
+an upload reserves its own size from before reading.
 """
 
 from __future__ import annotations
@@ -22,14 +29,19 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from analyzer.errors import ReaderError
 from analyzer.model import Run
 from analyzer.readers import read_file, read_sources
+from analyzer.readers._io import _BUDGET, ByteBudget, charge, decompression_budget
 
 ALLOWED_SUFFIXES = (".csv", ".log", ".json", ".jsonl", ".txt", ".zip", ".tsv")
 MAX_ZIP_ENTRIES = 2000
 MAX_DEPTH, MAX_PATH = 32, 1024  # folders and characters of an entry's path
 ZIP_EXPANSION = 4  # an archive may unpack to at most this many times the upload limit
+#: Decompressed bytes all uploads being read at once may hold together (MiB, default).
+UPLOAD_BUDGET_MB = 1024
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -42,6 +54,7 @@ class UploadResult:
     filename: str
     runs: list[Run] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    folder: Path | None = None  # the kept private folder (``keep_in``), runs re-readable
 
 
 MAX_NAME = 120
@@ -63,7 +76,7 @@ MB = 1024 * 1024
 
 
 def too_big(filename: str, size: int, limit_bytes: int) -> str:
-    return (f"{filename}: {size / MB:.2f} MB is over the {limit_bytes / MB:g} MB upload limit")
+    return (f"{filename}: {size / MB:.2f} MiB is over the {limit_bytes / MB:g} MiB upload limit")
 
 
 def is_event_file(name: str) -> bool:
@@ -108,8 +121,8 @@ def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int =
         # entries declare more than the cap is refused before anything is written.
         declared = sum(i.file_size for i in infos)
         if declared > max_bytes:
-            raise UploadError(f"{display}: unpacks to {declared / MB:,.0f} MB, more than the "
-                              f"{max_bytes / MB:g} MB allowed")
+            raise UploadError(f"{display}: unpacks to {declared / MB:,.0f} MiB, more than the "
+                              f"{max_bytes / MB:g} MiB allowed")
         for info in infos:
             name = info.filename
             shown = _shown(name)
@@ -144,7 +157,11 @@ def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int =
                     written += len(chunk)
                     if written > max_bytes:  # a second guard: the bytes actually written
                         raise UploadError(f"{display}: unpacks to more than "
-                                          f"{max_bytes / MB:g} MB")
+                                          f"{max_bytes / MB:g} MiB")
+                    try:  # the request's and the process's decompression budgets
+                        charge(display, len(chunk))
+                    except ReaderError as exc:
+                        raise UploadError(f"{display}: {exc.reason}") from None
                     out.write(chunk)
             files += 1
     return files
@@ -169,8 +186,55 @@ def _clean_error(text: str, tmp: Path, filename: str) -> str:
     return text if text.startswith(filename) else f"{filename}: {text}"
 
 
-def read_upload(filename: str, data: bytes, *, limit_bytes: int) -> UploadResult:
-    """Read one uploaded file into runs; problems go to ``errors`` naming the file."""
+def _read_kept(tmp: Path, filename: str, result: UploadResult) -> None:
+    """Read the upload's private folder ``tmp`` (its file, or its ``unzipped`` folder)."""
+    unzipped = tmp / "unzipped"
+    if unzipped.is_dir():
+        res = read_sources([str(unzipped)])
+        result.runs.extend(_rename_runs(res.runs, unzipped, filename))
+        result.errors.extend(_clean_error(f"{e['location']}: {e['error']}", tmp, filename)
+                             for e in res.errors)
+        nested = sorted(str(p.relative_to(unzipped)) for p in unzipped.rglob("*.zip"))
+        if nested and not result.runs:
+            result.errors.append(f"{filename}: {', '.join(nested[:5])}: a zip inside the zip "
+                                 "is not opened; upload it on its own")
+        return
+    runs = read_file(tmp / safe_name(filename))
+    if not runs:
+        raise UploadError(f"{filename}: no training metrics found in the file")
+    result.runs.extend(_rename_runs(runs, tmp, filename))
+
+
+def reread_upload(folder: Path, filename: str) -> UploadResult:
+    """The runs of an upload kept in ``folder`` by :func:`read_upload`, read again."""
+    result = UploadResult(filename, folder=folder)
+    try:
+        _read_kept(folder, filename, result)
+    except Exception as exc:  # noqa: BLE001 - a message, as at upload time
+        result.errors.append(_clean_error(str(exc) or type(exc).__name__, folder, filename))
+    return result
+
+
+def upload_budget(limit_bytes: int, shared: ByteBudget | None, reserve: int = 0) -> Any:
+    """The decompression budget of one upload request (see the module docstring)."""
+    return decompression_budget(limit_bytes * ZIP_EXPANSION, file_limit=limit_bytes,
+                                shared=shared, reserve=reserve, what="upload")
+
+
+def read_upload(filename: str, data: bytes, *, limit_bytes: int,
+                shared: ByteBudget | None = None, keep_in: Path | None = None) -> UploadResult:
+    """Read one uploaded file into runs; problems go to ``errors`` naming the file.
+
+    Within a request's :func:`upload_budget` it counts against it; else against its own
+    (with ``shared``, the process's). With ``keep_in``, the private folder is made there
+    and kept when runs were read (``result.folder``; :func:`reread_upload` reads it again);
+    else it is removed."""
+    if _BUDGET.get() is None:
+        try:
+            with upload_budget(limit_bytes, shared, reserve=len(data)):
+                return read_upload(filename, data, limit_bytes=limit_bytes, keep_in=keep_in)
+        except ReaderError as exc:  # the reservation did not fit
+            return UploadResult(filename, errors=[f"{filename}: {exc.reason}"])
     result = UploadResult(filename)
     name = safe_name(filename)
     suffix = Path(name).suffix.lower()
@@ -182,7 +246,7 @@ def read_upload(filename: str, data: bytes, *, limit_bytes: int) -> UploadResult
     if len(data) > limit_bytes:
         result.errors.append(too_big(filename, len(data), limit_bytes))
         return result
-    tmp = Path(tempfile.mkdtemp(prefix="lrtempo-upload-"))
+    tmp = Path(tempfile.mkdtemp(prefix="lrtempo-upload-", dir=keep_in))
     try:
         path = tmp / name
         with open(path, "xb") as fh:
@@ -191,29 +255,20 @@ def read_upload(filename: str, data: bytes, *, limit_bytes: int) -> UploadResult
             unzipped = tmp / "unzipped"
             unzipped.mkdir(mode=0o700)
             n = extract_zip(path, unzipped, max_bytes=limit_bytes * ZIP_EXPANSION, display=filename)
+            path.unlink()  # the extracted files are what is read (again)
             if n == 0:
                 raise UploadError(f"{filename}: the archive has no files")
-            res = read_sources([str(unzipped)])
-            result.runs.extend(_rename_runs(res.runs, unzipped, filename))
-            result.errors.extend(_clean_error(f"{e['location']}: {e['error']}", tmp, filename)
-                                 for e in res.errors)
-            nested = sorted(str(p.relative_to(unzipped)) for p in unzipped.rglob("*.zip"))
-            if nested and not result.runs:
-                result.errors.append(f"{filename}: {', '.join(nested[:5])}: a zip inside the zip "
-                                     "is not opened; upload it on its own")
-        else:
-            runs = read_file(path)
-            if not runs:
-                raise UploadError(f"{filename}: no training metrics found in the file")
-            result.runs.extend(_rename_runs(runs, tmp, filename))
+        _read_kept(tmp, filename, result)
     except UploadError as exc:
         result.errors.append(str(exc))
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a message
         msg = str(exc) or type(exc).__name__
         result.errors.append(_clean_error(msg, tmp, filename))
     finally:
-        # Runs are in memory now; the private copy is not needed any more.
-        shutil.rmtree(tmp, ignore_errors=True)
+        if keep_in is not None and result.runs:
+            result.folder = tmp
+        else:  # runs are in memory now; the private copy is not needed any more
+            shutil.rmtree(tmp, ignore_errors=True)
     if not result.runs and not result.errors:
         result.errors.append(f"{filename}: no training log found")
     return result

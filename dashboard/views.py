@@ -95,6 +95,7 @@ class ReviewFilters:
     status: str | None = None
     user: str | None = None
     tag: str | None = None
+    tracking_uri: str | None = None  # the visitor's own (from their browser's Settings)
 
 
 @dataclass
@@ -119,7 +120,7 @@ def review_data(filters: ReviewFilters, refresh: bool = False, min_age: float = 
     if refresh:
         store.refresh(min_age)
     try:
-        runs, errors = store.runs(filters.window)
+        runs, errors = store.runs(filters.window, filters.tracking_uri)
     except ValueError as exc:
         return ReviewData([], {}, [], [], [{"location": "time window", "error": str(exc)}])
     wanted_tags = parse_tag_filter(filters.tag)
@@ -169,8 +170,13 @@ def mlflow_row_count(rows: list[dict[str, Any]]) -> int:
 
 
 def write_tags_view(filters: ReviewFilters) -> dbc.Alert:
-    """Write the shown MLflow runs' verdicts as ``lrtempo.*`` tags; a result alert."""
-    data = review_data(filters)
+    """Write the shown MLflow runs' verdicts as ``lrtempo.*`` tags; a result alert.
+
+    Only runs of the server's own stores are written (never a visitor's tracking URI:
+    the writer would send the server's credentials there)."""
+    from dataclasses import replace
+
+    data = review_data(replace(filters, tracking_uri=None))
     analyses = [a for a, r in zip(data.analyses, data.rows) if r["source"] == "mlflow"]
     if not analyses:
         return dbc.Alert("No MLflow run in this view: nothing was written.", color="warning",
@@ -301,22 +307,43 @@ def compare_view(run_ids: list[str], log_y: bool):
 
 
 def handle_uploads(contents: list[str] | None, filenames: list[str] | None) -> list[Any]:
-    """Read, analyze and register each upload; one result line per file or error."""
+    """Read, analyze and register each upload; one result line per file or error.
+
+    The request's files share one decompression budget, reserved from the process's
+    before anything is decoded (see :mod:`dashboard.uploads`)."""
+    from analyzer.errors import ReaderError
+
+    from .uploads import upload_budget
+
     store = current_store()
     limit = store.upload_limit_mb * 1024 * 1024
+    pairs = list(zip(contents or [], filenames or []))
+    size = sum(min(len(c or "") * 3 // 4, limit) for c, _ in pairs)
+    try:
+        with upload_budget(limit, store.upload_budget, reserve=size):
+            return _handle_uploads(pairs, limit)
+    except ReaderError as exc:  # the reservation did not fit: nothing was read
+        names = ", ".join(n or "upload" for _, n in pairs)
+        return [dbc.Alert(f"{names}: {exc.reason}", color="danger",
+                          className="upload-error py-2 mb-2")]
+
+
+def _handle_uploads(pairs: list[tuple[str, str]], limit: int) -> list[Any]:
+    store = current_store()
     items: list[Any] = []
-    for data_url, name in zip(contents or [], filenames or []):
+    for data_url, name in pairs:
         name = name or "upload"
         try:
             data = decode_contents(data_url, name, limit)
         except UploadError as exc:
             items.append(dbc.Alert(str(exc), color="danger", className="upload-error py-2 mb-2"))
             continue
-        result = read_upload(name, data, limit_bytes=limit)
+        result = read_upload(name, data, limit_bytes=limit, keep_in=store.uploads.folder())
+        del data
         for err in result.errors:
             items.append(dbc.Alert(err, color="danger", className="upload-error py-2 mb-2"))
         for run in result.runs:
-            store.add_upload(run, name)
+            store.add_upload(run, name, result.folder)
             try:
                 a = store.analyze(run)
             except Exception as exc:  # noqa: BLE001
@@ -334,30 +361,30 @@ def handle_uploads(contents: list[str] | None, filenames: list[str] | None) -> l
 
 
 def check_uri(uri: str) -> tuple[bool, str]:
-    """``(ok, message)`` for a tracking URI, via ``mlflow_store.check_connection`` if present."""
+    """``(ok, message)`` for a tracking URI a visitor typed, via
+    ``mlflow_store.check_connection``: first the server's URI policy (nothing is opened
+    or connected for a refused URI), then the environment's credentials only for the
+    operator's own origins."""
+    from .uri_policy import UriNotAllowed
+
     uri = (uri or "").strip()
     if not uri:
         return False, "Enter a tracking URI first."
+    store = current_store()
     try:
-        from analyzer.readers import mlflow_store
-    except ImportError:
-        mlflow_store = None  # type: ignore[assignment]
-    check = getattr(mlflow_store, "check_connection", None) if mlflow_store else None
-    try:
-        if check is not None:
-            res = check(uri)
-            if isinstance(res, tuple) and len(res) >= 2:
-                return bool(res[0]), str(res[1])
-            if isinstance(res, bool):
-                return res, "Connected." if res else "Could not connect."
-            ok = getattr(res, "ok", None)
-            if ok is not None:
-                return bool(ok), str(getattr(res, "message", "") or ("Connected." if ok else "Could not connect."))
-            return True, str(res) if res else "Connected."
-        from mlflow import MlflowClient
+        store.check_user_uri(uri)
+    except UriNotAllowed as exc:
+        return False, f"Not allowed here: {exc}."
+    with store.credentials_for(uri):
+        return _check_connection(uri)
 
-        exps = MlflowClient(tracking_uri=uri).search_experiments(max_results=100)
-        return True, f"Connected: {len(exps)} experiment{'s' if len(exps) != 1 else ''} visible."
+
+def _check_connection(uri: str) -> tuple[bool, str]:
+    """``(ok, message)`` of ``mlflow_store.check_connection``."""
+    from analyzer.readers.mlflow_store import check_connection
+
+    try:
+        return True, str(check_connection(uri)) or "Connected."
     except Exception as exc:  # noqa: BLE001 - any failure is the answer to show
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return False, f"Could not connect: {text[:300]}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -174,6 +176,215 @@ def test_real_qlora_collapse_details(real_logs: Path) -> None:
             assert a.suggestion.suggested_lr == pytest.approx(1e-4)
             return
     pytest.skip("qlora log not readable")
+
+
+# --- real logs, second set: tests/real_logs2 + local copies listed in its manifest.json ---
+# Readings (and sources) are in tests/real_logs2/SOURCES.md. A log whose licence allows it
+# is in tests/real_logs2/; the others are read from $LRTEMPO_REAL_LOGS2, else
+# ../real_logs2_local beside the repository, and skip cleanly when absent.
+
+REAL_LOGS2 = Path(__file__).resolve().parent / "real_logs2"
+REAL_LOGS2_ENV = "LRTEMPO_REAL_LOGS2"
+
+#: path under real_logs2 → (statuses compatible with the reading — one set for every run,
+#: or one set per run in file order; LR direction where it matters; None, or what LR Tempo
+#: says instead when it disagrees with the reading: that case is xfail(strict=True)).
+EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None]] = {
+    "detr_log_txt/detr_46ep_const_lr/log.txt":
+        ({"healthy"}, "not_decrease", None),
+    "detr_log_txt/detr_300ep_lr_drop_settles/log.txt":
+        ({"healthy"}, "not_decrease",
+         "LRT oscillation+decrease_lr; reading: the LR drop settled it, best val in last tenth"),
+    "detr_log_txt/detr_100ep_const_lr_no_progress/log.txt":
+        ({"oscillation", "stagnation"}, None,
+         "LRT healthy; reading: neither loss improves after epoch ~30 at a constant LR"),
+    "detr_log_txt/sten_detr_300ep_val_plateau/log.txt":
+        ({"overfitting", "stagnation"}, None, None),
+    "detr_log_txt/sten_detr_239ep_overfit/log.txt":
+        ({"overfitting"}, None, None),
+    "detr_log_txt/conditional_swin_detr_50ep/log.txt":
+        ({"healthy"}, "not_decrease", None),
+    "detr_log_txt/sdetr_150ep_lr_drop/log.txt":
+        ({"healthy"}, "not_decrease", None),
+    "detr_log_txt/detr_dcmha_4ep_val_rising/log.txt":
+        ({"insufficient_data", "overfitting"}, None,
+         "LRT healthy on 4 epochs; reading: too short, and val rose at every evaluation"),
+    "detr_log_txt/detr_5ep_then_2ep_appended/log.txt":
+        (({"healthy", "insufficient_data"}, {"insufficient_data"}), None, None),
+    "detr_log_txt/ecg_detr_lr1e-3_two_trainings/log.txt":
+        (({"divergence", "oscillation"}, {"divergence", "oscillation"}), "decrease", None),
+    "detr_log_txt/swin_detr_9_trainings_appended/log.txt":
+        ({"healthy", "insufficient_data"}, None, None),
+    "lightning_csv/pinn_em_v14_nan.csv":
+        ({"divergence"}, "decrease", None),
+    "lightning_csv/pinn_em_v0_late_blowup.csv":
+        ({"divergence"}, "decrease",
+         "LRT oscillation 'spike, then recovered'; reading: last tenth 6x the pre-spike loss"),
+    "lightning_csv/lstm_xor_v2_stuck_at_chance.csv":
+        ({"stagnation"}, None, None),
+    "lightning_csv/probing_lm_v2_no_learning.csv":
+        ({"stagnation"}, None,
+         "LRT healthy; reading: 28 logs with no downward trend, accuracy at chance"),
+    "lightning_csv/lstm_stocks_v0.csv":
+        ({"healthy", "overfitting"}, None,
+         "LRT oscillation+decrease_lr; reading: one early val bump, then 25 falling evals"),
+    "lightning_csv/lstm_stocks_v1_overfit.csv":
+        ({"overfitting"}, None,
+         "LRT oscillation (train spike) outranks its own overfitting (+280%) finding"),
+    "keras_csvlogger/lung_cancer_cnn_val_bouncing.csv":
+        ({"oscillation"}, "decrease", None),
+    "keras_csvlogger/mnist_cnn_reduce_lr_on_plateau_30ep.csv":
+        ({"healthy"}, "not_decrease", None),
+    "keras_csvlogger/deepfake_cnn_overfit.csv":
+        ({"overfitting"}, None, None),
+    "keras_csvlogger/bert_imdb_3ep.csv":
+        ({"insufficient_data", "overfitting"}, None, None),
+    "keras_csvlogger/mnist_two_runs_appended.csv":
+        ({"healthy"}, None, None),
+    "keras_csvlogger/fjord_vision_20ep.csv":
+        ({"healthy"}, None, None),
+    "keras_csvlogger/fastai_sportsball_overfit.csv":
+        ({"overfitting"}, None, None),
+    "keras_csvlogger/mlp_200ep_3layers_overfit.csv":
+        ({"overfitting"}, None, None),
+    "keras_csvlogger/regression_25ep_still_falling.csv":
+        ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/drowsiness_yolov8_500ep.csv":
+        ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/rock_paper_scissors_yolov8_100ep.csv":
+        ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/rider_helmet_yolov8_150ep_converged.csv":
+        ({"healthy"}, None, None),
+    "yolo_results_csv/custom_yolov8_warmup_bump.csv":
+        ({"healthy"}, "not_decrease",
+         "LRT oscillation+add_warmup (suggested > current at x0.1); reading: warm-up bump"),
+    "yolo_results_csv/anemia_yolov8_cls_only_overfit.csv":
+        ({"overfitting"}, None, None),
+    "yolo_results_csv/anpr_yolov8_val_cls_inf.csv":
+        ({"healthy"}, "not_decrease",
+         "LRT divergence 'INF at step 0': val cls_loss inf in every row; reading: train healthy"),
+    "yolo_results_csv/battery_yolov8_long_warmup.csv":
+        ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/hand_raising_yolo12n_200ep.csv":
+        ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/traffic_yolov10_om_oo_columns.csv":
+        ({"overfitting", "stagnation"}, None,
+         "LRT insufficient_data: YOLOv10 *_om/*_oo losses not read; reading: val +7% on best"),
+    "tensorboard/drowsiness_yolov8_500ep/events.out.tfevents.1708200862.1666sapple.32315.0":
+        ({"healthy"}, "not_decrease", None),
+    "tensorboard/brand_yolov8_120ep/events.out.tfevents.1682599409.a463fc08474a.2047.0":
+        ({"overfitting"}, None, None),
+    "tensorboard/hand_raising_yolo12n_200ep/events.out.tfevents.1742269463.LAPTOP-SFTB9K01.18744.0":
+        ({"healthy"}, "not_decrease", None),
+    "hf_trainer_state/whisper_small_hindi_overfit.json":
+        ({"overfitting"}, None, None),
+    "hf_trainer_state/whisper_v2_flemish_noisy_eval.json":
+        ({"healthy"}, None, None),
+    "hf_trainer_state/mt5_azerbaijani_news.json":
+        ({"healthy"}, "not_decrease", None),
+    "hf_trainer_state/nsllm_llamafactory_1ep.json":
+        ({"healthy"}, "not_decrease", None),
+    "jsonl/nsllm_llamafactory_1ep.jsonl":
+        ({"healthy"}, "not_decrease", None),
+    "jsonl/sft_llm_lr1e-5_duplicate_lines.jsonl":
+        ({"healthy"}, "not_decrease", None),
+    "lightning_csv/pendulum_pinn_v9_stuck_plateau.csv":
+        ({"stagnation"}, None, None),
+    "lightning_csv/pendulum_pinn_v25_converged_high.csv":
+        ({"stagnation"}, None, None),
+    "lightning_csv/ncf_recsys_v0_val_only_overfit.csv":
+        ({"overfitting"}, None, None),
+    "lightning_csv/ncf_recsys_v3_val_frozen.csv":
+        ({"stagnation"}, None, None),
+    "lightning_csv/chem_mlp_v25_lr4.8e-3_bouncing.csv":
+        ({"oscillation"}, "decrease", None),
+    "lightning_csv/chem_mlp_v29_lr1.5e-4_smooth.csv":
+        ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/ghost_yolov5_coco8_lr3e-5_crawl.csv":
+        ({"stagnation"}, "increase",
+         "LRT healthy ('converged'); reading: no progress at a 3e-5 peak LR, mAP 0"),
+    "yolo_results_csv/surveillance_yolov8_30ep_warmup_bump.csv":
+        ({"healthy"}, "not_decrease",
+         "LRT oscillation+add_warmup; reading: a warm-up bump, val best at the last epoch"),
+    "yolo_results_csv/yolov8_150ep_val_plateau.csv":
+        ({"overfitting", "stagnation"}, None, None),
+    "yolo_results_csv/yolov8n_coco8_finetune_overfit.csv":
+        ({"overfitting"}, None, None),
+    "hf_trainer_state/codebert_10ep_eval_overfit.json":
+        ({"overfitting"}, None, None),
+}
+
+_CUT_ACTIONS = {"decrease_lr", "decay_lr"}
+
+
+def _local_root() -> Path:
+    env = os.environ.get(REAL_LOGS2_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "real_logs2_local"
+
+
+def _manifest() -> dict[str, dict]:
+    data = json.loads((REAL_LOGS2 / "manifest.json").read_text(encoding="utf-8"))
+    return {entry["file"]: entry for entry in data["logs"]}
+
+
+def _real_log2(rel: str) -> Path:
+    """The log: in the repository, else the local copy (sha256-checked), else skip."""
+    if (REAL_LOGS2 / rel).is_file():
+        return REAL_LOGS2 / rel
+    entry = _manifest()[rel]
+    path = _local_root() / rel
+    if not path.is_file():
+        pytest.skip(f"{rel}: no local copy under {_local_root()} (${REAL_LOGS2_ENV})")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == entry["sha256"], f"{path}: not the file of {entry['repository']}@{entry['commit']}"
+    return path
+
+
+def _expect2_cases():
+    for rel, (status, direction, gap) in EXPECT2.items():
+        marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
+        yield pytest.param(rel, status, direction, id=rel.split("/", 1)[1].split("/events")[0],
+                           marks=marks)
+
+
+@pytest.mark.parametrize("rel, status, direction", list(_expect2_cases()))
+def test_real_logs2(rel: str, status, direction: str | None) -> None:
+    from analyzer import read_file
+
+    runs = read_file(_real_log2(rel))
+    wanted = list(status) if isinstance(status, tuple) else [status] * len(runs)
+    assert len(runs) == len(wanted), (rel, [r.meta.name for r in runs])
+    for run, ok in zip(runs, wanted):
+        a = analyze_run(run)
+        s = a.suggestion
+        why = (run.meta.name, a.status, s.action, s.factor, [f.message for f in a.findings])
+        assert a.status in ok, why
+        cut = s.action in _CUT_ACTIONS or (s.factor is not None and s.factor < 1)
+        if direction == "decrease":
+            assert cut, why
+        elif direction == "not_decrease":
+            assert not cut, why
+        elif direction == "increase":
+            assert s.action == "increase_lr" or (s.factor is not None and s.factor > 1), why
+
+
+def test_real_logs2_are_all_expected_and_sourced() -> None:
+    """Every log in tests/real_logs2 and in its manifest has a reading in SOURCES.md and an
+    EXPECT2 entry; the manifest's expectations are EXPECT2's."""
+    committed = {str(p.relative_to(REAL_LOGS2)) for p in REAL_LOGS2.rglob("*")
+                 if p.is_file() and p.name not in {"SOURCES.md", "manifest.json"}}
+    manifest = _manifest()
+    assert not committed & set(manifest)
+    assert committed | set(manifest) == set(EXPECT2)
+    assert len(EXPECT2) >= 40
+    sources = (REAL_LOGS2 / "SOURCES.md").read_text(encoding="utf-8")
+    for rel in EXPECT2:
+        assert f"| {rel.split('/', 1)[1]} |" in sources, rel
+    for rel, entry in manifest.items():
+        status = EXPECT2[rel][0]
+        want = ([sorted(x) for x in status] if isinstance(status, tuple) else sorted(status))
+        assert entry["expected_status"] == want and entry["expected_lr_direction"] == EXPECT2[rel][1]
+        assert len(entry["sha256"]) == 64 and len(entry["commit"]) == 40
 
 
 # --- properties: any arrays → a status, never an exception --------------------------------

@@ -165,7 +165,7 @@ def test_review_lists_runs_with_status(page) -> None:
     row = _grid_row(page, "resnet_overfit")
     row.wait_for()
     assert "overfitting" in row.inner_text()
-    assert "overfitting · val_loss · 1200–3000" in row.inner_text()
+    assert "overfitting in val_loss, steps 1200–3000" in row.inner_text()
     healthy = _grid_row(page, "vit_healthy")
     assert "healthy" in healthy.inner_text()
     counts = page.locator(".status-counts").inner_text()

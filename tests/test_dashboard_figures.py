@@ -384,7 +384,7 @@ def test_zip_bomb_is_stopped_by_its_declared_size(tmp_path: Path) -> None:
     archive.write_bytes(buf.getvalue())
     dest = tmp_path / "out"
     dest.mkdir()
-    with pytest.raises(UploadError, match="bomb.zip: unpacks to 2 MB, more than the"):
+    with pytest.raises(UploadError, match="bomb.zip: unpacks to 2 MiB, more than the"):
         extract_zip(archive, dest, max_bytes=100_000, display="bomb.zip")
     assert list(dest.iterdir()) == []  # refused before writing
 

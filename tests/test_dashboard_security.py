@@ -267,10 +267,10 @@ def test_zip_bomb_is_refused_by_the_byte_limit_without_writing(zip_bomb: Path, p
     assert zip_bomb.stat().st_size < 2 * MB
     res = read_upload("bomb.zip", zip_bomb.read_bytes(), limit_bytes=2 * MB)
     assert res.runs == [] and len(res.errors) == 1
-    assert res.errors[0] == "bomb.zip: unpacks to 1,024 MB, more than the 8 MB allowed"
+    assert res.errors[0] == "bomb.zip: unpacks to 1,024 MiB, more than the 8 MiB allowed"
     dest = private_tmp / "dest"
     dest.mkdir()
-    with pytest.raises(UploadError, match="more than the 8 MB allowed"):
+    with pytest.raises(UploadError, match="more than the 8 MiB allowed"):
         extract_zip(zip_bomb, dest, max_bytes=8 * MB)
     assert _tree(dest) == []
 
@@ -341,7 +341,7 @@ def test_symlink_entries_are_refused_and_not_created(private_tmp: Path) -> None:
 def test_an_upload_over_the_limit_is_refused_before_decoding() -> None:
     # Not even valid base64: had it been decoded first, the error would say so.
     url = "data:text/csv;base64," + "!" * (4 * 1024)
-    with pytest.raises(UploadError, match=r"big.csv: .* over the 0.00195312 MB upload limit"):
+    with pytest.raises(UploadError, match=r"big.csv: .* over the 0.00195312 MiB upload limit"):
         decode_contents(url, "big.csv", 2048)
     with pytest.raises(UploadError, match="not valid base64"):
         decode_contents("data:text/csv;base64," + "!" * 100, "small.csv", 2048)

@@ -439,9 +439,9 @@ def _huge_sparse(path: Path, size: int = 5 * 2**30) -> Path:
 @pytest.mark.parametrize(
     ("available", "expected"),
     [
-        (2**40, "5.0 GB is more than the 2.0 GB limit (set LRTEMPO_MAX_FILE_MB to raise it)"),
-        (2**30, ("5.0 GB is more than the 27.4 MB that fit in memory now (reading needs about "
-                 "28x the file's size; 1.0 GB is available)")),
+        (2**40, "5.0 GiB is more than the 2.0 GiB limit (set LRTEMPO_MAX_FILE_MB to raise it)"),
+        (2**30, ("5.0 GiB is more than the 27.4 MiB that fit in memory now (reading needs about "
+                 "28x the file's size; 1.0 GiB is available)")),
     ],
     ids=["cap", "memory"],
 )
@@ -474,7 +474,7 @@ def _refusal_and_peak(path: Path) -> tuple[ReaderError, int]:
 def test_the_cap_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = write(tmp_path / "m.csv", "step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(60_000)))
     monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "0.5")
-    with pytest.raises(ReaderError, match=r"MB is more than the 512 KB limit \(set LRTEMPO_MAX"):
+    with pytest.raises(ReaderError, match=r"MiB is more than the 512 KiB limit \(set LRTEMPO_MAX"):
         read_file(f)
     monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "5")
     assert len(read_one(f).series("loss")) == 60_000
@@ -500,7 +500,7 @@ def test_gzip_bomb_is_stopped_at_the_limit(tmp_path: Path, monkeypatch: pytest.M
     assert bomb.stat().st_size < 2**20
     monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "8")
     error, peak = _refusal_and_peak(bomb)
-    assert error.reason == "decompresses to more than the 8.0 MB limit (set LRTEMPO_MAX_FILE_MB to raise it)"
+    assert error.reason == "decompresses to more than the 8.0 MiB limit (set LRTEMPO_MAX_FILE_MB to raise it)"
     assert peak < 24 * 2**20  # stopped at 8 MB, not 256 MB
 
 

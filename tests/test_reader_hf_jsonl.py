@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import ReaderError, read_file
+from analyzer import ReaderError, read_file, read_sources
+from analyzer.readers import discover
 from analyzer.roles import resolve_roles
 
 
@@ -165,8 +166,78 @@ def test_jsonl_without_any_object_is_an_error(tmp_path: Path, text: str) -> None
 
 def test_plain_text_is_not_taken_for_jsonl(tmp_path: Path) -> None:
     path = write(tmp_path, "notes.txt", "hello\nworld\n")
-    with pytest.raises(ReaderError, match="not a log format"):
+    with pytest.raises(ReaderError, match="not a training log"):
         read_file(path)
+
+
+# --- DETR / Deformable-DETR log.txt ----------------------------------------------------
+
+def detr_line(epoch: int, loss: float, lr: float = 1e-4, aux: int = 8) -> str:
+    """One epoch as DETR's main.py writes it: every loss of every decoder layer, scaled
+    and unscaled, then the COCO numbers (a 4–12 KB line for 6 layers)."""
+    rec: dict[str, object] = {"train_lr": lr, "train_class_error": 50.0, "train_loss": loss}
+    for split in ("train", "test"):
+        for i in range(aux):
+            for part in ("ce", "bbox", "giou"):
+                rec[f"{split}_loss_{part}_{i}"] = (loss + i) / 7
+                rec[f"{split}_loss_{part}_{i}_unscaled"] = (loss + i) / 13
+            rec[f"{split}_cardinality_error_{i}_unscaled"] = 1.3636363636363635
+    rec.update({"test_class_error": 40.0, "test_loss": loss * 1.1,
+                "test_coco_eval_bbox": [0.1] * 12, "epoch": epoch, "n_parameters": 41279238})
+    return json.dumps(rec) + "\n"
+
+
+def test_detr_log_txt_with_a_first_line_longer_than_the_sniffed_head(tmp_path: Path) -> None:
+    text = "".join(detr_line(e, 8 - e, 1e-4 if e < 3 else 1e-5) for e in range(5))
+    assert len(text.split("\n", 1)[0]) > 4096
+    path = write(tmp_path, "outputs/log.txt", text)
+    [source] = discover(tmp_path)
+    assert source.location == str(path)
+    [run] = read_file(path)
+    assert run.meta.name == "outputs" and run.meta.step_axis == "epoch"
+    assert resolve_roles(run).as_dict() == {"train_loss": "train_loss", "val_loss": "test_loss",
+                                            "lr": "train_lr"}
+    assert run.series("train_loss")["step"].tolist() == [0, 1, 2, 3, 4]
+    assert run.series("train_lr")["value"].tolist() == [1e-4] * 3 + [1e-5] * 2
+    assert "epoch" not in run.metric_names and "n_parameters" not in run.metric_names
+
+
+def test_a_long_one_line_json_file_in_a_run_folder_is_not_a_log(tmp_path: Path) -> None:
+    """Only .txt/.log first lines are followed past the head: a minified vocab.json stays out."""
+    write(tmp_path, "run/vocab.json", json.dumps({f"tok{i}": i for i in range(2000)}))
+    detr = write(tmp_path, "run/log.txt", "".join(detr_line(e, 5 - e) for e in range(3)))
+    assert [s.location for s in discover(tmp_path)] == [str(detr)]
+
+
+def test_console_log_txt_is_skipped_in_scans_and_reported_when_named(tmp_path: Path) -> None:
+    console = write(tmp_path, "cnn/log.txt", "Epoch 27/50\n----------\nTrain Loss: 0.3700 Acc: 0.8748\n"
+                    "Val Epoch 27/50:  19%|###       | 13/70 [00:05<00:26,  2.17it/s]\n")
+    detr = write(tmp_path, "detr/log.txt", "".join(detr_line(e, 5 - e, aux=1) for e in range(4)))
+    assert [s.location for s in discover(tmp_path)] == [str(detr)]
+    result = read_sources([str(tmp_path)])
+    assert [r.meta.location for r in result.runs] == [str(detr)] and not result.errors
+    named = read_sources([str(console)])
+    assert not named.runs
+    [err] = named.errors
+    assert err["location"] == str(console) and "not a training log" in err["error"]
+
+
+def test_appended_detr_trainings_are_runs_but_a_resume_is_not(tmp_path: Path) -> None:
+    epochs = [0, 1, 2, 3, 0, 1, 2]
+    path = write(tmp_path, "log.txt", "".join(detr_line(e, 6 - e + i / 100, aux=1)
+                                              for i, e in enumerate(epochs)))
+    first, second = read_file(path)
+    assert (first.meta.name, second.meta.name) == (f"{tmp_path.name} #1", f"{tmp_path.name} #2")
+    assert first.series("train_loss")["step"].tolist() == [0, 1, 2, 3]
+    assert second.series("train_loss")["step"].tolist() == [0, 1, 2]
+    assert first.meta.id != second.meta.id
+    assert any("2 trainings appended" in w for w in first.warnings)
+    # --resume goes back to the saved epoch, not to the first one: the same run, later values win
+    resumed = write(tmp_path, "r/log.txt", "".join(detr_line(e, 10 - i, aux=1)
+                                                   for i, e in enumerate([0, 1, 2, 3, 2, 3, 4])))
+    [run] = read_file(resumed)
+    assert run.series("train_loss")["step"].tolist() == [0, 1, 2, 3, 4]
+    assert run.series("train_loss")["value"].tolist() == [10, 9, 6, 5, 4]
 
 
 # --- real logs ----------------------------------------------------------------------
@@ -192,3 +263,25 @@ def test_real_jsonl_logs(real_logs: Path) -> None:
     [mae] = read_file(real_logs / "jsonl/mae_linear_probe_imagenet_vitl16_log.txt")
     assert mae.meta.step_axis == "epoch" and len(mae.series("test_loss")) == 50
     assert resolve_roles(mae).as_dict() == {"train_loss": "train_loss", "val_loss": "test_loss", "lr": "train_lr"}
+
+
+REAL_LOGS2 = Path(__file__).resolve().parent / "real_logs2"
+
+
+def test_real_detr_log_txt() -> None:
+    """DETR's own format, from forks of facebookresearch/detr (Apache-2.0)."""
+    detr = REAL_LOGS2 / "detr_log_txt"
+    [run] = read_file(detr / "detr_46ep_const_lr/log.txt")
+    assert run.meta.step_axis == "epoch" and run.meta.name == "detr_46ep_const_lr"
+    assert resolve_roles(run).as_dict() == {"train_loss": "train_loss", "val_loss": "test_loss",
+                                            "lr": "train_lr"}
+    assert len(run.series("test_loss")) == 46
+    assert run.series("train_lr")["value"].to_numpy() == pytest.approx(1e-4)
+    big_path = detr / "detr_300ep_lr_drop_settles/log.txt"
+    assert len(big_path.read_bytes().split(b"\n", 1)[0]) > 4096  # longer than the sniffed head
+    [big] = read_file(big_path)
+    lr = big.series("train_lr").set_index("step")["value"]
+    assert len(lr) == 300 and lr[199] == pytest.approx(1e-4) and lr[200] == pytest.approx(1e-5)
+    first, second = read_file(detr / "detr_5ep_then_2ep_appended/log.txt")
+    assert len(first.series("train_loss")) == 5 and len(second.series("train_loss")) == 2
+    assert {s.location for s in discover(detr)} == {str(p) for p in detr.rglob("log.txt")}

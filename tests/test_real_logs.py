@@ -74,3 +74,26 @@ def test_cli_reads_all_real_logs_without_errors(real_logs: Path) -> None:
     assert locations == set(real_log_units(real_logs))
     assert len(doc["runs"]) == 40 + 3 + 1  # four-run and two-run Keras files
     assert all("train_loss" in r["metrics"] for r in doc["runs"])
+
+
+# --- second set: tests/real_logs2 (in the repository) ----------------------------------
+
+REAL_LOGS2 = Path(__file__).resolve().parent / "real_logs2"
+
+
+def test_folder_scan_of_real_logs2_finds_each_log_and_not_its_notes() -> None:
+    """SOURCES.md and manifest.json are not logs; every committed log is found once, and the
+    CLI reads them all (the appended DETR log.txt is two runs)."""
+    logs = {str(p) for p in REAL_LOGS2.rglob("*")
+            if p.is_file() and p.name not in {"SOURCES.md", "manifest.json"}}
+    assert {s.location for s in discover(REAL_LOGS2)} == logs
+    proc = subprocess.run([sys.executable, "-m", "analyzer.cli", "analyze", str(REAL_LOGS2),
+                           "--format", "json"], check=False, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert doc["errors"] == [] and len(doc["runs"]) == len(logs) + 1
+    assert all({"train_loss", "val_loss"} & set(r["metrics"]) for r in doc["runs"])
+    with_lr = [r for r in doc["runs"] if "lr" in r["metrics"]]
+    assert len(with_lr) == len([r for r in doc["runs"] if "lightning_csv" not in r["run"]["location"]
+                                and "keras" not in r["run"]["location"]])  # those log no LR

@@ -64,6 +64,10 @@ def read_file(path: Path) -> list[Run]:
         return [tensorboard.read_run(path.parent, [path])]
     reader = _file_reader(path)
     if reader is None:
+        if path.name.lower().endswith((".txt", ".txt.gz")):
+            raise ReaderError(str(path), "not a training log: a .txt log must hold one JSON "
+                              "object per line (DETR/Deformable-DETR/MAE log.txt) or start "
+                              "with a CSV header")
         raise ReaderError(str(path), "not a log format LR Tempo knows (CSV, trainer_state.json, "
                           "JSON lines, TensorBoard event file)")
     return reader.read(path)
@@ -118,7 +122,9 @@ def discover(root: Path, problems: list[BadSource] | None = None) -> list[LogSou
     """Every log under ``root``: files a reader sniffs, and TensorBoard run folders.
 
     Event files in ``train/``/``validation/`` sub-folders belong to their parent's run.
-    Files no reader recognises are skipped silently (stray READMEs, images, CSV data sets
+    A ``log.txt`` is a log when its first line is a JSON object (DETR, Deformable-DETR,
+    MAE/DeiT); a console ``log.txt`` is not. Files no reader recognises are skipped
+    silently (stray READMEs, console logs, images, CSV data sets
     whose header names no step, epoch, loss or LR), and so are pipes, devices and
     sockets (never opened), and symlinks to folders outside ``root``. Folders that cannot
     be listed go to ``problems`` if given.

@@ -5,6 +5,13 @@ named ``x.csv`` is refused, never waited on). A file is read whole only when it 
 its size (and a gzip file's decompressed size, counted while decompressing) must be at
 most ``$LRTEMPO_MAX_FILE_MB`` (default 2048) and at most what the memory available now
 holds at the reader's measured cost per byte; else a :class:`ReaderError` says so.
+
+A server reading files on behalf of others (the dashboard's uploads) also opens a
+:func:`decompression_budget`: every decompressed byte (a gzip file, a gzip inside a zip,
+the zip's own entries via :func:`charge`) then counts, while decompressing, against one
+budget for the request and one shared by every request of the process (reserved before
+reading, released after), so concurrent uploads cannot together fill the memory.
+Sizes in messages are binary: KiB, MiB, GiB.
 """
 
 from __future__ import annotations
@@ -14,7 +21,12 @@ import hashlib
 import io
 import os
 import stat
+import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,12 +50,100 @@ _CHUNK = 1 << 16
 
 
 def human_bytes(n: float) -> str:
-    """``5.2 GB`` / ``12.0 MB`` / ``3 KB`` (binary units)."""
+    """``5.2 GiB`` / ``12.0 MiB`` / ``3 KiB`` (binary units, named as such)."""
     if n >= 2**30:
-        return f"{n / 2**30:.1f} GB"
+        return f"{n / 2**30:.1f} GiB"
     if n >= 2**20:
-        return f"{n / 2**20:.1f} MB"
-    return f"{n / 2**10:.0f} KB"
+        return f"{n / 2**20:.1f} MiB"
+    return f"{n / 2**10:.0f} KiB"
+
+
+class ByteBudget:
+    """Bytes in use against a limit, shared by threads (the process-wide upload budget)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = int(limit)
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        """Reserve ``n`` bytes; ``False`` (nothing reserved) when they do not fit."""
+        with self._lock:
+            if self.used + n > self.limit:
+                return False
+            self.used += n
+            return True
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self.used = max(0, self.used - n)
+
+
+@dataclass
+class _Account:
+    """One request's decompression budget: its own limit, a per-file limit, and what it
+    holds of the shared process budget (given back when the request ends)."""
+
+    limit: int
+    file_limit: int
+    shared: ByteBudget | None
+    what: str
+    used: int = 0
+    held: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def charge(self, location: str, n: int, file_total: int | None = None) -> None:
+        """Count ``n`` more decompressed bytes (``file_total``: the file's so far)."""
+        with self._lock:
+            if file_total is not None and file_total > self.file_limit:
+                raise ReaderError(location, f"decompresses to more than {human_bytes(self.file_limit)}, "
+                                  f"the {self.what} limit for one file")
+            if self.used + n > self.limit:
+                raise ReaderError(location, f"decompresses to more than {human_bytes(self.limit)}, "
+                                  f"the {self.what} limit for one request")
+            if self.shared is not None:
+                if not self.shared.take(n):
+                    raise ReaderError(location, "the server is reading other uploads now (they "
+                                      f"may decompress to {human_bytes(self.shared.limit)} "
+                                      "together); try again in a moment")
+                self.held += n
+            self.used += n
+
+    def release(self) -> None:
+        with self._lock:
+            if self.shared is not None:
+                self.shared.give(self.held)
+            self.held = 0
+
+
+_BUDGET: ContextVar[_Account | None] = ContextVar("lrtempo_decompression_budget", default=None)
+
+
+@contextmanager
+def decompression_budget(limit: int, *, file_limit: int | None = None,
+                         shared: ByteBudget | None = None, reserve: int = 0,
+                         what: str = "upload") -> Iterator[_Account]:
+    """Within the block (this thread), decompressed bytes count against ``limit`` (one
+    request), ``file_limit`` (one file) and the ``shared`` process budget, of which
+    ``reserve`` bytes (e.g. the upload itself) are taken first; all given back at the end.
+    A :class:`ReaderError` (location ``what``) when ``reserve`` does not fit."""
+    acct = _Account(int(limit), int(file_limit if file_limit is not None else limit), shared, what)
+    if reserve:
+        acct.charge(what, reserve)
+        acct.used -= reserve  # the upload itself is the process's concern, not the request's
+    token = _BUDGET.set(acct)
+    try:
+        yield acct
+    finally:
+        _BUDGET.reset(token)
+        acct.release()
+
+
+def charge(location: str, n: int, file_total: int | None = None) -> None:
+    """Count ``n`` decompressed bytes against the active :func:`decompression_budget` (if any)."""
+    acct = _BUDGET.get()
+    if acct is not None:
+        acct.charge(location, n, file_total)
 
 
 def available_memory() -> int | None:
@@ -139,6 +239,7 @@ def open_bytes(path: Path, per_byte: int = TEXT_MEMORY_PER_BYTE) -> bytes:
                 size += len(chunk)
                 if size > limit:  # a gzip bomb, or just too large: stop before memory runs out
                     raise ReaderError(str(path), f"decompresses to more than {why}")
+                charge(str(path), len(chunk), size)  # a server's budgets, counted as we go
                 chunks.append(chunk)
     except EOFError:
         raise ReaderError(str(path), "truncated gzip data: the file ends before the gzip end "

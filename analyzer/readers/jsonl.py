@@ -21,12 +21,15 @@ from typing import Any
 
 from ..errors import ReaderError
 from ..model import Run, RunMeta, finalize_frame, frame_from_columns
-from ._io import file_mtime, read_text, run_id_for, run_name_for
+from ._io import file_mtime, head_bytes, read_text, run_id_for, run_name_for
 from ._records import PointBuffer, as_number, step_key_of, step_of
 
 EXTENSIONS = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 SNIFF_EXTENSIONS = (".txt", ".log", ".json")
 MAX_WARNINGS = 20
+#: How far a first line is followed when it outruns the sniffed head: a DETR/Deformable-DETR
+#: ``log.txt`` line (every auxiliary loss of every decoder layer) is 4–12 KB.
+MAX_FIRST_LINE = 1 << 20
 
 
 def _first_line(head: bytes) -> bytes:
@@ -34,16 +37,28 @@ def _first_line(head: bytes) -> bytes:
     return head.split(b"\n", 1)[0].strip()
 
 
+def _whole_first_line(path: Path, head: bytes) -> bytes:
+    """The first line; for a ``.txt``/``.log``, read further than ``head`` when ``head``
+    ends inside it. Not for ``.json``: a minified one-line ``vocab.json`` or
+    ``config.json`` in a run folder is no log."""
+    first = _first_line(head)
+    if (path.name.lower().endswith((".txt", ".log")) and first.startswith(b"{")
+            and b"\n" not in head.lstrip(b"\xef\xbb\xbf").lstrip()):
+        first = _first_line(head_bytes(path, MAX_FIRST_LINE))
+    return first
+
+
 def sniff(path: Path, head: bytes) -> bool:
-    """``.jsonl``/``.ndjson``, or a ``.txt``/``.log``/``.json`` whose first line is one JSON object."""
+    """``.jsonl``/``.ndjson``, or a ``.txt``/``.log``/``.json`` whose first line is one JSON
+    object (DETR, Deformable-DETR, MAE and DeiT ``log.txt``; lines of any length)."""
     name = path.name.lower()
     if name.endswith(EXTENSIONS):
         return True
     if not name.endswith(SNIFF_EXTENSIONS):
         return False
-    first = _first_line(head)
     if name.endswith(".json") and _lr_finder_head(head):
         return True
+    first = _whole_first_line(path, head)
     if not (first.startswith(b"{") and first.endswith(b"}")):
         return False
     try:
@@ -104,17 +119,30 @@ def _is_long_form(rec: dict[str, Any]) -> bool:
     return "value" in rec and isinstance(rec.get("metric", rec.get("tag")), str)
 
 
-def read(path: Path) -> list[Run]:
-    """The run in one JSON-lines file."""
-    warnings: list[str] = []
-    text = read_text(path)
-    records = (_columns(text) if path.name.lower().endswith(".json") else None) or \
-        _parse_lines(path, text, warnings)
-    if not records:
-        where = None if not warnings else warnings[0].split(": ")[1]
-        raise ReaderError(str(path), "no JSON object found", where)
-    plain = [r for _, r in records]
-    key = step_key_of(plain)
+def _appended_runs(records: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
+    """Epoch-only logs split where the epoch goes back to the file's first epoch.
+
+    DETR/MAE ``main.py`` appends to ``log.txt``: a new training in the same output folder
+    starts again at epoch 0 (a new run), while ``--resume`` goes back only to the saved
+    epoch (the same run; :func:`~analyzer.model.finalize_frame` keeps the later values).
+    """
+    first: int | None = None
+    prev: int | None = None
+    parts: list[list[tuple[int, dict[str, Any]]]] = [[]]
+    for item in records:
+        epoch, found = step_of(item[1], None, prev if prev is not None else 0)
+        if found:
+            if first is None:
+                first = epoch
+            elif prev is not None and epoch < prev and epoch <= first and parts[-1]:
+                parts.append([])
+            prev = epoch
+        parts[-1].append(item)
+    return parts
+
+
+def _run_of(path: Path, records: list[tuple[int, dict[str, Any]]], key: str | None,
+            warnings: list[str], segment: int | None) -> Run | None:
     buf = PointBuffer()
     last = 0
     for _, rec in records:
@@ -127,18 +155,41 @@ def read(path: Path) -> list[Run]:
             continue
         buf.add_record(rec, last, skip=frozenset({"epoch"}) if key is None else frozenset())
     if not len(buf):
-        raise ReaderError(str(path), "no numeric metric in any line")
+        return None
     if back := buf.sort_if_shuffled():
         warnings.append(f"{path}: steps out of order ({back} step decreases); sorted by step")
     frame = finalize_frame(frame_from_columns(buf.metric, buf.step, buf.value, buf.wall))
     walls = frame["wall_time"].dropna()
+    name = run_name_for(path)
     meta = RunMeta(
-        id=run_id_for(path),
-        name=run_name_for(path),
+        id=run_id_for(path, segment),
+        name=name if segment is None else f"{name} #{segment + 1}",
         source="jsonl",
         location=str(path),
         start_time=float(walls.min()) if len(walls) else None,
         end_time=float(walls.max()) if len(walls) else file_mtime(path),
         step_axis="step" if key else "epoch",
     )
-    return [Run(meta=meta, frame=frame, warnings=warnings)]
+    return Run(meta=meta, frame=frame, warnings=warnings)
+
+
+def read(path: Path) -> list[Run]:
+    """The run in one JSON-lines file (one per appended training in an epoch-only log)."""
+    warnings: list[str] = []
+    text = read_text(path)
+    records = (_columns(text) if path.name.lower().endswith(".json") else None) or \
+        _parse_lines(path, text, warnings)
+    if not records:
+        where = None if not warnings else warnings[0].split(": ")[1]
+        raise ReaderError(str(path), "no JSON object found", where)
+    key = step_key_of([r for _, r in records])
+    parts = _appended_runs(records) if key is None else [records]
+    if len(parts) > 1:
+        warnings.append(f"{path}: {len(parts)} trainings appended (the epoch restarts); "
+                        "read as one run each")
+    runs = [run for i, part in enumerate(parts)
+            if (run := _run_of(path, part, key, warnings if i == 0 else [],
+                               i if len(parts) > 1 else None)) is not None]
+    if not runs:
+        raise ReaderError(str(path), "no numeric metric in any line")
+    return runs

@@ -32,7 +32,9 @@ Auth (HTTP): credentials in the URI (``http://user:pass@host``) first, else
 ``MLFLOW_TRACKING_TOKEN`` (bearer). ``MLFLOW_TRACKING_INSECURE_TLS=true`` skips TLS
 verification, ``MLFLOW_TRACKING_SERVER_CERT_PATH`` names a CA bundle and
 ``MLFLOW_TRACKING_CLIENT_CERT_PATH`` a client certificate. Credentials never appear in a
-location, message or error.
+location, message or error. A caller reading a URI someone else chose (the dashboard, for
+a URI a visitor typed) turns the environment's credentials off with
+:func:`without_env_credentials`: only credentials in the URI itself are sent then.
 
 Deleted experiments and runs are skipped everywhere. Within a metric, points are taken
 in MLflow's order (timestamp, step, value) and resolved by
@@ -51,6 +53,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,6 +75,13 @@ SEARCH_PAGE_SIZE = 1_000
 WORKERS = 8
 #: Most pages one listing may take (10M runs, or 250M points of one metric).
 MAX_PAGES = 10_000
+#: Most runs one search may list (a server that pages forever is stopped here, long
+#: before memory runs out: a listed run holds a few KB); :data:`MAX_RUNS_ENV` overrides.
+MAX_LISTED_RUNS = 200_000
+MAX_RUNS_ENV = "LRTEMPO_MLFLOW_MAX_RUNS"
+#: Most answer bytes one listing may take, all its pages together (a history of 2 GiB of
+#: JSON is ~25M points).
+MAX_LISTING_BYTES = 2 * 2**30
 #: Seconds to wait for an answer (connecting waits at most 10 s); :data:`TIMEOUT_ENV` overrides.
 TIMEOUT = 30.0
 TIMEOUT_ENV = "LRTEMPO_MLFLOW_TIMEOUT"
@@ -95,6 +105,9 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 URI_HELP = "use http(s)://host:port, sqlite:///path/mlflow.db or file:///path/mlruns"
 _RUN_ID = re.compile(r"^[\w\-]+$")
+#: Whether ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``/``TOKEN`` and the client certificate
+#: from the environment may be sent (in this thread or task); see :func:`without_env_credentials`.
+_ENV_CREDENTIALS: ContextVar[bool] = ContextVar("lrtempo_env_credentials", default=True)
 _SQL_CHUNK = 500
 
 Progress = Callable[[int, int], None]
@@ -178,6 +191,17 @@ def check_connection(uri: str) -> str:
     """A one-line description of the store, or :class:`SourceError` saying what to do."""
     with _opened(uri, retries=1, timeout=10.0) as store:
         return store.describe()
+
+
+@contextmanager
+def without_env_credentials() -> Iterator[None]:
+    """Within the block (this thread), stores opened send no credentials from the
+    environment: for a URI a visitor chose, which must not receive the operator's token."""
+    token = _ENV_CREDENTIALS.set(False)
+    try:
+        yield
+    finally:
+        _ENV_CREDENTIALS.reset(token)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -449,7 +473,10 @@ class _HttpStore:
 
     def _configure_auth(self, user: str | None, password: str | None) -> tuple[str, ...]:
         """Set auth and TLS from the URI and MLflow's env vars; returns the secrets to redact."""
-        env = os.environ
+        env = os.environ if _ENV_CREDENTIALS.get() else {
+            k: v for k, v in os.environ.items()
+            if k not in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+                         "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_CLIENT_CERT_PATH")}
         if user is None:
             user, password = (
                 env.get("MLFLOW_TRACKING_USERNAME"),
@@ -492,8 +519,10 @@ class _HttpStore:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         api: str = API,
+        sizes: list[int] | None = None,
     ) -> dict[str, Any]:
         """One REST call → parsed JSON; every failure is a :class:`SourceError`.
+        ``sizes`` gets the answer's size in bytes appended (a listing counts them).
 
         An answer broken off mid-body is asked for again (with backoff) only when the call
         reads: a GET or one of :data:`READ_ONLY_POSTS`.
@@ -505,7 +534,10 @@ class _HttpStore:
         for attempt in range(1, tries + 1):
             resp = self._send(method, url, params, body)
             try:
-                return self._parse(resp, self._body(resp, endpoint), endpoint)
+                raw = self._body(resp, endpoint)
+                if sizes is not None:
+                    sizes.append(len(raw))
+                return self._parse(resp, raw, endpoint)
             except _Broken as exc:
                 if attempt == tries:
                     raise SourceError(
@@ -710,14 +742,16 @@ class _HttpStore:
         out: dict[str, str] = {}
         token: str | None = None
         pages = 0
+        sizes: list[int] = []
         while True:
             body: dict[str, Any] = {"max_results": SEARCH_PAGE_SIZE, "view_type": "ACTIVE_ONLY"}
             if token:
                 body["page_token"] = token
-            page = self._call("POST", "experiments/search", body=body)
+            page = self._call("POST", "experiments/search", body=body, sizes=sizes)
             for exp in page.get("experiments", []):
                 out[str(exp["experiment_id"])] = str(exp.get("name", ""))
             pages += 1
+            _check_listing(self.location, "experiments/search", sum(sizes), None)
             token = _next_token(page, token, self.location, pages)
             if not token:
                 return out
@@ -766,6 +800,7 @@ class _HttpStore:
         out: list[_Record] = []
         token: str | None = None
         pages = 0
+        sizes: list[int] = []
         while max_runs is None or len(out) < max_runs:
             body: dict[str, Any] = {
                 "experiment_ids": exp_ids,
@@ -776,9 +811,10 @@ class _HttpStore:
             }
             if token:
                 body["page_token"] = token
-            page = self._call("POST", "runs/search", body=body)
+            page = self._call("POST", "runs/search", body=body, sizes=sizes)
             out += [self._record(run, exps) for run in page.get("runs", [])]
             pages += 1
+            _check_listing(self.location, "runs/search", sum(sizes), len(out))
             token = _next_token(page, token, self.location, pages)
             if not token:
                 break
@@ -843,11 +879,10 @@ class _HttpStore:
         self, run_id: str, key: str
     ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
         """Every point of one metric, paging through ``metrics/get-history``."""
-        steps: list[int] = []
-        values: list[float] = []
-        stamps: list[int] = []
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         token: str | None = None
         pages = 0
+        sizes: list[int] = []
         while True:
             params: dict[str, Any] = {
                 "run_id": run_id,
@@ -856,21 +891,24 @@ class _HttpStore:
             }
             if token:
                 params["page_token"] = token
-            page = self._call("GET", "metrics/get-history", params=params)
-            for m in page.get("metrics", []):
-                steps.append(int(m.get("step", 0)))
-                values.append(float(m.get("value", 0.0)))
-                stamps.append(int(m.get("timestamp", 0)))
+            page = self._call("GET", "metrics/get-history", params=params, sizes=sizes)
+            ms = page.get("metrics", [])
+            n = len(ms)  # each page as arrays: 24 bytes a point, not three Python lists
+            parts.append((
+                np.fromiter((int(m.get("step", 0)) for m in ms), np.int64, n),
+                np.fromiter((float(m.get("value", 0.0)) for m in ms), np.float64, n),
+                np.fromiter((int(m.get("timestamp", 0)) for m in ms), np.int64, n),
+            ))
             pages += 1
+            _check_listing(self.location, "metrics/get-history", sum(sizes), None)
             token = _next_token(page, token, self.location, pages)
             if not token:
                 break
-        return (
-            key,
-            np.asarray(steps, dtype=np.int64),
-            np.asarray(values, dtype=np.float64),
-            np.asarray(stamps, dtype=np.int64),
-        )
+
+        def joined(i: int, dtype: Any) -> np.ndarray:
+            return np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype)
+
+        return key, joined(0, np.int64), joined(1, np.float64), joined(2, np.int64)
 
     def histories(
         self, records: Sequence[_Record], metrics: Sequence[str] | None
@@ -903,6 +941,29 @@ def _collect(futures: list[tuple[str, Future]]) -> pd.DataFrame | str:
         except (ValueError, KeyError, TypeError) as exc:
             return f"unexpected history of metric '{key}' from the server: {_redact_exc(exc)}"
     return _frame(parts)
+
+
+def max_listed_runs() -> int:
+    """Most runs one search may list: ``$LRTEMPO_MLFLOW_MAX_RUNS``, else :data:`MAX_LISTED_RUNS`."""
+    raw = os.environ.get(MAX_RUNS_ENV, "").strip()
+    if not raw:
+        return MAX_LISTED_RUNS
+    if not raw.isdigit() or int(raw) < 1:
+        raise SourceError(MAX_RUNS_ENV, f"must be a whole number of runs above 0, not {raw!r}")
+    return int(raw)
+
+
+def _check_listing(location: str, endpoint: str, nbytes: int, runs: int | None) -> None:
+    """Stop a listing whose pages together exceed :data:`MAX_LISTING_BYTES` or, for runs,
+    :func:`max_listed_runs`: a server that pages forever must not fill the memory."""
+    if nbytes > MAX_LISTING_BYTES:
+        raise SourceError(location, f"the {endpoint} listing passed "
+                          f"{MAX_LISTING_BYTES / 2**20:,.0f} MiB of answers without an end; "
+                          "paging stopped (is this an MLflow server?)")
+    if runs is not None and runs > max_listed_runs():
+        raise SourceError(location, f"the server listed more than {max_listed_runs():,} runs "
+                          "for one search; paging stopped (narrow it with --since or "
+                          f"--experiment, or set {MAX_RUNS_ENV} to allow more)")
 
 
 def _next_token(

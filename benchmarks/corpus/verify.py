@@ -17,9 +17,13 @@ noise is small) for level and shape, and the minibatch ``train_loss`` for trend:
   (overfitting) curve.
 - ``rise``: relative rise of val from its minimum to the end; ``min_pos``: where the
   minimum is (fraction of the run); the noise of val around its trend bounds ``rise``.
+- ``train_impr_total``: relative fall of the median-smoothed train loss from its start
+  (as above) to its end;
 - ``train_drop_after_min``: relative fall of the median-smoothed train loss from the val
   minimum to the end (overfitting needs train still falling).
-- ``explode_ratio``: median train loss over the last 10% / median over the first 2%;
+- ``explode_ratio``: median train loss over the last 10% / its start (the median over the
+  first 2%, or the val loss before training when that is lower: a loss that blew up
+  within its first steps has its start before them);
   ``val_explode_ratio``: max of the last 3 val points / val before training.
 - ``impr_tail``: relative improvement of val over the last 60% of the run (stagnation:
   barely moves while far above the floor).
@@ -124,6 +128,8 @@ def curve_stats(
     s["nonfinite"] = float(not finite)
     s["stopped_early"] = float(len(t) < n_steps)
     start = float(np.median(t[: max(5, len(t) // 50)])) if len(t) else math.nan
+    if math.isfinite(initial_val) and initial_val > 0 and not start <= initial_val:
+        start = float(initial_val)  # a loss blown up within its first steps: its start is before
     tf = t[np.isfinite(t)]
     late = tf[-max(5, len(tf) // 10):] if len(tf) else tf
     s["train_start"] = start
@@ -146,7 +152,8 @@ def curve_stats(
     s.update(_overfit_stats(t, val_step, v, n_steps, int(0.3 * n), "_after30"))
     w = max(5, len(t) // 30)
     ts = _median_smooth(t, w)
-    s["train_impr_total"] = float((ts[0] - ts[-1]) / ts[0]) if ts[0] > 0 else 0.0
+    t0 = min(float(ts[0]), start) if math.isfinite(start) else float(ts[0])
+    s["train_impr_total"] = float((t0 - ts[-1]) / t0) if t0 > 0 else 0.0
     j = int(0.4 * n)
     s["impr_tail"] = float((v[j] - v[-1]) / v[j])
     s["val_gain"] = float((initial_val - v[-1]) / initial_val)

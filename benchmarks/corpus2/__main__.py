@@ -1,6 +1,9 @@
 """Generate corpus 2 and save it in the repository.
 
     python -m benchmarks.corpus2 [--quick] [--workers N] [--families F ...] [--out DIR]
+    python -m benchmarks.corpus2 --relabel [--out DIR]
+
+``--relabel`` verifies the cached runs again with today's rules (no training, no torch).
 
 ``--families`` regenerates only those families and merges them into the existing cache.
 ``--quick`` (fewer LRs and seeds, half the steps) writes to ``data_quick/`` unless
@@ -14,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from .build import generate, main_log, merge
+from .build import generate, main_log, merge, relabel
 from .families import FAMILIES
 from .store import DATA_DIR, QUICK_DIR, exists, load, save
 
@@ -27,11 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", nargs="+", metavar="F", choices=sorted(FAMILIES),
                     help="only these families (merged into the existing cache)")
     ap.add_argument("--out", type=Path, default=None, help="cache directory")
+    ap.add_argument("--relabel", action="store_true",
+                    help="verify the cached runs again (no training)")
     args = ap.parse_args(argv)
     out = args.out or (QUICK_DIR if args.quick else DATA_DIR)
-    new = generate(args.families, quick=args.quick, workers=args.workers, log=main_log)
-    old = load(out) if args.families and exists(out) else None
-    results, manifest = merge(old, new)
+    if args.relabel:
+        results, manifest = load(out)
+        manifest = relabel(results, manifest)
+    else:
+        new = generate(args.families, quick=args.quick, workers=args.workers, log=main_log)
+        old = load(out) if args.families and exists(out) else None
+        results, manifest = merge(old, new)
     save(out, results, manifest)
     rep = manifest["report"]
     print(json.dumps({k: rep[k] for k in ("trained", "kept", "dropped", "relabeled",

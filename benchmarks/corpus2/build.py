@@ -228,6 +228,33 @@ def generate(families: Iterable[str] | None = None, quick: bool = False, workers
     return results, manifest
 
 
+def relabel(results: list[Result], manifest: dict[str, Any]) -> dict[str, Any]:
+    """Verify every stored run again with today's rules (floors from the stored curves,
+    no training): the labels, notes, verification and statistics of the manifest are
+    replaced and its report recomputed. For a change of the verification rules."""
+    floors: dict[tuple, float] = {}
+    for r in results:
+        v = r.val_loss[np.isfinite(r.val_loss)]
+        if len(v):
+            k = group_key(r.spec)
+            floors[k] = min(floors.get(k, math.inf), float(v.min()))
+    for r, m in zip(results, manifest["runs"]):
+        small = r.spec.n_train is not None
+        built = constructed(int(m["j"]), small)
+        floor = floors.get(group_key(r.spec), math.nan)
+        verdict = verify_curves(r, floor)
+        labels, note = decide(built, verdict, int(m["j"]), small)
+        m.update(
+            labels=None if labels is None else sorted(labels),
+            direction=None if labels is None else expected_direction(labels),
+            kept=labels is not None, note=note, verified=sorted(verdict.kinds),
+            ambiguous=sorted(verdict.ambiguous), floor=floor,
+            stats=as_jsonable(dict(verdict.stats)),
+        )
+    manifest["report"] = report(manifest)
+    return manifest
+
+
 def _jsonable_float(x: float) -> float | None:
     return x if math.isfinite(x) else None
 

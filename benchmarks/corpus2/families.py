@@ -22,6 +22,7 @@ class Family:
     batch_size: int = 32
     hidden: int = 64
     small_n: int = 60  # train subset size of the overfitting constructions
+    blowup_seeds: int = 2  # seeds at x100..x1000 (3 where a too-large LR blows the loss up)
     description: str = ""
 
 
@@ -49,15 +50,15 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            description="softmax regression on digits"),
     Family("logreg", "linear", "breast_cancer", "bce", 600, small_n=30,
            description="logistic regression on breast cancer"),
-    Family("reg_mlp", "mlp_gelu", "friedman1", "mse", 800, small_n=60,
+    Family("reg_mlp", "mlp_gelu", "friedman1", "mse", 800, small_n=60, blowup_seeds=3,
            description="GELU MLP regression on make_friedman1"),
     Family("autoencoder", "autoencoder", "digits_ae", "mse", 800, small_n=60,
            description="tanh autoencoder on digits (bottleneck 8), MSE"),
     Family("lstm_clf", "seq_lstm", "sequences", "ce", 600, hidden=32, small_n=60,
            description="LSTM classifier of synthetic noisy wave sequences"),
-    Family("bn_resmlp", "bn_resmlp", "classification", "ce", 600, small_n=80,
+    Family("bn_resmlp", "bn_resmlp", "classification", "ce", 600, small_n=80, blowup_seeds=3,
            description="batch-norm residual MLP on make_classification"),
-    Family("silu_reg", "mlp_silu", "regression", "mse", 800, small_n=60,
+    Family("silu_reg", "mlp_silu", "regression", "mse", 800, small_n=60, blowup_seeds=3,
            description="SiLU MLP regression on make_regression with nonlinear target"),
 )}
 

@@ -9,8 +9,10 @@ center per optimizer (:data:`CENTERS`). For each setup:
    of the best.
 2. **ladder**: multipliers ``10**(j/2)`` of the good LR, ``j`` in :data:`LADDER`
    (1e-4 ... 1e3), seed 0; second and third seeds at some (:data:`EXTRA_SEEDS`); three
-   more seeds at the good LR. Sweep runs on the ladder are not trained twice, and every
-   sweep run is a corpus run too (its multiplier is known once the good LR is).
+   more seeds at the good LR; a third seed at x100...x1000 for the families whose loss
+   blows up there (``Family.blowup_seeds``: MSE regression, batch-norm MLP). Sweep runs
+   on the ladder are not trained twice, and every sweep run is a corpus run too (its
+   multiplier is known once the good LR is).
 3. **overfitting**: a small train subset (``Family.small_n`` samples, or characters of
    text), twice the steps, at the good LR (3 seeds) and at 0.3x.
 
@@ -91,7 +93,10 @@ def corpus_plan(setup: Setup, good: int, quick: bool = False) -> list[Planned]:
     for j in (LADDER_QUICK if quick else LADDER):
         out.append(Planned(spec_of(setup, good + j, quick=quick), good + j, "ladder"))
         if not quick:
-            for seed in EXTRA_SEEDS.get(j, ()):
+            seeds = EXTRA_SEEDS.get(j, ())
+            if j >= 4 and FAMILIES[setup.family].blowup_seeds > 2:
+                seeds = (*seeds, *range(2, FAMILIES[setup.family].blowup_seeds))
+            for seed in seeds:
                 out.append(Planned(spec_of(setup, good + j, seed, quick=quick), good + j, "seed"))
     for j, seed in (OVERFIT[:1] if quick else OVERFIT):
         out.append(Planned(spec_of(setup, good + j, seed, small=True, quick=quick), good + j,

@@ -41,11 +41,11 @@ COLUMNS: list[dict[str, Any]] = [
      "sortable": False},
     {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "width": 122,
      "filter": "agTextColumnFilter"},
-    {"field": "finding", "headerName": "Worst finding", "flex": 3, "minWidth": 160,
+    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 140,
      "tooltipField": "finding", "filter": "agTextColumnFilter"},
     # The line people read (``decrease LR 3e-3 → 3e-4 (×0.1)``) over the machine number:
     # the column sorts by the current LR, numerically, not by its text.
-    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "width": 230,
+    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "flex": 3, "minWidth": 200,
      "valueFormatter": {"function": "params.data ? params.data.lr : ''"},
      "tooltipField": "lr", "cellDataType": "number", "filter": False},
     {"field": "best_val_step", "headerName": "Best val", "width": 78, "filter": False},
@@ -84,6 +84,7 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
     if ".." in window:
         start, _, end = window.partition("..")
         window = "custom"
+    from_url = experiment is not None
     experiment = experiment if experiment is not None else (store.experiment or "")
     every = refresh_seconds(refresh)
     return html.Div([
@@ -158,6 +159,7 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
             style={"width": "100%"},
         ),
         html.Div(id="review-url-dummy", hidden=True),
+        dcc.Store(id="review-experiment-from-url", data=from_url),
     ])
 
 
@@ -174,12 +176,34 @@ FILTER_STATES = tuple(State(i.component_id, i.component_property) for i in FILTE
 
 
 def _filters(window: str | None, start: str | None, end: str | None, experiment: str | None,
-             status: str | None, user: str | None, tag: str | None) -> ReviewFilters | None:
+             status: str | None, user: str | None, tag: str | None,
+             settings: dict[str, Any] | None = None) -> ReviewFilters | None:
     win = effective_window(window, start, end)
     if win is None:
         return None
     return ReviewFilters(win, experiment or None, status or None, user or None,
-                         (tag or "").strip() or None)
+                         (tag or "").strip() or None, user_tracking_uri(settings))
+
+
+def user_tracking_uri(settings: Any) -> str | None:
+    """The tracking URI saved in this browser's Settings (``None``: the server's)."""
+    uri = settings.get("tracking_uri") if isinstance(settings, dict) else None
+    return uri.strip() or None if isinstance(uri, str) else None
+
+
+@callback(
+    Output("review-experiment", "value"),
+    Output("review-experiment", "options", allow_duplicate=True),
+    Input("user-settings", "data"),
+    Input("review-experiment-from-url", "data"),  # new with the page: fires on each visit
+    prevent_initial_call="initial_duplicate",
+)
+def experiment_from_settings(settings: Any, from_url: bool | None):
+    """This browser's default experiment, unless the link named one."""
+    exp = settings.get("experiment") if isinstance(settings, dict) else None
+    if from_url or not isinstance(exp, str) or not exp.strip():
+        return no_update, no_update
+    return exp.strip(), [{"label": exp.strip(), "value": exp.strip()}]
 
 
 @callback(
@@ -193,12 +217,14 @@ def _filters(window: str | None, start: str | None, end: str | None, experiment:
     Input("review-refresh", "n_clicks"),
     Input("review-interval", "n_intervals"),
     State("review-autorefresh", "value"),
+    # An input: the browser's store may set its saved data after the first call went out.
+    Input("user-settings", "data"),
 )
 def update_review(window: str, start: str | None, end: str | None, experiment: str | None,
                   status: str | None, user: str | None, tag: str | None, _n: int | None,
-                  _ticks: int | None, every: int | None):
+                  _ticks: int | None, every: int | None, settings: Any = None):
     """The grid and its counts; the Refresh button and auto-refresh ticks re-read the sources."""
-    filters = _filters(window, start, end, experiment, status, user, tag)
+    filters = _filters(window, start, end, experiment, status, user, tag, settings)
     if filters is None:
         return ([], html.Div("Choose the first and last day of the range.", className="text-muted",
                              id="review-pick-dates"), None, no_update, no_update, True)
@@ -211,7 +237,8 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
     users = data.users
     if user and user not in users:
         users = [user] + users
-    problems, errors = mlflow_problems(current_store().mlflow_uris, data.errors)
+    problems, errors = mlflow_problems(current_store().mlflow_uris_for(filters.tracking_uri),
+                                       data.errors)
     return (data.rows, status_counts(data.counts), [mlflow_alert(problems), error_list(errors)],
             [{"label": e, "value": e} for e in experiments],
             [{"label": u, "value": u} for u in users],
@@ -242,6 +269,7 @@ def set_autorefresh(seconds: int | None):
     Input("review-export-html", "n_clicks"),
     Input("review-export-md", "n_clicks"),
     *FILTER_STATES,
+    State("user-settings", "data"),
     prevent_initial_call=True,
 )
 def on_export(_html: int | None, _md: int | None, *state: Any):

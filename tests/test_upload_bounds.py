@@ -1,0 +1,211 @@
+"""Uploads cannot exhaust the dashboard: decompression budgets and a bounded upload store.
+
+* Real gzip and zip bombs, made here in a stream (never held whole in memory), uploaded
+  through the real served app in a child process, two at once: each is refused with a
+  message naming the file and the limit, and the child's peak RSS stays bounded.
+* The process budget is shared by concurrent requests (a second request is refused while
+  the first holds it, and everything is given back after).
+* Uploaded runs leave memory past a byte budget (their frames really freed), are read
+  again from disk when asked, and are deleted past a disk budget or an age.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import gzip
+import io
+import json
+import subprocess
+import sys
+import threading
+import weakref
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analyzer.readers._io import ByteBudget, charge
+from dashboard.uploads import read_upload, upload_budget
+
+ROOT = Path(__file__).resolve().parents[1]
+MB = 2**20
+ROW = b"".join(f"{i % 1000},{(i % 97) / 100:.2f}\n".encode() for i in range(1000))
+
+
+def gzip_csv(path: Path, mib: int) -> Path:
+    """``mib`` MiB of CSV rows, gzipped in a stream (one 1 MiB block in memory at a time)."""
+    block = (ROW * (MB // len(ROW) + 1))[:MB]
+    with gzip.open(path, "wb", compresslevel=9) as gz:
+        gz.write(b"step,loss\n")
+        for _ in range(mib):
+            gz.write(block)
+    return path
+
+
+def zip_of(path: Path, inner: Path, name: str) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(inner, name)
+    return path
+
+
+CHILD = r"""
+import base64, json, resource, sys, threading
+sys.path.insert(0, sys.argv[1])
+import requests
+from dashboard.app import create_app
+from dashboard.protocol import callback_body, dash_config
+from tests.serving import serve_app
+
+files = json.loads(sys.argv[2])
+app = create_app([], since_hours=0, upload_limit_mb=50)
+with serve_app(app) as base:
+    page = requests.get(base + "/upload", timeout=60).text
+    deps = requests.get(base + "/_dash-dependencies", timeout=60).json()
+    end = dash_config(page).get("end_id", "")
+    out = next(d["output"] for d in deps if d["output"].startswith("upload-results.children"))
+    bodies = []
+    for path, name in files:
+        data = open(path, "rb").read()
+        url = "data:application/octet-stream;base64," + base64.b64encode(data).decode()
+        bodies.append(callback_body(deps, out, {"upload-files.contents": [url],
+                                                "upload-files.filename": [name]}))
+        del data, url
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    answers = [None] * len(bodies)
+    def post(i):
+        r = requests.post(f"{base}/_dash-update-component?endId={end}", json=bodies[i], timeout=600)
+        answers[i] = [r.status_code, r.text]
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"before_kib": before, "peak_kib": peak, "answers": answers}))
+"""
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bombs")
+    plain = gzip_csv(root / "plain-name.csv", 150)  # gzip data under a plain .csv name
+    inner = gzip_csv(root / "inner.csv.gz", 150)
+    return {"plain": plain, "zip": zip_of(root / "bomb.zip", inner, "run/metrics.csv.gz")}
+
+
+def test_gzip_and_zip_bombs_uploaded_at_once_are_refused_with_bounded_memory(
+        bombs: dict[str, Path]) -> None:
+    assert bombs["plain"].stat().st_size < 2 * MB and bombs["zip"].stat().st_size < 2 * MB
+    files = [[str(bombs["plain"]), "plain-name.csv"], [str(bombs["zip"]), "bomb.zip"]]
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps(files)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    texts = [text for status, text in got["answers"] if status == 200]
+    assert len(texts) == 2, got["answers"]
+    assert ("plain-name.csv: decompresses to more than 50.0 MiB, the upload limit for one file"
+            in texts[0]), texts[0][:2000]
+    assert "bomb.zip" in texts[1] and "metrics.csv.gz" in texts[1]
+    assert "decompresses to more than 50.0 MiB, the upload limit for one file" in texts[1]
+    assert "upload-ok" not in "".join(texts) and "Traceback" not in "".join(texts)
+    grew = (got["peak_kib"] - got["before_kib"]) * 1024
+    # Unbounded, the two took the process to 8.9 GB; bounded, each stops at 50 MiB.
+    assert grew < 600 * MB, f"peak RSS grew by {grew / MB:.0f} MiB"
+
+
+def test_concurrent_requests_share_the_process_budget(tmp_path: Path) -> None:
+    data = gzip_csv(tmp_path / "forty.csv.gz", 40).read_bytes()
+    shared = ByteBudget(60 * MB)
+    got: list[Any] = []
+    with upload_budget(50 * MB, shared, reserve=len(data)):
+        charge("first.csv.gz", 40 * MB)  # a first request is inflating 40 MiB right now
+        t = threading.Thread(target=lambda: got.append(
+            read_upload("second.csv", data, limit_bytes=50 * MB, shared=shared)))
+        t.start()
+        t.join()
+    [second] = got
+    assert second.runs == []
+    assert second.errors == [("second.csv: the server is reading other uploads now (they may "
+                              "decompress to 60.0 MiB together); try again in a moment")]
+    assert shared.used == 0  # both gave back what they held
+    alone = read_upload("second.csv", data, limit_bytes=50 * MB, shared=shared)
+    assert alone.errors == [] and len(alone.runs) == 1 and shared.used == 0
+
+
+def test_the_request_budget_counts_every_layer(tmp_path: Path) -> None:
+    """Several gzip files in one zip: each within the file limit, together over the
+    request's budget (4x the upload limit)."""
+    inner = gzip_csv(tmp_path / "part.csv.gz", 3)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(6):
+            zf.write(inner, f"run{i}/metrics.csv.gz")
+    res = read_upload("parts.zip", buf.getvalue(), limit_bytes=4 * MB)
+    assert any("decompresses to more than 16.0 MiB, the upload limit for one request" in e
+               for e in res.errors), res.errors
+    assert all(e.startswith("parts.zip") for e in res.errors)
+
+
+# ----------------------------------------------------------------------- upload store
+
+
+def _csv_url(rows: int, seed: int) -> str:
+    text = "step,loss,val_loss,lr\n" + "".join(
+        f"{i},{2.0 / (i + 1) + seed * 1e-3:.6f},{2.1 / (i + 1):.6f},0.001\n" for i in range(rows))
+    return "data:text/csv;base64," + base64.b64encode(text.encode()).decode()
+
+
+def test_uploads_are_bounded_in_memory_on_disk_and_by_age(tmp_path: Path) -> None:
+    from dashboard import views
+    from dashboard.app import create_app
+    from dashboard.data import STORE_KEY
+
+    app = create_app([], since_hours=0, upload_limit_mb=8, upload_memory_mb=20,
+                     upload_disk_mb=6)
+    store = app.server.config[STORE_KEY]
+    frames: dict[str, weakref.ref] = {}
+    ids: list[str] = []
+    with app.server.test_request_context():
+        for i in range(12):  # 12 uploads of ~0.9 MiB each (a ~7 MiB frame each)
+            items = views.handle_uploads([_csv_url(30_000, i)], [f"run{i}.csv"])
+            assert "upload-ok" in json.dumps(items, default=str), items
+            rid = store.uploads.in_memory()[0].meta.id
+            ids.append(rid)
+            frames[rid] = weakref.ref(store.uploads.in_memory()[0].frame)
+        gc.collect()
+        mem, disk = store.uploads.memory_bytes(), store.uploads.disk_bytes()
+        listed = [r.meta.id for r in store.runs("all")[0]]
+        newest = store.uploads._items[ids[-1]].nbytes
+        assert 5 * MB < newest < 10 * MB
+        assert mem <= 20 * MB + newest, mem  # the budget, plus the run just uploaded
+        assert disk <= 6 * MB, disk
+        assert listed and len(listed) < 12 and listed[0] == ids[-1]
+        dead = [rid for rid in ids if frames[rid]() is None]
+        assert len(dead) >= 12 - len(listed)  # frames that left really left memory
+        # Evicted from memory but still on disk: read again when asked, same data.
+        on_disk = [rid for rid in ids if rid not in listed and rid in store.uploads]
+        gone = [rid for rid in ids if rid not in store.uploads]
+        assert on_disk and gone, (on_disk, gone)
+        again = store.get(on_disk[-1])
+        assert again is not None and len(again.frame) > 0
+        assert again.meta.location.startswith("upload:run")
+        assert store.get(gone[0]) is None  # deleted past the disk budget
+        # Past the age bound, uploads are deleted (files too).
+        folders = list(store.uploads.folder().iterdir())
+        assert folders
+        for item in store.uploads._items.values():
+            item.uploaded_at -= 25 * 3600
+        assert store.runs("all")[0] == [] and store.get(ids[-1]) is None
+        assert list(store.uploads.folder().iterdir()) == []
+
+
+def test_upload_store_bounds_must_be_positive() -> None:
+    from dashboard.upload_store import UploadStore
+
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=f"upload disk bound {bad}: must be a number above 0"):
+            UploadStore(disk_mb=bad)
+    from analyzer.cli import main
+
+    assert main(["dashboard", "--upload-budget-mb", "inf"]) == 2
+    assert main(["dashboard", "--upload-max-age-hours", "0"]) == 2
