@@ -307,3 +307,18 @@ def test_a_gap_below_the_edge_is_named_and_a_better_unstable_run_pulls_up() -> N
     assert worse.recommended_lr == pytest.approx(1e-4)  # the best stable run
     assert [round(v, 6) for v in worse.next_lrs] == [0.001, 0.003333]
     assert "Nothing between 0.0001 and 0.01 was tried" in worse.rationale
+
+
+def test_benchmark_runs_on_the_cached_corpus2(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    from benchmarks.corpus2.store import DATA_DIR, exists
+    from benchmarks.sweeps import main as bench
+
+    if not exists(DATA_DIR):
+        pytest.skip("no corpus 2 cache")
+    assert bench(["--designs", "1", "--no-range-tests", "--json", str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| sweep: LR Tempo recommended | all | 22 |" in out
+    rows = json.loads((tmp_path / "b.json").read_text())["sweeps"]
+    assert len(rows) == 22 and all(r["sweeps_found"] == 1 for r in rows)
+    assert all(5 <= len(r["js"]) <= 9 and r["js"][0] == -6 and r["js"][-1] == 4 for r in rows)
