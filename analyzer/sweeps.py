@@ -1,7 +1,8 @@
 """LR sweeps: runs of one setup at several LRs → a recommended LR (pure, no printing).
 
-    sweep_point(run, analysis) -> SweepPoint          # what a sweep needs of one run
-    find_sweeps(points, group_by=None) -> list[Sweep]
+    sweeps_of(runs, analyses, group_by=None) -> list[Sweep]
+    sweep_point(run, analysis, group_by=None) -> SweepPoint  # what a sweep needs of a run
+    find_sweeps(points) -> list[Sweep]
     reconcile(analyses, sweeps) -> list[RunAnalysis]  # per-run suggestions vs the sweep
 
 Grouping
@@ -9,7 +10,8 @@ Grouping
 A run's group is its MLflow experiment (store + experiment name), else the folder that
 holds its file (the parent of ``meta.location``); with ``group_by`` a run that has that
 parameter is grouped by its value instead. Inside a group, runs with the same train/val
-metric names and a known LR are candidates. The LR is the run parameter (``lr``,
+metric names and a known LR are candidates (a run that blew up before its first
+evaluation, so has no val loss, joins as a failed point). The LR is the run parameter (``lr``,
 ``learning_rate``, …: :func:`analyzer.suggest.param_lr`), else the peak of the logged LR
 series, else an LR written in the run name (``lr3e-4``, ``lr_0.001``, ``lr=1e-3``).
 Range tests are never sweep members.
@@ -34,16 +36,16 @@ Recommendation
   metric; band = the fit's standard error;
 * recommended LR: the best tried stable LR (lowest mean over its seeds) — an LR the
   team ran and saw work — never above half the stability edge (when in doubt, the
-  smaller LR).
-  When the best stable LR lies a decade or more below the edge with nothing tried
-  between, the LRs in between are named to try next; if the runs at the edge still
-  ended lower than every stable one, the recommendation is a decade below the edge
-  (the per-run cut of an oscillation) instead of the far smaller stable LR.
-  The curve's minimum, when it lies between tried LRs away from it, is named in the
-  rationale as the LR a run would settle. (Moving the recommendation to the curve's
-  minimum scored worse on corpus 2: 58 % vs 76 % inside the good range, the team's grid
-  being as coarse as the truth's); range: where the curve stays within
-  max(10 %, 2 noise) of its minimum, inside the tried stable LRs and below the edge;
+  smaller LR). When the best stable LR lies a decade or more below the edge with
+  nothing tried between, the LRs in between are named to try next; if the runs at the
+  edge still ended lower than every stable one, the recommendation is a decade below
+  the edge (the per-run cut of an oscillation) instead of the far smaller stable LR.
+  The curve's minimum, when it lies between tried LRs away from the recommendation, is
+  reported (``fitted_min_lr``) and named as the LR a run would settle: recommending it
+  scored worse on corpus 2 (62 % vs 73 % inside the good range; the truth's grid is no
+  finer than the team's);
+* range: the tried stable LRs (up to two either side of the best) whose fitted or
+  measured loss is within max(10 %, 2 noise) of the best, below half the edge;
 * the best at the edge of the tried LRs: the recommendation is that tried LR, the
   rationale says so and ``next_lrs`` lists the LRs to try next (×3, ×10 beyond it);
 * confidence: 0.85 with a bracketed minimum (0.7 when the fit's band overlaps
