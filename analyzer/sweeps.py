@@ -10,7 +10,8 @@ Grouping
 A run's group is its MLflow experiment (store + experiment name), else the folder that
 holds its file (the parent of ``meta.location``); with ``group_by`` a run that has that
 parameter is grouped by its value instead. Inside a group, runs with the same train/val
-metric names and a known LR are candidates (a run that blew up before its first
+metric names (and the same LR metric name, if any: one training script logs its LR
+under one name) and a known LR are candidates (a run that blew up before its first
 evaluation, so has no val loss, joins as a failed point). The LR is the run parameter (``lr``,
 ``learning_rate``, …: :func:`analyzer.suggest.param_lr`), else the peak of the logged LR
 series, else an LR written in the run name (``lr3e-4``, ``lr_0.001``, ``lr=1e-3``).
@@ -102,7 +103,7 @@ class SweepPoint:
     metric: str  # "val_loss" | "train_loss" | ""
     value: float  # final val / final train loss; inf when it ends non-finite
     status: str
-    metrics_key: tuple[str | None, str | None]
+    metrics_key: tuple[str | None, ...]  # train, val and LR metric names
     params: Mapping[str, str] = field(default_factory=dict)
     range_test: bool = False
 
@@ -223,7 +224,8 @@ def sweep_point(run: Run, analysis: RunAnalysis, group_by: str | None = None) ->
         metric, value = "", math.inf
     return SweepPoint(id=meta.id, name=meta.name, group=run_group(meta, group_by), lr=lr,
                       lr_from=src, metric=metric, value=value, status=analysis.status,
-                      metrics_key=(roles.train_loss, roles.val_loss), params=dict(meta.params),
+                      metrics_key=(roles.train_loss, roles.val_loss, roles.lr),
+                      params=dict(meta.params),
                       range_test=getattr(analysis, "lr_range_test", None) is not None)
 
 
@@ -288,7 +290,7 @@ def _candidates(points: Sequence[SweepPoint]) -> dict[tuple[Any, ...], list[Swee
         if p.lr is not None and not p.range_test and p.metric:
             by[(p.group, p.metrics_key, p.metric)].append(p)
     for key in [k for k in by if k[2] == "train_loss"]:
-        group, (train, _), _ = key
+        group, (train, *_), _ = key
         homes = [k for k in by if k[0] == group and k[2] == "val_loss" and k[1][0] == train]
         if len(homes) == 1:
             failed = [p for p in by[key] if not math.isfinite(p.value)]

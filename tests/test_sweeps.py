@@ -322,3 +322,12 @@ def test_benchmark_runs_on_the_cached_corpus2(capsys: pytest.CaptureFixture[str]
     rows = json.loads((tmp_path / "b.json").read_text())["sweeps"]
     assert len(rows) == 22 and all(r["sweeps_found"] == 1 for r in rows)
     assert all(5 <= len(r["js"]) <= 9 and r["js"][0] == -6 and r["js"][-1] == 4 for r in rows)
+
+
+def test_unrelated_logs_in_one_folder_are_no_sweep() -> None:
+    # sample_runs/keras: a CNN log (LR logged as `lr`) beside two appended trainings of
+    # another script (`learning_rate`) at 1e-3 and 3e-3: three runs, two LRs, one folder
+    result = read_sources([str(Path(__file__).parents[1] / "sample_runs" / "keras")])
+    analyses = [analyze_run(r) for r in result.runs]
+    assert len(analyses) == 3
+    assert sweeps_of(result.runs, analyses) == []
