@@ -51,6 +51,7 @@ from .detectors import (
 )
 from .findings import Finding, Status, Suggestion, status_of
 from .model import Run, RunMeta
+from .range_test import RangeTest, read_range_test
 from .roles import RoleMap, resolve_roles, role_series
 from .schedule import recognise
 from .stats import bounce, finite_xy
@@ -69,17 +70,21 @@ class RunAnalysis:
     findings: tuple[Finding, ...] = ()
     suggestion: Suggestion | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    lr_range_test: RangeTest | None = None  # set only for an LR range test
 
     def to_dict(self) -> dict[str, Any]:
-        """The contract's run object."""
+        """The contract's run object (``lr_range_test`` only for a range test)."""
         m = self.meta
-        return {
+        out = {
             "run": {"id": m.id, "name": m.name, "source": m.source, "location": m.location},
             "metrics": self.roles.as_dict(),
             "status": self.status,
             "findings": [f.to_dict() for f in self.findings],
             "suggestion": self.suggestion.to_dict() if self.suggestion else None,
         }
+        if self.lr_range_test is not None:
+            out["lr_range_test"] = self.lr_range_test.to_dict()
+        return out
 
 
 def _arrays(frame) -> tuple[np.ndarray, np.ndarray] | None:
@@ -236,6 +241,15 @@ def analyze_run(
     train = _arrays(role_series(run, roles.train_loss))
     val = _arrays(role_series(run, roles.val_loss))
     lr = _arrays(role_series(run, roles.lr))
+    # --- LR range test hook (issue 11): read against the LR, not judged as training ---
+    range_test = read_range_test(lr, train)
+    if range_test is not None:
+        note = Suggestion("keep_lr", rationale=(
+            f"An LR range test, not a training run: train at {range_test.suggested_lr:.2g} "
+            f"({range_test.rule}; the loss was lowest at {range_test.min_loss_lr:.2g})."))
+        return RunAnalysis(meta=run.meta, roles=roles, status="healthy", suggestion=note,
+                           warnings=tuple(run.warnings), lr_range_test=range_test)
+    # --- end of range test hook ---
     findings, insufficient = analyze_series(train, val, lr, cfg)
     sched = recognise(*lr) if lr is not None and _count_finite(lr) else None
     sug = suggest(findings, lr=lr if sched else None, params=run.meta.params, tags=run.meta.tags,

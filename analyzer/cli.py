@@ -29,6 +29,7 @@ from .model import ReadResult, Run
 from .readers import read_sources
 from .report import build_document, render_html, render_markdown, render_text, status_counts
 from .roles import resolve_roles
+from .sweeps import Sweep, find_sweeps, reconcile, sweep_point, sweeps_of
 from .timewindow import parse_since, started_since
 
 FORMATS = ("text", "json", "markdown", "html")
@@ -76,12 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--out", metavar="FILE", help="write the report to FILE instead of stdout")
     a.add_argument("--fail-on", dest="fail_on", choices=("warning", "critical"),
                    help="exit 1 when a finding reaches this severity")
+    a.add_argument("--group-by", dest="group_by", metavar="PARAM",
+                   help="group runs into LR sweeps by this run parameter (default: MLflow "
+                        "experiment or folder)")
 
     r = sub.add_parser("review", help="a shareable report of recent runs (format from --out's extension)")
     sources_args(r)
     r.add_argument("--out", metavar="FILE", help="report file (.html, .md, .json, .txt); stdout if absent")
     r.add_argument("--format", choices=FORMATS, help="overrides the format taken from --out")
     r.add_argument("--fail-on", dest="fail_on", choices=("warning", "critical"))
+    r.add_argument("--group-by", dest="group_by", metavar="PARAM",
+                   help="group runs into LR sweeps by this run parameter")
     r.add_argument("--write-tags", dest="write_tags", action="store_true",
                    help="store each MLflow run's status and suggestion as lrtempo.* run tags "
                         "(tags only; metrics and params are never touched)")
@@ -169,39 +175,63 @@ def _output_format(args: argparse.Namespace) -> str:
 
 
 def render(fmt: str, analyses: list[RunAnalysis], result: ReadResult,
-           sparklines: dict[str, str] | None = None) -> str:
+           sparklines: dict[str, str] | None = None, sweeps: Sequence[Sweep] = ()) -> str:
     """The report in ``fmt`` (HTML sparklines from ``sparklines``, else from the runs)."""
     if fmt == "json":
-        return json.dumps(build_document(analyses, result.errors), indent=2, allow_nan=False) + "\n"
+        doc = build_document(analyses, result.errors, sweeps)
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
     if fmt == "markdown":
-        return render_markdown(analyses, result.errors)
+        return render_markdown(analyses, result.errors, sweeps)
     if fmt == "html":
-        return render_html(analyses, result.errors, {r.meta.id: r for r in result.runs}, sparklines)
-    return render_text(analyses, result.errors)
+        return render_html(analyses, result.errors, {r.meta.id: r for r in result.runs}, sparklines,
+                           sweeps)
+    return render_text(analyses, result.errors, sweeps)
+
+
+def _review_extra(run: Run, analysis: RunAnalysis, group_by: str | None = None
+                  ) -> tuple[str, object]:
+    """What a fleet worker keeps of a run: its sparkline and its sweep point."""
+    from .report import sparkline_svg
+
+    return sparkline_svg(run, analysis), sweep_point(run, analysis, group_by)
+
+
+def _with_sweeps(analyses: list[RunAnalysis], sweeps: list[Sweep]
+                 ) -> tuple[list[RunAnalysis], list[Sweep]]:
+    """Per-run suggestions reconciled with the sweeps they belong to."""
+    return (reconcile(analyses, sweeps) if sweeps else analyses), sweeps
 
 
 def _read_and_analyze(args: argparse.Namespace, since: float | None
-                      ) -> tuple[list[RunAnalysis], ReadResult, dict[str, str] | None]:
+                      ) -> tuple[list[RunAnalysis], ReadResult, dict[str, str] | None,
+                                 list[Sweep]]:
     """Analyses, the read result and (for a fleet review) the sparklines drawn in the workers.
 
     With ``--executor`` the runs are streamed through :func:`analyzer.fleet.review` (no
     frame is kept); otherwise they are read, kept for the HTML sparklines, and analyzed here.
     """
     executor = getattr(args, "executor", None)
+    group_by = getattr(args, "group_by", None)
     if executor:
+        from functools import partial
+
         from .fleet import parse_executor, review
-        from .report import sparkline_svg
 
         fleet = review(args.sources, executor=parse_executor(executor), since=since,
                        experiment=args.experiment, train_loss=args.train_loss,
-                       val_loss=args.val_loss, lr=args.lr, extra=sparkline_svg)
+                       val_loss=args.val_loss, lr=args.lr,
+                       extra=partial(_review_extra, group_by=group_by))
         result = ReadResult(errors=list(fleet.errors))
-        return fleet.analyses, result, dict(fleet.extras)
+        sweeps = find_sweeps([pt for _, pt in fleet.extras.values()])
+        analyses, sweeps = _with_sweeps(fleet.analyses, sweeps)
+        return analyses, result, {k: svg for k, (svg, _) in fleet.extras.items()}, sweeps
     result = read_sources(args.sources, since=since, experiment=args.experiment,
                           progress=_progress(args.quiet))
     if since is not None:
         result.runs = [r for r in result.runs if started_since(r, since)]
-    return analyze_runs(result.runs, args, result), result, None
+    analyses = analyze_runs(result.runs, args, result)
+    analyses, sweeps = _with_sweeps(analyses, sweeps_of(result.runs, analyses, group_by))
+    return analyses, result, None, sweeps
 
 
 def checked_since(text: str, now: float | None = None) -> float:
@@ -227,7 +257,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """``analyze`` and ``review``: read, analyze, report."""
     since_text = args.since or getattr(args, "default_since", None)
     since = checked_since(since_text) if since_text else None
-    analyses, result, sparklines = _read_and_analyze(args, since)
+    analyses, result, sparklines, sweeps = _read_and_analyze(args, since)
+    group_by = getattr(args, "group_by", None)
+    if group_by and analyses and not any(group_by in a.meta.params for a in analyses):
+        print(f"lrtempo: --group-by {printable(group_by)}: no run has this parameter; runs "
+              "were grouped by experiment or folder", file=sys.stderr)
     for a in analyses:
         for w in a.warnings:
             print(f"warning: {printable(w)}", file=sys.stderr)
@@ -240,7 +274,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if fmt == "json" and not args.out:  # scripts still get a contract document
             sys.stdout.write(render(fmt, analyses, result))
         return EXIT_USAGE
-    text = render(fmt, analyses, result, sparklines)
+    text = render(fmt, analyses, result, sparklines, sweeps)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         counts = ", ".join(f"{n} {st}" for st, n in status_counts(analyses).items())

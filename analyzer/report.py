@@ -7,6 +7,7 @@ The HTML report is self-contained (inline CSS and SVG sparklines, no CDN).
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -17,9 +18,10 @@ import numpy as np
 
 from .analysis import RunAnalysis
 from .errors import printable
-from .lrtext import evidence_text, lr_change, worst_text
+from .lrtext import evidence_text, format_lr, lr_change, worst_text
 from .model import Run, RunMeta
 from .roles import role_series
+from .sweeps import Sweep
 
 SCHEMA = "lrtempo.analysis/1"
 STATUS_ORDER = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
@@ -29,15 +31,44 @@ KIND_COLOURS = {
 }
 
 
-def build_document(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> dict[str, Any]:
-    """The JSON contract document."""
+def build_document(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
+                   sweeps: Sequence[Sweep] | None = None) -> dict[str, Any]:
+    """The JSON contract document (``sweeps`` added when given)."""
     runs = []
     for a in analyses:
         obj = a.to_dict()
         if a.warnings:
             obj["warnings"] = list(a.warnings)
         runs.append(obj)
-    return {"schema": SCHEMA, "runs": runs, "errors": [dict(e) for e in errors]}
+    doc = {"schema": SCHEMA, "runs": runs, "errors": [dict(e) for e in errors]}
+    if sweeps is not None:
+        doc["sweeps"] = [s.to_dict() for s in sweeps]
+    return doc
+
+
+def sweep_lines(sweeps: Sequence[Sweep]) -> list[tuple[str, str]]:
+    """Per sweep: a headline (group, LRs, recommendation) and its rationale."""
+    out = []
+    for s in sweeps:
+        split = ", ".join(f"{k}={v}" for k, v in s.split.items())
+        rng = s.recommended_range
+        rec = (f"recommended LR {format_lr(s.recommended_lr)}"
+               + (f" (range {format_lr(rng[0])}–{format_lr(rng[1])})" if rng else "")
+               + f", confidence {s.confidence:.2f}")
+        head = (f"{printable(s.group)}{' [' + printable(split) + ']' if split else ''}: "
+                f"{len(s.points)} runs at LRs {', '.join(format_lr(v) for v in s.lrs)}; {rec}")
+        out.append((head, printable(s.rationale)))
+    return out
+
+
+def range_test_line(a: RunAnalysis) -> str:
+    """``LR range test: suggested 1e-03 (min_loss/10), steepest …`` or ``""``."""
+    t = a.lr_range_test
+    if t is None:
+        return ""
+    return (f"LR range test: suggested {format_lr(t.suggested_lr)} ({t.rule}, confidence "
+            f"{t.confidence:.2f}); steepest {format_lr(t.steepest_lr)}, minimum loss at "
+            f"{format_lr(t.min_loss_lr)}, blow-up at {format_lr(t.blowup_lr)}")
 
 
 def status_counts(analyses: Iterable[RunAnalysis]) -> dict[str, int]:
@@ -82,7 +113,8 @@ def safe_url(url: str | None) -> str | None:
     return quote(url.strip(), safe="/:?#=&%@!$+,;-.~")
 
 
-def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> str:
+def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
+                sweeps: Sequence[Sweep] = ()) -> str:
     """A plain-text report for the terminal."""
     lines = []
     counts = status_counts(analyses)
@@ -100,8 +132,14 @@ def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]
             )
         if a.suggestion:
             lines.append(f"  → {suggestion_line(a)}: {printable(a.suggestion.rationale)}")
+        if a.lr_range_test is not None:
+            lines.append(f"  → {range_test_line(a)}")
         for w in a.warnings:
             lines.append(f"  ! {printable(w)}")
+    if sweeps:
+        lines += ["", f"Sweeps: {len(sweeps)}"]
+        for head, why in sweep_lines(sweeps):
+            lines += [f"  {head}", f"    {why}"]
     for e in errors:
         lines.append(f"error: {printable(e['location'])}: {printable(e['error'])}")
     return "\n".join(lines) + "\n"
@@ -125,7 +163,8 @@ def md_link(label: str, url: str | None) -> str:
     return f"[{md_text(label)}]({safe})" if safe else md_text(label)
 
 
-def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]]) -> str:
+def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
+                    sweeps: Sequence[Sweep] = ()) -> str:
     """A Markdown report (a table of runs, then each run's findings)."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"# LR Tempo review — {now}", ""]
@@ -141,7 +180,12 @@ def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, 
             f"{md_text(a.status)} | {md_text(worst_text(a.findings))} | "
             f"{md_text(suggestion_line(a))} |"
         )
+    if sweeps:
+        out += ["", "## Sweeps", ""]
+        out += [f"- **{md_text(head)}** — {md_text(why)}" for head, why in sweep_lines(sweeps)]
     for a in analyses:
+        if a.lr_range_test is not None:
+            out += ["", f"## {md_text(a.meta.name)}", "", f"- {md_text(range_test_line(a))}"]
         if not a.findings and not a.warnings:
             continue
         out += ["", f"## {md_text(a.meta.name)}", ""]
@@ -212,6 +256,7 @@ def render_html(
     errors: Sequence[dict[str, str]],
     runs: dict[str, Run] | None = None,
     sparklines: Mapping[str, str] | None = None,
+    sweeps: Sequence[Sweep] = (),
 ) -> str:
     """A self-contained HTML report; ``runs`` (by id) adds a sparkline per run, or
     ``sparklines`` (by id) when they were drawn where the runs were read (a fleet review)."""
@@ -233,6 +278,8 @@ def render_html(
             for f in a.findings
         ) or '<span class="muted">no finding</span>'
         rationale = esc(a.suggestion.rationale) if a.suggestion else ""
+        if a.lr_range_test is not None:
+            rationale += f"<div>{esc(range_test_line(a))}</div>"
         about = " · ".join(v for v in (a.meta.experiment, a.meta.user, a.meta.status) if v)
         url = safe_url(run_url(a.meta))
         name = (f"<a href=\"{esc(url)}\" rel=\"noopener noreferrer\">{esc(a.meta.name)}</a>"
@@ -245,6 +292,8 @@ def render_html(
             f"<td><b>{esc(suggestion_line(a))}</b><div class='muted'>{rationale}</div></td></tr>"
         )
     summary = " · ".join(f"<b>{n}</b> {esc(s)}" for s, n in counts.items()) or "No runs."
+    sweep_html = "".join(f"<li><b>{esc(h)}</b><div class='muted'>{esc(w)}</div>{sweep_svg(sw)}</li>"
+                         for (h, w), sw in zip(sweep_lines(sweeps), sweeps))
     errs = "".join(f"<li class='err'><code>{esc(e['location'])}</code>: {esc(e['error'])}</li>" for e in errors)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>LR Tempo review</title>"
@@ -252,6 +301,51 @@ def render_html(
         f"<p class='muted'>{esc(now)}</p><p>{summary}</p>"
         "<table><tr><th>run</th><th>status</th><th>loss (train blue, val orange)</th>"
         f"<th>findings</th><th>suggestion</th></tr>{''.join(rows)}</table>"
+        + (f"<h2>Sweeps</h2><ul>{sweep_html}</ul>" if sweep_html else "")
         + (f"<h2>Sources that could not be read</h2><ul>{errs}</ul>" if errs else "")
         + "</body></html>\n"
     )
+
+
+def sweep_svg(sweep: Sweep, width: int = 360, height: int = 140) -> str:
+    """Inline SVG of a sweep: each run's loss against log10 LR (coloured by status, the
+    tried LRs written below), the fitted curve, the recommended LR (green) and the
+    stability edge (red, dashed)."""
+    pts = [(math.log10(p.lr), p.value, p.status) for p in sweep.points
+           if p.lr and p.lr > 0 and math.isfinite(p.value)]
+    if len(pts) < 2:
+        return ""
+    xs = [x for x, _, _ in pts]
+    x0, x1 = min(xs) - 0.2, max(xs) + 0.2
+    ys = [y for _, y, _ in pts] + list(sweep.curve.get("fit", []))
+    lo, hi = float(np.percentile(ys, 0)), float(np.percentile(ys, 100))
+    span = max(hi - lo, 1e-12)
+
+    def sx(v: float) -> float:
+        return 4 + (v - x0) / (x1 - x0) * (width - 8)
+
+    def sy(v: float) -> float:
+        return height - 16 - (min(max(v, lo), hi) - lo) / span * (height - 22)
+
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'viewBox="0 0 {width} {height}" role="img">')]
+    for lr, colour, dash in ((sweep.recommended_lr, "#27ae60", ""),
+                             (sweep.stability_edge_lr, "#c0392b", ' stroke-dasharray="4 3"')):
+        if lr:
+            x = sx(math.log10(lr))
+            parts.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height}" '
+                         f'stroke="{colour}"{dash}/>')
+    curve = sweep.curve
+    if curve.get("log10_lr"):
+        coords = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(curve["log10_lr"], curve["fit"]))
+        parts.append(f'<polyline fill="none" stroke="#2c7fb8" stroke-width="1.2" points="{coords}"/>')
+    parts.append(f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 13}" '
+                 'fill="none" stroke="#ddd"/>')
+    for lr in sweep.lrs:
+        parts.append(f'<text x="{sx(math.log10(lr)):.1f}" y="{height - 2}" font-size="9" '
+                     f'text-anchor="middle" fill="#777">{html.escape(format_lr(lr))}</text>')
+    for x, y, status in pts:
+        parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" '
+                     f'fill="{KIND_COLOURS.get(status, "#555")}"/>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -4,7 +4,10 @@ Covers LLaMA-Factory ``trainer_log.jsonl`` (step in ``current_steps``; progress-
 lines carry no metric), MAE/DeiT ``log.txt`` (``epoch`` only: the epoch is the step),
 W&B-style history lines (``_step``, ``_timestamp``) and plain ``{"step", "loss"…}``
 lines. Nested objects are flattened with ``/``. The long form
-``{"metric"|"tag": name, "step": s, "value": v}`` is read as such.
+``{"metric"|"tag": name, "step": s, "value": v}`` is read as such. A ``.json`` file that
+is one object of equal-length number lists with ``lr`` and ``loss`` (an LR finder's
+history, e.g. torch-lr-finder's ``lr_finder.history``) is read column-wise, the list
+index being the step.
 
 A broken line is reported as a warning with its line number and the rest is read;
 a file where no line holds a metric is an error.
@@ -53,6 +56,8 @@ def sniff(path: Path, head: bytes) -> bool:
         return True
     if not name.endswith(SNIFF_EXTENSIONS):
         return False
+    if name.endswith(".json") and _lr_finder_head(head):
+        return True
     first = _whole_first_line(path, head)
     if not (first.startswith(b"{") and first.endswith(b"}")):
         return False
@@ -60,6 +65,28 @@ def sniff(path: Path, head: bytes) -> bool:
         return isinstance(json.loads(first), dict)
     except ValueError:
         return False
+
+
+def _lr_finder_head(head: bytes) -> bool:
+    """A JSON object that names ``lr`` and ``loss`` keys early (an LR finder's history)."""
+    h = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    return h.startswith(b"{") and b'"lr"' in h and b'"loss"' in h
+
+
+def _columns(text: str) -> list[tuple[int, dict[str, Any]]] | None:
+    """Rows of a whole-file object of equal-length number lists (``lr``, ``loss``, …)."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    cols = {k: v for k, v in doc.items() if isinstance(v, list) and len(v) >= 2}
+    lengths = {len(v) for v in cols.values()}
+    if not {"lr", "loss"} <= set(cols) or len(lengths) != 1:
+        return None
+    n = lengths.pop()
+    return [(i + 1, {"step": i, **{k: v[i] for k, v in cols.items()}}) for i in range(n)]
 
 
 def _parse_lines(path: Path, text: str, warnings: list[str]) -> list[tuple[int, dict[str, Any]]]:
@@ -149,7 +176,9 @@ def _run_of(path: Path, records: list[tuple[int, dict[str, Any]]], key: str | No
 def read(path: Path) -> list[Run]:
     """The run in one JSON-lines file (one per appended training in an epoch-only log)."""
     warnings: list[str] = []
-    records = _parse_lines(path, read_text(path), warnings)
+    text = read_text(path)
+    records = (_columns(text) if path.name.lower().endswith(".json") else None) or \
+        _parse_lines(path, text, warnings)
     if not records:
         where = None if not warnings else warnings[0].split(": ")[1]
         raise ReaderError(str(path), "no JSON object found", where)

@@ -1,0 +1,333 @@
+"""LR sweeps from really trained runs (corpus 1's numpy trainer) and a real MLflow server."""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analyzer.analysis import analyze_run
+from analyzer.cli import main
+from analyzer.findings import Suggestion
+from analyzer.model import Run, RunMeta, finalize_frame, frame_from_columns
+from analyzer.readers import read_sources
+from analyzer.sweeps import (
+    SweepPoint,
+    batch_scaling,
+    find_sweeps,
+    name_lr,
+    reconcile,
+    sweep_point,
+    sweeps_of,
+)
+from benchmarks.corpus.train import TrainParams, TrainResult, train
+
+STEPS = 300
+
+
+@cache
+def trained(lr: float, batch_size: int = 32, seed: int = 0, optimizer: str = "adam"
+            ) -> TrainResult:
+    """One real run on digits (MLP), cached across tests."""
+    return train(TrainParams(dataset="digits", model="mlp", optimizer=optimizer, lr=lr,
+                             steps=STEPS, batch_size=batch_size, seed=seed))
+
+
+def write_csv(res: TrainResult, path: Path) -> None:
+    tr = pd.DataFrame({"step": res.train_step, "train_loss": res.train_loss, "lr": res.lr})
+    va = pd.DataFrame({"step": res.val_step, "val_loss": res.val_loss})
+    tr.merge(va, on="step", how="left").to_csv(path, index=False, float_format="%.9g")
+
+
+def as_run(res: TrainResult, name: str, params: dict[str, str], log_lr: bool = True) -> Run:
+    """A canonical Run of a training result, with run parameters (as MLflow would give)."""
+    parts = [("train_loss", res.train_step, res.train_loss), ("val_loss", res.val_step, res.val_loss)]
+    if log_lr:
+        parts.append(("lr", res.train_step, res.lr))
+    frame = finalize_frame(frame_from_columns(
+        np.concatenate([np.full(len(s), m, dtype=object) for m, s, _ in parts]),
+        np.concatenate([s for _, s, _ in parts]), np.concatenate([v for _, _, v in parts])))
+    meta = RunMeta(id=name, name=name, source="mlflow", location=f"sqlite:///x.db#{name}",
+                   params=params, experiment="sweep-exp")
+    return Run(meta=meta, frame=frame)
+
+
+def folder_sweep(tmp_path: Path, lrs: list[float]):
+    for lr in lrs:
+        write_csv(trained(lr), tmp_path / f"run_lr{lr:g}.csv")
+    result = read_sources([str(tmp_path)])
+    analyses = [analyze_run(r) for r in result.runs]
+    return result.runs, analyses, sweeps_of(result.runs, analyses)
+
+
+def test_folder_of_csv_runs_is_one_sweep_with_a_sensible_recommendation(tmp_path: Path) -> None:
+    lrs = [1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 1.0]
+    _runs, _analyses, sweeps = folder_sweep(tmp_path, lrs)
+    assert len(sweeps) == 1
+    s = sweeps[0]
+    assert s.group == str(tmp_path) and s.lrs == lrs and len(s.points) == 6
+    assert s.metric == "final val_loss"
+    best = {p.lr: p.value for p in s.points}
+    good = [lr for lr, v in best.items() if v <= 1.2 * min(best.values())]
+    assert s.recommended_lr is not None and min(good) <= s.recommended_lr <= max(good)
+    lo, hi = s.recommended_range
+    assert lo <= s.recommended_lr <= hi
+    if s.stability_edge_lr is not None:
+        assert s.recommended_lr <= s.stability_edge_lr / 2
+        assert hi < s.stability_edge_lr
+    best_run = next(p for p in s.points if p.id == s.best_run)
+    assert best_run.value == min(best.values())
+    assert f"{best_run.lr:.2g}" in s.rationale and f"{s.recommended_lr:.2g}" in s.rationale
+    doc = s.to_dict()
+    for key in ("id", "group", "runs", "lrs", "metric", "varied", "best_run", "recommended_lr",
+                "recommended_range", "stability_edge_lr", "confidence", "rationale"):
+        assert key in doc
+    json.dumps(doc, allow_nan=False)
+
+
+def test_reconciled_suggestions_never_reach_the_unstable_lrs(tmp_path: Path) -> None:
+    _runs, analyses, sweeps = folder_sweep(tmp_path, [1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    edge = sweeps[0].stability_edge_lr
+    assert edge is not None  # 1.0 with Adam bounces on digits
+    for a in reconcile(analyses, sweeps):
+        s = a.suggestion
+        assert s is not None
+        if s.action in ("increase_lr", "decrease_lr"):
+            assert s.suggested_lr is not None and s.suggested_lr < edge
+            assert s.factor is not None and (s.factor > 1) == (s.action == "increase_lr")
+            assert s.suggested_lr == pytest.approx(s.current_lr * s.factor, rel=0.05)
+
+
+def test_an_increase_past_the_edge_is_cut_to_the_recommendation() -> None:
+    runs = [as_run(trained(lr), f"r{i}", {"lr": str(lr)}) for i, lr in
+            enumerate([1e-4, 1e-3, 1e-2, 1e-1, 1.0])]
+    analyses = [analyze_run(r) for r in runs]
+    sweeps = sweeps_of(runs, analyses)
+    edge = sweeps[0].stability_edge_lr
+    assert edge is not None
+    # a per-run rule that asked for ×100 from the smallest LR would cross the edge
+    small = analyses[0]
+    wild = Suggestion("increase_lr", current_lr=1e-4, suggested_lr=edge * 3,
+                      factor=edge * 3 / 1e-4, rationale="stuck")
+    from dataclasses import replace
+    fixed = reconcile([replace(small, suggestion=wild)], sweeps)[0].suggestion
+    assert fixed is not None and fixed.action == "increase_lr"
+    assert fixed.suggested_lr == pytest.approx(sweeps[0].recommended_lr, rel=0.05)
+    assert fixed.factor > 1 and sweeps[0].id in fixed.rationale
+
+
+def test_best_lr_at_the_largest_tried_says_try_larger(tmp_path: Path) -> None:
+    lrs = [1e-5, 3e-5, 1e-4]  # all far too small for Adam on digits in 300 steps
+    _, _, sweeps = folder_sweep(tmp_path, lrs)
+    s = sweeps[0]
+    assert s.at_edge == "high"
+    assert s.recommended_lr == pytest.approx(1e-4)  # never a number outside what was tried
+    assert s.recommended_range[1] <= 1e-4
+    assert all(v > 1e-4 for v in s.next_lrs)
+    assert "try larger" in s.rationale and s.confidence <= 0.5
+
+
+def test_batch_size_and_lr_group_is_split_and_scaling_reported() -> None:
+    runs = []
+    for bs in (16, 128):
+        for lr in (3e-4, 1e-3, 3e-3, 1e-2, 3e-2):
+            runs.append(as_run(trained(lr, batch_size=bs), f"bs{bs}_lr{lr:g}",
+                               {"learning_rate": str(lr), "batch_size": str(bs),
+                                "optimizer": "adam"}, log_lr=False))
+    analyses = [analyze_run(r) for r in runs]
+    sweeps = sweeps_of(runs, analyses)
+    assert sorted(s.split["batch_size"] for s in sweeps) == ["128", "16"]
+    for s in sweeps:
+        assert len(s.points) == 5 and "batch_size" not in s.varied
+        assert s.batch_scaling is not None
+        assert set(s.batch_scaling["best_lr_by_batch_size"]) == {"16", "128"}
+        assert s.batch_scaling["rule"] in ("linear", "square-root")
+        assert s.to_dict()["batch_scaling"]["param"] == "batch_size"
+
+
+def test_seeds_do_not_split_a_sweep_and_give_the_noise() -> None:
+    runs = [as_run(trained(lr, seed=seed), f"lr{lr:g}_s{seed}", {"lr": str(lr), "seed": str(seed),
+                                                               "out_dir": f"/ck/lr{lr:g}_s{seed}"})
+            for lr in (1e-3, 3e-3, 1e-2) for seed in (0, 1)]
+    analyses = [analyze_run(r) for r in runs]
+    sweeps = sweeps_of(runs, analyses)
+    assert len(sweeps) == 1
+    assert set(sweeps[0].varied) == {"lr", "seed", "out_dir"} and not sweeps[0].split
+    assert sweeps[0].curve and len(sweeps[0].curve["band"]) == len(sweeps[0].curve["fit"])
+
+
+def test_lr_from_name_when_neither_param_nor_series() -> None:
+    assert name_lr("resnet_lr3e-4_bs64") == pytest.approx(3e-4)
+    assert name_lr("run-lr_0.001") == pytest.approx(1e-3)
+    assert name_lr("lr=1e-3") == pytest.approx(1e-3)
+    assert name_lr("clr-plain") is None and name_lr("baseline") is None
+    runs = [as_run(trained(lr), f"exp_lr{lr:g}", {}, log_lr=False) for lr in (1e-3, 1e-2, 1e-1)]
+    pts = [sweep_point(r, analyze_run(r)) for r in runs]
+    assert [p.lr_from for p in pts] == ["name"] * 3
+    assert len(find_sweeps(pts)) == 1
+
+
+def test_too_few_runs_or_one_lr_is_no_sweep() -> None:
+    runs = [as_run(trained(1e-3, seed=s), f"s{s}", {"lr": "0.001", "seed": str(s)})
+            for s in range(3)]
+    assert sweeps_of(runs, [analyze_run(r) for r in runs]) == []
+    two = runs[:1] + [as_run(trained(1e-2), "b", {"lr": "0.01"})]
+    assert sweeps_of(two, [analyze_run(r) for r in two]) == []
+
+
+def test_batch_scaling_exponent() -> None:
+    lin = batch_scaling([(32, 1e-3), (64, 2e-3), (128, 4e-3)])
+    assert lin["rule"] == "linear" and lin["exponent"] == pytest.approx(1.0)
+    sq = batch_scaling([(32, 1e-3), (128, 2e-3)])
+    assert sq["rule"] == "square-root" and sq["exponent"] == pytest.approx(0.5)
+
+
+@pytest.mark.mlflow_server
+def test_mlflow_experiment_sweep_in_the_json(mlflow_server) -> None:
+    from tests.fixtures_mlflow import log_run
+
+    client = mlflow_server.client()
+    exp = client.create_experiment("lr-sweep-issue11")
+    ids = {}
+    for lr in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
+        res = trained(lr)
+        ids[lr] = log_run(client, exp, f"adam-{lr:g}",
+                          {"train_loss": res.train_loss, "lr": res.lr},
+                          steps=[int(s) for s in res.train_step],
+                          params={"learning_rate": str(lr), "optimizer": "adam", "seed": "0"})
+        for s, v in zip(res.val_step, res.val_loss):
+            client.log_metric(ids[lr], "val_loss", float(v), step=int(s))
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["analyze", mlflow_server.url, "--experiment", "lr-sweep-issue11",
+                     "--format", "json"])
+    assert code == 0
+    doc = json.loads(out.getvalue())
+    assert len(doc["sweeps"]) == 1
+    s = doc["sweeps"][0]
+    assert sorted(s["runs"]) == sorted(ids.values())
+    assert s["lrs"] == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    assert "lr-sweep-issue11" in s["group"] and s["best_run"] in ids.values()
+    assert 1e-4 < s["recommended_lr"] < 1.0 and math.isfinite(s["confidence"])
+    assert s["stability_edge_lr"] is None or s["recommended_lr"] < s["stability_edge_lr"]
+    # --group-by a parameter: the group is that parameter's value
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["analyze", mlflow_server.url, "--experiment", "lr-sweep-issue11",
+                     "--format", "json", "--group-by", "optimizer"]) == 0
+    by = json.loads(out.getvalue())["sweeps"]
+    assert [x["group"] for x in by] == ["optimizer=adam"] and by[0]["runs"] == s["runs"]
+
+
+def test_review_through_the_fleet_has_the_same_sweeps(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    for lr in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
+        write_csv(trained(lr), tmp_path / f"run_lr{lr:g}.csv")
+    docs = []
+    for extra in ([], ["--executor", "processes:2"]):
+        assert main(["review", str(tmp_path), "--since", "3650d", "--format", "json",
+                     *extra]) == 0
+        docs.append(json.loads(capsys.readouterr().out))
+    assert docs[0]["sweeps"] == docs[1]["sweeps"] and len(docs[0]["sweeps"]) == 1
+    sugs = [[r["suggestion"] for r in sorted(d["runs"], key=lambda r: r["run"]["id"])]
+            for d in docs]
+    assert sugs[0] == sugs[1]
+    assert main(["review", str(tmp_path), "--since", "3650d", "--format", "markdown"]) == 0
+    assert "## Sweeps" in capsys.readouterr().out
+    assert main(["analyze", str(tmp_path), "--group-by", "optimzer", "--format", "json"]) == 0
+    out = capsys.readouterr()
+    assert "--group-by optimzer: no run has this parameter" in out.err
+    assert len(json.loads(out.out)["sweeps"]) == 1  # still grouped by the folder
+    assert main(["review", str(tmp_path), "--since", "3650d", "--format", "html"]) == 0
+    page = capsys.readouterr().out
+    sweeps_part = page[page.index("<h2>Sweeps</h2>"):]
+    finite = [p for p in docs[0]["sweeps"][0]["points"] if p["value"] is not None]
+    assert sweeps_part.count("<circle") == len(finite)  # one dot per run with a loss
+    assert 'stroke="#27ae60"' in sweeps_part  # the recommended LR's line
+
+
+def test_benchmark_scoring_and_designs() -> None:
+    from benchmarks.sweeps import SPAN, SetupRuns, designs, ema, fastai_min10, score
+
+    assert score(1e-3, (1e-3, 3e-3)) == (True, True)
+    assert score(5e-4, (1e-3, 3e-3)) == (False, True)
+    assert score(1e-4, (1e-3, 3e-3)) == (False, False) and score(None, (1, 2)) == (False, False)
+    flat = ema(np.full(50, 2.0), 0.98, bias_correct=True)
+    assert np.allclose(flat, 2.0)  # bias correction: no pull towards 0 at the start
+    lrs = np.logspace(-6, 1, 71)
+    loss = 2.0 - np.exp(-((np.log10(lrs) + 2) ** 2))  # minimum at 1e-2
+    # min/10 of a lagging EMA: at or after the true minimum's tenth, never before it
+    assert 1e-3 <= fastai_min10(lrs, loss) <= 1e-1
+    runs = {j: {0: (f"r{j}", None)} | ({1: (f"r{j}s1", None)} if j in (0, 2) else {})
+            for j in range(-8, 7)}
+    st = SetupRuns("f/s", "tune", 1e-3, (1e-3, 3e-3), runs)  # type: ignore[arg-type]
+    for d in designs(st, 20, np.random.default_rng(0)):
+        js = sorted({j for j, _ in d})
+        assert js[0] == SPAN[0] and js[-1] == SPAN[-1] and 5 <= len(js) <= 9
+        assert all((j, 1) in d for j in js if j in (0, 2))
+
+
+def test_a_run_that_blew_up_before_its_first_evaluation_joins_the_sweep() -> None:
+    runs = []
+    for lr in (0.003, 0.03, 0.3, 30.0):  # SGD on diabetes (MSE): 30 overflows by step ~60
+        res = train(TrainParams(dataset="diabetes", model="mlp", optimizer="sgd", lr=lr,
+                                steps=300, eval_every=100))
+        runs.append(as_run(res, f"sgd-{lr:g}", {"lr": str(lr)}))
+    assert len(runs[-1].series("val_loss")) == 0  # no evaluation before the blow-up
+    analyses = [analyze_run(r) for r in runs]
+    sweeps = sweeps_of(runs, analyses)
+    assert len(sweeps) == 1 and len(sweeps[0].points) == 4
+    s = sweeps[0]
+    assert s.stability_edge_lr is not None and s.stability_edge_lr <= 30.0
+    assert s.recommended_lr is not None and s.recommended_lr <= 0.3
+    assert "30 diverged" in s.rationale
+
+
+def _pt(lr: float, value: float, status: str = "healthy") -> SweepPoint:
+    return SweepPoint(id=f"r{lr:g}", name=f"r{lr:g}", group="g", lr=lr, lr_from="param",
+                      metric="val_loss", value=value, status=status,
+                      metrics_key=("loss", "val_loss"), params={"lr": str(lr)})
+
+
+def test_a_gap_below_the_edge_is_named_and_a_better_unstable_run_pulls_up() -> None:
+    base = [_pt(1e-5, 1.0), _pt(3e-5, 0.9), _pt(1e-4, 0.8), _pt(1e-1, math.inf, "divergence")]
+    better = find_sweeps([*base, _pt(1e-2, 0.3, "oscillation")])[0]
+    assert better.stability_edge_lr == pytest.approx(1e-2)
+    assert better.recommended_lr == pytest.approx(1e-3)  # a decade below the edge
+    assert "just below 0.01" in better.rationale
+    worse = find_sweeps([*base, _pt(1e-2, 2.0, "oscillation")])[0]
+    assert worse.recommended_lr == pytest.approx(1e-4)  # the best stable run
+    assert [round(v, 6) for v in worse.next_lrs] == [0.001, 0.003333]
+    assert "Nothing between 0.0001 and 0.01 was tried" in worse.rationale
+
+
+def test_benchmark_runs_on_the_cached_corpus2(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    from benchmarks.corpus2.store import DATA_DIR, exists
+    from benchmarks.sweeps import main as bench
+
+    if not exists(DATA_DIR):
+        pytest.skip("no corpus 2 cache")
+    assert bench(["--designs", "1", "--no-range-tests", "--json", str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| sweep: LR Tempo recommended | all | 22 |" in out
+    rows = json.loads((tmp_path / "b.json").read_text())["sweeps"]
+    assert len(rows) == 22 and all(r["sweeps_found"] == 1 for r in rows)
+    assert all(5 <= len(r["js"]) <= 9 and r["js"][0] == -6 and r["js"][-1] == 4 for r in rows)
+
+
+def test_unrelated_logs_in_one_folder_are_no_sweep() -> None:
+    # sample_runs/keras: a CNN log (LR logged as `lr`) beside two appended trainings of
+    # another script (`learning_rate`) at 1e-3 and 3e-3: three runs, two LRs, one folder
+    result = read_sources([str(Path(__file__).parents[1] / "sample_runs" / "keras")])
+    analyses = [analyze_run(r) for r in result.runs]
+    assert len(analyses) == 3
+    assert sweeps_of(result.runs, analyses) == []
