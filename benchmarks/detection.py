@@ -415,7 +415,7 @@ def _every_kth(runs: list[LabeledRun], limit: int | None) -> list[LabeledRun]:
 def load_corpus2_parts(limit: int | None = None, workers: int = 1
                        ) -> tuple[list[LabeledRun], dict[str, Any]]:
     """Corpus 2's kept runs (at most ``limit`` per split) and its manifest."""
-    runs = _c2.load_corpus2(workers=workers)
+    runs = _c2.load_corpus2(workers=workers, limit=limit)
     if not runs:
         raise SystemExit("corpus 2 is not cached and torch is not installed: "
                          "pip install -e '.[corpus]' and run python -m benchmarks.corpus2")

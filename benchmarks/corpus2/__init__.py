@@ -107,8 +107,11 @@ def _ensure(data_dir: Path, families: tuple[str, ...], workers: int) -> None:
 
 def load_corpus2(split: str | None = None, data_dir: Path = DATA_DIR, *,
                  regenerate: bool = True, workers: int = 2,
-                 keep_dropped: bool = False) -> list[LabeledRun]:
+                 keep_dropped: bool = False, limit: int | None = None) -> list[LabeledRun]:
     """The kept runs of corpus 2 (``split``: None = all, ``"tune"`` or ``"heldout"``).
+
+    ``limit`` keeps every k-th run so that at most ``limit`` runs per split side are
+    loaded (smoke runs).
 
     Families missing from the cache are generated first when torch is importable and
     ``regenerate``; without torch only the cached runs are returned. ``params`` of each
@@ -122,10 +125,13 @@ def load_corpus2(split: str | None = None, data_dir: Path = DATA_DIR, *,
     if not exists(Path(data_dir)):
         return []
     results, manifest = load(Path(data_dir))
+    chosen = [(res, m) for res, m in zip(results, manifest["runs"])
+              if m["family"] in fams and (m["kept"] or keep_dropped)]
+    if limit is not None:
+        chosen = [x for side in SPLITS for x in _every_kth(
+            [x for x in chosen if x[1]["split"] == side], limit)]
     out: list[LabeledRun] = []
-    for res, m in zip(results, manifest["runs"]):
-        if m["family"] not in fams or not (m["kept"] or keep_dropped):
-            continue
+    for res, m in chosen:
         labels = frozenset(m["labels"] if m["kept"] else m["verified"])
         out.append(LabeledRun(
             run=result_to_run(res, m["id"]), labels=labels,
@@ -135,6 +141,13 @@ def load_corpus2(split: str | None = None, data_dir: Path = DATA_DIR, *,
             note=m["note"], stats=dict(m["stats"]) | {"floor": m["floor"]}, result=res,  # type: ignore[arg-type]
         ))
     return out
+
+
+def _every_kth(items: list, limit: int) -> list:
+    if limit >= len(items):
+        return items
+    stride = len(items) / limit
+    return [items[int(i * stride)] for i in range(limit)]
 
 
 def setup_info(manifest: dict[str, Any], spec: Spec) -> dict[str, Any]:
