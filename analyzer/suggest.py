@@ -42,8 +42,8 @@ Decrease: ``f = divergence_factor`` / ``oscillation_factor`` (a decade: when in 
 the smaller LR); ``immediate_factor`` (two decades) for a blow-up within the first
 ``immediate_onset`` of the run (a run just past the edge takes a while to blow up);
 smaller when the run sits ``range_margin`` × above the usual range of its optimizer
-(:func:`optimizer_range`): then the new LR is ``range_reach`` × the top of that range. Increase: the gain
-extrapolated to ``stuck_target_gain`` of the loss (×3 … ×100), larger when the LR sits
+(:func:`optimizer_range`): then the new LR is ``range_reach`` × the top of that range. Increase: ``stuck_target_gain`` / the gain
+(the LR at which the same straight line would take the whole loss; ×3 … ×1000), larger when the LR sits
 ``range_margin`` × below its optimizer's range (then 1/``range_reach`` of its bottom). Setting priors from
 params, tags and the run name (LoRA/PEFT → 1e-4, full fine-tune → 5e-6, other
 fine-tunes/SFT → 5e-5) cap both: a decrease never suggests more than the prior when the
@@ -77,10 +77,14 @@ class SuggestParams:
     erratic_overfit_factor: float = 0.1
     #: Noise floor at a constant LR: decay to this share of the LR there.
     decay_factor: float = 0.3
-    #: A stuck run's LR is raised so that it would gain this share of its loss …
-    stuck_target_gain: float = 0.25
-    #: … by at least ×3 and at most ×100 in one step.
-    stuck_multiplier: tuple[float, float] = (3.0, 100.0)
+    #: A run that gained g of its loss in a straight line at this LR would, at k× the LR,
+    #: gain ≈ k·g until the curve bends; a good LR bends early. So the LR is raised by
+    #: ``stuck_target_gain`` / g (the LR at which the same run would gain its whole loss in
+    #: a line) …
+    stuck_target_gain: float = 1.0
+    #: … by at least ×3 and at most ×1000 in one step (below the top of the optimizer's
+    #: usual range × ``range_reach`` when it is known).
+    stuck_multiplier: tuple[float, float] = (3.0, 1000.0)
     #: An onset LR below this share of the peak is the start of a warm-up, not the cause.
     onset_lr_share: float = 0.25
     #: A blow-up within this share of the run's first steps means the LR is far past the
@@ -297,9 +301,11 @@ def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
         return factor, note
     if ctx.opt_range is not None:
         lo, hi, fam = ctx.opt_range
-        bottom = lo / ctx.p.range_reach
+        bottom, top = lo / ctx.p.range_reach, hi * ctx.p.range_reach
         if base * ctx.p.range_margin < lo and bottom / base > factor:
             factor, note = bottom / base, f" (towards the usual {fam} range {lo:g}–{hi:g})"
+        if base * factor > top and top / base > 1:
+            factor, note = top / base, f" (at most {ctx.p.range_reach:g}× the top of the usual {fam} range)"
     return factor, note
 
 

@@ -107,11 +107,11 @@ def test_stagnation_actions() -> None:
     steps = np.arange(100.0)
     s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.001, plateau_frac=1.0)],
                 lr=(steps, np.full(100, 1e-6)))
-    assert s.action == "increase_lr" and s.factor == pytest.approx(100.0)  # barely moved: ×100
+    assert s.action == "increase_lr" and s.factor == pytest.approx(1000.0)  # barely moved: ×1000
     s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.025, plateau_frac=1.0)],
                 lr=(steps, np.full(100, 1e-6)))
-    assert s.factor == pytest.approx(10.0)  # 2.5 % gained → 10× for a quarter of the loss
-    s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.2, plateau_frac=1.0)],
+    assert s.factor == pytest.approx(40.0)  # 2.5 % gained in a line → 40× takes the whole loss
+    s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.5, plateau_frac=1.0)],
                 lr=(steps, np.full(100, 1e-6)))
     assert s.factor == pytest.approx(3.0)  # at least 3×
     s = suggest([_f("stagnation", diagnosis="stuck")], lr=(steps, np.full(100, 5e-5)),
