@@ -34,6 +34,7 @@ points → ``insufficient_data`` (findings of non-finite values still count).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -144,6 +145,35 @@ def _as_bouncing(f: Finding, train_gain: float | None) -> Finding:
     )
 
 
+#: A val loss this many times its opening level at the end has blown up.
+VAL_BLOWUP = 2.0
+
+
+def _zero_with_val_blowup(f: Finding, train: tuple[np.ndarray, np.ndarray],
+                          val: tuple[np.ndarray, np.ndarray] | None) -> Finding:
+    """A train loss stuck at exactly 0 is a data or precision bug (``check_data``) —
+    unless the val loss blew up meanwhile (last tenth ≥ ``VAL_BLOWUP`` × its first
+    evaluation or the first train loss, whichever is lower: the untrained level): then
+    the logits overflowed at a far too large LR, so the 0 is saturation, not a bug
+    (evidence ``val_blowup``; the suggestion lowers the LR)."""
+    if not f.evidence.get("degenerate_zero") or val is None:
+        return f
+    _, vy = finite_xy(*val)
+    _, ty = finite_xy(*train)
+    start = min(float(vy[0]), float(ty[0])) if len(vy) and len(ty) else math.nan
+    if len(vy) < 4 or not start > 0:
+        return f
+    ratio = float(np.median(vy[-max(1, len(vy) // 10):])) / start
+    if ratio < VAL_BLOWUP:
+        return f
+    ev = dict(f.evidence)
+    ev["degenerate_zero"], ev["val_blowup"] = 0.0, ratio
+    return replace(f, evidence=ev, message=(
+        f"The training loss is exactly 0 from step {f.start_step} while the validation loss "
+        f"ended {ratio:.0f}× its first value: the logits overflowed (saturated) at a far too "
+        "large learning rate; lower it."))
+
+
 def _minibatch_noise(f: Finding, val: tuple[np.ndarray, np.ndarray] | None,
                      cfg: AnalysisConfig) -> bool:
     """A train "oscillation" of noise-like swings (sign flips ~2/3, not period-2) while a
@@ -210,7 +240,8 @@ def analyze_series(
 
     critical = False
     if train is not None and len(train[1]):
-        div = detect_divergence(*train, metric="train_loss", config=cfg)
+        div = [_zero_with_val_blowup(f, train, val) for f in
+               detect_divergence(*train, metric="train_loss", config=cfg)]
         findings += div
         critical = any(f.severity == "critical" for f in div)
         if not critical and n_train >= cfg.min_points:

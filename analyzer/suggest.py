@@ -43,7 +43,7 @@ the smaller LR); ``immediate_factor`` (two decades) for a blow-up within the fir
 ``immediate_onset`` of the run (a run just past the edge takes a while to blow up);
 smaller when the run sits ``range_margin`` × above the usual range of its optimizer
 (:func:`optimizer_range`): then the new LR is ``range_reach`` × the top of that range. Increase: ``stuck_target_gain`` / the gain
-(the LR at which the same straight line would take the whole loss; ×3 … ×1000), larger when the LR sits
+(3× the LR at which the same straight line would take the whole loss; ×3 … ×1000), larger when the LR sits
 ``range_margin`` × below its optimizer's range (then 1/``range_reach`` of its bottom). Setting priors from
 params, tags and the run name (LoRA/PEFT → 1e-4, full fine-tune → 5e-6, other
 fine-tunes/SFT → 5e-5) cap both: a decrease never suggests more than the prior when the
@@ -78,12 +78,12 @@ class SuggestParams:
     #: Noise floor at a constant LR: decay to this share of the LR there.
     decay_factor: float = 0.3
     #: A run that gained g of its loss in a straight line at this LR would, at k× the LR,
-    #: gain ≈ k·g until the curve bends; a good LR bends early. So the LR is raised by
-    #: ``stuck_target_gain`` / g (the LR at which the same run would gain its whole loss in
-    #: a line) …
-    stuck_target_gain: float = 1.0
-    #: … by at least ×3 and at most ×1000 in one step (below the top of the optimizer's
-    #: usual range × ``range_reach`` when it is known).
+    #: gain ≈ k·g until the curve bends, and a good LR bends early in the run. So the LR is
+    #: raised by ``stuck_target_gain`` / g (three times the LR at which the same straight
+    #: line would take the whole loss; corpus 2 tuning families: 1/g lands 1–2 decades
+    #: short) …
+    stuck_target_gain: float = 3.0
+    #: … by at least ×3 and at most ×1000 in one step.
     stuck_multiplier: tuple[float, float] = (3.0, 1000.0)
     #: An onset LR below this share of the peak is the start of a warm-up, not the cause.
     onset_lr_share: float = 0.25
@@ -301,11 +301,9 @@ def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
         return factor, note
     if ctx.opt_range is not None:
         lo, hi, fam = ctx.opt_range
-        bottom, top = lo / ctx.p.range_reach, hi * ctx.p.range_reach
+        bottom = lo / ctx.p.range_reach
         if base * ctx.p.range_margin < lo and bottom / base > factor:
             factor, note = bottom / base, f" (towards the usual {fam} range {lo:g}–{hi:g})"
-        if base * factor > top and top / base > 1:
-            factor, note = top / base, f" (at most {ctx.p.range_reach:g}× the top of the usual {fam} range)"
     return factor, note
 
 

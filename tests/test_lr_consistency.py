@@ -1,6 +1,6 @@
 """Every suggestion's LR numbers agree with themselves (CONTRACT: ``suggested_lr`` =
 ``current_lr`` × ``factor``; a decrease-type action has ``factor`` < 1, an increase-type
-one > 1; ``keep_lr`` keeps the LR), over the runs LR Tempo is measured on: the real part
+one > 1; ``keep_lr`` keeps the LR), over the runs LR Tempo is measured on: corpus 2 (cached), the real part
 of corpus 1 (quick; ``LRTEMPO_CONSISTENCY_LIMIT`` keeps that many scenarios, default all),
 ``sample_runs/`` and ``../shared/real_logs`` (skipped when absent).
 
@@ -73,6 +73,13 @@ def corpus_runs() -> Iterator[tuple[str, object]]:
         yield f"corpus1:{lr.id}", lr.run
 
 
+def corpus2_runs() -> Iterator[tuple[str, object]]:
+    from benchmarks.corpus2 import load_corpus2
+
+    for lr in load_corpus2(regenerate=False):
+        yield f"corpus2:{lr.id}", lr.run
+
+
 def file_runs(root: Path) -> Iterator[tuple[str, object]]:
     for run in read_sources([str(root)]).runs:
         yield f"{root.name}:{Path(run.meta.location).name}#{run.meta.name}", run
@@ -116,6 +123,18 @@ def test_real_logs_suggestions_are_consistent() -> None:
     if not REAL_LOGS.is_dir():
         pytest.skip("../shared/real_logs is not present")
     _assert_consistent(*check(file_runs(REAL_LOGS)))
+
+
+def test_committed_real_logs2_suggestions_are_consistent() -> None:
+    _assert_consistent(*check(file_runs(REPO / "tests" / "real_logs2")))
+
+
+def test_corpus2_suggestions_are_consistent() -> None:
+    """Every kept run of corpus 2 (real PyTorch runs, both family splits; from its cache)."""
+    seen, bad = check(corpus2_runs())
+    if seen == 0:
+        pytest.skip("corpus 2 cache absent")
+    _assert_consistent(seen, bad)
 
 
 def test_corpus1_suggestions_are_consistent() -> None:
