@@ -83,7 +83,13 @@ def _loss_parts(names: list[str], split_words: set[str]) -> list[str]:
     return parts
 
 
-def _pick_parts(parts: list[str], counts: Mapping[str, int]) -> str | None:
+def _pick_parts(parts: list[str], counts: Mapping[str, int], run: Run | None = None) -> str | None:
+    """The parts to sum (``a+b``): the granularity with most points; a part with no finite
+    value at all (e.g. a YOLO ``val/cls_loss`` logged as ``inf`` in every row) is left
+    out of a sum of several — it never was a loss value, and would make the sum ``inf``."""
+    if run is not None and len(parts) > 1:
+        finite = [p for p in parts if np.isfinite(run.series(p)["value"].to_numpy()).any()]
+        parts = finite or parts
     if not parts:
         return None
     # Prefer the granularity with most points (e.g. *_step over *_epoch), then sum parts.
@@ -114,15 +120,15 @@ def resolve_roles(
 
     t = train_loss or _pick_listed(names, counts, TRAIN_LOSS_NAMES)
     if t is None:
-        t = _pick_parts(_loss_parts(names, _TRAIN_WORDS), counts)
+        t = _pick_parts(_loss_parts(names, _TRAIN_WORDS), counts, run)
     if t is None:
         bare = [n for n in names if _words(n) and "loss" in _words(n)[-1]
                 and not ({*_VAL_WORDS, *_TEST_WORDS} & set(_words(n)))]
-        t = _pick_parts(bare, counts)
+        t = _pick_parts(bare, counts, run)
 
     v = val_loss or _pick_listed(names, counts, VAL_LOSS_NAMES)
     if v is None:
-        v = _pick_parts(_loss_parts(names, _VAL_WORDS), counts)
+        v = _pick_parts(_loss_parts(names, _VAL_WORDS), counts, run)
     if v is None:
         v = _pick_listed(names, counts, VAL_LAST_RESORT) or _pick_parts(
             _loss_parts(names, _TEST_WORDS), counts

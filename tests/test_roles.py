@@ -67,3 +67,25 @@ def test_overrides_win_and_unknown_override_is_an_error() -> None:
 def test_accuracy_is_never_a_loss() -> None:
     roles = resolve_roles(make_run({"train_acc": [1.0], "val_accuracy": [1.0]}))
     assert roles.as_dict() == {}
+
+
+def test_a_loss_part_that_is_never_finite_is_left_out_of_the_sum() -> None:
+    """YOLO logs with ``val/cls_loss`` = inf in every row: the sum of the parts would be
+    inf everywhere (read as divergence at step 0); the part never was a loss value."""
+    import numpy as np
+
+    from analyzer.model import Run, RunMeta, finalize_frame, frame_from_columns
+    from analyzer.roles import resolve_roles, role_series
+
+    steps = np.arange(20)
+    cols = {"train/box_loss": 2.0 - 0.05 * steps, "train/cls_loss": 1.0 - 0.02 * steps,
+            "val/box_loss": 1.5 - 0.03 * steps, "val/cls_loss": np.full(20, np.inf)}
+    metric = np.concatenate([np.full(20, k, dtype=object) for k in cols])
+    frame = finalize_frame(frame_from_columns(metric, np.tile(steps, 4),
+                                              np.concatenate(list(cols.values())),
+                                              np.zeros(80)))
+    run = Run(meta=RunMeta(id="r", name="r", source="csv", location="x"), frame=frame)
+    roles = resolve_roles(run)
+    assert roles.val_loss == "val/box_loss"
+    assert roles.train_loss == "train/box_loss+train/cls_loss"
+    assert np.isfinite(role_series(run, roles.val_loss)["value"]).all()
