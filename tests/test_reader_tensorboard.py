@@ -420,7 +420,7 @@ def test_event_file_points_beyond_memory_are_refused(
     [error] = read_sources([str(tmp_path / "run")]).errors
     assert error["location"] == str(path)
     assert re.fullmatch(r"[\d,]+ scalar points by byte \d+ are more than fit in memory "
-                        r"\(98 KB available\)", error["error"]), error["error"]
+                        r"\(98 KiB available\)", error["error"]), error["error"]
 
 
 def test_a_5_gb_event_file_is_scanned_in_bounded_memory(tmp_path: Path) -> None:
