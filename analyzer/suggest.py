@@ -282,13 +282,20 @@ def decrease_size(ctx: Context, trouble_lr: float | None, f: float) -> tuple[flo
     return factor, note
 
 
+def stuck_multiplier(gain: float, params: SuggestParams = DEFAULT_PARAMS) -> float:
+    """How much to raise the LR of a run that gained ``gain`` (a share of its loss):
+    ``stuck_target_gain`` / gain within ``stuck_multiplier`` (no gain: the upper bound)."""
+    lo, hi = params.stuck_multiplier
+    if not gain > 0:
+        return hi
+    return float(min(max(params.stuck_target_gain / gain, lo), hi))
+
+
 def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
     """The factor for a run that gained ``gain`` (a share of its loss) where it should
-    move: the gain extrapolated to ``stuck_target_gain`` (×3 … ×100), at least the way
-    into the optimizer's range when the LR sits far below it, at most the setting's prior
-    (×2 when already at or above it)."""
-    lo_m, hi_m = ctx.p.stuck_multiplier
-    factor = hi_m if not gain > 0 else min(max(ctx.p.stuck_target_gain / gain, lo_m), hi_m)
+    move: :func:`stuck_multiplier`, at least the way towards the optimizer's range when
+    the LR sits far below it, at most the setting's prior (×2 when already at or above it)."""
+    factor = stuck_multiplier(gain, ctx.p)
     note = ""
     base = ctx.base
     if base is None:
@@ -305,14 +312,6 @@ def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
         if base * ctx.p.range_margin < lo and bottom / base > factor:
             factor, note = bottom / base, f" (towards the usual {fam} range {lo:g}–{hi:g})"
     return factor, note
-
-
-def stuck_multiplier(gain: float, params: SuggestParams = DEFAULT_PARAMS) -> float:
-    """How much to raise the LR of a run that gained ``gain`` (a share of its loss)."""
-    lo, hi = params.stuck_multiplier
-    if not gain > 0:
-        return hi
-    return float(min(max(params.stuck_target_gain / gain, lo), hi))
 
 
 def best_checkpoint(findings: Sequence[Finding]) -> int | None:
