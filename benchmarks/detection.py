@@ -473,7 +473,7 @@ def run_benchmark(quick: bool = False, limit: int | None = None, workers: int | 
             sp = [preds[off + i] for i in idx]
             counts2[row] = label_counts(sub)
             results2[row] = {m: score(sub, sp, m) for m in METHODS}
-        if closed:
+        if closed and _c2._torch_available():  # retraining needs PyTorch (extra "corpus")
             cl2 = closed_loop2(c2, good_finals(c2, c2_manifest), workers=workers)
     cl = closed_loop(corpus, workers=workers) if closed and corpus else None
     t_total = time.time() - t0
@@ -526,6 +526,9 @@ def render(out: dict[str, Any]) -> str:
         from .corpus2_loop import format_closed_loop as _fcl2
 
         lines += ["", _fcl2(c2["closed_loop"])]
+    elif c2:
+        lines += ["", "Closed loop on corpus 2 skipped: retraining needs PyTorch "
+                      "(pip install -e '.[corpus]')."]
     if out["closed_loop"] is not None:
         lines += ["", format_closed_loop(out["closed_loop"])]
         cl_errs = [(r["id"], r["error"]) for block in out["closed_loop"].values()

@@ -79,9 +79,9 @@ def test_a_server_that_pages_forever_is_stopped_with_bounded_memory() -> None:
                       "search; paging stopped (narrow it with --since or --experiment, or set "
                       "LRTEMPO_MLFLOW_MAX_RUNS to allow more)")], lines
     # 21 pages of 1,000 runs were read, then paging stopped (unbounded: 13 GB in 240 s).
-    # Peak measured 270 MiB on an idle machine, 1.1 GiB once with two test suites running
-    # beside it; the ceiling is far below the unbounded 13 GB either way.
-    assert got["peak_kib"] * 1024 < 1536 * 2**20, got["peak_kib"]
+    # Peak measured 270 MiB alone, 1.1–1.2 GiB inside the full suite (fresh clone); the
+    # ceiling is far below the unbounded 13 GB either way (why the peak varies is open).
+    assert got["peak_kib"] * 1024 < 2 * 2**30, got["peak_kib"]
 
 
 def test_the_byte_cap_stops_fat_pages(monkeypatch: pytest.MonkeyPatch) -> None:
