@@ -1,7 +1,7 @@
 """LR Tempo: training-run health analysis (readers → canonical table → detectors → suggestions).
 
-A pure library: it never prints. The CLI (:mod:`analyzer.cli`) and the dashboard are
-thin layers on it.
+A pure library: it never prints. The command line (:mod:`lrtempo.cli`; its analyze and
+review commands are :mod:`analyzer.cli`) and the dashboard are thin layers on it.
 """
 
 from .errors import LRTempoError, ReaderError, SourceError

@@ -16,7 +16,7 @@ STATUSES = {"healthy", "oscillation", "stagnation", "overfitting", "divergence",
 
 
 def lrtempo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "analyzer.cli", *args], check=False, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "lrtempo", *args], check=False, capture_output=True, text=True,
                           cwd=cwd, timeout=300)
 
 
@@ -162,3 +162,19 @@ def test_a_run_name_with_terminal_escapes_is_printed_inert(fmt: str, tmp_path: P
     shown = "\\x1b[2J" if fmt == "text" else "\\\\x1b\\[2J"  # Markdown escapes \ and [
     assert "\x1b" not in proc.stdout and shown in proc.stdout
     assert "name\nsecond" not in proc.stdout
+
+
+def test_imports_run_one_way() -> None:
+    """analyzer never imports the dashboard or the command line above it; the dashboard
+    never imports the command line (``lrtempo.cli`` sits above both)."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    upward = {"analyzer": ("dashboard", "lrtempo"), "dashboard": ("lrtempo",)}
+    bad = []
+    for pkg, above in upward.items():
+        for f in (root / pkg).rglob("*.py"):
+            for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+                if re.match(rf"\s*(from|import)\s+({'|'.join(above)})(\.|\s|$)", line):
+                    bad.append(f"{f.relative_to(root)}:{n}: {line.strip()}")
+    assert not bad, bad

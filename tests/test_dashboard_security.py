@@ -101,7 +101,7 @@ def record_serve(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
 
 def test_cli_refuses_a_public_host_without_auth(record_serve, capsys, tmp_path: Path) -> None:
-    from analyzer.cli import main
+    from lrtempo.cli import main
 
     for argv in (["dashboard", str(tmp_path), "--host", "0.0.0.0"],
                  ["dashboard", "--host", "192.168.1.5", "--port", "9000"],
@@ -116,7 +116,7 @@ def test_cli_refuses_a_public_host_without_auth(record_serve, capsys, tmp_path: 
 
 def test_cli_serves_a_public_host_with_auth_and_says_so(record_serve, capsys, tmp_path: Path
                                                          ) -> None:
-    from analyzer.cli import main
+    from lrtempo.cli import main
 
     users = tmp_path / "users"
     users.write_text("alice:pw-alice-123\nbob:pw-bob-456\n")
@@ -141,7 +141,7 @@ def test_cli_serves_a_public_host_with_auth_and_says_so(record_serve, capsys, tm
 
 def test_cli_refusal_exits_at_once_in_a_real_process(tmp_path: Path) -> None:
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "analyzer.cli", "dashboard", "--host", "0.0.0.0",
+    proc = subprocess.run([sys.executable, "-m", "lrtempo", "dashboard", "--host", "0.0.0.0",
                            "--port", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
                           env={**os.environ, "LRTEMPO_HOME": str(tmp_path)})
     assert proc.returncode == 2, proc.stderr

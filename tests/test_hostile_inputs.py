@@ -34,7 +34,7 @@ from typing import Literal
 
 import pytest
 
-from analyzer.cli import main
+from lrtempo.cli import main
 from analyzer.errors import printable
 from tests.tb_writers import event_name, record_offsets, simple_event, write_events
 

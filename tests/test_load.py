@@ -59,7 +59,7 @@ def demo_server(workers: int, home: Path, timeout: float = 240.0) -> Iterator[st
     port = free_port()
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "demo", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "lrtempo", "demo", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "LRTEMPO_HOME": str(home)}, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from analyzer.analysis import analyze_run
-from analyzer.cli import main
+from lrtempo.cli import main
 from analyzer.range_test import ramp_kind, read_range_test
 from analyzer.readers import read_sources
 from benchmarks.corpus.train import TrainParams, train

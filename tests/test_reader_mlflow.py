@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyzer.cli import main
+from lrtempo.cli import main
 from analyzer.errors import SourceError
 from analyzer.model import Run
 from analyzer.readers import mlflow_store, read_sources

@@ -65,7 +65,7 @@ def test_t5_trainer_state_and_tensorboard_agree(real_logs: Path) -> None:
 
 
 def test_cli_reads_all_real_logs_without_errors(real_logs: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "analyzer.cli", "analyze", str(real_logs), "--format", "json"],
+    proc = subprocess.run([sys.executable, "-m", "lrtempo", "analyze", str(real_logs), "--format", "json"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
@@ -87,7 +87,7 @@ def test_folder_scan_of_real_logs2_finds_each_log_and_not_its_notes() -> None:
     logs = {str(p) for p in REAL_LOGS2.rglob("*")
             if p.is_file() and p.name not in {"SOURCES.md", "manifest.json"}}
     assert {s.location for s in discover(REAL_LOGS2)} == logs
-    proc = subprocess.run([sys.executable, "-m", "analyzer.cli", "analyze", str(REAL_LOGS2),
+    proc = subprocess.run([sys.executable, "-m", "lrtempo", "analyze", str(REAL_LOGS2),
                            "--format", "json"], check=False, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

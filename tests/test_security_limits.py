@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from analyzer.cli import checked_since, main
+from analyzer.cli import checked_since
+from lrtempo.cli import main
 from analyzer.errors import SourceError
 from analyzer.model import ReadResult
 
@@ -55,7 +56,7 @@ CHILD = r"""
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
 import contextlib, io
-from analyzer.cli import main
+from lrtempo.cli import main
 err = io.StringIO()
 with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
     code = main(["analyze", sys.argv[2], "-q"])

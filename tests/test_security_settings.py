@@ -268,7 +268,7 @@ def test_operator_flags_widen_the_policy(tmp_path: Path) -> None:
 def test_cli_flags_reach_the_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     import dashboard.serve
-    from analyzer.cli import main
+    from lrtempo.cli import main
     from dashboard.data import STORE_KEY
 
     apps: list[Any] = []

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from analyzer.analysis import analyze_run
-from analyzer.cli import main
+from lrtempo.cli import main
 from analyzer.findings import Suggestion
 from analyzer.model import Run, RunMeta, finalize_frame, frame_from_columns
 from analyzer.readers import read_sources

@@ -235,7 +235,7 @@ def test_upload_store_bounds_must_be_positive() -> None:
     for bad in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match=f"upload disk bound {bad}: must be a number above 0"):
             UploadStore(disk_mb=bad)
-    from analyzer.cli import main
+    from lrtempo.cli import main
 
     assert main(["dashboard", "--upload-budget-mb", "inf"]) == 2
     assert main(["dashboard", "--upload-max-age-hours", "0"]) == 2

@@ -198,7 +198,7 @@ def test_unreachable_server_fails_that_run_only(tagged_runs, monkeypatch) -> Non
 
 
 def test_cli_review_write_tags_only_when_asked(tagged_runs, tmp_path, capsys) -> None:
-    from analyzer.cli import main
+    from lrtempo.cli import main
 
     server, _ = tagged_runs
     client = server.client()
@@ -228,7 +228,7 @@ def test_cli_review_write_tags_only_when_asked(tagged_runs, tmp_path, capsys) ->
 
 
 def test_cli_write_tags_on_files_says_there_is_nothing_to_tag(tmp_path, capsys) -> None:
-    from analyzer.cli import main
+    from lrtempo.cli import main
 
     log = tmp_path / "run.jsonl"
     log.write_text("".join(f'{{"step": {s}, "loss": {1 / (s + 1)}}}\n' for s in range(50)))

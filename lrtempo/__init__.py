@@ -1,0 +1,2 @@
+"""The ``lrtempo`` command line (:mod:`lrtempo.cli`): the layer above the analyzer and
+the dashboard."""

@@ -1,0 +1,7 @@
+"""``python -m lrtempo``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,185 @@
+"""``lrtempo``: the command line, above both the analyzer and the dashboard.
+
+    lrtempo analyze SOURCE... [--format text|json|markdown|html] [--out FILE]
+                              [--since 24h] [--experiment NAME] [--fail-on warning|critical]
+                              [--train-loss NAME] [--val-loss NAME] [--lr NAME]
+    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags] [--executor WHERE]
+    lrtempo dashboard [SOURCE...] [--tracking-uri URI] [--host 127.0.0.1] [--port 8050]
+    lrtempo demo [--port 8050] [--reset]
+
+``analyze``/``review`` run :mod:`analyzer.cli`; ``dashboard``/``demo`` the dashboard.
+Exit status: 0 done; 1 with ``--fail-on`` when a finding reaches that severity;
+2 bad usage or no readable run (one line per bad source on stderr).
+No traceback reaches the user unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from analyzer import __version__
+from analyzer.cli import EXIT_OK, EXIT_USAGE, FORMATS, cmd_analyze
+from analyzer.errors import LRTempoError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lrtempo", description="Training-run health analysis for loss/LR logs.")
+    p.add_argument("--version", action="version", version=f"lrtempo {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def sources_args(sp: argparse.ArgumentParser, required: bool = True) -> None:
+        sp.add_argument("sources", nargs="+" if required else "*", metavar="SOURCE",
+                        help="log files, folders, or MLflow URIs (http://…, sqlite:///…, file:///…, mlflow)")
+        sp.add_argument("--since", help="only runs started since: 24h, 7d, or an ISO date")
+        sp.add_argument("--experiment", help="MLflow experiment name or id")
+        sp.add_argument("--train-loss", dest="train_loss", metavar="NAME", help="metric to use as train loss")
+        sp.add_argument("--val-loss", dest="val_loss", metavar="NAME", help="metric to use as validation loss")
+        sp.add_argument("--lr", metavar="NAME", help="metric to use as learning rate")
+        sp.add_argument("--debug", action="store_true", help="show tracebacks")
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    def serve_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (anything but loopback needs --auth-file or "
+                             "--trust-proxy-header)")
+        sp.add_argument("--port", type=int, default=8050)
+        sp.add_argument("--workers", type=int, default=1, help="gunicorn workers (1 = built-in server)")
+        sp.add_argument("--auth-file", dest="auth_file", metavar="FILE",
+                        help="HTTP basic auth: a file of user:password lines (mode 0600)")
+        sp.add_argument("--trust-proxy-header", dest="proxy_header", metavar="NAME",
+                        help="behind an authenticating proxy: requests without this header "
+                             "(e.g. X-Forwarded-User) get 401")
+
+    a = sub.add_parser("analyze", help="analyze runs and print findings and suggestions")
+    sources_args(a)
+    a.add_argument("--format", choices=FORMATS, default="text")
+    a.add_argument("--out", metavar="FILE", help="write the report to FILE instead of stdout")
+    a.add_argument("--fail-on", dest="fail_on", choices=("warning", "critical"),
+                   help="exit 1 when a finding reaches this severity")
+    a.add_argument("--group-by", dest="group_by", metavar="PARAM",
+                   help="group runs into LR sweeps by this run parameter (default: MLflow "
+                        "experiment or folder)")
+
+    r = sub.add_parser("review", help="a shareable report of recent runs (format from --out's extension)")
+    sources_args(r)
+    r.add_argument("--out", metavar="FILE", help="report file (.html, .md, .json, .txt); stdout if absent")
+    r.add_argument("--format", choices=FORMATS, help="overrides the format taken from --out")
+    r.add_argument("--fail-on", dest="fail_on", choices=("warning", "critical"))
+    r.add_argument("--group-by", dest="group_by", metavar="PARAM",
+                   help="group runs into LR sweeps by this run parameter")
+    r.add_argument("--write-tags", dest="write_tags", action="store_true",
+                   help="store each MLflow run's status and suggestion as lrtempo.* run tags "
+                        "(tags only; metrics and params are never touched)")
+    r.add_argument("--executor", metavar="WHERE",
+                   help="analyze the runs locally (default), in processes:N, or on a Dask "
+                        "cluster at dask://HOST:PORT; runs are streamed, results identical")
+    r.set_defaults(default_since="24h")
+
+    d = sub.add_parser("dashboard", help="start the dashboard on sources and/or an MLflow server")
+    sources_args(d, required=False)
+    d.add_argument("--tracking-uri", dest="tracking_uri",
+                   help="MLflow tracking URI to review (server-wide; each visitor may choose "
+                        "their own in Settings, kept in their browser)")
+    d.add_argument("--allow-uri-schemes", dest="allow_uri_schemes", metavar="LIST", default="",
+                   help="let visitors enter these URI kinds in Settings besides http(s): "
+                        "sqlite,file (they then read files of this host)")
+    d.add_argument("--allow-private-uris", dest="allow_private_uris", action="store_true",
+                   help="let visitors enter URIs whose host is loopback, link-local or a "
+                        "cloud metadata address (refused by default)")
+    d.add_argument("--upload-memory-mb", dest="upload_memory_mb", type=float, default=512,
+                   metavar="MIB", help="uploaded runs kept in memory (oldest leave it first; "
+                                       "re-read from disk when opened); default 512")
+    d.add_argument("--upload-disk-mb", dest="upload_disk_mb", type=float, default=2048,
+                   metavar="MIB", help="uploads kept on disk (oldest deleted first); "
+                                       "default 2048")
+    d.add_argument("--upload-max-age-hours", dest="upload_max_age_hours", type=float,
+                   default=24, metavar="H", help="uploads older than this are deleted; "
+                                                 "default 24")
+    d.add_argument("--upload-budget-mb", dest="upload_budget_mb", type=float, default=1024,
+                   metavar="MIB", help="decompressed bytes all uploads being read at once may "
+                                       "hold together; default 1024")
+    serve_args(d)
+
+    m = sub.add_parser("demo", help="seed a local MLflow store from sample_runs/ and open the dashboard")
+    serve_args(m)
+    m.add_argument("--reset", action="store_true", help="re-create the demo store")
+    m.add_argument("--no-serve", dest="serve", action="store_false", help="seed and analyze only")
+    m.add_argument("--debug", action="store_true")
+    return p
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Start the dashboard (refused beyond loopback without authentication)."""
+    from dashboard.auth import file_is_private, is_loopback, serving_auth
+
+    auth = serving_auth(args.host, args.auth_file, args.proxy_header)  # ValueError: exit 2
+    if auth.users and not file_is_private(args.auth_file):
+        print(f"lrtempo: WARNING: {args.auth_file} can be read by other users (chmod 600 it)",
+              file=sys.stderr)
+    if auth.users and not is_loopback(args.host):
+        print("lrtempo: WARNING: basic-auth passwords cross the network in clear text over "
+              "http; put a TLS proxy in front", file=sys.stderr)
+    from dashboard.app import create_app
+    from dashboard.serve import serve
+
+    sources = list(args.sources)
+    app = create_app(sources, tracking_uri=args.tracking_uri, auth=auth,
+                     allow_uri_schemes=getattr(args, "allow_uri_schemes", "") or "",
+                     allow_private_uris=getattr(args, "allow_private_uris", False),
+                     **{k: getattr(args, k) for k in ("upload_memory_mb", "upload_disk_mb",
+                                                      "upload_max_age_hours", "upload_budget_mb")
+                        if hasattr(args, k)})
+    print(f"lrtempo: protection: {auth.describe()}", file=sys.stderr)
+    print(f"LR Tempo dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
+    serve(app, host=args.host, port=args.port, workers=args.workers)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Seed the embedded MLflow store from sample_runs/, then serve the dashboard on it."""
+    from dashboard.auth import serving_auth
+    from dashboard.demo import demo_store
+
+    if args.serve:
+        serving_auth(args.host, args.auth_file, args.proxy_header)  # refuse before seeding
+    uri = demo_store(reset=args.reset)
+    print(f"lrtempo: demo store {uri}", file=sys.stderr)
+    if not args.serve:
+        ns = argparse.Namespace(sources=[uri], since=None, experiment=None, train_loss=None,
+                                val_loss=None, lr=None, quiet=True, out=None, format="text",
+                                fail_on=None)
+        return cmd_analyze(ns)
+    ns = argparse.Namespace(sources=[uri], tracking_uri=uri, host=args.host, port=args.port,
+                            workers=args.workers, auth_file=args.auth_file,
+                            proxy_header=args.proxy_header)
+    return cmd_dashboard(ns)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "analyze": cmd_analyze, "review": cmd_analyze, "dashboard": cmd_dashboard, "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lrtempo`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (LRTempoError, ValueError, OSError) as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"lrtempo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"lrtempo: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
