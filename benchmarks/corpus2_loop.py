@@ -20,7 +20,7 @@ from typing import Any
 from .corpus import LabeledRun
 from .corpus2 import result_to_run, train
 from .corpus2.build import final_val, verify_curves
-from .detection import _try_analyze, apply_suggestion, reference_suggestion
+from .detection import apply_suggestion, suggestion_for
 
 SPLIT_ROWS: dict[str, str] = {"tune": "corpus2 tune", "heldout": "corpus2 held-out"}
 REACH_TOL = 0.10
@@ -48,14 +48,9 @@ def _one(args: tuple[LabeledRun, str, float]) -> dict[str, Any]:
         "direction": lr.direction, "action": None, "retrained": False, "error": None,
         "good_final_val": good_final,
     }
-    if mode == "lrtempo":
-        a, err = _try_analyze(lr.run)
-        if a is None:
-            row["error"] = f"analyze_run on the run: {err}"
-            return row
-        s = a.suggestion
-    else:
-        s = reference_suggestion(lr)
+    s, row["error"] = suggestion_for(lr, mode)
+    if row["error"]:
+        return row
     row["action"] = s.action if s else None
     if s is not None:
         row["factor"] = s.factor

@@ -259,17 +259,23 @@ def _try_analyze(run: Run) -> tuple[Any, str | None]:
         return None, f"{type(exc).__name__}: {exc}"
 
 
+def suggestion_for(lr: LabeledRun, mode: str) -> tuple[Any, str | None]:
+    """The suggestion a closed loop retrains with: LR Tempo's (``mode="lrtempo"``) or the
+    label's textbook fix; ``(None, error)`` when LR Tempo crashed on the run."""
+    if mode != "lrtempo":
+        return reference_suggestion(lr), None
+    a, err = _try_analyze(lr.run)
+    if a is None:
+        return None, f"analyze_run on the run: {err}"
+    return a.suggestion, None
+
+
 def _closed_loop_one(lr: LabeledRun, mode: str = "lrtempo") -> dict[str, Any]:
     row: dict[str, Any] = {"id": lr.id, "labels": sorted(lr.labels), "action": None,
                            "retrained": False, "error": None}
-    if mode == "lrtempo":
-        a, err = _try_analyze(lr.run)
-        if a is None:
-            row["error"] = f"analyze_run on the run: {err}"
-            return row
-        s = a.suggestion
-    else:
-        s = reference_suggestion(lr)
+    s, row["error"] = suggestion_for(lr, mode)
+    if row["error"]:
+        return row
     row["action"] = s.action if s else None
     q = apply_suggestion(lr, s)
     if q is None:
@@ -527,8 +533,8 @@ def render(out: dict[str, Any]) -> str:
 
         lines += ["", _fcl2(c2["closed_loop"])]
     elif c2:
-        lines += ["", "Closed loop on corpus 2 skipped: retraining needs PyTorch "
-                      "(pip install -e '.[corpus]')."]
+        lines += ["", ("Closed loop on corpus 2 skipped: retraining needs PyTorch "
+                       "(pip install -e '.[corpus]').")]
     if out["closed_loop"] is not None:
         lines += ["", format_closed_loop(out["closed_loop"])]
         cl_errs = [(r["id"], r["error"]) for block in out["closed_loop"].values()

@@ -35,7 +35,16 @@ from . import analyzer_synthetic as _asyn
 from . import synthetic as _synthetic
 from .scenarios import Scenario, scenarios
 from .train import TrainParams, TrainResult, train
-from .verify import KINDS, Verdict, as_jsonable, curve_stats, expected_direction, reconcile, verify
+from .verify import (
+    KINDS,
+    Verdict,
+    as_jsonable,
+    curve_stats,
+    expected_direction,
+    group_floors,
+    reconcile,
+    verify,
+)
 
 __all__ = [
     "KINDS", "PARTS", "LabeledRun", "TrainParams", "build_corpus", "build_real",
@@ -172,12 +181,7 @@ def build_real(quick: bool = False, limit: int | None = None, workers: int | Non
     results = _train_all([s.params for s in scs], workers)
     if report is not None:
         report["trained"] = len(results)
-    floors: dict[tuple, float] = {}
-    for r in results:
-        v = r.val_loss[np.isfinite(r.val_loss)]
-        if len(v):
-            k = _group_key(r.params)
-            floors[k] = min(floors.get(k, math.inf), float(v.min()))
+    floors = group_floors(results, lambda r: _group_key(r.params))
     out: list[LabeledRun] = []
     for i, (sc, res) in enumerate(zip(scs, results)):
         floor = floors.get(_group_key(res.params), math.nan)

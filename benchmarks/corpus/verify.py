@@ -47,6 +47,7 @@ Rules (thresholds below; a value between the positive and the negative threshold
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,6 +218,18 @@ def verify(stats: dict[str, float]) -> Verdict:
     if not kinds and not amb and stats["val_gain"] < HEALTHY_GAIN:
         amb.add("stagnation")  # did not learn much, yet not clearly stalled
     return Verdict(frozenset(kinds), frozenset(amb - kinds), stats)
+
+
+def group_floors(results: Iterable[Any], key: Callable[[Any], Hashable]) -> dict[Hashable, float]:
+    """The ``floor`` of each group of runs: the best finite val loss (``.val_loss``) of
+    the runs ``key`` puts in it — the level a good LR reaches there."""
+    floors: dict[Hashable, float] = {}
+    for r in results:
+        v = r.val_loss[np.isfinite(r.val_loss)]
+        if len(v):
+            k = key(r)
+            floors[k] = min(floors.get(k, math.inf), float(v.min()))
+    return floors
 
 
 def reconcile(

@@ -29,6 +29,7 @@ from ..corpus.verify import (
     as_jsonable,
     curve_stats,
     expected_direction,
+    group_floors,
     reconcile,
     verify,
 )
@@ -91,18 +92,6 @@ def final_val(r: Result) -> float:
 def group_key(s: Spec) -> tuple:
     """Runs that share a loss floor: same family, setup and train subset."""
     return (s.family, s.setup, s.n_train)
-
-
-def group_floors(results: Iterable[Result]) -> dict[tuple, float]:
-    """The best finite val loss of each group (:func:`group_key`): the level a good LR
-    reaches, against which levels are verified."""
-    floors: dict[tuple, float] = {}
-    for r in results:
-        v = r.val_loss[np.isfinite(r.val_loss)]
-        if len(v):
-            k = group_key(r.spec)
-            floors[k] = min(floors.get(k, math.inf), float(v.min()))
-    return floors
 
 
 def verify_curves(r: Result, floor: float) -> Verdict:
@@ -178,7 +167,7 @@ def generate(families: Iterable[str] | None = None, quick: bool = False, workers
     order = {s: k for k, s in enumerate(setups)}
     entries.sort(key=lambda e: (order[e[0]], e[1].spec.n_train or 0, e[1].index, e[1].spec.seed))
     # 3. floors and verification
-    floors = group_floors([r for _, _, r in entries])
+    floors = group_floors((r for _, _, r in entries), lambda r: group_key(r.spec))
     setup_info: dict[str, Any] = {}
     for s in setups:
         fv = {i: final_val(r) for i, r in sweeps[s].items()}
@@ -239,7 +228,7 @@ def relabel(results: list[Result], manifest: dict[str, Any]) -> dict[str, Any]:
     """Verify every stored run again with today's rules (floors from the stored curves,
     no training): the labels, notes, verification and statistics of the manifest are
     replaced and its report recomputed. For a change of the verification rules."""
-    floors = group_floors(results)
+    floors = group_floors(results, lambda r: group_key(r.spec))
     for r, m in zip(results, manifest["runs"]):
         small = r.spec.n_train is not None
         built = constructed(int(m["j"]), small)
