@@ -216,7 +216,30 @@ def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, n
         ovf = [f for f in ovf if f.kind != "divergence"]
     if ovf:
         return ovf
-    return detect_stagnation(*val, lr=lr, metric="val_loss", reference=train, config=cfg)
+    stag = detect_stagnation(*val, lr=lr, metric="val_loss", reference=train, config=cfg)
+    return [_as_bouncing_plateau(f) if _bounces_on_plateau(f, cfg) else f for f in stag]
+
+
+def _bounces_on_plateau(f: Finding, cfg: AnalysisConfig) -> bool:
+    """A val plateau (flat while the train loss still falls) whose evaluations jump
+    ≥ ``oscillation.val_bounce`` per evaluation: a val pass over a fixed set moves only
+    with the weights, so the val loss is not stuck, it bounces around a level it cannot
+    get below — an LR too large, not a run to stop early."""
+    jitter = f.evidence.get("jitter")
+    return (f.evidence.get("diagnosis") == "val_plateau" and f.severity != "info"
+            and isinstance(jitter, float) and jitter >= cfg.oscillation.val_bounce)
+
+
+def _as_bouncing_plateau(f: Finding) -> Finding:
+    ev = dict(f.evidence)
+    ev["path"], ev["val_bounce"], ev["onset_step"] = "plateau_bounce", ev["jitter"], float(f.start_step)
+    return replace(
+        f, kind="oscillation",
+        message=(f"The validation loss has not improved since step {f.start_step} and jumps "
+                 f"{100 * float(ev['jitter']):.0f}% per evaluation (up and back down) while the "
+                 "training loss keeps falling: the weights bounce around a level they cannot get "
+                 "below; lower the learning rate."),
+    )
 
 
 def _after(series: tuple[np.ndarray, np.ndarray], step: float) -> tuple[np.ndarray, np.ndarray]:

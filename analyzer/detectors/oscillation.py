@@ -401,7 +401,7 @@ def detect_val_oscillation(
         if p_up < config.alpha:
             continue
         ratio = math.nan if settles or tx is None or ty is None else _val_to_train(x, y, i0, i1, tx, ty)
-        if ratio >= config.oscillation.val_memorize:
+        if ratio >= config.oscillation.val_memorize and st["bounce"] < config.oscillation.val_wild:
             continue
         hits.append((i0, i1, st, p_up, ratio))
     if not hits:
