@@ -242,6 +242,17 @@ def _as_bouncing_plateau(f: Finding) -> Finding:
     )
 
 
+def _drift_within_bounce(findings: list[Finding]) -> list[Finding]:
+    """A moderate upward drift (divergence ``path: drift``, warning: < 50 % over its
+    window) of a loss that oscillates is the bouncing seen from afar: the run did not
+    blow up, its level wanders up while it jumps. Oscillation is the reading; the drift
+    is dropped (both say lower the LR)."""
+    if not any(f.kind == "oscillation" and f.severity != "info" for f in findings):
+        return findings
+    return [f for f in findings if not (f.kind == "divergence" and f.severity == "warning"
+                                        and f.evidence.get("path") == "drift")]
+
+
 def _after(series: tuple[np.ndarray, np.ndarray], step: float) -> tuple[np.ndarray, np.ndarray]:
     """The points of ``(steps, values)`` after ``step``."""
     keep = series[0] > step
@@ -280,6 +291,7 @@ def analyze_series(
         if not vdiv and not critical:
             findings += _val_findings(val, train, lr, findings, cfg)
 
+    findings = _drift_within_bounce(findings)
     if not any(f.severity != "info" for f in findings):
         findings += detect_slow_descent(train, val, lr, config=cfg)
     insufficient = n_train < cfg.min_points and n_val < 4

@@ -251,7 +251,7 @@ def _drift(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) ->
         kind="divergence", metric=metric, start_step=int(rx[a]), end_step=int(x[-1]),  # type: ignore[arg-type]
         severity=sev, confidence=confidence(pa, rel, config.divergence.rise_level),  # type: ignore[arg-type]
         evidence={"p_value": pa, "rise": rise, "rise_pct": 100 * rel, "level_at_start": level,
-                  "final_level": final, "windows_tested": len(wins)},
+                  "final_level": final, "windows_tested": len(wins), "path": "drift"},
         message=f"The {metric.replace('_', ' ')} drifts upwards from step {int(rx[a])} "
                 f"(+{100 * rel:.0f}%, p={pa:.2g}): training is destabilising; lower the learning rate.",
     )]
