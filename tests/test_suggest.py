@@ -8,7 +8,7 @@ import pytest
 from analyzer import synthetic as S
 from analyzer.analysis import analyze_series
 from analyzer.findings import Finding
-from analyzer.suggest import OSCILLATION_FACTOR, lr_prior, param_lr, suggest
+from analyzer.suggest import DEFAULT_PARAMS, OSCILLATION_FACTOR, lr_prior, param_lr, suggest
 
 
 def _f(kind, severity="warning", start=100, end=200, metric="train_loss", **ev) -> Finding:
@@ -110,10 +110,11 @@ def test_stagnation_actions() -> None:
     assert s.action == "increase_lr" and s.factor == pytest.approx(1000.0)  # barely moved: ×1000
     s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.025, plateau_frac=1.0)],
                 lr=(steps, np.full(100, 1e-6)))
-    assert s.factor == pytest.approx(120.0)  # 2.5 % gained in a line: 40× takes the whole loss, ×3
+    target = DEFAULT_PARAMS.stuck_target_gain
+    assert s.factor == pytest.approx(target / 0.025, rel=0.02)  # 2.5 % gained in a line
     s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.9, plateau_frac=1.0)],
                 lr=(steps, np.full(100, 1e-6)))
-    assert s.factor == pytest.approx(3.3)  # 3 / 0.9
+    assert s.factor == pytest.approx(max(target / 0.9, 3.0), rel=0.02)
     s = suggest([_f("stagnation", diagnosis="stuck")], lr=(steps, np.full(100, 5e-5)),
                 params={"peft": "lora"})
     assert s.action == "increase_lr" and s.suggested_lr == pytest.approx(1e-4)
@@ -199,24 +200,39 @@ def test_oscillation_at_the_first_warmup_steps_scales_the_peak_not_the_first_lr(
     assert s.current_lr == pytest.approx(1e-3) and s.factor == pytest.approx(0.1)
 
 
-@pytest.mark.parametrize("opt,base,lo", [("Adam", 1e-7, 1e-4), ("sgd", 1e-5, 1e-2)])
+@pytest.mark.parametrize("opt,base,lo", [("Adam", 1e-8, 1e-4), ("sgd", 1e-6, 1e-2)])
 def test_far_too_small_lr_is_raised_towards_its_optimizers_range(opt: str, base: float,
                                                                   lo: float) -> None:
-    """Decades below the usual range: to a third of its bottom, more than the gain says."""
+    """Decades below the usual range: to ``range_reach`` below its bottom, more than the
+    gain says."""
     steps = np.arange(100.0)
-    f = _f("stagnation", diagnosis="stuck", rel_improvement=0.02, plateau_frac=1.0)
+    f = _f("stagnation", diagnosis="stuck", rel_improvement=0.1, plateau_frac=1.0)
     s = suggest([f], lr=(steps, np.full(100, base)), params={"optimizer": opt})
-    assert s.action == "increase_lr" and s.suggested_lr == pytest.approx(lo / 3, rel=0.05)
-    assert s.factor > 100
+    reach = DEFAULT_PARAMS.range_reach
+    assert s.action == "increase_lr" and s.suggested_lr == pytest.approx(lo / reach, rel=0.05)
+    assert s.factor > DEFAULT_PARAMS.stuck_target_gain / 0.1
+
+
+def test_an_increase_stops_at_the_edge_a_decrease_is_pulled_to() -> None:
+    """A stuck Adam run at 1e-3 (the top of its range) is raised by the gain's multiplier
+    only up to ``range_reach`` × the top, never past it."""
+    steps = np.arange(100.0)
+    f = _f("stagnation", diagnosis="stuck", rel_improvement=0.001, plateau_frac=1.0)
+    s = suggest([f], lr=(steps, np.full(100, 1e-3)), params={"optimizer": "adam"})
+    assert s.action == "increase_lr"
+    assert s.suggested_lr == pytest.approx(1e-3 * DEFAULT_PARAMS.range_reach, rel=0.05)
 
 
 def test_far_too_large_lr_is_cut_towards_its_optimizers_range() -> None:
     steps = np.arange(100.0)
     f = _f("divergence", "critical", start=5, end=99)
     s = suggest([f], lr=(steps, np.full(100, 0.5)), params={"optimizer": "adamw"})
-    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(3e-3)  # 3x its top
+    top = 1e-3 * DEFAULT_PARAMS.range_reach  # AdamW's usual top × the reach
+    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(top)
     s = suggest([f], lr=(steps, np.full(100, 0.5)), params={"optimizer": "sgd"})
     assert s.suggested_lr == pytest.approx(0.05)  # within 30x of SGD's range: a decade
+    s = suggest([f], lr=(steps, np.full(100, 0.05)), params={"optimizer": "adamw"})
+    assert s.suggested_lr == pytest.approx(0.005)  # not far enough above the range: a decade
 
 
 def test_a_blow_up_at_once_cuts_two_decades() -> None:
