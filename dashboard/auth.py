@@ -116,8 +116,8 @@ def parse_line(line: str) -> tuple[str, str, str] | None:
     name, sep, password = line.partition(":")
     role = "reader"
     head, colon, last = password.rpartition(":")
-    if colon and last.strip() in ROLES and head.strip():
-        password, role = head, last.strip()
+    if colon and last.strip() in ROLES:
+        password, role = head, last.strip()  # ``user::writer``: an empty password
     name, password = name.strip(), password.strip()
     if not sep or not name or not password:
         raise ValueError("expected user:password")
