@@ -73,7 +73,8 @@ class AuthConfig:
                          f"{self.source}")
         if self.proxy_header:
             parts.append(f"requests must carry the {self.proxy_header} header set by your proxy "
-                         "(make sure only the proxy can reach this port)")
+                         "(make sure only the proxy can reach this port)"
+                         + ("" if self.users else "; its users are readers"))
         return "; ".join(parts) if parts else "none (loopback only: users of this machine can open it)"
 
 

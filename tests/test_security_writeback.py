@@ -208,6 +208,7 @@ def test_proxy_users_are_readers_and_loopback_writes() -> None:
     with app.server.test_request_context("/"):
         assert may_write(None) and may_write(AuthConfig())
         assert not may_write(AuthConfig(proxy_header="X-Forwarded-User"))
+        assert "its users are readers" in AuthConfig(proxy_header="X-Forwarded-User").describe()
     with app.server.test_request_context("/", headers={"Authorization": "Basic d3I6cHc="}):  # wr:pw
         assert may_write(AuthConfig(users={"wr": "pw"}, writers=frozenset({"wr"})))
         assert not may_write(AuthConfig(users={"wr": "pw"}))
@@ -291,3 +292,41 @@ def test_a_hostile_auth_file_is_one_line_and_exit_2(case: str, tmp_path: Path) -
     ), proc.stderr[-2000:]
     assert "Error" not in proc.stderr and "internal error" not in proc.stderr
     assert time.monotonic() - t0 < 60
+
+
+@pytest.mark.mlflow_server
+def test_tokens_hold_across_gunicorn_workers(clean: dict[str, Any]) -> None:
+    """``lrtempo dashboard --workers 2`` (real gunicorn): a token issued by one worker is
+    taken by whichever answers the confirm, and only once in all."""
+    from tests.fixtures_mlflow import free_port
+    from tests.test_security_headers import _start_cli, _stop
+
+    client = clean["client"]
+    port = free_port()
+    proc = _start_cli([clean["url"], "--workers", "2"], {"LRTEMPO_ALLOWED_HOSTS": ""}, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        workers = [d for d in os.listdir("/proc") if d.isdigit() and _ppid(int(d)) == proc.pid]
+        assert len(workers) == 2, workers
+        for _ in range(4):
+            opened = call(base, "writeback-modal.is_open", _open_values(clean))
+            token = opened["writeback-token"]["data"]
+            done = call(base, "writeback-modal.is_open", _confirm_values(token))
+            assert "1 written" in json.dumps(done), done
+            for key in lrtempo_tags(client, clean["recent"]):
+                client.delete_tag(clean["recent"], key)
+            for _ in range(3):  # replays, whichever worker answers
+                again = call(base, "writeback-modal.is_open", _confirm_values(token))
+                assert "already used" in json.dumps(again), again
+            assert lrtempo_tags(client, clean["recent"]) == {}
+            assert lrtempo_tags(client, clean["old"]) == {}
+    finally:
+        _stop(proc)
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[1])
