@@ -5,6 +5,7 @@
                               [--train-loss NAME] [--val-loss NAME] [--lr NAME]
     lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags] [--executor WHERE]
     lrtempo dashboard [SOURCE...] [--tracking-uri URI] [--host 127.0.0.1] [--port 8050]
+                      [--auth-file FILE] [--allowed-hosts NAME,...]
     lrtempo demo [--port 8050] [--reset]
 
 ``analyze``/``review`` run :mod:`analyzer.cli`; ``dashboard``/``demo`` the dashboard.
