@@ -8,7 +8,10 @@ A visitor's Settings (their tracking URI, default experiment) live in their brow
 (``dcc.Store`` ``user-settings``, local storage) and change only their own pages; the
 server-wide tracking URI comes from the command line (or an admin of the auth file).
 ``allow_uri_schemes``/``allow_private_uris`` widen what a visitor may enter
-(:mod:`dashboard.uri_policy`).
+(:mod:`dashboard.uri_policy`). ``host`` (the bind address) and ``allowed_hosts`` say
+which ``Host`` headers are answered; every answer forbids framing
+(:mod:`dashboard.webguard`). Write-back needs a writer and a one-time confirmation
+(:mod:`dashboard.writeback`).
 
 Nothing is read at import or here: sources are read on the first request that needs
 them (see :mod:`dashboard.data`). Everything is served from this package (assets,
@@ -18,6 +21,7 @@ component bundles): no CDN.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import dash
@@ -29,6 +33,9 @@ from .layout import navbar
 from .upload_store import DISK_MB, MAX_AGE_HOURS, MEMORY_MB, UploadStore
 from .uploads import UPLOAD_BUDGET_MB, UPLOAD_READERS
 from .uri_policy import DEFAULT_SCHEMES, UriPolicy, parse_schemes
+from .webguard import allowed_hosts as host_policy
+from .webguard import guard
+from .writeback import CONFIRM_KEY, ConfirmTokens
 
 AUTH_KEY = "LRTEMPO_AUTH"
 
@@ -49,6 +56,8 @@ def create_app(
     upload_max_age_hours: float = MAX_AGE_HOURS,
     upload_budget_mb: float = UPLOAD_BUDGET_MB,
     upload_readers: int = UPLOAD_READERS,
+    host: str = "127.0.0.1",
+    allowed_hosts: str | Iterable[str] | None = None,
 ) -> dash.Dash:
     """A Dash app reviewing ``sources`` (files, folders, MLflow URIs) plus uploads."""
     if upload_limit_mb <= 0:
@@ -74,7 +83,8 @@ def create_app(
         update_title=None,
     )
     if auth is not None:
-        protect(app.server, auth)  # first, so it runs before any other hook
+        protect(app.server, auth)  # before any other hook but the Host check
+    guard(app.server, host_policy(host, allowed_hosts, env=False))  # Host check runs first
     app.server.config[STORE_KEY] = DataStore(
         sources=list(sources), tracking_uri=tracking_uri, since_hours=float(since_hours),
         upload_limit_mb=int(upload_limit_mb),
@@ -84,6 +94,7 @@ def create_app(
         upload_slots=threading.BoundedSemaphore(max(1, int(upload_readers))),
     )
     app.server.config[AUTH_KEY] = auth
+    app.server.config[CONFIRM_KEY] = ConfirmTokens()
     # Base64 uploads are ~4/3 of the file; allow a few files per request, refuse more.
     app.server.config["MAX_CONTENT_LENGTH"] = int(upload_limit_mb * 1024 * 1024 * 1.4 * 4) + (1 << 20)
     app.layout = html.Div([

@@ -22,8 +22,6 @@ from analyzer.lrtext import lr_change
 from analyzer.model import Run
 from analyzer.report import render_html, render_markdown
 from analyzer.roles import RoleMap, resolve_roles
-from analyzer.writeback import summary as writeback_summary
-from analyzer.writeback import write_back
 
 from .data import (
     current_store,
@@ -170,26 +168,12 @@ def mlflow_row_count(rows: list[dict[str, Any]]) -> int:
 
 
 def write_tags_view(filters: ReviewFilters) -> dbc.Alert:
-    """Write the shown MLflow runs' verdicts as ``lrtempo.*`` tags; a result alert.
+    """Write the verdicts of the MLflow runs ``filters`` show as ``lrtempo.*`` tags, at
+    once (for scripts and tests: the Review page confirms first, see
+    :mod:`dashboard.writeback`); a result alert."""
+    from .writeback import plan, write_runs
 
-    Only runs of the server's own stores are written (never a visitor's tracking URI:
-    the writer would send the server's credentials there)."""
-    from dataclasses import replace
-
-    data = review_data(replace(filters, tracking_uri=None))
-    analyses = [a for a, r in zip(data.analyses, data.rows) if r["source"] == "mlflow"]
-    if not analyses:
-        return dbc.Alert("No MLflow run in this view: nothing was written.", color="warning",
-                         className="py-2 mb-2", id="writeback-result")
-    results = write_back(analyses, tracking_uris=current_store().mlflow_uris)
-    failed = [r for r in results if r.outcome == "failed"]
-    return dbc.Alert([
-        html.Div(f"MLflow tags: {writeback_summary(results)}.", className="fw-bold"),
-        html.Div("Tags only (lrtempo.status, lrtempo.action, …); metrics and params are untouched.",
-                 className="small"),
-        html.Ul([html.Li(f"{r.run_name}: {r.message}") for r in failed[:10]], className="mb-0 small")
-        if failed else None,
-    ], color="danger" if failed else "success", className="py-2 mb-2", id="writeback-result")
+    return write_runs(plan(filters).run_ids)
 
 
 def run_view(run_id: str | None) -> tuple[Any, Any, Any]:

@@ -5,6 +5,7 @@
                               [--train-loss NAME] [--val-loss NAME] [--lr NAME]
     lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags] [--executor WHERE]
     lrtempo dashboard [SOURCE...] [--tracking-uri URI] [--host 127.0.0.1] [--port 8050]
+                      [--auth-file FILE] [--allowed-hosts NAME,...]
     lrtempo demo [--port 8050] [--reset]
 
 ``analyze``/``review`` run :mod:`analyzer.cli`; ``dashboard``/``demo`` the dashboard.
@@ -16,6 +17,7 @@ No traceback reaches the user unless ``--debug`` is given.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -48,10 +50,18 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--port", type=int, default=8050)
         sp.add_argument("--workers", type=int, default=1, help="gunicorn workers (1 = built-in server)")
         sp.add_argument("--auth-file", dest="auth_file", metavar="FILE",
-                        help="HTTP basic auth: a file of user:password lines (mode 0600)")
+                        help="HTTP basic auth: a file of user:password[:role] lines (mode "
+                             "0600); role reader (default), writer (may write tags to "
+                             "MLflow) or admin (also the server-wide Settings)")
         sp.add_argument("--trust-proxy-header", dest="proxy_header", metavar="NAME",
                         help="behind an authenticating proxy: requests without this header "
                              "(e.g. X-Forwarded-User) get 401")
+        sp.add_argument("--allowed-hosts", dest="allowed_hosts", metavar="LIST",
+                        default=os.environ.get("LRTEMPO_ALLOWED_HOSTS", ""),
+                        help="host names the dashboard is reached by, besides the bind "
+                             "host and loopback (comma-separated, *.example.org patterns; "
+                             "'*' = any); a request naming another Host gets 400; default "
+                             "$LRTEMPO_ALLOWED_HOSTS")
 
     a = sub.add_parser("analyze", help="analyze runs and print findings and suggestions")
     sources_args(a)
@@ -124,15 +134,19 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
               "http; put a TLS proxy in front", file=sys.stderr)
     from dashboard.app import create_app
     from dashboard.serve import serve
+    from dashboard.webguard import allowed_hosts
 
+    hosts = allowed_hosts(args.host, getattr(args, "allowed_hosts", "") or "", env=False)
     sources = list(args.sources)
-    app = create_app(sources, tracking_uri=args.tracking_uri, auth=auth,
+    app = create_app(sources, tracking_uri=args.tracking_uri, auth=auth, host=args.host,
+                     allowed_hosts=getattr(args, "allowed_hosts", "") or "",
                      allow_uri_schemes=getattr(args, "allow_uri_schemes", "") or "",
                      allow_private_uris=getattr(args, "allow_private_uris", False),
                      **{k: getattr(args, k) for k in ("upload_memory_mb", "upload_disk_mb",
                                                       "upload_max_age_hours", "upload_budget_mb")
                         if hasattr(args, k)})
     print(f"lrtempo: protection: {auth.describe()}", file=sys.stderr)
+    print(f"lrtempo: answering Host: {hosts.describe()}", file=sys.stderr)
     print(f"LR Tempo dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
     serve(app, host=args.host, port=args.port, workers=args.workers)
     return EXIT_OK
@@ -154,7 +168,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return cmd_analyze(ns)
     ns = argparse.Namespace(sources=[uri], tracking_uri=uri, host=args.host, port=args.port,
                             workers=args.workers, auth_file=args.auth_file,
-                            proxy_header=args.proxy_header)
+                            proxy_header=args.proxy_header, allowed_hosts=args.allowed_hosts)
     return cmd_dashboard(ns)
 
 

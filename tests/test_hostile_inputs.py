@@ -562,6 +562,120 @@ def test_failing_server(case: ServerCase, tmp_path: Path) -> None:
     check(outcome, error["location"], "error", None)
 
 
+# --------------------------------------------------------------------------- the dashboard
+
+
+@dataclass(frozen=True)
+class AuthCase:
+    """A hostile ``--auth-file`` for ``lrtempo dashboard`` (refused before serving)."""
+
+    id: str
+    what: str
+    make: Callable[[Path], str]  # returns the path to pass
+
+
+def _sparse_file(name: str, size: int) -> Callable[[Path], str]:
+    def make(root: Path) -> str:
+        with open(root / name, "wb") as fh:
+            fh.truncate(size)
+        return name
+    return make
+
+
+AUTH_CASES = [
+    AuthCase("dev-zero", "/dev/zero (endless input)", lambda root: "/dev/zero"),
+    AuthCase("huge", "a 3 GiB file (sparse)", _sparse_file("users", 3 << 30)),
+    AuthCase("binary", "binary bytes after a good line", _file("users", b"ann:pw\n\x00\xff" * 9)),
+    AuthCase("latin-1", "a Latin-1 user name (not UTF-8)", _file("users", b"jos\xe9:pw\n")),
+    AuthCase("no-colon", "a line without ':' (its text is a password: never shown)",
+             _file("users", "ann:pw\nhunter2\n")),
+    AuthCase("empty-password", "a writer without a password", _file("users", "ann::writer\n")),
+    AuthCase("missing", "a path that does not exist", lambda root: "nowhere"),
+]
+
+
+def run_auth_case(case: AuthCase, folder: Path) -> tuple[int, list[str]]:
+    """``lrtempo dashboard --auth-file FILE`` in ``folder``: exit code and stderr lines."""
+    with _inside(folder):
+        code, _, err = _run(["dashboard", "--auth-file", case.make(folder), "--port", "1"])
+    return code, err.splitlines()
+
+
+def _auth_row(case: AuthCase, code: int, lines: list[str], folder: Path) -> str:
+    seen = "<br>".join(f"`` {_shown(ln, folder)} ``" for ln in lines).replace("|", "\\|")
+    return f"| {case.id} | {case.what} | {seen} | {code} |"
+
+
+@pytest.mark.parametrize("case", AUTH_CASES, ids=[c.id for c in AUTH_CASES])
+def test_hostile_auth_file(case: AuthCase, tmp_path: Path) -> None:
+    code, lines = run_auth_case(case, tmp_path)
+    _ROWS[f"auth-{case.id}"] = _auth_row(case, code, lines, tmp_path)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("lrtempo: auth file ") and "Error" not in lines[0], lines
+    assert "hunter2" not in lines[0]
+
+
+def _alert_text(resp: dict) -> str:
+    """The text of the write-back result alert in a callback's response."""
+    alert = resp["review-writeback-result"]["children"]["props"]["children"]
+    return alert if isinstance(alert, str) else json.dumps(alert)
+
+
+def _request_cases() -> list[tuple[str, str, Callable[[str], tuple[int, str]]]]:
+    """``(id, request, send)``; ``send(base)`` returns the status and the text shown."""
+    import requests
+
+    from tests.test_security_writeback import call
+
+    def foreign_host(base: str) -> tuple[int, str]:
+        r = requests.get(base + "/", headers={"Host": "rebind.example:8050"}, timeout=60)
+        return r.status_code, r.text.strip()
+
+    def forged_confirm(base: str) -> tuple[int, str]:
+        resp = call(base, "writeback-modal.is_open", {
+            "writeback-confirm.n_clicks": 1, "review-window.value": "all"})
+        return 200, _alert_text(resp)
+
+    def reader_opens(base: str) -> tuple[int, str]:
+        resp = call(base, "writeback-modal.is_open", {
+            "review-writeback.n_clicks": 1, "review-window.value": "all"}, ("reader", "pw"))
+        return 200, _alert_text(resp)
+
+    return [
+        ("foreign-host", "any page with `Host: rebind.example:8050` (DNS rebinding)", foreign_host),
+        ("forged-confirm", ("`POST /_dash-update-component` naming `writeback-confirm.n_clicks` "
+                            "with `review-window: \"all\"`, no dialog opened"), forged_confirm),
+        ("reader-writes", ("a reader of the auth file (`user:password`) asks to "
+                           "\"Write tags to MLflow\""), reader_opens),
+    ]
+
+
+def run_request_cases(folder: Path) -> dict[str, str]:
+    """The dashboard's answers to hostile requests, as doc rows by case id (a loopback
+    dashboard without auth, whose local user may write; one with a reader for the last)."""
+    from dashboard.app import create_app
+    from dashboard.auth import AuthConfig
+    from tests.serving import serve_app
+
+    (folder / GOOD).write_text(LOG)
+    rows = {}
+    for auth in (None, AuthConfig(users={"reader": "pw"})):
+        with serve_app(create_app([str(folder)], since_hours=0, auth=auth)) as base:
+            for case_id, what, send in _request_cases():
+                if (case_id == "reader-writes") == (auth is not None):
+                    status, text = send(base)
+                    rows[case_id] = f"| {case_id} | {what} | {status}: `` {text} `` |"
+    return rows
+
+
+def test_hostile_dashboard_requests(tmp_path: Path) -> None:
+    rows = run_request_cases(tmp_path)
+    assert "| 400: `` Bad Request:" in rows["foreign-host"]
+    assert "No tags were written" in rows["forged-confirm"]
+    assert "may only read" in rows["reader-writes"]
+    _ROWS.update({f"request-{k}": v for k, v in rows.items()})
+
+
 # --------------------------------------------------------------------------- the doc
 
 
@@ -629,6 +743,26 @@ def build_doc(root: Path, rows: dict[str, str] | None = None) -> str:
             folder.mkdir()
             rows[key] = _row(server.id, server.what, run_server_case(server, folder), folder)
         out.append(rows[key])
+    out += ["", "## The dashboard: auth file", "",
+            "`lrtempo dashboard --auth-file FILE` (read up to 1 MiB; refused before serving):",
+            "", "| case | auth file | what the user sees | exit |", "|---|---|---|---|"]
+    for auth in AUTH_CASES:
+        key = f"auth-{auth.id}"
+        if key not in rows:
+            folder = root / key
+            folder.mkdir()
+            rows[key] = _auth_row(auth, *run_auth_case(auth, folder), folder)
+        out.append(rows[key])
+    out += ["", "## The dashboard: hostile requests", "",
+            ("Sent by `tests/test_hostile_inputs.py` to a dashboard served on loopback (a folder "
+             "source; for the last row with one reader in its auth file); more in "
+             "`tests/test_security_headers.py` and `tests/test_security_writeback.py`:"), "",
+            "| case | request | answer |", "|---|---|---|"]
+    if not all(f"request-{c}" in rows for c, _, _ in _request_cases()):
+        folder = root / "requests"
+        folder.mkdir()
+        rows.update({f"request-{k}": v for k, v in run_request_cases(folder).items()})
+    out += [rows[f"request-{c}"] for c, _, _ in _request_cases()]
     return "\n".join(out) + "\n"
 
 

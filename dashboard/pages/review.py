@@ -8,8 +8,10 @@ from urllib.parse import urlencode
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import flask
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from dashboard.auth import current_user, may_write
 from dashboard.data import WINDOWS, current_store, mlflow_problems
 from dashboard.layout import error_list, mlflow_alert, status_counts
 from dashboard.views import (
@@ -20,7 +22,14 @@ from dashboard.views import (
     mlflow_row_count,
     refresh_seconds,
     review_data,
-    write_tags_view,
+)
+from dashboard.writeback import (
+    CONFIRM_KEY,
+    TokenRefused,
+    dialog_body,
+    plan,
+    result_alert,
+    write_runs,
 )
 
 dash.register_page(__name__, path="/", name="Review", title="LR Tempo · Review", order=0)
@@ -137,6 +146,7 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
                 dbc.Button("Write tags", id="writeback-confirm", color="warning"),
             ]),
         ], id="writeback-modal", is_open=False),
+        dcc.Store(id="writeback-token", data=None),  # the open dialog's one-time token
         html.Div(id="review-writeback-result"),
         html.Div(id="review-export-result"),
         dcc.Loading(html.Div([
@@ -242,7 +252,7 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
     return (data.rows, status_counts(data.counts), [mlflow_alert(problems), error_list(errors)],
             [{"label": e, "value": e} for e in experiments],
             [{"label": u, "value": u} for u in users],
-            mlflow_row_count(data.rows) == 0)
+            mlflow_row_count(data.rows) == 0 or not _may_write())
 
 
 @callback(
@@ -285,39 +295,62 @@ def on_export(_html: int | None, _md: int | None, *state: Any):
                                     className="py-2 mb-2", id="export-error")
 
 
+def _may_write() -> bool:
+    from dashboard.app import AUTH_KEY
+
+    return may_write(flask.current_app.config.get(AUTH_KEY))
+
+
+def _tokens() -> Any:
+    return flask.current_app.config[CONFIRM_KEY]
+
+
+READ_ONLY = ("Your account may only read: writing tags needs a writer (user:password:writer "
+             "in the dashboard's auth file).")
+
+
 @callback(
     Output("writeback-modal", "is_open"),
     Output("writeback-body", "children"),
     Output("review-writeback-result", "children"),
+    Output("writeback-token", "data"),
     Input("review-writeback", "n_clicks"),
     Input("writeback-cancel", "n_clicks"),
     Input("writeback-confirm", "n_clicks"),
-    State("review-grid", "rowData"),
+    State("writeback-token", "data"),
     *FILTER_STATES,
     prevent_initial_call=True,
 )
 def on_writeback(_open: int | None, _cancel: int | None, _confirm: int | None,
-                 rows: list[dict[str, Any]] | None, *state: Any):
-    """Open the confirmation; write only on "Write tags"."""
+                 token: Any, *state: Any):
+    """Open the confirmation (listing the runs, with a one-time token bound to them);
+    "Write tags" writes exactly those runs, and only with that token."""
+    tokens = _tokens()
+    if ctx.triggered_id not in ("review-writeback", "writeback-confirm"):
+        tokens.discard(token)  # cancelled
+        return False, no_update, no_update, None
+    if not _may_write():  # checked on the server: a disabled button proves nothing
+        tokens.discard(token)
+        return False, no_update, result_alert(READ_ONLY, "warning"), None
     if ctx.triggered_id == "review-writeback":
-        n = mlflow_row_count(rows or [])
-        body = [html.P(f"Store the verdict of the {n} MLflow run{'s' if n != 1 else ''} shown as "
-                       "run tags: lrtempo.status, lrtempo.action, lrtempo.current_lr, "
-                       "lrtempo.suggested_lr, lrtempo.factor, lrtempo.early_stop_step, "
-                       "lrtempo.worst_finding, lrtempo.suggestion, lrtempo.analyzed_at."),
-                html.P("Only tags are written; metrics and params are never touched. Runs whose "
-                       "tags already match are left as they are.", className="small text-muted mb-0")]
-        return True, body, no_update
-    if ctx.triggered_id == "writeback-confirm":
+        tokens.discard(token)
         filters = _filters(*state)
         if filters is None:
-            return False, no_update, no_update
-        try:
-            return False, no_update, write_tags_view(filters)
-        except Exception as exc:  # noqa: BLE001 - a message, never a traceback
-            return False, no_update, dbc.Alert(f"No tags were written: {exc}", color="danger",
-                                               className="py-2 mb-2", id="writeback-result")
-    return False, no_update, no_update
+            return False, no_update, result_alert("Choose the days of the range first.",
+                                                  "warning"), None
+        shown = plan(filters)
+        if not shown.run_ids:
+            return False, no_update, result_alert(
+                "No MLflow run in this view: nothing to write.", "warning"), None
+        return True, dialog_body(shown), None, tokens.issue(shown.run_ids, current_user())
+    try:  # confirmed: the runs come from the token, never from this request's filters
+        run_ids = tokens.take(token, current_user())
+    except TokenRefused as exc:
+        return False, no_update, result_alert(f"No tags were written: {exc}.", "warning"), None
+    try:
+        return False, no_update, write_runs(run_ids), None
+    except Exception as exc:  # noqa: BLE001 - a message, never a traceback
+        return False, no_update, result_alert(f"No tags were written: {exc}", "danger"), None
 
 
 @callback(
