@@ -12,6 +12,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 
 from dashboard.data import WINDOWS, current_store, mlflow_problems
 from dashboard.layout import error_list, mlflow_alert, status_counts
+from dashboard.sweep_views import review_sweeps, with_sweep_columns
 from dashboard.views import (
     MIN_REFRESH,
     ReviewFilters,
@@ -48,6 +49,9 @@ COLUMNS: list[dict[str, Any]] = [
     {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "flex": 3, "minWidth": 200,
      "valueFormatter": {"function": "params.data ? params.data.lr : ''"},
      "tooltipField": "lr", "cellDataType": "number", "filter": False},
+    # The sweep a run belongs to and the sweep's advice, linking to its Sweeps page.
+    {"field": "sweep_text", "headerName": "Sweep", "cellRenderer": "SweepLink", "width": 150,
+     "tooltipField": "sweep_text", "filter": "agTextColumnFilter"},
     {"field": "best_val_step", "headerName": "Best val", "width": 78, "filter": False},
     {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 74,
      "sortable": False, "filter": False},
@@ -239,7 +243,8 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
         users = [user] + users
     problems, errors = mlflow_problems(current_store().mlflow_uris_for(filters.tracking_uri),
                                        data.errors)
-    return (data.rows, status_counts(data.counts), [mlflow_alert(problems), error_list(errors)],
+    rows = with_sweep_columns(data.rows, review_sweeps(filters, data)[1], filters)
+    return (rows, status_counts(data.counts), [mlflow_alert(problems), error_list(errors)],
             [{"label": e, "value": e} for e in experiments],
             [{"label": u, "value": u} for u in users],
             mlflow_row_count(data.rows) == 0)
