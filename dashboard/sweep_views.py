@@ -56,13 +56,35 @@ def cached_point(run: Run, analysis: Any) -> SweepPoint:
     return point
 
 
+#: Sweeps found lately, by the identity of their points (cached points stay the same
+#: objects while their runs do): a re-render of the same runs does not fit them again.
+_found_cache: OrderedDict[tuple[int, ...], tuple[list[SweepPoint], list[Sweep]]] = OrderedDict()
+FOUND_CACHE_SIZE = 16
+
+
+def _found(points: list[SweepPoint]) -> list[Sweep]:
+    """:func:`analyzer.sweeps.find_sweeps`, cached by the points' identity."""
+    key = tuple(id(p) for p in points)
+    with _points_lock:
+        hit = _found_cache.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], points)):
+            _found_cache.move_to_end(key)
+            return hit[1]
+    sweeps = find_sweeps(points)
+    with _points_lock:
+        _found_cache[key] = (points, sweeps)
+        while len(_found_cache) > FOUND_CACHE_SIZE:
+            _found_cache.popitem(last=False)
+    return sweeps
+
+
 def sweeps_of_data(data: ReviewData) -> list[Sweep]:
     """The sweeps among a review's runs (``[]`` if finding them failed: logged)."""
     try:
         by_id = {r.meta.id: r for r in data.runs}
         points = [cached_point(by_id[a.meta.id], a) for a in data.analyses
                   if hasattr(a, "meta") and a.meta.id in by_id]
-        return find_sweeps(points)
+        return _found(points)
     except Exception:  # a sweep is extra: the review must still show
         log.warning("finding sweeps failed", exc_info=True)
         return []
