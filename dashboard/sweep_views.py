@@ -109,6 +109,14 @@ def sweep_label(sweep: Sweep) -> str:
     return f"LR {format_lr(sweep.recommended_lr)}"
 
 
+def sweep_short(sweep: Sweep) -> str:
+    """The sweep's LR for a grid cell: ``1e-3``, ``3e-2 ↑`` (try larger), ``1e-4 ↓``."""
+    if sweep.recommended_lr is None:
+        return f"< {format_lr(min(sweep.lrs))}" if sweep.lrs else "—"
+    arrow = {"high": " ↑", "low": " ↓"}.get(sweep.at_edge or "", "")
+    return f"{format_lr(sweep.recommended_lr)}{arrow}"
+
+
 def sweeps_href(filters: ReviewFilters, sweep_id: str | None = None) -> str:
     """The Sweeps page for the Review's filters (and one sweep)."""
     q = {"window": filters.window, "experiment": filters.experiment, "user": filters.user,
@@ -119,7 +127,8 @@ def sweeps_href(filters: ReviewFilters, sweep_id: str | None = None) -> str:
 def with_sweep_columns(rows: list[dict[str, Any]], sweeps: Sequence[Sweep],
                        filters: ReviewFilters) -> list[dict[str, Any]]:
     """The Review rows, those of a sweep copied with ``sweep`` (its id), ``sweep_text``
-    (its advice) and ``sweep_href`` (its page); the cached rows are not modified."""
+    (its LR, :func:`sweep_short`), ``sweep_tip`` (its advice) and ``sweep_href`` (its
+    page); the cached rows are not modified."""
     by_run = {p.id: s for s in sweeps for p in s.points}
     out = []
     for row in rows:
@@ -127,7 +136,8 @@ def with_sweep_columns(rows: list[dict[str, Any]], sweeps: Sequence[Sweep],
         if s is None:
             out.append(row)
             continue
-        out.append({**row, "sweep": s.id, "sweep_text": sweep_label(s),
+        tip = f"sweep of {len(s.points)} runs at {len(s.lrs)} LRs: {sweep_label(s)}"
+        out.append({**row, "sweep": s.id, "sweep_text": sweep_short(s), "sweep_tip": tip,
                     "sweep_href": sweeps_href(filters, s.id)})
     return out
 

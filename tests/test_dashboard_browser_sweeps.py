@@ -159,7 +159,7 @@ def test_sweeps_page_plots_the_sweep_and_a_click_opens_the_run(page, mlflow_serv
 
 
 def test_review_names_the_sweep_and_links_to_it(page, mlflow_server, sweep_store) -> None:
-    from dashboard.sweep_views import sweep_label
+    from dashboard.sweep_views import sweep_short
 
     expected = _expected_sweep(mlflow_server.url)
     _open(page, f"/?window=all&experiment={EXPERIMENT}")
@@ -167,7 +167,7 @@ def test_review_names_the_sweep_and_links_to_it(page, mlflow_server, sweep_store
     row.wait_for()
     link = row.locator("a.sweep-link")
     link.wait_for()
-    assert link.inner_text() == sweep_label(expected)
+    assert link.inner_text() == sweep_short(expected)
     assert page.locator("a.sweep-link").count() == len(LRS)
     link.click()
     page.wait_for_url(f"**/sweeps?*id={expected.id}*")

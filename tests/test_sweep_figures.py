@@ -13,7 +13,7 @@ from analyzer.range_test import read_range_test
 from analyzer.sweeps import SweepPoint, find_sweeps
 from dashboard.figures import STATUS_COLORS
 from dashboard.sweep_figures import range_test_figure, sweep_figure
-from dashboard.sweep_views import sweep_label, sweeps_href, with_sweep_columns
+from dashboard.sweep_views import sweep_label, sweep_short, sweeps_href, with_sweep_columns
 from dashboard.views import ReviewFilters
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -87,7 +87,7 @@ def test_sweep_without_edge_or_fit_has_no_such_lines() -> None:
     assert s.stability_edge_lr is None and s.at_edge == "high"
     t = by_meta(sweep_figure(s))
     assert "edge" not in t and "recommended" in t
-    assert sweep_label(s) == "LR 0.01, try larger"
+    assert sweep_label(s) == "LR 0.01, try larger" and sweep_short(s) == "0.01 ↑"
 
 
 def test_sweep_label_and_review_columns(sweep) -> None:
@@ -95,7 +95,8 @@ def test_sweep_label_and_review_columns(sweep) -> None:
     rows = [{"id": "r2", "run": "a"}, {"id": "other", "run": "b"}]
     f = ReviewFilters(window="7d", experiment="exp a")
     out = with_sweep_columns(rows, [sweep], f)
-    assert out[0]["sweep"] == sweep.id and out[0]["sweep_text"] == "LR 1e-3"
+    assert out[0]["sweep"] == sweep.id and out[0]["sweep_text"] == "1e-3"
+    assert out[0]["sweep_tip"] == "sweep of 7 runs at 6 LRs: LR 1e-3"
     assert out[0]["sweep_href"] == f"/sweeps?window=7d&experiment=exp+a&id={sweep.id}"
     assert out[1] is rows[1] and "sweep" not in rows[0]  # cached rows are not modified
     assert sweeps_href(ReviewFilters(window="all")) == "/sweeps?window=all"

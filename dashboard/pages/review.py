@@ -29,12 +29,12 @@ dash.register_page(__name__, path="/", name="Review", title="LR Tempo · Review"
 STATUSES = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
 
 COLUMNS: list[dict[str, Any]] = [
-    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 150, "flex": 2,
+    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 135, "flex": 2,
      "filter": "agTextColumnFilter", "tooltipField": "run"},
     {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 86,
      "cellDataType": False, "sortable": False, "filter": False},
     {"field": "experiment", "headerName": "Experiment", "filter": "agTextColumnFilter",
-     "minWidth": 110, "flex": 1},
+     "minWidth": 100, "flex": 1},
     {"field": "user", "headerName": "User", "width": 84, "filter": "agTextColumnFilter"},
     {"field": "source", "headerName": "Source", "width": 76, "filter": False},
     {"field": "start", "headerName": "Start (UTC)", "sort": "desc", "width": 140, "filter": False},
@@ -42,16 +42,17 @@ COLUMNS: list[dict[str, Any]] = [
      "sortable": False},
     {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "width": 122,
      "filter": "agTextColumnFilter"},
-    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 140,
+    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 115,
      "tooltipField": "finding", "filter": "agTextColumnFilter"},
     # The line people read (``decrease LR 3e-3 → 3e-4 (×0.1)``) over the machine number:
     # the column sorts by the current LR, numerically, not by its text.
-    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "flex": 3, "minWidth": 200,
+    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "flex": 3, "minWidth": 170,
      "valueFormatter": {"function": "params.data ? params.data.lr : ''"},
      "tooltipField": "lr", "cellDataType": "number", "filter": False},
-    # The sweep a run belongs to and the sweep's advice, linking to its Sweeps page.
-    {"field": "sweep_text", "headerName": "Sweep", "cellRenderer": "SweepLink", "width": 150,
-     "tooltipField": "sweep_text", "filter": "agTextColumnFilter"},
+    # The LR its sweep recommends (↑/↓: the best was the largest/smallest tried), for a run
+    # of a sweep, linking to the sweep on the Sweeps page. Min widths above leave it room.
+    {"field": "sweep_text", "headerName": "Sweep", "cellRenderer": "SweepLink", "width": 92,
+     "tooltipField": "sweep_tip", "filter": "agTextColumnFilter"},
     {"field": "best_val_step", "headerName": "Best val", "width": 78, "filter": False},
     {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 74,
      "sortable": False, "filter": False},
