@@ -27,8 +27,8 @@ from analyzer.model import Run
 from analyzer.report import range_test_line
 from analyzer.sweeps import Sweep, SweepPoint, find_sweeps, reconcile, sweep_point
 
-from .data import ANALYSIS_CACHE_SIZE, current_store
-from .layout import run_href, status_badge
+from .data import ANALYSIS_CACHE_SIZE, current_store, mlflow_problems
+from .layout import error_list, mlflow_alert, run_href, status_badge
 from .sweep_figures import range_test_figure, sweep_figure
 from .views import ReviewData, ReviewFilters, analyze_safely, review_data
 
@@ -210,8 +210,11 @@ def sweep_card(sweep: Sweep, suggestions: dict[str, str], names: dict[str, str])
 def sweeps_view(filters: ReviewFilters, chosen: str | None = None) -> list[Any]:
     """The Sweeps page's content: a card per sweep (only ``chosen`` when it is found)."""
     data, sweeps = review_sweeps(filters)
+    problems, errors = mlflow_problems(current_store().mlflow_uris_for(filters.tracking_uri),
+                                       data.errors)
+    alerts = [mlflow_alert(problems), error_list(errors, id="sweeps-errors")]
     if not sweeps:
-        return [dbc.Alert(
+        return [*alerts, dbc.Alert(
             "No LR sweep among these runs: a sweep is 3 or more runs of one experiment (or "
             "folder) with the same metrics at 2 or more learning rates.", color="light",
             className="border", id="sweeps-none")]
@@ -227,7 +230,7 @@ def sweeps_view(filters: ReviewFilters, chosen: str | None = None) -> list[Any]:
     names = {r.meta.id: r.meta.name for r in data.runs if r.meta.id in members}
     head = html.Div(f"{len(shown)} sweep{'s' if len(shown) != 1 else ''}",
                     className="mb-2 fw-bold", id="sweeps-count")
-    return [note, head, *[sweep_card(s, suggestions, names) for s in shown]]
+    return [*alerts, note, head, *[sweep_card(s, suggestions, names) for s in shown]]
 
 
 # ----------------------------------------------------------------------- Run page

@@ -142,3 +142,58 @@ def test_range_test_figure_of_too_few_points_is_empty(tmp_path: Path) -> None:
     t = RangeTest(1e-3, None, 1e-2, None, "min_loss/10", 0.2, "exponential")
     one = pd.DataFrame({"step": [0], "value": [1.0]})
     assert range_test_figure(one, one, t).data == ()
+
+
+# ------------------------------------------------------------------ views (in an app)
+
+
+def _walk(component):
+    """Every component inside ``component`` (lists and children included)."""
+    if isinstance(component, (list, tuple)):
+        for c in component:
+            yield from _walk(c)
+        return
+    if component is None or isinstance(component, (str, int, float)):
+        return
+    yield component
+    yield from _walk(getattr(component, "children", None))
+
+
+def _ids(component) -> dict:
+    return {c.id: c for c in _walk(component) if isinstance(getattr(c, "id", None), str)}
+
+
+def test_sweeps_view_of_the_sample_sweep_folder() -> None:
+    from dashboard.app import create_app
+    from dashboard.sweep_views import range_test_view, review_sweeps, sweeps_view
+    from tests.conftest import SAMPLE_RUNS
+
+    app = create_app([str(SAMPLE_RUNS / "lr_sweep")], since_hours=0)
+    with app.server.app_context():
+        data, sweeps = review_sweeps(ReviewFilters("all"))
+        assert len(sweeps) == 1 and len(sweeps[0].points) == 4
+        s = sweeps[0]
+        # the status filter of the Review does not cut the sweep to its unstable runs
+        _, only = review_sweeps(ReviewFilters("all", status="oscillation"))
+        assert [x.id for x in only] == [s.id] and len(only[0].points) == 4
+        ids = _ids(sweeps_view(ReviewFilters("all")))
+        assert f"sweep-card-{s.id}" in ids and ids["sweeps-count"].children == "1 sweep"
+        text = " ".join(str(c.children) for c in _walk(ids[f"sweep-card-{s.id}"])
+                        if isinstance(getattr(c, "children", None), str))
+        assert s.rationale in text and "learning_rate" not in text  # CSV runs: no params
+        missing = _ids(sweeps_view(ReviewFilters("all"), chosen="sweep-00000000"))
+        assert f"sweep-card-{s.id}" in missing  # an unknown sweep: all are shown, and said so
+        assert "sweep-00000000" in str(sweeps_view(ReviewFilters("all"), chosen="sweep-00000000"))
+        assert range_test_view(data.runs[0].meta.id) is None  # a training run, not a range test
+        assert range_test_view("no-such-run") is None
+
+
+def test_sweeps_view_without_a_sweep_says_so(tmp_path: Path) -> None:
+    from dashboard.app import create_app
+    from dashboard.sweep_views import sweeps_view
+
+    (tmp_path / "one.csv").write_text("step,loss,lr\n" + "".join(
+        f"{i},{2 * math.exp(-i / 30) + 0.1},0.001\n" for i in range(100)))
+    app = create_app([str(tmp_path)], since_hours=0)
+    with app.server.app_context():
+        assert "sweeps-none" in _ids(sweeps_view(ReviewFilters("all")))
