@@ -132,7 +132,7 @@ def with_sweep_columns(rows: list[dict[str, Any]], sweeps: Sequence[Sweep],
     by_run = {p.id: s for s in sweeps for p in s.points}
     out = []
     for row in rows:
-        s = by_run.get(row.get("id"))
+        s = by_run.get(str(row.get("id")))
         if s is None:
             out.append(row)
             continue
@@ -145,9 +145,8 @@ def with_sweep_columns(rows: list[dict[str, Any]], sweeps: Sequence[Sweep],
 # ----------------------------------------------------------------------- Sweeps page
 
 
-def _fact(label: str, value: Any, id: str | None = None) -> html.Div:
-    kw = {"id": id} if id else {}
-    return html.Div([html.Span(f"{label} ", className="text-muted"), html.Span(value, **kw)])
+def _fact(label: str, value: Any) -> html.Div:
+    return html.Div([html.Span(f"{label} ", className="text-muted"), html.Span(value)])
 
 
 def sweep_card(sweep: Sweep, suggestions: dict[str, str], names: dict[str, str]) -> dbc.Card:
