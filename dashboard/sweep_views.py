@@ -38,17 +38,17 @@ _points: OrderedDict[tuple[Any, ...], tuple[Any, SweepPoint]] = OrderedDict()
 _points_lock = threading.Lock()
 
 
-def cached_point(run: Run, analysis: Any) -> SweepPoint:
+def cached_point(run: Run, analysis: Any, group_by: str | None = None) -> SweepPoint:
     """:func:`analyzer.sweeps.sweep_point`, cached while the run and its analysis stay
-    the same (keyed like the Review rows: run id, last step, rows)."""
+    the same (keyed like the Review rows: run id, last step, rows; and ``group_by``)."""
     steps = run.frame["step"]
-    key = (run.meta.id, int(steps.max()) if len(steps) else -1, len(run.frame))
+    key = (run.meta.id, int(steps.max()) if len(steps) else -1, len(run.frame), group_by)
     with _points_lock:
         hit = _points.get(key)
         if hit is not None and hit[0] is analysis:
             _points.move_to_end(key)
             return hit[1]
-    point = sweep_point(run, analysis)
+    point = sweep_point(run, analysis, group_by)
     with _points_lock:
         _points[key] = (analysis, point)
         while len(_points) > ANALYSIS_CACHE_SIZE:
@@ -78,11 +78,13 @@ def _found(points: list[SweepPoint]) -> list[Sweep]:
     return sweeps
 
 
-def sweeps_of_data(data: ReviewData) -> list[Sweep]:
-    """The sweeps among a review's runs (``[]`` if finding them failed: logged)."""
+def sweeps_of_data(data: ReviewData, group_by: str | None = None) -> list[Sweep]:
+    """The sweeps among a review's runs (``[]`` if finding them failed: logged); with
+    ``group_by``, runs that have that parameter are grouped by its value (as
+    ``lrtempo analyze --group-by``)."""
     try:
         by_id = {r.meta.id: r for r in data.runs}
-        points = [cached_point(by_id[a.meta.id], a) for a in data.analyses
+        points = [cached_point(by_id[a.meta.id], a, group_by) for a in data.analyses
                   if hasattr(a, "meta") and a.meta.id in by_id]
         return _found(points)
     except Exception:  # a sweep is extra: the review must still show
@@ -90,12 +92,12 @@ def sweeps_of_data(data: ReviewData) -> list[Sweep]:
         return []
 
 
-def review_sweeps(filters: ReviewFilters, data: ReviewData | None = None
-                  ) -> tuple[ReviewData, list[Sweep]]:
+def review_sweeps(filters: ReviewFilters, data: ReviewData | None = None,
+                  group_by: str | None = None) -> tuple[ReviewData, list[Sweep]]:
     """The review data of ``filters`` without its status filter, and its sweeps."""
     if data is None or filters.status:
         data = review_data(replace(filters, status=None))
-    return data, sweeps_of_data(data)
+    return data, sweeps_of_data(data, group_by)
 
 
 def sweep_label(sweep: Sweep) -> str:
@@ -206,9 +208,11 @@ def sweep_card(sweep: Sweep, suggestions: dict[str, str], names: dict[str, str])
     ], className="mb-3 sweep-card", id=f"sweep-card-{sweep.id}")
 
 
-def sweeps_view(filters: ReviewFilters, chosen: str | None = None) -> list[Any]:
-    """The Sweeps page's content: a card per sweep (only ``chosen`` when it is found)."""
-    data, sweeps = review_sweeps(filters)
+def sweeps_view(filters: ReviewFilters, chosen: str | None = None,
+                group_by: str | None = None) -> list[Any]:
+    """The Sweeps page's content: a card per sweep (only ``chosen`` when it is found),
+    runs grouped by their ``group_by`` parameter when given."""
+    data, sweeps = review_sweeps(filters, group_by=(group_by or "").strip() or None)
     problems, errors = mlflow_problems(current_store().mlflow_uris_for(filters.tracking_uri),
                                        data.errors)
     alerts = [mlflow_alert(problems), error_list(errors, id="sweeps-errors")]

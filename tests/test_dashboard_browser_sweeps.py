@@ -173,6 +173,11 @@ def test_review_names_the_sweep_and_links_to_it(page, mlflow_server, sweep_store
     page.wait_for_url(f"**/sweeps?*id={expected.id}*")
     _wait_sweep_graph(page)
     assert page.locator(".sweep-card").count() == 1
+    # grouped by a run parameter instead of the experiment (as --group-by)
+    _open(page, f"/sweeps?window=all&experiment={EXPERIMENT}&group_by=optimizer")
+    _wait_sweep_graph(page)
+    assert page.locator(".sweep-card .card-header").inner_text().startswith("optimizer=adam")
+    assert page.locator("#sweeps-group-by").input_value() == "optimizer"
     # the nav reaches the page too
     page.locator("#nav-sweeps").click()
     page.wait_for_url("**/sweeps*")

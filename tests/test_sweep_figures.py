@@ -184,8 +184,32 @@ def test_sweeps_view_of_the_sample_sweep_folder() -> None:
         missing = _ids(sweeps_view(ReviewFilters("all"), chosen="sweep-00000000"))
         assert f"sweep-card-{s.id}" in missing  # an unknown sweep: all are shown, and said so
         assert "sweep-00000000" in str(sweeps_view(ReviewFilters("all"), chosen="sweep-00000000"))
+        # a group-by parameter these runs do not have leaves their folder as the group
+        _, same = review_sweeps(ReviewFilters("all"), group_by="optimizer")
+        assert [x.id for x in same] == [s.id]
         assert range_test_view(data.runs[0].meta.id) is None  # a training run, not a range test
         assert range_test_view("no-such-run") is None
+
+
+def test_sweeps_page_layout_and_callback_in_an_app() -> None:
+    """The page's layout (from the URL's query) and its content callback, as Dash calls them."""
+    import sys
+
+    import dash
+
+    from dashboard.app import create_app
+    from tests.conftest import SAMPLE_RUNS
+
+    app = create_app([str(SAMPLE_RUNS / "lr_sweep")], since_hours=0)
+    page = dash.page_registry["pages.sweeps"]
+    assert page["path"] == "/sweeps"
+    with app.server.test_request_context("/sweeps"):
+        ids = _ids(page["layout"](window="all", group_by="optimizer", id="sweep-x"))
+        assert ids["sweeps-window"].value == "all" and ids["sweeps-group-by"].value == "optimizer"
+        assert ids["sweeps-filters"].data["id"] == "sweep-x" and "sweeps-all" in ids
+        module = sys.modules[page["module"]]
+        content = module.update_sweeps("all", "", None, {"id": None})
+        assert any(i.startswith("sweep-card-") for i in _ids(content))
 
 
 def test_sweeps_view_without_a_sweep_says_so(tmp_path: Path) -> None:

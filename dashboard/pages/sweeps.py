@@ -24,7 +24,8 @@ def _window_options(current: str) -> list[dict[str, str]]:
 
 
 def layout(window: str | None = None, experiment: str | None = None, user: str | None = None,
-           tag: str | None = None, id: str | None = None, **_: Any) -> html.Div:
+           tag: str | None = None, id: str | None = None, group_by: str | None = None,
+           **_: Any) -> html.Div:
     store = current_store()
     window = window or store.default_window
     experiment = experiment if experiment is not None else (store.experiment or None)
@@ -36,6 +37,12 @@ def layout(window: str | None = None, experiment: str | None = None, user: str |
             dbc.Col(html.H3("Sweeps", className="mb-0"), width="auto"),
             dbc.Col(dbc.RadioItems(id="sweeps-window", options=_window_options(window),
                                    value=window, inline=True), width="auto"),
+            dbc.Col(html.Div(dbc.Input(id="sweeps-group-by", value=group_by or "",
+                                       debounce=True, placeholder="group by parameter",
+                                       size="sm", type="text", style={"width": "13rem"}),
+                             title="Group runs by this run parameter's value instead of "
+                                   "their experiment or folder (as --group-by)"),
+                    width="auto"),
             dbc.Col(html.Span(scope, className="text-muted small"), width="auto"),
             dbc.Col(dcc.Link("all sweeps", href="/sweeps", id="sweeps-all",
                              className="small") if id else None, width="auto"),
@@ -53,16 +60,18 @@ def layout(window: str | None = None, experiment: str | None = None, user: str |
 @callback(
     Output("sweeps-content", "children"),
     Input("sweeps-window", "value"),
+    Input("sweeps-group-by", "value"),
     Input("user-settings", "data"),
     State("sweeps-filters", "data"),
 )
-def update_sweeps(window: str | None, settings: Any, filters: dict[str, Any] | None):
+def update_sweeps(window: str | None, group_by: str | None, settings: Any,
+                  filters: dict[str, Any] | None):
     f = filters or {}
     uri = settings.get("tracking_uri") if isinstance(settings, dict) else None
     uri = uri.strip() or None if isinstance(uri, str) else None
     rf = ReviewFilters(window or current_store().default_window, f.get("experiment"), None,
                        f.get("user"), f.get("tag"), uri)
-    return sweeps_view(rf, f.get("id"))
+    return sweeps_view(rf, f.get("id"), group_by)
 
 
 # A click on a run's point opens its Run page (client-side navigation, as dcc.Link does).
@@ -90,9 +99,11 @@ clientside_callback(
 
 clientside_callback(
     """
-    function(window_) {
+    function(window_, groupBy) {
         const q = new URLSearchParams(window.location.search);
         if (window_) { q.set("window", window_); }
+        if (groupBy && groupBy.trim()) { q.set("group_by", groupBy.trim()); }
+        else { q.delete("group_by"); }
         const url = window.location.pathname + "?" + q.toString();
         if (window.location.pathname + window.location.search !== url) {
             window.history.replaceState(window.history.state, "", url);
@@ -102,4 +113,5 @@ clientside_callback(
     """,
     Output("sweeps-url-dummy", "children"),
     Input("sweeps-window", "value"),
+    Input("sweeps-group-by", "value"),
 )
