@@ -19,11 +19,11 @@ from analyzer.readers import read_sources
 from analyzer.roles import resolve_roles, role_series
 
 SAMPLE_RUNS = Path(__file__).resolve().parents[1] / "sample_runs"
-SEED_VERSION = 1
+SEED_VERSION = 2  # 2: the LR sweep of sample_runs/lr_sweep
 #: Which demo experiment each sample folder belongs to.
 EXPERIMENTS = {
     "plain_csv": "vision", "lightning": "vision", "keras": "vision", "ultralytics": "detection",
-    "hf": "llm-finetune", "jsonl": "llm-finetune", "tensorboard": "llm-pretrain", "wandb": "llm-pretrain",
+    "lr_sweep": "vision-lr-sweep", "hf": "llm-finetune", "jsonl": "llm-finetune", "tensorboard": "llm-pretrain", "wandb": "llm-pretrain",
 }
 #: Samples started days ago, so the 24 h window visibly leaves them out.
 OLD_SAMPLES = ("ultralytics", "wandb")

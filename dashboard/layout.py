@@ -19,7 +19,7 @@ from analyzer.lrtext import evidence_text, format_number, lr_change
 from .data import MlflowProblem
 from .figures import STATUS_BADGE
 
-NAV = (("Review", "/"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
+NAV = (("Review", "/"), ("Sweeps", "/sweeps"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
 
 def navbar() -> dbc.Navbar:
     return dbc.Navbar(

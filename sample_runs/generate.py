@@ -5,7 +5,8 @@
 The curves are simulated (exponential/power-law descent + AR(1) minibatch noise, with
 a pathology switched on where the name says); the labelled benchmark corpus of real
 training runs lives in ``benchmarks/corpus``. ``EXPECTED`` states each file's intended
-status; ``tests/test_sample_runs.py`` holds the analyzer to it.
+status; ``tests/test_sample_runs.py`` holds the analyzer to it. The LR sweep in
+``lr_sweep/`` is trained, not simulated: :mod:`sample_runs.generate_sweep` writes it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ EXPECTED: dict[str, str] = {
     "keras/two_runs_appended.csv#1": "healthy",
     "keras/two_runs_appended.csv#2": "overfitting",
 }
+
+
+def _with_sweep(expected: dict[str, str]) -> dict[str, str]:
+    """Plus the trained LR sweep of ``lr_sweep/`` (see :mod:`sample_runs.generate_sweep`)."""
+    from .generate_sweep import EXPECTED as SWEEP
+
+    return {**expected, **{f"lr_sweep/{name}": status for name, status in SWEEP.items()}}
+
+
+EXPECTED = _with_sweep(EXPECTED)
 
 
 def ar1(rng: np.random.Generator, n: int, phi: float = 0.5) -> np.ndarray:

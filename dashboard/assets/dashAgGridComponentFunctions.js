@@ -65,6 +65,20 @@ var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
     );
   };
 
+  // The run's sweep and its advice, linking to the sweep on the Sweeps page.
+  dagcomponentfuncs.SweepLink = function (props) {
+    var data = props.data || {};
+    var href = String(data.sweep_href || "");
+    if (!props.value || href.indexOf("/sweeps?") !== 0) {
+      return "";
+    }
+    return React.createElement(
+      "a",
+      { href: href, className: "sweep-link", onClick: function (e) { navigate(e, href); } },
+      String(props.value)
+    );
+  };
+
   dagcomponentfuncs.ExternalLink = function (props) {
     var url = props.value;
     if (!url || !/^https?:\/\//i.test(String(url))) {

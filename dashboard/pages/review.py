@@ -14,6 +14,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from dashboard.auth import current_user, may_write
 from dashboard.data import WINDOWS, current_store, mlflow_problems
 from dashboard.layout import error_list, mlflow_alert, status_counts
+from dashboard.sweep_views import review_sweeps, with_sweep_columns
 from dashboard.views import (
     MIN_REFRESH,
     ReviewFilters,
@@ -37,12 +38,12 @@ dash.register_page(__name__, path="/", name="Review", title="LR Tempo · Review"
 STATUSES = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
 
 COLUMNS: list[dict[str, Any]] = [
-    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 150, "flex": 2,
+    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 135, "flex": 2,
      "filter": "agTextColumnFilter", "tooltipField": "run"},
     {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 86,
      "cellDataType": False, "sortable": False, "filter": False},
     {"field": "experiment", "headerName": "Experiment", "filter": "agTextColumnFilter",
-     "minWidth": 110, "flex": 1},
+     "minWidth": 100, "flex": 1},
     {"field": "user", "headerName": "User", "width": 84, "filter": "agTextColumnFilter"},
     {"field": "source", "headerName": "Source", "width": 76, "filter": False},
     {"field": "start", "headerName": "Start (UTC)", "sort": "desc", "width": 140, "filter": False},
@@ -50,13 +51,17 @@ COLUMNS: list[dict[str, Any]] = [
      "sortable": False},
     {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "width": 122,
      "filter": "agTextColumnFilter"},
-    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 140,
+    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 115,
      "tooltipField": "finding", "filter": "agTextColumnFilter"},
     # The line people read (``decrease LR 3e-3 → 3e-4 (×0.1)``) over the machine number:
     # the column sorts by the current LR, numerically, not by its text.
-    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "flex": 3, "minWidth": 200,
+    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "flex": 3, "minWidth": 170,
      "valueFormatter": {"function": "params.data ? params.data.lr : ''"},
      "tooltipField": "lr", "cellDataType": "number", "filter": False},
+    # The LR its sweep recommends (↑/↓: the best was the largest/smallest tried), for a run
+    # of a sweep, linking to the sweep on the Sweeps page. Min widths above leave it room.
+    {"field": "sweep_text", "headerName": "Sweep", "cellRenderer": "SweepLink", "width": 92,
+     "tooltipField": "sweep_tip", "filter": "agTextColumnFilter"},
     {"field": "best_val_step", "headerName": "Best val", "width": 78, "filter": False},
     {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 74,
      "sortable": False, "filter": False},
@@ -249,7 +254,8 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
         users = [user] + users
     problems, errors = mlflow_problems(current_store().mlflow_uris_for(filters.tracking_uri),
                                        data.errors)
-    return (data.rows, status_counts(data.counts), [mlflow_alert(problems), error_list(errors)],
+    rows = with_sweep_columns(data.rows, review_sweeps(filters, data)[1], filters)
+    return (rows, status_counts(data.counts), [mlflow_alert(problems), error_list(errors)],
             [{"label": e, "value": e} for e in experiments],
             [{"label": u, "value": u} for u in users],
             mlflow_row_count(data.rows) == 0 or not _may_write())

@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.figures import empty_figure
+from dashboard.sweep_views import range_test_view
 from dashboard.views import run_graph, run_view, zoom_from_url, zoom_state
 
 dash.register_page(__name__, path="/run", name="Run", title="LR Tempo · Run", order=1)
@@ -58,6 +59,7 @@ def layout(id: str | None = None, smoothing: str | None = None, logy: str | None
             ], lg=9),
             dbc.Col(html.Div(id="run-side"), lg=3),
         ]),
+        html.Div(id="run-range-test"),
         html.H5("Findings", className="mt-3"),
         html.Div(id="run-findings"),
         html.Div(id="run-url-dummy", hidden=True),
@@ -72,6 +74,15 @@ def layout(id: str | None = None, smoothing: str | None = None, logy: str | None
 )
 def update_run(run_id: str | None):
     return run_view(run_id)
+
+
+@callback(
+    Output("run-range-test", "children"),
+    Input("run-id", "data"),
+)
+def update_range_test(run_id: str | None):
+    """Loss against LR for a run read as an LR range test (nothing for other runs)."""
+    return range_test_view(run_id)
 
 
 @callback(

@@ -1,10 +1,10 @@
-"""Re-make ``review.png`` and ``run.png`` from the sample runs.
+"""Re-make ``review.png``, ``run.png`` and ``sweeps.png`` from the sample runs.
 
     .venv/bin/python docs/screenshots/make_screenshots.py
 
 Starts a real ``mlflow server`` in a temporary folder, seeds it with ``sample_runs/``
 (as ``lrtempo demo`` does), serves the dashboard on it and screenshots the Review page
-and one run's page in headless Chromium (``/usr/bin/chromium``). Nothing outside the
+one run's page and the Sweeps page (the sample LR sweep) in headless Chromium (``/usr/bin/chromium``). Nothing outside the
 temporary folder and this one is written.
 """
 
@@ -54,6 +54,13 @@ def main() -> None:
             page.set_viewport_size({"width": 1440, "height": 800})
             page.wait_for_timeout(1500)
             page.screenshot(path=str(HERE / "run.png"))
+            page.goto(base + "/sweeps?window=24h")
+            page.wait_for_function(
+                "() => { const g = document.querySelector('.sweep-card .js-plotly-plot');"
+                " return g && g.data && g.data.some(t => t.meta === 'recommended'); }")
+            page.set_viewport_size({"width": 1440, "height": 760})
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(HERE / "sweeps.png"))
             browser.close()
         srv.shutdown()
     finally:
