@@ -10,7 +10,8 @@ from setuptools import find_namespace_packages, find_packages, setup
 SAMPLES = "lrtempo.sample_runs"
 CODE = find_packages(include=["analyzer*", "dashboard*", "lrtempo*"])
 DATA = ["dashboard.assets", SAMPLES] + [
-    f"{SAMPLES}.{name}" for name in find_namespace_packages("sample_runs", exclude=["*__pycache__*"])
+    f"{SAMPLES}.{name}"
+    for name in find_namespace_packages("sample_runs", exclude=["*__pycache__*"])
 ]
 
 setup(

@@ -29,16 +29,27 @@ from tests.conftest import REPO, SAMPLE_RUNS
 from tests.fixtures_mlflow import _stop, _tail, free_port
 
 #: What ``pip wheel`` reads: the packaging files and the packages (with sample_runs/).
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "analyzer", "dashboard", "lrtempo",
-                "sample_runs")
+BUILD_INPUTS = (
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "analyzer",
+    "dashboard",
+    "lrtempo",
+    "sample_runs",
+)
 DEMO_STARTUP_S = 120.0
 
 
-def _run(cmd: list[str], cwd: Path | None = None,
-         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd, env=env,
-                          check=False)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+def _run(
+    cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, cwd=cwd, env=env, check=False
+    )
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc
 
 
@@ -55,8 +66,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(path, src / name, ignore=skip)
         else:
             shutil.copy2(path, src / name)
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-          "-w", str(root / "dist"), str(src)], cwd=root)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(root / "dist"),
+            str(src),
+        ],
+        cwd=root,
+    )
     [built] = (root / "dist").glob("lrtempo-*.whl")
     return built
 
@@ -69,20 +93,39 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     [site] = root.glob("lib/python*/site-packages")
     deps = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
     (site / "_lrtempo_test_dependencies.pth").write_text("\n".join(sorted(deps)) + "\n")
-    _run([sys.executable, "-m", "pip", "--python", str(root / "bin" / "python"), "install", "-q",
-          "--no-index", str(wheel)], cwd=root)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(root / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-index",
+            str(wheel),
+        ],
+        cwd=root,
+    )
     return root / "bin"
 
 
 def test_wheel_ships_code_assets_and_every_sample(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    samples = {p.relative_to(SAMPLE_RUNS).as_posix() for p in SAMPLE_RUNS.rglob("*")
-               if p.is_file() and "__pycache__" not in p.parts}
+    samples = {
+        p.relative_to(SAMPLE_RUNS).as_posix()
+        for p in SAMPLE_RUNS.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     assert samples and {f"lrtempo/sample_runs/{s}" for s in samples} <= names
     assets = {p.name for p in (REPO / "dashboard" / "assets").iterdir() if p.is_file()}
     assert {f"dashboard/assets/{a}" for a in assets} <= names
-    code = {p.relative_to(REPO).as_posix() for pkg in ("analyzer", "dashboard", "lrtempo")
-            for p in (REPO / pkg).rglob("*.py") if "__pycache__" not in p.parts}
+    code = {
+        p.relative_to(REPO).as_posix()
+        for pkg in ("analyzer", "dashboard", "lrtempo")
+        for p in (REPO / pkg).rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
     assert code <= names
     assert not any(n.startswith(("tests/", "benchmarks/", "sample_runs/")) for n in names)
 
@@ -90,8 +133,10 @@ def test_wheel_ships_code_assets_and_every_sample(wheel: Path) -> None:
 def test_installed_wheel_runs_the_demo_outside_the_checkout(venv: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["LRTEMPO_HOME"] = str(tmp_path / "home")
-    script = ("import analyzer, dashboard, lrtempo.cli as c; "
-              "print(analyzer.__file__, dashboard.__file__, c.__file__, c.sample_runs())")
+    script = (
+        "import analyzer, dashboard, lrtempo.cli as c; "
+        "print(analyzer.__file__, dashboard.__file__, c.__file__, c.sample_runs())"
+    )
     where = _run([str(venv / "python"), "-c", script], cwd=tmp_path, env=env).stdout.split()
     assert all(Path(p).is_relative_to(venv.parent) for p in where), where
     assert Path(where[-1]).name == "sample_runs"
@@ -99,9 +144,15 @@ def test_installed_wheel_runs_the_demo_outside_the_checkout(venv: Path, tmp_path
     port = free_port()
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(venv / "lrtempo"), "demo", "--port", str(port)], cwd=tmp_path,
-                                env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(venv / "lrtempo"), "demo", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         layout = None
         deadline = time.monotonic() + DEMO_STARTUP_S
@@ -132,6 +183,28 @@ def test_dash_private_setup_server_still_collects_page_callbacks() -> None:
     assert all(len(out) == len(set(out)) for out in outputs)
     pages = {p.stem for p in (REPO / "dashboard" / "pages").glob("*.py") if p.stem[0] != "_"}
     for app in apps:  # Dash loads the page modules under its own names (pages.review)
-        modules = {str(getattr(c.get("callback"), "__module__", "")).rsplit(".", 1)[-1]
-                   for c in app.callback_map.values()}
+        modules = {
+            str(getattr(c.get("callback"), "__module__", "")).rsplit(".", 1)[-1]
+            for c in app.callback_map.values()
+        }
         assert pages <= modules, f"page callbacks missing from an app: {sorted(pages - modules)}"
+
+
+def test_workers_without_gunicorn_name_the_serve_extra() -> None:
+    script = (
+        "import sys; sys.modules['gunicorn'] = None; from lrtempo.cli import main; "
+        "sys.exit(main(['dashboard', '--workers', '2']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        "lrtempo: --workers 2 needs gunicorn: pip install 'lrtempo[serve]' (or serve with "
+        "--workers 1)"
+    )
