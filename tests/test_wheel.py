@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -26,7 +28,6 @@ import requests
 
 from analyzer import read_sources
 from tests.conftest import REPO, SAMPLE_RUNS
-from tests.fixtures_mlflow import _stop, _tail, free_port
 
 #: What ``pip wheel`` reads: the packaging files and the packages (with sample_runs/).
 BUILD_INPUTS = (
@@ -51,6 +52,26 @@ def _run(
         f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
     return proc
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the demo's process group, SIGKILL it if still there after 10 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            continue
+        return
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +162,7 @@ def test_installed_wheel_runs_the_demo_outside_the_checkout(venv: Path, tmp_path
     assert all(Path(p).is_relative_to(venv.parent) for p in where), where
     assert Path(where[-1]).name == "sample_runs"
 
-    port = free_port()
+    port = _free_port()
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -162,7 +183,9 @@ def test_installed_wheel_runs_the_demo_outside_the_checkout(venv: Path, tmp_path
                 layout = resp.json() if resp.status_code == 200 else None
             except requests.RequestException:
                 time.sleep(0.5)
-        assert layout is not None, f"the demo did not serve /_dash-layout:\n{_tail(log)}"
+        assert layout is not None, (
+            f"the demo did not serve /_dash-layout:\n{log.read_text(errors='replace')[-3000:]}"
+        )
         assert "LR Tempo" in json.dumps(layout)
     finally:
         _stop(proc)
