@@ -4,18 +4,21 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The extras `make setup` installs (tests, benchmarks, gunicorn for --workers, linters),
+# at the versions pinned in constraints.txt (`make lock` writes it).
+EXTRAS := test,bench,serve,lint
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser demo test test-all bench clean
+.PHONY: setup browser demo test test-all bench lint lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,bench]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)
@@ -36,9 +39,31 @@ test-all: setup browser
 	$(BIN)/python -m pytest -q -m "" $(PYTEST_ARGS)
 
 bench: setup
-	$(BIN)/python -m pip install -q -e ".[bench,dask]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench,dask]"
 	$(BIN)/python -m benchmarks --quick
 	$(BIN)/python -m benchmarks.detection --quick
+
+# ruff check (rules and baseline in pyproject.toml), ruff format --check on the files
+# already formatted (the others are listed in .ruff-format-baseline), mypy on analyzer/.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check $$(git ls-files '*.py' | grep -vxF -f .ruff-format-baseline)
+	$(BIN)/mypy
+
+# Re-pin constraints.txt: every package that `make setup` and the dask extra install, at
+# this venv's versions, resolved again from the registry so each pin is known to install
+# (torch, of the corpus extra, stays out). Upgrade a package in the venv, then `make lock`.
+lock:
+	$(BIN)/python -m pip list --format=freeze --exclude-editable > .lock-freeze.txt
+	$(BIN)/python -m pip install -q --dry-run --ignore-installed -c .lock-freeze.txt \
+	  -e ".[$(EXTRAS),dask]" --report .lock-report.json
+	$(BIN)/python -c 'import json, re; r = json.load(open(".lock-report.json")); \
+	  meta = [p["metadata"] for p in r["install"] if p["metadata"]["name"] != "lrtempo"]; \
+	  pins = sorted("{}=={}".format(re.sub("[-_.]+", "-", m["name"]).lower(), m["version"]) for m in meta); \
+	  print("# make lock: the versions make setup installs (pip install -c constraints.txt)"); \
+	  print("\n".join(pins))' > constraints.txt
+	@rm -f .lock-freeze.txt .lock-report.json
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

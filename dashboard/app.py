@@ -104,5 +104,5 @@ def create_app(
     ])
     # Collect the pages' @dash.callback registrations into *this* app now, so a second
     # app in the same process (tests) gets its own copy when it imports the pages.
-    app._setup_server()
+    app._setup_server()  # Dash private API: dash bounded in pyproject.toml, tests/test_wheel.py
     return app

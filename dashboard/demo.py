@@ -1,5 +1,7 @@
 """The demo's embedded MLflow store: a sqlite file in the user's data folder, seeded once
 from ``sample_runs/`` so the dashboard has a team's worth of recent runs to review.
+The caller says where the samples are (``lrtempo demo`` finds them in the installed
+package); the default is the checkout's ``sample_runs/``.
 
 This is LR Tempo's own store; nothing here touches a user's logs or servers.
 """
@@ -18,6 +20,7 @@ from analyzer.model import Run
 from analyzer.readers import read_sources
 from analyzer.roles import resolve_roles, role_series
 
+#: The checkout's samples (an installed wheel has them as ``lrtempo/sample_runs``).
 SAMPLE_RUNS = Path(__file__).resolve().parents[1] / "sample_runs"
 SEED_VERSION = 2  # 2: the LR sweep of sample_runs/lr_sweep
 #: Which demo experiment each sample folder belongs to.
@@ -97,8 +100,8 @@ def seed_store(uri: str, samples: Path = SAMPLE_RUNS, now: float | None = None,
     return len(result.runs)
 
 
-def demo_store(reset: bool = False) -> str:
-    """The demo store's URI, seeding it on first use (or again with ``reset``)."""
+def demo_store(reset: bool = False, samples: Path = SAMPLE_RUNS) -> str:
+    """The demo store's URI, seeding it from ``samples`` on first use (or again with ``reset``)."""
     folder = data_dir() / "demo"
     db = folder / "mlflow.db"
     marker = folder / "seeded.json"
@@ -111,6 +114,6 @@ def demo_store(reset: bool = False) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    n = seed_store(uri)
+    n = seed_store(uri, samples)
     marker.write_text(json.dumps({"version": SEED_VERSION, "runs": n, "seeded_at": time.time()}))
     return uri

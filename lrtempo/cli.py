@@ -17,10 +17,13 @@ No traceback reaches the user unless ``--debug`` is given.
 from __future__ import annotations
 
 import argparse
+import importlib.resources
+import importlib.util
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from analyzer import __version__
 from analyzer.cli import EXIT_OK, EXIT_USAGE, FORMATS, cmd_analyze
@@ -121,10 +124,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_workers(workers: int) -> None:
+    """Serving with several workers needs gunicorn, which the ``serve`` extra installs."""
+    if workers > 1 and importlib.util.find_spec("gunicorn") is None:
+        raise LRTempoError(f"--workers {workers} needs gunicorn: pip install 'lrtempo[serve]' "
+                           "(or serve with --workers 1)")
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Start the dashboard (refused beyond loopback without authentication)."""
     from dashboard.auth import file_is_private, is_loopback, serving_auth
 
+    _check_workers(args.workers)
     auth = serving_auth(args.host, args.auth_file, args.proxy_header)  # ValueError: exit 2
     if auth.users and not file_is_private(args.auth_file):
         print(f"lrtempo: WARNING: {args.auth_file} can be read by other users (chmod 600 it)",
@@ -152,6 +163,19 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def sample_runs() -> Path:
+    """The sample runs: shipped in the package (``lrtempo.sample_runs``, from the top-level
+    ``sample_runs/`` at build time), else the checkout's ``sample_runs/``."""
+    if importlib.util.find_spec("lrtempo.sample_runs") is not None:
+        shipped = importlib.resources.files("lrtempo.sample_runs")
+        if isinstance(shipped, Path) and shipped.is_dir():
+            return shipped
+    checkout = Path(__file__).resolve().parents[1] / "sample_runs"
+    if (checkout / "__init__.py").is_file():
+        return checkout
+    raise LRTempoError("the sample runs are missing from this installation: reinstall lrtempo")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Seed the embedded MLflow store from sample_runs/, then serve the dashboard on it."""
     from dashboard.auth import serving_auth
@@ -159,7 +183,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.serve:
         serving_auth(args.host, args.auth_file, args.proxy_header)  # refuse before seeding
-    uri = demo_store(reset=args.reset)
+        _check_workers(args.workers)
+    uri = demo_store(reset=args.reset, samples=sample_runs())
     print(f"lrtempo: demo store {uri}", file=sys.stderr)
     if not args.serve:
         ns = argparse.Namespace(sources=[uri], since=None, experiment=None, train_loss=None,
