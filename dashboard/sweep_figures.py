@@ -27,8 +27,14 @@ from analyzer.sweeps import Sweep
 from .figures import STATUS_COLORS, format_lr, plain
 
 #: Order of the status traces (and of the legend).
-STATUS_ORDER = ("healthy", "overfitting", "stagnation", "insufficient_data", "oscillation",
-                "divergence")
+STATUS_ORDER = (
+    "healthy",
+    "overfitting",
+    "stagnation",
+    "insufficient_data",
+    "oscillation",
+    "divergence",
+)
 FIT_COLOR = "#1f77b4"
 RECOMMENDED_COLOR = "#2ca02c"
 EDGE_COLOR = "#d62728"
@@ -50,20 +56,37 @@ def _y_extent(values: Sequence[float], log_y: bool) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def _vline(x: float, ylo: float, yhi: float, *, name: str, meta: str, color: str,
-           dash: str, hover: str, width: float = 2.0) -> go.Scatter:
+def _vline(
+    x: float,
+    ylo: float,
+    yhi: float,
+    *,
+    name: str,
+    meta: str,
+    color: str,
+    dash: str,
+    hover: str,
+    width: float = 2.0,
+) -> go.Scatter:
     """A vertical line at ``x`` from ``ylo`` to ``yhi`` as a trace (hover and legend)."""
-    return go.Scatter(x=[x, x], y=[ylo, yhi], mode="lines", name=name, meta=meta,
-                      line={"color": color, "dash": dash, "width": width},
-                      hovertemplate=hover + "<extra></extra>")
+    return go.Scatter(
+        x=[x, x],
+        y=[ylo, yhi],
+        mode="lines",
+        name=name,
+        meta=meta,
+        line={"color": color, "dash": dash, "width": width},
+        hovertemplate=hover + "<extra></extra>",
+    )
 
 
 def _status_of(text: str) -> str:
     return text.replace("_", " ")
 
 
-def sweep_figure(sweep: Sweep, suggestions: Mapping[str, str] | None = None,
-                 height: int = 420) -> go.Figure:
+def sweep_figure(
+    sweep: Sweep, suggestions: Mapping[str, str] | None = None, height: int = 420
+) -> go.Figure:
     """The sweep's final loss against LR (log x): a point per run coloured by status
     (``customdata`` = run id, for a click), the fitted curve with its band, the
     recommended range, the recommended LR and the stability edge as vertical lines.
@@ -75,7 +98,7 @@ def sweep_figure(sweep: Sweep, suggestions: Mapping[str, str] | None = None,
     pts = [p for p in sweep.points if p.lr is not None]
     finite = [p.value for p in pts if math.isfinite(p.value)]
     curve = dict(sweep.curve or {})
-    cx = [10 ** v for v in curve.get("log10_lr", [])]
+    cx = [10**v for v in curve.get("log10_lr", [])]
     cy = list(curve.get("fit", []))
     cb = list(curve.get("band", []))
     upper = [y + b for y, b in zip(cy, cb)]
@@ -91,65 +114,136 @@ def sweep_figure(sweep: Sweep, suggestions: Mapping[str, str] | None = None,
     fig = go.Figure()
     if sweep.recommended_range is not None:
         lo, hi = sweep.recommended_range
-        fig.add_trace(go.Scatter(
-            x=[lo, hi, hi, lo, lo], y=[ylo, ylo, yhi, yhi, ylo], mode="lines", fill="toself",
-            fillcolor=RANGE_FILL, line={"width": 0}, name="recommended range", meta="range",
-            hovertemplate=f"recommended range {format_lr(lo)}–{format_lr(hi)}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[lo, hi, hi, lo, lo],
+                y=[ylo, ylo, yhi, yhi, ylo],
+                mode="lines",
+                fill="toself",
+                fillcolor=RANGE_FILL,
+                line={"width": 0},
+                name="recommended range",
+                meta="range",
+                hovertemplate=f"recommended range {format_lr(lo)}–{format_lr(hi)}<extra></extra>",
+            )
+        )
     if cx:
         band_y = [min(max(v, ylo), yhi) for v in upper + lower[::-1]]
-        fig.add_trace(go.Scatter(
-            x=cx + cx[::-1], y=band_y, mode="lines", fill="toself", fillcolor=BAND_FILL,
-            line={"width": 0}, name="fit ± 2 s.e.", meta="band", hoverinfo="skip"))
-        fig.add_trace(go.Scatter(
-            x=cx, y=cy, mode="lines", name="fitted curve", meta="fit",
-            line={"color": FIT_COLOR, "width": 2},
-            hoverinfo="skip"))  # the curve passes through runs: their hover must win
+        fig.add_trace(
+            go.Scatter(
+                x=cx + cx[::-1],
+                y=band_y,
+                mode="lines",
+                fill="toself",
+                fillcolor=BAND_FILL,
+                line={"width": 0},
+                name="fit ± 2 s.e.",
+                meta="band",
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=cx,
+                y=cy,
+                mode="lines",
+                name="fitted curve",
+                meta="fit",
+                line={"color": FIT_COLOR, "width": 2},
+                hoverinfo="skip",
+            )
+        )  # the curve passes through runs: their hover must win
     by_status: dict[str, list[Any]] = {}
     for p in pts:
         by_status.setdefault(p.status, []).append(p)
     for status in [s for s in STATUS_ORDER if s in by_status] + sorted(
-            s for s in by_status if s not in STATUS_ORDER):
+        s for s in by_status if s not in STATUS_ORDER
+    ):
         group = by_status[status]
         xs = [p.lr for p in group]
         ys = [p.value if math.isfinite(p.value) else top for p in group]
         texts = []
         for p in group:
-            value = (f"{p.value:.4g}" if math.isfinite(p.value) else "non-finite (blew up)")
-            texts.append("<br>".join([
-                f"<b>{plain(p.name)}</b>", f"LR {format_lr(p.lr)}", f"status {_status_of(status)}",
-                f"{sweep.metric}: {value}",
-                f"suggestion: {plain(suggestions.get(p.id) or '—')}"]))
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="markers", name=_status_of(status), meta=f"points:{status}",
-            customdata=[[p.id] for p in group], text=texts,
-            hovertemplate="%{text}<extra></extra>",
-            marker={"color": STATUS_COLORS.get(status, "#7f7f7f"), "size": 13,
+            value = f"{p.value:.4g}" if math.isfinite(p.value) else "non-finite (blew up)"
+            texts.append(
+                "<br>".join(
+                    [
+                        f"<b>{plain(p.name)}</b>",
+                        f"LR {format_lr(p.lr)}",
+                        f"status {_status_of(status)}",
+                        f"{sweep.metric}: {value}",
+                        f"suggestion: {plain(suggestions.get(p.id) or '—')}",
+                    ]
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                name=_status_of(status),
+                meta=f"points:{status}",
+                customdata=[[p.id] for p in group],
+                text=texts,
+                hovertemplate="%{text}<extra></extra>",
+                marker={
+                    "color": STATUS_COLORS.get(status, "#7f7f7f"),
+                    "size": 13,
                     "line": {"color": "white", "width": 1.5},
-                    "symbol": ["circle" if math.isfinite(p.value) else "x" for p in group]}))
+                    "symbol": ["circle" if math.isfinite(p.value) else "x" for p in group],
+                },
+            )
+        )
     if sweep.recommended_lr is not None:
-        fig.add_trace(_vline(sweep.recommended_lr, ylo, yhi,
-                             name=f"recommended LR {format_lr(sweep.recommended_lr)}",
-                             meta="recommended", color=RECOMMENDED_COLOR, dash="solid",
-                             hover=f"recommended LR {format_lr(sweep.recommended_lr)}", width=3))
+        fig.add_trace(
+            _vline(
+                sweep.recommended_lr,
+                ylo,
+                yhi,
+                name=f"recommended LR {format_lr(sweep.recommended_lr)}",
+                meta="recommended",
+                color=RECOMMENDED_COLOR,
+                dash="solid",
+                hover=f"recommended LR {format_lr(sweep.recommended_lr)}",
+                width=3,
+            )
+        )
     if sweep.stability_edge_lr is not None:
-        fig.add_trace(_vline(sweep.stability_edge_lr, ylo, yhi,
-                             name=f"stability edge {format_lr(sweep.stability_edge_lr)}",
-                             meta="edge", color=EDGE_COLOR, dash="dash",
-                             hover=(f"stability edge {format_lr(sweep.stability_edge_lr)}: runs "
-                                    "at this LR and above oscillated or diverged")))
+        fig.add_trace(
+            _vline(
+                sweep.stability_edge_lr,
+                ylo,
+                yhi,
+                name=f"stability edge {format_lr(sweep.stability_edge_lr)}",
+                meta="edge",
+                color=EDGE_COLOR,
+                dash="dash",
+                hover=(
+                    f"stability edge {format_lr(sweep.stability_edge_lr)}: runs "
+                    "at this LR and above oscillated or diverged"
+                ),
+            )
+        )
     fig.update_layout(
-        height=height, template="plotly_white", margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        hovermode="closest", legend={"orientation": "h", "y": -0.18},
+        height=height,
+        template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.18},
         xaxis={"type": "log", "title": "learning rate", "exponentformat": "power"},
-        yaxis={"type": "log" if log_y else "linear", "title": sweep.metric,
-               "range": ([math.log10(ylo), math.log10(yhi)] if log_y else [ylo, yhi])},
+        yaxis={
+            "type": "log" if log_y else "linear",
+            "title": sweep.metric,
+            "range": ([math.log10(ylo), math.log10(yhi)] if log_y else [ylo, yhi]),
+        },
         clickmode="event",
     )
     return fig
 
 
-def range_test_figure(lr: pd.DataFrame, loss: pd.DataFrame, test: RangeTest,
-                      height: int = 380) -> go.Figure:
+def range_test_figure(
+    lr: pd.DataFrame, loss: pd.DataFrame, test: RangeTest, height: int = 380
+) -> go.Figure:
     """A range test's loss against the LR at its step (log x), raw and smoothed, with
     the suggested LR marked (a star on the smoothed curve and a line) and the
     steepest-descent, minimum-loss and blow-up LRs as lines."""
@@ -176,35 +270,93 @@ def range_test_figure(lr: pd.DataFrame, loss: pd.DataFrame, test: RangeTest,
     yhi = float(min(np.max(sy), max(head, 2 * low) * 1.15))
     pad = 0.05 * (yhi - ylo) if yhi > ylo else 0.1
     ylo, yhi = ylo - pad, yhi + pad
-    fig.add_trace(go.Scatter(x=at, y=sy, mode="markers", name="loss", meta="loss",
-                             marker={"color": "#9aa5b1", "size": 4},
-                             hovertemplate="LR %{x:.3g}: loss %{y:.4g}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=at, y=s, mode="lines", name="smoothed", meta="smoothed",
-                             line={"color": FIT_COLOR, "width": 2},
-                             hovertemplate="LR %{x:.3g}: smoothed %{y:.4g}<extra></extra>"))
-    marks = (("min_loss", test.min_loss_lr, "minimum loss", "#9467bd", "dot"),
-             ("steepest", test.steepest_lr, "steepest descent", "#17becf", "dot"),
-             ("blowup", test.blowup_lr, "blow-up", EDGE_COLOR, "dash"))
+    fig.add_trace(
+        go.Scatter(
+            x=at,
+            y=sy,
+            mode="markers",
+            name="loss",
+            meta="loss",
+            marker={"color": "#9aa5b1", "size": 4},
+            hovertemplate="LR %{x:.3g}: loss %{y:.4g}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=at,
+            y=s,
+            mode="lines",
+            name="smoothed",
+            meta="smoothed",
+            line={"color": FIT_COLOR, "width": 2},
+            hovertemplate="LR %{x:.3g}: smoothed %{y:.4g}<extra></extra>",
+        )
+    )
+    marks = (
+        ("min_loss", test.min_loss_lr, "minimum loss", "#9467bd", "dot"),
+        ("steepest", test.steepest_lr, "steepest descent", "#17becf", "dot"),
+        ("blowup", test.blowup_lr, "blow-up", EDGE_COLOR, "dash"),
+    )
     for meta, x, label, color, dash in marks:
         if x is not None and math.isfinite(x):
-            fig.add_trace(_vline(x, ylo, yhi, name=f"{label} {format_lr(x)}", meta=meta,
-                                 color=color, dash=dash, hover=f"{label} at LR {format_lr(x)}",
-                                 width=1.5))
+            fig.add_trace(
+                _vline(
+                    x,
+                    ylo,
+                    yhi,
+                    name=f"{label} {format_lr(x)}",
+                    meta=meta,
+                    color=color,
+                    dash=dash,
+                    hover=f"{label} at LR {format_lr(x)}",
+                    width=1.5,
+                )
+            )
     sug = test.suggested_lr
-    fig.add_trace(_vline(sug, ylo, yhi, name=f"suggested LR {format_lr(sug)}",
-                         meta="suggested_line", color=RECOMMENDED_COLOR, dash="solid",
-                         hover=f"suggested LR {format_lr(sug)} ({test.rule})", width=3))
-    y_sug = float(np.interp(math.log10(sug), np.log10(at), s)) if at[0] <= sug <= at[-1] \
+    fig.add_trace(
+        _vline(
+            sug,
+            ylo,
+            yhi,
+            name=f"suggested LR {format_lr(sug)}",
+            meta="suggested_line",
+            color=RECOMMENDED_COLOR,
+            dash="solid",
+            hover=f"suggested LR {format_lr(sug)} ({test.rule})",
+            width=3,
+        )
+    )
+    y_sug = (
+        float(np.interp(math.log10(sug), np.log10(at), s))
+        if at[0] <= sug <= at[-1]
         else float(s[0])
-    fig.add_trace(go.Scatter(
-        x=[sug], y=[y_sug], mode="markers", name="suggested", meta="suggested",
-        marker={"symbol": "star", "size": 18, "color": RECOMMENDED_COLOR,
-                "line": {"color": "white", "width": 1}},
-        hovertemplate=(f"suggested LR {format_lr(sug)} ({plain(test.rule)}, confidence "
-                       f"{test.confidence:.2f})<extra></extra>"), showlegend=False))
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[sug],
+            y=[y_sug],
+            mode="markers",
+            name="suggested",
+            meta="suggested",
+            marker={
+                "symbol": "star",
+                "size": 18,
+                "color": RECOMMENDED_COLOR,
+                "line": {"color": "white", "width": 1},
+            },
+            hovertemplate=(
+                f"suggested LR {format_lr(sug)} ({plain(test.rule)}, confidence "
+                f"{test.confidence:.2f})<extra></extra>"
+            ),
+            showlegend=False,
+        )
+    )
     fig.update_layout(
-        height=height, template="plotly_white", margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        hovermode="closest", legend={"orientation": "h", "y": -0.2},
+        height=height,
+        template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.2},
         xaxis={"type": "log", "title": "learning rate", "exponentformat": "power"},
         yaxis={"title": "loss", "range": [ylo, yhi]},
     )

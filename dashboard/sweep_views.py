@@ -84,16 +84,20 @@ def sweeps_of_data(data: ReviewData, group_by: str | None = None) -> list[Sweep]
     ``lrtempo analyze --group-by``)."""
     try:
         by_id = {r.meta.id: r for r in data.runs}
-        points = [cached_point(by_id[a.meta.id], a, group_by) for a in data.analyses
-                  if hasattr(a, "meta") and a.meta.id in by_id]
+        points = [
+            cached_point(by_id[a.meta.id], a, group_by)
+            for a in data.analyses
+            if hasattr(a, "meta") and a.meta.id in by_id
+        ]
         return _found(points)
     except Exception:  # a sweep is extra: the review must still show
         log.warning("finding sweeps failed", exc_info=True)
         return []
 
 
-def review_sweeps(filters: ReviewFilters, data: ReviewData | None = None,
-                  group_by: str | None = None) -> tuple[ReviewData, list[Sweep]]:
+def review_sweeps(
+    filters: ReviewFilters, data: ReviewData | None = None, group_by: str | None = None
+) -> tuple[ReviewData, list[Sweep]]:
     """The review data of ``filters`` without its status filter, and its sweeps."""
     if data is None or filters.status:
         data = review_data(replace(filters, status=None))
@@ -121,13 +125,19 @@ def sweep_short(sweep: Sweep) -> str:
 
 def sweeps_href(filters: ReviewFilters, sweep_id: str | None = None) -> str:
     """The Sweeps page for the Review's filters (and one sweep)."""
-    q = {"window": filters.window, "experiment": filters.experiment, "user": filters.user,
-         "tag": filters.tag, "id": sweep_id}
+    q = {
+        "window": filters.window,
+        "experiment": filters.experiment,
+        "user": filters.user,
+        "tag": filters.tag,
+        "id": sweep_id,
+    }
     return "/sweeps?" + urlencode({k: v for k, v in q.items() if v})
 
 
-def with_sweep_columns(rows: list[dict[str, Any]], sweeps: Sequence[Sweep],
-                       filters: ReviewFilters) -> list[dict[str, Any]]:
+def with_sweep_columns(
+    rows: list[dict[str, Any]], sweeps: Sequence[Sweep], filters: ReviewFilters
+) -> list[dict[str, Any]]:
     """The Review rows, those of a sweep copied with ``sweep`` (its id), ``sweep_text``
     (its LR, :func:`sweep_short`), ``sweep_tip`` (its advice) and ``sweep_href`` (its
     page); the cached rows are not modified."""
@@ -139,8 +149,15 @@ def with_sweep_columns(rows: list[dict[str, Any]], sweeps: Sequence[Sweep],
             out.append(row)
             continue
         tip = f"sweep of {len(s.points)} runs at {len(s.lrs)} LRs: {sweep_label(s)}"
-        out.append({**row, "sweep": s.id, "sweep_text": sweep_short(s), "sweep_tip": tip,
-                    "sweep_href": sweeps_href(filters, s.id)})
+        out.append(
+            {
+                **row,
+                "sweep": s.id,
+                "sweep_text": sweep_short(s),
+                "sweep_tip": tip,
+                "sweep_href": sweeps_href(filters, s.id),
+            }
+        )
     return out
 
 
@@ -157,11 +174,14 @@ def sweep_card(sweep: Sweep, suggestions: dict[str, str], names: dict[str, str])
     split = ", ".join(f"{k}={v}" for k, v in sweep.split.items())
     facts = [
         html.Div(sweep_label(sweep), className="fs-5 fw-bold sweep-recommended"),
-        _fact("recommended range",
-              f"{format_lr(rng[0])} – {format_lr(rng[1])}" if rng else "—"),
+        _fact("recommended range", f"{format_lr(rng[0])} – {format_lr(rng[1])}" if rng else "—"),
         _fact("confidence", f"{sweep.confidence:.2f}"),
-        _fact("stability edge", format_lr(sweep.stability_edge_lr)
-              if sweep.stability_edge_lr is not None else "none seen"),
+        _fact(
+            "stability edge",
+            format_lr(sweep.stability_edge_lr)
+            if sweep.stability_edge_lr is not None
+            else "none seen",
+        ),
         _fact("metric", sweep.metric),
         _fact("LRs tried", ", ".join(format_lr(v) for v in sweep.lrs)),
     ]
@@ -173,66 +193,123 @@ def sweep_card(sweep: Sweep, suggestions: dict[str, str], names: dict[str, str])
         facts.append(_fact("this sweep's setup", split))
     varied = dict(sweep.varied)
     if varied:
-        facts.append(html.Div([html.Div("varied parameters", className="text-muted"),
-                               html.Ul([html.Li(f"{k}: {', '.join(v)}") for k, v in varied.items()],
-                                       className="mb-0 ps-3")], className="sweep-varied"))
+        facts.append(
+            html.Div(
+                [
+                    html.Div("varied parameters", className="text-muted"),
+                    html.Ul(
+                        [html.Li(f"{k}: {', '.join(v)}") for k, v in varied.items()],
+                        className="mb-0 ps-3",
+                    ),
+                ],
+                className="sweep-varied",
+            )
+        )
     if sweep.batch_scaling:
         b = dict(sweep.batch_scaling)
         facts.append(_fact("batch scaling", f"{b.get('rule')} (exponent {b.get('exponent')})"))
-    runs = dbc.Table([
-        html.Thead(html.Tr([html.Th(h) for h in ("run", "LR", "status", sweep.metric,
-                                                 "suggestion")])),
-        html.Tbody([html.Tr([
-            html.Td(dcc.Link(names.get(p.id, p.name), href=run_href(p.id))),
-            html.Td(format_lr(p.lr)),
-            html.Td(status_badge(p.status)),
-            html.Td(f"{p.value:.4g}" if math.isfinite(p.value) else "non-finite"),
-            html.Td(suggestions.get(p.id, ""), className="small"),
-        ]) for p in sweep.points]),
-    ], size="sm", className="mb-0 sweep-runs")
-    return dbc.Card([
-        dbc.CardHeader([html.Span(sweep.group, className="fw-bold"),
-                        html.Span(f" [{split}]" if split else ""),
-                        html.Span(f" · {len(sweep.points)} runs at {len(sweep.lrs)} LRs",
-                                  className="text-muted")]),
-        dbc.CardBody([
-            dbc.Row([
-                dbc.Col(dcc.Graph(id={"type": "sweep-graph", "index": sweep.id},
-                                  figure=sweep_figure(sweep, suggestions),
-                                  config={"displaylogo": False}), lg=8),
-                dbc.Col(html.Div(facts, className="small"), lg=4),
-            ]),
-            html.P(sweep.rationale, className="mt-2 mb-2 sweep-rationale"),
-            runs,
-        ]),
-    ], className="mb-3 sweep-card", id=f"sweep-card-{sweep.id}")
+    runs = dbc.Table(
+        [
+            html.Thead(
+                html.Tr([html.Th(h) for h in ("run", "LR", "status", sweep.metric, "suggestion")])
+            ),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Td(dcc.Link(names.get(p.id, p.name), href=run_href(p.id))),
+                            html.Td(format_lr(p.lr)),
+                            html.Td(status_badge(p.status)),
+                            html.Td(f"{p.value:.4g}" if math.isfinite(p.value) else "non-finite"),
+                            html.Td(suggestions.get(p.id, ""), className="small"),
+                        ]
+                    )
+                    for p in sweep.points
+                ]
+            ),
+        ],
+        size="sm",
+        className="mb-0 sweep-runs",
+    )
+    return dbc.Card(
+        [
+            dbc.CardHeader(
+                [
+                    html.Span(sweep.group, className="fw-bold"),
+                    html.Span(f" [{split}]" if split else ""),
+                    html.Span(
+                        f" · {len(sweep.points)} runs at {len(sweep.lrs)} LRs",
+                        className="text-muted",
+                    ),
+                ]
+            ),
+            dbc.CardBody(
+                [
+                    dbc.Row(
+                        [
+                            dbc.Col(
+                                dcc.Graph(
+                                    id={"type": "sweep-graph", "index": sweep.id},
+                                    figure=sweep_figure(sweep, suggestions),
+                                    config={"displaylogo": False},
+                                ),
+                                lg=8,
+                            ),
+                            dbc.Col(html.Div(facts, className="small"), lg=4),
+                        ]
+                    ),
+                    html.P(sweep.rationale, className="mt-2 mb-2 sweep-rationale"),
+                    runs,
+                ]
+            ),
+        ],
+        className="mb-3 sweep-card",
+        id=f"sweep-card-{sweep.id}",
+    )
 
 
-def sweeps_view(filters: ReviewFilters, chosen: str | None = None,
-                group_by: str | None = None) -> list[Any]:
+def sweeps_view(
+    filters: ReviewFilters, chosen: str | None = None, group_by: str | None = None
+) -> list[Any]:
     """The Sweeps page's content: a card per sweep (only ``chosen`` when it is found),
     runs grouped by their ``group_by`` parameter when given."""
     data, sweeps = review_sweeps(filters, group_by=(group_by or "").strip() or None)
-    problems, errors = mlflow_problems(current_store().mlflow_uris_for(filters.tracking_uri),
-                                       data.errors)
+    problems, errors = mlflow_problems(
+        current_store().mlflow_uris_for(filters.tracking_uri), data.errors
+    )
     alerts = [mlflow_alert(problems), error_list(errors, id="sweeps-errors")]
     if not sweeps:
-        return [*alerts, dbc.Alert(
-            "No LR sweep among these runs: a sweep is 3 or more runs of one experiment (or "
-            "folder) with the same metrics at 2 or more learning rates.", color="light",
-            className="border", id="sweeps-none")]
+        return [
+            *alerts,
+            dbc.Alert(
+                "No LR sweep among these runs: a sweep is 3 or more runs of one experiment (or "
+                "folder) with the same metrics at 2 or more learning rates.",
+                color="light",
+                className="border",
+                id="sweeps-none",
+            ),
+        ]
     shown = [s for s in sweeps if s.id == chosen] or sweeps
     note = None
     if chosen and shown is sweeps:
-        note = dbc.Alert(f"Sweep {chosen} is not among these runs; all sweeps are shown.",
-                         color="warning", className="py-2")
+        note = dbc.Alert(
+            f"Sweep {chosen} is not among these runs; all sweeps are shown.",
+            color="warning",
+            className="py-2",
+        )
     members = {p.id for s in shown for p in s.points}
     analyses = [a for a in data.analyses if a.meta.id in members]
-    suggestions = {a.meta.id: lr_change(a.suggestion).text
-                   for a in reconcile(analyses, shown) if a.suggestion is not None}
+    suggestions = {
+        a.meta.id: lr_change(a.suggestion).text
+        for a in reconcile(analyses, shown)
+        if a.suggestion is not None
+    }
     names = {r.meta.id: r.meta.name for r in data.runs if r.meta.id in members}
-    head = html.Div(f"{len(shown)} sweep{'s' if len(shown) != 1 else ''}",
-                    className="mb-2 fw-bold", id="sweeps-count")
+    head = html.Div(
+        f"{len(shown)} sweep{'s' if len(shown) != 1 else ''}",
+        className="mb-2 fw-bold",
+        id="sweeps-count",
+    )
     return [*alerts, note, head, *[sweep_card(s, suggestions, names) for s in shown]]
 
 
@@ -252,11 +329,20 @@ def range_test_view(run_id: str | None) -> Any:
     train, _val, lr = store.role_series(run, analysis.roles)
     if train is None or lr is None:
         return None
-    return dbc.Card([
-        dbc.CardHeader("LR range test: loss against the learning rate"),
-        dbc.CardBody([
-            dcc.Graph(id="range-test-graph", figure=range_test_figure(lr, train, test),
-                      config={"displaylogo": False}),
-            html.P(range_test_line(analysis), className="small mb-0", id="range-test-text"),
-        ]),
-    ], className="mt-3", id="range-test-card")
+    return dbc.Card(
+        [
+            dbc.CardHeader("LR range test: loss against the learning rate"),
+            dbc.CardBody(
+                [
+                    dcc.Graph(
+                        id="range-test-graph",
+                        figure=range_test_figure(lr, train, test),
+                        config={"displaylogo": False},
+                    ),
+                    html.P(range_test_line(analysis), className="small mb-0", id="range-test-text"),
+                ]
+            ),
+        ],
+        className="mt-3",
+        id="range-test-card",
+    )

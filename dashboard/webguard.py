@@ -46,8 +46,11 @@ CSP_DIRECTIVES = (
     "frame-ancestors 'none'",
 )
 CSP = "; ".join(CSP_DIRECTIVES)
-HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-           "Content-Security-Policy": CSP}
+HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CSP,
+}
 
 
 def host_name(header: str) -> str | None:
@@ -56,7 +59,7 @@ def host_name(header: str) -> str | None:
     h = header.strip().lower()
     if h.startswith("["):
         end = h.find("]")
-        if end < 0 or (h[end + 1:] and not h[end + 1:].startswith(":")):
+        if end < 0 or (h[end + 1 :] and not h[end + 1 :].startswith(":")):
             return None
         h = h[1:end]
     elif h.count(":") == 1:
@@ -117,8 +120,9 @@ class HostPolicy:
         return ", ".join(names) + (", any IP address" if self.any_ip else "")
 
 
-def allowed_hosts(bind: str, extra: str | Iterable[str] | None = None,
-                  env: bool = True) -> HostPolicy:
+def allowed_hosts(
+    bind: str, extra: str | Iterable[str] | None = None, env: bool = True
+) -> HostPolicy:
     """The policy for a dashboard bound to ``bind``, widened by ``extra`` and (when
     ``env``) ``$LRTEMPO_ALLOWED_HOSTS``."""
     given = parse_hosts(extra) + parse_hosts(os.environ.get(ENV_ALLOWED_HOSTS, "") if env else "")
@@ -145,8 +149,10 @@ def guard(server: Any, policy: HostPolicy) -> None:
         if not policy.allows(flask.request.headers.get("Host")):
             return flask.Response(
                 "Bad Request: this dashboard is not served under that host name (start it "
-                "with --allowed-hosts NAME to add one).\n", 400,
-                {"Content-Type": "text/plain; charset=utf-8"})
+                "with --allowed-hosts NAME to add one).\n",
+                400,
+                {"Content-Type": "text/plain; charset=utf-8"},
+            )
         return None
 
     def add_headers(response: flask.Response) -> flask.Response:

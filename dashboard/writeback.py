@@ -58,8 +58,9 @@ class ConfirmTokens:
             folder = tempfile.mkdtemp(prefix="lrtempo-confirm-")  # mode 0700
             pid = os.getpid()
             # Removed when the process that made it ends (not a forked worker).
-            weakref.finalize(self, lambda: os.getpid() == pid and shutil.rmtree(
-                folder, ignore_errors=True))
+            weakref.finalize(
+                self, lambda: os.getpid() == pid and shutil.rmtree(folder, ignore_errors=True)
+            )
         self.folder = Path(folder)
         self.ttl = ttl
 
@@ -70,8 +71,11 @@ class ConfirmTokens:
         """A new token for exactly ``run_ids``, usable once by ``user`` within the TTL."""
         self._expire(now)
         token = secrets.token_urlsafe(32)
-        record = {"runs": list(run_ids), "user": user,
-                  "expires": (time.time() if now is None else now) + self.ttl}
+        record = {
+            "runs": list(run_ids),
+            "user": user,
+            "expires": (time.time() if now is None else now) + self.ttl,
+        }
         fd = os.open(self._path(token), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(record, fh)
@@ -86,8 +90,9 @@ class ConfirmTokens:
         try:
             os.rename(path, taken)  # atomic: only one request (in any worker) gets it
         except OSError:
-            raise TokenRefused("this confirmation was already used or has expired: open the "
-                               "dialog again") from None
+            raise TokenRefused(
+                "this confirmation was already used or has expired: open the dialog again"
+            ) from None
         try:
             record = json.loads(taken.read_text(encoding="utf-8"))
         finally:
@@ -137,15 +142,23 @@ def dialog_body(p: Plan) -> list[Any]:
     n = len(p.run_ids)
     names = list(p.names[:LISTED]) + ([f"… and {n - LISTED} more"] if n > LISTED else [])
     return [
-        html.P(f"Store the verdict of the {n} MLflow run{'s' if n != 1 else ''} shown as run "
-               "tags: lrtempo.status, lrtempo.action, lrtempo.current_lr, lrtempo.suggested_lr, "
-               "lrtempo.factor, lrtempo.early_stop_step, lrtempo.worst_finding, "
-               "lrtempo.suggestion, lrtempo.analyzed_at."),
-        html.Ul([html.Li(name) for name in names], id="writeback-runs",
-                className="small mb-2", style={"maxHeight": "12rem", "overflowY": "auto"}),
-        html.P("Only these runs are written; only tags — metrics and params are never touched. "
-               "Runs whose tags already match are left as they are.",
-               className="small text-muted mb-0"),
+        html.P(
+            f"Store the verdict of the {n} MLflow run{'s' if n != 1 else ''} shown as run "
+            "tags: lrtempo.status, lrtempo.action, lrtempo.current_lr, lrtempo.suggested_lr, "
+            "lrtempo.factor, lrtempo.early_stop_step, lrtempo.worst_finding, "
+            "lrtempo.suggestion, lrtempo.analyzed_at."
+        ),
+        html.Ul(
+            [html.Li(name) for name in names],
+            id="writeback-runs",
+            className="small mb-2",
+            style={"maxHeight": "12rem", "overflowY": "auto"},
+        ),
+        html.P(
+            "Only these runs are written; only tags — metrics and params are never touched. "
+            "Runs whose tags already match are left as they are.",
+            className="small text-muted mb-0",
+        ),
     ]
 
 
@@ -166,12 +179,23 @@ def write_runs(run_ids: Sequence[str]) -> dbc.Alert:
     results = write_back(analyses, tracking_uris=store.mlflow_uris)
     missing = len(run_ids) - len(analyses)
     failed = [r for r in results if r.outcome == "failed"]
-    return result_alert([
-        html.Div(f"MLflow tags: {writeback_summary(results)}"
-                 + (f"; {missing} run(s) no longer found" if missing else "") + ".",
-                 className="fw-bold"),
-        html.Div("Tags only (lrtempo.status, lrtempo.action, …); metrics and params are untouched.",
-                 className="small"),
-        html.Ul([html.Li(f"{r.run_name}: {r.message}") for r in failed[:10]], className="mb-0 small")
-        if failed else None,
-    ], "danger" if failed else "success")
+    return result_alert(
+        [
+            html.Div(
+                f"MLflow tags: {writeback_summary(results)}"
+                + (f"; {missing} run(s) no longer found" if missing else "")
+                + ".",
+                className="fw-bold",
+            ),
+            html.Div(
+                "Tags only (lrtempo.status, lrtempo.action, …); metrics and params are untouched.",
+                className="small",
+            ),
+            html.Ul(
+                [html.Li(f"{r.run_name}: {r.message}") for r in failed[:10]], className="mb-0 small"
+            )
+            if failed
+            else None,
+        ],
+        "danger" if failed else "success",
+    )

@@ -38,8 +38,17 @@ def main() -> None:
 
     HERE.mkdir(exist_ok=True)
     for lr in LRS:
-        res = train(TrainParams(dataset="digits", model="mlp", optimizer="adam", lr=lr,
-                                steps=STEPS, batch_size=32, seed=0))
+        res = train(
+            TrainParams(
+                dataset="digits",
+                model="mlp",
+                optimizer="adam",
+                lr=lr,
+                steps=STEPS,
+                batch_size=32,
+                seed=0,
+            )
+        )
         tr = pd.DataFrame({"step": res.train_step, "train_loss": res.train_loss, "lr": res.lr})
         va = pd.DataFrame({"step": res.val_step, "val_loss": res.val_loss})
         out = tr.merge(va, on="step", how="left")[["step", "train_loss", "val_loss", "lr"]]

@@ -40,10 +40,14 @@ def sweep_store(mlflow_server: MlflowServer):
     ids = {}
     for lr in LRS:
         res = trained(lr)
-        ids[lr] = log_run(client, exp, f"digits-adam-lr{lr:g}",
-                          {"train_loss": res.train_loss, "lr": res.lr},
-                          steps=[int(s) for s in res.train_step],
-                          params={"learning_rate": str(lr), "optimizer": "adam", "seed": "0"})
+        ids[lr] = log_run(
+            client,
+            exp,
+            f"digits-adam-lr{lr:g}",
+            {"train_loss": res.train_loss, "lr": res.lr},
+            steps=[int(s) for s in res.train_step],
+            params={"learning_rate": str(lr), "optimizer": "adam", "seed": "0"},
+        )
         for s, v in zip(res.val_step, res.val_loss):
             client.log_metric(ids[lr], "val_loss", float(v), step=int(s))
     yield ids
@@ -94,7 +98,8 @@ def _traces(page, sel: str):
         f"() => document.querySelector('{sel} .js-plotly-plot')._fullData.map(t => ("
         "{meta: t.meta, x: Array.from(t.x || []), y: Array.from(t.y || []),"
         " color: t.marker ? t.marker.color : null,"
-        " ids: t.customdata ? Array.from(t.customdata).map(c => c[0]) : []}))")
+        " ids: t.customdata ? Array.from(t.customdata).map(c => c[0]) : []}))"
+    )
 
 
 SWEEP_GRAPH = ".sweep-card"
@@ -103,11 +108,13 @@ SWEEP_GRAPH = ".sweep-card"
 def _wait_sweep_graph(page) -> None:
     page.wait_for_function(
         "() => { const g = document.querySelector('.sweep-card .js-plotly-plot');"
-        " return g && g._fullData && g._fullData.some(t => t.meta === 'recommended'); }")
+        " return g && g._fullData && g._fullData.some(t => t.meta === 'recommended'); }"
+    )
 
 
-def test_sweeps_page_plots_the_sweep_and_a_click_opens_the_run(page, mlflow_server,
-                                                               sweep_store) -> None:
+def test_sweeps_page_plots_the_sweep_and_a_click_opens_the_run(
+    page, mlflow_server, sweep_store
+) -> None:
     from dashboard.figures import STATUS_COLORS
 
     expected = _expected_sweep(mlflow_server.url)
@@ -117,8 +124,11 @@ def test_sweeps_page_plots_the_sweep_and_a_click_opens_the_run(page, mlflow_serv
     traces = _traces(page, SWEEP_GRAPH)
     points = [t for t in traces if str(t["meta"]).startswith("points:")]
     # every run is a point at its LR, coloured by the status the analyzer gave it
-    shown = {rid: (x, t["meta"].split(":", 1)[1], t["color"])
-             for t in points for rid, x in zip(t["ids"], t["x"])}
+    shown = {
+        rid: (x, t["meta"].split(":", 1)[1], t["color"])
+        for t in points
+        for rid, x in zip(t["ids"], t["x"])
+    }
     assert sorted(shown) == sorted(sweep_store.values())
     by_id = {p.id: p for p in expected.points}
     for rid, (x, status, color) in shown.items():
@@ -132,8 +142,12 @@ def test_sweeps_page_plots_the_sweep_and_a_click_opens_the_run(page, mlflow_serv
     if expected.stability_edge_lr is not None:
         edge = next(t for t in traces if t["meta"] == "edge")
         assert edge["x"][0] == pytest.approx(expected.stability_edge_lr)
-    assert page.evaluate("() => document.querySelector('.sweep-card .js-plotly-plot')"
-                         "._fullLayout.xaxis.type") == "log"
+    assert (
+        page.evaluate(
+            "() => document.querySelector('.sweep-card .js-plotly-plot')._fullLayout.xaxis.type"
+        )
+        == "log"
+    )
     card = page.locator(".sweep-card").inner_text()
     assert expected.rationale in card
     assert "learning_rate" in card and f"{expected.confidence:.2f}" in card
@@ -141,8 +155,12 @@ def test_sweeps_page_plots_the_sweep_and_a_click_opens_the_run(page, mlflow_serv
     first = points[0]
     target, status = first["ids"][0], first["meta"].split(":", 1)[1]
     index = [t["meta"] for t in traces].index(first["meta"])  # traces are in DOM order
-    box = page.locator(f"{SWEEP_GRAPH} .scatterlayer .trace").nth(index) \
-        .locator("path.point").first.bounding_box()
+    box = (
+        page.locator(f"{SWEEP_GRAPH} .scatterlayer .trace")
+        .nth(index)
+        .locator("path.point")
+        .first.bounding_box()
+    )
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
     hover = page.locator(".hoverlayer .hovertext").first
@@ -198,14 +216,20 @@ def test_run_page_plots_a_range_test_with_its_suggested_lr(page, range_test_fold
     page.wait_for_url("**/run?id=*")
     page.wait_for_function(
         "() => { const g = document.querySelector('#range-test-graph .js-plotly-plot');"
-        " return g && g._fullData && g._fullData.some(t => t.meta === 'suggested'); }")
+        " return g && g._fullData && g._fullData.some(t => t.meta === 'suggested'); }"
+    )
     traces = _traces(page, "#range-test-graph")
     star = next(t for t in traces if t["meta"] == "suggested")
     assert star["x"] == [pytest.approx(test.suggested_lr)]
     loss = next(t for t in traces if t["meta"] == "loss")
     assert len(loss["x"]) == len(run.series("loss"))
     assert min(loss["x"]) < test.suggested_lr < max(loss["x"])
-    assert page.evaluate("() => document.querySelector('#range-test-graph .js-plotly-plot')"
-                         "._fullLayout.xaxis.type") == "log"
+    assert (
+        page.evaluate(
+            "() => document.querySelector('#range-test-graph .js-plotly-plot')"
+            "._fullLayout.xaxis.type"
+        )
+        == "log"
+    )
     text = page.locator("#range-test-text").inner_text()
     assert "LR range test: suggested" in text and test.rule in text

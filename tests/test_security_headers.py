@@ -40,9 +40,18 @@ EVIL = "rebind.test"
 
 
 def _jsonl(n: int = 200) -> str:
-    return "".join(json.dumps({"step": s, "loss": 2.0 * math.exp(-s / 50) + 0.2,
-                               "val_loss": 2.1 * math.exp(-s / 50) + 0.25, "lr": 1e-3}) + "\n"
-                   for s in range(n))
+    return "".join(
+        json.dumps(
+            {
+                "step": s,
+                "loss": 2.0 * math.exp(-s / 50) + 0.2,
+                "val_loss": 2.1 * math.exp(-s / 50) + 0.25,
+                "lr": 1e-3,
+            }
+        )
+        + "\n"
+        for s in range(n)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +73,15 @@ def test_host_names_and_the_policy() -> None:
     loop = allowed_hosts("127.0.0.1", env=False)
     for ok in ("127.0.0.1:8050", "localhost", "LOCALHOST:1", "[::1]:8050", "127.0.0.7"):
         assert loop.allows(ok), ok
-    for bad in (f"{EVIL}:8050", "192.168.1.5:8050", "localhost.evil.com", "127.0.0.1.nip.io",
-                "", None, "evil.com@127.0.0.1"):
+    for bad in (
+        f"{EVIL}:8050",
+        "192.168.1.5:8050",
+        "localhost.evil.com",
+        "127.0.0.1.nip.io",
+        "",
+        None,
+        "evil.com@127.0.0.1",
+    ):
         assert not loop.allows(bad), bad
     extra = allowed_hosts("127.0.0.1", "dash.example.org, *.lab.internal", env=False)
     assert extra.allows("dash.example.org:443") and extra.allows("gpu1.lab.internal")
@@ -82,18 +98,34 @@ def test_host_names_and_the_policy() -> None:
 
 def _routes(base: str) -> list[tuple[str, str, dict[str, Any] | None]]:
     """Page, Dash endpoints, a callback, an asset, a 404 and a callback Dash answers 500."""
-    return [("GET", base + "/", None), ("GET", base + "/settings", None),
-            ("GET", base + "/_dash-layout", None), ("GET", base + "/_dash-dependencies", None),
-            ("POST", base + "/_dash-update-component",
-             {"output": "review-dates-col.style",
-              "outputs": {"id": "review-dates-col", "property": "style"},
-              "inputs": [{"id": "review-window", "property": "value", "value": "all"}],
-              "changedPropIds": ["review-window.value"]}),
-            ("GET", base + "/assets/10_lrtempo.css", None),
-            ("GET", base + "/assets/no-such-file.js", None),
-            ("POST", base + "/_dash-update-component",
-             {"output": "x.children", "outputs": {"id": "x", "property": "children"},
-              "inputs": [], "changedPropIds": []})]
+    return [
+        ("GET", base + "/", None),
+        ("GET", base + "/settings", None),
+        ("GET", base + "/_dash-layout", None),
+        ("GET", base + "/_dash-dependencies", None),
+        (
+            "POST",
+            base + "/_dash-update-component",
+            {
+                "output": "review-dates-col.style",
+                "outputs": {"id": "review-dates-col", "property": "style"},
+                "inputs": [{"id": "review-window", "property": "value", "value": "all"}],
+                "changedPropIds": ["review-window.value"],
+            },
+        ),
+        ("GET", base + "/assets/10_lrtempo.css", None),
+        ("GET", base + "/assets/no-such-file.js", None),
+        (
+            "POST",
+            base + "/_dash-update-component",
+            {
+                "output": "x.children",
+                "outputs": {"id": "x", "property": "children"},
+                "inputs": [],
+                "changedPropIds": [],
+            },
+        ),
+    ]
 
 
 def _has_headers(r: requests.Response) -> None:
@@ -110,8 +142,13 @@ def test_every_answer_forbids_framing_and_a_foreign_host_gets_400(run_dir: Path)
             r = requests.request(method, url, json=body, timeout=60)
             assert r.status_code < 500 or (body and body["output"] == "x.children"), url
             _has_headers(r)
-            bad = requests.request(method, url, json=body, timeout=60,
-                                   headers={"Host": f"{EVIL}:{base.rsplit(':', 1)[1]}"})
+            bad = requests.request(
+                method,
+                url,
+                json=body,
+                timeout=60,
+                headers={"Host": f"{EVIL}:{base.rsplit(':', 1)[1]}"},
+            )
             assert bad.status_code == 400 and "--allowed-hosts" in bad.text, (url, bad.status_code)
             assert "_dash" not in bad.text
             _has_headers(bad)
@@ -136,19 +173,25 @@ def test_the_host_is_checked_before_the_credentials(run_dir: Path) -> None:
 
 
 def _start_cli(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "lrtempo", "dashboard", *args,
-                             "--port", str(port)], cwd=ROOT, env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrtempo", "dashboard", *args, "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"the dashboard exited: {proc.stderr.read()[-2000:]}")
         try:
             requests.get(f"http://127.0.0.1:{port}/_dash-layout", timeout=2)
-            return proc
         except requests.ConnectionError:
             time.sleep(0.3)
+        else:
+            return proc
     _stop(proc)
     pytest.fail("the dashboard did not start within 90 s")
 
@@ -175,9 +218,14 @@ def test_allowed_hosts_from_the_command_line(how: str, run_dir: Path) -> None:
     proc = _start_cli(args, env, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        for host, status in ((f"dash.example.org:{port}", 200), ("gpu7.lab.internal", 200),
-                             (f"127.0.0.1:{port}", 200), (f"localhost:{port}", 200),
-                             (f"{EVIL}:{port}", 400), ("lab.internal.evil.com", 400)):
+        for host, status in (
+            (f"dash.example.org:{port}", 200),
+            ("gpu7.lab.internal", 200),
+            (f"127.0.0.1:{port}", 200),
+            (f"localhost:{port}", 200),
+            (f"{EVIL}:{port}", 400),
+            ("lab.internal.evil.com", 400),
+        ):
             r = requests.get(base + "/", headers={"Host": host}, timeout=60)
             assert r.status_code == status, (host, r.status_code)
             _has_headers(r)
@@ -199,11 +247,19 @@ def chromium() -> Iterator[Any]:
         pytest.skip("chromium is not installed (apt-get install chromium)")
     with playwright_sync.sync_playwright() as pw:
         b = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-dev-shm-usage",
-                  f"--host-resolver-rules=MAP {EVIL} 127.0.0.1, MAP attacker.test 127.0.0.1"])
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                f"--host-resolver-rules=MAP {EVIL} 127.0.0.1, MAP attacker.test 127.0.0.1",
+            ],
+        )
         yield b
         b.close()
 
@@ -239,8 +295,11 @@ def test_every_page_renders_under_the_csp(chromium: Any, served: str) -> None:
         page.wait_for_url("**/run?id=*")
         page.wait_for_selector("#run-graph .main-svg")
         assert page.evaluate("window.__csp") == []
-        for path, selector in (("/compare", "#_pages_content"), ("/settings", "#settings-uri"),
-                               ("/upload", "#upload-files")):
+        for path, selector in (
+            ("/compare", "#_pages_content"),
+            ("/settings", "#settings-uri"),
+            ("/upload", "#upload-files"),
+        ):
             page.goto(served + path)
             page.wait_for_selector(selector, state="attached")
             page.wait_for_timeout(500)
@@ -271,13 +330,18 @@ def test_a_rebound_name_gets_400_in_the_browser(chromium: Any, served: str) -> N
 @pytest.fixture
 def attacker(served: str) -> Iterator[str]:
     """Another origin's page framing the dashboard (and, as a control, one of its own)."""
-    page = (f'<html><body><iframe id="dash" src="{served}/" width="800" height="600"></iframe>'
-            '<iframe id="own" src="/own" width="200" height="100"></iframe></body></html>')
+    page = (
+        f'<html><body><iframe id="dash" src="{served}/" width="800" height="600"></iframe>'
+        '<iframe id="own" src="/own" width="200" height="100"></iframe></body></html>'
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = (b"<html><body><p id=own-text>own frame</p></body></html>" if self.path == "/own"
-                    else page.encode())
+            body = (
+                b"<html><body><p id=own-text>own frame</p></body></html>"
+                if self.path == "/own"
+                else page.encode()
+            )
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(body)))
@@ -292,8 +356,9 @@ def attacker(served: str) -> Iterator[str]:
 
 
 @pytest.mark.browser
-def test_another_origin_cannot_frame_the_dashboard(chromium: Any, served: str,
-                                                   attacker: str) -> None:
+def test_another_origin_cannot_frame_the_dashboard(
+    chromium: Any, served: str, attacker: str
+) -> None:
     ctx = chromium.new_context()
     try:
         page = ctx.new_page()

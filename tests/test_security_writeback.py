@@ -38,8 +38,9 @@ LOSS = [2.0 * math.exp(-i / 60) + 0.2 for i in range(300)]
 # ------------------------------------------------------------------ driving callbacks
 
 
-def call(base: str, first_output: str, values: dict[str, Any],
-         auth: tuple[str, str] | None = None) -> dict[str, Any]:
+def call(
+    base: str, first_output: str, values: dict[str, Any], auth: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """Run the callback whose first output is ``first_output`` with ``values``; the first
     value names the input that fired (``changedPropIds``, as the renderer sends it)."""
     page = requests.get(base + "/", auth=auth, timeout=60)
@@ -49,15 +50,17 @@ def call(base: str, first_output: str, values: dict[str, Any],
 
     def fits(d: dict[str, Any]) -> bool:
         outs = [o.split("@")[0] for o in d["output"].strip(".").split("...")]
-        return first_output in outs and any(f"{i['id']}.{i['property']}" == trigger
-                                            for i in d["inputs"])
+        return first_output in outs and any(
+            f"{i['id']}.{i['property']}" == trigger for i in d["inputs"]
+        )
 
     out = next(d["output"] for d in deps if fits(d))
     body = callback_body(deps, out, values)
     body["changedPropIds"] = [trigger]
     end_id = dash_config(page.text).get("end_id", "")
-    r = requests.post(f"{base}/_dash-update-component?endId={end_id}", auth=auth, timeout=300,
-                      json=body)
+    r = requests.post(
+        f"{base}/_dash-update-component?endId={end_id}", auth=auth, timeout=300, json=body
+    )
     assert r.status_code in (200, 204), r.text[:500]
     return r.json().get("response", {}) if r.status_code == 200 else {}
 
@@ -72,12 +75,27 @@ def runs(mlflow_server: MlflowServer) -> Iterator[dict[str, Any]]:
     client = mlflow_server.client()
     name = f"sec-writeback-{time.time_ns()}"
     exp = client.create_experiment(name)
-    recent = log_run(client, exp, "recent-run", {"loss": LOSS, "lr": [1e-3] * len(LOSS)},
-                     start_time=time.time() - 3600)
-    old = log_run(client, exp, "ten-days-old", {"loss": LOSS, "lr": [1e-3] * len(LOSS)},
-                  start_time=time.time() - 10 * 86400)
-    yield {"client": client, "experiment": name, "recent": recent, "old": old,
-           "url": mlflow_server.url}
+    recent = log_run(
+        client,
+        exp,
+        "recent-run",
+        {"loss": LOSS, "lr": [1e-3] * len(LOSS)},
+        start_time=time.time() - 3600,
+    )
+    old = log_run(
+        client,
+        exp,
+        "ten-days-old",
+        {"loss": LOSS, "lr": [1e-3] * len(LOSS)},
+        start_time=time.time() - 10 * 86400,
+    )
+    yield {
+        "client": client,
+        "experiment": name,
+        "recent": recent,
+        "old": old,
+        "url": mlflow_server.url,
+    }
     client.delete_experiment(exp)  # other tests read every active experiment
 
 
@@ -92,13 +110,20 @@ def clean(runs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _open_values(runs: dict[str, Any], window: str = "24h") -> dict[str, Any]:
-    return {"review-writeback.n_clicks": 1, "review-window.value": window,
-            "review-experiment.value": runs["experiment"], "review-tag.value": ""}
+    return {
+        "review-writeback.n_clicks": 1,
+        "review-window.value": window,
+        "review-experiment.value": runs["experiment"],
+        "review-tag.value": "",
+    }
 
 
 def _confirm_values(token: Any, window: str = "all") -> dict[str, Any]:
-    values: dict[str, Any] = {"writeback-confirm.n_clicks": 1, "review-window.value": window,
-                              "review-tag.value": ""}
+    values: dict[str, Any] = {
+        "writeback-confirm.n_clicks": 1,
+        "review-window.value": window,
+        "review-tag.value": "",
+    }
     if token is not None:
         values["writeback-token.data"] = token
     return values
@@ -150,8 +175,11 @@ def test_the_token_writes_exactly_the_runs_the_dialog_listed_once(clean: dict[st
         # Cancel throws the dialog's token away.
         opened = call(base, "writeback-modal.is_open", _open_values(clean))
         token = opened["writeback-token"]["data"]
-        cancel = call(base, "writeback-modal.is_open",
-                      {"writeback-cancel.n_clicks": 1, "writeback-token.data": token})
+        cancel = call(
+            base,
+            "writeback-modal.is_open",
+            {"writeback-cancel.n_clicks": 1, "writeback-token.data": token},
+        )
         assert cancel["writeback-token"]["data"] is None
         after = call(base, "writeback-modal.is_open", _confirm_values(token))
         assert "No tags were written" in json.dumps(after)
@@ -162,20 +190,27 @@ def test_the_token_writes_exactly_the_runs_the_dialog_listed_once(clean: dict[st
 
 
 @pytest.mark.mlflow_server
-def test_readers_cannot_write_and_a_token_is_its_users_only(clean: dict[str, Any],
-                                                           tmp_path: Path) -> None:
+def test_readers_cannot_write_and_a_token_is_its_users_only(
+    clean: dict[str, Any], tmp_path: Path
+) -> None:
     from dashboard.app import create_app
 
     client = clean["client"]
     users = tmp_path / "users"
-    users.write_text("# old format: a reader now\nreader:pw-reader\n"
-                     "writer:pw-writer:writer\nadmin:pw-admin:admin\n")
+    users.write_text(
+        "# old format: a reader now\nreader:pw-reader\n"
+        "writer:pw-writer:writer\nadmin:pw-admin:admin\n"
+    )
     users.chmod(0o600)
     auth = auth_config(str(users), None)
     assert auth.writers == {"writer", "admin"} and auth.admins == {"admin"}
     reader, writer, admin = ("reader", "pw-reader"), ("writer", "pw-writer"), ("admin", "pw-admin")
-    review = {"review-window.value": "24h", "review-experiment.value": clean["experiment"],
-              "review-tag.value": "", "review-autorefresh.value": 0}
+    review = {
+        "review-window.value": "24h",
+        "review-experiment.value": clean["experiment"],
+        "review-tag.value": "",
+        "review-autorefresh.value": 0,
+    }
     with serve_app(create_app([clean["url"]], since_hours=24, auth=auth)) as base:
         for who, disabled in ((reader, True), (writer, False), (admin, False)):
             resp = call(base, "review-grid.rowData", review, who)
@@ -184,17 +219,20 @@ def test_readers_cannot_write_and_a_token_is_its_users_only(clean: dict[str, Any
         refused = call(base, "writeback-modal.is_open", _open_values(clean), reader)
         assert "may only read" in json.dumps(refused) and not refused["writeback-token"]["data"]
         token = call(base, "writeback-modal.is_open", _open_values(clean), writer)[
-            "writeback-token"]["data"]
+            "writeback-token"
+        ]["data"]
         stolen = call(base, "writeback-modal.is_open", _confirm_values(token), reader)
         assert "may only read" in json.dumps(stolen)
         assert lrtempo_tags(client, clean["recent"]) == {}
         token = call(base, "writeback-modal.is_open", _open_values(clean), writer)[
-            "writeback-token"]["data"]
+            "writeback-token"
+        ]["data"]
         other = call(base, "writeback-modal.is_open", _confirm_values(token), admin)
         assert "another user" in json.dumps(other)
         assert lrtempo_tags(client, clean["recent"]) == {}
         token = call(base, "writeback-modal.is_open", _open_values(clean), admin)[
-            "writeback-token"]["data"]
+            "writeback-token"
+        ]["data"]
         done = call(base, "writeback-modal.is_open", _confirm_values(token), admin)
         assert "1 written" in json.dumps(done)
         assert lrtempo_tags(client, clean["recent"]) and lrtempo_tags(client, clean["old"]) == {}
@@ -234,13 +272,27 @@ def test_tokens_expire_and_are_one_time_across_instances(tmp_path: Path) -> None
 
 def test_auth_file_roles_are_backward_compatible_and_spaces_are_stripped(tmp_path: Path) -> None:
     f = tmp_path / "users"
-    f.write_text("\ufeffalice:pw-alice:admin\nbob:pw-bob\ncarol:pass:with:colons\n"
-                 "  dave :  inner space pw  : writer  \neve:\tpw\t\nfrank:pw:reader\n")
+    f.write_text(
+        "\ufeffalice:pw-alice:admin\nbob:pw-bob\ncarol:pass:with:colons\n"
+        "  dave :  inner space pw  : writer  \neve:\tpw\t\nfrank:pw:reader\n"
+    )
     users, roles = load_roles(f)
-    assert users == {"alice": "pw-alice", "bob": "pw-bob", "carol": "pass:with:colons",
-                     "dave": "inner space pw", "eve": "pw", "frank": "pw"}
-    assert roles == {"alice": "admin", "bob": "reader", "carol": "reader", "dave": "writer",
-                     "eve": "reader", "frank": "reader"}
+    assert users == {
+        "alice": "pw-alice",
+        "bob": "pw-bob",
+        "carol": "pass:with:colons",
+        "dave": "inner space pw",
+        "eve": "pw",
+        "frank": "pw",
+    }
+    assert roles == {
+        "alice": "admin",
+        "bob": "reader",
+        "carol": "reader",
+        "dave": "writer",
+        "eve": "reader",
+        "frank": "reader",
+    }
     # leading and trailing spaces of a password: both stripped (one rule)
     assert parse_line("u:  pw  ") == parse_line("u:pw") == ("u", "pw", "reader")
     with pytest.raises(ValueError):
@@ -253,12 +305,21 @@ def test_auth_file_roles_are_backward_compatible_and_spaces_are_stripped(tmp_pat
 
 def _cli_with_limit(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -m lrtempo ARGS`` under a 2 GiB address-space limit, within 120 s."""
+
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "lrtempo", *args], check=False, cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    return subprocess.run(
+        [sys.executable, "-m", "lrtempo", *args],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+    )
 
 
 def _sparse(path: Path, size: int) -> Path:
@@ -270,10 +331,14 @@ def _sparse(path: Path, size: int) -> Path:
 AUTH_FILES = {
     "dev-zero": (lambda d: Path("/dev/zero"), "more than 1 MiB"),
     "huge": (lambda d: _sparse(d / "huge-users", 3 << 30), "more than 1 MiB"),
-    "binary": (lambda d: (d / "bin-users").write_bytes(b"alice:pw\n\x00\x01\xff" * 10)
-               and d / "bin-users", "byte 9: binary data"),
-    "latin-1": (lambda d: (d / "l1-users").write_bytes(b"jos\xe9:pw\n") and d / "l1-users",
-                "byte 3: not UTF-8 text"),
+    "binary": (
+        lambda d: (d / "bin-users").write_bytes(b"alice:pw\n\x00\x01\xff" * 10) and d / "bin-users",
+        "byte 9: binary data",
+    ),
+    "latin-1": (
+        lambda d: (d / "l1-users").write_bytes(b"jos\xe9:pw\n") and d / "l1-users",
+        "byte 3: not UTF-8 text",
+    ),
     "missing": (lambda d: d / "nowhere", "cannot read it (No such file or directory)"),
 }
 
@@ -288,7 +353,9 @@ def test_a_hostile_auth_file_is_one_line_and_exit_2(case: str, tmp_path: Path) -
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert lines == [f"lrtempo: auth file {path}: {expected}"] or (
-        len(lines) == 1 and lines[0].startswith(f"lrtempo: auth file {path}") and expected in lines[0]
+        len(lines) == 1
+        and lines[0].startswith(f"lrtempo: auth file {path}")
+        and expected in lines[0]
     ), proc.stderr[-2000:]
     assert "Error" not in proc.stderr and "internal error" not in proc.stderr
     assert time.monotonic() - t0 < 60

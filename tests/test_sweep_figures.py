@@ -20,19 +20,32 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def _pt(i: int, lr: float, value: float, status: str, seed: int = 0, name: str = "") -> SweepPoint:
-    return SweepPoint(id=f"r{i}", name=name or f"run-lr{lr:g}-s{seed}", group="runs/exp",
-                      lr=lr, lr_from="param", metric="val_loss", value=value, status=status,
-                      metrics_key=("loss", "val_loss", None),
-                      params={"lr": str(lr), "seed": str(seed)})
+    return SweepPoint(
+        id=f"r{i}",
+        name=name or f"run-lr{lr:g}-s{seed}",
+        group="runs/exp",
+        lr=lr,
+        lr_from="param",
+        metric="val_loss",
+        value=value,
+        status=status,
+        metrics_key=("loss", "val_loss", None),
+        params={"lr": str(lr), "seed": str(seed)},
+    )
 
 
 @pytest.fixture
 def sweep():
     """A sweep bracketing its minimum (two seeds at 1e-3), oscillating at 1e-2, blown up at 3e-2."""
-    pts = [_pt(0, 1e-4, 0.90, "stagnation"), _pt(1, 3e-4, 0.62, "healthy", name=XSS),
-           _pt(2, 1e-3, 0.45, "healthy"), _pt(7, 1e-3, 0.47, "healthy", seed=1),
-           _pt(3, 3e-3, 0.50, "healthy"), _pt(4, 1e-2, 0.70, "oscillation"),
-           _pt(5, 3e-2, math.inf, "divergence")]
+    pts = [
+        _pt(0, 1e-4, 0.90, "stagnation"),
+        _pt(1, 3e-4, 0.62, "healthy", name=XSS),
+        _pt(2, 1e-3, 0.45, "healthy"),
+        _pt(7, 1e-3, 0.47, "healthy", seed=1),
+        _pt(3, 3e-3, 0.50, "healthy"),
+        _pt(4, 1e-2, 0.70, "oscillation"),
+        _pt(5, 3e-2, math.inf, "divergence"),
+    ]
     (s,) = find_sweeps(pts)
     return s
 
@@ -46,8 +59,12 @@ def test_sweep_figure_plots_each_run_by_status_with_the_marked_lrs(sweep) -> Non
     t = by_meta(fig)
     assert fig.layout.xaxis.type == "log"
     # every run is a point at its LR, in a trace of its status, in the status colour
-    ids = {i[0]: (st, x) for m, tr in t.items() if m.startswith("points:")
-           for i, x, st in zip(tr.customdata, tr.x, [m.split(":")[1]] * len(tr.x))}
+    ids = {
+        i[0]: (st, x)
+        for m, tr in t.items()
+        if m.startswith("points:")
+        for i, x, st in zip(tr.customdata, tr.x, [m.split(":")[1]] * len(tr.x))
+    }
     assert ids == {p.id: (p.status, p.lr) for p in sweep.points}
     for m, tr in t.items():
         if m.startswith("points:"):
@@ -59,7 +76,7 @@ def test_sweep_figure_plots_each_run_by_status_with_the_marked_lrs(sweep) -> Non
     assert div.y[0] >= max(finite)
     lo, hi = fig.layout.yaxis.range
     if fig.layout.yaxis.type == "log":
-        lo, hi = 10 ** lo, 10 ** hi
+        lo, hi = 10**lo, 10**hi
     assert lo < min(finite) and div.y[0] < hi
     # the recommendation and the edge are vertical lines at their LRs across the y range
     assert list(t["recommended"].x) == [sweep.recommended_lr] * 2
@@ -82,7 +99,11 @@ def test_sweep_figure_plots_each_run_by_status_with_the_marked_lrs(sweep) -> Non
 
 
 def test_sweep_without_edge_or_fit_has_no_such_lines() -> None:
-    pts = [_pt(0, 1e-3, 0.9, "healthy"), _pt(1, 1e-2, 0.7, "healthy"), _pt(2, 1e-2, 0.72, "healthy")]
+    pts = [
+        _pt(0, 1e-3, 0.9, "healthy"),
+        _pt(1, 1e-2, 0.7, "healthy"),
+        _pt(2, 1e-2, 0.72, "healthy"),
+    ]
     (s,) = find_sweeps(pts)
     assert s.stability_edge_lr is None and s.at_edge == "high"
     t = by_meta(sweep_figure(s))
@@ -109,14 +130,18 @@ def _lr_find_csv_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 
     lrs, losses = lr_find()
     steps = np.arange(len(lrs))
-    return (pd.DataFrame({"step": steps, "value": lrs}),
-            pd.DataFrame({"step": steps, "value": losses}))
+    return (
+        pd.DataFrame({"step": steps, "value": lrs}),
+        pd.DataFrame({"step": steps, "value": losses}),
+    )
 
 
 def test_range_test_figure_marks_the_suggested_lr() -> None:
     lr, loss = _lr_find_csv_frames()
-    test = read_range_test((lr["step"].to_numpy(float), lr["value"].to_numpy(float)),
-                           (loss["step"].to_numpy(float), loss["value"].to_numpy(float)))
+    test = read_range_test(
+        (lr["step"].to_numpy(float), lr["value"].to_numpy(float)),
+        (loss["step"].to_numpy(float), loss["value"].to_numpy(float)),
+    )
     assert test is not None
     fig = range_test_figure(lr, loss, test)
     t = by_meta(fig)
@@ -178,8 +203,11 @@ def test_sweeps_view_of_the_sample_sweep_folder() -> None:
         assert [x.id for x in only] == [s.id] and len(only[0].points) == 4
         ids = _ids(sweeps_view(ReviewFilters("all")))
         assert f"sweep-card-{s.id}" in ids and ids["sweeps-count"].children == "1 sweep"
-        text = " ".join(str(c.children) for c in _walk(ids[f"sweep-card-{s.id}"])
-                        if isinstance(getattr(c, "children", None), str))
+        text = " ".join(
+            str(c.children)
+            for c in _walk(ids[f"sweep-card-{s.id}"])
+            if isinstance(getattr(c, "children", None), str)
+        )
         assert s.rationale in text and "learning_rate" not in text  # CSV runs: no params
         missing = _ids(sweeps_view(ReviewFilters("all"), chosen="sweep-00000000"))
         assert f"sweep-card-{s.id}" in missing  # an unknown sweep: all are shown, and said so
@@ -216,8 +244,9 @@ def test_sweeps_view_without_a_sweep_says_so(tmp_path: Path) -> None:
     from dashboard.app import create_app
     from dashboard.sweep_views import sweeps_view
 
-    (tmp_path / "one.csv").write_text("step,loss,lr\n" + "".join(
-        f"{i},{2 * math.exp(-i / 30) + 0.1},0.001\n" for i in range(100)))
+    (tmp_path / "one.csv").write_text(
+        "step,loss,lr\n" + "".join(f"{i},{2 * math.exp(-i / 30) + 0.1},0.001\n" for i in range(100))
+    )
     app = create_app([str(tmp_path)], since_hours=0)
     with app.server.app_context():
         assert "sweeps-none" in _ids(sweeps_view(ReviewFilters("all")))

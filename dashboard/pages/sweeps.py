@@ -23,38 +23,77 @@ def _window_options(current: str) -> list[dict[str, str]]:
     return [{"label": labels.get(k, k), "value": k} for k in keys]
 
 
-def layout(window: str | None = None, experiment: str | None = None, user: str | None = None,
-           tag: str | None = None, id: str | None = None, group_by: str | None = None,
-           **_: Any) -> html.Div:
+def layout(
+    window: str | None = None,
+    experiment: str | None = None,
+    user: str | None = None,
+    tag: str | None = None,
+    id: str | None = None,
+    group_by: str | None = None,
+    **_: Any,
+) -> html.Div:
     store = current_store()
     window = window or store.default_window
     experiment = experiment if experiment is not None else (store.experiment or None)
-    filters = {"experiment": experiment or None, "user": user or None, "tag": tag or None,
-               "id": id or None}
+    filters = {
+        "experiment": experiment or None,
+        "user": user or None,
+        "tag": tag or None,
+        "id": id or None,
+    }
     scope = ", ".join(f"{k} {v}" for k, v in filters.items() if v and k != "id")
-    return html.Div([
-        dbc.Row([
-            dbc.Col(html.H3("Sweeps", className="mb-0"), width="auto"),
-            dbc.Col(dbc.RadioItems(id="sweeps-window", options=_window_options(window),
-                                   value=window, inline=True), width="auto"),
-            dbc.Col(html.Div(dbc.Input(id="sweeps-group-by", value=group_by or "",
-                                       debounce=True, placeholder="group by parameter",
-                                       size="sm", type="text", style={"width": "13rem"}),
-                             title="Group runs by this run parameter's value instead of "
-                                   "their experiment or folder (as --group-by)"),
-                    width="auto"),
-            dbc.Col(html.Span(scope, className="text-muted small"), width="auto"),
-            dbc.Col(dcc.Link("all sweeps", href="/sweeps", id="sweeps-all",
-                             className="small") if id else None, width="auto"),
-        ], className="g-2 align-items-center mb-2"),
-        html.P("Runs of one experiment (or folder) that differ in learning rate: each run's "
-               "final loss against its LR, the fitted curve, the recommended LR and the "
-               "stability edge. Click a point to open its run.", className="small text-muted"),
-        dcc.Store(id="sweeps-filters", data=filters),
-        dcc.Loading(html.Div(id="sweeps-content"), type="dot"),
-        html.Div(id="sweeps-nav-dummy", hidden=True),
-        html.Div(id="sweeps-url-dummy", hidden=True),
-    ])
+    return html.Div(
+        [
+            dbc.Row(
+                [
+                    dbc.Col(html.H3("Sweeps", className="mb-0"), width="auto"),
+                    dbc.Col(
+                        dbc.RadioItems(
+                            id="sweeps-window",
+                            options=_window_options(window),
+                            value=window,
+                            inline=True,
+                        ),
+                        width="auto",
+                    ),
+                    dbc.Col(
+                        html.Div(
+                            dbc.Input(
+                                id="sweeps-group-by",
+                                value=group_by or "",
+                                debounce=True,
+                                placeholder="group by parameter",
+                                size="sm",
+                                type="text",
+                                style={"width": "13rem"},
+                            ),
+                            title="Group runs by this run parameter's value instead of "
+                            "their experiment or folder (as --group-by)",
+                        ),
+                        width="auto",
+                    ),
+                    dbc.Col(html.Span(scope, className="text-muted small"), width="auto"),
+                    dbc.Col(
+                        dcc.Link("all sweeps", href="/sweeps", id="sweeps-all", className="small")
+                        if id
+                        else None,
+                        width="auto",
+                    ),
+                ],
+                className="g-2 align-items-center mb-2",
+            ),
+            html.P(
+                "Runs of one experiment (or folder) that differ in learning rate: each run's "
+                "final loss against its LR, the fitted curve, the recommended LR and the "
+                "stability edge. Click a point to open its run.",
+                className="small text-muted",
+            ),
+            dcc.Store(id="sweeps-filters", data=filters),
+            dcc.Loading(html.Div(id="sweeps-content"), type="dot"),
+            html.Div(id="sweeps-nav-dummy", hidden=True),
+            html.Div(id="sweeps-url-dummy", hidden=True),
+        ]
+    )
 
 
 @callback(
@@ -64,13 +103,20 @@ def layout(window: str | None = None, experiment: str | None = None, user: str |
     Input("user-settings", "data"),
     State("sweeps-filters", "data"),
 )
-def update_sweeps(window: str | None, group_by: str | None, settings: Any,
-                  filters: dict[str, Any] | None):
+def update_sweeps(
+    window: str | None, group_by: str | None, settings: Any, filters: dict[str, Any] | None
+):
     f = filters or {}
     uri = settings.get("tracking_uri") if isinstance(settings, dict) else None
     uri = uri.strip() or None if isinstance(uri, str) else None
-    rf = ReviewFilters(window or current_store().default_window, f.get("experiment"), None,
-                       f.get("user"), f.get("tag"), uri)
+    rf = ReviewFilters(
+        window or current_store().default_window,
+        f.get("experiment"),
+        None,
+        f.get("user"),
+        f.get("tag"),
+        uri,
+    )
     return sweeps_view(rf, f.get("id"), group_by)
 
 
