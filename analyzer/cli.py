@@ -9,7 +9,10 @@ The ``lrtempo`` entry point that parses the command line and also starts the das
 is :mod:`lrtempo.cli`, above both the analyzer and the dashboard (imports run one way).
 
 Exit status: 0 done; 1 with ``--fail-on`` when a finding reaches that severity;
-2 bad usage or no readable run (one line per bad source on stderr).
+2 bad usage or no readable run (one line per bad source on stderr); 3 a partial read:
+some runs were analyzed but a source, file or run could not be read (its error line is
+on stderr and under ``errors``), so a cron job can tell it from a full read. ``--fail-on``
+wins: a finding at that severity exits 1 even when the read was partial.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from .analysis import RunAnalysis, analyze_run
 from .errors import LRTempoError, printable
 from .findings import SEVERITY_RANK
 from .model import ReadResult, Run
-from .readers import read_sources
+from .readers import Skipped, read_sources
 from .report import build_document, render_html, render_markdown, render_text, status_counts
 from .roles import resolve_roles
 from .sweeps import Sweep, find_sweeps, reconcile, sweep_point, sweeps_of
@@ -34,7 +37,7 @@ FORMATS = ("text", "json", "markdown", "html")
 #: The oldest ``--since`` accepted (years back; ``100000d``, 274 years, means "all" in
 #: scripts); an absurd value (``1e22h``) is refused, not sent to a server.
 MAX_SINCE_YEARS = 1000
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 def _progress(quiet: bool) -> Callable[[int, int], None] | None:
@@ -110,10 +113,12 @@ def _with_sweeps(analyses: list[RunAnalysis], sweeps: list[Sweep]
     return (reconcile(analyses, sweeps) if sweeps else analyses), sweeps
 
 
-def _read_and_analyze(args: argparse.Namespace, since: float | None
+def _read_and_analyze(args: argparse.Namespace, since: float | None,
+                      skipped: list[Skipped] | None = None
                       ) -> tuple[list[RunAnalysis], ReadResult, dict[str, str] | None,
                                  list[Sweep]]:
     """Analyses, the read result and (for a fleet review) the sparklines drawn in the workers.
+    Files a folder scan left out (not logs) go to ``skipped``.
 
     With ``--executor`` the runs are streamed through :func:`analyzer.fleet.review` (no
     frame is kept); otherwise they are read, kept for the HTML sparklines, and analyzed here.
@@ -130,11 +135,13 @@ def _read_and_analyze(args: argparse.Namespace, since: float | None
                        val_loss=args.val_loss, lr=args.lr,
                        extra=partial(_review_extra, group_by=group_by))
         result = ReadResult(errors=list(fleet.errors))
+        if skipped is not None:
+            skipped.extend(fleet.skipped)
         sweeps = find_sweeps([pt for _, pt in fleet.extras.values()])
         analyses, sweeps = _with_sweeps(fleet.analyses, sweeps)
         return analyses, result, {k: svg for k, (svg, _) in fleet.extras.items()}, sweeps
     result = read_sources(args.sources, since=since, experiment=args.experiment,
-                          progress=_progress(args.quiet))
+                          progress=_progress(args.quiet), skipped=skipped)
     if since is not None:
         result.runs = [r for r in result.runs if started_since(r, since)]
     analyses = analyze_runs(result.runs, args, result)
@@ -165,7 +172,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """``analyze`` and ``review``: read, analyze, report."""
     since_text = args.since or getattr(args, "default_since", None)
     since = checked_since(since_text) if since_text else None
-    analyses, result, sparklines, sweeps = _read_and_analyze(args, since)
+    skipped: list[Skipped] = []
+    analyses, result, sparklines, sweeps = _read_and_analyze(args, since, skipped)
     group_by = getattr(args, "group_by", None)
     if group_by and analyses and not any(group_by in a.meta.params for a in analyses):
         print(f"lrtempo: --group-by {printable(group_by)}: no run has this parameter; runs "
@@ -175,6 +183,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"warning: {printable(w)}", file=sys.stderr)
     for e in result.errors:
         print(f"lrtempo: {printable(e['location'])}: {printable(e['error'])}", file=sys.stderr)
+    for s in skipped:
+        print(f"note: {printable(s.location)}: {printable(s.message)}", file=sys.stderr)
     fmt = _output_format(args)
     if not analyses:
         if not result.errors:
@@ -196,7 +206,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         bar = SEVERITY_RANK[args.fail_on]
         if any(SEVERITY_RANK[f.severity] >= bar for a in analyses for f in a.findings):
             return EXIT_FINDINGS
-    return EXIT_OK
+    return EXIT_PARTIAL if result.errors else EXIT_OK
 
 
 def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str]) -> None:

@@ -38,7 +38,7 @@ from typing import Any
 from .analysis import AnalysisConfig, RunAnalysis, analyze_run
 from .errors import LRTempoError
 from .model import Run
-from .readers import BadSource, LogSource, expand_sources, read_log_source
+from .readers import BadSource, LogSource, Skipped, expand_sources, read_log_source
 from .roles import resolve_roles
 
 __all__ = [
@@ -78,7 +78,7 @@ def parse_executor(value: str) -> ExecutorSpec:
     """
     forms = "use local, processes:N (N workers, e.g. processes:4) or dask://HOST:PORT"
     if not isinstance(value, str):
-        raise ValueError(f"executor {value!r}: {forms}")
+        raise ValueError(f"executor {value!r}: {forms}")  # noqa: TRY004 - one error kind
     text = value.strip()
     low = text.lower()
     if low in ("local", ""):
@@ -128,6 +128,7 @@ class FleetReview:
     errors: list[dict[str, str]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # run id → extra(run, analysis)
     executor: str = "local"
+    skipped: list[Skipped] = field(default_factory=list)  # files a folder scan left out
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The contract's run objects (``RunAnalysis.to_dict()``), in order."""
@@ -201,11 +202,12 @@ def _run_task(task: _Task, opts: _Options) -> list[FleetItem]:
     return items
 
 
-def _plan(sources: Sequence[str], opts: _Options, batch: int) -> Iterator[_Task]:
+def _plan(sources: Sequence[str], opts: _Options, batch: int,
+          skipped: list[Skipped] | None = None) -> Iterator[_Task]:
     """Tasks in input order; MLflow URIs are listed here (metadata only) and batched."""
     from .readers import mlflow_store
 
-    for unit in expand_sources(list(sources)):
+    for unit in expand_sources(list(sources), skipped):
         if not isinstance(unit, str):
             yield unit
             continue
@@ -296,7 +298,7 @@ def review(
     opts = _Options(since, experiment, train_loss, val_loss, lr, config, extra)
     out = FleetReview(executor=str(spec))
     with _executor(spec) as (pool, workers):
-        tasks = _plan(sources, opts, mlflow_batch)
+        tasks = _plan(sources, opts, mlflow_batch, out.skipped)
         for done, items in enumerate(_mapped(pool, workers, tasks, opts), 1):
             for item in items:
                 if item.error is not None:
