@@ -27,7 +27,7 @@ from .analysis import RunAnalysis, analyze_run
 from .errors import LRTempoError, printable
 from .findings import SEVERITY_RANK
 from .model import ReadResult, Run
-from .readers import Skipped, read_sources
+from .readers import LogSource, Skipped, Unit, expand_sources, read_units
 from .report import build_document, render_html, render_markdown, render_text, status_counts
 from .roles import resolve_roles
 from .sweeps import Sweep, find_sweeps, reconcile, sweep_point, sweeps_of
@@ -38,6 +38,28 @@ FORMATS = ("text", "json", "markdown", "html")
 #: scripts); an absurd value (``1e22h``) is refused, not sent to a server.
 MAX_SINCE_YEARS = 1000
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+#: Log files from which a scan without ``--executor`` is read and analyzed in parallel, on
+#: one process per core (:func:`analyzer.fleet.review`; same results, in the same order).
+PARALLEL_MIN_FILES = 200
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def auto_executor(units: Sequence[Unit]) -> str | None:
+    """``processes:N`` (N cores) for a wide scan: at least :data:`PARALLEL_MIN_FILES` log
+    files, no MLflow URI, more than one core; else ``None`` (read in this process)."""
+    cores = _cores()
+    files = sum(isinstance(u, LogSource) for u in units)
+    if cores < 2 or files < PARALLEL_MIN_FILES or any(isinstance(u, str) for u in units):
+        return None
+    return f"processes:{cores}"
 
 
 def _progress(quiet: bool) -> Callable[[int, int], None] | None:
@@ -120,17 +142,23 @@ def _read_and_analyze(args: argparse.Namespace, since: float | None,
     """Analyses, the read result and (for a fleet review) the sparklines drawn in the workers.
     Files a folder scan left out (not logs) go to ``skipped``.
 
-    With ``--executor`` the runs are streamed through :func:`analyzer.fleet.review` (no
-    frame is kept); otherwise they are read, kept for the HTML sparklines, and analyzed here.
+    With ``--executor``, or without it for a wide scan (:func:`auto_executor`: 200 log
+    files or more, several cores), the runs are streamed through
+    :func:`analyzer.fleet.review` (no frame is kept; same results in the same order);
+    otherwise they are read, kept for the HTML sparklines, and analyzed here.
     """
     executor = getattr(args, "executor", None)
     group_by = getattr(args, "group_by", None)
+    sources: Sequence[str | Unit] = args.sources
+    if not executor:  # a wide scan of many small files is read on every core
+        sources = expand_sources(list(args.sources), skipped)
+        executor = auto_executor(sources)
     if executor:
         from functools import partial
 
         from .fleet import parse_executor, review
 
-        fleet = review(args.sources, executor=parse_executor(executor), since=since,
+        fleet = review(sources, executor=parse_executor(executor), since=since,
                        experiment=args.experiment, train_loss=args.train_loss,
                        val_loss=args.val_loss, lr=args.lr,
                        extra=partial(_review_extra, group_by=group_by))
@@ -140,8 +168,8 @@ def _read_and_analyze(args: argparse.Namespace, since: float | None,
         sweeps = find_sweeps([pt for _, pt in fleet.extras.values()])
         analyses, sweeps = _with_sweeps(fleet.analyses, sweeps)
         return analyses, result, {k: svg for k, (svg, _) in fleet.extras.items()}, sweeps
-    result = read_sources(args.sources, since=since, experiment=args.experiment,
-                          progress=_progress(args.quiet), skipped=skipped)
+    result = read_units(list(sources), since=since, experiment=args.experiment,
+                        progress=_progress(args.quiet))
     if since is not None:
         result.runs = [r for r in result.runs if started_since(r, since)]
     analyses = analyze_runs(result.runs, args, result)

@@ -281,8 +281,19 @@ def read_sources(
     unit (file, TensorBoard run, URI), and per run while an MLflow URI is read.
     Files a folder scan left out (not logs) go to ``skipped`` if given.
     """
+    return read_units(expand_sources(sources, skipped), since=since, experiment=experiment,
+                      progress=progress)
+
+
+def read_units(
+    units: list[Unit],
+    *,
+    since: float | None = None,
+    experiment: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReadResult:
+    """:func:`read_sources` of units already expanded (:func:`expand_sources`)."""
     result = ReadResult()
-    units = expand_sources(sources, skipped)
     for i, unit in enumerate(units, 1):
         try:
             _read_unit(unit, result, since, experiment, progress)
@@ -310,4 +321,5 @@ __all__ = [
     "read_file",
     "read_log_source",
     "read_sources",
+    "read_units",
 ]
