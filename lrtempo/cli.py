@@ -9,7 +9,8 @@
 
 ``analyze``/``review`` run :mod:`analyzer.cli`; ``dashboard``/``demo`` the dashboard.
 Exit status: 0 done; 1 with ``--fail-on`` when a finding reaches that severity;
-2 bad usage or no readable run (one line per bad source on stderr).
+2 bad usage, no readable run, or a server that cannot start (one line each on stderr);
+3 a partial read (see :mod:`analyzer.cli`).
 No traceback reaches the user unless ``--debug`` is given.
 """
 
