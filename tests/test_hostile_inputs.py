@@ -251,6 +251,13 @@ CASES: list[Case] = [
          _file("negative.csv", _csv_rows(_losses(), [str(i - 30) for i in range(60)])),
          "warning", r": lines 2, 3, 4, 5, 6 and 25 more: "),
     Case("single-row", "one data row", _file("one.csv", "step,loss\n0,1.0\n"), "read"),
+    Case("huge-steps", "steps from 2^63 on (beyond int64)",
+         _file("huge_steps.csv", _csv_rows(_losses(), [str(2**63 + i) for i in range(60)])),
+         "error", r": line 2: 'step' 9223372036854775808 is too large"),
+    Case("repeated-column", "a header naming 'loss' twice",
+         _file("twice.csv", "step,loss,loss\n" + "".join(
+             f"{i},{v},{v}\n" for i, v in enumerate(_losses()))), "warning",
+         r": line 1: column 'loss' appears 2 times"),
     Case("long-line", "one 50 MB line (a single cell)", _long_line, "warning", r": line 3: "),
     Case("wide-header", "a 17 MB header line of 2,000,000 columns", _wide_header, "error",
          r": line 1: "),
