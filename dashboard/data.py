@@ -69,6 +69,14 @@ USER_URI_LOCATION = "your tracking URI (Settings)"
 MAX_WINDOW_YEARS = 1000
 
 
+def str_list(value: Any) -> list[str]:
+    """A callback's list-of-strings input as sent by a browser, else ``[]``: a forged
+    payload (``-1``, ``{}``, a list of objects) is taken as nothing chosen, not a 500."""
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, str)]
+
+
 def window_seconds(window: str | None) -> float | None:
     """Seconds of a window key (``24h``, ``7d``, ``36h``, ``all``); ``ValueError`` if bad or
     more than :data:`MAX_WINDOW_YEARS` years long."""
