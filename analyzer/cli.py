@@ -9,7 +9,10 @@ The ``lrtempo`` entry point that parses the command line and also starts the das
 is :mod:`lrtempo.cli`, above both the analyzer and the dashboard (imports run one way).
 
 Exit status: 0 done; 1 with ``--fail-on`` when a finding reaches that severity;
-2 bad usage or no readable run (one line per bad source on stderr).
+2 bad usage or no readable run (one line per bad source on stderr); 3 a partial read:
+some runs were analyzed but a source, file or run could not be read (its error line is
+on stderr and under ``errors``), so a cron job can tell it from a full read. ``--fail-on``
+wins: a finding at that severity exits 1 even when the read was partial.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from .analysis import RunAnalysis, analyze_run
 from .errors import LRTempoError, printable
 from .findings import SEVERITY_RANK
 from .model import ReadResult, Run
-from .readers import read_sources
+from .readers import LogSource, Skipped, Unit, expand_sources, read_units
 from .report import build_document, render_html, render_markdown, render_text, status_counts
 from .roles import resolve_roles
 from .sweeps import Sweep, find_sweeps, reconcile, sweep_point, sweeps_of
@@ -34,7 +37,29 @@ FORMATS = ("text", "json", "markdown", "html")
 #: The oldest ``--since`` accepted (years back; ``100000d``, 274 years, means "all" in
 #: scripts); an absurd value (``1e22h``) is refused, not sent to a server.
 MAX_SINCE_YEARS = 1000
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+#: Log files from which a scan without ``--executor`` is read and analyzed in parallel, on
+#: one process per core (:func:`analyzer.fleet.review`; same results, in the same order).
+PARALLEL_MIN_FILES = 200
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def auto_executor(units: Sequence[Unit]) -> str | None:
+    """``processes:N`` (N cores) for a wide scan: at least :data:`PARALLEL_MIN_FILES` log
+    files, no MLflow URI, more than one core; else ``None`` (read in this process)."""
+    cores = _cores()
+    files = sum(isinstance(u, LogSource) for u in units)
+    if cores < 2 or files < PARALLEL_MIN_FILES or any(isinstance(u, str) for u in units):
+        return None
+    return f"processes:{cores}"
 
 
 def _progress(quiet: bool) -> Callable[[int, int], None] | None:
@@ -110,31 +135,41 @@ def _with_sweeps(analyses: list[RunAnalysis], sweeps: list[Sweep]
     return (reconcile(analyses, sweeps) if sweeps else analyses), sweeps
 
 
-def _read_and_analyze(args: argparse.Namespace, since: float | None
+def _read_and_analyze(args: argparse.Namespace, since: float | None,
+                      skipped: list[Skipped] | None = None
                       ) -> tuple[list[RunAnalysis], ReadResult, dict[str, str] | None,
                                  list[Sweep]]:
     """Analyses, the read result and (for a fleet review) the sparklines drawn in the workers.
+    Files a folder scan left out (not logs) go to ``skipped``.
 
-    With ``--executor`` the runs are streamed through :func:`analyzer.fleet.review` (no
-    frame is kept); otherwise they are read, kept for the HTML sparklines, and analyzed here.
+    With ``--executor``, or without it for a wide scan (:func:`auto_executor`: 200 log
+    files or more, several cores), the runs are streamed through
+    :func:`analyzer.fleet.review` (no frame is kept; same results in the same order);
+    otherwise they are read, kept for the HTML sparklines, and analyzed here.
     """
     executor = getattr(args, "executor", None)
     group_by = getattr(args, "group_by", None)
+    sources: Sequence[str | Unit] = args.sources
+    if not executor:  # a wide scan of many small files is read on every core
+        sources = expand_sources(list(args.sources), skipped)
+        executor = auto_executor(sources)
     if executor:
         from functools import partial
 
         from .fleet import parse_executor, review
 
-        fleet = review(args.sources, executor=parse_executor(executor), since=since,
+        fleet = review(sources, executor=parse_executor(executor), since=since,
                        experiment=args.experiment, train_loss=args.train_loss,
                        val_loss=args.val_loss, lr=args.lr,
                        extra=partial(_review_extra, group_by=group_by))
         result = ReadResult(errors=list(fleet.errors))
+        if skipped is not None:
+            skipped.extend(fleet.skipped)
         sweeps = find_sweeps([pt for _, pt in fleet.extras.values()])
         analyses, sweeps = _with_sweeps(fleet.analyses, sweeps)
         return analyses, result, {k: svg for k, (svg, _) in fleet.extras.items()}, sweeps
-    result = read_sources(args.sources, since=since, experiment=args.experiment,
-                          progress=_progress(args.quiet))
+    result = read_units(list(sources), since=since, experiment=args.experiment,
+                        progress=_progress(args.quiet))
     if since is not None:
         result.runs = [r for r in result.runs if started_since(r, since)]
     analyses = analyze_runs(result.runs, args, result)
@@ -165,7 +200,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """``analyze`` and ``review``: read, analyze, report."""
     since_text = args.since or getattr(args, "default_since", None)
     since = checked_since(since_text) if since_text else None
-    analyses, result, sparklines, sweeps = _read_and_analyze(args, since)
+    skipped: list[Skipped] = []
+    analyses, result, sparklines, sweeps = _read_and_analyze(args, since, skipped)
     group_by = getattr(args, "group_by", None)
     if group_by and analyses and not any(group_by in a.meta.params for a in analyses):
         print(f"lrtempo: --group-by {printable(group_by)}: no run has this parameter; runs "
@@ -175,6 +211,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"warning: {printable(w)}", file=sys.stderr)
     for e in result.errors:
         print(f"lrtempo: {printable(e['location'])}: {printable(e['error'])}", file=sys.stderr)
+    for s in skipped:
+        print(f"note: {printable(s.location)}: {printable(s.message)}", file=sys.stderr)
     fmt = _output_format(args)
     if not analyses:
         if not result.errors:
@@ -196,7 +234,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         bar = SEVERITY_RANK[args.fail_on]
         if any(SEVERITY_RANK[f.severity] >= bar for a in analyses for f in a.findings):
             return EXIT_FINDINGS
-    return EXIT_OK
+    return EXIT_PARTIAL if result.errors else EXIT_OK
 
 
 def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str]) -> None:

@@ -38,7 +38,7 @@ from typing import Any
 from .analysis import AnalysisConfig, RunAnalysis, analyze_run
 from .errors import LRTempoError
 from .model import Run
-from .readers import BadSource, LogSource, expand_sources, read_log_source
+from .readers import BadSource, LogSource, Skipped, Unit, expand_sources, read_log_source
 from .roles import resolve_roles
 
 __all__ = [
@@ -53,6 +53,9 @@ __all__ = [
 MLFLOW_BATCH = 8
 #: Tasks kept in flight per worker: bounds memory while keeping workers busy.
 IN_FLIGHT_PER_WORKER = 4
+#: Log files read (and analyzed) by one task on a pool: a small CSV takes ~10 ms, so one
+#: task per file would spend a good part of it sending tasks and results between processes.
+FILE_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def parse_executor(value: str) -> ExecutorSpec:
     """
     forms = "use local, processes:N (N workers, e.g. processes:4) or dask://HOST:PORT"
     if not isinstance(value, str):
-        raise ValueError(f"executor {value!r}: {forms}")
+        raise ValueError(f"executor {value!r}: {forms}")  # noqa: TRY004 - one error kind
     text = value.strip()
     low = text.lower()
     if low in ("local", ""):
@@ -128,6 +131,7 @@ class FleetReview:
     errors: list[dict[str, str]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # run id → extra(run, analysis)
     executor: str = "local"
+    skipped: list[Skipped] = field(default_factory=list)  # files a folder scan left out
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The contract's run objects (``RunAnalysis.to_dict()``), in order."""
@@ -151,7 +155,14 @@ class _MlflowBatch:
     run_ids: tuple[str, ...]
 
 
-_Task = LogSource | BadSource | _MlflowBatch
+@dataclass(frozen=True)
+class _FileBatch:
+    """Consecutive file units read by one task (wide scans of many small files)."""
+
+    units: tuple[LogSource | BadSource, ...]
+
+
+_Task = LogSource | BadSource | _MlflowBatch | _FileBatch
 
 
 def _analyze_one(run: Run, opts: _Options) -> FleetItem:
@@ -183,6 +194,9 @@ def _run_task(task: _Task, opts: _Options) -> list[FleetItem]:
     """Read one unit, analyze its runs, return only the results (frames are dropped)."""
     from .timewindow import started_since
 
+    if isinstance(task, _FileBatch):
+        return [item for unit in task.units for item in _run_task(unit, opts)]
+
     location = task.location if isinstance(task, (LogSource, BadSource)) else task.uri
     try:
         runs, errors = _runs_of(task, opts)
@@ -201,11 +215,21 @@ def _run_task(task: _Task, opts: _Options) -> list[FleetItem]:
     return items
 
 
-def _plan(sources: Sequence[str], opts: _Options, batch: int) -> Iterator[_Task]:
+def _expanded(sources: Sequence[str | Unit], skipped: list[Skipped] | None) -> Iterator[Unit]:
+    """Sources as units: strings expanded (:func:`expand_sources`), units kept."""
+    for src in sources:
+        if isinstance(src, (LogSource, BadSource)):
+            yield src
+        else:
+            yield from expand_sources([src], skipped)
+
+
+def _plan(sources: Sequence[str | Unit], opts: _Options, batch: int,
+          skipped: list[Skipped] | None = None) -> Iterator[_Task]:
     """Tasks in input order; MLflow URIs are listed here (metadata only) and batched."""
     from .readers import mlflow_store
 
-    for unit in expand_sources(list(sources)):
+    for unit in _expanded(sources, skipped):
         if not isinstance(unit, str):
             yield unit
             continue
@@ -248,6 +272,24 @@ def _executor(spec: ExecutorSpec) -> Iterator[tuple[Executor | None, int]]:
             client.close()
 
 
+def _file_batches(tasks: Iterable[_Task], size: int) -> Iterator[_Task]:
+    """Consecutive file units grouped by ``size`` (order kept); other tasks as they are."""
+    files: list[LogSource | BadSource] = []
+    for task in tasks:
+        if isinstance(task, LogSource):
+            files.append(task)
+            if len(files) >= size:
+                yield _FileBatch(tuple(files))
+                files = []
+            continue
+        if files:
+            yield _FileBatch(tuple(files))
+            files = []
+        yield task
+    if files:
+        yield _FileBatch(tuple(files))
+
+
 def _mapped(
     executor: Executor | None, workers: int, tasks: Iterable[_Task], opts: _Options
 ) -> Iterator[list[FleetItem]]:
@@ -267,7 +309,7 @@ def _mapped(
 
 
 def review(
-    sources: Sequence[str],
+    sources: Sequence[str | Unit],
     *,
     executor: str | ExecutorSpec = "local",
     since: float | None = None,
@@ -283,7 +325,8 @@ def review(
     """Read and analyze every run of ``sources`` on ``executor`` (see the module docstring).
 
     ``since`` (epoch seconds) keeps runs started at or after it; ``experiment`` selects
-    MLflow experiments; ``train_loss``/``val_loss``/``lr`` override the roles (a run
+    MLflow experiments (``sources`` may hold units :func:`~analyzer.readers.expand_sources`
+    already made, read as they are); ``train_loss``/``val_loss``/``lr`` override the roles (a run
     that lacks the named metric becomes an error entry); ``extra(run, analysis)`` is
     called in the worker while the run is still in memory (e.g. a sparkline) and must
     be picklable (a module-level function) for other executors than ``local``.
@@ -296,7 +339,9 @@ def review(
     opts = _Options(since, experiment, train_loss, val_loss, lr, config, extra)
     out = FleetReview(executor=str(spec))
     with _executor(spec) as (pool, workers):
-        tasks = _plan(sources, opts, mlflow_batch)
+        tasks: Iterable[_Task] = _plan(sources, opts, mlflow_batch, out.skipped)
+        if pool is not None:  # many small files: a few dozen per task
+            tasks = _file_batches(tasks, FILE_BATCH)
         for done, items in enumerate(_mapped(pool, workers, tasks, opts), 1):
             for item in items:
                 if item.error is not None:

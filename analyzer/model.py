@@ -163,6 +163,8 @@ def finalize_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """
     if frame.empty:
         return empty_frame()
+    if list(frame.columns) == list(COLUMNS):
+        return _finalize_columns(*(frame[c].to_numpy(dtype=DTYPES[c]) for c in COLUMNS))
     frame = frame.astype(dict(DTYPES)).reset_index(drop=True)
     codes = pd.factorize(frame["metric"])[0]  # metric order = order of first appearance
     steps = frame["step"].to_numpy()
@@ -175,6 +177,28 @@ def finalize_frame(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.reset_index(drop=True)
     order = np.lexsort((steps, codes))
     return frame.iloc[order].reset_index(drop=True)
+
+
+def _finalize_columns(metric: np.ndarray, step: np.ndarray, value: np.ndarray,
+                      wall: np.ndarray) -> pd.DataFrame:
+    """:func:`finalize_frame` of a frame with exactly :data:`COLUMNS`, on numpy arrays
+    (the same result; a small file's frame in ~0.3 ms instead of ~4 ms of pandas calls,
+    which made 50,000 small CSVs minutes of overhead)."""
+    codes = pd.factorize(metric)[0]
+    if codes.max() == 0:
+        keep = keep_latest_per_step(step)
+    else:
+        keep = np.zeros(len(step), dtype=bool)
+        order = np.argsort(codes, kind="stable")
+        for idx in np.split(order, np.flatnonzero(np.diff(codes[order])) + 1):
+            keep[idx] = keep_latest_per_step(step[idx])
+    if not keep.all():
+        metric, step, value, wall, codes = (a[keep] for a in (metric, step, value, wall, codes))
+    if not _in_order(codes, step):
+        order = np.lexsort((step, codes))
+        metric, step, value, wall = (a[order] for a in (metric, step, value, wall))
+    return pd.DataFrame({"metric": pd.Series(metric, dtype=object), "step": step,
+                         "value": value, "wall_time": wall})
 
 
 def _in_order(codes: np.ndarray, steps: np.ndarray) -> bool:

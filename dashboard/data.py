@@ -8,6 +8,10 @@ keyed by ``(run id, last step)`` so a run that grew is analyzed again; the role 
 the Run page plots are cached for a few runs (bounded by points), keyed the same way.
 An MLflow read holds only its own lock, so a slow or dead server never blocks the
 pages that do not need it; :func:`mlflow_problems` says what is wrong with one.
+A read of the file sources (10,000 small files take minutes) runs outside the store's
+lock too, one at a time, and is swapped in when done: meanwhile a Run page of a run
+already read is served at once, and after a refresh the other requests see the
+previous read until the new one is in. Auto-refresh skips a period while a read runs.
 """
 
 from __future__ import annotations
@@ -63,6 +67,14 @@ USER_URI_LOCATION = "your tracking URI (Settings)"
 
 #: The longest window accepted (years back), as for ``--since``.
 MAX_WINDOW_YEARS = 1000
+
+
+def str_list(value: Any) -> list[str]:
+    """A callback's list-of-strings input as sent by a browser, else ``[]``: a forged
+    payload (``-1``, ``{}``, a list of objects) is taken as nothing chosen, not a 500."""
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, str)]
 
 
 def window_seconds(window: str | None) -> float | None:
@@ -150,6 +162,12 @@ class DataStore:
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _file_runs: list[Run] | None = field(default=None, repr=False)
     _file_errors: list[dict[str, str]] = field(default_factory=list, repr=False)
+    #: One read of the file sources at a time (held while reading; never the store's lock).
+    _files_reading: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: The previous read's runs and errors, shown while a re-read (after a refresh) runs.
+    _stale_files: tuple[list[Run], list[dict[str, str]]] | None = field(default=None,
+                                                                         repr=False)
+    _files_gen: int = field(default=0, repr=False)  # bumped by every refresh
     _mlflow: OrderedDict[tuple[str, str], tuple[float, ReadResult]] = field(
         default_factory=OrderedDict, repr=False)
     _by_id: dict[str, Run] = field(default_factory=dict, repr=False)
@@ -211,19 +229,43 @@ class DataStore:
             self._by_id[r.meta.id] = r
 
     def _load_files(self) -> None:
-        if self._file_runs is not None:
-            return
-        result = ReadResult()
-        for src in self.file_sources:
-            try:
-                part = read_sources([src])
-            except Exception as exc:  # noqa: BLE001 - an unfinished reader must not stop the rest
-                part = _read_units_one_by_one(src, exc)
-            result.runs.extend(part.runs)
-            result.errors.extend(part.errors)
-        self._file_runs = result.runs
-        self._file_errors = result.errors
-        self._index(result.runs)
+        """Read the file sources if not read yet (see :meth:`file_data`)."""
+        self.file_data()
+
+    def file_data(self) -> tuple[list[Run], list[dict[str, str]]]:
+        """The file sources' runs and read errors, read on first need.
+
+        The read runs outside the store's lock (one at a time) and is swapped in when
+        done. While a re-read after :meth:`refresh` runs, other callers get the previous
+        read at once instead of waiting; only the first read is waited for.
+        """
+        with self._lock:
+            if self._file_runs is not None:
+                return self._file_runs, self._file_errors
+            stale, gen = self._stale_files, self._files_gen
+        if not self._files_reading.acquire(blocking=stale is None):
+            return stale  # type: ignore[return-value]  # a re-read runs: the previous one
+        try:
+            with self._lock:
+                if self._file_runs is not None:  # read by another caller meanwhile
+                    return self._file_runs, self._file_errors
+            result = _read_file_sources(self.file_sources)
+            with self._lock:
+                self._index(result.runs)
+                if gen == self._files_gen:
+                    self._file_runs, self._file_errors = result.runs, result.errors
+                    self._stale_files = None
+                else:  # refreshed while reading: shown meanwhile, read again on next need
+                    self._stale_files = (result.runs, result.errors)
+            return result.runs, result.errors
+        finally:
+            self._files_reading.release()
+
+    def reading(self) -> bool:
+        """Whether a read of the file sources or of an MLflow store is running now."""
+        with self._lock:
+            locks = list(self._mlflow_locks.values())
+        return self._files_reading.locked() or any(lock.locked() for lock in locks)
 
     def _load_mlflow(self, uri: str, window: str, since: float | None) -> ReadResult:
         """One read per ``(uri, window)`` and TTL; concurrent callers wait for it."""
@@ -268,6 +310,7 @@ class DataStore:
         if evicted:
             kept = {r.meta.id for _, res in self._mlflow.values() for r in res.runs}
             kept |= {r.meta.id for r in self._file_runs or []}
+            kept |= {r.meta.id for r in (self._stale_files or ([], []))[0]}
             for res in evicted:
                 for r in res.runs:
                     if r.meta.id not in kept:
@@ -288,10 +331,9 @@ class DataStore:
             t = run_time(r)
             return t is None or ((since is None or t >= since) and (until is None or t < until))
 
-        with self._lock:
-            self._load_files()
-            runs = [r for r in self._file_runs or [] if inside(r)]
-            errors = list(self._file_errors)
+        file_runs, file_errors = self.file_data()  # outside the store's lock
+        runs = [r for r in file_runs if inside(r)]
+        errors = list(file_errors)
         uris = self.mlflow_uris_for(user_uri)
         if user_uri and (user_uri or "").strip() not in uris:
             try:
@@ -315,10 +357,16 @@ class DataStore:
     def get(self, run_id: str, user_uri: str | None = None) -> Run | None:
         """A run by id: loaded ones first, then an MLflow look-up by id (in the visitor's
         URIs, see :meth:`mlflow_uris_for`)."""
+        if not isinstance(run_id, str) or not run_id:
+            return None  # a forged callback payload (a number, a list): no such run
         if run_id in self.uploads:
             return self._reread_upload(run_id)
         with self._lock:
-            self._load_files()
+            hit = self._by_id.get(run_id)
+        if hit is not None:  # served at once, even while a read runs
+            return hit
+        self.file_data()  # waits only for the first read of the file sources
+        with self._lock:
             if run_id in self._by_id:
                 return self._by_id[run_id]
         down = {_plain_uri(p.uri) for p in self.problems(user_uri)}
@@ -351,19 +399,26 @@ class DataStore:
     def refresh(self, min_age: float = 0.0) -> bool:
         """Forget what was read (not uploads): the next request reads the sources again.
 
-        With ``min_age``, only when the last refresh is at least that many seconds old
-        (several browsers auto-refreshing then cause one re-read, not one each).
-        Returns whether it refreshed.
+        With ``min_age`` (auto-refresh), only when the last refresh is at least that many
+        seconds old (several browsers auto-refreshing then cause one re-read, not one
+        each) and no read is running (a read longer than the period is not restarted
+        over and over). The file runs read so far stay shown, and their Run pages
+        served, until the re-read is swapped in. Returns whether it refreshed.
         """
+        reading = self.reading()
         with self._lock:
             now = time.time()
-            if min_age > 0 and now - self._refreshed_at < min_age:
+            if min_age > 0 and (now - self._refreshed_at < min_age or reading):
                 return False
             self._refreshed_at = now
+            if self._file_runs is not None:
+                self._stale_files = (self._file_runs, self._file_errors)
+            self._files_gen += 1
             self._file_runs = None
             self._file_errors = []
             self._mlflow.clear()
-            self._by_id = {}
+            shown = self._stale_files[0] if self._stale_files else []
+            self._by_id = {r.meta.id: r for r in shown}
         return True
 
     def set_tracking_uri(self, uri: str | None) -> None:
@@ -535,6 +590,19 @@ def mlflow_problems(uris: list[str], errors: list[dict[str, str]]
                       if any(w.lower() in msg.lower() for w in words)), "error")
         problems.append(MlflowProblem(_strip_userinfo(uri), state, msg))
     return problems, rest
+
+
+def _read_file_sources(sources: list[str]) -> ReadResult:
+    """Runs and errors of the file sources, one source after another."""
+    result = ReadResult()
+    for src in sources:
+        try:
+            part = read_sources([src])
+        except Exception as exc:  # noqa: BLE001 - an unfinished reader must not stop the rest
+            part = _read_units_one_by_one(src, exc)
+        result.runs.extend(part.runs)
+        result.errors.extend(part.errors)
+    return result
 
 
 def _read_units_one_by_one(src: str, first_error: Exception) -> ReadResult:

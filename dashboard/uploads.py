@@ -118,6 +118,7 @@ def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int =
         raise UploadError(f"{display}: not a readable zip archive ({exc})") from None
     written = 0
     files = 0
+    made: dict[str, str] = {}  # cleaned relative path → the entry that made it
     with zf:
         infos = zf.infolist()
         if len(infos) > max_entries:
@@ -147,11 +148,23 @@ def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int =
             target = dest.joinpath(*parts)
             if not str(target.resolve()).startswith(str(dest.resolve()) + os.sep):
                 raise UploadError(f"{display}: entry {shown} leaves the archive folder")
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "xb") as out:
+            try:
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                out_fh = open(target, "xb")  # noqa: SIM115 - closed by the with below
+            except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                paths = ["/".join(parts[:k]) for k in range(1, len(parts) + 1)]
+                rel = next((p for p in paths if p in made), paths[-1])
+                first = _shown(made[rel]) if rel in made else "an earlier one"
+                raise UploadError(
+                    f"{display}: entries {first} and {shown} both unpack to {rel!r} (names "
+                    "keep only letters, digits, '.', '_' and '-'); rename one and upload "
+                    "again") from None
+            for k in range(1, len(parts) + 1):  # the file and the folders it made
+                made.setdefault("/".join(parts[:k]), name)
+            with zf.open(info) as src, out_fh as out:
                 while True:
                     try:
                         chunk = src.read(1 << 16)

@@ -10,7 +10,8 @@
 
 ``analyze``/``review`` run :mod:`analyzer.cli`; ``dashboard``/``demo`` the dashboard.
 Exit status: 0 done; 1 with ``--fail-on`` when a finding reaches that severity;
-2 bad usage or no readable run (one line per bad source on stderr).
+2 bad usage, no readable run, or a server that cannot start (one line each on stderr);
+3 a partial read (see :mod:`analyzer.cli`).
 No traceback reaches the user unless ``--debug`` is given.
 """
 
@@ -131,12 +132,38 @@ def _check_workers(workers: int) -> None:
                            "(or serve with --workers 1)")
 
 
+def check_listen(host: str, port: int) -> None:
+    """``ValueError`` (exit 2, one line) unless the server can listen on ``host:port``:
+    a port outside 1-65535, one in use, a host that is not this machine's."""
+    import errno
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise ValueError(f"--port {port}: not a TCP port; use 1-65535 (e.g. --port 8050)")
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            sock.bind(addr)
+    except socket.gaierror as exc:
+        raise ValueError(f"--host {host}: unknown host ({exc.strerror})") from None
+    except OSError as exc:
+        why = {errno.EADDRINUSE: "the port is in use by another program; stop it or choose "
+                                 "another --port",
+               errno.EACCES: "permission denied (ports below 1024 need root); choose another "
+                             "--port",
+               errno.EADDRNOTAVAIL: "the host is not an address of this machine"}
+        raise ValueError(f"cannot listen on {host}:{port}: "
+                         f"{why.get(exc.errno, exc.strerror or str(exc))}") from None
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Start the dashboard (refused beyond loopback without authentication)."""
     from dashboard.auth import file_is_private, is_loopback, serving_auth
 
     _check_workers(args.workers)
     auth = serving_auth(args.host, args.auth_file, args.proxy_header)  # ValueError: exit 2
+    check_listen(args.host, args.port)  # ValueError: exit 2, before any work
     if auth.users and not file_is_private(args.auth_file):
         print(f"lrtempo: WARNING: {args.auth_file} can be read by other users (chmod 600 it)",
               file=sys.stderr)
@@ -184,6 +211,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.serve:
         serving_auth(args.host, args.auth_file, args.proxy_header)  # refuse before seeding
         _check_workers(args.workers)
+        check_listen(args.host, args.port)
     uri = demo_store(reset=args.reset, samples=sample_runs())
     print(f"lrtempo: demo store {uri}", file=sys.stderr)
     if not args.serve:

@@ -48,7 +48,7 @@ def test_offline_benchmarks_run_and_the_document_has_the_schema(bench_dir: Path)
     results = run_suite(TINY, OFFLINE, plot, log=lines.append)
     names = [r.name for r in results]
     assert names == ["tensorboard_read", "analyze_run", "analyze_vs_trainspotter",
-                     "fleet_review", "dashboard_payload", "dashboard_zoom", "dashboard_review"]
+                     "fleet_review", "wide_scan", "dashboard_payload", "dashboard_zoom", "dashboard_review"]
     assert all(r.ours_s is not None for r in results), [r.notes for r in results]
     by_name = {r.name: r for r in results}
     assert by_name["tensorboard_read"].peer == "tbparse" and by_name["tensorboard_read"].ratio

@@ -52,7 +52,7 @@ def test_bad_sources_are_reported_and_others_still_analyzed(tmp_path: Path) -> N
     good = tmp_path / "good.csv"
     good.write_text("step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(50)))
     proc = lrtempo("analyze", str(broken), str(good), str(tmp_path / "missing.csv"), "--format", "json")
-    assert proc.returncode == 0
+    assert proc.returncode == 3  # a partial read
     doc = json.loads(proc.stdout)
     check_contract(doc)
     assert [r["run"]["name"] for r in doc["runs"]] == ["good"]
@@ -60,6 +60,29 @@ def test_bad_sources_are_reported_and_others_still_analyzed(tmp_path: Path) -> N
     assert locations == {str(broken), str(tmp_path / "missing.csv")}
     assert "Traceback" not in proc.stderr
     assert len([ln for ln in proc.stderr.splitlines() if ln.startswith("lrtempo:")]) == 2
+
+
+def _losses_csv(path: Path, rising: bool = False) -> Path:
+    vals = [(1 + i / 10) ** 2 if rising else 1 / (i + 1) for i in range(200)]
+    path.write_text("step,loss\n" + "".join(f"{i},{v}\n" for i, v in enumerate(vals)))
+    return path
+
+
+def test_partial_read_exits_3_full_read_0_fail_on_keeps_1(tmp_path: Path) -> None:
+    """A cron job tells a partial read (3) from a full one (0); ``--fail-on`` keeps 1."""
+    good = _losses_csv(tmp_path / "good.csv")
+    (tmp_path / "cut.jsonl").write_bytes(bytes(range(256)))
+    assert lrtempo("analyze", str(good), "-q").returncode == 0
+    partial = lrtempo("analyze", str(good), str(tmp_path / "cut.jsonl"), "-q")
+    assert partial.returncode == 3, partial.stderr
+    assert [ln for ln in partial.stderr.splitlines() if ln.startswith("lrtempo:")] == [
+        ln for ln in partial.stderr.splitlines() if "cut.jsonl" in ln]
+    bad = _losses_csv(tmp_path / "diverged.csv", rising=True)
+    gate = lrtempo("analyze", str(bad), str(tmp_path / "cut.jsonl"), "--fail-on", "warning", "-q")
+    assert gate.returncode == 1, gate.stderr
+    review = lrtempo("review", str(tmp_path), "--since", "1000d", "--executor", "processes:2",
+                     "-q", "--format", "json")
+    assert review.returncode == 3 and "cut.jsonl" in review.stderr, review.stderr
 
 
 def test_no_readable_run_exits_2_with_one_line_per_source(tmp_path: Path) -> None:

@@ -53,3 +53,85 @@ def test_names_with_spaces_and_non_ascii(tmp_path: Path) -> None:
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     result = read_sources([str(tmp_path)])
     assert result.errors == [{"location": str(tmp_path), "error": "no training log found in this folder"}]
+
+
+def _scan_folder(root: Path) -> dict[str, str]:
+    """Good logs beside logs that cannot be read, and non-logs; returns bad name → text."""
+    from tests.tb_writers import event_name
+
+    log = "step,loss\n" + "".join(f"{i},{2 / (i + 1) + 0.1}\n" for i in range(60))
+    (root / "a").mkdir()
+    (root / "a" / "good.csv").write_text(log)
+    (root / "b").mkdir()
+    (root / "b" / "also_good.jsonl").write_text(
+        "".join(f'{{"step": {i}, "loss": {2 / (i + 1)}}}\n' for i in range(60)))
+    bad = {
+        "a/empty.csv": "empty file",
+        "a/binary.csv": "binary data",  # NUL bytes
+        "a/latin.tsv": "not UTF-8",  # bytes no text encoding decodes
+        "b/trainer_state.json": "broken JSON",
+        "b/run.jsonl": "",  # binary junk
+        f"c/{event_name(1700000000)}": "not a TensorBoard event file",
+    }
+    (root / "a" / "empty.csv").write_bytes(b"")
+    (root / "a" / "binary.csv").write_bytes(bytes(range(256)) * 8)
+    (root / "a" / "latin.tsv").write_bytes(bytes(range(128, 256)) * 8)
+    (root / "b" / "trainer_state.json").write_text('{"log_history": [{"step": 1, ')
+    (root / "b" / "run.jsonl").write_bytes(bytes(range(256)) * 8)
+    (root / "c").mkdir()
+    (root / "c" / event_name(1700000000)).write_bytes(b"\xff" * 512)
+    (root / "config.json").write_text('{\n  "model": "resnet"\n}\n')  # not a log
+    (root / "notes.txt").write_text("lr 3e-4 looked fine\n")  # not a log
+    (root / "iris.csv").write_text("sepal_length,sepal_width,species\n5.1,3.5,setosa\n")
+    (root / "README.md").write_text("# runs\n")  # not log-like at all: not counted
+    return bad
+
+
+def test_a_folder_scan_reports_every_log_it_cannot_read(tmp_path: Path) -> None:
+    """Issue 14 row 9: nothing named as a log is dropped without a word; non-logs are
+    counted; the good runs are still read."""
+    from analyzer.readers import Skipped
+
+    bad = _scan_folder(tmp_path)
+    skipped: list[Skipped] = []
+    result = read_sources([str(tmp_path)], skipped=skipped)
+    assert sorted(r.meta.name for r in result.runs) == ["also_good", "good"]
+    errors = {str(Path(e["location"]).relative_to(tmp_path)): e["error"] for e in result.errors}
+    assert set(errors) == set(bad), errors
+    for name, text in bad.items():
+        assert text in errors[name], (name, errors[name])
+    [note] = skipped
+    assert note.location == str(tmp_path)
+    assert note.files == ("config.json", "iris.csv", "notes.txt")
+    assert note.message == "3 files skipped, not training logs: config.json, iris.csv, notes.txt"
+
+
+def test_the_cli_and_the_fleet_review_report_them_too(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "runs").mkdir()
+    bad = _scan_folder(tmp_path / "runs")
+    for argv in (["analyze"], ["review", "--since", "1000d", "--executor", "processes:2"]):
+        proc = subprocess.run([sys.executable, "-m", "lrtempo", *argv, str(tmp_path / "runs"),
+                               "--format", "json", "-q"], capture_output=True, text=True,
+                              check=False, timeout=300)
+        assert proc.returncode == 3, proc.stderr  # a partial read
+        doc = json.loads(proc.stdout)
+        assert sorted(r["run"]["name"] for r in doc["runs"]) == ["also_good", "good"]
+        assert len(doc["errors"]) == len(bad)
+        lines = proc.stderr.splitlines()
+        for name in bad:
+            assert any(ln.startswith(f"lrtempo: {tmp_path / 'runs' / name}: ") for ln in lines)
+        assert f"note: {tmp_path / 'runs'}: 3 files skipped, not training logs: " in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_the_dashboard_review_keeps_the_good_runs_and_lists_the_bad(tmp_path: Path) -> None:
+    from dashboard.data import DataStore
+
+    bad = _scan_folder(tmp_path)
+    runs, errors = DataStore([str(tmp_path)]).runs("all")
+    assert sorted(r.meta.name for r in runs) == ["also_good", "good"]
+    assert {str(Path(e["location"]).relative_to(tmp_path)) for e in errors} == set(bad)

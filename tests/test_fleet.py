@@ -179,3 +179,54 @@ def test_unreachable_dask_scheduler_is_a_value_error(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(distributed, "Client", refuse)
     with pytest.raises(ValueError, match="cannot reach the Dask scheduler"):
         review([str(SAMPLE_RUNS)], executor="dask://127.0.0.1:9")
+
+
+def test_a_wide_scan_is_batched_and_stays_in_order(tmp_path: Path) -> None:
+    """Issue 14 row 8: many small files go 32 to a task on a pool; results, errors and
+    their order are those of reading them one after another; units pass as they are."""
+    from analyzer.readers import expand_sources
+
+    for i in range(75):  # 2 full batches and a part, with bad files between them
+        (tmp_path / f"run_{i:03d}.csv").write_text("step,loss\n" + "".join(
+            f"{s},{2 / (s + 1) + 0.01 * (i % 5)}\n" for s in range(30)))
+    for i in (10, 40, 70):
+        (tmp_path / f"run_{i:03d}b.csv").write_bytes(b"")  # unreadable, between good ones
+    tasks = list(fleet._file_batches(iter(expand_sources([str(tmp_path)])), fleet.FILE_BATCH))
+    assert [len(t.units) for t in tasks] == [32, 32, 14]
+    got = review([str(tmp_path)], executor="processes:2")
+    assert got.to_dicts() == _reference([str(tmp_path)])
+    assert [e["location"] for e in got.errors] == [
+        str(tmp_path / f"run_{i:03d}b.csv") for i in (10, 40, 70)]
+    units = expand_sources([str(tmp_path)])
+    assert review(units, executor="processes:2").to_dicts() == got.to_dicts()
+
+
+def test_the_cli_reads_a_wide_scan_on_every_core_with_the_same_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from analyzer import cli
+
+    for i in range(210):
+        (tmp_path / f"run_{i:03d}.csv").write_text("step,loss,lr\n" + "".join(
+            f"{s},{2 / (s + 1) + 0.01 * (i % 7)},{1e-3 * (1 + i % 3)}\n" for s in range(30)))
+    units = cli.expand_sources([str(tmp_path)])
+    monkeypatch.setattr(cli, "_cores", lambda: 2)
+    assert cli.auto_executor(units) == "processes:2"
+    assert cli.auto_executor(units[:199]) is None
+    assert cli.auto_executor([*units, "http://mlflow:5000"]) is None
+    monkeypatch.setattr(cli, "_cores", lambda: 1)
+    assert cli.auto_executor(units) is None
+    docs = []
+    for extra in ([], ["sequential"]):  # on 2 processes, then one file after another
+        code = ("import sys, analyzer.cli as c\n"
+                "if len(sys.argv) > 2: c.PARALLEL_MIN_FILES = 10**9\n"
+                "from lrtempo.cli import main\n"
+                "sys.exit(main(['analyze', sys.argv[1], '--format', 'json', '-q']))")
+        proc = subprocess.run([sys.executable, "-c", code, str(tmp_path), *extra],
+                              capture_output=True, text=True, check=False, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        docs.append(json.loads(proc.stdout))
+    assert len(docs[0]["runs"]) == 210 and docs[0] == docs[1]

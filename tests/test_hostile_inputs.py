@@ -2,11 +2,12 @@
 
 Each case makes one hostile source in an empty folder and runs, in that folder,
 ``lrtempo analyze BAD good.csv --format json`` and then ``lrtempo analyze BAD`` alone.
-The contract (CONTRACT.md) says: exit 0 while another source is analyzed, 2 when no run
-is readable; one ``lrtempo: <source>: …`` line per bad source on stderr, naming the place
+The contract (CONTRACT.md) says: exit 0 when every source is read, 3 (a partial read)
+when a source fails while another is analyzed, 2 when no run is readable; one ``lrtempo: <source>: …`` line per bad source on stderr, naming the place
 (line, record, byte) where one applies, the same text under ``errors`` (control characters
 in a name shown as escapes, so it stays one line); what a reader tolerated is a
-``warning: <source>: …`` line and the run is still analyzed; never a traceback. MLflow
+``warning: <source>: …`` line and the run is still analyzed; files a folder scan leaves
+out (not logs) are counted on a ``note: <folder>: …`` line; never a traceback. MLflow
 servers that fail are run the same way (``SERVER_CASES``).
 
 ``python -m tests.test_hostile_inputs`` rewrites docs/hostile_inputs.md from the real
@@ -16,6 +17,7 @@ output; :func:`test_the_doc_is_current` fails when the table is stale.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import io
 import json
@@ -34,8 +36,8 @@ from typing import Literal
 
 import pytest
 
-from lrtempo.cli import main
 from analyzer.errors import printable
+from lrtempo.cli import main
 from tests.tb_writers import event_name, record_offsets, simple_event, write_events
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +65,7 @@ class Case:
     place: str | None = None  # regex the source's stderr line must match (line, byte, record)
     env: dict[str, str] = field(default_factory=dict)
     as_nobody: bool = False  # run without root's rights (permissions)
+    note: str | None = None  # regex of the folder scan's "note:" line (files skipped)
 
 
 def _file(name: str, data: bytes | str) -> Callable[[Path], str]:
@@ -173,6 +176,11 @@ def _stray_files(root: Path) -> str:
     return "project"
 
 
+def _in_folder(name: str, data: bytes) -> Callable[[Path], str]:
+    """A folder holding only ``name`` (a log by its name that cannot be read)."""
+    return _file(f"scan/{name}", data)
+
+
 def _symlink_loop(root: Path) -> str:
     folder = root / "loop"
     folder.mkdir()
@@ -243,6 +251,13 @@ CASES: list[Case] = [
          _file("negative.csv", _csv_rows(_losses(), [str(i - 30) for i in range(60)])),
          "warning", r": lines 2, 3, 4, 5, 6 and 25 more: "),
     Case("single-row", "one data row", _file("one.csv", "step,loss\n0,1.0\n"), "read"),
+    Case("huge-steps", "steps from 2^63 on (beyond int64)",
+         _file("huge_steps.csv", _csv_rows(_losses(), [str(2**63 + i) for i in range(60)])),
+         "error", r": line 2: 'step' 9223372036854775808 is too large"),
+    Case("repeated-column", "a header naming 'loss' twice",
+         _file("twice.csv", "step,loss,loss\n" + "".join(
+             f"{i},{v},{v}\n" for i, v in enumerate(_losses()))), "warning",
+         r": line 1: column 'loss' appears 2 times"),
     Case("long-line", "one 50 MB line (a single cell)", _long_line, "warning", r": line 3: "),
     Case("wide-header", "a 17 MB header line of 2,000,000 columns", _wide_header, "error",
          r": line 1: "),
@@ -284,7 +299,14 @@ CASES: list[Case] = [
          lambda root: _events(root, "tb_crc", _flip_data_byte), "warning",
          r": byte \d+: CRC mismatch.*kept the 30 records"),
     Case("stray-files", "a folder with a README, a PNG, notes and a data-set CSV beside a log",
-         _stray_files, "read"),
+         _stray_files, "read", note=r"2 files skipped, not training logs: dataset\.csv, "
+         r"notes\.txt$"),
+    Case("scan-empty-csv", "a folder scan meets an empty .csv", _in_folder("empty.csv", b""),
+         "error", r"/empty\.csv: empty file"),
+    Case("scan-binary-csv", "a folder scan meets binary junk named .csv (no NUL byte)",
+         _in_folder("junk.csv", bytes(range(128, 256)) * 32), "error", r"/junk\.csv: "),
+    Case("scan-corrupt-jsonl", "a folder scan meets a .jsonl of binary junk",
+         _in_folder("log.jsonl", bytes(range(256)) * 16), "error", r"/log\.jsonl: "),
     Case("symlink-loop", "a folder holding a symlink to itself", _symlink_loop, "read"),
     Case("odd-names", "a file name with spaces and non-ASCII characters",
          _file("my run \u2013 \u00e9t\u00e9 \u65e5\u672c.csv", LOG), "read"),
@@ -391,11 +413,18 @@ def run_case(source: str, folder: Path, env: dict[str, str] | None = None,
     return Outcome(code, alone, json.loads(out), lines, err + err_alone, out_alone)
 
 
-def check(outcome: Outcome, source: str, seen: Seen, place: str | None) -> None:
+def check(outcome: Outcome, source: str, seen: Seen, place: str | None,
+          note: str | None = None) -> None:
     """The contract for one bad source (see the module docstring)."""
     doc = outcome.doc
+    notes = [ln for ln in outcome.lines if ln.startswith("note: ")]
+    assert bool(notes) == (note is not None), notes
+    if note is not None:
+        assert len(notes) == 1 and notes[0].startswith(f"note: {printable(source)}: ")
+        assert re.search(note, notes[0]), notes
+    outcome = dataclasses.replace(outcome, lines=[ln for ln in outcome.lines if ln not in notes])
     assert "Traceback" not in outcome.stderr and "internal error" not in outcome.stderr
-    assert outcome.code_with_good == 0, outcome.stderr
+    assert outcome.code_with_good == (3 if seen == "error" else 0), outcome.stderr
     names = [r["run"]["name"] for r in doc["runs"]]
     assert "good" in names, outcome.stderr  # the rest goes on
     mine = [r for r in doc["runs"] if r["run"]["name"] != "good"]
@@ -425,7 +454,7 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
     source = case.make(tmp_path)
     outcome = _guarded(lambda: run_case(source, tmp_path, case.env, case.as_nobody), tmp_path)
     _ROWS[case.id] = _row(case.id, case.what, outcome, tmp_path)
-    check(outcome, source, case.seen, case.place)
+    check(outcome, source, case.seen, case.place, case.note)
 
 
 def _guarded(call: Callable[[], Outcome], folder: Path, seconds: float = 120.0) -> Outcome:
@@ -699,10 +728,14 @@ HEADER = """# Hostile inputs: what the user sees
 
 Generated by `python -m tests.test_hostile_inputs` from the real command line, not typed:
 each case is run as `lrtempo analyze SOURCE good.csv --format json` (the last column's exit
-code) and as `lrtempo analyze SOURCE` alone (exit code before it). The stderr lines are
+code) and as `lrtempo analyze SOURCE` alone (exit code before it): 0 all read, 3 a partial
+read (a source failed, the good file was analyzed), 2 nothing readable. The stderr lines are
 shown as printed (`$CASE` is the case's folder); an error line's text after
 `lrtempo: <location>: ` is also the `error` of that source in the JSON `errors`, and a
-`warning:` line means the run was read and analyzed. The good file is analyzed in every
+`warning:` line means the run was read and analyzed; a `note:` line counts the files a
+folder scan left out as not training logs (a file named as a log, `.csv`, `.tsv`, `.jsonl`,
+`trainer_state.json` or an event file, is always read, so one that cannot be is an error
+line, never dropped). The good file is analyzed in every
 case. Each row is a test in `tests/test_hostile_inputs.py`; the failing servers are also
 tested one by one in `tests/test_reader_mlflow.py` (there also a real
 `mlflow server --app-name basic-auth`, which answers wrong credentials as the 401 row

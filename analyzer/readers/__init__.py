@@ -13,6 +13,7 @@ are URIs handled by :mod:`analyzer.readers.mlflow_store`.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,14 +49,44 @@ def _file_reader(path: Path) -> ModuleType | None:
 
 #: Words a training log's CSV header holds; folder scans skip CSVs without any (data sets).
 _LOG_HEADER_WORDS = (b"step", b"epoch", b"loss", b"iter", b"lr", b"learning_rate")
+#: Names that say "training log" by themselves: in a folder scan such a file is always
+#: read, so one that cannot be (empty, binary, corrupt) is reported, never dropped.
+LOG_NAMES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".jsonl", ".ndjson", ".jsonl.gz",
+             ".ndjson.gz")
+#: Names that may or may not be a log (read when their content says so); the others
+#: are counted as skipped in the scan's summary (:class:`Skipped`).
+MAYBE_LOG_NAMES = (".json", ".txt", ".log", ".json.gz", ".txt.gz", ".log.gz")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _looks_like_log(path: Path, reader: ModuleType, head: bytes) -> bool:
-    """Stricter than ``sniff`` for folder scans: a CSV must name a step, epoch, loss or LR."""
-    if reader is not csvlogs:
-        return True
-    header = head.split(b"\n", 1)[0].lower()
-    return any(w in header for w in _LOG_HEADER_WORDS)
+def _is_data_set(head: bytes) -> bool:
+    """A CSV whose first line is a readable, delimited header naming no step, epoch, loss
+    or LR (a data set, not a log). Empty, binary or undecodable heads are not: the reader
+    reports them."""
+    first = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r")
+    if not first.strip() or _CONTROL_BYTES.search(first):
+        return False
+    try:
+        first.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if not any(sep in first for sep in (b",", b";", b"\t", b"|")):
+        return False
+    return not any(w in first.lower() for w in _LOG_HEADER_WORDS)
+
+
+def _scan_kind(path: Path) -> str:
+    """How a folder scan treats a regular file: ``"log"`` (read it, report failures),
+    ``"skip"`` (not a log; counted in the summary) or ``"ignore"`` (not log-like at all:
+    images, code, checkpoints)."""
+    name = path.name.lower()
+    if name.startswith("trainer_state") and name.endswith((".json", ".json.gz")):
+        return "log"
+    if name.endswith(LOG_NAMES):
+        return "skip" if _is_data_set(head_bytes(path)) else "log"
+    if not name.endswith(MAYBE_LOG_NAMES):
+        return "ignore"
+    return "log" if _file_reader(path) is not None else "skip"
 
 
 def read_file(path: Path) -> list[Run]:
@@ -118,16 +149,38 @@ def _is_regular(path: Path) -> bool:
         return False
 
 
-def discover(root: Path, problems: list[BadSource] | None = None) -> list[LogSource]:
-    """Every log under ``root``: files a reader sniffs, and TensorBoard run folders.
+@dataclass(frozen=True)
+class Skipped:
+    """Files a folder scan left out because they are not training logs (a ``.json``
+    config, a ``notes.txt``, a CSV data set): counted, so nothing goes unmentioned."""
+
+    location: str  # the folder scanned
+    files: tuple[str, ...]  # paths relative to it
+
+    @property
+    def message(self) -> str:
+        """``3 files skipped, not training logs: a.json, notes.txt, data.csv``."""
+        shown = ", ".join(self.files[:3])
+        more = f" and {len(self.files) - 3} more" if len(self.files) > 3 else ""
+        n = len(self.files)
+        return f"{n} file{'s' if n != 1 else ''} skipped, not training logs: {shown}{more}"
+
+
+def discover(root: Path, problems: list[BadSource] | None = None,
+             skipped: list[Skipped] | None = None) -> list[LogSource]:
+    """Every log under ``root``: log files, and TensorBoard run folders.
 
     Event files in ``train/``/``validation/`` sub-folders belong to their parent's run.
-    A ``log.txt`` is a log when its first line is a JSON object (DETR, Deformable-DETR,
-    MAE/DeiT); a console ``log.txt`` is not. Files no reader recognises are skipped
-    silently (stray READMEs, console logs, images, CSV data sets
-    whose header names no step, epoch, loss or LR), and so are pipes, devices and
-    sockets (never opened), and symlinks to folders outside ``root``. Folders that cannot
-    be listed go to ``problems`` if given.
+    A file whose name says log (``.csv``, ``.tsv``, ``.jsonl``, ``trainer_state.json``,
+    an event file) is always a unit, so one that cannot be read (empty, binary, corrupt)
+    is reported by its reader, never dropped; only a CSV whose readable header names no
+    step, epoch, loss or LR (a data set) is left out. A ``.json``/``.txt``/``.log`` is a
+    log when its content says so (a ``log.txt`` whose first line is a JSON object, as
+    DETR/MAE write; a HF state holding ``log_history``). The files left out that could
+    have been logs go to ``skipped`` (one :class:`Skipped` for ``root``) if given; others
+    (READMEs, images, code) are ignored, and so are pipes, devices and sockets (never
+    opened), and symlinks to folders outside ``root``. Folders that cannot be listed go
+    to ``problems`` if given.
     """
     def unreadable(exc: OSError) -> None:
         if problems is not None:
@@ -136,6 +189,7 @@ def discover(root: Path, problems: list[BadSource] | None = None) -> list[LogSou
 
     tb_runs: dict[Path, list[Path]] = {}
     files: list[LogSource] = []
+    left_out: list[str] = []
     for dirpath, filenames in _walk(root, unreadable):
         for fname in filenames:
             path = dirpath / fname
@@ -144,8 +198,14 @@ def discover(root: Path, problems: list[BadSource] | None = None) -> list[LogSou
             if tensorboard.is_event_file(path):
                 run_dir = dirpath.parent if dirpath.name.lower() in SPLIT_DIRS and dirpath != root else dirpath
                 tb_runs.setdefault(run_dir, []).append(path)
-            elif (reader := _file_reader(path)) is not None and _looks_like_log(path, reader, head_bytes(path)):
+                continue
+            kind = _scan_kind(path)
+            if kind == "log":
                 files.append(LogSource(path))
+            elif kind == "skip":
+                left_out.append(os.path.relpath(path, root))
+    if skipped is not None and left_out:
+        skipped.append(Skipped(str(root), tuple(sorted(left_out))))
     tb = [LogSource(d, tuple(sorted(fs))) for d, fs in tb_runs.items()]
     return sorted(files + tb, key=lambda s: str(s.path))
 
@@ -168,8 +228,9 @@ class BadSource:
 Unit = LogSource | BadSource | str  # str: an MLflow URI
 
 
-def expand_sources(sources: list[str]) -> list[Unit]:
-    """Turn CLI sources into readable units, in the order given (folders expanded)."""
+def expand_sources(sources: list[str], skipped: list[Skipped] | None = None) -> list[Unit]:
+    """Turn CLI sources into readable units, in the order given (folders expanded; what
+    a folder scan left out goes to ``skipped``, see :func:`discover`)."""
     units: list[Unit] = []
     for src in sources:
         path = Path(src)
@@ -177,7 +238,7 @@ def expand_sources(sources: list[str]) -> list[Unit]:
             units.append(src)
         elif path.is_dir():
             problems: list[BadSource] = []
-            found: list[Unit] = [*discover(path, problems), *problems]
+            found: list[Unit] = [*discover(path, problems, skipped), *problems]
             units.extend(found or [BadSource(src, "no training log found in this folder")])
         elif path.is_file():
             units.append(LogSource(path))
@@ -211,15 +272,28 @@ def read_sources(
     since: float | None = None,
     experiment: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    skipped: list[Skipped] | None = None,
 ) -> ReadResult:
     """Read every source; a source that fails is reported and the others go on.
 
     Runs and errors come in the order of the sources. ``since`` (epoch seconds) and
     ``experiment`` filter MLflow runs. ``progress(done, total)`` is called after each
     unit (file, TensorBoard run, URI), and per run while an MLflow URI is read.
+    Files a folder scan left out (not logs) go to ``skipped`` if given.
     """
+    return read_units(expand_sources(sources, skipped), since=since, experiment=experiment,
+                      progress=progress)
+
+
+def read_units(
+    units: list[Unit],
+    *,
+    since: float | None = None,
+    experiment: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReadResult:
+    """:func:`read_sources` of units already expanded (:func:`expand_sources`)."""
     result = ReadResult()
-    units = expand_sources(sources)
     for i, unit in enumerate(units, 1):
         try:
             _read_unit(unit, result, since, experiment, progress)
@@ -239,6 +313,7 @@ __all__ = [
     "BadSource",
     "LogSource",
     "ReadResult",
+    "Skipped",
     "SourceError",
     "discover",
     "expand_sources",
@@ -246,4 +321,5 @@ __all__ = [
     "read_file",
     "read_log_source",
     "read_sources",
+    "read_units",
 ]

@@ -129,6 +129,24 @@ def shuffled_order(steps: np.ndarray) -> tuple[np.ndarray | None, int]:
     return None, back
 
 
+def step_too_large(name: str, raw: object) -> str:
+    """The message for a step beyond what a step can be (``MAX_STEP``, 2^53)."""
+    shown = str(raw) if isinstance(raw, (int, str)) else f"{float(raw):.0f}"  # type: ignore[arg-type]
+    return (f"{name!r} {shown[:40]} is too large: a step must be below 2^53 "
+            f"(9,007,199,254,740,992); is this column really the step?")
+
+
+def check_step(record: Mapping[str, Any], key: str | None, location: str, where: str) -> None:
+    """:class:`~analyzer.errors.ReaderError` at ``where`` when the record's step (``key``,
+    else ``epoch``) is a number too large to be one (2^53 or more, e.g. 2^63)."""
+    from ..errors import ReaderError
+
+    raw = record.get(key or "epoch")
+    v = as_number(raw)
+    if v is not None and math.isfinite(v) and abs(v) >= MAX_STEP:
+        raise ReaderError(location, step_too_large(key or "epoch", raw), where)
+
+
 def step_of(record: Mapping[str, Any], key: str | None, last: int) -> tuple[int, bool]:
     """The record's step (``key``, or ``epoch`` when the log has no step key), else ``last``.
 

@@ -34,7 +34,7 @@ import pandas as pd
 from ..errors import ReaderError
 from ..model import MAX_STEP, Run, RunMeta, StepAxis, finalize_frame, frame_from_columns
 from ._io import file_mtime, read_text, run_id_for, run_name_for
-from ._records import shuffled_order
+from ._records import shuffled_order, step_too_large
 
 DELIMITERS = (",", ";", "\t", "|")
 #: Column names (case-insensitive) that count steps, in order of preference.
@@ -208,6 +208,25 @@ def _read_frame(path: Path, body: str, sep: str, header_line: int) -> tuple[pd.D
     return frame, skipped
 
 
+def _warn_repeated(table: Table, header: str, sep: str) -> None:
+    """A warning per column name the header repeats: pandas reads the second ``loss`` as
+    ``loss.1``, which no role picks, so the user must know which one is analyzed."""
+    try:
+        raw = [c.strip() for c in next(csv.reader([header], delimiter=sep))]
+    except (csv.Error, StopIteration):
+        return
+    places: dict[str, list[int]] = {}
+    for i, name in enumerate(raw, 1):
+        if name:
+            places.setdefault(name, []).append(i)
+    for name, cols in places.items():
+        if len(cols) > 1:
+            others = ", ".join(repr(f"{name}.{k}") for k in range(1, len(cols)))
+            table.warn(f"line {table.header_line}: column {name!r} appears {len(cols)} times "
+                       f"(columns {', '.join(map(str, cols))}); the first is read as {name!r}, "
+                       f"the others as {others}")
+
+
 def _unique(names: list[str]) -> list[str]:
     """Stripped names; a repeated name gets ``.1``, ``.2``… as pandas does."""
     seen: dict[str, int] = {}
@@ -290,6 +309,7 @@ def parse_table(path: Path) -> Table:
     if skipped:
         lines = [n + header_line - 1 for n in skipped]
         table.warn(f"{lines_text(lines)}: more fields than the header, line skipped")
+    _warn_repeated(table, first, sep)
     _columns(table, frame)
     return table
 
@@ -306,11 +326,27 @@ def steps_of(table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
     are kept. Every such case is warned about.
     """
     if column not in table.values:
+        text = table.text.get(column)
+        nums = (pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+                if text is not None else np.array([]))
+        huge = np.flatnonzero(np.isfinite(nums) & (np.abs(nums) >= MAX_STEP))
+        if huge.size:  # integers beyond 2^64 are read as text
+            first = int(huge[0])
+            raise ReaderError(str(table.path), step_too_large(column, str(text.iloc[first]).strip()),
+                              f"line {table.row_lines[first]}")
         raise ReaderError(str(table.path), f"the {column!r} column holds no numbers",
                           f"line {table.header_line}")
     raw = table.values[column].to_numpy()
-    ok = table.filled[column].to_numpy() & np.isfinite(raw) & (np.abs(raw) < MAX_STEP)
-    lost = ~ok & table.filled.drop(columns=column).to_numpy().any(axis=1)
+    filled = table.filled[column].to_numpy()
+    huge = filled & np.isfinite(raw) & (np.abs(raw) >= MAX_STEP)
+    ok = filled & np.isfinite(raw) & ~huge
+    if huge.any() and not ok.any():
+        first = int(np.flatnonzero(huge)[0])
+        raise ReaderError(str(table.path), step_too_large(column, _exact(table, column, first)),
+                          f"line {table.row_lines[first]}")
+    if huge.any():
+        table.warn_rows(huge, f"{column!r} of 2^53 or more (too large for a step), row skipped")
+    lost = ~ok & ~huge & table.filled.drop(columns=column).to_numpy().any(axis=1)
     if lost.any():
         table.warn_rows(lost, f"no usable {column!r} value, row skipped")
     steps = np.zeros(len(raw), dtype=np.int64)
@@ -328,6 +364,18 @@ def steps_of(table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
     if negative.any():
         table.warn_rows(negative, f"negative {column!r} kept as is")
     return steps, ok
+
+
+def _exact(table: Table, column: str, row: int) -> str:
+    """The cell as written (a float would show 2^63 + 1 as 9223372036854775808)."""
+    lines = table.body.split("\n")
+    index = table.row_lines[row] - table.header_line  # the body starts with the header
+    try:
+        sep = detect_delimiter(lines[0], lines[index])
+        cells = next(csv.reader([lines[index]], delimiter=sep))
+        return cells[table.names.index(column)].strip()
+    except (IndexError, ValueError, csv.Error, AttributeError, StopIteration):
+        return f"{table.values[column].iloc[row]:.0f}"
 
 
 def wall_of(table: Table, names: Sequence[str] = WALL_NAMES) -> tuple[np.ndarray | None, str | None]:

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ReaderError
 from ..model import Run, RunMeta, finalize_frame, frame_from_columns
 from ._io import file_mtime, read_text, run_id_for, run_name_for
-from ._records import PointBuffer, as_number, step_of
+from ._records import PointBuffer, as_number, check_step, step_of
 
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second")
 PARAM_KEYS = (
@@ -76,6 +76,7 @@ def read(path: Path) -> list[Run]:
         if any(k in rec for k in SUMMARY_KEYS):
             summary = rec
             continue
+        check_step(rec, "step", str(path), f"record {i}")
         last, _ = step_of(rec, "step", last)
         buf.add_record(rec, last, skip=frozenset({"epoch"}))
         epoch = as_number(rec.get("epoch"))

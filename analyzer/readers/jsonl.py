@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import ReaderError
 from ..model import Run, RunMeta, finalize_frame, frame_from_columns
 from ._io import file_mtime, head_bytes, read_text, run_id_for, run_name_for
-from ._records import PointBuffer, as_number, step_key_of, step_of
+from ._records import PointBuffer, as_number, check_step, step_key_of, step_of
 
 EXTENSIONS = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 SNIFF_EXTENSIONS = (".txt", ".log", ".json")
@@ -145,7 +145,8 @@ def _run_of(path: Path, records: list[tuple[int, dict[str, Any]]], key: str | No
             warnings: list[str], segment: int | None) -> Run | None:
     buf = PointBuffer()
     last = 0
-    for _, rec in records:
+    for lineno, rec in records:
+        check_step(rec, key, str(path), f"line {lineno}")
         last, _found = step_of(rec, key, last)
         if _is_long_form(rec):
             val = as_number(rec["value"])

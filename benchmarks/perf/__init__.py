@@ -14,6 +14,8 @@ Benchmarks (names in the JSON ``results``):
   scaling curve 1k..10M (PNG with matplotlib);
 - ``fleet_review`` — 1,000 runs x 10k steps from a folder on 2 worker processes, with
   peak memory (:mod:`.fleet_review`);
+- ``wide_scan`` — ``lrtempo analyze`` on a folder of 50,000 small CSVs, read on every
+  core, against the same command reading them one after another (:mod:`.wide_scan`);
 - ``dashboard_payload`` / ``dashboard_zoom`` — figure JSON size of a 10M-point run
   page, and the zoom re-sample time (:mod:`.dashboard_payload`); ``dashboard_review`` —
   the Review grid of the fleet through the real Dash callback (:mod:`.dashboard_review`).
@@ -68,6 +70,12 @@ def _fleet(sizes: Sizes, plot: Path | None) -> list[Result]:
     return [fleet_review.bench(sizes)]
 
 
+def _wide(sizes: Sizes, plot: Path | None) -> list[Result]:
+    from . import wide_scan
+
+    return [wide_scan.bench(sizes)]
+
+
 def _dashboard(sizes: Sizes, plot: Path | None) -> list[Result]:
     from . import dashboard_payload, dashboard_review
 
@@ -79,6 +87,7 @@ BENCHMARKS: dict[str, Callable[[Sizes, Path | None], list[Result]]] = {
     "mlflow_fetch": _mlflow,
     "analyze_run": _analysis,
     "fleet_review": _fleet,
+    "wide_scan": _wide,
     "dashboard_payload": _dashboard,
 }
 

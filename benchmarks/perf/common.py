@@ -31,6 +31,7 @@ class Sizes:
     fleet_steps: int
     fleet_workers: int
     dash_points: int
+    wide_files: int = 50_000  # small CSVs of the wide folder scan
     repeats: int = 3  # best of N for our side
     peer_budget_s: float = 120.0  # a peer is repeated only while it stays under this
 
@@ -46,13 +47,13 @@ QUICK = Sizes(
     analyze_points=1_000_000, peer_points=20_000,
     scaling=(1_000, 10_000, 100_000, 1_000_000),
     fleet_runs=100, fleet_steps=10_000, fleet_workers=2, dash_points=1_000_000,
-    peer_budget_s=30.0,
+    wide_files=5_000, peer_budget_s=30.0,
 )
 TINY = Sizes(  # for the smoke test: every code path, nothing measured seriously
     mode="tiny", tb_events=2_000, mlflow_runs=2, mlflow_metrics=3, mlflow_steps=200,
     analyze_points=5_000, peer_points=500, scaling=(500, 2_000),
     fleet_runs=4, fleet_steps=300, fleet_workers=2, dash_points=5_000,
-    repeats=1, peer_budget_s=5.0,
+    wide_files=40, repeats=1, peer_budget_s=5.0,
 )
 PRESETS = {"full": FULL, "quick": QUICK, "tiny": TINY}
 

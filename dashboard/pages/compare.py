@@ -8,7 +8,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, clientside_callback, dcc, html
 
-from dashboard.data import WINDOWS, current_store
+from dashboard.data import WINDOWS, current_store, str_list
 from dashboard.figures import empty_figure
 from dashboard.views import MAX_COMPARE as MAX_RUNS
 from dashboard.views import compare_view
@@ -46,11 +46,14 @@ def layout(ids: str | None = None, window: str | None = None, **_: Any) -> html.
 @callback(Output("compare-runs", "options"), Input("compare-window", "data"), Input("compare-runs", "value"))
 def compare_options(window: str, chosen: list[str] | None):
     store = current_store()
-    runs, _ = store.runs(window)
+    try:  # a forged window (a number, an absurd duration) lists nothing, not a 500
+        runs, _ = store.runs(window if isinstance(window, str) else None)
+    except ValueError:
+        runs = []
     opts = [{"label": f"{r.meta.name} ({r.meta.experiment or r.meta.source})", "value": r.meta.id}
             for r in runs]
     have = {o["value"] for o in opts}
-    for rid in chosen or []:
+    for rid in str_list(chosen):
         if rid not in have:
             run = store.get(rid)
             if run is not None:
@@ -65,7 +68,7 @@ def compare_options(window: str, chosen: list[str] | None):
     Input("compare-logy", "value"),
 )
 def update_compare(run_ids: list[str] | None, logy: list[str] | None):
-    return compare_view(run_ids or [], "log" in (logy or []))
+    return compare_view(str_list(run_ids), "log" in str_list(logy))
 
 
 clientside_callback(

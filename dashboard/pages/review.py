@@ -365,7 +365,8 @@ def on_writeback(_open: int | None, _cancel: int | None, _confirm: int | None,
     Input("review-grid", "selectedRows"),
 )
 def compare_link(selected: list[dict[str, Any]] | None):
-    ids = [r["id"] for r in (selected or [])][:10]
+    rows = selected if isinstance(selected, list) else []  # a forged payload: none chosen
+    ids = [r["id"] for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)][:10]
     href = "/compare" + ("?" + urlencode({"ids": ",".join(ids)}) if ids else "")
     return href, f"Compare selected ({len(ids)})"
 

@@ -98,7 +98,12 @@ def update_range_test(run_id: str | None):
 def update_graph(run_id: str | None, smoothing: float, logy: list[str], x_mode: str,
                  relayout: dict[str, Any] | None, zoom: dict[str, Any] | None):
     """Re-built on every control change and on zoom (re-sampled to the visible range)."""
-    x_mode, log_y = x_mode or "step", "log" in (logy or [])
+    if not isinstance(zoom, dict):  # a forged payload is taken as no zoom, not a 500
+        zoom = None
+    if not isinstance(relayout, dict):
+        relayout = None
+    log_y = isinstance(logy, list) and "log" in logy
+    x_mode = x_mode if isinstance(x_mode, str) and x_mode else "step"
     # A new page's first call may name the (still empty) relayout store as its trigger.
     if ctx.triggered_id == "run-relayout-x" and relayout is not None:
         zoom = zoom_state(relayout, zoom, x_mode, log_y)

@@ -7,7 +7,7 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard.data import current_store
+from dashboard.data import current_store, str_list
 from dashboard.views import handle_uploads
 
 dash.register_page(__name__, path="/upload", name="Upload", title="LR Tempo · Upload", order=3)
@@ -41,6 +41,6 @@ def layout(**_: Any) -> html.Div:
     prevent_initial_call=True,
 )
 def on_upload(contents: list[str] | None, filenames: list[str] | None, previous: Any):
-    new = handle_uploads(contents, filenames)
+    new = handle_uploads(str_list(contents), str_list(filenames))  # forged: nothing sent
     previous = previous if isinstance(previous, list) else ([previous] if previous else [])
     return new + previous
