@@ -81,7 +81,7 @@ def parse_executor(value: str) -> ExecutorSpec:
     """
     forms = "use local, processes:N (N workers, e.g. processes:4) or dask://HOST:PORT"
     if not isinstance(value, str):
-        raise ValueError(f"executor {value!r}: {forms}")  # noqa: TRY004 - one error kind
+        raise ValueError(f"executor {value!r}: {forms}")
     text = value.strip()
     low = text.lower()
     if low in ("local", ""):

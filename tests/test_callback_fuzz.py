@@ -56,7 +56,8 @@ def test_no_callback_of_ours_answers_a_forged_payload_with_500(base: str) -> Non
     assert _failures(base, internal=False) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="Dash's page routing: needs an on_error handler in "
-                   "dashboard/app.py")
+@pytest.mark.xfail(
+    strict=True, reason="Dash's page routing: needs an on_error handler in dashboard/app.py"
+)
 def test_dash_page_routing_answers_a_forged_path_without_500(base: str) -> None:
     assert _failures(base, internal=True) == {}

@@ -23,8 +23,14 @@ BIG = 2**63
 
 
 def lrtempo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lrtempo", *args], capture_output=True,
-                          text=True, check=False, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "lrtempo", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 def _losses(n: int = 60) -> list[float]:
@@ -34,19 +40,42 @@ def _losses(n: int = 60) -> list[float]:
 # ----------------------------------------------------------------- steps of 2^63 and more
 
 
-@pytest.mark.parametrize("name, text, where", [
-    ("all_big.csv", "step,loss\n" + "".join(f"{BIG + i},{v}\n" for i, v in enumerate(_losses())),
-     "line 2"),
-    ("beyond_u64.csv", "step,loss\n" + "".join(f"{10**20 * (i + 1)},{v}\n"
-                                              for i, v in enumerate(_losses())), "line 2"),
-    ("log.jsonl", "".join(json.dumps({"step": BIG + i, "loss": v}) + "\n"
-                          for i, v in enumerate(_losses())), "line 1"),
-    ("trainer_state.json", json.dumps({"log_history": [{"step": BIG * (i + 1), "loss": v}
-                                                       for i, v in enumerate(_losses())]}),
-     "record 0"),
-])
-def test_steps_of_2_to_the_63_name_the_file_and_line(tmp_path: Path, name: str, text: str,
-                                                     where: str) -> None:
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        (
+            "all_big.csv",
+            "step,loss\n" + "".join(f"{BIG + i},{v}\n" for i, v in enumerate(_losses())),
+            "line 2",
+        ),
+        (
+            "beyond_u64.csv",
+            "step,loss\n" + "".join(f"{10**20 * (i + 1)},{v}\n" for i, v in enumerate(_losses())),
+            "line 2",
+        ),
+        (
+            "log.jsonl",
+            "".join(
+                json.dumps({"step": BIG + i, "loss": v}) + "\n" for i, v in enumerate(_losses())
+            ),
+            "line 1",
+        ),
+        (
+            "trainer_state.json",
+            json.dumps(
+                {
+                    "log_history": [
+                        {"step": BIG * (i + 1), "loss": v} for i, v in enumerate(_losses())
+                    ]
+                }
+            ),
+            "record 0",
+        ),
+    ],
+)
+def test_steps_of_2_to_the_63_name_the_file_and_line(
+    tmp_path: Path, name: str, text: str, where: str
+) -> None:
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(ReaderError) as err:
@@ -65,8 +94,9 @@ def test_one_huge_step_among_good_rows_is_a_warning_naming_its_line(tmp_path: Pa
     path = tmp_path / "one.csv"
     path.write_text("step,loss\n" + "\n".join(rows) + "\n")
     [run] = read_file(path)
-    assert run.warnings == [(f"{path}: line 32: 'step' of 2^53 or more (too large for a step), "
-                            "row skipped")]
+    assert run.warnings == [
+        (f"{path}: line 32: 'step' of 2^53 or more (too large for a step), row skipped")
+    ]
     assert len(run.frame) == 59
 
 
@@ -75,11 +105,16 @@ def test_one_huge_step_among_good_rows_is_a_warning_naming_its_line(tmp_path: Pa
 
 def test_a_repeated_column_is_a_warning_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "dup.csv"
-    path.write_text("step,loss,lr,loss\n" + "".join(f"{i},{v},0.1,{2 * v}\n"
-                                                   for i, v in enumerate(_losses())))
+    path.write_text(
+        "step,loss,lr,loss\n" + "".join(f"{i},{v},0.1,{2 * v}\n" for i, v in enumerate(_losses()))
+    )
     [run] = read_file(path)
-    assert run.warnings == [(f"{path}: line 1: column 'loss' appears 2 times (columns 2, 4); "
-                            "the first is read as 'loss', the others as 'loss.1'")]
+    assert run.warnings == [
+        (
+            f"{path}: line 1: column 'loss' appears 2 times (columns 2, 4); "
+            "the first is read as 'loss', the others as 'loss.1'"
+        )
+    ]
     loss = run.frame[run.frame["metric"] == "loss"]["value"].to_numpy()
     assert loss[0] == pytest.approx(_losses()[0])  # the first column is the one analyzed
     proc = lrtempo("analyze", str(path), "-q")
@@ -89,13 +124,15 @@ def test_a_repeated_column_is_a_warning_naming_it(tmp_path: Path) -> None:
 # ----------------------------------------------------------------- zips with colliding names
 
 
-@pytest.mark.parametrize("entries, said", [
-    (["a b.csv", "a_b.csv"], "entries 'a b.csv' and 'a_b.csv' both unpack to 'a_b.csv'"),
-    (["run/log.csv", "run"], "entries 'run/log.csv' and 'run' both unpack to 'run'"),
-    (["x.csv", "x.csv"], "entries 'x.csv' and 'x.csv' both unpack to 'x.csv'"),
-])
-def test_a_zip_whose_entries_collide_is_refused_naming_them(entries: list[str],
-                                                            said: str) -> None:
+@pytest.mark.parametrize(
+    "entries, said",
+    [
+        (["a b.csv", "a_b.csv"], "entries 'a b.csv' and 'a_b.csv' both unpack to 'a_b.csv'"),
+        (["run/log.csv", "run"], "entries 'run/log.csv' and 'run' both unpack to 'run'"),
+        (["x.csv", "x.csv"], "entries 'x.csv' and 'x.csv' both unpack to 'x.csv'"),
+    ],
+)
+def test_a_zip_whose_entries_collide_is_refused_naming_them(entries: list[str], said: str) -> None:
     import io
 
     buf = io.BytesIO()
@@ -103,8 +140,9 @@ def test_a_zip_whose_entries_collide_is_refused_naming_them(entries: list[str],
         warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
         with zipfile.ZipFile(buf, "w") as zf:
             for e in entries:
-                zf.writestr(e, "step,loss\n" + "".join(f"{i},{v}\n"
-                                                        for i, v in enumerate(_losses())))
+                zf.writestr(
+                    e, "step,loss\n" + "".join(f"{i},{v}\n" for i, v in enumerate(_losses()))
+                )
     result = read_upload("runs.zip", buf.getvalue(), limit_bytes=10 * 2**20)
     assert result.runs == [] and len(result.errors) == 1
     assert result.errors[0].startswith(f"runs.zip: {said} ")
@@ -119,7 +157,8 @@ def test_a_port_out_of_range_exits_2_with_one_line(port: str) -> None:
     proc = lrtempo("dashboard", "--port", port)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"lrtempo: --port {port}: not a TCP port; use 1-65535 (e.g. --port 8050)"]
+        f"lrtempo: --port {port}: not a TCP port; use 1-65535 (e.g. --port 8050)"
+    ]
 
 
 @pytest.mark.parametrize("command", ["dashboard", "demo"])
@@ -131,5 +170,8 @@ def test_a_port_in_use_exits_2_with_one_line(command: str) -> None:
         proc = lrtempo(command, "--port", str(port))
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        (f"lrtempo: cannot listen on 127.0.0.1:{port}: the port is in use by another "
-        "program; stop it or choose another --port")]
+        (
+            f"lrtempo: cannot listen on 127.0.0.1:{port}: the port is in use by another "
+            "program; stop it or choose another --port"
+        )
+    ]

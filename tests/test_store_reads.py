@@ -29,7 +29,8 @@ SLOW_ROWS = 600_000
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("slow_store")
     (root / "small.csv").write_text(
-        "step,loss\n" + "".join(f"{i},{2 / (i + 1) + 0.1:.6f}\n" for i in range(100)))
+        "step,loss\n" + "".join(f"{i},{2 / (i + 1) + 0.1:.6f}\n" for i in range(100))
+    )
     with open(root / "big.csv", "w") as fh:
         fh.write("step,loss,lr\n")
         fh.writelines(f"{i},{1 / (i + 1):.6f},0.001\n" for i in range(SLOW_ROWS))
@@ -39,8 +40,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _reading_in_background(store: DataStore) -> Iterator[threading.Thread]:
     """Refresh, then re-read in a thread; yields once the read is running."""
     assert store.refresh() is True
-    t = threading.Thread(target=store.runs, args=("all",), daemon=True,
-                         name="store-reread")
+    t = threading.Thread(target=store.runs, args=("all",), daemon=True, name="store-reread")
     t.start()
     # (a store without ``reading()``, as before this fix, is given 0.3 s to start reading)
     started = time.monotonic()

@@ -64,8 +64,13 @@ print(json.dumps({"seconds": dt, "code": code, "cpu_s": cpu}))
 
 
 def run_child(mode: str, folder: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", _CHILD, mode, str(folder), str(out)],
-                          capture_output=True, text=True, cwd=REPO, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, mode, str(folder), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"wide-scan child failed:\n{proc.stderr[-2000:]}")
     got = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -87,13 +92,23 @@ def bench(sizes: Sizes) -> Result:
     per_file_ms = 1000 * ours["seconds"] / sizes.wide_files
     full = sizes.wide_files >= 50_000
     return Result(
-        "wide_scan", ours["seconds"], "the same CLI, files read one after another",
-        peer["seconds"], ratio(peer["seconds"], ours["seconds"]),
-        target="<= 60 s for 50,000 small CSVs on 2 cores", met=ours["seconds"] <= 60 if full else None,
+        "wide_scan",
+        ours["seconds"],
+        "the same CLI, files read one after another",
+        peer["seconds"],
+        ratio(peer["seconds"], ours["seconds"]),
+        target="<= 60 s for 50,000 small CSVs on 2 cores",
+        met=ours["seconds"] <= 60 if full else None,
         size=f"{sizes.wide_files:,} CSV files x {STEPS} rows (lrtempo analyze FOLDER)",
-        notes=(f"{per_file_ms:.2f} ms a file; CPU {ours['cpu_s']:.1f} s (peer "
-               f"{peer['cpu_s']:.1f} s); 50,000 files at this rate: "
-               f"{per_file_ms * 50:.0f} s"),
-        extra={"files": sizes.wide_files, "cpu_s": ours["cpu_s"], "peer_cpu_s": peer["cpu_s"],
-               "ms_per_file": per_file_ms},
+        notes=(
+            f"{per_file_ms:.2f} ms a file; CPU {ours['cpu_s']:.1f} s (peer "
+            f"{peer['cpu_s']:.1f} s); 50,000 files at this rate: "
+            f"{per_file_ms * 50:.0f} s"
+        ),
+        extra={
+            "files": sizes.wide_files,
+            "cpu_s": ours["cpu_s"],
+            "peer_cpu_s": peer["cpu_s"],
+            "ms_per_file": per_file_ms,
+        },
     )
