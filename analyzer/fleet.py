@@ -177,7 +177,8 @@ def _analyze_one(run: Run, opts: _Options) -> FleetItem:
     return FleetItem(analysis=analysis, extra=extra)
 
 
-def _runs_of(task: _Task, opts: _Options) -> tuple[list[Run], list[dict[str, str]]]:
+def _runs_of(task: LogSource | BadSource | _MlflowBatch,
+             opts: _Options) -> tuple[list[Run], list[dict[str, str]]]:
     if isinstance(task, BadSource):
         return [], [{"location": task.location, "error": task.error}]
     if isinstance(task, _MlflowBatch):

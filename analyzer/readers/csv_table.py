@@ -330,7 +330,7 @@ def steps_of(table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
         nums = (pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
                 if text is not None else np.array([]))
         huge = np.flatnonzero(np.isfinite(nums) & (np.abs(nums) >= MAX_STEP))
-        if huge.size:  # integers beyond 2^64 are read as text
+        if huge.size and text is not None:  # integers beyond 2^64 are read as text
             first = int(huge[0])
             raise ReaderError(str(table.path), step_too_large(column, str(text.iloc[first]).strip()),
                               f"line {table.row_lines[first]}")
