@@ -136,12 +136,19 @@ def sweeps_href(filters: ReviewFilters, sweep_id: str | None = None) -> str:
 
 
 def with_sweep_columns(
-    rows: list[dict[str, Any]], sweeps: Sequence[Sweep], filters: ReviewFilters
+    rows: list[dict[str, Any]],
+    sweeps: Sequence[Sweep],
+    filters: ReviewFilters,
+    analyses: Sequence[Any] = (),
 ) -> list[dict[str, Any]]:
     """The Review rows, those of a sweep copied with ``sweep`` (its id), ``sweep_text``
     (its LR, :func:`sweep_short`), ``sweep_tip`` (its advice) and ``sweep_href`` (its
-    page); the cached rows are not modified."""
+    page), and their LR columns reconciled with the sweep (:func:`reconcile`, as
+    ``lrtempo analyze`` and the Sweeps page do: never an LR the sweep saw oscillating or
+    diverging); the cached rows are not modified."""
     by_run = {p.id: s for s in sweeps for p in s.points}
+    members = [a for a in analyses if a.meta.id in by_run]
+    settled = {a.meta.id: a.suggestion for a in reconcile(members, sweeps)}
     out = []
     for row in rows:
         s = by_run.get(str(row.get("id")))
@@ -149,9 +156,21 @@ def with_sweep_columns(
             out.append(row)
             continue
         tip = f"sweep of {len(s.points)} runs at {len(s.lrs)} LRs: {sweep_label(s)}"
+        extra: dict[str, Any] = {}
+        sug = settled.get(str(row.get("id")))
+        change = lr_change(sug) if sug is not None else None
+        if sug is not None and change is not None and change.text != row.get("lr"):
+            extra = {
+                "lr": change.text,
+                "lr_current": change.current_lr,
+                "lr_suggested": change.suggested_lr,
+                "lr_factor": change.factor,
+                "action": sug.action,
+            }
         out.append(
             {
                 **row,
+                **extra,
                 "sweep": s.id,
                 "sweep_text": sweep_short(s),
                 "sweep_tip": tip,

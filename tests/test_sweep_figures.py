@@ -250,3 +250,32 @@ def test_sweeps_view_without_a_sweep_says_so(tmp_path: Path) -> None:
     app = create_app([str(tmp_path)], since_hours=0)
     with app.server.app_context():
         assert "sweeps-none" in _ids(sweeps_view(ReviewFilters("all")))
+
+
+def test_review_rows_of_a_sweep_get_the_reconciled_lr(sweep) -> None:
+    """A run of the sweep told to raise its LR to 1e-2, which the sweep saw oscillate, is
+    shown with the sweep's LR instead (the Review agrees with the Sweeps page and the JSON);
+    a run outside the sweep keeps its row."""
+    from analyzer.analysis import RunAnalysis
+    from analyzer.findings import Suggestion
+    from analyzer.lrtext import lr_change
+    from analyzer.model import RunMeta
+    from analyzer.roles import RoleMap
+
+    def analysis(run_id: str, sug: Suggestion) -> RunAnalysis:
+        meta = RunMeta(id=run_id, name=run_id, source="csv", location="x")
+        roles = RoleMap(train_loss="loss", val_loss="val_loss", lr=None)
+        return RunAnalysis(meta=meta, roles=roles, status="stagnation", suggestion=sug)
+
+    up = Suggestion("increase_lr", current_lr=1e-4, suggested_lr=1e-2, factor=100.0)
+    rows = [
+        {"id": "r0", "run": "a", "lr": lr_change(up).text, "action": "increase_lr"},
+        {"id": "other", "run": "b", "lr": lr_change(up).text, "action": "increase_lr"},
+    ]
+    assert sweep.stability_edge_lr is not None and sweep.stability_edge_lr <= 1e-2
+    out = with_sweep_columns(
+        rows, [sweep], ReviewFilters(), [analysis("r0", up), analysis("other", up)]
+    )
+    assert out[0]["lr_suggested"] is not None and out[0]["lr_suggested"] < sweep.stability_edge_lr
+    assert out[0]["lr"] != rows[0]["lr"] and out[0]["action"] == "increase_lr"
+    assert out[1] is rows[1]  # not in the sweep: as analysed

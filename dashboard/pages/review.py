@@ -254,7 +254,8 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
         users = [user] + users
     problems, errors = mlflow_problems(current_store().mlflow_uris_for(filters.tracking_uri),
                                        data.errors)
-    rows = with_sweep_columns(data.rows, review_sweeps(filters, data)[1], filters)
+    rows = with_sweep_columns(data.rows, review_sweeps(filters, data)[1], filters,
+                              data.analyses)
     return (rows, status_counts(data.counts), [mlflow_alert(problems), error_list(errors)],
             [{"label": e, "value": e} for e in experiments],
             [{"label": u, "value": u} for u in users],
