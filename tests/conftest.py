@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,18 @@ def real_logs() -> Path:
     if not REAL_LOGS.is_dir():
         pytest.skip("../shared/real_logs is not present")
     return REAL_LOGS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The MLflow history cache of the test session lives in a temporary folder, never in
+    the user's ``$LRTEMPO_HOME`` (tests that test the cache point it elsewhere)."""
+    import os
+
+    old = os.environ.get("LRTEMPO_MLFLOW_CACHE")
+    os.environ["LRTEMPO_MLFLOW_CACHE"] = str(tmp_path_factory.mktemp("cache") / "mlflow.sqlite")
+    yield
+    if old is None:
+        os.environ.pop("LRTEMPO_MLFLOW_CACHE", None)
+    else:
+        os.environ["LRTEMPO_MLFLOW_CACHE"] = old
