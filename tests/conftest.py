@@ -29,13 +29,14 @@ def real_logs() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _mlflow_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The MLflow history cache of the test session lives in a temporary folder, never in
-    the user's ``$LRTEMPO_HOME`` (tests that test the cache point it elsewhere)."""
+def _mlflow_cache_off() -> Iterator[None]:
+    """The MLflow history cache is off in the test session (each test reads what the
+    server holds now, and the user's ``$LRTEMPO_HOME`` is left alone); the cache's own
+    tests (tests/test_mlflow_cache.py) turn it on with a file of their own."""
     import os
 
     old = os.environ.get("LRTEMPO_MLFLOW_CACHE")
-    os.environ["LRTEMPO_MLFLOW_CACHE"] = str(tmp_path_factory.mktemp("cache") / "mlflow.sqlite")
+    os.environ["LRTEMPO_MLFLOW_CACHE"] = "off"
     yield
     if old is None:
         os.environ.pop("LRTEMPO_MLFLOW_CACHE", None)
