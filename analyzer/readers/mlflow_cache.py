@@ -217,9 +217,12 @@ class MetricCache:
         return None
 
     def _connect(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        new = not self.path.exists()
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self.conn = conn
+        if new:  # metric values of private servers: for this user only
+            os.chmod(self.path, 0o600)
         conn.execute("PRAGMA busy_timeout=30000")
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes on a new file
@@ -417,9 +420,6 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and any(t in text for t in _TRANSIENT)
 
 
-__all__ = ["CACHE_ENV", "CACHE_MB_ENV", "Entry", "MetricCache", "Plan", "Series", "bypassed",
-           "cache_path", "enabled", "lrtempo_home", "merge", "plan", "synced_histories"]
-
 
 # --------------------------------------------------------------------------- sync
 
@@ -507,3 +507,7 @@ def _gather(
             fresh[key] = Series(arrays, step, ts)
         parts.append((key, *arrays))
     return parts, fresh
+
+
+__all__ = ["CACHE_ENV", "CACHE_MB_ENV", "Entry", "MetricCache", "Plan", "Series", "bypassed",
+           "cache_path", "enabled", "lrtempo_home", "merge", "plan", "synced_histories"]
