@@ -20,11 +20,18 @@ import pandas as pd
 import pytest
 
 from analyzer.readers import mlflow_store as ms
-from analyzer.readers.mlflow_cache import MetricCache, Series, bypassed, cache_path
+from analyzer.readers.mlflow_cache import (
+    Entry,
+    MetricCache,
+    Plan,
+    Series,
+    bypassed,
+    cache_path,
+    merge,
+    plan,
+)
 from lrtempo.cli import main
 from tests.fixtures_mlflow import MlflowServer, log_run
-
-pytestmark = pytest.mark.mlflow_server
 
 HISTORY = {"metrics/get-history", "metrics/get-history-bulk", "metrics/get-history-bulk-interval"}
 REPO = Path(__file__).resolve().parents[1]
@@ -98,6 +105,7 @@ def _only_reads(calls: list[tuple[str, str, dict]]) -> None:
     assert all(m == "GET" or ep in ms.READ_ONLY_POSTS for m, ep, _ in calls), calls
 
 
+@pytest.mark.mlflow_server
 def test_second_read_fetches_nothing_for_finished_runs(
     mlflow_server: MlflowServer, cache_file: Path, calls: list
 ) -> None:
@@ -116,6 +124,7 @@ def test_second_read_fetches_nothing_for_finished_runs(
     _only_reads(calls)
 
 
+@pytest.mark.mlflow_server
 def test_a_running_run_fetches_only_its_new_steps(
     mlflow_server: MlflowServer, cache_file: Path, calls: list
 ) -> None:
@@ -145,6 +154,7 @@ def test_a_running_run_fetches_only_its_new_steps(
     _only_reads(calls)
 
 
+@pytest.mark.mlflow_server
 def test_a_finished_run_whose_end_time_changed_is_fetched_again(
     mlflow_server: MlflowServer, cache_file: Path, calls: list
 ) -> None:
@@ -162,6 +172,7 @@ def test_a_finished_run_whose_end_time_changed_is_fetched_again(
     assert _history_calls(calls) == []
 
 
+@pytest.mark.mlflow_server
 def test_no_cache_reads_fresh_and_leaves_the_cache_alone(
     mlflow_server: MlflowServer, cache_file: Path, calls: list,
     capsys: pytest.CaptureFixture[str],
@@ -194,6 +205,7 @@ def test_no_cache_reads_fresh_and_leaves_the_cache_alone(
     assert fresh["runs"][0]["status"] == "healthy"  # and bypassed
 
 
+@pytest.mark.mlflow_server
 def test_a_corrupt_cache_file_is_discarded_with_a_warning(
     mlflow_server: MlflowServer, cache_file: Path, calls: list,
     caplog: pytest.LogCaptureFixture,
@@ -246,6 +258,7 @@ for _ in range(3):
 """
 
 
+@pytest.mark.mlflow_server
 def test_two_processes_share_the_cache_without_corrupting_it(
     mlflow_server: MlflowServer, cache_file: Path, calls: list
 ) -> None:
@@ -312,3 +325,28 @@ def test_the_cache_lives_under_lrtempo_home(tmp_path: Path, monkeypatch: pytest.
     assert cache_path() == tmp_path / "cache" / "mlflow-histories.sqlite"
     monkeypatch.setenv("LRTEMPO_MLFLOW_CACHE", "off")
     assert MetricCache.open() is None
+
+
+def test_plan_fetches_only_what_the_listing_says_changed() -> None:
+    arrays = (np.arange(3), np.ones(3), np.arange(3) + 1000)
+    running = Entry("RUNNING", None, {"loss": Series(arrays, 2, 1002)})
+    finished = Entry("FINISHED", 5000, {"loss": Series(arrays, 2, 1002)})
+    assert plan(None, "FINISHED", 5000, "loss", (2, 1002)) == Plan("full")
+    assert plan(finished, "FINISHED", 5000, "val", (2, 1002)) == Plan("full")  # new key
+    assert plan(finished, "FINISHED", 5000, "loss", (2, 1002)) == Plan("hit")
+    assert plan(finished, "FINISHED", 6000, "loss", (2, 1002)) == Plan("full")  # end moved
+    assert plan(finished, "FAILED", 5000, "loss", (2, 1002)) == Plan("full")
+    assert plan(finished, "FINISHED", 5000, "loss", (2, 1003)) == Plan("full")  # re-logged
+    assert plan(running, "RUNNING", None, "loss", (2, 1002)) == Plan("hit")
+    assert plan(running, "RUNNING", None, "loss", (9, 1009)) == Plan("after", 2, 9)
+    assert plan(running, "FINISHED", 7000, "loss", (9, 1009)) == Plan("after", 2, 9)
+    assert plan(running, "RUNNING", None, "loss", (1, 1009)) == Plan("full")  # went back
+    assert plan(running, "RUNNING", None, "loss", None) == Plan("full")
+
+
+def test_merge_replaces_the_last_cached_step_and_keeps_mlflow_order() -> None:
+    old = (np.array([0, 1, 2]), np.array([1.0, 0.9, 0.8]), np.array([10, 11, 12]))
+    new = (np.array([2, 3]), np.array([0.7, 0.6]), np.array([13, 14]))
+    step, value, stamp = merge(old, new, 2)
+    assert step.tolist() == [0, 1, 2, 3] and value.tolist() == [1.0, 0.9, 0.7, 0.6]
+    assert stamp.tolist() == [10, 11, 13, 14]

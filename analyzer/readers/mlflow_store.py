@@ -10,7 +10,10 @@ How each URI kind is read:
   about 3x less server time per point than the protobuf-JSON ``get-history``; its
   answer is capped at 25,000 points, so a full answer is fetched again the long way),
   else the paged ``metrics/get-history`` (25,000 points a page; also when the server
-  has no bulk endpoint), fetched concurrently by :data:`WORKERS` threads. Connection errors, 429 and 5xx are retried
+  has no bulk endpoint), fetched concurrently by :data:`WORKERS` threads; histories
+  already read are kept in a local cache (:mod:`.mlflow_cache`) and fetched again only
+  when the run changed, a running run's only from its last cached step on
+  (``get-history-bulk-interval``). Connection errors, 429 and 5xx are retried
   with exponential backoff (every call is a read, the ``runs/search`` POST included;
   ``Retry-After`` is honoured up to 30 s), and so is an answer cut off mid-body. Each
   call waits :data:`TIMEOUT` seconds (``$LRTEMPO_MLFLOW_TIMEOUT``) for an answer; after a
@@ -848,10 +851,12 @@ class _HttpStore:
         )
         metrics = data.get("metrics", [])
         keys = tuple(m["key"] for m in metrics)
-        latest = tuple((str(m["key"]), int(m.get("step", 0)), int(m.get("timestamp", 0)))
-                       for m in metrics)
-        end = info.get("end_time")
-        return _Record(meta, exp_id, keys, latest, int(end) if end not in (None, "") else None)
+        latest = tuple(
+            (str(m["key"]), step, stamp) for m in metrics
+            if (step := _whole(m.get("step", 0))) is not None
+            and (stamp := _whole(m.get("timestamp", 0))) is not None
+        )
+        return _Record(meta, exp_id, keys, latest, _whole(info.get("end_time")))
 
     def history(self, run_id: str, key: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
         """Every point of one metric: one ``get-history-bulk`` call, else paged ``get-history``."""
@@ -946,15 +951,13 @@ class _HttpStore:
     ) -> Iterator[tuple[_Record, pd.DataFrame | str]]:
         """Each run's histories: from the local cache (:mod:`.mlflow_cache`) where they are
         unchanged, else fetched (only the new steps of a running run)."""
-        from .mlflow_cache import MetricCache
+        from .mlflow_cache import MetricCache, synced_histories
 
         cache = MetricCache.open()
         if cache is None:
             yield from self._fetch_all(records, metrics)
             return
         try:
-            from .mlflow_cache import synced_histories
-
             yield from synced_histories(self, cache, records, metrics)
         finally:
             cache.close()
@@ -962,7 +965,7 @@ class _HttpStore:
     def _fetch_all(
         self, records: Sequence[_Record], metrics: Sequence[str] | None
     ) -> Iterator[tuple[_Record, pd.DataFrame | str]]:
-        """Every history fetched, none cached (``--no-cache``)."""
+        """Every history fetched, nothing cached (``--no-cache``, or no usable cache)."""
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mlflow-history") as pool:
             futures = [
                 [
@@ -978,6 +981,14 @@ class _HttpStore:
                 for futs in futures:
                     for _, fut in futs:
                         fut.cancel()
+
+
+def _whole(value: Any) -> int | None:
+    """An MLflow int64 (a number, or a string in protobuf JSON) as an int; else ``None``."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _points(points: list[Any], run_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
