@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -63,10 +64,24 @@ def _history_calls(calls: list[tuple[str, str, dict]]) -> list[tuple[str, str]]:
     return [(ep, p.get("run_id") or p.get("run_ids")) for _, ep, p in calls if ep in HISTORY]
 
 
+_created: list[tuple[object, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _delete_experiments() -> Iterator[None]:
+    """The server is shared with the reader tests: experiments made here are deleted."""
+    yield
+    while _created:
+        client, exp_id = _created.pop()
+        client.delete_experiment(exp_id)
+
+
 def _experiment(server: MlflowServer) -> tuple[str, str, object]:
     name = f"cache-{os.getpid()}-{next(_names)}-{time.time_ns()}"
     client = server.client()
-    return name, client.create_experiment(name), client
+    exp_id = client.create_experiment(name)
+    _created.append((client, exp_id))
+    return name, exp_id, client
 
 
 START = time.time() - 86_400
