@@ -201,7 +201,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     since_text = args.since or getattr(args, "default_since", None)
     since = checked_since(since_text) if since_text else None
     skipped: list[Skipped] = []
-    analyses, result, sparklines, sweeps = _read_and_analyze(args, since, skipped)
+    if getattr(args, "no_cache", False):
+        from .readers.mlflow_cache import bypassed
+
+        with bypassed():
+            analyses, result, sparklines, sweeps = _read_and_analyze(args, since, skipped)
+    else:
+        analyses, result, sparklines, sweeps = _read_and_analyze(args, since, skipped)
     group_by = getattr(args, "group_by", None)
     if group_by and analyses and not any(group_by in a.meta.params for a in analyses):
         print(f"lrtempo: --group-by {printable(group_by)}: no run has this parameter; runs "

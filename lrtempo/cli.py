@@ -67,8 +67,14 @@ def _parser() -> argparse.ArgumentParser:
                              "'*' = any); a request naming another Host gets 400; default "
                              "$LRTEMPO_ALLOWED_HOSTS")
 
+    def cache_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--no-cache", dest="no_cache", action="store_true",
+                        help="fetch every MLflow history from the server, without reading or "
+                             "updating the local history cache")
+
     a = sub.add_parser("analyze", help="analyze runs and print findings and suggestions")
     sources_args(a)
+    cache_arg(a)
     a.add_argument("--format", choices=FORMATS, default="text")
     a.add_argument("--out", metavar="FILE", help="write the report to FILE instead of stdout")
     a.add_argument("--fail-on", dest="fail_on", choices=("warning", "critical"),
@@ -79,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("review", help="a shareable report of recent runs (format from --out's extension)")
     sources_args(r)
+    cache_arg(r)
     r.add_argument("--out", metavar="FILE", help="report file (.html, .md, .json, .txt); stdout if absent")
     r.add_argument("--format", choices=FORMATS, help="overrides the format taken from --out")
     r.add_argument("--fail-on", dest="fail_on", choices=("warning", "critical"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,19 @@ def real_logs() -> Path:
     if not REAL_LOGS.is_dir():
         pytest.skip("../shared/real_logs is not present")
     return REAL_LOGS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_cache_off() -> Iterator[None]:
+    """The MLflow history cache is off in the test session (each test reads what the
+    server holds now, and the user's ``$LRTEMPO_HOME`` is left alone); the cache's own
+    tests (tests/test_mlflow_cache.py) turn it on with a file of their own."""
+    import os
+
+    old = os.environ.get("LRTEMPO_MLFLOW_CACHE")
+    os.environ["LRTEMPO_MLFLOW_CACHE"] = "off"
+    yield
+    if old is None:
+        os.environ.pop("LRTEMPO_MLFLOW_CACHE", None)
+    else:
+        os.environ["LRTEMPO_MLFLOW_CACHE"] = old

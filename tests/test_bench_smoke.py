@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,14 @@ from benchmarks.perf import (
     document,
     format_table,
     mlflow_fetch,
+    mlflow_refresh,
     run_suite,
 )
 from benchmarks.perf.common import Result, best_of
 from tests.fixtures_mlflow import MlflowServer
 
 REQUIRED = {"name", "ours_s", "peer", "peer_s", "ratio"}
-OFFLINE = [n for n in BENCHMARKS if n != "mlflow_fetch"]
+OFFLINE = [n for n in BENCHMARKS if not n.startswith("mlflow_")]
 
 
 @pytest.fixture
@@ -104,5 +106,23 @@ def test_mlflow_fetch_paths_on_the_shared_server(mlflow_server: MlflowServer) ->
         expected = 2 * 3 * 120
         assert mlflow_fetch.fetch_ours(mlflow_server.url, exp) == expected
         assert mlflow_fetch.fetch_naive(mlflow_server.url, exp) == expected
+    finally:
+        mlflow_server.client().delete_experiment(exp_id)
+
+
+@pytest.mark.mlflow_server
+def test_mlflow_refresh_paths_on_the_shared_server(mlflow_server: MlflowServer) -> None:
+    """Quick mode of ``mlflow_refresh``: its measure() on a 2-run fleet of the shared server
+    (one run set RUNNING and given new steps twice); the experiment is deleted afterwards."""
+    exp = "bench-refresh-smoke"
+    exp_id = mlflow_fetch.log_fleet(mlflow_server.url, 2, mlflow_fetch.METRIC_KEYS, 120,
+                                    experiment=exp)
+    try:
+        sizes = replace(TINY, mlflow_runs=2, mlflow_steps=120, repeats=2)
+        r = mlflow_refresh.measure(mlflow_server.url, sizes, exp)
+        assert r.name == "mlflow_refresh" and r.ours_s and r.peer_s and r.ratio
+        assert r.extra["running_runs"] == 1 and r.extra["new_steps"] == 10
+        assert r.extra["points"] == 2 * 3 * 120 + 2 * 3 * 10  # every new point was read
+        assert len(r.extra["ours_times"]) == 2 and r.extra["cache_mb"] > 0
     finally:
         mlflow_server.client().delete_experiment(exp_id)

@@ -10,7 +10,10 @@ How each URI kind is read:
   about 3x less server time per point than the protobuf-JSON ``get-history``; its
   answer is capped at 25,000 points, so a full answer is fetched again the long way),
   else the paged ``metrics/get-history`` (25,000 points a page; also when the server
-  has no bulk endpoint), fetched concurrently by :data:`WORKERS` threads. Connection errors, 429 and 5xx are retried
+  has no bulk endpoint), fetched concurrently by :data:`WORKERS` threads; histories
+  already read are kept in a local cache (:mod:`.mlflow_cache`) and fetched again only
+  when the run changed, a running run's only from its last cached step on
+  (``get-history-bulk-interval``). Connection errors, 429 and 5xx are retried
   with exponential backoff (every call is a read, the ``runs/search`` POST included;
   ``Retry-After`` is honoured up to 30 s), and so is an answer cut off mid-body. Each
   call waits :data:`TIMEOUT` seconds (``$LRTEMPO_MLFLOW_TIMEOUT``) for an answer; after a
@@ -101,6 +104,9 @@ API = "/api/2.0/mlflow/"
 AJAX_API = "/ajax-api/2.0/mlflow/"
 #: Most points one ``get-history-bulk`` answer holds (the server cuts longer histories).
 BULK_MAX_POINTS = 25_000
+#: Most points per run one ``get-history-bulk-interval`` answer holds; a full answer may be
+#: sampled, so it is not used (the whole history is fetched instead).
+INTERVAL_MAX_POINTS = 2_500
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 URI_HELP = "use http(s)://host:port, sqlite:///path/mlflow.db or file:///path/mlruns"
@@ -120,6 +126,10 @@ class _Record:
     meta: RunMeta
     experiment_id: str
     metric_keys: tuple[str, ...] = ()
+    #: Each metric's latest ``(key, step, timestamp_ms)`` and the end time in ms, as the
+    #: search reported them (HTTP only): what the history cache checks for changes.
+    latest: tuple[tuple[str, int, int], ...] = ()
+    end_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -448,6 +458,7 @@ class _HttpStore:
         self.retries, self.timeout = retries, timeout
         self._down: str | None = None
         self._bulk = True  # until the server shows it has no get-history-bulk
+        self._interval = True  # likewise for get-history-bulk-interval
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "lrtempo-mlflow-reader"
         retry = _retry_class()(
@@ -838,8 +849,14 @@ class _HttpStore:
             experiment=exps.get(exp_id),
             status=info.get("status"),
         )
-        keys = tuple(m["key"] for m in data.get("metrics", []))
-        return _Record(meta, exp_id, keys)
+        metrics = data.get("metrics", [])
+        keys = tuple(m["key"] for m in metrics)
+        latest = tuple(
+            (str(m["key"]), step, stamp) for m in metrics
+            if (step := _whole(m.get("step", 0))) is not None
+            and (stamp := _whole(m.get("timestamp", 0))) is not None
+        )
+        return _Record(meta, exp_id, keys, latest, _whole(info.get("end_time")))
 
     def history(self, run_id: str, key: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
         """Every point of one metric: one ``get-history-bulk`` call, else paged ``get-history``."""
@@ -868,12 +885,31 @@ class _HttpStore:
         points = page.get("metrics")
         if not isinstance(points, list) or len(points) >= cap:
             return None
-        points = [m for m in points if m.get("run_id", run_id) == run_id]
-        steps = np.fromiter((int(m.get("step", 0)) for m in points), np.int64, len(points))
-        values = np.fromiter((float(m.get("value", 0.0)) for m in points), np.float64, len(points))
-        stamps = np.fromiter((int(m.get("timestamp", 0)) for m in points), np.int64, len(points))
-        order = np.lexsort((values, steps, stamps))  # MLflow's order: timestamp, step, value
-        return key, steps[order], values[order], stamps[order]
+        return (key, *_points(points, run_id))
+
+    def history_after(
+        self, run_id: str, key: str, start: int, end: int
+    ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The points of one metric from step ``start`` to ``end`` (both included) from
+        ``get-history-bulk-interval``; ``None`` when that answer may be sampled
+        (:data:`INTERVAL_MAX_POINTS` points) or the server lacks the endpoint."""
+        if self._interval:
+            try:
+                page = self._call(
+                    "GET",
+                    "metrics/get-history-bulk-interval",
+                    params={"run_ids": run_id, "metric_key": key, "start_step": start,
+                            "end_step": end, "max_results": INTERVAL_MAX_POINTS},
+                    api=AJAX_API,
+                )
+            except _ApiError as exc:
+                if exc.code is None and exc.status in (404, 405, 501):
+                    self._interval = False
+                page = {}
+            points = page.get("metrics")
+            if isinstance(points, list) and len(points) < INTERVAL_MAX_POINTS:
+                return (key, *_points(points, run_id))
+        return None
 
     def _history_paged(
         self, run_id: str, key: str
@@ -913,6 +949,23 @@ class _HttpStore:
     def histories(
         self, records: Sequence[_Record], metrics: Sequence[str] | None
     ) -> Iterator[tuple[_Record, pd.DataFrame | str]]:
+        """Each run's histories: from the local cache (:mod:`.mlflow_cache`) where they are
+        unchanged, else fetched (only the new steps of a running run)."""
+        from .mlflow_cache import MetricCache, synced_histories
+
+        cache = MetricCache.open()
+        if cache is None:
+            yield from self._fetch_all(records, metrics)
+            return
+        try:
+            yield from synced_histories(self, cache, records, metrics)
+        finally:
+            cache.close()
+
+    def _fetch_all(
+        self, records: Sequence[_Record], metrics: Sequence[str] | None
+    ) -> Iterator[tuple[_Record, pd.DataFrame | str]]:
+        """Every history fetched, nothing cached (``--no-cache``, or no usable cache)."""
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mlflow-history") as pool:
             futures = [
                 [
@@ -928,6 +981,25 @@ class _HttpStore:
                 for futs in futures:
                     for _, fut in futs:
                         fut.cancel()
+
+
+def _whole(value: Any) -> int | None:
+    """An MLflow int64 (a number, or a string in protobuf JSON) as an int; else ``None``."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _points(points: list[Any], run_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A history answer's points of ``run_id`` as (step, value, timestamp) arrays, in
+    MLflow's order (timestamp, step, value)."""
+    points = [m for m in points if m.get("run_id", run_id) == run_id]
+    steps = np.fromiter((int(m.get("step", 0)) for m in points), np.int64, len(points))
+    values = np.fromiter((float(m.get("value", 0.0)) for m in points), np.float64, len(points))
+    stamps = np.fromiter((int(m.get("timestamp", 0)) for m in points), np.int64, len(points))
+    order = np.lexsort((values, steps, stamps))
+    return steps[order], values[order], stamps[order]
 
 
 def _collect(futures: list[tuple[str, Future]]) -> pd.DataFrame | str:

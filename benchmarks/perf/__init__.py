@@ -8,7 +8,10 @@ Benchmarks (names in the JSON ``results``):
   CRC-checked, same points (:mod:`.tensorboard_read`);
 - ``mlflow_fetch`` — 100 runs x 3 metrics x 10k steps on a real local ``mlflow
   server``: ``read_mlflow`` vs the naive ``MlflowClient.get_metric_history`` loop
-  (:mod:`.mlflow_fetch`);
+  (:mod:`.mlflow_fetch`), each review from an empty history cache (the first review);
+- ``mlflow_refresh`` — the second review of that fleet after 5 % of the runs (RUNNING)
+  got 5 % more steps: ``read_mlflow`` with its history cache vs the same naive loop
+  (:mod:`.mlflow_refresh`);
 - ``analyze_run`` — a run with a 10M-point train loss, and ``analyze_vs_trainspotter``,
   the same run model at a size trainspotter finishes (:mod:`.analysis`), plus the
   scaling curve 1k..10M (PNG with matplotlib);
@@ -56,6 +59,12 @@ def _mlflow(sizes: Sizes, plot: Path | None) -> list[Result]:
     return [mlflow_fetch.bench(sizes)]
 
 
+def _mlflow_refresh(sizes: Sizes, plot: Path | None) -> list[Result]:
+    from . import mlflow_refresh
+
+    return [mlflow_refresh.bench(sizes)]
+
+
 def _analysis(sizes: Sizes, plot: Path | None) -> list[Result]:
     from . import analysis
 
@@ -85,6 +94,7 @@ def _dashboard(sizes: Sizes, plot: Path | None) -> list[Result]:
 BENCHMARKS: dict[str, Callable[[Sizes, Path | None], list[Result]]] = {
     "tensorboard_read": _tb,
     "mlflow_fetch": _mlflow,
+    "mlflow_refresh": _mlflow_refresh,
     "analyze_run": _analysis,
     "fleet_review": _fleet,
     "wide_scan": _wide,
