@@ -92,10 +92,17 @@ def _curve(n: int, seed: int) -> list[float]:
     return list(2.0 * np.exp(-np.arange(n) / 50) + 0.05 * rng.standard_normal(n))
 
 
-def _log(client, exp_id: str, name: str, n: int, *, status: str | None = "FINISHED",
-         start: float = START) -> str:
-    return log_run(client, exp_id, name, {"loss": _curve(n, 1), "val_loss": _curve(n, 2)},
-                   start_time=start, status=status)
+def _log(
+    client, exp_id: str, name: str, n: int, *, status: str | None = "FINISHED", start: float = START
+) -> str:
+    return log_run(
+        client,
+        exp_id,
+        name,
+        {"loss": _curve(n, 1), "val_loss": _curve(n, 2)},
+        start_time=start,
+        status=status,
+    )
 
 
 def _read(server: MlflowServer, exp: str) -> dict[str, pd.DataFrame]:
@@ -150,8 +157,11 @@ def test_a_running_run_fetches_only_its_new_steps(
     live = _log(client, exp_id, "live", 60, status=None, start=START + 5)
     _read(mlflow_server, exp)
     calls.clear()
-    new = [Metric(k, 0.5 + s / 1000, int((START + 5 + s) * 1000), s)
-           for k in ("loss", "val_loss") for s in range(60, 100)]
+    new = [
+        Metric(k, 0.5 + s / 1000, int((START + 5 + s) * 1000), s)
+        for k in ("loss", "val_loss")
+        for s in range(60, 100)
+    ]
     client.log_batch(live, metrics=new)
     second = _read(mlflow_server, exp)
     got = _history_calls(calls)
@@ -189,7 +199,9 @@ def test_a_finished_run_whose_end_time_changed_is_fetched_again(
 
 @pytest.mark.mlflow_server
 def test_no_cache_reads_fresh_and_leaves_the_cache_alone(
-    mlflow_server: MlflowServer, cache_file: Path, calls: list,
+    mlflow_server: MlflowServer,
+    cache_file: Path,
+    calls: list,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     exp, exp_id, client = _experiment(mlflow_server)
@@ -206,9 +218,18 @@ def test_no_cache_reads_fresh_and_leaves_the_cache_alone(
     entry = cache.load(mlflow_server.url, rid, ["loss"])
     assert entry is not None
     s = entry.series["loss"]
-    cache.save(mlflow_server.url, rid, entry.status, entry.end_ms,
-               {"loss": Series((s.arrays[0], np.exp(s.arrays[0] / 5.0), s.arrays[2]),
-                               s.latest_step, s.latest_ts)}, reset=False)
+    cache.save(
+        mlflow_server.url,
+        rid,
+        entry.status,
+        entry.end_ms,
+        {
+            "loss": Series(
+                (s.arrays[0], np.exp(s.arrays[0] / 5.0), s.arrays[2]), s.latest_step, s.latest_ts
+            )
+        },
+        reset=False,
+    )
     cache.close()
     capsys.readouterr()
     calls.clear()
@@ -222,7 +243,9 @@ def test_no_cache_reads_fresh_and_leaves_the_cache_alone(
 
 @pytest.mark.mlflow_server
 def test_a_corrupt_cache_file_is_discarded_with_a_warning(
-    mlflow_server: MlflowServer, cache_file: Path, calls: list,
+    mlflow_server: MlflowServer,
+    cache_file: Path,
+    calls: list,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     exp, exp_id, client = _experiment(mlflow_server)
@@ -251,8 +274,10 @@ def test_a_corrupt_cache_file_is_discarded_with_a_warning(
     # One damaged history (its CRC no longer matches): only that one is fetched again.
     _read(mlflow_server, exp)
     with sqlite3.connect(cache_file) as db:
-        db.execute("UPDATE series SET data = zeroblob(LENGTH(data)) WHERE key = 'loss' AND "
-                   "rowid = (SELECT MIN(rowid) FROM series WHERE key = 'loss')")
+        db.execute(
+            "UPDATE series SET data = zeroblob(LENGTH(data)) WHERE key = 'loss' AND "
+            "rowid = (SELECT MIN(rowid) FROM series WHERE key = 'loss')"
+        )
     db.close()
     calls.clear()
     caplog.clear()
@@ -284,10 +309,17 @@ def test_two_processes_share_the_cache_without_corrupting_it(
             _log(client, exp_id, f"r{i}", 400, start=START + i)
         exps.append(exp)
     env = {**os.environ, "LRTEMPO_MLFLOW_CACHE": str(cache_file), "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, mlflow_server.url, *order],
-                              cwd=REPO, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-             for order in (exps, exps[::-1])]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, mlflow_server.url, *order],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for order in (exps, exps[::-1])
+    ]
     for p in procs:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
@@ -300,8 +332,9 @@ def test_two_processes_share_the_cache_without_corrupting_it(
     calls.clear()
     for exp in exps:
         _same(_read(mlflow_server, exp), _fresh(mlflow_server, exp))
-    assert [c for c in _history_calls(calls)] == [("metrics/get-history-bulk", c[1])
-                                                  for c in _history_calls(calls)]
+    assert list(_history_calls(calls)) == [
+        ("metrics/get-history-bulk", c[1]) for c in _history_calls(calls)
+    ]
     assert len(_history_calls(calls)) == 16  # the two fresh reads only
 
 
@@ -311,14 +344,26 @@ def test_the_cache_is_bounded_least_recently_used_first(tmp_path: Path) -> None:
     n = 1000  # 24,000 bytes a history
     arrays = (np.arange(n, dtype=np.int64), np.ones(n), np.arange(n, dtype=np.int64))
     for i in range(8):
-        cache.save("http://a:5000" if i % 2 else "http://b:5000", f"run{i}", "FINISHED", 1,
-                   {"loss": Series(arrays, n - 1, n - 1)}, reset=False)
+        cache.save(
+            "http://a:5000" if i % 2 else "http://b:5000",
+            f"run{i}",
+            "FINISHED",
+            1,
+            {"loss": Series(arrays, n - 1, n - 1)},
+            reset=False,
+        )
         time.sleep(0.01)
     cache.touch("http://b:5000", ["run0"])  # read again: most recently used
     assert cache.evict() == 0  # 8 x 24 kB is under the cap
     for i in range(8, 12):
-        cache.save("http://c:5000", f"run{i}", "FINISHED", 1,
-                   {"loss": Series(arrays, n - 1, n - 1)}, reset=False)
+        cache.save(
+            "http://c:5000",
+            f"run{i}",
+            "FINISHED",
+            1,
+            {"loss": Series(arrays, n - 1, n - 1)},
+            reset=False,
+        )
         time.sleep(0.01)
     assert cache.size() == 12 * 24_000
     assert cache.evict() == 4 and cache.size() <= 0.8 * cache.cap
@@ -333,8 +378,9 @@ def test_the_cache_is_bounded_least_recently_used_first(tmp_path: Path) -> None:
     again.close()
 
 
-def test_the_cache_lives_under_lrtempo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                            ) -> None:
+def test_the_cache_lives_under_lrtempo_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("LRTEMPO_MLFLOW_CACHE", raising=False)
     monkeypatch.setenv("LRTEMPO_HOME", str(tmp_path))
     assert cache_path() == tmp_path / "cache" / "mlflow-histories.sqlite"

@@ -27,6 +27,7 @@ Nothing is ever written to the MLflow server.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -145,7 +146,10 @@ class Plan:
 
 
 def plan(
-    cached: Entry | None, status: str | None, end_ms: int | None, key: str,
+    cached: Entry | None,
+    status: str | None,
+    end_ms: int | None,
+    key: str,
     latest: tuple[int, int] | None,
 ) -> Plan:
     """How to bring ``key`` of a run up to date, from what ``runs/search`` reported now."""
@@ -174,8 +178,11 @@ def merge(old: Arrays, new: Arrays, start: int) -> Arrays:
 
 def _pack(arrays: Arrays) -> bytes:
     step, value, stamp = arrays
-    return (np.ascontiguousarray(step, "<i8").tobytes() + np.ascontiguousarray(value, "<f8")
-            .tobytes() + np.ascontiguousarray(stamp, "<i8").tobytes())
+    return (
+        np.ascontiguousarray(step, "<i8").tobytes()
+        + np.ascontiguousarray(value, "<f8").tobytes()
+        + np.ascontiguousarray(stamp, "<i8").tobytes()
+    )
 
 
 def _unpack(blob: bytes, n: int) -> Arrays:
@@ -206,14 +213,19 @@ class MetricCache:
         for attempt in (1, 2):
             try:
                 self._connect()
-                return self
             except (sqlite3.DatabaseError, ValueError, OSError) as exc:
                 self._close_conn()
                 if attempt == 2 or isinstance(exc, OSError) or _transient(exc):
-                    log.warning("lrtempo: the MLflow cache %s cannot be used now (%s); "
-                                "histories are fetched from the server", self.path, exc)
+                    log.warning(
+                        "lrtempo: the MLflow cache %s cannot be used now (%s); "
+                        "histories are fetched from the server",
+                        self.path,
+                        exc,
+                    )
                     return None
                 self._discard(exc)
+            else:
+                return self
         return None
 
     def _connect(self) -> None:
@@ -252,17 +264,19 @@ class MetricCache:
 
     def _close_conn(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self.conn.close()
-            except sqlite3.Error:
-                pass
             self.conn = None
 
     def _discard(self, exc: BaseException) -> None:
         """Delete an unreadable cache file (and its WAL) with a warning."""
         self._close_conn()
-        log.warning("lrtempo: the MLflow cache %s is not readable (%s); discarded, it is "
-                    "rebuilt from the server", self.path, exc)
+        log.warning(
+            "lrtempo: the MLflow cache %s is not readable (%s); discarded, it is "
+            "rebuilt from the server",
+            self.path,
+            exc,
+        )
         for suffix in ("", "-wal", "-shm", "-journal"):
             try:
                 Path(f"{self.path}{suffix}").unlink()
@@ -294,8 +308,9 @@ class MetricCache:
             return self._servers[uri]
         row = self.conn.execute("SELECT id FROM servers WHERE uri=?", (uri,)).fetchone()
         if row is None and create:
-            cur = self.conn.execute("INSERT INTO servers(uri, last_used) VALUES(?, ?)",
-                                    (uri, time.time()))
+            cur = self.conn.execute(
+                "INSERT INTO servers(uri, last_used) VALUES(?, ?)", (uri, time.time())
+            )
             row = (cur.lastrowid,)
         if row is not None:
             self._servers[uri] = int(row[0])
@@ -309,14 +324,17 @@ class MetricCache:
             sid = self._server_id(server, create=False)
             if sid is None:
                 return None
-            run = self.conn.execute("SELECT status, end_ms FROM runs WHERE server=? AND "
-                                    "run_id=?", (sid, run_id)).fetchone()
+            run = self.conn.execute(
+                "SELECT status, end_ms FROM runs WHERE server=? AND run_id=?", (sid, run_id)
+            ).fetchone()
             if run is None:
                 return None
             series: dict[str, Series] = {}
             rows = self.conn.execute(
                 "SELECT key, latest_step, latest_ts, n, crc, data FROM series "
-                "WHERE server=? AND run_id=?", (sid, run_id)).fetchall()
+                "WHERE server=? AND run_id=?",
+                (sid, run_id),
+            ).fetchall()
         except sqlite3.Error as exc:
             self._failed(exc)
             return None
@@ -325,8 +343,11 @@ class MetricCache:
             if key not in wanted:
                 continue
             if zlib.crc32(data) != crc:
-                log.warning("lrtempo: the MLflow cache holds a damaged history (%s, %s); "
-                            "fetched again", run_id, key)
+                log.warning(
+                    "lrtempo: the MLflow cache holds a damaged history (%s, %s); fetched again",
+                    run_id,
+                    key,
+                )
                 continue
             try:
                 series[key] = Series(_unpack(data, int(n)), latest_step, latest_ts)
@@ -334,8 +355,15 @@ class MetricCache:
                 continue
         return Entry(run[0], run[1], series)
 
-    def save(self, server: str, run_id: str, status: str | None, end_ms: int | None,
-             series: dict[str, Series], reset: bool) -> None:
+    def save(
+        self,
+        server: str,
+        run_id: str,
+        status: str | None,
+        end_ms: int | None,
+        series: dict[str, Series],
+        reset: bool,
+    ) -> None:
         """Store the run's histories (``reset``: drop its other cached histories first)."""
         if self.conn is None:
             return
@@ -345,20 +373,33 @@ class MetricCache:
                 sid = self._server_id(server, create=True)
                 self.conn.execute("UPDATE servers SET last_used=? WHERE id=?", (now, sid))
                 if reset:
-                    self.conn.execute("DELETE FROM series WHERE server=? AND run_id=?",
-                                      (sid, run_id))
+                    self.conn.execute(
+                        "DELETE FROM series WHERE server=? AND run_id=?", (sid, run_id)
+                    )
                 for key, s in series.items():
                     blob = _pack(s.arrays)
                     self.conn.execute(
                         "INSERT OR REPLACE INTO series VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                        (sid, run_id, key, s.latest_step, s.latest_ts, len(s.arrays[0]),
-                         zlib.crc32(blob), blob))
+                        (
+                            sid,
+                            run_id,
+                            key,
+                            s.latest_step,
+                            s.latest_ts,
+                            len(s.arrays[0]),
+                            zlib.crc32(blob),
+                            blob,
+                        ),
+                    )
                     self.written += len(blob)
                 nbytes = self.conn.execute(
-                    "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM series WHERE server=? AND "
-                    "run_id=?", (sid, run_id)).fetchone()[0]
-                self.conn.execute("INSERT OR REPLACE INTO runs VALUES(?, ?, ?, ?, ?, ?)",
-                                  (sid, run_id, status, end_ms, now, int(nbytes)))
+                    "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM series WHERE server=? AND run_id=?",
+                    (sid, run_id),
+                ).fetchone()[0]
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO runs VALUES(?, ?, ?, ?, ?, ?)",
+                    (sid, run_id, status, end_ms, now, int(nbytes)),
+                )
         except sqlite3.Error as exc:
             self._servers.clear()
             self._failed(exc)
@@ -374,8 +415,10 @@ class MetricCache:
                 if sid is None:
                     return
                 self.conn.execute("UPDATE servers SET last_used=? WHERE id=?", (now, sid))
-                self.conn.executemany("UPDATE runs SET last_used=? WHERE server=? AND run_id=?",
-                                      [(now, sid, r) for r in run_ids])
+                self.conn.executemany(
+                    "UPDATE runs SET last_used=? WHERE server=? AND run_id=?",
+                    [(now, sid, r) for r in run_ids],
+                )
         except sqlite3.Error as exc:
             self._failed(exc)
 
@@ -396,7 +439,8 @@ class MetricCache:
                 return 0
             gone: list[tuple[int, str]] = []
             for sid, run_id, nbytes in self.conn.execute(
-                    "SELECT server, run_id, nbytes FROM runs ORDER BY last_used, run_id"):
+                "SELECT server, run_id, nbytes FROM runs ORDER BY last_used, run_id"
+            ):
                 if total <= self.cap * EVICT_TO:
                     break
                 gone.append((sid, run_id))
@@ -404,8 +448,9 @@ class MetricCache:
             with self._write():
                 self.conn.executemany("DELETE FROM series WHERE server=? AND run_id=?", gone)
                 self.conn.executemany("DELETE FROM runs WHERE server=? AND run_id=?", gone)
-                self.conn.execute("DELETE FROM servers WHERE id NOT IN "
-                                  "(SELECT DISTINCT server FROM runs)")
+                self.conn.execute(
+                    "DELETE FROM servers WHERE id NOT IN (SELECT DISTINCT server FROM runs)"
+                )
             self._servers.clear()
             self.conn.execute("PRAGMA incremental_vacuum")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -418,7 +463,6 @@ class MetricCache:
 def _transient(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and any(t in text for t in _TRANSIENT)
-
 
 
 # --------------------------------------------------------------------------- sync
@@ -441,8 +485,7 @@ def synced_histories(
             todo = []
             for key in keys:
                 p = plan(entry, rec.meta.status, rec.end_ms, key, latest.get(key))
-                fut = None if p.action == "hit" else pool.submit(_fetch, store, rec.meta.id,
-                                                                  key, p)
+                fut = None if p.action == "hit" else pool.submit(_fetch, store, rec.meta.id, key, p)
                 todo.append((key, p, fut))
             jobs.append((rec, entry, latest, todo))
         unchanged: list[str] = []
@@ -454,7 +497,9 @@ def synced_histories(
                     continue
                 parts, fresh = got
                 changed = entry is None or (entry.status, entry.end_ms) != (
-                    rec.meta.status, rec.end_ms)
+                    rec.meta.status,
+                    rec.end_ms,
+                )
                 if fresh or changed:
                     reset = entry is not None and entry.status in TERMINAL and changed
                     cache.save(server, rec.meta.id, rec.meta.status, rec.end_ms, fresh, reset)
@@ -480,7 +525,9 @@ def _fetch(store: Any, run_id: str, key: str, p: Plan) -> tuple[bool, Arrays]:
 
 
 def _gather(
-    rec: Any, entry: Entry | None, latest: dict[str, tuple[int, int]],
+    rec: Any,
+    entry: Entry | None,
+    latest: dict[str, tuple[int, int]],
     todo: list[tuple[str, Plan, Future | None]],
 ) -> tuple[list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], dict[str, Series]] | str:
     """One run's ``(key, step, value, stamp)`` parts and the histories to store, or what
@@ -509,5 +556,18 @@ def _gather(
     return parts, fresh
 
 
-__all__ = ["CACHE_ENV", "CACHE_MB_ENV", "Entry", "MetricCache", "Plan", "Series", "bypassed",
-           "cache_path", "enabled", "lrtempo_home", "merge", "plan", "synced_histories"]
+__all__ = [
+    "CACHE_ENV",
+    "CACHE_MB_ENV",
+    "Entry",
+    "MetricCache",
+    "Plan",
+    "Series",
+    "bypassed",
+    "cache_path",
+    "enabled",
+    "lrtempo_home",
+    "merge",
+    "plan",
+    "synced_histories",
+]

@@ -39,13 +39,19 @@ def run_ids(url: str, experiment: str = EXPERIMENT) -> list[str]:
     import requests
 
     s = requests.Session()
-    exp = s.get(f"{url}/api/2.0/mlflow/experiments/get-by-name",
-                params={"experiment_name": experiment}, timeout=60).json()["experiment"]
+    exp = s.get(
+        f"{url}/api/2.0/mlflow/experiments/get-by-name",
+        params={"experiment_name": experiment},
+        timeout=60,
+    ).json()["experiment"]
     ids: list[str] = []
     token = None
     while True:
-        body = {"experiment_ids": [exp["experiment_id"]], "max_results": 1000,
-                "order_by": ["attributes.start_time ASC"]}
+        body = {
+            "experiment_ids": [exp["experiment_id"]],
+            "max_results": 1000,
+            "order_by": ["attributes.start_time ASC"],
+        }
         if token:
             body["page_token"] = token
         page = _post(s, url, "runs/search", body)
@@ -73,14 +79,18 @@ def append_steps(url: str, ids: list[str], keys: tuple[str, ...], first: int, n:
     s = requests.Session()
     now = int(time.time() * 1000)
     for rid in ids:
-        points = [{"key": k, "value": float(0.5 + 0.01 * np.sin(st)), "timestamp": now + st,
-                   "step": st} for k in keys for st in range(first, first + n)]
+        points = [
+            {"key": k, "value": float(0.5 + 0.01 * np.sin(st)), "timestamp": now + st, "step": st}
+            for k in keys
+            for st in range(first, first + n)
+        ]
         for j in range(0, len(points), BATCH):
             _post(s, url, "runs/log-batch", {"run_id": rid, "metrics": points[j : j + BATCH]})
 
 
-def measure(url: str, sizes: Sizes, experiment: str = EXPERIMENT,
-            keys: tuple[str, ...] | None = None) -> Result:
+def measure(
+    url: str, sizes: Sizes, experiment: str = EXPERIMENT, keys: tuple[str, ...] | None = None
+) -> Result:
     """The refresh benchmark on a server whose ``experiment`` holds the fleet of ``sizes``
     (all FINISHED); it sets runs RUNNING and logs new steps to them."""
     keys = keys or METRIC_KEYS[: sizes.mlflow_metrics]
@@ -109,15 +119,26 @@ def measure(url: str, sizes: Sizes, experiment: str = EXPERIMENT,
     ours = min(times)
     r = ratio(peer.best, ours)
     return Result(
-        "mlflow_refresh", ours, "MlflowClient.get_metric_history loop", peer.best, r,
-        target=">= 50x naive loop", met=r is not None and r >= 50,
+        "mlflow_refresh",
+        ours,
+        "MlflowClient.get_metric_history loop",
+        peer.best,
+        r,
+        target=">= 50x naive loop",
+        met=r is not None and r >= 50,
         size=f"{len(ids)} runs x {len(keys)} metrics x {sizes.mlflow_steps:,} steps; "
-             f"{len(chosen)} running runs get {new:,} new steps per metric",
+        f"{len(chosen)} running runs get {new:,} new steps per metric",
         notes=f"ours best of {len(times)} second reviews (cache filled by a first review of "
-              f"{first_s:.1f} s), peer {peer.label}; local mlflow server, 2 workers, sqlite",
-        extra={"points": expected, "first_review_s": first_s, "ours_times": times,
-               "peer_times": list(peer.times), "running_runs": len(chosen),
-               "new_steps": new, "cache_mb": cache_mb},
+        f"{first_s:.1f} s), peer {peer.label}; local mlflow server, 2 workers, sqlite",
+        extra={
+            "points": expected,
+            "first_review_s": first_s,
+            "ours_times": times,
+            "peer_times": list(peer.times),
+            "running_runs": len(chosen),
+            "new_steps": new,
+            "cache_mb": cache_mb,
+        },
     )
 
 
