@@ -31,7 +31,7 @@ from .auth import AuthConfig, protect
 from .data import STORE_KEY, DataStore
 from .layout import navbar
 from .upload_store import DISK_MB, MAX_AGE_HOURS, MEMORY_MB, UploadStore
-from .uploads import UPLOAD_BUDGET_MB, UPLOAD_READERS
+from .uploads import UPLOAD_BUDGET_MB, UPLOAD_READERS, gate_big_bodies
 from .uri_policy import DEFAULT_SCHEMES, UriPolicy, parse_schemes
 from .webguard import allowed_hosts as host_policy
 from .webguard import guard
@@ -85,6 +85,7 @@ def create_app(
     if auth is not None:
         protect(app.server, auth)  # before any other hook but the Host check
     guard(app.server, host_policy(host, allowed_hosts, env=False))  # Host check runs first
+    gate_big_bodies(app.server, upload_readers)  # uploads' bodies are read a few at a time
     app.server.config[STORE_KEY] = DataStore(
         sources=list(sources), tracking_uri=tracking_uri, since_hours=float(since_hours),
         upload_limit_mb=int(upload_limit_mb),

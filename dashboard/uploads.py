@@ -47,6 +47,39 @@ UPLOAD_BUDGET_MB = 1024
 #: more wait up to :data:`UPLOAD_WAIT` seconds for a slot, then are told to try again.
 UPLOAD_READERS = 2
 UPLOAD_WAIT = 120.0
+#: A request body at least this large (an upload) waits for a slot before it is read.
+BIG_BODY = 1 << 20
+
+
+def gate_big_bodies(server: Any, slots: int, wait: float = UPLOAD_WAIT) -> None:
+    """Let at most ``slots`` requests with a body ≥ :data:`BIG_BODY` into a Flask
+    ``server``'s views at once; the others wait (up to ``wait`` s, then 503 "busy")
+    *before* their body is read, after the Host and credential checks (hooks registered
+    earlier). Flask parses a whole callback body (an upload's base64 JSON, ~4/3 of the
+    files, held two or three times over) before any callback can refuse it, so without
+    this gate 20 uploads of 40 MiB at once hold every body in memory together."""
+    import threading
+
+    import flask
+
+    gate = threading.BoundedSemaphore(max(1, int(slots)))
+
+    def enter() -> Any:
+        if (flask.request.content_length or 0) < BIG_BODY:
+            return None
+        if not gate.acquire(timeout=wait):
+            return flask.Response(
+                "The server is busy reading other uploads; try again in a minute.\n", 503,
+                {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "60"})
+        flask.g.lrtempo_big_body = True
+        return None
+
+    def leave(_exc: BaseException | None) -> None:
+        if flask.g.pop("lrtempo_big_body", False):
+            gate.release()
+
+    server.before_request(enter)
+    server.teardown_request(leave)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
