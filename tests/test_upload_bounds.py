@@ -44,6 +44,17 @@ def gzip_csv(path: Path, mib: int) -> Path:
     return path
 
 
+def loss_csv(path: Path, mib: int) -> Path:
+    """A plain ``step,loss,lr`` CSV of about ``mib`` MiB (a long real-looking run)."""
+    with open(path, "w") as fh:
+        fh.write("step,loss,lr\n")
+        step = 0
+        while fh.tell() < mib * MB:
+            fh.write("".join(f"{step + i},{2.0 / (step + i + 1):.6f},0.001\n" for i in range(10_000)))
+            step += 10_000
+    return path
+
+
 def zip_of(path: Path, inner: Path, name: str) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
         zf.write(inner, name)
@@ -120,13 +131,7 @@ def test_many_uploads_at_once_are_read_a_few_at_a_time(bombs: dict[str, Path],
     refused, and the peak stays near what 2 reads at a time take, not 8 (measured on 2
     cores, 2026-12-06: +1.1 GiB with 2 readers, +2.1 GiB with 8, +0.9 GiB with 1; the
     request bodies Flask parses before a callback runs are most of the rest)."""
-    csv = tmp_path / "big.csv"
-    with open(csv, "w") as fh:
-        fh.write("step,loss,lr\n")
-        step = 0
-        while fh.tell() < 8 * MB:
-            fh.write("".join(f"{step + i},{2.0 / (step + i + 1):.6f},0.001\n" for i in range(10_000)))
-            step += 10_000
+    csv = loss_csv(tmp_path / "big.csv", 8)
     files = [[str(csv), f"run{i}.csv"] for i in range(8)]
     files += [[str(bombs["plain"]), "plain-name.csv"], [str(bombs["zip"]), "bomb.zip"]]
     proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps(files),
@@ -158,13 +163,7 @@ def test_twenty_big_uploads_and_four_bombs_at_once_stay_under_the_ceiling(
     500); every bomb that gets a slot is refused naming its file; and the process grows
     less than :data:`CONCURRENT_CEILING_MB` (the request bodies Flask parses before a
     callback runs are held at once: 20 × 53 MiB of base64 JSON is ~1.1 GiB of that)."""
-    csv = tmp_path / "forty.csv"
-    with open(csv, "w") as fh:
-        fh.write("step,loss,lr\n")
-        step = 0
-        while fh.tell() < 40 * MB:
-            fh.write("".join(f"{step + i},{2.0 / (step + i + 1):.6f},0.001\n" for i in range(10_000)))
-            step += 10_000
+    csv = loss_csv(tmp_path / "forty.csv", 40)
     files = [[str(csv), f"run{i:02d}.csv"] for i in range(20)]
     files += [[str(bombs["plain"]), f"plain-name{i}.csv"] for i in range(2)]
     files += [[str(bombs["zip"]), f"bomb{i}.zip"] for i in range(2)]
