@@ -22,7 +22,11 @@ Pipeline (pure: no I/O, no printing):
    ≥ ``oscillation.val_jump`` per evaluation after its best while the train loss gained <
    ``oscillation.val_jump_train_gain`` after its first tenth, as oscillation, path
    ``erratic_rise``: the weights bounce, nothing is being memorised), stagnation when no
-   overfitting was found (diagnosis ``val_plateau`` when training still falls);
+   overfitting was found (diagnosis ``val_plateau`` when training still falls; a val
+   plateau whose evaluations bounce ≥ ``oscillation.val_bounce`` is oscillation, path
+   ``plateau_bounce``: a fixed val set moves only with the weights);
+   a moderate upward drift (divergence ``path: drift``, warning) beside an oscillation is
+   that oscillation seen from afar and is dropped;
 4. no warning yet: ``detect_slow_descent`` — a loss that falls in a straight line, by
    little, is an LR far too small (stagnation, diagnosis ``too_slow``);
 5. status via ``status_of`` (info findings keep a run healthy), the suggestion via
@@ -234,7 +238,7 @@ def _as_bouncing_plateau(f: Finding) -> Finding:
     ev = dict(f.evidence)
     ev["path"], ev["val_bounce"], ev["onset_step"] = "plateau_bounce", ev["jitter"], float(f.start_step)
     return replace(
-        f, kind="oscillation",
+        f, kind="oscillation", evidence=ev,
         message=(f"The validation loss has not improved since step {f.start_step} and jumps "
                  f"{100 * float(ev['jitter']):.0f}% per evaluation (up and back down) while the "
                  "training loss keeps falling: the weights bounce around a level they cannot get "

@@ -79,7 +79,7 @@ class SuggestParams:
     decay_factor: float = 0.3
     #: A run that gained g of its loss in a straight line at this LR would, at k× the LR,
     #: gain ≈ k·g until the curve bends, and a good LR bends early in the run. So the LR is
-    #: raised by ``stuck_target_gain`` / g (three times the LR at which the same straight
+    #: raised by ``stuck_target_gain`` / g (ten times the LR at which the same straight
     #: line would take the whole loss; corpus 2 tuning families: 1/g lands 1–2 decades
     #: short; a surrogate closed loop over their LR sweeps reaches the good val loss in
     #: 16 % of the too-small runs at 3, 47 % at 10, 52 % at 30: 10, the smaller LR when in

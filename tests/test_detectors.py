@@ -563,3 +563,44 @@ def test_slow_descent_stats_tell_a_line_from_a_curve() -> None:
     curve = slow_descent_stats(x, 0.2 + 1.8 * np.exp(-x / 100) + 0.01 * rng.standard_normal(1000))
     assert 0.08 < line["gain"] < 0.12 and 0.8 < line["deceleration"] < 1.25
     assert curve["gain"] > 0.8 and curve["deceleration"] < 0.1
+
+
+def _memorising_run(bounce: float, seed: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """A train loss falling to ~0.01 over 600 steps and a val loss that drops to ~0.6 in
+    three evaluations, then jumps up and back down by ``bounce`` (relative) every
+    evaluation around that level; LR constant 0.5."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(600.0)
+    train = 2.0 * np.exp(-steps / 80) + 0.01 * (1 + 0.1 * rng.standard_normal(600))
+    vx = np.arange(15.0, 600.0, 15.0)
+    level = 0.6 + 1.8 * np.exp(-np.arange(len(vx)) / 0.8)
+    signs = np.where(np.arange(len(vx)) % 2 == 0, 1.0, -1.0)
+    val = level * (1 + bounce * signs)
+    return (steps, train), (vx, val), (steps, np.full(600, 0.5))
+
+
+def test_a_val_plateau_that_bounces_is_oscillation_not_a_run_to_stop() -> None:
+    """Flat but jumping ~4 % per evaluation beside a train loss gone to ~0: the weights
+    bounce around a level they cannot get below → oscillation (plateau_bounce), and the
+    suggestion lowers the LR instead of stopping early."""
+    from analyzer.analysis import analyze_series
+    from analyzer.suggest import suggest
+
+    train, val, lr = _memorising_run(0.04)
+    findings, _ = analyze_series(train, val, lr)
+    osc = [f for f in findings if f.kind == "oscillation"]
+    assert osc and osc[0].evidence.get("path") == "plateau_bounce", [(f.kind, dict(f.evidence)) for f in findings]
+    assert suggest(findings, lr=lr).action == "decrease_lr"
+    calm, _ = analyze_series(*_memorising_run(0.0005)[:2], lr)  # the same plateau, smooth
+    assert not any(f.kind == "oscillation" for f in calm)
+
+
+def test_a_val_loss_bouncing_wildly_is_oscillation_despite_a_memorisation_gap() -> None:
+    """Jumping ~15 % per evaluation: memorisation (overfitting) does not bounce so, so the
+    gap to a train loss near 0 no longer makes it overfitting (``oscillation.val_wild``)."""
+    from analyzer.analysis import analyze_series
+
+    train, val, lr = _memorising_run(0.15)
+    findings, _ = analyze_series(train, val, lr)
+    kinds = {f.kind for f in findings if f.severity != "info"}
+    assert "oscillation" in kinds and "overfitting" not in kinds, [(f.kind, f.evidence.get("path")) for f in findings]

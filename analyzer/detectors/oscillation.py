@@ -348,7 +348,10 @@ def detect_val_oscillation(
       those detectors;
     * with a train loss: the window's val median < ``oscillation.val_memorize`` (2×) the train
       median over the same steps: no memorisation gap (an overfitting run's val
-      bounces far above a train loss that has gone to ~0).
+      bounces far above a train loss that has gone to ~0) — unless the window bounces
+      ≥ ``oscillation.val_wild`` (8 %) per evaluation, which memorisation does not do
+      (corpus 1 and corpus 2's tune families: no overfitting run bounces 2 %; real
+      fine-tunes that overfit bounce up to ~6 %).
 
     Settling path: the early window (first 40 %) bounces ≥ ``oscillation.val_bounce`` while
     the last half moves < ``oscillation.val_settled`` × that (the same val set, scored by
