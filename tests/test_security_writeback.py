@@ -373,7 +373,12 @@ def test_tokens_hold_across_gunicorn_workers(clean: dict[str, Any]) -> None:
     proc = _start_cli([clean["url"], "--workers", "2"], {"LRTEMPO_ALLOWED_HOSTS": ""}, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        workers = [d for d in os.listdir("/proc") if d.isdigit() and _ppid(int(d)) == proc.pid]
+        deadline = time.monotonic() + 60  # the first worker may answer before the second is up
+        while True:
+            workers = [d for d in os.listdir("/proc") if d.isdigit() and _ppid(int(d)) == proc.pid]
+            if len(workers) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert len(workers) == 2, workers
         for _ in range(4):
             opened = call(base, "writeback-modal.is_open", _open_values(clean))

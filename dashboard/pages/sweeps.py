@@ -106,18 +106,23 @@ def layout(
 def update_sweeps(
     window: str | None, group_by: str | None, settings: Any, filters: dict[str, Any] | None
 ):
-    f = filters or {}
+    # values come from the request: anything that is not text is left out, never a 500
+    f = (
+        {k: v for k, v in (filters or {}).items() if isinstance(v, str)}
+        if isinstance(filters, dict)
+        else {}
+    )
     uri = settings.get("tracking_uri") if isinstance(settings, dict) else None
     uri = uri.strip() or None if isinstance(uri, str) else None
     rf = ReviewFilters(
-        window or current_store().default_window,
+        window if isinstance(window, str) and window else current_store().default_window,
         f.get("experiment"),
         None,
         f.get("user"),
         f.get("tag"),
         uri,
     )
-    return sweeps_view(rf, f.get("id"), group_by)
+    return sweeps_view(rf, f.get("id"), group_by if isinstance(group_by, str) else None)
 
 
 # A click on a run's point opens its Run page (client-side navigation, as dcc.Link does).
