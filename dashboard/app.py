@@ -20,6 +20,7 @@ component bundles): no CDN.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,6 +37,20 @@ from .uri_policy import DEFAULT_SCHEMES, UriPolicy, parse_schemes
 from .webguard import allowed_hosts as host_policy
 from .webguard import guard
 from .writeback import CONFIRM_KEY, ConfirmTokens
+
+log = logging.getLogger(__name__)
+
+
+def callback_failed(err: Exception) -> None:
+    """Every callback's error handler (Dash's own page routing included): a callback that
+    raised — a forged payload, or a bug — is logged in one line and answered with "no
+    update", never an HTTP 500 or a traceback."""
+    log.warning(
+        "lrtempo: a dashboard callback failed and changed nothing: %s: %s",
+        type(err).__name__,
+        str(err)[:200],
+    )
+
 
 AUTH_KEY = "LRTEMPO_AUTH"
 
@@ -65,14 +80,17 @@ def create_app(
     if since_hours < 0:
         raise ValueError(f"since_hours={since_hours!r}: must be 0 (all) or more")
     if not upload_limit_mb <= upload_budget_mb < float("inf"):
-        raise ValueError(f"upload budget {upload_budget_mb!r} MiB: must be at least the "
-                         f"upload limit ({upload_limit_mb} MiB)")
+        raise ValueError(
+            f"upload budget {upload_budget_mb!r} MiB: must be at least the "
+            f"upload limit ({upload_limit_mb} MiB)"
+        )
     from analyzer.readers._io import ByteBudget
 
     uploads = UploadStore(upload_memory_mb, upload_disk_mb, upload_max_age_hours)
     app = dash.Dash(
         __name__,
         use_pages=True,
+        on_error=callback_failed,
         pages_folder=str(HERE / "pages"),
         assets_folder=str(HERE / "assets"),
         external_stylesheets=[],
@@ -87,22 +105,30 @@ def create_app(
     guard(app.server, host_policy(host, allowed_hosts, env=False))  # Host check runs first
     gate_big_bodies(app.server, upload_readers)  # uploads' bodies are read a few at a time
     app.server.config[STORE_KEY] = DataStore(
-        sources=list(sources), tracking_uri=tracking_uri, since_hours=float(since_hours),
+        sources=list(sources),
+        tracking_uri=tracking_uri,
+        since_hours=float(since_hours),
         upload_limit_mb=int(upload_limit_mb),
-        uri_policy=UriPolicy(schemes=parse_schemes(allow_uri_schemes),
-                             allow_private=bool(allow_private_uris)),
-        uploads=uploads, upload_budget=ByteBudget(int(upload_budget_mb * 2**20)),
+        uri_policy=UriPolicy(
+            schemes=parse_schemes(allow_uri_schemes), allow_private=bool(allow_private_uris)
+        ),
+        uploads=uploads,
+        upload_budget=ByteBudget(int(upload_budget_mb * 2**20)),
         upload_slots=threading.BoundedSemaphore(max(1, int(upload_readers))),
     )
     app.server.config[AUTH_KEY] = auth
     app.server.config[CONFIRM_KEY] = ConfirmTokens()
     # Base64 uploads are ~4/3 of the file; allow a few files per request, refuse more.
-    app.server.config["MAX_CONTENT_LENGTH"] = int(upload_limit_mb * 1024 * 1024 * 1.4 * 4) + (1 << 20)
-    app.layout = html.Div([
-        dcc.Store(id="user-settings", storage_type="local"),
-        navbar(),
-        html.Div(dash.page_container, className="container-fluid px-3 pb-4"),
-    ])
+    app.server.config["MAX_CONTENT_LENGTH"] = int(upload_limit_mb * 1024 * 1024 * 1.4 * 4) + (
+        1 << 20
+    )
+    app.layout = html.Div(
+        [
+            dcc.Store(id="user-settings", storage_type="local"),
+            navbar(),
+            html.Div(dash.page_container, className="container-fluid px-3 pb-4"),
+        ]
+    )
     # Collect the pages' @dash.callback registrations into *this* app now, so a second
     # app in the same process (tests) gets its own copy when it imports the pages.
     app._setup_server()  # Dash private API: dash bounded in pyproject.toml, tests/test_wheel.py

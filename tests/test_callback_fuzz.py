@@ -19,8 +19,8 @@ from tests.conftest import SAMPLE_RUNS
 from tests.serving import serve_app
 
 FORGED = [-1, 1e308, True, {"a": 1}, [1, 2], "../../etc", None, "x" * 300]
-#: Dash's own page-routing callback (dash.page_registry); only an app-level error
-#: handler (``Dash(on_error=…)`` in dashboard/app.py) can answer it.
+#: Dash's own page-routing callback (dash.page_registry), answered through the app-level
+#: error handler (``Dash(on_error=…)`` in dashboard/app.py).
 DASH_INTERNAL = "_pages_location."
 
 
@@ -56,8 +56,5 @@ def test_no_callback_of_ours_answers_a_forged_payload_with_500(base: str) -> Non
     assert _failures(base, internal=False) == {}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Dash's page routing: needs an on_error handler in dashboard/app.py"
-)
 def test_dash_page_routing_answers_a_forged_path_without_500(base: str) -> None:
     assert _failures(base, internal=True) == {}
