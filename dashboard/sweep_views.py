@@ -135,6 +135,19 @@ def sweeps_href(filters: ReviewFilters, sweep_id: str | None = None) -> str:
     return "/sweeps?" + urlencode({k: v for k, v in q.items() if v})
 
 
+def with_sweep_advice(analysis: Any) -> Any:
+    """``analysis`` with its suggestion reconciled with the sweep it belongs to among the
+    runs the Review shows by default (:func:`reconcile`, as the grid, the Sweeps page and
+    ``lrtempo analyze`` show it); unchanged outside a sweep or when the sweeps cannot be
+    read."""
+    try:
+        _, sweeps = review_sweeps(ReviewFilters(window=current_store().default_window))
+    except Exception:  # the run's own advice still stands
+        log.warning("lrtempo: sweeps unavailable for the Run page", exc_info=True)
+        return analysis
+    return reconcile([analysis], sweeps)[0] if sweeps else analysis
+
+
 def with_sweep_columns(
     rows: list[dict[str, Any]],
     sweeps: Sequence[Sweep],

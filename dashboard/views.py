@@ -176,6 +176,13 @@ def write_tags_view(filters: ReviewFilters) -> dbc.Alert:
     return write_runs(plan(filters).run_ids)
 
 
+def _with_sweep_advice(analysis: Any) -> Any:
+    """The Run page's advice agrees with the Review grid's for a run in an LR sweep."""
+    from .sweep_views import with_sweep_advice  # the sweep views build on this module
+
+    return with_sweep_advice(analysis)
+
+
 def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
     """Header, side panel (suggestion card + facts) and findings table for a run."""
     store = current_store()
@@ -185,7 +192,7 @@ def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
                         "No run chosen: open one from the Review page.", color="warning",
                         id="run-missing")
         return html.Div([msg, mlflow_alert(store.problems())]), None, None
-    analysis = analyze_safely(run)
+    analysis = _with_sweep_advice(analyze_safely(run))
     m = run.meta
     url = mlflow_run_url(run)
     header = html.Div([
@@ -253,7 +260,7 @@ def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str,
     run = store.get(run_id) if run_id else None
     if run is None:
         return empty_figure("run not found")
-    analysis = analyze_safely(run)
+    analysis = _with_sweep_advice(analyze_safely(run))
     train, val, lr = store.role_series(run, analysis.roles)  # cached: a zoom re-uses them
     if all(s is None or s.empty for s in (train, val, lr)):
         return empty_figure("this run has no loss or learning-rate metric")

@@ -279,3 +279,43 @@ def test_review_rows_of_a_sweep_get_the_reconciled_lr(sweep) -> None:
     assert out[0]["lr_suggested"] is not None and out[0]["lr_suggested"] < sweep.stability_edge_lr
     assert out[0]["lr"] != rows[0]["lr"] and out[0]["action"] == "increase_lr"
     assert out[1] is rows[1]  # not in the sweep: as analysed
+
+
+def test_run_page_and_grid_show_the_same_reconciled_lr(tmp_path: Path) -> None:
+    """A folder sweep of four runs (stuck at 1e-4, healthy at 1e-3, oscillating at 1e-2,
+    blown up at 3e-2): the stuck run's own advice (raise ×1000, to 0.1) crosses the edge
+    the sweep saw at 1e-2, so the Review grid and the Run page (card and figure, one
+    reconciled analysis) both show the sweep's 1e-3 instead."""
+    from analyzer import synthetic as S
+    from analyzer.lrtext import lr_change
+    from dashboard.app import create_app
+    from dashboard.sweep_views import review_sweeps
+    from dashboard.views import analyze_safely, run_view
+
+    runs = {
+        "1e-4": S.stagnation(seed=1),
+        "1e-3": S.healthy(seed=1),
+        "1e-2": S.oscillation(seed=1),
+        "3e-2": S.divergence(seed=1, variant="explosion"),
+    }
+    for lr, s in runs.items():
+        pd.DataFrame({"step": s.steps, "loss": s.values, "lr": float(lr)}).to_csv(
+            tmp_path / f"mlp_lr{lr}.csv", index=False
+        )
+    app = create_app([str(tmp_path)], since_hours=0)
+    with app.server.app_context():
+        f = ReviewFilters("all")
+        data, sweeps = review_sweeps(f)
+        (sweep,) = sweeps
+        stuck = next(r for r in data.runs if r.meta.name == "mlp_lr1e-4")
+        own = analyze_safely(stuck).suggestion
+        assert own.action == "increase_lr" and own.suggested_lr >= sweep.stability_edge_lr
+        row = next(
+            r
+            for r in with_sweep_columns(data.rows, sweeps, f, data.analyses)
+            if r["id"] == stuck.meta.id
+        )
+        assert row["lr_suggested"] is not None and row["lr_suggested"] < sweep.stability_edge_lr
+        _, side, _ = run_view(stuck.meta.id)
+        card = str(side).lower()  # the card starts its line with a capital
+        assert row["lr"].lower() in card and lr_change(own).text.lower() not in card
