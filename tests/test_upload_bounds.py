@@ -96,6 +96,17 @@ print(json.dumps({"before_kib": before, "peak_kib": peak, "answers": answers}))
 """
 
 
+def serve_and_upload(files: list[list[str]], app_options: dict[str, Any],
+                     timeout: int) -> dict[str, Any]:
+    """Run :data:`CHILD` (a served app, ``files`` posted at once) in a child process;
+    its JSON (RSS before and at peak, the answers)."""
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps(files),
+                           json.dumps(app_options)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bombs")
@@ -108,11 +119,7 @@ def test_gzip_and_zip_bombs_uploaded_at_once_are_refused_with_bounded_memory(
         bombs: dict[str, Path]) -> None:
     assert bombs["plain"].stat().st_size < 2 * MB and bombs["zip"].stat().st_size < 2 * MB
     files = [[str(bombs["plain"]), "plain-name.csv"], [str(bombs["zip"]), "bomb.zip"]]
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps(files),
-                           json.dumps({"upload_limit_mb": 50})],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = serve_and_upload(files, {"upload_limit_mb": 50}, timeout=900)
     texts = [text for status, text in got["answers"] if status == 200]
     assert len(texts) == 2, got["answers"]
     assert ("plain-name.csv: decompresses to more than 50.0 MiB, the upload limit for one file"
@@ -134,12 +141,8 @@ def test_many_uploads_at_once_are_read_a_few_at_a_time(bombs: dict[str, Path],
     csv = loss_csv(tmp_path / "big.csv", 8)
     files = [[str(csv), f"run{i}.csv"] for i in range(8)]
     files += [[str(bombs["plain"]), "plain-name.csv"], [str(bombs["zip"]), "bomb.zip"]]
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps(files),
-                           json.dumps({"upload_limit_mb": 50, "upload_readers": 2,
-                                       "upload_memory_mb": 64})],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = serve_and_upload(
+        files, {"upload_limit_mb": 50, "upload_readers": 2, "upload_memory_mb": 64}, timeout=900)
     texts = [text for status, text in got["answers"] if status == 200]
     assert len(texts) == 10, got["answers"]
     assert all("upload-ok" in t and "upload-error" not in t for t in texts[:8])
@@ -167,12 +170,8 @@ def test_twenty_big_uploads_and_four_bombs_at_once_stay_under_the_ceiling(
     files = [[str(csv), f"run{i:02d}.csv"] for i in range(20)]
     files += [[str(bombs["plain"]), f"plain-name{i}.csv"] for i in range(2)]
     files += [[str(bombs["zip"]), f"bomb{i}.zip"] for i in range(2)]
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps(files),
-                           json.dumps({"upload_limit_mb": 64, "upload_readers": 2,
-                                       "upload_memory_mb": 256})],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = serve_and_upload(
+        files, {"upload_limit_mb": 64, "upload_readers": 2, "upload_memory_mb": 256}, timeout=1800)
     grew = (got["peak_kib"] - got["before_kib"]) * 1024
     assert [status for status, _ in got["answers"]] == [200] * 24
     texts = [text for _, text in got["answers"]]
