@@ -501,6 +501,7 @@ def run_benchmark(quick: bool = False, limit: int | None = None, workers: int | 
         "results": results,
         "closed_loop": cl,
         "corpus2": {"results": results2, "counts": counts2, "closed_loop": cl2,
+                    "closed_loop_asked": closed,
                     "split": c2_manifest.get("split"),
                     "build": c2_manifest.get("report", {})} if c2 else None,
         "errors": errors,
@@ -533,8 +534,9 @@ def render(out: dict[str, Any]) -> str:
 
         lines += ["", _fcl2(c2["closed_loop"])]
     elif c2:
-        lines += ["", ("Closed loop on corpus 2 skipped: retraining needs PyTorch "
-                       "(pip install -e '.[corpus]').")]
+        why = ("retraining needs PyTorch (pip install -e '.[corpus]')"
+               if c2.get("closed_loop_asked", True) else "--no-closed-loop")
+        lines += ["", f"Closed loop on corpus 2 skipped: {why}."]
     if out["closed_loop"] is not None:
         lines += ["", format_closed_loop(out["closed_loop"])]
         cl_errs = [(r["id"], r["error"]) for block in out["closed_loop"].values()
