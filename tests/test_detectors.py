@@ -604,3 +604,30 @@ def test_a_val_loss_bouncing_wildly_is_oscillation_despite_a_memorisation_gap() 
     findings, _ = analyze_series(train, val, lr)
     kinds = {f.kind for f in findings if f.severity != "info"}
     assert "oscillation" in kinds and "overfitting" not in kinds, [(f.kind, f.evidence.get("path")) for f in findings]
+
+
+# --- excursion: thrown out early, then a slow way back ---------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_loss_thrown_far_above_its_start_that_crawls_back_is_an_excursion(seed: int) -> None:
+    # Blown to ~3x its first value within the first steps (so the first tenth holds the
+    # blow-up itself), then decaying back to about where it began: the run learnt nothing.
+    rng = np.random.default_rng(seed)
+    t = np.arange(600.0)
+    y = 1.4 * (1 + 2.0 * np.exp(-t / 150) * (t > 3)) * np.exp(rng.normal(0, 0.03, t.size))
+    found = detect_divergence(t, y)
+    assert [(f.kind, f.evidence["path"]) for f in found] == [("oscillation", "excursion")]
+    assert found[0].evidence["excursion_ratio"] >= 2.0
+    assert analyze_run(S.to_run(S.Synthetic(t, y, None, {}))).suggestion.action == "decrease_lr"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_flat_noisy_loss_whose_first_value_is_low_is_no_excursion(seed: int) -> None:
+    # A frozen run (tiny LR) with a noisy minibatch loss: the first sample can sit far
+    # below the level, but the level never leaves its final value.
+    rng = np.random.default_rng(seed)
+    t = np.arange(800.0)
+    y = 1.3 * np.exp(rng.normal(0, 0.25, t.size))
+    y[0] = 0.67  # the level is 1.94x it (under the blown-up-at-start check), its peak more
+    assert detect_divergence(t, y) == []

@@ -86,6 +86,13 @@ class DivergenceParams:
     rise_range: float = 0.1  # … and ≥ 10 % of the run's trend range
     explosion_factor: float = 2.0  # a loss above 2× the early maximum
     const_frac: float = 0.15  # a constant tail over ≥ 15 % of points
+    #: An excursion: the trend peaks ≥ 2× both its first value and its final level and
+    #: stays ≥ 1.25× that over ≥ 5 % of the run. Corpus 1, the corpus-2 tuning families
+    #: and the real logs: no healthy, stagnating or overfitting run reaches even 1.5×;
+    #: corpus-2 tuning oscillation recall 0.68 → 0.80 (1.5×: 0.81).
+    excursion_factor: float = 2.0
+    excursion_hold: float = 1.25
+    excursion_share: float = 0.05
 
 
 @dataclass(frozen=True)
