@@ -565,6 +565,19 @@ def test_slow_descent_stats_tell_a_line_from_a_curve() -> None:
     assert curve["gain"] > 0.8 and curve["deceleration"] < 0.1
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_descent_that_takes_off_after_a_slow_start_is_not_too_slow(seed: int) -> None:
+    from analyzer.detectors.stagnation import detect_slow_descent
+
+    rng = np.random.default_rng(seed)
+    x = np.arange(1000.0)
+    noise = 0.004 * rng.standard_normal(1000)
+    line = 1.4 - 2.4e-4 * x + noise  # the same 17 % gain in a straight line: too slow
+    take_off = 1.4 - 0.02 * np.minimum(x, 500) / 500 - 0.22 * np.maximum(x - 500, 0) / 500 + noise
+    assert [f.evidence["diagnosis"] for f in detect_slow_descent((x, line))] == ["too_slow"]
+    assert detect_slow_descent((x, take_off)) == []
+
+
 def _memorising_run(bounce: float, seed: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """A train loss falling to ~0.01 over 600 steps and a val loss that drops to ~0.6 in
     three evaluations, then jumps up and back down by ``bounce`` (relative) every

@@ -67,7 +67,10 @@ class StagnationParams:
     jitter: float = 0.005  # a plateau whose points bounce < 0.5 %/point is converged
     slow_min_gain: float = 0.02  # too slow: a significant fall of at least 2 % …
     slow_max_gain: float = 0.3  # … and less than 30 % over the run …
-    slow_min_deceleration: float = 0.6  # … whose second half gains ≥ 60 % of the first's
+    slow_min_deceleration: float = 0.6  # … whose second half gains ≥ 60 % of the first's …
+    #: … and at most this many times the first's (a line bends neither way; a curve that
+    #: gains far more later has taken off after a slow start and is under way).
+    slow_max_deceleration: float = 3.0
 
 
 @dataclass(frozen=True)
