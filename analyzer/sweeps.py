@@ -625,11 +625,22 @@ def batch_scaling(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
 
 
 def reconcile(analyses: Sequence[RunAnalysis], sweeps: Sequence[Sweep]) -> list[RunAnalysis]:
-    """Per-run suggestions that do not contradict their sweep: an LR change that would
-    land at or above the stability edge goes to the sweep's recommended LR instead (an
-    increase that would then not be one keeps the LR)."""
+    """The analyses with the suggestion of each run given the sweeps of its analysis set
+    — the one suggestion the Review grid, the Run page, the Sweeps page, the reports, the
+    MLflow tags and the JSON all show: a run's own, unless its LR change would land at or
+    above its sweep's stability edge; then the sweep's recommended LR instead (an
+    increase that would then not be one keeps the LR). Idempotent; an analysis outside
+    every sweep is returned as it is."""
+    if not sweeps:
+        return list(analyses)
     by_run = {p.id: s for s in sweeps for p in s.points}
     return [_reconciled(a, by_run.get(a.meta.id)) for a in analyses]
+
+
+def sweep_suggestion(analysis: RunAnalysis, sweeps: Sequence[Sweep]) -> Suggestion | None:
+    """The suggestion of one run given the sweeps of its analysis set
+    (:func:`reconcile` of that run)."""
+    return reconcile([analysis], sweeps)[0].suggestion
 
 
 def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:

@@ -325,7 +325,7 @@ def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, 
         rules = {
             "LR Tempo suggested (min_loss/3, centred smoothing)":
                 t.suggested_lr if t else None,
-            "LR Tempo min_loss/10 (the rule before 2026-12-06)":
+            "LR Tempo min_loss/10 (same smoothing)":
                 t.min_loss_lr / 10 if t else None,
             "LR Tempo steepest": t.steepest_lr if t else None,
             "torch-lr-finder steepest (EMA 0.05)":
