@@ -24,8 +24,8 @@ warm-up). The loss is read against the LR on a log axis:
   minimum sits near the edge of stability, and when in doubt the smaller LR is the
   safer. Chosen on corpus 2's tune families (``python -m benchmarks.sweeps``): 58 %
   inside the good range vs 42 % for min/10 on a window of n/20 and 42 % for fastai's
-  min/10; the share was 50–58 % for any divisor from 2.5 to 5 with windows of n/12 to
-  n/8, so the rule is not a spike of one setting (held-out families: 60 % vs 30 %).
+  min/10; 5–7 of the 12 for any divisor from 2.5 to 5 with windows of n/12 to n/8, so
+  the rule is not a spike of one setting (held-out families: 50 % vs 30 %).
 
 Confidence: 0.9 when the loss fell by ≥ 20 % and blew up after its minimum, 0.6 when it
 fell but did not blow up (the minimum may sit at the end of the ramp), 0.3 when the
