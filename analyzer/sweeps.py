@@ -520,6 +520,7 @@ def _place(fit: Fit | None, x: np.ndarray, ib: int, means: np.ndarray, at_edge: 
     best = float(np.min(means))
     tol = max(RANGE_TOL * abs(best), 2 * (fit.noise if fit is not None else 0.0))
     yhat = fit.at(x)[0] if fit is not None else means
+    yhat = np.where(np.abs(x - x[ib]) <= FIT_SPAN + 1e-9, yhat, means)  # never extrapolated
     ok = [i for i in range(len(x)) if min(yhat[i], means[i]) <= best + tol
           and abs(i - ib) <= 2 and x[i] <= cap + 1e-9] or [ib]
     lo, hi = 10 ** float(x[min(ok)]), 10 ** float(min(x[max(ok)], cap))
