@@ -41,8 +41,9 @@ Recommendation
   ended finite included) has its minimum nearer to a ×3 step into that gap: then that
   step (:func:`toward_gap`; corpus 2 inside the good range: tune families 90 % vs 75 %,
   held-out 72 % vs 70 %; "the smallest LR within the seeds' noise of the best" scored
-  88 % and 48 %). Never above half the stability edge (when in doubt, the smaller LR). When the best stable LR lies a decade or more below the edge with
-  nothing tried between, the LRs in between are named to try next; if the runs at the
+  88 % and 48 %). Never above half the stability edge (when in doubt, the smaller LR).
+  When the best stable LR lies a decade or more below the edge with nothing tried
+  between, the LRs in between are named to try next; if the runs at the
   edge still ended lower than every stable one, the recommendation is a decade below
   the edge (the per-run cut of an oscillation) instead of the far smaller stable LR.
   The curve's minimum, when it lies between tried LRs away from the recommendation, is
@@ -455,7 +456,8 @@ def recommend(group: str, metric: str, members: Sequence[SweepPoint],
     curve = _curve_dict(fit, x[near]) if fit is not None else {}
     text = _rationale(groups, lrs, edge, best_pt, metric, rec, at_edge, next_lrs, members)
     text += gap_note
-    if not gap_note.startswith(" The unstable") and abs(math.log10(rec) - x[ib]) > 0.05:
+    stepped = abs(rec_x - x[ib]) > 1e-9 and abs(math.log10(rec) - rec_x) < 1e-6
+    if stepped:  # toward_gap moved it and neither the edge nor the gap rule overrode it
         text += (f" {_fmt(rec)} itself was not tried: the final losses either side of "
                  f"{_fmt(s_lrs[ib])} put the minimum toward it, in the untried gap.")
     if untried is not None:
@@ -484,7 +486,7 @@ def toward_gap(x: np.ndarray, y: np.ndarray, xb: float) -> float:
     v = float(-c[1] / (2 * c[0]))
     steps = [xb + math.copysign(min(abs(o - xb) / 2, GAP_STEP), o - xb)
              for o in (xs[0], xs[2]) if abs(o - xb) >= MIN_GAP]
-    step = min(steps, key=lambda c: abs(c - v), default=None)
+    step = min(steps, key=lambda s: abs(s - v), default=None)
     return step if step is not None and abs(v - step) < abs(v - xb) else xb
 
 
