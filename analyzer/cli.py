@@ -235,7 +235,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if getattr(args, "write_tags", False):
-        _write_tags(analyses, args.sources)
+        _write_tags(analyses, args.sources, sweeps)
     if args.fail_on:
         bar = SEVERITY_RANK[args.fail_on]
         if any(SEVERITY_RANK[f.severity] >= bar for a in analyses for f in a.findings):
@@ -243,7 +243,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if result.errors else EXIT_OK
 
 
-def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str]) -> None:
+def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],
+                sweeps: Sequence[Sweep] = ()) -> None:
     """``review --write-tags``: the verdicts as MLflow run tags; one summary line on stderr."""
     from .readers import is_mlflow_uri
     from .readers.mlflow_store import resolve_uri
@@ -256,7 +257,7 @@ def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str]) -> None:
                 uris.append(resolve_uri(src))
             except LRTempoError:
                 continue
-    results = write_back(analyses, tracking_uris=uris)
+    results = write_back(analyses, tracking_uris=uris, sweeps=sweeps)
     for r in results:
         if r.outcome == "failed":
             print(f"lrtempo: {r.run_name}: cannot write tags to {r.tracking_uri}: {r.message}",

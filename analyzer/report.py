@@ -21,7 +21,7 @@ from .errors import printable
 from .lrtext import evidence_text, format_lr, lr_change, worst_text
 from .model import Run, RunMeta
 from .roles import role_series
-from .sweeps import Sweep
+from .sweeps import Sweep, reconcile
 
 SCHEMA = "lrtempo.analysis/1"
 STATUS_ORDER = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
@@ -34,6 +34,7 @@ KIND_COLOURS = {
 def build_document(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
                    sweeps: Sequence[Sweep] | None = None) -> dict[str, Any]:
     """The JSON contract document (``sweeps`` added when given)."""
+    analyses = reconcile(analyses, sweeps or ())  # a sweep member's advice agrees with it
     runs = []
     for a in analyses:
         obj = a.to_dict()
@@ -116,6 +117,7 @@ def safe_url(url: str | None) -> str | None:
 def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
                 sweeps: Sequence[Sweep] = ()) -> str:
     """A plain-text report for the terminal."""
+    analyses = reconcile(analyses, sweeps)  # a sweep member's advice agrees with it
     lines = []
     counts = status_counts(analyses)
     lines.append(f"LR Tempo: {len(analyses)} run(s) — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
@@ -166,6 +168,7 @@ def md_link(label: str, url: str | None) -> str:
 def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
                     sweeps: Sequence[Sweep] = ()) -> str:
     """A Markdown report (a table of runs, then each run's findings)."""
+    analyses = reconcile(analyses, sweeps)  # a sweep member's advice agrees with it
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"# LR Tempo review — {now}", ""]
     counts = status_counts(analyses)
@@ -261,6 +264,7 @@ def render_html(
     """A self-contained HTML report; ``runs`` (by id) adds a sparkline per run, or
     ``sparklines`` (by id) when they were drawn where the runs were read (a fleet review)."""
     esc = html.escape
+    analyses = reconcile(analyses, sweeps)  # a sweep member's advice agrees with it
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     counts = status_counts(analyses)
     rows = []

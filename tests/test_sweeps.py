@@ -331,3 +331,24 @@ def test_unrelated_logs_in_one_folder_are_no_sweep() -> None:
     analyses = [analyze_run(r) for r in result.runs]
     assert len(analyses) == 3
     assert sweeps_of(result.runs, analyses) == []
+
+
+def test_an_untried_gap_the_losses_bend_toward_gets_a_x3_step() -> None:
+    """The best tried LR (1e-3) with a 2-decade untried gap above it: the parabola of log
+    loss through 1e-4, 1e-3 and 1e-1 has its minimum above 1e-3, so the advice is the ×3
+    step into the gap, said to be untried; a curve centred on the best, or no gap beside
+    it, keeps the tried LR."""
+    diverged = _pt(1.0, math.inf, "divergence")
+    bends = find_sweeps([_pt(1e-5, 2.0), _pt(1e-4, 1.0), _pt(1e-3, 0.6), _pt(1e-1, 1.5),
+                         diverged])[0]
+    assert bends.recommended_lr == pytest.approx(10 ** -2.5, rel=0.05)
+    assert bends.stability_edge_lr == pytest.approx(1.0)
+    assert "0.0032 itself was not tried" in bends.rationale
+    lo, hi = bends.recommended_range
+    assert lo == pytest.approx(1e-3) and hi == pytest.approx(10 ** -2.5, rel=0.05)  # not 0.1
+    centred = find_sweeps([_pt(1e-5, 1.0), _pt(1e-3, 0.6), _pt(1e-1, 1.0), diverged])[0]
+    assert centred.recommended_lr == pytest.approx(1e-3)
+    assert "not tried" not in centred.rationale
+    dense = find_sweeps([_pt(1e-4, 1.0), _pt(3e-4, 0.7), _pt(1e-3, 0.6), _pt(3e-3, 0.7),
+                         diverged])[0]
+    assert dense.recommended_lr == pytest.approx(1e-3)
