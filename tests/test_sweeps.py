@@ -311,6 +311,7 @@ def test_a_gap_below_the_edge_is_named_and_a_better_unstable_run_pulls_up() -> N
 
 def test_benchmark_runs_on_the_cached_corpus2(capsys: pytest.CaptureFixture[str],
                                              tmp_path: Path) -> None:
+    from benchmarks.corpus2.families import SETUPS
     from benchmarks.corpus2.store import DATA_DIR, exists
     from benchmarks.sweeps import main as bench
 
@@ -318,9 +319,9 @@ def test_benchmark_runs_on_the_cached_corpus2(capsys: pytest.CaptureFixture[str]
         pytest.skip("no corpus 2 cache")
     assert bench(["--designs", "1", "--no-range-tests", "--json", str(tmp_path / "b.json")]) == 0
     out = capsys.readouterr().out
-    assert "| sweep: LR Tempo recommended | all | 22 |" in out
+    assert f"| sweep: LR Tempo recommended | all | {len(SETUPS)} |" in out
     rows = json.loads((tmp_path / "b.json").read_text())["sweeps"]
-    assert len(rows) == 22 and all(r["sweeps_found"] == 1 for r in rows)
+    assert len(rows) == len(SETUPS) and all(r["sweeps_found"] == 1 for r in rows)
     assert all(5 <= len(r["js"]) <= 9 and r["js"][0] == -6 and r["js"][-1] == 4 for r in rows)
 
 
