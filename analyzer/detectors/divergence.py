@@ -247,7 +247,10 @@ def _excursion(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig
         kind="oscillation", metric=metric, start_step=int(rx[i]), end_step=int(rx[j]),  # type: ignore[arg-type]
         severity="warning", confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak) + 0.5 * share),
         evidence={"onset_step": float(rx[i]), "excursion_ratio": peak / ref, "first_value": float(y[0]),
-                  "final_level": final, "peak_value": peak, "share_above": share, "path": "excursion"},
+                  "final_level": final, "peak_value": peak, "share_above": share, "path": "excursion",
+                  # real progress after the excursion (a warm-up may then be the fix): the
+                  # run ended at ≤ half its first value; else it went nowhere
+                  "recovered": float(final <= 0.5 * float(y[0]))},
         message=f"The {metric.replace('_', ' ')} rose to {peak:.4g} ({peak / ref:.1f}× both its first "
                 f"value and its final level) and stayed above {p.excursion_hold:g}× that from step "
                 f"{int(rx[i])} to {int(rx[j])} ({100 * share:.0f}% of the run): the learning rate threw "
