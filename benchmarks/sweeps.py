@@ -18,15 +18,17 @@ wherever corpus 2 trained one at a chosen LR. Each design is analyzed like a use
 the recommended LR inside the good range (goal ≥ 90 %), within ×2 of it (goal 100 %);
 beside the baseline "lowest loss tried" (the best run's LR).
 
-**Range tests.** Per setup, one real exponential LR ramp with the setup's model, data,
-batch size and optimizer (torch-lr-finder's loop: 200 steps from 1e-7 to 10, stopped
-when its smoothed loss exceeds 5× its best), cached in ``--range-cache``. Scored: the
-share of suggested LRs inside the good range and within ×2 for LR Tempo's reading
-(:func:`analyzer.range_test.read_range_test`: min_loss/3 on a centred smoothing, and its
-steepest-descent LR) and the usual rules as the libraries compute them: torch-lr-finder's
-steepest descent (EMA 0.05, skip 10 first and 5 last points), fastai's min/10 (EMA
-0.98, bias-corrected) and fastai's ``valley`` (the longest falling stretch of that
-smoothed loss, 2/3 of the way down, last 5 points skipped).
+**Range tests.** Per setup, three real exponential LR ramps (seeds 0–2: init and
+batches differ) with the setup's model, data, batch size and optimizer (torch-lr-finder's
+loop: 200 steps from 1e-7 to 10, stopped when its smoothed loss exceeds 5× its best),
+cached in ``--range-cache``. Scored per ramp: the share of suggested LRs inside the good
+range and within ×2 for LR Tempo's reading (:func:`analyzer.range_test.read_range_test`:
+the LR where the centred-smoothed loss has made 90 % of its fall to its minimum; the
+former min_loss/3, min_loss/10 and the steepest-descent LR of the same smoothing) and
+the usual rules as the libraries compute them: torch-lr-finder's steepest descent (EMA
+0.05, skip 10 first and 5 last points), fastai's min/10 (EMA 0.98, bias-corrected) and
+fastai's ``valley`` (the longest falling stretch of that smoothed loss, 2/3 of the way
+down, last 5 points skipped).
 
 Caveat: the truth comes from one seed per LR (corpus 2's sweep), and the team's sweeps
 reuse the runs at those LRs (a dense sweep with more seeds is future work).
@@ -332,8 +334,10 @@ def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, 
         steps = np.arange(len(lrs), dtype=float)
         t = read_range_test((steps, lrs), (steps, losses))
         rules = {
-            "LR Tempo suggested (min_loss/3, centred smoothing)":
+            "LR Tempo suggested (90% of the fall, centred smoothing)":
                 t.suggested_lr if t else None,
+            "LR Tempo min_loss/3 (the rule before, same smoothing)":
+                t.min_loss_lr / 3 if t else None,
             "LR Tempo min_loss/10 (same smoothing)":
                 t.min_loss_lr / 10 if t else None,
             "LR Tempo steepest": t.steepest_lr if t else None,
