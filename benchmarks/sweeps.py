@@ -18,15 +18,17 @@ wherever corpus 2 trained one at a chosen LR. Each design is analyzed like a use
 the recommended LR inside the good range (goal ≥ 90 %), within ×2 of it (goal 100 %);
 beside the baseline "lowest loss tried" (the best run's LR).
 
-**Range tests.** Per setup, one real exponential LR ramp with the setup's model, data,
-batch size and optimizer (torch-lr-finder's loop: 200 steps from 1e-7 to 10, stopped
-when its smoothed loss exceeds 5× its best), cached in ``--range-cache``. Scored: the
-share of suggested LRs inside the good range and within ×2 for LR Tempo's reading
-(:func:`analyzer.range_test.read_range_test`: min_loss/3 on a centred smoothing, and its
-steepest-descent LR) and the usual rules as the libraries compute them: torch-lr-finder's
-steepest descent (EMA 0.05, skip 10 first and 5 last points), fastai's min/10 (EMA
-0.98, bias-corrected) and fastai's ``valley`` (the longest falling stretch of that
-smoothed loss, 2/3 of the way down, last 5 points skipped).
+**Range tests.** Per setup, three real exponential LR ramps (seeds 0–2: init and
+batches differ) with the setup's model, data, batch size and optimizer (torch-lr-finder's
+loop: 200 steps from 1e-7 to 10, stopped when its smoothed loss exceeds 5× its best),
+cached in ``--range-cache``. Scored per ramp: the share of suggested LRs inside the good
+range and within ×2 for LR Tempo's reading (:func:`analyzer.range_test.read_range_test`:
+the LR where the centred-smoothed loss has made 90 % of its fall to its minimum; the
+former min_loss/3, min_loss/10 and the steepest-descent LR of the same smoothing) and
+the usual rules as the libraries compute them: torch-lr-finder's steepest descent (EMA
+0.05, skip 10 first and 5 last points), fastai's min/10 (EMA 0.98, bias-corrected) and
+fastai's ``valley`` (the longest falling stretch of that smoothed loss, 2/3 of the way
+down, last 5 points skipped).
 
 Caveat: the truth comes from one seed per LR (corpus 2's sweep), and the team's sweeps
 reuse the runs at those LRs (a dense sweep with more seeds is future work).
@@ -57,6 +59,7 @@ from .corpus2.train import Result
 SPAN = tuple(range(-6, 5))  # half-decade multipliers of the good LR: x1e-3 .. x1e2
 SIZES = (5, 9)
 RAMP = (1e-7, 10.0, 200)  # start, end, steps
+RAMP_SEEDS = (0, 1, 2)  # one ramp per seed and setup (init and batches differ)
 DEFAULT_RANGE_CACHE = Path(__file__).parent / "data" / "sweeps_range_tests.json"
 
 
@@ -253,14 +256,21 @@ def ramp_run(setup_key: str, start: float, end: float, steps: int, seed: int = 0
     return lrs, losses
 
 
-def range_tests(setups: Sequence[SetupRuns], cache: Path) -> dict[str, tuple[list, list]]:
-    """Ramps per setup, trained once and cached as JSON (``{key: [lrs, losses]}``)."""
+def ramp_key(setup_key: str, seed: int) -> str:
+    """The cache key of a setup's ramp at ``seed`` (seed 0 keeps the bare setup key)."""
+    return setup_key if seed == 0 else f"{setup_key}@seed{seed}"
+
+
+def range_tests(setups: Sequence[SetupRuns], cache: Path, seeds: Sequence[int] = RAMP_SEEDS,
+                train: bool = True) -> dict[str, tuple[list, list]]:
+    """Ramps per setup and seed, trained once and cached as JSON (``{key: [lrs, losses]}``,
+    key :func:`ramp_key`); with ``train=False`` only the cached ones."""
     have: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
-    missing = [s.key for s in setups if s.key not in have]
-    for i, key in enumerate(missing, 1):
-        print(f"range test {i}/{len(missing)}: {key}", file=sys.stderr)
-        lrs, losses = ramp_run(key, *RAMP)
-        have[key] = [lrs, [x if math.isfinite(x) else None for x in losses]]
+    missing = [(s.key, sd) for sd in seeds for s in setups if ramp_key(s.key, sd) not in have]
+    for i, (key, sd) in enumerate(missing if train else (), 1):
+        print(f"range test {i}/{len(missing)}: {key} seed {sd}", file=sys.stderr)
+        lrs, losses = ramp_run(key, *RAMP, seed=sd)
+        have[ramp_key(key, sd)] = [lrs, [x if math.isfinite(x) else None for x in losses]]
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(have))
     return {k: (v[0], [math.nan if x is None else x for x in v[1]]) for k, v in have.items()}
@@ -310,21 +320,24 @@ def fastai_valley(lrs: np.ndarray, losses: np.ndarray) -> float:
     return float(lrs[start + int(sections) + int(sections / 2)])
 
 
-def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, list]]
-                      ) -> list[dict[str, Any]]:
-    """Per setup: each rule's LR and whether it lies in the good range / within ×2."""
+def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, list]],
+                      seeds: Sequence[int] = RAMP_SEEDS) -> list[dict[str, Any]]:
+    """Per setup and ramp seed: each rule's LR and whether it lies in the good range /
+    within ×2."""
     rows = []
-    for st in setups:
-        if st.key not in ramps:
+    for st, sd in ((st, sd) for sd in seeds for st in setups):
+        if ramp_key(st.key, sd) not in ramps:
             continue
-        lrs, losses = (np.asarray(x, float) for x in ramps[st.key])
+        lrs, losses = (np.asarray(x, float) for x in ramps[ramp_key(st.key, sd)])
         finite = np.isfinite(losses)
         stop = int(np.argmin(finite)) if not finite.all() else len(losses)
         steps = np.arange(len(lrs), dtype=float)
         t = read_range_test((steps, lrs), (steps, losses))
         rules = {
-            "LR Tempo suggested (min_loss/3, centred smoothing)":
+            "LR Tempo suggested (90% of the fall, centred smoothing)":
                 t.suggested_lr if t else None,
+            "LR Tempo min_loss/3 (the rule before, same smoothing)":
+                t.min_loss_lr / 3 if t else None,
             "LR Tempo min_loss/10 (same smoothing)":
                 t.min_loss_lr / 10 if t else None,
             "LR Tempo steepest": t.steepest_lr if t else None,
@@ -333,7 +346,8 @@ def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, 
             "fastai lr_min (min/10, EMA 0.98)": fastai_min10(lrs[:stop], losses[:stop]),
             "fastai valley (EMA 0.98)": fastai_valley(lrs[:stop], losses[:stop]),
         }
-        rows.append({"setup": st.key, "split": st.split, "good_range": list(st.good_range),
+        rows.append({"setup": st.key, "seed": sd, "split": st.split,
+                     "good_range": list(st.good_range),
                      "points": len(lrs), "confidence": t.confidence if t else None,
                      "lrs": rules, "ok": {k: score(v, st.good_range) for k, v in rules.items()},
                      "ok_seeds": {k: score(v, st.seed_range) if st.seed_range else (False, False)
@@ -383,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the sub-sampling")
     p.add_argument("--no-range-tests", dest="range_tests", action="store_false")
     p.add_argument("--range-cache", type=Path, default=DEFAULT_RANGE_CACHE)
+    p.add_argument("--ramp-seeds", type=int, default=len(RAMP_SEEDS),
+                   help=f"range-test ramps per setup, seeds 0..N-1 (default {len(RAMP_SEEDS)})")
     p.add_argument("--json", type=Path, metavar="FILE", help="write every row as JSON")
     args = p.parse_args(argv)
     if not exists(args.data):
@@ -390,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
               "(generate it: python -m benchmarks.corpus2)", file=sys.stderr)
         return 2
     setups = load_setups(args.data)
+    seeds = tuple(range(args.ramp_seeds))
     sweep_rows = run_sweeps(setups, args.designs, args.seed)
     rt_rows: list[dict[str, Any]] = []
     if args.range_tests:
@@ -398,13 +415,13 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("benchmarks.sweeps: torch not importable: range tests from the cache only",
                   file=sys.stderr)
-            ramps = ({k: tuple(v) for k, v in json.loads(args.range_cache.read_text()).items()}
-                     if args.range_cache.is_file() else {})
+            ramps = range_tests(setups, args.range_cache, seeds, train=False)
         else:
-            ramps = range_tests(setups, args.range_cache)
-        rt_rows = score_range_tests(setups, ramps)
+            ramps = range_tests(setups, args.range_cache, seeds)
+        rt_rows = score_range_tests(setups, ramps, seeds)
     print(f"corpus 2: {len(setups)} setups, {len(sweep_rows)} team sweeps "
-          f"({args.designs} per setup, seed {args.seed}), {len(rt_rows)} range tests\n")
+          f"({args.designs} per setup, seed {args.seed}), {len(rt_rows)} range tests "
+          f"({len(seeds)} seeds per setup)\n")
     print(table(sweep_rows, rt_rows))
     edge = [r for r in sweep_rows if r["at_edge"]]
     print(f"\nsweeps whose best LR sat at the edge of what was tried: {len(edge)}; "

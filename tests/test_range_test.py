@@ -12,7 +12,7 @@ import pytest
 
 from analyzer.analysis import analyze_run
 from lrtempo.cli import main
-from analyzer.range_test import ramp_kind, read_range_test
+from analyzer.range_test import FALL_SHARE, RULE, fall_lr, ramp_kind, read_range_test, smooth
 from analyzer.readers import read_sources
 from benchmarks.corpus.train import TrainParams, train
 
@@ -65,8 +65,8 @@ def test_lr_finder_csv_is_read_as_a_range_test(tmp_path: Path) -> None:
     assert a.roles.lr == "lr" and a.roles.train_loss == "loss"
     assert a.status == "healthy" and a.findings == ()
     t = a.lr_range_test
-    assert t is not None and t.ramp == "exponential" and t.rule == "min_loss/3"
-    assert t.suggested_lr == pytest.approx(t.min_loss_lr / 3)
+    assert t is not None and t.ramp == "exponential" and t.rule == RULE == "90% of the fall"
+    assert t.min_loss_lr / 30 < t.suggested_lr < t.min_loss_lr
     assert t.steepest_lr is not None and t.steepest_lr <= t.min_loss_lr
     assert t.blowup_lr is not None and t.blowup_lr > t.min_loss_lr
     # SGD+momentum on standardized digits trains well around 1e-2..1e-1: the reading agrees
@@ -76,6 +76,13 @@ def test_lr_finder_csv_is_read_as_a_range_test(tmp_path: Path) -> None:
     lrs, losses = lr_find()
     near = (lrs > t.min_loss_lr / 3) & (lrs < t.min_loss_lr * 3)
     assert np.median(losses[near]) < 0.5 * losses[0]
+    # the suggestion is where the raw loss has made most of its fall, not far before it:
+    # just above it the loss is near the floor, a decade below it far above the floor
+    start, floor = float(np.median(losses[:10])), float(np.median(losses[near]))
+    just_above = (lrs >= t.suggested_lr) & (lrs < t.suggested_lr * 1.5)
+    decade_below = (lrs > t.suggested_lr / 15) & (lrs < t.suggested_lr / 7)
+    assert np.median(losses[just_above]) < start - 0.7 * (start - floor)
+    assert np.median(losses[decade_below]) > start - 0.5 * (start - floor)
 
 
 def test_range_test_in_the_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -132,3 +139,23 @@ def test_lr_finder_history_json_is_read_as_a_range_test(tmp_path: Path) -> None:
     write_lr_find_csv(csv / "lr_find.csv")
     b = analyze_run(read_sources([str(csv / "lr_find.csv")]).runs[0])
     assert a.lr_range_test.suggested_lr == pytest.approx(b.lr_range_test.suggested_lr, rel=1e-6)
+
+
+def test_the_suggestion_is_where_the_smoothed_loss_made_90_percent_of_its_fall() -> None:
+    # flat at 2.0, a linear fall to 0.2 over 44 steps (20..64), flat, then a blow-up
+    s = np.concatenate([np.full(20, 2.0), np.linspace(2.0, 0.2, 45), np.full(20, 0.2),
+                        np.linspace(0.2, 5.0, 20)])
+    at = np.logspace(-6, 1, len(s))
+    i_min = int(np.argmin(s))
+    # 90 % of the 1.8 fall = 39.6 steps of 1.8/44: reached 40 steps into the fall
+    assert FALL_SHARE == 0.9 and fall_lr(at, s, i_min) == pytest.approx(at[60])
+    assert fall_lr(at, s, i_min, share=0.6) == pytest.approx(at[47])  # 26.4 steps
+    # never past the minimum, even when the loss only rises
+    up = np.linspace(1.0, 3.0, 30)
+    assert fall_lr(at[:30], up, 0) == at[0]
+    # and read_range_test agrees on the same curve (smoothing keeps a linear fall linear)
+    steps = np.arange(len(s), dtype=float)
+    t = read_range_test((steps, at), (steps, s))
+    assert t is not None and t.suggested_lr == pytest.approx(
+        fall_lr(at, smooth(s), int(np.argmin(smooth(s)))))
+    assert at[57] <= t.suggested_lr <= at[62] and t.blowup_lr is not None

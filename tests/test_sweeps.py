@@ -275,6 +275,24 @@ def test_benchmark_scoring_and_designs() -> None:
         assert all((j, 1) in d for j in js if j in (0, 2))
 
 
+def test_benchmark_range_test_cache_holds_one_ramp_per_seed(tmp_path: Path) -> None:
+    from benchmarks.sweeps import SetupRuns, range_tests, ramp_key, score_range_tests
+
+    assert ramp_key("f/s", 0) == "f/s" and ramp_key("f/s", 2) == "f/s@seed2"
+    lrs = np.logspace(-6, 1, 71).tolist()
+    fall = (2.0 - 1.5 / (1 + np.exp(-3 * (np.log10(lrs) + 3)))).tolist()  # floor from 1e-2
+    cache = tmp_path / "ramps.json"
+    seed1 = [lrs[:61], fall[:60] + [None]]  # ended on a non-finite loss
+    cache.write_text(json.dumps({"f/s": [lrs, fall], "f/s@seed1": seed1}))
+    st = SetupRuns("f/s", "tune", 1e-2, (3e-3, 3e-2), {})
+    ramps = range_tests([st], cache, seeds=(0, 1, 2), train=False)  # nothing trained
+    assert set(ramps) == {"f/s", "f/s@seed1"} and math.isnan(ramps["f/s@seed1"][1][-1])
+    rows = score_range_tests([st], ramps, seeds=(0, 1, 2))
+    assert [r["seed"] for r in rows] == [0, 1]
+    rule = "LR Tempo suggested (90% of the fall, centred smoothing)"
+    assert all(r["ok"][rule] == (True, True) for r in rows)  # the fall is 90 % done by ~5e-3
+
+
 def test_a_run_that_blew_up_before_its_first_evaluation_joins_the_sweep() -> None:
     runs = []
     for lr in (0.003, 0.03, 0.3, 30.0):  # SGD on diabetes (MSE): 30 overflows by step ~60
