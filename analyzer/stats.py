@@ -200,10 +200,16 @@ def _small_rolling_median(v: np.ndarray, w: int) -> np.ndarray:
     and an even count's median is the mean of its two middle values, as pandas takes it."""
     n, lead = len(v), w // 2
     out = np.empty(n)
-    full = np.lib.stride_tricks.sliding_window_view(v, w)  # window starting at j: point j+lead
-    out[lead:lead + len(full)] = np.median(full, axis=1)
-    for i in (*range(lead), *range(lead + len(full), n)):
-        out[i] = np.median(v[max(0, i - lead):min(n, i - lead + w)])
+    windows = np.lib.stride_tricks.as_strided(v, (n - w + 1, w), (v.strides[0],) * 2,
+                                              writeable=False)
+    full = np.sort(windows, axis=1)  # the window starting at j is point j + lead's
+    out[lead:n - w + 1 + lead] = (full[:, w // 2] if w % 2
+                                  else (full[:, w // 2 - 1] + full[:, w // 2]) / 2)
+    vals = v.tolist()
+    for i in (*range(lead), *range(n - w + 1 + lead, n)):  # windows cut by an end
+        cut = sorted(vals[max(0, i - lead):min(n, i - lead + w)])
+        k = len(cut)
+        out[i] = cut[k // 2] if k % 2 else (cut[k // 2 - 1] + cut[k // 2]) / 2
     return out
 
 
