@@ -193,8 +193,10 @@ def _read_frame(path: Path, body: str, sep: str, header_line: int) -> tuple[pd.D
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            # UTF-8 bytes, not a StringIO: that one holds the text at 4 bytes a character
             frame = pd.read_csv(
-                io.StringIO(body), sep=sep, decimal=_decimal_for(sep, body), engine="c",
+                io.BytesIO(body.encode("utf-8")), encoding="utf-8", sep=sep,
+                decimal=_decimal_for(sep, body), engine="c",
                 skipinitialspace=True, keep_default_na=False, na_values=[""], index_col=False,
                 on_bad_lines="warn", low_memory=False,
             )
@@ -409,7 +411,6 @@ def metric_frame(
 
     Rows written out of step order (shuffled, not a few restarts) are sorted by step.
     """
-    names, step_parts, value_parts, wall_parts = [], [], [], []
     picked = np.flatnonzero(rows)
     order, back = shuffled_order(steps[picked])
     if order is not None:
@@ -417,17 +418,26 @@ def metric_frame(
         table.warn(f"steps out of order from line {table.row_lines[first]} on "
                    f"({back} step decreases); rows sorted by step")
         picked = picked[order]
-    for name, col in metrics:
-        idx = picked[table.filled[col][picked]]
-        if len(idx):
-            names.append(np.full(len(idx), name, dtype=object))
-            step_parts.append(steps[idx])
-            value_parts.append(table.values[col][idx])
-            wall_parts.append(wall[idx] if wall is not None else np.full(len(idx), np.nan))
-    if not names:
+    parts = [(name, col, picked[table.filled[col][picked]]) for name, col in metrics]
+    parts = [(name, col, idx) for name, col, idx in parts if len(idx)]
+    total = sum(len(idx) for _, _, idx in parts)
+    if not total:
         return empty_frame()
-    return finalize_columns(np.concatenate(names), np.concatenate(step_parts),
-                            np.concatenate(value_parts), np.concatenate(wall_parts))
+    # the long columns filled in place (no per-metric copies to concatenate: a big log's
+    # peak memory)
+    names = np.empty(total, dtype=object)
+    long_steps, values = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.float64)
+    walls = np.full(total, np.nan)
+    at = 0
+    for name, col, idx in parts:
+        end = at + len(idx)
+        names[at:end] = name
+        np.take(steps, idx, out=long_steps[at:end])
+        np.take(table.values[col], idx, out=values[at:end])
+        if wall is not None:
+            np.take(wall, idx, out=walls[at:end])
+        at = end
+    return finalize_columns(names, long_steps, values, walls)
 
 
 def make_run(
