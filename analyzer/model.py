@@ -59,8 +59,8 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     _rows: tuple[int, dict[str, np.ndarray]] | None = field(default=None, init=False, repr=False,
                                                              compare=False)
-    _arrays: tuple[int, dict[str, tuple[np.ndarray, ...]]] | None = field(
-        default=None, init=False, repr=False, compare=False)
+    _columns: tuple[int, tuple[np.ndarray, ...]] | None = field(default=None, init=False,
+                                                                repr=False, compare=False)
 
     def _metric_rows(self) -> dict[str, np.ndarray]:
         """Row positions of each metric in first-seen order, computed once per frame
@@ -79,26 +79,21 @@ class Run:
         return {k: len(v) for k, v in self._metric_rows().items()}
 
     def arrays(self, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """``(step, value, wall_time)`` of one metric sorted by step, as read-only numpy
-        arrays (the data of :meth:`series` without building a frame; cached per frame),
-        or ``None`` when the run has no such metric."""
-        if self._arrays is None or self._arrays[0] != id(self.frame):
-            self._arrays = (id(self.frame), {})
-        cache = self._arrays[1]
-        if metric not in cache:
-            idx = self._metric_rows().get(metric)
-            if idx is None:
-                return None
-            cols = tuple(self.frame[c].to_numpy(dtype=DTYPES[c])[idx]
-                         for c in ("step", "value", "wall_time"))
-            step = cols[0]
-            if len(step) > 1 and bool(np.any(step[1:] < step[:-1])):
-                order = np.argsort(step, kind="stable")
-                cols = tuple(a[order] for a in cols)
-            for a in cols:
-                a.flags.writeable = False
-            cache[metric] = cols
-        return cache[metric]  # type: ignore[return-value]
+        """``(step, value, wall_time)`` of one metric sorted by step, as new numpy arrays
+        (the data of :meth:`series` without building a frame: a small run's analysis asks
+        for its series several times), or ``None`` when the run has no such metric."""
+        idx = self._metric_rows().get(metric)
+        if idx is None:
+            return None
+        if self._columns is None or self._columns[0] != id(self.frame):
+            # views of the frame's columns (canonical dtypes), so nothing is held twice
+            self._columns = (id(self.frame), tuple(self.frame[c].to_numpy(dtype=DTYPES[c])
+                                                   for c in ("step", "value", "wall_time")))
+        step, value, wall = (a[idx] for a in self._columns[1])
+        if len(step) > 1 and bool(np.any(step[1:] < step[:-1])):
+            order = np.argsort(step, kind="stable")
+            step, value, wall = step[order], value[order], wall[order]
+        return step, value, wall
 
     def series(self, metric: str) -> pd.DataFrame:
         """Points of one metric, sorted by step (columns ``step, value, wall_time``)."""
@@ -106,7 +101,7 @@ class Run:
         if got is None:
             return empty_frame()[["step", "value", "wall_time"]]
         step, value, wall = got
-        return pd.DataFrame({"step": step.copy(), "value": value.copy(), "wall_time": wall.copy()})
+        return pd.DataFrame({"step": step, "value": value, "wall_time": wall})
 
 
 def _rows_by_metric(frame: pd.DataFrame) -> dict[str, np.ndarray]:

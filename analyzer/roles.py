@@ -173,4 +173,4 @@ def role_arrays(run: Run, name: str | None) -> tuple[np.ndarray, np.ndarray] | N
     got = run.arrays(name)
     if got is None or not len(got[0]):
         return None
-    return got[0].astype(np.float64), got[1].astype(np.float64)
+    return got[0].astype(np.float64), got[1]  # new arrays (Run.arrays), float64 values
