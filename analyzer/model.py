@@ -57,16 +57,17 @@ class Run:
     meta: RunMeta
     frame: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
-    _rows: tuple[int, dict[str, np.ndarray]] | None = field(default=None, init=False, repr=False,
-                                                             compare=False)
-    _columns: tuple[int, tuple[np.ndarray, ...]] | None = field(default=None, init=False,
-                                                                repr=False, compare=False)
+    # caches keyed by the frame object itself (not its id, which a new frame may reuse)
+    _rows: tuple[pd.DataFrame, dict[str, np.ndarray]] | None = field(
+        default=None, init=False, repr=False, compare=False)
+    _columns: tuple[pd.DataFrame, tuple[np.ndarray, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     def _metric_rows(self) -> dict[str, np.ndarray]:
         """Row positions of each metric in first-seen order, computed once per frame
         (one pass over the metric column instead of one comparison per lookup)."""
-        if self._rows is None or self._rows[0] != id(self.frame):
-            self._rows = (id(self.frame), _rows_by_metric(self.frame))
+        if self._rows is None or self._rows[0] is not self.frame:
+            self._rows = (self.frame, _rows_by_metric(self.frame))
         return self._rows[1]
 
     @property
@@ -85,10 +86,10 @@ class Run:
         idx = self._metric_rows().get(metric)
         if idx is None:
             return None
-        if self._columns is None or self._columns[0] != id(self.frame):
+        if self._columns is None or self._columns[0] is not self.frame:
             # views of the frame's columns (canonical dtypes), so nothing is held twice
-            self._columns = (id(self.frame), tuple(self.frame[c].to_numpy(dtype=DTYPES[c])
-                                                   for c in ("step", "value", "wall_time")))
+            self._columns = (self.frame, tuple(self.frame[c].to_numpy(dtype=DTYPES[c])
+                                               for c in ("step", "value", "wall_time")))
         step, value, wall = (a[idx] for a in self._columns[1])
         if len(step) > 1 and bool(np.any(step[1:] < step[:-1])):
             order = np.argsort(step, kind="stable")
