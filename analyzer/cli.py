@@ -121,12 +121,13 @@ def render(fmt: str, analyses: list[RunAnalysis], result: ReadResult,
     return render_text(analyses, result.errors, sweeps)
 
 
-def _review_extra(run: Run, analysis: RunAnalysis, group_by: str | None = None
-                  ) -> tuple[str, object]:
-    """What a fleet worker keeps of a run: its sparkline and its sweep point."""
+def _review_extra(run: Run, analysis: RunAnalysis, group_by: str | None = None,
+                  sparkline: bool = True) -> tuple[str, object]:
+    """What a fleet worker keeps of a run: its sparkline (only an HTML report shows one:
+    ``""`` unless ``sparkline``) and its sweep point."""
     from .report import sparkline_svg
 
-    return sparkline_svg(run, analysis), sweep_point(run, analysis, group_by)
+    return sparkline_svg(run, analysis) if sparkline else "", sweep_point(run, analysis, group_by)
 
 
 def _with_sweeps(analyses: list[RunAnalysis], sweeps: list[Sweep]
@@ -161,7 +162,8 @@ def _read_and_analyze(args: argparse.Namespace, since: float | None,
         fleet = review(sources, executor=parse_executor(executor), since=since,
                        experiment=args.experiment, train_loss=args.train_loss,
                        val_loss=args.val_loss, lr=args.lr,
-                       extra=partial(_review_extra, group_by=group_by))
+                       extra=partial(_review_extra, group_by=group_by,
+                                     sparkline=_output_format(args) == "html"))
         result = ReadResult(errors=list(fleet.errors))
         if skipped is not None:
             skipped.extend(fleet.skipped)
