@@ -15,15 +15,49 @@ var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
     window.scrollTo(0, 0);
   }
 
+  // The run's name (a long one cut in the middle, so its end stays readable; the full
+  // name is the cell's tooltip), what tells it from runs of the same name, and "new"
+  // when it was not in this browser's last review (window.lrtempoNewIds, see review.py).
+  var TAIL = 10;
   dagcomponentfuncs.RunLink = function (props) {
     var data = props.data || {};
     var href = "/run?id=" + encodeURIComponent(String(data.id || ""));
-    var children = String(props.value == null ? "" : props.value);
-    return React.createElement(
+    var name = String(props.value == null ? "" : props.value);
+    var parts = [];
+    if (name.length > 2 * TAIL + 4) {
+      parts.push(React.createElement("span", { className: "run-head", key: "h" },
+                                     name.slice(0, name.length - TAIL)));
+      parts.push(React.createElement("span", { className: "run-tail", key: "t" },
+                                     name.slice(name.length - TAIL)));
+    } else {
+      parts.push(React.createElement("span", { className: "run-head", key: "h" }, name));
+    }
+    var children = [React.createElement(
       "a",
-      { href: href, className: "run-link", onClick: function (e) { navigate(e, href); } },
-      children
-    );
+      { href: href, className: "run-link", key: "a",
+        onClick: function (e) { navigate(e, href); } },
+      parts
+    )];
+    if (data.run_suffix) {
+      children.push(React.createElement("span", { className: "run-suffix", key: "s" },
+                                        String(data.run_suffix)));
+    }
+    var fresh = window.lrtempoNewIds;
+    if (fresh && fresh.has && fresh.has(String(data.id))) {
+      children.push(React.createElement("span", { className: "badge run-new", key: "n",
+                                                  title: "new since your last review" }, "new"));
+    }
+    return React.createElement("span", { className: "run-cell" }, children);
+  };
+
+  // MLflow's run state; a running run stands out.
+  dagcomponentfuncs.RunState = function (props) {
+    var s = String(props.value == null ? "" : props.value);
+    if (!s) {
+      return "";
+    }
+    var cls = { RUNNING: "bg-info text-dark", FAILED: "bg-danger", KILLED: "bg-dark" }[s];
+    return React.createElement("span", { className: "badge run-state " + (cls || "bg-light text-dark border") }, s);
   };
 
   var BADGE = {
@@ -35,13 +69,22 @@ var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
     insufficient_data: "bg-light text-dark border",
   };
 
+  // The status (the column itself sorts by the row's triage position); a running run's
+  // verdict is marked "so far".
   dagcomponentfuncs.StatusBadge = function (props) {
-    var s = String(props.value == null ? "" : props.value);
-    return React.createElement(
+    var data = props.data || {};
+    var s = String(data.status != null ? data.status : (props.value == null ? "" : props.value));
+    var badge = React.createElement(
       "span",
-      { className: "badge status-badge status-" + s.replace(/[^a-z_]/g, "") + " " + (BADGE[s] || "bg-secondary") },
+      { className: "badge status-badge status-" + s.replace(/[^a-z_]/g, "") + " " + (BADGE[s] || "bg-secondary"),
+        key: "b" },
       s.replace(/_/g, " ")
     );
+    if (!data.running) {
+      return badge;
+    }
+    return React.createElement("span", null, [badge, React.createElement(
+      "span", { className: "so-far", key: "f", title: "the run is still running" }, " so far")]);
   };
 
   // The run's train loss as a tiny line (values already scaled to [0, 1] server-side).
