@@ -863,18 +863,23 @@ def triage_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for same in by_name.values():
         if len(same) < 2:
             continue
-        for field_, fmt in (("experiment", str), ("start", str),
+        for field_, fmt in (("experiment", _last_part), ("experiment", str), ("start", str),
                             ("id", lambda v: "#" + str(v)[:8])):
-            values = [str(r.get(field_) or "") for r in same]
+            values = [fmt(str(r.get(field_) or "")) for r in same]
             if all(values) and len(set(values)) == len(values):
                 for r, v in zip(same, values, strict=True):
-                    suffix[id(r)] = fmt(v)
+                    suffix[id(r)] = v
                 break
         else:
             for i, r in enumerate(same):
                 suffix[id(r)] = f"#{str(r.get('id') or '')[:8]} ({i + 1})"
     return [{**r, "triage": i, "run_suffix": suffix.get(id(r), "")}
             for i, r in enumerate(ordered)]
+
+
+def _last_part(path: str) -> str:
+    """``team-a/vision`` → ``vision`` (an experiment's last path segment)."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 class TagFilterError(ValueError):

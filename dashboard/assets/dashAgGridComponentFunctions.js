@@ -34,7 +34,7 @@ var dagcomponentfuncs = (window.dashAgGridComponentFunctions =
     }
     var children = [React.createElement(
       "a",
-      { href: href, className: "run-link", key: "a",
+      { href: href, className: "run-link", key: "a", "aria-label": name,
         onClick: function (e) { navigate(e, href); } },
       parts
     )];

@@ -40,23 +40,23 @@ STATUSES = ("divergence", "oscillation", "overfitting", "stagnation", "insuffici
 COLUMNS: list[dict[str, Any]] = [
     # A long name is cut in the middle (its end stays readable), the full name on hover;
     # runs of the same name carry what tells them apart (``run_suffix``).
-    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 150, "flex": 2,
+    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 210, "flex": 2,
      "filter": "agTextColumnFilter", "tooltipField": "run"},
     {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 86,
      "cellDataType": False, "sortable": False, "filter": False},
     {"field": "experiment", "headerName": "Experiment", "filter": "agTextColumnFilter",
-     "minWidth": 100, "flex": 1, "tooltipField": "experiment"},
+     "minWidth": 96, "flex": 1, "tooltipField": "experiment"},
     {"field": "user", "headerName": "User", "width": 84, "filter": "agTextColumnFilter"},
-    {"field": "source", "headerName": "Source", "width": 76, "filter": False},
-    {"field": "state", "headerName": "State", "cellRenderer": "RunState", "width": 96,
+    {"field": "source", "headerName": "Source", "width": 72, "filter": False},
+    {"field": "state", "headerName": "State", "cellRenderer": "RunState", "width": 92,
      "filter": "agTextColumnFilter", "headerTooltip": "MLflow run state"},
-    {"field": "start", "headerName": "Start (UTC)", "width": 140, "filter": False},
-    {"field": "duration", "headerName": "Duration", "width": 84, "filter": False,
+    {"field": "start", "headerName": "Start (UTC)", "width": 132, "filter": False},
+    {"field": "duration", "headerName": "Duration", "width": 80, "filter": False,
      "sortable": False},
     # Trouble first: the column sorts by the row's triage position (severity, then the
     # finding's confidence, then the latest start; see dashboard.data.triage_rows).
     {"field": "triage", "colId": "status", "headerName": "Status", "cellRenderer": "StatusBadge",
-     "initialSort": "asc", "width": 138, "cellDataType": "number",
+     "initialSort": "asc", "width": 132, "cellDataType": "number",
      "filter": "agTextColumnFilter",
      "filterValueGetter": {"function": "params.data ? params.data.status : ''"},
      "headerTooltip": "Sorted trouble first: divergence, oscillation, overfitting, "
@@ -317,7 +317,8 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
     extras = [store.extra_values(r) for r in data.runs]
     if chosen:  # rows and runs are in the same order
         rows = [{**row, **{k: ex.get(k) for k in chosen}} for row, ex in zip(rows, extras)]
-    columns = COLUMNS + [extra_column(k) for k in chosen]
+    at = next(i for i, c in enumerate(COLUMNS) if c.get("colId") == "lr") + 1
+    columns = COLUMNS[:at] + [extra_column(k) for k in chosen] + COLUMNS[at:]
     same = (isinstance(shown_columns, list)
             and [c.get("colId") or c.get("field") for c in shown_columns if isinstance(c, dict)]
             == [c.get("colId") or c.get("field") for c in columns])
@@ -328,7 +329,9 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
             [{"label": e, "value": e} for e in experiments],
             [{"label": u, "value": u} for u in users],
             mlflow_row_count(data.rows) == 0 or not _may_write(),
-            notices or None, column_options(extras, chosen), chosen,
+            notices or None, column_options(extras, chosen),
+            # not before this browser's saved choice is known (the store loads it late)
+            chosen if isinstance(saved_columns, list) else no_update,
             no_update if same else columns)
 
 
