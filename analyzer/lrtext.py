@@ -262,6 +262,29 @@ def evidence_text(evidence: Mapping[str, Any] | None, limit: int | None = None) 
     return ", ".join(f"{k} = {v}" for k, v in items)
 
 
+#: Evidence keys people read otherwise (the rest: underscores as spaces).
+EVIDENCE_WORDS: Mapping[str, str] = {"p_value": "p-value", "lr": "LR", "val": "val"}
+
+
+def evidence_label(key: str) -> str:
+    """``best_val_step`` → ``best val step``; ``rise_pct`` → ``rise`` (its value has ``%``);
+    ``lr_at_start`` → ``LR at start``."""
+    k = str(key)
+    if k in EVIDENCE_WORDS:
+        return EVIDENCE_WORDS[k]
+    if k.lower().endswith("_pct"):
+        k = k[:-4]
+    return " ".join(EVIDENCE_WORDS.get(w, w) for w in k.split("_") if w)
+
+
+def evidence_readable(evidence: Mapping[str, Any] | None, limit: int | None = None) -> str:
+    """``best val step 1000 · rise 3.28 % · p-value 1e-9`` (None/NaN left out)."""
+    items = evidence_items(evidence)
+    if limit is not None:
+        items = items[:limit]
+    return " · ".join(f"{evidence_label(k)} {v}" for k, v in items)
+
+
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
@@ -284,6 +307,8 @@ __all__ = [
     "LRChange",
     "action_label",
     "evidence_items",
+    "evidence_label",
+    "evidence_readable",
     "evidence_text",
     "finding_text",
     "format_factor",

@@ -18,7 +18,7 @@ import numpy as np
 
 from .analysis import RunAnalysis
 from .errors import printable
-from .lrtext import evidence_text, format_lr, lr_change, plain_advice, worst_text
+from .lrtext import evidence_readable, format_lr, lr_change, plain_advice, worst_text
 from .model import Run, RunMeta
 from .roles import role_series
 from .sweeps import Sweep
@@ -226,7 +226,7 @@ def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, 
             continue
         out += ["", f"## {md_text(a.meta.name)}", ""]
         for f in a.findings:
-            ev = evidence_text(f.evidence)
+            ev = evidence_readable(f.evidence)
             out.append(f"- **{md_text(f.kind)}** ({md_text(f.severity)}, {md_text(f.metric)}, "
                        f"steps {int(f.start_step)}–{int(f.end_step)}, confidence "
                        f"{f.confidence:.2f}): {md_text(f.message)}"
@@ -318,7 +318,7 @@ def render_html(
         findings = "".join(
             f"<div><b>{esc(f.kind)}</b> ({esc(f.severity)}, {esc(f.metric)}, steps "
             f"{int(f.start_step)}–{int(f.end_step)}, conf. {f.confidence:.2f}): {esc(f.message)}"
-            + (f"<div class='muted'>{esc(ev)}</div>" if (ev := evidence_text(f.evidence)) else "")
+            + (f"<div class='muted'>{esc(ev)}</div>" if (ev := evidence_readable(f.evidence)) else "")
             + "</div>"
             for f in a.findings
         ) or '<span class="muted">no finding</span>'

@@ -295,14 +295,21 @@ def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str,
     train, val, lr = store.role_series(run, analysis.roles)  # cached: a zoom re-uses them
     if all(s is None or s.empty for s in (train, val, lr)):
         return empty_figure("this run has no loss or learning-rate metric")
-    epoch_name = next((n for n in run.metric_names if n.lower() in ("epoch", "train/epoch")), None)
-    epoch = run.series(epoch_name) if epoch_name and x_mode == "epoch" else None
+    epoch = epoch_series(run) if x_mode == "epoch" else None
     return run_figure(train, val, lr, findings=analysis.findings, suggestion=analysis.suggestion,
                       smoothing=float(smoothing or 0), log_y=log_y, x_mode=x_mode,
                       step_label=run.meta.step_axis, epoch=epoch, x_range=x_range)
 
 
-def compare_view(run_ids: list[str], log_y: bool):
+def epoch_series(run: Run) -> Any:
+    """The run's logged epoch metric (``epoch``, ``train/epoch``), else ``None``."""
+    name = next((n for n in run.metric_names if n.lower() in ("epoch", "train/epoch")), None)
+    return run.series(name) if name else None
+
+
+def compare_view(run_ids: list[str], log_y: bool, smoothing: float = 0.6, x_mode: str = "step"):
+    """The Compare figure (train smoothed by ``smoothing``; x by step, epoch or wall time)
+    and the runs' status table."""
     store = current_store()
     items, rows = [], []
     for rid in (run_ids or [])[:MAX_COMPARE]:
@@ -311,7 +318,8 @@ def compare_view(run_ids: list[str], log_y: bool):
             rows.append(html.Tr([html.Td(rid), html.Td("not found", colSpan=3)]))
             continue
         a = analyze_safely(run)
-        items.append(CompareRun(run.meta.name, a.status, *store.role_series(run, a.roles)))
+        items.append(CompareRun(run.meta.name, a.status, *store.role_series(run, a.roles),
+                                epoch=epoch_series(run) if x_mode == "epoch" else None))
         sug = a.suggestion
         rows.append(html.Tr([
             html.Td(dcc.Link(run.meta.name, href=run_href(rid))),
@@ -322,7 +330,7 @@ def compare_view(run_ids: list[str], log_y: bool):
     if not items:
         fig = empty_figure("choose runs to compare")
     else:
-        fig = compare_figure(items, log_y=log_y)
+        fig = compare_figure(items, log_y=log_y, smoothing=smoothing, x_mode=x_mode)
     table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("run", "status", "suggestion", "why")])),
                        html.Tbody(rows)], size="sm", id="compare-status-table") if rows else None
     return fig, table

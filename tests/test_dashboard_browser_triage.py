@@ -60,7 +60,7 @@ def seeded(mlflow_server: MlflowServer):
         status=None,
         params={"lr": "0.001", "batch_size": "32"},
     )
-    dups = {}
+    dups, longs = {}, []
     for team in ("teamA", "teamB"):
         exp = client.create_experiment(PREFIX + team)
         dups[team] = log_run(
@@ -71,13 +71,16 @@ def seeded(mlflow_server: MlflowServer):
             start_time=start,
             params={"lr": "0.0003", "batch_size": "64"},
         )
-        log_run(client, exp, LONG + team[-1], {"loss": _loss(60, 0.25)}, start_time=start)
+        longs.append(
+            log_run(client, exp, LONG + team[-1], {"loss": _loss(60, 0.25)}, start_time=start)
+        )
     yield {
         "client": client,
         "url": mlflow_server.url,
         "live": live,
         "dups": dups,
         "live_exp": live_exp,
+        "longs": longs,
     }
     for exp in client.search_experiments():
         if exp.name.startswith(PREFIX):
@@ -245,3 +248,52 @@ def test_bad_tag_filters_say_what_is_wrong(page, seeded) -> None:
     _open(page, "/?window=24h&tag=lrtempo.sample")
     _grid_row(page, "vit_lr3e-2_oscillating").wait_for()
     assert page.locator(".review-notice").count() == 0
+
+
+def _layout(page) -> dict:
+    return page.evaluate(
+        "() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
+        " return g && g._fullLayout ? {x1: g._fullLayout.xaxis.title.text,"
+        " x2: g._fullLayout.xaxis2 ? g._fullLayout.xaxis2.title.text : null,"
+        " y2: !!g._fullLayout.yaxis2, ylog: g._fullLayout.yaxis.type,"
+        " n: g.data.length} : null; }"
+    )
+
+
+def test_compare_smoothing_axis_and_log_y_live_in_the_url(page, seeded) -> None:
+    ids = ",".join(seeded["dups"].values())
+    _open(page, f"/compare?ids={ids}&x=time&smoothing=0.9&logy=1")
+    page.wait_for_function(
+        "() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
+        " return g && g._fullLayout && g._fullLayout.xaxis2"
+        " && g._fullLayout.xaxis2.title.text === 'hours since start'; }"
+    )
+    shown = _layout(page)
+    assert shown["y2"] and shown["ylog"] == "log", shown
+    assert page.locator("#compare-x input[value=time]").is_checked()
+    assert page.locator("#compare-logy input").is_checked()
+    page.locator("#compare-x").get_by_text("step", exact=True).click()
+    page.wait_for_function("() => !window.location.search.includes('x=')")
+    page.wait_for_function(
+        "() => document.querySelector('#compare-graph .js-plotly-plot')"
+        "._fullLayout.xaxis2.title.text === 'step'"
+    )
+    query = page.evaluate("() => window.location.search")
+    assert "smoothing=0.9" in query and "logy=1" in query, query
+    page.reload()  # the URL gives back the same view
+    page.wait_for_function(
+        "() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
+        " return g && g._fullLayout && g._fullLayout.xaxis2"
+        " && g._fullLayout.xaxis2.title.text === 'step'; }"
+    )
+    assert page.locator("#compare-logy input").is_checked()
+
+
+def test_compare_without_lr_has_no_empty_lr_panel(page, seeded) -> None:
+    _open(page, "/compare?ids=" + ",".join(seeded["longs"]))
+    page.wait_for_function(
+        "() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
+        " return g && g.data && g.data.length >= 2; }"
+    )
+    shown = _layout(page)
+    assert shown["x2"] is None and not shown["y2"] and shown["x1"] == "step", shown
