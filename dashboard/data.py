@@ -775,6 +775,7 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
         "experiment": m.experiment or ("uploads" if uploaded else ""),
         "source": "upload" if uploaded else m.source,
         "start": format_time(start, utc_suffix=False),
+        "start_short": format_time(start, utc_suffix=False)[5:],  # 12-06 04:41
         "start_ts": start,
         "duration": duration,
         "status": status,
@@ -834,12 +835,12 @@ def value_at(series: Any, step: int) -> float | None:
 
 
 def best_val_text(value: float | None, step: int | None) -> str:
-    """``0.412 @ step 1200`` (the best validation loss and its step), ``""`` if unknown."""
+    """``0.412 @ 1200`` (the best validation loss @ its step), ``""`` if unknown."""
     if step is None:
         return ""
     if value is None:
         return f"step {int(step)}"
-    return f"{format_sig(value)} @ step {int(step)}"
+    return f"{format_sig(value)} @ {int(step)}"
 
 
 def triage_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

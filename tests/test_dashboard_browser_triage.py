@@ -116,6 +116,11 @@ def test_trouble_first_with_state_so_far_and_best_val(page, seeded) -> None:
     for a, b in itertools.pairwise(rows):  # then the most confident finding first
         if a["status"] == b["status"]:
             assert a["confidence"] >= b["confidence"], (a["run"], b["run"])
+    fits = ("() => { const v = document.querySelector('#review-grid .ag-center-cols-viewport');"
+            " return [v.scrollWidth, v.clientWidth]; }")
+    scroll, width = page.evaluate(fits)
+    assert scroll <= width + 1, (scroll, width)  # every column in view at 1440 px
+    page.locator('.ag-header-cell[col-id="mlflow_url"]').wait_for()
     shown = page.locator(".ag-center-cols-container .ag-row").all_inner_texts()
     assert len(shown) == len(rows)
     # the live run: RUNNING, its verdict "so far"; finished MLflow runs FINISHED
@@ -129,7 +134,7 @@ def test_trouble_first_with_state_so_far_and_best_val(page, seeded) -> None:
     with_val = [r for r in rows if r["best_val"] is not None]
     assert len(with_val) >= 4
     for r in with_val:
-        assert re.fullmatch(r"\S+ @ step \d+", r["best_val_text"]), r["best_val_text"]
+        assert re.fullmatch(r"\S+ @ \d+", r["best_val_text"]), r["best_val_text"]
         assert float(r["best_val_text"].split(" @ ")[0]) == pytest.approx(r["best_val"], rel=5e-3)
     page.locator('.ag-header-cell[col-id="best_val"]').click()
     page.wait_for_function(
@@ -202,11 +207,15 @@ def test_new_runs_since_the_last_review_are_marked(page, seeded) -> None:
 def test_column_chooser_adds_params_and_metrics_and_is_kept(page, seeded) -> None:
     _open(page, "/?window=24h")
     _grid_row(page, LIVE).wait_for()
-    for label in ("param: batch_size", "metric: loss"):
+    for label, col in (("param: batch_size", "param:batch_size"), ("metric: loss", "metric:loss"),
+                       ("Source", "source")):
         page.locator("#review-columns").click()
-        page.keyboard.type(label.split(": ")[1])
+        page.keyboard.type(label.split(": ")[-1])
         page.get_by_text(label, exact=True).click()  # the menu is a portal
         page.keyboard.press("Escape")
+        page.wait_for_function(  # shown before the next choice (the options are re-made)
+            "() => dash_ag_grid.getApi('review-grid').getColumnDefs()"
+            f".some(c => c.colId === '{col}' && !c.hide)")
     key = "param:batch_size"
     has_columns = (
         "() => { const ids = dash_ag_grid.getApi('review-grid').getColumnDefs()"
@@ -214,6 +223,7 @@ def test_column_chooser_adds_params_and_metrics_and_is_kept(page, seeded) -> Non
         " && ids.includes('metric:loss'); }"
     )
     page.wait_for_function(has_columns)
+    page.locator('.ag-header-cell[col-id="source"]').wait_for()  # an optional column shown
     for col in (key, "metric:loss"):  # scrolled into view (the grid renders what is in view)
         page.evaluate(f"() => dash_ag_grid.getApi('review-grid').ensureColumnVisible('{col}')")
         page.locator(f'.ag-header-cell[col-id="{col}"]').wait_for()

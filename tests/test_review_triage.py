@@ -102,8 +102,8 @@ def test_good_tag_filters() -> None:
 
 
 def test_best_val_text_and_readable_evidence() -> None:
-    assert best_val_text(0.41234, 1200) == "0.412 @ step 1200"
-    assert best_val_text(3.2e-5, 7) == "3.2e-5 @ step 7"
+    assert best_val_text(0.41234, 1200) == "0.412 @ 1200"
+    assert best_val_text(3.2e-5, 7) == "3.2e-5 @ 7"
     assert best_val_text(None, 5) == "step 5" and best_val_text(0.5, None) == ""
     ev = {
         "best_val_step": 1000.0,

@@ -40,18 +40,23 @@ STATUSES = ("divergence", "oscillation", "overfitting", "stagnation", "insuffici
 COLUMNS: list[dict[str, Any]] = [
     # A long name is cut in the middle (its end stays readable), the full name on hover;
     # runs of the same name carry what tells them apart (``run_suffix``).
-    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 210, "flex": 2,
+    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 190, "flex": 3,
      "filter": "agTextColumnFilter", "tooltipField": "run"},
-    {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 86,
+    {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 76,
      "cellDataType": False, "sortable": False, "filter": False},
     {"field": "experiment", "headerName": "Experiment", "filter": "agTextColumnFilter",
-     "minWidth": 96, "flex": 1, "tooltipField": "experiment"},
-    {"field": "user", "headerName": "User", "width": 84, "filter": "agTextColumnFilter"},
-    {"field": "source", "headerName": "Source", "width": 72, "filter": False},
-    {"field": "state", "headerName": "State", "cellRenderer": "RunState", "width": 92,
+     "minWidth": 84, "flex": 1, "tooltipField": "experiment"},
+    {"field": "user", "headerName": "User", "width": 72, "filter": "agTextColumnFilter",
+     "tooltipField": "user"},
+    # Source is offered by the column chooser (the grid fits 1440 px without it).
+    {"field": "source", "headerName": "Source", "width": 72, "filter": False, "hide": True},
+    {"field": "state", "headerName": "State", "cellRenderer": "RunState", "width": 84,
      "filter": "agTextColumnFilter", "headerTooltip": "MLflow run state"},
-    {"field": "start", "headerName": "Start (UTC)", "width": 132, "filter": False},
-    {"field": "duration", "headerName": "Duration", "width": 80, "filter": False,
+    # Sorts by the time; shows month-day and time (the full date on hover).
+    {"field": "start_ts", "colId": "start", "headerName": "Start (UTC)", "width": 98,
+     "filter": False, "cellDataType": "number", "tooltipField": "start",
+     "valueFormatter": {"function": "params.data ? params.data.start_short : ''"}},
+    {"field": "duration", "headerName": "Duration", "width": 72, "filter": False,
      "sortable": False},
     # Trouble first: the column sorts by the row's triage position (severity, then the
     # finding's confidence, then the latest start; see dashboard.data.triage_rows).
@@ -61,7 +66,7 @@ COLUMNS: list[dict[str, Any]] = [
      "filterValueGetter": {"function": "params.data ? params.data.status : ''"},
      "headerTooltip": "Sorted trouble first: divergence, oscillation, overfitting, "
                       "stagnation, insufficient data, healthy; then confidence, then recency"},
-    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 115,
+    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 105,
      "tooltipField": "finding", "filter": "agTextColumnFilter"},
     # The line people read (``decrease LR 3e-3 → 3e-4 (×0.1)``) over the machine number:
     # the column sorts by the current LR, numerically, not by its text.
@@ -70,13 +75,14 @@ COLUMNS: list[dict[str, Any]] = [
      "tooltipField": "lr", "cellDataType": "number", "filter": False},
     # The LR its sweep recommends (↑/↓: the best was the largest/smallest tried), for a run
     # of a sweep, linking to the sweep on the Sweeps page. Min widths above leave it room.
-    {"field": "sweep_text", "headerName": "Sweep", "cellRenderer": "SweepLink", "width": 92,
+    {"field": "sweep_text", "headerName": "Sweep", "cellRenderer": "SweepLink", "width": 76,
      "tooltipField": "sweep_tip", "filter": "agTextColumnFilter"},
     # The best validation loss and its step; sorts by the loss, numerically.
-    {"field": "best_val", "colId": "best_val", "headerName": "Best val", "width": 132,
+    {"field": "best_val", "colId": "best_val", "headerName": "Best val @ step", "width": 114,
+     "headerTooltip": "the best validation loss and the step it was reached at",
      "valueFormatter": {"function": "params.data ? params.data.best_val_text : ''"},
      "tooltipField": "best_val_text", "cellDataType": "number", "filter": False},
-    {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 74,
+    {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 70,
      "sortable": False, "filter": False},
 ]
 
@@ -84,6 +90,21 @@ COLUMNS: list[dict[str, Any]] = [
 MAX_EXTRA_OPTIONS = 300
 #: Columns the chooser may add at once.
 MAX_EXTRA_COLUMNS = 12
+
+
+#: Grid columns hidden unless chosen (``col:FIELD`` in the chooser), with their labels.
+OPTIONAL_COLUMNS: dict[str, str] = {"col:source": "Source"}
+
+
+def grid_columns(chosen: list[str]) -> list[dict[str, Any]]:
+    """:data:`COLUMNS` with the chosen optional columns shown and the chosen params and
+    metrics (:func:`extra_column`) after the LR column."""
+    shown = {k.partition(":")[2] for k in chosen if k in OPTIONAL_COLUMNS}
+    base = [dict(c, hide=c["field"] not in shown) if f"col:{c['field']}" in OPTIONAL_COLUMNS
+            else c for c in COLUMNS]
+    at = next(i for i, c in enumerate(base) if c.get("colId") == "lr") + 1
+    extras = [extra_column(k) for k in chosen if k.startswith(("param:", "metric:"))]
+    return base[:at] + extras + base[at:]
 
 
 def extra_column(key: str) -> dict[str, Any]:
@@ -102,8 +123,10 @@ def column_options(runs_extras: list[dict[str, Any]], chosen: list[str]) -> list
     seen: Counter[str] = Counter(k for extras in runs_extras for k in extras)
     keys = [k for k, _ in sorted(seen.items(), key=lambda kv: (not kv[0].startswith("param:"),
                                                                -kv[1], kv[0]))]
-    keys = keys[:MAX_EXTRA_OPTIONS] + [k for k in chosen if k not in seen]
-    return [{"label": k.replace(":", ": ", 1), "value": k} for k in keys]
+    keys = keys[:MAX_EXTRA_OPTIONS] + [k for k in chosen
+                                       if k not in seen and k not in OPTIONAL_COLUMNS]
+    return ([{"label": label, "value": k} for k, label in OPTIONAL_COLUMNS.items()]
+            + [{"label": k.replace(":", ": ", 1), "value": k} for k in keys])
 
 
 #: Auto-refresh choices (seconds; 0 = off). A URL may ask for another period (5 s or more).
@@ -174,7 +197,7 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
                 dbc.DropdownMenuItem("Markdown report", id="review-export-md"),
             ], label="Export", id="review-export", size="sm", color="secondary"), width="auto"),
             dbc.Col(dcc.Dropdown(id="review-columns", multi=True, options=[], value=[],
-                                 placeholder="Columns: params, metrics…",
+                                 placeholder="Columns: params, metrics, source…",
                                  style={"minWidth": "14rem"}), md=2),
             dbc.Col(dbc.Button("Write tags to MLflow…", id="review-writeback", size="sm",
                                color="warning", outline=True, disabled=True,
@@ -204,7 +227,7 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
         ]), type="dot"),
         dag.AgGrid(
             id="review-grid",
-            columnDefs=COLUMNS,
+            columnDefs=grid_columns([]),
             rowData=[],
             getRowId="params.data.id",
             defaultColDef={"sortable": True, "resizable": True, "filter": True,
@@ -315,13 +338,16 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
                               data.analyses)
     store = current_store()
     extras = [store.extra_values(r) for r in data.runs]
-    if chosen:  # rows and runs are in the same order
-        rows = [{**row, **{k: ex.get(k) for k in chosen}} for row, ex in zip(rows, extras)]
-    at = next(i for i, c in enumerate(COLUMNS) if c.get("colId") == "lr") + 1
-    columns = COLUMNS[:at] + [extra_column(k) for k in chosen] + COLUMNS[at:]
-    same = (isinstance(shown_columns, list)
-            and [c.get("colId") or c.get("field") for c in shown_columns if isinstance(c, dict)]
-            == [c.get("colId") or c.get("field") for c in columns])
+    wanted = [k for k in chosen if k not in OPTIONAL_COLUMNS]
+    if wanted:  # rows and runs are in the same order
+        rows = [{**row, **{k: ex.get(k) for k in wanted}} for row, ex in zip(rows, extras)]
+    columns = grid_columns(chosen)
+
+    def ids(cols: Any) -> list[Any]:
+        return [(c.get("colId") or c.get("field"), bool(c.get("hide"))) for c in cols
+                if isinstance(c, dict)]
+
+    same = isinstance(shown_columns, list) and ids(shown_columns) == ids(columns)
     notices = [dbc.Alert(n, color="warning", className="py-2 mb-2 review-notice")
                for n in data.notices]
     return (triage_rows(rows), status_counts(data.counts),
