@@ -116,8 +116,10 @@ def test_trouble_first_with_state_so_far_and_best_val(page, seeded) -> None:
     for a, b in itertools.pairwise(rows):  # then the most confident finding first
         if a["status"] == b["status"]:
             assert a["confidence"] >= b["confidence"], (a["run"], b["run"])
-    fits = ("() => { const v = document.querySelector('#review-grid .ag-center-cols-viewport');"
-            " return [v.scrollWidth, v.clientWidth]; }")
+    fits = (
+        "() => { const v = document.querySelector('#review-grid .ag-center-cols-viewport');"
+        " return [v.scrollWidth, v.clientWidth]; }"
+    )
     scroll, width = page.evaluate(fits)
     assert scroll <= width + 1, (scroll, width)  # every column in view at 1440 px
     page.locator('.ag-header-cell[col-id="mlflow_url"]').wait_for()
@@ -207,15 +209,19 @@ def test_new_runs_since_the_last_review_are_marked(page, seeded) -> None:
 def test_column_chooser_adds_params_and_metrics_and_is_kept(page, seeded) -> None:
     _open(page, "/?window=24h")
     _grid_row(page, LIVE).wait_for()
-    for label, col in (("param: batch_size", "param:batch_size"), ("metric: loss", "metric:loss"),
-                       ("Source", "source")):
+    for label, col in (
+        ("param: batch_size", "param:batch_size"),
+        ("metric: loss", "metric:loss"),
+        ("Source", "source"),
+    ):
         page.locator("#review-columns").click()
         page.keyboard.type(label.split(": ")[-1])
         page.get_by_text(label, exact=True).click()  # the menu is a portal
         page.keyboard.press("Escape")
         page.wait_for_function(  # shown before the next choice (the options are re-made)
             "() => dash_ag_grid.getApi('review-grid').getColumnDefs()"
-            f".some(c => c.colId === '{col}' && !c.hide)")
+            f".some(c => c.colId === '{col}' && !c.hide)"
+        )
     key = "param:batch_size"
     has_columns = (
         "() => { const ids = dash_ag_grid.getApi('review-grid').getColumnDefs()"
