@@ -228,7 +228,9 @@ def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
     url = mlflow_run_url(run)
     header = html.Div([
         html.H3([html.Span(m.name, className="run-title", id="run-name"), " ",
-                 status_badge(analysis.status, id="run-status")], className="mb-1"),
+                 status_badge(analysis.status, id="run-status"),
+                 html.Small(" so far (still running)", className="so-far", id="run-so-far")
+                 if str(m.status or "").upper() == "RUNNING" else None], className="mb-1"),
         html.Div([
             html.Span(m.experiment or "", className="me-3"),
             html.Span(m.source, className="me-3 text-muted"),

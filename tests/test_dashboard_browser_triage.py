@@ -129,6 +129,12 @@ def test_trouble_first_with_state_so_far_and_best_val(page, seeded) -> None:
     live = _grid_row(page, LIVE)
     assert live.locator('.ag-cell[col-id="state"]').inner_text().strip() == "RUNNING"
     assert "so far" in live.locator('.ag-cell[col-id="status"]').inner_text()
+    live.get_by_role("link", name=LIVE, exact=True).click()  # the Run page says so too
+    page.locator("#run-so-far").wait_for()
+    assert "still running" in page.locator("#run-so-far").inner_text()
+    page.go_back()
+    _grid_row(page, LIVE).wait_for()
+    live = _grid_row(page, LIVE)
     done = _grid_row(page, "vit_lr3e-2_oscillating")
     assert done.locator('.ag-cell[col-id="state"]').inner_text().strip() == "FINISHED"
     assert "so far" not in done.locator('.ag-cell[col-id="status"]').inner_text()
