@@ -236,7 +236,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if getattr(args, "write_tags", False):
-        _write_tags(analyses, args.sources, getattr(args, "include_running", False))
+        _write_tags(analyses, args.sources, sweeps, getattr(args, "include_running", False))
     elif getattr(args, "include_running", False):
         print("lrtempo: --include-running applies only with --write-tags", file=sys.stderr)
     if args.fail_on:
@@ -247,7 +247,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],
-                include_running: bool = False) -> None:
+                sweeps: Sequence[Sweep] = (), include_running: bool = False) -> None:
     """``review --write-tags``: the verdicts as MLflow run tags (RUNNING runs only with
     ``--include-running``, tagged ``lrtempo.final=false``); one summary line on stderr."""
     from .readers import is_mlflow_uri
@@ -261,7 +261,8 @@ def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],
                 uris.append(resolve_uri(src))
             except LRTempoError:
                 continue
-    results = write_back(analyses, tracking_uris=uris, include_running=include_running)
+    results = write_back(analyses, tracking_uris=uris, sweeps=sweeps,
+                         include_running=include_running)
     for r in results:
         if r.outcome == "failed":
             print(f"lrtempo: {r.run_name}: cannot write tags to {r.tracking_uri}: {r.message}",

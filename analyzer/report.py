@@ -21,7 +21,7 @@ from .errors import printable
 from .lrtext import evidence_readable, format_lr, lr_change, plain_advice, worst_text
 from .model import Run, RunMeta
 from .roles import role_series
-from .sweeps import Sweep
+from .sweeps import Sweep, reconcile
 
 SCHEMA = "lrtempo.analysis/1"
 STATUS_ORDER = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
@@ -68,6 +68,7 @@ def advice_parts(a: RunAnalysis) -> tuple[str, str]:
 def build_document(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
                    sweeps: Sequence[Sweep] | None = None) -> dict[str, Any]:
     """The JSON contract document (``sweeps`` added when given)."""
+    analyses = reconcile(analyses, sweeps or ())  # a sweep member's advice agrees with it
     runs = []
     for a in analyses:
         obj = a.to_dict()
@@ -150,6 +151,7 @@ def safe_url(url: str | None) -> str | None:
 def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
                 sweeps: Sequence[Sweep] = ()) -> str:
     """A plain-text report for the terminal."""
+    analyses = reconcile(analyses, sweeps)  # a sweep member's advice agrees with it
     lines = []
     counts = status_counts(analyses)
     lines.append(f"LR Tempo: {len(analyses)} run(s) — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
@@ -201,6 +203,7 @@ def md_link(label: str, url: str | None) -> str:
 def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
                     sweeps: Sequence[Sweep] = ()) -> str:
     """A Markdown report (a table of runs, then each run's findings)."""
+    analyses = reconcile(analyses, sweeps)  # a sweep member's advice agrees with it
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"# LR Tempo review — {now}", ""]
     counts = status_counts(analyses)
@@ -306,6 +309,7 @@ def render_html(
     """A self-contained HTML report; ``runs`` (by id) adds a sparkline per run, or
     ``sparklines`` (by id) when they were drawn where the runs were read (a fleet review)."""
     esc = html.escape
+    analyses = reconcile(analyses, sweeps)  # a sweep member's advice agrees with it
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     counts = status_counts(analyses)
     rows = []

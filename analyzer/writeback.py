@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .analysis import RunAnalysis
 from .findings import worst
 from .lrtext import lr_change
+from .sweeps import Sweep, reconcile
 
 PREFIX = "lrtempo."
 #: The verdict tags, in the order they are written.
@@ -162,6 +163,7 @@ def write_back(
     tracking_uris: Sequence[str] = (),
     now: float | None = None,
     client_for: Callable[[str], Any] = _default_client,
+    sweeps: Sequence[Sweep] = (),
     include_running: bool = False,
 ) -> list[TagWrite]:
     """Store each MLflow run's verdict as ``lrtempo.*`` tags; one :class:`TagWrite` each.
@@ -170,8 +172,10 @@ def write_back(
 
     ``tracking_uris`` are the URIs the runs were read from (used instead of the
     credential-free one in a run's location when they name the same store);
-    ``client_for`` builds a client for a URI (``MlflowClient`` by default).
+    ``client_for`` builds a client for a URI (``MlflowClient`` by default); ``sweeps``
+    (of the analysis set) reconcile a sweep member's suggestion with its sweep.
     """
+    analyses = reconcile(analyses, sweeps)  # the tags say what the report and grid say
     stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
     analyzed_at = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     clients: dict[str, Any] = {}

@@ -22,10 +22,11 @@ beside the baseline "lowest loss tried" (the best run's LR).
 batch size and optimizer (torch-lr-finder's loop: 200 steps from 1e-7 to 10, stopped
 when its smoothed loss exceeds 5× its best), cached in ``--range-cache``. Scored: the
 share of suggested LRs inside the good range and within ×2 for LR Tempo's reading
-(:func:`analyzer.range_test.read_range_test`: min_loss/10 on a centred smoothing, and its
+(:func:`analyzer.range_test.read_range_test`: min_loss/3 on a centred smoothing, and its
 steepest-descent LR) and the usual rules as the libraries compute them: torch-lr-finder's
-steepest descent (EMA 0.05, skip 10 first and 5 last points) and fastai's min/10 (EMA
-0.98, bias-corrected).
+steepest descent (EMA 0.05, skip 10 first and 5 last points), fastai's min/10 (EMA
+0.98, bias-corrected) and fastai's ``valley`` (the longest falling stretch of that
+smoothed loss, 2/3 of the way down, last 5 points skipped).
 
 Caveat: the truth comes from one seed per LR (corpus 2's sweep), and the team's sweeps
 reuse the runs at those LRs (a dense sweep with more seeds is future work).
@@ -290,6 +291,25 @@ def fastai_min10(lrs: np.ndarray, losses: np.ndarray) -> float:
     return float(lrs[int(np.argmin(sm))]) / 10
 
 
+def fastai_valley(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """fastai's ``valley``: the longest decreasing subsequence of the bias-corrected
+    EMA(0.98) loss (last 5 points skipped), the LR 1/3 + 1/6 of the way along it."""
+    if len(lrs) > 10:
+        lrs, losses = lrs[:-5], losses[:-5]
+    sm = ema(losses, 0.98, bias_correct=True)
+    n = len(sm)
+    lds = [1] * n
+    start = end = 0
+    for i in range(1, n):
+        for j in range(i):
+            if sm[i] < sm[j] and lds[i] < lds[j] + 1:
+                lds[i] = lds[j] + 1
+            if lds[end] < lds[i]:
+                end, start = i, i - lds[i]
+    sections = (end - start) / 3
+    return float(lrs[start + int(sections) + int(sections / 2)])
+
+
 def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, list]]
                       ) -> list[dict[str, Any]]:
     """Per setup: each rule's LR and whether it lies in the good range / within ×2."""
@@ -303,12 +323,15 @@ def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, 
         steps = np.arange(len(lrs), dtype=float)
         t = read_range_test((steps, lrs), (steps, losses))
         rules = {
-            "LR Tempo suggested (min_loss/10, centred smoothing)":
+            "LR Tempo suggested (min_loss/3, centred smoothing)":
                 t.suggested_lr if t else None,
+            "LR Tempo min_loss/10 (same smoothing)":
+                t.min_loss_lr / 10 if t else None,
             "LR Tempo steepest": t.steepest_lr if t else None,
             "torch-lr-finder steepest (EMA 0.05)":
                 torch_lr_finder_steepest(lrs[:stop], losses[:stop]),
             "fastai lr_min (min/10, EMA 0.98)": fastai_min10(lrs[:stop], losses[:stop]),
+            "fastai valley (EMA 0.98)": fastai_valley(lrs[:stop], losses[:stop]),
         }
         rows.append({"setup": st.key, "split": st.split, "good_range": list(st.good_range),
                      "points": len(lrs), "confidence": t.confidence if t else None,

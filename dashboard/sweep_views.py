@@ -135,17 +135,22 @@ def sweeps_href(filters: ReviewFilters, sweep_id: str | None = None) -> str:
     return "/sweeps?" + urlencode({k: v for k, v in q.items() if v})
 
 
+def default_sweeps() -> list[Sweep]:
+    """The sweeps among the runs the Review shows by default (``[]``, logged, when they
+    cannot be read: each run's own advice then stands)."""
+    try:
+        return review_sweeps(ReviewFilters(window=current_store().default_window))[1]
+    except Exception:
+        log.warning("lrtempo: sweeps unavailable", exc_info=True)
+        return []
+
+
 def with_sweep_advice(analysis: Any) -> Any:
     """``analysis`` with its suggestion reconciled with the sweep it belongs to among the
-    runs the Review shows by default (:func:`reconcile`, as the grid, the Sweeps page and
-    ``lrtempo analyze`` show it); unchanged outside a sweep or when the sweeps cannot be
-    read."""
-    try:
-        _, sweeps = review_sweeps(ReviewFilters(window=current_store().default_window))
-    except Exception:  # the run's own advice still stands
-        log.warning("lrtempo: sweeps unavailable for the Run page", exc_info=True)
-        return analysis
-    return reconcile([analysis], sweeps)[0] if sweeps else analysis
+    runs the Review shows by default (:func:`reconcile`, as the grid, the Sweeps page,
+    the reports, the MLflow tags and ``lrtempo analyze`` show it); unchanged outside a
+    sweep or when the sweeps cannot be read."""
+    return reconcile([analysis], default_sweeps())[0]
 
 
 def with_sweep_columns(

@@ -183,11 +183,15 @@ def export_report(filters: ReviewFilters, fmt: str, now: float | None = None) ->
     """The current review as a ``dcc.Download`` payload (self-contained HTML or Markdown)."""
     if fmt not in EXPORT_TYPES:
         raise ValueError(f"export format {fmt!r}: use html or markdown")
+    from .sweep_views import review_sweeps  # the sweep views build on this module
+
     data = review_data(filters)
+    sweeps = review_sweeps(filters, data)[1]  # as the grid: its members' advice agrees
     if fmt == "html":
-        text = render_html(data.analyses, data.errors, {r.meta.id: r for r in data.runs})
+        text = render_html(data.analyses, data.errors, {r.meta.id: r for r in data.runs},
+                           sweeps=sweeps)
     else:
-        text = render_markdown(data.analyses, data.errors)
+        text = render_markdown(data.analyses, data.errors, sweeps)
     ext, mime = EXPORT_TYPES[fmt]
     day = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC).strftime("%Y-%m-%d")
     return {"content": text, "filename": f"lrtempo-review-{day}.{ext}", "type": mime, "base64": False}

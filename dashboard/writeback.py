@@ -192,7 +192,9 @@ def write_runs(run_ids: Sequence[str]) -> dbc.Alert:
             analyses.append(store.analyze(run))
     if not analyses:
         return result_alert("No MLflow run to tag: nothing was written.", "warning")
-    results = write_back(analyses, tracking_uris=store.mlflow_uris)
+    from .sweep_views import default_sweeps  # the Run page's sweeps: the same advice
+
+    results = write_back(analyses, tracking_uris=store.mlflow_uris, sweeps=default_sweeps())
     missing = len(run_ids) - len(analyses)
     failed = [r for r in results if r.outcome == "failed"]
     return result_alert(

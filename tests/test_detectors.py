@@ -565,6 +565,19 @@ def test_slow_descent_stats_tell_a_line_from_a_curve() -> None:
     assert curve["gain"] > 0.8 and curve["deceleration"] < 0.1
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_descent_that_takes_off_after_a_slow_start_is_not_too_slow(seed: int) -> None:
+    from analyzer.detectors.stagnation import detect_slow_descent
+
+    rng = np.random.default_rng(seed)
+    x = np.arange(1000.0)
+    noise = 0.004 * rng.standard_normal(1000)
+    line = 1.4 - 2.4e-4 * x + noise  # the same 17 % gain in a straight line: too slow
+    take_off = 1.4 - 0.02 * np.minimum(x, 500) / 500 - 0.22 * np.maximum(x - 500, 0) / 500 + noise
+    assert [f.evidence["diagnosis"] for f in detect_slow_descent((x, line))] == ["too_slow"]
+    assert detect_slow_descent((x, take_off)) == []
+
+
 def _memorising_run(bounce: float, seed: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """A train loss falling to ~0.01 over 600 steps and a val loss that drops to ~0.6 in
     three evaluations, then jumps up and back down by ``bounce`` (relative) every
@@ -604,3 +617,32 @@ def test_a_val_loss_bouncing_wildly_is_oscillation_despite_a_memorisation_gap() 
     findings, _ = analyze_series(train, val, lr)
     kinds = {f.kind for f in findings if f.severity != "info"}
     assert "oscillation" in kinds and "overfitting" not in kinds, [(f.kind, f.evidence.get("path")) for f in findings]
+
+
+# --- excursion: thrown out early, then a slow way back ---------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_loss_thrown_far_above_its_start_that_crawls_back_is_an_excursion(seed: int) -> None:
+    # Blown to ~3x its first value within the first steps (so the first tenth holds the
+    # blow-up itself), then decaying back to about where it began: the run learnt nothing.
+    rng = np.random.default_rng(seed)
+    t = np.arange(600.0)
+    y = 1.4 * (1 + 2.0 * np.exp(-t / 150) * (t > 3)) * np.exp(rng.normal(0, 0.03, t.size))
+    found = detect_divergence(t, y)
+    assert [(f.kind, f.evidence["path"]) for f in found] == [("oscillation", "excursion")]
+    assert found[0].evidence["excursion_ratio"] >= 2.0
+    # ended where it began: the LR is too large, not a warm-up problem
+    run = S.to_run(S.Synthetic(t, y, np.full(t.size, 0.3), {}))
+    assert analyze_run(run).suggestion.action == "decrease_lr"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_flat_noisy_loss_whose_first_value_is_low_is_no_excursion(seed: int) -> None:
+    # A frozen run (tiny LR) with a noisy minibatch loss: the first sample can sit far
+    # below the level, but the level never leaves its final value.
+    rng = np.random.default_rng(seed)
+    t = np.arange(800.0)
+    y = 1.3 * np.exp(rng.normal(0, 0.25, t.size))
+    y[0] = 0.67  # the level is 1.94x it (under the blown-up-at-start check), its peak more
+    assert detect_divergence(t, y) == []

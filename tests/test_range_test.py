@@ -65,8 +65,8 @@ def test_lr_finder_csv_is_read_as_a_range_test(tmp_path: Path) -> None:
     assert a.roles.lr == "lr" and a.roles.train_loss == "loss"
     assert a.status == "healthy" and a.findings == ()
     t = a.lr_range_test
-    assert t is not None and t.ramp == "exponential" and t.rule == "min_loss/10"
-    assert t.suggested_lr == pytest.approx(t.min_loss_lr / 10)
+    assert t is not None and t.ramp == "exponential" and t.rule == "min_loss/3"
+    assert t.suggested_lr == pytest.approx(t.min_loss_lr / 3)
     assert t.steepest_lr is not None and t.steepest_lr <= t.min_loss_lr
     assert t.blowup_lr is not None and t.blowup_lr > t.min_loss_lr
     # SGD+momentum on standardized digits trains well around 1e-2..1e-1: the reading agrees

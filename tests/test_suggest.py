@@ -107,10 +107,13 @@ def test_stagnation_actions() -> None:
     steps = np.arange(100.0)
     s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.001, plateau_frac=1.0)],
                 lr=(steps, np.full(100, 1e-6)))
-    assert s.action == "increase_lr" and s.factor == pytest.approx(1000.0)  # barely moved: ×1000
+    target, top = DEFAULT_PARAMS.stuck_target_gain, DEFAULT_PARAMS.stuck_multiplier[1]
+    assert s.action == "increase_lr" and s.factor == pytest.approx(min(target / 0.001, top))
+    s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.0, plateau_frac=1.0)],
+                lr=(steps, np.full(100, 1e-6)))
+    assert s.factor == pytest.approx(top)  # no gain at all: the largest step
     s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.025, plateau_frac=1.0)],
                 lr=(steps, np.full(100, 1e-6)))
-    target = DEFAULT_PARAMS.stuck_target_gain
     assert s.factor == pytest.approx(target / 0.025, rel=0.02)  # 2.5 % gained in a line
     s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.9, plateau_frac=1.0)],
                 lr=(steps, np.full(100, 1e-6)))

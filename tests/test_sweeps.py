@@ -311,6 +311,7 @@ def test_a_gap_below_the_edge_is_named_and_a_better_unstable_run_pulls_up() -> N
 
 def test_benchmark_runs_on_the_cached_corpus2(capsys: pytest.CaptureFixture[str],
                                              tmp_path: Path) -> None:
+    from benchmarks.corpus2.families import SETUPS
     from benchmarks.corpus2.store import DATA_DIR, exists
     from benchmarks.sweeps import main as bench
 
@@ -318,9 +319,9 @@ def test_benchmark_runs_on_the_cached_corpus2(capsys: pytest.CaptureFixture[str]
         pytest.skip("no corpus 2 cache")
     assert bench(["--designs", "1", "--no-range-tests", "--json", str(tmp_path / "b.json")]) == 0
     out = capsys.readouterr().out
-    assert "| sweep: LR Tempo recommended | all | 22 |" in out
+    assert f"| sweep: LR Tempo recommended | all | {len(SETUPS)} |" in out
     rows = json.loads((tmp_path / "b.json").read_text())["sweeps"]
-    assert len(rows) == 22 and all(r["sweeps_found"] == 1 for r in rows)
+    assert len(rows) == len(SETUPS) and all(r["sweeps_found"] == 1 for r in rows)
     assert all(5 <= len(r["js"]) <= 9 and r["js"][0] == -6 and r["js"][-1] == 4 for r in rows)
 
 
@@ -331,3 +332,24 @@ def test_unrelated_logs_in_one_folder_are_no_sweep() -> None:
     analyses = [analyze_run(r) for r in result.runs]
     assert len(analyses) == 3
     assert sweeps_of(result.runs, analyses) == []
+
+
+def test_an_untried_gap_the_losses_bend_toward_gets_a_x3_step() -> None:
+    """The best tried LR (1e-3) with a 2-decade untried gap above it: the parabola of log
+    loss through 1e-4, 1e-3 and 1e-1 has its minimum above 1e-3, so the advice is the ×3
+    step into the gap, said to be untried; a curve centred on the best, or no gap beside
+    it, keeps the tried LR."""
+    diverged = _pt(1.0, math.inf, "divergence")
+    bends = find_sweeps([_pt(1e-5, 2.0), _pt(1e-4, 1.0), _pt(1e-3, 0.6), _pt(1e-1, 1.5),
+                         diverged])[0]
+    assert bends.recommended_lr == pytest.approx(10 ** -2.5, rel=0.05)
+    assert bends.stability_edge_lr == pytest.approx(1.0)
+    assert "0.0032 itself was not tried" in bends.rationale
+    lo, hi = bends.recommended_range
+    assert lo == pytest.approx(1e-3) and hi == pytest.approx(10 ** -2.5, rel=0.05)  # not 0.1
+    centred = find_sweeps([_pt(1e-5, 1.0), _pt(1e-3, 0.6), _pt(1e-1, 1.0), diverged])[0]
+    assert centred.recommended_lr == pytest.approx(1e-3)
+    assert "not tried" not in centred.rationale
+    dense = find_sweeps([_pt(1e-4, 1.0), _pt(3e-4, 0.7), _pt(1e-3, 0.6), _pt(3e-3, 0.7),
+                         diverged])[0]
+    assert dense.recommended_lr == pytest.approx(1e-3)

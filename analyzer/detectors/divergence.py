@@ -21,7 +21,13 @@ Checks, in order (the first that fires wins, one finding per series):
    window cannot be the reference): the median of the rest of the run and of its last
    10 % are both ≥ ``divergence.explosion_factor`` × the first value. Critical; a spike
    (oscillation, warning) when the last 10 % came back below that.
-5. **Sustained upward drift** — on ≤ 512 block medians, Mann–Kendall with AR(1)
+5. **Excursion** — the rolling-median trend (≤ 512 block medians) peaks at ≥
+   ``divergence.excursion_factor`` (2×) both the first value and the final level, and
+   stays ≥ ``excursion_hold`` (1.25×) that for ≥ ``excursion_share`` (5 %) of the run:
+   the LR threw the weights out early (often within the first tenth, so check 4 has no
+   clean reference) and the run spent its steps getting back, ending near where it
+   began. Reported as kind ``oscillation`` (``path: excursion``), warning.
+6. **Sustained upward drift** — on ≤ 512 block medians, Mann–Kendall with AR(1)
    correction on 22 windows of a fixed grid (¼, ⅓, ½, ¾ of the run, starts every ⅛,
    and the whole run);
    Bonferroni over the windows. Needs p_adj < alpha AND a Theil–Sen rise ≥
@@ -165,6 +171,9 @@ def detect_divergence(
     start = _blown_up_at_start(x, y, len(early), final, metric, config)
     if start is not None:
         return [start]
+    excursion = _excursion(x, y, metric, config)
+    if excursion is not None:
+        return [excursion]
     return _drift(x, y, metric, config)
 
 
@@ -211,6 +220,41 @@ def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, final: float, metri
         message=f"The loss jumped from {y0:.4g} at the first step to a median of {level:.4g} "
                 f"({level / y0:.1f}×) by step {int(x[i])} and never came back: the learning rate blew "
                 "the model up at the start; lower it.",
+    )
+
+
+def _excursion(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) -> Finding | None:
+    """The trend rose to ≥ ``divergence.excursion_factor`` (2) × both its first value and its
+    final level, and stayed ≥ ``excursion_hold`` × that for ≥ ``excursion_share`` of the
+    run: the LR threw the weights out and the run spent its steps getting back (an
+    instability, reported as kind ``oscillation``, ``path: excursion``)."""
+    p = config.divergence
+    red = reduce_blocks(x, y)
+    rx, ry = red.steps, red.values
+    n = len(ry)
+    if n < 24:
+        return None
+    trend = rolling_median(ry, max(3, (n // 20) | 1))
+    final = float(np.median(ry[-max(3, n // 10):]))
+    ref = max(float(y[0]), final)
+    peak = float(trend.max())
+    held = trend >= p.excursion_hold * ref
+    if not (ref > 0 and peak >= p.excursion_factor * ref and held.mean() >= p.excursion_share):
+        return None
+    i, j = int(np.flatnonzero(held)[0]), int(np.flatnonzero(held)[-1])
+    share = float(held.mean())
+    return Finding(
+        kind="oscillation", metric=metric, start_step=int(rx[i]), end_step=int(rx[j]),  # type: ignore[arg-type]
+        severity="warning", confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak) + 0.5 * share),
+        evidence={"onset_step": float(rx[i]), "excursion_ratio": peak / ref, "first_value": float(y[0]),
+                  "final_level": final, "peak_value": peak, "share_above": share, "path": "excursion",
+                  # real progress after the excursion (a warm-up may then be the fix): the
+                  # run ended at ≤ half its first value; else it went nowhere
+                  "recovered": float(final <= 0.5 * float(y[0]))},
+        message=f"The {metric.replace('_', ' ')} rose to {peak:.4g} ({peak / ref:.1f}× both its first "
+                f"value and its final level) and stayed above {p.excursion_hold:g}× that from step "
+                f"{int(rx[i])} to {int(rx[j])} ({100 * share:.0f}% of the run): the learning rate threw "
+                "the weights out and the run spent its steps getting back; lower it.",
     )
 
 

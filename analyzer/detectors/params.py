@@ -67,7 +67,10 @@ class StagnationParams:
     jitter: float = 0.005  # a plateau whose points bounce < 0.5 %/point is converged
     slow_min_gain: float = 0.02  # too slow: a significant fall of at least 2 % …
     slow_max_gain: float = 0.3  # … and less than 30 % over the run …
-    slow_min_deceleration: float = 0.6  # … whose second half gains ≥ 60 % of the first's
+    slow_min_deceleration: float = 0.6  # … whose second half gains ≥ 60 % of the first's …
+    #: … and at most this many times the first's (a line bends neither way; a curve that
+    #: gains far more later has taken off after a slow start and is under way).
+    slow_max_deceleration: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,13 @@ class DivergenceParams:
     rise_range: float = 0.1  # … and ≥ 10 % of the run's trend range
     explosion_factor: float = 2.0  # a loss above 2× the early maximum
     const_frac: float = 0.15  # a constant tail over ≥ 15 % of points
+    #: An excursion: the trend peaks ≥ 2× both its first value and its final level and
+    #: stays ≥ 1.25× that over ≥ 5 % of the run. Corpus 1, the corpus-2 tuning families
+    #: and the real logs: no healthy, stagnating or overfitting run reaches even 1.5×;
+    #: corpus-2 tuning oscillation recall 0.68 → 0.80 (1.5×: 0.81).
+    excursion_factor: float = 2.0
+    excursion_hold: float = 1.25
+    excursion_share: float = 0.05
 
 
 @dataclass(frozen=True)

@@ -422,7 +422,7 @@ def detect_slow_descent(
         # AR(1)-corrected trend test has few effective points, only has to agree in shape
         significant = st["p_decrease"] < config.alpha or (name == "val_loss" and bool(found))
         if not (significant and p.slow_min_gain <= st["gain"] < p.slow_max_gain
-                and st["deceleration"] >= p.slow_min_deceleration):
+                and p.slow_min_deceleration <= st["deceleration"] <= p.slow_max_deceleration):
             return []
         found[name] = st
     if not found:

@@ -60,6 +60,18 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            description="batch-norm residual MLP on make_classification"),
     Family("silu_reg", "mlp_silu", "regression", "mse", 800, small_n=60, blowup_seeds=3,
            description="SiLU MLP regression on make_regression with nonlinear target"),
+    # Tune-only families added on 2026-12-06 (stop 11) to widen the tuning set; chosen by
+    # model/loss/optimizer/schedule variety, without looking at any held-out run.
+    Family("gru_clf", "seq_gru", "sequences", "ce", 600, hidden=32, small_n=60,
+           description="GRU classifier of synthetic noisy wave sequences"),
+    Family("relu_moons", "mlp_relu", "moons", "bce", 600, small_n=40,
+           description="ReLU MLP on two moons with distractor features, BCE"),
+    Family("linreg_diabetes", "linear", "diabetes", "mse", 600, small_n=30, blowup_seeds=3,
+           description="linear regression on the diabetes data set, MSE"),
+    Family("cnn1d_seq", "cnn1d", "sequences", "ce", 600, small_n=60,
+           description="1-D CNN classifier of synthetic noisy wave sequences"),
+    Family("tanh_wine", "mlp_tanh", "wine", "ce", 600, small_n=30,
+           description="3-layer tanh MLP on the wine data set (134 training samples)"),
 )}
 
 SETUPS: tuple[Setup, ...] = (
@@ -85,11 +97,22 @@ SETUPS: tuple[Setup, ...] = (
     Setup("bn_resmlp", "adamw", "step"),
     Setup("silu_reg", "sgd", "warmup_linear"),
     Setup("silu_reg", "adamw", "multistep"),
+    Setup("gru_clf", "adamax", "cosine"),
+    Setup("gru_clf", "momentum", "warmup_linear"),
+    Setup("relu_moons", "sgd", "step"),
+    Setup("relu_moons", "adam", "linear"),
+    Setup("linreg_diabetes", "sgd", "cosine"),
+    Setup("linreg_diabetes", "rmsprop", "exponential"),
+    Setup("cnn1d_seq", "adamw", "constant"),
+    Setup("cnn1d_seq", "nesterov", "multistep"),
+    Setup("tanh_wine", "adagrad", "constant"),
+    Setup("tanh_wine", "nadam", "warmup_cosine"),
 )
 
 #: Families thresholds may be tuned on.
 TUNE: tuple[str, ...] = ("gru_lm", "tfm_lm", "softmax_digits", "autoencoder", "lstm_clf",
-                         "bn_resmlp")
+                         "bn_resmlp", "gru_clf", "relu_moons", "linreg_diabetes", "cnn1d_seq",
+                         "tanh_wine")
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
 HELDOUT: tuple[str, ...] = ("lstm_lm", "cnn_digits", "logreg", "reg_mlp", "silu_reg")

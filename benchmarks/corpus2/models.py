@@ -71,6 +71,34 @@ class SeqLSTM(nn.Module):
         return self.out(h[-1])
 
 
+class SeqGRU(nn.Module):
+    """Sequence classifier: GRU over the steps, linear on the last hidden state."""
+
+    def __init__(self, d_in: int, n_classes: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.rnn = nn.GRU(d_in, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.rnn(x)
+        return self.out(h[-1])
+
+
+class Conv1dClassifier(nn.Module):
+    """Sequence classifier: two 1-D convolutions, global average pool, linear."""
+
+    def __init__(self, d_in: int, n_classes: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(d_in, hidden, 5, padding=2), nn.ReLU(),
+            nn.Conv1d(hidden, hidden, 5, padding=2), nn.ReLU(),
+            nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(hidden, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.transpose(1, 2))
+
+
 class ResBlock(nn.Module):
     def __init__(self, d: int) -> None:
         super().__init__()
@@ -93,6 +121,17 @@ def build(arch: str, d_in: int, d_out: int, seq_len: int = 32, hidden: int = 64)
         return nn.Linear(d_in, d_out)
     if arch == "seq_lstm":
         return SeqLSTM(d_in, d_out, hidden)
+    if arch == "seq_gru":
+        return SeqGRU(d_in, d_out, hidden)
+    if arch == "cnn1d":
+        return Conv1dClassifier(d_in, d_out, min(hidden, 32))
+    if arch == "mlp_relu":
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                             nn.ReLU(), nn.Linear(hidden, d_out))
+    if arch == "mlp_tanh":
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden),
+                             nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                             nn.Linear(hidden, d_out))
     if arch == "mlp_silu":
         return nn.Sequential(nn.Linear(d_in, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
                              nn.SiLU(), nn.Linear(hidden, d_out))

@@ -19,9 +19,9 @@ from .data import dataset, subset
 from .families import FAMILIES
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "nadam", "adagrad",
-              "radam")
+              "radam", "adamax")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "warmup_cosine", "exponential",
-             "warmup_linear")
+             "warmup_linear", "linear")
 SEQ_LEN = 32
 DEFAULT_WARMUP = 0.05  # share of the steps of a warm-up schedule
 
@@ -111,6 +111,8 @@ def lr_factors(schedule: str, steps: int, warmup: float | None = None) -> np.nda
         return 0.5 * (1 + np.cos(np.pi * frac))
     if schedule == "exponential":
         return 0.01 ** frac
+    if schedule == "linear":
+        return 1.0 - frac
     if schedule in ("warmup_cosine", "warmup_linear"):
         after = np.clip((t - w) / max(1, steps - w), 0, 1)
         decay = 0.5 * (1 + np.cos(np.pi * after)) if schedule == "warmup_cosine" else 1 - after
@@ -139,6 +141,8 @@ def _optimizer(name: str, params, lr: float):
         return torch.optim.Adagrad(params, lr=lr)
     if name == "radam":
         return torch.optim.RAdam(params, lr=lr)
+    if name == "adamax":
+        return torch.optim.Adamax(params, lr=lr)
     raise ValueError(name)
 
 
