@@ -225,6 +225,7 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
             html.Div(id="review-notices"),
             html.Div(id="review-errors"),
         ]), type="dot"),
+        html.Div(id="review-new", className="small text-info-emphasis mb-1"),
         dag.AgGrid(
             id="review-grid",
             columnDefs=grid_columns([]),
@@ -242,7 +243,6 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
                              "suppressFieldDotNotation": True},
             style={"width": "100%"},
         ),
-        html.Div(id="review-new", className="small text-muted mt-1"),
         html.Div(id="review-url-dummy", hidden=True),
         dcc.Store(id="review-experiment-from-url", data=from_url),
     ])
