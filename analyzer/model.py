@@ -77,6 +77,15 @@ class Run:
         """Number of points per metric."""
         return {k: len(v) for k, v in self._metric_rows().items()}
 
+    def last_values(self) -> dict[str, float]:
+        """Each metric's value at its highest step (the frame is sorted by metric, step)."""
+        values = self.frame["value"].to_numpy()
+        steps = self.frame["step"].to_numpy()
+        out = {}
+        for name, idx in self._metric_rows().items():
+            out[name] = float(values[idx[int(np.argmax(steps[idx]))]] if len(idx) else np.nan)
+        return out
+
     def series(self, metric: str) -> pd.DataFrame:
         """Points of one metric, sorted by step (columns ``step, value, wall_time``)."""
         idx = self._metric_rows().get(metric)

@@ -906,6 +906,12 @@ def check_tag_filter(text: str | None) -> list[tuple[str, str | None]]:
     return parse_tag_filter(text)
 
 
+def extra_keys(run: Run) -> list[str]:
+    """The column chooser's keys of a run: ``param:NAME`` and ``metric:NAME`` (cheap)."""
+    return ([f"param:{k}" for k in (run.meta.params or {})]
+            + [f"metric:{n}" for n in run.metric_names])
+
+
 def extra_values(run: Run) -> dict[str, Any]:
     """The run's MLflow params (``param:NAME``, a number when it reads as one) and the
     last value of each metric (``metric:NAME``), for the Review's column chooser."""
@@ -917,10 +923,6 @@ def extra_values(run: Run) -> dict[str, Any]:
         except ValueError:
             num = None
         out[f"param:{k}"] = num if num is not None and np.isfinite(num) else text
-    frame = run.frame
-    if len(frame):
-        last = frame.drop_duplicates("metric", keep="last")
-        for name, value in zip(last["metric"], last["value"], strict=True):
-            v = float(value)
-            out[f"metric:{name}"] = v if np.isfinite(v) else None
+    for name, v in run.last_values().items():
+        out[f"metric:{name}"] = v if np.isfinite(v) else None
     return out

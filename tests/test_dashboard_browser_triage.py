@@ -226,7 +226,8 @@ def test_column_chooser_adds_params_and_metrics_and_is_kept(page, seeded) -> Non
         page.keyboard.press("Escape")
         page.wait_for_function(  # shown before the next choice (the options are re-made)
             "() => dash_ag_grid.getApi('review-grid').getColumnDefs()"
-            f".some(c => c.colId === '{col}' && !c.hide)"
+            f".some(c => c.colId === '{col}' && !c.hide)",
+            timeout=60_000,
         )
     key = "param:batch_size"
     has_columns = (

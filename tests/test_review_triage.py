@@ -4,6 +4,8 @@ tests/test_dashboard_browser_triage.py)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from analyzer.findings import Suggestion
@@ -158,3 +160,26 @@ def test_plain_advice_words_the_same_numbers() -> None:
     for sug, want in cases:
         assert plain_advice(sug) == want
     assert plain_advice(None) == "—"
+
+
+def test_chooser_values_are_params_and_each_metrics_last_value() -> None:
+    from analyzer.readers import read_sources
+    from dashboard.data import extra_keys, extra_values
+    from tests.conftest import SAMPLE_RUNS
+
+    runs = read_sources([str(SAMPLE_RUNS)]).runs
+    checked = 0
+    for run in runs:
+        values = extra_values(run)
+        assert set(values) == set(extra_keys(run))
+        for key, v in values.items():
+            kind, _, name = key.partition(":")
+            if kind == "metric":
+                s = run.series(name)
+                last = s["value"].iloc[-1]
+                assert (v is None and not math.isfinite(last)) or v == last, key
+                checked += 1
+            else:
+                text = run.meta.params[name]
+                assert v == text or v == float(text), key
+    assert checked >= 30

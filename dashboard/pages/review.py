@@ -12,7 +12,14 @@ import flask
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.auth import current_user, may_write
-from dashboard.data import WINDOWS, current_store, mlflow_problems, str_list, triage_rows
+from dashboard.data import (
+    WINDOWS,
+    current_store,
+    extra_keys,
+    mlflow_problems,
+    str_list,
+    triage_rows,
+)
 from dashboard.layout import error_list, mlflow_alert, status_counts
 from dashboard.sweep_views import review_sweeps, with_sweep_columns
 from dashboard.views import (
@@ -116,11 +123,11 @@ def extra_column(key: str) -> dict[str, Any]:
             "filter": "agTextColumnFilter"}
 
 
-def column_options(runs_extras: list[dict[str, Any]], chosen: list[str]) -> list[dict[str, str]]:
+def column_options(runs_keys: list[list[str]], chosen: list[str]) -> list[dict[str, str]]:
     """The chooser's options: params, then metrics, most common first (chosen ones kept)."""
     from collections import Counter
 
-    seen: Counter[str] = Counter(k for extras in runs_extras for k in extras)
+    seen: Counter[str] = Counter(k for keys in runs_keys for k in keys)
     keys = [k for k, _ in sorted(seen.items(), key=lambda kv: (not kv[0].startswith("param:"),
                                                                -kv[1], kv[0]))]
     keys = keys[:MAX_EXTRA_OPTIONS] + [k for k in chosen
@@ -310,11 +317,13 @@ def experiment_from_settings(settings: Any, from_url: bool | None):
     Input("user-settings", "data"),
     Input("review-columns-saved", "data"),
     State("review-grid", "columnDefs"),
+    State("review-columns", "value"),
 )
 def update_review(window: str, start: str | None, end: str | None, experiment: str | None,
                   status: str | None, user: str | None, tag: str | None, _n: int | None,
                   _ticks: int | None, every: int | None, settings: Any = None,
-                  saved_columns: Any = None, shown_columns: Any = None):
+                  saved_columns: Any = None, shown_columns: Any = None,
+                  current_columns: Any = None):
     """The grid (in triage order) and its counts; the Refresh button and auto-refresh
     ticks re-read the sources; the chosen param/metric columns are added."""
     chosen = str_list(saved_columns)[:MAX_EXTRA_COLUMNS]
@@ -337,10 +346,10 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
     rows = with_sweep_columns(data.rows, review_sweeps(filters, data)[1], filters,
                               data.analyses)
     store = current_store()
-    extras = [store.extra_values(r) for r in data.runs]
     wanted = [k for k in chosen if k not in OPTIONAL_COLUMNS]
     if wanted:  # rows and runs are in the same order
-        rows = [{**row, **{k: ex.get(k) for k in wanted}} for row, ex in zip(rows, extras)]
+        rows = [{**row, **{k: ex.get(k) for k in wanted}}
+                for row, ex in zip(rows, (store.extra_values(r) for r in data.runs))]
     columns = grid_columns(chosen)
 
     def ids(cols: Any) -> list[Any]:
@@ -355,9 +364,11 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
             [{"label": e, "value": e} for e in experiments],
             [{"label": u, "value": u} for u in users],
             mlflow_row_count(data.rows) == 0 or not _may_write(),
-            notices or None, column_options(extras, chosen),
-            # not before this browser's saved choice is known (the store loads it late)
-            chosen if isinstance(saved_columns, list) else no_update,
+            notices or None, column_options([extra_keys(r) for r in data.runs], chosen),
+            # restored once this browser's saved choice is known (the store loads it late),
+            # never over a choice being made
+            chosen if isinstance(saved_columns, list) and chosen
+            and not str_list(current_columns) else no_update,
             no_update if same else columns)
 
 
