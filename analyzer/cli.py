@@ -3,7 +3,8 @@
     lrtempo analyze SOURCE... [--format text|json|markdown|html] [--out FILE]
                               [--since 24h] [--experiment NAME] [--fail-on warning|critical]
                               [--train-loss NAME] [--val-loss NAME] [--lr NAME]
-    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags] [--executor WHERE]
+    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags [--include-running]]
+                             [--executor WHERE]
 
 The ``lrtempo`` entry point that parses the command line and also starts the dashboard
 is :mod:`lrtempo.cli`, above both the analyzer and the dashboard (imports run one way).
@@ -237,7 +238,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if getattr(args, "write_tags", False):
-        _write_tags(analyses, args.sources, sweeps)
+        _write_tags(analyses, args.sources, sweeps, getattr(args, "include_running", False))
+    elif getattr(args, "include_running", False):
+        print("lrtempo: --include-running applies only with --write-tags", file=sys.stderr)
     if args.fail_on:
         bar = SEVERITY_RANK[args.fail_on]
         if any(SEVERITY_RANK[f.severity] >= bar for a in analyses for f in a.findings):
@@ -246,11 +249,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],
-                sweeps: Sequence[Sweep] = ()) -> None:
-    """``review --write-tags``: the verdicts as MLflow run tags; one summary line on stderr."""
+                sweeps: Sequence[Sweep] = (), include_running: bool = False) -> None:
+    """``review --write-tags``: the verdicts as MLflow run tags (RUNNING runs only with
+    ``--include-running``, tagged ``lrtempo.final=false``); one summary line on stderr."""
     from .readers import is_mlflow_uri
     from .readers.mlflow_store import resolve_uri
-    from .writeback import summary, write_back
+    from .writeback import RUNNING_SKIPPED, summary, write_back
 
     uris = []
     for src in sources:
@@ -259,12 +263,13 @@ def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],
                 uris.append(resolve_uri(src))
             except LRTempoError:
                 continue
-    results = write_back(analyses, tracking_uris=uris, sweeps=sweeps)
+    results = write_back(analyses, tracking_uris=uris, sweeps=sweeps,
+                         include_running=include_running)
     for r in results:
         if r.outcome == "failed":
             print(f"lrtempo: {r.run_name}: cannot write tags to {r.tracking_uri}: {r.message}",
                   file=sys.stderr)
-    if not any(r.outcome != "skipped" for r in results):
+    if not any(r.outcome != "skipped" or r.message == RUNNING_SKIPPED for r in results):
         print("lrtempo: --write-tags: no MLflow run to tag", file=sys.stderr)
     else:
         print(f"lrtempo: MLflow tags: {summary(results)}", file=sys.stderr)

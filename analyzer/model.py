@@ -79,6 +79,15 @@ class Run:
         """Number of points per metric."""
         return {k: len(v) for k, v in self._metric_rows().items()}
 
+    def last_values(self) -> dict[str, float]:
+        """Each metric's value at its highest step (the frame is sorted by metric, step)."""
+        values = self.frame["value"].to_numpy()
+        steps = self.frame["step"].to_numpy()
+        out = {}
+        for name, idx in self._metric_rows().items():
+            out[name] = float(values[idx[int(np.argmax(steps[idx]))]] if len(idx) else np.nan)
+        return out
+
     def arrays(self, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """``(step, value, wall_time)`` of one metric sorted by step, as new numpy arrays
         (the data of :meth:`series` without building a frame: a small run's analysis asks
