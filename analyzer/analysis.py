@@ -57,7 +57,7 @@ from .detectors import (
 from .findings import Finding, Status, Suggestion, status_of
 from .model import Run, RunMeta
 from .range_test import RangeTest, read_range_test
-from .roles import RoleMap, resolve_roles, role_series
+from .roles import RoleMap, resolve_roles, role_arrays
 from .schedule import recognise
 from .stats import bounce, finite_xy
 from .suggest import suggest
@@ -90,12 +90,6 @@ class RunAnalysis:
         if self.lr_range_test is not None:
             out["lr_range_test"] = self.lr_range_test.to_dict()
         return out
-
-
-def _arrays(frame) -> tuple[np.ndarray, np.ndarray] | None:
-    if frame is None or len(frame) == 0:
-        return None
-    return (frame["step"].to_numpy(dtype=np.float64), frame["value"].to_numpy(dtype=np.float64))
 
 
 def _count_finite(s: tuple[np.ndarray, np.ndarray] | None) -> int:
@@ -308,9 +302,9 @@ def analyze_run(
     """Analyze one run: detectors on train/val losses, status, one suggestion."""
     cfg = config or DEFAULT_CONFIG
     roles = roles or resolve_roles(run)
-    train = _arrays(role_series(run, roles.train_loss))
-    val = _arrays(role_series(run, roles.val_loss))
-    lr = _arrays(role_series(run, roles.lr))
+    train = role_arrays(run, roles.train_loss)
+    val = role_arrays(run, roles.val_loss)
+    lr = role_arrays(run, roles.lr)
     # --- LR range test hook (issue 11): read against the LR, not judged as training ---
     range_test = read_range_test(lr, train)
     if range_test is not None:

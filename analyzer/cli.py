@@ -3,7 +3,8 @@
     lrtempo analyze SOURCE... [--format text|json|markdown|html] [--out FILE]
                               [--since 24h] [--experiment NAME] [--fail-on warning|critical]
                               [--train-loss NAME] [--val-loss NAME] [--lr NAME]
-    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags] [--executor WHERE]
+    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags [--include-running]]
+                             [--executor WHERE]
 
 The ``lrtempo`` entry point that parses the command line and also starts the dashboard
 is :mod:`lrtempo.cli`, above both the analyzer and the dashboard (imports run one way).
@@ -121,12 +122,13 @@ def render(fmt: str, analyses: list[RunAnalysis], result: ReadResult,
     return render_text(analyses, result.errors, sweeps)
 
 
-def _review_extra(run: Run, analysis: RunAnalysis, group_by: str | None = None
-                  ) -> tuple[str, object]:
-    """What a fleet worker keeps of a run: its sparkline and its sweep point."""
+def _review_extra(run: Run, analysis: RunAnalysis, group_by: str | None = None,
+                  sparkline: bool = True) -> tuple[str, object]:
+    """What a fleet worker keeps of a run: its sparkline (only an HTML report shows one:
+    ``""`` unless ``sparkline``) and its sweep point."""
     from .report import sparkline_svg
 
-    return sparkline_svg(run, analysis), sweep_point(run, analysis, group_by)
+    return sparkline_svg(run, analysis) if sparkline else "", sweep_point(run, analysis, group_by)
 
 
 def _with_sweeps(analyses: list[RunAnalysis], sweeps: list[Sweep]
@@ -161,7 +163,8 @@ def _read_and_analyze(args: argparse.Namespace, since: float | None,
         fleet = review(sources, executor=parse_executor(executor), since=since,
                        experiment=args.experiment, train_loss=args.train_loss,
                        val_loss=args.val_loss, lr=args.lr,
-                       extra=partial(_review_extra, group_by=group_by))
+                       extra=partial(_review_extra, group_by=group_by,
+                                     sparkline=_output_format(args) == "html"))
         result = ReadResult(errors=list(fleet.errors))
         if skipped is not None:
             skipped.extend(fleet.skipped)
@@ -235,7 +238,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if getattr(args, "write_tags", False):
-        _write_tags(analyses, args.sources, sweeps)
+        _write_tags(analyses, args.sources, sweeps, getattr(args, "include_running", False))
+    elif getattr(args, "include_running", False):
+        print("lrtempo: --include-running applies only with --write-tags", file=sys.stderr)
     if args.fail_on:
         bar = SEVERITY_RANK[args.fail_on]
         if any(SEVERITY_RANK[f.severity] >= bar for a in analyses for f in a.findings):
@@ -244,11 +249,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],
-                sweeps: Sequence[Sweep] = ()) -> None:
-    """``review --write-tags``: the verdicts as MLflow run tags; one summary line on stderr."""
+                sweeps: Sequence[Sweep] = (), include_running: bool = False) -> None:
+    """``review --write-tags``: the verdicts as MLflow run tags (RUNNING runs only with
+    ``--include-running``, tagged ``lrtempo.final=false``); one summary line on stderr."""
     from .readers import is_mlflow_uri
     from .readers.mlflow_store import resolve_uri
-    from .writeback import summary, write_back
+    from .writeback import RUNNING_SKIPPED, summary, write_back
 
     uris = []
     for src in sources:
@@ -257,12 +263,13 @@ def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],
                 uris.append(resolve_uri(src))
             except LRTempoError:
                 continue
-    results = write_back(analyses, tracking_uris=uris, sweeps=sweeps)
+    results = write_back(analyses, tracking_uris=uris, sweeps=sweeps,
+                         include_running=include_running)
     for r in results:
         if r.outcome == "failed":
             print(f"lrtempo: {r.run_name}: cannot write tags to {r.tracking_uri}: {r.message}",
                   file=sys.stderr)
-    if not any(r.outcome != "skipped" for r in results):
+    if not any(r.outcome != "skipped" or r.message == RUNNING_SKIPPED for r in results):
         print("lrtempo: --write-tags: no MLflow run to tag", file=sys.stderr)
     else:
         print(f"lrtempo: MLflow tags: {summary(results)}", file=sys.stderr)

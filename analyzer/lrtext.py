@@ -169,6 +169,44 @@ def lr_change(s: Suggestion | None) -> LRChange:
     return LRChange(s.action, label, cur, new, factor, stop, text, numbers or UNKNOWN)
 
 
+def plain_advice(s: Suggestion | None) -> str:
+    """The suggestion as a sentence for shared reports, with :func:`lr_change`'s numbers:
+    ``lower the LR from 3e-4 to 3e-5``, ``raise the LR from 1e-4 to 1e-3``, ``keep the LR
+    at 3e-4``, ``stop at step 1200``, ``add a warm-up of 200 steps and lower the LR from 3e-3
+    to 3e-4``, ``restore the LR to 1e-3 (the schedule fell to 1e-8)``; ``—`` without one."""
+    change = lr_change(s)
+    if s is None:
+        return UNKNOWN
+    cur, new = change.current_lr, change.suggested_lr
+    moves = cur is not None and new is not None and format_lr(cur) != format_lr(new)
+    if moves:
+        verb = "lower" if new < cur else "raise"  # type: ignore[operator]
+        lr = f"{verb} the LR from {format_lr(cur)} to {format_lr(new)}"
+    elif change.factor is not None and s.action in DECREASE_ACTIONS | INCREASE_ACTIONS:
+        verb = "lower" if change.factor < 1 else "raise"
+        lr = f"{verb} the LR ({format_factor(change.factor)})"
+    else:
+        lr = ""
+    if s.action == "add_warmup":
+        warmup = _finite(dict(s.extra).get("warmup_steps"))
+        head = "add a warm-up" + (f" of {int(warmup)} steps" if warmup is not None else "")
+        text = head + (f" and {lr}" if lr else "")
+    elif s.action == "restore_lr":
+        text = lr_change(s).text.replace("restore LR", "restore the LR to", 1)
+    elif s.action == "keep_lr":
+        shown = cur if cur is not None else new
+        return "keep the LR" + (f" at {format_lr(shown)}" if shown is not None else "")
+    elif s.action == "early_stop" and change.early_stop_step is not None:
+        text = f"stop at step {change.early_stop_step}" + (f" and {lr}" if lr else "")
+    elif not lr:
+        return change.text
+    else:
+        text = lr
+    if change.early_stop_step is not None and s.action != "early_stop":
+        text += f", and stop at step {change.early_stop_step}"
+    return text
+
+
 def finding_text(f: Finding) -> str:
     """``oscillation in train_loss, steps 1200–3400``."""
     return f"{f.kind} in {f.metric}, steps {int(f.start_step)}–{int(f.end_step)}"
@@ -224,6 +262,29 @@ def evidence_text(evidence: Mapping[str, Any] | None, limit: int | None = None) 
     return ", ".join(f"{k} = {v}" for k, v in items)
 
 
+#: Evidence keys people read otherwise (the rest: underscores as spaces).
+EVIDENCE_WORDS: Mapping[str, str] = {"p_value": "p-value", "lr": "LR", "val": "val"}
+
+
+def evidence_label(key: str) -> str:
+    """``best_val_step`` → ``best val step``; ``rise_pct`` → ``rise`` (its value has ``%``);
+    ``lr_at_start`` → ``LR at start``."""
+    k = str(key)
+    if k in EVIDENCE_WORDS:
+        return EVIDENCE_WORDS[k]
+    if k.lower().endswith("_pct"):
+        k = k[:-4]
+    return " ".join(EVIDENCE_WORDS.get(w, w) for w in k.split("_") if w)
+
+
+def evidence_readable(evidence: Mapping[str, Any] | None, limit: int | None = None) -> str:
+    """``best val step 1000 · rise 3.28 % · p-value 1e-9`` (None/NaN left out)."""
+    items = evidence_items(evidence)
+    if limit is not None:
+        items = items[:limit]
+    return " · ".join(f"{evidence_label(k)} {v}" for k, v in items)
+
+
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
@@ -246,6 +307,8 @@ __all__ = [
     "LRChange",
     "action_label",
     "evidence_items",
+    "evidence_label",
+    "evidence_readable",
     "evidence_text",
     "finding_text",
     "format_factor",
@@ -254,5 +317,6 @@ __all__ = [
     "format_sig",
     "lr_change",
     "numbers_in",
+    "plain_advice",
     "worst_text",
 ]

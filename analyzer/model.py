@@ -57,15 +57,17 @@ class Run:
     meta: RunMeta
     frame: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
-    _rows: tuple[int, dict[str, np.ndarray]] | None = field(default=None, init=False, repr=False,
-                                                             compare=False)
+    # caches keyed by the frame object itself (not its id, which a new frame may reuse)
+    _rows: tuple[pd.DataFrame, dict[str, np.ndarray]] | None = field(
+        default=None, init=False, repr=False, compare=False)
+    _columns: tuple[pd.DataFrame, tuple[np.ndarray, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     def _metric_rows(self) -> dict[str, np.ndarray]:
         """Row positions of each metric in first-seen order, computed once per frame
         (one pass over the metric column instead of one comparison per lookup)."""
-        if self._rows is None or self._rows[0] != id(self.frame):
-            rows = self.frame.groupby("metric", sort=False).indices if len(self.frame) else {}
-            self._rows = (id(self.frame), {str(k): v for k, v in rows.items()})
+        if self._rows is None or self._rows[0] is not self.frame:
+            self._rows = (self.frame, _rows_by_metric(self.frame))
         return self._rows[1]
 
     @property
@@ -77,15 +79,55 @@ class Run:
         """Number of points per metric."""
         return {k: len(v) for k, v in self._metric_rows().items()}
 
-    def series(self, metric: str) -> pd.DataFrame:
-        """Points of one metric, sorted by step (columns ``step, value, wall_time``)."""
+    def last_values(self) -> dict[str, float]:
+        """Each metric's value at its highest step (the frame is sorted by metric, step)."""
+        values = self.frame["value"].to_numpy()
+        steps = self.frame["step"].to_numpy()
+        out = {}
+        for name, idx in self._metric_rows().items():
+            out[name] = float(values[idx[int(np.argmax(steps[idx]))]] if len(idx) else np.nan)
+        return out
+
+    def arrays(self, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(step, value, wall_time)`` of one metric sorted by step, as new numpy arrays
+        (the data of :meth:`series` without building a frame: a small run's analysis asks
+        for its series several times), or ``None`` when the run has no such metric."""
         idx = self._metric_rows().get(metric)
         if idx is None:
+            return None
+        if self._columns is None or self._columns[0] is not self.frame:
+            # views of the frame's columns (canonical dtypes), so nothing is held twice
+            self._columns = (self.frame, tuple(self.frame[c].to_numpy(dtype=DTYPES[c])
+                                               for c in ("step", "value", "wall_time")))
+        step, value, wall = (a[idx] for a in self._columns[1])
+        if len(step) > 1 and bool(np.any(step[1:] < step[:-1])):
+            order = np.argsort(step, kind="stable")
+            step, value, wall = step[order], value[order], wall[order]
+        return step, value, wall
+
+    def series(self, metric: str) -> pd.DataFrame:
+        """Points of one metric, sorted by step (columns ``step, value, wall_time``)."""
+        got = self.arrays(metric)
+        if got is None:
             return empty_frame()[["step", "value", "wall_time"]]
-        sub = self.frame[["step", "value", "wall_time"]].take(idx)
-        if not sub["step"].is_monotonic_increasing:
-            sub = sub.sort_values("step", kind="stable")
-        return sub.reset_index(drop=True)
+        step, value, wall = got
+        return pd.DataFrame({"step": step, "value": value, "wall_time": wall})
+
+
+def _rows_by_metric(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Row positions of each metric of ``frame``, metrics in first-seen order."""
+    if not len(frame):
+        return {}
+    codes, names = pd.factorize(frame["metric"].to_numpy(dtype=object))
+    if len(names) == 1 and codes[-1] == 0 and codes.min() == 0:
+        return {str(names[0]): np.arange(len(codes))}
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]  # a missing metric name belongs to no metric
+    if not len(order):
+        return {}
+    cuts = np.flatnonzero(np.diff(codes[order])) + 1
+    return {str(names[k]): idx for k, idx in zip(codes[order][np.r_[0, cuts]],
+                                                 np.split(order, cuts))}
 
 
 @dataclass
@@ -177,6 +219,22 @@ def finalize_frame(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.reset_index(drop=True)
     order = np.lexsort((steps, codes))
     return frame.iloc[order].reset_index(drop=True)
+
+
+def finalize_columns(metric: np.ndarray, step: np.ndarray, value: np.ndarray,
+                     wall: np.ndarray | None = None) -> pd.DataFrame:
+    """:func:`finalize_frame` of :func:`frame_from_columns` ``(metric, step, value, wall)``
+    without building the intermediate frame (a reader that holds numpy columns)."""
+    n = len(metric)
+    if n == 0:
+        return empty_frame()
+    wall_arr = np.full(n, np.nan) if wall is None else np.asarray(wall, dtype=np.float64)
+    cols = (np.asarray(metric, dtype=object), np.asarray(step, dtype=np.int64),
+            np.asarray(value, dtype=np.float64), wall_arr)
+    if len({len(c) for c in cols}) != 1:
+        raise ValueError("column lengths differ: " + ", ".join(
+            f"{k}={len(c)}" for k, c in zip(COLUMNS, cols)))
+    return _finalize_columns(*cols)
 
 
 def _finalize_columns(metric: np.ndarray, step: np.ndarray, value: np.ndarray,

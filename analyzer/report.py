@@ -18,17 +18,51 @@ import numpy as np
 
 from .analysis import RunAnalysis
 from .errors import printable
-from .lrtext import evidence_text, format_lr, lr_change, worst_text
+from .lrtext import evidence_readable, format_lr, lr_change, plain_advice, worst_text
 from .model import Run, RunMeta
 from .roles import role_series
 from .sweeps import Sweep, reconcile
 
 SCHEMA = "lrtempo.analysis/1"
 STATUS_ORDER = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
+#: The dashboard's badge colours (its Bootstrap 5 theme: danger, warning, primary,
+#: secondary, success, light), so a report and the Review page look alike.
 KIND_COLOURS = {
-    "oscillation": "#e8a33d", "stagnation": "#7f8c8d", "overfitting": "#8e44ad",
-    "divergence": "#c0392b", "healthy": "#27ae60", "insufficient_data": "#95a5a6",
+    "divergence": "#dc3545", "oscillation": "#ffc107", "overfitting": "#0d6efd",
+    "stagnation": "#6c757d", "healthy": "#198754", "insufficient_data": "#f8f9fa",
 }
+#: Badges whose background needs dark text (as the dashboard's ``text-dark``).
+DARK_TEXT = frozenset({"oscillation", "insufficient_data"})
+
+
+def is_running(meta: RunMeta) -> bool:
+    """Whether the run was still RUNNING when read (its verdict is "so far")."""
+    return str(meta.status or "").strip().upper() == "RUNNING"
+
+
+def verdict_label(a: RunAnalysis) -> str:
+    """``overfitting``, or ``overfitting (so far)`` for a run still running."""
+    return a.status + (" (so far)" if is_running(a.meta) else "")
+
+
+def triage_order(analyses: Iterable[RunAnalysis]) -> list[RunAnalysis]:
+    """Worst status first, then the most confident worst finding, then the latest start
+    (the Review page's default order)."""
+
+    def key(a: RunAnalysis) -> tuple[int, float, float]:
+        rank = STATUS_ORDER.index(a.status) if a.status in STATUS_ORDER else len(STATUS_ORDER)
+        conf = max((f.confidence for f in a.findings if f.kind == a.status), default=0.0)
+        start = a.meta.start_time if a.meta.start_time is not None else -math.inf
+        return rank, -conf, -start
+
+    return sorted(analyses, key=key)
+
+
+def advice_parts(a: RunAnalysis) -> tuple[str, str]:
+    """``(sentence, line)``: :func:`~analyzer.lrtext.plain_advice` and, when it words the
+    numbers otherwise, the dashboard's line (:func:`suggestion_line`); else ``""``."""
+    sentence, line = plain_advice(a.suggestion), suggestion_line(a)
+    return sentence, (line if line != sentence else "")
 
 
 def build_document(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
@@ -121,9 +155,10 @@ def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]
     lines = []
     counts = status_counts(analyses)
     lines.append(f"LR Tempo: {len(analyses)} run(s) — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
+    for a in triage_order(analyses):
         lines.append("")
-        lines.append(f"{printable(a.meta.name)}  [{a.status}]  ({a.meta.source}: "
+        state = f", {printable(a.meta.status)}" if a.meta.status else ""
+        lines.append(f"{printable(a.meta.name)}  [{verdict_label(a)}{state}]  ({a.meta.source}: "
                      f"{printable(a.meta.location)})")
         roles = ", ".join(f"{k}={v}" for k, v in a.roles.as_dict().items()) or "no loss metric found"
         lines.append(f"  metrics: {roles}")
@@ -175,13 +210,14 @@ def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, 
     out.append(" · ".join(f"**{n}** {s}" for s, n in counts.items()) or "No runs.")
     out += ["", "| run | experiment | user | state | source | status | worst finding | suggestion |",
             "|---|---|---|---|---|---|---|---|"]
-    for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
+    for a in triage_order(analyses):
         m = a.meta
+        sentence, line = advice_parts(a)
+        advice = md_text(sentence) + (f" — {md_text(line)}" if line else "")
         out.append(
             f"| {md_link(m.name, run_url(m))} | {md_text(m.experiment or '')} | "
             f"{md_text(m.user or '')} | {md_text(m.status or '')} | {md_text(m.source)} | "
-            f"{md_text(a.status)} | {md_text(worst_text(a.findings))} | "
-            f"{md_text(suggestion_line(a))} |"
+            f"{md_text(verdict_label(a))} | {md_text(worst_text(a.findings))} | {advice} |"
         )
     if sweeps:
         out += ["", "## Sweeps", ""]
@@ -193,7 +229,7 @@ def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, 
             continue
         out += ["", f"## {md_text(a.meta.name)}", ""]
         for f in a.findings:
-            ev = evidence_text(f.evidence)
+            ev = evidence_readable(f.evidence)
             out.append(f"- **{md_text(f.kind)}** ({md_text(f.severity)}, {md_text(f.metric)}, "
                        f"steps {int(f.start_step)}–{int(f.end_step)}, confidence "
                        f"{f.confidence:.2f}): {md_text(f.message)}"
@@ -246,12 +282,21 @@ def sparkline_svg(run: Run, analysis: RunAnalysis, width: int = 320, height: int
 
 
 HTML_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1200px}
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.4rem .5rem;
-text-align:left;vertical-align:top;font-size:.92rem}th{background:#f5f5f5}
-.badge{display:inline-block;padding:.1rem .5rem;border-radius:.7rem;color:#fff;font-size:.8rem}
-.muted{color:#777;font-size:.85rem}.err{color:#c0392b}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1500px}
+table{border-collapse:collapse;width:100%;table-layout:fixed}th,td{border-bottom:1px solid #ddd;
+padding:.4rem .5rem;text-align:left;vertical-align:top;font-size:.92rem;overflow-wrap:anywhere}
+th{background:#f5f5f5}td svg{max-width:100%;height:auto}
+.badge{display:inline-block;padding:.1rem .5rem;border-radius:.7rem;color:#fff;font-size:.8rem;
+font-weight:600;white-space:nowrap}.badge.dark{color:#212529;border:1px solid #dee2e6}.sofar{color:#6c757d;font-style:italic}
+.state{font-size:.8rem;font-weight:600}.state.RUNNING{color:#087990}
+.muted{color:#777;font-size:.85rem}.err{color:#dc3545}a{color:#0d6efd}
+.advice{display:block}.advice::first-letter{text-transform:uppercase}
 """
+#: The HTML table's columns and their widths (fixed: a long URL or name wraps in its
+#: cell instead of squeezing the findings and the suggestion to a word a line).
+HTML_COLUMNS = (("run", "15%"), ("experiment", "9%"), ("user", "5%"), ("state", "7%"),
+                ("status", "9%"), ("loss (train blue, val orange)", "13%"), ("findings", "23%"),
+                ("suggestion", "19%"))
 
 
 def render_html(
@@ -268,7 +313,7 @@ def render_html(
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     counts = status_counts(analyses)
     rows = []
-    for a in sorted(analyses, key=lambda a: STATUS_ORDER.index(a.status)):
+    for a in triage_order(analyses):
         colour = KIND_COLOURS.get(a.status, "#555")
         if sparklines is not None:
             spark = sparklines.get(a.meta.id, "")
@@ -277,23 +322,34 @@ def render_html(
         findings = "".join(
             f"<div><b>{esc(f.kind)}</b> ({esc(f.severity)}, {esc(f.metric)}, steps "
             f"{int(f.start_step)}–{int(f.end_step)}, conf. {f.confidence:.2f}): {esc(f.message)}"
-            + (f"<div class='muted'>{esc(ev)}</div>" if (ev := evidence_text(f.evidence)) else "")
+            + (f"<div class='muted'>{esc(ev)}</div>" if (ev := evidence_readable(f.evidence)) else "")
             + "</div>"
             for f in a.findings
         ) or '<span class="muted">no finding</span>'
         rationale = esc(a.suggestion.rationale) if a.suggestion else ""
         if a.lr_range_test is not None:
             rationale += f"<div>{esc(range_test_line(a))}</div>"
-        about = " · ".join(v for v in (a.meta.experiment, a.meta.user, a.meta.status) if v)
-        url = safe_url(run_url(a.meta))
-        name = (f"<a href=\"{esc(url)}\" rel=\"noopener noreferrer\">{esc(a.meta.name)}</a>"
-                if url else esc(a.meta.name))
+        m = a.meta
+        url = safe_url(run_url(m))
+        name = (f"<a href=\"{esc(url)}\" target=\"_blank\" rel=\"noopener noreferrer\">"
+                f"{esc(m.name)}</a>" if url else esc(m.name))
+        state = esc(m.status or "")
+        dark = " dark" if a.status in DARK_TEXT else ""
+        sofar = " <span class='sofar'>so far</span>" if is_running(m) else ""
+        sentence, line = advice_parts(a)
         rows.append(
-            f"<tr><td><b>{name}</b><div class='muted'>{esc(a.meta.source)}: "
-            f"{esc(a.meta.location)}</div><div class='muted'>{esc(about)}</div></td>"
-            f"<td><span class='badge' style='background:{colour}'>{esc(a.status)}</span></td>"
+            # the link says where an MLflow run is; a file's path is worth a line
+            f"<tr><td><b>{name}</b><div class='muted'>{esc(m.source)}"
+            + ("" if url else f": {esc(m.location)}")
+            + f"</div></td><td>{esc(m.experiment or '')}</td>"
+            f"<td>{esc(m.user or '')}</td>"
+            f"<td><span class='state {re.sub(r'[^A-Z]', '', state)}'>{state}</span></td>"
+            f"<td><span class='badge{dark}' style='background:{colour}'>"
+            f"{esc(a.status.replace('_', ' '))}</span>{sofar}</td>"
             f"<td>{spark}</td><td>{findings}</td>"
-            f"<td><b>{esc(suggestion_line(a))}</b><div class='muted'>{rationale}</div></td></tr>"
+            f"<td><b class='advice'>{esc(sentence)}</b>"
+            + (f"<div class='muted'>{esc(line)}</div>" if line else "")
+            + f"<div class='muted'>{rationale}</div></td></tr>"
         )
     summary = " · ".join(f"<b>{n}</b> {esc(s)}" for s, n in counts.items()) or "No runs."
     sweep_html = "".join(f"<li><b>{esc(h)}</b><div class='muted'>{esc(w)}</div>{sweep_svg(sw)}</li>"
@@ -303,8 +359,10 @@ def render_html(
         "<!doctype html><html><head><meta charset='utf-8'><title>LR Tempo review</title>"
         f"<style>{HTML_STYLE}</style></head><body><h1>LR Tempo review</h1>"
         f"<p class='muted'>{esc(now)}</p><p>{summary}</p>"
-        "<table><tr><th>run</th><th>status</th><th>loss (train blue, val orange)</th>"
-        f"<th>findings</th><th>suggestion</th></tr>{''.join(rows)}</table>"
+        "<table><colgroup>"
+        + "".join(f"<col style='width:{w}'>" for _, w in HTML_COLUMNS)
+        + "</colgroup><tr>" + "".join(f"<th>{esc(h)}</th>" for h, _ in HTML_COLUMNS)
+        + f"</tr>{''.join(rows)}</table>"
         + (f"<h2>Sweeps</h2><ul>{sweep_html}</ul>" if sweep_html else "")
         + (f"<h2>Sources that could not be read</h2><ul>{errs}</ul>" if errs else "")
         + "</body></html>\n"

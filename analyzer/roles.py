@@ -157,3 +157,20 @@ def role_series(run: Run, name: str | None) -> pd.DataFrame | None:
     value = np.sum([f.loc[common, "value"].to_numpy() for f in frames], axis=0)
     wall = frames[0].loc[common, "wall_time"].to_numpy()
     return pd.DataFrame({"step": common.to_numpy(dtype=np.int64), "value": value, "wall_time": wall})
+
+
+def role_arrays(run: Run, name: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(steps, values)`` of a role as new float64 arrays, ``None`` for no role or no points:
+    the numbers of :func:`role_series` without building a frame (a small run's analysis
+    asks for them several times)."""
+    if not name:
+        return None
+    if "+" in name:
+        frame = role_series(run, name)
+        if frame is None or not len(frame):
+            return None
+        return frame["step"].to_numpy(dtype=np.float64), frame["value"].to_numpy(dtype=np.float64)
+    got = run.arrays(name)
+    if got is None or not len(got[0]):
+        return None
+    return got[0].astype(np.float64), got[1]  # new arrays (Run.arrays), float64 values

@@ -19,6 +19,7 @@ correction, as in Hamed & Rao's modified Mann–Kendall test, first-order only).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -182,7 +183,34 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     w = max(1, int(window))
     if w <= 1 or len(v) < 3:
         return v.copy()
+    if (len(v) * w <= SMALL_ROLLING and w <= len(v) and bool(np.isfinite(v).all())
+            and not bool((v == 0.0).any())):  # ±0 compare equal: pandas' pick of one
+        return _small_rolling_median(v, w)
     return pd.Series(v).rolling(w, center=True, min_periods=1).median().to_numpy()
+
+
+#: Up to this many window cells (points × window) :func:`rolling_median` runs in numpy:
+#: pandas' fixed cost (~150 µs a call) is most of a small run's smoothing otherwise.
+SMALL_ROLLING = 50_000
+
+
+def _small_rolling_median(v: np.ndarray, w: int) -> np.ndarray:
+    """:func:`rolling_median` of finite ``v`` (``w ≤ len(v)``) without pandas, the same
+    numbers: the window of point ``i`` is ``[i − w//2, i − w//2 + w)`` cut to the series,
+    and an even count's median is the mean of its two middle values, as pandas takes it."""
+    n, lead = len(v), w // 2
+    out = np.empty(n)
+    windows = np.lib.stride_tricks.as_strided(v, (n - w + 1, w), (v.strides[0],) * 2,
+                                              writeable=False)
+    full = np.sort(windows, axis=1)  # the window starting at j is point j + lead's
+    out[lead:n - w + 1 + lead] = (full[:, w // 2] if w % 2
+                                  else (full[:, w // 2 - 1] + full[:, w // 2]) / 2)
+    vals = v.tolist()
+    for i in (*range(lead), *range(n - w + 1 + lead, n)):  # windows cut by an end
+        cut = sorted(vals[max(0, i - lead):min(n, i - lead + w)])
+        k = len(cut)
+        out[i] = cut[k // 2] if k % 2 else (cut[k // 2 - 1] + cut[k // 2]) / 2
+    return out
 
 
 def lag1_autocorr(resid: np.ndarray) -> float:
@@ -191,16 +219,30 @@ def lag1_autocorr(resid: np.ndarray) -> float:
     if len(r) < 4:
         return 0.0
     with np.errstate(all="ignore"):
-        r = r - r.mean()
+        r = r - _mean(r)
         den = float(np.dot(r, r))
         if not (math.isfinite(den) and den > 0.0):
             return 0.0
         v = float(np.dot(r[:-1], r[1:]) / den)
-    return float(np.clip(v, 0.0, 0.95)) if math.isfinite(v) else 0.0
+    return min(max(v, 0.0), 0.95) if math.isfinite(v) else 0.0  # np.clip's numbers, -0.0 kept
+
+
+def _mean(a: np.ndarray) -> np.float64:
+    """``a.mean()`` of a 1-d float64 array, the same number without ``ndarray.mean``'s
+    Python-level overhead (the same pairwise sum, divided by the count)."""
+    return np.add.reduce(a) / len(a)
 
 
 def _n_eff(n: int, r1: float) -> float:
     return max(2.0, n * (1.0 - r1) / (1.0 + r1))
+
+
+@functools.lru_cache(maxsize=PAIRWISE_TAU_POINTS + 1)
+def _upper(n: int) -> np.ndarray:
+    """The mask of the strict upper triangle of an ``n × n`` matrix (cached: read-only)."""
+    mask = np.triu(np.ones((n, n), dtype=bool), 1)
+    mask.flags.writeable = False
+    return mask
 
 
 def tau_vs_order(y: np.ndarray) -> float:
@@ -208,8 +250,13 @@ def tau_vs_order(y: np.ndarray) -> float:
     n = len(y)
     if n > PAIRWISE_TAU_POINTS:
         return float(stats.kendalltau(np.arange(n), y).statistic)
-    s = float(np.triu(np.sign(y[None, :] - y[:, None]), 1).sum())
-    _, counts = np.unique(y, return_counts=True)
+    s = float(np.sign(y[None, :] - y[:, None])[_upper(n)].sum())  # integers: exact
+    ys = np.sort(y)
+    if not np.isfinite(ys[-1]) or not np.isfinite(ys[0]):  # NaN: np.unique's grouping
+        _, counts = np.unique(y, return_counts=True)
+    else:  # the same tie counts as np.unique (runs of equal sorted values)
+        cuts = np.flatnonzero(ys[1:] != ys[:-1]) + 1
+        counts = np.diff(np.concatenate(([0], cuts, [n])))
     pairs = n * (n - 1) / 2.0
     tied = float(np.dot(counts, counts - 1)) / 2.0
     den = math.sqrt(pairs * (pairs - tied))
@@ -229,19 +276,20 @@ def trend_test(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POIN
     red = reduce_blocks(x, y, max_points)
     x, y = red.steps, red.values
     n = len(y)
-    if n < 4 or np.ptp(y) == 0.0:
-        return TrendResult(0.0, 0.0, 0.5, 0.5, 0.0, float(y.mean()) if n else 0.0, n, float(n), 0.0)
+    if n < 4 or np.maximum.reduce(y) - np.minimum.reduce(y) == 0.0:  # np.ptp(y) == 0
+        return TrendResult(0.0, 0.0, 0.5, 0.5, 0.0, float(_mean(y)) if n else 0.0, n, float(n), 0.0)
     tau = tau_vs_order(y)
     if not math.isfinite(tau):
         tau = 0.0
-    xc = x - x.mean()
-    b_ols = float(np.dot(xc, y - y.mean()) / max(float(np.dot(xc, xc)), 1e-300))
-    r1 = lag1_autocorr(y - y.mean() - b_ols * xc)
+    x_mean, y_mean = _mean(x), _mean(y)
+    xc = x - x_mean
+    b_ols = float(np.dot(xc, y - y_mean) / max(float(np.dot(xc, xc)), 1e-300))
+    r1 = lag1_autocorr(y - y_mean - b_ols * xc)
     if slope:
         ts = stats.theilslopes(y, x)
         b, intercept = float(ts.slope), float(ts.intercept)
     else:
-        b, intercept = b_ols, float(y.mean() - b_ols * x.mean())
+        b, intercept = b_ols, float(y_mean - b_ols * x_mean)
     ne = _n_eff(n, r1)
     var = 2.0 * (2.0 * ne + 5.0) / (9.0 * ne * (ne - 1.0))
     z = tau / math.sqrt(var)
@@ -260,12 +308,13 @@ def equivalence_test(steps: np.ndarray, values: np.ndarray, margin: float,
     red = reduce_blocks(x, y, max_points)
     x, y = red.steps, red.values
     n = len(y)
-    if n < 4 or not (margin > 0.0) or np.ptp(x) == 0.0:
+    if n < 4 or not (margin > 0.0) or np.maximum.reduce(x) - np.minimum.reduce(x) == 0.0:
         return EquivalenceResult(0.0, math.inf, float(margin), 1.0, 0.5, 0.0)
-    xc = x - x.mean()
+    y_mean = _mean(y)
+    xc = x - _mean(x)
     sxx = float(np.dot(xc, xc))
-    slope = float(np.dot(xc, y - y.mean()) / sxx)
-    resid = y - y.mean() - slope * xc
+    slope = float(np.dot(xc, y - y_mean) / sxx)
+    resid = y - y_mean - slope * xc
     r1 = lag1_autocorr(resid)
     ne = _n_eff(n, r1)
     s2 = float(np.dot(resid, resid)) / max(n - 2, 1)

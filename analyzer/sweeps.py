@@ -81,7 +81,7 @@ import numpy as np
 from .analysis import RunAnalysis
 from .findings import Suggestion
 from .model import Run
-from .roles import role_series
+from .roles import role_arrays
 from .stats import rolling_median
 from .suggest import base_lr, optimizer_range, param_lr, round_lr
 
@@ -217,9 +217,7 @@ def final_loss(values: np.ndarray) -> float:
 def sweep_point(run: Run, analysis: RunAnalysis, group_by: str | None = None) -> SweepPoint:
     """What a sweep needs of one run (small and picklable: fleet workers build it)."""
     roles, meta = analysis.roles, run.meta
-    lr_frame = role_series(run, roles.lr)
-    lr_series = None if lr_frame is None or not len(lr_frame) else (
-        lr_frame["step"].to_numpy(float), lr_frame["value"].to_numpy(float))
+    lr_series = role_arrays(run, roles.lr)
     lr, src = param_lr(meta.params), "param"
     if lr is None:
         lr, src = base_lr(lr_series, None), "series"
@@ -227,11 +225,11 @@ def sweep_point(run: Run, analysis: RunAnalysis, group_by: str | None = None) ->
         lr, src = name_lr(meta.name), "name"
     if lr is None:
         src = ""
-    val, train = role_series(run, roles.val_loss), role_series(run, roles.train_loss)
-    if val is not None and len(val):
-        metric, value = "val_loss", final_loss(val["value"].to_numpy(float))
-    elif train is not None and len(train):
-        metric, value = "train_loss", final_loss(train["value"].to_numpy(float))
+    val, train = role_arrays(run, roles.val_loss), role_arrays(run, roles.train_loss)
+    if val is not None:
+        metric, value = "val_loss", final_loss(val[1])
+    elif train is not None:
+        metric, value = "train_loss", final_loss(train[1])
     else:
         metric, value = "", math.inf
     return SweepPoint(id=meta.id, name=meta.name, group=run_group(meta, group_by), lr=lr,

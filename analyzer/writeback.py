@@ -20,6 +20,9 @@ Rules:
   changes nothing.
 - Only runs whose source is MLflow; other runs are ``skipped``. A run that cannot be
   written is ``failed`` with a one-line message; the others go on.
+- A run still RUNNING is ``skipped`` (its verdict is not final) unless
+  ``include_running``; then it is tagged with ``lrtempo.final=false`` too, a tag removed
+  when the run is tagged again after it ended.
 - Nothing here prints, and nothing is called unless a caller asks for it.
 """
 
@@ -42,9 +45,13 @@ PREFIX = "lrtempo."
 #: The verdict tags, in the order they are written.
 VERDICT_KEYS: tuple[str, ...] = tuple(PREFIX + k for k in (
     "status", "action", "current_lr", "suggested_lr", "factor", "early_stop_step",
-    "worst_finding", "suggestion",
+    "worst_finding", "suggestion", "final",
 ))
 ANALYZED_AT = PREFIX + "analyzed_at"
+#: ``false`` on a run tagged while it was still running (absent once it ended).
+FINAL = PREFIX + "final"
+#: Why a RUNNING run was left out.
+RUNNING_SKIPPED = "still running (--include-running tags it, with lrtempo.final=false)"
 #: MLflow's limit on a tag value (characters).
 MAX_VALUE = 5000
 
@@ -70,8 +77,14 @@ def format_float(value: float | None) -> str | None:
     return f"{float(value):.6g}"
 
 
+def is_running(analysis: RunAnalysis) -> bool:
+    """Whether the run was still RUNNING when it was read."""
+    return str(analysis.meta.status or "").strip().upper() == "RUNNING"
+
+
 def verdict_tags(analysis: RunAnalysis) -> dict[str, str | None]:
-    """The verdict tags of one analysis; ``None`` means the tag must be absent."""
+    """The verdict tags of one analysis; ``None`` means the tag must be absent
+    (``lrtempo.final`` is ``false`` for a run still running, else absent)."""
     sug = analysis.suggestion
     main = worst(analysis.findings)
     worst_text = None
@@ -89,6 +102,7 @@ def verdict_tags(analysis: RunAnalysis) -> dict[str, str | None]:
                                      if change.early_stop_step is not None else None),
         PREFIX + "worst_finding": worst_text,
         PREFIX + "suggestion": change.text if sug is not None else None,
+        FINAL: "false" if is_running(analysis) else None,
     }
     return {k: (v[:MAX_VALUE] if v is not None else None) for k, v in values.items()}
 
@@ -150,8 +164,11 @@ def write_back(
     now: float | None = None,
     client_for: Callable[[str], Any] = _default_client,
     sweeps: Sequence[Sweep] = (),
+    include_running: bool = False,
 ) -> list[TagWrite]:
     """Store each MLflow run's verdict as ``lrtempo.*`` tags; one :class:`TagWrite` each.
+
+    A RUNNING run is skipped unless ``include_running`` (then tagged ``lrtempo.final=false``).
 
     ``tracking_uris`` are the URIs the runs were read from (used instead of the
     credential-free one in a run's location when they name the same store);
@@ -168,6 +185,9 @@ def write_back(
         derived = tracking_uri_of(m.location) if m.source == "mlflow" else None
         if derived is None:
             out.append(TagWrite(m.id, m.name, "skipped", message="not an MLflow run"))
+            continue
+        if is_running(a) and not include_running:
+            out.append(TagWrite(m.id, m.name, "skipped", message=RUNNING_SKIPPED))
             continue
         uri = _match_uri(derived, tracking_uris)
         shown = without_credentials(uri)
@@ -195,19 +215,24 @@ def write_back(
 
 
 def summary(results: Iterable[TagWrite]) -> str:
-    """``3 written, 1 unchanged, 2 skipped (not MLflow), 1 failed``."""
+    """``3 written, 1 unchanged, 2 skipped (not MLflow), 1 skipped (still running), 1 failed``."""
     counts: dict[str, int] = {}
     for r in results:
-        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        key: str = r.outcome
+        if r.outcome == "skipped":
+            key += " (still running)" if r.message == RUNNING_SKIPPED else " (not MLflow)"
+        counts[key] = counts.get(key, 0) + 1
     parts = []
-    for outcome in ("written", "unchanged", "skipped", "failed"):
+    for outcome in ("written", "unchanged", "skipped (not MLflow)", "skipped (still running)",
+                    "failed"):
         n = counts.get(outcome, 0)
         if n:
-            parts.append(f"{n} {outcome}" + (" (not MLflow)" if outcome == "skipped" else ""))
+            parts.append(f"{n} {outcome}")
     return ", ".join(parts) or "no runs"
 
 
 __all__ = [
-    "ANALYZED_AT", "PREFIX", "VERDICT_KEYS", "TagWrite", "plan_changes", "summary",
+    "ANALYZED_AT", "FINAL", "PREFIX", "VERDICT_KEYS", "TagWrite", "is_running", "plan_changes",
+    "summary",
     "tracking_uri_of", "verdict_tags", "without_credentials", "write_back",
 ]

@@ -31,7 +31,7 @@ import numpy as np
 
 from analyzer import analysis as _analysis
 from analyzer.findings import worst
-from analyzer.lrtext import finding_text, lr_change
+from analyzer.lrtext import finding_text, format_sig, lr_change
 from analyzer.model import ReadResult, Run
 from analyzer.readers import discover, is_mlflow_uri, read_log_source, read_sources
 from analyzer.readers._io import ByteBudget
@@ -482,6 +482,21 @@ class DataStore:
                 self._rows.popitem(last=False)
         return row
 
+    def extra_values(self, run: Run) -> dict[str, Any]:
+        """:func:`extra_values`, cached while the run stays the same (do not modify)."""
+        key = ("extra", *_run_key(run), len(run.frame))
+        with self._lock:
+            hit = self._rows.get(key)
+            if hit is not None:
+                self._rows.move_to_end(key)
+                return hit[1]
+        values = extra_values(run)
+        with self._lock:
+            self._rows[key] = (None, values)
+            while len(self._rows) > ANALYSIS_CACHE_SIZE:
+                self._rows.popitem(last=False)
+        return values
+
     def role_series(self, run: Run, roles: RoleMap) -> tuple[Any, Any, Any]:
         """``(train, val, lr)`` series of ``roles``, cached per run (LRU, bounded by points).
 
@@ -744,6 +759,14 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
         spark = spark_values(role_series(run, roles.train_loss)) if roles is not None else None
     except Exception:  # noqa: BLE001 - a sparkline is decoration
         spark = None
+    best_val = None
+    if best is not None and roles is not None and roles.val_loss:
+        try:
+            best_val = value_at(role_series(run, roles.val_loss), best)
+        except Exception:  # noqa: BLE001
+            best_val = None
+    status = getattr(analysis, "status", "healthy")
+    state = run_state(run)
     return {
         "id": m.id,
         "run": m.name,
@@ -752,10 +775,17 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
         "experiment": m.experiment or ("uploads" if uploaded else ""),
         "source": "upload" if uploaded else m.source,
         "start": format_time(start, utc_suffix=False),
+        "start_short": format_time(start, utc_suffix=False)[5:],  # 12-06 04:41
         "start_ts": start,
         "duration": duration,
-        "status": getattr(analysis, "status", "healthy"),
+        "status": status,
         "mlflow_status": m.status or "",
+        # RUNNING / FINISHED / FAILED / KILLED for MLflow runs ("" for files): a running
+        # run's verdict is marked "so far"
+        "state": state,
+        "running": state == "RUNNING",
+        "rank": status_rank(status),
+        "confidence": round(float(main.confidence), 3) if main else 0.0,
         "finding": finding_text(main) if main else "",
         "severity": main.severity if main else "",
         "lr": change.text if sug is not None else "",
@@ -765,5 +795,134 @@ def review_row(run: Run, analysis: Any, *, uploaded: bool = False) -> dict[str, 
         "lr_factor": change.factor,
         "action": sug.action if sug is not None else "",
         "best_val_step": best,
+        "best_val": best_val,
+        "best_val_text": best_val_text(best_val, best),
         "mlflow_url": mlflow_run_url(run),
     }
+
+
+#: Review order of the statuses: trouble first (``insufficient_data`` is the "info" rank).
+STATUS_ORDER = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data",
+                "healthy")
+#: MLflow run states shown in the Review grid.
+RUN_STATES = ("RUNNING", "FINISHED", "FAILED", "KILLED", "SCHEDULED")
+
+
+def status_rank(status: str | None) -> int:
+    """0 for divergence … 5 for healthy (an unknown status just before healthy)."""
+    try:
+        return STATUS_ORDER.index(str(status))
+    except ValueError:
+        return len(STATUS_ORDER) - 1
+
+
+def run_state(run: Run) -> str:
+    """The MLflow run state (``RUNNING``, ``FINISHED``, ``FAILED``, ``KILLED``), else ``""``."""
+    state = str(run.meta.status or "").strip().upper()
+    return state if state in RUN_STATES else ""
+
+
+def value_at(series: Any, step: int) -> float | None:
+    """The series' value at ``step`` (the last one logged at or before it), ``None`` if none."""
+    if series is None or not len(series):
+        return None
+    steps = series["step"].to_numpy()
+    values = series["value"].to_numpy(dtype=np.float64)
+    keep = (steps <= step) & np.isfinite(values)
+    if not keep.any():
+        return None
+    return float(values[keep][-1])
+
+
+def best_val_text(value: float | None, step: int | None) -> str:
+    """``0.412 @ 1200`` (the best validation loss @ its step), ``""`` if unknown."""
+    if step is None:
+        return ""
+    if value is None:
+        return f"step {int(step)}"
+    return f"{format_sig(value)} @ {int(step)}"
+
+
+def triage_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Review rows in triage order (worst status first, then the most confident
+    finding, then the latest start), copied with ``triage`` (their position: the Status
+    column sorts by it) and ``run_suffix`` (what tells apart runs of the same name: their
+    experiments, else start times, else short ids; ``""`` for a unique name)."""
+
+    def key(r: dict[str, Any]) -> tuple[int, float, float]:
+        start = r.get("start_ts")
+        return (int(r.get("rank", status_rank(r.get("status")))),
+                -float(r.get("confidence") or 0.0),
+                -(float(start) if isinstance(start, (int, float)) and np.isfinite(start)
+                  else -np.inf))
+
+    ordered = sorted(rows, key=key)
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for r in ordered:
+        by_name.setdefault(str(r.get("run") or ""), []).append(r)
+    suffix: dict[int, str] = {}
+    for same in by_name.values():
+        if len(same) < 2:
+            continue
+        for field_, fmt in (("experiment", _last_part), ("experiment", str), ("start", str),
+                            ("id", lambda v: "#" + str(v)[:8])):
+            values = [fmt(str(r.get(field_) or "")) for r in same]
+            if all(values) and len(set(values)) == len(values):
+                for r, v in zip(same, values, strict=True):
+                    suffix[id(r)] = v
+                break
+        else:
+            for i, r in enumerate(same):
+                suffix[id(r)] = f"#{str(r.get('id') or '')[:8]} ({i + 1})"
+    return [{**r, "triage": i, "run_suffix": suffix.get(id(r), "")}
+            for i, r in enumerate(ordered)]
+
+
+def _last_part(path: str) -> str:
+    """``team-a/vision`` → ``vision`` (an experiment's last path segment)."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+class TagFilterError(ValueError):
+    """A tag filter that cannot be read; the message says what is wrong and how to write it."""
+
+
+def check_tag_filter(text: str | None) -> list[tuple[str, str | None]]:
+    """:func:`parse_tag_filter`, or :class:`TagFilterError` naming the bad part."""
+    how = "write key=value or key, separated by commas (e.g. team=cv, sweep)"
+    for part in (text or "").split(","):
+        raw = part.strip()
+        if not raw:
+            continue
+        key, eq, value = raw.partition("=")
+        if not key.strip():
+            raise TagFilterError(f"tag filter {raw!r}: no tag key before '='; {how}")
+        if eq and ("=" in value or not value.strip()):
+            what = "two '='" if "=" in value else "no value after '='"
+            raise TagFilterError(f"tag filter {raw!r}: {what}; {how}")
+        if any(c in key for c in "<>!~*\"\'") or key.strip().count(" "):
+            raise TagFilterError(f"tag filter {raw!r}: {key.strip()!r} is not a tag key "
+                                 f"(no spaces, quotes or comparison signs); {how}")
+    return parse_tag_filter(text)
+
+
+def extra_keys(run: Run) -> list[str]:
+    """The column chooser's keys of a run: ``param:NAME`` and ``metric:NAME`` (cheap)."""
+    return ([f"param:{k}" for k in (run.meta.params or {})]
+            + [f"metric:{n}" for n in run.metric_names])
+
+
+def extra_values(run: Run) -> dict[str, Any]:
+    """The run's MLflow params (``param:NAME``, a number when it reads as one) and the
+    last value of each metric (``metric:NAME``), for the Review's column chooser."""
+    out: dict[str, Any] = {}
+    for k, v in (run.meta.params or {}).items():
+        text = str(v)
+        try:
+            num = float(text)
+        except ValueError:
+            num = None
+        out[f"param:{k}"] = num if num is not None and np.isfinite(num) else text
+    for name, v in run.last_values().items():
+        out[f"metric:{name}"] = v if np.isfinite(v) else None
+    return out

@@ -209,14 +209,29 @@ class StepClock:
 
     @classmethod
     def from_epochs(cls, epoch: pd.DataFrame | None) -> StepClock | None:
-        """Steps → epoch numbers, from a logged ``epoch`` metric (``hours`` holds epochs)."""
+        """Steps → epoch numbers, from a logged ``epoch`` metric (``hours`` holds epochs).
+
+        A whole-number epoch logged at every step (``0, 0, …, 1, 1, …``, as Lightning
+        does) is a staircase: each epoch is anchored at its first step and the steps
+        between are fractions of an epoch (the last epoch goes on at the pace of the one
+        before), so per-step curves are not drawn as vertical bars or a sawtooth.
+        """
         if epoch is None or len(epoch) < 2:
             return None
         e = epoch[["step", "value"]].dropna().sort_values("step").drop_duplicates("step")
+        steps = e["step"].to_numpy(dtype=np.float64)
         vals = np.maximum.accumulate(e["value"].to_numpy(dtype=np.float64))
         if len(e) < 2 or vals[-1] <= vals[0]:
             return None
-        return cls(e["step"].to_numpy(dtype=np.float64), vals)
+        starts = np.r_[True, np.diff(vals) > 0]
+        if not starts.all():
+            a_steps, a_vals = steps[starts], vals[starts]
+            if len(a_steps) >= 2 and steps[-1] > a_steps[-1]:
+                pace = (a_vals[-1] - a_vals[-2]) / (a_steps[-1] - a_steps[-2])
+                a_vals = np.r_[a_vals, a_vals[-1] + pace * (steps[-1] - a_steps[-1])]
+                a_steps = np.r_[a_steps, steps[-1]]
+            steps, vals = a_steps, a_vals
+        return cls(steps, vals)
 
     def __call__(self, step: np.ndarray | float) -> np.ndarray:
         return np.interp(np.asarray(step, dtype=np.float64), self.steps, self.hours)
@@ -298,6 +313,11 @@ def finding_hover(f: Finding) -> str:
 
 def _positive(series: pd.DataFrame) -> pd.DataFrame:
     return series[series["value"] > 0]
+
+
+def lr_labels(values: np.ndarray) -> list[str]:
+    """Hover labels of LR points in the one LR format (:func:`analyzer.lrtext.format_lr`)."""
+    return [format_lr(v) for v in np.asarray(values, dtype=np.float64)]
 
 
 def log_ticks(values: np.ndarray) -> tuple[list[float], list[str], list[float]]:
@@ -405,7 +425,7 @@ def run_figure(
         fig.add_trace(go.Scattergl(
             x=_x(lx, clock), y=ly, mode="lines", name="learning rate",
             line={"color": LR_COLOR, "width": 2}, meta="lr",
-            hovertemplate="LR %{y:.3e}<extra></extra>",
+            text=lr_labels(ly), hovertemplate="LR %{text}<extra></extra>",
         ), row=2, col=1)
     else:
         fig.add_annotation(text="no learning rate logged", xref="x2 domain", yref="y2 domain",
@@ -525,6 +545,28 @@ class CompareRun:
     train: pd.DataFrame | None
     val: pd.DataFrame | None
     lr: pd.DataFrame | None
+    epoch: pd.DataFrame | None = None  # a logged epoch metric (for the epoch axis)
+
+
+#: The Compare page's x axes: step, epoch (from a logged ``epoch`` metric) or wall time.
+COMPARE_X_TITLES: Mapping[str, str] = {"step": "step", "epoch": "epoch",
+                                       "time": "hours since start"}
+
+
+def _compare_clocks(runs: Sequence[CompareRun], x_mode: str
+                    ) -> tuple[list[StepClock | None], str]:
+    """Each run's step → x map and the axis title. When a run lacks what ``x_mode`` needs
+    (no epoch metric, no wall times), every run is drawn by step and the title says why."""
+    if x_mode not in ("epoch", "time"):
+        return [None] * len(runs), "step"
+    if x_mode == "time":
+        clocks = [StepClock.from_series(r.train, r.val, r.lr) for r in runs]
+    else:
+        clocks = [StepClock.from_epochs(r.epoch) for r in runs]
+    if runs and all(c is not None for c in clocks):
+        return clocks, COMPARE_X_TITLES[x_mode]
+    missing = "an epoch metric" if x_mode == "epoch" else "wall times"
+    return [None] * len(runs), f"step (not every run has {missing})"
 
 
 def compare_figure(
@@ -532,12 +574,20 @@ def compare_figure(
     *,
     smoothing: float = 0.6,
     log_y: bool = False,
+    x_mode: str = "step",
     n_out: int = MAX_POINTS,
 ) -> go.Figure:
-    """Several runs' losses (smoothed train solid, val dashed) and LRs, aligned by step."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
-                        vertical_spacing=0.05)
-    for i, r in enumerate(runs):
+    """Several runs' losses (train EMA-smoothed by ``smoothing``, solid; val dashed) and
+    LRs, aligned by step, epoch or hours since each run's start (``x_mode``). Without any
+    LR logged there is no LR panel."""
+    has_lr = any(r.lr is not None and not _positive(r.lr).empty for r in runs)
+    clocks, x_title = _compare_clocks(runs, x_mode)
+    if has_lr:
+        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
+                            vertical_spacing=0.05)
+    else:
+        fig = make_subplots(rows=1, cols=1)
+    for i, (r, clock) in enumerate(zip(runs, clocks, strict=True)):
         color = RUN_PALETTE[i % len(RUN_PALETTE)]
         label = f"{plain(r.label)} [{plain(r.status)}]"
         group = f"run{i}"
@@ -547,29 +597,31 @@ def compare_figure(
             y = ema(values, smoothing) if smoothing > 0 else values
             tx, ty = downsample(steps, y, n_out)
             fig.add_trace(go.Scattergl(
-                x=tx, y=ty, mode="lines", name=f"{label} train", legendgroup=group,
+                x=_x(tx, clock), y=ty, mode="lines", name=f"{label} train", legendgroup=group,
                 line={"color": color, "width": 2}, meta=f"{group}:train",
             ), row=1, col=1)
         if r.val is not None and not r.val.empty:
             vx, vy = downsample(r.val["step"].to_numpy(), r.val["value"].to_numpy(dtype=np.float64), n_out)
             fig.add_trace(go.Scattergl(
-                x=vx, y=vy, mode="lines+markers" if len(vx) <= 200 else "lines",
+                x=_x(vx, clock), y=vy, mode="lines+markers" if len(vx) <= 200 else "lines",
                 name=f"{label} val", legendgroup=group, marker={"size": 4},
                 line={"color": color, "width": 2, "dash": "dash"}, meta=f"{group}:val",
             ), row=1, col=1)
-        if r.lr is not None and not _positive(r.lr).empty:
+        if has_lr and r.lr is not None and not _positive(r.lr).empty:
             pos = _positive(r.lr)
             lx, ly = downsample(pos["step"].to_numpy(), pos["value"].to_numpy(dtype=np.float64), n_out)
             fig.add_trace(go.Scattergl(
-                x=lx, y=ly, mode="lines", name=f"{label} LR", legendgroup=group,
+                x=_x(lx, clock), y=ly, mode="lines", name=f"{label} LR", legendgroup=group,
                 showlegend=False, line={"color": color, "width": 1.5}, meta=f"{group}:lr",
+                text=lr_labels(ly), hovertemplate="LR %{text}",
             ), row=2, col=1)
     fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1)
-    all_lr = [np.asarray(t.y, dtype=np.float64) for t in fig.data if str(t.meta).endswith(":lr")]
-    ticks, labels, rng = log_ticks(np.concatenate(all_lr) if all_lr else np.array([]))
-    fig.update_yaxes(title_text="LR", type="log", tickvals=ticks, ticktext=labels, range=rng,
-                     row=2, col=1)
-    fig.update_xaxes(title_text="step", row=2, col=1)
+    if has_lr:
+        all_lr = [np.asarray(t.y, dtype=np.float64) for t in fig.data if str(t.meta).endswith(":lr")]
+        ticks, labels, rng = log_ticks(np.concatenate(all_lr) if all_lr else np.array([]))
+        fig.update_yaxes(title_text="LR", type="log", tickvals=ticks, ticktext=labels, range=rng,
+                         row=2, col=1)
+    fig.update_xaxes(title_text=x_title, row=2 if has_lr else 1, col=1)
     fig.update_layout(
         template="plotly_white", height=560, margin={"l": 60, "r": 20, "t": 30, "b": 50},
         hovermode="x", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},

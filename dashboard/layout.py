@@ -14,7 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from analyzer.findings import Finding, Suggestion
-from analyzer.lrtext import evidence_text, format_number, lr_change
+from analyzer.lrtext import evidence_label, evidence_readable, format_number, lr_change
 
 from .data import MlflowProblem
 from .figures import STATUS_BADGE
@@ -70,7 +70,7 @@ def suggestion_card(suggestion: Suggestion | None, status: str) -> dbc.Card:
         for k, v in dict(suggestion.extra).items():
             if k == "warmup_steps" or (text := format_number(v, k)) is None:
                 continue  # the warm-up length is in the line above
-            numbers.append(html.Div([html.Span(f"{k.replace('_', ' ')}: ", className="text-muted"),
+            numbers.append(html.Div([html.Span(f"{evidence_label(k)}: ", className="text-muted"),
                                      html.Span(text)]))
         body = numbers + [html.P(suggestion.rationale, className="mt-2 mb-0 rationale")]
     return dbc.Card([
@@ -85,7 +85,7 @@ def findings_table(findings: Iterable[Finding]) -> html.Div:
         return html.Div("No findings.", className="text-muted", id="findings")
     rows = []
     for f in findings:
-        evidence = evidence_text(f.evidence)
+        evidence = evidence_readable(f.evidence)
         rows.append(html.Tr([
             html.Td(status_badge(f.kind)),
             html.Td(f.metric),

@@ -14,7 +14,7 @@ named ``plain.csv``, a gzip inside the zip) count against one budget per request
 (:data:`ZIP_EXPANSION` x the upload limit), each gzip file against the upload limit, and
 all requests together against the process's :data:`UPLOAD_BUDGET_MB` (configurable), which
 an upload reserves its own size from before reading. At most :data:`UPLOAD_READERS`
-upload requests are read at once (parsing takes ~28x a file's size); others wait.
+upload requests are read at once (parsing takes ~13x a file's size); others wait.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ MAX_DEPTH, MAX_PATH = 32, 1024  # folders and characters of an entry's path
 ZIP_EXPANSION = 4  # an archive may unpack to at most this many times the upload limit
 #: Decompressed bytes all uploads being read at once may hold together (MiB, default).
 UPLOAD_BUDGET_MB = 1024
-#: Upload requests read at the same time (each may take ~28x its size while parsed);
+#: Upload requests read at the same time (each may take ~13x its size while parsed);
 #: more wait up to :data:`UPLOAD_WAIT` seconds for a slot, then are told to try again.
 UPLOAD_READERS = 2
 UPLOAD_WAIT = 120.0

@@ -24,12 +24,13 @@ from analyzer.report import render_html, render_markdown
 from analyzer.roles import RoleMap, resolve_roles
 
 from .data import (
+    TagFilterError,
+    check_tag_filter,
     current_store,
     format_duration,
     format_time,
     matches_tags,
     mlflow_run_url,
-    parse_tag_filter,
 )
 from .figures import CompareRun, compare_figure, empty_figure, relayout_x_range, run_figure
 from .layout import findings_table, mlflow_alert, run_href, status_badge, suggestion_card
@@ -107,6 +108,8 @@ class ReviewData:
     errors: list[dict[str, str]]
     analyses: list[Any] = field(default_factory=list)  # of the rows, same order
     runs: list[Run] = field(default_factory=list)
+    #: What a filter got wrong or why it matched nothing (one line each).
+    notices: list[str] = field(default_factory=list)
 
 
 def review_data(filters: ReviewFilters, refresh: bool = False, min_age: float = 0.0) -> ReviewData:
@@ -121,7 +124,10 @@ def review_data(filters: ReviewFilters, refresh: bool = False, min_age: float = 
         runs, errors = store.runs(filters.window, filters.tracking_uri)
     except ValueError as exc:
         return ReviewData([], {}, [], [], [{"location": "time window", "error": str(exc)}])
-    wanted_tags = parse_tag_filter(filters.tag)
+    try:
+        wanted_tags = check_tag_filter(filters.tag)
+    except TagFilterError as exc:
+        return ReviewData([], {}, [], [], [], notices=[str(exc)])
     items = []
     for run in runs:
         try:
@@ -136,13 +142,38 @@ def review_data(filters: ReviewFilters, refresh: bool = False, min_age: float = 
         items = [i for i in items if i[2]["experiment"] == filters.experiment]
     if filters.user:
         items = [i for i in items if i[2]["user"] == filters.user]
+    notices = []
     if wanted_tags:
+        before = items
         items = [i for i in items if matches_tags(i[0], wanted_tags)]
+        if before and not items:
+            notices.append(_no_tag_match(wanted_tags, [r for r, _, _ in before]))
     counts = Counter(row["status"] for _, _, row in items)
     if filters.status:
         items = [i for i in items if i[2]["status"] == filters.status]
     return ReviewData([row for _, _, row in items], dict(counts), experiments, users, errors,
-                      [a for _, a, _ in items], [r for r, _, _ in items])
+                      [a for _, a, _ in items], [r for r, _, _ in items], notices)
+
+
+def _no_tag_match(wanted: list[tuple[str, str | None]], runs: list[Run]) -> str:
+    """Why a tag filter kept no run: the tags (and values) the window's runs do have."""
+    want = ", ".join(k if v is None else f"{k}={v}" for k, v in wanted)
+    seen: dict[str, set[str]] = {}
+    for r in runs:
+        for k, v in (r.meta.tags or {}).items():
+            if not str(k).startswith("mlflow."):
+                seen.setdefault(str(k), set()).add(str(v))
+    missing = [k for k, _ in wanted if k not in seen]
+    if missing:
+        have = ", ".join(sorted(seen)[:12]) or "none"
+        return (f"No run of the {len(runs)} in this window has the tag {missing[0]!r} "
+                f"(tags they have: {have}).")
+    for key, value in wanted:
+        if value is not None and value.lower() not in {v.strip().lower() for v in seen[key]}:
+            values = ", ".join(sorted(seen[key])[:8])
+            return (f"No run of the {len(runs)} in this window matches {want}: tag {key!r} "
+                    f"has the values {values} (not {value!r}).")
+    return f"No run of the {len(runs)} in this window has all of {want} at once."
 
 
 EXPORT_TYPES = {"html": ("html", "text/html"), "markdown": ("md", "text/markdown")}
@@ -201,7 +232,9 @@ def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
     url = mlflow_run_url(run)
     header = html.Div([
         html.H3([html.Span(m.name, className="run-title", id="run-name"), " ",
-                 status_badge(analysis.status, id="run-status")], className="mb-1"),
+                 status_badge(analysis.status, id="run-status"),
+                 html.Small(" so far (still running)", className="so-far", id="run-so-far")
+                 if str(m.status or "").upper() == "RUNNING" else None], className="mb-1"),
         html.Div([
             html.Span(m.experiment or "", className="me-3"),
             html.Span(m.source, className="me-3 text-muted"),
@@ -268,14 +301,21 @@ def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str,
     train, val, lr = store.role_series(run, analysis.roles)  # cached: a zoom re-uses them
     if all(s is None or s.empty for s in (train, val, lr)):
         return empty_figure("this run has no loss or learning-rate metric")
-    epoch_name = next((n for n in run.metric_names if n.lower() in ("epoch", "train/epoch")), None)
-    epoch = run.series(epoch_name) if epoch_name and x_mode == "epoch" else None
+    epoch = epoch_series(run) if x_mode == "epoch" else None
     return run_figure(train, val, lr, findings=analysis.findings, suggestion=analysis.suggestion,
                       smoothing=float(smoothing or 0), log_y=log_y, x_mode=x_mode,
                       step_label=run.meta.step_axis, epoch=epoch, x_range=x_range)
 
 
-def compare_view(run_ids: list[str], log_y: bool):
+def epoch_series(run: Run) -> Any:
+    """The run's logged epoch metric (``epoch``, ``train/epoch``), else ``None``."""
+    name = next((n for n in run.metric_names if n.lower() in ("epoch", "train/epoch")), None)
+    return run.series(name) if name else None
+
+
+def compare_view(run_ids: list[str], log_y: bool, smoothing: float = 0.6, x_mode: str = "step"):
+    """The Compare figure (train smoothed by ``smoothing``; x by step, epoch or wall time)
+    and the runs' status table."""
     store = current_store()
     items, rows = [], []
     for rid in (run_ids or [])[:MAX_COMPARE]:
@@ -284,7 +324,8 @@ def compare_view(run_ids: list[str], log_y: bool):
             rows.append(html.Tr([html.Td(rid), html.Td("not found", colSpan=3)]))
             continue
         a = analyze_safely(run)
-        items.append(CompareRun(run.meta.name, a.status, *store.role_series(run, a.roles)))
+        items.append(CompareRun(run.meta.name, a.status, *store.role_series(run, a.roles),
+                                epoch=epoch_series(run) if x_mode == "epoch" else None))
         sug = a.suggestion
         rows.append(html.Tr([
             html.Td(dcc.Link(run.meta.name, href=run_href(rid))),
@@ -295,7 +336,7 @@ def compare_view(run_ids: list[str], log_y: bool):
     if not items:
         fig = empty_figure("choose runs to compare")
     else:
-        fig = compare_figure(items, log_y=log_y)
+        fig = compare_figure(items, log_y=log_y, smoothing=smoothing, x_mode=x_mode)
     table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("run", "status", "suggestion", "why")])),
                        html.Tbody(rows)], size="sm", id="compare-status-table") if rows else None
     return fig, table

@@ -125,6 +125,8 @@ class Plan:
 
     run_ids: tuple[str, ...]
     names: tuple[str, ...]
+    #: Names of the runs shown that are still RUNNING: left out (their verdict is not final).
+    running: tuple[str, ...] = ()
 
 
 def plan(filters: Any) -> Plan:
@@ -134,7 +136,12 @@ def plan(filters: Any) -> Plan:
 
     data = review_data(replace(filters, tracking_uri=None))
     rows = [r for r in data.rows if r.get("source") == "mlflow"]
-    return Plan(tuple(r["id"] for r in rows), tuple(str(r.get("run") or r["id"]) for r in rows))
+    done = [r for r in rows if not r.get("running")]
+    return Plan(
+        tuple(r["id"] for r in done),
+        tuple(str(r.get("run") or r["id"]) for r in done),
+        tuple(str(r.get("run") or r["id"]) for r in rows if r.get("running")),
+    )
 
 
 def dialog_body(p: Plan) -> list[Any]:
@@ -154,6 +161,15 @@ def dialog_body(p: Plan) -> list[Any]:
             className="small mb-2",
             style={"maxHeight": "12rem", "overflowY": "auto"},
         ),
+        html.P(
+            f"{len(p.running)} run{'s' if len(p.running) != 1 else ''} still running "
+            f"{'are' if len(p.running) != 1 else 'is'} left out (the verdict is not final): "
+            + ", ".join(p.running[:LISTED]),
+            id="writeback-running",
+            className="small",
+        )
+        if p.running
+        else None,
         html.P(
             "Only these runs are written; only tags — metrics and params are never touched. "
             "Runs whose tags already match are left as they are.",

@@ -3,7 +3,8 @@
     lrtempo analyze SOURCE... [--format text|json|markdown|html] [--out FILE]
                               [--since 24h] [--experiment NAME] [--fail-on warning|critical]
                               [--train-loss NAME] [--val-loss NAME] [--lr NAME]
-    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags] [--executor WHERE]
+    lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags [--include-running]]
+                           [--executor WHERE]
     lrtempo dashboard [SOURCE...] [--tracking-uri URI] [--host 127.0.0.1] [--port 8050]
                       [--auth-file FILE] [--allowed-hosts NAME,...]
     lrtempo demo [--port 8050] [--reset]
@@ -93,7 +94,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="group runs into LR sweeps by this run parameter")
     r.add_argument("--write-tags", dest="write_tags", action="store_true",
                    help="store each MLflow run's status and suggestion as lrtempo.* run tags "
-                        "(tags only; metrics and params are never touched)")
+                        "(tags only; metrics and params are never touched); runs still "
+                        "RUNNING are left out")
+    r.add_argument("--include-running", dest="include_running", action="store_true",
+                   help="with --write-tags, tag RUNNING runs too (with lrtempo.final=false)")
     r.add_argument("--executor", metavar="WHERE",
                    help="analyze the runs locally (default), in processes:N, or on a Dask "
                         "cluster at dask://HOST:PORT; runs are streamed, results identical")

@@ -235,3 +235,48 @@ def test_cli_write_tags_on_files_says_there_is_nothing_to_tag(tmp_path, capsys) 
     assert main(["review", str(tmp_path), "--since", "30d", "--out", str(tmp_path / "r.md"),
                  "--write-tags"]) == 0
     assert "no MLflow run to tag" in capsys.readouterr().err
+
+
+def test_running_runs_are_skipped_unless_asked_then_marked_not_final(tagged_runs, capsys) -> None:
+    """A RUNNING run (created with the real client, never terminated) is left out of
+    --write-tags; --include-running tags it with lrtempo.final=false; once it ended, the
+    next write removes that tag."""
+    from lrtempo.cli import main
+
+    server, _ = tagged_runs
+    client = server.client()
+    exp = client.create_experiment(f"running-writeback-{time.time_ns()}")
+    loss = [2.0 * math.exp(-i / 50) + 0.2 for i in range(300)]
+    done = log_run(client, exp, "ended-run", {"loss": loss, "lr": [3e-4] * 300})
+    live = log_run(client, exp, "live-run", {"loss": loss, "lr": [3e-4] * 300}, status=None)
+    assert client.get_run(live).info.status == "RUNNING"
+    args = ["review", server.url, "--experiment", str(exp), "--format", "json", "-q",
+            "--write-tags"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "MLflow tags: 1 written, 1 skipped (still running)" in err, err
+    assert not any(k.startswith("lrtempo.") for k in client.get_run(live).data.tags)
+    assert "lrtempo.final" not in client.get_run(done).data.tags
+
+    assert main([*args, "--include-running"]) == 0
+    assert "MLflow tags: 1 written, 1 unchanged" in capsys.readouterr().err
+    tags = client.get_run(live).data.tags
+    assert tags["lrtempo.final"] == "false" and tags["lrtempo.status"]
+    assert "lrtempo.final" not in client.get_run(done).data.tags
+
+    client.set_terminated(live, "FINISHED")
+    assert main(args) == 0
+    assert "MLflow tags: 1 written, 1 unchanged" in capsys.readouterr().err
+    tags = client.get_run(live).data.tags
+    assert "lrtempo.final" not in tags and tags["lrtempo.status"]
+    client.delete_experiment(exp)
+
+
+def test_include_running_without_write_tags_says_so(tmp_path, capsys) -> None:
+    from lrtempo.cli import main
+
+    log = tmp_path / "run.jsonl"
+    log.write_text("".join(f'{{"step": {s}, "loss": {1 / (s + 1)}}}\n' for s in range(50)))
+    assert main(["review", str(tmp_path), "--since", "30d", "--out", str(tmp_path / "r.md"),
+                 "--include-running"]) == 0
+    assert "--include-running applies only with --write-tags" in capsys.readouterr().err

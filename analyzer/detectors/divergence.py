@@ -108,7 +108,7 @@ def detect_divergence(
             severity="critical", confidence=1.0,
             evidence={"nonfinite_count": int(bad.sum()), "first_nonfinite_step": float(xs[i]),
                       "nonfinite": kind, "last_finite_value": float(fin[-1]) if len(fin) else None},
-            message=f"The loss became {kind.upper()} at step {int(xs[i])}: training diverged; "
+            message=f"The loss became {'NaN' if kind == 'nan' else 'infinite'} at step {int(xs[i])}: training diverged; "
                     "lower the learning rate (or add gradient clipping).",
         )]
     x, y = finite_xy(xs, ys)

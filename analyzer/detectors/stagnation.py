@@ -309,7 +309,8 @@ def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first
 def _message(diagnosis: str, metric: str, start: float, frac: float, rel: float,
              lr_start: float | None, sched: Schedule) -> str:
     what = metric.replace("_", " ")
-    head = f"The {what} has not improved since step {int(start)} ({frac:.0%} of the run, {-100 * rel:+.2f}%)"
+    head = (f"The {what} has not improved since step {int(start)} (over that {frac:.0%} of the run "
+            f"it changed by {-100 * rel:+.2f}%)")
     lr_txt = f" at LR {lr_start:.3g}" if lr_start is not None else ""
     return head + {
         "stuck": f"{lr_txt}: it barely moved from the start; increase the learning rate.",

@@ -1,7 +1,9 @@
-"""Compare: chosen runs' losses and LRs overlaid by step, with each run's status."""
+"""Compare: chosen runs' losses and LRs overlaid (by step, epoch or wall time; smoothing and
+log y, all in the URL), with each run's status."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import dash
@@ -16,8 +18,20 @@ from dashboard.views import compare_view
 dash.register_page(__name__, path="/compare", name="Compare", title="LR Tempo · Compare", order=2)
 
 
-def layout(ids: str | None = None, window: str | None = None, **_: Any) -> html.Div:
+def _smoothing(text: Any) -> float:
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        return 0.6
+    return min(max(v, 0.0), 0.99) if math.isfinite(v) else 0.6
+
+
+def layout(ids: str | None = None, window: str | None = None, smoothing: str | None = None,
+           logy: str | None = None, x: str | None = None, **_: Any) -> html.Div:
     chosen = [i for i in (ids or "").split(",") if i][:MAX_RUNS]
+    smooth = _smoothing(smoothing)
+    x_mode = x if x in ("time", "epoch") else "step"
+    log_y = logy in ("1", "true", "log")
     window = window if window in WINDOWS else "all"
     store = current_store()
     # The chosen runs must be among the options from the start, or the dropdown drops them.
@@ -33,8 +47,21 @@ def layout(ids: str | None = None, window: str | None = None, **_: Any) -> html.
             dbc.Col(dcc.Dropdown(id="compare-runs", multi=True, value=chosen, options=options,
                                  placeholder="Choose runs to overlay…"), md=7),
             dbc.Col(dbc.Checklist(id="compare-logy", options=[{"label": "log y", "value": "log"}],
-                                  value=[], switch=True), width="auto"),
+                                  value=["log"] if log_y else [], switch=True), width="auto"),
         ], className="g-2 align-items-center mb-2"),
+        dbc.Row([
+            dbc.Col([
+                html.Label("Smoothing (EMA)", className="form-label small mb-0"),
+                dcc.Slider(id="compare-smoothing", min=0, max=0.99, step=0.01, value=smooth,
+                           marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
+                           tooltip={"placement": "bottom"}),
+            ], md=4),
+            dbc.Col(dbc.RadioItems(id="compare-x", options=[
+                {"label": "step", "value": "step"},
+                {"label": "epoch", "value": "epoch"},
+                {"label": "wall time", "value": "time"}], value=x_mode, inline=True),
+                width="auto"),
+        ], className="g-3 align-items-center mb-2"),
         dcc.Store(id="compare-window", data=window),
         dcc.Loading(dcc.Graph(id="compare-graph", config={"displaylogo": False},
                               figure=empty_figure("choose runs to compare")), type="dot"),
@@ -66,16 +93,24 @@ def compare_options(window: str, chosen: list[str] | None):
     Output("compare-table", "children"),
     Input("compare-runs", "value"),
     Input("compare-logy", "value"),
+    Input("compare-smoothing", "value"),
+    Input("compare-x", "value"),
 )
-def update_compare(run_ids: list[str] | None, logy: list[str] | None):
-    return compare_view(str_list(run_ids), "log" in str_list(logy))
+def update_compare(run_ids: list[str] | None, logy: list[str] | None, smoothing: Any = 0.6,
+                   x_mode: Any = "step"):
+    x_mode = x_mode if x_mode in ("time", "epoch") else "step"
+    return compare_view(str_list(run_ids), "log" in str_list(logy), _smoothing(smoothing),
+                        x_mode)
 
 
 clientside_callback(
     """
-    function(ids) {
+    function(ids, logy, smoothing, x) {
         const q = new URLSearchParams();
         if (ids && ids.length) { q.set("ids", ids.join(",")); }
+        if (typeof smoothing === "number" && smoothing !== 0.6) { q.set("smoothing", String(smoothing)); }
+        if (Array.isArray(logy) && logy.includes("log")) { q.set("logy", "1"); }
+        if (x === "epoch" || x === "time") { q.set("x", x); }
         const s = q.toString();
         const url = window.location.pathname + (s ? "?" + s : "");
         if (window.location.pathname + window.location.search !== url) {
@@ -86,4 +121,7 @@ clientside_callback(
     """,
     Output("compare-url-dummy", "children"),
     Input("compare-runs", "value"),
+    Input("compare-logy", "value"),
+    Input("compare-smoothing", "value"),
+    Input("compare-x", "value"),
 )

@@ -12,7 +12,14 @@ import flask
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.auth import current_user, may_write
-from dashboard.data import WINDOWS, current_store, mlflow_problems
+from dashboard.data import (
+    WINDOWS,
+    current_store,
+    extra_keys,
+    mlflow_problems,
+    str_list,
+    triage_rows,
+)
 from dashboard.layout import error_list, mlflow_alert, status_counts
 from dashboard.sweep_views import review_sweeps, with_sweep_columns
 from dashboard.views import (
@@ -38,20 +45,35 @@ dash.register_page(__name__, path="/", name="Review", title="LR Tempo · Review"
 STATUSES = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
 
 COLUMNS: list[dict[str, Any]] = [
-    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 135, "flex": 2,
+    # A long name is cut in the middle (its end stays readable), the full name on hover;
+    # runs of the same name carry what tells them apart (``run_suffix``).
+    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 190, "flex": 3,
      "filter": "agTextColumnFilter", "tooltipField": "run"},
-    {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 86,
+    {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 76,
      "cellDataType": False, "sortable": False, "filter": False},
     {"field": "experiment", "headerName": "Experiment", "filter": "agTextColumnFilter",
-     "minWidth": 100, "flex": 1},
-    {"field": "user", "headerName": "User", "width": 84, "filter": "agTextColumnFilter"},
-    {"field": "source", "headerName": "Source", "width": 76, "filter": False},
-    {"field": "start", "headerName": "Start (UTC)", "sort": "desc", "width": 140, "filter": False},
-    {"field": "duration", "headerName": "Duration", "width": 84, "filter": False,
+     "minWidth": 84, "flex": 1, "tooltipField": "experiment"},
+    {"field": "user", "headerName": "User", "width": 72, "filter": "agTextColumnFilter",
+     "tooltipField": "user"},
+    # Source is offered by the column chooser (the grid fits 1440 px without it).
+    {"field": "source", "headerName": "Source", "width": 72, "filter": False, "hide": True},
+    {"field": "state", "headerName": "State", "cellRenderer": "RunState", "width": 84,
+     "filter": "agTextColumnFilter", "headerTooltip": "MLflow run state"},
+    # Sorts by the time; shows month-day and time (the full date on hover).
+    {"field": "start_ts", "colId": "start", "headerName": "Start (UTC)", "width": 98,
+     "filter": False, "cellDataType": "number", "tooltipField": "start",
+     "valueFormatter": {"function": "params.data ? params.data.start_short : ''"}},
+    {"field": "duration", "headerName": "Duration", "width": 72, "filter": False,
      "sortable": False},
-    {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "width": 122,
-     "filter": "agTextColumnFilter"},
-    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 115,
+    # Trouble first: the column sorts by the row's triage position (severity, then the
+    # finding's confidence, then the latest start; see dashboard.data.triage_rows).
+    {"field": "triage", "colId": "status", "headerName": "Status", "cellRenderer": "StatusBadge",
+     "initialSort": "asc", "width": 132, "cellDataType": "number",
+     "filter": "agTextColumnFilter",
+     "filterValueGetter": {"function": "params.data ? params.data.status : ''"},
+     "headerTooltip": "Sorted trouble first: divergence, oscillation, overfitting, "
+                      "stagnation, insufficient data, healthy; then confidence, then recency"},
+    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 105,
      "tooltipField": "finding", "filter": "agTextColumnFilter"},
     # The line people read (``decrease LR 3e-3 → 3e-4 (×0.1)``) over the machine number:
     # the column sorts by the current LR, numerically, not by its text.
@@ -60,12 +82,58 @@ COLUMNS: list[dict[str, Any]] = [
      "tooltipField": "lr", "cellDataType": "number", "filter": False},
     # The LR its sweep recommends (↑/↓: the best was the largest/smallest tried), for a run
     # of a sweep, linking to the sweep on the Sweeps page. Min widths above leave it room.
-    {"field": "sweep_text", "headerName": "Sweep", "cellRenderer": "SweepLink", "width": 92,
+    {"field": "sweep_text", "headerName": "Sweep", "cellRenderer": "SweepLink", "width": 76,
      "tooltipField": "sweep_tip", "filter": "agTextColumnFilter"},
-    {"field": "best_val_step", "headerName": "Best val", "width": 78, "filter": False},
-    {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 74,
+    # The best validation loss and its step; sorts by the loss, numerically.
+    {"field": "best_val", "colId": "best_val", "headerName": "Best val @ step", "width": 114,
+     "headerTooltip": "the best validation loss and the step it was reached at",
+     "valueFormatter": {"function": "params.data ? params.data.best_val_text : ''"},
+     "tooltipField": "best_val_text", "cellDataType": "number", "filter": False},
+    {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 70,
      "sortable": False, "filter": False},
 ]
+
+#: Params and metrics offered by the column chooser (the most common first).
+MAX_EXTRA_OPTIONS = 300
+#: Columns the chooser may add at once.
+MAX_EXTRA_COLUMNS = 12
+
+
+#: Grid columns hidden unless chosen (``col:FIELD`` in the chooser), with their labels.
+OPTIONAL_COLUMNS: dict[str, str] = {"col:source": "Source"}
+
+
+def grid_columns(chosen: list[str]) -> list[dict[str, Any]]:
+    """:data:`COLUMNS` with the chosen optional columns shown and the chosen params and
+    metrics (:func:`extra_column`) after the LR column."""
+    shown = {k.partition(":")[2] for k in chosen if k in OPTIONAL_COLUMNS}
+    base = [dict(c, hide=c["field"] not in shown) if f"col:{c['field']}" in OPTIONAL_COLUMNS
+            else c for c in COLUMNS]
+    at = next(i for i, c in enumerate(base) if c.get("colId") == "lr") + 1
+    extras = [extra_column(k) for k in chosen if k.startswith(("param:", "metric:"))]
+    return base[:at] + extras + base[at:]
+
+
+def extra_column(key: str) -> dict[str, Any]:
+    """A grid column for ``param:NAME`` or ``metric:NAME`` (numbers to 3 significant digits)."""
+    kind, _, name = key.partition(":")
+    return {"field": key, "colId": key, "headerName": name, "width": 112,
+            "headerTooltip": f"MLflow {kind} {name}" + (" (last value)" if kind == "metric" else ""),
+            "valueFormatter": {"function": "sig3(params.value)"}, "tooltipField": key,
+            "filter": "agTextColumnFilter"}
+
+
+def column_options(runs_keys: list[list[str]], chosen: list[str]) -> list[dict[str, str]]:
+    """The chooser's options: params, then metrics, most common first (chosen ones kept)."""
+    from collections import Counter
+
+    seen: Counter[str] = Counter(k for keys in runs_keys for k in keys)
+    keys = [k for k, _ in sorted(seen.items(), key=lambda kv: (not kv[0].startswith("param:"),
+                                                               -kv[1], kv[0]))]
+    keys = keys[:MAX_EXTRA_OPTIONS] + [k for k in chosen
+                                       if k not in seen and k not in OPTIONAL_COLUMNS]
+    return ([{"label": label, "value": k} for k, label in OPTIONAL_COLUMNS.items()]
+            + [{"label": k.replace(":", ": ", 1), "value": k} for k in keys])
 
 
 #: Auto-refresh choices (seconds; 0 = off). A URL may ask for another period (5 s or more).
@@ -135,12 +203,17 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
                 dbc.DropdownMenuItem("HTML report (self-contained)", id="review-export-html"),
                 dbc.DropdownMenuItem("Markdown report", id="review-export-md"),
             ], label="Export", id="review-export", size="sm", color="secondary"), width="auto"),
+            dbc.Col(dcc.Dropdown(id="review-columns", multi=True, options=[], value=[],
+                                 placeholder="Columns: params, metrics, source…",
+                                 style={"minWidth": "14rem"}), md=2),
             dbc.Col(dbc.Button("Write tags to MLflow…", id="review-writeback", size="sm",
                                color="warning", outline=True, disabled=True,
                                title="Store each MLflow run's status and suggestion as "
                                      "lrtempo.* tags"), width="auto"),
         ], className="g-2 align-items-center mb-2"),
         dcc.Download(id="review-download"),
+        # The columns chosen, kept in this browser (see save_columns).
+        dcc.Store(id="review-columns-saved", storage_type="local"),
         dcc.Interval(id="review-interval", interval=max(every, MIN_REFRESH) * 1000,
                      disabled=every == 0),
         dbc.Modal([
@@ -156,11 +229,13 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
         html.Div(id="review-export-result"),
         dcc.Loading(html.Div([
             html.Div(id="review-counts", className="mb-2"),
+            html.Div(id="review-notices"),
             html.Div(id="review-errors"),
         ]), type="dot"),
+        html.Div(id="review-new", className="small text-info-emphasis mb-1"),
         dag.AgGrid(
             id="review-grid",
-            columnDefs=COLUMNS,
+            columnDefs=grid_columns([]),
             rowData=[],
             getRowId="params.data.id",
             defaultColDef={"sortable": True, "resizable": True, "filter": True,
@@ -170,7 +245,9 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
                                               "enableClickSelection": False},
                              "rowHeight": 36, "animateRows": False, "tooltipShowDelay": 300,
                              "localeText": {"noRowsToShow": "No runs in this window"},
-                             "domLayout": "autoHeight", "enableCellTextSelection": True},
+                             "domLayout": "autoHeight", "enableCellTextSelection": True,
+                             # param/metric names hold dots: a field is a key, not a path
+                             "suppressFieldDotNotation": True},
             style={"width": "100%"},
         ),
         html.Div(id="review-url-dummy", hidden=True),
@@ -228,21 +305,33 @@ def experiment_from_settings(settings: Any, from_url: bool | None):
     Output("review-experiment", "options"),
     Output("review-user", "options"),
     Output("review-writeback", "disabled"),
+    Output("review-notices", "children"),
+    Output("review-columns", "options"),
+    Output("review-columns", "value"),
+    Output("review-grid", "columnDefs"),
     *FILTER_INPUTS,
     Input("review-refresh", "n_clicks"),
     Input("review-interval", "n_intervals"),
     State("review-autorefresh", "value"),
     # An input: the browser's store may set its saved data after the first call went out.
     Input("user-settings", "data"),
+    Input("review-columns-saved", "data"),
+    State("review-grid", "columnDefs"),
+    State("review-columns", "value"),
 )
 def update_review(window: str, start: str | None, end: str | None, experiment: str | None,
                   status: str | None, user: str | None, tag: str | None, _n: int | None,
-                  _ticks: int | None, every: int | None, settings: Any = None):
-    """The grid and its counts; the Refresh button and auto-refresh ticks re-read the sources."""
+                  _ticks: int | None, every: int | None, settings: Any = None,
+                  saved_columns: Any = None, shown_columns: Any = None,
+                  current_columns: Any = None):
+    """The grid (in triage order) and its counts; the Refresh button and auto-refresh
+    ticks re-read the sources; the chosen param/metric columns are added."""
+    chosen = str_list(saved_columns)[:MAX_EXTRA_COLUMNS]
     filters = _filters(window, start, end, experiment, status, user, tag, settings)
     if filters is None:
         return ([], html.Div("Choose the first and last day of the range.", className="text-muted",
-                             id="review-pick-dates"), None, no_update, no_update, True)
+                             id="review-pick-dates"), None, no_update, no_update, True, None,
+                no_update, no_update, no_update)
     tick = ctx.triggered_id == "review-interval"
     data = review_data(filters, refresh=tick or ctx.triggered_id == "review-refresh",
                        min_age=0.8 * refresh_seconds(every) if tick else 0.0)
@@ -256,10 +345,76 @@ def update_review(window: str, start: str | None, end: str | None, experiment: s
                                        data.errors)
     rows = with_sweep_columns(data.rows, review_sweeps(filters, data)[1], filters,
                               data.analyses)
-    return (rows, status_counts(data.counts), [mlflow_alert(problems), error_list(errors)],
+    store = current_store()
+    wanted = [k for k in chosen if k not in OPTIONAL_COLUMNS]
+    if wanted:  # rows and runs are in the same order
+        rows = [{**row, **{k: ex.get(k) for k in wanted}}
+                for row, ex in zip(rows, (store.extra_values(r) for r in data.runs))]
+    columns = grid_columns(chosen)
+
+    def ids(cols: Any) -> list[Any]:
+        return [(c.get("colId") or c.get("field"), bool(c.get("hide"))) for c in cols
+                if isinstance(c, dict)]
+
+    same = isinstance(shown_columns, list) and ids(shown_columns) == ids(columns)
+    notices = [dbc.Alert(n, color="warning", className="py-2 mb-2 review-notice")
+               for n in data.notices]
+    return (triage_rows(rows), status_counts(data.counts),
+            [mlflow_alert(problems), error_list(errors)],
             [{"label": e, "value": e} for e in experiments],
             [{"label": u, "value": u} for u in users],
-            mlflow_row_count(data.rows) == 0 or not _may_write())
+            mlflow_row_count(data.rows) == 0 or not _may_write(),
+            notices or None, column_options([extra_keys(r) for r in data.runs], chosen),
+            # restored once this browser's saved choice is known (the store loads it late),
+            # never over a choice being made
+            chosen if isinstance(saved_columns, list) and chosen
+            and not str_list(current_columns) else no_update,
+            no_update if same else columns)
+
+
+@callback(
+    Output("review-columns-saved", "data"),
+    Input("review-columns", "value"),
+    State("review-columns-saved", "data"),
+    prevent_initial_call=True,
+)
+def save_columns(value: Any, saved: Any):
+    """Keep the chosen columns in this browser (unchanged: no write, so no loop)."""
+    chosen = str_list(value)[:MAX_EXTRA_COLUMNS]
+    return no_update if chosen == str_list(saved) else chosen
+
+
+# "New since your last review": the run ids this browser has shown are kept in its
+# local storage; those of a page load that were not there before are marked (the Run
+# cell reads window.lrtempoNewIds). The first review in a browser marks none.
+clientside_callback(
+    """
+    function(rows) {
+        const KEY = "lrtempo.seenRuns", MAX = 20000;
+        let stored = null;
+        try { stored = JSON.parse(window.localStorage.getItem(KEY) || "null"); } catch (e) {}
+        if (!window.lrtempoSeenAtLoad) {
+            window.lrtempoSeenAtLoad = new Set(Array.isArray(stored) ? stored : []);
+            window.lrtempoFirstReview = !Array.isArray(stored);
+        }
+        const ids = (Array.isArray(rows) ? rows : []).map(r => String(r && r.id));
+        const fresh = window.lrtempoFirstReview ? []
+            : ids.filter(id => !window.lrtempoSeenAtLoad.has(id));
+        window.lrtempoNewIds = new Set(fresh);
+        const keep = Array.from(new Set((Array.isArray(stored) ? stored : []).concat(ids)));
+        try { window.localStorage.setItem(KEY, JSON.stringify(keep.slice(-MAX))); } catch (e) {}
+        if (window.dash_ag_grid && dash_ag_grid.getApiAsync) {
+            dash_ag_grid.getApiAsync("review-grid").then(api => api.refreshCells(
+                {columns: ["run"], force: true})).catch(() => null);
+        }
+        if (!fresh.length) { return ""; }
+        return fresh.length + " run" + (fresh.length === 1 ? "" : "s")
+            + " new since your last review (marked new)";
+    }
+    """,
+    Output("review-new", "children"),
+    Input("review-grid", "rowData"),
+)
 
 
 @callback(
@@ -347,8 +502,9 @@ def on_writeback(_open: int | None, _cancel: int | None, _confirm: int | None,
                                                   "warning"), None
         shown = plan(filters)
         if not shown.run_ids:
-            return False, no_update, result_alert(
-                "No MLflow run in this view: nothing to write.", "warning"), None
+            why = (f"the {len(shown.running)} MLflow run(s) in this view are still running "
+                   "(their verdict is not final)" if shown.running else "no MLflow run in this view")
+            return False, no_update, result_alert(f"Nothing to write: {why}.", "warning"), None
         return True, dialog_body(shown), None, tokens.issue(shown.run_ids, current_user())
     try:  # confirmed: the runs come from the token, never from this request's filters
         run_ids = tokens.take(token, current_user())
