@@ -174,10 +174,13 @@ def test_twenty_big_uploads_and_four_bombs_at_once_stay_under_the_ceiling(
     got = serve_and_upload(
         files, {"upload_limit_mb": 64, "upload_readers": 2, "upload_memory_mb": 256}, timeout=1800)
     grew = (got["peak_kib"] - got["before_kib"]) * 1024
-    assert [status for status, _ in got["answers"]] == [200] * 24
-    texts = [text for _, text in got["answers"]]
-    busy = [f[1] in t and "the server is busy reading other uploads" in t
-            for f, t in zip(files, texts)]
+    # 200, or the body gate's 503 "busy" when a body waited past UPLOAD_WAIT for a slot
+    # (seen on a loaded machine); never anything else
+    answers = got["answers"]
+    assert all(s == 200 or (s == 503 and "busy" in t) for s, t in answers), [s for s, _ in answers]
+    texts = [text for _, text in answers]
+    busy = [(f[1] in t and "the server is busy reading other uploads" in t) or s == 503
+            for f, (s, t) in zip(files, answers)]
     read = ["upload-ok" in t and "upload-error" not in t for t in texts[:20]]
     refused = [f[1] in t and "the upload limit for one file" in t
                for f, t in zip(files[20:], texts[20:])]
