@@ -58,29 +58,17 @@ class SmallCNN(nn.Module):
         return self.net(x.view(-1, 1, 8, 8))
 
 
-class SeqLSTM(nn.Module):
-    """Sequence classifier: LSTM over the steps, linear on the last hidden state."""
+class SeqRNN(nn.Module):
+    """Sequence classifier: an LSTM or GRU over the steps, linear on the last hidden state."""
 
-    def __init__(self, d_in: int, n_classes: int, hidden: int = 32) -> None:
+    def __init__(self, d_in: int, n_classes: int, hidden: int = 32, cell: str = "lstm") -> None:
         super().__init__()
-        self.rnn = nn.LSTM(d_in, hidden, batch_first=True)
-        self.out = nn.Linear(hidden, n_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, (h, _) = self.rnn(x)
-        return self.out(h[-1])
-
-
-class SeqGRU(nn.Module):
-    """Sequence classifier: GRU over the steps, linear on the last hidden state."""
-
-    def __init__(self, d_in: int, n_classes: int, hidden: int = 32) -> None:
-        super().__init__()
-        self.rnn = nn.GRU(d_in, hidden, batch_first=True)
+        self.rnn = (nn.GRU if cell == "gru" else nn.LSTM)(d_in, hidden, batch_first=True)
         self.out = nn.Linear(hidden, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, h = self.rnn(x)
+        h = h[0] if isinstance(h, tuple) else h  # an LSTM returns (h, c)
         return self.out(h[-1])
 
 
@@ -119,10 +107,8 @@ def build(arch: str, d_in: int, d_out: int, seq_len: int = 32, hidden: int = 64)
         return SmallCNN(d_out)
     if arch == "linear":
         return nn.Linear(d_in, d_out)
-    if arch == "seq_lstm":
-        return SeqLSTM(d_in, d_out, hidden)
-    if arch == "seq_gru":
-        return SeqGRU(d_in, d_out, hidden)
+    if arch in ("seq_lstm", "seq_gru"):
+        return SeqRNN(d_in, d_out, hidden, arch[4:])
     if arch == "cnn1d":
         return Conv1dClassifier(d_in, d_out, min(hidden, 32))
     if arch == "mlp_relu":
