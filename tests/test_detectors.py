@@ -646,3 +646,22 @@ def test_a_flat_noisy_loss_whose_first_value_is_low_is_no_excursion(seed: int) -
     y = 1.3 * np.exp(rng.normal(0, 0.25, t.size))
     y[0] = 0.67  # the level is 1.94x it (under the blown-up-at-start check), its peak more
     assert detect_divergence(t, y) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_val_loss_first_evaluated_after_the_model_learnt_is_not_stuck(seed: int) -> None:
+    """Training fell 70 % before the first evaluation (a fast converger evaluated every
+    30 steps): the flat val loss after it is convergence, not an LR too small; with a
+    training loss that never moved either, it is stuck."""
+    rng = np.random.default_rng(seed)
+    tx = np.arange(600.0)
+    learnt = 0.5 + 1.5 * np.exp(-tx / 5) + 0.02 * rng.standard_normal(600)
+    flat = 2.0 + 0.02 * rng.standard_normal(600)
+    vx = np.arange(30.0, 601.0, 30.0)
+    vy = 0.55 * (1 + 0.01 * rng.standard_normal(vx.size))
+    after = detect_stagnation(vx, vy, metric="val_loss", reference=(tx, learnt))
+    assert after and all(f.evidence["diagnosis"] != "stuck" for f in after)
+    assert all(f.evidence["train_gain_before_first_eval"] > 0.5 for f in after)
+    stuck = detect_stagnation(vx, 2.0 + 0.0 * vy + 0.02 * (vy - 0.55), metric="val_loss",
+                              reference=(tx, flat))
+    assert [f.evidence["diagnosis"] for f in stuck] == ["stuck"]

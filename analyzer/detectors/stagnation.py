@@ -83,6 +83,9 @@ STARTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 #: ≤ 5 % of the peak early is an aggressive plan, not a broken one.
 SMOOTH_DECAYS = ("linear", "cosine", "exponential", "one_cycle")
 REF_SHARE = 0.1
+#: A plateau from the start is ``stuck`` when less than this share of the first level was
+#: gained before it (for a val loss, also by the training loss before the first evaluation).
+STUCK_PROGRESS = 0.1
 
 
 def _ref_gain(reference: tuple[np.ndarray, np.ndarray] | None, a: float, b: float) -> float | None:
@@ -181,9 +184,13 @@ def detect_stagnation(
     lr_start = lr_at(lr, start)
     lr_end = lr_at(lr, float(rx[-1]))
     improving_before = _improving_before(rx, ry, sched.collapse_step, span)
+    # the training loss's fall before the first evaluation: a val loss first evaluated
+    # after the model learnt cannot show that progress itself
+    pre_eval = _ref_gain(reference, -np.inf, float(rx[0])) if metric == "val_loss" else None
+    learnt_before = pre_eval is not None and pre_eval >= STUCK_PROGRESS
     diagnosis = _diagnose(sched, start, frac, progress, first_level, float(rx[0]), span, lr_start,
                           metric, train_improving, level, jitter < config.stagnation.jitter,
-                          improving_before)
+                          improving_before, learnt_before)
     sev = "warning" if frac >= config.stagnation.warning_frac else "info"
     if diagnosis in ("schedule_end", "converged", "settled"):
         sev = "info"
@@ -205,6 +212,8 @@ def detect_stagnation(
         "best_step": float(x[x >= rx[a]][int(np.argmin(y[x >= rx[a]]))]),  # lowest point of the plateau
         "log_space": 1.0 if use_log else 0.0,  # change/slope/margin are in log units when 1
     }
+    if pre_eval is not None:
+        ev["train_gain_before_first_eval"] = pre_eval
     conf = confidence(pa, frac, config.stagnation.min_frac)
     return [Finding(
         kind="stagnation", metric=metric, start_step=int(start), end_step=int(x[-1]),  # type: ignore[arg-type]
@@ -282,11 +291,11 @@ def _frozen_lr(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray,
 def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first_level: float,
               x0: float, span: float, lr_start: float | None, metric: str,
               train_improving: bool | None, level: float, smooth: bool,
-              improving_before: bool) -> str:
+              improving_before: bool, learnt_before: bool = False) -> str:
     if metric == "val_loss" and train_improving:
         return "val_plateau"
     pos = (start - x0) / span
-    if pos <= 0.1 + 1e-9 and progress < 0.1 * abs(first_level):
+    if pos <= 0.1 + 1e-9 and progress < STUCK_PROGRESS * abs(first_level) and not learnt_before:
         return "stuck"
     if first_level > 0 and level <= 0.05 * first_level:
         return "converged"
