@@ -21,8 +21,9 @@ from dashboard.data import STORE_KEY, DataStore
 from dashboard.protocol import callback_body
 from tests.serving import serve_app
 
-#: Rows of the slow CSV: a few seconds to parse on this machine (2 shared cores).
-SLOW_ROWS = 600_000
+#: Rows of the slow CSV: a few seconds to parse on this machine (2 shared cores; 600,000
+#: rows became too fast once big CSV reads went to numpy columns).
+SLOW_ROWS = 2_500_000
 
 
 @pytest.fixture(scope="module")
@@ -102,4 +103,6 @@ def test_over_http_the_run_page_answers_during_the_re_read(folder: Path) -> None
             took = time.monotonic() - t1
             still_reading = t_alive(store)
     assert r.status_code == 200 and "small" in json.dumps(r.json())
-    assert still_reading and took < 2.0, took
+    # answered while the re-read still ran: it did not wait for it (no wall-time bound, which
+    # a loaded machine breaks: the reading thread shares the interpreter)
+    assert still_reading, f"the re-read ended before the answer ({took:.1f} s)"
