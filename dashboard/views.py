@@ -9,6 +9,7 @@ the app's :class:`~dashboard.data.DataStore` with :func:`~dashboard.data.current
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -381,12 +382,19 @@ def _handle_uploads(pairs: list[tuple[str, str]], limit: int) -> list[Any]:
         except UploadError as exc:
             items.append(dbc.Alert(str(exc), color="danger", className="upload-error py-2 mb-2"))
             continue
-        same = _uploaded_before(content_key(data))
+        key = content_key(data)
+        same = _uploaded_before(key)
         if same:  # the same content again: one run, shown again (not read twice)
             items.extend(_upload_line(store, name, run, same=True) for run in same)
             continue
         result = read_upload(name, data, limit_bytes=limit, keep_in=store.uploads.folder())
         del data
+        same = _uploaded_before(key) if result.runs else []
+        if same:  # the same content was read at the same time by another request
+            if result.folder is not None:
+                shutil.rmtree(result.folder, ignore_errors=True)
+            items.extend(_upload_line(store, name, run, same=True) for run in same)
+            continue
         for err in result.errors:
             items.append(dbc.Alert(err, color="danger", className="upload-error py-2 mb-2"))
         for run in result.runs:

@@ -92,9 +92,17 @@ clientside_callback(
 )
 
 
+# The "sending" line goes when the results come (the upload callback keeps one output).
+clientside_callback(
+    "function(_results) { return ''; }",
+    Output("upload-pending", "children"),
+    Input("upload-results", "children"),
+    prevent_initial_call=True,
+)
+
+
 @callback(
     Output("upload-results", "children"),
-    Output("upload-pending", "children"),
     Input("upload-files", "contents"),
     State("upload-files", "filename"),
     State("upload-results", "children"),
@@ -103,4 +111,4 @@ clientside_callback(
 def on_upload(contents: list[str] | None, filenames: list[str] | None, previous: Any):
     new = handle_uploads(str_list(contents), str_list(filenames))  # forged: nothing sent
     previous = previous if isinstance(previous, list) else ([previous] if previous else [])
-    return new + previous, ""
+    return new + previous
