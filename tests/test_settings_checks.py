@@ -139,3 +139,35 @@ def test_input_that_is_not_a_uri_is_refused_with_a_message(page, typed: str, say
     assert _saved_uri(page) in (None, "")
     page.click("#settings-test")
     assert says in page.locator("#settings-test-alert").inner_text()
+
+
+@pytest.mark.parametrize(
+    "typed, says",
+    [
+        ("http://127.0.0.1:1", "Not saved: could not connect"),
+        ("not a uri at all", "Not saved: 'not a uri at all' is not a URI"),
+    ],
+)
+def test_an_admins_save_for_everyone_is_checked_too(tmp_path: Path, typed: str, says: str) -> None:
+    """Callback level (a browser adds nothing): the admin's server-wide URI must be a URI
+    the dashboard can reach; a refused one leaves the server-wide URI as it was."""
+    import json
+
+    from dashboard.app import create_app
+    from dashboard.auth import AuthConfig
+    from dashboard.data import STORE_KEY
+    from tests.test_security_settings import _call
+
+    auth = AuthConfig(users={"alice": "pw-alice"}, admins={"alice"}, source="test")
+    app = create_app([str(tmp_path)], since_hours=0, auth=auth, allow_private_uris=True)
+    with serve_app(app) as url:
+        values = {
+            "settings-save-all.n_clicks": 1,
+            "settings-uri.value": typed,
+            "settings-experiment.value": "",
+        }
+        resp = json.dumps(
+            _call(url, "settings-save-result.children", values, ("alice", "pw-alice"))
+        )
+    assert says in resp, resp
+    assert app.server.config[STORE_KEY].tracking_uri is None

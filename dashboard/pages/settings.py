@@ -194,26 +194,30 @@ def on_save(_n: int | None, uri: str | None, experiment: str | None):
 @callback(
     Output("settings-save-result", "children", allow_duplicate=True),
     Output("settings-server-uri", "children"),
+    Output("settings-active-uri", "children", allow_duplicate=True),
     Input("settings-save-all", "n_clicks"),
     State("settings-uri", "value"),
     State("settings-experiment", "value"),
+    State("user-settings", "data"),
     prevent_initial_call=True,
 )
-def on_save_all(_n: int | None, uri: str | None, experiment: str | None):
+def on_save_all(_n: int | None, uri: str | None, experiment: str | None, mine: Any = None):
     """An admin's Save: the server-wide tracking URI and default experiment."""
     _ = ctx.triggered_id
     if not _n:
-        return no_update, no_update
+        return no_update, no_update, no_update
     if not _admin():  # checked on the server: the button alone proves nothing
         return _alert("Only an admin of the auth file may change the server-wide settings.",
-                      False), no_update
+                      False), no_update, no_update
     uri = _text(uri)
     if uri:  # the admin's URI: a URI at all and reachable (the visitor policy is theirs)
         problem = not_a_uri(uri)
         ok, msg = (False, problem + ".") if problem else _check_connection(uri)
         if not ok:
-            return _alert(f"Not saved: {msg[0].lower()}{msg[1:]}", False), no_update
+            return _alert(f"Not saved: {msg[0].lower()}{msg[1:]}", False), no_update, no_update
     store = current_store()
     store.set_tracking_uri(uri or None)
     store.experiment = _text(experiment) or None
-    return _alert("Saved for everyone.", True), uri or "none"
+    own = mine.get("tracking_uri") if isinstance(mine, dict) else None
+    return (_alert("Saved for everyone.", True), uri or "none",
+            _active_line(own if isinstance(own, str) else None))
