@@ -117,3 +117,27 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_and_not_sent(page, tmp_
     assert page.inner_text("#upload-pending") == ""  # the "sending" line is gone
     assert sent and max(sent) < 2**20, sent  # the big file never left the browser
     assert "Up to 1 MiB per file" in page.inner_text("#upload-help")
+
+
+def test_zip_top_level_runs_take_the_zips_name_and_ids_follow_the_content(tmp_path: Path) -> None:
+    """Module level (a browser adds nothing): an event file at a zip's top level is named
+    after the zip (not ``unzipped``), one in a folder after the folder; the same bytes
+    give the same ids in two uploads, and a re-read from the kept folder (after a run
+    left memory) gives them again, so the kept run is found."""
+    import io
+    import zipfile
+
+    from dashboard.uploads import read_upload, reread_upload
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.write(EVENT_FILE, EVENT_FILE.name)
+        zf.write(EVENT_FILE, f"run_a/{EVENT_FILE.name}")
+    data = buf.getvalue()
+    one = read_upload("team_runs.zip", data, limit_bytes=2**20, keep_in=tmp_path)
+    two = read_upload("renamed.zip", data, limit_bytes=2**20, keep_in=tmp_path)
+    assert not one.errors and one.folder is not None
+    assert sorted(r.meta.name for r in one.runs) == ["run_a", "team_runs"]
+    assert sorted(r.meta.id for r in one.runs) == sorted(r.meta.id for r in two.runs)
+    again = reread_upload(one.folder, "team_runs.zip")
+    assert sorted(r.meta.id for r in again.runs) == sorted(r.meta.id for r in one.runs)
