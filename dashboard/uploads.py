@@ -15,12 +15,19 @@ named ``plain.csv``, a gzip inside the zip) count against one budget per request
 all requests together against the process's :data:`UPLOAD_BUDGET_MB` (configurable), which
 an upload reserves its own size from before reading. At most :data:`UPLOAD_READERS`
 upload requests are read at once (parsing takes ~13x a file's size); others wait.
+
+Runs are named after the uploaded file, or for files in a zip after their folder (the
+zip's name for its top level), never after the private folder. A run's id comes from the
+upload's content (:func:`content_key`, kept in the private folder's name so a re-read
+gives the same ids) and its place in the upload, so the same content uploaded twice is
+one run (:func:`dashboard.views.handle_uploads` shows the first one again).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import re
 import shutil
@@ -113,8 +120,32 @@ def safe_name(filename: str) -> str:
 MB = 1024 * 1024
 
 
+def size_text(nbytes: float) -> str:
+    """Bytes in binary units, named as such: ``59.3 MiB``, ``1.5 GiB``, ``812 KiB``
+    (two decimals at most, trailing zeros dropped: ``50 MiB``)."""
+    for unit, scale, digits in (("GiB", 2**30, 2), ("MiB", 2**20, 2), ("KiB", 2**10, 0)):
+        if nbytes >= scale:
+            return f"{round(nbytes / scale, digits):g} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
 def too_big(filename: str, size: int, limit_bytes: int) -> str:
-    return (f"{filename}: {size / MB:.2f} MiB is over the {limit_bytes / MB:g} MiB upload limit")
+    return f"{filename}: {size / MB:.2f} MiB is over the {limit_bytes / MB:g} MiB upload limit"
+
+
+#: Hex digits of the content hash that start every run id of an upload.
+KEY_LEN = 10
+_KEY_DIR = re.compile(rf"^lrtempo-upload-([0-9a-f]{{{KEY_LEN}}})-")
+
+
+def content_key(data: bytes) -> str:
+    """The start of the SHA-256 of an upload's bytes: the ids of its runs begin with it."""
+    return hashlib.sha256(data).hexdigest()[:KEY_LEN]
+
+
+def _run_id(key: str, rel: str, k: int) -> str:
+    """The id of the ``k``-th run read from ``rel`` in the upload with content ``key``."""
+    return key + hashlib.sha1(f"{rel}#{k}".encode("utf-8", "surrogatepass")).hexdigest()[:6]
 
 
 def is_event_file(name: str) -> bool:
@@ -218,15 +249,35 @@ def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int =
     return files
 
 
-def _rename_runs(runs: list[Run], tmp: Path, filename: str) -> list[Run]:
-    """Show the original file name instead of the temp path in run locations."""
+def _display_name(run: Run, base: Path, filename: str) -> str:
+    """The run's name, unless the reader named it after a private folder: then the
+    uploaded file's (a TensorBoard event file read alone) or the zip's name."""
+    tmp = base if _KEY_DIR.match(base.name) else base.parent
+    if run.meta.name not in (tmp.name, base.name, "unzipped"):
+        return run.meta.name
+    if is_event_file(filename) and base == tmp:
+        return filename.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = Path(filename.replace("\\", "/").rsplit("/", 1)[-1]).stem
+    return stem or filename
+
+
+def _rename_runs(runs: list[Run], base: Path, filename: str) -> list[Run]:
+    """Show the original file name instead of the private path in run locations and
+    names; ids from the upload's content key (in the private folder's name) when known."""
+    tmp = base if _KEY_DIR.match(base.name) else base.parent
+    key = _KEY_DIR.match(tmp.name)
+    seen: dict[str, int] = {}
     out = []
     for r in runs:
         loc = r.meta.location
-        if loc.startswith(str(tmp)):
-            rel = os.path.relpath(loc, tmp)
+        meta = r.meta
+        if loc.startswith(str(base)):
+            rel = os.path.relpath(loc, base)
             loc = f"upload:{filename}" if rel in (".", safe_name(filename)) else f"upload:{filename}/{rel}"
-        out.append(Run(meta=replace(r.meta, location=loc), frame=r.frame, warnings=r.warnings))
+            k = seen[rel] = seen.get(rel, -1) + 1
+            new_id = _run_id(key.group(1), rel, k) if key else meta.id
+            meta = replace(meta, id=new_id, name=_display_name(r, base, filename))
+        out.append(Run(meta=replace(meta, location=loc), frame=r.frame, warnings=r.warnings))
     return out
 
 
@@ -297,7 +348,8 @@ def read_upload(filename: str, data: bytes, *, limit_bytes: int,
     if len(data) > limit_bytes:
         result.errors.append(too_big(filename, len(data), limit_bytes))
         return result
-    tmp = Path(tempfile.mkdtemp(prefix="lrtempo-upload-", dir=keep_in))
+    prefix = f"lrtempo-upload-{content_key(data)}-"
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=keep_in))
     try:
         path = tmp / name
         with open(path, "xb") as fh:

@@ -9,6 +9,7 @@ the app's :class:`~dashboard.data.DataStore` with :func:`~dashboard.data.current
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from .data import (
 )
 from .figures import CompareRun, compare_figure, empty_figure, relayout_x_range, run_figure
 from .layout import findings_table, mlflow_alert, run_href, status_badge, suggestion_card
-from .uploads import UploadError, decode_contents, read_upload
+from .uploads import UploadError, content_key, decode_contents, read_upload
 
 MAX_COMPARE = 10
 
@@ -381,26 +382,52 @@ def _handle_uploads(pairs: list[tuple[str, str]], limit: int) -> list[Any]:
         except UploadError as exc:
             items.append(dbc.Alert(str(exc), color="danger", className="upload-error py-2 mb-2"))
             continue
+        key = content_key(data)
+        same = _uploaded_before(key)
+        if same:  # the same content again: one run, shown again (not read twice)
+            items.extend(_upload_line(store, name, run, same=True) for run in same)
+            continue
         result = read_upload(name, data, limit_bytes=limit, keep_in=store.uploads.folder())
         del data
+        same = _uploaded_before(key) if result.runs else []
+        if same:  # the same content was read at the same time by another request
+            if result.folder is not None:
+                shutil.rmtree(result.folder, ignore_errors=True)
+            items.extend(_upload_line(store, name, run, same=True) for run in same)
+            continue
         for err in result.errors:
             items.append(dbc.Alert(err, color="danger", className="upload-error py-2 mb-2"))
         for run in result.runs:
             store.add_upload(run, name, result.folder)
-            try:
-                a = store.analyze(run)
-            except Exception as exc:  # noqa: BLE001
-                items.append(dbc.Alert(f"{name}: run {run.meta.name!r} could not be analyzed: {exc}",
-                                       color="danger", className="upload-error py-2 mb-2"))
-                continue
-            sug = a.suggestion
-            items.append(dbc.Alert([
-                html.Span(f"{name} → ", className="text-muted"),
-                dcc.Link(run.meta.name, href=run_href(run.meta.id), className="fw-bold me-2 upload-run-link"),
-                status_badge(a.status),
-                html.Span(f"  {sug.rationale}" if sug and sug.rationale else "", className="ms-2 small"),
-            ], color="light", className="upload-ok py-2 mb-2 border"))
+            items.append(_upload_line(store, name, run))
     return items
+
+
+def _uploaded_before(key: str) -> list[Run]:
+    """The kept runs of an earlier upload with the same content (ids start with ``key``;
+    read again from disk, within this request's budget, if they left memory)."""
+    store = current_store()
+    runs = (store.uploads.get(rid) for rid in sorted(store.uploads.ids()) if rid.startswith(key))
+    return [r for r in runs if r is not None]
+
+
+def _upload_line(store: Any, name: str, run: Run, same: bool = False) -> Any:
+    """One result line: the run's link, verdict and suggestion (or why it failed)."""
+    try:
+        a = store.analyze(run)
+    except Exception as exc:  # noqa: BLE001
+        return dbc.Alert(f"{name}: run {run.meta.name!r} could not be analyzed: {exc}",
+                         color="danger", className="upload-error py-2 mb-2")
+    sug = a.suggestion
+    first = run.meta.location.removeprefix("upload:")
+    return dbc.Alert([
+        html.Span(f"{name} → ", className="text-muted"),
+        dcc.Link(run.meta.name, href=run_href(run.meta.id), className="fw-bold me-2 upload-run-link"),
+        status_badge(a.status),
+        html.Span(f"  {sug.rationale}" if sug and sug.rationale else "", className="ms-2 small"),
+        html.Div(f"Already uploaded (as {first}): the same content is one run, not added again.",
+                 className="small text-muted upload-same") if same else None,
+    ], color="light", className="upload-ok py-2 mb-2 border")
 
 
 def check_uri(uri: str) -> tuple[bool, str]:

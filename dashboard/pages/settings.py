@@ -5,10 +5,14 @@ users keep theirs. The server-wide tracking URI is set on the command line; an a
 the auth file (``user:password:admin``) may also change it here for everyone, until the
 dashboard restarts. A URI entered here must pass the server's policy
 (:mod:`dashboard.uri_policy`): http(s) and no loopback or metadata address by default.
+Save checks the URI first (a URI at all, the policy, then a real connection) and says what
+failed instead of saving a URI the dashboard cannot read. The page shows the *active* URI:
+the visitor's own when set and allowed, else the server-wide one.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import dash
@@ -19,7 +23,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from dashboard.auth import is_admin
 from dashboard.data import current_store
 from dashboard.uri_policy import UriNotAllowed
-from dashboard.views import check_uri
+from dashboard.views import _check_connection, check_uri
 
 dash.register_page(__name__, path="/settings", name="Settings", title="LR Tempo · Settings", order=4)
 
@@ -47,6 +51,7 @@ def layout(**_: Any) -> html.Div:
             dbc.Label("Default experiment filter (Review)", html_for="settings-experiment"),
             dbc.Input(id="settings-experiment", value="", type="text",
                       placeholder="all experiments", className="mb-3"),
+            html.Div(_active_line(None), id="settings-active-uri", className="mb-2"),
             html.Div([
                 html.Span("Server-wide tracking URI: ", className="text-muted"),
                 html.Span(store.tracking_uri or "none", id="settings-server-uri"),
@@ -86,6 +91,61 @@ clientside_callback(
 )
 
 
+URI_EXAMPLE = "http://mlflow.internal:5000"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d+(/|$)")
+
+
+def not_a_uri(text: str) -> str | None:
+    """Why ``text`` is not a URI at all (neither a ``scheme:`` nor a path; or a bare
+    ``host:port``), or ``None``. Such input is refused, never taken as a local path; a path
+    (``/``, ``.``, ``~``) is left to the policy, which names it as one."""
+    shown = repr(text[:200])
+    if _HOST_PORT.match(text):
+        return f"{shown} has no scheme; did you mean http://{text[:200]} ?"
+    if not (_SCHEME.match(text) or text[0] in "/.~"):
+        return f"{shown} is not a URI (expected one like {URI_EXAMPLE})"
+    return None
+
+
+def checked(uri: str) -> tuple[bool, str]:
+    """``(ok, message)`` for a URI a visitor wants to read: a URI at all, then
+    :func:`dashboard.views.check_uri` (the policy, then a real connection)."""
+    problem = not_a_uri(uri)
+    return (False, problem + ".") if problem else check_uri(uri)
+
+
+def _active_line(user_uri: str | None) -> list[Any]:
+    """The URI this visitor's pages read, and whose it is."""
+    store = current_store()
+    server = store.tracking_uri
+    whose, uri, note = "server-wide", server, ""
+    user_uri = _text(user_uri)
+    if user_uri:
+        try:
+            store.check_user_uri(user_uri)
+            whose, uri = "yours, kept in this browser", user_uri
+        except UriNotAllowed as exc:
+            note = f" (your saved URI {user_uri!r} is not allowed here: {exc})"
+    return [html.Span("Active tracking URI: ", className="fw-bold"),
+            html.Code(uri or "none", id="settings-active-value"),
+            html.Span(f" ({whose}){note}" if uri else f" (no MLflow server){note}",
+                      className="text-muted", id="settings-active-whose")]
+
+
+@callback(
+    Output("settings-active-uri", "children"),
+    Input("user-settings", "data"),
+    Input("settings-page", "data"),
+)
+def on_active(data: Any, _page: Any) -> list[Any]:
+    """The active URI: the visitor's own (from this browser's store) or the server's."""
+    uri = data.get("tracking_uri") if isinstance(data, dict) else None
+    return _active_line(uri if isinstance(uri, str) else None)
+
+
 @callback(
     Output("settings-test-result", "children"),
     Input("settings-test", "n_clicks"),
@@ -93,7 +153,7 @@ clientside_callback(
     prevent_initial_call=True,
 )
 def on_test(_n: int | None, uri: str | None):
-    ok, msg = check_uri(_text(uri) or current_store().tracking_uri or "")
+    ok, msg = checked(_text(uri) or current_store().tracking_uri or "")
     return dbc.Alert(msg, color="success" if ok else "danger", className="py-2 mb-0",
                      id="settings-test-alert")
 
@@ -117,15 +177,15 @@ def _alert(text: str, ok: bool) -> dbc.Alert:
     prevent_initial_call=True,
 )
 def on_save(_n: int | None, uri: str | None, experiment: str | None):
-    """Save in this browser (after the URI policy); the server's settings stay."""
+    """Save in this browser after the checks (a URI, the policy, a real connection);
+    the server's settings stay. A failed check says what failed and saves nothing."""
     if not _n:  # Dash calls it when the page appears (its output lives in the app layout)
         return no_update, no_update
     uri = _text(uri)
     if uri:
-        try:
-            current_store().check_user_uri(uri)
-        except UriNotAllowed as exc:
-            return no_update, _alert(f"Not saved: not allowed here: {exc}.", False)
+        ok, msg = checked(uri)
+        if not ok:
+            return no_update, _alert(f"Not saved: {msg[0].lower()}{msg[1:]}", False)
     data = {"tracking_uri": uri or None, "experiment": _text(experiment) or None}
     return data, _alert("Saved. In this browser only: Review reads "
                         f"{uri or 'the server-wide store'} on its next load.", True)
@@ -134,21 +194,30 @@ def on_save(_n: int | None, uri: str | None, experiment: str | None):
 @callback(
     Output("settings-save-result", "children", allow_duplicate=True),
     Output("settings-server-uri", "children"),
+    Output("settings-active-uri", "children", allow_duplicate=True),
     Input("settings-save-all", "n_clicks"),
     State("settings-uri", "value"),
     State("settings-experiment", "value"),
+    State("user-settings", "data"),
     prevent_initial_call=True,
 )
-def on_save_all(_n: int | None, uri: str | None, experiment: str | None):
+def on_save_all(_n: int | None, uri: str | None, experiment: str | None, mine: Any = None):
     """An admin's Save: the server-wide tracking URI and default experiment."""
     _ = ctx.triggered_id
     if not _n:
-        return no_update, no_update
+        return no_update, no_update, no_update
     if not _admin():  # checked on the server: the button alone proves nothing
         return _alert("Only an admin of the auth file may change the server-wide settings.",
-                      False), no_update
+                      False), no_update, no_update
     uri = _text(uri)
+    if uri:  # the admin's URI: a URI at all and reachable (the visitor policy is theirs)
+        problem = not_a_uri(uri)
+        ok, msg = (False, problem + ".") if problem else _check_connection(uri)
+        if not ok:
+            return _alert(f"Not saved: {msg[0].lower()}{msg[1:]}", False), no_update, no_update
     store = current_store()
     store.set_tracking_uri(uri or None)
     store.experiment = _text(experiment) or None
-    return _alert("Saved for everyone.", True), uri or "none"
+    own = mine.get("tracking_uri") if isinstance(mine, dict) else None
+    return (_alert("Saved for everyone.", True), uri or "none",
+            _active_line(own if isinstance(own, str) else None))
