@@ -44,11 +44,13 @@ def gzip_csv(path: Path, mib: int) -> Path:
     return path
 
 
-def loss_csv(path: Path, mib: int) -> Path:
-    """A plain ``step,loss,lr`` CSV of about ``mib`` MiB (a long real-looking run)."""
+def loss_csv(path: Path, mib: int, first_step: int = 0) -> Path:
+    """A plain ``step,loss,lr`` CSV of about ``mib`` MiB (a long real-looking run) whose
+    steps start at ``first_step`` (distinct contents: uploads of the same content are one
+    run and are not read again)."""
     with open(path, "w") as fh:
         fh.write("step,loss,lr\n")
-        step = 0
+        step = first_step
         while fh.tell() < mib * MB:
             fh.write("".join(f"{step + i},{2.0 / (step + i + 1):.6f},0.001\n" for i in range(10_000)))
             step += 10_000
@@ -138,8 +140,8 @@ def test_many_uploads_at_once_are_read_a_few_at_a_time(bombs: dict[str, Path],
     refused, and the peak stays near what 2 reads at a time take, not 8 (measured on 2
     cores, 2026-12-06: +1.1 GiB with 2 readers, +2.1 GiB with 8, +0.9 GiB with 1; the
     request bodies Flask parses before a callback runs are most of the rest)."""
-    csv = loss_csv(tmp_path / "big.csv", 8)
-    files = [[str(csv), f"run{i}.csv"] for i in range(8)]
+    files = [[str(loss_csv(tmp_path / f"big{i}.csv", 8, first_step=i)), f"run{i}.csv"]
+             for i in range(8)]
     files += [[str(bombs["plain"]), "plain-name.csv"], [str(bombs["zip"]), "bomb.zip"]]
     got = serve_and_upload(
         files, {"upload_limit_mb": 50, "upload_readers": 2, "upload_memory_mb": 64}, timeout=900)
@@ -167,8 +169,8 @@ def test_twenty_big_uploads_and_four_bombs_at_once_stay_under_the_ceiling(
     500); every bomb that gets a slot is refused naming its file; and the process grows
     less than :data:`CONCURRENT_CEILING_MB` (the request bodies Flask parses before a
     callback runs are held at once: 20 × 53 MiB of base64 JSON is ~1.1 GiB of that)."""
-    csv = loss_csv(tmp_path / "forty.csv", 40)
-    files = [[str(csv), f"run{i:02d}.csv"] for i in range(20)]
+    files = [[str(loss_csv(tmp_path / f"forty{i}.csv", 40, first_step=i)), f"run{i:02d}.csv"]
+             for i in range(20)]
     files += [[str(bombs["plain"]), f"plain-name{i}.csv"] for i in range(2)]
     files += [[str(bombs["zip"]), f"bomb{i}.zip"] for i in range(2)]
     got = serve_and_upload(
