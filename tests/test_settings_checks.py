@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.serving import serve_app
-from tests.test_dashboard_browser import guarded_page
+from tests.test_dashboard_browser import browser, guarded_page  # noqa: F401
 
 pytestmark = pytest.mark.browser
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -55,22 +55,8 @@ def base(stores: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from tests.test_dashboard_browser import CHROMIUM
-
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser, base: str, request):
+def page(browser, base: str, request):  # noqa: F811
     with guarded_page(browser, base, request.node.name, 60_000) as pg:
         yield pg
 

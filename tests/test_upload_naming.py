@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.serving import serve_app
-from tests.test_dashboard_browser import _curves, guarded_page, write_jsonl
+from tests.test_dashboard_browser import (  # noqa: F401
+    _curves,
+    browser,
+    guarded_page,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.browser
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -32,22 +37,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from tests.test_dashboard_browser import CHROMIUM
-
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser, base: str, request):
+def page(browser, base: str, request):  # noqa: F811
     with guarded_page(browser, base, request.node.name, 60_000) as pg:
         yield pg
 
