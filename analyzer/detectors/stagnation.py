@@ -20,7 +20,9 @@ Algorithm
    that demonstrably gains < 5 % from start to end is stuck, however steady the gain.
    Bonferroni over the candidates; the earliest accepted start is reported.
 3. Diagnosis with the LR series (``analyzer.schedule``):
-   * ``stuck`` — plateau from ≤ 10 % with < 10 % improvement before it: LR too small
+   * ``stuck`` — plateau from ≤ 10 % with < 10 % improvement before it (for a val loss,
+     also < 10 % fall of the training loss before the first evaluation: a model that
+     learnt before it was first evaluated has converged, not stalled): LR too small
      (increase_lr), warning;
    * ``lr_collapsed`` — the LR fell to ≤ 5 % of its peak before 70 % of the run, the
      plateau starts after that, and the loss was still improving until then (a
@@ -392,7 +394,8 @@ def detect_slow_descent(
       is one — the val loss then only has to agree in gain and shape),
     * ``stagnation.slow_min_gain`` ≤ gain < ``stagnation.slow_max_gain`` (relative, first
       to last tenth),
-    * deceleration ≥ ``stagnation.slow_min_deceleration`` (no bend towards a floor),
+    * ``stagnation.slow_min_deceleration`` ≤ deceleration ≤ ``slow_max_deceleration`` (no
+      bend towards a floor, and no take-off after a slow start),
       judged where the LR is ≥ ``HIGH_LR_SHARE`` of its peak (a decaying schedule bends
       any curve).
 
