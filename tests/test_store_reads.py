@@ -86,9 +86,23 @@ def test_a_forged_run_id_is_no_run() -> None:
     assert [store.get(v) for v in (-1, {"a": 1}, [1, 2], None, "")] == [None] * 5
 
 
-def test_over_http_the_run_page_answers_during_the_re_read(folder: Path) -> None:
-    """The same through the real Dash callback of the Run page, on a served app."""
+def test_over_http_the_run_page_answers_during_the_re_read(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same through the real Dash callback of the Run page, on a served app. The
+    re-read is real and then held 20 s, so that it is still running when the answer comes
+    back on any machine (a fast one finished a bare read first)."""
+    import dashboard.data as data_module
     from dashboard.app import create_app
+
+    real_read = data_module.read_sources
+
+    def held_read(*args, **kwargs):
+        got = real_read(*args, **kwargs)
+        if threading.current_thread().name == "store-reread":
+            time.sleep(20)
+        return got
+
+    monkeypatch.setattr(data_module, "read_sources", held_read)
 
     app = create_app([str(folder)], since_hours=0)
     store: DataStore = app.server.config[STORE_KEY]
