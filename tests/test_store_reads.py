@@ -87,7 +87,8 @@ def test_a_forged_run_id_is_no_run() -> None:
 
 
 def test_over_http_the_run_page_answers_during_the_re_read(
-        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same through the real Dash callback of the Run page, on a served app. The
     re-read is real and then held 20 s, so that it is still running when the answer comes
     back on any machine (a fast one finished a bare read first)."""
