@@ -28,9 +28,11 @@ from pathlib import Path
 import dash
 from dash import dcc, html
 
+from . import settings_file as settings_store
 from .auth import AuthConfig, protect
 from .data import STORE_KEY, DataStore
 from .layout import navbar
+from .settings_file import SETTINGS_KEY, SettingsFile
 from .upload_store import DISK_MB, MAX_AGE_HOURS, MEMORY_MB, UploadStore
 from .uploads import UPLOAD_BUDGET_MB, UPLOAD_READERS, gate_big_bodies
 from .uri_policy import DEFAULT_SCHEMES, UriPolicy, parse_schemes
@@ -73,8 +75,13 @@ def create_app(
     upload_readers: int = UPLOAD_READERS,
     host: str = "127.0.0.1",
     allowed_hosts: str | Iterable[str] | None = None,
+    settings_file: Path | None = None,
 ) -> dash.Dash:
-    """A Dash app reviewing ``sources`` (files, folders, MLflow URIs) plus uploads."""
+    """A Dash app reviewing ``sources`` (files, folders, MLflow URIs) plus uploads.
+
+    ``settings_file``: where an admin's server-wide settings are kept across restarts
+    (:mod:`dashboard.settings_file`); its URI applies when ``tracking_uri`` is not given.
+    ``None``: they last until the app stops."""
     if upload_limit_mb <= 0:
         raise ValueError(f"upload_limit_mb={upload_limit_mb!r}: must be positive")
     if since_hours < 0:
@@ -104,9 +111,18 @@ def create_app(
         protect(app.server, auth)  # before any other hook but the Host check
     guard(app.server, host_policy(host, allowed_hosts, env=False))  # Host check runs first
     gate_big_bodies(app.server, upload_readers)  # uploads' bodies are read a few at a time
+    saved = settings_store.Saved()
+    if settings_file is not None:
+        saved = settings_store.load(settings_file)
+        app.server.config[SETTINGS_KEY] = SettingsFile(
+            settings_file, saved.problem, uri_from_command_line=tracking_uri is not None
+        )
+        if saved.problem:
+            log.warning("saved settings ignored: %s", saved.problem)
     app.server.config[STORE_KEY] = DataStore(
         sources=list(sources),
-        tracking_uri=tracking_uri,
+        tracking_uri=tracking_uri or saved.values.get("tracking_uri"),
+        experiment=saved.values.get("experiment"),
         since_hours=float(since_hours),
         upload_limit_mb=int(upload_limit_mb),
         uri_policy=UriPolicy(

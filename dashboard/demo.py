@@ -19,6 +19,7 @@ from pathlib import Path
 from analyzer.model import Run
 from analyzer.readers import read_sources
 from analyzer.roles import resolve_roles, role_series
+from dashboard.settings_file import data_dir
 
 #: The checkout's samples (an installed wheel has them as ``lrtempo/sample_runs``).
 SAMPLE_RUNS = Path(__file__).resolve().parents[1] / "sample_runs"
@@ -31,14 +32,6 @@ EXPERIMENTS = {
 #: Samples started days ago, so the 24 h window visibly leaves them out.
 OLD_SAMPLES = ("ultralytics", "wandb")
 _BAD_KEY_CHARS = re.compile(r"[^\w\-. /:]")
-
-
-def data_dir() -> Path:
-    """``$LRTEMPO_HOME``, else ``$XDG_DATA_HOME/lrtempo``, else ``~/.local/share/lrtempo``."""
-    if os.environ.get("LRTEMPO_HOME"):
-        return Path(os.environ["LRTEMPO_HOME"])
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "lrtempo"
 
 
 def mlflow_key(name: str) -> str:

@@ -187,7 +187,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     hosts = allowed_hosts(args.host, getattr(args, "allowed_hosts", "") or "", env=False)
     sources = list(args.sources)
+    from dashboard.settings_file import default_path
+
     app = create_app(sources, tracking_uri=args.tracking_uri, auth=auth, host=args.host,
+                     settings_file=default_path(),
                      allowed_hosts=getattr(args, "allowed_hosts", "") or "",
                      allow_uri_schemes=getattr(args, "allow_uri_schemes", "") or "",
                      allow_private_uris=getattr(args, "allow_private_uris", False),

@@ -2,8 +2,9 @@
 
 Your settings live in your browser (local storage) and change only what you see; other
 users keep theirs. The server-wide tracking URI is set on the command line; an admin of
-the auth file (``user:password:admin``) may also change it here for everyone, until the
-dashboard restarts. A URI entered here must pass the server's policy
+the auth file (``user:password:admin``) may also change it here for everyone; it is kept
+in ``$LRTEMPO_HOME/settings.json`` (:mod:`dashboard.settings_file`) and restored at the
+next start unless ``--tracking-uri`` is given there. A URI entered here must pass the server's policy
 (:mod:`dashboard.uri_policy`): http(s) and no loopback or metadata address by default.
 Save checks the URI first (a URI at all, the policy, then a real connection) and says what
 failed instead of saving a URI the dashboard cannot read. The page shows the *active* URI:
@@ -20,12 +21,46 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from dashboard import settings_file
 from dashboard.auth import is_admin
 from dashboard.data import current_store
+from dashboard.settings_file import SETTINGS_KEY, SettingsFile
 from dashboard.uri_policy import UriNotAllowed
 from dashboard.views import _check_connection, check_uri
 
 dash.register_page(__name__, path="/settings", name="Settings", title="LR Tempo · Settings", order=4)
+
+
+def _settings_file() -> SettingsFile | None:
+    return flask.current_app.config.get(SETTINGS_KEY)
+
+
+def _kept_line() -> html.Div | None:
+    """Where the server-wide settings are kept, and why the saved file was not read."""
+    kept = _settings_file()
+    if kept is None:
+        return None
+    text = [html.Span("Server-wide settings file: ", className="text-muted"),
+            html.Code(str(kept.path), id="settings-file-path")]
+    if kept.problem:
+        text.append(html.Div(f"Not read at start: {kept.problem}", className="text-danger",
+                             id="settings-file-problem"))
+    return html.Div(text, className="small")
+
+
+def _persist(uri: str | None, experiment: str | None) -> str:
+    """Keep an admin's server-wide settings for the next start; what happened, in words."""
+    kept = _settings_file()
+    if kept is None:
+        return " (until the dashboard restarts)"
+    try:
+        settings_file.save(kept.path, {"tracking_uri": uri, "experiment": experiment})
+    except OSError as exc:
+        return f" until the dashboard restarts: could not write {kept.path} ({exc.strerror or exc})"
+    if kept.uri_from_command_line:
+        return (f"; kept in {kept.path} (at the next start --tracking-uri on the command line "
+                "wins over the saved URI)")
+    return f"; kept in {kept.path} for the next start"
 
 
 def _admin() -> bool:
@@ -56,6 +91,7 @@ def layout(**_: Any) -> html.Div:
                 html.Span("Server-wide tracking URI: ", className="text-muted"),
                 html.Span(store.tracking_uri or "none", id="settings-server-uri"),
             ], className="small"),
+            _kept_line(),
             html.Div([
                 html.Span("Sources: ", className="text-muted"),
                 html.Span(", ".join(store.sources) or "none (uploads only)"),
@@ -218,6 +254,7 @@ def on_save_all(_n: int | None, uri: str | None, experiment: str | None, mine: A
     store = current_store()
     store.set_tracking_uri(uri or None)
     store.experiment = _text(experiment) or None
+    kept = _persist(uri or None, store.experiment)
     own = mine.get("tracking_uri") if isinstance(mine, dict) else None
-    return (_alert("Saved for everyone.", True), uri or "none",
+    return (_alert(f"Saved for everyone{kept}.", True), uri or "none",
             _active_line(own if isinstance(own, str) else None))
