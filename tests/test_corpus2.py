@@ -65,6 +65,9 @@ def test_schedules_start_at_the_base_lr_or_warm_up_to_it() -> None:
         assert f.shape == (400,) and np.all(f >= 0) and f.max() == pytest.approx(1.0)
         if name.startswith("warmup"):
             assert f[0] < 0.1 and np.argmax(f) == 19  # 5 % of 400 steps
+        elif name == "one_cycle":  # PyTorch OneCycleLR: from 1/25 up over 30 %, then down
+            assert f[0] == pytest.approx(0.04) and abs(int(np.argmax(f)) - 120) <= 1
+            assert f[-1] < 1e-3
         else:
             assert f[0] == 1.0
     with pytest.raises(ValueError, match="schedule 'cyclic'"):

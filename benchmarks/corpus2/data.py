@@ -150,6 +150,9 @@ def dataset(name: str) -> Data:
         x, y = sk.make_regression(n_samples=1400, n_features=20, n_informative=12, noise=15.0,
                                   random_state=13)
         return _tabular(np.hstack([x, x[:, :4] ** 2]), y + 30 * np.tanh(x[:, 0]), "regression")
+    if name == "friedman3":
+        x, y = sk.make_friedman3(n_samples=1500, noise=0.1, random_state=8)
+        return _tabular(x, y, "regression")
     if name == "diabetes":
         x, y = sk.load_diabetes(return_X_y=True)
         return _tabular(x, y, "regression")

@@ -72,6 +72,15 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            description="1-D CNN classifier of synthetic noisy wave sequences"),
     Family("tanh_wine", "mlp_tanh", "wine", "ce", 600, small_n=30,
            description="3-layer tanh MLP on the wine data set (134 training samples)"),
+    # Tune-only families added on 2026-12-06 (stop 12): a transformer classifier, a deep
+    # dropout MLP and a leaky-ReLU regression; SGD with weight decay and a one-cycle LR.
+    # Measured with the rules as they were before being looked at (a fresh check).
+    Family("tfm_clf", "seq_tfm", "sequences", "ce", 600, small_n=60,
+           description="1-block transformer classifier of synthetic noisy wave sequences"),
+    Family("deep_mlp", "mlp_deep", "classification", "ce", 600, small_n=80,
+           description="5-layer ReLU MLP with dropout 0.1 on make_classification"),
+    Family("leaky_reg", "mlp_leaky", "friedman3", "mse", 800, small_n=60, blowup_seeds=3,
+           description="leaky-ReLU MLP regression on make_friedman3, MSE"),
 )}
 
 SETUPS: tuple[Setup, ...] = (
@@ -107,12 +116,18 @@ SETUPS: tuple[Setup, ...] = (
     Setup("cnn1d_seq", "nesterov", "multistep"),
     Setup("tanh_wine", "adagrad", "constant"),
     Setup("tanh_wine", "nadam", "warmup_cosine"),
+    Setup("tfm_clf", "adamw", "one_cycle"),
+    Setup("tfm_clf", "sgdw", "cosine"),
+    Setup("deep_mlp", "sgdw", "step"),
+    Setup("deep_mlp", "rmsprop", "warmup_cosine"),
+    Setup("leaky_reg", "adagrad", "exponential"),
+    Setup("leaky_reg", "sgdw", "one_cycle"),
 )
 
 #: Families thresholds may be tuned on.
 TUNE: tuple[str, ...] = ("gru_lm", "tfm_lm", "softmax_digits", "autoencoder", "lstm_clf",
                          "bn_resmlp", "gru_clf", "relu_moons", "linreg_diabetes", "cnn1d_seq",
-                         "tanh_wine")
+                         "tanh_wine", "tfm_clf", "deep_mlp", "leaky_reg")
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
 HELDOUT: tuple[str, ...] = ("lstm_lm", "cnn_digits", "logreg", "reg_mlp", "silu_reg")

@@ -87,6 +87,23 @@ class Conv1dClassifier(nn.Module):
         return self.net(x.transpose(1, 2))
 
 
+class SeqTransformer(nn.Module):
+    """Sequence classifier: linear embedding, one post-norm transformer block, mean pool."""
+
+    def __init__(self, d_in: int, n_classes: int, seq_len: int = 32, d: int = 32) -> None:
+        super().__init__()
+        self.inp = nn.Linear(d_in, d)
+        self.pos = nn.Parameter(torch.zeros(1, seq_len, d))
+        layer = nn.TransformerEncoderLayer(d, 2, dim_feedforward=2 * d, dropout=0.0,
+                                           batch_first=True)
+        self.block = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.out = nn.Linear(d, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.inp(x) + self.pos[:, : x.shape[1]]
+        return self.out(self.block(h).mean(dim=1))
+
+
 class ResBlock(nn.Module):
     def __init__(self, d: int) -> None:
         super().__init__()
@@ -111,6 +128,17 @@ def build(arch: str, d_in: int, d_out: int, seq_len: int = 32, hidden: int = 64)
         return SeqRNN(d_in, d_out, hidden, arch[4:])
     if arch == "cnn1d":
         return Conv1dClassifier(d_in, d_out, min(hidden, 32))
+    if arch == "seq_tfm":
+        return SeqTransformer(d_in, d_out)
+    if arch == "mlp_deep":  # five ReLU layers with dropout 0.1
+        layers: list[nn.Module] = [nn.Linear(d_in, hidden)]
+        for _ in range(4):
+            layers += [nn.ReLU(), nn.Dropout(0.1), nn.Linear(hidden, hidden)]
+        return nn.Sequential(*layers, nn.ReLU(), nn.Linear(hidden, d_out))
+    if arch == "mlp_leaky":
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.LeakyReLU(0.1),
+                             nn.Linear(hidden, hidden), nn.LeakyReLU(0.1),
+                             nn.Linear(hidden, d_out))
     if arch == "mlp_relu":
         return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                              nn.ReLU(), nn.Linear(hidden, d_out))

@@ -31,7 +31,7 @@ from .train import Spec
 CENTERS: dict[str, float] = {
     "sgd": 0.1, "momentum": 0.03, "nesterov": 0.03, "adagrad": 0.03,
     "adam": 3e-3, "adamw": 3e-3, "nadam": 3e-3, "radam": 3e-3, "adamax": 3e-3,
-    "rmsprop": 1e-3,
+    "rmsprop": 1e-3, "sgdw": 0.03,
 }
 SWEEP: tuple[int, ...] = tuple(range(-6, 5))
 SWEEP_QUICK: tuple[int, ...] = (-6, -4, -2, 0, 2, 4)

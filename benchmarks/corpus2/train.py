@@ -19,9 +19,9 @@ from .data import dataset, subset
 from .families import FAMILIES
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "nadam", "adagrad",
-              "radam", "adamax")
+              "radam", "adamax", "sgdw")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "warmup_cosine", "exponential",
-             "warmup_linear", "linear")
+             "warmup_linear", "linear", "one_cycle")
 SEQ_LEN = 32
 DEFAULT_WARMUP = 0.05  # share of the steps of a warm-up schedule
 
@@ -113,6 +113,10 @@ def lr_factors(schedule: str, steps: int, warmup: float | None = None) -> np.nda
         return 0.01 ** frac
     if schedule == "linear":
         return 1.0 - frac
+    if schedule == "one_cycle":  # PyTorch OneCycleLR's shape: 30 % up from 1/25, cosine down
+        up = np.clip(frac / 0.3, 0, 1)
+        down = np.clip((frac - 0.3) / 0.7, 0, 1)
+        return np.where(frac < 0.3, 0.04 + 0.96 * up, 0.5 * (1 + np.cos(np.pi * down)))
     if schedule in ("warmup_cosine", "warmup_linear"):
         after = np.clip((t - w) / max(1, steps - w), 0, 1)
         decay = 0.5 * (1 + np.cos(np.pi * after)) if schedule == "warmup_cosine" else 1 - after
@@ -143,6 +147,8 @@ def _optimizer(name: str, params, lr: float):
         return torch.optim.RAdam(params, lr=lr)
     if name == "adamax":
         return torch.optim.Adamax(params, lr=lr)
+    if name == "sgdw":  # the CNN recipe: momentum 0.9, weight decay 5e-4
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
     raise ValueError(name)
 
 
