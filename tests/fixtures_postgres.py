@@ -7,7 +7,8 @@ PATH), runs ``initdb`` into a fresh folder under the system temp dir and starts
 own process group, and creates the database :data:`DATABASE`. PostgreSQL refuses to run
 as root: as root, both run as the ``postgres`` user (``nobody`` if there is none), which
 owns the folder. Without the binaries, the ``pgserver`` wheel (its own binaries) is used
-if it is installed. :func:`unavailable` says why neither can be used (the tests skip).
+if it is installed (or when ``$LRTEMPO_TEST_POSTGRES`` is ``pgserver``). :func:`unavailable`
+says why neither can be used (the tests skip).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from tests.fixtures_mlflow import free_port
 DATABASE = "mlflow"
 #: The superuser ``initdb`` creates (trust authentication, loopback only).
 SUPERUSER = "lrtempo"
+#: ``pgserver`` here uses the pgserver wheel even where the system's binaries are.
+FORCE_ENV = "LRTEMPO_TEST_POSTGRES"
 #: Seconds to wait for the server to accept connections.
 STARTUP_TIMEOUT = 60.0
 
@@ -67,6 +70,8 @@ def unavailable() -> str | None:
 
     if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is None:
         return "no PostgreSQL driver for SQLAlchemy: pip install 'lrtempo[test]' (psycopg)"
+    if os.environ.get(FORCE_ENV) == "pgserver" and not has_pgserver():
+        return f"${FORCE_ENV}=pgserver but pgserver is not installed (pip install pgserver)"
     if bindir() is None and not has_pgserver():
         return (
             "no PostgreSQL server binaries (apt-get install postgresql-15, giving "
@@ -115,7 +120,7 @@ def start_postgres() -> tuple[str, Callable[[], None]]:
     """A running PostgreSQL with an empty :data:`DATABASE`: (its ``postgresql://`` URI,
     a function that stops it and deletes its folder). ``RuntimeError`` if it does not
     start (with the end of its log)."""
-    bins = bindir()
+    bins = None if os.environ.get(FORCE_ENV) == "pgserver" else bindir()
     if bins is None:
         return _start_pgserver()
     user = _run_as()

@@ -142,3 +142,21 @@ def test_analyze_reads_a_postgresql_uri(postgres_uri: str, pg_server: MlflowServ
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert {r["run"]["name"]: r["status"] for r in doc["runs"]} == TRUTH
+
+
+def test_the_skip_reason_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without PostgreSQL's binaries and without pgserver the tests above skip, saying how
+    to get either (the fixture skips with exactly this reason)."""
+    import tests.fixtures_postgres as fp
+
+    monkeypatch.delenv(fp.FORCE_ENV, raising=False)
+    monkeypatch.setattr(fp, "bindir", lambda: None)
+    monkeypatch.setattr(fp, "has_pgserver", lambda: False)
+    why = fp.unavailable()
+    assert why is not None
+    assert "apt-get install postgresql-15" in why and "pip install pgserver" in why
+    monkeypatch.setattr(fp, "has_pgserver", lambda: True)
+    assert fp.unavailable() is None
+    monkeypatch.setenv(fp.FORCE_ENV, "pgserver")
+    monkeypatch.setattr(fp, "has_pgserver", lambda: False)
+    assert "pgserver is not installed" in (fp.unavailable() or "")
