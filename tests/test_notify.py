@@ -413,3 +413,17 @@ def test_a_bad_timeout_setting_is_refused(
     monkeypatch.setenv("LRTEMPO_NOTIFY_TIMEOUT", "soon")
     code, err = review(str(_csv(tmp_path)), "--notify", webhook.url(), capsys=capsys)
     assert code == 2 and "LRTEMPO_NOTIFY_TIMEOUT" in err and not webhook.requests
+
+
+def test_no_run_is_still_posted_and_exits_2(
+    tmp_path: Path, webhook: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A morning with no readable run still tells the channel (and why), exit 2 as before."""
+    code, err = review(str(tmp_path / "gone.csv"), "-q", "--notify", webhook.url(), capsys=capsys)
+    assert code == 2 and "posted the summary of 0 run(s)" in err
+    msg = json.loads(webhook.requests[0]["body"])
+    assert msg["text"] == (
+        "LR Tempo review: 0 runs started in the last 24h: no run; 1 source could not be read"
+    )
+    assert "gone.csv" in texts(msg)
+    assert_no_secret(err)
