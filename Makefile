@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser demo test test-all bench lint lock clean
+.PHONY: setup browser postgres demo test test-all bench lint lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -28,14 +28,21 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# PostgreSQL's server binaries, for the PostgreSQL-backed MLflow server of
+# tests/test_postgres_backend.py (which skips, saying why, without them).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql-15 >/dev/null; }
+
 demo: setup
 	$(BIN)/lrtempo demo
 
-test: setup browser
+test: setup browser postgres
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Everything, the slow property/load tests included (nightly).
-test-all: setup browser
+test-all: setup browser postgres
 	$(BIN)/python -m pytest -q -m "" $(PYTEST_ARGS)
 
 bench: setup

@@ -4,7 +4,7 @@
                               [--since 24h] [--experiment NAME] [--fail-on warning|critical]
                               [--train-loss NAME] [--val-loss NAME] [--lr NAME]
     lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags [--include-running]]
-                             [--executor WHERE]
+                             [--executor WHERE] [--notify URL]
 
 The ``lrtempo`` entry point that parses the command line and also starts the dashboard
 is :mod:`lrtempo.cli`, above both the analyzer and the dashboard (imports run one way).
@@ -13,7 +13,9 @@ Exit status: 0 done; 1 with ``--fail-on`` when a finding reaches that severity;
 2 bad usage or no readable run (one line per bad source on stderr); 3 a partial read:
 some runs were analyzed but a source, file or run could not be read (its error line is
 on stderr and under ``errors``), so a cron job can tell it from a full read. ``--fail-on``
-wins: a finding at that severity exits 1 even when the read was partial.
+wins: a finding at that severity exits 1 even when the read was partial. 4: the review
+was done and written, but ``--notify`` could not post its summary (one line on stderr);
+a status 1, 2 or 3 of the review itself is kept.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ FORMATS = ("text", "json", "markdown", "html")
 #: The oldest ``--since`` accepted (years back; ``100000d``, 274 years, means "all" in
 #: scripts); an absurd value (``1e22h``) is refused, not sent to a server.
 MAX_SINCE_YEARS = 1000
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_PARTIAL, EXIT_NOTIFY = 0, 1, 2, 3, 4
 #: Log files from which a scan without ``--executor`` is read and analyzed in parallel, on
 #: one process per core (:func:`analyzer.fleet.review`; same results, in the same order).
 PARALLEL_MIN_FILES = 200
@@ -200,9 +202,15 @@ def checked_since(text: str, now: float | None = None) -> float:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    """``analyze`` and ``review``: read, analyze, report."""
+    """``analyze`` and ``review``: read, analyze, report (and ``--notify``: post a summary)."""
     since_text = args.since or getattr(args, "default_since", None)
     since = checked_since(since_text) if since_text else None
+    notify_url = getattr(args, "notify", None)
+    if notify_url:  # a bad URL or timeout is refused before any work
+        from .notify import check_webhook_url, timeout_setting
+
+        notify_url = check_webhook_url(notify_url)
+        timeout_setting()
     skipped: list[Skipped] = []
     if getattr(args, "no_cache", False):
         from .readers.mlflow_cache import bypassed
@@ -228,7 +236,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print("lrtempo: no run found" + (f" since {since_text}" if since_text else ""), file=sys.stderr)
         if fmt == "json" and not args.out:  # scripts still get a contract document
             sys.stdout.write(render(fmt, analyses, result))
-        return EXIT_USAGE
+        return _notified(EXIT_USAGE, notify_url, analyses, result, since_text)
     text = render(fmt, analyses, result, sparklines, sweeps)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -241,11 +249,32 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         _write_tags(analyses, args.sources, sweeps, getattr(args, "include_running", False))
     elif getattr(args, "include_running", False):
         print("lrtempo: --include-running applies only with --write-tags", file=sys.stderr)
+    code = EXIT_PARTIAL if result.errors else EXIT_OK
     if args.fail_on:
         bar = SEVERITY_RANK[args.fail_on]
         if any(SEVERITY_RANK[f.severity] >= bar for a in analyses for f in a.findings):
-            return EXIT_FINDINGS
-    return EXIT_PARTIAL if result.errors else EXIT_OK
+            code = EXIT_FINDINGS
+    return _notified(code, notify_url, analyses, result, since_text)
+
+
+def _notified(code: int, url: str | None, analyses: Sequence[RunAnalysis], result: ReadResult,
+              window: str | None) -> int:
+    """``review --notify URL``: post the summary (:mod:`.notify`) after the outputs were
+    written; one line on stderr either way. ``code`` stays, unless it is 0 and the post
+    failed: then :data:`EXIT_NOTIFY`."""
+    if not url:
+        return code
+    from .notify import NotifyError, post_summary, shown_url, summary_payload, timeout_setting
+
+    payload = summary_payload(analyses, result.errors, window=window)
+    try:
+        post_summary(url, payload, timeout=timeout_setting())
+    except NotifyError as exc:
+        print(f"lrtempo: --notify: the summary was not posted: {exc}", file=sys.stderr)
+        return code or EXIT_NOTIFY
+    print(f"lrtempo: --notify: posted the summary of {len(analyses)} run(s) to {shown_url(url)}",
+          file=sys.stderr)
+    return code
 
 
 def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],

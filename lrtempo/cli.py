@@ -4,7 +4,7 @@
                               [--since 24h] [--experiment NAME] [--fail-on warning|critical]
                               [--train-loss NAME] [--val-loss NAME] [--lr NAME]
     lrtempo review SOURCE... [--since 24h] [--out report.html] [--write-tags [--include-running]]
-                           [--executor WHERE]
+                           [--executor WHERE] [--notify URL]
     lrtempo dashboard [SOURCE...] [--tracking-uri URI] [--host 127.0.0.1] [--port 8050]
                       [--auth-file FILE] [--allowed-hosts NAME,...]
     lrtempo demo [--port 8050] [--reset]
@@ -12,7 +12,7 @@
 ``analyze``/``review`` run :mod:`analyzer.cli`; ``dashboard``/``demo`` the dashboard.
 Exit status: 0 done; 1 with ``--fail-on`` when a finding reaches that severity;
 2 bad usage, no readable run, or a server that cannot start (one line each on stderr);
-3 a partial read (see :mod:`analyzer.cli`).
+3 a partial read; 4 ``review --notify`` could not post its summary (see :mod:`analyzer.cli`).
 No traceback reaches the user unless ``--debug`` is given.
 """
 
@@ -101,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--executor", metavar="WHERE",
                    help="analyze the runs locally (default), in processes:N, or on a Dask "
                         "cluster at dask://HOST:PORT; runs are streamed, results identical")
+    r.add_argument("--notify", metavar="URL",
+                   help="post a summary (runs per status, the worst runs with their MLflow "
+                        "links, the LR advice) to a Slack-compatible incoming webhook "
+                        "(http/https); if that fails, one line on stderr and exit status 4, "
+                        "the report still written")
     r.set_defaults(default_since="24h")
 
     d = sub.add_parser("dashboard", help="start the dashboard on sources and/or an MLflow server")

@@ -95,11 +95,13 @@ def start_server(
     timeout: float = STARTUP_TIMEOUT,
     app_name: str | None = None,
     env: Mapping[str, str] | None = None,
+    backend_uri: str | None = None,
 ) -> tuple[MlflowServer, subprocess.Popen[bytes]]:
     """Start ``mlflow server`` under ``root`` and wait until it answers ``/health``.
 
     ``app_name`` picks a server app (``basic-auth``); ``env`` adds ``MLFLOW_*`` settings
-    (every other ``MLFLOW_*`` variable of this process is left out).
+    (every other ``MLFLOW_*`` variable of this process is left out); ``backend_uri``
+    replaces the sqlite backend under ``root`` (e.g. ``postgresql://…``).
     """
     port = free_port()
     db = root / "mlflow.db"
@@ -111,7 +113,7 @@ def start_server(
         "mlflow",
         "server",
         "--backend-store-uri",
-        f"sqlite:///{db}",
+        backend_uri or f"sqlite:///{db}",
         "--artifacts-destination",
         str(artifacts),
         "--host",
