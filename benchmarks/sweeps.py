@@ -1,14 +1,19 @@
 """Sweeps and range tests measured on corpus 2's real PyTorch runs (issue 11).
 
     python -m benchmarks.sweeps [--data DIR] [--designs N] [--seed S] [--no-range-tests]
-                                [--range-cache FILE] [--json FILE]
+                                [--range-cache FILE] [--ramp-seeds N]
+                                [--split {all,tune,heldout}] [--json FILE]
 
 **Truth.** Per setup of corpus 2 (:mod:`benchmarks.corpus2`), the *good range* of its
 dense sweep (11+ half-decade LRs, seed 0): the LRs whose final val loss is within 10 % of
 the best one (``manifest["setups"][key]["good_range"]``, computed by corpus 2); and,
 as a second truth closer to "a dense sweep with more seeds", the same rule on the mean
 final val over every seed corpus 2 trained at each LR (1–4 seeds; 2–4 at the good LR
-and at ×1e-3, ×1e-2, ×3 … ×1e2).
+and at ×1e-3, ×1e-2, ×3 … ×1e2); and, third, the seed-0 range read between the grid
+points (:func:`interpolated_range`: final val interpolated in log LR, within 10 % of
+the best) — the first two hold only tried LRs, so an untried LR a third of a decade from
+the good one (a ×3 step, a range test's continuous reading) counts as outside there.
+Every truth comes from the dense sweep's trained runs, none from a rule under test.
 
 **The team's sweeps.** Per setup, ``--designs`` seeded sub-samples of the runs corpus 2
 trained at half-decade multipliers ``10**(j/2)`` of the good LR, ``j`` in -6..4 (×1e-3 …
@@ -28,7 +33,12 @@ former min_loss/3, min_loss/10 and the steepest-descent LR of the same smoothing
 the usual rules as the libraries compute them: torch-lr-finder's steepest descent (EMA
 0.05, skip 10 first and 5 last points), fastai's min/10 (EMA 0.98, bias-corrected) and
 fastai's ``valley`` (the longest falling stretch of that smoothed loss, 2/3 of the way
-down, last 5 points skipped).
+down, last 5 points skipped). Also printed: LR Tempo's reading split by its confidence
+(≥ 0.6 / < 0.6: is the confidence worth reading?) and the median of a setup's 3 ramps
+(one suggestion per setup: a team that ran the test three times).
+
+``--split tune`` prints only the tune families' rows (choose rules there; the held-out
+rows are for reporting, not choosing).
 
 Caveat: the truth comes from one seed per LR (corpus 2's sweep), and the team's sweeps
 reuse the runs at those LRs (a dense sweep with more seeds is future work).
@@ -73,6 +83,7 @@ class SetupRuns:
     good_range: tuple[float, float]
     runs: dict[int, dict[int, tuple[str, Result]]]  # j -> seed -> (run id, result)
     seed_range: tuple[float, float] | None = None  # the same from every seed's mean
+    interp_range: tuple[float, float] | None = None  # seed 0, interpolated in log LR
 
 
 def seed_mean_range(entries: Sequence[dict[str, Any]], tol: float = 0.10
@@ -91,6 +102,37 @@ def seed_mean_range(entries: Sequence[dict[str, Any]], tol: float = 0.10
     return min(ok), max(ok)
 
 
+def interpolated_range(sweep: Sequence[Sequence[Any]], tol: float = 0.10
+                       ) -> tuple[float, float] | None:
+    """The good range on the continuous LR axis: the final val of the dense sweep
+    (``[[lr, final_val or None], ...]``) interpolated linearly in log10 LR between tried
+    LRs, the interval around the best where it stays within ``tol`` of the best. The
+    lattice range (:func:`seed_mean_range`, corpus 2's ``good_range``) holds only tried
+    LRs, so an untried LR between a good and a bad one (a ×3 step, a range test's
+    reading) scores as outside however close it lies; this range is the same truth read
+    between the grid points. A non-finite neighbour ends the range at the good LR."""
+    pts = sorted((float(lr), math.inf if v is None else float(v)) for lr, v in sweep)
+    x = np.log10([lr for lr, _ in pts])
+    y = np.array([v for _, v in pts])
+    if not len(y) or not math.isfinite(float(y.min())):
+        return None
+    ib = int(np.argmin(y))
+    thr = float(y[ib]) * (1 + tol)
+    lo = hi = ib
+    while lo > 0 and y[lo - 1] <= thr:
+        lo -= 1
+    while hi < len(y) - 1 and y[hi + 1] <= thr:
+        hi += 1
+
+    def cross(i: int, j: int) -> float:  # i inside the range, j outside
+        if not math.isfinite(float(y[j])):
+            return float(x[i])
+        return float(x[i] + (thr - y[i]) / (y[j] - y[i]) * (x[j] - x[i]))
+
+    return (10 ** (cross(lo, lo - 1) if lo > 0 else float(x[lo])),
+            10 ** (cross(hi, hi + 1) if hi < len(y) - 1 else float(x[hi])))
+
+
 def load_setups(data_dir: Path) -> list[SetupRuns]:
     """Corpus 2's setups with their runs (full data, not the small-subset ones)."""
     results, manifest = load(data_dir)
@@ -106,7 +148,8 @@ def load_setups(data_dir: Path) -> list[SetupRuns]:
         if key in by:
             out.append(SetupRuns(key, _split(manifest, info["family"]), float(info["good_lr"]),
                                  (float(info["good_range"][0]), float(info["good_range"][1])),
-                                 dict(by[key]), seed_mean_range(entries[key])))
+                                 dict(by[key]), seed_mean_range(entries[key]),
+                                 interpolated_range(info.get("sweep", ()))))
     return out
 
 
@@ -150,6 +193,17 @@ def score(rec: float | None, good: tuple[float, float]) -> tuple[bool, bool]:
     return lo / 1.01 <= rec <= hi * 1.01, lo / 2 <= rec <= hi * 2  # 2-digit rounding
 
 
+#: The truths a suggestion is scored against (key, column label).
+TRUTHS = (("seed0", "seed 0"), ("seeds", "seed mean"), ("interp", "seed 0, interpolated"))
+
+
+def scores(v: float | None, st: SetupRuns) -> dict[str, tuple[bool, bool]]:
+    """:func:`score` of ``v`` against each truth of :data:`TRUTHS` (a missing truth
+    scores neither)."""
+    ranges = {"seed0": st.good_range, "seeds": st.seed_range, "interp": st.interp_range}
+    return {k: score(v, r) if r else (False, False) for k, r in ranges.items()}
+
+
 def run_sweeps(setups: Sequence[SetupRuns], n_designs: int, seed: int
                ) -> list[dict[str, Any]]:
     """One row per (setup, design): the sweep's recommendation and its scores."""
@@ -175,14 +229,10 @@ def run_sweeps(setups: Sequence[SetupRuns], n_designs: int, seed: int
                 "edge_lr": sw.stability_edge_lr if sw else None,
                 "best_tried_lr": best.lr if best else None,
                 "fitted_min_lr": fitted,
-                "ok": score(rec, st.good_range), "best_ok": score(best.lr if best else None,
-                                                                  st.good_range),
                 "seed_range": list(st.seed_range) if st.seed_range else None,
-                "ok_seeds": score(rec, st.seed_range) if st.seed_range else (False, False),
-                "best_ok_seeds": (score(best.lr if best else None, st.seed_range)
-                                  if st.seed_range else (False, False)),
-                "fit_ok": score(fitted, st.good_range),
-                "fit_ok_seeds": score(fitted, st.seed_range) if st.seed_range else (False, False),
+                "interp_range": list(st.interp_range) if st.interp_range else None,
+                "ok": scores(rec, st), "best_ok": scores(best.lr if best else None, st),
+                "fit_ok": scores(fitted, st),
             })
     return rows
 
@@ -320,6 +370,10 @@ def fastai_valley(lrs: np.ndarray, losses: np.ndarray) -> float:
     return float(lrs[start + int(sections) + int(sections / 2)])
 
 
+SUGGESTED = "LR Tempo suggested (90% of the fall, centred smoothing)"
+MEDIAN = "LR Tempo suggested, median of the setup's 3 ramps (one per setup)"
+
+
 def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, list]],
                       seeds: Sequence[int] = RAMP_SEEDS) -> list[dict[str, Any]]:
     """Per setup and ramp seed: each rule's LR and whether it lies in the good range /
@@ -334,8 +388,7 @@ def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, 
         steps = np.arange(len(lrs), dtype=float)
         t = read_range_test((steps, lrs), (steps, losses))
         rules = {
-            "LR Tempo suggested (90% of the fall, centred smoothing)":
-                t.suggested_lr if t else None,
+            SUGGESTED: t.suggested_lr if t else None,
             "LR Tempo min_loss/3 (the rule before, same smoothing)":
                 t.min_loss_lr / 3 if t else None,
             "LR Tempo min_loss/10 (same smoothing)":
@@ -349,9 +402,31 @@ def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, 
         rows.append({"setup": st.key, "seed": sd, "split": st.split,
                      "good_range": list(st.good_range),
                      "points": len(lrs), "confidence": t.confidence if t else None,
-                     "lrs": rules, "ok": {k: score(v, st.good_range) for k, v in rules.items()},
-                     "ok_seeds": {k: score(v, st.seed_range) if st.seed_range else (False, False)
-                                  for k, v in rules.items()}})
+                     "lrs": rules, "ok": {k: scores(v, st) for k, v in rules.items()}})
+    return rows + combined_rows(setups, rows)
+
+
+def combined_rows(setups: Sequence[SetupRuns], rows: Sequence[dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    """Per setup with ≥ 2 ramps: LR Tempo's suggestion as the median over its ramps
+    (a team that ran the range test several times), scored like one ramp (``seed``
+    ``"median"``)."""
+    by: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        v = r["lrs"][SUGGESTED]
+        if v is not None and math.isfinite(v):
+            by[r["setup"]].append(float(v))
+    out = []
+    for st in setups:
+        if len(by.get(st.key, ())) >= 2:
+            v = float(np.median(by[st.key]))
+            out.append({"setup": st.key, "seed": "median", "split": st.split,
+                        "good_range": list(st.good_range), "points": None,
+                        "confidence": None, "lrs": {MEDIAN: v},
+                        "ok": {MEDIAN: scores(v, st)}})
+    return out
+
+
     return rows
 
 
@@ -362,31 +437,39 @@ def _share(flags: Sequence[bool]) -> str:
     return f"{100 * sum(flags) / len(flags):.0f}% ({sum(flags)}/{len(flags)})" if flags else "—"
 
 
-def table(sweep_rows: Sequence[dict[str, Any]], rt_rows: Sequence[dict[str, Any]]) -> str:
-    """The printed table (Markdown)."""
-    out = [("| method | split | n | in good range (seed 0) | within ×2 | "
-           "in good range (seed mean) | within ×2 |"), "|---|---|---|---|---|---|---|"]
+def table(sweep_rows: Sequence[dict[str, Any]], rt_rows: Sequence[dict[str, Any]],
+          splits: Sequence[str] = ("all", "tune", "heldout")) -> str:
+    """The printed table (Markdown): per method and split, the share inside each truth's
+    good range and within ×2 of it (:data:`TRUTHS`)."""
+    head = "| method | split | n |" + "".join(
+        f" in good range ({label}) | within ×2 |" for _, label in TRUTHS)
+    out = [head, "|---|---|---|" + "---|---|" * len(TRUTHS)]
 
-    def line(name: str, split: str, flags: Sequence[tuple[tuple[bool, bool],
-                                                           tuple[bool, bool]]]) -> str:
-        a, b = [f[0] for f in flags], [f[1] for f in flags]
-        return (f"| {name} | {split} | {len(flags)} | {_share([x[0] for x in a])} | "
-                f"{_share([x[1] for x in a])} | {_share([x[0] for x in b])} | "
-                f"{_share([x[1] for x in b])} |")
+    def line(name: str, split: str, flags: Sequence[dict[str, tuple[bool, bool]]]) -> str:
+        cells = "".join(f" {_share([f[k][0] for f in flags])} | {_share([f[k][1] for f in flags])} |"
+                        for k, _ in TRUTHS)
+        return f"| {name} | {split} | {len(flags)} |{cells}"
 
-    for name, k1, k2 in (("sweep: LR Tempo recommended", "ok", "ok_seeds"),
-                         ("sweep: the fitted curve's minimum", "fit_ok", "fit_ok_seeds"),
-                         ("sweep: lowest loss tried (one run)", "best_ok", "best_ok_seeds")):
-        for split in ("all", "tune", "heldout"):
-            rows = [r for r in sweep_rows if split == "all" or r["split"] == split]
-            if rows:
-                out.append(line(name, split, [(r[k1], r[k2]) for r in rows]))
-    for rule in (rt_rows[0]["lrs"] if rt_rows else ()):
-        for split in ("all", "tune", "heldout"):
-            rows = [r for r in rt_rows if split == "all" or r["split"] == split]
-            if rows:
-                out.append(line(f"range test: {rule}", split,
-                                [(r["ok"][rule], r["ok_seeds"][rule]) for r in rows]))
+    def lines(name: str, rows: Sequence[dict[str, Any]], get: Any) -> None:
+        for split in splits:
+            part = [r for r in rows if split == "all" or r["split"] == split]
+            if part:
+                out.append(line(name, split, [get(r) for r in part]))
+
+    for name, key in (("sweep: LR Tempo recommended", "ok"),
+                      ("sweep: the fitted curve's minimum", "fit_ok"),
+                      ("sweep: lowest loss tried (one run)", "best_ok")):
+        lines(name, sweep_rows, lambda r, key=key: r[key])
+    ramps = [r for r in rt_rows if r["seed"] != "median"]
+    for rule in (ramps[0]["lrs"] if ramps else ()):
+        lines(f"range test: {rule}", ramps, lambda r, rule=rule: r["ok"][rule])
+    if ramps:
+        for name, keep in (("confidence ≥ 0.6", lambda c: c is not None and c >= 0.6),
+                           ("confidence < 0.6", lambda c: c is None or c < 0.6)):
+            lines(f"range test: LR Tempo suggested, ramps with {name}",
+                  [r for r in ramps if keep(r["confidence"])], lambda r: r["ok"][SUGGESTED])
+    lines(f"range test: {MEDIAN}", [r for r in rt_rows if r["seed"] == "median"],
+          lambda r: r["ok"][MEDIAN])
     return "\n".join(out)
 
 
@@ -399,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--range-cache", type=Path, default=DEFAULT_RANGE_CACHE)
     p.add_argument("--ramp-seeds", type=int, default=len(RAMP_SEEDS),
                    help=f"range-test ramps per setup, seeds 0..N-1 (default {len(RAMP_SEEDS)})")
+    p.add_argument("--split", choices=("all", "tune", "heldout"), default=None,
+                   help="print only this split's rows (default: all, tune and held-out)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write every row as JSON")
     args = p.parse_args(argv)
     if not exists(args.data):
@@ -420,9 +505,10 @@ def main(argv: list[str] | None = None) -> int:
             ramps = range_tests(setups, args.range_cache, seeds)
         rt_rows = score_range_tests(setups, ramps, seeds)
     print(f"corpus 2: {len(setups)} setups, {len(sweep_rows)} team sweeps "
-          f"({args.designs} per setup, seed {args.seed}), {len(rt_rows)} range tests "
+          f"({args.designs} per setup, seed {args.seed}), "
+          f"{sum(r['seed'] != 'median' for r in rt_rows)} range tests "
           f"({len(seeds)} seeds per setup)\n")
-    print(table(sweep_rows, rt_rows))
+    print(table(sweep_rows, rt_rows, (args.split,) if args.split else ("all", "tune", "heldout")))
     edge = [r for r in sweep_rows if r["at_edge"]]
     print(f"\nsweeps whose best LR sat at the edge of what was tried: {len(edge)}; "
           f"found != 1 sweep: {sum(r['sweeps_found'] != 1 for r in sweep_rows)}")

@@ -288,9 +288,28 @@ def test_benchmark_range_test_cache_holds_one_ramp_per_seed(tmp_path: Path) -> N
     ramps = range_tests([st], cache, seeds=(0, 1, 2), train=False)  # nothing trained
     assert set(ramps) == {"f/s", "f/s@seed1"} and math.isnan(ramps["f/s@seed1"][1][-1])
     rows = score_range_tests([st], ramps, seeds=(0, 1, 2))
-    assert [r["seed"] for r in rows] == [0, 1]
+    assert [r["seed"] for r in rows] == [0, 1, "median"]  # + one combined row per setup
     rule = "LR Tempo suggested (90% of the fall, centred smoothing)"
-    assert all(r["ok"][rule] == (True, True) for r in rows)  # the fall is 90 % done by ~5e-3
+    assert all(r["ok"][rule]["seed0"] == (True, True) for r in rows[:2])  # 90 % by ~5e-3
+    median = rows[2]["lrs"]["LR Tempo suggested, median of the setup's 3 ramps (one per setup)"]
+    assert median == pytest.approx(np.median([r["lrs"][rule] for r in rows[:2]]))
+
+
+def test_benchmark_interpolated_good_range_reads_between_the_grid_points() -> None:
+    from benchmarks.sweeps import SetupRuns, interpolated_range, scores
+
+    # best 1.0 at 1e-2; 1.2 at 1e-3 and 1.4 at 1e-1: within 10 % half-way below (1.1),
+    # a quarter of the way above (1.1 of 1.0 → 1.4)
+    lo, hi = interpolated_range([[1e-3, 1.2], [1e-2, 1.0], [1e-1, 1.4], [1.0, None]])
+    assert math.log10(lo) == pytest.approx(-2.5) and math.log10(hi) == pytest.approx(-1.75)
+    # a good neighbour widens it to that neighbour and on; a non-finite one stops it there
+    lo, hi = interpolated_range([[1e-3, 1.05], [1e-2, 1.0], [1e-1, None]])
+    assert lo == pytest.approx(1e-3) and hi == pytest.approx(1e-2)
+    assert interpolated_range([[1e-3, None], [1e-2, None]]) is None
+    st = SetupRuns("f/s", "tune", 1e-2, (1e-2, 1e-2), {}, None, (10 ** -2.5, 10 ** -1.75))
+    got = scores(3e-2, st)  # a ×3 step from a one-point lattice range: out there, in here
+    assert got == {"seed0": (False, False), "seeds": (False, False), "interp": (False, True)}
+    assert scores(1.5e-2, st)["interp"] == (True, True) and scores(1.5e-2, st)["seed0"][0] is False
 
 
 def test_a_run_that_blew_up_before_its_first_evaluation_joins_the_sweep() -> None:
