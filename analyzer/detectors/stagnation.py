@@ -471,7 +471,8 @@ HIGH_LR_SHARE = 0.5
 
 
 def _high_lr_span(lr: tuple[np.ndarray, np.ndarray] | None) -> tuple[float, float]:
-    """Steps from the end of the warm-up (the LR's peak) to the last step whose LR is ≥
+    """Steps from the end of the warm-up or a one-cycle's rise (the LR's peak) to the last
+    step whose LR is ≥
     ``HIGH_LR_SHARE`` of the peak, when that span covers ≥ 30 % of the run; else the
     whole run after the warm-up."""
     if lr is None:
@@ -480,7 +481,8 @@ def _high_lr_span(lr: tuple[np.ndarray, np.ndarray] | None) -> tuple[float, floa
     if len(lx) < 2 or not np.any(ly > 0):
         return -np.inf, np.inf
     sched = recognise(lx, ly)
-    start = float(sched.peak_step) if sched.warmup_steps > 0 and sched.peak_step is not None else -np.inf
+    rises = sched.warmup_steps > 0 or sched.name == "one_cycle"  # the LR climbs to its peak
+    start = float(sched.peak_step) if rises and sched.peak_step is not None else -np.inf
     high = lx[(ly >= HIGH_LR_SHARE * float(ly.max())) & (lx >= start)]
     stop = float(high[-1]) if len(high) else np.inf
     span = float(lx[-1] - lx[0])
