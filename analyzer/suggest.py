@@ -93,7 +93,11 @@ class SuggestParams:
     #: An onset LR below this share of the peak is the start of a warm-up, not the cause.
     onset_lr_share: float = 0.25
     #: A blow-up within this share of the run's first steps means the LR is far past the
-    #: edge (a run just past it takes a while to blow up): cut by ``immediate_factor``.
+    #: edge (a run just past it takes a while to blow up): cut by ``immediate_factor``. So
+    #: does a log that ends at a NaN whose loss never fell below its first value (evidence
+    #: ``rose_from_start``: it never trained; a NaN guard ends such logs, so the onset's
+    #: share of the logged steps says nothing). Corpus 2 tuning families (640 runs), the
+    #: surrogate closed loop: too-large runs reaching the good val loss 140 → 161 of 258.
     immediate_onset: float = 0.02
     immediate_factor: float = 0.01
     #: An LR this many times above the top of its optimizer's usual range (or below its
@@ -357,7 +361,8 @@ def suggest_divergence(ctx: Context) -> Suggestion:
     trouble = ctx.max_lr(-math.inf, float(main.start_step)) if ctx.lr is not None else ctx.base
     f, how = ctx.p.divergence_factor, ""
     sched = ctx.sched
-    if (sched is not None and sched.first_step is not None and sched.last_step is not None
+    if ev.get("rose_from_start") or (
+            sched is not None and sched.first_step is not None and sched.last_step is not None
             and sched.last_step > sched.first_step
             and main.start_step - sched.first_step <= ctx.p.immediate_onset * (sched.last_step - sched.first_step)):
         f, how = ctx.p.immediate_factor, " (it blew up at once: far past the edge)"

@@ -244,3 +244,29 @@ def test_a_blow_up_at_once_cuts_two_decades() -> None:
     assert s.action == "decrease_lr" and s.factor == pytest.approx(0.01)
     late = suggest([_f("divergence", "critical", start=400, end=999)], lr=(steps, np.full(1000, 0.5)))
     assert late.factor == pytest.approx(0.1)
+
+
+def _blow_up_log(rises_from_start: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A run logged until its loss became NaN (a trainer's NaN guard), constant LR 0.3."""
+    if rises_from_start:  # ×50 a step from the first step: it never trained
+        values = 1.5 * 50.0 ** np.arange(12)
+    else:  # it trained for 40 steps, then blew up
+        values = np.concatenate([1.5 * np.exp(-np.arange(40) / 10), 0.05 * 50.0 ** np.arange(12)])
+    values = np.append(values, np.nan)
+    steps = np.arange(1.0, len(values) + 1)
+    return steps, values, np.full(len(values), 0.3)
+
+
+@pytest.mark.parametrize("rises, factor", [(True, DEFAULT_PARAMS.immediate_factor),
+                                            (False, DEFAULT_PARAMS.divergence_factor)])
+def test_a_loss_that_rose_from_its_first_step_to_nan_is_far_past_the_edge(rises: bool,
+                                                                         factor: float) -> None:
+    """A log that ends at the NaN has no 'rest of the run' to place the onset in: a loss
+    that never fell below its first value before the blow-up never trained at this LR, so
+    the cut is the far-past-the-edge one; a loss that trained first gets the usual decade."""
+    steps, values, lr = _blow_up_log(rises)
+    fs, _ = analyze_series((steps, values), None, (steps, lr))
+    main = next(f for f in fs if f.kind == "divergence")
+    assert main.evidence["rose_from_start"] == (1.0 if rises else 0.0)
+    sug = suggest(fs, lr=(steps, lr))
+    assert sug.action == "decrease_lr" and sug.suggested_lr == pytest.approx(0.3 * factor)

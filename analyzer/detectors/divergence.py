@@ -103,11 +103,16 @@ def detect_divergence(
         i = int(np.flatnonzero(bad)[0])
         fin = ys[:i][np.isfinite(ys[:i])]
         kind = "nan" if np.isnan(ys[i]) else "inf"
+        # it never trained at this LR: every finite value before the blow-up is at or above
+        # (0.9×) the first, and the last is ≥ explosion_factor × it
+        rose = bool(len(fin) >= 3 and fin[0] > 0 and np.min(fin) >= 0.9 * fin[0]
+                    and fin[-1] >= config.divergence.explosion_factor * fin[0])
         return [Finding(
             kind="divergence", metric=metric, start_step=int(xs[i]), end_step=int(np.nanmax(xs)),  # type: ignore[arg-type]
             severity="critical", confidence=1.0,
             evidence={"nonfinite_count": int(bad.sum()), "first_nonfinite_step": float(xs[i]),
-                      "nonfinite": kind, "last_finite_value": float(fin[-1]) if len(fin) else None},
+                      "nonfinite": kind, "last_finite_value": float(fin[-1]) if len(fin) else None,
+                      "rose_from_start": 1.0 if rose else 0.0},
             message=f"The loss became {'NaN' if kind == 'nan' else 'infinite'} at step {int(xs[i])}: training diverged; "
                     "lower the learning rate (or add gradient clipping).",
         )]
