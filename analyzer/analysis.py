@@ -130,6 +130,19 @@ def _jumps_not_memorises(f: Finding, train_gain: float | None, cfg: AnalysisConf
             and train_gain is not None and train_gain < cfg.oscillation.val_jump_train_gain)
 
 
+def _train_relapse(train: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """The largest relapse of the train loss above its running minimum after its first
+    5 % of points, in decades (log10 of value / running min; 0 without positive points)."""
+    if train is None:
+        return 0.0
+    _, ty = finite_xy(*train)
+    k = max(1, len(ty) // 20)
+    if len(ty) < 2 * k + 2 or np.min(ty) < 0:
+        return 0.0
+    low = np.minimum.accumulate(np.maximum(ty, 1e-300))
+    return float(np.max(np.log10(np.maximum(ty[k:], 1e-300) / low[k:])))
+
+
 def _as_bouncing(f: Finding, train_gain: float | None) -> Finding:
     ev = dict(f.evidence)
     ev["path"], ev["onset_step"] = "erratic_rise", float(f.start_step)
@@ -140,6 +153,22 @@ def _as_bouncing(f: Finding, train_gain: float | None) -> Finding:
                  f"(median) after its best at step {f.start_step} and ends "
                  f"{float(ev.get('rise_pct', 0)):.0f}% above it, while the training loss barely "
                  "improves: the weights bounce; lower the learning rate."),
+    )
+
+
+def _as_relapse(f: Finding, decades: float) -> Finding:
+    """The oscillation read beside an overfitting finding when the train loss relapsed
+    ≥ ``oscillation.relapse_decades`` above its running minimum (:func:`_train_relapse`):
+    at a good LR a fitted training set stays fitted (its gradient is ~0); a loss thrown
+    back up by a million-fold was thrown by steps too large for the fit."""
+    ev = dict(f.evidence)
+    ev["path"], ev["onset_step"], ev["train_relapse_decades"] = "relapse", float(f.start_step), decades
+    return replace(
+        f, kind="oscillation", severity="warning", evidence=ev,
+        message=(f"The validation loss ends {float(ev.get('rise_pct', 0)):.0f}% above its best "
+                 f"(step {f.start_step}) while the training loss, after fitting the training set, "
+                 f"jumped back up {decades:.0f} orders of magnitude above its lowest: the weights "
+                 "were thrown out of the fit, an LR too large as well as overfitting; lower it."),
     )
 
 
@@ -208,9 +237,13 @@ def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, n
         val, train = _after(val, after), None if train is None else _after(train, after)
     ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
     gain = _late_train_gain(train)
+    relapse = _train_relapse(train)
     ovf = [_as_instability(f) if f.evidence.get("train_rising")
            else _as_bouncing(f, gain) if f.severity != "info" and _jumps_not_memorises(f, gain, cfg)
            else f for f in ovf]
+    # a fit the weights were thrown out of: an LR too large besides the overfitting
+    ovf += [_as_relapse(f, relapse) for f in ovf if f.kind == "overfitting" and f.severity != "info"
+            and relapse >= cfg.oscillation.relapse_decades]
     if vosc:
         return vosc + [f for f in ovf if f.kind == "overfitting"]
     if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):

@@ -433,3 +433,25 @@ def test_noise_like_train_swings_with_smooth_val_are_not_oscillation(seed: int) 
     bouncing = vy * np.where(vx >= 400, np.exp(0.2 * np.random.default_rng(seed).standard_normal(len(vx))), 1)
     findings, _ = analyze_series(train, (vx, bouncing))
     assert any(f.kind == "oscillation" for f in findings)
+
+
+@pytest.mark.parametrize("relapses", [True, False])
+def test_a_fit_thrown_back_up_a_millionfold_also_oscillates(relapses: bool) -> None:
+    """Overfitting (val rises after its best) with a train loss that, after fitting the
+    training set to ~1e-10, jumps back up to ~1: an LR too large besides the overfitting.
+    The same run whose train loss stays fitted is overfitting only."""
+    from analyzer.analysis import analyze_series
+
+    steps = np.arange(1.0, 601.0)
+    train = np.maximum(2.0 * np.exp(-steps / 10.0), 1e-10)  # fitted (1e-10) by step 240
+    if relapses:
+        train[350:360] = [0.8, 1.5, 0.6, 0.2, 0.05, 0.01, 1e-3, 1e-5, 1e-8, 1e-10]
+    vs = np.arange(15.0, 601.0, 15.0)
+    val = 0.6 + 0.4 * np.exp(-vs / 40.0) + 0.0015 * np.maximum(vs - 150.0, 0.0)
+    fs, _ = analyze_series((steps, train), (vs, val), (steps, np.full(600, 0.5)))
+    kinds = {f.kind for f in fs if f.severity != "info"}
+    assert "overfitting" in kinds
+    assert ("oscillation" in kinds) is relapses
+    if relapses:
+        osc = next(f for f in fs if f.kind == "oscillation")
+        assert osc.evidence["path"] == "relapse" and osc.evidence["train_relapse_decades"] >= 9
