@@ -16,8 +16,8 @@ from dash import dcc, html
 from analyzer.findings import Finding, Suggestion
 from analyzer.lrtext import evidence_label, evidence_readable, format_number, lr_change
 
-from .data import MlflowProblem
-from .figures import STATUS_BADGE
+from .health import MlflowProblem
+from .theme import STATUS_BADGE
 
 NAV = (("Review", "/"), ("Sweeps", "/sweeps"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
 

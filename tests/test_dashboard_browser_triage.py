@@ -16,7 +16,7 @@ import time
 import pytest
 
 from analyzer.lrtext import format_lr
-from dashboard.data import STATUS_ORDER
+from analyzer.theme import STATUS_ORDER
 from tests.fixtures_mlflow import MlflowServer, log_run
 from tests.test_dashboard_browser import (  # noqa: F401
     _grid_row,

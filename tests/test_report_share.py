@@ -33,7 +33,7 @@ PLAIN = re.compile(
 
 
 def test_report_badges_have_the_dashboards_colours() -> None:
-    from dashboard.figures import STATUS_BADGE
+    from dashboard.theme import STATUS_BADGE
 
     css = (ROOT / "dashboard" / "assets" / "00_bootstrap.min.css").read_text()
     for status, theme in STATUS_BADGE.items():

@@ -139,7 +139,7 @@ def test_environment_credentials_go_only_to_the_configured_origin(
 def test_a_visitors_saved_uri_changes_nothing_for_others(run_dir: Path) -> None:
     """Save returns the URI to the browser's store; the server-wide URI stays as it was."""
     from dashboard.app import create_app
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
 
     with recording_server() as (visitor, got):
         app = create_app([str(run_dir)], since_hours=0, allow_private_uris=True)
@@ -158,7 +158,7 @@ def test_a_visitors_saved_uri_changes_nothing_for_others(run_dir: Path) -> None:
 
 def test_only_an_admin_changes_the_server_wide_uri(run_dir: Path, tmp_path: Path) -> None:
     from dashboard.app import create_app
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
 
     users = tmp_path / "users"
     users.write_text("alice:pw-alice:admin\nbob:pw-bob\ncarol:pass:with:colons\n")
@@ -269,7 +269,7 @@ def test_cli_flags_reach_the_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: P
                                     capsys: pytest.CaptureFixture[str]) -> None:
     import dashboard.serve
     from lrtempo.cli import main
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
 
     apps: list[Any] = []
     monkeypatch.setattr(dashboard.serve, "serve", lambda app, **kw: apps.append(app))

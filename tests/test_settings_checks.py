@@ -141,7 +141,7 @@ def test_an_admins_save_for_everyone_is_checked_too(tmp_path: Path, typed: str, 
 
     from dashboard.app import create_app
     from dashboard.auth import AuthConfig
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
     from tests.test_security_settings import _call
 
     auth = AuthConfig(users={"alice": "pw-alice"}, admins={"alice"}, source="test")
