@@ -2,7 +2,7 @@
 
 Real servers on loopback: the dashboard (werkzeug in a thread) and small HTTP listeners
 that answer like an MLflow server and record every request's ``Authorization`` header;
-callbacks are driven the way a browser sends them (``dashboard.protocol``), and two real
+callbacks are driven the way a browser sends them (``benchmarks.dash_protocol``), and two real
 Chromium contexts (two visitors) check that one's Settings never change the other's
 Review. Refused URIs are checked with an audit hook: nothing is opened or connected.
 """
@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from dashboard.auth import AuthConfig, load_auth_file
-from dashboard.protocol import callback_body, dash_config
+from benchmarks.dash_protocol import callback_body, dash_config
 from dashboard.uri_policy import UriNotAllowed, UriPolicy, address_problem, origin, parse_schemes
 from tests.serving import in_thread, serve_app
 

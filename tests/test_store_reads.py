@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashboard.protocol import callback_body
+from benchmarks.dash_protocol import callback_body
 from dashboard.store import STORE_KEY, DataStore
 from tests.serving import serve_app
 

@@ -68,7 +68,7 @@ import base64, json, resource, sys, threading
 sys.path.insert(0, sys.argv[1])
 import requests
 from dashboard.app import create_app
-from dashboard.protocol import callback_body, dash_config
+from benchmarks.dash_protocol import callback_body, dash_config
 from tests.serving import serve_app
 
 files = json.loads(sys.argv[2])
