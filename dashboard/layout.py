@@ -17,7 +17,7 @@ from analyzer.findings import Finding, Suggestion
 from analyzer.lrtext import evidence_label, evidence_readable, format_number, lr_change
 
 from .health import MlflowProblem
-from .theme import STATUS_BADGE
+from .theme import STATUS_BADGE, STATUS_ORDER
 
 NAV = (("Review", "/"), ("Sweeps", "/sweeps"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
 
@@ -40,9 +40,8 @@ def status_badge(status: str, **kwargs: Any) -> dbc.Badge:
 
 def status_counts(counts: Mapping[str, int]) -> html.Div:
     """``N healthy · M overfitting …`` as badges."""
-    order = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
     items = []
-    for s in order + tuple(k for k in counts if k not in order):
+    for s in STATUS_ORDER + tuple(k for k in counts if k not in STATUS_ORDER):
         n = counts.get(s, 0)
         if n:
             items.append(html.Span([html.Span(str(n), className="count-num"), " ", status_badge(s)],

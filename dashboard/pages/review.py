@@ -9,18 +9,7 @@ import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import flask
-from dash import (
-    ClientsideFunction,
-    Input,
-    Output,
-    State,
-    callback,
-    clientside_callback,
-    ctx,
-    dcc,
-    html,
-    no_update,
-)
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from analyzer.theme import STATUS_ORDER
 from dashboard.auth import current_user, may_write
@@ -309,7 +298,7 @@ def save_columns(value: Any, saved: Any):
 # local storage; those of a page load that were not there before are marked (the Run
 # cell reads window.lrtempoNewIds). The first review in a browser marks none.
 clientside_callback(
-    ClientsideFunction("lrtempo_review", "markNew"),  # dashboard/assets/review_new.js
+    dash.ClientsideFunction("lrtempo_review", "markNew"),  # dashboard/assets/review_new.js
     Output("review-new", "children"),
     Input("review-grid", "rowData"),
 )
@@ -428,7 +417,7 @@ def compare_link(selected: list[dict[str, Any]] | None):
 
 # The filters in the URL, so the view can be shared (dashboard/assets/url_state.js).
 clientside_callback(
-    ClientsideFunction("lrtempo_url", "review"),
+    dash.ClientsideFunction("lrtempo_url", "review"),
     Output("review-url-dummy", "children"),
     *FILTER_INPUTS,
     Input("review-autorefresh", "value"),

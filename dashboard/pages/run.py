@@ -6,18 +6,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import (
-    ClientsideFunction,
-    Input,
-    Output,
-    State,
-    callback,
-    clientside_callback,
-    ctx,
-    dcc,
-    html,
-    no_update,
-)
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.controls import curve_controls, log_y_value, smoothing_value, x_mode_value
 from dashboard.figures import empty_figure
@@ -117,7 +106,7 @@ clientside_callback(
 
 # The controls and the zoom in the URL (dashboard/assets/url_state.js).
 clientside_callback(
-    ClientsideFunction("lrtempo_url", "run"),
+    dash.ClientsideFunction("lrtempo_url", "run"),
     Output("run-url-dummy", "children"),
     Input("run-id", "data"),
     Input("run-smoothing", "value"),
