@@ -111,7 +111,7 @@ def error_list(errors: Iterable[Mapping[str, str]], *, id: str = "read-errors") 
     ], color="warning", className="py-2"), id=id)
 
 
-#: Headline of the MLflow alert per :class:`~dashboard.data.MlflowProblem` state.
+#: Headline of the MLflow alert per :class:`~dashboard.health.MlflowProblem` state.
 MLFLOW_HEADLINES = {
     "unreachable": "MLflow server {uri} is unreachable",
     "slow": "MLflow server {uri} is too slow: it did not answer in time",
