@@ -166,10 +166,6 @@ class DataStore:
         for r in runs:
             self._by_id[r.meta.id] = r
 
-    def _load_files(self) -> None:
-        """Read the file sources if not read yet (see :meth:`file_data`)."""
-        self.file_data()
-
     def file_data(self) -> tuple[list[Run], list[dict[str, str]]]:
         """The file sources' runs and read errors, read on first need.
 
