@@ -14,7 +14,7 @@ which ``Host`` headers are answered; every answer forbids framing
 (:mod:`dashboard.writeback`).
 
 Nothing is read at import or here: sources are read on the first request that needs
-them (see :mod:`dashboard.data`). Everything is served from this package (assets,
+them (see :mod:`dashboard.store`). Everything is served from this package (assets,
 component bundles): no CDN.
 """
 
@@ -30,9 +30,9 @@ from dash import dcc, html
 
 from . import settings_file as settings_store
 from .auth import AuthConfig, protect
-from .data import STORE_KEY, DataStore
 from .layout import navbar
 from .settings_file import SETTINGS_KEY, SettingsFile
+from .store import STORE_KEY, DataStore
 from .upload_store import DISK_MB, MAX_AGE_HOURS, MEMORY_MB, UploadStore
 from .uploads import UPLOAD_BUDGET_MB, UPLOAD_READERS, gate_big_bodies
 from .uri_policy import DEFAULT_SCHEMES, UriPolicy, parse_schemes

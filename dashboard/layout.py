@@ -16,8 +16,8 @@ from dash import dcc, html
 from analyzer.findings import Finding, Suggestion
 from analyzer.lrtext import evidence_label, evidence_readable, format_number, lr_change
 
-from .data import MlflowProblem
-from .figures import STATUS_BADGE
+from .health import MlflowProblem
+from .theme import STATUS_BADGE, STATUS_ORDER
 
 NAV = (("Review", "/"), ("Sweeps", "/sweeps"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
 
@@ -40,9 +40,8 @@ def status_badge(status: str, **kwargs: Any) -> dbc.Badge:
 
 def status_counts(counts: Mapping[str, int]) -> html.Div:
     """``N healthy · M overfitting …`` as badges."""
-    order = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
     items = []
-    for s in order + tuple(k for k in counts if k not in order):
+    for s in STATUS_ORDER + tuple(k for k in counts if k not in STATUS_ORDER):
         n = counts.get(s, 0)
         if n:
             items.append(html.Span([html.Span(str(n), className="count-num"), " ", status_badge(s)],
@@ -112,7 +111,7 @@ def error_list(errors: Iterable[Mapping[str, str]], *, id: str = "read-errors") 
     ], color="warning", className="py-2"), id=id)
 
 
-#: Headline of the MLflow alert per :class:`~dashboard.data.MlflowProblem` state.
+#: Headline of the MLflow alert per :class:`~dashboard.health.MlflowProblem` state.
 MLFLOW_HEADLINES = {
     "unreachable": "MLflow server {uri} is unreachable",
     "slow": "MLflow server {uri} is too slow: it did not answer in time",

@@ -27,8 +27,9 @@ from analyzer.model import Run
 from analyzer.report import range_test_line
 from analyzer.sweeps import Sweep, SweepPoint, find_sweeps, reconcile, sweep_point
 
-from .data import ANALYSIS_CACHE_SIZE, current_store, mlflow_problems
+from .health import mlflow_problems
 from .layout import error_list, mlflow_alert, run_href, status_badge
+from .store import ANALYSIS_CACHE_SIZE, current_store
 from .sweep_figures import range_test_figure, sweep_figure
 from .views import ReviewData, ReviewFilters, analyze_safely, review_data
 

@@ -3,12 +3,11 @@
 The modules in ``pages/`` hold only layouts and thin ``@dash.callback`` wrappers; they
 are executed by Dash when an app is created and are not imported elsewhere.
 Every function here runs inside a request (or ``app.server.app_context()``): it finds
-the app's :class:`~dashboard.data.DataStore` with :func:`~dashboard.data.current_store`.
+the app's :class:`~dashboard.store.DataStore` with :func:`~dashboard.store.current_store`.
 """
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from collections import Counter
@@ -24,18 +23,14 @@ from analyzer.model import Run
 from analyzer.report import render_html, render_markdown
 from analyzer.roles import RoleMap, resolve_roles
 
-from .data import (
-    TagFilterError,
-    check_tag_filter,
-    current_store,
-    format_duration,
-    format_time,
-    matches_tags,
-    mlflow_run_url,
-)
-from .figures import CompareRun, compare_figure, empty_figure, relayout_x_range, run_figure
+from .compare_figure import CompareRun, compare_figure
+from .figures import empty_figure, run_figure
 from .layout import findings_table, mlflow_alert, run_href, status_badge, suggestion_card
+from .review_rows import format_duration, format_time, mlflow_run_url
+from .store import current_store
+from .tag_filter import TagFilterError, check_tag_filter, matches_tags
 from .uploads import UploadError, content_key, decode_contents, read_upload
+from .zoom import zoom_range
 
 MAX_COMPARE = 10
 
@@ -263,37 +258,10 @@ def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
     return header, side, findings_table(analysis.findings)
 
 
-def zoom_state(relayout: dict[str, Any] | None, current: dict[str, Any] | None,
-               x_mode: str, log_y: bool) -> dict[str, Any] | None:
-    """The Run graph's zoom after a relayout event: ``{"rev", "range"}`` or ``None`` (no change).
-
-    ``rev`` names the view the range belongs to (x mode and log y, the figure's
-    ``uirevision``), so a range in steps is never applied to a wall-time axis.
-    """
-    changed, rng = relayout_x_range(relayout)
-    if not changed:
-        return None
-    state = {"rev": f"{x_mode}-{log_y}", "range": list(rng) if rng else None}
-    return None if current == state else state
-
-
-def zoom_from_url(text: str | None, x_mode: str, log_y: bool) -> dict[str, Any] | None:
-    """The zoom state for a link's ``xr=lo,hi`` (``None`` when absent or not two numbers)."""
-    try:
-        lo, hi = (float(v) for v in (text or "").split(","))
-    except ValueError:
-        return None
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
-        return None
-    return {"rev": f"{x_mode}-{log_y}", "range": [min(lo, hi), max(lo, hi)]}
-
-
 def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str,
               zoom: dict[str, Any] | None = None):
     """The Run figure; ``zoom`` (see :func:`zoom_state`) re-samples the visible range."""
-    x_range = None
-    if zoom and zoom.get("rev") == f"{x_mode}-{log_y}" and zoom.get("range"):
-        x_range = (float(zoom["range"][0]), float(zoom["range"][1]))
+    x_range = zoom_range(zoom, x_mode, log_y)
     store = current_store()
     run = store.get(run_id) if run_id else None
     if run is None:

@@ -37,7 +37,7 @@ from dash import html
 from analyzer.writeback import summary as writeback_summary
 from analyzer.writeback import write_back
 
-from .data import current_store
+from .store import current_store
 
 #: A confirmation is valid this long after the dialog opened (seconds).
 TOKEN_TTL = 600.0

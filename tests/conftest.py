@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_LOGS = REPO.parent / "shared" / "real_logs"
 SAMPLE_RUNS = REPO / "sample_runs"
 
-pytest_plugins = ("tests.fixtures_mlflow",)
+pytest_plugins = ("tests.fixtures_mlflow", "tests.browser_fixtures")
 
 
 @pytest.fixture(scope="session")

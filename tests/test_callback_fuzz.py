@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashboard.protocol import callback_body
+from benchmarks.dash_protocol import callback_body
 from tests.conftest import SAMPLE_RUNS
 from tests.serving import serve_app
 

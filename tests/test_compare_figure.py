@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import figures as F
+from dashboard import compare_figure as C
 
 
 def series(steps, values, seconds_per_step: float = 2.0) -> pd.DataFrame:
@@ -22,12 +22,12 @@ def series(steps, values, seconds_per_step: float = 2.0) -> pd.DataFrame:
 
 def _run(
     label: str, lr: bool = True, epoch: pd.DataFrame | None = None, sps: float = 2.0, n: int = 400
-) -> F.CompareRun:
+) -> C.CompareRun:
     steps = np.arange(n)
     rng = np.random.default_rng(len(label))
     train = series(steps, 2 * np.exp(-steps / 100) + 0.3 + 0.1 * rng.standard_normal(n), sps)
     val = series(steps[::50], 2 * np.exp(-steps[::50] / 100) + 0.4, sps)
-    return F.CompareRun(
+    return C.CompareRun(
         label, "healthy", train, val, series(steps, np.full(n, 1e-3), sps) if lr else None, epoch
     )
 
@@ -37,26 +37,26 @@ def _trace(fig, suffix: str, i: int = 0):
 
 
 def test_no_lr_logged_draws_no_lr_panel() -> None:
-    fig = F.compare_figure([_run("a", lr=False), _run("b", lr=False)])
+    fig = C.compare_figure([_run("a", lr=False), _run("b", lr=False)])
     assert "yaxis2" not in fig.layout.to_plotly_json()
     assert fig.layout.xaxis.title.text == "step" and fig.layout.yaxis.title.text == "loss"
-    fig = F.compare_figure([_run("a", lr=False), _run("b")])  # one LR: the panel is back
+    fig = C.compare_figure([_run("a", lr=False), _run("b")])  # one LR: the panel is back
     assert fig.layout.yaxis2.title.text == "LR" and fig.layout.xaxis2.title.text == "step"
 
 
 def test_smoothing_zero_is_the_raw_loss_and_more_smoothing_is_smoother() -> None:
     runs = [_run("a")]
-    raw = np.asarray(_trace(F.compare_figure(runs, smoothing=0.0), "train").y)
+    raw = np.asarray(_trace(C.compare_figure(runs, smoothing=0.0), "train").y)
     np.testing.assert_allclose(raw, runs[0].train["value"].to_numpy())
     rough = [
-        np.abs(np.diff(np.asarray(_trace(F.compare_figure(runs, smoothing=s), "train").y))).sum()
+        np.abs(np.diff(np.asarray(_trace(C.compare_figure(runs, smoothing=s), "train").y))).sum()
         for s in (0.0, 0.6, 0.95)
     ]
     assert rough[0] > rough[1] > rough[2]
 
 
 def test_wall_time_axis_is_hours_since_each_runs_start() -> None:
-    fig = F.compare_figure([_run("a", sps=2.0), _run("b", sps=18.0)], x_mode="time")
+    fig = C.compare_figure([_run("a", sps=2.0), _run("b", sps=18.0)], x_mode="time")
     assert fig.layout.xaxis2.title.text == "hours since start"
     a, b = _trace(fig, "train", 0), _trace(fig, "train", 1)
     assert a.x[0] == pytest.approx(0) and b.x[0] == pytest.approx(0)
@@ -66,7 +66,7 @@ def test_wall_time_axis_is_hours_since_each_runs_start() -> None:
 def test_epoch_axis_of_per_step_whole_epochs_is_fractional() -> None:
     n = 400  # 100 steps an epoch, the epoch logged at every step as 0, 0, …, 1, 1, …
     epoch = series(np.arange(n), np.arange(n) // 100)
-    fig = F.compare_figure([_run("a", epoch=epoch)], x_mode="epoch", smoothing=0.0)
+    fig = C.compare_figure([_run("a", epoch=epoch)], x_mode="epoch", smoothing=0.0)
     assert fig.layout.xaxis2.title.text == "epoch"
     x = np.asarray(_trace(fig, "train").x)
     assert np.all(np.diff(x) > 0)  # no vertical bars, no sawtooth
@@ -77,6 +77,6 @@ def test_epoch_axis_of_per_step_whole_epochs_is_fractional() -> None:
 
 def test_epoch_axis_falls_back_to_steps_when_a_run_has_no_epoch() -> None:
     epoch = series(np.arange(400), np.arange(400) // 100)
-    fig = F.compare_figure([_run("a", epoch=epoch), _run("b")], x_mode="epoch")
+    fig = C.compare_figure([_run("a", epoch=epoch), _run("b")], x_mode="epoch")
     assert fig.layout.xaxis2.title.text == "step (not every run has an epoch metric)"
     assert _trace(fig, "train", 0).x[-1] == 399

@@ -10,27 +10,20 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.browser_fixtures import SHOTS, grid_row, guarded_page, open_page
 from tests.serving import serve_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parent / "screenshots"
 XSS_NAME = "<img src=x onerror=alert(1)>"
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():  # pragma: no cover
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+PAGE_TIMEOUT_MS = 20_000  # the page fixture's (tests/browser_fixtures.py)
 
 
 # --------------------------------------------------------------------------- data
@@ -64,12 +57,6 @@ def write_csv(path: Path, rows: list[dict[str, float]]) -> Path:
     return path
 
 
-def csv_reader_ready() -> bool:
-    from analyzer.readers import csvlogs
-
-    return bool(csvlogs.sniff(Path("x.csv"), b"step,loss,val_loss,lr\n10,1.0,,0.001\n"))
-
-
 # ------------------------------------------------------------------------ fixtures
 
 
@@ -79,103 +66,34 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_jsonl(root / "resnet_overfit.jsonl", _curves(300, overfit_at=1200, seed=1, lr=3e-3))
     write_jsonl(root / "vit_healthy.jsonl", _curves(300, overfit_at=None, seed=2, lr=1e-3))
     write_jsonl(root / f"{XSS_NAME}.jsonl", _curves(120, overfit_at=None, seed=3, lr=1e-3))
-    if csv_reader_ready():
-        write_csv(root / "bert_csv_overfit.csv", _curves(300, overfit_at=1500, seed=4, lr=5e-4))
+    write_csv(root / "bert_csv_overfit.csv", _curves(300, overfit_at=1500, seed=4, lr=5e-4))
     return root
 
 
 @pytest.fixture(scope="module")
-def server(logs: Path):
-    from dashboard.app import create_app
-
+def app_args(logs: Path) -> tuple[list[str], dict[str, Any]]:
     # The operator lets visitors enter local stores (the Settings tests use a sqlite one).
-    with serve_app(create_app([str(logs)], since_hours=0, upload_limit_mb=1,
-                              allow_uri_schemes="sqlite")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-dev-shm-usage"],
-        )
-        yield b
-        b.close()
-
-
-@contextmanager
-def guarded_page(browser, base: str, name: str, timeout_ms: int, **context: Any) -> Iterator[Any]:
-    """A page on ``base`` that fails its test on a JavaScript error or on any request
-    leaving the test server (nothing may leave the machine); screenshot at the end."""
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, **context)
-    pg = ctx.new_page()
-    pg.set_default_timeout(timeout_ms)
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    outside: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(base) or r.request.url.startswith("data:"):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    pg.route("**/*", route)
-    pg.base = base  # type: ignore[attr-defined]
-    yield pg
-    SHOTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    ctx.close()
-    assert not outside, f"requests left the test server: {outside}"
-    assert not errors, f"JavaScript errors: {errors}"
-
-
-@pytest.fixture
-def page(browser, server, request):
-    with guarded_page(browser, server, request.node.name, 20_000) as pg:
-        pg.dialogs = []  # type: ignore[attr-defined]
-
-        def on_dialog(d):
-            pg.dialogs.append(d.message)  # type: ignore[attr-defined]
-            d.dismiss()
-
-        pg.on("dialog", on_dialog)
-        yield pg
-
-
-def _open(page, path: str) -> None:
-    page.goto(page.base + path)
-    page.wait_for_selector("#_pages_content", state="attached")
-
-
-def _grid_row(page, name: str):
-    return page.locator(".ag-row", has=page.get_by_text(name, exact=True)).first
+    return [str(logs)], {"since_hours": 0, "upload_limit_mb": 1, "allow_uri_schemes": "sqlite"}
 
 
 # --------------------------------------------------------------------------- tests
 
 
 def test_review_lists_runs_with_status(page) -> None:
-    _open(page, "/?window=all")
+    open_page(page, "/?window=all")
     page.wait_for_selector(".ag-row")
-    row = _grid_row(page, "resnet_overfit")
+    row = grid_row(page, "resnet_overfit")
     row.wait_for()
     assert "overfitting" in row.inner_text()
     assert "overfitting in val_loss, steps 1200–3000" in row.inner_text()
-    healthy = _grid_row(page, "vit_healthy")
+    healthy = grid_row(page, "vit_healthy")
     assert "healthy" in healthy.inner_text()
     counts = page.locator(".status-counts").inner_text()
     assert "overfitting" in counts and "healthy" in counts
 
 
 def test_open_run_shows_curves_and_suggestion(page) -> None:
-    _open(page, "/?window=all")
+    open_page(page, "/?window=all")
     page.get_by_role("link", name="resnet_overfit", exact=True).click()
     page.wait_for_url("**/run?id=*")
     page.wait_for_selector("#run-graph .main-svg")
@@ -199,7 +117,7 @@ def test_open_run_shows_curves_and_suggestion(page) -> None:
 
 
 def test_run_page_controls_update_url(page) -> None:
-    _open(page, "/?window=all")
+    open_page(page, "/?window=all")
     page.get_by_role("link", name="vit_healthy", exact=True).click()
     page.wait_for_selector("#run-graph .main-svg")
     page.locator("#run-logy").get_by_text("log y").click()
@@ -210,22 +128,20 @@ def test_run_page_controls_update_url(page) -> None:
 
 def test_upload_jsonl_is_analyzed_and_listed(page, tmp_path: Path) -> None:
     f = write_jsonl(tmp_path / "uploaded_overfit.jsonl", _curves(200, overfit_at=800, seed=5, lr=2e-3))
-    _open(page, "/upload")
+    open_page(page, "/upload")
     page.locator("#upload-files input[type=file]").set_input_files(str(f))
     ok = page.locator(".upload-ok").first
     ok.wait_for()
     assert "uploaded_overfit" in ok.inner_text() and "overfitting" in ok.inner_text()
-    _open(page, "/?window=24h")
-    row = _grid_row(page, "uploaded_overfit")
+    open_page(page, "/?window=24h")
+    row = grid_row(page, "uploaded_overfit")
     row.wait_for()
     assert "overfitting" in row.inner_text()
 
 
 def test_upload_csv_is_analyzed(page, tmp_path: Path) -> None:
-    if not csv_reader_ready():
-        pytest.skip("the CSV reader is still a placeholder")
     f = write_csv(tmp_path / "csv_overfit.csv", _curves(200, overfit_at=800, seed=6, lr=2e-3))
-    _open(page, "/upload")
+    open_page(page, "/upload")
     page.locator("#upload-files input[type=file]").set_input_files(str(f))
     ok = page.locator(".upload-ok").first
     ok.wait_for()
@@ -238,7 +154,7 @@ def test_upload_broken_file_names_it_and_others_load(page, tmp_path: Path) -> No
     big = tmp_path / "huge.jsonl"
     big.write_text("x" * (1024 * 1024 + 10))
     good = write_jsonl(tmp_path / "good_one.jsonl", _curves(100, overfit_at=None, seed=7, lr=1e-3))
-    _open(page, "/upload")
+    open_page(page, "/upload")
     page.locator("#upload-files input[type=file]").set_input_files([str(bad), str(big), str(good)])
     page.locator(".upload-ok").first.wait_for()
     errors = page.locator(".upload-error").all_inner_texts()
@@ -249,9 +165,9 @@ def test_upload_broken_file_names_it_and_others_load(page, tmp_path: Path) -> No
 
 
 def test_compare_two_runs(page) -> None:
-    _open(page, "/?window=all")
+    open_page(page, "/?window=all")
     for name in ("resnet_overfit", "vit_healthy"):
-        _grid_row(page, name).locator("input[type=checkbox]").check()
+        grid_row(page, name).locator("input[type=checkbox]").check()
     link = page.locator("#review-compare-link")
     page.wait_for_function("() => document.querySelector('#review-compare-link').textContent.includes('(2)')")
     link.click()
@@ -273,7 +189,7 @@ def test_compare_two_runs(page) -> None:
 
 
 def test_run_name_with_html_renders_as_text(page) -> None:
-    _open(page, "/?window=all")
+    open_page(page, "/?window=all")
     page.get_by_text(XSS_NAME, exact=True).first.wait_for()
     assert page.locator("img[src=x]").count() == 0
     page.get_by_role("link", name=XSS_NAME, exact=True).click()
@@ -282,7 +198,7 @@ def test_run_name_with_html_renders_as_text(page) -> None:
     page.wait_for_selector("#run-graph .main-svg")
     assert page.locator("img[src=x]").count() == 0
     page.wait_for_timeout(300)
-    assert page.dialogs == []  # type: ignore[attr-defined]
+    assert page.dialogs == []
 
 
 def test_review_names_a_dead_mlflow_server_and_lists_the_file_runs(browser, logs, request) -> None:
@@ -292,17 +208,17 @@ def test_review_names_a_dead_mlflow_server_and_lists_the_file_runs(browser, logs
     dead = f"http://127.0.0.1:{_free_port()}"
     app = create_app([str(logs)], tracking_uri=dead, since_hours=0)
     with serve_app(app) as url, guarded_page(browser, url, request.node.name, 30_000) as pg:
-        _open(pg, "/?window=all")
+        open_page(pg, "/?window=all")
         alert = pg.locator("#mlflow-status .alert")
         alert.wait_for()
         text = alert.inner_text()
         assert f"MLflow server {dead} is unreachable" in text and "cannot connect" in text
         assert "Traceback" not in pg.content()
-        _grid_row(pg, "resnet_overfit").wait_for()  # the file runs are still reviewed
+        grid_row(pg, "resnet_overfit").wait_for()  # the file runs are still reviewed
 
 
 def test_settings_test_connection_reports_failure(page, tmp_path: Path) -> None:
-    _open(page, "/settings")
+    open_page(page, "/settings")
     page.locator("#settings-uri").fill(f"sqlite:///{tmp_path / 'nothing-here.db'}")
     page.locator("#settings-test").click()
     alert = page.locator("#settings-test-alert")
@@ -334,7 +250,7 @@ def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_settings_point_at_mlflow_and_review_its_window(page, mlflow_uri: str) -> None:
-    _open(page, "/settings")
+    open_page(page, "/settings")
     page.locator("#settings-uri").fill(mlflow_uri)
     page.locator("#settings-test").click()
     alert = page.locator("#settings-test-alert")
@@ -343,18 +259,18 @@ def test_settings_point_at_mlflow_and_review_its_window(page, mlflow_uri: str) -
     page.locator("#settings-save").click()
     page.get_by_text("Saved.").wait_for()
     try:
-        _open(page, "/?window=24h")
-        row = _grid_row(page, "mlflow-recent-overfit")
+        open_page(page, "/?window=24h")
+        row = grid_row(page, "mlflow-recent-overfit")
         row.wait_for()
         assert "overfitting" in row.inner_text() and "vision" in row.inner_text()
         assert page.get_by_text("mlflow-last-week", exact=True).count() == 0
         page.locator("#review-window").get_by_text("Last 7 days").click()
-        _grid_row(page, "mlflow-last-week").wait_for()
+        grid_row(page, "mlflow-last-week").wait_for()
         page.wait_for_function("() => window.location.search.includes('window=7d')")
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / "mlflow_review_7d.png"), full_page=True)
     finally:
-        _open(page, "/settings")
+        open_page(page, "/settings")
         page.locator("#settings-uri").fill("")
         page.locator("#settings-save").click()
         page.get_by_text("Saved.").wait_for()

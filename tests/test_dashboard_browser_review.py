@@ -13,20 +13,15 @@ import math
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.browser_fixtures import SHOTS, grid_row, open_page
 from tests.fixtures_mlflow import MlflowServer, log_run
-from tests.test_dashboard_browser import (  # noqa: F401
-    SHOTS,
-    _grid_row,
-    _open,
-    browser,
-    guarded_page,
-    serve_app,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
+PAGE_CONTEXT = {"accept_downloads": True}  # the page fixture's (tests/browser_fixtures.py)
 
 PREFIX = "demo/"
 VERDICT = {"lrtempo.status", "lrtempo.action", "lrtempo.current_lr", "lrtempo.suggested_lr",
@@ -55,17 +50,8 @@ def seeded(mlflow_server: MlflowServer):
 
 
 @pytest.fixture(scope="module")
-def app_url(seeded):
-    from dashboard.app import create_app
-
-    with serve_app(create_app([seeded["url"]], since_hours=24)) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser, app_url, request):  # noqa: F811
-    with guarded_page(browser, app_url, request.node.name, 30_000, accept_downloads=True) as pg:
-        yield pg
+def app_args(seeded) -> tuple[list[str], dict[str, Any]]:
+    return [seeded["url"]], {"since_hours": 24}
 
 
 def _zoom_until_resampled(page, a: float, b: float, slack: float, tries: int = 3) -> None:
@@ -99,13 +85,13 @@ def _graph_data(page, sel: str = "#run-graph"):
 
 
 def test_review_of_a_team_store(page, seeded) -> None:
-    _open(page, "/?window=24h")
-    _grid_row(page, "vit_lr3e-2_oscillating").wait_for()
+    open_page(page, "/?window=24h")
+    grid_row(page, "vit_lr3e-2_oscillating").wait_for()
     counts = page.locator(".status-counts").inner_text()
     for status in ("overfitting", "oscillation", "divergence", "stagnation", "healthy"):
         assert status in counts, counts
     assert page.get_by_text("yolov8n_helmets", exact=True).count() == 0  # started 3 days ago
-    row = _grid_row(page, "gpt_small_lr_0.5_diverged")
+    row = grid_row(page, "gpt_small_lr_0.5_diverged")
     assert "divergence" in row.inner_text() and "demo/llm-pretrain" in row.inner_text()
     link = row.locator("a[target=_blank]")
     href = link.get_attribute("href")
@@ -115,7 +101,7 @@ def test_review_of_a_team_store(page, seeded) -> None:
 
 
 def test_run_page_findings_suggestion_and_zoom_resampling(page) -> None:
-    _open(page, "/?window=24h")
+    open_page(page, "/?window=24h")
     page.get_by_role("link", name="vit_lr3e-2_oscillating", exact=True).click()
     page.wait_for_url("**/run?id=*")
     page.wait_for_function(
@@ -156,8 +142,8 @@ def test_run_page_findings_suggestion_and_zoom_resampling(page) -> None:
 def test_lr_column_sorts_by_number_and_run_page_quotes_the_same_line(page) -> None:
     """The LR column shows the suggestion line but sorts on the current LR as a number
     (``1e-3`` after ``5e-4``, whatever the text says); the Run page shows the same line."""
-    _open(page, "/?window=24h")
-    _grid_row(page, "vit_lr3e-2_oscillating").wait_for()
+    open_page(page, "/?window=24h")
+    grid_row(page, "vit_lr3e-2_oscillating").wait_for()
     rows_js = ("() => { const out = []; dash_ag_grid.getApi('review-grid')"
                ".forEachNodeAfterFilterAndSort(n => out.push(n.data)); return out; }")
     cells = page.locator('.ag-center-cols-container .ag-cell[col-id="lr"]')
@@ -185,8 +171,8 @@ def test_lr_column_sorts_by_number_and_run_page_quotes_the_same_line(page) -> No
 
 
 def test_export_downloads_html_and_markdown(page) -> None:
-    _open(page, "/?window=24h&experiment=demo%2Fvision")
-    _grid_row(page, "cnn_overfit").wait_for()
+    open_page(page, "/?window=24h&experiment=demo%2Fvision")
+    grid_row(page, "cnn_overfit").wait_for()
     page.wait_for_function("() => !document.body.innerText.includes('bert_base_overfit')")
     page.locator("#review-export").get_by_role("button").click()
     with page.expect_download() as dl:
@@ -208,8 +194,8 @@ def test_export_downloads_html_and_markdown(page) -> None:
 
 
 def test_auto_refresh_in_url_updates_a_running_run(page, seeded) -> None:
-    _open(page, "/?window=24h&tag=team%3Dlive&refresh=5")
-    row = _grid_row(page, LIVE)
+    open_page(page, "/?window=24h&tag=team%3Dlive&refresh=5")
+    row = grid_row(page, LIVE)
     row.wait_for()
     assert page.get_by_text("cnn_overfit", exact=True).count() == 0  # the tag filter
     assert page.locator("#review-autorefresh").inner_text().strip() == "every 5 s"
@@ -237,8 +223,8 @@ def test_auto_refresh_in_url_updates_a_running_run(page, seeded) -> None:
 def test_write_back_button_tags_shown_mlflow_runs(page, seeded) -> None:
     client = seeded["client"]
     exp = client.get_experiment_by_name(PREFIX + "llm-finetune")
-    _open(page, "/?window=24h&experiment=demo%2Fllm-finetune")
-    _grid_row(page, "bert_base_overfit").wait_for()
+    open_page(page, "/?window=24h&experiment=demo%2Fllm-finetune")
+    grid_row(page, "bert_base_overfit").wait_for()
     page.wait_for_function("() => !document.body.innerText.includes('cnn_overfit')")
     shown = {r.info.run_name: r.info.run_id
              for r in client.search_runs([exp.experiment_id])}
@@ -260,7 +246,7 @@ def test_write_back_button_tags_shown_mlflow_runs(page, seeded) -> None:
     assert f"{len(shown)} written" in result.inner_text()
     tags = lrtempo_tags()
     for name in shown:
-        status = _grid_row(page, name).locator(".status-badge").inner_text().replace(" ", "_")
+        status = grid_row(page, name).locator(".status-badge").inner_text().replace(" ", "_")
         assert tags[name]["lrtempo.status"] == status
     # every tag is the analyzer's own verdict of the run as MLflow holds it
     from analyzer.analysis import analyze_run
@@ -284,16 +270,16 @@ def test_write_back_button_tags_shown_mlflow_runs(page, seeded) -> None:
 def test_custom_date_range_and_user_from_url(page) -> None:
     today = datetime.now(tz=UTC).date()
     rng = f"{(today - timedelta(days=1)).isoformat()}..{today.isoformat()}"
-    _open(page, f"/?window={rng}&user=demo")
-    _grid_row(page, "cnn_overfit").wait_for()
+    open_page(page, f"/?window={rng}&user=demo")
+    grid_row(page, "cnn_overfit").wait_for()
     assert page.locator("#review-window input[value=custom]").is_checked()
     assert page.locator("#review-dates-col").is_visible()
     assert page.locator("input#review-dates").input_value() == rng.split("..")[0]
     assert page.locator("input#review-dates-end-date").input_value() == rng.split("..")[1]
     page.wait_for_function(f"() => window.location.search.includes('window={rng}')")
-    _open(page, "/?window=2020-01-01..2020-01-02")
+    open_page(page, "/?window=2020-01-01..2020-01-02")
     page.locator(".ag-overlay-no-rows-center").get_by_text("No runs in this window").wait_for()
-    _open(page, "/?window=24h&user=nobody")
+    open_page(page, "/?window=24h&user=nobody")
     page.locator(".ag-overlay-no-rows-center").get_by_text("No runs in this window").wait_for()
     page.locator("#review-window").get_by_text("Dates…").click()
     page.locator("#review-pick-dates").wait_for()  # asks for the days, no traceback

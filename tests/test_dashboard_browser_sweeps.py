@@ -11,19 +11,15 @@ at the end (other tests read every active experiment of the shared server).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.browser_fixtures import grid_row, open_page
 from tests.fixtures_mlflow import MlflowServer, log_run
-from tests.test_dashboard_browser import (  # noqa: F401
-    _grid_row,
-    _open,
-    browser,
-    guarded_page,
-    serve_app,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
+PAGE_TIMEOUT_MS = 60_000  # the page fixture's (tests/browser_fixtures.py)
 
 EXPERIMENT = "sweeps-page/digits-adam"
 LRS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -67,18 +63,9 @@ def range_test_folder(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
 
 
 @pytest.fixture(scope="module")
-def app_url(mlflow_server, sweep_store, range_test_folder):
-    from dashboard.app import create_app
-
+def app_args(mlflow_server, sweep_store, range_test_folder) -> tuple[list[str], dict[str, Any]]:
     sources = [mlflow_server.url] + ([str(range_test_folder)] if range_test_folder else [])
-    with serve_app(create_app(sources, since_hours=0)) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser, app_url, request):  # noqa: F811
-    with guarded_page(browser, app_url, request.node.name, 60_000) as pg:
-        yield pg
+    return sources, {"since_hours": 0}
 
 
 def _expected_sweep(url: str):
@@ -118,7 +105,7 @@ def test_sweeps_page_plots_the_sweep_and_a_click_opens_the_run(
     from dashboard.figures import STATUS_COLORS
 
     expected = _expected_sweep(mlflow_server.url)
-    _open(page, f"/sweeps?window=all&experiment={EXPERIMENT}")
+    open_page(page, f"/sweeps?window=all&experiment={EXPERIMENT}")
     _wait_sweep_graph(page)
     assert page.locator(".sweep-card").count() == 1
     traces = _traces(page, SWEEP_GRAPH)
@@ -180,8 +167,8 @@ def test_review_names_the_sweep_and_links_to_it(page, mlflow_server, sweep_store
     from dashboard.sweep_views import sweep_short
 
     expected = _expected_sweep(mlflow_server.url)
-    _open(page, f"/?window=all&experiment={EXPERIMENT}")
-    row = _grid_row(page, f"digits-adam-lr{LRS[0]:g}")
+    open_page(page, f"/?window=all&experiment={EXPERIMENT}")
+    row = grid_row(page, f"digits-adam-lr{LRS[0]:g}")
     row.wait_for()
     link = row.locator("a.sweep-link")
     link.wait_for()
@@ -192,7 +179,7 @@ def test_review_names_the_sweep_and_links_to_it(page, mlflow_server, sweep_store
     _wait_sweep_graph(page)
     assert page.locator(".sweep-card").count() == 1
     # grouped by a run parameter instead of the experiment (as --group-by)
-    _open(page, f"/sweeps?window=all&experiment={EXPERIMENT}&group_by=optimizer")
+    open_page(page, f"/sweeps?window=all&experiment={EXPERIMENT}&group_by=optimizer")
     _wait_sweep_graph(page)
     assert page.locator(".sweep-card .card-header").inner_text().startswith("optimizer=adam")
     assert page.locator("#sweeps-group-by").input_value() == "optimizer"
@@ -211,7 +198,7 @@ def test_run_page_plots_a_range_test_with_its_suggested_lr(page, range_test_fold
     run = read_sources([str(range_test_folder / "lr_find.csv")]).runs[0]
     test = analyze_run(run).lr_range_test
     assert test is not None
-    _open(page, "/?window=all")
+    open_page(page, "/?window=all")
     page.get_by_role("link", name=run.meta.name, exact=True).click()
     page.wait_for_url("**/run?id=*")
     page.wait_for_function(

@@ -12,19 +12,14 @@ import itertools
 import math
 import re
 import time
+from typing import Any
 
 import pytest
 
 from analyzer.lrtext import format_lr
-from dashboard.data import STATUS_ORDER
+from analyzer.theme import STATUS_ORDER
+from tests.browser_fixtures import grid_row, open_page
 from tests.fixtures_mlflow import MlflowServer, log_run
-from tests.test_dashboard_browser import (  # noqa: F401
-    _grid_row,
-    _open,
-    browser,
-    guarded_page,
-    serve_app,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 
@@ -88,17 +83,8 @@ def seeded(mlflow_server: MlflowServer):
 
 
 @pytest.fixture(scope="module")
-def app_url(seeded):
-    from dashboard.app import create_app
-
-    with serve_app(create_app([seeded["url"]], since_hours=24)) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser, app_url, request):  # noqa: F811
-    with guarded_page(browser, app_url, request.node.name, 30_000) as pg:
-        yield pg
+def app_args(seeded) -> tuple[list[str], dict[str, Any]]:
+    return [seeded["url"]], {"since_hours": 24}
 
 
 def _rows(page) -> list[dict]:
@@ -106,8 +92,8 @@ def _rows(page) -> list[dict]:
 
 
 def test_trouble_first_with_state_so_far_and_best_val(page, seeded) -> None:
-    _open(page, "/?window=24h")
-    _grid_row(page, LIVE).wait_for()
+    open_page(page, "/?window=24h")
+    grid_row(page, LIVE).wait_for()
     rows = _rows(page)
     assert len(rows) >= 10
     ranks = [STATUS_ORDER.index(r["status"]) for r in rows]
@@ -126,16 +112,16 @@ def test_trouble_first_with_state_so_far_and_best_val(page, seeded) -> None:
     shown = page.locator(".ag-center-cols-container .ag-row").all_inner_texts()
     assert len(shown) == len(rows)
     # the live run: RUNNING, its verdict "so far"; finished MLflow runs FINISHED
-    live = _grid_row(page, LIVE)
+    live = grid_row(page, LIVE)
     assert live.locator('.ag-cell[col-id="state"]').inner_text().strip() == "RUNNING"
     assert "so far" in live.locator('.ag-cell[col-id="status"]').inner_text()
     live.get_by_role("link", name=LIVE, exact=True).click()  # the Run page says so too
     page.locator("#run-so-far").wait_for()
     assert "still running" in page.locator("#run-so-far").inner_text()
     page.go_back()
-    _grid_row(page, LIVE).wait_for()
-    live = _grid_row(page, LIVE)
-    done = _grid_row(page, "vit_lr3e-2_oscillating")
+    grid_row(page, LIVE).wait_for()
+    live = grid_row(page, LIVE)
+    done = grid_row(page, "vit_lr3e-2_oscillating")
     assert done.locator('.ag-cell[col-id="state"]').inner_text().strip() == "FINISHED"
     assert "so far" not in done.locator('.ag-cell[col-id="status"]').inner_text()
     # best val: the loss and its step; the column sorts by the loss as a number
@@ -162,7 +148,7 @@ def test_trouble_first_with_state_so_far_and_best_val(page, seeded) -> None:
 
 
 def test_same_names_are_told_apart_and_long_names_keep_their_end(page, seeded) -> None:
-    _open(page, "/?window=24h")
+    open_page(page, "/?window=24h")
     cells = page.locator('.ag-cell[col-id="run"]', has=page.get_by_text(DUP, exact=True))
     cells.first.wait_for()
     assert cells.count() == 2
@@ -183,12 +169,12 @@ def test_same_names_are_told_apart_and_long_names_keep_their_end(page, seeded) -
 
 
 def test_new_runs_since_the_last_review_are_marked(page, seeded) -> None:
-    _open(page, "/?window=24h")  # the first review in this browser marks nothing
-    _grid_row(page, LIVE).wait_for()
+    open_page(page, "/?window=24h")  # the first review in this browser marks nothing
+    grid_row(page, LIVE).wait_for()
     page.wait_for_timeout(500)
     assert page.locator(".run-new").count() == 0
     page.reload()  # a later review: nothing new yet
-    _grid_row(page, LIVE).wait_for()
+    grid_row(page, LIVE).wait_for()
     page.wait_for_timeout(500)
     assert page.locator(".run-new").count() == 0
     client = seeded["client"]
@@ -200,13 +186,13 @@ def test_new_runs_since_the_last_review_are_marked(page, seeded) -> None:
         start_time=time.time() - 600,
     )
     page.locator("#review-refresh").click()
-    _grid_row(page, "fresh-run").wait_for()
-    row = _grid_row(page, "fresh-run")
+    grid_row(page, "fresh-run").wait_for()
+    row = grid_row(page, "fresh-run")
     row.locator(".run-new").wait_for()
     assert page.locator(".run-new").count() == 1
     assert page.locator("#review-new").inner_text().startswith("1 run new since your last review")
     page.reload()  # seen now
-    _grid_row(page, "fresh-run").wait_for()
+    grid_row(page, "fresh-run").wait_for()
     page.wait_for_timeout(500)
     assert page.locator(".run-new").count() == 0
     client.delete_run(rid)
@@ -239,8 +225,8 @@ def _choose_column(page, label: str, col: str) -> None:
 
 
 def test_column_chooser_adds_params_and_metrics_and_is_kept(page, seeded) -> None:
-    _open(page, "/?window=24h")
-    _grid_row(page, LIVE).wait_for()
+    open_page(page, "/?window=24h")
+    grid_row(page, LIVE).wait_for()
     for label, col in (
         ("param: batch_size", "param:batch_size"),
         ("metric: loss", "metric:loss"),
@@ -258,7 +244,7 @@ def test_column_chooser_adds_params_and_metrics_and_is_kept(page, seeded) -> Non
     for col in (key, "metric:loss"):  # scrolled into view (the grid renders what is in view)
         page.evaluate(f"() => dash_ag_grid.getApi('review-grid').ensureColumnVisible('{col}')")
         page.locator(f'.ag-header-cell[col-id="{col}"]').wait_for()
-    live = _grid_row(page, LIVE)
+    live = grid_row(page, LIVE)
     assert live.locator(f'.ag-cell[col-id="{key}"]').inner_text().strip() == "32"
     last = float(live.locator('.ag-cell[col-id="metric:loss"]').inner_text())
     assert last == pytest.approx(_loss(80, 0.3)[-1], rel=5e-3)
@@ -270,24 +256,24 @@ def test_column_chooser_adds_params_and_metrics_and_is_kept(page, seeded) -> Non
     sizes = [r[key] for r in _rows(page) if isinstance(r.get(key), (int, float))]
     assert sizes == sorted(sizes) and {32, 64} <= set(sizes), sizes
     page.reload()  # the choice is kept in this browser
-    _grid_row(page, LIVE).wait_for()
+    grid_row(page, LIVE).wait_for()
     page.wait_for_function(has_columns)
 
 
 def test_bad_tag_filters_say_what_is_wrong(page, seeded) -> None:
-    _open(page, "/?window=24h&tag=%3Dcv")
+    open_page(page, "/?window=24h&tag=%3Dcv")
     notice = page.locator(".review-notice")
     notice.wait_for()
     assert "no tag key before '='" in notice.inner_text()
-    _open(page, "/?window=24h&tag=team%3D%3Dcv")
+    open_page(page, "/?window=24h&tag=team%3D%3Dcv")
     page.locator(".review-notice", has_text="two '='").wait_for()
-    _open(page, "/?window=24h&tag=no_such_tag")
+    open_page(page, "/?window=24h&tag=no_such_tag")
     page.locator(".review-notice", has_text="has the tag 'no_such_tag'").wait_for()
     assert "lrtempo.sample" in page.locator(".review-notice").inner_text()  # tags they have
-    _open(page, "/?window=24h&tag=lrtempo.sample%3Dnope")
+    open_page(page, "/?window=24h&tag=lrtempo.sample%3Dnope")
     page.locator(".review-notice", has_text="(not 'nope')").wait_for()
-    _open(page, "/?window=24h&tag=lrtempo.sample")
-    _grid_row(page, "vit_lr3e-2_oscillating").wait_for()
+    open_page(page, "/?window=24h&tag=lrtempo.sample")
+    grid_row(page, "vit_lr3e-2_oscillating").wait_for()
     assert page.locator(".review-notice").count() == 0
 
 
@@ -303,7 +289,7 @@ def _layout(page) -> dict:
 
 def test_compare_smoothing_axis_and_log_y_live_in_the_url(page, seeded) -> None:
     ids = ",".join(seeded["dups"].values())
-    _open(page, f"/compare?ids={ids}&x=time&smoothing=0.9&logy=1")
+    open_page(page, f"/compare?ids={ids}&x=time&smoothing=0.9&logy=1")
     page.wait_for_function(
         "() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
         " return g && g._fullLayout && g._fullLayout.xaxis2"
@@ -331,7 +317,7 @@ def test_compare_smoothing_axis_and_log_y_live_in_the_url(page, seeded) -> None:
 
 
 def test_compare_without_lr_has_no_empty_lr_panel(page, seeded) -> None:
-    _open(page, "/compare?ids=" + ",".join(seeded["longs"]))
+    open_page(page, "/compare?ids=" + ",".join(seeded["longs"]))
     page.wait_for_function(
         "() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
         " return g && g.data && g.data.length >= 2; }"

@@ -15,15 +15,14 @@ import pytest
 
 from analyzer.findings import Finding, Suggestion, worst
 from analyzer.model import Run, RunMeta, frame_from_columns
+from dashboard import compare_figure as C
 from dashboard import figures as F
-from dashboard.data import (
-    DataStore,
-    format_duration,
-    mlflow_run_url,
-    review_row,
-    window_key,
-)
+from dashboard import series as S
+from dashboard import theme as T
+from dashboard.review_rows import format_duration, mlflow_run_url, review_row
+from dashboard.store import DataStore
 from dashboard.uploads import UploadError, decode_contents, extract_zip, read_upload, safe_name
+from dashboard.windows import window_key
 
 
 def series(steps, values) -> pd.DataFrame:
@@ -62,23 +61,23 @@ def test_ema_is_tensorboards_debiased_average() -> None:
     # last_1 = 0.5, /(1-0.5)   = 1.0
     # last_2 = 1.25, /(1-0.25) = 5/3
     # last_3 = 2.125, /(1-0.125) = 17/7
-    np.testing.assert_allclose(F.ema(v, w), [1.0, 5 / 3, 17 / 7])
+    np.testing.assert_allclose(S.ema(v, w), [1.0, 5 / 3, 17 / 7])
 
 
 def test_ema_of_a_constant_is_the_constant_from_the_first_point() -> None:
-    np.testing.assert_allclose(F.ema(np.full(50, 4.2), 0.99), 4.2)
+    np.testing.assert_allclose(S.ema(np.full(50, 4.2), 0.99), 4.2)
 
 
 def test_ema_zero_weight_returns_values_and_nan_passes_through() -> None:
-    np.testing.assert_array_equal(F.ema([3.0, 1.0], 0.0), [3.0, 1.0])
-    out = F.ema([1.0, float("nan"), 3.0], 0.5)
+    np.testing.assert_array_equal(S.ema([3.0, 1.0], 0.0), [3.0, 1.0])
+    out = S.ema([1.0, float("nan"), 3.0], 0.5)
     assert out[0] == 1.0 and math.isnan(out[1])
     assert out[2] == pytest.approx((0.25 + 1.5) / 0.75)  # NaN did not enter the average
 
 
 def test_ema_rejects_bad_weight() -> None:
     with pytest.raises(ValueError, match="1.0"):
-        F.ema([1.0], 1.0)
+        S.ema([1.0], 1.0)
 
 
 # ------------------------------------------------------------------ downsampling
@@ -88,7 +87,7 @@ def test_downsample_caps_points_and_keeps_extremes() -> None:
     x = np.arange(100_000)
     y = np.sin(x / 1000.0)
     y[54_321] = 50.0  # a spike must survive
-    dx, dy = F.downsample(x, y, 2000)
+    dx, dy = S.downsample(x, y, 2000)
     assert len(dx) <= 2000
     assert np.all(np.diff(dx) > 0)
     assert 50.0 in dy and 54_321 in dx
@@ -98,7 +97,7 @@ def test_downsample_short_series_untouched_and_drops_nan() -> None:
     x = np.arange(10)
     y = np.arange(10, dtype=float)
     y[3] = np.nan
-    dx, _ = F.downsample(x, y, 2000)
+    dx, _ = S.downsample(x, y, 2000)
     assert list(dx) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
 
 
@@ -108,7 +107,7 @@ def test_run_figure_sends_at_most_max_points_per_trace() -> None:
     lr = series(steps, np.full(steps.size, 1e-3))
     fig = F.run_figure(train, None, lr, smoothing=0.9)
     for t in fig.data:
-        assert len(t.x) <= F.MAX_POINTS, t.name
+        assert len(t.x) <= S.MAX_POINTS, t.name
 
 
 # -------------------------------------------------------------------- run figure
@@ -126,7 +125,7 @@ def test_run_figure_traces_and_lr_on_its_own_log_axis(curves) -> None:
     raw = next(t for t in fig.data if t.meta == "train_raw")
     assert raw.opacity < 0.5  # raw is faint under the smoothed line
     smooth = next(t for t in fig.data if t.meta == "train_smooth")
-    np.testing.assert_allclose(smooth.y[:5], F.ema(train["value"].to_numpy(), 0.6)[:5])
+    np.testing.assert_allclose(smooth.y[:5], S.ema(train["value"].to_numpy(), 0.6)[:5])
 
 
 def test_run_figure_log_y_and_no_smoothing(curves) -> None:
@@ -142,10 +141,10 @@ def test_findings_are_shaded_by_kind_on_both_rows_with_hover(curves) -> None:
     fig = F.run_figure(train, val, lr, findings=fs)
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
     assert len(rects) == 4  # two findings × two rows
-    osc = [s for s in rects if s.fillcolor == F.KIND_COLORS["oscillation"]]
+    osc = [s for s in rects if s.fillcolor == T.KIND_COLORS["oscillation"]]
     assert {(s.x0, s.x1) for s in osc} == {(100.0, 300.0)}
     assert {s.yref for s in osc} == {"y domain", "y2 domain"}
-    over = [s for s in rects if s.fillcolor == F.KIND_COLORS["overfitting"]]
+    over = [s for s in rects if s.fillcolor == T.KIND_COLORS["overfitting"]]
     assert {(s.x0, s.x1) for s in over} == {(400.0, 900.0)}
     hover = next(t for t in fig.data if t.meta == "finding:overfitting")
     assert hover.hoveron == "fills" and "p_value" in hover.text and "400–900" in hover.text
@@ -170,7 +169,7 @@ def test_best_val_marker_from_data_when_overfitting_without_stop_step(curves) ->
     train, val, lr = curves
     fig = F.run_figure(train, val, lr, findings=[finding()])
     best = next(t for t in fig.data if t.meta == "best_val")
-    assert best.x[0] == F.best_val_step(val)
+    assert best.x[0] == S.best_val_step(val)
 
 
 def test_one_step_finding_still_visible(curves) -> None:
@@ -210,16 +209,16 @@ def test_missing_lr_and_nonpositive_lr(curves) -> None:
 
 
 def test_text_from_runs_is_escaped() -> None:
-    assert F.plain("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
-    r = F.CompareRun("<b>x</b>", "healthy", series([0, 1, 2], [3, 2, 1]), None, None)
-    fig = F.compare_figure([r])
+    assert T.plain("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
+    r = C.CompareRun("<b>x</b>", "healthy", series([0, 1, 2], [3, 2, 1]), None, None)
+    fig = C.compare_figure([r])
     assert "<b>" not in fig.data[0].name and "&lt;b&gt;x&lt;/b&gt; [healthy]" in fig.data[0].name
 
 
 def test_compare_figure_overlays_runs_with_status(curves) -> None:
     train, val, lr = curves
-    runs = [F.CompareRun("a", "overfitting", train, val, lr), F.CompareRun("b", "healthy", train, None, lr)]
-    fig = F.compare_figure(runs)
+    runs = [C.CompareRun("a", "overfitting", train, val, lr), C.CompareRun("b", "healthy", train, None, lr)]
+    fig = C.compare_figure(runs)
     assert metas(fig) == ["run0:train", "run0:val", "run0:lr", "run1:train", "run1:lr"]
     assert fig.data[0].name == "a [overfitting] train"
     assert fig.data[0].line.color != fig.data[3].line.color
@@ -228,20 +227,20 @@ def test_compare_figure_overlays_runs_with_status(curves) -> None:
 
 
 def test_log_ticks_short_range_and_decades() -> None:
-    ticks, labels, rng = F.log_ticks(np.array([1.5e-3, 3e-2]))
+    ticks, labels, rng = T.log_ticks(np.array([1.5e-3, 3e-2]))
     assert 2 <= len(ticks) <= 4 and all(1e-3 <= t <= 5e-2 for t in ticks)
-    ticks, labels, _ = F.log_ticks(np.array([1e-6, 1e-3]))
+    ticks, labels, _ = T.log_ticks(np.array([1e-6, 1e-3]))
     assert ticks == [1e-6, 1e-5, 1e-4, 1e-3] and labels == ["1e-6", "1e-5", "1e-4", "1e-3"]
-    ticks, _, rng = F.log_ticks(np.array([1e-3, 1e-3]))
+    ticks, _, rng = T.log_ticks(np.array([1e-3, 1e-3]))
     assert ticks == [1e-3] and rng[0] < -3 < rng[1]
 
 
 def test_format_lr() -> None:
     """One format everywhere: 3 significant digits, e-notation below 0.01."""
-    assert F.format_lr(3e-4) == "3e-4" and F.format_lr(3.5e-5) == "3.5e-5"
-    assert F.format_lr(0.003) == "3e-3" and F.format_lr(0.00314159) == "3.14e-3"
-    assert F.format_lr(0.1) == "0.1" and F.format_lr(0.05) == "0.05"
-    assert F.format_lr(None) == "—" and F.format_lr(float("nan")) == "—"
+    assert T.format_lr(3e-4) == "3e-4" and T.format_lr(3.5e-5) == "3.5e-5"
+    assert T.format_lr(0.003) == "3e-3" and T.format_lr(0.00314159) == "3.14e-3"
+    assert T.format_lr(0.1) == "0.1" and T.format_lr(0.05) == "0.05"
+    assert T.format_lr(None) == "—" and T.format_lr(float("nan")) == "—"
 
 
 # ------------------------------------------------------------------- data layer
@@ -308,7 +307,7 @@ def test_store_caches_analyses_by_run_and_last_step(monkeypatch: pytest.MonkeyPa
         calls.append(run.meta.id)
         return FakeAnalysis(run)
 
-    monkeypatch.setattr("dashboard.data._analysis_of", fake)
+    monkeypatch.setattr("analyzer.analysis.analyze_run", fake)
     store = DataStore(sources=[])
     run = make_run("a")
     store.analyze(run)
@@ -422,12 +421,12 @@ def app_with_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                 row["val_loss"] = math.exp(-s / 30) + 0.3 + (0.02 * max(s - 40, 0) if rise else 0)
             rows.append(row)
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    monkeypatch.setattr("dashboard.data._analysis_of", lambda run: FakeAnalysis(run))
+    monkeypatch.setattr("analyzer.analysis.analyze_run", lambda run: FakeAnalysis(run))
     return create_app([str(tmp_path)], since_hours=24)
 
 
 def test_create_app_does_no_reading_and_serves_locally(app_with_logs) -> None:
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
 
     app = app_with_logs
     assert app.server.config[STORE_KEY]._file_runs is None
@@ -450,7 +449,7 @@ def test_review_callback_as_function(app_with_logs) -> None:
 
 def test_run_and_compare_callbacks_as_functions(app_with_logs) -> None:
     from dashboard import views
-    from dashboard.data import current_store
+    from dashboard.store import current_store
     compare = run = views
 
     with app_with_logs.server.app_context():
@@ -468,12 +467,12 @@ def test_run_and_compare_callbacks_as_functions(app_with_logs) -> None:
 
 def test_run_page_survives_an_analyzer_error(app_with_logs, monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard import views
-    from dashboard.data import current_store
+    from dashboard.store import current_store
 
     def boom(run):
         raise RuntimeError("detector crashed")
 
-    monkeypatch.setattr("dashboard.data._analysis_of", boom)
+    monkeypatch.setattr("analyzer.analysis.analyze_run", boom)
     with app_with_logs.server.app_context():
         runs, _ = current_store().runs("all")
         header, _, _ = views.run_view(runs[0].meta.id)
@@ -484,7 +483,7 @@ def test_run_page_survives_an_analyzer_error(app_with_logs, monkeypatch: pytest.
 
 def test_upload_callback_as_function(app_with_logs) -> None:
     from dashboard import views as upload
-    from dashboard.data import current_store
+    from dashboard.store import current_store
 
     good = "".join(json.dumps({"step": s, "loss": 1 / (s + 1)}) + "\n" for s in range(20)).encode()
     urls = ["data:;base64," + base64.b64encode(good).decode(),
@@ -510,10 +509,10 @@ def test_ema_window_equals_the_whole_series_ema(weight: float) -> None:
     v = 5 + rng.standard_normal(300_000)
     v[rng.integers(0, v.size, 500)] = np.nan
     v[1000:1100] = np.inf
-    full = F.ema(v, weight)
+    full = S.ema(v, weight)
     for a, b in ((0, 10), (50, 300), (150, 5000), (1050, 1200), (100_000, 120_000),
                  (299_990, 300_000), (299_999, 400_000), (7, 7)):
-        got = F.ema_window(v, weight, a, b)
+        got = S.ema_window(v, weight, a, b)
         assert got.shape == full[a:b].shape
         np.testing.assert_allclose(got, full[a:b], rtol=1e-13, atol=0)
 
@@ -522,7 +521,7 @@ def test_visible_indices_of_integer_steps_match_float_steps() -> None:
     x = np.arange(0, 100, 3)
     for rng in [(0, 10), (1.5, 7.2), (-5, -1), (200, 300), (3, 3), (2.9, 3.1), (-1e30, 1e30),
                 (1e30, 2e30), (50, 10)]:
-        want = F.visible_indices(x.astype(np.float64), rng)
+        want = S.visible_indices(x.astype(np.float64), rng)
         for dtype in (np.int64, np.int32, np.uint16):
-            np.testing.assert_array_equal(F.visible_indices(x.astype(dtype), rng), want)
+            np.testing.assert_array_equal(S.visible_indices(x.astype(dtype), rng), want)
 

@@ -16,16 +16,13 @@ import pytest
 
 from analyzer.model import Run, RunMeta, frame_from_columns
 from dashboard import figures as F
-from dashboard.data import (
-    DataStore,
-    matches_tags,
-    parse_date_range,
-    parse_tag_filter,
-    run_user,
-    spark_values,
-    window_bounds,
-)
-from dashboard.views import effective_window, refresh_seconds, zoom_state
+from dashboard import series as S
+from dashboard import zoom as Z
+from dashboard.review_rows import run_user, spark_values
+from dashboard.store import DataStore
+from dashboard.tag_filter import matches_tags, parse_tag_filter
+from dashboard.views import effective_window, refresh_seconds
+from dashboard.windows import parse_date_range, window_bounds
 from tests.fixtures_mlflow import MlflowServer, log_run
 
 
@@ -121,7 +118,7 @@ def app_with_people(tmp_path: Path):
 def test_review_filters_by_user_and_tag(app_with_people) -> None:
     import dataclasses
 
-    from dashboard.data import current_store
+    from dashboard.store import current_store
     from dashboard.views import ReviewFilters, review_data
 
     with app_with_people.server.app_context():
@@ -235,13 +232,13 @@ def _long(n: int = 200_000):
 
 
 def test_relayout_x_range_events() -> None:
-    assert F.relayout_x_range({"xaxis.range[0]": 10, "xaxis.range[1]": 5.5}) == (True, (5.5, 10.0))
-    assert F.relayout_x_range({"xaxis2.range": [1, 2]}) == (True, (1.0, 2.0))
-    assert F.relayout_x_range({"xaxis.autorange": True, "xaxis2.autorange": True}) == (True, None)
-    assert F.relayout_x_range({"yaxis.range[0]": 1, "yaxis.range[1]": 2}) == (False, None)
-    assert F.relayout_x_range({"autosize": True}) == (False, None)
-    assert F.relayout_x_range(None) == (False, None)
-    assert F.relayout_x_range({"xaxis.range[0]": "bad", "xaxis.range[1]": 3}) == (False, None)
+    assert Z.relayout_x_range({"xaxis.range[0]": 10, "xaxis.range[1]": 5.5}) == (True, (5.5, 10.0))
+    assert Z.relayout_x_range({"xaxis2.range": [1, 2]}) == (True, (1.0, 2.0))
+    assert Z.relayout_x_range({"xaxis.autorange": True, "xaxis2.autorange": True}) == (True, None)
+    assert Z.relayout_x_range({"yaxis.range[0]": 1, "yaxis.range[1]": 2}) == (False, None)
+    assert Z.relayout_x_range({"autosize": True}) == (False, None)
+    assert Z.relayout_x_range(None) == (False, None)
+    assert Z.relayout_x_range({"xaxis.range[0]": "bad", "xaxis.range[1]": 3}) == (False, None)
 
 
 def test_zoomed_figure_is_resampled_with_full_detail() -> None:
@@ -251,14 +248,14 @@ def test_zoomed_figure_is_resampled_with_full_detail() -> None:
     raw_full = next(t for t in full.data if t.meta == "train_raw")
     raw = next(t for t in zoomed.data if t.meta == "train_raw")
     x = np.asarray(raw.x)
-    assert len(x) <= F.MAX_POINTS and x.min() >= 99_999 and x.max() <= 101_001
+    assert len(x) <= S.MAX_POINTS and x.min() >= 99_999 and x.max() <= 101_001
     # every step in the range is there (1,001 points fit), where the full view had ~1 in 100
     assert len(x) == 1003
     in_full = np.asarray(raw_full.x)
     assert ((in_full >= 100_000) & (in_full <= 101_000)).sum() < 40
     # the EMA is the whole series' EMA, not restarted at the range's edge
     sm = next(t for t in zoomed.data if t.meta == "train_smooth")
-    expected = F.ema(train["value"].to_numpy(), 0.6)
+    expected = S.ema(train["value"].to_numpy(), 0.6)
     np.testing.assert_allclose(np.asarray(sm.y), expected[np.asarray(sm.x).astype(int)])
     assert len(next(t for t in zoomed.data if t.meta == "lr").x) == 1003
 
@@ -268,11 +265,11 @@ def test_zoom_in_wall_time_units() -> None:
     fig = F.run_figure(train, None, lr, x_mode="time", x_range=(1.0, 1.5))
     x = np.asarray(next(t for t in fig.data if t.meta == "train_raw").x)
     assert x.min() >= 1.0 - 1e-3 and x.max() <= 1.5 + 1e-3
-    assert len(x) == F.MAX_POINTS  # 3,602 points in the range: downsampled to the cap
+    assert len(x) == S.MAX_POINTS  # 3,602 points in the range: downsampled to the cap
 
 
 def test_zoom_from_url_and_figure_range() -> None:
-    from dashboard.views import zoom_from_url
+    from dashboard.zoom import zoom_from_url
 
     assert zoom_from_url("500,200", "step", False) == {"rev": "step-False", "range": [200.0, 500.0]}
     assert zoom_from_url("1.5,2", "time", True) == {"rev": "time-True", "range": [1.5, 2.0]}
@@ -284,16 +281,16 @@ def test_zoom_from_url_and_figure_range() -> None:
 
 
 def test_zoom_state_belongs_to_its_view() -> None:
-    z = zoom_state({"xaxis.range[0]": 10, "xaxis.range[1]": 20}, None, "step", False)
+    z = Z.zoom_state({"xaxis.range[0]": 10, "xaxis.range[1]": 20}, None, "step", False)
     assert z == {"rev": "step-False", "range": [10.0, 20.0]}
-    assert zoom_state({"xaxis.range[0]": 10, "xaxis.range[1]": 20}, z, "step", False) is None
-    assert zoom_state({"yaxis.range[0]": 1, "yaxis.range[1]": 2}, z, "step", False) is None
-    assert zoom_state({"xaxis.autorange": True}, z, "step", False) == {"rev": "step-False", "range": None}
+    assert Z.zoom_state({"xaxis.range[0]": 10, "xaxis.range[1]": 20}, z, "step", False) is None
+    assert Z.zoom_state({"yaxis.range[0]": 1, "yaxis.range[1]": 2}, z, "step", False) is None
+    assert Z.zoom_state({"xaxis.autorange": True}, z, "step", False) == {"rev": "step-False", "range": None}
 
 
 def test_run_graph_applies_zoom_only_in_its_own_view(tmp_path: Path) -> None:
     from dashboard.app import create_app
-    from dashboard.data import current_store
+    from dashboard.store import current_store
     from dashboard.views import run_graph
 
     rows = [{"step": s, "loss": 2 * math.exp(-s / 3000) + 0.3, "lr": 1e-3} for s in range(20_000)]
@@ -314,7 +311,7 @@ def test_review_row_early_stop_without_lr_change_names_the_step() -> None:
     from analyzer.analysis import RunAnalysis
     from analyzer.findings import Suggestion
     from analyzer.roles import resolve_roles
-    from dashboard.data import review_row
+    from dashboard.review_rows import review_row
 
     run = _run("a", None)
     roles = resolve_roles(run)
@@ -348,7 +345,7 @@ def test_zoom_outside_the_data_keeps_the_edge_point_and_ema_matches_the_slow_loo
     for i, x in enumerate(v):  # TensorBoard's definition, point by point
         last = 0.99 * last + 0.01 * x
         slow.append(last / (1 - 0.99 ** (i + 1)))
-    np.testing.assert_allclose(F.ema(v, 0.99), slow, rtol=1e-10)
+    np.testing.assert_allclose(S.ema(v, 0.99), slow, rtol=1e-10)
 
 
 def test_store_refresh_min_age_rate_limits_rereads(tmp_path: Path) -> None:
@@ -364,7 +361,7 @@ def test_store_refresh_min_age_rate_limits_rereads(tmp_path: Path) -> None:
 
 def test_role_series_cache_is_keyed_by_growth_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     from analyzer.roles import resolve_roles
-    from dashboard import data as D
+    from dashboard import store as D
 
     store = DataStore(sources=[])
     run = _run("a", None, n=100)
@@ -376,6 +373,7 @@ def test_role_series_cache_is_keyed_by_growth_and_bounded(monkeypatch: pytest.Mo
     again = store.role_series(grown, roles)
     assert again is not first and len(again[0]) == 150
     monkeypatch.setattr(D, "SERIES_CACHE_RUNS", 3)
+    store = DataStore(sources=[])  # a store's bounds are those when it is made
     runs = [_run(f"r{i}", None, n=100) for i in range(5)]
     for r in runs:
         store.role_series(r, roles)
@@ -383,6 +381,9 @@ def test_role_series_cache_is_keyed_by_growth_and_bounded(monkeypatch: pytest.Mo
     kept = store.role_series(runs[-1], roles)
     assert store.role_series(runs[-1], roles) is kept
     monkeypatch.setattr(D, "SERIES_CACHE_POINTS", 250)  # bounded by points too
+    store = DataStore(sources=[])
+    for r in runs[:2]:
+        store.role_series(r, roles)
     store.role_series(_run("big", None, n=200), roles)
     assert sum(len(s[0]) for s in store._series.values()) <= 250
     huge = _run("huge", None, n=300)  # bigger than the whole cache: served, not kept
@@ -406,10 +407,10 @@ def test_review_rows_are_cached_per_run_and_analysis() -> None:
 def test_a_fleet_bigger_than_any_small_cache_is_analyzed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Review page walks every run of its window in order: an LRU smaller than the
     fleet would miss on every run of every re-render."""
-    from dashboard import data
+    from analyzer import analysis
 
     calls: list[str] = []
-    monkeypatch.setattr(data._analysis, "analyze_run", lambda run: calls.append(run.meta.id) or object())
+    monkeypatch.setattr(analysis, "analyze_run", lambda run: calls.append(run.meta.id) or object())
     store = DataStore(sources=[])
     runs = [_run(f"r{i}", 0.0, n=5) for i in range(3000)]
     for _ in range(2):

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.dash_protocol import callback_body, dash_config
 from dashboard.auth import (
     AuthConfig,
     AuthConfigError,
@@ -39,7 +40,6 @@ from dashboard.auth import (
     load_users,
     serving_problem,
 )
-from dashboard.protocol import callback_body, dash_config
 from dashboard.uploads import (
     MAX_ZIP_ENTRIES,
     UploadError,

@@ -129,7 +129,7 @@ def test_the_cli_and_the_fleet_review_report_them_too(tmp_path: Path) -> None:
 
 
 def test_the_dashboard_review_keeps_the_good_runs_and_lists_the_bad(tmp_path: Path) -> None:
-    from dashboard.data import DataStore
+    from dashboard.store import DataStore
 
     bad = _scan_folder(tmp_path)
     runs, errors = DataStore([str(tmp_path)]).runs("all")

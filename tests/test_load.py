@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from dashboard.protocol import callback_body, dash_config
+from benchmarks.dash_protocol import callback_body, dash_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES_OUTPUT = ".._pages_content.children..._pages_store.data.."

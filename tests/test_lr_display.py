@@ -119,8 +119,8 @@ SUGGESTIONS = [
 
 def renderings(a: RunAnalysis, run: Run) -> dict[str, str]:
     """The suggestion as each surface shows it (visible text of the whole surface)."""
-    from dashboard.data import review_row
     from dashboard.layout import suggestion_card
+    from dashboard.review_rows import review_row
 
     md = render_markdown([a], [])
     return {
@@ -163,7 +163,7 @@ def check_same_numbers(a: RunAnalysis, run: Run) -> None:
             assert math.isclose(float(tag), js[key], rel_tol=1e-5)
             assert format_lr(float(tag)) == format_lr(js[key])
     # The grid's sort value is the JSON number, not the text.
-    from dashboard.data import review_row
+    from dashboard.review_rows import review_row
 
     row = review_row(run, a)
     assert row["lr_current"] == js["current_lr"] and row["lr_suggested"] == js["suggested_lr"]
@@ -254,7 +254,7 @@ PICKED = re.compile(r"(\w+) in (\w+), steps (\d+)[-–](\d+)")
 @pytest.mark.parametrize(("findings", "expected"), TIES)
 def test_grid_report_and_tags_pick_the_same_worst_finding(findings: list[Finding],
                                                           expected: tuple) -> None:
-    from dashboard.data import review_row
+    from dashboard.review_rows import review_row
 
     for order in (findings, findings[::-1]):
         assert (w := worst(order)) is not None
@@ -277,7 +277,7 @@ def test_grid_report_and_tags_pick_the_same_worst_finding(findings: list[Finding
 
 
 def test_only_info_findings_have_no_worst() -> None:
-    from dashboard.data import review_row
+    from dashboard.review_rows import review_row
 
     info = [F("stagnation", "train_loss", 0, 10, "info", 1.0)]
     assert worst(info) is None and status_of(info) == "healthy"

@@ -33,7 +33,7 @@ PLAIN = re.compile(
 
 
 def test_report_badges_have_the_dashboards_colours() -> None:
-    from dashboard.figures import STATUS_BADGE
+    from dashboard.theme import STATUS_BADGE
 
     css = (ROOT / "dashboard" / "assets" / "00_bootstrap.min.css").read_text()
     for status, theme in STATUS_BADGE.items():
@@ -103,11 +103,10 @@ def test_review_out_says_where_it_wrote_and_the_counts(reports) -> None:
 
 @pytest.mark.browser
 def test_html_report_reads_well_in_chromium(reports) -> None:
-    from tests.test_dashboard_browser import CHROMIUM, playwright_sync
+    from tests.browser_fixtures import launch_chromium
 
     out, _, url = reports
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+    with launch_chromium() as b:
         page = b.new_page(viewport={"width": 1440, "height": 1000})
         outside: list[str] = []
         page.route(

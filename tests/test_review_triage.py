@@ -10,11 +10,12 @@ import pytest
 
 from analyzer.findings import Suggestion
 from analyzer.lrtext import evidence_readable, plain_advice
-from dashboard.data import TagFilterError, best_val_text, check_tag_filter, triage_rows
+from dashboard.review_rows import best_val_text, triage_rows
+from dashboard.tag_filter import TagFilterError, check_tag_filter
 
 
 def _row(name: str, status: str, conf: float, start: float, exp: str = "e", rid: str = "") -> dict:
-    from dashboard.data import status_rank
+    from dashboard.review_rows import status_rank
 
     return {
         "id": rid or f"{name}-{exp}-{start}",
@@ -164,7 +165,7 @@ def test_plain_advice_words_the_same_numbers() -> None:
 
 def test_chooser_values_are_params_and_each_metrics_last_value() -> None:
     from analyzer.readers import read_sources
-    from dashboard.data import extra_keys, extra_values
+    from dashboard.review_rows import extra_keys, extra_values
     from tests.conftest import SAMPLE_RUNS
 
     runs = read_sources([str(SAMPLE_RUNS)]).runs

@@ -32,6 +32,7 @@ import requests
 
 from dashboard.auth import AuthConfig
 from dashboard.webguard import CSP, HEADERS, allowed_hosts, host_name
+from tests.browser_fixtures import guarded_page, launch_chromium
 from tests.fixtures_mlflow import free_port
 from tests.serving import in_thread, serve_app
 
@@ -237,31 +238,12 @@ def test_allowed_hosts_from_the_command_line(how: str, run_dir: Path) -> None:
 # ------------------------------------------------------------------ real Chromium
 
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():  # pragma: no cover
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-dev-shm-usage",
-                f"--host-resolver-rules=MAP {EVIL} 127.0.0.1, MAP attacker.test 127.0.0.1",
-            ],
-        )
+    """Chromium resolving the attackers' names to this machine (for the DNS-rebinding tests)."""
+    rules = f"--host-resolver-rules=MAP {EVIL} 127.0.0.1, MAP attacker.test 127.0.0.1"
+    with launch_chromium(rules) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -282,8 +264,6 @@ document.addEventListener('securitypolicyviolation',
 
 @pytest.mark.browser
 def test_every_page_renders_under_the_csp(chromium: Any, served: str) -> None:
-    from tests.test_dashboard_browser import guarded_page
-
     with guarded_page(chromium, served, "csp_pages", 30_000) as page:
         page.add_init_script(WATCH_CSP)
         page.goto(served + "/?window=all")
@@ -359,6 +339,8 @@ def attacker(served: str) -> Iterator[str]:
 def test_another_origin_cannot_frame_the_dashboard(
     chromium: Any, served: str, attacker: str
 ) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     ctx = chromium.new_context()
     try:
         page = ctx.new_page()
@@ -366,7 +348,7 @@ def test_another_origin_cannot_frame_the_dashboard(
         own = page.frame_locator("#own").locator("#own-text")
         own.wait_for()  # control: frames load on this page
         dash_frame = page.frame_locator("#dash")
-        with pytest.raises(playwright_sync.TimeoutError):
+        with pytest.raises(PlaywrightTimeoutError):
             dash_frame.locator("#_pages_content").wait_for(state="attached", timeout=8000)
         assert dash_frame.locator("#_dash-config").count() == 0
     finally:

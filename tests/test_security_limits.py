@@ -121,8 +121,9 @@ def test_absurd_since_values_are_refused_in_one_line(
 
 def test_review_windows_are_validated_and_their_reads_bounded(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dashboard import data as data_mod
-    from dashboard.data import MLFLOW_CACHE_ENTRIES, DataStore, window_bounds
+    from dashboard import sources as data_mod
+    from dashboard.store import MLFLOW_CACHE_ENTRIES, DataStore
+    from dashboard.windows import window_bounds
 
     for bad in ("10000000000000000000000h", -1, ["24h"], "0900-01-01..0950-01-01"):
         with pytest.raises(ValueError, match="time window|date range"):
@@ -133,7 +134,7 @@ def test_review_windows_are_validated_and_their_reads_bounded(
         reads.append((uri, since))
         return ReadResult()
 
-    monkeypatch.setattr(data_mod, "_read_mlflow", fake_read)
+    monkeypatch.setattr(data_mod, "read_mlflow", fake_read)
     store = DataStore(sources=["sqlite:///nowhere.db"])
     for hours in range(1001, 1001 + 3 * MLFLOW_CACHE_ENTRIES):
         store.runs(f"{hours}h")

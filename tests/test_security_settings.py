@@ -2,7 +2,7 @@
 
 Real servers on loopback: the dashboard (werkzeug in a thread) and small HTTP listeners
 that answer like an MLflow server and record every request's ``Authorization`` header;
-callbacks are driven the way a browser sends them (``dashboard.protocol``), and two real
+callbacks are driven the way a browser sends them (``benchmarks.dash_protocol``), and two real
 Chromium contexts (two visitors) check that one's Settings never change the other's
 Review. Refused URIs are checked with an audit hook: nothing is opened or connected.
 """
@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from dashboard.auth import AuthConfig, load_auth_file
-from dashboard.protocol import callback_body, dash_config
+from benchmarks.dash_protocol import callback_body, dash_config
 from dashboard.uri_policy import UriNotAllowed, UriPolicy, address_problem, origin, parse_schemes
 from tests.serving import in_thread, serve_app
 
@@ -139,7 +139,7 @@ def test_environment_credentials_go_only_to_the_configured_origin(
 def test_a_visitors_saved_uri_changes_nothing_for_others(run_dir: Path) -> None:
     """Save returns the URI to the browser's store; the server-wide URI stays as it was."""
     from dashboard.app import create_app
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
 
     with recording_server() as (visitor, got):
         app = create_app([str(run_dir)], since_hours=0, allow_private_uris=True)
@@ -158,7 +158,7 @@ def test_a_visitors_saved_uri_changes_nothing_for_others(run_dir: Path) -> None:
 
 def test_only_an_admin_changes_the_server_wide_uri(run_dir: Path, tmp_path: Path) -> None:
     from dashboard.app import create_app
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
 
     users = tmp_path / "users"
     users.write_text("alice:pw-alice:admin\nbob:pw-bob\ncarol:pass:with:colons\n")
@@ -269,7 +269,7 @@ def test_cli_flags_reach_the_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: P
                                     capsys: pytest.CaptureFixture[str]) -> None:
     import dashboard.serve
     from lrtempo.cli import main
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
 
     apps: list[Any] = []
     monkeypatch.setattr(dashboard.serve, "serve", lambda app, **kw: apps.append(app))
@@ -289,13 +289,12 @@ def test_two_browsers_keep_their_own_settings(run_dir: Path, tmp_path: Path) -> 
     """Visitor A saves a tracking URI in Settings and sees its runs; visitor B (another
     browser context) still sees the server-wide sources only. A's store is a sqlite one
     made here with the real MlflowClient (the operator allows sqlite URIs)."""
-    playwright = pytest.importorskip("playwright.sync_api")
     pytest.importorskip("mlflow")
     from mlflow import MlflowClient
 
     from dashboard.app import create_app
     from tests.fixtures_mlflow import log_run
-    from tests.test_dashboard_browser import CHROMIUM
+    from tests.browser_fixtures import launch_chromium
 
     visitor_uri = f"sqlite:///{tmp_path / 'visitor.db'}"
     client = MlflowClient(tracking_uri=visitor_uri)
@@ -303,34 +302,28 @@ def test_two_browsers_keep_their_own_settings(run_dir: Path, tmp_path: Path) -> 
     log_run(client, exp_id, "visitor_run", {"loss": [2.0 / (i + 1) + 0.1 for i in range(60)]},
             start_time=time.time() - 3600)
     app = create_app([str(run_dir)], since_hours=0, allow_uri_schemes="sqlite")
-    with serve_app(app) as base, playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu",
-                                           "--disable-dev-shm-usage"])
-        try:
-            a = browser.new_context().new_page()
-            b = browser.new_context().new_page()
-            for pg in (a, b):
-                pg.set_default_timeout(60_000)
-            a.goto(base + "/settings")
-            a.fill("#settings-uri", visitor_uri)
-            a.click("#settings-save")
-            a.wait_for_selector("#settings-save-alert")
-            assert "Saved. In this browser only" in a.inner_text("#settings-save-alert")
-            a.goto(base + "/?window=all")
-            a.wait_for_selector(".ag-row >> text=visitor_run")
-            assert a.locator(".ag-row >> text=alpha").count() == 1
-            b.goto(base + "/?window=all")
-            b.wait_for_selector(".ag-row >> text=alpha")
-            time.sleep(1.0)  # any late rows would have come by now
-            assert b.locator(".ag-row >> text=visitor_run").count() == 0
-            b.goto(base + "/settings")
-            b.wait_for_selector("#settings-server-uri")
-            assert b.input_value("#settings-uri") == ""
-            assert b.inner_text("#settings-server-uri") == "none"
-            a.goto(base + "/settings")  # a new page load: the browser kept A's settings
-            a.wait_for_function("document.querySelector('#settings-uri') && "
-                                f"document.querySelector('#settings-uri').value === "
-                                f"{json.dumps(visitor_uri)}")
-        finally:
-            browser.close()
+    with serve_app(app) as base, launch_chromium() as browser:
+        a = browser.new_context().new_page()
+        b = browser.new_context().new_page()
+        for pg in (a, b):
+            pg.set_default_timeout(60_000)
+        a.goto(base + "/settings")
+        a.fill("#settings-uri", visitor_uri)
+        a.click("#settings-save")
+        a.wait_for_selector("#settings-save-alert")
+        assert "Saved. In this browser only" in a.inner_text("#settings-save-alert")
+        a.goto(base + "/?window=all")
+        a.wait_for_selector(".ag-row >> text=visitor_run")
+        assert a.locator(".ag-row >> text=alpha").count() == 1
+        b.goto(base + "/?window=all")
+        b.wait_for_selector(".ag-row >> text=alpha")
+        time.sleep(1.0)  # any late rows would have come by now
+        assert b.locator(".ag-row >> text=visitor_run").count() == 0
+        b.goto(base + "/settings")
+        b.wait_for_selector("#settings-server-uri")
+        assert b.input_value("#settings-uri") == ""
+        assert b.inner_text("#settings-server-uri") == "none"
+        a.goto(base + "/settings")  # a new page load: the browser kept A's settings
+        a.wait_for_function("document.querySelector('#settings-uri') && "
+                            f"document.querySelector('#settings-uri').value === "
+                            f"{json.dumps(visitor_uri)}")

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 import requests
 
+from benchmarks.dash_protocol import callback_body, dash_config
 from dashboard.auth import AuthConfig, auth_config, load_roles, parse_line
-from dashboard.protocol import callback_body, dash_config
 from dashboard.writeback import ConfirmTokens, TokenRefused
 from tests.fixtures_mlflow import MlflowServer, log_run
 from tests.serving import serve_app

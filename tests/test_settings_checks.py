@@ -7,16 +7,14 @@ and a visitor's), the dashboard served by werkzeug on loopback, real headless Ch
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.serving import serve_app
-from tests.test_dashboard_browser import browser, guarded_page  # noqa: F401
 
 pytestmark = pytest.mark.browser
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 def _store(path: Path, run_name: str) -> str:
@@ -46,19 +44,15 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def base(stores: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from dashboard.app import create_app
-
+def app_args(
+    stores: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[str], dict[str, Any]]:
     logs = tmp_path_factory.mktemp("logs")
-    app = create_app([str(logs)], tracking_uri=stores[0], since_hours=0, allow_uri_schemes="sqlite")
-    with serve_app(app) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser, base: str, request):  # noqa: F811
-    with guarded_page(browser, base, request.node.name, 60_000) as pg:
-        yield pg
+    return [str(logs)], {
+        "tracking_uri": stores[0],
+        "since_hours": 0,
+        "allow_uri_schemes": "sqlite",
+    }
 
 
 def _settings(page) -> None:
@@ -141,7 +135,7 @@ def test_an_admins_save_for_everyone_is_checked_too(tmp_path: Path, typed: str, 
 
     from dashboard.app import create_app
     from dashboard.auth import AuthConfig
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
     from tests.test_security_settings import _call
 
     auth = AuthConfig(users={"alice": "pw-alice"}, admins={"alice"}, source="test")

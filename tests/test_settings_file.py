@@ -53,7 +53,7 @@ def test_home_follows_lrtempo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_the_saved_uri_applies_unless_the_command_line_gives_one(tmp_path: Path) -> None:
     from dashboard.app import create_app
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
 
     path = tmp_path / "settings.json"
     settings_file.save(path, {"tracking_uri": "http://saved:5000", "experiment": "team-a"})
@@ -69,7 +69,7 @@ def test_the_saved_uri_applies_unless_the_command_line_gives_one(tmp_path: Path)
 
 def test_an_unreadable_file_still_starts_and_settings_names_it(tmp_path: Path) -> None:
     from dashboard.app import create_app
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
     from tests.test_security_settings import _call
 
     path = tmp_path / "settings.json"
@@ -92,7 +92,7 @@ def test_an_admins_save_for_everyone_survives_a_restart(tmp_path: Path) -> None:
     pytest.importorskip("mlflow")
     from dashboard.app import create_app
     from dashboard.auth import AuthConfig
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
     from tests.test_security_settings import _call
     from tests.test_settings_checks import _store
 

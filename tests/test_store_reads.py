@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashboard.data import STORE_KEY, DataStore
-from dashboard.protocol import callback_body
+from benchmarks.dash_protocol import callback_body
+from dashboard.store import STORE_KEY, DataStore
 from tests.serving import serve_app
 
 #: Rows of the slow CSV: a few seconds to parse on this machine (2 shared cores; 600,000
@@ -92,7 +92,7 @@ def test_over_http_the_run_page_answers_during_the_re_read(
     """The same through the real Dash callback of the Run page, on a served app. The
     re-read is real and then held 20 s, so that it is still running when the answer comes
     back on any machine (a fast one finished a bare read first)."""
-    import dashboard.data as data_module
+    import dashboard.sources as data_module
     from dashboard.app import create_app
 
     real_read = data_module.read_sources

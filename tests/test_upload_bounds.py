@@ -68,7 +68,7 @@ import base64, json, resource, sys, threading
 sys.path.insert(0, sys.argv[1])
 import requests
 from dashboard.app import create_app
-from dashboard.protocol import callback_body, dash_config
+from benchmarks.dash_protocol import callback_body, dash_config
 from tests.serving import serve_app
 
 files = json.loads(sys.argv[2])
@@ -287,7 +287,7 @@ def _csv_url(rows: int, seed: int) -> str:
 def test_uploads_are_bounded_in_memory_on_disk_and_by_age(tmp_path: Path) -> None:
     from dashboard import views
     from dashboard.app import create_app
-    from dashboard.data import STORE_KEY
+    from dashboard.store import STORE_KEY
 
     app = create_app([], since_hours=0, upload_limit_mb=8, upload_memory_mb=20,
                      upload_disk_mb=6)

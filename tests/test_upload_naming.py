@@ -8,39 +8,24 @@ Chromium uploading through the page's file input, a real TensorBoard event file 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.serving import serve_app
-from tests.test_dashboard_browser import (  # noqa: F401
-    _curves,
-    browser,
-    guarded_page,
-    write_jsonl,
-)
+from tests.test_dashboard_browser import _curves, write_jsonl
 
 pytestmark = pytest.mark.browser
-playwright_sync = pytest.importorskip("playwright.sync_api")
+PAGE_TIMEOUT_MS = 60_000  # the page fixture's (tests/browser_fixtures.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENT_FILE = next((ROOT / "sample_runs" / "tensorboard").glob("*/events.out.tfevents.*"))
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from dashboard.app import create_app
-
+def app_args(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict[str, Any]]:
     logs = tmp_path_factory.mktemp("logs")
-    with serve_app(create_app([str(logs)], since_hours=0, upload_limit_mb=1)) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser, base: str, request):  # noqa: F811
-    with guarded_page(browser, base, request.node.name, 60_000) as pg:
-        yield pg
+    return [str(logs)], {"since_hours": 0, "upload_limit_mb": 1}
 
 
 def _upload(page, *files: Path) -> None:

@@ -9,7 +9,7 @@ in the middle), as the Run page's zoom callback does; when the builder has no
 ``x_range`` yet, the series are cut to the window first (same points, same code).
 The analysis is made before the clock starts (the dashboard caches it per run); the
 zoom takes the role series from the dashboard's per-run cache
-(:meth:`dashboard.data.DataStore.role_series`, filled by the page's first draw) as
+(:meth:`dashboard.store.DataStore.role_series`, filled by the page's first draw) as
 ``run_graph`` does; picking them from the run afresh (``role_series``) is reported too.
 """
 
@@ -54,7 +54,7 @@ def _window(frame, lo: float, hi: float):
 def bench(sizes: Sizes) -> list[Result]:
     import plotly.io as pio
 
-    from dashboard import figures
+    from dashboard import figures, series
 
     n = sizes.dash_points
     run, analysis = _prepared(n)
@@ -70,7 +70,7 @@ def bench(sizes: Sizes) -> list[Result]:
     lo, hi = 0.45 * n, 0.55 * n
     has_range = "x_range" in inspect.signature(figures.run_figure).parameters
 
-    from dashboard.data import DataStore
+    from dashboard.store import DataStore
 
     store = DataStore(sources=[])
     store.role_series(run, analysis.roles)  # the page's first draw fills the cache
@@ -86,7 +86,7 @@ def bench(sizes: Sizes) -> list[Result]:
 
     zoomed = best_of(zoom, sizes.repeats)
     series_t = best_of(lambda: _series(run, analysis), 1)
-    ema_t = best_of(lambda: figures.ema(train["value"].to_numpy(), 0.6), 1)
+    ema_t = best_of(lambda: series.ema(train["value"].to_numpy(), 0.6), 1)
     how = "run_figure(x_range=…)" if has_range else "series cut to the window + run_figure"
     mb = full.value / 1e6
     return [
@@ -96,7 +96,7 @@ def bench(sizes: Sizes) -> list[Result]:
                extra={"bytes": full.value, "mb": mb, "points": n}),
         Result("dashboard_zoom", zoomed.best, None, None, None, target="< 300 ms",
                met=zoomed.best < 0.3 if n >= 10_000_000 else None, size=f"10% window of {n:,}",
-               notes=f"{how}, {zoomed.label}; {zoomed.value:,} bytes; figures.ema over the "
+               notes=f"{how}, {zoomed.label}; {zoomed.value:,} bytes; series.ema over the "
                f"whole train series alone takes {ema_t.best:.2f} s, role_series "
                f"{series_t.best:.2f} s",
                extra={"bytes": zoomed.value, "x_range": has_range, "ema_s": ema_t.best,

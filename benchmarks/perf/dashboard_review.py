@@ -3,7 +3,7 @@
 The app is the dashboard pointed at the fleet folder of :mod:`.fleet_review` (1,000
 CSV runs × 10k steps at full size); the callback is POSTed to ``_dash-update-component``
 with Flask's test client, as the browser sends it (bodies built from
-``_dash-dependencies`` by :mod:`dashboard.protocol`), and every answer must hold one
+``_dash-dependencies`` by :mod:`benchmarks.dash_protocol`), and every answer must hold one
 grid row per run. Timed: the first render (every file read and analyzed, one process —
 the "peer": no cache), a re-render (a filter change or a new visitor: the analyses are
 cached per run and last step), and a Refresh click (every file read again; unchanged
@@ -24,8 +24,8 @@ VALUES = {"review-window.value": "all", "review-tag.value": "", "review-autorefr
 
 
 def bench(sizes: Sizes) -> Result:
+    from benchmarks.dash_protocol import callback_body, callback_output, dash_config
     from dashboard.app import create_app
-    from dashboard.protocol import callback_body, callback_output, dash_config
 
     folder = write_fleet(sizes.fleet_runs, sizes.fleet_steps)
     app = create_app([str(folder)], since_hours=0)

@@ -3,35 +3,31 @@ log y, all in the URL), with each run's status."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, clientside_callback, dcc, html
+from dash import ClientsideFunction, Input, Output, callback, clientside_callback, dcc, html
 
-from dashboard.data import WINDOWS, current_store, str_list
+from dashboard.controls import (
+    curve_controls,
+    log_y_value,
+    smoothing_value,
+    str_list,
+    x_mode_value,
+)
 from dashboard.figures import empty_figure
+from dashboard.store import current_store
 from dashboard.views import MAX_COMPARE as MAX_RUNS
 from dashboard.views import compare_view
+from dashboard.windows import WINDOWS
 
 dash.register_page(__name__, path="/compare", name="Compare", title="LR Tempo · Compare", order=2)
-
-
-def _smoothing(text: Any) -> float:
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
-        return 0.6
-    return min(max(v, 0.0), 0.99) if math.isfinite(v) else 0.6
 
 
 def layout(ids: str | None = None, window: str | None = None, smoothing: str | None = None,
            logy: str | None = None, x: str | None = None, **_: Any) -> html.Div:
     chosen = [i for i in (ids or "").split(",") if i][:MAX_RUNS]
-    smooth = _smoothing(smoothing)
-    x_mode = x if x in ("time", "epoch") else "step"
-    log_y = logy in ("1", "true", "log")
     window = window if window in WINDOWS else "all"
     store = current_store()
     # The chosen runs must be among the options from the start, or the dropdown drops them.
@@ -46,22 +42,9 @@ def layout(ids: str | None = None, window: str | None = None, smoothing: str | N
             dbc.Col(html.H3("Compare", className="mb-0"), width="auto"),
             dbc.Col(dcc.Dropdown(id="compare-runs", multi=True, value=chosen, options=options,
                                  placeholder="Choose runs to overlay…"), md=7),
-            dbc.Col(dbc.Checklist(id="compare-logy", options=[{"label": "log y", "value": "log"}],
-                                  value=["log"] if log_y else [], switch=True), width="auto"),
         ], className="g-2 align-items-center mb-2"),
-        dbc.Row([
-            dbc.Col([
-                html.Label("Smoothing (EMA)", className="form-label small mb-0"),
-                dcc.Slider(id="compare-smoothing", min=0, max=0.99, step=0.01, value=smooth,
-                           marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
-                           tooltip={"placement": "bottom"}),
-            ], md=4),
-            dbc.Col(dbc.RadioItems(id="compare-x", options=[
-                {"label": "step", "value": "step"},
-                {"label": "epoch", "value": "epoch"},
-                {"label": "wall time", "value": "time"}], value=x_mode, inline=True),
-                width="auto"),
-        ], className="g-3 align-items-center mb-2"),
+        html.Div(curve_controls("compare", smoothing_value(smoothing), log_y_value(logy),
+                                x_mode_value(x), slider_md=4), className="mb-2"),
         dcc.Store(id="compare-window", data=window),
         dcc.Loading(dcc.Graph(id="compare-graph", config={"displaylogo": False},
                               figure=empty_figure("choose runs to compare")), type="dot"),
@@ -98,27 +81,13 @@ def compare_options(window: str, chosen: list[str] | None):
 )
 def update_compare(run_ids: list[str] | None, logy: list[str] | None, smoothing: Any = 0.6,
                    x_mode: Any = "step"):
-    x_mode = x_mode if x_mode in ("time", "epoch") else "step"
-    return compare_view(str_list(run_ids), "log" in str_list(logy), _smoothing(smoothing),
-                        x_mode)
+    return compare_view(str_list(run_ids), log_y_value(logy), smoothing_value(smoothing),
+                        x_mode_value(x_mode))
 
 
+# The chosen runs and the controls in the URL (dashboard/assets/url_state.js).
 clientside_callback(
-    """
-    function(ids, logy, smoothing, x) {
-        const q = new URLSearchParams();
-        if (ids && ids.length) { q.set("ids", ids.join(",")); }
-        if (typeof smoothing === "number" && smoothing !== 0.6) { q.set("smoothing", String(smoothing)); }
-        if (Array.isArray(logy) && logy.includes("log")) { q.set("logy", "1"); }
-        if (x === "epoch" || x === "time") { q.set("x", x); }
-        const s = q.toString();
-        const url = window.location.pathname + (s ? "?" + s : "");
-        if (window.location.pathname + window.location.search !== url) {
-            window.history.replaceState(window.history.state, "", url);
-        }
-        return "";
-    }
-    """,
+    ClientsideFunction("lrtempo_url", "compare"),
     Output("compare-url-dummy", "children"),
     Input("compare-runs", "value"),
     Input("compare-logy", "value"),

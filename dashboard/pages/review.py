@@ -11,16 +11,19 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from analyzer.theme import STATUS_ORDER
 from dashboard.auth import current_user, may_write
-from dashboard.data import (
-    WINDOWS,
-    current_store,
-    extra_keys,
-    mlflow_problems,
-    str_list,
-    triage_rows,
-)
+from dashboard.controls import str_list
+from dashboard.health import mlflow_problems
 from dashboard.layout import error_list, mlflow_alert, status_counts
+from dashboard.review_grid import (
+    MAX_EXTRA_COLUMNS,
+    OPTIONAL_COLUMNS,
+    column_options,
+    grid_columns,
+)
+from dashboard.review_rows import extra_keys, triage_rows
+from dashboard.store import current_store
 from dashboard.sweep_views import review_sweeps, with_sweep_columns
 from dashboard.views import (
     MIN_REFRESH,
@@ -31,6 +34,7 @@ from dashboard.views import (
     refresh_seconds,
     review_data,
 )
+from dashboard.windows import WINDOWS
 from dashboard.writeback import (
     CONFIRM_KEY,
     TokenRefused,
@@ -41,100 +45,6 @@ from dashboard.writeback import (
 )
 
 dash.register_page(__name__, path="/", name="Review", title="LR Tempo · Review", order=0)
-
-STATUSES = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
-
-COLUMNS: list[dict[str, Any]] = [
-    # A long name is cut in the middle (its end stays readable), the full name on hover;
-    # runs of the same name carry what tells them apart (``run_suffix``).
-    {"field": "run", "headerName": "Run", "cellRenderer": "RunLink", "minWidth": 190, "flex": 3,
-     "filter": "agTextColumnFilter", "tooltipField": "run"},
-    {"field": "spark", "headerName": "Loss", "cellRenderer": "Sparkline", "width": 76,
-     "cellDataType": False, "sortable": False, "filter": False},
-    {"field": "experiment", "headerName": "Experiment", "filter": "agTextColumnFilter",
-     "minWidth": 84, "flex": 1, "tooltipField": "experiment"},
-    {"field": "user", "headerName": "User", "width": 72, "filter": "agTextColumnFilter",
-     "tooltipField": "user"},
-    # Source is offered by the column chooser (the grid fits 1440 px without it).
-    {"field": "source", "headerName": "Source", "width": 72, "filter": False, "hide": True},
-    {"field": "state", "headerName": "State", "cellRenderer": "RunState", "width": 84,
-     "filter": "agTextColumnFilter", "headerTooltip": "MLflow run state"},
-    # Sorts by the time; shows month-day and time (the full date on hover).
-    {"field": "start_ts", "colId": "start", "headerName": "Start (UTC)", "width": 98,
-     "filter": False, "cellDataType": "number", "tooltipField": "start",
-     "valueFormatter": {"function": "params.data ? params.data.start_short : ''"}},
-    {"field": "duration", "headerName": "Duration", "width": 72, "filter": False,
-     "sortable": False},
-    # Trouble first: the column sorts by the row's triage position (severity, then the
-    # finding's confidence, then the latest start; see dashboard.data.triage_rows).
-    {"field": "triage", "colId": "status", "headerName": "Status", "cellRenderer": "StatusBadge",
-     "initialSort": "asc", "width": 132, "cellDataType": "number",
-     "filter": "agTextColumnFilter",
-     "filterValueGetter": {"function": "params.data ? params.data.status : ''"},
-     "headerTooltip": "Sorted trouble first: divergence, oscillation, overfitting, "
-                      "stagnation, insufficient data, healthy; then confidence, then recency"},
-    {"field": "finding", "headerName": "Worst finding", "flex": 2, "minWidth": 105,
-     "tooltipField": "finding", "filter": "agTextColumnFilter"},
-    # The line people read (``decrease LR 3e-3 → 3e-4 (×0.1)``) over the machine number:
-    # the column sorts by the current LR, numerically, not by its text.
-    {"field": "lr_current", "colId": "lr", "headerName": "Suggestion (LR)", "flex": 3, "minWidth": 170,
-     "valueFormatter": {"function": "params.data ? params.data.lr : ''"},
-     "tooltipField": "lr", "cellDataType": "number", "filter": False},
-    # The LR its sweep recommends (↑/↓: the best was the largest/smallest tried), for a run
-    # of a sweep, linking to the sweep on the Sweeps page. Min widths above leave it room.
-    {"field": "sweep_text", "headerName": "Sweep", "cellRenderer": "SweepLink", "width": 76,
-     "tooltipField": "sweep_tip", "filter": "agTextColumnFilter"},
-    # The best validation loss and its step; sorts by the loss, numerically.
-    {"field": "best_val", "colId": "best_val", "headerName": "Best val @ step", "width": 114,
-     "headerTooltip": "the best validation loss and the step it was reached at",
-     "valueFormatter": {"function": "params.data ? params.data.best_val_text : ''"},
-     "tooltipField": "best_val_text", "cellDataType": "number", "filter": False},
-    {"field": "mlflow_url", "headerName": "MLflow", "cellRenderer": "ExternalLink", "width": 70,
-     "sortable": False, "filter": False},
-]
-
-#: Params and metrics offered by the column chooser (the most common first).
-MAX_EXTRA_OPTIONS = 300
-#: Columns the chooser may add at once.
-MAX_EXTRA_COLUMNS = 12
-
-
-#: Grid columns hidden unless chosen (``col:FIELD`` in the chooser), with their labels.
-OPTIONAL_COLUMNS: dict[str, str] = {"col:source": "Source"}
-
-
-def grid_columns(chosen: list[str]) -> list[dict[str, Any]]:
-    """:data:`COLUMNS` with the chosen optional columns shown and the chosen params and
-    metrics (:func:`extra_column`) after the LR column."""
-    shown = {k.partition(":")[2] for k in chosen if k in OPTIONAL_COLUMNS}
-    base = [dict(c, hide=c["field"] not in shown) if f"col:{c['field']}" in OPTIONAL_COLUMNS
-            else c for c in COLUMNS]
-    at = next(i for i, c in enumerate(base) if c.get("colId") == "lr") + 1
-    extras = [extra_column(k) for k in chosen if k.startswith(("param:", "metric:"))]
-    return base[:at] + extras + base[at:]
-
-
-def extra_column(key: str) -> dict[str, Any]:
-    """A grid column for ``param:NAME`` or ``metric:NAME`` (numbers to 3 significant digits)."""
-    kind, _, name = key.partition(":")
-    return {"field": key, "colId": key, "headerName": name, "width": 112,
-            "headerTooltip": f"MLflow {kind} {name}" + (" (last value)" if kind == "metric" else ""),
-            "valueFormatter": {"function": "sig3(params.value)"}, "tooltipField": key,
-            "filter": "agTextColumnFilter"}
-
-
-def column_options(runs_keys: list[list[str]], chosen: list[str]) -> list[dict[str, str]]:
-    """The chooser's options: params, then metrics, most common first (chosen ones kept)."""
-    from collections import Counter
-
-    seen: Counter[str] = Counter(k for keys in runs_keys for k in keys)
-    keys = [k for k, _ in sorted(seen.items(), key=lambda kv: (not kv[0].startswith("param:"),
-                                                               -kv[1], kv[0]))]
-    keys = keys[:MAX_EXTRA_OPTIONS] + [k for k in chosen
-                                       if k not in seen and k not in OPTIONAL_COLUMNS]
-    return ([{"label": label, "value": k} for k, label in OPTIONAL_COLUMNS.items()]
-            + [{"label": k.replace(":", ": ", 1), "value": k} for k in keys])
-
 
 #: Auto-refresh choices (seconds; 0 = off). A URL may ask for another period (5 s or more).
 REFRESH_CHOICES: dict[int, str] = {0: "Auto-refresh off", 30: "every 30 s", 60: "every 1 min",
@@ -195,7 +105,7 @@ def layout(window: str | None = None, experiment: str | None = None, status: str
             dbc.Col(dbc.Input(id="review-tag", placeholder="tag: key=value, key", value=tag or "",
                               debounce=True, size="sm", type="text"), md=2),
             dbc.Col(dcc.Dropdown(id="review-status", placeholder="Any status",
-                                 options=[{"label": s.replace("_", " "), "value": s} for s in STATUSES],
+                                 options=[{"label": s.replace("_", " "), "value": s} for s in STATUS_ORDER],
                                  value=status or None, clearable=True), md=2),
             dbc.Col(dcc.Link("Compare selected (0)", id="review-compare-link", href="/compare",
                              className="btn btn-sm btn-outline-primary"), width="auto"),
@@ -388,30 +298,7 @@ def save_columns(value: Any, saved: Any):
 # local storage; those of a page load that were not there before are marked (the Run
 # cell reads window.lrtempoNewIds). The first review in a browser marks none.
 clientside_callback(
-    """
-    function(rows) {
-        const KEY = "lrtempo.seenRuns", MAX = 20000;
-        let stored = null;
-        try { stored = JSON.parse(window.localStorage.getItem(KEY) || "null"); } catch (e) {}
-        if (!window.lrtempoSeenAtLoad) {
-            window.lrtempoSeenAtLoad = new Set(Array.isArray(stored) ? stored : []);
-            window.lrtempoFirstReview = !Array.isArray(stored);
-        }
-        const ids = (Array.isArray(rows) ? rows : []).map(r => String(r && r.id));
-        const fresh = window.lrtempoFirstReview ? []
-            : ids.filter(id => !window.lrtempoSeenAtLoad.has(id));
-        window.lrtempoNewIds = new Set(fresh);
-        const keep = Array.from(new Set((Array.isArray(stored) ? stored : []).concat(ids)));
-        try { window.localStorage.setItem(KEY, JSON.stringify(keep.slice(-MAX))); } catch (e) {}
-        if (window.dash_ag_grid && dash_ag_grid.getApiAsync) {
-            dash_ag_grid.getApiAsync("review-grid").then(api => api.refreshCells(
-                {columns: ["run"], force: true})).catch(() => null);
-        }
-        if (!fresh.length) { return ""; }
-        return fresh.length + " run" + (fresh.length === 1 ? "" : "s")
-            + " new since your last review (marked new)";
-    }
-    """,
+    dash.ClientsideFunction("lrtempo_review", "markNew"),  # dashboard/assets/review_new.js
     Output("review-new", "children"),
     Input("review-grid", "rowData"),
 )
@@ -528,27 +415,9 @@ def compare_link(selected: list[dict[str, Any]] | None):
     return href, f"Compare selected ({len(ids)})"
 
 
-# Keep the URL shareable without re-rendering the page: replaceState does not notify
-# dcc.Location, so the page keeps its state.
+# The filters in the URL, so the view can be shared (dashboard/assets/url_state.js).
 clientside_callback(
-    """
-    function(window_, start, end, experiment, status, user, tag, refresh) {
-        const q = new URLSearchParams();
-        if (window_ === "custom") {
-            if (start && end) { q.set("window", start.slice(0, 10) + ".." + end.slice(0, 10)); }
-        } else if (window_) { q.set("window", window_); }
-        if (experiment) { q.set("experiment", experiment); }
-        if (status) { q.set("status", status); }
-        if (user) { q.set("user", user); }
-        if (tag) { q.set("tag", tag); }
-        if (refresh) { q.set("refresh", String(refresh)); }
-        const url = window.location.pathname + "?" + q.toString();
-        if (window.location.pathname + window.location.search !== url) {
-            window.history.replaceState(window.history.state, "", url);
-        }
-        return "";
-    }
-    """,
+    dash.ClientsideFunction("lrtempo_url", "review"),
     Output("review-url-dummy", "children"),
     *FILTER_INPUTS,
     Input("review-autorefresh", "value"),

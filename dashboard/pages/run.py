@@ -8,26 +8,18 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from dashboard.controls import curve_controls, log_y_value, smoothing_value, x_mode_value
 from dashboard.figures import empty_figure
 from dashboard.sweep_views import range_test_view
-from dashboard.views import run_graph, run_view, zoom_from_url, zoom_state
+from dashboard.views import run_graph, run_view
+from dashboard.zoom import zoom_from_url, zoom_state
 
 dash.register_page(__name__, path="/run", name="Run", title="LR Tempo · Run", order=1)
 
 
-def _float(text: Any, default: float, lo: float, hi: float) -> float:
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
-        return default
-    return min(max(v, lo), hi)
-
-
 def layout(id: str | None = None, smoothing: str | None = None, logy: str | None = None,
            x: str | None = None, xr: str | None = None, **_: Any) -> html.Div:
-    smooth = _float(smoothing, 0.6, 0.0, 0.99)
-    x_mode = x if x in ("time", "epoch") else "step"
-    log_y = logy in ("1", "true", "log")
+    x_mode, log_y = x_mode_value(x), log_y_value(logy)
     return html.Div([
         dcc.Store(id="run-id", data=id),
         dcc.Store(id="run-zoom", data=zoom_from_url(xr, x_mode, log_y)),
@@ -35,25 +27,8 @@ def layout(id: str | None = None, smoothing: str | None = None, logy: str | None
         html.Div(id="run-header", className="mb-2"),
         dbc.Row([
             dbc.Col([
-                dbc.Card(dbc.CardBody([
-                    dbc.Row([
-                        dbc.Col([
-                            html.Label("Smoothing (EMA)", className="form-label small mb-0"),
-                            dcc.Slider(id="run-smoothing", min=0, max=0.99, step=0.01, value=smooth,
-                                       marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
-                                       tooltip={"placement": "bottom"}),
-                        ], md=6),
-                        dbc.Col(dbc.Checklist(id="run-logy", options=[{"label": "log y", "value": "log"}],
-                                              value=["log"] if log_y else [],
-                                              switch=True), width="auto"),
-                        dbc.Col(dbc.RadioItems(id="run-x", options=[
-                            {"label": "step", "value": "step"},
-                            {"label": "epoch", "value": "epoch"},
-                            {"label": "wall time", "value": "time"}],
-                            value=x_mode, inline=True),
-                            width="auto"),
-                    ], className="g-3 align-items-center"),
-                ]), className="mb-2"),
+                dbc.Card(dbc.CardBody(curve_controls("run", smoothing_value(smoothing), log_y,
+                                                     x_mode)), className="mb-2"),
                 dcc.Loading(dcc.Graph(id="run-graph", config={"displaylogo": False},
                                       figure=empty_figure("loading…")), type="dot"),
             ], lg=9),
@@ -102,8 +77,7 @@ def update_graph(run_id: str | None, smoothing: float, logy: list[str], x_mode: 
         zoom = None
     if not isinstance(relayout, dict):
         relayout = None
-    log_y = isinstance(logy, list) and "log" in logy
-    x_mode = x_mode if isinstance(x_mode, str) and x_mode else "step"
+    log_y, x_mode, smoothing = log_y_value(logy), x_mode_value(x_mode), smoothing_value(smoothing)
     # A new page's first call may name the (still empty) relayout store as its trigger.
     if ctx.triggered_id == "run-relayout-x" and relayout is not None:
         zoom = zoom_state(relayout, zoom, x_mode, log_y)
@@ -130,26 +104,9 @@ clientside_callback(
 )
 
 
+# The controls and the zoom in the URL (dashboard/assets/url_state.js).
 clientside_callback(
-    """
-    function(runId, smoothing, logy, x, zoom) {
-        if (!runId) { return ""; }
-        const q = new URLSearchParams();
-        q.set("id", runId);
-        if (smoothing !== 0.6 && smoothing !== undefined && smoothing !== null) { q.set("smoothing", smoothing); }
-        if (logy && logy.length) { q.set("logy", "1"); }
-        if (x && x !== "step") { q.set("x", x); }
-        const rev = (x || "step") + "-" + ((logy && logy.length) ? "True" : "False");
-        if (zoom && zoom.range && zoom.rev === rev) {
-            q.set("xr", zoom.range.map(v => Number(v.toPrecision(8))).join(","));
-        }
-        const url = window.location.pathname + "?" + q.toString();
-        if (window.location.pathname + window.location.search !== url) {
-            window.history.replaceState(window.history.state, "", url);
-        }
-        return "";
-    }
-    """,
+    dash.ClientsideFunction("lrtempo_url", "run"),
     Output("run-url-dummy", "children"),
     Input("run-id", "data"),
     Input("run-smoothing", "value"),

@@ -23,8 +23,8 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 
 from dashboard import settings_file
 from dashboard.auth import is_admin
-from dashboard.data import current_store
 from dashboard.settings_file import SETTINGS_KEY, SettingsFile
+from dashboard.store import current_store
 from dashboard.uri_policy import UriNotAllowed
 from dashboard.views import _check_connection, check_uri
 

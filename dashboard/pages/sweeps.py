@@ -8,9 +8,10 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html
 
-from dashboard.data import WINDOWS, current_store
+from dashboard.store import current_store
 from dashboard.sweep_views import sweeps_view
 from dashboard.views import ReviewFilters
+from dashboard.windows import WINDOWS
 
 dash.register_page(__name__, path="/sweeps", name="Sweeps", title="LR Tempo · Sweeps", order=1)
 

@@ -13,7 +13,8 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from dashboard.data import current_store, str_list
+from dashboard.controls import str_list
+from dashboard.store import current_store
 from dashboard.uploads import size_text
 from dashboard.views import handle_uploads
 

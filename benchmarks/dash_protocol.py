@@ -1,6 +1,6 @@
 """Dash's HTTP protocol from the client side: what a browser sends to run a callback.
 
-Used by the load test and the review benchmark to drive the real callbacks without a
+Used by the tests (load, security, callback fuzz) and the review benchmark to drive the real callbacks without a
 browser (the renderer builds the same bodies from ``_dash-dependencies``).
 """
 
@@ -13,7 +13,9 @@ from typing import Any
 
 def dash_config(html: str) -> dict[str, Any]:
     """The ``_dash-config`` JSON a Dash page carries (its ``end_id`` goes on each callback)."""
-    m = re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>', html, re.DOTALL)
+    m = re.search(
+        r'<script id="_dash-config" type="application/json">(.*?)</script>', html, re.DOTALL
+    )
     return json.loads(m.group(1)) if m else {}
 
 
@@ -30,7 +32,9 @@ def callback_output(deps: list[dict[str, Any]], first: str) -> str:
     raise ValueError(f"no callback for {first!r} in _dash-dependencies")
 
 
-def callback_body(deps: list[dict[str, Any]], output: str, values: dict[str, Any]) -> dict[str, Any]:
+def callback_body(
+    deps: list[dict[str, Any]], output: str, values: dict[str, Any]
+) -> dict[str, Any]:
     """The ``_dash-update-component`` body for the callback of ``output``, as the renderer
     builds it from ``_dash-dependencies``; ``values`` maps ``"id.property"`` to a value
     (props without one are sent without a value, like a browser's unset props)."""
@@ -40,10 +44,18 @@ def callback_body(deps: list[dict[str, Any]], output: str, values: dict[str, Any
 
     def item(x: dict[str, Any]) -> dict[str, Any]:
         key = f"{x['id']}.{x['property']}"
-        return {"id": x["id"], "property": x["property"], **({"value": values[key]}
-                                                              if key in values else {})}
+        return {
+            "id": x["id"],
+            "property": x["property"],
+            **({"value": values[key]} if key in values else {}),
+        }
 
     multi = output.startswith("..")
     outputs = [_prop(o) for o in output[2:-2].split("...")] if multi else _prop(output)
-    return {"output": output, "outputs": outputs, "inputs": [item(x) for x in dep["inputs"]],
-            "state": [item(x) for x in dep.get("state", [])], "changedPropIds": []}
+    return {
+        "output": output,
+        "outputs": outputs,
+        "inputs": [item(x) for x in dep["inputs"]],
+        "state": [item(x) for x in dep.get("state", [])],
+        "changedPropIds": [],
+    }

@@ -1,0 +1,89 @@
+"""The dashboard's look: status colours (one palette with the reports, from
+:mod:`analyzer.theme`) and how numbers and run text are written into figures.
+
+Text that comes from runs (names, messages, evidence keys) is escaped with
+:func:`plain` before it goes into a figure: Plotly renders a small HTML subset in
+trace names and hover text, and a run name must show as the characters it has.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+
+from analyzer import lrtext
+from analyzer.theme import (
+    KIND_COLORS,
+    LR_COLOR,
+    RUN_PALETTE,
+    STATUS_BADGE,
+    STATUS_COLORS,
+    STATUS_ORDER,
+    TRAIN_COLOR,
+    VAL_COLOR,
+)
+
+__all__ = [
+    "KIND_COLORS",
+    "LR_COLOR",
+    "RUN_PALETTE",
+    "STATUS_BADGE",
+    "STATUS_COLORS",
+    "STATUS_ORDER",
+    "TRAIN_COLOR",
+    "VAL_COLOR",
+    "format_lr",
+    "format_number",
+    "log_ticks",
+    "lr_labels",
+    "plain",
+]
+
+
+def plain(text: object) -> str:
+    """``text`` escaped so Plotly shows it literally (no tags, no links)."""
+    return html.escape(str(text), quote=False)
+
+
+def format_lr(value: float | None) -> str:
+    """A learning rate as people write it (``3e-4``, ``0.1``): :func:`analyzer.lrtext.format_lr`."""
+    return lrtext.format_lr(value)
+
+
+def format_number(value: object, key: str = "") -> str:
+    """An evidence value (:func:`analyzer.lrtext.format_number`); ``""`` for None/NaN."""
+    return lrtext.format_number(value, key) or ""
+
+
+def lr_labels(values: np.ndarray) -> list[str]:
+    """Hover labels of LR points in the one LR format (:func:`analyzer.lrtext.format_lr`)."""
+    return [format_lr(v) for v in np.asarray(values, dtype=np.float64)]
+
+
+def log_ticks(values: np.ndarray) -> tuple[list[float], list[str], list[float]]:
+    """Tick values, labels and a ``[log10 lo, log10 hi]`` range for a log LR axis.
+
+    Decades when the values span two or more; otherwise a few rounded values between
+    the extremes, so a short range does not get a crowd of minor labels.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return [], [], [-4.0, -2.0]
+    lo, hi = float(v.min()), float(v.max())
+    llo, lhi = math.log10(lo), math.log10(hi)
+    pad = max((lhi - llo) * 0.08, 0.15)
+    rng = [llo - pad, lhi + pad]
+    if math.floor(lhi) - math.ceil(llo) >= 1:
+        ticks = [10.0**d for d in range(math.ceil(llo), math.floor(lhi) + 1)]
+        step = max(1, len(ticks) // 6)
+        ticks = ticks[::step]
+        return ticks, [f"1e{round(math.log10(t))}" for t in ticks], rng
+    if hi / lo < 1.001:
+        ticks = [lo]
+    else:
+        ticks = sorted({float(f"{t:.1g}") for t in np.geomspace(lo, hi, 4)})
+        ticks = [t for t in ticks if 10 ** rng[0] <= t <= 10 ** rng[1]] or [lo, hi]
+    return ticks, [format_lr(t) for t in ticks], rng
