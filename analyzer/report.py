@@ -22,17 +22,12 @@ from .lrtext import evidence_readable, format_lr, lr_change, plain_advice, worst
 from .model import Run, RunMeta
 from .roles import role_series
 from .sweeps import Sweep, reconcile
+from .theme import BADGE_HEX, DARK_TEXT, STATUS_ORDER
 
 SCHEMA = "lrtempo.analysis/1"
-STATUS_ORDER = ("divergence", "oscillation", "overfitting", "stagnation", "insufficient_data", "healthy")
-#: The dashboard's badge colours (its Bootstrap 5 theme: danger, warning, primary,
-#: secondary, success, light), so a report and the Review page look alike.
-KIND_COLOURS = {
-    "divergence": "#dc3545", "oscillation": "#ffc107", "overfitting": "#0d6efd",
-    "stagnation": "#6c757d", "healthy": "#198754", "insufficient_data": "#f8f9fa",
-}
-#: Badges whose background needs dark text (as the dashboard's ``text-dark``).
-DARK_TEXT = frozenset({"oscillation", "insufficient_data"})
+#: The dashboard's badge colours (:data:`analyzer.theme.BADGE_HEX`), so a report and the
+#: Review page look alike.
+KIND_COLOURS = BADGE_HEX
 
 
 def is_running(meta: RunMeta) -> bool:

@@ -32,27 +32,15 @@ from .series import (
 from .theme import (
     KIND_COLORS,
     LR_COLOR,
-    STATUS_COLORS,
     TRAIN_COLOR,
     VAL_COLOR,
-    format_lr,
     log_ticks,
     lr_labels,
     plain,
 )
 from .zoom import view_rev
 
-# STATUS_COLORS, format_lr and plain: for dashboard/sweep_figures.py until it imports
-# them from dashboard.theme.
-__all__ = [
-    "STATUS_COLORS",
-    "XMode",
-    "empty_figure",
-    "finding_hover",
-    "format_lr",
-    "plain",
-    "run_figure",
-]
+__all__ = ["XMode", "empty_figure", "finding_hover", "run_figure"]
 
 XMode = Literal["step", "time", "epoch"]
 

@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from analyzer.range_test import RangeTest, smooth
 from analyzer.sweeps import Sweep
 
-from .figures import STATUS_COLORS, format_lr, plain
+from .theme import STATUS_COLORS, format_lr, plain
 
 #: Order of the status traces (and of the legend).
 STATUS_ORDER = (

@@ -102,7 +102,7 @@ def _wait_sweep_graph(page) -> None:
 def test_sweeps_page_plots_the_sweep_and_a_click_opens_the_run(
     page, mlflow_server, sweep_store
 ) -> None:
-    from dashboard.figures import STATUS_COLORS
+    from dashboard.theme import STATUS_COLORS
 
     expected = _expected_sweep(mlflow_server.url)
     open_page(page, f"/sweeps?window=all&experiment={EXPERIMENT}")

@@ -11,9 +11,9 @@ import pytest
 
 from analyzer.range_test import read_range_test
 from analyzer.sweeps import SweepPoint, find_sweeps
-from dashboard.figures import STATUS_COLORS
 from dashboard.sweep_figures import range_test_figure, sweep_figure
 from dashboard.sweep_views import sweep_label, sweep_short, sweeps_href, with_sweep_columns
+from dashboard.theme import STATUS_COLORS
 from dashboard.views import ReviewFilters
 
 XSS = "<img src=x onerror=alert(1)>"

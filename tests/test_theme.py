@@ -1,5 +1,5 @@
 """One palette: the statuses' order and badge colours in analyzer/theme.py are those of the
-dashboard's stylesheet and of the reports (until analyzer/report.py imports them)."""
+dashboard's stylesheet and of the reports."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def test_badge_colours_are_the_stylesheets() -> None:
 
 
 def test_reports_and_dashboard_share_the_palette() -> None:
-    assert report.STATUS_ORDER == theme.STATUS_ORDER
-    assert dict(report.KIND_COLOURS) == dict(theme.BADGE_HEX)
-    assert set(report.DARK_TEXT) == set(theme.DARK_TEXT)
+    assert report.STATUS_ORDER is theme.STATUS_ORDER
+    assert report.KIND_COLOURS is theme.BADGE_HEX
+    assert report.DARK_TEXT is theme.DARK_TEXT
     assert dash_theme.STATUS_BADGE is theme.STATUS_BADGE
     assert dash_theme.STATUS_COLORS is theme.STATUS_COLORS
 
