@@ -118,3 +118,14 @@ def test_the_scan_catches_a_missing_or_unknown_kind() -> None:
         "raise SourceError(loc, *self._down)\n"
     )
     assert kindless(src, "fake.py") == ["fake.py:1", "fake.py:2"]
+
+
+def test_read_sources_keeps_the_kind_beside_the_error(tmp_path: Path) -> None:
+    """Code reads a failed store's kind from ``ReadResult.error_kinds``; the error entries
+    (what the JSON report holds) are unchanged."""
+    from analyzer.readers import read_sources
+
+    dead, missing = f"http://127.0.0.1:{free_port()}", f"sqlite:///{tmp_path / 'no.db'}"
+    result = read_sources([dead, missing])
+    assert [sorted(e) for e in result.errors] == [["error", "location"]] * 2
+    assert result.error_kinds == {dead: "unreachable", missing: "unreachable"}
