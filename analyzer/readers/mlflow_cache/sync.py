@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import SourceError
 from ..mlflow_store.http_transport import WORKERS
-from ..mlflow_store.shared import _frame, _redact_exc, _wanted
+from ..mlflow_store.shared import HISTORY_ERRORS, _frame, _history_error, _wanted
 from .store import TERMINAL, Arrays, Entry, MetricCache, Series
 
 
@@ -133,10 +132,8 @@ def _gather(
         else:
             try:
                 whole, arrays = fut.result()
-            except SourceError as exc:
-                return f"cannot read metric '{key}': {exc.reason}"
-            except (ValueError, KeyError, TypeError) as exc:
-                return f"unexpected history of metric '{key}' from the server: {_redact_exc(exc)}"
+            except HISTORY_ERRORS as exc:
+                return _history_error(key, exc)
             if not whole:
                 assert entry is not None
                 arrays = merge(entry.series[key].arrays, arrays, p.start)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ...errors import SourceError
 from .http_transport import RETRIES, TIMEOUT, WORKERS, _ApiError, _HttpClient
-from .shared import _frame, _meta, _Query, _Record, _redact_exc, _wanted
+from .shared import HISTORY_ERRORS, _frame, _history_error, _meta, _Query, _Record, _wanted
 
 #: Points per ``metrics/get-history`` page (MLflow's own limit for this call).
 HISTORY_PAGE_SIZE = 25_000
@@ -327,10 +327,8 @@ def _collect(futures: list[tuple[str, Future]]) -> pd.DataFrame | str:
     for key, fut in futures:
         try:
             parts.append(fut.result())
-        except SourceError as exc:
-            return f"cannot read metric '{key}': {exc.reason}"
-        except (ValueError, KeyError, TypeError) as exc:
-            return f"unexpected history of metric '{key}' from the server: {_redact_exc(exc)}"
+        except HISTORY_ERRORS as exc:
+            return _history_error(key, exc)
     return _frame(parts)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ...errors import SourceError
 from ...model import RunMeta, empty_frame, finalize_frame, frame_from_columns
 
 URI_HELP = "use http(s)://host:port, sqlite:///path/mlflow.db or file:///path/mlruns"
@@ -128,3 +129,14 @@ def _wanted(keys: Iterable[str], metrics: Sequence[str] | None) -> list[str]:
 def _strip_credentials(uri: str) -> str:
     """The URI without ``user:password@``."""
     return re.sub(r"^([A-Za-z][\w+.-]*://)[^/?#]*@", r"\1", uri)
+
+
+#: What fetching one metric's history may raise that fails only that run.
+HISTORY_ERRORS = (SourceError, ValueError, KeyError, TypeError)
+
+
+def _history_error(key: str, exc: Exception) -> str:
+    """The run's error when fetching metric ``key`` raised ``exc`` (:data:`HISTORY_ERRORS`)."""
+    if isinstance(exc, SourceError):
+        return f"cannot read metric '{key}': {exc.reason}"
+    return f"unexpected history of metric '{key}' from the server: {_redact_exc(exc)}"
