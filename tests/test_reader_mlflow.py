@@ -965,3 +965,14 @@ def test_a_server_that_never_stops_paging_is_cut_off(
         read_mlflow(endless.url)
     assert info.value.kind == "limit"
     assert len(endless.requests) == 5
+
+
+def test_a_server_that_repeats_its_page_token_is_cut_off(stub: Callable[[Route], Stub]) -> None:
+    def route(path: str, query: dict[str, list[str]], body: dict) -> tuple:
+        return 200, JSON, json.dumps({"experiments": [], "next_page_token": "same"})
+
+    looping = stub(route)
+    with pytest.raises(SourceError, match="repeated a page token; paging stopped") as info:
+        read_mlflow(looping.url)
+    assert info.value.kind == "bad_data"
+    assert len(looping.requests) == 2

@@ -99,6 +99,7 @@ def test_the_byte_cap_stops_fat_pages(monkeypatch: pytest.MonkeyPatch) -> None:
         mlflow_store.read_mlflow(stub.url)
     assert err.value.reason == ("the runs/search listing passed 4 MiB of answers without an "
                                 "end; paging stopped (is this an MLflow server?)")
+    assert err.value.kind == "limit"
     monkeypatch.setenv("LRTEMPO_MLFLOW_MAX_RUNS", "lots")
     with pytest.raises(SourceError, match="must be a whole number of runs above 0, not 'lots'"):
         mlflow_store.max_listed_runs()
