@@ -126,7 +126,8 @@ def _scan_windows(
             part.problem_at += offset
         if not chunk or offset + len(data) >= size or part.problem not in (None, "truncated"):
             break  # the end, or a bad record: the rest of the file is not read
-        cut = len(data) if part.problem is None else part.problem_at - offset
+        at = part.problem_at  # set with every problem (see _tfrecord._Framing)
+        cut = len(data) if part.problem is None or at is None else at - offset
         if len(data) - cut >= 8 and _LENGTH.unpack_from(data, cut)[0] > MAX_RECORD_BYTES:
             part.problem = f"record over {human_bytes(MAX_RECORD_BYTES)}"
             break

@@ -190,7 +190,7 @@ def _metric_file(path: Path, key: str) -> tuple[str, np.ndarray, np.ndarray, np.
         stamps.append(int(fields[0]))
         values.append(float(fields[1]))
         steps.append(int(fields[2]) if len(fields) == 3 else 0)
-    order = (
+    order: np.ndarray | list[int] = (
         np.lexsort((np.asarray(values), np.asarray(steps), np.asarray(stamps))) if stamps else []
     )
     return (
