@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from google.protobuf.message import DecodeError
 from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.compat.proto.tensor_pb2 import TensorProto
 
 from ._tfrecord import _Framing, _gather
 
@@ -53,16 +55,16 @@ class _Points:
     walls: np.ndarray
 
 
-def tensor_scalar(tensor: object) -> float | None:
+def tensor_scalar(tensor: TensorProto) -> float | None:
     """The value of a one-element numeric ``TensorProto``; ``None`` for anything else."""
-    dtype = tensor.dtype  # type: ignore[attr-defined]
+    dtype = tensor.dtype
     spec = _DT_FIELDS.get(dtype)
     if spec is None:
         return None
-    dims = tensor.tensor_shape.dim  # type: ignore[attr-defined]
+    dims = tensor.tensor_shape.dim
     if any(d.size != 1 for d in dims):
         return None
-    content = tensor.tensor_content  # type: ignore[attr-defined]
+    content = tensor.tensor_content
     if content:
         np_dtype = np.dtype(spec[1])
         if len(content) != np_dtype.itemsize:
@@ -219,21 +221,21 @@ def _decode_slow(
     )
 
 
-def _summary_scalar(v: object, plugins: dict[str, str]) -> float | None:
+def _summary_scalar(v: Summary.Value, plugins: dict[str, str]) -> float | None:
     """The scalar of one ``Summary.Value``, remembering the tag's plugin; else ``None``."""
-    kind = v.WhichOneof("value")  # type: ignore[attr-defined]
+    kind = v.WhichOneof("value")
     if kind == "simple_value":
-        return float(v.simple_value)  # type: ignore[attr-defined]
+        return float(v.simple_value)
     if kind != "tensor":
-        if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:  # type: ignore[attr-defined]
-            plugins[v.tag] = v.metadata.plugin_data.plugin_name  # type: ignore[attr-defined]
+        if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:
+            plugins[v.tag] = v.metadata.plugin_data.plugin_name
         return None
-    tag = v.tag  # type: ignore[attr-defined]
-    if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:  # type: ignore[attr-defined]
-        plugins[tag] = v.metadata.plugin_data.plugin_name  # type: ignore[attr-defined]
+    tag = v.tag
+    if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:
+        plugins[tag] = v.metadata.plugin_data.plugin_name
     if plugins.get(tag) != SCALARS_PLUGIN:
         return None
-    return tensor_scalar(v.tensor)  # type: ignore[attr-defined]
+    return tensor_scalar(v.tensor)
 
 
 def _merge(
