@@ -6,11 +6,38 @@
 
 Every error message is one line a person can act on; the CLI prints it through
 :func:`printable`, so a file name cannot break that line or drive the terminal.
+A :class:`SourceError` also carries a ``kind`` (one of :data:`SOURCE_ERROR_KINDS`) that
+code reads instead of the message's words.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
+
+#: What went wrong with a source, for code (the message is for people):
+#: ``bad_uri`` the URI or path names no store LR Tempo reads; ``config`` a setting
+#: (environment variable) is invalid; ``unreachable`` no connection, or no such local
+#: store; ``timeout`` the server did not answer in time; ``rate_limited`` HTTP 429 after
+#: the retries; ``auth`` access refused (HTTP 401/403); ``not_found`` the experiment
+#: (or other resource asked for) does not exist; ``not_mlflow`` the address answers but
+#: is not an MLflow store; ``server_error`` the server failed (HTTP 5xx, an MLflow error,
+#: a connection dropped mid-answer); ``bad_data`` the store's content or an answer cannot
+#: be read; ``limit`` a safety limit stopped the read (too large, too many pages or runs).
+SourceErrorKind = Literal[
+    "bad_uri",
+    "config",
+    "unreachable",
+    "timeout",
+    "rate_limited",
+    "auth",
+    "not_found",
+    "not_mlflow",
+    "server_error",
+    "bad_data",
+    "limit",
+]
+SOURCE_ERROR_KINDS: frozenset[str] = frozenset(get_args(SourceErrorKind))
 
 #: Control characters (C0 but tab, DEL, C1), Unicode line breaks and bidi overrides.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -20,6 +47,7 @@ _ESCAPES = {"\n": "\\n", "\r": "\\r"}
 def printable(text: str) -> str:
     """``text`` as one line: control characters, line separators and bidi overrides shown
     as escapes (``\\n``, ``\\x1b``, ``\\u202e``) instead of acting on the terminal."""
+
     def escape(m: re.Match[str]) -> str:
         ch = m.group()
         return _ESCAPES.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
@@ -46,9 +74,13 @@ class ReaderError(LRTempoError):
 
 
 class SourceError(LRTempoError):
-    """A source that is not a log LR Tempo knows, or a server that cannot be used."""
+    """A source that is not a log LR Tempo knows, or a server that cannot be used.
 
-    def __init__(self, location: str, message: str) -> None:
+    ``kind`` says what went wrong (:data:`SourceErrorKind`), ``None`` when unclassified.
+    """
+
+    def __init__(self, location: str, message: str, kind: SourceErrorKind | None = None) -> None:
         self.location = location
         self.reason = message
+        self.kind = kind
         super().__init__(f"{location}: {message}")

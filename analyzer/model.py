@@ -136,10 +136,15 @@ class ReadResult:
 
     runs: list[Run] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    #: What went wrong at a failed location, for code (``SourceError.kind``: ``auth``,
+    #: ``timeout``, ``unreachable``…), where the error had one; not part of the report.
+    error_kinds: dict[str, str] = field(default_factory=dict)
 
-    def add_error(self, location: str, error: str) -> None:
+    def add_error(self, location: str, error: str, kind: str | None = None) -> None:
         """Record a failed source; the others go on."""
         self.errors.append({"location": location, "error": error})
+        if kind is not None:
+            self.error_kinds[location] = kind
 
 
 def empty_frame() -> pd.DataFrame:

@@ -1,9 +1,10 @@
 """Whether the configured MLflow stores can be used: one :class:`MlflowProblem` per store
 that failed (unreachable, slow, refused or another error), split from the run errors.
 
-A read error names its store in ``location``. Its state is the error's ``kind`` when
-the reader sets one (``unreachable``, ``slow`` or ``refused``); until every reader does,
-it is classified by the reader's wording (:data:`PROBLEM_WORDS`).
+A read error names its store in ``location``. Its state comes from the reader's error
+``kind`` (:data:`KIND_STATES`, ``analyzer.errors.SourceError.kind``) when the error has
+one, else from the reader's wording (:data:`PROBLEM_WORDS`: errors read before kinds, or
+by code that sets none).
 """
 
 from __future__ import annotations
@@ -12,6 +13,17 @@ from dataclasses import dataclass
 
 #: The states of an unusable store (``error``: any other failure).
 STATES = ("unreachable", "slow", "refused", "error")
+#: The state of each reader error kind (``analyzer.errors.SourceErrorKind``).
+KIND_STATES: dict[str, str] = {
+    "auth": "refused",
+    "timeout": "slow",
+    "rate_limited": "slow",
+    "unreachable": "unreachable",
+    "not_found": "unreachable",
+    **dict.fromkeys(
+        ("bad_uri", "config", "not_mlflow", "server_error", "bad_data", "limit"), "error"
+    ),
+}
 #: The reader's wording of each state (when an error carries no ``kind``).
 PROBLEM_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("refused", ("access refused", "HTTP 401", "HTTP 403")),
@@ -53,10 +65,12 @@ def plain_uri(uri: str) -> str:
 
 
 def problem_state(error: dict[str, str]) -> str:
-    """The state of a store's read error: its ``kind``, else from its wording."""
+    """The state of a store's read error: from its ``kind``, else from its wording."""
     kind = error.get("kind")
     if kind in STATES:
         return kind
+    if kind in KIND_STATES:
+        return KIND_STATES[kind]
     msg = error.get("error", "").lower()
     return next(
         (st for st, words in PROBLEM_WORDS if any(w.lower() in msg for w in words)), "error"

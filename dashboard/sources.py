@@ -43,10 +43,20 @@ def _read_units_one_by_one(src: str, first_error: Exception) -> ReadResult:
     return result
 
 
+def with_kinds(res: ReadResult) -> ReadResult:
+    """``res`` with each error's reader ``kind`` (``auth``, ``timeout``…) in its entry, for
+    :func:`dashboard.health.problem_state` (the dashboard's copy; not in any report)."""
+    for e in res.errors:
+        kind = res.error_kinds.get(e.get("location", ""))
+        if kind:
+            e["kind"] = kind
+    return res
+
+
 def read_mlflow(uri: str, since: float | None) -> ReadResult:
     """The runs of an MLflow store started since ``since`` (epoch seconds)."""
     try:
-        return read_sources([uri], since=since)
+        return with_kinds(read_sources([uri], since=since))
     except Exception as exc:
         res = ReadResult()
         res.add_error(uri, f"cannot read the MLflow store: {exc}")
@@ -66,8 +76,8 @@ def probe_mlflow(uri: str) -> ReadResult | None:
     except LRTempoError as exc:
         res = ReadResult()
         location = getattr(exc, "location", uri)
-        res.add_error(location, str(getattr(exc, "reason", exc)))
-        return res
+        res.add_error(location, str(getattr(exc, "reason", exc)), getattr(exc, "kind", None))
+        return with_kinds(res)
     except Exception:  # the read itself will say what is wrong
         log.debug("MLflow probe of %s failed", uri, exc_info=True)
     return None

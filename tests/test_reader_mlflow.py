@@ -29,6 +29,7 @@ from analyzer.errors import SourceError
 from analyzer.model import Run
 from analyzer.readers import mlflow_store, read_sources
 from analyzer.readers.mlflow_store import check_connection, list_runs, read_mlflow
+from analyzer.readers.mlflow_store import http_store, http_transport
 from tests.fixtures_mlflow import (
     AUTH_PASSWORD,
     AUTH_USER,
@@ -173,7 +174,7 @@ def test_since_keeps_only_recent_runs(logged: Logged) -> None:
 def test_histories_are_complete_and_in_step_order(
     logged: Logged, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(mlflow_store, "HISTORY_PAGE_SIZE", PAGE)
+    monkeypatch.setattr(http_store, "HISTORY_PAGE_SIZE", PAGE)
     pages: list[str | None] = []
     call = mlflow_store._HttpStore._call
 
@@ -260,7 +261,7 @@ def test_credentials_in_the_uri_never_leak(logged: Logged, monkeypatch: pytest.M
         assert "s3cr" not in run.meta.location and "alice" not in run.meta.location
         assert run.meta.location.startswith(logged.server.url)
     dead = f"http://alice:s3cr3t@127.0.0.1:{free_port()}/mlflow"
-    monkeypatch.setattr(mlflow_store, "BACKOFF", 0.0)
+    monkeypatch.setattr(http_transport, "BACKOFF", 0.0)
     with pytest.raises(SourceError) as info:
         read_mlflow(dead)
     assert "s3cr3t" not in str(info.value) and "alice" not in str(info.value)
@@ -283,12 +284,13 @@ def test_mlflow_word_uses_the_environment(logged: Logged, monkeypatch: pytest.Mo
 def test_unreachable_server_fails_fast_and_clearly() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    with pytest.raises(SourceError, match="cannot connect.*is the MLflow server running"):
+    with pytest.raises(SourceError, match="cannot connect.*is the MLflow server running") as info:
         read_mlflow(url)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 10 and info.value.kind == "unreachable"
     started = time.monotonic()
-    with pytest.raises(SourceError, match="cannot connect"):
+    with pytest.raises(SourceError, match="cannot connect") as info:
         check_connection(url)
+    assert info.value.kind == "unreachable"
     assert time.monotonic() - started < 5
 
 
@@ -559,22 +561,49 @@ def test_a_failing_history_is_reported_and_others_go_on(stub: Callable[[Route], 
 
 
 @pytest.mark.parametrize(
-    ("status", "ctype", "text", "expected"),
+    ("status", "ctype", "text", "expected", "kind"),
     [
         (
             401,
             JSON,
             '{"error_code": "UNAUTHENTICATED", "message": "login"}',
             r"access refused \(HTTP 401\).*MLFLOW_TRACKING_USERNAME.*MLFLOW_TRACKING_TOKEN",
+            "auth",
         ),
-        (403, "text/plain", "forbidden", r"access refused \(HTTP 403\)"),
-        (404, "text/html", "<html>not here</html>", r"no MLflow REST API here \(HTTP 404"),
-        (503, "text/plain", "busy", r"server error \(HTTP 503, still failing after 3 retries\)"),
-        (429, JSON, "{}", r"rate-limiting requests \(HTTP 429, still refused after 3 retries\)"),
-        (200, "text/html", "<html>login page</html>", r"not MLflow JSON \(got text/html\)"),
-        (200, JSON, "[1, 2]", r"not MLflow JSON"),
-        (200, JSON, '{"experiments": [}', r"not MLflow JSON"),
-        (200, JSON, '{"experiments": [1, 2', r"ends in the middle of its JSON \(4 attempt"),
+        (403, "text/plain", "forbidden", r"access refused \(HTTP 403\)", "auth"),
+        (404, "text/html", "<html>x</html>", r"no MLflow REST API here \(HTTP 404", "not_mlflow"),
+        (
+            503,
+            "text/plain",
+            "busy",
+            r"server error \(HTTP 503, still failing after 3",
+            "server_error",
+        ),
+        (
+            429,
+            JSON,
+            "{}",
+            r"rate-limiting requests \(HTTP 429, still refused after 3",
+            "rate_limited",
+        ),
+        (
+            200,
+            "text/html",
+            "<html>login page</html>",
+            r"not MLflow JSON \(got text/html",
+            "not_mlflow",
+        ),
+        (200, JSON, "[1, 2]", r"not MLflow JSON", "not_mlflow"),
+        (200, JSON, '{"experiments": [}', r"not MLflow JSON", "not_mlflow"),
+        (
+            200,
+            JSON,
+            '{"experiments": [1, 2',
+            r"in the middle of its JSON \(4 attempt",
+            "server_error",
+        ),
+        (400, JSON, '{"error_code": "INVALID_PARAMETER_VALUE"}', r"INVALID_PARAM", "server_error"),
+        (418, "text/plain", "teapot", r"unexpected HTTP 418", "not_mlflow"),
     ],
 )
 def test_http_failures_say_what_to_do(
@@ -584,11 +613,13 @@ def test_http_failures_say_what_to_do(
     ctype: str,
     text: str,
     expected: str,
+    kind: str,
 ) -> None:
-    monkeypatch.setattr(mlflow_store, "BACKOFF", 0.01)
+    monkeypatch.setattr(http_transport, "BACKOFF", 0.01)
     fake = stub(lambda path, query, body: (status, ctype, text))
-    with pytest.raises(SourceError, match=expected):
+    with pytest.raises(SourceError, match=expected) as info:
         read_mlflow(fake.url)
+    assert info.value.kind == kind
     retried = status in (429, 503) or text.startswith('{"experiments": [1')
     assert len(fake.requests) == (4 if retried else 1)  # 429, 5xx and cut-off JSON retried
 
@@ -613,7 +644,7 @@ def test_auth_from_environment_and_uri(
 def test_rate_limit_is_retried_after_the_servers_retry_after(
     stub: Callable[[Route], Stub], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(mlflow_store, "BACKOFF", 0.01)
+    monkeypatch.setattr(http_transport, "BACKOFF", 0.01)
     refused: dict[str, int] = {}
 
     def route(path: str, query: dict[str, list[str]], body: dict) -> tuple:
@@ -734,7 +765,7 @@ def _cut(conn: socket.socket, req: Request) -> None:
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     """Half a second of timeout and hardly any backoff, so failures come fast."""
     monkeypatch.setenv("LRTEMPO_MLFLOW_TIMEOUT", "0.5")
-    monkeypatch.setattr(mlflow_store, "BACKOFF", 0.01)
+    monkeypatch.setattr(http_transport, "BACKOFF", 0.01)
 
 
 def _never(conn: socket.socket, req: Request, stop: threading.Event) -> None:
@@ -758,7 +789,7 @@ def _trickle(conn: socket.socket, req: Request, stop: threading.Event) -> None:
         (_never, r"did not answer within 0.5 s \(after 3 retries\).*LRTEMPO_MLFLOW_TIMEOUT", 4),
         (_late, r"did not answer within 0.5 s", 4),
         (_trickle, r"did not arrive in full within 2 s.*LRTEMPO_MLFLOW_TIMEOUT", 1),
-    ],
+    ],  # every one of kind "timeout"
     ids=["never-answers", "answers-too-late", "trickles"],
 )
 @pytest.mark.usefixtures("quick")
@@ -771,6 +802,7 @@ def test_slow_server_times_out_clearly_and_in_bounded_time(
         read_mlflow(slow.url)
     assert time.monotonic() - started < 6  # 4 x 0.5 s (+ backoff), not 4 x 30 s
     assert info.value.location == slow.url and str(info.value).startswith(slow.url)
+    assert info.value.kind == "timeout"
     assert len(slow.requests) == attempts
 
 
@@ -781,8 +813,9 @@ def test_timeout_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert mlflow_store.timeout_setting() == 2.5
     for bad in ("soon", "0", "-1", "inf"):
         monkeypatch.setenv("LRTEMPO_MLFLOW_TIMEOUT", bad)
-        with pytest.raises(SourceError, match="LRTEMPO_MLFLOW_TIMEOUT: must be a number"):
+        with pytest.raises(SourceError, match="LRTEMPO_MLFLOW_TIMEOUT: must be a number") as info:
             read_mlflow("http://127.0.0.1:9")
+        assert info.value.kind == "config"
 
 
 @pytest.mark.usefixtures("quick")
@@ -811,8 +844,9 @@ def test_a_connection_that_keeps_breaking_is_a_clear_error(
     raw: Callable[[Behaviour], Stub], behaviour: Behaviour, expected: str
 ) -> None:
     broken = raw(behaviour)
-    with pytest.raises(SourceError, match=expected):
+    with pytest.raises(SourceError, match=expected) as info:
         read_mlflow(broken.url)
+    assert info.value.kind == "server_error"
     assert len(broken.requests) == 4
 
 
@@ -853,12 +887,13 @@ def test_a_huge_answer_is_refused_with_bounded_memory(
 ) -> None:
     import tracemalloc
 
-    monkeypatch.setattr(mlflow_store, "MAX_ANSWER_BYTES", 2**20)
+    monkeypatch.setattr(http_transport, "MAX_ANSWER_BYTES", 2**20)
     huge = raw(behaviour)
     tracemalloc.start()
     try:
-        with pytest.raises(SourceError, match=expected):
+        with pytest.raises(SourceError, match=expected) as info:
             read_mlflow(huge.url)
+        assert info.value.kind == "limit"
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -886,6 +921,7 @@ def test_basic_auth_server_refuses_wrong_credentials_and_reads_with_right_ones(
     with pytest.raises(SourceError, match=r"access refused \(HTTP 401\).*USERNAME") as info:
         read_mlflow(url)
     assert info.value.location == url and "wrong-pass" not in str(info.value)
+    assert info.value.kind == "auth"
     assert main(["analyze", url]) == 2
     err = capsys.readouterr().err
     assert err.splitlines() == [f"lrtempo: {url}: {info.value.reason}"]
@@ -917,7 +953,7 @@ def test_an_endless_version_page_does_not_hang_check_connection(
 def test_a_server_that_never_stops_paging_is_cut_off(
     stub: Callable[[Route], Stub], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(mlflow_store, "MAX_PAGES", 5)
+    monkeypatch.setattr(http_store, "MAX_PAGES", 5)
     pages = iter(range(10**6))
 
     def route(path: str, query: dict[str, list[str]], body: dict) -> tuple:
@@ -925,6 +961,18 @@ def test_a_server_that_never_stops_paging_is_cut_off(
         return 200, JSON, json.dumps({"experiments": [], "next_page_token": token})
 
     endless = stub(route)
-    with pytest.raises(SourceError, match="more than 5 pages for one listing; paging stopped"):
+    with pytest.raises(SourceError, match="more than 5 pages for one listing; paging") as info:
         read_mlflow(endless.url)
+    assert info.value.kind == "limit"
     assert len(endless.requests) == 5
+
+
+def test_a_server_that_repeats_its_page_token_is_cut_off(stub: Callable[[Route], Stub]) -> None:
+    def route(path: str, query: dict[str, list[str]], body: dict) -> tuple:
+        return 200, JSON, json.dumps({"experiments": [], "next_page_token": "same"})
+
+    looping = stub(route)
+    with pytest.raises(SourceError, match="repeated a page token; paging stopped") as info:
+        read_mlflow(looping.url)
+    assert info.value.kind == "bad_data"
+    assert len(looping.requests) == 2

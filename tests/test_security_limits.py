@@ -87,9 +87,10 @@ def test_a_server_that_pages_forever_is_stopped_with_bounded_memory() -> None:
 
 def test_the_byte_cap_stops_fat_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     from analyzer.readers import mlflow_store
+    from analyzer.readers.mlflow_store import http_store
     from tests.test_reader_mlflow import serving
 
-    monkeypatch.setattr(mlflow_store, "MAX_LISTING_BYTES", 4 * 2**20)
+    monkeypatch.setattr(http_store, "MAX_LISTING_BYTES", 4 * 2**20)
 
     def fat(conn: socket.socket, req: Any, stop: threading.Event) -> None:
         pages_forever(conn, req, stop, per_page=2, tag_bytes=50_000)  # ~1 MB a page
@@ -98,6 +99,7 @@ def test_the_byte_cap_stops_fat_pages(monkeypatch: pytest.MonkeyPatch) -> None:
         mlflow_store.read_mlflow(stub.url)
     assert err.value.reason == ("the runs/search listing passed 4 MiB of answers without an "
                                 "end; paging stopped (is this an MLflow server?)")
+    assert err.value.kind == "limit"
     monkeypatch.setenv("LRTEMPO_MLFLOW_MAX_RUNS", "lots")
     with pytest.raises(SourceError, match="must be a whole number of runs above 0, not 'lots'"):
         mlflow_store.max_listed_runs()

@@ -299,7 +299,9 @@ def read_units(
             _read_unit(unit, result, since, experiment, progress)
         except LRTempoError as exc:
             location = getattr(exc, "location", str(unit))
-            result.add_error(location, str(exc).removeprefix(f"{location}: "))
+            result.add_error(
+                location, str(exc).removeprefix(f"{location}: "), getattr(exc, "kind", None)
+            )
         except (OSError, RecursionError, MemoryError) as exc:
             loc = unit if isinstance(unit, str) else unit.location
             result.add_error(loc, f"cannot read: {exc}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 
@@ -129,9 +129,9 @@ def shuffled_order(steps: np.ndarray) -> tuple[np.ndarray | None, int]:
     return None, back
 
 
-def step_too_large(name: str, raw: object) -> str:
+def step_too_large(name: str, raw: str | SupportsFloat) -> str:
     """The message for a step beyond what a step can be (``MAX_STEP``, 2^53)."""
-    shown = str(raw) if isinstance(raw, (int, str)) else f"{float(raw):.0f}"  # type: ignore[arg-type]
+    shown = str(raw) if isinstance(raw, (int, str)) else f"{float(raw):.0f}"
     return (f"{name!r} {shown[:40]} is too large: a step must be below 2^53 "
             f"(9,007,199,254,740,992); is this column really the step?")
 
@@ -143,7 +143,7 @@ def check_step(record: Mapping[str, Any], key: str | None, location: str, where:
 
     raw = record.get(key or "epoch")
     v = as_number(raw)
-    if v is not None and math.isfinite(v) and abs(v) >= MAX_STEP:
+    if raw is not None and v is not None and math.isfinite(v) and abs(v) >= MAX_STEP:
         raise ReaderError(location, step_too_large(key or "epoch", raw), where)
 
 

@@ -36,13 +36,10 @@ BATCH = 1000  # MLflow's limit of metrics per log-batch call
 @contextmanager
 def server(root: Path, workers: int = 2) -> Iterator[str]:
     """A running ``mlflow server`` on ``root``'s sqlite file; its URL. Killed on exit."""
-    from tests.fixtures_mlflow import _stop, start_server
+    from ..mlflow_server import running
 
-    srv, proc = start_server(root, workers=workers)
-    try:
+    with running(root, workers=workers) as srv:
         yield srv.url
-    finally:
-        _stop(proc)
 
 
 def _post(session, url: str, endpoint: str, body: dict) -> dict:

@@ -26,9 +26,9 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
+    from benchmarks.mlflow_server import start_server, stop_server
     from dashboard.app import create_app
     from dashboard.demo import seed_store
-    from tests.fixtures_mlflow import _stop, start_server
 
     logging.disable(logging.WARNING)
     server, proc = start_server(Path(tempfile.mkdtemp(prefix="lrtempo-shots-")))
@@ -64,7 +64,7 @@ def main() -> None:
             browser.close()
         srv.shutdown()
     finally:
-        _stop(proc)
+        stop_server(proc)
 
 
 if __name__ == "__main__":

@@ -1,28 +1,7 @@
-"""A local cache of MLflow metric histories, so a daily review fetches only what changed.
-
-Where: ``$LRTEMPO_HOME/cache/mlflow-histories.sqlite`` (``$LRTEMPO_HOME`` defaults to
-``$XDG_DATA_HOME/lrtempo``, else ``~/.local/share/lrtempo``); ``$LRTEMPO_MLFLOW_CACHE``
-names another file, or turns the cache off with ``off``. One SQLite file (stdlib
-:mod:`sqlite3`, WAL journal, so several processes may read and write it at once), keyed
-by server (its URI without credentials), run id and metric key; each history is one blob
-of little-endian ``step int64, value float64, timestamp_ms int64`` arrays with a CRC.
-
-When a history is fetched again (see :func:`plan`), from what ``runs/search`` says
-about the run (status, end time, each metric's latest step and timestamp):
-
-- cached and unchanged (same latest step and timestamp; for a run cached as FINISHED,
-  FAILED or KILLED also the same status and end time): nothing is fetched;
-- a run cached while RUNNING whose latest step moved on: only the steps from the last
-  cached step on (``get-history-bulk-interval`` with ``start_step``/``end_step``; an
-  answer that may be sampled falls back to the whole history);
-- otherwise (a finished run whose end time or latest point changed, a new metric, an
-  unknown run): the whole history.
-
-Bounded: past ``$LRTEMPO_MLFLOW_CACHE_MB`` (default 1024) the least recently used runs
-are evicted (servers left without runs with them). Safe to delete at any time; a file
-that is not a readable cache (corrupt, another schema) is discarded with a warning and
-rebuilt, never a crash. Only the HTTP reader uses it: local stores are read directly.
-Nothing is ever written to the MLflow server.
+"""The MLflow history cache file: where it is (:func:`cache_path`), its size cap, and
+:class:`MetricCache`, the open SQLite file (WAL journal; each history one blob of
+little-endian ``step int64, value float64, timestamp_ms int64`` arrays with a CRC), whose
+every method degrades to "no cache" instead of raising. See :mod:`analyzer.readers.mlflow_cache`.
 """
 
 from __future__ import annotations
@@ -34,11 +13,9 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -133,47 +110,6 @@ class Entry:
     status: str | None
     end_ms: int | None
     series: dict[str, Series]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to do for one metric: ``hit`` (use the cache), ``after`` (fetch steps from
-    ``start`` to ``end`` and merge) or ``full`` (fetch the whole history)."""
-
-    action: str
-    start: int = 0
-    end: int = 0
-
-
-def plan(
-    cached: Entry | None,
-    status: str | None,
-    end_ms: int | None,
-    key: str,
-    latest: tuple[int, int] | None,
-) -> Plan:
-    """How to bring ``key`` of a run up to date, from what ``runs/search`` reported now."""
-    got = cached.series.get(key) if cached is not None else None
-    if cached is None or got is None or latest is None or got.latest_step is None:
-        return Plan("full")
-    if cached.status in TERMINAL and (cached.status, cached.end_ms) != (status, end_ms):
-        return Plan("full")  # a finished run changed: trust nothing of it
-    if (got.latest_step, got.latest_ts) == latest:
-        return Plan("hit")
-    if cached.status in TERMINAL or latest[0] < got.latest_step:
-        return Plan("full")
-    return Plan("after", got.latest_step, latest[0])
-
-
-def merge(old: Arrays, new: Arrays, start: int) -> Arrays:
-    """``old`` without its points at ``start`` and later, plus ``new``, in MLflow's order
-    (timestamp, step, value)."""
-    keep = old[0] < start
-    step = np.concatenate([old[0][keep], new[0]])
-    value = np.concatenate([old[1][keep], new[1]])
-    stamp = np.concatenate([old[2][keep], new[2]])
-    order = np.lexsort((value, step, stamp))
-    return step[order], value[order], stamp[order]
 
 
 def _pack(arrays: Arrays) -> bytes:
@@ -463,111 +399,3 @@ class MetricCache:
 def _transient(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and any(t in text for t in _TRANSIENT)
-
-
-# --------------------------------------------------------------------------- sync
-
-
-def synced_histories(
-    store: Any, cache: MetricCache, records: Sequence[Any], metrics: Sequence[str] | None
-) -> Iterator[tuple[Any, Any]]:
-    """``_HttpStore.histories`` through the cache: each run's frame (or error message),
-    fetching only what :func:`plan` says changed, and storing what was fetched."""
-    from . import mlflow_store as ms
-
-    server = store.location
-    with ThreadPoolExecutor(max_workers=ms.WORKERS, thread_name_prefix="mlflow-history") as pool:
-        jobs = []
-        for rec in records:
-            keys = ms._wanted(rec.metric_keys, metrics)
-            entry = cache.load(server, rec.meta.id, keys)
-            latest = {k: (s, t) for k, s, t in rec.latest}
-            todo = []
-            for key in keys:
-                p = plan(entry, rec.meta.status, rec.end_ms, key, latest.get(key))
-                fut = None if p.action == "hit" else pool.submit(_fetch, store, rec.meta.id, key, p)
-                todo.append((key, p, fut))
-            jobs.append((rec, entry, latest, todo))
-        unchanged: list[str] = []
-        try:
-            for rec, entry, latest, todo in jobs:
-                got = _gather(rec, entry, latest, todo)
-                if isinstance(got, str):
-                    yield rec, got
-                    continue
-                parts, fresh = got
-                changed = entry is None or (entry.status, entry.end_ms) != (
-                    rec.meta.status,
-                    rec.end_ms,
-                )
-                if fresh or changed:
-                    reset = entry is not None and entry.status in TERMINAL and changed
-                    cache.save(server, rec.meta.id, rec.meta.status, rec.end_ms, fresh, reset)
-                else:
-                    unchanged.append(rec.meta.id)
-                yield rec, ms._frame(parts)
-            cache.touch(server, unchanged)
-        finally:
-            for _, _, _, todo in jobs:
-                for _, _, fut in todo:
-                    if fut is not None:
-                        fut.cancel()
-
-
-def _fetch(store: Any, run_id: str, key: str, p: Plan) -> tuple[bool, Arrays]:
-    """Fetch per plan: ``(True, arrays)`` for the whole history, ``(False, arrays)`` for
-    the steps from ``p.start`` on."""
-    if p.action == "after":
-        got = store.history_after(run_id, key, p.start, p.end)
-        if got is not None:
-            return False, got[1:]
-    return True, store.history(run_id, key)[1:]
-
-
-def _gather(
-    rec: Any,
-    entry: Entry | None,
-    latest: dict[str, tuple[int, int]],
-    todo: list[tuple[str, Plan, Future | None]],
-) -> tuple[list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], dict[str, Series]] | str:
-    """One run's ``(key, step, value, stamp)`` parts and the histories to store, or what
-    went wrong (as the uncached reader words it)."""
-    from .mlflow_store import SourceError, _redact_exc
-
-    parts = []
-    fresh: dict[str, Series] = {}
-    for key, p, fut in todo:
-        if fut is None:
-            assert entry is not None
-            arrays = entry.series[key].arrays
-        else:
-            try:
-                whole, arrays = fut.result()
-            except SourceError as exc:
-                return f"cannot read metric '{key}': {exc.reason}"
-            except (ValueError, KeyError, TypeError) as exc:
-                return f"unexpected history of metric '{key}' from the server: {_redact_exc(exc)}"
-            if not whole:
-                assert entry is not None
-                arrays = merge(entry.series[key].arrays, arrays, p.start)
-            step, ts = latest.get(key, (None, None))
-            fresh[key] = Series(arrays, step, ts)
-        parts.append((key, *arrays))
-    return parts, fresh
-
-
-__all__ = [
-    "CACHE_ENV",
-    "CACHE_MB_ENV",
-    "Entry",
-    "MetricCache",
-    "Plan",
-    "Series",
-    "bypassed",
-    "cache_path",
-    "enabled",
-    "lrtempo_home",
-    "merge",
-    "plan",
-    "synced_histories",
-]
