@@ -39,9 +39,15 @@ def _file_store_with(root: Path, name: str) -> Path:
 
 
 def test_uri_and_setting_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from analyzer.readers.mlflow_store import postgres_store
+
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert _kind(read_mlflow, "mlflow") == "config"
-    assert _kind(read_mlflow, "postgresql://bob:pw@db/mlflow") == "bad_uri"
+    assert _kind(read_mlflow, "mysql://bob:pw@db/mlflow") == "bad_uri"  # not read directly
+    from tests.fixtures_mlflow import free_port
+
+    dead = f"postgresql://bob:pw@127.0.0.1:{free_port()}/mlflow"  # read directly: nobody there
+    assert _kind(read_mlflow, dead) == ("unreachable" if postgres_store._psycopg() else "config")
     assert _kind(read_mlflow, "databricks") == "bad_uri"
     assert _kind(read_mlflow, "http:///no-host") == "bad_uri"
     assert _kind(read_mlflow, "http://[::1") == "bad_uri"  # urlsplit: invalid IPv6 URL

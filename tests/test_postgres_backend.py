@@ -128,16 +128,8 @@ def test_review_of_the_postgresql_backed_server(pg_server: MlflowServer, tmp_pat
     assert re.search(r"^blowup  \[divergence, FINISHED\]", text.stdout, re.MULTILINE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "analyzer/readers/mlflow_store.py _open_store refuses 'postgresql' URIs (\"LR Tempo does "
-        "not read 'postgresql' stores directly; point it at the MLflow server\"); remove this "
-        "mark once it reads them through MLflow's client"
-    ),
-)
 def test_analyze_reads_a_postgresql_uri(postgres_uri: str, pg_server: MlflowServer) -> None:
-    """The same table from the database URI itself (no server in between)."""
+    """The same table from the database URI itself (no server in between), read-only."""
     proc = lrtempo("analyze", postgres_uri, "--experiment", EXPERIMENT, "--format", "json", "-q")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -160,3 +152,18 @@ def test_the_skip_reason_names_what_to_install(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv(fp.FORCE_ENV, "pgserver")
     monkeypatch.setattr(fp, "has_pgserver", lambda: False)
     assert "pgserver is not installed" in (fp.unavailable() or "")
+
+
+def test_without_psycopg_a_postgresql_uri_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """psycopg is optional: without it the URI is refused in one line (no traceback), with
+    the password left out."""
+    from analyzer.errors import SourceError
+    from analyzer.readers.mlflow_store import postgres_store, read_mlflow
+
+    monkeypatch.setattr(postgres_store, "_psycopg", lambda: None)
+    with pytest.raises(SourceError) as err:
+        read_mlflow("postgresql+psycopg2://bob:s3cret@db.internal:5432/mlflow")
+    assert err.value.kind == "config" and "pip install 'psycopg[binary]'" in str(err.value)
+    assert "s3cret" not in str(err.value)

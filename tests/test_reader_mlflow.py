@@ -452,8 +452,8 @@ def test_missing_folder_is_an_error_and_not_created(tmp_path: Path) -> None:
 
 
 def test_unsupported_uris_are_source_errors() -> None:
-    with pytest.raises(SourceError, match="does not read 'postgresql' stores") as info:
-        read_mlflow("postgresql://bob:pw@db/mlflow")
+    with pytest.raises(SourceError, match="does not read 'mysql' stores") as info:
+        read_mlflow("mysql://bob:pw@db/mlflow")
     assert "pw" not in str(info.value)
     with pytest.raises(SourceError, match="Databricks"):
         read_mlflow("databricks")

@@ -21,6 +21,8 @@ How each URI kind is read:
   :data:`MAX_ANSWER_BYTES` is refused unread. A run's location is its page in the MLflow UI.
 - ``sqlite:///path.db`` — the MLflow schema (``experiments, runs, metrics, params,
   tags``) read with the stdlib :mod:`sqlite3`, no MLflow client.
+- ``postgresql://user:pass@host:5432/db`` (or ``postgresql+psycopg2://…``) — the same
+  schema and queries with ``psycopg`` (optional) in a read-only session.
 - ``file:///path/mlruns`` — the plain-file layout read directly: ``<exp>/meta.yaml``,
   ``<exp>/<run>/meta.yaml``, ``metrics/<key>`` lines ``timestamp value step``,
   ``params/<key>``, ``tags/<key>`` (keys with ``/`` are sub-folders).
@@ -28,7 +30,8 @@ How each URI kind is read:
 
 Read-only guarantee: local stores are never opened with ``MlflowClient`` (which runs
 migrations and creates tables, a default experiment or a missing folder). The sqlite
-file is opened with ``mode=ro``; a missing file or folder is an error, never created.
+file is opened with ``mode=ro``, a PostgreSQL session with
+``default_transaction_read_only``; a missing file or folder is an error, never created.
 
 Auth (HTTP): credentials in the URI (``http://user:pass@host``) first, else
 ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` (basic), else
@@ -92,6 +95,7 @@ from .http_transport import (
     timeout_setting,
     without_env_credentials,
 )
+from .postgres_store import _PostgresStore
 from .shared import (
     _RUN_ID,
     URI_HELP,
@@ -192,12 +196,17 @@ def _opened(uri: str, *, retries: int = RETRIES, timeout: float | None = None) -
         yield store
     except SourceError:
         raise
-    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError, *_db_errors(store)) as exc:
         raise SourceError(
             store.location, f"cannot read the store: {_redact_exc(exc)}", "bad_data"
         ) from None
     finally:
         store.close()
+
+
+def _db_errors(store: _Store) -> tuple[type[BaseException], ...]:
+    """The database engine's own errors of a SQL store (none for the others)."""
+    return getattr(store, "errors", ())
 
 
 def _open_store(uri: str, *, retries: int, timeout: float) -> _Store:
@@ -209,6 +218,8 @@ def _open_store(uri: str, *, retries: int, timeout: float) -> _Store:
         return _SqliteStore(uri)
     if low.startswith("file:"):
         return _FileStore(uri)
+    if low.startswith(("postgresql:", "postgresql+", "postgres:", "postgres+")):
+        return _PostgresStore(uri)
     shown = _strip_credentials(uri)
     if low.startswith("databricks"):
         raise SourceError(

@@ -15,7 +15,10 @@ import pandas as pd
 from ...errors import SourceError
 from ...model import RunMeta, empty_frame, finalize_frame, frame_from_columns
 
-URI_HELP = "use http(s)://host:port, sqlite:///path/mlflow.db or file:///path/mlruns"
+URI_HELP = (
+    "use http(s)://host:port, sqlite:///path/mlflow.db, postgresql://user@host/db "
+    "or file:///path/mlruns"
+)
 _RUN_ID = re.compile(r"^[\w\-]+$")
 
 Progress = Callable[[int, int], None]

@@ -35,35 +35,22 @@ def _sqlite_path(uri: str) -> Path:
     return Path(path)
 
 
-class _SqliteStore:
-    """An MLflow sqlite database read directly, read-only."""
+class _SqlStore:
+    """The queries of an MLflow tracking database (its ``experiments, runs, metrics,
+    params, tags`` tables), whatever the engine: a subclass opens ``conn`` (a DB-API
+    connection with ``execute``; ``?`` placeholders, see :meth:`_rows`), sets
+    ``location``, ``label`` and ``_is_nan`` and names its engine's errors in ``errors``."""
 
-    def __init__(self, uri: str) -> None:
-        self.location = uri
+    location: str
+    label: str
+    conn: Any
+    _is_nan: bool
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        path = _sqlite_path(uri)
-        if not path.is_file():
-            absent = not path.exists()
-            raise SourceError(
-                self.location,
-                f"no such database file: {path}" if absent else f"not a file: {path}",
-                "unreachable" if absent else "bad_uri",
-            )
-        self.path = path
-        try:
-            self.conn = sqlite3.connect(
-                f"file:{quote(str(path.absolute()))}?mode=ro",
-                uri=True,
-                timeout=30.0,
-                check_same_thread=False,
-            )
-            tables = {
-                r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-        except sqlite3.Error as exc:
-            raise SourceError(
-                self.location, f"cannot open the database read-only: {exc}", "bad_data"
-            ) from None
+
+    def _check_tables(self, tables: set[str]) -> None:
         missing = {"experiments", "runs", "metrics", "params", "tags"} - tables
         if missing:
             self.conn.close()
@@ -72,8 +59,6 @@ class _SqliteStore:
                 f"not an MLflow tracking database (no {', '.join(sorted(missing))} table)",
                 "not_mlflow",
             )
-        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(metrics)")}
-        self._is_nan = "is_nan" in cols
 
     def close(self) -> None:
         self.conn.close()
@@ -87,7 +72,7 @@ class _SqliteStore:
             "SELECT COUNT(*) FROM runs WHERE COALESCE(lifecycle_stage, 'active') != 'deleted'"
         )[0][0]
         n_exps = len(self.experiments())
-        return f"MLflow sqlite store {self.path}: {n_exps} experiment(s), {n_runs} run(s)"
+        return f"MLflow {self.label}: {n_exps} experiment(s), {n_runs} run(s)"
 
     def experiments(self) -> dict[str, str]:
         rows = self._rows(
@@ -172,10 +157,45 @@ class _SqliteStore:
                     f"{key_filter} ORDER BY key, timestamp, step, value",
                     [rec.meta.id, *(metrics or [])],
                 )
-            except sqlite3.Error as exc:
+            except self.errors as exc:
                 yield rec, f"cannot read the metric history: {exc}"
                 continue
             yield rec, _rows_frame(rows)
+
+
+class _SqliteStore(_SqlStore):
+    """An MLflow sqlite database read directly, read-only."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__()
+        self.location = uri
+        path = _sqlite_path(uri)
+        if not path.is_file():
+            absent = not path.exists()
+            raise SourceError(
+                self.location,
+                f"no such database file: {path}" if absent else f"not a file: {path}",
+                "unreachable" if absent else "bad_uri",
+            )
+        self.path = path
+        self.label = f"sqlite store {path}"
+        try:
+            self.conn = sqlite3.connect(
+                f"file:{quote(str(path.absolute()))}?mode=ro",
+                uri=True,
+                timeout=30.0,
+                check_same_thread=False,
+            )
+            tables = {
+                r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.Error as exc:
+            raise SourceError(
+                self.location, f"cannot open the database read-only: {exc}", "bad_data"
+            ) from None
+        self._check_tables(tables)
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(metrics)")}
+        self._is_nan = "is_nan" in cols
 
 
 def _rows_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
