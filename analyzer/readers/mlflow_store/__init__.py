@@ -196,7 +196,7 @@ def _opened(uri: str, *, retries: int = RETRIES, timeout: float | None = None) -
         yield store
     except SourceError:
         raise
-    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError, *_db_errors(store)) as exc:
+    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError) + _db_errors(store) as exc:
         raise SourceError(
             store.location, f"cannot read the store: {_redact_exc(exc)}", "bad_data"
         ) from None
@@ -206,7 +206,8 @@ def _opened(uri: str, *, retries: int = RETRIES, timeout: float | None = None) -
 
 def _db_errors(store: _Store) -> tuple[type[BaseException], ...]:
     """The database engine's own errors of a SQL store (none for the others)."""
-    return getattr(store, "errors", ())
+    errors: tuple[type[BaseException], ...] = getattr(store, "errors", ())
+    return errors
 
 
 def _open_store(uri: str, *, retries: int, timeout: float) -> _Store:

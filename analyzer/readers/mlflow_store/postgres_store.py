@@ -52,8 +52,10 @@ class _PostgresStore(_SqlStore):
             )
         except psycopg.OperationalError as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            kind = "auth" if "authentication" in text or "password" in text else "unreachable"
-            raise SourceError(self.location, f"cannot connect: {text}", kind) from None
+            denied = "authentication" in text or "password" in text
+            raise SourceError(
+                self.location, f"cannot connect: {text}", "auth" if denied else "unreachable"
+            ) from None
         except psycopg.Error as exc:
             raise SourceError(self.location, f"cannot connect: {exc}", "bad_uri") from None
         info = self.conn.info
