@@ -196,12 +196,22 @@ def _opened(uri: str, *, retries: int = RETRIES, timeout: float | None = None) -
         yield store
     except SourceError:
         raise
-    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError) + _db_errors(store) as exc:
+    except _READ_ERRORS + _db_errors(store) as exc:
         raise SourceError(
             store.location, f"cannot read the store: {_redact_exc(exc)}", "bad_data"
         ) from None
     finally:
         store.close()
+
+
+#: Errors of a store's read that mean its content or files could not be read.
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    sqlite3.Error,
+    ValueError,
+    KeyError,
+    TypeError,
+)
 
 
 def _db_errors(store: _Store) -> tuple[type[BaseException], ...]:
