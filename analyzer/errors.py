@@ -12,6 +12,8 @@ code reads instead of the message's words.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from typing import Literal, get_args
 
@@ -84,3 +86,18 @@ class SourceError(LRTempoError):
         self.reason = message
         self.kind = kind
         super().__init__(f"{location}: {message}")
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A number of seconds above 0 from the environment variable ``name`` (unset or
+    empty: ``default``); ``ValueError`` saying what is wrong with any other value."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"must be a number of seconds above 0, not {raw!r}")
+    return value

@@ -20,7 +20,6 @@ Slack's limits are kept: a header of at most 150 characters, a section's text at
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .analysis import RunAnalysis
-from .errors import LRTempoError, printable
+from .errors import LRTempoError, env_seconds, printable
 from .findings import worst
 from .lrtext import finding_text, plain_advice
 from .report import is_running, run_url, safe_url, status_counts, triage_order, verdict_label
@@ -89,16 +88,10 @@ def check_webhook_url(url: str) -> str:
 
 def timeout_setting() -> float:
     """``$LRTEMPO_NOTIFY_TIMEOUT`` seconds (> 0), else :data:`TIMEOUT`."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return TIMEOUT
     try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{TIMEOUT_ENV}: must be a number of seconds above 0, not {raw!r}")
-    return value
+        return env_seconds(TIMEOUT_ENV, TIMEOUT)
+    except ValueError as exc:
+        raise ValueError(f"{TIMEOUT_ENV}: {exc}") from None
 
 
 # ----------------------------------------------------------------------- the message

@@ -9,7 +9,6 @@ What the server is asked (experiments, runs, histories) is :mod:`.http_store`.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import time
@@ -19,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ...errors import SourceError, SourceErrorKind
+from ...errors import SourceError, SourceErrorKind, env_seconds
 from .shared import URI_HELP, _strip_credentials
 
 #: Concurrent history requests against one server (the connection pool's size).
@@ -58,18 +57,10 @@ def without_env_credentials() -> Iterator[None]:
 
 def timeout_setting() -> float:
     """Seconds to wait for a server's answer: ``$LRTEMPO_MLFLOW_TIMEOUT``, else :data:`TIMEOUT`."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return TIMEOUT
     try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise SourceError(
-            TIMEOUT_ENV, f"must be a number of seconds above 0, not {raw!r}", "config"
-        )
-    return value
+        return env_seconds(TIMEOUT_ENV, TIMEOUT)
+    except ValueError as exc:
+        raise SourceError(TIMEOUT_ENV, str(exc), "config") from None
 
 
 class _Broken(Exception):
