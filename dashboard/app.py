@@ -26,13 +26,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import dash
-from dash import dcc, html
+from dash import ClientsideFunction, Input, Output, dcc, html
 
 from . import settings_file as settings_store
 from .auth import AuthConfig, protect
 from .layout import navbar
 from .settings_file import SETTINGS_KEY, SettingsFile
 from .store import STORE_KEY, DataStore
+from .theme import THEME_STORE, css_vars
 from .upload_store import DISK_MB, MAX_AGE_HOURS, MEMORY_MB, UploadStore
 from .uploads import UPLOAD_BUDGET_MB, UPLOAD_READERS, gate_big_bodies
 from .uri_policy import DEFAULT_SCHEMES, UriPolicy, parse_schemes
@@ -51,6 +52,23 @@ def callback_failed(err: Exception) -> None:
         "lrtempo: a dashboard callback failed and changed nothing: %s: %s",
         type(err).__name__,
         str(err)[:200],
+    )
+
+
+def theme_callbacks(app: dash.Dash) -> None:
+    """The navbar toggle stores the visitor's light/dark choice; the stored choice (or
+    the browser's preference) is shown: both in the browser (assets/05_theme.js)."""
+    app.clientside_callback(
+        ClientsideFunction("lrtempo_theme", "toggle"),
+        Output(THEME_STORE, "data"),
+        Input("theme-toggle", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("lrtempo_theme", "apply"),
+        Output("theme-toggle", "children"),
+        Output("theme-toggle", "title"),
+        Input(THEME_STORE, "data"),
     )
 
 
@@ -141,10 +159,14 @@ def create_app(
     app.layout = html.Div(
         [
             dcc.Store(id="user-settings", storage_type="local"),
+            dcc.Store(id=THEME_STORE, storage_type="local"),  # an explicit light/dark choice
             navbar(),
             html.Div(dash.page_container, className="container-fluid px-3 pb-4"),
-        ]
+        ],
+        id="lrt-root",
+        style=css_vars(),  # the dark colours of the grids and figures (assets/20_dark.css)
     )
+    theme_callbacks(app)
     # Collect the pages' @dash.callback registrations into *this* app now, so a second
     # app in the same process (tests) gets its own copy when it imports the pages.
     app._setup_server()  # Dash private API: dash bounded in pyproject.toml, tests/test_wheel.py

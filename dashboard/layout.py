@@ -21,12 +21,20 @@ from .theme import STATUS_BADGE, STATUS_ORDER
 
 NAV = (("Review", "/"), ("Sweeps", "/sweeps"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
 
+def theme_toggle() -> dbc.Button:
+    """The navbar's light/dark switch; its label and title are set in the browser
+    (``lrtempo_theme.apply`` in ``dashboard/assets/05_theme.js``) to the theme it switches to."""
+    return dbc.Button("Theme", id="theme-toggle", color="outline-light", size="sm",
+                      className="theme-toggle", n_clicks=0, title="Switch the theme")
+
+
 def navbar() -> dbc.Navbar:
     return dbc.Navbar(
         dbc.Container([
             dcc.Link("LR Tempo", href="/", className="navbar-brand fw-bold"),
             dbc.Nav([dbc.NavItem(dcc.Link(label, href=href, className="nav-link", id=f"nav-{label.lower()}"))
                      for label, href in NAV], className="me-auto"),
+            theme_toggle(),
         ], fluid=True),
         color="dark", dark=True, className="mb-3",
     )

@@ -1,5 +1,14 @@
 """The dashboard's look: status colours (one palette with the reports, from
-:mod:`analyzer.theme`) and how numbers and run text are written into figures.
+:mod:`analyzer.theme`), the dark theme's colours and how numbers and run text are
+written into figures.
+
+Light or dark (issue 12): the page follows the browser's ``prefers-color-scheme`` until
+the visitor picks one with the navbar's toggle (kept in the browser's local storage,
+``dcc.Store`` :data:`THEME_STORE`). Bootstrap 5.3 draws the page dark from
+``data-bs-theme="dark"`` on ``<html>``; the AG Grid tables and the Plotly figures take
+the :data:`DARK` colours below, handed to the stylesheet as CSS custom properties
+(:func:`css_vars`, set on the app's root element), so a figure is never rebuilt on the
+server to change theme and the curve and finding colours stay the same in both.
 
 Text that comes from runs (names, messages, evidence keys) is escaped with
 :func:`plain` before it goes into a figure: Plotly renders a small HTML subset in
@@ -10,6 +19,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -26,20 +36,61 @@ from analyzer.theme import (
 )
 
 __all__ = [
+    "DARK",
     "KIND_COLORS",
     "LR_COLOR",
     "RUN_PALETTE",
     "STATUS_BADGE",
     "STATUS_COLORS",
     "STATUS_ORDER",
+    "THEMES",
+    "THEME_STORE",
     "TRAIN_COLOR",
     "VAL_COLOR",
+    "css_vars",
     "format_lr",
     "format_number",
     "log_ticks",
     "lr_labels",
     "plain",
 ]
+
+
+#: The page themes the toggle switches between.
+THEMES: tuple[str, ...] = ("light", "dark")
+#: Id of the ``dcc.Store`` (local storage) holding an explicit choice; its local-storage
+#: key is the same string (``dashboard/assets/05_theme.js`` reads it before Dash starts).
+THEME_STORE = "lrt-theme"
+
+#: The dark theme's colours for what Bootstrap does not draw: the figures (paper, plot
+#: area, grid, text, finding labels, mode bar) and the AG Grid tables. The page itself
+#: takes Bootstrap 5.3's dark colours (``--bs-body-bg`` ``#212529``), which ``paper``
+#: matches, so a figure sits on the page without a frame.
+DARK: Mapping[str, str] = {
+    "navbar": "#16191c",
+    "paper": "#212529",
+    "plot": "#1b1f23",
+    "grid": "#3a4047",
+    "zeroline": "#58616b",
+    "text": "#dee2e6",
+    "muted": "#adb5bd",
+    "label_bg": "rgba(33, 37, 41, 0.8)",
+    "legend_bg": "rgba(33, 37, 41, 0.85)",
+    "modebar": "#8c959f",
+    "modebar_active": "#e9ecef",
+    "table_bg": "#212529",
+    "table_header": "#2b3035",
+    "table_odd": "#262a2f",
+    "table_hover": "#31373d",
+    "table_selected": "#1c3a5e",
+    "table_border": "#495057",
+}
+
+
+def css_vars(palette: Mapping[str, str] = DARK) -> dict[str, str]:
+    """``palette`` as CSS custom properties (``plot`` → ``--lrt-dark-plot``), for a
+    component's ``style``: ``dashboard/assets/20_dark.css`` draws with them."""
+    return {f"--lrt-dark-{name.replace('_', '-')}": value for name, value in palette.items()}
 
 
 def plain(text: object) -> str:
