@@ -64,18 +64,20 @@ THEME_STORE = "lrt-theme"
 
 #: The dark theme's colours for what Bootstrap does not draw: the figures (paper, plot
 #: area, grid, text, finding labels, mode bar) and the AG Grid tables. The page itself
-#: takes Bootstrap 5.3's dark colours (``--bs-body-bg`` ``#212529``), which ``paper``
-#: matches, so a figure sits on the page without a frame.
+#: takes Bootstrap 5.3's dark colours (``--bs-body-bg`` ``#212529``); a figure's paper is
+#: a shade darker, so a faint shaded finding range stands out at least as much as on
+#: white (tests/test_dashboard_dark.py measures it).
 DARK: Mapping[str, str] = {
+    "page": "#212529",  # Bootstrap's own, for the first paint before its theme is set
     "navbar": "#16191c",
-    "paper": "#212529",
-    "plot": "#1b1f23",
+    "paper": "#1a1d21",
+    "plot": "#1a1d21",  # plotly_white draws no plot area of its own: it shows the paper
     "grid": "#3a4047",
     "zeroline": "#58616b",
     "text": "#dee2e6",
     "muted": "#adb5bd",
-    "label_bg": "rgba(33, 37, 41, 0.8)",
-    "legend_bg": "rgba(33, 37, 41, 0.85)",
+    "label_bg": "rgba(26, 29, 33, 0.8)",
+    "legend_bg": "rgba(26, 29, 33, 0.85)",
     "modebar": "#8c959f",
     "modebar_active": "#e9ecef",
     "table_bg": "#212529",
