@@ -66,9 +66,7 @@ def theme_callbacks(app: dash.Dash) -> None:
     )
     app.clientside_callback(
         ClientsideFunction("lrtempo_theme", "apply"),
-        Output("theme-toggle", "children"),
-        Output("theme-toggle", "title"),
-        Input(THEME_STORE, "data"),
+        Input(THEME_STORE, "data"),  # no output: it sets <html data-bs-theme>
     )
 
 

@@ -22,10 +22,13 @@ from .theme import STATUS_BADGE, STATUS_ORDER
 NAV = (("Review", "/"), ("Sweeps", "/sweeps"), ("Compare", "/compare"), ("Upload", "/upload"), ("Settings", "/settings"))
 
 def theme_toggle() -> dbc.Button:
-    """The navbar's light/dark switch; its label and title are set in the browser
-    (``lrtempo_theme.apply`` in ``dashboard/assets/05_theme.js``) to the theme it switches to."""
-    return dbc.Button("Theme", id="theme-toggle", color="outline-light", size="sm",
-                      className="theme-toggle", n_clicks=0, title="Switch the theme")
+    """The navbar's light/dark switch, labelled with the theme it switches to (the
+    stylesheet shows one of the two labels from ``<html data-bs-theme>``; a click is
+    handled in the browser: ``lrtempo_theme.toggle`` in ``dashboard/assets/05_theme.js``)."""
+    return dbc.Button([html.Span("\u263e Dark", className="theme-to-dark"),
+                       html.Span("\u2600 Light", className="theme-to-light")],
+                      id="theme-toggle", color="outline-light", size="sm", n_clicks=0,
+                      className="theme-toggle", title="Switch between the light and dark themes")
 
 
 def navbar() -> dbc.Navbar:

@@ -309,6 +309,8 @@ def test_light_preference_is_light_and_followed_until_a_choice(browser, app_url,
         assert _bg_luminance(page, "body") > 0.8
         assert _bg_luminance(page, "#run-graph .svg-container > .main-svg") > 0.9
         assert page.evaluate("() => localStorage.getItem('lrt-theme')") is None
+        assert page.locator("#theme-toggle").inner_text().strip().endswith("Dark")
         page.emulate_media(color_scheme="dark")  # no choice yet: the OS preference is followed
         page.wait_for_function("() => document.documentElement.dataset.bsTheme === 'dark'")
         assert _bg_luminance(page, "body") < 0.05
+        assert page.locator("#theme-toggle").inner_text().strip().endswith("Light")

@@ -48,12 +48,10 @@
         var shown = document.documentElement.getAttribute("data-bs-theme");
         return shown === "dark" ? "light" : "dark";
       },
-      // The store changed (or was read): show its choice, else the browser's; the
-      // toggle's label names the theme it switches to.
+      // The store changed (or was read): show its choice, else the browser's (the
+      // toggle's label follows in CSS).
       apply: function (choice) {
-        var theme = set(chosen(choice) || preferred());
-        var next = theme === "dark" ? "light" : "dark";
-        return [theme === "dark" ? "\u2600 Light" : "\u263E Dark", "Switch to the " + next + " theme"];
+        set(chosen(choice) || preferred());
       }
     }
   });
