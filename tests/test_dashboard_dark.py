@@ -76,10 +76,12 @@ def blend(colour: str, opacity: float, under: str) -> tuple[float, float, float]
 def lab(colour: str | tuple[float, float, float]) -> tuple[float, float, float]:
     """CIE L*a*b* (D65) of an sRGB colour."""
     vals = rgb(colour) if isinstance(colour, str) else colour
-    lin = [v / 255 / 12.92 if v / 255 <= 0.04045 else ((v / 255 + 0.055) / 1.055) ** 2.4
-           for v in vals]
-    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
-                    [0.0193, 0.1192, 0.9505]]) @ np.array(lin)
+    lin = [
+        v / 255 / 12.92 if v / 255 <= 0.04045 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in vals
+    ]
+    xyz = np.array(
+        [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
+    ) @ np.array(lin)
     x, y, z = (xyz / np.array([0.95047, 1.0, 1.08883])).tolist()
 
     def f(t: float) -> float:
@@ -132,8 +134,13 @@ def test_dark_text_is_readable_on_the_figures() -> None:
 
 
 def test_curve_and_status_colours_stand_out_on_the_dark_plot() -> None:
-    colours = {"train": T.TRAIN_COLOR, "val": T.VAL_COLOR, "lr": T.LR_COLOR,
-               **T.KIND_COLORS, **T.STATUS_COLORS}
+    colours = {
+        "train": T.TRAIN_COLOR,
+        "val": T.VAL_COLOR,
+        "lr": T.LR_COLOR,
+        **T.KIND_COLORS,
+        **T.STATUS_COLORS,
+    }
     for name, colour in colours.items():
         assert contrast(colour, T.DARK["plot"]) >= 3, (name, colour)
 
@@ -143,10 +150,19 @@ def _kinds_figure():
     train = pd.DataFrame({"step": steps, "value": 2 * np.exp(-steps / 300) + 0.3})
     lr = pd.DataFrame({"step": steps, "value": np.full(steps.size, 1e-3)})
     findings = [
-        Finding(kind=k, metric="val_loss", start_step=100 * i, end_step=100 * i + 80,
-                severity=sev, confidence=0.9, evidence={}, message=k)
-        for i, (k, sev) in enumerate((k, s) for k in T.KIND_COLORS
-                                     for s in ("critical", "warning", "info"))
+        Finding(
+            kind=k,
+            metric="val_loss",
+            start_step=100 * i,
+            end_step=100 * i + 80,
+            severity=sev,
+            confidence=0.9,
+            evidence={},
+            message=k,
+        )
+        for i, (k, sev) in enumerate(
+            (k, s) for k in T.KIND_COLORS for s in ("critical", "warning", "info")
+        )
     ]
     return F.run_figure(train, None, lr, findings=findings), findings
 
@@ -202,7 +218,8 @@ def _theme(page) -> str:
 
 def _bg_luminance(page, selector: str) -> float:
     colour = page.evaluate(
-        "s => getComputedStyle(document.querySelector(s)).backgroundColor", selector)
+        "s => getComputedStyle(document.querySelector(s)).backgroundColor", selector
+    )
     return luminance(colour)
 
 
@@ -229,20 +246,23 @@ def _open_run(page, name: str) -> None:
     page.wait_for_selector("#run-graph .main-svg")
     page.wait_for_function(
         "() => { const g = document.querySelector('#run-graph .js-plotly-plot');"
-        " return g && g.data && g.data.some(t => t.meta === 'lr'); }")
+        " return g && g.data && g.data.some(t => t.meta === 'lr'); }"
+    )
 
 
 @pytest.mark.browser
 def test_dark_preference_gives_a_dark_page_grid_and_figure(browser, app_url, request) -> None:
-    with guarded_page(browser, app_url, request.node.name, PAGE_TIMEOUT_MS,
-                      color_scheme="dark") as page:
+    with guarded_page(
+        browser, app_url, request.node.name, PAGE_TIMEOUT_MS, color_scheme="dark"
+    ) as page:
         open_page(page, "/?window=all")
         grid_row(page, "resnet_overfit").wait_for()
         assert _theme(page) == "dark"
         assert _bg_luminance(page, "body") < 0.05
         assert _bg_luminance(page, "#review-grid .ag-row") < 0.05
         cell = page.evaluate(
-            "() => getComputedStyle(document.querySelector('#review-grid .ag-cell')).color")
+            "() => getComputedStyle(document.querySelector('#review-grid .ag-cell')).color"
+        )
         assert luminance(cell) > 0.5
         assert page.locator("#theme-toggle").inner_text().strip().endswith("Light")
         page.screenshot(path=str(SHOTS / "dark_review.png"), full_page=True)
@@ -262,7 +282,8 @@ def test_dark_preference_gives_a_dark_page_grid_and_figure(browser, app_url, req
         assert pixels_near(shot, tint) > 20_000, tint
         # the figure data itself is untouched: restyled, not rebuilt
         paper = page.evaluate(
-            "() => document.querySelector('#run-graph .js-plotly-plot')._fullLayout.paper_bgcolor")
+            "() => document.querySelector('#run-graph .js-plotly-plot')._fullLayout.paper_bgcolor"
+        )
         assert rgb(paper) == (255.0, 255.0, 255.0)
         page.screenshot(path=str(SHOTS / "dark_run.png"), full_page=True)
 
@@ -271,8 +292,9 @@ def test_dark_preference_gives_a_dark_page_grid_and_figure(browser, app_url, req
 def test_toggle_to_light_wins_over_a_dark_preference_and_survives_reload(
     browser, app_url, request
 ) -> None:
-    with guarded_page(browser, app_url, request.node.name, PAGE_TIMEOUT_MS,
-                      color_scheme="dark") as page:
+    with guarded_page(
+        browser, app_url, request.node.name, PAGE_TIMEOUT_MS, color_scheme="dark"
+    ) as page:
         _open_run(page, "vit_healthy")
         assert _theme(page) == "dark"
         page.locator("#theme-toggle").click()
@@ -302,8 +324,9 @@ def test_toggle_to_light_wins_over_a_dark_preference_and_survives_reload(
 
 @pytest.mark.browser
 def test_light_preference_is_light_and_followed_until_a_choice(browser, app_url, request) -> None:
-    with guarded_page(browser, app_url, request.node.name, PAGE_TIMEOUT_MS,
-                      color_scheme="light") as page:
+    with guarded_page(
+        browser, app_url, request.node.name, PAGE_TIMEOUT_MS, color_scheme="light"
+    ) as page:
         _open_run(page, "resnet_overfit")
         assert _theme(page) == "light"
         assert _bg_luminance(page, "body") > 0.8
