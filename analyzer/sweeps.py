@@ -13,7 +13,7 @@ parameter is grouped by its value instead. Inside a group, runs with the same tr
 metric names (and the same LR metric name, if any: one training script logs its LR
 under one name) and a known LR are candidates (a run that blew up before its first
 evaluation, so has no val loss, joins as a failed point). The LR is the run parameter (``lr``,
-``learning_rate``, …: :func:`analyzer.suggest.param_lr`), else the peak of the logged LR
+``learning_rate``, …: :func:`analyzer.lr_priors.param_lr`), else the peak of the logged LR
 series, else an LR written in the run name (``lr3e-4``, ``lr_0.001``, ``lr=1e-3``).
 Range tests are never sweep members.
 
@@ -47,10 +47,10 @@ import numpy as np
 
 from .analysis import RunAnalysis
 from .findings import Suggestion
+from .lr_priors import base_lr, param_lr, round_lr
 from .model import Run
 from .roles import role_arrays
 from .stats import rolling_median
-from .suggest import base_lr, param_lr, round_lr
 from .sweep_model import Sweep, SweepPoint, _fmt, _r, _varied  # noqa: F401
 from .sweep_recommend import (  # noqa: F401  (re-exported: the public names stay here)
     EDGE_MARGIN,
