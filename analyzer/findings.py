@@ -17,13 +17,24 @@ Status = Literal[
     "healthy", "oscillation", "stagnation", "overfitting", "divergence", "insufficient_data"
 ]
 Action = Literal[
-    "keep_lr", "decrease_lr", "increase_lr", "early_stop", "add_warmup", "decay_lr",
-    "restore_lr", "check_data",
+    "keep_lr",
+    "decrease_lr",
+    "increase_lr",
+    "early_stop",
+    "add_warmup",
+    "decay_lr",
+    "restore_lr",
+    "check_data",
 ]
 
 SEVERITY_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
 #: Order used to pick a status when two findings share the highest severity.
-KIND_RANK: Mapping[str, int] = {"divergence": 3, "oscillation": 2, "overfitting": 1, "stagnation": 0}
+KIND_RANK: Mapping[str, int] = {
+    "divergence": 3,
+    "oscillation": 2,
+    "overfitting": 1,
+    "stagnation": 0,
+}
 
 
 def _clean(value: Any) -> Any:
@@ -115,5 +126,12 @@ def worst(findings: Iterable[Finding]) -> Finding | None:
     problems = [f for f in findings if f.severity != "info"]
     if not problems:
         return None
-    return max(problems, key=lambda f: (SEVERITY_RANK.get(f.severity, 0), KIND_RANK.get(f.kind, -1),
-                                        float(f.confidence), -int(f.start_step)))
+    return max(
+        problems,
+        key=lambda f: (
+            SEVERITY_RANK.get(f.severity, 0),
+            KIND_RANK.get(f.kind, -1),
+            float(f.confidence),
+            -int(f.start_step),
+        ),
+    )

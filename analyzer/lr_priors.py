@@ -15,10 +15,27 @@ import numpy as np
 
 from .stats import finite_xy
 
-LR_PARAM_KEYS = ("learning_rate", "lr", "learning-rate", "learningrate", "lr0", "base_lr",
-                 "init_lr", "max_lr", "peak_lr")
-OPTIMIZER_PARAM_KEYS = ("optimizer", "optim", "optimizer_name", "opt_name", "opt",
-                        "optimizer.type", "optimizer_type", "solver")
+LR_PARAM_KEYS = (
+    "learning_rate",
+    "lr",
+    "learning-rate",
+    "learningrate",
+    "lr0",
+    "base_lr",
+    "init_lr",
+    "max_lr",
+    "peak_lr",
+)
+OPTIMIZER_PARAM_KEYS = (
+    "optimizer",
+    "optim",
+    "optimizer_name",
+    "opt_name",
+    "opt",
+    "optimizer.type",
+    "optimizer_type",
+    "solver",
+)
 
 #: Usual LR ranges (low, high) by optimizer family, for training from scratch.
 OPTIMIZER_RANGES: Mapping[str, tuple[float, float]] = {
@@ -69,14 +86,16 @@ _FINE = re.compile(r"(?<![a-z])(fine[-_ ]?tun|finetun|sft)")
 _FULL = re.compile(r"(?<![a-z])full")
 
 
-def _setting_text(params: Mapping[str, str] | None, tags: Mapping[str, str] | None,
-                  name: str) -> str:
+def _setting_text(
+    params: Mapping[str, str] | None, tags: Mapping[str, str] | None, name: str
+) -> str:
     items = [*(params or {}).items(), *(tags or {}).items()]
     return " ".join([name, *(f"{k}={v}" for k, v in items)]).lower()
 
 
-def lr_prior(params: Mapping[str, str] | None, tags: Mapping[str, str] | None,
-             name: str = "") -> tuple[float, str] | None:
+def lr_prior(
+    params: Mapping[str, str] | None, tags: Mapping[str, str] | None, name: str = ""
+) -> tuple[float, str] | None:
     """The usual LR for the setting the params, tags or run name reveal, with its name."""
     text = _setting_text(params, tags, name)
     if not text.strip():
@@ -108,7 +127,9 @@ def optimizer_range(params: Mapping[str, str] | None) -> tuple[float, float, str
     return None
 
 
-def base_lr(lr: tuple[np.ndarray, np.ndarray] | None, params: Mapping[str, str] | None) -> float | None:
+def base_lr(
+    lr: tuple[np.ndarray, np.ndarray] | None, params: Mapping[str, str] | None
+) -> float | None:
     """The LR a person types: the peak of the logged LR series, else the LR parameter."""
     if lr is not None:
         _, y = finite_xy(*lr)

@@ -60,8 +60,11 @@ def advice_parts(a: RunAnalysis) -> tuple[str, str]:
     return sentence, (line if line != sentence else "")
 
 
-def build_document(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
-                   sweeps: Sequence[Sweep] | None = None) -> dict[str, Any]:
+def build_document(
+    analyses: Sequence[RunAnalysis],
+    errors: Sequence[dict[str, str]],
+    sweeps: Sequence[Sweep] | None = None,
+) -> dict[str, Any]:
     """The JSON contract document (``sweeps`` added when given)."""
     analyses = reconcile(analyses, sweeps or ())  # a sweep member's advice agrees with it
     runs = []
@@ -82,11 +85,15 @@ def sweep_lines(sweeps: Sequence[Sweep]) -> list[tuple[str, str]]:
     for s in sweeps:
         split = ", ".join(f"{k}={v}" for k, v in s.split.items())
         rng = s.recommended_range
-        rec = (f"recommended LR {format_lr(s.recommended_lr)}"
-               + (f" (range {format_lr(rng[0])}–{format_lr(rng[1])})" if rng else "")
-               + f", confidence {s.confidence:.2f}")
-        head = (f"{printable(s.group)}{' [' + printable(split) + ']' if split else ''}: "
-                f"{len(s.points)} runs at LRs {', '.join(format_lr(v) for v in s.lrs)}; {rec}")
+        rec = (
+            f"recommended LR {format_lr(s.recommended_lr)}"
+            + (f" (range {format_lr(rng[0])}–{format_lr(rng[1])})" if rng else "")
+            + f", confidence {s.confidence:.2f}"
+        )
+        head = (
+            f"{printable(s.group)}{' [' + printable(split) + ']' if split else ''}: "
+            f"{len(s.points)} runs at LRs {', '.join(format_lr(v) for v in s.lrs)}; {rec}"
+        )
         out.append((head, printable(s.rationale)))
     return out
 
@@ -96,9 +103,11 @@ def range_test_line(a: RunAnalysis) -> str:
     t = a.lr_range_test
     if t is None:
         return ""
-    return (f"LR range test: suggested {format_lr(t.suggested_lr)} ({t.rule}, confidence "
-            f"{t.confidence:.2f}); steepest {format_lr(t.steepest_lr)}, minimum loss at "
-            f"{format_lr(t.min_loss_lr)}, blow-up at {format_lr(t.blowup_lr)}")
+    return (
+        f"LR range test: suggested {format_lr(t.suggested_lr)} ({t.rule}, confidence "
+        f"{t.confidence:.2f}); steepest {format_lr(t.steepest_lr)}, minimum loss at "
+        f"{format_lr(t.min_loss_lr)}, blow-up at {format_lr(t.blowup_lr)}"
+    )
 
 
 def status_counts(analyses: Iterable[RunAnalysis]) -> dict[str, int]:
@@ -143,19 +152,26 @@ def safe_url(url: str | None) -> str | None:
     return quote(url.strip(), safe="/:?#=&%@!$+,;-.~")
 
 
-def render_text(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
-                sweeps: Sequence[Sweep] = ()) -> str:
+def render_text(
+    analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]], sweeps: Sequence[Sweep] = ()
+) -> str:
     """A plain-text report for the terminal."""
     analyses = reconcile(analyses, sweeps)  # a sweep member's advice agrees with it
     lines = []
     counts = status_counts(analyses)
-    lines.append(f"LR Tempo: {len(analyses)} run(s) — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    lines.append(
+        f"LR Tempo: {len(analyses)} run(s) — " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    )
     for a in triage_order(analyses):
         lines.append("")
         state = f", {printable(a.meta.status)}" if a.meta.status else ""
-        lines.append(f"{printable(a.meta.name)}  [{verdict_label(a)}{state}]  ({a.meta.source}: "
-                     f"{printable(a.meta.location)})")
-        roles = ", ".join(f"{k}={v}" for k, v in a.roles.as_dict().items()) or "no loss metric found"
+        lines.append(
+            f"{printable(a.meta.name)}  [{verdict_label(a)}{state}]  ({a.meta.source}: "
+            f"{printable(a.meta.location)})"
+        )
+        roles = (
+            ", ".join(f"{k}={v}" for k, v in a.roles.as_dict().items()) or "no loss metric found"
+        )
         lines.append(f"  metrics: {roles}")
         for f in a.findings:
             lines.append(
@@ -195,16 +211,20 @@ def md_link(label: str, url: str | None) -> str:
     return f"[{md_text(label)}]({safe})" if safe else md_text(label)
 
 
-def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]],
-                    sweeps: Sequence[Sweep] = ()) -> str:
+def render_markdown(
+    analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, str]], sweeps: Sequence[Sweep] = ()
+) -> str:
     """A Markdown report (a table of runs, then each run's findings)."""
     analyses = reconcile(analyses, sweeps)  # a sweep member's advice agrees with it
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"# LR Tempo review — {now}", ""]
     counts = status_counts(analyses)
     out.append(" · ".join(f"**{n}** {s}" for s, n in counts.items()) or "No runs.")
-    out += ["", "| run | experiment | user | state | source | status | worst finding | suggestion |",
-            "|---|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "| run | experiment | user | state | source | status | worst finding | suggestion |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for a in triage_order(analyses):
         m = a.meta
         sentence, line = advice_parts(a)
@@ -225,13 +245,17 @@ def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, 
         out += ["", f"## {md_text(a.meta.name)}", ""]
         for f in a.findings:
             ev = evidence_readable(f.evidence)
-            out.append(f"- **{md_text(f.kind)}** ({md_text(f.severity)}, {md_text(f.metric)}, "
-                       f"steps {int(f.start_step)}–{int(f.end_step)}, confidence "
-                       f"{f.confidence:.2f}): {md_text(f.message)}"
-                       + (f" (evidence: {md_text(ev)})" if ev else ""))
+            out.append(
+                f"- **{md_text(f.kind)}** ({md_text(f.severity)}, {md_text(f.metric)}, "
+                f"steps {int(f.start_step)}–{int(f.end_step)}, confidence "
+                f"{f.confidence:.2f}): {md_text(f.message)}"
+                + (f" (evidence: {md_text(ev)})" if ev else "")
+            )
         if a.suggestion and a.suggestion.rationale:
-            out.append(f"- **suggestion**: {md_text(suggestion_line(a))} — "
-                       f"{md_text(a.suggestion.rationale)}")
+            out.append(
+                f"- **suggestion**: {md_text(suggestion_line(a))} — "
+                f"{md_text(a.suggestion.rationale)}"
+            )
         out += [f"- warning: {md_text(w)}" for w in a.warnings]
     if errors:
         out += ["", "## Sources that could not be read", ""]
@@ -241,9 +265,15 @@ def render_markdown(analyses: Sequence[RunAnalysis], errors: Sequence[dict[str, 
 
 def sparkline_svg(run: Run, analysis: RunAnalysis, width: int = 320, height: int = 70) -> str:
     """An inline SVG of train (blue) and val (orange) loss with finding ranges shaded."""
-    series = [(role_series(run, analysis.roles.train_loss), "#2c7fb8"),
-              (role_series(run, analysis.roles.val_loss), "#e6550d")]
-    pts = [(s["step"].to_numpy(), s["value"].to_numpy(), c) for s, c in series if s is not None and len(s)]
+    series = [
+        (role_series(run, analysis.roles.train_loss), "#2c7fb8"),
+        (role_series(run, analysis.roles.val_loss), "#e6550d"),
+    ]
+    pts = [
+        (s["step"].to_numpy(), s["value"].to_numpy(), c)
+        for s, c in series
+        if s is not None and len(s)
+    ]
     finite = [(x[np.isfinite(y)], y[np.isfinite(y)], c) for x, y, c in pts]
     finite = [(x, y, c) for x, y, c in finite if len(x) > 1]
     if not finite:
@@ -261,17 +291,25 @@ def sparkline_svg(run: Run, analysis: RunAnalysis, width: int = 320, height: int
     def sy(v: np.ndarray) -> np.ndarray:
         return height - 2 - (np.clip(v, lo, hi) - lo) / ysp * (height - 4)
 
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-              f'viewBox="0 0 {width} {height}" role="img">')]
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img">'
+        )
+    ]
     for f in analysis.findings:
         colour = KIND_COLOURS.get(f.kind, "#999")
         a, b = sx(f.start_step), sx(f.end_step)
-        parts.append(f'<rect x="{a:.1f}" y="0" width="{max(b - a, 1.5):.1f}" height="{height}" '
-                     f'fill="{colour}" opacity="0.18"/>')
+        parts.append(
+            f'<rect x="{a:.1f}" y="0" width="{max(b - a, 1.5):.1f}" height="{height}" '
+            f'fill="{colour}" opacity="0.18"/>'
+        )
     for x, y, colour in finite:
         step = max(1, len(x) // 400)
         coords = " ".join(f"{sx(float(a)):.1f},{b:.1f}" for a, b in zip(x[::step], sy(y[::step])))
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.3" points="{coords}"/>')
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="1.3" points="{coords}"/>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -289,9 +327,16 @@ font-weight:600;white-space:nowrap}.badge.dark{color:#212529;border:1px solid #d
 """
 #: The HTML table's columns and their widths (fixed: a long URL or name wraps in its
 #: cell instead of squeezing the findings and the suggestion to a word a line).
-HTML_COLUMNS = (("run", "15%"), ("experiment", "9%"), ("user", "5%"), ("state", "7%"),
-                ("status", "9%"), ("loss (train blue, val orange)", "13%"), ("findings", "23%"),
-                ("suggestion", "19%"))
+HTML_COLUMNS = (
+    ("run", "15%"),
+    ("experiment", "9%"),
+    ("user", "5%"),
+    ("state", "7%"),
+    ("status", "9%"),
+    ("loss (train blue, val orange)", "13%"),
+    ("findings", "23%"),
+    ("suggestion", "19%"),
+)
 
 
 def render_html(
@@ -314,20 +359,30 @@ def render_html(
             spark = sparklines.get(a.meta.id, "")
         else:
             spark = sparkline_svg(runs[a.meta.id], a) if runs and a.meta.id in runs else ""
-        findings = "".join(
-            f"<div><b>{esc(f.kind)}</b> ({esc(f.severity)}, {esc(f.metric)}, steps "
-            f"{int(f.start_step)}–{int(f.end_step)}, conf. {f.confidence:.2f}): {esc(f.message)}"
-            + (f"<div class='muted'>{esc(ev)}</div>" if (ev := evidence_readable(f.evidence)) else "")
-            + "</div>"
-            for f in a.findings
-        ) or '<span class="muted">no finding</span>'
+        findings = (
+            "".join(
+                f"<div><b>{esc(f.kind)}</b> ({esc(f.severity)}, {esc(f.metric)}, steps "
+                f"{int(f.start_step)}–{int(f.end_step)}, conf. {f.confidence:.2f}): {esc(f.message)}"
+                + (
+                    f"<div class='muted'>{esc(ev)}</div>"
+                    if (ev := evidence_readable(f.evidence))
+                    else ""
+                )
+                + "</div>"
+                for f in a.findings
+            )
+            or '<span class="muted">no finding</span>'
+        )
         rationale = esc(a.suggestion.rationale) if a.suggestion else ""
         if a.lr_range_test is not None:
             rationale += f"<div>{esc(range_test_line(a))}</div>"
         m = a.meta
         url = safe_url(run_url(m))
-        name = (f"<a href=\"{esc(url)}\" target=\"_blank\" rel=\"noopener noreferrer\">"
-                f"{esc(m.name)}</a>" if url else esc(m.name))
+        name = (
+            f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{esc(m.name)}</a>'
+            if url
+            else esc(m.name)
+        )
         state = esc(m.status or "")
         dark = " dark" if a.status in DARK_TEXT else ""
         sofar = " <span class='sofar'>so far</span>" if is_running(m) else ""
@@ -347,16 +402,21 @@ def render_html(
             + f"<div class='muted'>{rationale}</div></td></tr>"
         )
     summary = " · ".join(f"<b>{n}</b> {esc(s)}" for s, n in counts.items()) or "No runs."
-    sweep_html = "".join(f"<li><b>{esc(h)}</b><div class='muted'>{esc(w)}</div>{sweep_svg(sw)}</li>"
-                         for (h, w), sw in zip(sweep_lines(sweeps), sweeps))
-    errs = "".join(f"<li class='err'><code>{esc(e['location'])}</code>: {esc(e['error'])}</li>" for e in errors)
+    sweep_html = "".join(
+        f"<li><b>{esc(h)}</b><div class='muted'>{esc(w)}</div>{sweep_svg(sw)}</li>"
+        for (h, w), sw in zip(sweep_lines(sweeps), sweeps)
+    )
+    errs = "".join(
+        f"<li class='err'><code>{esc(e['location'])}</code>: {esc(e['error'])}</li>" for e in errors
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>LR Tempo review</title>"
         f"<style>{HTML_STYLE}</style></head><body><h1>LR Tempo review</h1>"
         f"<p class='muted'>{esc(now)}</p><p>{summary}</p>"
         "<table><colgroup>"
         + "".join(f"<col style='width:{w}'>" for _, w in HTML_COLUMNS)
-        + "</colgroup><tr>" + "".join(f"<th>{esc(h)}</th>" for h, _ in HTML_COLUMNS)
+        + "</colgroup><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for h, _ in HTML_COLUMNS)
         + f"</tr>{''.join(rows)}</table>"
         + (f"<h2>Sweeps</h2><ul>{sweep_html}</ul>" if sweep_html else "")
         + (f"<h2>Sources that could not be read</h2><ul>{errs}</ul>" if errs else "")
@@ -368,8 +428,11 @@ def sweep_svg(sweep: Sweep, width: int = 360, height: int = 140) -> str:
     """Inline SVG of a sweep: each run's loss against log10 LR (coloured by status, the
     tried LRs written below), the fitted curve, the recommended LR (green) and the
     stability edge (red, dashed)."""
-    pts = [(math.log10(p.lr), p.value, p.status) for p in sweep.points
-           if p.lr and p.lr > 0 and math.isfinite(p.value)]
+    pts = [
+        (math.log10(p.lr), p.value, p.status)
+        for p in sweep.points
+        if p.lr and p.lr > 0 and math.isfinite(p.value)
+    ]
     if len(pts) < 2:
         return ""
     xs = [x for x, _, _ in pts]
@@ -384,25 +447,42 @@ def sweep_svg(sweep: Sweep, width: int = 360, height: int = 140) -> str:
     def sy(v: float) -> float:
         return height - 16 - (min(max(v, lo), hi) - lo) / span * (height - 22)
 
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-              f'viewBox="0 0 {width} {height}" role="img">')]
-    for lr, colour, dash in ((sweep.recommended_lr, "#27ae60", ""),
-                             (sweep.stability_edge_lr, "#c0392b", ' stroke-dasharray="4 3"')):
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img">'
+        )
+    ]
+    for lr, colour, dash in (
+        (sweep.recommended_lr, "#27ae60", ""),
+        (sweep.stability_edge_lr, "#c0392b", ' stroke-dasharray="4 3"'),
+    ):
         if lr:
             x = sx(math.log10(lr))
-            parts.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height}" '
-                         f'stroke="{colour}"{dash}/>')
+            parts.append(
+                f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height}" stroke="{colour}"{dash}/>'
+            )
     curve = sweep.curve
     if curve.get("log10_lr"):
-        coords = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(curve["log10_lr"], curve["fit"]))
-        parts.append(f'<polyline fill="none" stroke="#2c7fb8" stroke-width="1.2" points="{coords}"/>')
-    parts.append(f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 13}" '
-                 'fill="none" stroke="#ddd"/>')
+        coords = " ".join(
+            f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(curve["log10_lr"], curve["fit"])
+        )
+        parts.append(
+            f'<polyline fill="none" stroke="#2c7fb8" stroke-width="1.2" points="{coords}"/>'
+        )
+    parts.append(
+        f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 13}" '
+        'fill="none" stroke="#ddd"/>'
+    )
     for lr in sweep.lrs:
-        parts.append(f'<text x="{sx(math.log10(lr)):.1f}" y="{height - 2}" font-size="9" '
-                     f'text-anchor="middle" fill="#777">{html.escape(format_lr(lr))}</text>')
+        parts.append(
+            f'<text x="{sx(math.log10(lr)):.1f}" y="{height - 2}" font-size="9" '
+            f'text-anchor="middle" fill="#777">{html.escape(format_lr(lr))}</text>'
+        )
     for x, y, status in pts:
-        parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" '
-                     f'fill="{KIND_COLOURS.get(status, "#555")}"/>')
+        parts.append(
+            f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" '
+            f'fill="{KIND_COLOURS.get(status, "#555")}"/>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -74,15 +74,24 @@ def recognise(steps: np.ndarray, values: np.ndarray) -> Schedule:
         n = len(y)
     peak = float(y.max())
     if peak <= 0:
-        return Schedule("constant", 0, peak, float(x[0]), float(y[-1]), None, False, float(x[0]), float(x[-1]))
+        return Schedule(
+            "constant", 0, peak, float(x[0]), float(y[-1]), None, False, float(x[0]), float(x[-1])
+        )
     ip = int(np.flatnonzero(y >= 0.999 * peak)[0])
     span = float(x[-1] - x[0]) or 1.0
     final = float(y[-1])
     low = y[ip:] <= 0.05 * peak
     collapse = float(x[ip + int(np.flatnonzero(low)[0])]) if low.any() else None
     decays = final <= 0.5 * peak
-    base = {"peak_lr": peak, "peak_step": float(x[ip]), "final_lr": final, "collapse_step": collapse,
-            "decays": decays, "first_step": float(x[0]), "last_step": float(x[-1])}
+    base = {
+        "peak_lr": peak,
+        "peak_step": float(x[ip]),
+        "final_lr": final,
+        "collapse_step": collapse,
+        "decays": decays,
+        "first_step": float(x[0]),
+        "last_step": float(x[-1]),
+    }
     if (peak - float(y.min())) <= 0.05 * peak:
         return Schedule("constant", 0, **base)
     rise_frac = (float(x[ip]) - float(x[0])) / span

@@ -118,6 +118,7 @@ DEFAULT_PARAMS = SuggestParams()
 OSCILLATION_FACTOR = DEFAULT_PARAMS.oscillation_factor
 DIVERGENCE_FACTOR = DEFAULT_PARAMS.divergence_factor
 
+
 def _f(v: float | None) -> str:
     return "unknown" if v is None else f"{v:.3g}"
 
@@ -155,22 +156,48 @@ def _nice(factor: float) -> float:
     return float(f"{factor:.2g}")
 
 
-def change(ctx: Context, action: str, factor: float, rationale: str, *,
-           early_stop_step: int | None = None, extra: Mapping[str, object] | None = None) -> Suggestion:
+def change(
+    ctx: Context,
+    action: str,
+    factor: float,
+    rationale: str,
+    *,
+    early_stop_step: int | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> Suggestion:
     """A Suggestion that scales the base LR by ``factor`` (rounded to 2 digits first)."""
     factor = _nice(factor)
     sug = round_lr(ctx.base * factor) if ctx.base is not None else None
-    return Suggestion(action, current_lr=ctx.base, suggested_lr=sug,  # type: ignore[arg-type]
-                      factor=factor, early_stop_step=early_stop_step, rationale=rationale,
-                      extra=dict(extra or {}))
+    return Suggestion(
+        action,
+        current_lr=ctx.base,
+        suggested_lr=sug,  # type: ignore[arg-type]
+        factor=factor,
+        early_stop_step=early_stop_step,
+        rationale=rationale,
+        extra=dict(extra or {}),
+    )
 
 
-def keep(ctx: Context | None, action: str, rationale: str, base: float | None = None, *,
-         early_stop_step: int | None = None, extra: Mapping[str, object] | None = None) -> Suggestion:
+def keep(
+    ctx: Context | None,
+    action: str,
+    rationale: str,
+    base: float | None = None,
+    *,
+    early_stop_step: int | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> Suggestion:
     """A Suggestion that keeps the base LR (``suggested_lr = current_lr``, no factor)."""
     cur = ctx.base if ctx is not None else base
-    return Suggestion(action, current_lr=cur, suggested_lr=cur,  # type: ignore[arg-type]
-                      early_stop_step=early_stop_step, rationale=rationale, extra=dict(extra or {}))
+    return Suggestion(
+        action,
+        current_lr=cur,
+        suggested_lr=cur,  # type: ignore[arg-type]
+        early_stop_step=early_stop_step,
+        rationale=rationale,
+        extra=dict(extra or {}),
+    )
 
 
 def decrease_size(ctx: Context, trouble_lr: float | None, f: float) -> tuple[float, str]:
@@ -188,7 +215,10 @@ def decrease_size(ctx: Context, trouble_lr: float | None, f: float) -> tuple[flo
         if base > ctx.p.range_margin * hi and top / base < factor:
             factor, note = top / base, f"; towards the usual {fam} range ({lo:g}–{hi:g})"
     if ctx.prior is not None and base * factor > ctx.prior[0] and base > ctx.prior[0]:
-        factor, note = ctx.prior[0] / base, f"; capped at the usual {ctx.prior[1]} LR {ctx.prior[0]:.0e}"
+        factor, note = (
+            ctx.prior[0] / base,
+            f"; capped at the usual {ctx.prior[1]} LR {ctx.prior[0]:.0e}",
+        )
     return factor, note
 
 
@@ -252,20 +282,29 @@ def suggest_divergence(ctx: Context) -> Suggestion:
     up to the onset."""
     main, ev = ctx.main, ctx.ev
     if ev.get("degenerate_zero"):
-        return keep(ctx, "check_data",
-                    f"Loss exactly 0 for {ev.get('zero_points')} points from step {main.start_step}: "
-                    "check labels/masking and precision before tuning the LR.")
+        return keep(
+            ctx,
+            "check_data",
+            f"Loss exactly 0 for {ev.get('zero_points')} points from step {main.start_step}: "
+            "check labels/masking and precision before tuning the LR.",
+        )
     trouble = ctx.max_lr(-math.inf, float(main.start_step)) if ctx.lr is not None else ctx.base
     f, how = ctx.p.divergence_factor, ""
     sched = ctx.sched
     if ev.get("rose_from_start") or (
-            sched is not None and sched.first_step is not None and sched.last_step is not None
-            and sched.last_step > sched.first_step
-            and main.start_step - sched.first_step <= ctx.p.immediate_onset * (sched.last_step - sched.first_step)):
+        sched is not None
+        and sched.first_step is not None
+        and sched.last_step is not None
+        and sched.last_step > sched.first_step
+        and main.start_step - sched.first_step
+        <= ctx.p.immediate_onset * (sched.last_step - sched.first_step)
+    ):
         f, how = ctx.p.immediate_factor, " (it blew up at once: far past the edge)"
     factor, note = decrease_size(ctx, trouble, f)
-    why = (f"{main.message} Largest LR before step {main.start_step}: {_f(trouble)}; "
-           f"suggest {f:g}× that{how}{note}.")
+    why = (
+        f"{main.message} Largest LR before step {main.start_step}: {_f(trouble)}; "
+        f"suggest {f:g}× that{how}{note}."
+    )
     return change(ctx, "decrease_lr", factor, why)
 
 
@@ -274,8 +313,10 @@ def _oscillation_facts(ev: Mapping[str, object], onset: float) -> str:
     if path == "bouncing":
         facts = f"step-to-step bouncing from step {int(onset)}"
     elif path == "spike":
-        facts = (f"a spike to {_num(ev.get('explosion_ratio')):.1f}× the early maximum from step "
-                 f"{int(onset)}, then recovered")
+        facts = (
+            f"a spike to {_num(ev.get('explosion_ratio')):.1f}× the early maximum from step "
+            f"{int(onset)}, then recovered"
+        )
     elif path in ("validation", "plateau_bounce", "erratic_rise"):
         facts = f"validation loss bouncing {100 * _num(ev.get('val_bounce')):.0f}% per evaluation from step {int(onset)}"
     else:
@@ -304,48 +345,82 @@ def suggest_oscillation(ctx: Context) -> Suggestion:
     died_down = bool(span and main.end_step < last - 0.1 * span)  # type: ignore[operator]
     recovered = bool(ev.get("recovered", 1.0))
     keep_step = best_checkpoint(ctx.findings)
-    keep_txt = f"; keep the checkpoint of step {keep_step}, before the val loss climbed" if keep_step is not None else ""
-    in_warm = bool(sched and sched.warmup_steps > 0 and sched.first_step is not None
-                   and onset < sched.first_step + sched.warmup_steps
-                   and span and sched.warmup_steps <= 0.3 * span)
+    keep_txt = (
+        f"; keep the checkpoint of step {keep_step}, before the val loss climbed"
+        if keep_step is not None
+        else ""
+    )
+    in_warm = bool(
+        sched
+        and sched.warmup_steps > 0
+        and sched.first_step is not None
+        and onset < sched.first_step + sched.warmup_steps
+        and span
+        and sched.warmup_steps <= 0.3 * span
+    )
     if in_warm and sched is not None:
         factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
         steps = int(max(2 * sched.warmup_steps, 1))
-        return change(ctx, "add_warmup", factor,
-                      f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: warm up over "
-                      f"{steps} steps to a peak of {p.oscillation_factor:g}× the LR at onset{note}.",
-                      extra={"warmup_steps": steps})
+        return change(
+            ctx,
+            "add_warmup",
+            factor,
+            f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: warm up over "
+            f"{steps} steps to a peak of {p.oscillation_factor:g}× the LR at onset{note}.",
+            extra={"warmup_steps": steps},
+        )
     lr_end = ctx.lr_at(float(last)) if last is not None else None
     if died_down and lr_on and lr_end is not None and lr_end <= 0.5 * lr_on:
         factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
-        return change(ctx, "decrease_lr", factor,
-                      f"Oscillation ({facts}) at LR {_f(lr_on)} until the schedule lowered it (to "
-                      f"{_f(lr_end)} by the end): start the schedule {p.oscillation_factor:g}× lower"
-                      f"{note}{keep_txt}.", early_stop_step=keep_step)
+        return change(
+            ctx,
+            "decrease_lr",
+            factor,
+            f"Oscillation ({facts}) at LR {_f(lr_on)} until the schedule lowered it (to "
+            f"{_f(lr_end)} by the end): start the schedule {p.oscillation_factor:g}× lower"
+            f"{note}{keep_txt}.",
+            early_stop_step=keep_step,
+        )
     if early and died_down and recovered and sched is not None and sched.warmup_steps == 0 and span:
         steps = int(max(0.05 * span, 2 * (onset - first)))  # type: ignore[operator]
-        return keep(ctx, "add_warmup",
-                    f"Oscillation from the start until step {main.end_step} ({facts}) with no warm-up, "
-                    f"then steady progress: warm up over {steps} steps.", extra={"warmup_steps": steps})
+        return keep(
+            ctx,
+            "add_warmup",
+            f"Oscillation from the start until step {main.end_step} ({facts}) with no warm-up, "
+            f"then steady progress: warm up over {steps} steps.",
+            extra={"warmup_steps": steps},
+        )
     factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
-    return change(ctx, "decrease_lr", factor,
-                  f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {p.oscillation_factor:g}× the LR "
-                  f"that drove it{note}{keep_txt}.", early_stop_step=keep_step)
+    return change(
+        ctx,
+        "decrease_lr",
+        factor,
+        f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {p.oscillation_factor:g}× the LR "
+        f"that drove it{note}{keep_txt}.",
+        early_stop_step=keep_step,
+    )
 
 
 def suggest_overfitting(ctx: Context) -> Suggestion:
     """The best checkpoint; with a bouncing val loss, a lower LR too."""
     main, ev = ctx.main, ctx.ev
     step = int(_num(ev.get("best_val_step"), float(main.start_step)))
-    why = (f"Validation loss best at step {step} ({_num(ev.get('best_val')):.4g}), "
-           f"{_num(ev.get('rise_pct')):.1f}% higher since: keep that checkpoint")
+    why = (
+        f"Validation loss best at step {step} ({_num(ev.get('best_val')):.4g}), "
+        f"{_num(ev.get('rise_pct')):.1f}% higher since: keep that checkpoint"
+    )
     lr_there = ctx.lr_at(float(main.end_step))
     if ev.get("val_erratic") and (lr_there is None or lr_there > 0):  # an LR at ~0 needs no cut
         factor, note = decrease_size(ctx, ctx.base, ctx.p.erratic_overfit_factor)
-        return change(ctx, "decrease_lr", factor,
-                      f"{why}, and lower the learning rate: the validation loss also bounces "
-                      f"{100 * _num(ev.get('val_bounce')):.0f}% per evaluation, so the weights jump "
-                      f"({ctx.p.erratic_overfit_factor:g}× the LR{note}).", early_stop_step=step)
+        return change(
+            ctx,
+            "decrease_lr",
+            factor,
+            f"{why}, and lower the learning rate: the validation loss also bounces "
+            f"{100 * _num(ev.get('val_bounce')):.0f}% per evaluation, so the weights jump "
+            f"({ctx.p.erratic_overfit_factor:g}× the LR{note}).",
+            early_stop_step=step,
+        )
     return keep(ctx, "early_stop", why + ".", early_stop_step=step)
 
 
@@ -358,32 +433,48 @@ def suggest_stagnation(ctx: Context) -> Suggestion:
     if diag in ("stuck", "too_slow"):
         gain = _num(ev.get("rel_improvement"))
         factor, note = increase_size(ctx, gain)
-        how = ("improved" if diag == "stuck" else "fell in a straight line by")
-        return change(ctx, "increase_lr", factor,
-                      f"Loss {how} {100 * gain:.2f}% over {frac:.0f}% of the run at LR {_f(ctx.base)}"
-                      f"{_slow_txt(ev)}: increase it{note}.")
+        how = "improved" if diag == "stuck" else "fell in a straight line by"
+        return change(
+            ctx,
+            "increase_lr",
+            factor,
+            f"Loss {how} {100 * gain:.2f}% over {frac:.0f}% of the run at LR {_f(ctx.base)}"
+            f"{_slow_txt(ev)}: increase it{note}.",
+        )
     if diag == "lr_collapsed":
         peak = _num(ev.get("peak_lr"), ctx.base or 0.0) or ctx.base
         floor = ev.get("lr_end")
-        return keep(ctx, "restore_lr",
-                    f"LR fell to ≤5% of its peak {_f(peak)} by step "
-                    f"{int(_num(ev.get('collapse_step')))} and the loss has been flat since step "
-                    f"{main.start_step}: keep the base LR {_f(ctx.base)} and fix the schedule "
-                    f"(it ended at {_f(floor if isinstance(floor, float) else None)}).",
-                    extra={"collapsed_lr": floor if isinstance(floor, float) else None})
+        return keep(
+            ctx,
+            "restore_lr",
+            f"LR fell to ≤5% of its peak {_f(peak)} by step "
+            f"{int(_num(ev.get('collapse_step')))} and the loss has been flat since step "
+            f"{main.start_step}: keep the base LR {_f(ctx.base)} and fix the schedule "
+            f"(it ended at {_f(floor if isinstance(floor, float) else None)}).",
+            extra={"collapsed_lr": floor if isinstance(floor, float) else None},
+        )
     if diag == "val_plateau":
         best = ev.get("best_step")
         step = int(float(best)) if isinstance(best, (int, float)) else int(main.start_step)
-        return keep(ctx, "early_stop",
-                    f"Validation loss flat since step {main.start_step} ({frac:.0f}% of the run) while "
-                    f"training loss falls: later steps only widen the gap; keep the checkpoint at its "
-                    f"lowest point, step {step}.", early_stop_step=step)
+        return keep(
+            ctx,
+            "early_stop",
+            f"Validation loss flat since step {main.start_step} ({frac:.0f}% of the run) while "
+            f"training loss falls: later steps only widen the gap; keep the checkpoint at its "
+            f"lowest point, step {step}.",
+            early_stop_step=step,
+        )
     there = ctx.lr_at(float(main.start_step)) or ctx.base
     factor = ctx.p.decay_factor * (there / ctx.base if there and ctx.base else 1.0)
-    return change(ctx, "decay_lr", min(factor, ctx.p.decay_factor),
-                  f"Loss flat since step {main.start_step} ({frac:.0f}% of the run, change "
-                  f"{-100 * _num(ev.get('rel_improvement')):+.2f}%) at LR {_f(there)}: decay it "
-                  f"(cosine, to {ctx.p.decay_factor:g}× that).", extra={"schedule": "cosine"})
+    return change(
+        ctx,
+        "decay_lr",
+        min(factor, ctx.p.decay_factor),
+        f"Loss flat since step {main.start_step} ({frac:.0f}% of the run, change "
+        f"{-100 * _num(ev.get('rel_improvement')):+.2f}%) at LR {_f(there)}: decay it "
+        f"(cosine, to {ctx.p.decay_factor:g}× that).",
+        extra={"schedule": "cosine"},
+    )
 
 
 def _slow_txt(ev: Mapping[str, object]) -> str:
@@ -419,9 +510,20 @@ def suggest(
     base = base_lr(lr, params)
     main = worst(findings)
     if main is None:
-        why = ("Too few points to judge; nothing to change yet." if insufficient else
-               "No problem found: keep the learning rate" + (" and schedule." if sched else "."))
+        why = (
+            "Too few points to judge; nothing to change yet."
+            if insufficient
+            else "No problem found: keep the learning rate" + (" and schedule." if sched else ".")
+        )
         return keep(None, "keep_lr", why, base)
-    ctx = Context(findings=findings, main=main, lr=lr, sched=sched, base=base,
-                  prior=lr_prior(params, tags, name), opt_range=optimizer_range(params), p=config)
+    ctx = Context(
+        findings=findings,
+        main=main,
+        lr=lr,
+        sched=sched,
+        base=base,
+        prior=lr_prior(params, tags, name),
+        opt_range=optimizer_range(params),
+        p=config,
+    )
     return RULES[main.kind](ctx)

@@ -77,7 +77,9 @@ def _trend(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return rolling_median(y, w)
 
 
-def _block_stats(y: np.ndarray, r: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _block_stats(
+    y: np.ndarray, r: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     n = len(r)
     size = n // m
     start = n - m * size
@@ -107,7 +109,7 @@ def _refine_onset(scale: np.ndarray, k: int) -> int:
     thr = math.sqrt(max(lo, 1e-300) * hi)
     m = len(scale)
     for j in range(1, k + 1):
-        win = scale[j:min(j + 3, m)]
+        win = scale[j : min(j + 3, m)]
         if scale[j] > thr and float(np.median(win)) > thr and float(np.median(scale[j:])) > thr:
             return j
     return k
@@ -142,7 +144,9 @@ def detect_oscillation(
     size = n // m
     block_first = x[start + np.arange(m) * size]
     k_lo, k_hi = max(2, m // 8), m - max(2, m // 8)
-    cands = np.unique(np.linspace(k_lo, k_hi, num=min(MAX_CANDIDATES, max(k_hi - k_lo + 1, 1))).astype(int))
+    cands = np.unique(
+        np.linspace(k_lo, k_hi, num=min(MAX_CANDIDATES, max(k_hi - k_lo + 1, 1))).astype(int)
+    )
     n_tests = len(cands) + 1
     best: tuple[float, int, float] | None = None  # (p_adj, k, ratio)
     for k in cands:
@@ -167,35 +171,83 @@ def detect_oscillation(
         swing = float(np.median(scale[k:]))
         s2p = 2.0 * swing / progress if progress > 0 else math.inf
         flips_after = _flip_share(rate[k:], valid[k:])
-        need = (config.oscillation.swing_to_progress if flips_after >= config.oscillation.flip_rate
-                else config.oscillation.noise_swing_to_progress)
+        need = (
+            config.oscillation.swing_to_progress
+            if flips_after >= config.oscillation.flip_rate
+            else config.oscillation.noise_swing_to_progress
+        )
         if s2p >= need:
             onset = float(block_first[k])
             flips_before = _flip_share(rate[:k], valid[:k])
-            found.append(_finding(metric, onset, float(x[-1]), pa, ratio, s2p, flips_after,
-                                  flips_before, swing, lr_at(lr, onset), config, "growth"))
+            found.append(
+                _finding(
+                    metric,
+                    onset,
+                    float(x[-1]),
+                    pa,
+                    ratio,
+                    s2p,
+                    flips_after,
+                    flips_before,
+                    swing,
+                    lr_at(lr, onset),
+                    config,
+                    "growth",
+                )
+            )
     if not found:
         tp = turning_point_test(y)
         progress = float(trend[0] - trend[-1])
         swing = float(np.median(scale))
         s2p = 2.0 * swing / progress if progress > 0 else math.inf
         pa = bonferroni(tp.p_excess, n_tests)
-        if (pa < config.alpha and tp.flip_rate >= config.oscillation.flip_rate
-                and s2p >= config.oscillation.swing_to_progress):
+        if (
+            pa < config.alpha
+            and tp.flip_rate >= config.oscillation.flip_rate
+            and s2p >= config.oscillation.swing_to_progress
+        ):
             j0 = 0
             for j in range(m):
-                if rate[j] >= config.oscillation.flip_rate and np.nanmedian(rate[j:j + 3]) >= config.oscillation.flip_rate:
+                if (
+                    rate[j] >= config.oscillation.flip_rate
+                    and np.nanmedian(rate[j : j + 3]) >= config.oscillation.flip_rate
+                ):
                     j0 = j
                     break
             onset = float(block_first[j0])
-            found.append(_finding(metric, onset, float(x[-1]), pa, 1.0, s2p, tp.flip_rate,
-                                  float("nan"), swing, lr_at(lr, onset), config, "bouncing"))
+            found.append(
+                _finding(
+                    metric,
+                    onset,
+                    float(x[-1]),
+                    pa,
+                    1.0,
+                    s2p,
+                    tp.flip_rate,
+                    float("nan"),
+                    swing,
+                    lr_at(lr, onset),
+                    config,
+                    "bouncing",
+                )
+            )
     return found
 
 
-def _finding(metric: str, onset: float, end: float, p_adj: float, ratio: float, s2p: float,
-             flips_after: float, flips_before: float, swing: float, lr_onset: float | None,
-             config: AnalysisConfig, path: str) -> Finding:
+def _finding(
+    metric: str,
+    onset: float,
+    end: float,
+    p_adj: float,
+    ratio: float,
+    s2p: float,
+    flips_after: float,
+    flips_before: float,
+    swing: float,
+    lr_onset: float | None,
+    config: AnalysisConfig,
+    path: str,
+) -> Finding:
     if path == "growth":
         conf = confidence(p_adj, ratio, config.oscillation.scale_ratio)
         what = f"loss swings grew {ratio:.1f}× from step {int(onset)}"
@@ -215,8 +267,12 @@ def _finding(metric: str, onset: float, end: float, p_adj: float, ratio: float, 
         "path": path,
     }
     return Finding(
-        kind="oscillation", metric=metric,  # type: ignore[arg-type]
-        start_step=int(onset), end_step=int(end),
-        severity="warning", confidence=conf, evidence=evidence,
+        kind="oscillation",
+        metric=metric,  # type: ignore[arg-type]
+        start_step=int(onset),
+        end_step=int(end),
+        severity="warning",
+        confidence=conf,
+        evidence=evidence,
         message=f"The {what}{lr_txt}, larger than the trend's progress: lower the learning rate.",
     )

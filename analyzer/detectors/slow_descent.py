@@ -30,11 +30,14 @@ def slow_descent_stats(steps: np.ndarray, values: np.ndarray) -> dict[str, float
     mid = int(np.searchsorted(rt, 0.5 * (rt[0] + rt[-1])))
     mid = min(max(mid, k), n - k)
     a, b = float(np.median(v[:k])), float(np.median(v[-k:]))
-    m = float(np.median(v[max(mid - k // 2, 0): mid + k // 2 + 1]))
+    m = float(np.median(v[max(mid - k // 2, 0) : mid + k // 2 + 1]))
     first, second = a - m, m - b
     decel = second / first if first > 0 else (np.inf if second > 0 else 0.0)
-    return {"gain": (a - b) / a, "deceleration": float(decel),
-            "p_decrease": trend_test(x, y, slope=False).p_decrease}
+    return {
+        "gain": (a - b) / a,
+        "deceleration": float(decel),
+        "p_decrease": trend_test(x, y, slope=False).p_decrease,
+    }
 
 
 def _first_to_last(steps: np.ndarray, values: np.ndarray) -> float | None:
@@ -42,8 +45,8 @@ def _first_to_last(steps: np.ndarray, values: np.ndarray) -> float | None:
     _, y = sorted_finite(steps, values)
     if len(y) < 4:
         return None
-    a = float(np.median(y[:max(1, len(y) // 50)]))
-    b = float(np.median(y[-max(1, len(y) // 10):]))
+    a = float(np.median(y[: max(1, len(y) // 50)]))
+    b = float(np.median(y[-max(1, len(y) // 10) :]))
     return (a - b) / a if a > 0 else None
 
 
@@ -106,8 +109,11 @@ def detect_slow_descent(
         # the (noisy, dense) train loss carries the significance; a smooth val loss, whose
         # AR(1)-corrected trend test has few effective points, only has to agree in shape
         significant = st["p_decrease"] < config.alpha or (name == "val_loss" and bool(found))
-        if not (significant and p.slow_min_gain <= st["gain"] < p.slow_max_gain
-                and p.slow_min_deceleration <= st["deceleration"] <= p.slow_max_deceleration):
+        if not (
+            significant
+            and p.slow_min_gain <= st["gain"] < p.slow_max_gain
+            and p.slow_min_deceleration <= st["deceleration"] <= p.slow_max_deceleration
+        ):
             return []
         found[name] = st
     if not found:
@@ -118,23 +124,37 @@ def detect_slow_descent(
     first = float(x[x >= start][0]) if np.any(x >= start) else float(x[0])
     gain = st["gain"]
     ev: dict[str, float | str | None] = {
-        "diagnosis": "too_slow", "rel_improvement": gain, "deceleration": st["deceleration"],
-        "p_value": st["p_decrease"], "plateau_frac": 1.0, "runs_to_halve": 0.5 / gain,
-        "lr_at_start": lr_at(lr, first), "path": "slow_descent",
+        "diagnosis": "too_slow",
+        "rel_improvement": gain,
+        "deceleration": st["deceleration"],
+        "p_value": st["p_decrease"],
+        "plateau_frac": 1.0,
+        "runs_to_halve": 0.5 / gain,
+        "lr_at_start": lr_at(lr, first),
+        "path": "slow_descent",
     }
     if "val_loss" in found and metric != "val_loss":
         ev["val_gain"] = found["val_loss"]["gain"]
         ev["val_deceleration"] = found["val_loss"]["deceleration"]
     conf = confidence(st["p_decrease"], min(st["deceleration"], 10.0), p.slow_min_deceleration)
     lr_txt = f" at LR {ev['lr_at_start']:.3g}" if ev["lr_at_start"] is not None else ""
-    return [Finding(
-        kind="stagnation", metric=metric, start_step=int(first), end_step=int(x[-1]),  # type: ignore[arg-type]
-        severity="warning", confidence=conf, evidence=ev,  # type: ignore[arg-type]
-        message=(f"The {metric.replace('_', ' ')} falls in a straight line{lr_txt}: "
-                 f"{100 * gain:.1f}% over the run, the second half gaining "
-                 f"{st['deceleration']:.0%} of what the first did; at this rate halving it "
-                 f"takes {0.5 / gain:.0f} runs of this length. Increase the learning rate."),
-    )]
+    return [
+        Finding(
+            kind="stagnation",
+            metric=metric,
+            start_step=int(first),
+            end_step=int(x[-1]),  # type: ignore[arg-type]
+            severity="warning",
+            confidence=conf,
+            evidence=ev,  # type: ignore[arg-type]
+            message=(
+                f"The {metric.replace('_', ' ')} falls in a straight line{lr_txt}: "
+                f"{100 * gain:.1f}% over the run, the second half gaining "
+                f"{st['deceleration']:.0%} of what the first did; at this rate halving it "
+                f"takes {0.5 / gain:.0f} runs of this length. Increase the learning rate."
+            ),
+        )
+    ]
 
 
 #: The shape of a descent is judged where the LR is at least this share of its peak: a
@@ -163,9 +183,11 @@ def _high_lr_span(lr: tuple[np.ndarray, np.ndarray] | None) -> tuple[float, floa
     return start, stop
 
 
-def _stuck_by_effect(train: tuple[np.ndarray, np.ndarray] | None,
-                     val: tuple[np.ndarray, np.ndarray] | None,
-                     config: AnalysisConfig) -> Finding | None:
+def _stuck_by_effect(
+    train: tuple[np.ndarray, np.ndarray] | None,
+    val: tuple[np.ndarray, np.ndarray] | None,
+    config: AnalysisConfig,
+) -> Finding | None:
     """The smooth-val ``stuck`` path of :func:`detect_slow_descent` (``None`` if not)."""
     p = config.stagnation
     if val is None or train is None:
@@ -180,14 +202,24 @@ def _stuck_by_effect(train: tuple[np.ndarray, np.ndarray] | None,
     if not (abs(vgain) < p.stuck_margin and tgain < 2 * p.stuck_margin and jitter < p.jitter):
         return None
     ev: dict[str, float | str | None] = {
-        "diagnosis": "stuck", "rel_improvement": vgain, "train_rel_improvement": tgain,
-        "jitter": jitter, "plateau_frac": 1.0, "path": "smooth_val",
+        "diagnosis": "stuck",
+        "rel_improvement": vgain,
+        "train_rel_improvement": tgain,
+        "jitter": jitter,
+        "plateau_frac": 1.0,
+        "path": "smooth_val",
     }
     return Finding(
-        kind="stagnation", metric="val_loss", start_step=int(vx[0]), end_step=int(vx[-1]),
-        severity="warning", confidence=confidence(0.0, p.stuck_margin - abs(vgain), p.stuck_margin / 2),
+        kind="stagnation",
+        metric="val_loss",
+        start_step=int(vx[0]),
+        end_step=int(vx[-1]),
+        severity="warning",
+        confidence=confidence(0.0, p.stuck_margin - abs(vgain), p.stuck_margin / 2),
         evidence=ev,  # type: ignore[arg-type]
-        message=(f"The validation loss moved {-100 * vgain:+.1f}% over the whole run and the "
-                 f"training loss {-100 * tgain:+.1f}%: it barely moved from the start; "
-                 "increase the learning rate."),
+        message=(
+            f"The validation loss moved {-100 * vgain:+.1f}% over the whole run and the "
+            f"training loss {-100 * tgain:+.1f}%: it barely moved from the start; "
+            "increase the learning rate."
+        ),
     )

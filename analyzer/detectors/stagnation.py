@@ -154,7 +154,9 @@ def detect_stagnation(
         level = float(np.median(raw_ry[a:]))
         progress = max(float(trend[0] - trend[a]), 0.0)
         scale = 1.0 if use_log else abs(level)
-        margin = config.stagnation.progress_margin * progress + config.stagnation.level_margin * scale
+        margin = (
+            config.stagnation.progress_margin * progress + config.stagnation.level_margin * scale
+        )
         if a == 0:
             margin = max(margin, config.stagnation.stuck_margin * scale)
         ref_gain = _ref_gain(reference, float(wx[0]), float(wx[-1]))
@@ -191,9 +193,22 @@ def detect_stagnation(
     # after the model learnt cannot show that progress itself
     pre_eval = _ref_gain(reference, -np.inf, float(rx[0])) if metric == "val_loss" else None
     learnt_before = pre_eval is not None and pre_eval >= STUCK_PROGRESS
-    diagnosis = _diagnose(sched, start, frac, progress, first_level, float(rx[0]), span, lr_start,
-                          metric, train_improving, level, jitter < config.stagnation.jitter,
-                          improving_before, learnt_before)
+    diagnosis = _diagnose(
+        sched,
+        start,
+        frac,
+        progress,
+        first_level,
+        float(rx[0]),
+        span,
+        lr_start,
+        metric,
+        train_improving,
+        level,
+        jitter < config.stagnation.jitter,
+        improving_before,
+        learnt_before,
+    )
     sev = "warning" if frac >= config.stagnation.warning_frac else "info"
     if diagnosis in ("schedule_end", "converged", "settled"):
         sev = "info"
@@ -204,25 +219,43 @@ def detect_stagnation(
     else:
         rel_change = eq.change / abs(level) if level else 0.0
     ev = {
-        "diagnosis": diagnosis, "p_value": pa, "mk_p_decrease": mk.p_decrease,
-        "slope": mk.slope, "change": eq.change, "margin": margin,
-        "rel_improvement": -rel_change, "plateau_frac": frac, "level": level,
-        "progress_before": progress, "lr_at_start": lr_start, "lr_end": lr_end,
-        "peak_lr": sched.peak_lr, "schedule": sched.label,
+        "diagnosis": diagnosis,
+        "p_value": pa,
+        "mk_p_decrease": mk.p_decrease,
+        "slope": mk.slope,
+        "change": eq.change,
+        "margin": margin,
+        "rel_improvement": -rel_change,
+        "plateau_frac": frac,
+        "level": level,
+        "progress_before": progress,
+        "lr_at_start": lr_start,
+        "lr_end": lr_end,
+        "peak_lr": sched.peak_lr,
+        "schedule": sched.label,
         "collapse_step": sched.collapse_step,
         "train_rel_improvement": ref_gain,
         "jitter": jitter,
-        "best_step": float(x[x >= rx[a]][int(np.argmin(y[x >= rx[a]]))]),  # lowest point of the plateau
+        "best_step": float(
+            x[x >= rx[a]][int(np.argmin(y[x >= rx[a]]))]
+        ),  # lowest point of the plateau
         "log_space": 1.0 if use_log else 0.0,  # change/slope/margin are in log units when 1
     }
     if pre_eval is not None:
         ev["train_gain_before_first_eval"] = pre_eval
     conf = confidence(pa, frac, config.stagnation.min_frac)
-    return [Finding(
-        kind="stagnation", metric=metric, start_step=int(start), end_step=int(x[-1]),  # type: ignore[arg-type]
-        severity=sev, confidence=conf, evidence=ev,  # type: ignore[arg-type]
-        message=_message(diagnosis, metric, start, frac, rel_change, lr_start, sched),
-    )]
+    return [
+        Finding(
+            kind="stagnation",
+            metric=metric,
+            start_step=int(start),
+            end_step=int(x[-1]),  # type: ignore[arg-type]
+            severity=sev,
+            confidence=conf,
+            evidence=ev,  # type: ignore[arg-type]
+            message=_message(diagnosis, metric, start, frac, rel_change, lr_start, sched),
+        )
+    ]
 
 
 #: Level of the "still improving before the LR collapsed" check: it picks a diagnosis
@@ -249,8 +282,14 @@ FROZEN_BY = 0.5
 FROZEN_GAIN = 0.1
 
 
-def _frozen_lr(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray,
-               lr: tuple[np.ndarray, np.ndarray] | None, metric: str) -> list[Finding]:
+def _frozen_lr(
+    x: np.ndarray,
+    y: np.ndarray,
+    rx: np.ndarray,
+    ry: np.ndarray,
+    lr: tuple[np.ndarray, np.ndarray] | None,
+    metric: str,
+) -> list[Finding]:
     """``lr_collapsed`` read off the LR series when the loss is too noisy for the
     equivalence test: an abrupt (not smoothly planned) drop of the LR to
     ≤ ``FROZEN_SHARE`` of its peak, kept from before ``FROZEN_BY`` of the run to its end,
@@ -277,24 +316,53 @@ def _frozen_lr(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray,
     if gain >= FROZEN_GAIN:
         return []
     frac = (float(rx[-1]) - freeze) / span
-    ev = {"diagnosis": "lr_collapsed", "rel_improvement": gain, "plateau_frac": frac,
-          "level": float(np.median(after)), "lr_at_start": lr_at(lr, freeze),
-          "lr_end": float(ly[-1]), "peak_lr": sched.peak_lr, "schedule": sched.label,
-          "collapse_step": freeze, "frozen_share": float(ly[-1] / sched.peak_lr), "path": "frozen_lr"}
-    return [Finding(
-        kind="stagnation", metric=metric, start_step=int(freeze), end_step=int(x[-1]),  # type: ignore[arg-type]
-        severity="warning", confidence=confidence(0.0, FROZEN_GAIN - gain, FROZEN_GAIN / 2),
-        evidence=ev,  # type: ignore[arg-type]
-        message=(f"The LR fell to {ly[-1] / sched.peak_lr:.0e} of its peak at step {int(freeze)} "
-                 f"({frac:.0%} of the run left) and the loss has gained {100 * gain:.1f}% since, after "
-                 "improving until then: restore the schedule's learning rate."),
-    )]
+    ev = {
+        "diagnosis": "lr_collapsed",
+        "rel_improvement": gain,
+        "plateau_frac": frac,
+        "level": float(np.median(after)),
+        "lr_at_start": lr_at(lr, freeze),
+        "lr_end": float(ly[-1]),
+        "peak_lr": sched.peak_lr,
+        "schedule": sched.label,
+        "collapse_step": freeze,
+        "frozen_share": float(ly[-1] / sched.peak_lr),
+        "path": "frozen_lr",
+    }
+    return [
+        Finding(
+            kind="stagnation",
+            metric=metric,
+            start_step=int(freeze),
+            end_step=int(x[-1]),  # type: ignore[arg-type]
+            severity="warning",
+            confidence=confidence(0.0, FROZEN_GAIN - gain, FROZEN_GAIN / 2),
+            evidence=ev,  # type: ignore[arg-type]
+            message=(
+                f"The LR fell to {ly[-1] / sched.peak_lr:.0e} of its peak at step {int(freeze)} "
+                f"({frac:.0%} of the run left) and the loss has gained {100 * gain:.1f}% since, after "
+                "improving until then: restore the schedule's learning rate."
+            ),
+        )
+    ]
 
 
-def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first_level: float,
-              x0: float, span: float, lr_start: float | None, metric: str,
-              train_improving: bool | None, level: float, smooth: bool,
-              improving_before: bool, learnt_before: bool = False) -> str:
+def _diagnose(
+    sched: Schedule,
+    start: float,
+    frac: float,
+    progress: float,
+    first_level: float,
+    x0: float,
+    span: float,
+    lr_start: float | None,
+    metric: str,
+    train_improving: bool | None,
+    level: float,
+    smooth: bool,
+    improving_before: bool,
+    learnt_before: bool = False,
+) -> str:
     if metric == "val_loss" and train_improving:
         return "val_plateau"
     pos = (start - x0) / span
@@ -302,42 +370,64 @@ def _diagnose(sched: Schedule, start: float, frac: float, progress: float, first
         return "stuck"
     if first_level > 0 and level <= 0.05 * first_level:
         return "converged"
-    if (sched.peak_lr and sched.collapse_step is not None and sched.last_step is not None
-            and sched.first_step is not None
-            and (sched.collapse_step - sched.first_step) <= 0.7 * max(sched.last_step - sched.first_step, 1e-12)
-            and start >= sched.collapse_step - 0.1 * span and improving_before
-            and sched.name not in SMOOTH_DECAYS):
+    if (
+        sched.peak_lr
+        and sched.collapse_step is not None
+        and sched.last_step is not None
+        and sched.first_step is not None
+        and (sched.collapse_step - sched.first_step)
+        <= 0.7 * max(sched.last_step - sched.first_step, 1e-12)
+        and start >= sched.collapse_step - 0.1 * span
+        and improving_before
+        and sched.name not in SMOOTH_DECAYS
+    ):
         return "lr_collapsed"
     if metric == "val_loss" and smooth:
         return "settled"
     if sched.peak_lr:
-        if sched.decays and (sched.name in SMOOTH_DECAYS
-                             or (lr_start is not None and lr_start <= 0.3 * sched.peak_lr)):
+        if sched.decays and (
+            sched.name in SMOOTH_DECAYS
+            or (lr_start is not None and lr_start <= 0.3 * sched.peak_lr)
+        ):
             return "schedule_end"
         return "noise_floor"
     return "plateau"
 
 
-def _message(diagnosis: str, metric: str, start: float, frac: float, rel: float,
-             lr_start: float | None, sched: Schedule) -> str:
+def _message(
+    diagnosis: str,
+    metric: str,
+    start: float,
+    frac: float,
+    rel: float,
+    lr_start: float | None,
+    sched: Schedule,
+) -> str:
     what = metric.replace("_", " ")
-    head = (f"The {what} has not improved since step {int(start)} (over that {frac:.0%} of the run "
-            f"it changed by {-100 * rel:+.2f}%)")
+    head = (
+        f"The {what} has not improved since step {int(start)} (over that {frac:.0%} of the run "
+        f"it changed by {-100 * rel:+.2f}%)"
+    )
     lr_txt = f" at LR {lr_start:.3g}" if lr_start is not None else ""
-    return head + {
-        "stuck": f"{lr_txt}: it barely moved from the start; increase the learning rate.",
-        "lr_collapsed": f": the LR fell to ~0 at step {int(sched.collapse_step or 0)} while the loss was "
-                        "still improving; restore the schedule's learning rate.",
-        "schedule_end": (": the LR was already cut on the plateau; it converged at this level "
-                         "(more epochs or another LR cut will not help)."
-                         if sched.name == "reduce_on_plateau" else
-                         ": it converged as the LR schedule ran out (expected)."),
-        "converged": ": over 95% of the initial loss is gone, it has converged (check validation "
-                     "for overfitting).",
-        "settled": ": it settled smoothly after its earlier progress (converged; "
-                   "later steps could be saved).",
-        "noise_floor": f"{lr_txt}: it sits at the noise floor of a high LR; decay the learning rate.",
-        "val_plateau": " while the training loss keeps falling: further training does not "
-                       "generalise; stop early.",
-        "plateau": ": consider decaying the learning rate or stopping.",
-    }[diagnosis]
+    return (
+        head
+        + {
+            "stuck": f"{lr_txt}: it barely moved from the start; increase the learning rate.",
+            "lr_collapsed": f": the LR fell to ~0 at step {int(sched.collapse_step or 0)} while the loss was "
+            "still improving; restore the schedule's learning rate.",
+            "schedule_end": (
+                ": the LR was already cut on the plateau; it converged at this level "
+                "(more epochs or another LR cut will not help)."
+                if sched.name == "reduce_on_plateau"
+                else ": it converged as the LR schedule ran out (expected)."
+            ),
+            "converged": ": over 95% of the initial loss is gone, it has converged (check validation "
+            "for overfitting).",
+            "settled": ": it settled smoothly after its earlier progress (converged; "
+            "later steps could be saved).",
+            "noise_floor": f"{lr_txt}: it sits at the noise floor of a high LR; decay the learning rate.",
+            "val_plateau": " while the training loss keeps falling: further training does not "
+            "generalise; stop early.",
+            "plateau": ": consider decaying the learning rate or stopping.",
+        }[diagnosis]
+    )

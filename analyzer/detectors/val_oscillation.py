@@ -44,8 +44,9 @@ def _went_nowhere(values: np.ndarray, ratio: float) -> bool:
     return first > 0 and float(np.median(v[-k:])) >= ratio * first
 
 
-def _lr_step_down(lr: tuple[np.ndarray, np.ndarray] | None, after: float,
-                  level: float | None) -> float | None:
+def _lr_step_down(
+    lr: tuple[np.ndarray, np.ndarray] | None, after: float, level: float | None
+) -> float | None:
     """First step after ``after`` where the LR is at most half of ``level`` (None if never)."""
     if lr is None or level is None or not level > 0:
         return None
@@ -75,8 +76,12 @@ def _clear_best(x: np.ndarray, y: np.ndarray, config: AnalysisConfig) -> float |
     if len(y) < 3:
         return None
     ib = int(np.argmin(y))
-    later = y[ib + 1:]
-    if len(later) < 2 or not y[ib] > 0 or float(later.min()) < (1 + config.overfitting.warning_rise) * y[ib]:
+    later = y[ib + 1 :]
+    if (
+        len(later) < 2
+        or not y[ib] > 0
+        or float(later.min()) < (1 + config.overfitting.warning_rise) * y[ib]
+    ):
         return None
     return float(x[ib])
 
@@ -84,14 +89,19 @@ def _clear_best(x: np.ndarray, y: np.ndarray, config: AnalysisConfig) -> float |
 def _erratic(st: dict[str, float], train_stuck: bool, config: AnalysisConfig) -> bool:
     """The window tests of the main path: bounce, back-and-forth, and a level well above
     the best so far (or, with a train loss that went nowhere, not below the opening)."""
-    return (st["bounce"] >= config.oscillation.val_bounce
-            and st["back_and_forth"] >= config.oscillation.val_back_and_forth
-            and (st["level_vs_best"] >= config.oscillation.val_level
-                 or (st["level_vs_opening"] >= config.oscillation.val_stuck and train_stuck)))
+    return (
+        st["bounce"] >= config.oscillation.val_bounce
+        and st["back_and_forth"] >= config.oscillation.val_back_and_forth
+        and (
+            st["level_vs_best"] >= config.oscillation.val_level
+            or (st["level_vs_opening"] >= config.oscillation.val_stuck and train_stuck)
+        )
+    )
 
 
-def _val_to_train(x: np.ndarray, y: np.ndarray, i0: int, i1: int, tx: np.ndarray,
-                  ty: np.ndarray) -> float:
+def _val_to_train(
+    x: np.ndarray, y: np.ndarray, i0: int, i1: int, tx: np.ndarray, ty: np.ndarray
+) -> float:
     """Median val over evaluations ``i0:i1`` / median train over the same steps (NaN
     without train points there): ≥ 2 is a memorisation gap."""
     sel = (tx >= x[i0]) & (tx <= x[i1 - 1])
@@ -186,13 +196,20 @@ def detect_val_oscillation(
     tx = ty = None
     if train is not None:
         tx, ty = finite_xy(*train)
-    opening = float(np.median(y[:max(3, n // 10)]))
+    opening = float(np.median(y[: max(3, n // 10)]))
     train_stuck = tx is None or ty is None or _went_nowhere(ty, config.oscillation.val_stuck)
-    stats_of = {w: _val_window_stats(y, round(w[0] * n), round(w[1] * n), opening)
-                for w in VAL_WINDOWS if round(w[1] * n) - round(w[0] * n) >= VAL_MIN_POINTS}
+    stats_of = {
+        w: _val_window_stats(y, round(w[0] * n), round(w[1] * n), opening)
+        for w in VAL_WINDOWS
+        if round(w[1] * n) - round(w[0] * n) >= VAL_MIN_POINTS
+    }
     early, late = stats_of.get(VAL_WINDOWS[0]), stats_of.get(VAL_WINDOWS[1])
-    settles = bool(early and late and early["bounce"] >= config.oscillation.val_bounce
-                   and late["bounce"] < config.oscillation.val_settled * config.oscillation.val_bounce)
+    settles = bool(
+        early
+        and late
+        and early["bounce"] >= config.oscillation.val_bounce
+        and late["bounce"] < config.oscillation.val_settled * config.oscillation.val_bounce
+    )
     hits: list[tuple[int, int, dict[str, float], float, float]] = []
     # when the last half settled, the erratic span is the early window, on the contrast alone
     for w in [VAL_WINDOWS[0]] if settles else list(stats_of):
@@ -203,7 +220,9 @@ def detect_val_oscillation(
         p_up = trend_test(x[i0:i1], y[i0:i1], slope=False).p_increase
         if p_up < config.alpha:
             continue
-        ratio = math.nan if settles or tx is None or ty is None else _val_to_train(x, y, i0, i1, tx, ty)
+        ratio = (
+            math.nan if settles or tx is None or ty is None else _val_to_train(x, y, i0, i1, tx, ty)
+        )
         if ratio >= config.oscillation.val_memorize and st["bounce"] < config.oscillation.val_wild:
             continue
         hits.append((i0, i1, st, p_up, ratio))
@@ -242,15 +261,26 @@ def detect_val_oscillation(
         if drop is not None and onset < drop <= end:  # the swings end where the LR steps down
             end = int(x[max(int(np.searchsorted(x, drop)) - 1, i0)])
             evidence["lr_drop_step"] = drop
-        where = (f"from step {int(onset)} to {end}{lr_txt}, then settles "
-                 f"({100 * late['bounce']:.1f}% later): the LR was too large early")  # type: ignore[index]
+        where = (
+            f"from step {int(onset)} to {end}{lr_txt}, then settles "
+            f"({100 * late['bounce']:.1f}% later): the LR was too large early"
+        )  # type: ignore[index]
     elif st["level_vs_best"] >= config.oscillation.val_level:
         where = f"from step {int(onset)}{lr_txt}, at {st['level_vs_best']:.2f}× its best: the weights are bouncing"
     else:
         where = f"from step {int(onset)}{lr_txt} without getting below its opening level: it goes nowhere"
-    return [Finding(
-        kind="oscillation", metric="val_loss", start_step=int(onset), end_step=end,
-        severity="warning", confidence=conf, evidence=evidence,
-        message=(f"The validation loss jumps up and back down by {100 * st['bounce']:.0f}% per "
-                 f"evaluation {where}; lower the learning rate."),
-    )]
+    return [
+        Finding(
+            kind="oscillation",
+            metric="val_loss",
+            start_step=int(onset),
+            end_step=end,
+            severity="warning",
+            confidence=conf,
+            evidence=evidence,
+            message=(
+                f"The validation loss jumps up and back down by {100 * st['bounce']:.0f}% per "
+                f"evaluation {where}; lower the learning rate."
+            ),
+        )
+    ]
