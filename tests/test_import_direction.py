@@ -47,7 +47,7 @@ ANALYZER_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # sources of runs: logs, MLflow stores, synthetic curves
     ("readers", ("analyzer.readers", "analyzer.synthetic")),
     ("detectors", ("analyzer.detectors", "analyzer.range_test")),
-    ("suggest", ("analyzer.lr_priors", "analyzer.suggest")),
+    ("suggest", ("analyzer.lr_priors", "analyzer.lr_sizing", "analyzer.suggest")),
     (
         "analysis",
         (
