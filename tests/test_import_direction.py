@@ -57,7 +57,17 @@ ANALYZER_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "analyzer.sweep_recommend",
         ),
     ),
-    ("outputs", ("analyzer.report", "analyzer.fleet", "analyzer.writeback", "analyzer.notify")),
+    (
+        "outputs",
+        (
+            "analyzer.report_rows",
+            "analyzer.report_html",
+            "analyzer.report",
+            "analyzer.fleet",
+            "analyzer.writeback",
+            "analyzer.notify",
+        ),
+    ),
     # the package's facade (analyzer/__init__) and its command line
     ("top", ("analyzer", "analyzer.cli")),
 )
