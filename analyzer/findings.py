@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 FindingKind = Literal["oscillation", "stagnation", "overfitting", "divergence"]
 Severity = Literal["info", "warning", "critical"]
+#: The loss a finding is about (a detector's ``metric`` argument).
+MetricRole = Literal["train_loss", "val_loss"]
 Status = Literal[
     "healthy", "oscillation", "stagnation", "overfitting", "divergence", "insufficient_data"
 ]
@@ -55,7 +57,7 @@ class Finding:
     """One problem in one metric over a step range, with its evidence."""
 
     kind: FindingKind
-    metric: Literal["train_loss", "val_loss"]
+    metric: MetricRole
     start_step: int
     end_step: int
     severity: Severity

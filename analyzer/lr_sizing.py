@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .findings import Finding, Suggestion
+from .findings import Action, Finding, Suggestion
 from .lr_priors import round_lr
 from .schedule import Schedule, lr_at
 from .stats import finite_xy
@@ -119,7 +119,7 @@ def _nice(factor: float) -> float:
 
 def change(
     ctx: Context,
-    action: str,
+    action: Action,
     factor: float,
     rationale: str,
     *,
@@ -132,7 +132,7 @@ def change(
     return Suggestion(
         action,
         current_lr=ctx.base,
-        suggested_lr=sug,  # type: ignore[arg-type]
+        suggested_lr=sug,
         factor=factor,
         early_stop_step=early_stop_step,
         rationale=rationale,
@@ -142,7 +142,7 @@ def change(
 
 def keep(
     ctx: Context | None,
-    action: str,
+    action: Action,
     rationale: str,
     base: float | None = None,
     *,
@@ -154,7 +154,7 @@ def keep(
     return Suggestion(
         action,
         current_lr=cur,
-        suggested_lr=cur,  # type: ignore[arg-type]
+        suggested_lr=cur,
         early_stop_step=early_stop_step,
         rationale=rationale,
         extra=dict(extra or {}),

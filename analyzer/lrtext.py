@@ -179,9 +179,8 @@ def plain_advice(s: Suggestion | None) -> str:
     if s is None:
         return UNKNOWN
     cur, new = change.current_lr, change.suggested_lr
-    moves = cur is not None and new is not None and format_lr(cur) != format_lr(new)
-    if moves:
-        verb = "lower" if new < cur else "raise"  # type: ignore[operator]
+    if cur is not None and new is not None and format_lr(cur) != format_lr(new):
+        verb = "lower" if new < cur else "raise"
         lr = f"{verb} the LR from {format_lr(cur)} to {format_lr(new)}"
     elif change.factor is not None and s.action in DECREASE_ACTIONS | INCREASE_ACTIONS:
         verb = "lower" if change.factor < 1 else "raise"

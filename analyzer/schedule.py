@@ -123,7 +123,7 @@ def recognise(steps: np.ndarray, values: np.ndarray) -> Schedule:
     if ue > 0:
         fits["exponential"] = np.exp(np.log(ue) * t)
     err = {k: float(np.sqrt(np.mean((u - v) ** 2))) for k, v in fits.items()}
-    name = min(err, key=err.get)  # type: ignore[arg-type]
+    name = min(err, key=lambda k: err[k])
     if err[name] > 0.15:
         name = "unknown"
     return Schedule(name, warmup, **base)

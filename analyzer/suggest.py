@@ -82,7 +82,7 @@ def best_checkpoint(findings: Sequence[Finding]) -> int | None:
     oscillation after whose best evaluation every later one is clearly worse."""
     for f in findings:
         if f.severity != "info" and (f.kind == "overfitting" or "best_val_step" in f.evidence):
-            return int(float(f.evidence.get("best_val_step", f.start_step)))  # type: ignore[arg-type]
+            return int(_num(f.evidence.get("best_val_step"), f.start_step))
     return None
 
 
@@ -159,8 +159,8 @@ def suggest_oscillation(ctx: Context) -> Suggestion:
     first = sched.first_step if sched is not None else None
     last = sched.last_step if sched is not None else None
     span = (last - first) if first is not None and last is not None else None
-    early = bool(span and onset - first <= 0.1 * span)  # type: ignore[operator]
-    died_down = bool(span and main.end_step < last - 0.1 * span)  # type: ignore[operator]
+    early = bool(span and first is not None and onset - first <= 0.1 * span)
+    died_down = bool(span and last is not None and main.end_step < last - 0.1 * span)
     recovered = bool(ev.get("recovered", 1.0))
     keep_step = best_checkpoint(ctx.findings)
     keep_txt = (
@@ -200,7 +200,7 @@ def suggest_oscillation(ctx: Context) -> Suggestion:
             early_stop_step=keep_step,
         )
     if early and died_down and recovered and sched is not None and sched.warmup_steps == 0 and span:
-        steps = int(max(0.05 * span, 2 * (onset - first)))  # type: ignore[operator]
+        steps = int(max(0.05 * span, 2 * (onset - (first or 0.0))))  # early: first is set
         return keep(
             ctx,
             "add_warmup",

@@ -50,7 +50,7 @@ import math
 
 import numpy as np
 
-from ..findings import Finding
+from ..findings import Finding, MetricRole, Severity
 from ..stats import bonferroni, confidence, finite_xy, reduce_blocks, rolling_median, trend_test
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
@@ -89,7 +89,7 @@ def _quantum(y: np.ndarray) -> float:
 def detect_divergence(
     steps: np.ndarray,
     values: np.ndarray,
-    metric: str = "train_loss",
+    metric: MetricRole = "train_loss",
     config: AnalysisConfig = DEFAULT_CONFIG,
     nonfinite_only: bool = False,
 ) -> list[Finding]:
@@ -116,7 +116,7 @@ def detect_divergence(
                 kind="divergence",
                 metric=metric,
                 start_step=int(xs[i]),
-                end_step=int(np.nanmax(xs)),  # type: ignore[arg-type]
+                end_step=int(np.nanmax(xs)),
                 severity="critical",
                 confidence=1.0,
                 evidence={
@@ -143,7 +143,7 @@ def detect_divergence(
                 kind="divergence",
                 metric=metric,
                 start_step=int(s),
-                end_step=int(x[-1]),  # type: ignore[arg-type]
+                end_step=int(x[-1]),
                 severity="critical",
                 confidence=1.0,
                 evidence={
@@ -178,7 +178,7 @@ def detect_divergence(
                     kind="divergence",
                     metric=metric,
                     start_step=int(s),
-                    end_step=int(x[-1]),  # type: ignore[arg-type]
+                    end_step=int(x[-1]),
                     severity="critical",
                     confidence=1.0,
                     evidence=ev,
@@ -204,7 +204,7 @@ def detect_divergence(
                     kind="divergence",
                     metric=metric,
                     start_step=int(x[i]),
-                    end_step=int(x[-1]),  # type: ignore[arg-type]
+                    end_step=int(x[-1]),
                     severity="critical",
                     confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
                     evidence={
@@ -235,7 +235,7 @@ def _spike(
     peak: float,
     ref: float,
     final: float,
-    metric: str,
+    metric: MetricRole,
 ) -> Finding:
     """A sustained explosion the run recovered from, as the oscillation it is."""
     j = int(np.flatnonzero(above)[-1])
@@ -243,7 +243,7 @@ def _spike(
         kind="oscillation",
         metric=metric,
         start_step=int(x[i]),
-        end_step=int(x[j]),  # type: ignore[arg-type]
+        end_step=int(x[j]),
         severity="warning",
         confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
         evidence={
@@ -261,7 +261,7 @@ def _spike(
 
 
 def _blown_up_at_start(
-    x: np.ndarray, y: np.ndarray, k: int, final: float, metric: str, config: AnalysisConfig
+    x: np.ndarray, y: np.ndarray, k: int, final: float, metric: MetricRole, config: AnalysisConfig
 ) -> Finding | None:
     """The loss jumped within its first ``k`` points to ≥ ``divergence.explosion_factor`` × its
     first value and the rest of the run (median, and ``final``, its last tenth's median)
@@ -285,7 +285,7 @@ def _blown_up_at_start(
         kind="divergence",
         metric=metric,
         start_step=int(x[i]),
-        end_step=int(x[-1]),  # type: ignore[arg-type]
+        end_step=int(x[-1]),
         severity="critical",
         confidence=min(1.0, 0.5 + 0.5 * (1 - y0 / level)),
         evidence={
@@ -300,7 +300,9 @@ def _blown_up_at_start(
     )
 
 
-def _excursion(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) -> Finding | None:
+def _excursion(
+    x: np.ndarray, y: np.ndarray, metric: MetricRole, config: AnalysisConfig
+) -> Finding | None:
     """The trend rose to ≥ ``divergence.excursion_factor`` (2) × both its first value and its
     final level, and stayed ≥ ``excursion_hold`` × that for ≥ ``excursion_share`` of the
     run: the LR threw the weights out and the run spent its steps getting back (an
@@ -324,7 +326,7 @@ def _excursion(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig
         kind="oscillation",
         metric=metric,
         start_step=int(rx[i]),
-        end_step=int(rx[j]),  # type: ignore[arg-type]
+        end_step=int(rx[j]),
         severity="warning",
         confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak) + 0.5 * share),
         evidence={
@@ -346,7 +348,9 @@ def _excursion(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig
     )
 
 
-def _drift(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) -> list[Finding]:
+def _drift(
+    x: np.ndarray, y: np.ndarray, metric: MetricRole, config: AnalysisConfig
+) -> list[Finding]:
     red = reduce_blocks(x, y)
     rx, ry = red.steps, red.values
     n = len(ry)
@@ -382,15 +386,15 @@ def _drift(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) ->
         return []
     a, b, pa, rise, level = min(hits, key=lambda h: (h[0], h[2]))
     rel = rise / level
-    sev = "critical" if rel >= 0.5 else "warning"
+    sev: Severity = "critical" if rel >= 0.5 else "warning"
     return [
         Finding(
             kind="divergence",
             metric=metric,
             start_step=int(rx[a]),
-            end_step=int(x[-1]),  # type: ignore[arg-type]
+            end_step=int(x[-1]),
             severity=sev,
-            confidence=confidence(pa, rel, config.divergence.rise_level),  # type: ignore[arg-type]
+            confidence=confidence(pa, rel, config.divergence.rise_level),
             evidence={
                 "p_value": pa,
                 "rise": rise,

@@ -48,7 +48,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-from ..findings import Finding
+from ..findings import Finding, MetricRole
 from ..schedule import lr_at
 from ..stats import (
     bonferroni,
@@ -127,7 +127,7 @@ def detect_oscillation(
     steps: np.ndarray,
     values: np.ndarray,
     lr: tuple[np.ndarray, np.ndarray] | None = None,
-    metric: str = "train_loss",
+    metric: MetricRole = "train_loss",
     config: AnalysisConfig = DEFAULT_CONFIG,
 ) -> list[Finding]:
     """Findings of kind ``oscillation`` for one loss series (``lr`` = (steps, values))."""
@@ -235,7 +235,7 @@ def detect_oscillation(
 
 
 def _finding(
-    metric: str,
+    metric: MetricRole,
     onset: float,
     end: float,
     p_adj: float,
@@ -268,7 +268,7 @@ def _finding(
     }
     return Finding(
         kind="oscillation",
-        metric=metric,  # type: ignore[arg-type]
+        metric=metric,
         start_step=int(onset),
         end_step=int(end),
         severity="warning",

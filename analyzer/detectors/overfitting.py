@@ -49,7 +49,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-from ..findings import Finding
+from ..findings import Finding, Severity
 from ..stats import (
     bounce,
     confidence,
@@ -185,6 +185,7 @@ def detect_overfitting(
             path = "steady"
         else:
             return []
+    val_bounce = bounce(y)
     ev: dict[str, float | int | str | None] = {
         "best_val_step": float(x[ib]),
         "best_val": best,
@@ -195,11 +196,11 @@ def detect_overfitting(
         "p_value": p,
         "noise_sd": sigma,
         "evals_after_best": len(post),
-        "val_bounce": bounce(y),
+        "val_bounce": val_bounce,
         "val_jump": _jump(y[ib:]),
         "path": path,
     }
-    ev["val_erratic"] = 1.0 if float(ev["val_bounce"]) >= config.oscillation.val_bounce else 0.0  # type: ignore[arg-type]
+    ev["val_erratic"] = 1.0 if float(val_bounce) >= config.oscillation.val_bounce else 0.0
     train_rising = False
     if train_steps is not None and train_values is not None:
         tx, ty = finite_xy(train_steps, train_values)
@@ -230,7 +231,9 @@ def detect_overfitting(
                 and float(ty[sel].max()) > t0
             )
     ev["train_rising"] = 1.0 if train_rising else 0.0
-    sev = "warning" if rel >= config.overfitting.warning_rise and path != "steady" else "info"
+    sev: Severity = (
+        "warning" if rel >= config.overfitting.warning_rise and path != "steady" else "info"
+    )
     conf = confidence(
         p, rel, config.overfitting.min_rise if sev == "info" else config.overfitting.warning_rise
     )
@@ -247,6 +250,6 @@ def detect_overfitting(
             severity=sev,
             confidence=conf,
             evidence=ev,
-            message=msg,  # type: ignore[arg-type]
+            message=msg,
         )
     ]

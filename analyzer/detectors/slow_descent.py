@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..findings import Finding
+from ..findings import Finding, MetricRole
 from ..schedule import lr_at, recognise
 from ..stats import bounce, confidence, reduce_blocks, sorted_finite, trend_test
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
@@ -118,9 +118,12 @@ def detect_slow_descent(
         found[name] = st
     if not found:
         return []
-    metric = "train_loss" if "train_loss" in found else "val_loss"
+    metric: MetricRole = "train_loss" if "train_loss" in found else "val_loss"
     st = found[metric]
-    x, _ = sorted_finite(*(train if metric == "train_loss" else val))  # type: ignore[misc]
+    judged = train if metric == "train_loss" else val
+    if judged is None:  # not reached: a series in ``found`` was given
+        return []
+    x, _ = sorted_finite(*judged)
     first = float(x[x >= start][0]) if np.any(x >= start) else float(x[0])
     gain = st["gain"]
     ev: dict[str, float | str | None] = {
@@ -143,10 +146,10 @@ def detect_slow_descent(
             kind="stagnation",
             metric=metric,
             start_step=int(first),
-            end_step=int(x[-1]),  # type: ignore[arg-type]
+            end_step=int(x[-1]),
             severity="warning",
             confidence=conf,
-            evidence=ev,  # type: ignore[arg-type]
+            evidence=ev,
             message=(
                 f"The {metric.replace('_', ' ')} falls in a straight line{lr_txt}: "
                 f"{100 * gain:.1f}% over the run, the second half gaining "
@@ -216,7 +219,7 @@ def _stuck_by_effect(
         end_step=int(vx[-1]),
         severity="warning",
         confidence=confidence(0.0, p.stuck_margin - abs(vgain), p.stuck_margin / 2),
-        evidence=ev,  # type: ignore[arg-type]
+        evidence=ev,
         message=(
             f"The validation loss moved {-100 * vgain:+.1f}% over the whole run and the "
             f"training loss {-100 * tgain:+.1f}%: it barely moved from the start; "

@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..findings import Finding
+from ..findings import Finding, MetricRole, Severity
 from ..schedule import UNKNOWN, Schedule, lr_at, recognise
 from ..stats import (
     bonferroni,
@@ -112,7 +112,7 @@ def detect_stagnation(
     steps: np.ndarray,
     values: np.ndarray,
     lr: tuple[np.ndarray, np.ndarray] | None = None,
-    metric: str = "train_loss",
+    metric: MetricRole = "train_loss",
     reference: tuple[np.ndarray, np.ndarray] | None = None,
     config: AnalysisConfig = DEFAULT_CONFIG,
 ) -> list[Finding]:
@@ -209,7 +209,7 @@ def detect_stagnation(
         improving_before,
         learnt_before,
     )
-    sev = "warning" if frac >= config.stagnation.warning_frac else "info"
+    sev: Severity = "warning" if frac >= config.stagnation.warning_frac else "info"
     if diagnosis in ("schedule_end", "converged", "settled"):
         sev = "info"
     if diagnosis in ("stuck", "lr_collapsed"):
@@ -218,7 +218,7 @@ def detect_stagnation(
         rel_change = float(np.expm1(eq.change))
     else:
         rel_change = eq.change / abs(level) if level else 0.0
-    ev = {
+    ev: dict[str, float | int | str | None] = {
         "diagnosis": diagnosis,
         "p_value": pa,
         "mk_p_decrease": mk.p_decrease,
@@ -249,10 +249,10 @@ def detect_stagnation(
             kind="stagnation",
             metric=metric,
             start_step=int(start),
-            end_step=int(x[-1]),  # type: ignore[arg-type]
+            end_step=int(x[-1]),
             severity=sev,
             confidence=conf,
-            evidence=ev,  # type: ignore[arg-type]
+            evidence=ev,
             message=_message(diagnosis, metric, start, frac, rel_change, lr_start, sched),
         )
     ]
@@ -288,7 +288,7 @@ def _frozen_lr(
     rx: np.ndarray,
     ry: np.ndarray,
     lr: tuple[np.ndarray, np.ndarray] | None,
-    metric: str,
+    metric: MetricRole,
 ) -> list[Finding]:
     """``lr_collapsed`` read off the LR series when the loss is too noisy for the
     equivalence test: an abrupt (not smoothly planned) drop of the LR to
@@ -316,7 +316,7 @@ def _frozen_lr(
     if gain >= FROZEN_GAIN:
         return []
     frac = (float(rx[-1]) - freeze) / span
-    ev = {
+    ev: dict[str, float | int | str | None] = {
         "diagnosis": "lr_collapsed",
         "rel_improvement": gain,
         "plateau_frac": frac,
@@ -334,10 +334,10 @@ def _frozen_lr(
             kind="stagnation",
             metric=metric,
             start_step=int(freeze),
-            end_step=int(x[-1]),  # type: ignore[arg-type]
+            end_step=int(x[-1]),
             severity="warning",
             confidence=confidence(0.0, FROZEN_GAIN - gain, FROZEN_GAIN / 2),
-            evidence=ev,  # type: ignore[arg-type]
+            evidence=ev,
             message=(
                 f"The LR fell to {ly[-1] / sched.peak_lr:.0e} of its peak at step {int(freeze)} "
                 f"({frac:.0%} of the run left) and the loss has gained {100 * gain:.1f}% since, after "
@@ -356,7 +356,7 @@ def _diagnose(
     x0: float,
     span: float,
     lr_start: float | None,
-    metric: str,
+    metric: MetricRole,
     train_improving: bool | None,
     level: float,
     smooth: bool,
@@ -396,7 +396,7 @@ def _diagnose(
 
 def _message(
     diagnosis: str,
-    metric: str,
+    metric: MetricRole,
     start: float,
     frac: float,
     rel: float,

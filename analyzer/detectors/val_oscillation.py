@@ -252,8 +252,8 @@ def detect_val_oscillation(
     if keep is not None:
         evidence["best_val_step"] = keep
     end = int(x[i1 - 1])
-    if settles:
-        evidence["settled_bounce"] = late["bounce"]  # type: ignore[index]
+    if settles and late is not None:  # settling needs the late window
+        evidence["settled_bounce"] = late["bounce"]
         # the run's best val came after the swings: it recovered (a warm-up, not a cut,
         # is then the fix); a run that settled without getting better went nowhere
         evidence["recovered"] = 1.0 if float(np.min(y[h:])) <= float(np.min(y[:h])) else 0.0
@@ -264,7 +264,7 @@ def detect_val_oscillation(
         where = (
             f"from step {int(onset)} to {end}{lr_txt}, then settles "
             f"({100 * late['bounce']:.1f}% later): the LR was too large early"
-        )  # type: ignore[index]
+        )
     elif st["level_vs_best"] >= config.oscillation.val_level:
         where = f"from step {int(onset)}{lr_txt}, at {st['level_vs_best']:.2f}× its best: the weights are bouncing"
     else:
