@@ -39,6 +39,7 @@ points → ``insufficient_data`` (findings of non-finite values still count).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -92,6 +93,12 @@ class RunAnalysis:
         return out
 
 
+def _ev_float(ev: Mapping[str, float | int | str | None], key: str) -> float:
+    """A number of a finding's evidence for its message (0 when absent or ``None``)."""
+    v = ev.get(key)
+    return 0.0 if v is None else float(v)
+
+
 def _count_finite(s: tuple[np.ndarray, np.ndarray] | None) -> int:
     return 0 if s is None else len(finite_xy(*s)[0])
 
@@ -104,8 +111,8 @@ def _as_instability(f: Finding) -> Finding:
         kind="divergence",
         severity="warning",
         message=(
-            f"Validation loss rose {float(ev.get('rise_pct', 0)):.0f}% after step {f.start_step} "
-            f"while the training loss rose too ({float(ev.get('train_change_pct') or 0):+.0f}%): "
+            f"Validation loss rose {_ev_float(ev, 'rise_pct'):.0f}% after step {f.start_step} "
+            f"while the training loss rose too ({_ev_float(ev, 'train_change_pct'):+.0f}%): "
             "unstable training, lower the learning rate."
         ),
     )
@@ -160,9 +167,9 @@ def _as_bouncing(f: Finding, train_gain: float | None) -> Finding:
         kind="oscillation",
         severity="warning",
         message=(
-            f"The validation loss jumps {100 * float(ev['val_jump']):.0f}% between evaluations "
+            f"The validation loss jumps {100 * _ev_float(ev, 'val_jump'):.0f}% between evaluations "
             f"(median) after its best at step {f.start_step} and ends "
-            f"{float(ev.get('rise_pct', 0)):.0f}% above it, while the training loss barely "
+            f"{_ev_float(ev, 'rise_pct'):.0f}% above it, while the training loss barely "
             "improves: the weights bounce; lower the learning rate."
         ),
     )
@@ -185,7 +192,7 @@ def _as_relapse(f: Finding, decades: float) -> Finding:
         severity="warning",
         evidence=ev,
         message=(
-            f"The validation loss ends {float(ev.get('rise_pct', 0)):.0f}% above its best "
+            f"The validation loss ends {_ev_float(ev, 'rise_pct'):.0f}% above its best "
             f"(step {f.start_step}) while the training loss, after fitting the training set, "
             f"jumped back up {decades:.0f} orders of magnitude above its lowest: the weights "
             "were thrown out of the fit, an LR too large as well as overfitting; lower it."
@@ -267,7 +274,8 @@ def _val_findings(
     if vosc:
         after = max(f.end_step for f in vosc)
         val, train = _after(val, after), None if train is None else _after(train, after)
-    ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
+    tx, ty = train if train is not None else (None, None)
+    ovf = detect_overfitting(*val, tx, ty, config=cfg)
     gain = _late_train_gain(train)
     relapse = _train_relapse(train)
     ovf = [
@@ -323,7 +331,7 @@ def _as_bouncing_plateau(f: Finding) -> Finding:
         evidence=ev,
         message=(
             f"The validation loss has not improved since step {f.start_step} and jumps "
-            f"{100 * float(ev['jitter']):.0f}% per evaluation (up and back down) while the "
+            f"{100 * _ev_float(ev, 'jitter'):.0f}% per evaluation (up and back down) while the "
             "training loss keeps falling: the weights bounce around a level they cannot get "
             "below; lower the learning rate."
         ),
