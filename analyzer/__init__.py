@@ -14,8 +14,25 @@ from .roles import RoleMap, resolve_roles, role_series
 __version__ = "0.1.0"
 
 __all__ = [
-    "COLUMNS", "Finding", "LRChange", "LRTempoError", "ReadResult", "ReaderError", "RoleMap",
-    "Run", "RunMeta", "SourceError", "Suggestion", "__version__", "discover", "empty_frame",
-    "lr_change", "read_file", "read_sources", "resolve_roles", "role_series", "status_of",
+    "COLUMNS",
+    "Finding",
+    "LRChange",
+    "LRTempoError",
+    "ReadResult",
+    "ReaderError",
+    "RoleMap",
+    "Run",
+    "RunMeta",
+    "SourceError",
+    "Suggestion",
+    "__version__",
+    "discover",
+    "empty_frame",
+    "lr_change",
+    "read_file",
+    "read_sources",
+    "resolve_roles",
+    "role_series",
+    "status_of",
     "worst",
 ]

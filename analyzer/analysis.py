@@ -39,6 +39,7 @@ points → ``insufficient_data`` (findings of non-finite values still count).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -92,6 +93,12 @@ class RunAnalysis:
         return out
 
 
+def _ev_float(ev: Mapping[str, float | int | str | None], key: str) -> float:
+    """A number of a finding's evidence for its message (0 when absent or ``None``)."""
+    v = ev.get(key)
+    return 0.0 if v is None else float(v)
+
+
 def _count_finite(s: tuple[np.ndarray, np.ndarray] | None) -> int:
     return 0 if s is None else len(finite_xy(*s)[0])
 
@@ -100,10 +107,14 @@ def _as_instability(f: Finding) -> Finding:
     ev = dict(f.evidence)
     ev["unstable_not_overfitting"] = 1.0
     return replace(
-        f, kind="divergence", severity="warning",
-        message=(f"Validation loss rose {float(ev.get('rise_pct', 0)):.0f}% after step {f.start_step} "
-                 f"while the training loss rose too ({float(ev.get('train_change_pct') or 0):+.0f}%): "
-                 "unstable training, lower the learning rate."),
+        f,
+        kind="divergence",
+        severity="warning",
+        message=(
+            f"Validation loss rose {_ev_float(ev, 'rise_pct'):.0f}% after step {f.start_step} "
+            f"while the training loss rose too ({_ev_float(ev, 'train_change_pct'):+.0f}%): "
+            "unstable training, lower the learning rate."
+        ),
     )
 
 
@@ -116,7 +127,7 @@ def _late_train_gain(train: tuple[np.ndarray, np.ndarray] | None) -> float | Non
     k = len(ty) // 10
     if k < 2:
         return None
-    t1, t9 = float(np.median(ty[k:2 * k])), float(np.median(ty[-k:]))
+    t1, t9 = float(np.median(ty[k : 2 * k])), float(np.median(ty[-k:]))
     return (t1 - t9) / t1 if t1 > 0 else None
 
 
@@ -126,8 +137,12 @@ def _jumps_not_memorises(f: Finding, train_gain: float | None, cfg: AnalysisConf
     ``oscillation.val_jump_train_gain`` after its first tenth: the model is not fitting the
     training set much better, its weights bounce — an LR too large, not overfitting."""
     jump = f.evidence.get("val_jump")
-    return (isinstance(jump, float) and jump >= cfg.oscillation.val_jump
-            and train_gain is not None and train_gain < cfg.oscillation.val_jump_train_gain)
+    return (
+        isinstance(jump, float)
+        and jump >= cfg.oscillation.val_jump
+        and train_gain is not None
+        and train_gain < cfg.oscillation.val_jump_train_gain
+    )
 
 
 def _train_relapse(train: tuple[np.ndarray, np.ndarray] | None) -> float:
@@ -148,11 +163,15 @@ def _as_bouncing(f: Finding, train_gain: float | None) -> Finding:
     ev["path"], ev["onset_step"] = "erratic_rise", float(f.start_step)
     ev["train_gain_after_start"] = train_gain
     return replace(
-        f, kind="oscillation", severity="warning",
-        message=(f"The validation loss jumps {100 * float(ev['val_jump']):.0f}% between evaluations "
-                 f"(median) after its best at step {f.start_step} and ends "
-                 f"{float(ev.get('rise_pct', 0)):.0f}% above it, while the training loss barely "
-                 "improves: the weights bounce; lower the learning rate."),
+        f,
+        kind="oscillation",
+        severity="warning",
+        message=(
+            f"The validation loss jumps {100 * _ev_float(ev, 'val_jump'):.0f}% between evaluations "
+            f"(median) after its best at step {f.start_step} and ends "
+            f"{_ev_float(ev, 'rise_pct'):.0f}% above it, while the training loss barely "
+            "improves: the weights bounce; lower the learning rate."
+        ),
     )
 
 
@@ -162,13 +181,22 @@ def _as_relapse(f: Finding, decades: float) -> Finding:
     at a good LR a fitted training set stays fitted (its gradient is ~0); a loss thrown
     back up by a million-fold was thrown by steps too large for the fit."""
     ev = dict(f.evidence)
-    ev["path"], ev["onset_step"], ev["train_relapse_decades"] = "relapse", float(f.start_step), decades
+    ev["path"], ev["onset_step"], ev["train_relapse_decades"] = (
+        "relapse",
+        float(f.start_step),
+        decades,
+    )
     return replace(
-        f, kind="oscillation", severity="warning", evidence=ev,
-        message=(f"The validation loss ends {float(ev.get('rise_pct', 0)):.0f}% above its best "
-                 f"(step {f.start_step}) while the training loss, after fitting the training set, "
-                 f"jumped back up {decades:.0f} orders of magnitude above its lowest: the weights "
-                 "were thrown out of the fit, an LR too large as well as overfitting; lower it."),
+        f,
+        kind="oscillation",
+        severity="warning",
+        evidence=ev,
+        message=(
+            f"The validation loss ends {_ev_float(ev, 'rise_pct'):.0f}% above its best "
+            f"(step {f.start_step}) while the training loss, after fitting the training set, "
+            f"jumped back up {decades:.0f} orders of magnitude above its lowest: the weights "
+            "were thrown out of the fit, an LR too large as well as overfitting; lower it."
+        ),
     )
 
 
@@ -176,8 +204,9 @@ def _as_relapse(f: Finding, decades: float) -> Finding:
 VAL_BLOWUP = 2.0
 
 
-def _zero_with_val_blowup(f: Finding, train: tuple[np.ndarray, np.ndarray],
-                          val: tuple[np.ndarray, np.ndarray] | None) -> Finding:
+def _zero_with_val_blowup(
+    f: Finding, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None
+) -> Finding:
     """A train loss stuck at exactly 0 is a data or precision bug (``check_data``) —
     unless the val loss blew up meanwhile (last tenth ≥ ``VAL_BLOWUP`` × its first
     evaluation or the first train loss, whichever is lower: the untrained level): then
@@ -190,19 +219,25 @@ def _zero_with_val_blowup(f: Finding, train: tuple[np.ndarray, np.ndarray],
     start = min(float(vy[0]), float(ty[0])) if len(vy) and len(ty) else math.nan
     if len(vy) < 4 or not start > 0:
         return f
-    ratio = float(np.median(vy[-max(1, len(vy) // 10):])) / start
+    ratio = float(np.median(vy[-max(1, len(vy) // 10) :])) / start
     if ratio < VAL_BLOWUP:
         return f
     ev = dict(f.evidence)
     ev["degenerate_zero"], ev["val_blowup"] = 0.0, ratio
-    return replace(f, evidence=ev, message=(
-        f"The training loss is exactly 0 from step {f.start_step} while the validation loss "
-        f"ended {ratio:.0f}× its first value: the logits overflowed (saturated) at a far too "
-        "large learning rate; lower it."))
+    return replace(
+        f,
+        evidence=ev,
+        message=(
+            f"The training loss is exactly 0 from step {f.start_step} while the validation loss "
+            f"ended {ratio:.0f}× its first value: the logits overflowed (saturated) at a far too "
+            "large learning rate; lower it."
+        ),
+    )
 
 
-def _minibatch_noise(f: Finding, val: tuple[np.ndarray, np.ndarray] | None,
-                     cfg: AnalysisConfig) -> bool:
+def _minibatch_noise(
+    f: Finding, val: tuple[np.ndarray, np.ndarray] | None, cfg: AnalysisConfig
+) -> bool:
     """A train "oscillation" of noise-like swings (sign flips ~2/3, not period-2) while a
     validation pass over the same steps is not erratic (≥ 8 evaluations bouncing less than
     ``oscillation.val_bounce`` per evaluation, the level at which the val path calls the
@@ -220,9 +255,13 @@ def _minibatch_noise(f: Finding, val: tuple[np.ndarray, np.ndarray] | None,
     return int(sel.sum()) >= 8 and bounce(vy[sel]) < cfg.oscillation.val_bounce
 
 
-def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, np.ndarray] | None,
-                  lr: tuple[np.ndarray, np.ndarray] | None, train_findings: list[Finding],
-                  cfg: AnalysisConfig) -> list[Finding]:
+def _val_findings(
+    val: tuple[np.ndarray, np.ndarray],
+    train: tuple[np.ndarray, np.ndarray] | None,
+    lr: tuple[np.ndarray, np.ndarray] | None,
+    train_findings: list[Finding],
+    cfg: AnalysisConfig,
+) -> list[Finding]:
     """Oscillation of the val loss (unless the train loss already showed it), else
     overfitting (as divergence when training rose too), else a val plateau. An early
     oscillation that settled is followed by the overfitting test on what came after it
@@ -235,15 +274,26 @@ def _val_findings(val: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, n
     if vosc:
         after = max(f.end_step for f in vosc)
         val, train = _after(val, after), None if train is None else _after(train, after)
-    ovf = detect_overfitting(*val, *(train if train is not None else (None, None)), config=cfg)
+    tx, ty = train if train is not None else (None, None)
+    ovf = detect_overfitting(*val, tx, ty, config=cfg)
     gain = _late_train_gain(train)
     relapse = _train_relapse(train)
-    ovf = [_as_instability(f) if f.evidence.get("train_rising")
-           else _as_bouncing(f, gain) if f.severity != "info" and _jumps_not_memorises(f, gain, cfg)
-           else f for f in ovf]
+    ovf = [
+        _as_instability(f)
+        if f.evidence.get("train_rising")
+        else _as_bouncing(f, gain)
+        if f.severity != "info" and _jumps_not_memorises(f, gain, cfg)
+        else f
+        for f in ovf
+    ]
     # a fit the weights were thrown out of: an LR too large besides the overfitting
-    ovf += [_as_relapse(f, relapse) for f in ovf if f.kind == "overfitting" and f.severity != "info"
-            and relapse >= cfg.oscillation.relapse_decades]
+    ovf += [
+        _as_relapse(f, relapse)
+        for f in ovf
+        if f.kind == "overfitting"
+        and f.severity != "info"
+        and relapse >= cfg.oscillation.relapse_decades
+    ]
     if vosc:
         return vosc + [f for f in ovf if f.kind == "overfitting"]
     if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):
@@ -260,19 +310,31 @@ def _bounces_on_plateau(f: Finding, cfg: AnalysisConfig) -> bool:
     with the weights, so the val loss is not stuck, it bounces around a level it cannot
     get below — an LR too large, not a run to stop early."""
     jitter = f.evidence.get("jitter")
-    return (f.evidence.get("diagnosis") == "val_plateau" and f.severity != "info"
-            and isinstance(jitter, float) and jitter >= cfg.oscillation.val_bounce)
+    return (
+        f.evidence.get("diagnosis") == "val_plateau"
+        and f.severity != "info"
+        and isinstance(jitter, float)
+        and jitter >= cfg.oscillation.val_bounce
+    )
 
 
 def _as_bouncing_plateau(f: Finding) -> Finding:
     ev = dict(f.evidence)
-    ev["path"], ev["val_bounce"], ev["onset_step"] = "plateau_bounce", ev["jitter"], float(f.start_step)
+    ev["path"], ev["val_bounce"], ev["onset_step"] = (
+        "plateau_bounce",
+        ev["jitter"],
+        float(f.start_step),
+    )
     return replace(
-        f, kind="oscillation", evidence=ev,
-        message=(f"The validation loss has not improved since step {f.start_step} and jumps "
-                 f"{100 * float(ev['jitter']):.0f}% per evaluation (up and back down) while the "
-                 "training loss keeps falling: the weights bounce around a level they cannot get "
-                 "below; lower the learning rate."),
+        f,
+        kind="oscillation",
+        evidence=ev,
+        message=(
+            f"The validation loss has not improved since step {f.start_step} and jumps "
+            f"{100 * _ev_float(ev, 'jitter'):.0f}% per evaluation (up and back down) while the "
+            "training loss keeps falling: the weights bounce around a level they cannot get "
+            "below; lower the learning rate."
+        ),
     )
 
 
@@ -283,8 +345,13 @@ def _drift_within_bounce(findings: list[Finding]) -> list[Finding]:
     is dropped (both say lower the LR)."""
     if not any(f.kind == "oscillation" and f.severity != "info" for f in findings):
         return findings
-    return [f for f in findings if not (f.kind == "divergence" and f.severity == "warning"
-                                        and f.evidence.get("path") == "drift")]
+    return [
+        f
+        for f in findings
+        if not (
+            f.kind == "divergence" and f.severity == "warning" and f.evidence.get("path") == "drift"
+        )
+    ]
 
 
 def _after(series: tuple[np.ndarray, np.ndarray], step: float) -> tuple[np.ndarray, np.ndarray]:
@@ -308,8 +375,10 @@ def analyze_series(
 
     critical = False
     if train is not None and len(train[1]):
-        div = [_zero_with_val_blowup(f, train, val) for f in
-               detect_divergence(*train, metric="train_loss", config=cfg)]
+        div = [
+            _zero_with_val_blowup(f, train, val)
+            for f in detect_divergence(*train, metric="train_loss", config=cfg)
+        ]
         findings += div
         critical = any(f.severity == "critical" for f in div)
         if not critical and n_train >= cfg.min_points:
@@ -344,16 +413,39 @@ def analyze_run(
     # --- LR range test hook (issue 11): read against the LR, not judged as training ---
     range_test = read_range_test(lr, train)
     if range_test is not None:
-        note = Suggestion("keep_lr", rationale=(
-            f"An LR range test, not a training run: train at {range_test.suggested_lr:.2g} "
-            f"({range_test.rule}; the loss was lowest at {range_test.min_loss_lr:.2g})."))
-        return RunAnalysis(meta=run.meta, roles=roles, status="healthy", suggestion=note,
-                           warnings=tuple(run.warnings), lr_range_test=range_test)
+        note = Suggestion(
+            "keep_lr",
+            rationale=(
+                f"An LR range test, not a training run: train at {range_test.suggested_lr:.2g} "
+                f"({range_test.rule}; the loss was lowest at {range_test.min_loss_lr:.2g})."
+            ),
+        )
+        return RunAnalysis(
+            meta=run.meta,
+            roles=roles,
+            status="healthy",
+            suggestion=note,
+            warnings=tuple(run.warnings),
+            lr_range_test=range_test,
+        )
     # --- end of range test hook ---
     findings, insufficient = analyze_series(train, val, lr, cfg)
     sched = recognise(*lr) if lr is not None and _count_finite(lr) else None
-    sug = suggest(findings, lr=lr if sched else None, params=run.meta.params, tags=run.meta.tags,
-                  schedule=sched, insufficient=insufficient, name=run.meta.name)
+    sug = suggest(
+        findings,
+        lr=lr if sched else None,
+        params=run.meta.params,
+        tags=run.meta.tags,
+        schedule=sched,
+        insufficient=insufficient,
+        name=run.meta.name,
+    )
     status = status_of(findings, insufficient=insufficient)
-    return RunAnalysis(meta=run.meta, roles=roles, status=status, findings=tuple(findings),
-                       suggestion=sug, warnings=tuple(run.warnings))
+    return RunAnalysis(
+        meta=run.meta,
+        roles=roles,
+        status=status,
+        findings=tuple(findings),
+        suggestion=sug,
+        warnings=tuple(run.warnings),
+    )

@@ -90,7 +90,9 @@ def _progress(quiet: bool) -> Callable[[int, int], None] | None:
     return update
 
 
-def analyze_runs(runs: Sequence[Run], args: argparse.Namespace, result: ReadResult) -> list[RunAnalysis]:
+def analyze_runs(
+    runs: Sequence[Run], args: argparse.Namespace, result: ReadResult
+) -> list[RunAnalysis]:
     """Analyze each run; a run whose role override is wrong becomes an error entry."""
     analyses = []
     for run in runs:
@@ -110,8 +112,13 @@ def _output_format(args: argparse.Namespace) -> str:
     return {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}.get(suffix, "text")
 
 
-def render(fmt: str, analyses: list[RunAnalysis], result: ReadResult,
-           sparklines: dict[str, str] | None = None, sweeps: Sequence[Sweep] = ()) -> str:
+def render(
+    fmt: str,
+    analyses: list[RunAnalysis],
+    result: ReadResult,
+    sparklines: dict[str, str] | None = None,
+    sweeps: Sequence[Sweep] = (),
+) -> str:
     """The report in ``fmt`` (HTML sparklines from ``sparklines``, else from the runs)."""
     if fmt == "json":
         doc = build_document(analyses, result.errors, sweeps)
@@ -119,13 +126,15 @@ def render(fmt: str, analyses: list[RunAnalysis], result: ReadResult,
     if fmt == "markdown":
         return render_markdown(analyses, result.errors, sweeps)
     if fmt == "html":
-        return render_html(analyses, result.errors, {r.meta.id: r for r in result.runs}, sparklines,
-                           sweeps)
+        return render_html(
+            analyses, result.errors, {r.meta.id: r for r in result.runs}, sparklines, sweeps
+        )
     return render_text(analyses, result.errors, sweeps)
 
 
-def _review_extra(run: Run, analysis: RunAnalysis, group_by: str | None = None,
-                  sparkline: bool = True) -> tuple[str, object]:
+def _review_extra(
+    run: Run, analysis: RunAnalysis, group_by: str | None = None, sparkline: bool = True
+) -> tuple[str, object]:
     """What a fleet worker keeps of a run: its sparkline (only an HTML report shows one:
     ``""`` unless ``sparkline``) and its sweep point."""
     from .report import sparkline_svg
@@ -133,16 +142,16 @@ def _review_extra(run: Run, analysis: RunAnalysis, group_by: str | None = None,
     return sparkline_svg(run, analysis) if sparkline else "", sweep_point(run, analysis, group_by)
 
 
-def _with_sweeps(analyses: list[RunAnalysis], sweeps: list[Sweep]
-                 ) -> tuple[list[RunAnalysis], list[Sweep]]:
+def _with_sweeps(
+    analyses: list[RunAnalysis], sweeps: list[Sweep]
+) -> tuple[list[RunAnalysis], list[Sweep]]:
     """Per-run suggestions reconciled with the sweeps they belong to."""
     return (reconcile(analyses, sweeps) if sweeps else analyses), sweeps
 
 
-def _read_and_analyze(args: argparse.Namespace, since: float | None,
-                      skipped: list[Skipped] | None = None
-                      ) -> tuple[list[RunAnalysis], ReadResult, dict[str, str] | None,
-                                 list[Sweep]]:
+def _read_and_analyze(
+    args: argparse.Namespace, since: float | None, skipped: list[Skipped] | None = None
+) -> tuple[list[RunAnalysis], ReadResult, dict[str, str] | None, list[Sweep]]:
     """Analyses, the read result and (for a fleet review) the sparklines drawn in the workers.
     Files a folder scan left out (not logs) go to ``skipped``.
 
@@ -162,19 +171,27 @@ def _read_and_analyze(args: argparse.Namespace, since: float | None,
 
         from .fleet import parse_executor, review
 
-        fleet = review(sources, executor=parse_executor(executor), since=since,
-                       experiment=args.experiment, train_loss=args.train_loss,
-                       val_loss=args.val_loss, lr=args.lr,
-                       extra=partial(_review_extra, group_by=group_by,
-                                     sparkline=_output_format(args) == "html"))
+        fleet = review(
+            sources,
+            executor=parse_executor(executor),
+            since=since,
+            experiment=args.experiment,
+            train_loss=args.train_loss,
+            val_loss=args.val_loss,
+            lr=args.lr,
+            extra=partial(
+                _review_extra, group_by=group_by, sparkline=_output_format(args) == "html"
+            ),
+        )
         result = ReadResult(errors=list(fleet.errors))
         if skipped is not None:
             skipped.extend(fleet.skipped)
         sweeps = find_sweeps([pt for _, pt in fleet.extras.values()])
         analyses, sweeps = _with_sweeps(fleet.analyses, sweeps)
         return analyses, result, {k: svg for k, (svg, _) in fleet.extras.items()}, sweeps
-    result = read_units(list(sources), since=since, experiment=args.experiment,
-                        progress=_progress(args.quiet))
+    result = read_units(
+        list(sources), since=since, experiment=args.experiment, progress=_progress(args.quiet)
+    )
     if since is not None:
         result.runs = [r for r in result.runs if started_since(r, since)]
     analyses = analyze_runs(result.runs, args, result)
@@ -194,8 +211,10 @@ def checked_since(text: str, now: float | None = None) -> float:
     except OverflowError:
         since = math.inf
     if not math.isfinite(since) or since < now - MAX_SINCE_YEARS * 365.25 * 86400:
-        raise ValueError(f"--since {text!r}: more than {MAX_SINCE_YEARS} years back; use a "
-                         "shorter duration or a later date (or leave --since out)")
+        raise ValueError(
+            f"--since {text!r}: more than {MAX_SINCE_YEARS} years back; use a "
+            "shorter duration or a later date (or leave --since out)"
+        )
     if since > now + 60:
         raise ValueError(f"--since {text!r}: that is in the future; no run started since then")
     return since
@@ -221,8 +240,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         analyses, result, sparklines, sweeps = _read_and_analyze(args, since, skipped)
     group_by = getattr(args, "group_by", None)
     if group_by and analyses and not any(group_by in a.meta.params for a in analyses):
-        print(f"lrtempo: --group-by {printable(group_by)}: no run has this parameter; runs "
-              "were grouped by experiment or folder", file=sys.stderr)
+        print(
+            f"lrtempo: --group-by {printable(group_by)}: no run has this parameter; runs "
+            "were grouped by experiment or folder",
+            file=sys.stderr,
+        )
     for a in analyses:
         for w in a.warnings:
             print(f"warning: {printable(w)}", file=sys.stderr)
@@ -233,7 +255,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     fmt = _output_format(args)
     if not analyses:
         if not result.errors:
-            print("lrtempo: no run found" + (f" since {since_text}" if since_text else ""), file=sys.stderr)
+            print(
+                "lrtempo: no run found" + (f" since {since_text}" if since_text else ""),
+                file=sys.stderr,
+            )
         if fmt == "json" and not args.out:  # scripts still get a contract document
             sys.stdout.write(render(fmt, analyses, result))
         return _notified(EXIT_USAGE, notify_url, analyses, result, since_text)
@@ -241,8 +266,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         counts = ", ".join(f"{n} {st}" for st, n in status_counts(analyses).items())
-        print(f"lrtempo: wrote the {fmt} report of {len(analyses)} run(s) ({counts}) to "
-              f"{printable(str(Path(args.out).resolve()))}", file=sys.stderr)
+        print(
+            f"lrtempo: wrote the {fmt} report of {len(analyses)} run(s) ({counts}) to "
+            f"{printable(str(Path(args.out).resolve()))}",
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(text)
     if getattr(args, "write_tags", False):
@@ -257,8 +285,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return _notified(code, notify_url, analyses, result, since_text)
 
 
-def _notified(code: int, url: str | None, analyses: Sequence[RunAnalysis], result: ReadResult,
-              window: str | None) -> int:
+def _notified(
+    code: int,
+    url: str | None,
+    analyses: Sequence[RunAnalysis],
+    result: ReadResult,
+    window: str | None,
+) -> int:
     """``review --notify URL``: post the summary (:mod:`.notify`) after the outputs were
     written; one line on stderr either way. ``code`` stays, unless it is 0 and the post
     failed: then :data:`EXIT_NOTIFY`."""
@@ -272,13 +305,19 @@ def _notified(code: int, url: str | None, analyses: Sequence[RunAnalysis], resul
     except NotifyError as exc:
         print(f"lrtempo: --notify: the summary was not posted: {exc}", file=sys.stderr)
         return code or EXIT_NOTIFY
-    print(f"lrtempo: --notify: posted the summary of {len(analyses)} run(s) to {shown_url(url)}",
-          file=sys.stderr)
+    print(
+        f"lrtempo: --notify: posted the summary of {len(analyses)} run(s) to {shown_url(url)}",
+        file=sys.stderr,
+    )
     return code
 
 
-def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],
-                sweeps: Sequence[Sweep] = (), include_running: bool = False) -> None:
+def _write_tags(
+    analyses: list[RunAnalysis],
+    sources: Sequence[str],
+    sweeps: Sequence[Sweep] = (),
+    include_running: bool = False,
+) -> None:
     """``review --write-tags``: the verdicts as MLflow run tags (RUNNING runs only with
     ``--include-running``, tagged ``lrtempo.final=false``); one summary line on stderr."""
     from .readers import is_mlflow_uri
@@ -292,12 +331,15 @@ def _write_tags(analyses: list[RunAnalysis], sources: Sequence[str],
                 uris.append(resolve_uri(src))
             except LRTempoError:
                 continue
-    results = write_back(analyses, tracking_uris=uris, sweeps=sweeps,
-                         include_running=include_running)
+    results = write_back(
+        analyses, tracking_uris=uris, sweeps=sweeps, include_running=include_running
+    )
     for r in results:
         if r.outcome == "failed":
-            print(f"lrtempo: {r.run_name}: cannot write tags to {r.tracking_uri}: {r.message}",
-                  file=sys.stderr)
+            print(
+                f"lrtempo: {r.run_name}: cannot write tags to {r.tracking_uri}: {r.message}",
+                file=sys.stderr,
+            )
     if not any(r.outcome != "skipped" or r.message == RUNNING_SKIPPED for r in results):
         print("lrtempo: --write-tags: no MLflow run to tag", file=sys.stderr)
     else:

@@ -13,17 +13,30 @@ from typing import Any, Literal
 
 FindingKind = Literal["oscillation", "stagnation", "overfitting", "divergence"]
 Severity = Literal["info", "warning", "critical"]
+#: The loss a finding is about (a detector's ``metric`` argument).
+MetricRole = Literal["train_loss", "val_loss"]
 Status = Literal[
     "healthy", "oscillation", "stagnation", "overfitting", "divergence", "insufficient_data"
 ]
 Action = Literal[
-    "keep_lr", "decrease_lr", "increase_lr", "early_stop", "add_warmup", "decay_lr",
-    "restore_lr", "check_data",
+    "keep_lr",
+    "decrease_lr",
+    "increase_lr",
+    "early_stop",
+    "add_warmup",
+    "decay_lr",
+    "restore_lr",
+    "check_data",
 ]
 
 SEVERITY_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
 #: Order used to pick a status when two findings share the highest severity.
-KIND_RANK: Mapping[str, int] = {"divergence": 3, "oscillation": 2, "overfitting": 1, "stagnation": 0}
+KIND_RANK: Mapping[str, int] = {
+    "divergence": 3,
+    "oscillation": 2,
+    "overfitting": 1,
+    "stagnation": 0,
+}
 
 
 def _clean(value: Any) -> Any:
@@ -44,7 +57,7 @@ class Finding:
     """One problem in one metric over a step range, with its evidence."""
 
     kind: FindingKind
-    metric: Literal["train_loss", "val_loss"]
+    metric: MetricRole
     start_step: int
     end_step: int
     severity: Severity
@@ -115,5 +128,12 @@ def worst(findings: Iterable[Finding]) -> Finding | None:
     problems = [f for f in findings if f.severity != "info"]
     if not problems:
         return None
-    return max(problems, key=lambda f: (SEVERITY_RANK.get(f.severity, 0), KIND_RANK.get(f.kind, -1),
-                                        float(f.confidence), -int(f.start_step)))
+    return max(
+        problems,
+        key=lambda f: (
+            SEVERITY_RANK.get(f.severity, 0),
+            KIND_RANK.get(f.kind, -1),
+            float(f.confidence),
+            -int(f.start_step),
+        ),
+    )

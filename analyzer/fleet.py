@@ -101,7 +101,7 @@ def parse_executor(value: str) -> ExecutorSpec:
         return ExecutorSpec("processes", n)
     for scheme in ("dask://", "tcp://"):
         if low.startswith(scheme):
-            address = text[len(scheme):].strip().rstrip("/")
+            address = text[len(scheme) :].strip().rstrip("/")
             host, sep, port = address.rpartition(":")
             if not sep or not host or "/" in address:
                 raise ValueError(
@@ -177,8 +177,9 @@ def _analyze_one(run: Run, opts: _Options) -> FleetItem:
     return FleetItem(analysis=analysis, extra=extra)
 
 
-def _runs_of(task: LogSource | BadSource | _MlflowBatch,
-             opts: _Options) -> tuple[list[Run], list[dict[str, str]]]:
+def _runs_of(
+    task: LogSource | BadSource | _MlflowBatch, opts: _Options
+) -> tuple[list[Run], list[dict[str, str]]]:
     if isinstance(task, BadSource):
         return [], [{"location": task.location, "error": task.error}]
     if isinstance(task, _MlflowBatch):
@@ -225,8 +226,9 @@ def _expanded(sources: Sequence[str | Unit], skipped: list[Skipped] | None) -> I
             yield from expand_sources([src], skipped)
 
 
-def _plan(sources: Sequence[str | Unit], opts: _Options, batch: int,
-          skipped: list[Skipped] | None = None) -> Iterator[_Task]:
+def _plan(
+    sources: Sequence[str | Unit], opts: _Options, batch: int, skipped: list[Skipped] | None = None
+) -> Iterator[_Task]:
     """Tasks in input order; MLflow URIs are listed here (metadata only) and batched."""
     from .readers import mlflow_store
 

@@ -157,7 +157,8 @@ def lr_change(s: Suggestion | None) -> LRChange:
     elif s.action == "restore_lr":
         floor = _finite(dict(s.extra).get("collapsed_lr"))
         text = f"{label} {numbers}".strip() + (
-            f" (the schedule fell to {format_lr(floor)})" if floor is not None else "")
+            f" (the schedule fell to {format_lr(floor)})" if floor is not None else ""
+        )
     elif s.action == "add_warmup":
         warmup = _finite(dict(s.extra).get("warmup_steps"))
         text = label + (f" over {int(warmup)} steps" if warmup is not None else "")
@@ -178,9 +179,8 @@ def plain_advice(s: Suggestion | None) -> str:
     if s is None:
         return UNKNOWN
     cur, new = change.current_lr, change.suggested_lr
-    moves = cur is not None and new is not None and format_lr(cur) != format_lr(new)
-    if moves:
-        verb = "lower" if new < cur else "raise"  # type: ignore[operator]
+    if cur is not None and new is not None and format_lr(cur) != format_lr(new):
+        verb = "lower" if new < cur else "raise"
         lr = f"{verb} the LR from {format_lr(cur)} to {format_lr(new)}"
     elif change.factor is not None and s.action in DECREASE_ACTIONS | INCREASE_ACTIONS:
         verb = "lower" if change.factor < 1 else "raise"
@@ -214,8 +214,12 @@ def finding_text(f: Finding) -> str:
 
 def _is_count(key: str) -> bool:
     k = key.lower()
-    return ("step" in k or k.endswith(("_points", "_count")) or k.startswith("evals")
-            or k in ("evals", "windows_tested"))
+    return (
+        "step" in k
+        or k.endswith(("_points", "_count"))
+        or k.startswith("evals")
+        or k in ("evals", "windows_tested")
+    )
 
 
 def format_number(value: Any, key: str = "") -> str | None:
@@ -238,7 +242,9 @@ def format_number(value: Any, key: str = "") -> str | None:
         return str(value)
     if _is_count(key) and v == int(v):
         return str(int(v))
-    if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"):
+    if isinstance(value, int) or (
+        hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"
+    ):
         return str(int(v))
     text = format_sig(v)
     return f"{text} %" if key.lower().endswith("_pct") else text

@@ -59,9 +59,11 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     # caches keyed by the frame object itself (not its id, which a new frame may reuse)
     _rows: tuple[pd.DataFrame, dict[str, np.ndarray]] | None = field(
-        default=None, init=False, repr=False, compare=False)
+        default=None, init=False, repr=False, compare=False
+    )
     _columns: tuple[pd.DataFrame, tuple[np.ndarray, ...]] | None = field(
-        default=None, init=False, repr=False, compare=False)
+        default=None, init=False, repr=False, compare=False
+    )
 
     def _metric_rows(self) -> dict[str, np.ndarray]:
         """Row positions of each metric in first-seen order, computed once per frame
@@ -97,8 +99,12 @@ class Run:
             return None
         if self._columns is None or self._columns[0] is not self.frame:
             # views of the frame's columns (canonical dtypes), so nothing is held twice
-            self._columns = (self.frame, tuple(self.frame[c].to_numpy(dtype=DTYPES[c])
-                                               for c in ("step", "value", "wall_time")))
+            self._columns = (
+                self.frame,
+                tuple(
+                    self.frame[c].to_numpy(dtype=DTYPES[c]) for c in ("step", "value", "wall_time")
+                ),
+            )
         step, value, wall = (a[idx] for a in self._columns[1])
         if len(step) > 1 and bool(np.any(step[1:] < step[:-1])):
             order = np.argsort(step, kind="stable")
@@ -126,8 +132,9 @@ def _rows_by_metric(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     if not len(order):
         return {}
     cuts = np.flatnonzero(np.diff(codes[order])) + 1
-    return {str(names[k]): idx for k, idx in zip(codes[order][np.r_[0, cuts]],
-                                                 np.split(order, cuts))}
+    return {
+        str(names[k]): idx for k, idx in zip(codes[order][np.r_[0, cuts]], np.split(order, cuts))
+    }
 
 
 @dataclass
@@ -159,7 +166,9 @@ def frame_from_columns(
     wall_time: Iterable[float] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Build a canonical frame from parallel columns (file order is kept)."""
-    metric_arr = np.asarray(list(metric) if not isinstance(metric, np.ndarray) else metric, dtype=object)
+    metric_arr = np.asarray(
+        list(metric) if not isinstance(metric, np.ndarray) else metric, dtype=object
+    )
     n = len(metric_arr)
     step_arr = np.asarray(step, dtype=np.int64)
     value_arr = np.asarray(value, dtype=np.float64)
@@ -226,24 +235,31 @@ def finalize_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[order].reset_index(drop=True)
 
 
-def finalize_columns(metric: np.ndarray, step: np.ndarray, value: np.ndarray,
-                     wall: np.ndarray | None = None) -> pd.DataFrame:
+def finalize_columns(
+    metric: np.ndarray, step: np.ndarray, value: np.ndarray, wall: np.ndarray | None = None
+) -> pd.DataFrame:
     """:func:`finalize_frame` of :func:`frame_from_columns` ``(metric, step, value, wall)``
     without building the intermediate frame (a reader that holds numpy columns)."""
     n = len(metric)
     if n == 0:
         return empty_frame()
     wall_arr = np.full(n, np.nan) if wall is None else np.asarray(wall, dtype=np.float64)
-    cols = (np.asarray(metric, dtype=object), np.asarray(step, dtype=np.int64),
-            np.asarray(value, dtype=np.float64), wall_arr)
+    cols = (
+        np.asarray(metric, dtype=object),
+        np.asarray(step, dtype=np.int64),
+        np.asarray(value, dtype=np.float64),
+        wall_arr,
+    )
     if len({len(c) for c in cols}) != 1:
-        raise ValueError("column lengths differ: " + ", ".join(
-            f"{k}={len(c)}" for k, c in zip(COLUMNS, cols)))
+        raise ValueError(
+            "column lengths differ: " + ", ".join(f"{k}={len(c)}" for k, c in zip(COLUMNS, cols))
+        )
     return _finalize_columns(*cols)
 
 
-def _finalize_columns(metric: np.ndarray, step: np.ndarray, value: np.ndarray,
-                      wall: np.ndarray) -> pd.DataFrame:
+def _finalize_columns(
+    metric: np.ndarray, step: np.ndarray, value: np.ndarray, wall: np.ndarray
+) -> pd.DataFrame:
     """:func:`finalize_frame` of a frame with exactly :data:`COLUMNS`, on numpy arrays
     (the same result; a small file's frame in ~0.3 ms instead of ~4 ms of pandas calls,
     which made 50,000 small CSVs minutes of overhead)."""
@@ -260,8 +276,9 @@ def _finalize_columns(metric: np.ndarray, step: np.ndarray, value: np.ndarray,
     if not _in_order(codes, step):
         order = np.lexsort((step, codes))
         metric, step, value, wall = (a[order] for a in (metric, step, value, wall))
-    return pd.DataFrame({"metric": pd.Series(metric, dtype=object), "step": step,
-                         "value": value, "wall_time": wall})
+    return pd.DataFrame(
+        {"metric": pd.Series(metric, dtype=object), "step": step, "value": value, "wall_time": wall}
+    )
 
 
 def _in_order(codes: np.ndarray, steps: np.ndarray) -> bool:

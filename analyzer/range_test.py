@@ -81,9 +81,15 @@ class RangeTest:
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's ``lr_range_test`` object."""
-        return {"suggested_lr": _r(self.suggested_lr), "steepest_lr": _r(self.steepest_lr),
-                "min_loss_lr": _r(self.min_loss_lr), "blowup_lr": _r(self.blowup_lr),
-                "rule": self.rule, "confidence": round(self.confidence, 2), "ramp": self.ramp}
+        return {
+            "suggested_lr": _r(self.suggested_lr),
+            "steepest_lr": _r(self.steepest_lr),
+            "min_loss_lr": _r(self.min_loss_lr),
+            "blowup_lr": _r(self.blowup_lr),
+            "rule": self.rule,
+            "confidence": round(self.confidence, 2),
+            "ramp": self.ramp,
+        }
 
 
 def _r(v: float | None) -> float | None:
@@ -130,8 +136,9 @@ def smooth(values: np.ndarray) -> np.ndarray:
     return np.convolve(pad, np.ones(w) / w, mode="valid")[:n]
 
 
-def _on_lr(lr: tuple[np.ndarray, np.ndarray], loss: tuple[np.ndarray, np.ndarray]
-           ) -> tuple[np.ndarray, np.ndarray, float | None]:
+def _on_lr(
+    lr: tuple[np.ndarray, np.ndarray], loss: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, float | None]:
     """Loss points with the LR at their step; the LR of the first non-finite loss."""
     lx, ly = finite_xy(*lr)
     sx, sy = np.asarray(loss[0], float), np.asarray(loss[1], float)
@@ -146,8 +153,9 @@ def _on_lr(lr: tuple[np.ndarray, np.ndarray], loss: tuple[np.ndarray, np.ndarray
     return at, sy, None
 
 
-def read_range_test(lr: tuple[np.ndarray, np.ndarray] | None,
-                    loss: tuple[np.ndarray, np.ndarray] | None) -> RangeTest | None:
+def read_range_test(
+    lr: tuple[np.ndarray, np.ndarray] | None, loss: tuple[np.ndarray, np.ndarray] | None
+) -> RangeTest | None:
     """The range-test reading of a run, ``None`` when it is not one."""
     kind = ramp_kind(lr)
     if kind is None or lr is None or loss is None:
@@ -166,11 +174,24 @@ def read_range_test(lr: tuple[np.ndarray, np.ndarray] | None,
         return None  # a run stopped during a linear warm-up, not a range test
     steepest = _steepest(at[: i_min + 1], s[: i_min + 1])
     fell = (float(s[0]) - low) / abs(float(s[0])) if s[0] != 0 else 0.0
-    conf = (0.2 if fell < 0.05 else 0.3 if i_min >= len(s) - 2 and blowup is None
-            else 0.9 if fell >= 0.2 and blowup is not None else 0.6)
-    return RangeTest(suggested_lr=fall_lr(at, s, i_min), steepest_lr=steepest,
-                     min_loss_lr=float(at[i_min]), blowup_lr=blowup, rule=RULE,
-                     confidence=conf, ramp=kind)
+    conf = (
+        0.2
+        if fell < 0.05
+        else 0.3
+        if i_min >= len(s) - 2 and blowup is None
+        else 0.9
+        if fell >= 0.2 and blowup is not None
+        else 0.6
+    )
+    return RangeTest(
+        suggested_lr=fall_lr(at, s, i_min),
+        steepest_lr=steepest,
+        min_loss_lr=float(at[i_min]),
+        blowup_lr=blowup,
+        rule=RULE,
+        confidence=conf,
+        ramp=kind,
+    )
 
 
 def fall_lr(at: np.ndarray, s: np.ndarray, i_min: int, share: float = FALL_SHARE) -> float:

@@ -22,17 +22,39 @@ from .model import Run
 ROLES: tuple[str, ...] = ("train_loss", "val_loss", "lr")
 
 TRAIN_LOSS_NAMES: tuple[str, ...] = (
-    "loss", "train_loss", "train/loss", "training_loss", "train_loss_step",
-    "train_loss_epoch", "loss/train", "train/epoch_loss", "epoch_loss",
+    "loss",
+    "train_loss",
+    "train/loss",
+    "training_loss",
+    "train_loss_step",
+    "train_loss_epoch",
+    "loss/train",
+    "train/epoch_loss",
+    "epoch_loss",
 )
 VAL_LOSS_NAMES: tuple[str, ...] = (
-    "val_loss", "eval_loss", "validation_loss", "valid_loss", "val/loss", "loss/val",
-    "loss/validation", "validation/epoch_loss", "val_loss_epoch", "eval/loss",
+    "val_loss",
+    "eval_loss",
+    "validation_loss",
+    "valid_loss",
+    "val/loss",
+    "loss/val",
+    "loss/validation",
+    "validation/epoch_loss",
+    "val_loss_epoch",
+    "eval/loss",
 )
 VAL_LAST_RESORT: tuple[str, ...] = ("test_loss", "test/loss", "loss/test")
 LR_NAMES: tuple[str, ...] = (
-    "lr", "learning_rate", "lr/pg0", "train/learning_rate", "optimizer/lr", "train_lr",
-    "x/lr0", "train/lr", "learning-rate",
+    "lr",
+    "learning_rate",
+    "lr/pg0",
+    "train/learning_rate",
+    "optimizer/lr",
+    "train_lr",
+    "x/lr0",
+    "train/lr",
+    "learning-rate",
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -59,7 +81,9 @@ def _words(name: str) -> list[str]:
     return _WORD.findall(name.lower())
 
 
-def _pick_listed(names: list[str], counts: Mapping[str, int], listed: tuple[str, ...]) -> str | None:
+def _pick_listed(
+    names: list[str], counts: Mapping[str, int], listed: tuple[str, ...]
+) -> str | None:
     lower = {n.lower(): n for n in names}
     hits = [lower[c] for c in listed if c in lower]
     if not hits:
@@ -69,7 +93,9 @@ def _pick_listed(names: list[str], counts: Mapping[str, int], listed: tuple[str,
 
 def _is_lr(name: str) -> bool:
     low = name.lower()
-    return low in LR_NAMES or low.startswith("lr-") or low.startswith("lr/") or low.startswith("x/lr")
+    return (
+        low in LR_NAMES or low.startswith("lr-") or low.startswith("lr/") or low.startswith("x/lr")
+    )
 
 
 def _loss_parts(names: list[str], split_words: set[str]) -> list[str]:
@@ -116,14 +142,21 @@ def resolve_roles(
         if given is not None:
             for part in given.split("+"):
                 if part not in counts:
-                    raise ValueError(f"--{role.replace('_', '-')} {given!r}: no metric {part!r} in run")
+                    raise ValueError(
+                        f"--{role.replace('_', '-')} {given!r}: no metric {part!r} in run"
+                    )
 
     t = train_loss or _pick_listed(names, counts, TRAIN_LOSS_NAMES)
     if t is None:
         t = _pick_parts(_loss_parts(names, _TRAIN_WORDS), counts, run)
     if t is None:
-        bare = [n for n in names if _words(n) and "loss" in _words(n)[-1]
-                and not ({*_VAL_WORDS, *_TEST_WORDS} & set(_words(n)))]
+        bare = [
+            n
+            for n in names
+            if _words(n)
+            and "loss" in _words(n)[-1]
+            and not ({*_VAL_WORDS, *_TEST_WORDS} & set(_words(n)))
+        ]
         t = _pick_parts(bare, counts, run)
 
     v = val_loss or _pick_listed(names, counts, VAL_LOSS_NAMES)
@@ -156,7 +189,9 @@ def role_series(run: Run, name: str | None) -> pd.DataFrame | None:
         common = common.intersection(f.index)
     value = np.sum([f.loc[common, "value"].to_numpy() for f in frames], axis=0)
     wall = frames[0].loc[common, "wall_time"].to_numpy()
-    return pd.DataFrame({"step": common.to_numpy(dtype=np.int64), "value": value, "wall_time": wall})
+    return pd.DataFrame(
+        {"step": common.to_numpy(dtype=np.int64), "value": value, "wall_time": wall}
+    )
 
 
 def role_arrays(run: Run, name: str | None) -> tuple[np.ndarray, np.ndarray] | None:

@@ -74,25 +74,30 @@ def recognise(steps: np.ndarray, values: np.ndarray) -> Schedule:
         n = len(y)
     peak = float(y.max())
     if peak <= 0:
-        return Schedule("constant", 0, peak, float(x[0]), float(y[-1]), None, False, float(x[0]), float(x[-1]))
+        return Schedule(
+            "constant", 0, peak, float(x[0]), float(y[-1]), None, False, float(x[0]), float(x[-1])
+        )
     ip = int(np.flatnonzero(y >= 0.999 * peak)[0])
     span = float(x[-1] - x[0]) or 1.0
     final = float(y[-1])
     low = y[ip:] <= 0.05 * peak
     collapse = float(x[ip + int(np.flatnonzero(low)[0])]) if low.any() else None
     decays = final <= 0.5 * peak
-    base = {"peak_lr": peak, "peak_step": float(x[ip]), "final_lr": final, "collapse_step": collapse,
-            "decays": decays, "first_step": float(x[0]), "last_step": float(x[-1])}
+    peak_step, first, last = float(x[ip]), float(x[0]), float(x[-1])
+
+    def schedule(name: str, warmup: int) -> Schedule:
+        return Schedule(name, warmup, peak, peak_step, final, collapse, decays, first, last)
+
     if (peak - float(y.min())) <= 0.05 * peak:
-        return Schedule("constant", 0, **base)
+        return schedule("constant", 0)
     rise_frac = (float(x[ip]) - float(x[0])) / span
     warm = ip > 0 and y[0] < 0.9 * peak
     if warm and rise_frac >= 0.2 and decays:
-        return Schedule("one_cycle", 0, **base)
+        return schedule("one_cycle", 0)
     warmup = int(x[ip] - x[0]) if warm else 0
     post_x, post_y = x[ip:], y[ip:]
     if len(post_y) < 3 or float(post_y.min()) >= 0.95 * peak:
-        return Schedule("constant", warmup, **base)
+        return schedule("constant", warmup)
     rel = np.abs(np.diff(post_y)) / peak
     if np.mean(rel < 1e-4) >= 0.7:
         jumps = np.flatnonzero(rel >= 1e-4)
@@ -103,7 +108,7 @@ def recognise(steps: np.ndarray, values: np.ndarray) -> Schedule:
             even = len(gaps) >= 2 and np.std(gaps) <= 0.25 * np.mean(gaps)
             few = len(np.unique(np.round(ratios, 2))) <= 2
             name = "step" if (even and few) or len(jumps) == 1 else "reduce_on_plateau"
-            return Schedule(name, warmup, **base)
+            return schedule(name, warmup)
     t = (post_x - post_x[0]) / max(float(post_x[-1] - post_x[0]), 1e-12)
     u = post_y / peak
     ue = float(u[-1])
@@ -114,7 +119,7 @@ def recognise(steps: np.ndarray, values: np.ndarray) -> Schedule:
     if ue > 0:
         fits["exponential"] = np.exp(np.log(ue) * t)
     err = {k: float(np.sqrt(np.mean((u - v) ** 2))) for k, v in fits.items()}
-    name = min(err, key=err.get)  # type: ignore[arg-type]
+    name = min(err, key=lambda k: err[k])
     if err[name] > 0.15:
         name = "unknown"
-    return Schedule(name, warmup, **base)
+    return schedule(name, warmup)

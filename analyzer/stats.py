@@ -107,8 +107,8 @@ def reduce_blocks(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_P
     m = n // size
     cut = m * size
     # Keep the newest points: drop the remainder at the start.
-    xs = x[n - cut:].reshape(m, size)
-    ys = y[n - cut:].reshape(m, size)
+    xs = x[n - cut :].reshape(m, size)
+    ys = y[n - cut :].reshape(m, size)
     return Reduced(xs.mean(axis=1), np.median(ys, axis=1), size)
 
 
@@ -183,8 +183,12 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     w = max(1, int(window))
     if w <= 1 or len(v) < 3:
         return v.copy()
-    if (len(v) * w <= SMALL_ROLLING and w <= len(v) and bool(np.isfinite(v).all())
-            and not bool((v == 0.0).any())):  # ±0 compare equal: pandas' pick of one
+    if (
+        len(v) * w <= SMALL_ROLLING
+        and w <= len(v)
+        and bool(np.isfinite(v).all())
+        and not bool((v == 0.0).any())
+    ):  # ±0 compare equal: pandas' pick of one
         return _small_rolling_median(v, w)
     return pd.Series(v).rolling(w, center=True, min_periods=1).median().to_numpy()
 
@@ -200,14 +204,16 @@ def _small_rolling_median(v: np.ndarray, w: int) -> np.ndarray:
     and an even count's median is the mean of its two middle values, as pandas takes it."""
     n, lead = len(v), w // 2
     out = np.empty(n)
-    windows = np.lib.stride_tricks.as_strided(v, (n - w + 1, w), (v.strides[0],) * 2,
-                                              writeable=False)
+    windows = np.lib.stride_tricks.as_strided(
+        v, (n - w + 1, w), (v.strides[0],) * 2, writeable=False
+    )
     full = np.sort(windows, axis=1)  # the window starting at j is point j + lead's
-    out[lead:n - w + 1 + lead] = (full[:, w // 2] if w % 2
-                                  else (full[:, w // 2 - 1] + full[:, w // 2]) / 2)
+    out[lead : n - w + 1 + lead] = (
+        full[:, w // 2] if w % 2 else (full[:, w // 2 - 1] + full[:, w // 2]) / 2
+    )
     vals = v.tolist()
     for i in (*range(lead), *range(n - w + 1 + lead, n)):  # windows cut by an end
-        cut = sorted(vals[max(0, i - lead):min(n, i - lead + w)])
+        cut = sorted(vals[max(0, i - lead) : min(n, i - lead + w)])
         k = len(cut)
         out[i] = cut[k // 2] if k % 2 else (cut[k // 2 - 1] + cut[k // 2]) / 2
     return out
@@ -263,8 +269,9 @@ def tau_vs_order(y: np.ndarray) -> float:
     return s / den if den > 0 else math.nan
 
 
-def trend_test(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS,
-               slope: bool = True) -> TrendResult:
+def trend_test(
+    steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS, slope: bool = True
+) -> TrendResult:
     """Mann–Kendall (via ``kendalltau`` on step order) + Theil–Sen, on ≤ ``max_points``.
 
     The normal approximation of Kendall's tau, Var(tau) = 2(2n+5)/(9n(n−1)), is
@@ -293,12 +300,14 @@ def trend_test(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POIN
     ne = _n_eff(n, r1)
     var = 2.0 * (2.0 * ne + 5.0) / (9.0 * ne * (ne - 1.0))
     z = tau / math.sqrt(var)
-    return TrendResult(tau, z, float(special.ndtr(-z)), float(special.ndtr(z)), b,
-                       intercept, n, ne, r1)
+    return TrendResult(
+        tau, z, float(special.ndtr(-z)), float(special.ndtr(z)), b, intercept, n, ne, r1
+    )
 
 
-def equivalence_test(steps: np.ndarray, values: np.ndarray, margin: float,
-                     max_points: int = MAX_POINTS) -> EquivalenceResult:
+def equivalence_test(
+    steps: np.ndarray, values: np.ndarray, margin: float, max_points: int = MAX_POINTS
+) -> EquivalenceResult:
     """Two one-sided tests (TOST) that the OLS change over the window lies in ±margin.
 
     The standard error is inflated for AR(1) residuals (effective sample size) and
@@ -324,8 +333,15 @@ def equivalence_test(steps: np.ndarray, values: np.ndarray, margin: float,
     df = max(ne - 2.0, 1.0)
     if se == 0.0:
         p = 0.0 if abs(change) < margin else 1.0
-        return EquivalenceResult(change, 0.0, float(margin), p, 0.0 if change < 0 else 1.0, df,
-                                 0.0 if change > -margin else 1.0)
+        return EquivalenceResult(
+            change,
+            0.0,
+            float(margin),
+            p,
+            0.0 if change < 0 else 1.0,
+            df,
+            0.0 if change > -margin else 1.0,
+        )
     p_low = float(special.stdtr(df, -(change + margin) / se))  # H0: change <= -margin
     p_high = float(special.stdtr(df, (change - margin) / se))  # H0: change >= +margin
     p_dec = float(special.stdtr(df, change / se))

@@ -21,8 +21,8 @@ Rules (the most severe non-info finding decides: :func:`~analyzer.findings.worst
 ---------------------------------------------------------------------------------
 * no problem → ``keep_lr``;
 * divergence: degenerate zero loss → ``check_data``; otherwise ``decrease_lr`` by
-  :func:`decrease_size` from the largest LR up to the onset;
-* oscillation: ``decrease_lr`` by :func:`decrease_size` from the LR that drove it;
+  :func:`~analyzer.lr_sizing.decrease_size` from the largest LR up to the onset;
+* oscillation: ``decrease_lr`` by :func:`~analyzer.lr_sizing.decrease_size` from the LR that drove it;
   ``add_warmup`` only for swings that began inside a warm-up (peak lowered as well) or
   that began in the first 10 % of a run without warm-up, died down ≥ 10 % before the end
   and were followed by real progress (``recovered`` evidence: the loss ended below its
@@ -31,305 +31,50 @@ Rules (the most severe non-info finding decides: :func:`~analyzer.findings.worst
   later val loss keeps the best step as ``early_stop_step``;
 * overfitting → ``early_stop`` at the best validation step; with a bouncing val
   (``val_erratic``) also ``decrease_lr`` by ``erratic_overfit_factor``;
-* stagnation: ``stuck``/``too_slow`` → ``increase_lr`` by :func:`increase_size`;
+* stagnation: ``stuck``/``too_slow`` → ``increase_lr`` by :func:`~analyzer.lr_sizing.increase_size`;
   ``noise_floor``/``plateau`` → ``decay_lr`` (cosine, to ``decay_factor`` of the LR
   there); ``lr_collapsed`` → ``restore_lr`` (keep the base LR, fix the schedule: the
   floor it fell to is in ``collapsed_lr``); ``val_plateau`` → ``early_stop``.
 
-Size of an LR change
---------------------
-Decrease: ``f = divergence_factor`` / ``oscillation_factor`` (a decade: when in doubt,
-the smaller LR); ``immediate_factor`` (two decades) for a blow-up within the first
-``immediate_onset`` of the run (a run just past the edge takes a while to blow up);
-smaller when the run sits ``range_margin`` × above the usual range of its optimizer
-(:func:`optimizer_range`): then the new LR is ``range_reach`` × the top of that range. Increase: ``stuck_target_gain`` / the gain
-(10× the LR at which the same straight line would take the whole loss; ×3 … ×10⁴), larger when the LR sits
-``range_margin`` × below its optimizer's range (then 1/``range_reach`` of its bottom). Setting priors from
-params, tags and the run name (LoRA/PEFT → 1e-4, full fine-tune → 5e-6, other
-fine-tunes/SFT → 5e-5) cap both: a decrease never suggests more than the prior when the
-current LR is above it; an increase stops at the prior when the current LR is below it.
+Size of an LR change: :mod:`analyzer.lr_sizing`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .findings import Finding, Suggestion, worst
-from .schedule import Schedule, lr_at, recognise
+from .lr_priors import base_lr, lr_prior, optimizer_range
+from .lr_sizing import (
+    DEFAULT_PARAMS,
+    DIVERGENCE_FACTOR,
+    OSCILLATION_FACTOR,
+    Context,
+    SuggestParams,
+    change,
+    decrease_size,
+    increase_size,
+    keep,
+)
+from .schedule import Schedule, recognise
 from .stats import finite_xy
 
-
-@dataclass(frozen=True)
-class SuggestParams:
-    """The sizes and limits of the suggestion step (documented where declared)."""
-
-    #: Oscillation: cut the LR that drove it by a decade (the swings say it is past the
-    #: edge, not by how much). Corpus 1 closed loop: 0.1 removes 40 of 54, 0.3 30.
-    oscillation_factor: float = 0.1
-    #: Divergence: past the stability edge by an unknown margin: a decade.
-    divergence_factor: float = 0.1
-    #: Overfitting with a bouncing val loss: the checkpoint and a decade lower.
-    erratic_overfit_factor: float = 0.1
-    #: Noise floor at a constant LR: decay to this share of the LR there.
-    decay_factor: float = 0.3
-    #: A run that gained g of its loss in a straight line at this LR would, at k× the LR,
-    #: gain ≈ k·g until the curve bends, and a good LR bends early in the run. So the LR is
-    #: raised by ``stuck_target_gain`` / g (ten times the LR at which the same straight
-    #: line would take the whole loss; corpus 2 tuning families: 1/g lands 1–2 decades
-    #: short; a surrogate closed loop over their LR sweeps reaches the good val loss in
-    #: 16 % of the too-small runs at 3, 47 % at 10, 52 % at 30: 10, the smaller LR when in
-    #: doubt) …
-    stuck_target_gain: float = 10.0
-    #: … by at least ×3 and at most ×10⁴ in one step (a loss that did not move at all
-    #: says nothing about how far off it is; the optimizer's range and a setting's prior
-    #: still cap the result). Surrogate closed loop on the 11 corpus-2 tuning families:
-    #: the too-small runs reach the good val loss in 49 % with a cap of ×1000, 57 % at ×10⁴.
-    stuck_multiplier: tuple[float, float] = (3.0, 10000.0)
-    #: An onset LR below this share of the peak is the start of a warm-up, not the cause.
-    onset_lr_share: float = 0.25
-    #: A blow-up within this share of the run's first steps means the LR is far past the
-    #: edge (a run just past it takes a while to blow up): cut by ``immediate_factor``. So
-    #: does a log that ends at a NaN whose loss never fell below its first value (evidence
-    #: ``rose_from_start``: it never trained; a NaN guard ends such logs, so the onset's
-    #: share of the logged steps says nothing). Corpus 2 tuning families (640 runs), the
-    #: surrogate closed loop: too-large runs reaching the good val loss 140 → 161 of 258.
-    immediate_onset: float = 0.02
-    immediate_factor: float = 0.01
-    #: An LR this many times above the top of its optimizer's usual range (or below its
-    #: bottom) is brought to ``range_reach`` × that end rather than moved by the default
-    #: factor. The ranges are for typical deep nets; small models take larger LRs, so only
-    #: LRs far outside them are pulled in, and only to near the edge of the range; an
-    #: increase never goes past ``range_reach`` × the top. Corpus 2 tuning families, a
-    #: surrogate closed loop over their LR sweeps: the too-large runs reach the good val
-    #: loss in 44 % at a reach of 3, 68 % anywhere from 7 to 12, 55 % at 15, 24 % without
-    #: the pull.
-    range_margin: float = 30.0
-    range_reach: float = 10.0
-
-
-DEFAULT_PARAMS = SuggestParams()
-
-#: Kept for callers of the previous module interface.
-OSCILLATION_FACTOR = DEFAULT_PARAMS.oscillation_factor
-DIVERGENCE_FACTOR = DEFAULT_PARAMS.divergence_factor
-
-LR_PARAM_KEYS = ("learning_rate", "lr", "learning-rate", "learningrate", "lr0", "base_lr",
-                 "init_lr", "max_lr", "peak_lr")
-OPTIMIZER_PARAM_KEYS = ("optimizer", "optim", "optimizer_name", "opt_name", "opt",
-                        "optimizer.type", "optimizer_type", "solver")
-
-#: Usual LR ranges (low, high) by optimizer family, for training from scratch.
-OPTIMIZER_RANGES: Mapping[str, tuple[float, float]] = {
-    "adam": (1e-4, 1e-3),  # Adam, AdamW, NAdam, RAdam, Adamax
-    "rmsprop": (1e-4, 1e-3),
-    "lion": (1e-5, 3e-4),  # 3–10× below AdamW
-    "sgd": (1e-2, 1e-1),  # plain, momentum, Nesterov
-    "adagrad": (1e-2, 1e-1),
-    "adadelta": (1e-1, 1.0),
-}
-_OPT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("lion", re.compile(r"lion")),
-    ("adagrad", re.compile(r"adagrad")),
-    ("adadelta", re.compile(r"adadelta")),
-    ("adam", re.compile(r"adam|nadam|radam|adamax|lamb")),
-    ("rmsprop", re.compile(r"rmsprop")),
-    ("sgd", re.compile(r"sgd|momentum|nesterov")),
-)
-
-
-def round_lr(v: float | None) -> float | None:
-    """An LR to 2 significant digits (``None``/non-positive/non-finite unchanged)."""
-    if v is None or not math.isfinite(v) or v <= 0:
-        return v
-    return float(f"{v:.2g}")
-
-
-def param_lr(params: Mapping[str, str] | None) -> float | None:
-    """The LR from run parameters (``learning_rate``, ``lr``, …), ``None`` if absent."""
-    if not params:
-        return None
-    low = {str(k).lower(): v for k, v in params.items()}
-    for k in LR_PARAM_KEYS:
-        for key, v in low.items():
-            if key == k or key.endswith(("." + k, "/" + k)):
-                try:
-                    f = float(v)
-                except (TypeError, ValueError):
-                    continue
-                if math.isfinite(f) and f > 0:
-                    return f
-    return None
-
-
-#: Words (at a word start: ``qlora_r`` and ``use_lora`` match, ``exploration`` does not).
-_LORA = re.compile(r"(?<![a-z])(q?lora|peft|adapter)")
-_FINE = re.compile(r"(?<![a-z])(fine[-_ ]?tun|finetun|sft)")
-_FULL = re.compile(r"(?<![a-z])full")
-
-
-def _setting_text(params: Mapping[str, str] | None, tags: Mapping[str, str] | None,
-                  name: str) -> str:
-    items = [*(params or {}).items(), *(tags or {}).items()]
-    return " ".join([name, *(f"{k}={v}" for k, v in items)]).lower()
-
-
-def lr_prior(params: Mapping[str, str] | None, tags: Mapping[str, str] | None,
-             name: str = "") -> tuple[float, str] | None:
-    """The usual LR for the setting the params, tags or run name reveal, with its name."""
-    text = _setting_text(params, tags, name)
-    if not text.strip():
-        return None
-    if _LORA.search(text):
-        return 1e-4, "LoRA/PEFT fine-tune"
-    fine = bool(_FINE.search(text))
-    if fine and _FULL.search(text):
-        return 5e-6, "full fine-tune"
-    if fine:
-        return 5e-5, "fine-tune (4e-5 conservative)"
-    return None
-
-
-def optimizer_range(params: Mapping[str, str] | None) -> tuple[float, float, str] | None:
-    """The usual from-scratch LR range of the optimizer a run parameter names
-    (``optimizer``, ``optim``, ``optimizer_name``, …): ``(low, high, family)``."""
-    if not params:
-        return None
-    for key, value in params.items():
-        k = str(key).lower().rsplit(".", 1)[-1].rsplit("/", 1)[-1]
-        if k not in OPTIMIZER_PARAM_KEYS and str(key).lower() not in OPTIMIZER_PARAM_KEYS:
-            continue
-        v = str(value).lower()
-        for family, pat in _OPT_PATTERNS:
-            if pat.search(v):
-                lo, hi = OPTIMIZER_RANGES[family]
-                return lo, hi, family
-    return None
-
-
-def base_lr(lr: tuple[np.ndarray, np.ndarray] | None, params: Mapping[str, str] | None) -> float | None:
-    """The LR a person types: the peak of the logged LR series, else the LR parameter."""
-    if lr is not None:
-        _, y = finite_xy(*lr)
-        y = y[y > 0]
-        if len(y):
-            return float(y.max())
-    return param_lr(params)
+#: The public names (the sizes and ``SuggestParams`` live in :mod:`analyzer.lr_sizing`).
+__all__ = [
+    "DEFAULT_PARAMS",
+    "DIVERGENCE_FACTOR",
+    "OSCILLATION_FACTOR",
+    "SuggestParams",
+    "best_checkpoint",
+    "suggest",
+]
 
 
 def _f(v: float | None) -> str:
     return "unknown" if v is None else f"{v:.3g}"
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every rule reads: the deciding finding, the LR series and the run's setting."""
-
-    findings: Sequence[Finding]
-    main: Finding
-    lr: tuple[np.ndarray, np.ndarray] | None
-    sched: Schedule | None
-    base: float | None  # current_lr
-    prior: tuple[float, str] | None
-    opt_range: tuple[float, float, str] | None
-    p: SuggestParams = field(default=DEFAULT_PARAMS)
-
-    @property
-    def ev(self) -> Mapping[str, object]:
-        return self.main.evidence
-
-    def lr_at(self, step: float) -> float | None:
-        return lr_at(self.lr, step) if self.lr is not None else None
-
-    def max_lr(self, a: float, b: float) -> float | None:
-        """The largest logged LR over steps ``[a, b]`` (the LR at ``b`` if none logged)."""
-        if self.lr is None:
-            return None
-        x, y = finite_xy(*self.lr)
-        sel = y[(x >= a) & (x <= b)]
-        return float(sel.max()) if len(sel) else self.lr_at(b)
-
-
-def _nice(factor: float) -> float:
-    return float(f"{factor:.2g}")
-
-
-def change(ctx: Context, action: str, factor: float, rationale: str, *,
-           early_stop_step: int | None = None, extra: Mapping[str, object] | None = None) -> Suggestion:
-    """A Suggestion that scales the base LR by ``factor`` (rounded to 2 digits first)."""
-    factor = _nice(factor)
-    sug = round_lr(ctx.base * factor) if ctx.base is not None else None
-    return Suggestion(action, current_lr=ctx.base, suggested_lr=sug,  # type: ignore[arg-type]
-                      factor=factor, early_stop_step=early_stop_step, rationale=rationale,
-                      extra=dict(extra or {}))
-
-
-def keep(ctx: Context | None, action: str, rationale: str, base: float | None = None, *,
-         early_stop_step: int | None = None, extra: Mapping[str, object] | None = None) -> Suggestion:
-    """A Suggestion that keeps the base LR (``suggested_lr = current_lr``, no factor)."""
-    cur = ctx.base if ctx is not None else base
-    return Suggestion(action, current_lr=cur, suggested_lr=cur,  # type: ignore[arg-type]
-                      early_stop_step=early_stop_step, rationale=rationale, extra=dict(extra or {}))
-
-
-def decrease_size(ctx: Context, trouble_lr: float | None, f: float) -> tuple[float, str]:
-    """The factor on the base LR that puts the LR which drove the trouble at ``f`` × itself,
-    further down into the optimizer's usual range when the run sits far above it, and
-    never above the setting's prior. Returns the factor and a note for the rationale."""
-    base = ctx.base
-    if base is None or trouble_lr is None or not trouble_lr > 0:
-        return f, ""
-    factor = f * min(trouble_lr, base) / base
-    note = ""
-    if ctx.opt_range is not None and ctx.prior is None:
-        lo, hi, fam = ctx.opt_range
-        top = ctx.p.range_reach * hi
-        if base > ctx.p.range_margin * hi and top / base < factor:
-            factor, note = top / base, f"; towards the usual {fam} range ({lo:g}–{hi:g})"
-    if ctx.prior is not None and base * factor > ctx.prior[0] and base > ctx.prior[0]:
-        factor, note = ctx.prior[0] / base, f"; capped at the usual {ctx.prior[1]} LR {ctx.prior[0]:.0e}"
-    return factor, note
-
-
-def stuck_multiplier(gain: float, params: SuggestParams = DEFAULT_PARAMS) -> float:
-    """How much to raise the LR of a run that gained ``gain`` (a share of its loss):
-    ``stuck_target_gain`` / gain within ``stuck_multiplier`` (no gain: the upper bound)."""
-    lo, hi = params.stuck_multiplier
-    if not gain > 0:
-        return hi
-    return float(min(max(params.stuck_target_gain / gain, lo), hi))
-
-
-def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
-    """The factor for a run that gained ``gain`` (a share of its loss) where it should
-    move: :func:`stuck_multiplier`, at least the way towards the optimizer's range when
-    the LR sits far below it, at most the setting's prior or ``range_reach`` × the top of the
-    optimizer's usual range (×2 when already at or above either)."""
-    factor = stuck_multiplier(gain, ctx.p)
-    note = ""
-    base = ctx.base
-    if base is None:
-        return factor, note
-    if ctx.prior is not None:
-        if base >= ctx.prior[0]:
-            return 2.0, ""
-        if base * factor > ctx.prior[0]:
-            return ctx.prior[0] / base, f" (the usual {ctx.prior[1]} LR)"
-        return factor, note
-    if ctx.opt_range is not None:
-        lo, hi, fam = ctx.opt_range
-        bottom, top = lo / ctx.p.range_reach, hi * ctx.p.range_reach
-        if base * ctx.p.range_margin < lo and bottom / base > factor:
-            factor, note = bottom / base, f" (towards the usual {fam} range {lo:g}–{hi:g})"
-        if base >= top:  # already past that edge: a small step, as above a setting's prior
-            factor, note = min(factor, 2.0), f" (already above the usual {fam} range {lo:g}–{hi:g})"
-        elif base * factor > top:  # never past the edge a too-large LR is pulled back to
-            factor, note = top / base, f" (at most {top:g}, above the usual {fam} range)"
-    return factor, note
 
 
 def best_checkpoint(findings: Sequence[Finding]) -> int | None:
@@ -337,7 +82,7 @@ def best_checkpoint(findings: Sequence[Finding]) -> int | None:
     oscillation after whose best evaluation every later one is clearly worse."""
     for f in findings:
         if f.severity != "info" and (f.kind == "overfitting" or "best_val_step" in f.evidence):
-            return int(float(f.evidence.get("best_val_step", f.start_step)))  # type: ignore[arg-type]
+            return int(_num(f.evidence.get("best_val_step"), f.start_step))
     return None
 
 
@@ -355,20 +100,29 @@ def suggest_divergence(ctx: Context) -> Suggestion:
     up to the onset."""
     main, ev = ctx.main, ctx.ev
     if ev.get("degenerate_zero"):
-        return keep(ctx, "check_data",
-                    f"Loss exactly 0 for {ev.get('zero_points')} points from step {main.start_step}: "
-                    "check labels/masking and precision before tuning the LR.")
+        return keep(
+            ctx,
+            "check_data",
+            f"Loss exactly 0 for {ev.get('zero_points')} points from step {main.start_step}: "
+            "check labels/masking and precision before tuning the LR.",
+        )
     trouble = ctx.max_lr(-math.inf, float(main.start_step)) if ctx.lr is not None else ctx.base
     f, how = ctx.p.divergence_factor, ""
     sched = ctx.sched
     if ev.get("rose_from_start") or (
-            sched is not None and sched.first_step is not None and sched.last_step is not None
-            and sched.last_step > sched.first_step
-            and main.start_step - sched.first_step <= ctx.p.immediate_onset * (sched.last_step - sched.first_step)):
+        sched is not None
+        and sched.first_step is not None
+        and sched.last_step is not None
+        and sched.last_step > sched.first_step
+        and main.start_step - sched.first_step
+        <= ctx.p.immediate_onset * (sched.last_step - sched.first_step)
+    ):
         f, how = ctx.p.immediate_factor, " (it blew up at once: far past the edge)"
     factor, note = decrease_size(ctx, trouble, f)
-    why = (f"{main.message} Largest LR before step {main.start_step}: {_f(trouble)}; "
-           f"suggest {f:g}× that{how}{note}.")
+    why = (
+        f"{main.message} Largest LR before step {main.start_step}: {_f(trouble)}; "
+        f"suggest {f:g}× that{how}{note}."
+    )
     return change(ctx, "decrease_lr", factor, why)
 
 
@@ -377,8 +131,10 @@ def _oscillation_facts(ev: Mapping[str, object], onset: float) -> str:
     if path == "bouncing":
         facts = f"step-to-step bouncing from step {int(onset)}"
     elif path == "spike":
-        facts = (f"a spike to {_num(ev.get('explosion_ratio')):.1f}× the early maximum from step "
-                 f"{int(onset)}, then recovered")
+        facts = (
+            f"a spike to {_num(ev.get('explosion_ratio')):.1f}× the early maximum from step "
+            f"{int(onset)}, then recovered"
+        )
     elif path in ("validation", "plateau_bounce", "erratic_rise"):
         facts = f"validation loss bouncing {100 * _num(ev.get('val_bounce')):.0f}% per evaluation from step {int(onset)}"
     else:
@@ -403,52 +159,86 @@ def suggest_oscillation(ctx: Context) -> Suggestion:
     first = sched.first_step if sched is not None else None
     last = sched.last_step if sched is not None else None
     span = (last - first) if first is not None and last is not None else None
-    early = bool(span and onset - first <= 0.1 * span)  # type: ignore[operator]
-    died_down = bool(span and main.end_step < last - 0.1 * span)  # type: ignore[operator]
+    early = bool(span and first is not None and onset - first <= 0.1 * span)
+    died_down = bool(span and last is not None and main.end_step < last - 0.1 * span)
     recovered = bool(ev.get("recovered", 1.0))
     keep_step = best_checkpoint(ctx.findings)
-    keep_txt = f"; keep the checkpoint of step {keep_step}, before the val loss climbed" if keep_step is not None else ""
-    in_warm = bool(sched and sched.warmup_steps > 0 and sched.first_step is not None
-                   and onset < sched.first_step + sched.warmup_steps
-                   and span and sched.warmup_steps <= 0.3 * span)
+    keep_txt = (
+        f"; keep the checkpoint of step {keep_step}, before the val loss climbed"
+        if keep_step is not None
+        else ""
+    )
+    in_warm = bool(
+        sched
+        and sched.warmup_steps > 0
+        and sched.first_step is not None
+        and onset < sched.first_step + sched.warmup_steps
+        and span
+        and sched.warmup_steps <= 0.3 * span
+    )
     if in_warm and sched is not None:
         factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
         steps = int(max(2 * sched.warmup_steps, 1))
-        return change(ctx, "add_warmup", factor,
-                      f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: warm up over "
-                      f"{steps} steps to a peak of {p.oscillation_factor:g}× the LR at onset{note}.",
-                      extra={"warmup_steps": steps})
+        return change(
+            ctx,
+            "add_warmup",
+            factor,
+            f"Oscillation began during the warm-up ({facts}) at LR {_f(lr_on)}: warm up over "
+            f"{steps} steps to a peak of {p.oscillation_factor:g}× the LR at onset{note}.",
+            extra={"warmup_steps": steps},
+        )
     lr_end = ctx.lr_at(float(last)) if last is not None else None
     if died_down and lr_on and lr_end is not None and lr_end <= 0.5 * lr_on:
         factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
-        return change(ctx, "decrease_lr", factor,
-                      f"Oscillation ({facts}) at LR {_f(lr_on)} until the schedule lowered it (to "
-                      f"{_f(lr_end)} by the end): start the schedule {p.oscillation_factor:g}× lower"
-                      f"{note}{keep_txt}.", early_stop_step=keep_step)
+        return change(
+            ctx,
+            "decrease_lr",
+            factor,
+            f"Oscillation ({facts}) at LR {_f(lr_on)} until the schedule lowered it (to "
+            f"{_f(lr_end)} by the end): start the schedule {p.oscillation_factor:g}× lower"
+            f"{note}{keep_txt}.",
+            early_stop_step=keep_step,
+        )
     if early and died_down and recovered and sched is not None and sched.warmup_steps == 0 and span:
-        steps = int(max(0.05 * span, 2 * (onset - first)))  # type: ignore[operator]
-        return keep(ctx, "add_warmup",
-                    f"Oscillation from the start until step {main.end_step} ({facts}) with no warm-up, "
-                    f"then steady progress: warm up over {steps} steps.", extra={"warmup_steps": steps})
+        steps = int(max(0.05 * span, 2 * (onset - (first or 0.0))))  # early: first is set
+        return keep(
+            ctx,
+            "add_warmup",
+            f"Oscillation from the start until step {main.end_step} ({facts}) with no warm-up, "
+            f"then steady progress: warm up over {steps} steps.",
+            extra={"warmup_steps": steps},
+        )
     factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
-    return change(ctx, "decrease_lr", factor,
-                  f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {p.oscillation_factor:g}× the LR "
-                  f"that drove it{note}{keep_txt}.", early_stop_step=keep_step)
+    return change(
+        ctx,
+        "decrease_lr",
+        factor,
+        f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {p.oscillation_factor:g}× the LR "
+        f"that drove it{note}{keep_txt}.",
+        early_stop_step=keep_step,
+    )
 
 
 def suggest_overfitting(ctx: Context) -> Suggestion:
     """The best checkpoint; with a bouncing val loss, a lower LR too."""
     main, ev = ctx.main, ctx.ev
     step = int(_num(ev.get("best_val_step"), float(main.start_step)))
-    why = (f"Validation loss best at step {step} ({_num(ev.get('best_val')):.4g}), "
-           f"{_num(ev.get('rise_pct')):.1f}% higher since: keep that checkpoint")
+    why = (
+        f"Validation loss best at step {step} ({_num(ev.get('best_val')):.4g}), "
+        f"{_num(ev.get('rise_pct')):.1f}% higher since: keep that checkpoint"
+    )
     lr_there = ctx.lr_at(float(main.end_step))
     if ev.get("val_erratic") and (lr_there is None or lr_there > 0):  # an LR at ~0 needs no cut
         factor, note = decrease_size(ctx, ctx.base, ctx.p.erratic_overfit_factor)
-        return change(ctx, "decrease_lr", factor,
-                      f"{why}, and lower the learning rate: the validation loss also bounces "
-                      f"{100 * _num(ev.get('val_bounce')):.0f}% per evaluation, so the weights jump "
-                      f"({ctx.p.erratic_overfit_factor:g}× the LR{note}).", early_stop_step=step)
+        return change(
+            ctx,
+            "decrease_lr",
+            factor,
+            f"{why}, and lower the learning rate: the validation loss also bounces "
+            f"{100 * _num(ev.get('val_bounce')):.0f}% per evaluation, so the weights jump "
+            f"({ctx.p.erratic_overfit_factor:g}× the LR{note}).",
+            early_stop_step=step,
+        )
     return keep(ctx, "early_stop", why + ".", early_stop_step=step)
 
 
@@ -461,32 +251,48 @@ def suggest_stagnation(ctx: Context) -> Suggestion:
     if diag in ("stuck", "too_slow"):
         gain = _num(ev.get("rel_improvement"))
         factor, note = increase_size(ctx, gain)
-        how = ("improved" if diag == "stuck" else "fell in a straight line by")
-        return change(ctx, "increase_lr", factor,
-                      f"Loss {how} {100 * gain:.2f}% over {frac:.0f}% of the run at LR {_f(ctx.base)}"
-                      f"{_slow_txt(ev)}: increase it{note}.")
+        how = "improved" if diag == "stuck" else "fell in a straight line by"
+        return change(
+            ctx,
+            "increase_lr",
+            factor,
+            f"Loss {how} {100 * gain:.2f}% over {frac:.0f}% of the run at LR {_f(ctx.base)}"
+            f"{_slow_txt(ev)}: increase it{note}.",
+        )
     if diag == "lr_collapsed":
         peak = _num(ev.get("peak_lr"), ctx.base or 0.0) or ctx.base
         floor = ev.get("lr_end")
-        return keep(ctx, "restore_lr",
-                    f"LR fell to ≤5% of its peak {_f(peak)} by step "
-                    f"{int(_num(ev.get('collapse_step')))} and the loss has been flat since step "
-                    f"{main.start_step}: keep the base LR {_f(ctx.base)} and fix the schedule "
-                    f"(it ended at {_f(floor if isinstance(floor, float) else None)}).",
-                    extra={"collapsed_lr": floor if isinstance(floor, float) else None})
+        return keep(
+            ctx,
+            "restore_lr",
+            f"LR fell to ≤5% of its peak {_f(peak)} by step "
+            f"{int(_num(ev.get('collapse_step')))} and the loss has been flat since step "
+            f"{main.start_step}: keep the base LR {_f(ctx.base)} and fix the schedule "
+            f"(it ended at {_f(floor if isinstance(floor, float) else None)}).",
+            extra={"collapsed_lr": floor if isinstance(floor, float) else None},
+        )
     if diag == "val_plateau":
         best = ev.get("best_step")
         step = int(float(best)) if isinstance(best, (int, float)) else int(main.start_step)
-        return keep(ctx, "early_stop",
-                    f"Validation loss flat since step {main.start_step} ({frac:.0f}% of the run) while "
-                    f"training loss falls: later steps only widen the gap; keep the checkpoint at its "
-                    f"lowest point, step {step}.", early_stop_step=step)
+        return keep(
+            ctx,
+            "early_stop",
+            f"Validation loss flat since step {main.start_step} ({frac:.0f}% of the run) while "
+            f"training loss falls: later steps only widen the gap; keep the checkpoint at its "
+            f"lowest point, step {step}.",
+            early_stop_step=step,
+        )
     there = ctx.lr_at(float(main.start_step)) or ctx.base
     factor = ctx.p.decay_factor * (there / ctx.base if there and ctx.base else 1.0)
-    return change(ctx, "decay_lr", min(factor, ctx.p.decay_factor),
-                  f"Loss flat since step {main.start_step} ({frac:.0f}% of the run, change "
-                  f"{-100 * _num(ev.get('rel_improvement')):+.2f}%) at LR {_f(there)}: decay it "
-                  f"(cosine, to {ctx.p.decay_factor:g}× that).", extra={"schedule": "cosine"})
+    return change(
+        ctx,
+        "decay_lr",
+        min(factor, ctx.p.decay_factor),
+        f"Loss flat since step {main.start_step} ({frac:.0f}% of the run, change "
+        f"{-100 * _num(ev.get('rel_improvement')):+.2f}%) at LR {_f(there)}: decay it "
+        f"(cosine, to {ctx.p.decay_factor:g}× that).",
+        extra={"schedule": "cosine"},
+    )
 
 
 def _slow_txt(ev: Mapping[str, object]) -> str:
@@ -522,9 +328,20 @@ def suggest(
     base = base_lr(lr, params)
     main = worst(findings)
     if main is None:
-        why = ("Too few points to judge; nothing to change yet." if insufficient else
-               "No problem found: keep the learning rate" + (" and schedule." if sched else "."))
+        why = (
+            "Too few points to judge; nothing to change yet."
+            if insufficient
+            else "No problem found: keep the learning rate" + (" and schedule." if sched else ".")
+        )
         return keep(None, "keep_lr", why, base)
-    ctx = Context(findings=findings, main=main, lr=lr, sched=sched, base=base,
-                  prior=lr_prior(params, tags, name), opt_range=optimizer_range(params), p=config)
+    ctx = Context(
+        findings=findings,
+        main=main,
+        lr=lr,
+        sched=sched,
+        base=base,
+        prior=lr_prior(params, tags, name),
+        opt_range=optimizer_range(params),
+        p=config,
+    )
     return RULES[main.kind](ctx)

@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from .suggest import optimizer_range, round_lr
+from .lr_priors import optimizer_range, round_lr
 from .sweep_model import Sweep, SweepPoint, _fmt, _r, _varied
 
 UNSTABLE = frozenset({"oscillation", "divergence"})

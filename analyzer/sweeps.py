@@ -13,7 +13,7 @@ parameter is grouped by its value instead. Inside a group, runs with the same tr
 metric names (and the same LR metric name, if any: one training script logs its LR
 under one name) and a known LR are candidates (a run that blew up before its first
 evaluation, so has no val loss, joins as a failed point). The LR is the run parameter (``lr``,
-``learning_rate``, …: :func:`analyzer.suggest.param_lr`), else the peak of the logged LR
+``learning_rate``, …: :func:`analyzer.lr_priors.param_lr`), else the peak of the logged LR
 series, else an LR written in the run name (``lr3e-4``, ``lr_0.001``, ``lr=1e-3``).
 Range tests are never sweep members.
 
@@ -47,10 +47,10 @@ import numpy as np
 
 from .analysis import RunAnalysis
 from .findings import Suggestion
+from .lr_priors import base_lr, param_lr, round_lr
 from .model import Run
 from .roles import role_arrays
 from .stats import rolling_median
-from .suggest import base_lr, param_lr, round_lr
 from .sweep_model import Sweep, SweepPoint, _fmt, _r, _varied  # noqa: F401
 from .sweep_recommend import (  # noqa: F401  (re-exported: the public names stay here)
     EDGE_MARGIN,
@@ -68,8 +68,15 @@ from .sweep_recommend import (  # noqa: F401  (re-exported: the public names sta
 
 MIN_RUNS, MIN_LRS = 3, 2
 SEED_KEYS = ("seed", "random_seed", "rng_seed", "run_seed", "data_seed", "trial")
-BATCH_KEYS = ("batch_size", "batch-size", "batchsize", "bs", "per_device_train_batch_size",
-              "train_batch_size", "global_batch_size")
+BATCH_KEYS = (
+    "batch_size",
+    "batch-size",
+    "batchsize",
+    "bs",
+    "per_device_train_batch_size",
+    "train_batch_size",
+    "global_batch_size",
+)
 _NAME_LR = re.compile(r"(?<![a-z])lr[_=:-]?([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)", re.IGNORECASE)
 
 
@@ -106,7 +113,7 @@ def final_loss(values: np.ndarray) -> float:
         return math.inf
     v = v[np.isfinite(v)]
     sm = rolling_median(v, max(3, len(v) // 20))
-    return float(np.median(sm[-max(1, len(v) // 10):]))
+    return float(np.median(sm[-max(1, len(v) // 10) :]))
 
 
 def sweep_point(run: Run, analysis: RunAnalysis, group_by: str | None = None) -> SweepPoint:
@@ -127,11 +134,19 @@ def sweep_point(run: Run, analysis: RunAnalysis, group_by: str | None = None) ->
         metric, value = "train_loss", final_loss(train[1])
     else:
         metric, value = "", math.inf
-    return SweepPoint(id=meta.id, name=meta.name, group=run_group(meta, group_by), lr=lr,
-                      lr_from=src, metric=metric, value=value, status=analysis.status,
-                      metrics_key=(roles.train_loss, roles.val_loss, roles.lr),
-                      params=dict(meta.params),
-                      range_test=getattr(analysis, "lr_range_test", None) is not None)
+    return SweepPoint(
+        id=meta.id,
+        name=meta.name,
+        group=run_group(meta, group_by),
+        lr=lr,
+        lr_from=src,
+        metric=metric,
+        value=value,
+        status=analysis.status,
+        metrics_key=(roles.train_loss, roles.val_loss, roles.lr),
+        params=dict(meta.params),
+        range_test=getattr(analysis, "lr_range_test", None) is not None,
+    )
 
 
 # --------------------------------------------------------------------------- grouping
@@ -160,8 +175,7 @@ def _setup_params(points: Sequence[SweepPoint]) -> list[str]:
         by_lr: dict[float | None, set[str | None]] = defaultdict(set)
         for p, v in zip(points, vals):
             by_lr[p.lr].add(v)
-        restates_lr = all(len(s) == 1 for s in by_lr.values()) and \
-            len(set(vals)) == len(by_lr)
+        restates_lr = all(len(s) == 1 for s in by_lr.values()) and len(set(vals)) == len(by_lr)
         if not restates_lr:
             out.append(k)
     return out
@@ -222,8 +236,9 @@ def _batch_scaling(sweeps: list[Sweep]) -> list[Sweep]:
     out = list(sweeps)
     for (_, _, key, _), idx in families.items():
         try:
-            pairs = sorted((float(sweeps[i].split[key]), float(sweeps[i].recommended_lr or 0))
-                           for i in idx)
+            pairs = sorted(
+                (float(sweeps[i].split[key]), float(sweeps[i].recommended_lr or 0)) for i in idx
+            )
         except ValueError:
             continue
         if len({b for b, _ in pairs}) < 2:
@@ -242,8 +257,11 @@ def batch_scaling(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
     yl = np.log([lr / l0 for _, lr in pairs[1:]])
     k = float((xb * yl).sum() / (xb * xb).sum())
     rule = "linear" if abs(k - 1) < abs(k - 0.5) else "square-root"
-    return {"best_lr_by_batch_size": {f"{b:g}": _r(lr) for b, lr in pairs},
-            "exponent": round(k, 2), "rule": rule}
+    return {
+        "best_lr_by_batch_size": {f"{b:g}": _r(lr) for b, lr in pairs},
+        "exponent": round(k, 2),
+        "rule": rule,
+    }
 
 
 # --------------------------------------------------------------------------- reconcile
@@ -277,23 +295,38 @@ def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:
     edge, rec, cur = sweep.stability_edge_lr, sweep.recommended_lr, s.current_lr
     if s.suggested_lr < edge or cur is None or (rec is None and s.action == "decrease_lr"):
         return a
-    why = (f" The sweep {sweep.id} shows {_fmt(edge)} and above oscillating or diverging; "
-           f"it recommends {_fmt(rec)}.")
+    why = (
+        f" The sweep {sweep.id} shows {_fmt(edge)} and above oscillating or diverging; "
+        f"it recommends {_fmt(rec)}."
+    )
     extra = {**dict(s.extra), "sweep": sweep.id}
     if rec is not None and (rec > cur if s.action == "increase_lr" else rec < cur):
         factor = float(f"{rec / cur:.2g}")
         if (factor > 1) == (s.action == "increase_lr") and factor != 1:
-            new = Suggestion(s.action, current_lr=cur, suggested_lr=round_lr(cur * factor),
-                             factor=factor, early_stop_step=s.early_stop_step,
-                             rationale=s.rationale + why, extra=extra)
+            new = Suggestion(
+                s.action,
+                current_lr=cur,
+                suggested_lr=round_lr(cur * factor),
+                factor=factor,
+                early_stop_step=s.early_stop_step,
+                rationale=s.rationale + why,
+                extra=extra,
+            )
             return replace(a, suggestion=new)
-    new = Suggestion("keep_lr", current_lr=cur, suggested_lr=cur,
-                     early_stop_step=s.early_stop_step, rationale=s.rationale + why, extra=extra)
+    new = Suggestion(
+        "keep_lr",
+        current_lr=cur,
+        suggested_lr=cur,
+        early_stop_step=s.early_stop_step,
+        rationale=s.rationale + why,
+        extra=extra,
+    )
     return replace(a, suggestion=new)
 
 
-def sweeps_of(runs: Sequence[Run], analyses: Sequence[RunAnalysis],
-              group_by: str | None = None) -> list[Sweep]:
+def sweeps_of(
+    runs: Sequence[Run], analyses: Sequence[RunAnalysis], group_by: str | None = None
+) -> list[Sweep]:
     """Sweeps among analyzed runs (matched by run id)."""
     by_id = {r.meta.id: r for r in runs}
     pts = [sweep_point(by_id[a.meta.id], a, group_by) for a in analyses if a.meta.id in by_id]

@@ -62,9 +62,18 @@ def _curve(progress: np.ndarray, shape: str, rng: np.random.Generator) -> np.nda
     return floor + (1 - floor) * f
 
 
-def healthy(n: int = 1000, seed: int = 0, noise: float = 0.03, ar: float = 0.3, shape: str = "exp",
-            schedule: str = "constant", warmup: int = 0, scale: float = 1.0, eval_every: int = 0,
-            peak_lr: float = 1e-3) -> Synthetic:
+def healthy(
+    n: int = 1000,
+    seed: int = 0,
+    noise: float = 0.03,
+    ar: float = 0.3,
+    shape: str = "exp",
+    schedule: str = "constant",
+    warmup: int = 0,
+    scale: float = 1.0,
+    eval_every: int = 0,
+    peak_lr: float = 1e-3,
+) -> Synthetic:
     """A healthy noisy descent (progress follows the cumulative LR), optional sparse eval.
 
     The validation curve (when ``eval_every`` > 0) keeps decreasing with its own noise.
@@ -83,8 +92,15 @@ def healthy(n: int = 1000, seed: int = 0, noise: float = 0.03, ar: float = 0.3, 
     return Synthetic(np.arange(n, dtype=np.int64), y * scale, lr, truth)
 
 
-def oscillation(n: int = 1000, seed: int = 0, onset_frac: float = 0.5, noise: float = 0.02,
-                amp: float = 0.15, scale: float = 1.0, warmup_lr: bool = True) -> Synthetic:
+def oscillation(
+    n: int = 1000,
+    seed: int = 0,
+    onset_frac: float = 0.5,
+    noise: float = 0.02,
+    amp: float = 0.15,
+    scale: float = 1.0,
+    warmup_lr: bool = True,
+) -> Synthetic:
     """Descent that starts to bounce (period-2 + growing noise) once the LR passes a threshold.
 
     With ``warmup_lr`` the LR rises linearly over the whole run and crosses the critical
@@ -99,13 +115,29 @@ def oscillation(n: int = 1000, seed: int = 0, onset_frac: float = 0.5, noise: fl
     y = base * (1 + noise * ar1(n, 0.3, rng))
     k = t >= onset
     grow = np.clip((t - onset) / max(0.15 * n, 1), 0, 1)
-    y[k] += base[onset] * amp * grow[k] * (np.where(t[k] % 2 == 0, 1.0, -1.0) + 0.5 * rng.standard_normal(k.sum()))
-    return Synthetic(t.astype(np.int64), y * scale, lr,
-                     {"kind": "oscillation", "onset_step": onset, "lr_at_onset": float(lr[onset])})
+    y[k] += (
+        base[onset]
+        * amp
+        * grow[k]
+        * (np.where(t[k] % 2 == 0, 1.0, -1.0) + 0.5 * rng.standard_normal(k.sum()))
+    )
+    return Synthetic(
+        t.astype(np.int64),
+        y * scale,
+        lr,
+        {"kind": "oscillation", "onset_step": onset, "lr_at_onset": float(lr[onset])},
+    )
 
 
-def val_oscillation(n: int = 1000, seed: int = 0, onset_frac: float = 0.3, eval_every: int = 10,
-                    amp: float = 0.3, noise: float = 0.1, scale: float = 1.0) -> Synthetic:
+def val_oscillation(
+    n: int = 1000,
+    seed: int = 0,
+    onset_frac: float = 0.3,
+    eval_every: int = 10,
+    amp: float = 0.3,
+    noise: float = 0.1,
+    scale: float = 1.0,
+) -> Synthetic:
     """An LR too large for the weights to settle: after ``onset_step`` the validation
     loss jumps between levels (random ±``amp`` in log space, held for 1–3 evaluations)
     around a level that no longer falls, while the minibatch train loss only looks
@@ -115,18 +147,38 @@ def val_oscillation(n: int = 1000, seed: int = 0, onset_frac: float = 0.3, eval_
     onset = int(onset_frac * n)
     lr = np.full(n, 0.3)
     base = 0.8 + 1.2 * np.exp(-np.minimum(t, onset) / (0.1 * n))
-    y = base * np.exp(noise * rng.standard_normal(n) + 0.5 * amp * (t >= onset) * rng.standard_normal(n))
+    y = base * np.exp(
+        noise * rng.standard_normal(n) + 0.5 * amp * (t >= onset) * rng.standard_normal(n)
+    )
     vs = np.arange(eval_every - 1, n, eval_every)
-    jumps = np.repeat(rng.uniform(-amp, amp, len(vs)), rng.integers(1, 4, len(vs)))[:len(vs)]
-    v = base[vs] * 1.1 * np.exp(np.where(vs >= onset, jumps, 0.0) + 0.005 * rng.standard_normal(len(vs)))
-    return Synthetic(t.astype(np.int64), y * scale, lr,
-                     {"kind": "oscillation", "onset_step": onset, "val_steps": vs.astype(np.int64),
-                      "val_values": v * scale})
+    jumps = np.repeat(rng.uniform(-amp, amp, len(vs)), rng.integers(1, 4, len(vs)))[: len(vs)]
+    v = (
+        base[vs]
+        * 1.1
+        * np.exp(np.where(vs >= onset, jumps, 0.0) + 0.005 * rng.standard_normal(len(vs)))
+    )
+    return Synthetic(
+        t.astype(np.int64),
+        y * scale,
+        lr,
+        {
+            "kind": "oscillation",
+            "onset_step": onset,
+            "val_steps": vs.astype(np.int64),
+            "val_values": v * scale,
+        },
+    )
 
 
-def val_oscillation_settles(n: int = 1000, seed: int = 0, drop_frac: float = 0.3,
-                            eval_every: int = 10, amp: float = 0.3, scale: float = 1.0,
-                            overfit_frac: float | None = None) -> Synthetic:
+def val_oscillation_settles(
+    n: int = 1000,
+    seed: int = 0,
+    drop_frac: float = 0.3,
+    eval_every: int = 10,
+    amp: float = 0.3,
+    scale: float = 1.0,
+    overfit_frac: float | None = None,
+) -> Synthetic:
     """A step schedule whose first phase is too hot: the val loss jumps (random
     ±``amp`` in log space per evaluation) around a falling level while the LR is
     1.0, then falls smoothly once the LR drops to 0.03 at ``drop_frac``. With
@@ -146,13 +198,29 @@ def val_oscillation_settles(n: int = 1000, seed: int = 0, drop_frac: float = 0.3
         best = int(vs[np.argmin(np.abs(vs - overfit_frac * n))])
         vb = float(v[vs == best][0])
         v = np.where(vs > best, vb * (1 + 0.3 * (vs - best) / max(n - best, 1)), v)
-    return Synthetic(t.astype(np.int64), y * scale, lr,
-                     {"kind": "oscillation", "onset_step": 0, "drop_step": drop, "best_step": best,
-                      "val_steps": vs.astype(np.int64), "val_values": v * scale})
+    return Synthetic(
+        t.astype(np.int64),
+        y * scale,
+        lr,
+        {
+            "kind": "oscillation",
+            "onset_step": 0,
+            "drop_step": drop,
+            "best_step": best,
+            "val_steps": vs.astype(np.int64),
+            "val_values": v * scale,
+        },
+    )
 
 
-def val_bouncing_in_place(n: int = 1000, seed: int = 0, eval_every: int = 10, amp: float = 0.12,
-                          lr: float = 2.0, scale: float = 1.0) -> Synthetic:
+def val_bouncing_in_place(
+    n: int = 1000,
+    seed: int = 0,
+    eval_every: int = 10,
+    amp: float = 0.12,
+    lr: float = 2.0,
+    scale: float = 1.0,
+) -> Synthetic:
     """An LR too large to make progress: neither loss falls; the val loss jumps by up to
     ±``amp`` (log space, per evaluation) around its opening level, and the minibatch
     train loss is just very noisy."""
@@ -161,13 +229,22 @@ def val_bouncing_in_place(n: int = 1000, seed: int = 0, eval_every: int = 10, am
     y = 1.7 * np.exp(0.25 * rng.standard_normal(n))
     vs = np.arange(eval_every - 1, n, eval_every)
     v = 1.75 * np.exp(rng.uniform(-amp, amp, len(vs)))
-    return Synthetic(t.astype(np.int64), y * scale, np.full(n, lr),
-                     {"kind": "oscillation", "onset_step": 0, "val_steps": vs.astype(np.int64),
-                      "val_values": v * scale})
+    return Synthetic(
+        t.astype(np.int64),
+        y * scale,
+        np.full(n, lr),
+        {
+            "kind": "oscillation",
+            "onset_step": 0,
+            "val_steps": vs.astype(np.int64),
+            "val_values": v * scale,
+        },
+    )
 
 
-def stagnation(n: int = 1000, seed: int = 0, variant: str = "stuck", noise: float = 0.01,
-               scale: float = 1.0) -> Synthetic:
+def stagnation(
+    n: int = 1000, seed: int = 0, variant: str = "stuck", noise: float = 0.01, scale: float = 1.0
+) -> Synthetic:
     """Plateaus: ``stuck`` (tiny LR, flat from the start), ``noise_floor`` (constant large LR,
     flat from 30 %), ``lr_collapse`` (LR drops to ~0 at 40 % while improving),
     ``schedule_end`` (cosine to 0; converged in the last part: info only)."""
@@ -193,14 +270,27 @@ def stagnation(n: int = 1000, seed: int = 0, variant: str = "stuck", noise: floa
         base = 0.2 + 1.8 * np.exp(-prog / 0.5)
         plateau = int(0.7 * n)
     else:
-        raise ValueError(f"variant {variant!r}: expected stuck, noise_floor, lr_collapse or schedule_end")
+        raise ValueError(
+            f"variant {variant!r}: expected stuck, noise_floor, lr_collapse or schedule_end"
+        )
     y = base * (1 + noise * eps)
-    return Synthetic(t.astype(np.int64), y * scale, lr,
-                     {"kind": "stagnation", "diagnosis": variant, "plateau_step": plateau})
+    return Synthetic(
+        t.astype(np.int64),
+        y * scale,
+        lr,
+        {"kind": "stagnation", "diagnosis": variant, "plateau_step": plateau},
+    )
 
 
-def overfitting(n: int = 2000, seed: int = 0, best_frac: float = 0.4, eval_every: int = 50,
-                rise: float = 0.25, noise: float = 0.02, scale: float = 1.0) -> Synthetic:
+def overfitting(
+    n: int = 2000,
+    seed: int = 0,
+    best_frac: float = 0.4,
+    eval_every: int = 50,
+    rise: float = 0.25,
+    noise: float = 0.02,
+    scale: float = 1.0,
+) -> Synthetic:
     """Train keeps falling; validation bottoms at ``best_step`` then rises by ``rise``."""
     rng = np.random.default_rng(seed)
     t = np.arange(n, dtype=np.float64)
@@ -215,9 +305,17 @@ def overfitting(n: int = 2000, seed: int = 0, best_frac: float = 0.4, eval_every
     v[vs < b] = np.maximum(v[vs < b], vb * 1.001)
     v = v * (1 + 0.3 * noise * rng.standard_normal(len(vs)))
     v[vs == b] = vb * (1 - 0.3 * noise)
-    return Synthetic(t.astype(np.int64), y * scale, lr,
-                     {"kind": "overfitting", "best_step": b, "val_steps": vs.astype(np.int64),
-                      "val_values": v * scale})
+    return Synthetic(
+        t.astype(np.int64),
+        y * scale,
+        lr,
+        {
+            "kind": "overfitting",
+            "best_step": b,
+            "val_steps": vs.astype(np.int64),
+            "val_values": v * scale,
+        },
+    )
 
 
 def divergence(n: int = 500, seed: int = 0, variant: str = "nan", scale: float = 1.0) -> Synthetic:
@@ -235,16 +333,17 @@ def divergence(n: int = 500, seed: int = 0, variant: str = "nan", scale: float =
     elif variant == "drift":
         y[onset:] = y[onset:] + 0.5 * (t[onset:] - onset) / (n - onset)
     elif variant == "collapse":
-        y[onset:onset + 3] = [8.0, 12.0, 11.0]
-        y[onset + 3:] = np.log(32000.0)
+        y[onset : onset + 3] = [8.0, 12.0, 11.0]
+        y[onset + 3 :] = np.log(32000.0)
     elif variant == "zero":
         y[onset:] = 0.0
     else:
         raise ValueError(f"variant {variant!r}: expected nan, explosion, drift, collapse or zero")
     if variant not in ("collapse", "zero"):
         y = y * scale
-    return Synthetic(t.astype(np.int64), y, lr, {"kind": "divergence", "variant": variant,
-                                                 "onset_step": onset})
+    return Synthetic(
+        t.astype(np.int64), y, lr, {"kind": "divergence", "variant": variant, "onset_step": onset}
+    )
 
 
 def gan(n: int = 320, seed: int = 0) -> Synthetic:
@@ -267,5 +366,7 @@ def to_run(s: Synthetic, name: str = "synthetic", params: dict[str, str] | None 
     value = np.concatenate([np.asarray(p[2], dtype=np.float64) for p in parts])
     frame = frame_from_columns(metric, step, value)
     frame = frame.astype({"step": "int64", "value": "float64"})
-    meta = RunMeta(id=name, name=name, source="csv", location=f"synthetic:{name}", params=params or {})
+    meta = RunMeta(
+        id=name, name=name, source="csv", location=f"synthetic:{name}", params=params or {}
+    )
     return Run(meta=meta, frame=pd.DataFrame(frame))

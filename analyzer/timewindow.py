@@ -9,8 +9,21 @@ from datetime import datetime, timezone
 from .model import Run
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.I)
-_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "day": 86400,
-            "days": 86400, "w": 604800, "wk": 604800, "week": 604800, "weeks": 604800}
+_SECONDS = {
+    "s": 1,
+    "sec": 1,
+    "m": 60,
+    "min": 60,
+    "h": 3600,
+    "hr": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+    "wk": 604800,
+    "week": 604800,
+    "weeks": 604800,
+}
 
 
 def parse_since(text: str, now: float | None = None) -> float:
@@ -25,8 +38,10 @@ def parse_since(text: str, now: float | None = None) -> float:
     try:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"--since {text!r}: use a duration such as 24h, 7d, 90m or a date such "
-                         "as 2026-11-24T08:00") from None
+        raise ValueError(
+            f"--since {text!r}: use a duration such as 24h, 7d, 90m or a date such "
+            "as 2026-11-24T08:00"
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()

@@ -555,7 +555,7 @@ def test_a_straight_slow_descent_is_too_slow_and_a_bending_one_is_not(dataset: s
 
 
 def test_slow_descent_stats_tell_a_line_from_a_curve() -> None:
-    from analyzer.detectors.stagnation import slow_descent_stats
+    from analyzer.detectors.slow_descent import slow_descent_stats
 
     x = np.arange(1000.0)
     rng = np.random.default_rng(0)
@@ -567,7 +567,7 @@ def test_slow_descent_stats_tell_a_line_from_a_curve() -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_descent_that_takes_off_after_a_slow_start_is_not_too_slow(seed: int) -> None:
-    from analyzer.detectors.stagnation import detect_slow_descent
+    from analyzer.detectors.slow_descent import detect_slow_descent
 
     rng = np.random.default_rng(seed)
     x = np.arange(1000.0)

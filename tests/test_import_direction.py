@@ -47,7 +47,7 @@ ANALYZER_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # sources of runs: logs, MLflow stores, synthetic curves
     ("readers", ("analyzer.readers", "analyzer.synthetic")),
     ("detectors", ("analyzer.detectors", "analyzer.range_test")),
-    ("suggest", ("analyzer.suggest",)),
+    ("suggest", ("analyzer.lr_priors", "analyzer.lr_sizing", "analyzer.suggest")),
     (
         "analysis",
         (
@@ -57,7 +57,17 @@ ANALYZER_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "analyzer.sweep_recommend",
         ),
     ),
-    ("outputs", ("analyzer.report", "analyzer.fleet", "analyzer.writeback", "analyzer.notify")),
+    (
+        "outputs",
+        (
+            "analyzer.report_rows",
+            "analyzer.report_html",
+            "analyzer.report",
+            "analyzer.fleet",
+            "analyzer.writeback",
+            "analyzer.notify",
+        ),
+    ),
     # the package's facade (analyzer/__init__) and its command line
     ("top", ("analyzer", "analyzer.cli")),
 )

@@ -8,7 +8,8 @@ import pytest
 from analyzer import synthetic as S
 from analyzer.analysis import analyze_series
 from analyzer.findings import Finding
-from analyzer.suggest import DEFAULT_PARAMS, OSCILLATION_FACTOR, lr_prior, param_lr, suggest
+from analyzer.lr_priors import lr_prior, param_lr
+from analyzer.suggest import DEFAULT_PARAMS, OSCILLATION_FACTOR, suggest
 
 
 def _f(kind, severity="warning", start=100, end=200, metric="train_loss", **ev) -> Finding:

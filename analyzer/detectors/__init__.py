@@ -8,7 +8,7 @@ usable data gives an empty list; the caller decides "insufficient data".
 from __future__ import annotations
 
 from .divergence import detect_divergence
-from .oscillation import detect_oscillation, detect_val_oscillation
+from .oscillation import detect_oscillation
 from .overfitting import detect_overfitting
 from .params import (
     DEFAULT_CONFIG,
@@ -19,7 +19,9 @@ from .params import (
     StagnationParams,
     quiet,
 )
-from .stagnation import detect_slow_descent, detect_stagnation
+from .slow_descent import detect_slow_descent
+from .stagnation import detect_stagnation
+from .val_oscillation import detect_val_oscillation
 
 __all__ = [
     "DEFAULT_CONFIG",

@@ -50,7 +50,7 @@ import math
 
 import numpy as np
 
-from ..findings import Finding
+from ..findings import Finding, MetricRole, Severity
 from ..stats import bonferroni, confidence, finite_xy, reduce_blocks, rolling_median, trend_test
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
@@ -89,7 +89,7 @@ def _quantum(y: np.ndarray) -> float:
 def detect_divergence(
     steps: np.ndarray,
     values: np.ndarray,
-    metric: str = "train_loss",
+    metric: MetricRole = "train_loss",
     config: AnalysisConfig = DEFAULT_CONFIG,
     nonfinite_only: bool = False,
 ) -> list[Finding]:
@@ -105,17 +105,31 @@ def detect_divergence(
         kind = "nan" if np.isnan(ys[i]) else "inf"
         # it never trained at this LR: every finite value before the blow-up is at or above
         # (0.9×) the first, and the last is ≥ explosion_factor × it
-        rose = bool(len(fin) >= 3 and fin[0] > 0 and np.min(fin) >= 0.9 * fin[0]
-                    and fin[-1] >= config.divergence.explosion_factor * fin[0])
-        return [Finding(
-            kind="divergence", metric=metric, start_step=int(xs[i]), end_step=int(np.nanmax(xs)),  # type: ignore[arg-type]
-            severity="critical", confidence=1.0,
-            evidence={"nonfinite_count": int(bad.sum()), "first_nonfinite_step": float(xs[i]),
-                      "nonfinite": kind, "last_finite_value": float(fin[-1]) if len(fin) else None,
-                      "rose_from_start": 1.0 if rose else 0.0},
-            message=f"The loss became {'NaN' if kind == 'nan' else 'infinite'} at step {int(xs[i])}: training diverged; "
-                    "lower the learning rate (or add gradient clipping).",
-        )]
+        rose = bool(
+            len(fin) >= 3
+            and fin[0] > 0
+            and np.min(fin) >= 0.9 * fin[0]
+            and fin[-1] >= config.divergence.explosion_factor * fin[0]
+        )
+        return [
+            Finding(
+                kind="divergence",
+                metric=metric,
+                start_step=int(xs[i]),
+                end_step=int(np.nanmax(xs)),
+                severity="critical",
+                confidence=1.0,
+                evidence={
+                    "nonfinite_count": int(bad.sum()),
+                    "first_nonfinite_step": float(xs[i]),
+                    "nonfinite": kind,
+                    "last_finite_value": float(fin[-1]) if len(fin) else None,
+                    "rose_from_start": 1.0 if rose else 0.0,
+                },
+                message=f"The loss became {'NaN' if kind == 'nan' else 'infinite'} at step {int(xs[i])}: training diverged; "
+                "lower the learning rate (or add gradient clipping).",
+            )
+        ]
     x, y = finite_xy(xs, ys)
     n = len(y)
     if n < 3 or nonfinite_only:
@@ -124,13 +138,23 @@ def detect_divergence(
     zeros = _tail_run(y, 0.0)
     if y[-1] == 0.0 and zeros >= max(3, int(0.2 * n)):
         s = float(x[n - zeros])
-        return [Finding(
-            kind="divergence", metric=metric, start_step=int(s), end_step=int(x[-1]),  # type: ignore[arg-type]
-            severity="critical", confidence=1.0,
-            evidence={"degenerate_zero": 1.0, "zero_points": int(zeros), "zero_share": zeros / n},
-            message=f"The loss is exactly 0 for the last {zeros} logged points (from step {int(s)}): "
-                    "a data or precision bug (masked labels, fp16 underflow), not convergence.",
-        )]
+        return [
+            Finding(
+                kind="divergence",
+                metric=metric,
+                start_step=int(s),
+                end_step=int(x[-1]),
+                severity="critical",
+                confidence=1.0,
+                evidence={
+                    "degenerate_zero": 1.0,
+                    "zero_points": int(zeros),
+                    "zero_share": zeros / n,
+                },
+                message=f"The loss is exactly 0 for the last {zeros} logged points (from step {int(s)}): "
+                "a data or precision bug (masked labels, fp16 underflow), not convergence.",
+            )
+        ]
 
     if np.min(y) <= 0.0:
         return []  # adversarial / signed objectives: only non-finite values count
@@ -141,20 +165,31 @@ def detect_divergence(
         before = y[: n - tail]
         if v >= before[0] or v > float(np.median(before)):
             s = float(x[n - tail])
-            ev = {"collapse_value": v, "constant_points": int(tail),
-                  "exp_collapse_value": float(math.exp(v)) if v < 50 else None,
-                  "max_before": float(before.max()), "first_value": float(y[0])}
+            ev = {
+                "collapse_value": v,
+                "constant_points": int(tail),
+                "exp_collapse_value": float(math.exp(v)) if v < 50 else None,
+                "max_before": float(before.max()),
+                "first_value": float(y[0]),
+            }
             hint = f" (= ln {math.exp(v):.0f}, uniform over the outputs)" if 1.0 < v < 20 else ""
-            return [Finding(
-                kind="divergence", metric=metric, start_step=int(s), end_step=int(x[-1]),  # type: ignore[arg-type]
-                severity="critical", confidence=1.0, evidence=ev,
-                message=f"The loss is stuck at exactly {v:.6g}{hint} since step {int(s)} after "
-                        f"reaching {before.max():.4g}: the model collapsed; lower the learning rate.",
-            )]
+            return [
+                Finding(
+                    kind="divergence",
+                    metric=metric,
+                    start_step=int(s),
+                    end_step=int(x[-1]),
+                    severity="critical",
+                    confidence=1.0,
+                    evidence=ev,
+                    message=f"The loss is stuck at exactly {v:.6g}{hint} since step {int(s)} after "
+                    f"reaching {before.max():.4g}: the model collapsed; lower the learning rate.",
+                )
+            ]
 
     early = y[: max(1, min(n // 10, 50))]
     ref = float(early.max())
-    final = float(np.median(y[-max(3, n // 10):]))
+    final = float(np.median(y[-max(3, n // 10) :]))
     above = y > config.divergence.explosion_factor * ref
     if above.any():
         run2 = above[1:] & above[:-1]
@@ -164,14 +199,24 @@ def detect_divergence(
             peak = float(y.max())
             if final < ref:  # the run came back below its early level: a spike, not a broken run
                 return [_spike(x, y, above, i, peak, ref, final, metric)]
-            return [Finding(
-                kind="divergence", metric=metric, start_step=int(x[i]), end_step=int(x[-1]),  # type: ignore[arg-type]
-                severity="critical", confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
-                evidence={"explosion_ratio": peak / ref, "early_max": ref, "peak_value": peak,
-                          "above_points": int(above.sum())},
-                message=f"The loss exploded to {peak:.4g} ({peak / ref:.1f}× its early maximum) from "
-                        f"step {int(x[i])}: lower the learning rate.",
-            )]
+            return [
+                Finding(
+                    kind="divergence",
+                    metric=metric,
+                    start_step=int(x[i]),
+                    end_step=int(x[-1]),
+                    severity="critical",
+                    confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
+                    evidence={
+                        "explosion_ratio": peak / ref,
+                        "early_max": ref,
+                        "peak_value": peak,
+                        "above_points": int(above.sum()),
+                    },
+                    message=f"The loss exploded to {peak:.4g} ({peak / ref:.1f}× its early maximum) from "
+                    f"step {int(x[i])}: lower the learning rate.",
+                )
+            ]
 
     start = _blown_up_at_start(x, y, len(early), final, metric, config)
     if start is not None:
@@ -182,23 +227,42 @@ def detect_divergence(
     return _drift(x, y, metric, config)
 
 
-def _spike(x: np.ndarray, y: np.ndarray, above: np.ndarray, i: int, peak: float, ref: float,
-           final: float, metric: str) -> Finding:
+def _spike(
+    x: np.ndarray,
+    y: np.ndarray,
+    above: np.ndarray,
+    i: int,
+    peak: float,
+    ref: float,
+    final: float,
+    metric: MetricRole,
+) -> Finding:
     """A sustained explosion the run recovered from, as the oscillation it is."""
     j = int(np.flatnonzero(above)[-1])
     return Finding(
-        kind="oscillation", metric=metric, start_step=int(x[i]), end_step=int(x[j]),  # type: ignore[arg-type]
-        severity="warning", confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
-        evidence={"onset_step": float(x[i]), "explosion_ratio": peak / ref, "early_max": ref,
-                  "peak_value": peak, "final_level": final, "above_points": int(above.sum()),
-                  "path": "spike"},
+        kind="oscillation",
+        metric=metric,
+        start_step=int(x[i]),
+        end_step=int(x[j]),
+        severity="warning",
+        confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
+        evidence={
+            "onset_step": float(x[i]),
+            "explosion_ratio": peak / ref,
+            "early_max": ref,
+            "peak_value": peak,
+            "final_level": final,
+            "above_points": int(above.sum()),
+            "path": "spike",
+        },
         message=f"The loss spiked to {peak:.4g} ({peak / ref:.1f}× its early maximum) between steps "
-                f"{int(x[i])} and {int(x[j])}, then recovered: training is unstable; lower the learning rate.",
+        f"{int(x[i])} and {int(x[j])}, then recovered: training is unstable; lower the learning rate.",
     )
 
 
-def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, final: float, metric: str,
-                       config: AnalysisConfig) -> Finding | None:
+def _blown_up_at_start(
+    x: np.ndarray, y: np.ndarray, k: int, final: float, metric: MetricRole, config: AnalysisConfig
+) -> Finding | None:
     """The loss jumped within its first ``k`` points to ≥ ``divergence.explosion_factor`` × its
     first value and the rest of the run (median, and ``final``, its last tenth's median)
     stays there; a spike (:func:`_spike`, relative to the first value) when the last
@@ -218,17 +282,27 @@ def _blown_up_at_start(x: np.ndarray, y: np.ndarray, k: int, final: float, metri
     if final < limit:  # blown up for most of the run, recovered by the end (e.g. as the LR decayed)
         return _spike(x, y, above, i, float(y.max()), y0, final, metric)
     return Finding(
-        kind="divergence", metric=metric, start_step=int(x[i]), end_step=int(x[-1]),  # type: ignore[arg-type]
-        severity="critical", confidence=min(1.0, 0.5 + 0.5 * (1 - y0 / level)),
-        evidence={"first_value": y0, "level_after": level, "final_level": final,
-                  "start_ratio": level / y0},
+        kind="divergence",
+        metric=metric,
+        start_step=int(x[i]),
+        end_step=int(x[-1]),
+        severity="critical",
+        confidence=min(1.0, 0.5 + 0.5 * (1 - y0 / level)),
+        evidence={
+            "first_value": y0,
+            "level_after": level,
+            "final_level": final,
+            "start_ratio": level / y0,
+        },
         message=f"The loss jumped from {y0:.4g} at the first step to a median of {level:.4g} "
-                f"({level / y0:.1f}×) by step {int(x[i])} and never came back: the learning rate blew "
-                "the model up at the start; lower it.",
+        f"({level / y0:.1f}×) by step {int(x[i])} and never came back: the learning rate blew "
+        "the model up at the start; lower it.",
     )
 
 
-def _excursion(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) -> Finding | None:
+def _excursion(
+    x: np.ndarray, y: np.ndarray, metric: MetricRole, config: AnalysisConfig
+) -> Finding | None:
     """The trend rose to ≥ ``divergence.excursion_factor`` (2) × both its first value and its
     final level, and stayed ≥ ``excursion_hold`` × that for ≥ ``excursion_share`` of the
     run: the LR threw the weights out and the run spent its steps getting back (an
@@ -240,7 +314,7 @@ def _excursion(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig
     if n < 24:
         return None
     trend = rolling_median(ry, max(3, (n // 20) | 1))
-    final = float(np.median(ry[-max(3, n // 10):]))
+    final = float(np.median(ry[-max(3, n // 10) :]))
     ref = max(float(y[0]), final)
     peak = float(trend.max())
     held = trend >= p.excursion_hold * ref
@@ -249,21 +323,34 @@ def _excursion(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig
     i, j = int(np.flatnonzero(held)[0]), int(np.flatnonzero(held)[-1])
     share = float(held.mean())
     return Finding(
-        kind="oscillation", metric=metric, start_step=int(rx[i]), end_step=int(rx[j]),  # type: ignore[arg-type]
-        severity="warning", confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak) + 0.5 * share),
-        evidence={"onset_step": float(rx[i]), "excursion_ratio": peak / ref, "first_value": float(y[0]),
-                  "final_level": final, "peak_value": peak, "share_above": share, "path": "excursion",
-                  # real progress after the excursion (a warm-up may then be the fix): the
-                  # run ended at ≤ half its first value; else it went nowhere
-                  "recovered": float(final <= 0.5 * float(y[0]))},
+        kind="oscillation",
+        metric=metric,
+        start_step=int(rx[i]),
+        end_step=int(rx[j]),
+        severity="warning",
+        confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak) + 0.5 * share),
+        evidence={
+            "onset_step": float(rx[i]),
+            "excursion_ratio": peak / ref,
+            "first_value": float(y[0]),
+            "final_level": final,
+            "peak_value": peak,
+            "share_above": share,
+            "path": "excursion",
+            # real progress after the excursion (a warm-up may then be the fix): the
+            # run ended at ≤ half its first value; else it went nowhere
+            "recovered": float(final <= 0.5 * float(y[0])),
+        },
         message=f"The {metric.replace('_', ' ')} rose to {peak:.4g} ({peak / ref:.1f}× both its first "
-                f"value and its final level) and stayed above {p.excursion_hold:g}× that from step "
-                f"{int(rx[i])} to {int(rx[j])} ({100 * share:.0f}% of the run): the learning rate threw "
-                "the weights out and the run spent its steps getting back; lower it.",
+        f"value and its final level) and stayed above {p.excursion_hold:g}× that from step "
+        f"{int(rx[i])} to {int(rx[j])} ({100 * share:.0f}% of the run): the learning rate threw "
+        "the weights out and the run spent its steps getting back; lower it.",
     )
 
 
-def _drift(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) -> list[Finding]:
+def _drift(
+    x: np.ndarray, y: np.ndarray, metric: MetricRole, config: AnalysisConfig
+) -> list[Finding]:
     red = reduce_blocks(x, y)
     rx, ry = red.steps, red.values
     n = len(ry)
@@ -285,22 +372,39 @@ def _drift(x: np.ndarray, y: np.ndarray, metric: str, config: AnalysisConfig) ->
             continue
         t = trend_test(rx[a:b], ry[a:b])
         rise = t.slope * float(rx[b - 1] - rx[a])
-        level = float(np.median(ry[a: a + max(3, (b - a) // 5)]))
+        level = float(np.median(ry[a : a + max(3, (b - a) // 5)]))
         if level <= 0:
             continue
-        if (rise >= config.divergence.rise_level * level and rise >= config.divergence.rise_range * rng
-                and rise > 3 * q and final - level >= 0.25 * rise):
+        if (
+            rise >= config.divergence.rise_level * level
+            and rise >= config.divergence.rise_range * rng
+            and rise > 3 * q
+            and final - level >= 0.25 * rise
+        ):
             hits.append((a, b, pa, rise, level))
     if not hits:
         return []
     a, b, pa, rise, level = min(hits, key=lambda h: (h[0], h[2]))
     rel = rise / level
-    sev = "critical" if rel >= 0.5 else "warning"
-    return [Finding(
-        kind="divergence", metric=metric, start_step=int(rx[a]), end_step=int(x[-1]),  # type: ignore[arg-type]
-        severity=sev, confidence=confidence(pa, rel, config.divergence.rise_level),  # type: ignore[arg-type]
-        evidence={"p_value": pa, "rise": rise, "rise_pct": 100 * rel, "level_at_start": level,
-                  "final_level": final, "windows_tested": len(wins), "path": "drift"},
-        message=f"The {metric.replace('_', ' ')} drifts upwards from step {int(rx[a])} "
-                f"(+{100 * rel:.0f}%, p={pa:.2g}): training is destabilising; lower the learning rate.",
-    )]
+    sev: Severity = "critical" if rel >= 0.5 else "warning"
+    return [
+        Finding(
+            kind="divergence",
+            metric=metric,
+            start_step=int(rx[a]),
+            end_step=int(x[-1]),
+            severity=sev,
+            confidence=confidence(pa, rel, config.divergence.rise_level),
+            evidence={
+                "p_value": pa,
+                "rise": rise,
+                "rise_pct": 100 * rel,
+                "level_at_start": level,
+                "final_level": final,
+                "windows_tested": len(wins),
+                "path": "drift",
+            },
+            message=f"The {metric.replace('_', ' ')} drifts upwards from step {int(rx[a])} "
+            f"(+{100 * rel:.0f}%, p={pa:.2g}): training is destabilising; lower the learning rate.",
+        )
+    ]

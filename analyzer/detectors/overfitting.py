@@ -49,7 +49,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-from ..findings import Finding
+from ..findings import Finding, Severity
 from ..stats import (
     bounce,
     confidence,
@@ -70,9 +70,15 @@ SUSTAINED_TRAIN_GAIN = 0.15
 SUSTAINED_SE = 2.0
 
 
-def _sustained_rise(x: np.ndarray, y: np.ndarray, w: int, noise: float,
-                    train_steps: np.ndarray | None, train_values: np.ndarray | None,
-                    config: AnalysisConfig) -> bool:
+def _sustained_rise(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: int,
+    noise: float,
+    train_steps: np.ndarray | None,
+    train_values: np.ndarray | None,
+    config: AnalysisConfig,
+) -> bool:
     """Overfitting by effect when the val loss is too noisy (or too short) for the test:
     the smoothed val loss (rolling median, ≥ 3) has not reached a new best over the last
     ``SUSTAINED_FRAC`` of the run, its later evaluations sit ≥ ``overfitting.warning_rise`` and
@@ -83,29 +89,35 @@ def _sustained_rise(x: np.ndarray, y: np.ndarray, w: int, noise: float,
         return False
     smooth = rolling_median(y, max(3, w))
     js = int(np.argmin(smooth))
-    later = y[js + 1:]
+    later = y[js + 1 :]
     span = float(x[-1] - x[0])
     if len(later) < 4 or span <= 0 or float(x[-1] - x[js]) < SUSTAINED_FRAC * span:
         return False
     base, above = float(smooth[js]), float(np.median(later))
     se = 1.2533 * noise / math.sqrt(len(later))
-    if not (base > 0 and above >= (1 + config.overfitting.warning_rise) * base
-            and above - base >= SUSTAINED_SE * se):
+    if not (
+        base > 0
+        and above >= (1 + config.overfitting.warning_rise) * base
+        and above - base >= SUSTAINED_SE * se
+    ):
         return False
     tx, ty = finite_xy(train_steps, train_values)
     before, after = ty[tx <= x[js]], ty[tx > x[js]]
     if len(before) < 1 or len(after) < 2:
         return False
     t0 = float(np.median(before[-3:]))
-    t1 = float(np.median(after[-max(1, len(after) // 5):]))
+    t1 = float(np.median(after[-max(1, len(after) // 5) :]))
     return t0 > 0 and (t0 - t1) / t0 >= SUSTAINED_TRAIN_GAIN
 
 
 def _steady_rise(x: np.ndarray, y: np.ndarray, config: AnalysisConfig) -> bool:
     """From the best evaluation on, every one higher than the last and a Mann–Kendall
     increase (p < alpha): a small but steady climb, too smooth to be noise (info)."""
-    return (len(y) >= 5 and bool(np.all(np.diff(y) > 0))
-            and trend_test(x, y, slope=False).p_increase < config.alpha)
+    return (
+        len(y) >= 5
+        and bool(np.all(np.diff(y) > 0))
+        and trend_test(x, y, slope=False).p_increase < config.alpha
+    )
 
 
 def _jump(y: np.ndarray) -> float:
@@ -136,7 +148,7 @@ def detect_overfitting(
     if n < 4 or np.ptp(y) == 0.0:
         return []
     ib = int(np.argmin(y))
-    post = y[ib + 1:]
+    post = y[ib + 1 :]
     if len(post) < 2:
         return []
     best = float(y[ib])
@@ -173,15 +185,22 @@ def detect_overfitting(
             path = "steady"
         else:
             return []
+    val_bounce = bounce(y)
     ev: dict[str, float | int | str | None] = {
-        "best_val_step": float(x[ib]), "best_val": best, "final_val": final, "baseline": base,
-        "rise_pct": 100.0 * rel, "z": z, "p_value": p, "noise_sd": sigma,
+        "best_val_step": float(x[ib]),
+        "best_val": best,
+        "final_val": final,
+        "baseline": base,
+        "rise_pct": 100.0 * rel,
+        "z": z,
+        "p_value": p,
+        "noise_sd": sigma,
         "evals_after_best": len(post),
-        "val_bounce": bounce(y),
+        "val_bounce": val_bounce,
         "val_jump": _jump(y[ib:]),
         "path": path,
     }
-    ev["val_erratic"] = 1.0 if float(ev["val_bounce"]) >= config.oscillation.val_bounce else 0.0  # type: ignore[arg-type]
+    ev["val_erratic"] = 1.0 if float(val_bounce) >= config.oscillation.val_bounce else 0.0
     train_rising = False
     if train_steps is not None and train_values is not None:
         tx, ty = finite_xy(train_steps, train_values)
@@ -190,25 +209,47 @@ def detect_overfitting(
             t = trend_test(tx[sel], ty[sel])
             pre = ty[tx <= x[ib]]
             t_at_best = float(np.median(pre[-3:])) if len(pre) else float(ty[sel][0])
-            t_end = float(np.median(ty[sel][-max(1, min(len(ty[sel]) // 5, 50)):]))
+            t_end = float(np.median(ty[sel][-max(1, min(len(ty[sel]) // 5, 50)) :]))
             ev["train_slope_p_increase"] = t.p_increase
-            ev["train_change_pct"] = 100.0 * (t_end - t_at_best) / abs(t_at_best) if t_at_best else None
+            ev["train_change_pct"] = (
+                100.0 * (t_end - t_at_best) / abs(t_at_best) if t_at_best else None
+            )
             ev["gap_at_best"] = best - t_at_best
             ev["gap_end"] = final - t_end
-            train_rising = t.p_increase < config.alpha and t_end > t_at_best * (1 + config.overfitting.warning_rise)
+            train_rising = t.p_increase < config.alpha and t_end > t_at_best * (
+                1 + config.overfitting.warning_rise
+            )
         elif sel.sum() >= 2:
             pre = ty[tx <= x[ib]]
             t0 = float(pre[-1]) if len(pre) else float(ty[sel][0])
             t1 = float(ty[sel][-1])
             if t0:
                 ev["train_change_pct"] = 100.0 * (t1 - t0) / abs(t0)
-            train_rising = t0 > 0 and t1 > t0 * (1 + config.overfitting.warning_rise) and float(ty[sel].max()) > t0
+            train_rising = (
+                t0 > 0
+                and t1 > t0 * (1 + config.overfitting.warning_rise)
+                and float(ty[sel].max()) > t0
+            )
     ev["train_rising"] = 1.0 if train_rising else 0.0
-    sev = "warning" if rel >= config.overfitting.warning_rise and path != "steady" else "info"
-    conf = confidence(p, rel, config.overfitting.min_rise if sev == "info" else config.overfitting.warning_rise)
-    msg = (f"Validation loss is {100 * rel:.1f}% above its best ({best:.4g} at step {int(x[ib])}) "
-           f"over {len(post)} later evaluations while training continues: stop early at step {int(x[ib])}.")
-    return [Finding(
-        kind="overfitting", metric="val_loss", start_step=int(x[ib]), end_step=int(x[-1]),
-        severity=sev, confidence=conf, evidence=ev, message=msg,  # type: ignore[arg-type]
-    )]
+    sev: Severity = (
+        "warning" if rel >= config.overfitting.warning_rise and path != "steady" else "info"
+    )
+    conf = confidence(
+        p, rel, config.overfitting.min_rise if sev == "info" else config.overfitting.warning_rise
+    )
+    msg = (
+        f"Validation loss is {100 * rel:.1f}% above its best ({best:.4g} at step {int(x[ib])}) "
+        f"over {len(post)} later evaluations while training continues: stop early at step {int(x[ib])}."
+    )
+    return [
+        Finding(
+            kind="overfitting",
+            metric="val_loss",
+            start_step=int(x[ib]),
+            end_step=int(x[-1]),
+            severity=sev,
+            confidence=conf,
+            evidence=ev,
+            message=msg,
+        )
+    ]

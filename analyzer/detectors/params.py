@@ -13,25 +13,26 @@ import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
-F = TypeVar("F", bound=Callable)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def quiet(fn: F) -> F:
+def quiet(fn: Callable[P, R]) -> Callable[P, R]:
     """Run a detector with floating-point warnings off: extreme inputs (1e308, mixed
     signs) overflow in intermediate sums, which the detectors already treat as
     "no evidence"; the library must not spray RuntimeWarnings at its callers."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return fn(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @dataclass(frozen=True)

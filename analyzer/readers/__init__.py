@@ -31,7 +31,15 @@ FILE_READERS: tuple[ModuleType, ...] = (hf_trainer, jsonl, csvlogs)
 #: Sub-folders that hold one split of a run (Keras writes ``train/`` and ``validation/``).
 SPLIT_DIRS = {"train", "training", "validation", "val", "valid", "eval", "test"}
 
-MLFLOW_PREFIXES = ("http://", "https://", "sqlite:///", "file:", "databricks", "postgresql", "mysql")
+MLFLOW_PREFIXES = (
+    "http://",
+    "https://",
+    "sqlite:///",
+    "file:",
+    "databricks",
+    "postgresql",
+    "mysql",
+)
 
 
 def is_mlflow_uri(source: str) -> bool:
@@ -51,8 +59,7 @@ def _file_reader(path: Path) -> ModuleType | None:
 _LOG_HEADER_WORDS = (b"step", b"epoch", b"loss", b"iter", b"lr", b"learning_rate")
 #: Names that say "training log" by themselves: in a folder scan such a file is always
 #: read, so one that cannot be (empty, binary, corrupt) is reported, never dropped.
-LOG_NAMES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".jsonl", ".ndjson", ".jsonl.gz",
-             ".ndjson.gz")
+LOG_NAMES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 #: Names that may or may not be a log (read when their content says so); the others
 #: are counted as skipped in the scan's summary (:class:`Skipped`).
 MAYBE_LOG_NAMES = (".json", ".txt", ".log", ".json.gz", ".txt.gz", ".log.gz")
@@ -96,11 +103,17 @@ def read_file(path: Path) -> list[Run]:
     reader = _file_reader(path)
     if reader is None:
         if path.name.lower().endswith((".txt", ".txt.gz")):
-            raise ReaderError(str(path), "not a training log: a .txt log must hold one JSON "
-                              "object per line (DETR/Deformable-DETR/MAE log.txt) or start "
-                              "with a CSV header")
-        raise ReaderError(str(path), "not a log format LR Tempo knows (CSV, trainer_state.json, "
-                          "JSON lines, TensorBoard event file)")
+            raise ReaderError(
+                str(path),
+                "not a training log: a .txt log must hold one JSON "
+                "object per line (DETR/Deformable-DETR/MAE log.txt) or start "
+                "with a CSV header",
+            )
+        raise ReaderError(
+            str(path),
+            "not a log format LR Tempo knows (CSV, trainer_state.json, "
+            "JSON lines, TensorBoard event file)",
+        )
     return reader.read(path)
 
 
@@ -116,8 +129,9 @@ class LogSource:
         return str(self.path)
 
 
-def _walk(root: Path, onerror: Callable[[OSError], None] | None = None
-          ) -> Iterator[tuple[Path, list[str]]]:
+def _walk(
+    root: Path, onerror: Callable[[OSError], None] | None = None
+) -> Iterator[tuple[Path, list[str]]]:
     seen: set[tuple[int, int]] = set()
     inside = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=onerror):
@@ -130,8 +144,11 @@ def _walk(root: Path, onerror: Callable[[OSError], None] | None = None
             dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                             and _within(os.path.join(dirpath, d), inside))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".") and _within(os.path.join(dirpath, d), inside)
+        )
         yield Path(dirpath), sorted(filenames)
 
 
@@ -166,8 +183,9 @@ class Skipped:
         return f"{n} file{'s' if n != 1 else ''} skipped, not training logs: {shown}{more}"
 
 
-def discover(root: Path, problems: list[BadSource] | None = None,
-             skipped: list[Skipped] | None = None) -> list[LogSource]:
+def discover(
+    root: Path, problems: list[BadSource] | None = None, skipped: list[Skipped] | None = None
+) -> list[LogSource]:
     """Every log under ``root``: log files, and TensorBoard run folders.
 
     Event files in ``train/``/``validation/`` sub-folders belong to their parent's run.
@@ -182,10 +200,14 @@ def discover(root: Path, problems: list[BadSource] | None = None,
     opened), and symlinks to folders outside ``root``. Folders that cannot be listed go
     to ``problems`` if given.
     """
+
     def unreadable(exc: OSError) -> None:
         if problems is not None:
-            problems.append(BadSource(str(exc.filename or root),
-                                      f"cannot read this folder: {exc.strerror or exc}"))
+            problems.append(
+                BadSource(
+                    str(exc.filename or root), f"cannot read this folder: {exc.strerror or exc}"
+                )
+            )
 
     tb_runs: dict[Path, list[Path]] = {}
     files: list[LogSource] = []
@@ -196,7 +218,11 @@ def discover(root: Path, problems: list[BadSource] | None = None,
             if not _is_regular(path):
                 continue
             if tensorboard.is_event_file(path):
-                run_dir = dirpath.parent if dirpath.name.lower() in SPLIT_DIRS and dirpath != root else dirpath
+                run_dir = (
+                    dirpath.parent
+                    if dirpath.name.lower() in SPLIT_DIRS and dirpath != root
+                    else dirpath
+                )
                 tb_runs.setdefault(run_dir, []).append(path)
                 continue
             kind = _scan_kind(path)
@@ -243,7 +269,12 @@ def expand_sources(sources: list[str], skipped: list[Skipped] | None = None) -> 
         elif path.is_file():
             units.append(LogSource(path))
         else:
-            units.append(BadSource(src, "not a regular file or folder" if path.exists() else "no such file or folder"))
+            units.append(
+                BadSource(
+                    src,
+                    "not a regular file or folder" if path.exists() else "no such file or folder",
+                )
+            )
     return units
 
 
@@ -259,7 +290,9 @@ def _read_unit(
     elif isinstance(unit, str):
         from . import mlflow_store
 
-        store = mlflow_store.read_mlflow(unit, experiment=experiment, since=since, progress=progress)
+        store = mlflow_store.read_mlflow(
+            unit, experiment=experiment, since=since, progress=progress
+        )
         result.runs.extend(store.runs)
         result.errors.extend(store.errors)
     else:
@@ -281,8 +314,9 @@ def read_sources(
     unit (file, TensorBoard run, URI), and per run while an MLflow URI is read.
     Files a folder scan left out (not logs) go to ``skipped`` if given.
     """
-    return read_units(expand_sources(sources, skipped), since=since, experiment=experiment,
-                      progress=progress)
+    return read_units(
+        expand_sources(sources, skipped), since=since, experiment=experiment, progress=progress
+    )
 
 
 def read_units(

@@ -34,8 +34,18 @@ from ..errors import ReaderError
 
 #: File names too generic to name a run; the run is named after its folder instead.
 GENERIC_NAMES = {
-    "metrics", "results", "trainer_state", "trainer_log", "log", "training", "train",
-    "history", "events", "progress", "all_results", "train_results",
+    "metrics",
+    "results",
+    "trainer_state",
+    "trainer_log",
+    "log",
+    "training",
+    "train",
+    "history",
+    "events",
+    "progress",
+    "all_results",
+    "train_results",
 }
 GZIP_MAGIC = b"\x1f\x8b"
 #: Default cap on a log file's size (decompressed); ``$LRTEMPO_MAX_FILE_MB`` overrides it.
@@ -96,16 +106,25 @@ class _Account:
         """Count ``n`` more decompressed bytes (``file_total``: the file's so far)."""
         with self._lock:
             if file_total is not None and file_total > self.file_limit:
-                raise ReaderError(location, f"decompresses to more than {human_bytes(self.file_limit)}, "
-                                  f"the {self.what} limit for one file")
+                raise ReaderError(
+                    location,
+                    f"decompresses to more than {human_bytes(self.file_limit)}, "
+                    f"the {self.what} limit for one file",
+                )
             if self.used + n > self.limit:
-                raise ReaderError(location, f"decompresses to more than {human_bytes(self.limit)}, "
-                                  f"the {self.what} limit for one request")
+                raise ReaderError(
+                    location,
+                    f"decompresses to more than {human_bytes(self.limit)}, "
+                    f"the {self.what} limit for one request",
+                )
             if self.shared is not None:
                 if not self.shared.take(n):
-                    raise ReaderError(location, "the server is reading other uploads now (they "
-                                      f"may decompress to {human_bytes(self.shared.limit)} "
-                                      "together); try again in a moment")
+                    raise ReaderError(
+                        location,
+                        "the server is reading other uploads now (they "
+                        f"may decompress to {human_bytes(self.shared.limit)} "
+                        "together); try again in a moment",
+                    )
                 self.held += n
             self.used += n
 
@@ -120,9 +139,14 @@ _BUDGET: ContextVar[_Account | None] = ContextVar("lrtempo_decompression_budget"
 
 
 @contextmanager
-def decompression_budget(limit: int, *, file_limit: int | None = None,
-                         shared: ByteBudget | None = None, reserve: int = 0,
-                         what: str = "upload") -> Iterator[_Account]:
+def decompression_budget(
+    limit: int,
+    *,
+    file_limit: int | None = None,
+    shared: ByteBudget | None = None,
+    reserve: int = 0,
+    what: str = "upload",
+) -> Iterator[_Account]:
     """Within the block (this thread), decompressed bytes count against ``limit`` (one
     request), ``file_limit`` (one file) and the ``shared`` process budget, of which
     ``reserve`` bytes (e.g. the upload itself) are taken first; all given back at the end.
@@ -242,10 +266,16 @@ def open_bytes(path: Path, per_byte: int = TEXT_MEMORY_PER_BYTE) -> bytes:
                 charge(str(path), len(chunk), size)  # a server's budgets, counted as we go
                 chunks.append(chunk)
     except EOFError:
-        raise ReaderError(str(path), "truncated gzip data: the file ends before the gzip end "
-                          f"marker ({human_bytes(size)} decompressed)", f"byte {len(data)}") from None
+        raise ReaderError(
+            str(path),
+            "truncated gzip data: the file ends before the gzip end "
+            f"marker ({human_bytes(size)} decompressed)",
+            f"byte {len(data)}",
+        ) from None
     except (OSError, zlib.error) as exc:
-        raise ReaderError(str(path), f"broken gzip data: {exc}", f"decompressed byte {size}") from None
+        raise ReaderError(
+            str(path), f"broken gzip data: {exc}", f"decompressed byte {size}"
+        ) from None
     return b"".join(chunks)
 
 
@@ -305,7 +335,11 @@ def run_name_for(path: Path) -> str:
 
 def run_id_for(location: str | os.PathLike[str], segment: int | str | None = None) -> str:
     """A stable id from the absolute location (and segment, for files holding several runs)."""
-    key = os.path.abspath(str(location)) if not str(location).startswith(("http", "sqlite", "file:")) else str(location)
+    key = (
+        os.path.abspath(str(location))
+        if not str(location).startswith(("http", "sqlite", "file:"))
+        else str(location)
+    )
     if segment is not None:
         key = f"{key}#{segment}"
     return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]

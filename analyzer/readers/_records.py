@@ -16,14 +16,32 @@ import numpy as np
 from ..model import MAX_STEP
 
 #: Keys that count steps, in order of preference.
-STEP_KEYS: tuple[str, ...] = ("step", "global_step", "current_steps", "iteration", "iter", "_step", "it")
+STEP_KEYS: tuple[str, ...] = (
+    "step",
+    "global_step",
+    "current_steps",
+    "iteration",
+    "iter",
+    "_step",
+    "it",
+)
 #: Keys that give the time of a record in epoch seconds (W&B, own loggers).
 WALL_KEYS: tuple[str, ...] = ("wall_time", "_timestamp", "timestamp", "time")
 #: Progress bookkeeping, not metrics.
-BOOKKEEPING: frozenset[str] = frozenset({
-    "total_steps", "percentage", "elapsed_time", "remaining_time", "throughput",
-    "total_tokens", "n_parameters", "total_flos", "num_input_tokens_seen", "_runtime",
-})
+BOOKKEEPING: frozenset[str] = frozenset(
+    {
+        "total_steps",
+        "percentage",
+        "elapsed_time",
+        "remaining_time",
+        "throughput",
+        "total_tokens",
+        "n_parameters",
+        "total_flos",
+        "num_input_tokens_seen",
+        "_runtime",
+    }
+)
 BOOKKEEPING_SUFFIXES: tuple[str, ...] = ("_runtime", "_samples_per_second", "_steps_per_second")
 
 
@@ -55,7 +73,9 @@ def is_metric_key(key: str) -> bool:
     """False for step, time and progress bookkeeping keys."""
     low = key.lower()
     return not (
-        low in STEP_KEYS or low in WALL_KEYS or low in BOOKKEEPING
+        low in STEP_KEYS
+        or low in WALL_KEYS
+        or low in BOOKKEEPING
         or low.endswith(BOOKKEEPING_SUFFIXES)
     )
 
@@ -77,7 +97,9 @@ class PointBuffer:
     value: list[float] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)
 
-    def add_record(self, record: Mapping[str, Any], step: int, skip: frozenset[str] = frozenset()) -> int:
+    def add_record(
+        self, record: Mapping[str, Any], step: int, skip: frozenset[str] = frozenset()
+    ) -> int:
         """Add every numeric metric of ``record`` at ``step``; returns how many were added."""
         wall = math.nan
         for key in WALL_KEYS:
@@ -132,8 +154,10 @@ def shuffled_order(steps: np.ndarray) -> tuple[np.ndarray | None, int]:
 def step_too_large(name: str, raw: str | SupportsFloat) -> str:
     """The message for a step beyond what a step can be (``MAX_STEP``, 2^53)."""
     shown = str(raw) if isinstance(raw, (int, str)) else f"{float(raw):.0f}"
-    return (f"{name!r} {shown[:40]} is too large: a step must be below 2^53 "
-            f"(9,007,199,254,740,992); is this column really the step?")
+    return (
+        f"{name!r} {shown[:40]} is too large: a step must be below 2^53 "
+        f"(9,007,199,254,740,992); is this column really the step?"
+    )
 
 
 def check_step(record: Mapping[str, Any], key: str | None, location: str, where: str) -> None:

@@ -29,8 +29,10 @@ from .csv_table import (
 
 def matches(table: Table) -> bool:
     """``epoch`` first, no step column."""
-    return bool(table.names) and norm(table.names[0]) in EPOCH_NAMES and (
-        table.find(STEP_NAMES, numeric=False) is None
+    return (
+        bool(table.names)
+        and norm(table.names[0]) in EPOCH_NAMES
+        and (table.find(STEP_NAMES, numeric=False) is None)
     )
 
 
@@ -54,9 +56,14 @@ def runs(table: Table) -> list[Run]:
         return require_points(table, [make_run(table, frame, dialect="keras", step_axis="epoch")])
     base = run_name_for(table.path)
     out = [
-        make_run(table, metric_frame(table, metrics, steps, seg == i, None), dialect="keras",
-                 step_axis="epoch", name=f"{base} #{i + 1}", segment=i)
+        make_run(
+            table,
+            metric_frame(table, metrics, steps, seg == i, None),
+            dialect="keras",
+            step_axis="epoch",
+            name=f"{base} #{i + 1}",
+            segment=i,
+        )
         for i in range(n_seg)
     ]
     return require_points(table, out)
-

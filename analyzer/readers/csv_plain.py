@@ -31,7 +31,9 @@ from .csv_table import (
 )
 
 #: TensorBoard's CSV download: ``run-<run>-tag-<tag with / as _>.csv``.
-_TB_EXPORT = re.compile(r"^run[-_](?P<run>.*)[-_]tag[-_](?P<tag>.+?)(?:\.csv)?(?:\.gz)?$", re.IGNORECASE)
+_TB_EXPORT = re.compile(
+    r"^run[-_](?P<run>.*)[-_]tag[-_](?P<tag>.+?)(?:\.csv)?(?:\.gz)?$", re.IGNORECASE
+)
 
 
 def matches(table: Table) -> bool:
@@ -66,8 +68,9 @@ def runs(table: Table) -> list[Run]:
     """One run with the step (or epoch) column as the step."""
     step_col = table.find(STEP_NAMES, numeric=False)
     if step_col is not None:
-        return single_run(table, step_col, dialect="plain", step_axis="step",
-                          rename=_tb_export_name(table))
+        return single_run(
+            table, step_col, dialect="plain", step_axis="step", rename=_tb_export_name(table)
+        )
     epoch_col = table.find(EPOCH_NAMES, numeric=False)
     if epoch_col is not None:
         return single_run(table, epoch_col, dialect="plain", step_axis="epoch")

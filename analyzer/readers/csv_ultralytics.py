@@ -30,4 +30,6 @@ def runs(table: Table) -> list[Run]:
     """One run, epoch as the step, ``time`` as the wall time."""
     epoch_col = table.find(EPOCH_NAMES, numeric=False)
     assert epoch_col is not None  # matches() holds
-    return single_run(table, epoch_col, dialect="ultralytics", step_axis="epoch", wall_names=("time",))
+    return single_run(
+        table, epoch_col, dialect="ultralytics", step_axis="epoch", wall_names=("time",)
+    )

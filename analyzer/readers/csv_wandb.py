@@ -21,16 +21,18 @@ BAND_SUFFIXES = ("__MIN", "__MAX")
 def matches(table: Table) -> bool:
     """``Step`` first, then only ``"<run> - <metric>"`` columns."""
     names = table.names
-    return (
-        len(names) > 1 and norm(names[0]) in X_NAMES
-        and all(SEPARATOR in n for n in names[1:])
-    )
+    return len(names) > 1 and norm(names[0]) in X_NAMES and all(SEPARATOR in n for n in names[1:])
 
 
 def split_column(name: str) -> tuple[str, str] | None:
     """``"run - train/loss"`` → ``("run", "train/loss")``; ``None`` for band and system columns."""
     run, _, metric = name.rpartition(SEPARATOR)
-    if not run.strip() or not metric.strip() or metric.endswith(BAND_SUFFIXES) or metric.startswith("_"):
+    if (
+        not run.strip()
+        or not metric.strip()
+        or metric.endswith(BAND_SUFFIXES)
+        or metric.startswith("_")
+    ):
         return None
     return run.strip(), metric.strip()
 
@@ -44,8 +46,14 @@ def runs(table: Table) -> list[Run]:
         if parts is not None:
             by_run.setdefault(parts[0], []).append((parts[1], col))
     out = [
-        make_run(table, metric_frame(table, metrics, steps, ok, None), dialect="wandb",
-                 step_axis="step", name=run, segment=run)
+        make_run(
+            table,
+            metric_frame(table, metrics, steps, ok, None),
+            dialect="wandb",
+            step_axis="step",
+            name=run,
+            segment=run,
+        )
         for run, metrics in by_run.items()
     ]
     return require_points(table, out)

@@ -21,8 +21,16 @@ from ._records import PointBuffer, as_number, check_step, step_of
 
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second")
 PARAM_KEYS = (
-    "max_steps", "num_train_epochs", "train_batch_size", "logging_steps", "eval_steps",
-    "save_steps", "global_step", "best_metric", "best_model_checkpoint", "epoch",
+    "max_steps",
+    "num_train_epochs",
+    "train_batch_size",
+    "logging_steps",
+    "eval_steps",
+    "save_steps",
+    "global_step",
+    "best_metric",
+    "best_model_checkpoint",
+    "epoch",
 )
 #: Sibling files whose presence says how the model was trained.
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
@@ -43,11 +51,15 @@ def _load(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReaderError(str(path), f"broken JSON: {exc.msg}", f"line {exc.lineno} column {exc.colno}") from None
+        raise ReaderError(
+            str(path), f"broken JSON: {exc.msg}", f"line {exc.lineno} column {exc.colno}"
+        ) from None
     except RecursionError:
         raise ReaderError(str(path), "JSON nested too deeply") from None
     if not isinstance(doc, dict):
-        raise ReaderError(str(path), f"expected a JSON object with 'log_history', found a {type(doc).__name__}")
+        raise ReaderError(
+            str(path), f"expected a JSON object with 'log_history', found a {type(doc).__name__}"
+        )
     if not isinstance(doc.get("log_history"), list):
         raise ReaderError(str(path), "'log_history' is missing or not a list")
     return doc
@@ -55,7 +67,9 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _params(doc: dict[str, Any], summary: dict[str, Any], path: Path) -> dict[str, str]:
     params = {k: str(doc[k]) for k in PARAM_KEYS if doc.get(k) is not None}
-    params.update({k: str(v) for k, v in summary.items() if k != "step" and as_number(v) is not None})
+    params.update(
+        {k: str(v) for k, v in summary.items() if k != "step" and as_number(v) is not None}
+    )
     if any((path.parent / f).exists() for f in ADAPTER_FILES):
         params["peft"] = "lora"
     return params

@@ -42,8 +42,11 @@ def _whole_first_line(path: Path, head: bytes) -> bytes:
     ends inside it. Not for ``.json``: a minified one-line ``vocab.json`` or
     ``config.json`` in a run folder is no log."""
     first = _first_line(head)
-    if (path.name.lower().endswith((".txt", ".log")) and first.startswith(b"{")
-            and b"\n" not in head.lstrip(b"\xef\xbb\xbf").lstrip()):
+    if (
+        path.name.lower().endswith((".txt", ".log"))
+        and first.startswith(b"{")
+        and b"\n" not in head.lstrip(b"\xef\xbb\xbf").lstrip()
+    ):
         first = _first_line(head_bytes(path, MAX_FIRST_LINE))
     return first
 
@@ -119,7 +122,9 @@ def _is_long_form(rec: dict[str, Any]) -> bool:
     return "value" in rec and isinstance(rec.get("metric", rec.get("tag")), str)
 
 
-def _appended_runs(records: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
+def _appended_runs(
+    records: list[tuple[int, dict[str, Any]]],
+) -> list[list[tuple[int, dict[str, Any]]]]:
     """Epoch-only logs split where the epoch goes back to the file's first epoch.
 
     DETR/MAE ``main.py`` appends to ``log.txt``: a new training in the same output folder
@@ -141,8 +146,13 @@ def _appended_runs(records: list[tuple[int, dict[str, Any]]]) -> list[list[tuple
     return parts
 
 
-def _run_of(path: Path, records: list[tuple[int, dict[str, Any]]], key: str | None,
-            warnings: list[str], segment: int | None) -> Run | None:
+def _run_of(
+    path: Path,
+    records: list[tuple[int, dict[str, Any]]],
+    key: str | None,
+    warnings: list[str],
+    segment: int | None,
+) -> Run | None:
     buf = PointBuffer()
     last = 0
     for lineno, rec in records:
@@ -151,8 +161,13 @@ def _run_of(path: Path, records: list[tuple[int, dict[str, Any]]], key: str | No
         if _is_long_form(rec):
             val = as_number(rec["value"])
             if val is not None:
-                buf.add_record({str(rec.get("metric", rec.get("tag"))): val, **{
-                    k: rec[k] for k in ("wall_time", "timestamp") if k in rec}}, last)
+                buf.add_record(
+                    {
+                        str(rec.get("metric", rec.get("tag"))): val,
+                        **{k: rec[k] for k in ("wall_time", "timestamp") if k in rec},
+                    },
+                    last,
+                )
             continue
         buf.add_record(rec, last, skip=frozenset({"epoch"}) if key is None else frozenset())
     if not len(buf):
@@ -178,19 +193,28 @@ def read(path: Path) -> list[Run]:
     """The run in one JSON-lines file (one per appended training in an epoch-only log)."""
     warnings: list[str] = []
     text = read_text(path)
-    records = (_columns(text) if path.name.lower().endswith(".json") else None) or \
-        _parse_lines(path, text, warnings)
+    records = (_columns(text) if path.name.lower().endswith(".json") else None) or _parse_lines(
+        path, text, warnings
+    )
     if not records:
         where = None if not warnings else warnings[0].split(": ")[1]
         raise ReaderError(str(path), "no JSON object found", where)
     key = step_key_of([r for _, r in records])
     parts = _appended_runs(records) if key is None else [records]
     if len(parts) > 1:
-        warnings.append(f"{path}: {len(parts)} trainings appended (the epoch restarts); "
-                        "read as one run each")
-    runs = [run for i, part in enumerate(parts)
-            if (run := _run_of(path, part, key, warnings if i == 0 else [],
-                               i if len(parts) > 1 else None)) is not None]
+        warnings.append(
+            f"{path}: {len(parts)} trainings appended (the epoch restarts); read as one run each"
+        )
+    runs = [
+        run
+        for i, part in enumerate(parts)
+        if (
+            run := _run_of(
+                path, part, key, warnings if i == 0 else [], i if len(parts) > 1 else None
+            )
+        )
+        is not None
+    ]
     if not runs:
         raise ReaderError(str(path), "no numeric metric in any line")
     return runs
