@@ -7,8 +7,8 @@ installed TensorBoard's compiled protos (``tensorboard/compat/proto/*.proto``), 
 and every message and enum it refers to — same names, field numbers, types, labels and
 options — into one proto3 file of package ``lrtempo.tb`` (so it never clashes with
 TensorBoard's or tensorboardX's classes in protobuf's default pool), and writes the module
-that protoc's Python generator would write for it (the serialized ``FileDescriptorProto``, as hex,
-built by ``google.protobuf.internal.builder``, protobuf >= 3.20). Run
+that protoc's Python generator would write for it (the serialized ``FileDescriptorProto``
+as hex, built by ``google.protobuf.internal.builder``; protobuf >= 4.21). Run
 ``python -m tests.tb_proto_gen`` after upgrading TensorBoard;
 ``tests/test_reader_tensorboard.py`` checks the module is what this script writes.
 """
@@ -101,7 +101,7 @@ def source() -> str:
 
 Written by ``python -m tests.tb_proto_gen`` from TensorBoard {tensorboard.__version__}'s
 ``tensorboard/compat/proto/*.proto``: ``Event`` and the messages and enums it refers to,
-same fields, in package ``{PACKAGE}``. Needs protobuf >= 3.20 (``internal.builder``).
+same fields, in package ``{PACKAGE}``. Needs protobuf >= 4.21 (tested to 7.36).
 """
 
 from typing import Any

@@ -2,7 +2,7 @@
 
 Written by ``python -m tests.tb_proto_gen`` from TensorBoard 2.21.0's
 ``tensorboard/compat/proto/*.proto``: ``Event`` and the messages and enums it refers to,
-same fields, in package ``lrtempo.tb``. Needs protobuf >= 3.20 (``internal.builder``).
+same fields, in package ``lrtempo.tb``. Needs protobuf >= 4.21 (tested to 7.36).
 """
 
 from typing import Any
