@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -287,6 +289,27 @@ def test_tensor_scalar_dtypes() -> None:
     vector = tensor_pb2.TensorProto(dtype=1, float_val=[1.0, 2.0])
     vector.tensor_shape.dim.add(size=2)
     assert tensor_scalar(vector) is None
+
+
+def test_signalling_nan_bytes_do_not_warn(tmp_path: Path) -> None:
+    """A float32 signalling NaN (a value, or bytes of a record of another layout that the
+    bulk decoder reads as floats before masking them out) reads without a RuntimeWarning."""
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    snan = struct.pack("<I", 0x7F800001)
+    path = tmp_path / event_name(1700000000)
+    with open(path, "wb") as fh:
+        writer = RecordWriter(fh)
+        for step in range(4):
+            raw = simple_event("loss", 1.5, step).SerializeToString()
+            writer.write(raw.replace(struct.pack("<f", 1.5), snan))
+            two = simple_event("acc", 1.5, step)
+            two.summary.value.add(tag="lr", simple_value=0.1)  # not the bulk layout
+            writer.write(two.SerializeToString().replace(struct.pack("<f", 1.5), snan))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        points = read_event_file(path)
+    assert len(points.tags) == 12 and np.isnan(points.values[points.tags != "lr"]).all()
 
 
 # --- the generated Event proto (analyzer/readers/_tb_pb2.py) ----------------------------

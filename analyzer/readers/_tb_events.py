@@ -153,8 +153,11 @@ def _decode_fast(buf: bytes, data: np.ndarray, starts: np.ndarray, ends: np.ndar
     t1 = clip(t0 + tag_len.astype(np.int64))
     ok &= valid & (t1 < e)
     simple = ok & (data[t1] == 0x15) & (t1 + 5 == e)
-    values = _gather(data, t1 + 1, 4).view("<f4").ravel().astype(np.float64)
-    tensor, tensor_values = _fast_tensor(data, t1, e, ok)
+    # bytes of records of other layouts are read as floats too (then masked out): their
+    # signalling NaNs must not warn
+    with np.errstate(invalid="ignore"):
+        values = _gather(data, t1 + 1, 4).view("<f4").ravel().astype(np.float64)
+        tensor, tensor_values = _fast_tensor(data, t1, e, ok)
     values = np.where(tensor, tensor_values, values)
     return _Fast(simple, tensor, steps, walls, values, t0, t1)
 
