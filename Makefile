@@ -4,9 +4,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# The extras `make setup` installs (tests, benchmarks, gunicorn for --workers, linters),
+# The extras `make setup` installs (MLflow's client for the demo and write-back, tests,
+# benchmarks, gunicorn for --workers, linters),
 # at the versions pinned in constraints.txt (`make lock` writes it).
-EXTRAS := test,bench,serve,lint
+EXTRAS := mlflow,test,bench,serve,lint
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=

@@ -24,6 +24,8 @@ Rules:
   ``include_running``; then it is tagged with ``lrtempo.final=false`` too, a tag removed
   when the run is tagged again after it ended.
 - Nothing here prints, and nothing is called unless a caller asks for it.
+- MLflow's client is an extra (``pip install 'lrtempo[mlflow]'``): without it,
+  :func:`write_back` raises :class:`MlflowMissing`, one line saying what to install.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from .analysis import RunAnalysis
+from .errors import LRTempoError
 from .findings import worst
 from .lrtext import lr_change
 from .sweeps import Sweep, reconcile
@@ -56,6 +59,21 @@ RUNNING_SKIPPED = "still running (--include-running tags it, with lrtempo.final=
 MAX_VALUE = 5000
 
 Outcome = Literal["written", "unchanged", "skipped", "failed"]
+#: What brings MLflow's client (the demo's store and the tag write-back use it).
+MLFLOW_EXTRA = "pip install 'lrtempo[mlflow]'"
+
+
+class MlflowMissing(LRTempoError):
+    """MLflow's client is needed but not installed; the message says what to install."""
+
+
+def mlflow_client_class(purpose: str) -> Any:
+    """``mlflow.MlflowClient``; :class:`MlflowMissing` naming ``purpose`` when absent."""
+    try:
+        from mlflow import MlflowClient
+    except ImportError:
+        raise MlflowMissing(f"{purpose} needs MLflow's client: {MLFLOW_EXTRA}") from None
+    return MlflowClient
 
 
 @dataclass(frozen=True)
@@ -147,9 +165,7 @@ def _match_uri(derived: str, given: Sequence[str]) -> str:
 
 
 def _default_client(uri: str) -> Any:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=uri)
+    return mlflow_client_class("writing MLflow tags")(tracking_uri=uri)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -176,6 +192,8 @@ def write_back(
     (of the analysis set) reconcile a sweep member's suggestion with its sweep.
     """
     analyses = reconcile(analyses, sweeps)  # the tags say what the report and grid say
+    if any(a.meta.source == "mlflow" for a in analyses):
+        mlflow_client_class("writing MLflow tags")  # once, before any run is tried
     stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
     analyzed_at = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     clients: dict[str, Any] = {}

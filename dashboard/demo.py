@@ -3,7 +3,9 @@ from ``sample_runs/`` so the dashboard has a team's worth of recent runs to revi
 The caller says where the samples are (``lrtempo demo`` finds them in the installed
 package); the default is the checkout's ``sample_runs/``.
 
-This is LR Tempo's own store; nothing here touches a user's logs or servers.
+This is LR Tempo's own store; nothing here touches a user's logs or servers. Seeding it
+needs MLflow's client (``pip install 'lrtempo[mlflow]'``, which ``make demo`` installs);
+reading it, like every MLflow store, does not.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from analyzer.model import Run
 from analyzer.readers import read_sources
 from analyzer.roles import resolve_roles, role_series
+from analyzer.writeback import mlflow_client_class
 from dashboard.settings_file import data_dir
 
 #: The checkout's samples (an installed wheel has them as ``lrtempo/sample_runs``).
@@ -32,6 +35,8 @@ EXPERIMENTS = {
 #: Samples started days ago, so the 24 h window visibly leaves them out.
 OLD_SAMPLES = ("ultralytics", "wandb")
 _BAD_KEY_CHARS = re.compile(r"[^\w\-. /:]")
+#: Named in the one-line error when MLflow's client (the ``mlflow`` extra) is missing.
+DEMO_NEEDS = "the demo (seeding its MLflow store)"
 
 
 def mlflow_key(name: str) -> str:
@@ -76,11 +81,10 @@ def seed_store(uri: str, samples: Path = SAMPLE_RUNS, now: float | None = None,
     ``prefix`` goes before each experiment name (``demo/vision``), so a shared server
     keeps them apart from its own experiments.
     """
-    from mlflow import MlflowClient
-
+    client_class = mlflow_client_class(DEMO_NEEDS)
     now = time.time() if now is None else now
     result = read_sources([str(samples)])
-    client = MlflowClient(tracking_uri=uri)
+    client = client_class(tracking_uri=uri)
     exp_ids: dict[str, str] = {}
     for i, run in enumerate(sorted(result.runs, key=lambda r: r.meta.location)):
         rel = os.path.relpath(run.meta.location, samples)
@@ -99,10 +103,10 @@ def demo_store(reset: bool = False, samples: Path = SAMPLE_RUNS) -> str:
     db = folder / "mlflow.db"
     marker = folder / "seeded.json"
     uri = f"sqlite:///{db}"
-    if reset:
-        shutil.rmtree(folder, ignore_errors=True)
-    if marker.exists() and json.loads(marker.read_text()).get("version") == SEED_VERSION and db.exists():
-        return uri
+    if not reset and marker.exists() and db.exists() and \
+            json.loads(marker.read_text()).get("version") == SEED_VERSION:
+        return uri  # reading the seeded store needs no MLflow client
+    mlflow_client_class(DEMO_NEEDS)  # before anything is deleted
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -34,8 +34,8 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
+from analyzer.writeback import MlflowMissing, write_back
 from analyzer.writeback import summary as writeback_summary
-from analyzer.writeback import write_back
 
 from .store import current_store
 
@@ -194,7 +194,10 @@ def write_runs(run_ids: Sequence[str]) -> dbc.Alert:
         return result_alert("No MLflow run to tag: nothing was written.", "warning")
     from .sweep_views import default_sweeps  # the Run page's sweeps: the same advice
 
-    results = write_back(analyses, tracking_uris=store.mlflow_uris, sweeps=default_sweeps())
+    try:
+        results = write_back(analyses, tracking_uris=store.mlflow_uris, sweeps=default_sweeps())
+    except MlflowMissing as exc:
+        return result_alert(f"Nothing was written: {exc}.", "danger")
     missing = len(run_ids) - len(analyses)
     failed = [r for r in results if r.outcome == "failed"]
     return result_alert(

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import struct
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +20,8 @@ from analyzer import ReaderError, read_file, read_sources
 from analyzer.readers import discover, read_log_source, tensorboard
 from analyzer.readers.tensorboard import read_event_file, read_run, tensor_scalar
 from analyzer.roles import resolve_roles
+from tests import tb_proto_gen
+from tests.conftest import REPO, SAMPLE_RUNS
 from tests.tb_writers import (
     WALL0,
     event_name,
@@ -283,6 +289,101 @@ def test_tensor_scalar_dtypes() -> None:
     vector = tensor_pb2.TensorProto(dtype=1, float_val=[1.0, 2.0])
     vector.tensor_shape.dim.add(size=2)
     assert tensor_scalar(vector) is None
+
+
+def test_signalling_nan_bytes_do_not_warn(tmp_path: Path) -> None:
+    """A float32 signalling NaN (a value, or bytes of a record of another layout that the
+    bulk decoder reads as floats before masking them out) reads without a RuntimeWarning."""
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    snan = struct.pack("<I", 0x7F800001)
+    path = tmp_path / event_name(1700000000)
+    with open(path, "wb") as fh:
+        writer = RecordWriter(fh)
+        for step in range(4):
+            raw = simple_event("loss", 1.5, step).SerializeToString()
+            writer.write(raw.replace(struct.pack("<f", 1.5), snan))
+            two = simple_event("acc", 1.5, step)
+            two.summary.value.add(tag="lr", simple_value=0.1)  # not the bulk layout
+            writer.write(two.SerializeToString().replace(struct.pack("<f", 1.5), snan))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        points = read_event_file(path)
+    assert len(points.tags) == 12 and np.isnan(points.values[points.tags != "lr"]).all()
+
+
+# --- the generated Event proto (analyzer/readers/_tb_pb2.py) ----------------------------
+
+
+def test_generated_event_proto_is_what_the_generator_writes() -> None:
+    """``_tb_pb2.py`` is ``python -m tests.tb_proto_gen``'s output for this TensorBoard."""
+    assert tb_proto_gen.MODULE.read_text() == tb_proto_gen.source(), (
+        "analyzer/readers/_tb_pb2.py is stale: run python -m tests.tb_proto_gen"
+    )
+
+
+def test_generated_event_proto_parses_records_as_tensorboard_does(tmp_path: Path) -> None:
+    """Every record of real writers' files (tensorboardX scalars, text, histograms, images;
+    TF2 tensors of several dtypes; log messages) parses to the same fields with the
+    package's classes as with TensorBoard's."""
+    from google.protobuf.json_format import MessageToDict
+
+    from analyzer.readers._tb_pb2 import Event
+
+    logdir = tmp_path / "mixed"
+    with SummaryWriter(str(logdir)) as writer:
+        writer.add_text("args", "lr=0.1", 0)
+        writer.add_image("img", np.zeros((3, 4, 4)), 0)
+        for step in range(3):
+            writer.add_histogram("weights", np.arange(10.0) * step, step)
+            writer.add_scalar("loss", 1.0 / (step + 1), step)
+    u64 = tensor_event("count", 0.0, 9, first=True)
+    u64.summary.value[0].tensor.Clear()
+    u64.summary.value[0].tensor.dtype = 23  # DT_UINT64
+    u64.summary.value[0].tensor.uint64_val.append(2**40)
+    events = [
+        *tf2_series("acc", [0.5, 0.25]),
+        *tf2_series("f64", [0.5], dtype="float64", content=True),
+        *tf2_series("i64", [7], dtype="int64"),
+        u64,
+        event_pb2.Event(wall_time=WALL0, log_message=event_pb2.LogMessage(message="hi")),
+    ]
+    written = write_events(tmp_path / event_name(1700000000), events)
+    records = []
+    for path in (only_event_file(logdir), written):
+        data = path.read_bytes()
+        for offset in record_offsets(path):
+            (length,) = np.frombuffer(data, "<u8", 1, offset)
+            records.append(data[offset + 12 : offset + 12 + int(length)])
+    assert len(records) > 12
+    for raw in records:
+        ours, theirs = Event.FromString(raw), event_pb2.Event.FromString(raw)
+        assert MessageToDict(ours) == MessageToDict(theirs)
+        assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(
+            deterministic=True
+        )
+    assert tensor_scalar(Event.FromString(records[-2]).summary.value[0].tensor) == 2.0**40
+
+
+def test_reader_needs_no_tensorboard_package() -> None:
+    """With ``tensorboard`` and ``tensorboardX`` unimportable, the sample run reads the same."""
+    script = (
+        "import sys; sys.modules['tensorboard'] = sys.modules['tensorboardX'] = None; "
+        "from analyzer import read_sources; "
+        "[run] = read_sources([sys.argv[1]]).runs; print(run.frame.to_json())"
+    )
+    folder = SAMPLE_RUNS / "tensorboard"
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    [run] = read_sources([str(folder)]).runs
+    assert proc.stdout.strip() == run.frame.to_json()
 
 
 # --- real logs --------------------------------------------------------------------------

@@ -6,7 +6,11 @@ the system's site-packages. Its dependencies come from this test run's own envir
 through a ``.pth`` line (pip installs with ``--no-index``, so a runtime dependency that is
 missing or out of its range there fails the install); lrtempo itself, its code and its
 sample runs, come from the wheel only: the demo runs with its working directory outside
-the checkout, and the test checks where each module was imported from.
+the checkout, and the test checks where each module was imported from. The wheel is
+installed with its ``mlflow`` extra (the demo seeds its store with MLflow's client), as the
+README tells a user to; without the extra, reading and analysing (MLflow stores included)
+need no ``mlflow`` nor ``tensorboard`` package, and what needs MLflow's client says in one
+line what to install.
 """
 
 from __future__ import annotations
@@ -124,7 +128,7 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
             "install",
             "-q",
             "--no-index",
-            str(wheel),
+            f"{wheel}[mlflow]",  # the demo's extra (pip checks its dependencies are there)
         ],
         cwd=root,
     )
@@ -231,3 +235,57 @@ def test_workers_without_gunicorn_name_the_serve_extra() -> None:
         "lrtempo: --workers 2 needs gunicorn: pip install 'lrtempo[serve]' (or serve with "
         "--workers 1)"
     )
+
+
+def _without(
+    modules: tuple[str, ...], *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``lrtempo args`` in a fresh interpreter where ``modules`` cannot be imported."""
+    script = (
+        "import sys; "
+        + "".join(f"sys.modules[{m!r}] = None; " for m in modules)
+        + "from lrtempo.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_demo_without_mlflow_names_the_extra(tmp_path: Path) -> None:
+    env = {**os.environ, "LRTEMPO_HOME": str(tmp_path / "home")}
+    proc = _without(("mlflow",), "demo", "--no-serve", env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        "lrtempo: the demo (seeding its MLflow store) needs MLflow's client: "
+        "pip install 'lrtempo[mlflow]'"
+    )
+    assert not (tmp_path / "home" / "demo").exists()  # nothing created, nothing deleted
+
+
+def test_mlflow_store_is_reviewed_without_mlflow_and_write_tags_names_the_extra(
+    tmp_path: Path,
+) -> None:
+    """A sqlite MLflow store (seeded here with MLflow's client) is read and analysed with
+    ``mlflow`` and ``tensorboard`` unimportable; ``--write-tags`` then names the extra."""
+    from dashboard.demo import seed_store
+
+    db = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    n = seed_store(uri, SAMPLE_RUNS / "tensorboard")
+    blocked = ("mlflow", "tensorboard", "tensorboardX")
+    proc = _without(blocked, "analyze", uri, "--format", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert len(json.loads(proc.stdout)["runs"]) == n == 1
+    before = db.read_bytes()
+    proc = _without(blocked, "review", uri, "--write-tags", "--format", "json")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "lrtempo: writing MLflow tags needs MLflow's client: pip install 'lrtempo[mlflow]'"
+    )
+    assert db.read_bytes() == before

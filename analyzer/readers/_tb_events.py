@@ -2,24 +2,24 @@
 
 Events of the usual one-scalar layout (``Event{wall_time, step, summary{value{tag,
 simple_value | one-element float tensor}}}``, as every known writer writes them) are
-decoded in bulk with numpy; other records are parsed with TensorBoard's compiled
-``Event`` proto (no ``EventAccumulator``, which is many times slower). Scalars are
-``simple_value`` (TF1, tensorboardX, PyTorch, Lightning) or one-element tensors whose
-plugin is ``scalars`` (TF2; the plugin is remembered per tag, see :func:`_summary_scalar`).
+decoded in bulk with numpy; other records are parsed with TensorBoard's ``Event`` proto
+(generated classes kept in :mod:`._tb_pb2`, no ``tensorboard`` package; no
+``EventAccumulator``, which is many times slower). Scalars are ``simple_value`` (TF1,
+tensorboardX, PyTorch, Lightning) or one-element tensors whose plugin is ``scalars`` (TF2;
+the plugin is remembered per tag, see :func:`_summary_scalar`).
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from google.protobuf.message import DecodeError
-from tensorboard.compat.proto import event_pb2
-from tensorboard.compat.proto.summary_pb2 import Summary
-from tensorboard.compat.proto.tensor_pb2 import TensorProto
 
+from ._tb_pb2 import Event
 from ._tfrecord import _Framing, _gather
 
 SCALARS_PLUGIN = "scalars"
@@ -55,7 +55,7 @@ class _Points:
     walls: np.ndarray
 
 
-def tensor_scalar(tensor: TensorProto) -> float | None:
+def tensor_scalar(tensor: Any) -> float | None:
     """The value of a one-element numeric ``TensorProto``; ``None`` for anything else."""
     dtype = tensor.dtype
     spec = _DT_FIELDS.get(dtype)
@@ -153,8 +153,11 @@ def _decode_fast(buf: bytes, data: np.ndarray, starts: np.ndarray, ends: np.ndar
     t1 = clip(t0 + tag_len.astype(np.int64))
     ok &= valid & (t1 < e)
     simple = ok & (data[t1] == 0x15) & (t1 + 5 == e)
-    values = _gather(data, t1 + 1, 4).view("<f4").ravel().astype(np.float64)
-    tensor, tensor_values = _fast_tensor(data, t1, e, ok)
+    # bytes of records of other layouts are read as floats too (then masked out): their
+    # signalling NaNs must not warn
+    with np.errstate(invalid="ignore"):
+        values = _gather(data, t1 + 1, 4).view("<f4").ravel().astype(np.float64)
+        tensor, tensor_values = _fast_tensor(data, t1, e, ok)
     values = np.where(tensor, tensor_values, values)
     return _Fast(simple, tensor, steps, walls, values, t0, t1)
 
@@ -189,7 +192,7 @@ def _decode_slow(
     buf: bytes, framing: _Framing, todo: np.ndarray, plugins: dict[str, str]
 ) -> _Points:
     """Parse the other records with protobuf, in order; cuts the framing at a bad one."""
-    parse = event_pb2.Event.FromString
+    parse = Event.FromString
     rec: list[int] = []
     tags: list[str] = []
     steps: list[int] = []
@@ -221,7 +224,7 @@ def _decode_slow(
     )
 
 
-def _summary_scalar(v: Summary.Value, plugins: dict[str, str]) -> float | None:
+def _summary_scalar(v: Any, plugins: dict[str, str]) -> float | None:
     """The scalar of one ``Summary.Value``, remembering the tag's plugin; else ``None``."""
     kind = v.WhichOneof("value")
     if kind == "simple_value":
@@ -316,7 +319,7 @@ def _edge_walls(buf: bytes, framing: _Framing) -> tuple[float | None, float | No
     out: list[float | None] = []
     for i in (0, len(framing.starts) - 1):
         try:
-            ev = event_pb2.Event.FromString(buf[framing.starts[i] : framing.ends[i]])
+            ev = Event.FromString(buf[framing.starts[i] : framing.ends[i]])
         except DecodeError:
             out.append(None)
             continue

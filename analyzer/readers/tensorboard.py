@@ -6,8 +6,10 @@ stream. Each record is ``uint64 length``, ``uint32 masked CRC32C(length bytes)``
 CRC32C(data)``; all little-endian, mask = ``((crc >> 15 | crc << 17) + 0xa282ead8)``.
 The file is read in one ``read`` (a large one in windows of whole records); one
 tight loop walks the framing and computes the data CRCs, the CRCs are compared in bulk,
-and events of the usual one-scalar layout are decoded in bulk with numpy. Other records are parsed with TensorBoard's
-compiled ``Event`` proto (no ``EventAccumulator``, which is many times slower).
+and events of the usual one-scalar layout are decoded in bulk with numpy. Other records
+are parsed with TensorBoard's ``Event`` proto, from generated classes kept in the package
+(:mod:`._tb_pb2`: protobuf only, no ``tensorboard`` package; no ``EventAccumulator``,
+which is many times slower).
 
 Scalars are ``Summary.Value.simple_value`` (TF1, tensorboardX, PyTorch, Lightning)
 or one-element tensors whose plugin is ``scalars`` (TF2). TF2 writes the plugin
