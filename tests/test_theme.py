@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from analyzer import report, theme
+from analyzer import report, report_html, report_rows, theme
 from dashboard import layout
 from dashboard import theme as dash_theme
 
@@ -21,9 +21,9 @@ def test_badge_colours_are_the_stylesheets() -> None:
 
 
 def test_reports_and_dashboard_share_the_palette() -> None:
-    assert report.STATUS_ORDER is theme.STATUS_ORDER
+    assert report_rows.STATUS_ORDER is theme.STATUS_ORDER
     assert report.KIND_COLOURS is theme.BADGE_HEX
-    assert report.DARK_TEXT is theme.DARK_TEXT
+    assert report_html.DARK_TEXT is theme.DARK_TEXT
     assert dash_theme.STATUS_BADGE is theme.STATUS_BADGE
     assert dash_theme.STATUS_COLORS is theme.STATUS_COLORS
 
