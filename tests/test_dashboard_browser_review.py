@@ -136,7 +136,8 @@ def test_run_page_findings_suggestion_and_zoom_resampling(page) -> None:
                   " {'xaxis.autorange': true, 'xaxis2.autorange': true})")
     page.wait_for_function(
         f"() => {{ const t = document.querySelector('#run-graph .js-plotly-plot')._fullData"
-        f".find(t => t.meta === 'train_raw'); return t && t.x[0] <= {lo} && t.x[t.x.length - 1] >= {hi}; }}")
+        f".find(t => t.meta === 'train_raw'); return t && t.x[0] <= {lo} && t.x[t.x.length - 1] >= {hi}; }}",
+        timeout=90_000)  # one round trip; a CI run under load took > 30 s once
 
 
 def test_lr_column_sorts_by_number_and_run_page_quotes_the_same_line(page) -> None:
