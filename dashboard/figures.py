@@ -314,23 +314,16 @@ def _add_markers(
         xs = float(x_values(np.array([stop]), clock)[0])
         fig.add_vline(x=xs, line_dash="dot", line_color=VAL_COLOR, line_width=1)
         if y is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=[xs],
-                    y=[y],
-                    mode="markers",
-                    name=f"best val (step {stop})",
-                    marker={
-                        "symbol": "star",
-                        "size": 14,
-                        "color": VAL_COLOR,
-                        "line": {"color": "white", "width": 1},
-                    },
-                    hovertemplate=f"best validation loss at step {stop}<extra></extra>",
-                    meta="best_val",
-                ),
-                row=1,
-                col=1,
+            _marker(
+                fig,
+                xs,
+                y,
+                f"best val (step {stop})",
+                "star",
+                14,
+                VAL_COLOR,
+                f"best validation loss at step {stop}",
+                "best_val",
             )
     if sx is None or sy is None or len(sx) == 0:
         return
@@ -339,24 +332,49 @@ def _add_markers(
             continue
         y = float(np.interp(f.start_step, sx.astype(np.float64), sy))
         xs = float(x_values(np.array([f.start_step]), clock)[0])
-        fig.add_trace(
-            go.Scatter(
-                x=[xs],
-                y=[y],
-                mode="markers",
-                name=f"oscillation onset (step {f.start_step})",
-                marker={
-                    "symbol": "triangle-down",
-                    "size": 13,
-                    "color": KIND_COLORS["oscillation"],
-                    "line": {"color": "white", "width": 1},
-                },
-                hovertemplate=f"oscillation starts at step {f.start_step}<extra></extra>",
-                meta="oscillation_onset",
-            ),
-            row=1,
-            col=1,
+        _marker(
+            fig,
+            xs,
+            y,
+            f"oscillation onset (step {f.start_step})",
+            "triangle-down",
+            13,
+            KIND_COLORS["oscillation"],
+            f"oscillation starts at step {f.start_step}",
+            "oscillation_onset",
         )
+
+
+def _marker(
+    fig: go.Figure,
+    x: float,
+    y: float,
+    name: str,
+    symbol: str,
+    size: int,
+    color: str,
+    hover: str,
+    meta: str,
+) -> None:
+    """One named point marker (white-edged) on the loss panel."""
+    fig.add_trace(
+        go.Scatter(
+            x=[x],
+            y=[y],
+            mode="markers",
+            name=name,
+            marker={
+                "symbol": symbol,
+                "size": size,
+                "color": color,
+                "line": {"color": "white", "width": 1},
+            },
+            hovertemplate=f"{hover}<extra></extra>",
+            meta=meta,
+        ),
+        row=1,
+        col=1,
+    )
 
 
 def empty_figure(message: str) -> go.Figure:
