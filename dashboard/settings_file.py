@@ -16,17 +16,17 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analyzer.readers.mlflow_cache import lrtempo_home
+
 KEYS = ("tracking_uri", "experiment")
 #: The app's config key of its :class:`SettingsFile` (absent: settings are not kept).
 SETTINGS_KEY = "LRTEMPO_SETTINGS_FILE"
 
 
 def data_dir() -> Path:
-    """``$LRTEMPO_HOME``, else ``$XDG_DATA_HOME/lrtempo``, else ``~/.local/share/lrtempo``."""
-    if os.environ.get("LRTEMPO_HOME"):
-        return Path(os.environ["LRTEMPO_HOME"])
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "lrtempo"
+    """``$LRTEMPO_HOME``, else ``$XDG_DATA_HOME/lrtempo``, else ``~/.local/share/lrtempo``
+    (where the MLflow history cache lives too)."""
+    return lrtempo_home()
 
 
 def default_path() -> Path:
