@@ -47,6 +47,7 @@ are usually filtered by the persistence gate but not always.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -112,13 +113,10 @@ def detect_divergence(
             and fin[-1] >= config.divergence.explosion_factor * fin[0]
         )
         return [
-            Finding(
-                kind="divergence",
-                metric=metric,
-                start_step=int(xs[i]),
-                end_step=int(np.nanmax(xs)),
-                severity="critical",
-                confidence=1.0,
+            _certain(
+                metric,
+                int(xs[i]),
+                int(np.nanmax(xs)),
                 evidence={
                     "nonfinite_count": int(bad.sum()),
                     "first_nonfinite_step": float(xs[i]),
@@ -139,13 +137,10 @@ def detect_divergence(
     if y[-1] == 0.0 and zeros >= max(3, int(0.2 * n)):
         s = float(x[n - zeros])
         return [
-            Finding(
-                kind="divergence",
-                metric=metric,
-                start_step=int(s),
-                end_step=int(x[-1]),
-                severity="critical",
-                confidence=1.0,
+            _certain(
+                metric,
+                int(s),
+                int(x[-1]),
                 evidence={
                     "degenerate_zero": 1.0,
                     "zero_points": int(zeros),
@@ -174,13 +169,10 @@ def detect_divergence(
             }
             hint = f" (= ln {math.exp(v):.0f}, uniform over the outputs)" if 1.0 < v < 20 else ""
             return [
-                Finding(
-                    kind="divergence",
-                    metric=metric,
-                    start_step=int(s),
-                    end_step=int(x[-1]),
-                    severity="critical",
-                    confidence=1.0,
+                _certain(
+                    metric,
+                    int(s),
+                    int(x[-1]),
                     evidence=ev,
                     message=f"The loss is stuck at exactly {v:.6g}{hint} since step {int(s)} after "
                     f"reaching {before.max():.4g}: the model collapsed; lower the learning rate.",
@@ -225,6 +217,26 @@ def detect_divergence(
     if excursion is not None:
         return [excursion]
     return _drift(x, y, metric, config)
+
+
+def _certain(
+    metric: MetricRole,
+    start: int,
+    end: int,
+    evidence: Mapping[str, float | int | str | None],
+    message: str,
+) -> Finding:
+    """A critical divergence finding the data leave no doubt about (confidence 1)."""
+    return Finding(
+        kind="divergence",
+        metric=metric,
+        start_step=start,
+        end_step=end,
+        severity="critical",
+        confidence=1.0,
+        evidence=dict(evidence),
+        message=message,
+    )
 
 
 def _spike(
