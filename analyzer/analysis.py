@@ -277,7 +277,6 @@ def _val_findings(
     tx, ty = train if train is not None else (None, None)
     ovf = detect_overfitting(*val, tx, ty, config=cfg)
     gain = _late_train_gain(train)
-    relapse = _train_relapse(train)
     ovf = [
         _as_instability(f)
         if f.evidence.get("train_rising")
@@ -287,13 +286,11 @@ def _val_findings(
         for f in ovf
     ]
     # a fit the weights were thrown out of: an LR too large besides the overfitting
-    ovf += [
-        _as_relapse(f, relapse)
-        for f in ovf
-        if f.kind == "overfitting"
-        and f.severity != "info"
-        and relapse >= cfg.oscillation.relapse_decades
-    ]
+    # (the train series is scanned only when there is an overfitting warning to read)
+    warned = [f for f in ovf if f.kind == "overfitting" and f.severity != "info"]
+    relapse = _train_relapse(train) if warned else 0.0
+    if relapse >= cfg.oscillation.relapse_decades:
+        ovf += [_as_relapse(f, relapse) for f in warned]
     if vosc:
         return vosc + [f for f in ovf if f.kind == "overfitting"]
     if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):
