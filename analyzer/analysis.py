@@ -27,8 +27,13 @@ Pipeline (pure: no I/O, no printing):
    ``plateau_bounce``: a fixed val set moves only with the weights);
    a moderate upward drift (divergence ``path: drift``, warning) beside an oscillation is
    that oscillation seen from afar and is dropped;
-4. no warning yet: ``detect_slow_descent`` — a loss that falls in a straight line, by
-   little, is an LR far too small (stagnation, diagnosis ``too_slow``);
+4. no warning yet: ``detect_peak_phase`` — the peak-LR phase of a schedule that cuts the
+   LR in one step judged on its own (an oscillation there, hidden by the fast fall after
+   the cut, is the peak LR too large); then ``detect_slow_descent`` — a loss that falls in
+   a straight line, by little, is an LR far too small (stagnation, diagnosis
+   ``too_slow``); then (``analyze_run``, which has the run's params) ``detect_below_range``
+   — an LR ≥ 30× below its optimizer's (or setting's) usual range whose loss fell by less
+   than a third;
 5. status via ``status_of`` (info findings keep a run healthy), the suggestion via
    :func:`analyzer.suggest.suggest`.
 
@@ -39,7 +44,6 @@ points → ``insufficient_data`` (findings of non-finite values still count).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -48,14 +52,26 @@ import numpy as np
 from .detectors import (
     DEFAULT_CONFIG,
     AnalysisConfig,
+    detect_below_range,
     detect_divergence,
     detect_oscillation,
     detect_overfitting,
+    detect_peak_phase,
     detect_slow_descent,
     detect_stagnation,
     detect_val_oscillation,
 )
+from .detectors.overfit_checks import (
+    as_bouncing,
+    as_instability,
+    as_relapse,
+    ev_float,
+    jumps_not_memorises,
+    late_train_gain,
+    train_relapse,
+)
 from .findings import Finding, Status, Suggestion, status_of
+from .lr_priors import base_lr, usual_floor
 from .model import Run, RunMeta
 from .range_test import RangeTest, read_range_test
 from .roles import RoleMap, resolve_roles, role_arrays
@@ -93,111 +109,8 @@ class RunAnalysis:
         return out
 
 
-def _ev_float(ev: Mapping[str, float | int | str | None], key: str) -> float:
-    """A number of a finding's evidence for its message (0 when absent or ``None``)."""
-    v = ev.get(key)
-    return 0.0 if v is None else float(v)
-
-
 def _count_finite(s: tuple[np.ndarray, np.ndarray] | None) -> int:
     return 0 if s is None else len(finite_xy(*s)[0])
-
-
-def _as_instability(f: Finding) -> Finding:
-    ev = dict(f.evidence)
-    ev["unstable_not_overfitting"] = 1.0
-    return replace(
-        f,
-        kind="divergence",
-        severity="warning",
-        message=(
-            f"Validation loss rose {_ev_float(ev, 'rise_pct'):.0f}% after step {f.start_step} "
-            f"while the training loss rose too ({_ev_float(ev, 'train_change_pct'):+.0f}%): "
-            "unstable training, lower the learning rate."
-        ),
-    )
-
-
-def _late_train_gain(train: tuple[np.ndarray, np.ndarray] | None) -> float | None:
-    """Relative fall of the train loss from its second tenth to its last tenth (medians):
-    how much the run still fitted the training set after its start."""
-    if train is None:
-        return None
-    _, ty = finite_xy(*train)
-    k = len(ty) // 10
-    if k < 2:
-        return None
-    t1, t9 = float(np.median(ty[k : 2 * k])), float(np.median(ty[-k:]))
-    return (t1 - t9) / t1 if t1 > 0 else None
-
-
-def _jumps_not_memorises(f: Finding, train_gain: float | None, cfg: AnalysisConfig) -> bool:
-    """An overfitting finding whose val loss jumps (median move ≥ ``oscillation.val_jump`` per
-    evaluation after its best) while the train loss gained less than
-    ``oscillation.val_jump_train_gain`` after its first tenth: the model is not fitting the
-    training set much better, its weights bounce — an LR too large, not overfitting."""
-    jump = f.evidence.get("val_jump")
-    return (
-        isinstance(jump, float)
-        and jump >= cfg.oscillation.val_jump
-        and train_gain is not None
-        and train_gain < cfg.oscillation.val_jump_train_gain
-    )
-
-
-def _train_relapse(train: tuple[np.ndarray, np.ndarray] | None) -> float:
-    """The largest relapse of the train loss above its running minimum after its first
-    5 % of points, in decades (log10 of value / running min; 0 without positive points)."""
-    if train is None:
-        return 0.0
-    _, ty = finite_xy(*train)
-    k = max(1, len(ty) // 20)
-    if len(ty) < 2 * k + 2 or np.min(ty) < 0:
-        return 0.0
-    low = np.minimum.accumulate(np.maximum(ty, 1e-300))
-    return float(np.max(np.log10(np.maximum(ty[k:], 1e-300) / low[k:])))
-
-
-def _as_bouncing(f: Finding, train_gain: float | None) -> Finding:
-    ev = dict(f.evidence)
-    ev["path"], ev["onset_step"] = "erratic_rise", float(f.start_step)
-    ev["train_gain_after_start"] = train_gain
-    return replace(
-        f,
-        kind="oscillation",
-        severity="warning",
-        message=(
-            f"The validation loss jumps {100 * _ev_float(ev, 'val_jump'):.0f}% between evaluations "
-            f"(median) after its best at step {f.start_step} and ends "
-            f"{_ev_float(ev, 'rise_pct'):.0f}% above it, while the training loss barely "
-            "improves: the weights bounce; lower the learning rate."
-        ),
-    )
-
-
-def _as_relapse(f: Finding, decades: float) -> Finding:
-    """The oscillation read beside an overfitting finding when the train loss relapsed
-    ≥ ``oscillation.relapse_decades`` above its running minimum (:func:`_train_relapse`):
-    at a good LR a fitted training set stays fitted (its gradient is ~0); a loss thrown
-    back up by a million-fold was thrown by steps too large for the fit."""
-    ev = dict(f.evidence)
-    ev["path"], ev["onset_step"], ev["train_relapse_decades"] = (
-        "relapse",
-        float(f.start_step),
-        decades,
-    )
-    return replace(
-        f,
-        kind="oscillation",
-        severity="warning",
-        evidence=ev,
-        message=(
-            f"The validation loss ends {_ev_float(ev, 'rise_pct'):.0f}% above its best "
-            f"(step {f.start_step}) while the training loss, after fitting the training set, "
-            f"jumped back up {decades:.0f} orders of magnitude above its lowest: the weights "
-            "were thrown out of the fit, an LR too large as well as overfitting; lower it."
-        ),
-    )
 
 
 #: A val loss this many times its opening level at the end has blown up.
@@ -276,21 +189,21 @@ def _val_findings(
         val, train = _after(val, after), None if train is None else _after(train, after)
     tx, ty = train if train is not None else (None, None)
     ovf = detect_overfitting(*val, tx, ty, config=cfg)
-    gain = _late_train_gain(train)
+    gain = late_train_gain(train)
     ovf = [
-        _as_instability(f)
+        as_instability(f)
         if f.evidence.get("train_rising")
-        else _as_bouncing(f, gain)
-        if f.severity != "info" and _jumps_not_memorises(f, gain, cfg)
+        else as_bouncing(f, gain)
+        if f.severity != "info" and jumps_not_memorises(f, gain, cfg)
         else f
         for f in ovf
     ]
     # a fit the weights were thrown out of: an LR too large besides the overfitting
     # (the train series is scanned only when there is an overfitting warning to read)
     warned = [f for f in ovf if f.kind == "overfitting" and f.severity != "info"]
-    relapse = _train_relapse(train) if warned else 0.0
+    relapse = train_relapse(train) if warned else 0.0
     if relapse >= cfg.oscillation.relapse_decades:
-        ovf += [_as_relapse(f, relapse) for f in warned]
+        ovf += [as_relapse(f, relapse) for f in warned]
     if vosc:
         return vosc + [f for f in ovf if f.kind == "overfitting"]
     if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):
@@ -328,7 +241,7 @@ def _as_bouncing_plateau(f: Finding) -> Finding:
         evidence=ev,
         message=(
             f"The validation loss has not improved since step {f.start_step} and jumps "
-            f"{100 * _ev_float(ev, 'jitter'):.0f}% per evaluation (up and back down) while the "
+            f"{100 * ev_float(ev, 'jitter'):.0f}% per evaluation (up and back down) while the "
             "training loss keeps falling: the weights bounce around a level they cannot get "
             "below; lower the learning rate."
         ),
@@ -392,6 +305,8 @@ def analyze_series(
             findings += _val_findings(val, train, lr, findings, cfg)
 
     findings = _drift_within_bounce(findings)
+    if not any(f.severity != "info" for f in findings) and not critical:
+        findings += detect_peak_phase(train, val, lr, config=cfg)
     if not any(f.severity != "info" for f in findings):
         findings += detect_slow_descent(train, val, lr, config=cfg)
     insufficient = n_train < cfg.min_points and n_val < 4
@@ -427,6 +342,9 @@ def analyze_run(
         )
     # --- end of range test hook ---
     findings, insufficient = analyze_series(train, val, lr, cfg)
+    if not insufficient and not any(f.severity != "info" for f in findings):
+        usual = usual_floor(run.meta.params, run.meta.tags, run.meta.name)
+        findings += detect_below_range(train, val, base_lr(lr, run.meta.params), usual, cfg)
     sched = recognise(*lr) if lr is not None and _count_finite(lr) else None
     sug = suggest(
         findings,

@@ -127,6 +127,18 @@ def optimizer_range(params: Mapping[str, str] | None) -> tuple[float, float, str
     return None
 
 
+def usual_floor(
+    params: Mapping[str, str] | None, tags: Mapping[str, str] | None, name: str = ""
+) -> tuple[float, str] | None:
+    """The lowest LR the setting usually trains at, with its name: the setting's usual
+    LR (:func:`lr_prior`), else the bottom of the optimizer's usual range."""
+    prior = lr_prior(params, tags, name)
+    if prior is not None:
+        return prior
+    rng = optimizer_range(params)
+    return None if rng is None else (rng[0], rng[2])
+
+
 def base_lr(
     lr: tuple[np.ndarray, np.ndarray] | None, params: Mapping[str, str] | None
 ) -> float | None:

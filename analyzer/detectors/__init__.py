@@ -7,6 +7,7 @@ usable data gives an empty list; the caller decides "insufficient data".
 
 from __future__ import annotations
 
+from .below_range import detect_below_range
 from .divergence import detect_divergence
 from .oscillation import detect_oscillation
 from .overfitting import detect_overfitting
@@ -19,6 +20,7 @@ from .params import (
     StagnationParams,
     quiet,
 )
+from .peak_phase import detect_peak_phase
 from .slow_descent import detect_slow_descent
 from .stagnation import detect_stagnation
 from .val_oscillation import detect_val_oscillation
@@ -30,9 +32,11 @@ __all__ = [
     "OscillationParams",
     "OverfittingParams",
     "StagnationParams",
+    "detect_below_range",
     "detect_divergence",
     "detect_oscillation",
     "detect_overfitting",
+    "detect_peak_phase",
     "detect_slow_descent",
     "detect_stagnation",
     "detect_val_oscillation",

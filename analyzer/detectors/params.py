@@ -79,6 +79,12 @@ class StagnationParams:
     #: … and at most this many times the first's (a line bends neither way; a curve that
     #: gains far more later has taken off after a slow start and is under way).
     slow_max_deceleration: float = 3.0
+    #: Far below the usual range: an LR ≥ 30× below the bottom of its optimizer's usual
+    #: range (or below its setting's usual LR) whose loss fell by less than a third over
+    #: the run. Corpus 2 tuning families and corpus 1: of the runs that far below, every
+    #: too-small one gained ≤ 31 % (train) / 24 % (val), the one healthy one 52 %.
+    below_range: float = 30.0
+    below_range_gain: float = 1 / 3
 
 
 @dataclass(frozen=True)

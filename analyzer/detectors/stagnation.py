@@ -192,7 +192,11 @@ def detect_stagnation(
     # the training loss's fall before the first evaluation: a val loss first evaluated
     # after the model learnt cannot show that progress itself
     pre_eval = _ref_gain(reference, -np.inf, float(rx[0])) if metric == "val_loss" else None
-    learnt_before = pre_eval is not None and pre_eval >= STUCK_PROGRESS
+    learnt_before = (
+        pre_eval is not None
+        and pre_eval >= STUCK_PROGRESS
+        and _fell_before(reference, float(rx[0]))
+    )
     diagnosis = _diagnose(
         sched,
         start,
@@ -201,7 +205,7 @@ def detect_stagnation(
         first_level,
         float(rx[0]),
         span,
-        lr_start,
+        lr_start if lr_end is None or lr_start is None else min(lr_start, lr_end),
         metric,
         train_improving,
         level,
@@ -272,6 +276,19 @@ def _improving_before(rx: np.ndarray, ry: np.ndarray, collapse: float | None, sp
     if sel.sum() < 4:
         return False
     return trend_test(rx[sel], ry[sel], slope=False).p_decrease < IMPROVING_P
+
+
+def _fell_before(reference: tuple[np.ndarray, np.ndarray] | None, step: float) -> bool:
+    """Whether the training loss fell significantly (Mann–Kendall p < 0.05) before
+    ``step``: a minibatch loss that only bounces there has not learnt, whatever its
+    first and last few points say."""
+    if reference is None:
+        return False
+    tx, ty = reference
+    sel = tx < step
+    if sel.sum() < 4:
+        return False
+    return trend_test(tx[sel], ty[sel], slope=False).p_decrease < IMPROVING_P
 
 
 #: An LR at or below this share of its peak has effectively stopped training.

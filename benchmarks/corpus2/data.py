@@ -153,6 +153,17 @@ def dataset(name: str) -> Data:
     if name == "friedman3":
         x, y = sk.make_friedman3(n_samples=1500, noise=0.1, random_state=8)
         return _tabular(x, y, "regression")
+    if name == "friedman2":
+        x, y = sk.make_friedman2(n_samples=1500, noise=30.0, random_state=17)
+        return _tabular(x, y, "regression")
+    if name == "circles":
+        x, y = sk.make_circles(n_samples=1200, noise=0.15, factor=0.5, random_state=19)
+        x = np.hstack([x, np.random.default_rng(19).normal(size=(len(x), 4))])  # distractors
+        return _tabular(x, y, "binary")
+    if name == "blobs":
+        x, y = sk.make_blobs(n_samples=1600, n_features=16, centers=8, cluster_std=4.0,
+                             random_state=23)
+        return _tabular(x, y, "classification")
     if name == "diabetes":
         x, y = sk.load_diabetes(return_X_y=True)
         return _tabular(x, y, "regression")

@@ -81,6 +81,15 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            description="5-layer ReLU MLP with dropout 0.1 on make_classification"),
     Family("leaky_reg", "mlp_leaky", "friedman3", "mse", 800, small_n=60, blowup_seeds=3,
            description="leaky-ReLU MLP regression on make_friedman3, MSE"),
+    # Tune-only families added on 2026-12-06 (stop 13): an ELU regression MLP with step
+    # schedules, a softplus MLP on circles, softmax regression on many overlapping blobs.
+    # Measured with the rules as they were before being looked at (a fresh check).
+    Family("elu_fried2", "mlp_elu", "friedman2", "mse", 800, small_n=60, blowup_seeds=3,
+           description="ELU MLP regression on make_friedman2, MSE"),
+    Family("circles_mlp", "mlp_softplus", "circles", "bce", 600, small_n=40,
+           description="softplus MLP on two noisy circles with distractor features, BCE"),
+    Family("blobs_softmax", "linear", "blobs", "ce", 600, small_n=40,
+           description="softmax regression on 8 overlapping Gaussian blobs in 16-D"),
 )}
 
 SETUPS: tuple[Setup, ...] = (
@@ -122,12 +131,19 @@ SETUPS: tuple[Setup, ...] = (
     Setup("deep_mlp", "rmsprop", "warmup_cosine"),
     Setup("leaky_reg", "adagrad", "exponential"),
     Setup("leaky_reg", "sgdw", "one_cycle"),
+    Setup("elu_fried2", "momentum", "multistep"),
+    Setup("elu_fried2", "nadam", "constant"),
+    Setup("circles_mlp", "adamw", "cosine"),
+    Setup("circles_mlp", "sgd", "multistep"),
+    Setup("blobs_softmax", "rmsprop", "step"),
+    Setup("blobs_softmax", "adam", "warmup_linear"),
 )
 
 #: Families thresholds may be tuned on.
 TUNE: tuple[str, ...] = ("gru_lm", "tfm_lm", "softmax_digits", "autoencoder", "lstm_clf",
                          "bn_resmlp", "gru_clf", "relu_moons", "linreg_diabetes", "cnn1d_seq",
-                         "tanh_wine", "tfm_clf", "deep_mlp", "leaky_reg")
+                         "tanh_wine", "tfm_clf", "deep_mlp", "leaky_reg", "elu_fried2",
+                         "circles_mlp", "blobs_softmax")
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
 HELDOUT: tuple[str, ...] = ("lstm_lm", "cnn_digits", "logreg", "reg_mlp", "silu_reg")

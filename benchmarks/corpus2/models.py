@@ -149,6 +149,12 @@ def build(arch: str, d_in: int, d_out: int, seq_len: int = 32, hidden: int = 64)
     if arch == "mlp_silu":
         return nn.Sequential(nn.Linear(d_in, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
                              nn.SiLU(), nn.Linear(hidden, d_out))
+    if arch == "mlp_elu":
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.ELU(), nn.Linear(hidden, hidden),
+                             nn.ELU(), nn.Linear(hidden, d_out))
+    if arch == "mlp_softplus":
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.Softplus(), nn.Linear(hidden, hidden),
+                             nn.Softplus(), nn.Linear(hidden, d_out))
     if arch == "mlp_gelu":
         return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden),
                              nn.GELU(), nn.Linear(hidden, d_out))
