@@ -33,6 +33,7 @@ def as_instability(f: Finding) -> Finding:
         f,
         kind="divergence",
         severity="warning",
+        evidence=ev,
         message=(
             f"Validation loss rose {ev_float(ev, 'rise_pct'):.0f}% after step {f.start_step} "
             f"while the training loss rose too ({ev_float(ev, 'train_change_pct'):+.0f}%): "
@@ -89,6 +90,7 @@ def as_bouncing(f: Finding, train_gain: float | None) -> Finding:
         f,
         kind="oscillation",
         severity="warning",
+        evidence=ev,
         message=(
             f"The validation loss jumps {100 * ev_float(ev, 'val_jump'):.0f}% between evaluations "
             f"(median) after its best at step {f.start_step} and ends "
