@@ -336,6 +336,9 @@ def _place(
     lo, hi = 10 ** float(x[min(ok)]), 10 ** float(min(x[max(ok)], cap))
     lo = min(lo, 10**rec_x)
     hi = max(hi, 10**rec_x)
+    if lo >= hi:  # one LR: every tried neighbour is worse, the optimum lies between midpoints
+        lo = min(lo, 10 ** ((x[ib] + lo_x) / 2))
+        hi = max(hi, 10 ** min((x[ib] + hi_x) / 2, cap))
     far = vertex is not None and abs(vertex - rec_x) > 0.05 and lo_x <= vertex <= hi_x
     return (
         10**rec_x,
