@@ -31,11 +31,19 @@ STEPS = 300
 
 
 @cache
-def trained(lr: float, batch_size: int = 32, seed: int = 0, optimizer: str = "adam"
-            ) -> TrainResult:
+def trained(lr: float, batch_size: int = 32, seed: int = 0, optimizer: str = "adam") -> TrainResult:
     """One real run on digits (MLP), cached across tests."""
-    return train(TrainParams(dataset="digits", model="mlp", optimizer=optimizer, lr=lr,
-                             steps=STEPS, batch_size=batch_size, seed=seed))
+    return train(
+        TrainParams(
+            dataset="digits",
+            model="mlp",
+            optimizer=optimizer,
+            lr=lr,
+            steps=STEPS,
+            batch_size=batch_size,
+            seed=seed,
+        )
+    )
 
 
 def write_csv(res: TrainResult, path: Path) -> None:
@@ -46,14 +54,27 @@ def write_csv(res: TrainResult, path: Path) -> None:
 
 def as_run(res: TrainResult, name: str, params: dict[str, str], log_lr: bool = True) -> Run:
     """A canonical Run of a training result, with run parameters (as MLflow would give)."""
-    parts = [("train_loss", res.train_step, res.train_loss), ("val_loss", res.val_step, res.val_loss)]
+    parts = [
+        ("train_loss", res.train_step, res.train_loss),
+        ("val_loss", res.val_step, res.val_loss),
+    ]
     if log_lr:
         parts.append(("lr", res.train_step, res.lr))
-    frame = finalize_frame(frame_from_columns(
-        np.concatenate([np.full(len(s), m, dtype=object) for m, s, _ in parts]),
-        np.concatenate([s for _, s, _ in parts]), np.concatenate([v for _, _, v in parts])))
-    meta = RunMeta(id=name, name=name, source="mlflow", location=f"sqlite:///x.db#{name}",
-                   params=params, experiment="sweep-exp")
+    frame = finalize_frame(
+        frame_from_columns(
+            np.concatenate([np.full(len(s), m, dtype=object) for m, s, _ in parts]),
+            np.concatenate([s for _, s, _ in parts]),
+            np.concatenate([v for _, _, v in parts]),
+        )
+    )
+    meta = RunMeta(
+        id=name,
+        name=name,
+        source="mlflow",
+        location=f"sqlite:///x.db#{name}",
+        params=params,
+        experiment="sweep-exp",
+    )
     return Run(meta=meta, frame=frame)
 
 
@@ -84,8 +105,20 @@ def test_folder_of_csv_runs_is_one_sweep_with_a_sensible_recommendation(tmp_path
     assert best_run.value == min(best.values())
     assert f"{best_run.lr:.2g}" in s.rationale and f"{s.recommended_lr:.2g}" in s.rationale
     doc = s.to_dict()
-    for key in ("id", "group", "runs", "lrs", "metric", "varied", "best_run", "recommended_lr",
-                "recommended_range", "stability_edge_lr", "confidence", "rationale"):
+    for key in (
+        "id",
+        "group",
+        "runs",
+        "lrs",
+        "metric",
+        "varied",
+        "best_run",
+        "recommended_lr",
+        "recommended_range",
+        "stability_edge_lr",
+        "confidence",
+        "rationale",
+    ):
         assert key in doc
     json.dumps(doc, allow_nan=False)
 
@@ -104,17 +137,25 @@ def test_reconciled_suggestions_never_reach_the_unstable_lrs(tmp_path: Path) -> 
 
 
 def test_an_increase_past_the_edge_is_cut_to_the_recommendation() -> None:
-    runs = [as_run(trained(lr), f"r{i}", {"lr": str(lr)}) for i, lr in
-            enumerate([1e-4, 1e-3, 1e-2, 1e-1, 1.0])]
+    runs = [
+        as_run(trained(lr), f"r{i}", {"lr": str(lr)})
+        for i, lr in enumerate([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    ]
     analyses = [analyze_run(r) for r in runs]
     sweeps = sweeps_of(runs, analyses)
     edge = sweeps[0].stability_edge_lr
     assert edge is not None
     # a per-run rule that asked for ×100 from the smallest LR would cross the edge
     small = analyses[0]
-    wild = Suggestion("increase_lr", current_lr=1e-4, suggested_lr=edge * 3,
-                      factor=edge * 3 / 1e-4, rationale="stuck")
+    wild = Suggestion(
+        "increase_lr",
+        current_lr=1e-4,
+        suggested_lr=edge * 3,
+        factor=edge * 3 / 1e-4,
+        rationale="stuck",
+    )
     from dataclasses import replace
+
     fixed = reconcile([replace(small, suggestion=wild)], sweeps)[0].suggestion
     assert fixed is not None and fixed.action == "increase_lr"
     assert fixed.suggested_lr == pytest.approx(sweeps[0].recommended_lr, rel=0.05)
@@ -136,9 +177,14 @@ def test_batch_size_and_lr_group_is_split_and_scaling_reported() -> None:
     runs = []
     for bs in (16, 128):
         for lr in (3e-4, 1e-3, 3e-3, 1e-2, 3e-2):
-            runs.append(as_run(trained(lr, batch_size=bs), f"bs{bs}_lr{lr:g}",
-                               {"learning_rate": str(lr), "batch_size": str(bs),
-                                "optimizer": "adam"}, log_lr=False))
+            runs.append(
+                as_run(
+                    trained(lr, batch_size=bs),
+                    f"bs{bs}_lr{lr:g}",
+                    {"learning_rate": str(lr), "batch_size": str(bs), "optimizer": "adam"},
+                    log_lr=False,
+                )
+            )
     analyses = [analyze_run(r) for r in runs]
     sweeps = sweeps_of(runs, analyses)
     assert sorted(s.split["batch_size"] for s in sweeps) == ["128", "16"]
@@ -151,9 +197,15 @@ def test_batch_size_and_lr_group_is_split_and_scaling_reported() -> None:
 
 
 def test_seeds_do_not_split_a_sweep_and_give_the_noise() -> None:
-    runs = [as_run(trained(lr, seed=seed), f"lr{lr:g}_s{seed}", {"lr": str(lr), "seed": str(seed),
-                                                               "out_dir": f"/ck/lr{lr:g}_s{seed}"})
-            for lr in (1e-3, 3e-3, 1e-2) for seed in (0, 1)]
+    runs = [
+        as_run(
+            trained(lr, seed=seed),
+            f"lr{lr:g}_s{seed}",
+            {"lr": str(lr), "seed": str(seed), "out_dir": f"/ck/lr{lr:g}_s{seed}"},
+        )
+        for lr in (1e-3, 3e-3, 1e-2)
+        for seed in (0, 1)
+    ]
     analyses = [analyze_run(r) for r in runs]
     sweeps = sweeps_of(runs, analyses)
     assert len(sweeps) == 1
@@ -173,8 +225,9 @@ def test_lr_from_name_when_neither_param_nor_series() -> None:
 
 
 def test_too_few_runs_or_one_lr_is_no_sweep() -> None:
-    runs = [as_run(trained(1e-3, seed=s), f"s{s}", {"lr": "0.001", "seed": str(s)})
-            for s in range(3)]
+    runs = [
+        as_run(trained(1e-3, seed=s), f"s{s}", {"lr": "0.001", "seed": str(s)}) for s in range(3)
+    ]
     assert sweeps_of(runs, [analyze_run(r) for r in runs]) == []
     two = runs[:1] + [as_run(trained(1e-2), "b", {"lr": "0.01"})]
     assert sweeps_of(two, [analyze_run(r) for r in two]) == []
@@ -196,10 +249,14 @@ def test_mlflow_experiment_sweep_in_the_json(mlflow_server) -> None:
     ids = {}
     for lr in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
         res = trained(lr)
-        ids[lr] = log_run(client, exp, f"adam-{lr:g}",
-                          {"train_loss": res.train_loss, "lr": res.lr},
-                          steps=[int(s) for s in res.train_step],
-                          params={"learning_rate": str(lr), "optimizer": "adam", "seed": "0"})
+        ids[lr] = log_run(
+            client,
+            exp,
+            f"adam-{lr:g}",
+            {"train_loss": res.train_loss, "lr": res.lr},
+            steps=[int(s) for s in res.train_step],
+            params={"learning_rate": str(lr), "optimizer": "adam", "seed": "0"},
+        )
         for s, v in zip(res.val_step, res.val_loss):
             client.log_metric(ids[lr], "val_loss", float(v), step=int(s))
     import contextlib
@@ -207,8 +264,9 @@ def test_mlflow_experiment_sweep_in_the_json(mlflow_server) -> None:
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(["analyze", mlflow_server.url, "--experiment", "lr-sweep-issue11",
-                     "--format", "json"])
+        code = main(
+            ["analyze", mlflow_server.url, "--experiment", "lr-sweep-issue11", "--format", "json"]
+        )
     assert code == 0
     doc = json.loads(out.getvalue())
     assert len(doc["sweeps"]) == 1
@@ -221,24 +279,38 @@ def test_mlflow_experiment_sweep_in_the_json(mlflow_server) -> None:
     # --group-by a parameter: the group is that parameter's value
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert main(["analyze", mlflow_server.url, "--experiment", "lr-sweep-issue11",
-                     "--format", "json", "--group-by", "optimizer"]) == 0
+        assert (
+            main(
+                [
+                    "analyze",
+                    mlflow_server.url,
+                    "--experiment",
+                    "lr-sweep-issue11",
+                    "--format",
+                    "json",
+                    "--group-by",
+                    "optimizer",
+                ]
+            )
+            == 0
+        )
     by = json.loads(out.getvalue())["sweeps"]
     assert [x["group"] for x in by] == ["optimizer=adam"] and by[0]["runs"] == s["runs"]
 
 
-def test_review_through_the_fleet_has_the_same_sweeps(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_review_through_the_fleet_has_the_same_sweeps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for lr in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
         write_csv(trained(lr), tmp_path / f"run_lr{lr:g}.csv")
     docs = []
     for extra in ([], ["--executor", "processes:2"]):
-        assert main(["review", str(tmp_path), "--since", "3650d", "--format", "json",
-                     *extra]) == 0
+        assert main(["review", str(tmp_path), "--since", "3650d", "--format", "json", *extra]) == 0
         docs.append(json.loads(capsys.readouterr().out))
     assert docs[0]["sweeps"] == docs[1]["sweeps"] and len(docs[0]["sweeps"]) == 1
-    sugs = [[r["suggestion"] for r in sorted(d["runs"], key=lambda r: r["run"]["id"])]
-            for d in docs]
+    sugs = [
+        [r["suggestion"] for r in sorted(d["runs"], key=lambda r: r["run"]["id"])] for d in docs
+    ]
     assert sugs[0] == sugs[1]
     assert main(["review", str(tmp_path), "--since", "3650d", "--format", "markdown"]) == 0
     assert "## Sweeps" in capsys.readouterr().out
@@ -248,7 +320,7 @@ def test_review_through_the_fleet_has_the_same_sweeps(tmp_path: Path,
     assert len(json.loads(out.out)["sweeps"]) == 1  # still grouped by the folder
     assert main(["review", str(tmp_path), "--since", "3650d", "--format", "html"]) == 0
     page = capsys.readouterr().out
-    sweeps_part = page[page.index("<h2>Sweeps</h2>"):]
+    sweeps_part = page[page.index("<h2>Sweeps</h2>") :]
     finite = [p for p in docs[0]["sweeps"][0]["points"] if p["value"] is not None]
     assert sweeps_part.count("<circle") == len(finite)  # one dot per run with a loss
     assert 'stroke="#27ae60"' in sweeps_part  # the recommended LR's line
@@ -266,8 +338,10 @@ def test_benchmark_scoring_and_designs() -> None:
     loss = 2.0 - np.exp(-((np.log10(lrs) + 2) ** 2))  # minimum at 1e-2
     # min/10 of a lagging EMA: at or after the true minimum's tenth, never before it
     assert 1e-3 <= fastai_min10(lrs, loss) <= 1e-1
-    runs = {j: {0: (f"r{j}", None)} | ({1: (f"r{j}s1", None)} if j in (0, 2) else {})
-            for j in range(-8, 7)}
+    runs = {
+        j: {0: (f"r{j}", None)} | ({1: (f"r{j}s1", None)} if j in (0, 2) else {})
+        for j in range(-8, 7)
+    }
     st = SetupRuns("f/s", "tune", 1e-3, (1e-3, 3e-3), runs)  # type: ignore[arg-type]
     for d in designs(st, 20, np.random.default_rng(0)):
         js = sorted({j for j, _ in d})
@@ -306,7 +380,7 @@ def test_benchmark_interpolated_good_range_reads_between_the_grid_points() -> No
     lo, hi = interpolated_range([[1e-3, 1.05], [1e-2, 1.0], [1e-1, None]])
     assert lo == pytest.approx(1e-3) and hi == pytest.approx(1e-2)
     assert interpolated_range([[1e-3, None], [1e-2, None]]) is None
-    st = SetupRuns("f/s", "tune", 1e-2, (1e-2, 1e-2), {}, None, (10 ** -2.5, 10 ** -1.75))
+    st = SetupRuns("f/s", "tune", 1e-2, (1e-2, 1e-2), {}, None, (10**-2.5, 10**-1.75))
     got = scores(3e-2, st)  # a ×3 step from a one-point lattice range: out there, in here
     assert got == {"seed0": (False, False), "seeds": (False, False), "interp": (False, True)}
     assert scores(1.5e-2, st)["interp"] == (True, True) and scores(1.5e-2, st)["seed0"][0] is False
@@ -315,8 +389,11 @@ def test_benchmark_interpolated_good_range_reads_between_the_grid_points() -> No
 def test_a_run_that_blew_up_before_its_first_evaluation_joins_the_sweep() -> None:
     runs = []
     for lr in (0.003, 0.03, 0.3, 30.0):  # SGD on diabetes (MSE): 30 overflows by step ~60
-        res = train(TrainParams(dataset="diabetes", model="mlp", optimizer="sgd", lr=lr,
-                                steps=300, eval_every=100))
+        res = train(
+            TrainParams(
+                dataset="diabetes", model="mlp", optimizer="sgd", lr=lr, steps=300, eval_every=100
+            )
+        )
         runs.append(as_run(res, f"sgd-{lr:g}", {"lr": str(lr)}))
     assert len(runs[-1].series("val_loss")) == 0  # no evaluation before the blow-up
     analyses = [analyze_run(r) for r in runs]
@@ -329,9 +406,18 @@ def test_a_run_that_blew_up_before_its_first_evaluation_joins_the_sweep() -> Non
 
 
 def _pt(lr: float, value: float, status: str = "healthy") -> SweepPoint:
-    return SweepPoint(id=f"r{lr:g}", name=f"r{lr:g}", group="g", lr=lr, lr_from="param",
-                      metric="val_loss", value=value, status=status,
-                      metrics_key=("loss", "val_loss"), params={"lr": str(lr)})
+    return SweepPoint(
+        id=f"r{lr:g}",
+        name=f"r{lr:g}",
+        group="g",
+        lr=lr,
+        lr_from="param",
+        metric="val_loss",
+        value=value,
+        status=status,
+        metrics_key=("loss", "val_loss"),
+        params={"lr": str(lr)},
+    )
 
 
 def test_a_gap_below_the_edge_is_named_and_a_better_unstable_run_pulls_up() -> None:
@@ -346,8 +432,9 @@ def test_a_gap_below_the_edge_is_named_and_a_better_unstable_run_pulls_up() -> N
     assert "Nothing between 0.0001 and 0.01 was tried" in worse.rationale
 
 
-def test_benchmark_runs_on_the_cached_corpus2(capsys: pytest.CaptureFixture[str],
-                                             tmp_path: Path) -> None:
+def test_benchmark_runs_on_the_cached_corpus2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     from benchmarks.corpus2.families import SETUPS
     from benchmarks.corpus2.store import DATA_DIR, exists
     from benchmarks.sweeps import main as bench
@@ -377,16 +464,18 @@ def test_an_untried_gap_the_losses_bend_toward_gets_a_x3_step() -> None:
     step into the gap, said to be untried; a curve centred on the best, or no gap beside
     it, keeps the tried LR."""
     diverged = _pt(1.0, math.inf, "divergence")
-    bends = find_sweeps([_pt(1e-5, 2.0), _pt(1e-4, 1.0), _pt(1e-3, 0.6), _pt(1e-1, 1.5),
-                         diverged])[0]
-    assert bends.recommended_lr == pytest.approx(10 ** -2.5, rel=0.05)
+    bends = find_sweeps([_pt(1e-5, 2.0), _pt(1e-4, 1.0), _pt(1e-3, 0.6), _pt(1e-1, 1.5), diverged])[
+        0
+    ]
+    assert bends.recommended_lr == pytest.approx(10**-2.5, rel=0.05)
     assert bends.stability_edge_lr == pytest.approx(1.0)
     assert "0.0032 itself was not tried" in bends.rationale
     lo, hi = bends.recommended_range
-    assert lo == pytest.approx(1e-3) and hi == pytest.approx(10 ** -2.5, rel=0.05)  # not 0.1
+    assert lo == pytest.approx(1e-3) and hi == pytest.approx(10**-2.5, rel=0.05)  # not 0.1
     centred = find_sweeps([_pt(1e-5, 1.0), _pt(1e-3, 0.6), _pt(1e-1, 1.0), diverged])[0]
     assert centred.recommended_lr == pytest.approx(1e-3)
     assert "not tried" not in centred.rationale
-    dense = find_sweeps([_pt(1e-4, 1.0), _pt(3e-4, 0.7), _pt(1e-3, 0.6), _pt(3e-3, 0.7),
-                         diverged])[0]
+    dense = find_sweeps([_pt(1e-4, 1.0), _pt(3e-4, 0.7), _pt(1e-3, 0.6), _pt(3e-3, 0.7), diverged])[
+        0
+    ]
     assert dense.recommended_lr == pytest.approx(1e-3)
