@@ -20,7 +20,7 @@ Runs are named after the uploaded file, or for files in a zip after their folder
 zip's name for its top level), never after the private folder. A run's id comes from the
 upload's content (:func:`content_key`, kept in the private folder's name so a re-read
 gives the same ids) and its place in the upload, so the same content uploaded twice is
-one run (:func:`dashboard.views.handle_uploads` shows the first one again).
+one run (:func:`dashboard.upload_views.handle_uploads` shows the first one again).
 """
 
 from __future__ import annotations

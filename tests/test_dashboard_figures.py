@@ -534,7 +534,7 @@ def test_run_page_survives_an_analyzer_error(
 
 
 def test_upload_callback_as_function(app_with_logs) -> None:
-    from dashboard import views as upload
+    from dashboard import upload_views
     from dashboard.store import current_store
 
     good = "".join(json.dumps({"step": s, "loss": 1 / (s + 1)}) + "\n" for s in range(20)).encode()
@@ -543,7 +543,7 @@ def test_upload_callback_as_function(app_with_logs) -> None:
         "data:;base64," + base64.b64encode(b"\x00garbage").decode(),
     ]
     with app_with_logs.server.app_context():
-        items = upload.handle_uploads(urls, ["good.jsonl", "junk.csv"])
+        items = upload_views.handle_uploads(urls, ["good.jsonl", "junk.csv"])
         text = str(items)
         assert "junk.csv" in text and "good" in text
         runs, _ = current_store().runs("24h")

@@ -318,7 +318,7 @@ def _csv_url(rows: int, seed: int) -> str:
 
 
 def test_uploads_are_bounded_in_memory_on_disk_and_by_age(tmp_path: Path) -> None:
-    from dashboard import views
+    from dashboard import upload_views
     from dashboard.app import create_app
     from dashboard.store import STORE_KEY
 
@@ -328,7 +328,7 @@ def test_uploads_are_bounded_in_memory_on_disk_and_by_age(tmp_path: Path) -> Non
     ids: list[str] = []
     with app.server.test_request_context():
         for i in range(12):  # 12 uploads of ~0.9 MiB each (a ~7 MiB frame each)
-            items = views.handle_uploads([_csv_url(30_000, i)], [f"run{i}.csv"])
+            items = upload_views.handle_uploads([_csv_url(30_000, i)], [f"run{i}.csv"])
             assert "upload-ok" in json.dumps(items, default=str), items
             rid = store.uploads.in_memory()[0].meta.id
             ids.append(rid)

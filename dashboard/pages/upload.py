@@ -15,8 +15,8 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard.controls import str_list
 from dashboard.store import current_store
+from dashboard.upload_views import handle_uploads
 from dashboard.uploads import size_text
-from dashboard.views import handle_uploads
 
 dash.register_page(__name__, path="/upload", name="Upload", title="LR Tempo · Upload", order=3)
 
