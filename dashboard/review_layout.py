@@ -42,6 +42,18 @@ def _refresh_options(current: int) -> list[dict[str, Any]]:
     return [{"label": label, "value": sec} for sec, label in sorted(opts.items())]
 
 
+def _picker(id: str, placeholder: str, value: str | None) -> dcc.Dropdown:
+    """A clearable dropdown showing ``value``, its only option until the data's arrive
+    (a value must be among the options from the start, or the dropdown drops it)."""
+    return dcc.Dropdown(
+        id=id,
+        placeholder=placeholder,
+        value=value or None,
+        clearable=True,
+        options=[value] if value else [],
+    )
+
+
 def review_page(
     window: str | None = None,
     experiment: str | None = None,
@@ -118,27 +130,8 @@ def review_page(
             ),
             dbc.Row(
                 [
-                    # A value must be among the options from the start, or the dropdown drops it.
-                    dbc.Col(
-                        dcc.Dropdown(
-                            id="review-experiment",
-                            placeholder="All experiments",
-                            value=experiment or None,
-                            clearable=True,
-                            options=[experiment] if experiment else [],
-                        ),
-                        md=2,
-                    ),
-                    dbc.Col(
-                        dcc.Dropdown(
-                            id="review-user",
-                            placeholder="Any user",
-                            value=user or None,
-                            clearable=True,
-                            options=[user] if user else [],
-                        ),
-                        md=2,
-                    ),
+                    dbc.Col(_picker("review-experiment", "All experiments", experiment), md=2),
+                    dbc.Col(_picker("review-user", "Any user", user), md=2),
                     dbc.Col(
                         dbc.Input(
                             id="review-tag",

@@ -31,6 +31,23 @@ from analyzer import __version__
 from analyzer.cli import EXIT_OK, EXIT_USAGE, FORMATS, cmd_analyze
 from analyzer.errors import LRTempoError
 
+#: The dashboard's upload limits: option ``--upload-…`` by its ``dest`` → default, metavar
+#: and what it bounds (its help, the default appended).
+UPLOAD_LIMITS: dict[str, tuple[int, str, str]] = {
+    "upload_memory_mb": (
+        512,
+        "MIB",
+        "uploaded runs kept in memory (oldest leave it first; re-read from disk when opened)",
+    ),
+    "upload_disk_mb": (2048, "MIB", "uploads kept on disk (oldest deleted first)"),
+    "upload_max_age_hours": (24, "H", "uploads older than this are deleted"),
+    "upload_budget_mb": (
+        1024,
+        "MIB",
+        "decompressed bytes all uploads being read at once may hold together",
+    ),
+}
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -192,39 +209,15 @@ def _parser() -> argparse.ArgumentParser:
         help="let visitors enter URIs whose host is loopback, link-local or a "
         "cloud metadata address (refused by default)",
     )
-    d.add_argument(
-        "--upload-memory-mb",
-        dest="upload_memory_mb",
-        type=float,
-        default=512,
-        metavar="MIB",
-        help="uploaded runs kept in memory (oldest leave it first; "
-        "re-read from disk when opened); default 512",
-    )
-    d.add_argument(
-        "--upload-disk-mb",
-        dest="upload_disk_mb",
-        type=float,
-        default=2048,
-        metavar="MIB",
-        help="uploads kept on disk (oldest deleted first); default 2048",
-    )
-    d.add_argument(
-        "--upload-max-age-hours",
-        dest="upload_max_age_hours",
-        type=float,
-        default=24,
-        metavar="H",
-        help="uploads older than this are deleted; default 24",
-    )
-    d.add_argument(
-        "--upload-budget-mb",
-        dest="upload_budget_mb",
-        type=float,
-        default=1024,
-        metavar="MIB",
-        help="decompressed bytes all uploads being read at once may hold together; default 1024",
-    )
+    for dest, (default, metavar, text) in UPLOAD_LIMITS.items():
+        d.add_argument(
+            "--" + dest.replace("_", "-"),
+            dest=dest,
+            type=float,
+            default=default,
+            metavar=metavar,
+            help=f"{text}; default {default}",
+        )
     serve_args(d)
 
     m = sub.add_parser(
@@ -308,16 +301,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         allowed_hosts=getattr(args, "allowed_hosts", "") or "",
         allow_uri_schemes=getattr(args, "allow_uri_schemes", "") or "",
         allow_private_uris=getattr(args, "allow_private_uris", False),
-        **{
-            k: getattr(args, k)
-            for k in (
-                "upload_memory_mb",
-                "upload_disk_mb",
-                "upload_max_age_hours",
-                "upload_budget_mb",
-            )
-            if hasattr(args, k)
-        },
+        **{k: getattr(args, k) for k in UPLOAD_LIMITS if hasattr(args, k)},
     )
     print(f"lrtempo: protection: {auth.describe()}", file=sys.stderr)
     print(f"lrtempo: answering Host: {hosts.describe()}", file=sys.stderr)
