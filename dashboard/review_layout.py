@@ -14,7 +14,7 @@ from analyzer.theme import STATUS_ORDER
 from .review_grid import grid_columns
 from .store import current_store
 from .views import MIN_REFRESH, refresh_seconds
-from .windows import WINDOWS
+from .windows import WINDOW_LABELS, WINDOWS
 
 #: Auto-refresh choices (seconds; 0 = off). A URL may ask for another period (5 s or more).
 REFRESH_CHOICES: dict[int, str] = {
@@ -26,11 +26,10 @@ REFRESH_CHOICES: dict[int, str] = {
 
 
 def _window_options(default: str) -> list[dict[str, str]]:
-    labels = {"24h": "Last 24 h", "7d": "Last 7 days", "30d": "Last 30 days", "all": "All"}
     keys = list(WINDOWS)
     if default not in keys and default != "custom":
         keys.insert(0, default)
-    return [{"label": labels.get(k, f"Last {k}"), "value": k} for k in keys] + [
+    return [{"label": WINDOW_LABELS.get(k, f"Last {k}"), "value": k} for k in keys] + [
         {"label": "Dates…", "value": "custom"}
     ]
 
