@@ -51,11 +51,11 @@ bench: setup
 	$(BIN)/python -m benchmarks --quick
 	$(BIN)/python -m benchmarks.detection --quick
 
-# ruff check (rules and baseline in pyproject.toml), ruff format --check on the files
-# already formatted (the others are listed in .ruff-format-baseline), mypy on analyzer/.
+# ruff check (rules and baseline in pyproject.toml), ruff format --check on every tracked
+# .py file, mypy on analyzer/.
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check $$(git ls-files '*.py' | grep -vxF -f .ruff-format-baseline)
+	$(BIN)/ruff format --check $$(git ls-files '*.py')
 	$(BIN)/mypy
 
 # Re-pin constraints.txt: every package that `make setup` and the dask extra install, at

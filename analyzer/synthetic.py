@@ -49,6 +49,20 @@ def lr_schedule(n: int, kind: str = "constant", peak: float = 1e-3, warmup: int 
     return lr
 
 
+def _result(
+    y: np.ndarray,
+    lr: np.ndarray | None,
+    scale: float,
+    truth: dict[str, Any],
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Synthetic:
+    """A generator's result: steps ``0 … n-1``, the loss ``y`` times ``scale``, the LR and
+    ``truth``, plus the validation curve ``val = (steps, values)`` (values times ``scale``)."""
+    if val is not None:
+        truth = {**truth, "val_steps": val[0].astype(np.int64), "val_values": val[1] * scale}
+    return Synthetic(np.arange(len(y), dtype=np.int64), y * scale, lr, truth)
+
+
 def _curve(progress: np.ndarray, shape: str, rng: np.random.Generator) -> np.ndarray:
     """A decreasing curve of ``progress`` in [0, 1]: 1 → floor."""
     floor = rng.uniform(0.05, 0.5)
@@ -83,13 +97,12 @@ def healthy(
     prog = np.cumsum(lr) / max(lr.sum(), 1e-300)
     base = _curve(prog, shape, rng)
     y = base * (1 + noise * ar1(n, ar, rng))
-    truth: dict[str, Any] = {"kind": "healthy"}
+    val = None
     if eval_every > 0:
         vs = np.arange(eval_every - 1, n, eval_every)
         gap = rng.uniform(1.05, 1.3)
-        vv = base[vs] * gap * (1 + 0.5 * noise * rng.standard_normal(len(vs)))
-        truth.update(val_steps=vs.astype(np.int64), val_values=vv * scale)
-    return Synthetic(np.arange(n, dtype=np.int64), y * scale, lr, truth)
+        val = vs, base[vs] * gap * (1 + 0.5 * noise * rng.standard_normal(len(vs)))
+    return _result(y, lr, scale, {"kind": "healthy"}, val)
 
 
 def oscillation(
@@ -121,12 +134,8 @@ def oscillation(
         * grow[k]
         * (np.where(t[k] % 2 == 0, 1.0, -1.0) + 0.5 * rng.standard_normal(k.sum()))
     )
-    return Synthetic(
-        t.astype(np.int64),
-        y * scale,
-        lr,
-        {"kind": "oscillation", "onset_step": onset, "lr_at_onset": float(lr[onset])},
-    )
+    truth = {"kind": "oscillation", "onset_step": onset, "lr_at_onset": float(lr[onset])}
+    return _result(y, lr, scale, truth)
 
 
 def val_oscillation(
@@ -157,17 +166,7 @@ def val_oscillation(
         * 1.1
         * np.exp(np.where(vs >= onset, jumps, 0.0) + 0.005 * rng.standard_normal(len(vs)))
     )
-    return Synthetic(
-        t.astype(np.int64),
-        y * scale,
-        lr,
-        {
-            "kind": "oscillation",
-            "onset_step": onset,
-            "val_steps": vs.astype(np.int64),
-            "val_values": v * scale,
-        },
-    )
+    return _result(y, lr, scale, {"kind": "oscillation", "onset_step": onset}, (vs, v))
 
 
 def val_oscillation_settles(
@@ -198,19 +197,8 @@ def val_oscillation_settles(
         best = int(vs[np.argmin(np.abs(vs - overfit_frac * n))])
         vb = float(v[vs == best][0])
         v = np.where(vs > best, vb * (1 + 0.3 * (vs - best) / max(n - best, 1)), v)
-    return Synthetic(
-        t.astype(np.int64),
-        y * scale,
-        lr,
-        {
-            "kind": "oscillation",
-            "onset_step": 0,
-            "drop_step": drop,
-            "best_step": best,
-            "val_steps": vs.astype(np.int64),
-            "val_values": v * scale,
-        },
-    )
+    truth = {"kind": "oscillation", "onset_step": 0, "drop_step": drop, "best_step": best}
+    return _result(y, lr, scale, truth, (vs, v))
 
 
 def val_bouncing_in_place(
@@ -225,21 +213,10 @@ def val_bouncing_in_place(
     ±``amp`` (log space, per evaluation) around its opening level, and the minibatch
     train loss is just very noisy."""
     rng = np.random.default_rng(seed)
-    t = np.arange(n, dtype=np.float64)
     y = 1.7 * np.exp(0.25 * rng.standard_normal(n))
     vs = np.arange(eval_every - 1, n, eval_every)
     v = 1.75 * np.exp(rng.uniform(-amp, amp, len(vs)))
-    return Synthetic(
-        t.astype(np.int64),
-        y * scale,
-        np.full(n, lr),
-        {
-            "kind": "oscillation",
-            "onset_step": 0,
-            "val_steps": vs.astype(np.int64),
-            "val_values": v * scale,
-        },
-    )
+    return _result(y, np.full(n, lr), scale, {"kind": "oscillation", "onset_step": 0}, (vs, v))
 
 
 def stagnation(
@@ -274,11 +251,8 @@ def stagnation(
             f"variant {variant!r}: expected stuck, noise_floor, lr_collapse or schedule_end"
         )
     y = base * (1 + noise * eps)
-    return Synthetic(
-        t.astype(np.int64),
-        y * scale,
-        lr,
-        {"kind": "stagnation", "diagnosis": variant, "plateau_step": plateau},
+    return _result(
+        y, lr, scale, {"kind": "stagnation", "diagnosis": variant, "plateau_step": plateau}
     )
 
 
@@ -305,17 +279,7 @@ def overfitting(
     v[vs < b] = np.maximum(v[vs < b], vb * 1.001)
     v = v * (1 + 0.3 * noise * rng.standard_normal(len(vs)))
     v[vs == b] = vb * (1 - 0.3 * noise)
-    return Synthetic(
-        t.astype(np.int64),
-        y * scale,
-        lr,
-        {
-            "kind": "overfitting",
-            "best_step": b,
-            "val_steps": vs.astype(np.int64),
-            "val_values": v * scale,
-        },
-    )
+    return _result(y, lr, scale, {"kind": "overfitting", "best_step": b}, (vs, v))
 
 
 def divergence(n: int = 500, seed: int = 0, variant: str = "nan", scale: float = 1.0) -> Synthetic:
@@ -339,11 +303,8 @@ def divergence(n: int = 500, seed: int = 0, variant: str = "nan", scale: float =
         y[onset:] = 0.0
     else:
         raise ValueError(f"variant {variant!r}: expected nan, explosion, drift, collapse or zero")
-    if variant not in ("collapse", "zero"):
-        y = y * scale
-    return Synthetic(
-        t.astype(np.int64), y, lr, {"kind": "divergence", "variant": variant, "onset_step": onset}
-    )
+    truth = {"kind": "divergence", "variant": variant, "onset_step": onset}
+    return _result(y, lr, 1.0 if variant in ("collapse", "zero") else scale, truth)
 
 
 def gan(n: int = 320, seed: int = 0) -> Synthetic:
@@ -351,7 +312,7 @@ def gan(n: int = 320, seed: int = 0) -> Synthetic:
     rng = np.random.default_rng(seed)
     t = np.arange(n, dtype=np.float64)
     y = -0.2 + 0.12 * np.sin(t / n * 2 * np.pi) + 0.05 * rng.standard_normal(n)
-    return Synthetic(t.astype(np.int64), y, None, {"kind": "healthy"})
+    return _result(y, None, 1.0, {"kind": "healthy"})
 
 
 def to_run(s: Synthetic, name: str = "synthetic", params: dict[str, str] | None = None) -> Run:

@@ -46,10 +46,20 @@ from .sweeps import Sweep, reconcile
 
 PREFIX = "lrtempo."
 #: The verdict tags, in the order they are written.
-VERDICT_KEYS: tuple[str, ...] = tuple(PREFIX + k for k in (
-    "status", "action", "current_lr", "suggested_lr", "factor", "early_stop_step",
-    "worst_finding", "suggestion", "final",
-))
+VERDICT_KEYS: tuple[str, ...] = tuple(
+    PREFIX + k
+    for k in (
+        "status",
+        "action",
+        "current_lr",
+        "suggested_lr",
+        "factor",
+        "early_stop_step",
+        "worst_finding",
+        "suggestion",
+        "final",
+    )
+)
 ANALYZED_AT = PREFIX + "analyzed_at"
 #: ``false`` on a run tagged while it was still running (absent once it ended).
 FINAL = PREFIX + "final"
@@ -107,8 +117,10 @@ def verdict_tags(analysis: RunAnalysis) -> dict[str, str | None]:
     main = worst(analysis.findings)
     worst_text = None
     if main is not None:
-        worst_text = (f"{main.kind} in {main.metric}, steps {main.start_step}-{main.end_step} "
-                      f"({main.severity}, confidence {main.confidence:.2f})")
+        worst_text = (
+            f"{main.kind} in {main.metric}, steps {main.start_step}-{main.end_step} "
+            f"({main.severity}, confidence {main.confidence:.2f})"
+        )
     change = lr_change(sug)
     values: dict[str, str | None] = {
         PREFIX + "status": analysis.status,
@@ -116,8 +128,9 @@ def verdict_tags(analysis: RunAnalysis) -> dict[str, str | None]:
         PREFIX + "current_lr": format_float(change.current_lr),
         PREFIX + "suggested_lr": format_float(change.suggested_lr),
         PREFIX + "factor": format_float(change.factor),
-        PREFIX + "early_stop_step": (str(change.early_stop_step)
-                                     if change.early_stop_step is not None else None),
+        PREFIX + "early_stop_step": (
+            str(change.early_stop_step) if change.early_stop_step is not None else None
+        ),
         PREFIX + "worst_finding": worst_text,
         PREFIX + "suggestion": change.text if sug is not None else None,
         FINAL: "false" if is_running(analysis) else None,
@@ -125,8 +138,9 @@ def verdict_tags(analysis: RunAnalysis) -> dict[str, str | None]:
     return {k: (v[:MAX_VALUE] if v is not None else None) for k, v in values.items()}
 
 
-def plan_changes(current: Mapping[str, str], wanted: Mapping[str, str | None]
-                 ) -> tuple[dict[str, str], list[str]]:
+def plan_changes(
+    current: Mapping[str, str], wanted: Mapping[str, str | None]
+) -> tuple[dict[str, str], list[str]]:
     """``(tags to set, tag keys to delete)`` turning ``current`` into ``wanted``."""
     to_set = {k: v for k, v in wanted.items() if v is not None and current.get(k) != v}
     to_delete = [k for k, v in wanted.items() if v is None and k in current]
@@ -221,12 +235,20 @@ def write_back(
             from mlflow.entities import RunTag
 
             to_set[ANALYZED_AT] = analyzed_at
-            client.log_batch(m.id, metrics=[], params=[],
-                             tags=[RunTag(k, v) for k, v in to_set.items()])
+            client.log_batch(
+                m.id, metrics=[], params=[], tags=[RunTag(k, v) for k, v in to_set.items()]
+            )
             for key in to_delete:
                 client.delete_tag(m.id, key)
-            out.append(TagWrite(m.id, m.name, "written", shown,
-                                tuple(k for k in to_set if k != ANALYZED_AT) + tuple(to_delete)))
+            out.append(
+                TagWrite(
+                    m.id,
+                    m.name,
+                    "written",
+                    shown,
+                    tuple(k for k in to_set if k != ANALYZED_AT) + tuple(to_delete),
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - one run's failure must not stop the others
             out.append(TagWrite(m.id, m.name, "failed", shown, message=_one_line(exc)))
     return out
@@ -241,8 +263,13 @@ def summary(results: Iterable[TagWrite]) -> str:
             key += " (still running)" if r.message == RUNNING_SKIPPED else " (not MLflow)"
         counts[key] = counts.get(key, 0) + 1
     parts = []
-    for outcome in ("written", "unchanged", "skipped (not MLflow)", "skipped (still running)",
-                    "failed"):
+    for outcome in (
+        "written",
+        "unchanged",
+        "skipped (not MLflow)",
+        "skipped (still running)",
+        "failed",
+    ):
         n = counts.get(outcome, 0)
         if n:
             parts.append(f"{n} {outcome}")
@@ -250,7 +277,16 @@ def summary(results: Iterable[TagWrite]) -> str:
 
 
 __all__ = [
-    "ANALYZED_AT", "FINAL", "PREFIX", "VERDICT_KEYS", "TagWrite", "is_running", "plan_changes",
+    "ANALYZED_AT",
+    "FINAL",
+    "PREFIX",
+    "VERDICT_KEYS",
+    "TagWrite",
+    "is_running",
+    "plan_changes",
     "summary",
-    "tracking_uri_of", "verdict_tags", "without_credentials", "write_back",
+    "tracking_uri_of",
+    "verdict_tags",
+    "without_credentials",
+    "write_back",
 ]

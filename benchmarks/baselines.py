@@ -50,8 +50,16 @@ class Detection:
     action_step: int | None = None  # when it would act (reduce LR / stop)
 
 
-def _series(run: Run) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None,
-                               np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+def _series(
+    run: Run,
+) -> tuple[
+    np.ndarray | None,
+    np.ndarray | None,
+    np.ndarray | None,
+    np.ndarray | None,
+    np.ndarray | None,
+    np.ndarray | None,
+]:
     roles = resolve_roles(run)
     out: list[np.ndarray | None] = []
     for name in (roles.train_loss, roles.val_loss, roles.lr):
@@ -67,12 +75,15 @@ def _epochs(steps: np.ndarray, values: np.ndarray, n: int = 50) -> tuple[np.ndar
     if len(values) <= n:
         return steps, values
     idx = np.array_split(np.arange(len(values)), n)
-    return (np.array([steps[i[-1]] for i in idx]),
-            np.array([float(np.mean(values[i])) for i in idx]))
+    return (
+        np.array([steps[i[-1]] for i in idx]),
+        np.array([float(np.mean(values[i])) for i in idx]),
+    )
 
 
-def reduce_lr_on_plateau(run: Run, patience: int = 10, min_delta: float = 1e-4,
-                         cooldown: int = 0) -> Detection:
+def reduce_lr_on_plateau(
+    run: Run, patience: int = 10, min_delta: float = 1e-4, cooldown: int = 0
+) -> Detection:
     """Keras ReduceLROnPlateau (see the module docstring)."""
     ts, tv, vs, vv, _, _ = _series(run)
     if vv is not None and len(vv):
@@ -111,8 +122,12 @@ def early_stopping(run: Run, patience: int = 5, min_delta: float = 0.0) -> Detec
     return Detection(frozenset())
 
 
-_TS_MAP = {"divergence": "divergence", "spikes": "oscillation", "plateau": "stagnation",
-           "overfitting": "overfitting"}
+_TS_MAP = {
+    "divergence": "divergence",
+    "spikes": "oscillation",
+    "plateau": "stagnation",
+    "overfitting": "overfitting",
+}
 
 
 def to_trainspotter(run: Run):  # -> trainspotter.Run
@@ -124,8 +139,10 @@ def to_trainspotter(run: Run):  # -> trainspotter.Run
     for name, st, va in (("train/loss", ts, tv), ("eval/loss", vs, vv), ("lr", ls, lv)):
         if st is None:
             continue
-        series = trainspotter.MetricSeries(name=name, points=[
-            trainspotter.Point(step=int(s), value=float(v)) for s, v in zip(st, va)])
+        series = trainspotter.MetricSeries(
+            name=name,
+            points=[trainspotter.Point(step=int(s), value=float(v)) for s, v in zip(st, va)],
+        )
         tr.metrics[name] = series
     tr.finalize()
     return tr

@@ -24,8 +24,15 @@ from .detection import apply_suggestion, suggestion_for
 
 SPLIT_ROWS: dict[str, str] = {"tune": "corpus2 tune", "heldout": "corpus2 held-out"}
 REACH_TOL = 0.10
-GROUPS: tuple[str, ...] = ("all", "LR too large", "LR too small", "oscillation",
-                           "stagnation", "overfitting", "divergence")
+GROUPS: tuple[str, ...] = (
+    "all",
+    "LR too large",
+    "LR too small",
+    "oscillation",
+    "stagnation",
+    "overfitting",
+    "divergence",
+)
 
 
 def split_of(lr: LabeledRun) -> str:
@@ -44,8 +51,13 @@ def _group_hits(labels: list[str], direction: str) -> list[str]:
 def _one(args: tuple[LabeledRun, str, float]) -> dict[str, Any]:
     lr, mode, good_final = args
     row: dict[str, Any] = {
-        "id": lr.id, "split": split_of(lr), "labels": sorted(lr.labels),
-        "direction": lr.direction, "action": None, "retrained": False, "error": None,
+        "id": lr.id,
+        "split": split_of(lr),
+        "labels": sorted(lr.labels),
+        "direction": lr.direction,
+        "action": None,
+        "retrained": False,
+        "error": None,
         "good_final_val": good_final,
     }
     s, row["error"] = suggestion_for(lr, mode)
@@ -61,18 +73,25 @@ def _one(args: tuple[LabeledRun, str, float]) -> dict[str, Any]:
     verdict = verify_curves(res, float(lr.stats.get("floor", math.nan)))
     before, after = final_val(lr.result), final_val(res)  # type: ignore[arg-type]
     row.update(
-        retrained=True, old_lr=lr.params.lr, new_lr=q.lr,  # type: ignore[union-attr]
-        new_schedule=q.schedule, stop_step=q.stop_step,
-        verified_after=sorted(verdict.kinds), ambiguous_after=sorted(verdict.ambiguous),
+        retrained=True,
+        old_lr=lr.params.lr,
+        new_lr=q.lr,  # type: ignore[union-attr]
+        new_schedule=q.schedule,
+        stop_step=q.stop_step,
+        verified_after=sorted(verdict.kinds),
+        ambiguous_after=sorted(verdict.ambiguous),
         fixed_verified=not (lr.labels & verdict.kinds),
-        val_before=before, val_after=after, val_improved=bool(after < before),
+        val_before=before,
+        val_after=after,
+        val_improved=bool(after < before),
         reached_good=bool(after <= (1 + REACH_TOL) * good_final),
     )
     return row
 
 
-def closed_loop(corpus: list[LabeledRun], good_final: dict[str, float], workers: int = 1
-                ) -> dict[str, Any]:
+def closed_loop(
+    corpus: list[LabeledRun], good_final: dict[str, float], workers: int = 1
+) -> dict[str, Any]:
     """LR Tempo's and the textbook retrains of corpus 2's pathological runs."""
     todo = [lr for lr in corpus if lr.labels and lr.params is not None]
     out: dict[str, Any] = {}
@@ -93,11 +112,15 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]
     for split in SPLIT_ROWS:
         per: dict[str, dict[str, int]] = {}
         for g in GROUPS:
-            sel = [r for r in rows if r["split"] == split
-                   and g in _group_hits(r["labels"], r["direction"])]
+            sel = [
+                r
+                for r in rows
+                if r["split"] == split and g in _group_hits(r["labels"], r["direction"])
+            ]
             re = [r for r in sel if r["retrained"]]
             per[g] = {
-                "runs": len(sel), "retrained": len(re),
+                "runs": len(sel),
+                "retrained": len(re),
                 "gone": sum(r["fixed_verified"] for r in re),
                 "improved": sum(r["val_improved"] for r in re),
                 "both": sum(r["fixed_verified"] and r["val_improved"] for r in re),
@@ -109,11 +132,17 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]
 
 
 def format_closed_loop(cl: dict[str, Any]) -> str:
-    lines = [("Closed loop on corpus 2 (pathological runs retrained once, same setup/seed/steps; "
-              "textbook = x0.1 too large, x10 too small, stop at val min; reached good = final "
-              "val <= 1.1 x the setup's good-LR run):"),
-             (f"  {'by':<9} {'split':<17} {'group':<13} {'runs':>5} {'retrained':>9} "
-              f"{'gone':>5} {'improved':>8} {'both':>5} {'reached':>7} {'share':>6}")]
+    lines = [
+        (
+            "Closed loop on corpus 2 (pathological runs retrained once, same setup/seed/steps; "
+            "textbook = x0.1 too large, x10 too small, stop at val min; reached good = final "
+            "val <= 1.1 x the setup's good-LR run):"
+        ),
+        (
+            f"  {'by':<9} {'split':<17} {'group':<13} {'runs':>5} {'retrained':>9} "
+            f"{'gone':>5} {'improved':>8} {'both':>5} {'reached':>7} {'share':>6}"
+        ),
+    ]
     for split, row_name in SPLIT_ROWS.items():
         for who, block in cl.items():
             for g, c in block["summary"][split].items():
@@ -123,20 +152,26 @@ def format_closed_loop(cl: dict[str, Any]) -> str:
                 lines.append(
                     f"  {who:<9} {row_name:<17} {g:<13} {c['runs']:>5} {c['retrained']:>9} "
                     f"{c['gone']:>5} {c['improved']:>8} {c['both']:>5} {c['reached_good']:>7} "
-                    f"{c['reached_good'] / max(c['runs'], 1):>6.0%}{err}")
+                    f"{c['reached_good'] / max(c['runs'], 1):>6.0%}{err}"
+                )
     for who, block in cl.items():
         actions: dict[str, int] = {}
         for r in block["rows"]:
             actions[str(r["action"])] = actions.get(str(r["action"]), 0) + 1
-        lines.append(f"  {who:<9} actions: "
-                     + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())))
+        lines.append(
+            f"  {who:<9} actions: " + ", ".join(f"{a} {n}" for a, n in sorted(actions.items()))
+        )
     return "\n".join(lines)
 
 
 def good_finals(corpus: list[LabeledRun], manifest: dict[str, Any]) -> dict[str, float]:
     """Run id -> final val of its setup's good-LR run."""
-    return {lr.id: float(manifest["setups"][f"{lr.params.family}/{lr.params.setup}"]  # type: ignore[union-attr]
-                         ["good_final_val"]) for lr in corpus}
+    return {
+        lr.id: float(
+            manifest["setups"][f"{lr.params.family}/{lr.params.setup}"]["good_final_val"]  # type: ignore[union-attr]
+        )
+        for lr in corpus
+    }
 
 
 def retrain_run(lr: LabeledRun, **changes: Any):
@@ -144,5 +179,14 @@ def retrain_run(lr: LabeledRun, **changes: Any):
     return train(lr.params.with_(**changes))  # type: ignore[union-attr]
 
 
-__all__ = ["GROUPS", "SPLIT_ROWS", "closed_loop", "format_closed_loop", "good_finals",
-           "result_to_run", "retrain_run", "split_of", "summarize"]
+__all__ = [
+    "GROUPS",
+    "SPLIT_ROWS",
+    "closed_loop",
+    "format_closed_loop",
+    "good_finals",
+    "result_to_run",
+    "retrain_run",
+    "split_of",
+    "summarize",
+]

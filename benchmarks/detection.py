@@ -83,9 +83,14 @@ from .corpus import (
 )
 
 ACTION_DIRECTION: dict[str, str] = {
-    "decrease_lr": "decrease", "decay_lr": "decrease", "add_warmup": "decrease",
-    "increase_lr": "increase", "restore_lr": "increase",
-    "keep_lr": "none", "early_stop": "none", "check_data": "none",
+    "decrease_lr": "decrease",
+    "decay_lr": "decrease",
+    "add_warmup": "decrease",
+    "increase_lr": "increase",
+    "restore_lr": "increase",
+    "keep_lr": "none",
+    "early_stop": "none",
+    "check_data": "none",
 }
 
 LRTEMPO = "LR Tempo"
@@ -181,10 +186,15 @@ def score(corpus: list[LabeledRun], preds: list[dict[str, Any]], method: str) ->
     lr_dirs = [(a, b) for a, b in dirs if a != "none"]
     dir_lr = sum(a == b for a, b in lr_dirs) / len(lr_dirs) if lr_dirs else math.nan
     return Scores(
-        n=len(corpus), per_kind=per,
+        n=len(corpus),
+        per_kind=per,
         macro_f1=float(np.mean([per[k]["f1"] for k in KINDS])),
-        false_alarm=fa, n_healthy=len(healthy), dir_all=dir_all, dir_lr=dir_lr,
-        n_dir_lr=len(lr_dirs), errors=sum(1 for pr in preds if pr[method][2]),
+        false_alarm=fa,
+        n_healthy=len(healthy),
+        dir_all=dir_all,
+        dir_lr=dir_lr,
+        n_dir_lr=len(lr_dirs),
+        errors=sum(1 for pr in preds if pr[method][2]),
     )
 
 
@@ -225,8 +235,11 @@ def apply_suggestion(lr: LabeledRun, suggestion: Any):
 
 def _final_val(res) -> float:
     v = res.val_loss
-    if len(v) == 0 or not np.isfinite(v[-1]) or len(res.train_loss) and not np.isfinite(
-        res.train_loss[-1]
+    if (
+        len(v) == 0
+        or not np.isfinite(v[-1])
+        or len(res.train_loss)
+        and not np.isfinite(res.train_loss[-1])
     ):
         return math.inf
     return float(v[-1])
@@ -271,8 +284,13 @@ def suggestion_for(lr: LabeledRun, mode: str) -> tuple[Any, str | None]:
 
 
 def _closed_loop_one(lr: LabeledRun, mode: str = "lrtempo") -> dict[str, Any]:
-    row: dict[str, Any] = {"id": lr.id, "labels": sorted(lr.labels), "action": None,
-                           "retrained": False, "error": None}
+    row: dict[str, Any] = {
+        "id": lr.id,
+        "labels": sorted(lr.labels),
+        "action": None,
+        "retrained": False,
+        "error": None,
+    }
     s, row["error"] = suggestion_for(lr, mode)
     if row["error"]:
         return row
@@ -289,15 +307,21 @@ def _closed_loop_one(lr: LabeledRun, mode: str = "lrtempo") -> dict[str, Any]:
     before = _final_val(lr.result)
     after = _final_val(res)
     row.update(
-        retrained=True, new_lr=q.lr, new_schedule=q.schedule, stop_step=q.stop_step,
-        verified_after=sorted(verdict.kinds), ambiguous_after=sorted(verdict.ambiguous),
+        retrained=True,
+        new_lr=q.lr,
+        new_schedule=q.schedule,
+        stop_step=q.stop_step,
+        verified_after=sorted(verdict.kinds),
+        ambiguous_after=sorted(verdict.ambiguous),
         fixed_verified=not (lr.labels & verdict.kinds),
         clean_verified=not verdict.kinds and not verdict.ambiguous,
         lrtempo_status_after=a2.status if a2 is not None else "error",
-        fixed_lrtempo=(a2 is not None
-                       and not ({f.kind for f in a2.findings if f.severity != "info"}
-                                & lr.labels)),
-        val_before=before, val_after=after,
+        fixed_lrtempo=(
+            a2 is not None
+            and not ({f.kind for f in a2.findings if f.severity != "info"} & lr.labels)
+        ),
+        val_before=before,
+        val_after=after,
         val_improved=bool(after < before),
     )
     return row
@@ -324,8 +348,9 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def closed_loop(corpus: list[LabeledRun], workers: int = 1, reference: bool = True
-                ) -> dict[str, Any]:
+def closed_loop(
+    corpus: list[LabeledRun], workers: int = 1, reference: bool = True
+) -> dict[str, Any]:
     """Retrain real pathological runs with LR Tempo's suggestion (and with the
     label-informed reference fix); summaries + per-run rows."""
     todo = [lr for lr in corpus if lr.part == "real" and lr.labels and lr.params is not None]
@@ -351,11 +376,14 @@ def _f(x: float, w: int = 4) -> str:
     return "  —" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
 
 
-def format_table(results: dict[str, dict[str, Scores]], counts: dict[str, dict[str, int]],
-                 width: int = 11) -> str:
-    head = (f"{'corpus':<{width}} {'method':<18} {'n':>4}  "
-            + "  ".join(f"{k[:5] + ' P/R/F1':<14}" for k in KINDS)
-            + f"  {'macroF1':>7} {'FA':>5} {'dir(all)':>8} {'dir(LR)':>7}")
+def format_table(
+    results: dict[str, dict[str, Scores]], counts: dict[str, dict[str, int]], width: int = 11
+) -> str:
+    head = (
+        f"{'corpus':<{width}} {'method':<18} {'n':>4}  "
+        + "  ".join(f"{k[:5] + ' P/R/F1':<14}" for k in KINDS)
+        + f"  {'macroF1':>7} {'FA':>5} {'dir(all)':>8} {'dir(LR)':>7}"
+    )
     lines = [head, "-" * len(head)]
     for part, by_method in results.items():
         for method, s in by_method.items():
@@ -365,42 +393,55 @@ def format_table(results: dict[str, dict[str, Scores]], counts: dict[str, dict[s
                 cells.append(f"{_f(pk['precision'])}/{_f(pk['recall'])}/{_f(pk['f1'])}".ljust(14))
             err = f"  ({s.errors} errors)" if s.errors else ""
             lines.append(
-                f"{part:<{width}} {method:<18} {s.n:>4}  " + "  ".join(cells)
+                f"{part:<{width}} {method:<18} {s.n:>4}  "
+                + "  ".join(cells)
                 + f"  {_f(s.macro_f1):>7} {_f(s.false_alarm):>5} {_f(s.dir_all):>8} {_f(s.dir_lr):>7}"
                 + err
             )
         c = counts[part]
         lines.append(
             f"{'':<{width}} labels: healthy {c['healthy']}, "
-            + ", ".join(f"{k} {c[k]}" for k in KINDS) + f" (mixed/partial {c['mixed']})"
+            + ", ".join(f"{k} {c[k]}" for k in KINDS)
+            + f" (mixed/partial {c['mixed']})"
         )
     return "\n".join(lines)
 
 
 def format_closed_loop(cl: dict[str, Any]) -> str:
-    lines = [("Closed loop (real runs with a pathology, retrained with the suggestion; "
-              "'reference' = the label's textbook fix: LR/10, LR x10 or constant LR, "
-              "stop at val min):"),
-             (f"  {'by':<10} {'label':<12} {'runs':>5} {'retrained':>9} "
-              f"{'gone(verify)':>12} {'gone(LR Tempo)':>14} {'val improved':>12} {'both':>5} {'share':>6}")]
+    lines = [
+        (
+            "Closed loop (real runs with a pathology, retrained with the suggestion; "
+            "'reference' = the label's textbook fix: LR/10, LR x10 or constant LR, "
+            "stop at val min):"
+        ),
+        (
+            f"  {'by':<10} {'label':<12} {'runs':>5} {'retrained':>9} "
+            f"{'gone(verify)':>12} {'gone(LR Tempo)':>14} {'val improved':>12} {'both':>5} {'share':>6}"
+        ),
+    ]
     for who, block in cl.items():
         for k, s in block["summary"].items():
             err = f"  ({s['errors']} analyzer errors)" if s["errors"] else ""
-            lines.append(f"  {who:<10} {k:<12} {s['runs']:>5} {s['retrained']:>9} "
-                         f"{s['fixed_verified']:>12} {s['fixed_lrtempo']:>14} "
-                         f"{s['val_improved']:>12} {s['fixed_and_improved']:>5} "
-                         f"{s['fixed_and_improved'] / max(s['runs'], 1):>6.0%}{err}")
+            lines.append(
+                f"  {who:<10} {k:<12} {s['runs']:>5} {s['retrained']:>9} "
+                f"{s['fixed_verified']:>12} {s['fixed_lrtempo']:>14} "
+                f"{s['val_improved']:>12} {s['fixed_and_improved']:>5} "
+                f"{s['fixed_and_improved'] / max(s['runs'], 1):>6.0%}{err}"
+            )
         actions: dict[str, int] = {}
         for r in block["rows"]:
             actions[str(r["action"])] = actions.get(str(r["action"]), 0) + 1
-        lines.append(f"  {who:<10} actions: "
-                     + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())))
+        lines.append(
+            f"  {who:<10} actions: " + ", ".join(f"{a} {n}" for a, n in sorted(actions.items()))
+        )
     return "\n".join(lines)
 
 
 def machine() -> str:
-    return (f"{platform.platform()}, {platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+    return (
+        f"{platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
 
 
 ALL_PARTS: tuple[str, ...] = (*PARTS, _c2.PART)
@@ -418,13 +459,16 @@ def _every_kth(runs: list[LabeledRun], limit: int | None) -> list[LabeledRun]:
     return [runs[int(i * stride)] for i in range(limit)]
 
 
-def load_corpus2_parts(limit: int | None = None, workers: int = 1
-                       ) -> tuple[list[LabeledRun], dict[str, Any]]:
+def load_corpus2_parts(
+    limit: int | None = None, workers: int = 1
+) -> tuple[list[LabeledRun], dict[str, Any]]:
     """Corpus 2's kept runs (at most ``limit`` per split) and its manifest."""
     runs = _c2.load_corpus2(workers=workers, limit=limit)
     if not runs:
-        raise SystemExit("corpus 2 is not cached and torch is not installed: "
-                         "pip install -e '.[corpus]' and run python -m benchmarks.corpus2")
+        raise SystemExit(
+            "corpus 2 is not cached and torch is not installed: "
+            "pip install -e '.[corpus]' and run python -m benchmarks.corpus2"
+        )
     from .corpus2_loop import split_of
 
     out: list[LabeledRun] = []
@@ -433,9 +477,14 @@ def load_corpus2_parts(limit: int | None = None, workers: int = 1
     return out, _c2.load_manifest()
 
 
-def run_benchmark(quick: bool = False, limit: int | None = None, workers: int | None = None,
-                  closed: bool = True, save_dir: str | None = None,
-                  parts: tuple[str, ...] | None = None) -> dict[str, Any]:
+def run_benchmark(
+    quick: bool = False,
+    limit: int | None = None,
+    workers: int | None = None,
+    closed: bool = True,
+    save_dir: str | None = None,
+    parts: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """Build the corpus, run every method, score, closed loop. Returns a JSON-able dict."""
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
@@ -443,8 +492,11 @@ def run_benchmark(quick: bool = False, limit: int | None = None, workers: int | 
     c1_parts = tuple(p for p in parts if p in PARTS)
     t0 = time.time()
     build_report: dict[str, Any] = {}
-    corpus = (build_corpus(quick=quick, limit=limit, workers=workers, report=build_report,
-                           parts=c1_parts) if c1_parts else [])
+    corpus = (
+        build_corpus(quick=quick, limit=limit, workers=workers, report=build_report, parts=c1_parts)
+        if c1_parts
+        else []
+    )
     if save_dir:
         save_corpus(corpus, save_dir)
     c2: list[LabeledRun] = []
@@ -484,66 +536,95 @@ def run_benchmark(quick: bool = False, limit: int | None = None, workers: int | 
     cl = closed_loop(corpus, workers=workers) if closed and corpus else None
     t_total = time.time() - t0
     every = corpus + c2
-    errors = {m: [(every[i].id, p[m][2]) for i, p in enumerate(preds) if p[m][2]][:5]
-              for m in METHODS}
+    errors = {
+        m: [(every[i].id, p[m][2]) for i, p in enumerate(preds) if p[m][2]][:5] for m in METHODS
+    }
     runs = [{**c.to_json(), "predictions": p} for c, p in zip(every, preds)]
-    for r, c in zip(runs[len(corpus):], c2):
+    for r, c in zip(runs[len(corpus) :], c2):
         r["split"] = c.run.meta.tags.get("split")
         r["family"] = c.run.meta.tags.get("family")
     return {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "quick": quick, "limit": limit, "parts": list(parts),
-        "timing_s": {"build": round(t_build, 1), "detect": round(t_detect, 1),
-                     "total": round(t_total, 1)},
+        "quick": quick,
+        "limit": limit,
+        "parts": list(parts),
+        "timing_s": {
+            "build": round(t_build, 1),
+            "detect": round(t_detect, 1),
+            "total": round(t_total, 1),
+        },
         "counts": counts,
         "real_build": build_report,
         "results": results,
         "closed_loop": cl,
-        "corpus2": {"results": results2, "counts": counts2, "closed_loop": cl2,
-                    "closed_loop_asked": closed,
-                    "split": c2_manifest.get("split"),
-                    "build": c2_manifest.get("report", {})} if c2 else None,
+        "corpus2": {
+            "results": results2,
+            "counts": counts2,
+            "closed_loop": cl2,
+            "closed_loop_asked": closed,
+            "split": c2_manifest.get("split"),
+            "build": c2_manifest.get("report", {}),
+        }
+        if c2
+        else None,
         "errors": errors,
         "runs": runs,
     }
 
 
 def render(out: dict[str, Any]) -> str:
-    lines = [f"LR Tempo detection benchmark — {out['date']} — {out['machine']}",
-             f"mode: {'quick' if out['quick'] else 'full'}"
-             + (f", limit {out['limit']}" if out["limit"] else "")
-             + f"; build {out['timing_s']['build']}s, detect {out['timing_s']['detect']}s, "
-               f"total {out['timing_s']['total']}s",
-             ""]
+    lines = [
+        f"LR Tempo detection benchmark — {out['date']} — {out['machine']}",
+        f"mode: {'quick' if out['quick'] else 'full'}"
+        + (f", limit {out['limit']}" if out["limit"] else "")
+        + f"; build {out['timing_s']['build']}s, detect {out['timing_s']['detect']}s, "
+        f"total {out['timing_s']['total']}s",
+        "",
+    ]
     if out["results"]:
-        lines += [format_table(out["results"], out["counts"]),
-                  _build_line(out.get("real_build") or {})]
+        lines += [
+            format_table(out["results"], out["counts"]),
+            _build_line(out.get("real_build") or {}),
+        ]
     c2 = out.get("corpus2")
     if c2:
-        lines += ["",
-                  ("Corpus 2 (real PyTorch runs; tuning families / held-out families, never "
-                   "tuned on):"),
-                  format_table(c2["results"], c2["counts"], width=16), _c2_build_line(c2)]
-    lines.append("P/R/F1 per kind; '—' = undefined (no predictions / no support). FA = healthy "
-                 "runs with any detection. dir(LR) = direction accuracy on runs whose label "
-                 "calls for an LR change.")
+        lines += [
+            "",
+            ("Corpus 2 (real PyTorch runs; tuning families / held-out families, never tuned on):"),
+            format_table(c2["results"], c2["counts"], width=16),
+            _c2_build_line(c2),
+        ]
+    lines.append(
+        "P/R/F1 per kind; '—' = undefined (no predictions / no support). FA = healthy "
+        "runs with any detection. dir(LR) = direction accuracy on runs whose label "
+        "calls for an LR change."
+    )
     lines += ["", format_confusion(out["runs"], LRTEMPO)]
     if c2 and c2.get("closed_loop"):
         from .corpus2_loop import format_closed_loop as _fcl2
 
         lines += ["", _fcl2(c2["closed_loop"])]
     elif c2:
-        why = ("retraining needs PyTorch (pip install -e '.[corpus]')"
-               if c2.get("closed_loop_asked", True) else "--no-closed-loop")
+        why = (
+            "retraining needs PyTorch (pip install -e '.[corpus]')"
+            if c2.get("closed_loop_asked", True)
+            else "--no-closed-loop"
+        )
         lines += ["", f"Closed loop on corpus 2 skipped: {why}."]
     if out["closed_loop"] is not None:
         lines += ["", format_closed_loop(out["closed_loop"])]
-        cl_errs = [(r["id"], r["error"]) for block in out["closed_loop"].values()
-                   for r in block["rows"] if r.get("error")]
+        cl_errs = [
+            (r["id"], r["error"])
+            for block in out["closed_loop"].values()
+            for r in block["rows"]
+            if r.get("error")
+        ]
         if cl_errs:
-            lines.append(f"  analyzer errors in the closed loop ({len(cl_errs)}, first 3): "
-                         + json.dumps(cl_errs[:3]))
+            lines.append(
+                f"  analyzer errors in the closed loop ({len(cl_errs)}, first 3): "
+                + json.dumps(cl_errs[:3])
+            )
     errs = {m: e for m, e in out["errors"].items() if e}
     if errs:
         lines += ["", "Method errors (first 5 each): " + json.dumps(errs)]
@@ -562,8 +643,9 @@ def format_confusion(runs: list[dict[str, Any]], method: str) -> str:
         cell[got] = cell.get(got, 0) + 1
     for part, by_label in parts.items():
         for lab in sorted(by_label, key=lambda x: (x != "healthy", x)):
-            got = ", ".join(f"{k} {n}" for k, n in sorted(by_label[lab].items(),
-                                                           key=lambda kv: -kv[1]))
+            got = ", ".join(
+                f"{k} {n}" for k, n in sorted(by_label[lab].items(), key=lambda kv: -kv[1])
+            )
             lines.append(f"  {part:<11} {lab:<24} -> {got}")
     return "\n".join(lines)
 
@@ -571,21 +653,26 @@ def format_confusion(runs: list[dict[str, Any]], method: str) -> str:
 def _build_line(b: dict[str, Any]) -> str:
     if not b:
         return ""
-    reasons = "; ".join(f"{k} x{n}" for k, n in sorted(b.get("reasons", {}).items(),
-                                                        key=lambda kv: -kv[1]))
-    return (f"real part: trained {b.get('trained', 0)}, kept as built "
-            f"{b.get('kept_as_built', 0)}, relabeled {b.get('relabeled', 0)}, dropped "
-            f"{b.get('dropped', 0)} by curve verification ({reasons})")
+    reasons = "; ".join(
+        f"{k} x{n}" for k, n in sorted(b.get("reasons", {}).items(), key=lambda kv: -kv[1])
+    )
+    return (
+        f"real part: trained {b.get('trained', 0)}, kept as built "
+        f"{b.get('kept_as_built', 0)}, relabeled {b.get('relabeled', 0)}, dropped "
+        f"{b.get('dropped', 0)} by curve verification ({reasons})"
+    )
 
 
 def _c2_build_line(c2: dict[str, Any]) -> str:
     b = c2.get("build") or {}
     split = c2.get("split") or {}
     reasons = "; ".join(f"{k} x{n}" for k, n in (b.get("drop_reasons") or {}).items())
-    return (f"corpus 2: tune families {', '.join(split.get('tune', []))}; held-out families "
-            f"{', '.join(split.get('heldout', []))}; trained {b.get('trained', 0)}, kept "
-            f"{b.get('kept', 0)} (relabeled {b.get('relabeled', 0)}), dropped "
-            f"{b.get('dropped', 0)} by curve verification ({reasons})")
+    return (
+        f"corpus 2: tune families {', '.join(split.get('tune', []))}; held-out families "
+        f"{', '.join(split.get('heldout', []))}; trained {b.get('trained', 0)}, kept "
+        f"{b.get('kept', 0)} (relabeled {b.get('relabeled', 0)}), dropped "
+        f"{b.get('dropped', 0)} by curve verification ({reasons})"
+    )
 
 
 def _jsonable(o: Any) -> Any:
@@ -605,17 +692,25 @@ def _jsonable(o: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.detection", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.detection", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--quick", action="store_true", help="smaller corpus (~2 min on 2 cores)")
-    ap.add_argument("--limit", type=int, default=None,
-                    help="at most N runs per corpus part (tiny smoke runs)")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="at most N runs per corpus part (tiny smoke runs)"
+    )
     ap.add_argument("--json", metavar="FILE", help="write all results (per run too) as JSON")
     ap.add_argument("--save-corpus", metavar="DIR", help="write the corpus as CSV + labels.json")
     ap.add_argument("--workers", type=int, default=None, help="processes (default: CPUs, max 4)")
     ap.add_argument("--no-closed-loop", action="store_true", help="skip the retraining loop")
-    ap.add_argument("--parts", default=None,
-                    help=(f"comma-separated corpus parts, some of {','.join(ALL_PARTS)} "
-                          "(default: all; corpus2 when its cache exists)"))
+    ap.add_argument(
+        "--parts",
+        default=None,
+        help=(
+            f"comma-separated corpus parts, some of {','.join(ALL_PARTS)} "
+            "(default: all; corpus2 when its cache exists)"
+        ),
+    )
     args = ap.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         ap.error(f"--limit must be >= 1, got {args.limit}")
@@ -625,8 +720,14 @@ def main(argv: list[str] | None = None) -> int:
         bad = [p for p in parts if p not in ALL_PARTS]
         if bad or not parts:
             ap.error(f"--parts: unknown part(s) {bad}; use some of {','.join(ALL_PARTS)}")
-    out = run_benchmark(quick=args.quick, limit=args.limit, workers=args.workers,
-                        closed=not args.no_closed_loop, save_dir=args.save_corpus, parts=parts)
+    out = run_benchmark(
+        quick=args.quick,
+        limit=args.limit,
+        workers=args.workers,
+        closed=not args.no_closed_loop,
+        save_dir=args.save_corpus,
+        parts=parts,
+    )
     print(render(out))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

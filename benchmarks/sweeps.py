@@ -86,8 +86,9 @@ class SetupRuns:
     interp_range: tuple[float, float] | None = None  # seed 0, interpolated in log LR
 
 
-def seed_mean_range(entries: Sequence[dict[str, Any]], tol: float = 0.10
-                    ) -> tuple[float, float] | None:
+def seed_mean_range(
+    entries: Sequence[dict[str, Any]], tol: float = 0.10
+) -> tuple[float, float] | None:
     """The good range from the mean final val over every seed trained at each LR (a
     non-finite end counts as infinite): LRs within ``tol`` of the best mean."""
     by: dict[float, list[float]] = defaultdict(list)
@@ -102,8 +103,9 @@ def seed_mean_range(entries: Sequence[dict[str, Any]], tol: float = 0.10
     return min(ok), max(ok)
 
 
-def interpolated_range(sweep: Sequence[Sequence[Any]], tol: float = 0.10
-                       ) -> tuple[float, float] | None:
+def interpolated_range(
+    sweep: Sequence[Sequence[Any]], tol: float = 0.10
+) -> tuple[float, float] | None:
     """The good range on the continuous LR axis: the final val of the dense sweep
     (``[[lr, final_val or None], ...]``) interpolated linearly in log10 LR between tried
     LRs, the interval around the best where it stays within ``tol`` of the best. The
@@ -129,15 +131,16 @@ def interpolated_range(sweep: Sequence[Sequence[Any]], tol: float = 0.10
             return float(x[i])
         return float(x[i] + (thr - y[i]) / (y[j] - y[i]) * (x[j] - x[i]))
 
-    return (10 ** (cross(lo, lo - 1) if lo > 0 else float(x[lo])),
-            10 ** (cross(hi, hi + 1) if hi < len(y) - 1 else float(x[hi])))
+    return (
+        10 ** (cross(lo, lo - 1) if lo > 0 else float(x[lo])),
+        10 ** (cross(hi, hi + 1) if hi < len(y) - 1 else float(x[hi])),
+    )
 
 
 def load_setups(data_dir: Path) -> list[SetupRuns]:
     """Corpus 2's setups with their runs (full data, not the small-subset ones)."""
     results, manifest = load(data_dir)
-    by: dict[str, dict[int, dict[int, tuple[str, Result]]]] = defaultdict(
-        lambda: defaultdict(dict))
+    by: dict[str, dict[int, dict[int, tuple[str, Result]]]] = defaultdict(lambda: defaultdict(dict))
     entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for res, m in zip(results, manifest["runs"]):
         if m["n_train"] is None:
@@ -146,10 +149,17 @@ def load_setups(data_dir: Path) -> list[SetupRuns]:
     out = []
     for key, info in manifest["setups"].items():
         if key in by:
-            out.append(SetupRuns(key, _split(manifest, info["family"]), float(info["good_lr"]),
-                                 (float(info["good_range"][0]), float(info["good_range"][1])),
-                                 dict(by[key]), seed_mean_range(entries[key]),
-                                 interpolated_range(info.get("sweep", ()))))
+            out.append(
+                SetupRuns(
+                    key,
+                    _split(manifest, info["family"]),
+                    float(info["good_lr"]),
+                    (float(info["good_range"][0]), float(info["good_range"][1])),
+                    dict(by[key]),
+                    seed_mean_range(entries[key]),
+                    interpolated_range(info.get("sweep", ())),
+                )
+            )
     return out
 
 
@@ -204,8 +214,7 @@ def scores(v: float | None, st: SetupRuns) -> dict[str, tuple[bool, bool]]:
     return {k: score(v, r) if r else (False, False) for k, r in ranges.items()}
 
 
-def run_sweeps(setups: Sequence[SetupRuns], n_designs: int, seed: int
-               ) -> list[dict[str, Any]]:
+def run_sweeps(setups: Sequence[SetupRuns], n_designs: int, seed: int) -> list[dict[str, Any]]:
     """One row per (setup, design): the sweep's recommendation and its scores."""
     rng = np.random.default_rng(seed)
     an = Analyzer()
@@ -216,24 +225,33 @@ def run_sweeps(setups: Sequence[SetupRuns], n_designs: int, seed: int
             pts = [_same_group(p, st.key) for p in pts]
             found: list[Sweep] = find_sweeps(pts)
             sw = found[0] if len(found) == 1 else None
-            best = min((p for p in pts if math.isfinite(p.value)), key=lambda p: p.value,
-                       default=None)
+            best = min(
+                (p for p in pts if math.isfinite(p.value)), key=lambda p: p.value, default=None
+            )
             rec = sw.recommended_lr if sw else None
             fitted = (sw.fitted_min_lr or rec) if sw else None
-            rows.append({
-                "setup": st.key, "split": st.split, "good_lr": st.good_lr,
-                "good_range": list(st.good_range), "js": sorted({j for j, _ in d}),
-                "runs": len(d), "sweeps_found": len(found), "recommended_lr": rec,
-                "at_edge": sw.at_edge if sw else None,
-                "confidence": sw.confidence if sw else None,
-                "edge_lr": sw.stability_edge_lr if sw else None,
-                "best_tried_lr": best.lr if best else None,
-                "fitted_min_lr": fitted,
-                "seed_range": list(st.seed_range) if st.seed_range else None,
-                "interp_range": list(st.interp_range) if st.interp_range else None,
-                "ok": scores(rec, st), "best_ok": scores(best.lr if best else None, st),
-                "fit_ok": scores(fitted, st),
-            })
+            rows.append(
+                {
+                    "setup": st.key,
+                    "split": st.split,
+                    "good_lr": st.good_lr,
+                    "good_range": list(st.good_range),
+                    "js": sorted({j for j, _ in d}),
+                    "runs": len(d),
+                    "sweeps_found": len(found),
+                    "recommended_lr": rec,
+                    "at_edge": sw.at_edge if sw else None,
+                    "confidence": sw.confidence if sw else None,
+                    "edge_lr": sw.stability_edge_lr if sw else None,
+                    "best_tried_lr": best.lr if best else None,
+                    "fitted_min_lr": fitted,
+                    "seed_range": list(st.seed_range) if st.seed_range else None,
+                    "interp_range": list(st.interp_range) if st.interp_range else None,
+                    "ok": scores(rec, st),
+                    "best_ok": scores(best.lr if best else None, st),
+                    "fit_ok": scores(fitted, st),
+                }
+            )
     return rows
 
 
@@ -246,8 +264,9 @@ def _same_group(p: SweepPoint, key: str) -> SweepPoint:
 # --------------------------------------------------------------------------- range tests
 
 
-def ramp_run(setup_key: str, start: float, end: float, steps: int, seed: int = 0
-             ) -> tuple[list[float], list[float]]:
+def ramp_run(
+    setup_key: str, start: float, end: float, steps: int, seed: int = 0
+) -> tuple[list[float], list[float]]:
     """torch-lr-finder's loop on a corpus-2 setup: LR × const per step, raw batch loss,
     stopped when the EMA(0.05)-smoothed loss exceeds 5× its best or is not finite."""
     import torch
@@ -272,7 +291,8 @@ def ramp_run(setup_key: str, start: float, end: float, steps: int, seed: int = 0
         xtr_t, ytr_t = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
         d_in = data.x_train.shape[-1]
         d_out = {"classification": data.n_classes, "sequence": data.n_classes}.get(
-            data.kind, d_in if data.kind == "reconstruction" else 1)
+            data.kind, d_in if data.kind == "reconstruction" else 1
+        )
     model = build(fam.arch, d_in, d_out, seq_len=SEQ_LEN, hidden=fam.hidden)
     opt = _optimizer(optimizer, model.parameters(), start)
     loss_fn = _loss_fn(fam.loss)
@@ -287,7 +307,7 @@ def ramp_run(setup_key: str, start: float, end: float, steps: int, seed: int = 0
         else:
             b = torch.from_numpy(rng.choice(n, size=min(fam.batch_size, n), replace=False))
             xb, yb = xtr_t[b], ytr_t[b]
-        lr = start * gamma ** i
+        lr = start * gamma**i
         for g in opt.param_groups:
             g["lr"] = lr
         loss = loss_fn(model(xb), yb)
@@ -311,8 +331,9 @@ def ramp_key(setup_key: str, seed: int) -> str:
     return setup_key if seed == 0 else f"{setup_key}@seed{seed}"
 
 
-def range_tests(setups: Sequence[SetupRuns], cache: Path, seeds: Sequence[int] = RAMP_SEEDS,
-                train: bool = True) -> dict[str, tuple[list, list]]:
+def range_tests(
+    setups: Sequence[SetupRuns], cache: Path, seeds: Sequence[int] = RAMP_SEEDS, train: bool = True
+) -> dict[str, tuple[list, list]]:
     """Ramps per setup and seed, trained once and cached as JSON (``{key: [lrs, losses]}``,
     key :func:`ramp_key`); with ``train=False`` only the cached ones."""
     have: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
@@ -374,8 +395,11 @@ SUGGESTED = "LR Tempo suggested (90% of the fall, centred smoothing)"
 MEDIAN = "LR Tempo suggested, median of the setup's 3 ramps (one per setup)"
 
 
-def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, list]],
-                      seeds: Sequence[int] = RAMP_SEEDS) -> list[dict[str, Any]]:
+def score_range_tests(
+    setups: Sequence[SetupRuns],
+    ramps: dict[str, tuple[list, list]],
+    seeds: Sequence[int] = RAMP_SEEDS,
+) -> list[dict[str, Any]]:
     """Per setup and ramp seed: each rule's LR and whether it lies in the good range /
     within ×2."""
     rows = []
@@ -389,25 +413,35 @@ def score_range_tests(setups: Sequence[SetupRuns], ramps: dict[str, tuple[list, 
         t = read_range_test((steps, lrs), (steps, losses))
         rules = {
             SUGGESTED: t.suggested_lr if t else None,
-            "LR Tempo min_loss/3 (the rule before, same smoothing)":
-                t.min_loss_lr / 3 if t else None,
-            "LR Tempo min_loss/10 (same smoothing)":
-                t.min_loss_lr / 10 if t else None,
+            "LR Tempo min_loss/3 (the rule before, same smoothing)": t.min_loss_lr / 3
+            if t
+            else None,
+            "LR Tempo min_loss/10 (same smoothing)": t.min_loss_lr / 10 if t else None,
             "LR Tempo steepest": t.steepest_lr if t else None,
-            "torch-lr-finder steepest (EMA 0.05)":
-                torch_lr_finder_steepest(lrs[:stop], losses[:stop]),
+            "torch-lr-finder steepest (EMA 0.05)": torch_lr_finder_steepest(
+                lrs[:stop], losses[:stop]
+            ),
             "fastai lr_min (min/10, EMA 0.98)": fastai_min10(lrs[:stop], losses[:stop]),
             "fastai valley (EMA 0.98)": fastai_valley(lrs[:stop], losses[:stop]),
         }
-        rows.append({"setup": st.key, "seed": sd, "split": st.split,
-                     "good_range": list(st.good_range),
-                     "points": len(lrs), "confidence": t.confidence if t else None,
-                     "lrs": rules, "ok": {k: scores(v, st) for k, v in rules.items()}})
+        rows.append(
+            {
+                "setup": st.key,
+                "seed": sd,
+                "split": st.split,
+                "good_range": list(st.good_range),
+                "points": len(lrs),
+                "confidence": t.confidence if t else None,
+                "lrs": rules,
+                "ok": {k: scores(v, st) for k, v in rules.items()},
+            }
+        )
     return rows + combined_rows(setups, rows)
 
 
-def combined_rows(setups: Sequence[SetupRuns], rows: Sequence[dict[str, Any]]
-                  ) -> list[dict[str, Any]]:
+def combined_rows(
+    setups: Sequence[SetupRuns], rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Per setup with ≥ 2 ramps: LR Tempo's suggestion as the median over its ramps
     (a team that ran the range test several times), scored like one ramp (``seed``
     ``"median"``)."""
@@ -420,12 +454,19 @@ def combined_rows(setups: Sequence[SetupRuns], rows: Sequence[dict[str, Any]]
     for st in setups:
         if len(by.get(st.key, ())) >= 2:
             v = float(np.median(by[st.key]))
-            out.append({"setup": st.key, "seed": "median", "split": st.split,
-                        "good_range": list(st.good_range), "points": None,
-                        "confidence": None, "lrs": {MEDIAN: v},
-                        "ok": {MEDIAN: scores(v, st)}})
+            out.append(
+                {
+                    "setup": st.key,
+                    "seed": "median",
+                    "split": st.split,
+                    "good_range": list(st.good_range),
+                    "points": None,
+                    "confidence": None,
+                    "lrs": {MEDIAN: v},
+                    "ok": {MEDIAN: scores(v, st)},
+                }
+            )
     return out
-
 
     return rows
 
@@ -437,17 +478,23 @@ def _share(flags: Sequence[bool]) -> str:
     return f"{100 * sum(flags) / len(flags):.0f}% ({sum(flags)}/{len(flags)})" if flags else "—"
 
 
-def table(sweep_rows: Sequence[dict[str, Any]], rt_rows: Sequence[dict[str, Any]],
-          splits: Sequence[str] = ("all", "tune", "heldout")) -> str:
+def table(
+    sweep_rows: Sequence[dict[str, Any]],
+    rt_rows: Sequence[dict[str, Any]],
+    splits: Sequence[str] = ("all", "tune", "heldout"),
+) -> str:
     """The printed table (Markdown): per method and split, the share inside each truth's
     good range and within ×2 of it (:data:`TRUTHS`)."""
     head = "| method | split | n |" + "".join(
-        f" in good range ({label}) | within ×2 |" for _, label in TRUTHS)
+        f" in good range ({label}) | within ×2 |" for _, label in TRUTHS
+    )
     out = [head, "|---|---|---|" + "---|---|" * len(TRUTHS)]
 
     def line(name: str, split: str, flags: Sequence[dict[str, tuple[bool, bool]]]) -> str:
-        cells = "".join(f" {_share([f[k][0] for f in flags])} | {_share([f[k][1] for f in flags])} |"
-                        for k, _ in TRUTHS)
+        cells = "".join(
+            f" {_share([f[k][0] for f in flags])} | {_share([f[k][1] for f in flags])} |"
+            for k, _ in TRUTHS
+        )
         return f"| {name} | {split} | {len(flags)} |{cells}"
 
     def lines(name: str, rows: Sequence[dict[str, Any]], get: Any) -> None:
@@ -456,39 +503,62 @@ def table(sweep_rows: Sequence[dict[str, Any]], rt_rows: Sequence[dict[str, Any]
             if part:
                 out.append(line(name, split, [get(r) for r in part]))
 
-    for name, key in (("sweep: LR Tempo recommended", "ok"),
-                      ("sweep: the fitted curve's minimum", "fit_ok"),
-                      ("sweep: lowest loss tried (one run)", "best_ok")):
+    for name, key in (
+        ("sweep: LR Tempo recommended", "ok"),
+        ("sweep: the fitted curve's minimum", "fit_ok"),
+        ("sweep: lowest loss tried (one run)", "best_ok"),
+    ):
         lines(name, sweep_rows, lambda r, key=key: r[key])
     ramps = [r for r in rt_rows if r["seed"] != "median"]
-    for rule in (ramps[0]["lrs"] if ramps else ()):
+    for rule in ramps[0]["lrs"] if ramps else ():
         lines(f"range test: {rule}", ramps, lambda r, rule=rule: r["ok"][rule])
     if ramps:
-        for name, keep in (("confidence ≥ 0.6", lambda c: c is not None and c >= 0.6),
-                           ("confidence < 0.6", lambda c: c is None or c < 0.6)):
-            lines(f"range test: LR Tempo suggested, ramps with {name}",
-                  [r for r in ramps if keep(r["confidence"])], lambda r: r["ok"][SUGGESTED])
-    lines(f"range test: {MEDIAN}", [r for r in rt_rows if r["seed"] == "median"],
-          lambda r: r["ok"][MEDIAN])
+        for name, keep in (
+            ("confidence ≥ 0.6", lambda c: c is not None and c >= 0.6),
+            ("confidence < 0.6", lambda c: c is None or c < 0.6),
+        ):
+            lines(
+                f"range test: LR Tempo suggested, ramps with {name}",
+                [r for r in ramps if keep(r["confidence"])],
+                lambda r: r["ok"][SUGGESTED],
+            )
+    lines(
+        f"range test: {MEDIAN}",
+        [r for r in rt_rows if r["seed"] == "median"],
+        lambda r: r["ok"][MEDIAN],
+    )
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.sweeps", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.sweeps", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--data", type=Path, default=DATA_DIR, help="corpus 2 cache directory")
     p.add_argument("--designs", type=int, default=4, help="team sweeps per setup (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sub-sampling")
     p.add_argument("--no-range-tests", dest="range_tests", action="store_false")
     p.add_argument("--range-cache", type=Path, default=DEFAULT_RANGE_CACHE)
-    p.add_argument("--ramp-seeds", type=int, default=len(RAMP_SEEDS),
-                   help=f"range-test ramps per setup, seeds 0..N-1 (default {len(RAMP_SEEDS)})")
-    p.add_argument("--split", choices=("all", "tune", "heldout"), default=None,
-                   help="print only this split's rows (default: all, tune and held-out)")
+    p.add_argument(
+        "--ramp-seeds",
+        type=int,
+        default=len(RAMP_SEEDS),
+        help=f"range-test ramps per setup, seeds 0..N-1 (default {len(RAMP_SEEDS)})",
+    )
+    p.add_argument(
+        "--split",
+        choices=("all", "tune", "heldout"),
+        default=None,
+        help="print only this split's rows (default: all, tune and held-out)",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="write every row as JSON")
     args = p.parse_args(argv)
     if not exists(args.data):
-        print(f"benchmarks.sweeps: no corpus 2 cache in {args.data} "
-              "(generate it: python -m benchmarks.corpus2)", file=sys.stderr)
+        print(
+            f"benchmarks.sweeps: no corpus 2 cache in {args.data} "
+            "(generate it: python -m benchmarks.corpus2)",
+            file=sys.stderr,
+        )
         return 2
     setups = load_setups(args.data)
     seeds = tuple(range(args.ramp_seeds))
@@ -498,23 +568,30 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import torch  # noqa: F401
         except ImportError:
-            print("benchmarks.sweeps: torch not importable: range tests from the cache only",
-                  file=sys.stderr)
+            print(
+                "benchmarks.sweeps: torch not importable: range tests from the cache only",
+                file=sys.stderr,
+            )
             ramps = range_tests(setups, args.range_cache, seeds, train=False)
         else:
             ramps = range_tests(setups, args.range_cache, seeds)
         rt_rows = score_range_tests(setups, ramps, seeds)
-    print(f"corpus 2: {len(setups)} setups, {len(sweep_rows)} team sweeps "
-          f"({args.designs} per setup, seed {args.seed}), "
-          f"{sum(r['seed'] != 'median' for r in rt_rows)} range tests "
-          f"({len(seeds)} seeds per setup)\n")
+    print(
+        f"corpus 2: {len(setups)} setups, {len(sweep_rows)} team sweeps "
+        f"({args.designs} per setup, seed {args.seed}), "
+        f"{sum(r['seed'] != 'median' for r in rt_rows)} range tests "
+        f"({len(seeds)} seeds per setup)\n"
+    )
     print(table(sweep_rows, rt_rows, (args.split,) if args.split else ("all", "tune", "heldout")))
     edge = [r for r in sweep_rows if r["at_edge"]]
-    print(f"\nsweeps whose best LR sat at the edge of what was tried: {len(edge)}; "
-          f"found != 1 sweep: {sum(r['sweeps_found'] != 1 for r in sweep_rows)}")
+    print(
+        f"\nsweeps whose best LR sat at the edge of what was tried: {len(edge)}; "
+        f"found != 1 sweep: {sum(r['sweeps_found'] != 1 for r in sweep_rows)}"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"sweeps": sweep_rows, "range_tests": rt_rows},
-                                        indent=1, default=float))
+        args.json.write_text(
+            json.dumps({"sweeps": sweep_rows, "range_tests": rt_rows}, indent=1, default=float)
+        )
     return 0
 
 

@@ -69,13 +69,18 @@ class AuthConfig:
             if self.writers - self.admins:
                 roles.append(f"{len(self.writers - self.admins)} writer")
             roles_text = f" ({', '.join(roles)})" if roles else " (all readers)"
-            parts.append(f"HTTP basic auth, {n} user{'s' if n != 1 else ''}{roles_text} from "
-                         f"{self.source}")
+            parts.append(
+                f"HTTP basic auth, {n} user{'s' if n != 1 else ''}{roles_text} from {self.source}"
+            )
         if self.proxy_header:
-            parts.append(f"requests must carry the {self.proxy_header} header set by your proxy "
-                         "(make sure only the proxy can reach this port)"
-                         + ("" if self.users else "; its users are readers"))
-        return "; ".join(parts) if parts else "none (loopback only: users of this machine can open it)"
+            parts.append(
+                f"requests must carry the {self.proxy_header} header set by your proxy "
+                "(make sure only the proxy can reach this port)"
+                + ("" if self.users else "; its users are readers")
+            )
+        return (
+            "; ".join(parts) if parts else "none (loopback only: users of this machine can open it)"
+        )
 
 
 def load_users(path: str | Path) -> dict[str, str]:
@@ -94,11 +99,14 @@ def read_auth_text(path: str | Path) -> str:
         with open(p, "rb") as fh:
             data = fh.read(MAX_AUTH_FILE + 1)
     except OSError as exc:
-        raise AuthConfigError(f"auth file {p}: cannot read it ({exc.strerror or type(exc).__name__})"
-                              ) from None
+        raise AuthConfigError(
+            f"auth file {p}: cannot read it ({exc.strerror or type(exc).__name__})"
+        ) from None
     if len(data) > MAX_AUTH_FILE:
-        raise AuthConfigError(f"auth file {p}: more than {MAX_AUTH_FILE >> 20} MiB; an auth file "
-                              "holds user:password lines")
+        raise AuthConfigError(
+            f"auth file {p}: more than {MAX_AUTH_FILE >> 20} MiB; an auth file "
+            "holds user:password lines"
+        )
     nul = data.find(b"\0")
     if nul >= 0:
         raise AuthConfigError(f"auth file {p}: byte {nul}: binary data, not user:password lines")
@@ -134,8 +142,10 @@ def load_roles(path: str | Path) -> tuple[dict[str, str], dict[str, str]]:
         try:
             parsed = parse_line(line)
         except ValueError:
-            raise AuthConfigError(f"auth file {p}, line {no}: expected user:password[:role] "
-                                  f"(role: {', '.join(ROLES)})") from None
+            raise AuthConfigError(
+                f"auth file {p}, line {no}: expected user:password[:role] "
+                f"(role: {', '.join(ROLES)})"
+            ) from None
         if parsed is not None:
             name, password, role = parsed
             users[name], roles[name] = password, role
@@ -159,12 +169,17 @@ def auth_config(auth_file: str | None, proxy_header: str | None) -> AuthConfig:
     """The config for the command-line options (``AuthConfigError`` when bad)."""
     header = (proxy_header or "").strip() or None
     if header is not None and not all(c.isalnum() or c == "-" for c in header):
-        raise AuthConfigError(f"--trust-proxy-header {header!r}: a header name is letters, "
-                              "digits and '-'")
+        raise AuthConfigError(
+            f"--trust-proxy-header {header!r}: a header name is letters, digits and '-'"
+        )
     users, roles = load_roles(auth_file) if auth_file else ({}, {})
-    return AuthConfig(users=users, proxy_header=header, source=str(auth_file or ""),
-                      admins=frozenset(n for n, r in roles.items() if r == "admin"),
-                      writers=frozenset(n for n, r in roles.items() if r in ("writer", "admin")))
+    return AuthConfig(
+        users=users,
+        proxy_header=header,
+        source=str(auth_file or ""),
+        admins=frozenset(n for n, r in roles.items() if r == "admin"),
+        writers=frozenset(n for n, r in roles.items() if r in ("writer", "admin")),
+    )
 
 
 def current_user() -> str | None:
@@ -208,9 +223,11 @@ def serving_problem(host: str, auth: AuthConfig | None) -> str | None:
     """Why serving on ``host`` is refused (one line), or ``None`` when it may start."""
     if is_loopback(host) or (auth is not None and auth.enabled):
         return None
-    return (f"refusing to serve on {host or '(all addresses)'} without authentication: "
-            "pass --auth-file FILE (user:password lines) or --trust-proxy-header NAME "
-            "(behind a proxy that authenticates), or bind --host 127.0.0.1")
+    return (
+        f"refusing to serve on {host or '(all addresses)'} without authentication: "
+        "pass --auth-file FILE (user:password lines) or --trust-proxy-header NAME "
+        "(behind a proxy that authenticates), or bind --host 127.0.0.1"
+    )
 
 
 def serving_auth(host: str, auth_file: str | None, proxy_header: str | None) -> AuthConfig:
@@ -245,8 +262,11 @@ def protect(server: Any, auth: AuthConfig) -> None:
 
     def guard() -> Any:
         if auth.proxy_header and not flask.request.headers.get(auth.proxy_header, "").strip():
-            return flask.Response("Authentication required (via the proxy).\n", 401,
-                                  {"Content-Type": "text/plain; charset=utf-8"})
+            return flask.Response(
+                "Authentication required (via the proxy).\n",
+                401,
+                {"Content-Type": "text/plain; charset=utf-8"},
+            )
         return None
 
     if basic is not None:

@@ -11,8 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .figures import loss_lr_layout
 from .series import MAX_POINTS, StepClock, downsample, ema, positive, x_values
-from .theme import RUN_PALETTE, log_ticks, lr_labels, plain
+from .theme import RUN_PALETTE, lr_labels, plain
 
 
 @dataclass(frozen=True)
@@ -130,21 +131,11 @@ def compare_figure(
                 row=2,
                 col=1,
             )
-    fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1)
+    lr_values = None
     if has_lr:
         all_lr = [
             np.asarray(t.y, dtype=np.float64) for t in fig.data if str(t.meta).endswith(":lr")
         ]
-        ticks, labels, rng = log_ticks(np.concatenate(all_lr) if all_lr else np.array([]))
-        fig.update_yaxes(
-            title_text="LR", type="log", tickvals=ticks, ticktext=labels, range=rng, row=2, col=1
-        )
-    fig.update_xaxes(title_text=x_title, row=2 if has_lr else 1, col=1)
-    fig.update_layout(
-        template="plotly_white",
-        height=560,
-        margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        hovermode="x",
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-    )
+        lr_values = np.concatenate(all_lr) if all_lr else np.array([])
+    loss_lr_layout(fig, log_y=log_y, lr=lr_values, x_title=x_title, hovermode="x")
     return fig

@@ -29,8 +29,15 @@ SAMPLE_RUNS = Path(__file__).resolve().parents[1] / "sample_runs"
 SEED_VERSION = 2  # 2: the LR sweep of sample_runs/lr_sweep
 #: Which demo experiment each sample folder belongs to.
 EXPERIMENTS = {
-    "plain_csv": "vision", "lightning": "vision", "keras": "vision", "ultralytics": "detection",
-    "lr_sweep": "vision-lr-sweep", "hf": "llm-finetune", "jsonl": "llm-finetune", "tensorboard": "llm-pretrain", "wandb": "llm-pretrain",
+    "plain_csv": "vision",
+    "lightning": "vision",
+    "keras": "vision",
+    "ultralytics": "detection",
+    "lr_sweep": "vision-lr-sweep",
+    "hf": "llm-finetune",
+    "jsonl": "llm-finetune",
+    "tensorboard": "llm-pretrain",
+    "wandb": "llm-pretrain",
 }
 #: Samples started days ago, so the 24 h window visibly leaves them out.
 OLD_SAMPLES = ("ultralytics", "wandb")
@@ -60,22 +67,36 @@ def _log_run(client, exp_id: str, run: Run, start: float, rel: str) -> None:
     steps = frame["step"].to_numpy()
     span = max(int(steps.max() - steps.min()), 1) if len(steps) else 1
     seconds_per_step = 3 * 3600 / span  # spread each run over ~3 h of wall time
-    created = client.create_run(exp_id, start_time=int(start * 1000), run_name=run.meta.name,
-                                tags={"lrtempo.sample": rel, "mlflow.user": "demo"})
+    created = client.create_run(
+        exp_id,
+        start_time=int(start * 1000),
+        run_name=run.meta.name,
+        tags={"lrtempo.sample": rel, "mlflow.user": "demo"},
+    )
     rid = created.info.run_id
     metrics = [
-        Metric(mlflow_key(m), float(v), int((start + (s - steps.min()) * seconds_per_step) * 1000), int(s))
+        Metric(
+            mlflow_key(m),
+            float(v),
+            int((start + (s - steps.min()) * seconds_per_step) * 1000),
+            int(s),
+        )
         for m, s, v in zip(frame["metric"], steps, frame["value"])
     ]
     params = [Param(k, v) for k, v in _params(run).items()]
     for i in range(0, len(metrics), 1000):
-        client.log_batch(rid, metrics=metrics[i:i + 1000], params=params if i == 0 else [], tags=[])
-    client.log_batch(rid, tags=[RunTag("mlflow.note.content", f"Sample run from sample_runs/{rel}")])
+        client.log_batch(
+            rid, metrics=metrics[i : i + 1000], params=params if i == 0 else [], tags=[]
+        )
+    client.log_batch(
+        rid, tags=[RunTag("mlflow.note.content", f"Sample run from sample_runs/{rel}")]
+    )
     client.set_terminated(rid, status="FINISHED", end_time=int((start + 3 * 3600) * 1000))
 
 
-def seed_store(uri: str, samples: Path = SAMPLE_RUNS, now: float | None = None,
-               prefix: str = "") -> int:
+def seed_store(
+    uri: str, samples: Path = SAMPLE_RUNS, now: float | None = None, prefix: str = ""
+) -> int:
     """Log every sample run into the MLflow store at ``uri``; returns how many runs.
 
     ``prefix`` goes before each experiment name (``demo/vision``), so a shared server
@@ -103,8 +124,12 @@ def demo_store(reset: bool = False, samples: Path = SAMPLE_RUNS) -> str:
     db = folder / "mlflow.db"
     marker = folder / "seeded.json"
     uri = f"sqlite:///{db}"
-    if not reset and marker.exists() and db.exists() and \
-            json.loads(marker.read_text()).get("version") == SEED_VERSION:
+    if (
+        not reset
+        and marker.exists()
+        and db.exists()
+        and json.loads(marker.read_text()).get("version") == SEED_VERSION
+    ):
         return uri  # reading the seeded store needs no MLflow client
     mlflow_client_class(DEMO_NEEDS)  # before anything is deleted
     shutil.rmtree(folder, ignore_errors=True)

@@ -40,7 +40,7 @@ from .theme import (
 )
 from .zoom import view_rev
 
-__all__ = ["XMode", "empty_figure", "finding_hover", "run_figure"]
+__all__ = ["XMode", "empty_figure", "finding_hover", "loss_lr_layout", "run_figure"]
 
 XMode = Literal["step", "time", "epoch"]
 
@@ -70,6 +70,28 @@ def finding_hover(f: Finding) -> str:
     for k, v in lrtext.evidence_items(f.evidence)[:8]:
         lines.append(f"{plain(k)} = {plain(v)}")
     return "<br>".join(lines)
+
+
+def loss_lr_layout(
+    fig: go.Figure, *, log_y: bool, lr: np.ndarray | None, x_title: str, hovermode: str
+) -> None:
+    """Axes and layout of a loss-over-LR figure: the loss (log when ``log_y``) in row 1,
+    the LR ``lr`` on a log axis with readable ticks in row 2 (``None``: no LR row), the
+    x title under the last row, the legend above the plot."""
+    fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1)
+    if lr is not None:
+        ticks, labels, rng = log_ticks(lr)
+        fig.update_yaxes(
+            title_text="LR", type="log", tickvals=ticks, ticktext=labels, range=rng, row=2, col=1
+        )
+    fig.update_xaxes(title_text=x_title, row=1 if lr is None else 2, col=1)
+    fig.update_layout(
+        template="plotly_white",
+        height=560,
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        hovermode=hovermode,
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+    )
 
 
 # ------------------------------------------------------------------------ run figure
@@ -209,20 +231,9 @@ def run_figure(
     _add_findings(fig, findings, clock)
     _add_markers(fig, findings, suggestion, val, smoothed_x, smoothed_y, clock)
 
-    fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1)
-    ticks, labels, rng = log_ticks(pos["value"].to_numpy() if has_lr else np.array([]))
-    fig.update_yaxes(
-        title_text="LR", type="log", tickvals=ticks, ticktext=labels, range=rng, row=2, col=1
-    )
-    fig.update_xaxes(title_text=x_title, row=2, col=1)
-    fig.update_layout(
-        template="plotly_white",
-        height=560,
-        margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        hovermode="closest",
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        uirevision=view_rev(x_mode, log_y),
-    )
+    lr_values = pos["value"].to_numpy() if has_lr else np.array([])
+    loss_lr_layout(fig, log_y=log_y, lr=lr_values, x_title=x_title, hovermode="closest")
+    fig.update_layout(uirevision=view_rev(x_mode, log_y))
     if x_range is not None:  # a zoomed view opened from a link starts zoomed
         fig.update_xaxes(range=[float(x_range[0]), float(x_range[1])], row=2, col=1)
     return fig

@@ -11,8 +11,9 @@ from typing import Any
 import dash
 
 
-def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, workers: int = 1,
-          debug: bool = False) -> None:
+def serve(
+    app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, workers: int = 1, debug: bool = False
+) -> None:
     """Serve ``app`` until interrupted."""
     if workers < 1:
         raise ValueError(f"workers={workers!r}: must be 1 or more")
@@ -35,10 +36,17 @@ def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, workers: in
         def load(self) -> Any:
             return self.application
 
-    _Gunicorn(app.server, {
-        "bind": f"{host}:{port}", "workers": workers, "threads": 4, "timeout": 300,
-        # Idle connections are kept 5 s (gunicorn's 2 s races a busy worker's next request).
-        "keepalive": 5,
-        "loglevel": "debug" if debug else "info", "accesslog": "-" if debug else None,
-        "control_socket_disable": True,  # a shared ~/.gunicorn/gunicorn.ctl would clash
-    }).run()
+    _Gunicorn(
+        app.server,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": 4,
+            "timeout": 300,
+            # Idle connections are kept 5 s (gunicorn's 2 s races a busy worker's next request).
+            "keepalive": 5,
+            "loglevel": "debug" if debug else "info",
+            "accesslog": "-" if debug else None,
+            "control_socket_disable": True,  # a shared ~/.gunicorn/gunicorn.ctl would clash
+        },
+    ).run()

@@ -84,7 +84,7 @@ class DataStore:
     #: Decompressed bytes all uploads being read may hold together (see dashboard.uploads).
     upload_budget: ByteBudget = field(default_factory=lambda: ByteBudget(UPLOAD_BUDGET_MB * 2**20))
     #: Upload requests read at once (a 50 MiB CSV takes ~1.4 GiB while it is parsed);
-    #: the others wait for a slot (see :func:`dashboard.views.handle_uploads`).
+    #: the others wait for a slot (see :func:`dashboard.upload_views.handle_uploads`).
     upload_slots: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(UPLOAD_READERS)
     )

@@ -80,6 +80,75 @@ def _vline(
     )
 
 
+def _lr_to_use(
+    lr: float, ylo: float, yhi: float, label: str, meta: str, note: str = ""
+) -> go.Scatter:
+    """The LR to use as a wide solid green line, named ``label`` and the LR (hover: the
+    name and ``note``)."""
+    name = f"{label} {format_lr(lr)}"
+    return _vline(
+        lr,
+        ylo,
+        yhi,
+        name=name,
+        meta=meta,
+        color=RECOMMENDED_COLOR,
+        dash="solid",
+        hover=name + note,
+        width=3,
+    )
+
+
+def _area(
+    x: Sequence[float], y: Sequence[float], *, color: str, name: str, meta: str, hover: str | None
+) -> go.Scatter:
+    """A filled, borderless area through the points ``x, y``; ``hover=None``: no hover."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        fill="toself",
+        fillcolor=color,
+        line={"width": 0},
+        name=name,
+        meta=meta,
+        **_hover(hover),
+    )
+
+
+def _curve(
+    x: Sequence[float], y: Sequence[float], *, name: str, meta: str, hover: str | None
+) -> go.Scatter:
+    """The fitted (or smoothed) curve, in the fit's colour; ``hover=None``: no hover."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        name=name,
+        meta=meta,
+        line={"color": FIT_COLOR, "width": 2},
+        **_hover(hover),
+    )
+
+
+def _hover(text: str | None) -> dict[str, str]:
+    """A trace's hover settings: ``text`` alone (no trace name box), or none at all."""
+    return {"hoverinfo": "skip"} if text is None else {"hovertemplate": text + "<extra></extra>"}
+
+
+def _lr_layout(fig: go.Figure, *, height: int, legend_y: float, yaxis: dict[str, Any]) -> None:
+    """The layout both figures share: the LR on a log x axis, the legend below the plot."""
+    fig.update_layout(
+        height=height,
+        template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        hovermode="closest",
+        legend={"orientation": "h", "y": legend_y},
+        xaxis={"type": "log", "title": "learning rate", "exponentformat": "power"},
+        yaxis=yaxis,
+    )
+
+
 def _status_of(text: str) -> str:
     return text.replace("_", " ")
 
@@ -115,44 +184,24 @@ def sweep_figure(
     if sweep.recommended_range is not None:
         lo, hi = sweep.recommended_range
         fig.add_trace(
-            go.Scatter(
-                x=[lo, hi, hi, lo, lo],
-                y=[ylo, ylo, yhi, yhi, ylo],
-                mode="lines",
-                fill="toself",
-                fillcolor=RANGE_FILL,
-                line={"width": 0},
+            _area(
+                [lo, hi, hi, lo, lo],
+                [ylo, ylo, yhi, yhi, ylo],
+                color=RANGE_FILL,
                 name="recommended range",
                 meta="range",
-                hovertemplate=f"recommended range {format_lr(lo)}–{format_lr(hi)}<extra></extra>",
+                hover=f"recommended range {format_lr(lo)}–{format_lr(hi)}",
             )
         )
     if cx:
         band_y = [min(max(v, ylo), yhi) for v in upper + lower[::-1]]
         fig.add_trace(
-            go.Scatter(
-                x=cx + cx[::-1],
-                y=band_y,
-                mode="lines",
-                fill="toself",
-                fillcolor=BAND_FILL,
-                line={"width": 0},
-                name="fit ± 2 s.e.",
-                meta="band",
-                hoverinfo="skip",
+            _area(
+                cx + cx[::-1], band_y, color=BAND_FILL, name="fit ± 2 s.e.", meta="band", hover=None
             )
         )
-        fig.add_trace(
-            go.Scatter(
-                x=cx,
-                y=cy,
-                mode="lines",
-                name="fitted curve",
-                meta="fit",
-                line={"color": FIT_COLOR, "width": 2},
-                hoverinfo="skip",
-            )
-        )  # the curve passes through runs: their hover must win
+        # the curve passes through runs: their hover must win
+        fig.add_trace(_curve(cx, cy, name="fitted curve", meta="fit", hover=None))
     by_status: dict[str, list[Any]] = {}
     for p in pts:
         by_status.setdefault(p.status, []).append(p)
@@ -195,19 +244,7 @@ def sweep_figure(
             )
         )
     if sweep.recommended_lr is not None:
-        fig.add_trace(
-            _vline(
-                sweep.recommended_lr,
-                ylo,
-                yhi,
-                name=f"recommended LR {format_lr(sweep.recommended_lr)}",
-                meta="recommended",
-                color=RECOMMENDED_COLOR,
-                dash="solid",
-                hover=f"recommended LR {format_lr(sweep.recommended_lr)}",
-                width=3,
-            )
-        )
+        fig.add_trace(_lr_to_use(sweep.recommended_lr, ylo, yhi, "recommended LR", "recommended"))
     if sweep.stability_edge_lr is not None:
         fig.add_trace(
             _vline(
@@ -224,20 +261,17 @@ def sweep_figure(
                 ),
             )
         )
-    fig.update_layout(
+    _lr_layout(
+        fig,
         height=height,
-        template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        hovermode="closest",
-        legend={"orientation": "h", "y": -0.18},
-        xaxis={"type": "log", "title": "learning rate", "exponentformat": "power"},
+        legend_y=-0.18,
         yaxis={
             "type": "log" if log_y else "linear",
             "title": sweep.metric,
             "range": ([math.log10(ylo), math.log10(yhi)] if log_y else [ylo, yhi]),
         },
-        clickmode="event",
     )
+    fig.update_layout(clickmode="event")
     return fig
 
 
@@ -282,15 +316,7 @@ def range_test_figure(
         )
     )
     fig.add_trace(
-        go.Scatter(
-            x=at,
-            y=s,
-            mode="lines",
-            name="smoothed",
-            meta="smoothed",
-            line={"color": FIT_COLOR, "width": 2},
-            hovertemplate="LR %{x:.3g}: smoothed %{y:.4g}<extra></extra>",
-        )
+        _curve(at, s, name="smoothed", meta="smoothed", hover="LR %{x:.3g}: smoothed %{y:.4g}")
     )
     marks = (
         ("min_loss", test.min_loss_lr, "minimum loss", "#9467bd", "dot"),
@@ -314,17 +340,7 @@ def range_test_figure(
             )
     sug = test.suggested_lr
     fig.add_trace(
-        _vline(
-            sug,
-            ylo,
-            yhi,
-            name=f"suggested LR {format_lr(sug)}",
-            meta="suggested_line",
-            color=RECOMMENDED_COLOR,
-            dash="solid",
-            hover=f"suggested LR {format_lr(sug)} ({test.rule})",
-            width=3,
-        )
+        _lr_to_use(sug, ylo, yhi, "suggested LR", "suggested_line", note=f" ({test.rule})")
     )
     y_sug = (
         float(np.interp(math.log10(sug), np.log10(at), s))
@@ -351,13 +367,5 @@ def range_test_figure(
             showlegend=False,
         )
     )
-    fig.update_layout(
-        height=height,
-        template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 30, "b": 50},
-        hovermode="closest",
-        legend={"orientation": "h", "y": -0.2},
-        xaxis={"type": "log", "title": "learning rate", "exponentformat": "power"},
-        yaxis={"title": "loss", "range": [ylo, yhi]},
-    )
+    _lr_layout(fig, height=height, legend_y=-0.2, yaxis={"title": "loss", "range": [ylo, yhi]})
     return fig

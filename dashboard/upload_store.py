@@ -57,11 +57,18 @@ class _Upload:
 class UploadStore:
     """Uploaded runs by id, newest last; thread-safe."""
 
-    def __init__(self, memory_mb: float = MEMORY_MB, disk_mb: float = DISK_MB,
-                 max_age_hours: float = MAX_AGE_HOURS,
-                 reread: Callable[[Path, str], list[Run]] | None = None) -> None:
-        for name, value in (("upload memory", memory_mb), ("upload disk", disk_mb),
-                            ("upload age", max_age_hours)):
+    def __init__(
+        self,
+        memory_mb: float = MEMORY_MB,
+        disk_mb: float = DISK_MB,
+        max_age_hours: float = MAX_AGE_HOURS,
+        reread: Callable[[Path, str], list[Run]] | None = None,
+    ) -> None:
+        for name, value in (
+            ("upload memory", memory_mb),
+            ("upload disk", disk_mb),
+            ("upload age", max_age_hours),
+        ):
             if not 0 < value < float("inf"):
                 raise ValueError(f"{name} bound {value!r}: must be a number above 0")
         self.memory_limit = int(memory_mb * 2**20)
@@ -96,8 +103,7 @@ class UploadStore:
 
     def add(self, run: Run, filename: str, folder: Path | None = None) -> None:
         with self._lock:
-            self._items[run.meta.id] = _Upload(filename, time.time(), folder, run,
-                                               frame_bytes(run))
+            self._items[run.meta.id] = _Upload(filename, time.time(), folder, run, frame_bytes(run))
             self._items.move_to_end(run.meta.id)
             if folder is not None and folder not in self._folders:
                 self._folders[folder] = folder_bytes(folder)

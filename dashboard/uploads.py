@@ -20,7 +20,7 @@ Runs are named after the uploaded file, or for files in a zip after their folder
 zip's name for its top level), never after the private folder. A run's id comes from the
 upload's content (:func:`content_key`, kept in the private folder's name so a re-read
 gives the same ids) and its place in the upload, so the same content uploaded twice is
-one run (:func:`dashboard.views.handle_uploads` shows the first one again).
+one run (:func:`dashboard.upload_views.handle_uploads` shows the first one again).
 """
 
 from __future__ import annotations
@@ -76,8 +76,10 @@ def gate_big_bodies(server: Any, slots: int, wait: float = UPLOAD_WAIT) -> None:
             return None
         if not gate.acquire(timeout=wait):
             return flask.Response(
-                "The server is busy reading other uploads; try again in a minute.\n", 503,
-                {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "60"})
+                "The server is busy reading other uploads; try again in a minute.\n",
+                503,
+                {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "60"},
+            )
         flask.g.lrtempo_big_body = True
         return None
 
@@ -87,6 +89,8 @@ def gate_big_bodies(server: Any, slots: int, wait: float = UPLOAD_WAIT) -> None:
 
     server.before_request(enter)
     server.teardown_request(leave)
+
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -113,7 +117,7 @@ def safe_name(filename: str) -> str:
     if len(clean) > MAX_NAME:
         stem, dot, ext = clean.rpartition(".")
         suffix = "." + ext[:16] if dot and stem else ""
-        clean = clean[:MAX_NAME - len(suffix)].rstrip(".") + suffix
+        clean = clean[: MAX_NAME - len(suffix)].rstrip(".") + suffix
     return clean or "upload"
 
 
@@ -173,8 +177,14 @@ def _shown(name: str, n: int = 80) -> str:
     return repr(name[:n]) + ("…" if len(name) > n else "")
 
 
-def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int = MAX_ZIP_ENTRIES,
-                display: str = "archive") -> int:
+def extract_zip(
+    archive: Path,
+    dest: Path,
+    *,
+    max_bytes: int,
+    max_entries: int = MAX_ZIP_ENTRIES,
+    display: str = "archive",
+) -> int:
     """Extract ``archive`` into ``dest`` with entry checks; returns the files written."""
     try:
         zf = zipfile.ZipFile(archive)
@@ -186,13 +196,17 @@ def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int =
     with zf:
         infos = zf.infolist()
         if len(infos) > max_entries:
-            raise UploadError(f"{display}: {len(infos)} entries, more than the {max_entries} allowed")
+            raise UploadError(
+                f"{display}: {len(infos)} entries, more than the {max_entries} allowed"
+            )
         # zipfile never yields more than an entry's declared size, so an archive whose
         # entries declare more than the cap is refused before anything is written.
         declared = sum(i.file_size for i in infos)
         if declared > max_bytes:
-            raise UploadError(f"{display}: unpacks to {declared / MB:,.0f} MiB, more than the "
-                              f"{max_bytes / MB:g} MiB allowed")
+            raise UploadError(
+                f"{display}: unpacks to {declared / MB:,.0f} MiB, more than the "
+                f"{max_bytes / MB:g} MiB allowed"
+            )
         for info in infos:
             name = info.filename
             shown = _shown(name)
@@ -225,7 +239,8 @@ def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int =
                 raise UploadError(
                     f"{display}: entries {first} and {shown} both unpack to {rel!r} (names "
                     "keep only letters, digits, '.', '_' and '-'); rename one and upload "
-                    "again") from None
+                    "again"
+                ) from None
             for k in range(1, len(parts) + 1):  # the file and the folders it made
                 made.setdefault("/".join(parts[:k]), name)
             with zf.open(info) as src, out_fh as out:
@@ -238,8 +253,7 @@ def extract_zip(archive: Path, dest: Path, *, max_bytes: int, max_entries: int =
                         break
                     written += len(chunk)
                     if written > max_bytes:  # a second guard: the bytes actually written
-                        raise UploadError(f"{display}: unpacks to more than "
-                                          f"{max_bytes / MB:g} MiB")
+                        raise UploadError(f"{display}: unpacks to more than {max_bytes / MB:g} MiB")
                     try:  # the request's and the process's decompression budgets
                         charge(display, len(chunk))
                     except ReaderError as exc:
@@ -273,7 +287,11 @@ def _rename_runs(runs: list[Run], base: Path, filename: str) -> list[Run]:
         meta = r.meta
         if loc.startswith(str(base)):
             rel = os.path.relpath(loc, base)
-            loc = f"upload:{filename}" if rel in (".", safe_name(filename)) else f"upload:{filename}/{rel}"
+            loc = (
+                f"upload:{filename}"
+                if rel in (".", safe_name(filename))
+                else f"upload:{filename}/{rel}"
+            )
             k = seen[rel] = seen.get(rel, -1) + 1
             new_id = _run_id(key.group(1), rel, k) if key else meta.id
             meta = replace(meta, id=new_id, name=_display_name(r, base, filename))
@@ -294,12 +312,15 @@ def _read_kept(tmp: Path, filename: str, result: UploadResult) -> None:
     if unzipped.is_dir():
         res = read_sources([str(unzipped)])
         result.runs.extend(_rename_runs(res.runs, unzipped, filename))
-        result.errors.extend(_clean_error(f"{e['location']}: {e['error']}", tmp, filename)
-                             for e in res.errors)
+        result.errors.extend(
+            _clean_error(f"{e['location']}: {e['error']}", tmp, filename) for e in res.errors
+        )
         nested = sorted(str(p.relative_to(unzipped)) for p in unzipped.rglob("*.zip"))
         if nested and not result.runs:
-            result.errors.append(f"{filename}: {', '.join(nested[:5])}: a zip inside the zip "
-                                 "is not opened; upload it on its own")
+            result.errors.append(
+                f"{filename}: {', '.join(nested[:5])}: a zip inside the zip "
+                "is not opened; upload it on its own"
+            )
         return
     runs = read_file(tmp / safe_name(filename))
     if not runs:
@@ -319,12 +340,23 @@ def reread_upload(folder: Path, filename: str) -> UploadResult:
 
 def upload_budget(limit_bytes: int, shared: ByteBudget | None, reserve: int = 0) -> Any:
     """The decompression budget of one upload request (see the module docstring)."""
-    return decompression_budget(limit_bytes * ZIP_EXPANSION, file_limit=limit_bytes,
-                                shared=shared, reserve=reserve, what="upload")
+    return decompression_budget(
+        limit_bytes * ZIP_EXPANSION,
+        file_limit=limit_bytes,
+        shared=shared,
+        reserve=reserve,
+        what="upload",
+    )
 
 
-def read_upload(filename: str, data: bytes, *, limit_bytes: int,
-                shared: ByteBudget | None = None, keep_in: Path | None = None) -> UploadResult:
+def read_upload(
+    filename: str,
+    data: bytes,
+    *,
+    limit_bytes: int,
+    shared: ByteBudget | None = None,
+    keep_in: Path | None = None,
+) -> UploadResult:
     """Read one uploaded file into runs; problems go to ``errors`` naming the file.
 
     Within a request's :func:`upload_budget` it counts against it; else against its own
@@ -341,9 +373,11 @@ def read_upload(filename: str, data: bytes, *, limit_bytes: int,
     name = safe_name(filename)
     suffix = Path(name).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES and not is_event_file(name):
-        result.errors.append(f"{filename}: unsupported file type {suffix or '(no extension)'!r}; "
-                             "upload .csv, .log, .json, .jsonl, .txt, a TensorBoard event file "
-                             "or a .zip of a run folder")
+        result.errors.append(
+            f"{filename}: unsupported file type {suffix or '(no extension)'!r}; "
+            "upload .csv, .log, .json, .jsonl, .txt, a TensorBoard event file "
+            "or a .zip of a run folder"
+        )
         return result
     if len(data) > limit_bytes:
         result.errors.append(too_big(filename, len(data), limit_bytes))

@@ -28,8 +28,10 @@ from urllib.parse import urlsplit
 DEFAULT_SCHEMES = frozenset({"http", "https"})
 #: Schemes the operator may allow beyond http(s).
 KNOWN_SCHEMES = frozenset({"http", "https", "sqlite", "file"})
-METADATA = frozenset(ipaddress.ip_address(a) for a in
-                     ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2"))
+METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2")
+)
 #: Seconds to wait for a host name to resolve, and to remember the answer.
 RESOLVE_TIMEOUT = 5.0
 RESOLVE_TTL = 60.0
@@ -65,11 +67,13 @@ def address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
         ip = mapped
     if ip in METADATA:
         return f"{ip} is a cloud metadata address"
-    for test, what in ((ip.is_loopback, "a loopback address (this machine)"),
-                       (ip.is_link_local, "a link-local address"),
-                       (ip.is_unspecified, "the unspecified address (this machine)"),
-                       (ip.is_multicast, "a multicast address"),
-                       (ip.is_reserved, "a reserved address")):
+    for test, what in (
+        (ip.is_loopback, "a loopback address (this machine)"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_unspecified, "the unspecified address (this machine)"),
+        (ip.is_multicast, "a multicast address"),
+        (ip.is_reserved, "a reserved address"),
+    ):
         if test:
             return f"{ip} is {what}"
     return None
@@ -88,7 +92,8 @@ class UriPolicy:
     schemes: frozenset[str] = DEFAULT_SCHEMES
     allow_private: bool = False
     _resolved: dict[tuple[str, int], tuple[float, list[str] | str]] = field(
-        default_factory=dict, repr=False)
+        default_factory=dict, repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def check(self, uri: str, trusted: Iterable[str] = ()) -> None:
@@ -106,8 +111,12 @@ class UriPolicy:
         if scheme not in self.schemes:
             allowed = ", ".join(sorted(self.schemes))
             what = f"'{scheme}:' URIs" if scheme else "a URI without a scheme (a local path)"
-            hint = (" (local stores on the dashboard's host: the operator may allow them with "
-                    "--allow-uri-schemes)" if scheme in ("sqlite", "file", "") else "")
+            hint = (
+                " (local stores on the dashboard's host: the operator may allow them with "
+                "--allow-uri-schemes)"
+                if scheme in ("sqlite", "file", "")
+                else ""
+            )
             raise UriNotAllowed(f"{what} may not be entered here, only {allowed}{hint}")
         if scheme not in _DEFAULT_PORTS:
             return  # a local store the operator allowed
@@ -119,8 +128,10 @@ class UriPolicy:
         for addr in self._addresses(host, port or _DEFAULT_PORTS[scheme]):
             problem = address_problem(ipaddress.ip_address(addr.split("%", 1)[0]))
             if problem:
-                raise UriNotAllowed(f"{host} resolves to {problem}; the operator may allow "
-                                    "such addresses with --allow-private-uris")
+                raise UriNotAllowed(
+                    f"{host} resolves to {problem}; the operator may allow "
+                    "such addresses with --allow-private-uris"
+                )
 
     def _addresses(self, host: str, port: int) -> list[str]:
         """Every address ``host`` resolves to (cached a minute; 5 s at most to resolve)."""
@@ -168,6 +179,8 @@ def parse_schemes(text: str | Iterable[str] | None) -> frozenset[str]:
     schemes = {s.strip().lower().rstrip(":") for s in items if s.strip()}
     bad = sorted(schemes - KNOWN_SCHEMES)
     if bad:
-        raise ValueError(f"--allow-uri-schemes: unknown scheme {bad[0]!r}; use "
-                         f"{', '.join(sorted(KNOWN_SCHEMES - DEFAULT_SCHEMES))}")
+        raise ValueError(
+            f"--allow-uri-schemes: unknown scheme {bad[0]!r}; use "
+            f"{', '.join(sorted(KNOWN_SCHEMES - DEFAULT_SCHEMES))}"
+        )
     return DEFAULT_SCHEMES | schemes

@@ -8,7 +8,6 @@ the app's :class:`~dashboard.store.DataStore` with :func:`~dashboard.store.curre
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from .layout import findings_table, mlflow_alert, run_href, status_badge, sugges
 from .review_rows import format_duration, format_time, mlflow_run_url
 from .store import current_store
 from .tag_filter import TagFilterError, check_tag_filter, matches_tags
-from .uploads import UploadError, content_key, decode_contents, read_upload
 from .zoom import zoom_range
 
 MAX_COMPARE = 10
@@ -147,8 +145,16 @@ def review_data(filters: ReviewFilters, refresh: bool = False, min_age: float = 
     counts = Counter(row["status"] for _, _, row in items)
     if filters.status:
         items = [i for i in items if i[2]["status"] == filters.status]
-    return ReviewData([row for _, _, row in items], dict(counts), experiments, users, errors,
-                      [a for _, a, _ in items], [r for r, _, _ in items], notices)
+    return ReviewData(
+        [row for _, _, row in items],
+        dict(counts),
+        experiments,
+        users,
+        errors,
+        [a for _, a, _ in items],
+        [r for r, _, _ in items],
+        notices,
+    )
 
 
 def _no_tag_match(wanted: list[tuple[str, str | None]], runs: list[Run]) -> str:
@@ -162,13 +168,17 @@ def _no_tag_match(wanted: list[tuple[str, str | None]], runs: list[Run]) -> str:
     missing = [k for k, _ in wanted if k not in seen]
     if missing:
         have = ", ".join(sorted(seen)[:12]) or "none"
-        return (f"No run of the {len(runs)} in this window has the tag {missing[0]!r} "
-                f"(tags they have: {have}).")
+        return (
+            f"No run of the {len(runs)} in this window has the tag {missing[0]!r} "
+            f"(tags they have: {have})."
+        )
     for key, value in wanted:
         if value is not None and value.lower() not in {v.strip().lower() for v in seen[key]}:
             values = ", ".join(sorted(seen[key])[:8])
-            return (f"No run of the {len(runs)} in this window matches {want}: tag {key!r} "
-                    f"has the values {values} (not {value!r}).")
+            return (
+                f"No run of the {len(runs)} in this window matches {want}: tag {key!r} "
+                f"has the values {values} (not {value!r})."
+            )
     return f"No run of the {len(runs)} in this window has all of {want} at once."
 
 
@@ -184,13 +194,19 @@ def export_report(filters: ReviewFilters, fmt: str, now: float | None = None) ->
     data = review_data(filters)
     sweeps = review_sweeps(filters, data)[1]  # as the grid: its members' advice agrees
     if fmt == "html":
-        text = render_html(data.analyses, data.errors, {r.meta.id: r for r in data.runs},
-                           sweeps=sweeps)
+        text = render_html(
+            data.analyses, data.errors, {r.meta.id: r for r in data.runs}, sweeps=sweeps
+        )
     else:
         text = render_markdown(data.analyses, data.errors, sweeps)
     ext, mime = EXPORT_TYPES[fmt]
     day = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC).strftime("%Y-%m-%d")
-    return {"content": text, "filename": f"lrtempo-review-{day}.{ext}", "type": mime, "base64": False}
+    return {
+        "content": text,
+        "filename": f"lrtempo-review-{day}.{ext}",
+        "type": mime,
+        "base64": False,
+    }
 
 
 def mlflow_row_count(rows: list[dict[str, Any]]) -> int:
@@ -219,47 +235,90 @@ def run_view(run_id: str | None) -> tuple[Any, Any, Any]:
     store = current_store()
     run = store.get(run_id) if run_id else None
     if run is None:
-        msg = dbc.Alert(f"No run with id {run_id!r} in the sources." if run_id else
-                        "No run chosen: open one from the Review page.", color="warning",
-                        id="run-missing")
+        msg = dbc.Alert(
+            f"No run with id {run_id!r} in the sources."
+            if run_id
+            else "No run chosen: open one from the Review page.",
+            color="warning",
+            id="run-missing",
+        )
         return html.Div([msg, mlflow_alert(store.problems())]), None, None
     analysis = _with_sweep_advice(analyze_safely(run))
     m = run.meta
     url = mlflow_run_url(run)
-    header = html.Div([
-        html.H3([html.Span(m.name, className="run-title", id="run-name"), " ",
-                 status_badge(analysis.status, id="run-status"),
-                 html.Small(" so far (still running)", className="so-far", id="run-so-far")
-                 if str(m.status or "").upper() == "RUNNING" else None], className="mb-1"),
-        html.Div([
-            html.Span(m.experiment or "", className="me-3"),
-            html.Span(m.source, className="me-3 text-muted"),
-            html.Span(m.location, className="text-muted small me-3"),
-            html.A("open in MLflow ↗", href=url, target="_blank", rel="noopener noreferrer")
-            if url else None,
-        ]),
-        dbc.Alert(f"The analysis failed: {analysis.error}", color="danger", className="mt-2 py-2")
-        if isinstance(analysis, FailedAnalysis) else None,
-    ])
+    header = html.Div(
+        [
+            html.H3(
+                [
+                    html.Span(m.name, className="run-title", id="run-name"),
+                    " ",
+                    status_badge(analysis.status, id="run-status"),
+                    html.Small(" so far (still running)", className="so-far", id="run-so-far")
+                    if str(m.status or "").upper() == "RUNNING"
+                    else None,
+                ],
+                className="mb-1",
+            ),
+            html.Div(
+                [
+                    html.Span(m.experiment or "", className="me-3"),
+                    html.Span(m.source, className="me-3 text-muted"),
+                    html.Span(m.location, className="text-muted small me-3"),
+                    html.A("open in MLflow ↗", href=url, target="_blank", rel="noopener noreferrer")
+                    if url
+                    else None,
+                ]
+            ),
+            dbc.Alert(
+                f"The analysis failed: {analysis.error}", color="danger", className="mt-2 py-2"
+            )
+            if isinstance(analysis, FailedAnalysis)
+            else None,
+        ]
+    )
     roles = analysis.roles.as_dict()
-    facts = dbc.Card([
-        dbc.CardHeader("Run"),
-        dbc.CardBody([
-            html.Div([html.Span("started ", className="text-muted"), format_time(m.start_time)])
-            if m.start_time else None,
-            html.Div([html.Span("duration ", className="text-muted"),
-                      format_duration(m.start_time, m.end_time)]) if m.start_time and m.end_time else None,
-            html.Div([html.Span("status ", className="text-muted"), m.status]) if m.status else None,
-            *[html.Div([html.Span(f"{role} ", className="text-muted"), name]) for role, name in roles.items()],
-            *[html.Div(w, className="small text-warning") for w in list(run.warnings)[:5]],
-        ], className="small"),
-    ])
+    facts = dbc.Card(
+        [
+            dbc.CardHeader("Run"),
+            dbc.CardBody(
+                [
+                    html.Div(
+                        [html.Span("started ", className="text-muted"), format_time(m.start_time)]
+                    )
+                    if m.start_time
+                    else None,
+                    html.Div(
+                        [
+                            html.Span("duration ", className="text-muted"),
+                            format_duration(m.start_time, m.end_time),
+                        ]
+                    )
+                    if m.start_time and m.end_time
+                    else None,
+                    html.Div([html.Span("status ", className="text-muted"), m.status])
+                    if m.status
+                    else None,
+                    *[
+                        html.Div([html.Span(f"{role} ", className="text-muted"), name])
+                        for role, name in roles.items()
+                    ],
+                    *[html.Div(w, className="small text-warning") for w in list(run.warnings)[:5]],
+                ],
+                className="small",
+            ),
+        ]
+    )
     side = html.Div([suggestion_card(analysis.suggestion, analysis.status), facts])
     return header, side, findings_table(analysis.findings)
 
 
-def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str,
-              zoom: dict[str, Any] | None = None):
+def run_graph(
+    run_id: str | None,
+    smoothing: float,
+    log_y: bool,
+    x_mode: str,
+    zoom: dict[str, Any] | None = None,
+):
     """The Run figure; ``zoom`` (see :func:`zoom_state`) re-samples the visible range."""
     x_range = zoom_range(zoom, x_mode, log_y)
     store = current_store()
@@ -271,9 +330,19 @@ def run_graph(run_id: str | None, smoothing: float, log_y: bool, x_mode: str,
     if all(s is None or s.empty for s in (train, val, lr)):
         return empty_figure("this run has no loss or learning-rate metric")
     epoch = epoch_series(run) if x_mode == "epoch" else None
-    return run_figure(train, val, lr, findings=analysis.findings, suggestion=analysis.suggestion,
-                      smoothing=float(smoothing or 0), log_y=log_y, x_mode=x_mode,
-                      step_label=run.meta.step_axis, epoch=epoch, x_range=x_range)
+    return run_figure(
+        train,
+        val,
+        lr,
+        findings=analysis.findings,
+        suggestion=analysis.suggestion,
+        smoothing=float(smoothing or 0),
+        log_y=log_y,
+        x_mode=x_mode,
+        step_label=run.meta.step_axis,
+        epoch=epoch,
+        x_range=x_range,
+    )
 
 
 def epoch_series(run: Run) -> Any:
@@ -293,109 +362,42 @@ def compare_view(run_ids: list[str], log_y: bool, smoothing: float = 0.6, x_mode
             rows.append(html.Tr([html.Td(rid), html.Td("not found", colSpan=3)]))
             continue
         a = analyze_safely(run)
-        items.append(CompareRun(run.meta.name, a.status, *store.role_series(run, a.roles),
-                                epoch=epoch_series(run) if x_mode == "epoch" else None))
+        items.append(
+            CompareRun(
+                run.meta.name,
+                a.status,
+                *store.role_series(run, a.roles),
+                epoch=epoch_series(run) if x_mode == "epoch" else None,
+            )
+        )
         sug = a.suggestion
-        rows.append(html.Tr([
-            html.Td(dcc.Link(run.meta.name, href=run_href(rid))),
-            html.Td(status_badge(a.status)),
-            html.Td(lr_change(sug).text if sug else ""),
-            html.Td(sug.rationale if sug else "", className="small"),
-        ]))
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(dcc.Link(run.meta.name, href=run_href(rid))),
+                    html.Td(status_badge(a.status)),
+                    html.Td(lr_change(sug).text if sug else ""),
+                    html.Td(sug.rationale if sug else "", className="small"),
+                ]
+            )
+        )
     if not items:
         fig = empty_figure("choose runs to compare")
     else:
         fig = compare_figure(items, log_y=log_y, smoothing=smoothing, x_mode=x_mode)
-    table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("run", "status", "suggestion", "why")])),
-                       html.Tbody(rows)], size="sm", id="compare-status-table") if rows else None
+    table = (
+        dbc.Table(
+            [
+                html.Thead(html.Tr([html.Th(h) for h in ("run", "status", "suggestion", "why")])),
+                html.Tbody(rows),
+            ],
+            size="sm",
+            id="compare-status-table",
+        )
+        if rows
+        else None
+    )
     return fig, table
-
-
-def handle_uploads(contents: list[str] | None, filenames: list[str] | None) -> list[Any]:
-    """Read, analyze and register each upload; one result line per file or error.
-
-    At most ``UPLOAD_READERS`` requests are read at once (the others wait); a request's
-    files share one decompression budget, reserved from the process's before anything is
-    decoded (see :mod:`dashboard.uploads`)."""
-    from analyzer.errors import ReaderError
-
-    from .uploads import UPLOAD_WAIT, upload_budget
-
-    store = current_store()
-    limit = store.upload_limit_mb * 1024 * 1024
-    pairs = list(zip(contents or [], filenames or []))
-    size = sum(min(len(c or "") * 3 // 4, limit) for c, _ in pairs)
-    if not store.upload_slots.acquire(timeout=UPLOAD_WAIT):
-        names = ", ".join(n or "upload" for _, n in pairs)
-        return [dbc.Alert(f"{names}: the server is busy reading other uploads; try again in a "
-                          "minute", color="danger", className="upload-error py-2 mb-2")]
-    try:
-        with upload_budget(limit, store.upload_budget, reserve=size):
-            return _handle_uploads(pairs, limit)
-    except ReaderError as exc:  # the reservation did not fit: nothing was read
-        names = ", ".join(n or "upload" for _, n in pairs)
-        return [dbc.Alert(f"{names}: {exc.reason}", color="danger",
-                          className="upload-error py-2 mb-2")]
-    finally:
-        store.upload_slots.release()
-
-
-def _handle_uploads(pairs: list[tuple[str, str]], limit: int) -> list[Any]:
-    store = current_store()
-    items: list[Any] = []
-    for data_url, name in pairs:
-        name = name or "upload"
-        try:
-            data = decode_contents(data_url, name, limit)
-        except UploadError as exc:
-            items.append(dbc.Alert(str(exc), color="danger", className="upload-error py-2 mb-2"))
-            continue
-        key = content_key(data)
-        same = _uploaded_before(key)
-        if same:  # the same content again: one run, shown again (not read twice)
-            items.extend(_upload_line(store, name, run, same=True) for run in same)
-            continue
-        result = read_upload(name, data, limit_bytes=limit, keep_in=store.uploads.folder())
-        del data
-        same = _uploaded_before(key) if result.runs else []
-        if same:  # the same content was read at the same time by another request
-            if result.folder is not None:
-                shutil.rmtree(result.folder, ignore_errors=True)
-            items.extend(_upload_line(store, name, run, same=True) for run in same)
-            continue
-        for err in result.errors:
-            items.append(dbc.Alert(err, color="danger", className="upload-error py-2 mb-2"))
-        for run in result.runs:
-            store.add_upload(run, name, result.folder)
-            items.append(_upload_line(store, name, run))
-    return items
-
-
-def _uploaded_before(key: str) -> list[Run]:
-    """The kept runs of an earlier upload with the same content (ids start with ``key``;
-    read again from disk, within this request's budget, if they left memory)."""
-    store = current_store()
-    runs = (store.uploads.get(rid) for rid in sorted(store.uploads.ids()) if rid.startswith(key))
-    return [r for r in runs if r is not None]
-
-
-def _upload_line(store: Any, name: str, run: Run, same: bool = False) -> Any:
-    """One result line: the run's link, verdict and suggestion (or why it failed)."""
-    try:
-        a = store.analyze(run)
-    except Exception as exc:  # noqa: BLE001
-        return dbc.Alert(f"{name}: run {run.meta.name!r} could not be analyzed: {exc}",
-                         color="danger", className="upload-error py-2 mb-2")
-    sug = a.suggestion
-    first = run.meta.location.removeprefix("upload:")
-    return dbc.Alert([
-        html.Span(f"{name} → ", className="text-muted"),
-        dcc.Link(run.meta.name, href=run_href(run.meta.id), className="fw-bold me-2 upload-run-link"),
-        status_badge(a.status),
-        html.Span(f"  {sug.rationale}" if sug and sug.rationale else "", className="ms-2 small"),
-        html.Div(f"Already uploaded (as {first}): the same content is one run, not added again.",
-                 className="small text-muted upload-same") if same else None,
-    ], color="light", className="upload-ok py-2 mb-2 border")
 
 
 def check_uri(uri: str) -> tuple[bool, str]:

@@ -11,6 +11,13 @@ from analyzer.timewindow import parse_since
 _DAY = 86400.0
 #: Time-window presets of the Review page (``None``: no limit).
 WINDOWS: dict[str, float | None] = {"24h": _DAY, "7d": 7 * _DAY, "30d": 30 * _DAY, "all": None}
+#: How the pages' window pickers name the presets.
+WINDOW_LABELS: dict[str, str] = {
+    "24h": "Last 24 h",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "all": "All",
+}
 #: The longest window accepted (years back), as for ``--since``.
 MAX_WINDOW_YEARS = 1000
 _MAX_SECONDS = MAX_WINDOW_YEARS * 365.25 * _DAY

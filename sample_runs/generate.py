@@ -79,8 +79,13 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]], pad: int 
         if pad:
             fh.write(",".join(h.rjust(pad) for h in header) + "\n")
             for r in rows:
-                fh.write(",".join(f"{v:.5g}".rjust(pad) if isinstance(v, float) else str(v).rjust(pad)
-                                  for v in r) + "\n")
+                fh.write(
+                    ",".join(
+                        f"{v:.5g}".rjust(pad) if isinstance(v, float) else str(v).rjust(pad)
+                        for v in r
+                    )
+                    + "\n"
+                )
             return
         w = csv.writer(fh)
         w.writerow(header)
@@ -101,7 +106,11 @@ def plain_csv(rng: np.random.Generator) -> None:
     for s in range(n):
         v = val[list(val_steps).index(s)] if s in val_steps else None
         rows.append([s, _f(train[s]), _f(v), _f(lr[s]), _f(WALL0 + 2.0 * s)])
-    write_csv(HERE / "plain_csv/resnet18_cifar_cosine.csv", ["step", "train_loss", "val_loss", "lr", "wall_time"], rows)
+    write_csv(
+        HERE / "plain_csv/resnet18_cifar_cosine.csv",
+        ["step", "train_loss", "val_loss", "lr", "wall_time"],
+        rows,
+    )
 
 
 def lightning_oscillating(rng: np.random.Generator) -> None:
@@ -118,18 +127,36 @@ def lightning_oscillating(rng: np.random.Generator) -> None:
         rows.append([s // 100, "", s, _f(train[s]), ""])
         if (s + 1) % 100 == 0:
             rows.append([s // 100, "", s, "", _f(base[s] + 0.3 + 0.2 * rng.random())])
-    write_csv(HERE / "lightning/vit_lr3e-2_oscillating/metrics.csv",
-              ["epoch", "lr-AdamW", "step", "train_loss", "val_loss"], rows)
+    write_csv(
+        HERE / "lightning/vit_lr3e-2_oscillating/metrics.csv",
+        ["epoch", "lr-AdamW", "step", "train_loss", "val_loss"],
+        rows,
+    )
 
 
 def keras_overfit(rng: np.random.Generator) -> None:
     n = 40
     t = np.arange(n)
     train = descent(n, 1.6, 0.05, 5.0) * (1 + 0.02 * rng.standard_normal(n))
-    val = 0.55 + 0.9 * np.exp(-t / 4) + 0.012 * np.maximum(t - 12, 0) + 0.01 * rng.standard_normal(n)
-    rows = [[int(e), _f(0.5 + 0.5 * (1 - train[e] / 1.6)), _f(train[e]), _f(0.6 + 0.02 * e / n),
-             _f(val[e]), _f(1e-3)] for e in t]
-    write_csv(HERE / "keras/cnn_overfit.log", ["epoch", "accuracy", "loss", "val_accuracy", "val_loss", "lr"], rows)
+    val = (
+        0.55 + 0.9 * np.exp(-t / 4) + 0.012 * np.maximum(t - 12, 0) + 0.01 * rng.standard_normal(n)
+    )
+    rows = [
+        [
+            int(e),
+            _f(0.5 + 0.5 * (1 - train[e] / 1.6)),
+            _f(train[e]),
+            _f(0.6 + 0.02 * e / n),
+            _f(val[e]),
+            _f(1e-3),
+        ]
+        for e in t
+    ]
+    write_csv(
+        HERE / "keras/cnn_overfit.log",
+        ["epoch", "accuracy", "loss", "val_accuracy", "val_loss", "lr"],
+        rows,
+    )
 
 
 def keras_appended(rng: np.random.Generator) -> None:
@@ -137,28 +164,67 @@ def keras_appended(rng: np.random.Generator) -> None:
     for run, (n, overfit) in enumerate([(15, False), (30, True)]):
         t = np.arange(n)
         train = descent(n, 1.2, 0.1 if overfit else 0.3, 4.0) * (1 + 0.02 * rng.standard_normal(n))
-        val = 0.4 + 0.8 * np.exp(-t / 3) + (0.02 * np.maximum(t - 8, 0) if overfit else 0) \
+        val = (
+            0.4
+            + 0.8 * np.exp(-t / 3)
+            + (0.02 * np.maximum(t - 8, 0) if overfit else 0)
             + 0.01 * rng.standard_normal(n)
+        )
         rows += [[int(e), _f(train[e]), _f(val[e]), _f(1e-3 if run == 0 else 3e-3)] for e in t]
-    write_csv(HERE / "keras/two_runs_appended.csv", ["epoch", "loss", "val_loss", "learning_rate"], rows)
+    write_csv(
+        HERE / "keras/two_runs_appended.csv", ["epoch", "loss", "val_loss", "learning_rate"], rows
+    )
 
 
 def ultralytics(rng: np.random.Generator) -> None:
     n = 60
     t = np.arange(n)
     lr = np.where(t < 3, 0.01 * (t + 1) / 3, 0.01 * (1 - 0.99 * t / n))
-    comp = {k: descent(n, a, b, 3.0) * (1 + 0.015 * rng.standard_normal(n))
-            for k, (a, b) in {"box": (1.6, 0.9), "cls": (2.8, 0.7), "dfl": (1.5, 1.05)}.items()}
-    val = {k: descent(n, a * 1.05, b * 1.1, 3.0) * (1 + 0.01 * rng.standard_normal(n))
-           for k, (a, b) in {"box": (1.6, 0.9), "cls": (2.8, 0.7), "dfl": (1.5, 1.05)}.items()}
-    header = ["epoch", "train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/precision(B)",
-              "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "val/box_loss",
-              "val/cls_loss", "val/dfl_loss", "lr/pg0", "lr/pg1", "lr/pg2"]
+    comp = {
+        k: descent(n, a, b, 3.0) * (1 + 0.015 * rng.standard_normal(n))
+        for k, (a, b) in {"box": (1.6, 0.9), "cls": (2.8, 0.7), "dfl": (1.5, 1.05)}.items()
+    }
+    val = {
+        k: descent(n, a * 1.05, b * 1.1, 3.0) * (1 + 0.01 * rng.standard_normal(n))
+        for k, (a, b) in {"box": (1.6, 0.9), "cls": (2.8, 0.7), "dfl": (1.5, 1.05)}.items()
+    }
+    header = [
+        "epoch",
+        "train/box_loss",
+        "train/cls_loss",
+        "train/dfl_loss",
+        "metrics/precision(B)",
+        "metrics/recall(B)",
+        "metrics/mAP50(B)",
+        "metrics/mAP50-95(B)",
+        "val/box_loss",
+        "val/cls_loss",
+        "val/dfl_loss",
+        "lr/pg0",
+        "lr/pg1",
+        "lr/pg2",
+    ]
     rows = []
     for e in t:
         m = 1 - math.exp(-e / 15)
-        rows.append([int(e), comp["box"][e], comp["cls"][e], comp["dfl"][e], 0.8 * m, 0.7 * m, 0.75 * m,
-                     0.5 * m, val["box"][e], val["cls"][e], val["dfl"][e], lr[e], lr[e], lr[e]])
+        rows.append(
+            [
+                int(e),
+                comp["box"][e],
+                comp["cls"][e],
+                comp["dfl"][e],
+                0.8 * m,
+                0.7 * m,
+                0.75 * m,
+                0.5 * m,
+                val["box"][e],
+                val["cls"][e],
+                val["dfl"][e],
+                lr[e],
+                lr[e],
+                lr[e],
+            ]
+        )
     write_csv(HERE / "ultralytics/yolov8n_helmets/results.csv", header, rows, pad=22)
 
 
@@ -187,18 +253,52 @@ def hf_overfit(rng: np.random.Generator) -> None:
     lr = 5e-5 * (1 - steps / total)
     train = descent(len(steps), 0.7, 0.02, 5.0) * (1 + 0.05 * ar1(rng, len(steps)))
     for i, s in enumerate(steps):
-        history.append({"epoch": round(s / 1000, 4), "grad_norm": float(2 + rng.random()),
-                        "learning_rate": float(lr[i]), "loss": round(float(train[i]), 4), "step": int(s)})
+        history.append(
+            {
+                "epoch": round(s / 1000, 4),
+                "grad_norm": float(2 + rng.random()),
+                "learning_rate": float(lr[i]),
+                "loss": round(float(train[i]), 4),
+                "step": int(s),
+            }
+        )
         if s % eval_every == 0:
             k = s // eval_every
-            ev = 0.30 + 0.25 * math.exp(-k / 1.5) + 0.018 * max(k - 4, 0) + 0.004 * rng.standard_normal()
-            history.append({"epoch": round(s / 1000, 4), "eval_loss": float(ev), "eval_runtime": 12.5,
-                            "eval_samples_per_second": 80.0, "step": int(s)})
-    history.append({"epoch": 3.0, "step": total, "total_flos": 1.2e15, "train_loss": 0.12,
-                    "train_runtime": 1900.0, "train_samples_per_second": 50.5})
-    state = {"best_metric": None, "epoch": 3.0, "global_step": total, "log_history": history,
-             "logging_steps": log_every, "max_steps": total, "num_train_epochs": 3,
-             "train_batch_size": 16}
+            ev = (
+                0.30
+                + 0.25 * math.exp(-k / 1.5)
+                + 0.018 * max(k - 4, 0)
+                + 0.004 * rng.standard_normal()
+            )
+            history.append(
+                {
+                    "epoch": round(s / 1000, 4),
+                    "eval_loss": float(ev),
+                    "eval_runtime": 12.5,
+                    "eval_samples_per_second": 80.0,
+                    "step": int(s),
+                }
+            )
+    history.append(
+        {
+            "epoch": 3.0,
+            "step": total,
+            "total_flos": 1.2e15,
+            "train_loss": 0.12,
+            "train_runtime": 1900.0,
+            "train_samples_per_second": 50.5,
+        }
+    )
+    state = {
+        "best_metric": None,
+        "epoch": 3.0,
+        "global_step": total,
+        "log_history": history,
+        "logging_steps": log_every,
+        "max_steps": total,
+        "num_train_epochs": 3,
+        "train_batch_size": 16,
+    }
     path = HERE / "hf/bert_base_overfit/trainer_state.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(state, indent=2))
@@ -211,12 +311,28 @@ def jsonl_runs(rng: np.random.Generator) -> None:
     train = descent(len(steps), 1.9, 0.9, 3.0) * (1 + 0.03 * ar1(rng, len(steps)))
     lines = []
     for i, s in enumerate(steps):
-        lines.append({"current_steps": int(s), "total_steps": total, "loss": round(float(train[i]), 4),
-                      "lr": float(lr[i]), "epoch": round(float(s) / 400, 4), "percentage": round(100 * s / total, 2),
-                      "elapsed_time": f"0:{s // 60:02d}:00", "remaining_time": "0:10:00"})
+        lines.append(
+            {
+                "current_steps": int(s),
+                "total_steps": total,
+                "loss": round(float(train[i]), 4),
+                "lr": float(lr[i]),
+                "epoch": round(float(s) / 400, 4),
+                "percentage": round(100 * s / total, 2),
+                "elapsed_time": f"0:{s // 60:02d}:00",
+                "remaining_time": "0:10:00",
+            }
+        )
         if s % 200 == 0:
-            lines.append({"current_steps": int(s), "total_steps": total,
-                          "eval_loss": float(1.6 - 0.4 * (1 - math.exp(-s / 400)) + 0.005 * rng.standard_normal())})
+            lines.append(
+                {
+                    "current_steps": int(s),
+                    "total_steps": total,
+                    "eval_loss": float(
+                        1.6 - 0.4 * (1 - math.exp(-s / 400)) + 0.005 * rng.standard_normal()
+                    ),
+                }
+            )
     lines.append({"current_steps": total, "total_steps": total, "epoch": 3.0, "percentage": 100.0})
     path = HERE / "jsonl/qwen_lora_sft/trainer_log.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,9 +343,22 @@ def jsonl_runs(rng: np.random.Generator) -> None:
     test = 4.2 - 0.003 * np.arange(n) + 0.008 * rng.standard_normal(n)
     path = HERE / "jsonl/mae_probe_lr_too_small/log.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps({"train_lr": 1e-7, "train_loss": float(train[e]), "test_loss": float(test[e]),
-                                        "test_acc1": 10.0 + 0.01 * e, "epoch": e, "n_parameters": 1025000}) + "\n"
-                            for e in range(n)))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "train_lr": 1e-7,
+                    "train_loss": float(train[e]),
+                    "test_loss": float(test[e]),
+                    "test_acc1": 10.0 + 0.01 * e,
+                    "epoch": e,
+                    "n_parameters": 1025000,
+                }
+            )
+            + "\n"
+            for e in range(n)
+        )
+    )
 
 
 def tensorboard_diverged(rng: np.random.Generator) -> None:
@@ -254,8 +383,17 @@ def tensorboard_diverged(rng: np.random.Generator) -> None:
 
 def main() -> None:
     rng = np.random.default_rng(20261125)
-    for make in (plain_csv, lightning_oscillating, keras_overfit, keras_appended, ultralytics,
-                 wandb_export, hf_overfit, jsonl_runs, tensorboard_diverged):
+    for make in (
+        plain_csv,
+        lightning_oscillating,
+        keras_overfit,
+        keras_appended,
+        ultralytics,
+        wandb_export,
+        hf_overfit,
+        jsonl_runs,
+        tensorboard_diverged,
+    ):
         make(rng)
 
 

@@ -24,25 +24,46 @@ def test_contract_keys_and_json() -> None:
     assert d["metrics"] == {"train_loss": "loss", "val_loss": "val_loss", "lr": "lr"}
     assert d["status"] == "overfitting"
     f = d["findings"][0]
-    assert set(f) == {"kind", "metric", "start_step", "end_step", "severity", "confidence",
-                      "evidence", "message"}
-    assert {"action", "current_lr", "suggested_lr", "factor", "early_stop_step",
-            "rationale"} <= set(d["suggestion"])
+    assert set(f) == {
+        "kind",
+        "metric",
+        "start_step",
+        "end_step",
+        "severity",
+        "confidence",
+        "evidence",
+        "message",
+    }
+    assert {
+        "action",
+        "current_lr",
+        "suggested_lr",
+        "factor",
+        "early_stop_step",
+        "rationale",
+    } <= set(d["suggestion"])
     assert d["suggestion"]["action"] == "early_stop"
     json.dumps(d, allow_nan=False)
     assert all(isinstance(v, (int, float, str, type(None))) for v in f["evidence"].values())
 
 
-@pytest.mark.parametrize("make,status,action", [
-    (lambda: S.healthy(seed=3, eval_every=50, schedule="cosine", warmup=50), "healthy", "keep_lr"),
-    (lambda: S.oscillation(seed=3), "oscillation", "decrease_lr"),
-    (lambda: S.stagnation(seed=3, variant="stuck"), "stagnation", "increase_lr"),
-    (lambda: S.stagnation(seed=3, variant="lr_collapse"), "stagnation", "restore_lr"),
-    (lambda: S.stagnation(seed=3, variant="schedule_end"), "healthy", "keep_lr"),
-    (lambda: S.divergence(seed=3, variant="nan"), "divergence", "decrease_lr"),
-    (lambda: S.divergence(seed=3, variant="zero"), "divergence", "check_data"),
-    (lambda: S.gan(seed=3), "healthy", "keep_lr"),
-])
+@pytest.mark.parametrize(
+    "make,status,action",
+    [
+        (
+            lambda: S.healthy(seed=3, eval_every=50, schedule="cosine", warmup=50),
+            "healthy",
+            "keep_lr",
+        ),
+        (lambda: S.oscillation(seed=3), "oscillation", "decrease_lr"),
+        (lambda: S.stagnation(seed=3, variant="stuck"), "stagnation", "increase_lr"),
+        (lambda: S.stagnation(seed=3, variant="lr_collapse"), "stagnation", "restore_lr"),
+        (lambda: S.stagnation(seed=3, variant="schedule_end"), "healthy", "keep_lr"),
+        (lambda: S.divergence(seed=3, variant="nan"), "divergence", "decrease_lr"),
+        (lambda: S.divergence(seed=3, variant="zero"), "divergence", "check_data"),
+        (lambda: S.gan(seed=3), "healthy", "keep_lr"),
+    ],
+)
 def test_statuses_and_actions(make, status: str, action: str) -> None:
     a = analyze_run(S.to_run(make()))
     assert a.status == status
@@ -50,15 +71,25 @@ def test_statuses_and_actions(make, status: str, action: str) -> None:
 
 
 def test_insufficient_data() -> None:
-    a = analyze_run(S.to_run(S.Synthetic(np.arange(5), np.array([2.0, 1.5, 1.2, 1.1, 1.0]), None,
-                                         {"kind": "healthy"})))
+    a = analyze_run(
+        S.to_run(
+            S.Synthetic(
+                np.arange(5), np.array([2.0, 1.5, 1.2, 1.1, 1.0]), None, {"kind": "healthy"}
+            )
+        )
+    )
     assert a.status == "insufficient_data" and a.findings == ()
     assert a.suggestion.action == "keep_lr"
 
 
 def test_short_run_with_nan_is_still_divergence() -> None:
-    a = analyze_run(S.to_run(S.Synthetic(np.arange(4), np.array([2.0, 1.5, np.nan, np.nan]), None,
-                                         {"kind": "divergence"})))
+    a = analyze_run(
+        S.to_run(
+            S.Synthetic(
+                np.arange(4), np.array([2.0, 1.5, np.nan, np.nan]), None, {"kind": "divergence"}
+            )
+        )
+    )
     assert a.status == "divergence"
 
 
@@ -66,7 +97,9 @@ def test_empty_run_and_missing_roles() -> None:
     meta = RunMeta(id="e", name="e", source="csv", location="x")
     run = Run(meta=meta, frame=frame_from_columns([], [], []))
     assert analyze_run(run).status == "insufficient_data"
-    run = Run(meta=meta, frame=frame_from_columns(["accuracy"] * 50, range(50), np.linspace(0, 1, 50)))
+    run = Run(
+        meta=meta, frame=frame_from_columns(["accuracy"] * 50, range(50), np.linspace(0, 1, 50))
+    )
     assert analyze_run(run).status == "insufficient_data"
 
 
@@ -190,126 +223,125 @@ REAL_LOGS2_ENV = "LRTEMPO_REAL_LOGS2"
 #: or one set per run in file order; LR direction where it matters; None, or what LR Tempo
 #: says instead when it disagrees with the reading: that case is xfail(strict=True)).
 EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None]] = {
-    "detr_log_txt/detr_46ep_const_lr/log.txt":
-        ({"healthy"}, "not_decrease", None),
-    "detr_log_txt/detr_300ep_lr_drop_settles/log.txt":
-        ({"healthy"}, "not_decrease",
-         "LRT oscillation+decrease_lr; reading: the LR drop settled it, best val in last tenth"),
-    "detr_log_txt/detr_100ep_const_lr_no_progress/log.txt":
-        ({"oscillation", "stagnation"}, None,
-         "LRT healthy; reading: neither loss improves after epoch ~30 at a constant LR"),
-    "detr_log_txt/sten_detr_300ep_val_plateau/log.txt":
-        ({"overfitting", "stagnation"}, None, None),
-    "detr_log_txt/sten_detr_239ep_overfit/log.txt":
-        ({"overfitting"}, None, None),
-    "detr_log_txt/conditional_swin_detr_50ep/log.txt":
-        ({"healthy"}, "not_decrease", None),
-    "detr_log_txt/sdetr_150ep_lr_drop/log.txt":
-        ({"healthy"}, "not_decrease", None),
-    "detr_log_txt/detr_dcmha_4ep_val_rising/log.txt":
-        ({"insufficient_data", "overfitting"}, None,
-         "LRT healthy on 4 epochs; reading: too short, and val rose at every evaluation"),
-    "detr_log_txt/detr_5ep_then_2ep_appended/log.txt":
-        (({"healthy", "insufficient_data"}, {"insufficient_data"}), None, None),
-    "detr_log_txt/ecg_detr_lr1e-3_two_trainings/log.txt":
-        (({"divergence", "oscillation"}, {"divergence", "oscillation"}), "decrease", None),
-    "detr_log_txt/swin_detr_9_trainings_appended/log.txt":
-        ({"healthy", "insufficient_data"}, None, None),
-    "lightning_csv/pinn_em_v14_nan.csv":
-        ({"divergence"}, "decrease", None),
-    "lightning_csv/pinn_em_v0_late_blowup.csv":
-        ({"divergence"}, "decrease",
-         "LRT oscillation 'spike, then recovered'; reading: last tenth 6x the pre-spike loss"),
-    "lightning_csv/lstm_xor_v2_stuck_at_chance.csv":
-        ({"stagnation"}, None, None),
-    "lightning_csv/probing_lm_v2_no_learning.csv":
-        ({"stagnation"}, None,
-         "LRT healthy; reading: 28 logs with no downward trend, accuracy at chance"),
-    "lightning_csv/lstm_stocks_v0.csv":
-        ({"healthy", "overfitting"}, None,
-         "LRT oscillation+decrease_lr; reading: one early val bump, then 25 falling evals"),
-    "lightning_csv/lstm_stocks_v1_overfit.csv":
-        ({"overfitting"}, None,
-         "LRT oscillation (train spike) outranks its own overfitting (+280%) finding"),
-    "keras_csvlogger/lung_cancer_cnn_val_bouncing.csv":
-        ({"oscillation"}, "decrease", None),
-    "keras_csvlogger/mnist_cnn_reduce_lr_on_plateau_30ep.csv":
-        ({"healthy"}, "not_decrease", None),
-    "keras_csvlogger/deepfake_cnn_overfit.csv":
-        ({"overfitting"}, None, None),
-    "keras_csvlogger/bert_imdb_3ep.csv":
-        ({"insufficient_data", "overfitting"}, None, None),
-    "keras_csvlogger/mnist_two_runs_appended.csv":
-        ({"healthy"}, None, None),
-    "keras_csvlogger/fjord_vision_20ep.csv":
-        ({"healthy"}, None, None),
-    "keras_csvlogger/fastai_sportsball_overfit.csv":
-        ({"overfitting"}, None, None),
-    "keras_csvlogger/mlp_200ep_3layers_overfit.csv":
-        ({"overfitting"}, None, None),
-    "keras_csvlogger/regression_25ep_still_falling.csv":
-        ({"healthy"}, "not_decrease", None),
-    "yolo_results_csv/drowsiness_yolov8_500ep.csv":
-        ({"healthy"}, "not_decrease", None),
-    "yolo_results_csv/rock_paper_scissors_yolov8_100ep.csv":
-        ({"healthy"}, "not_decrease", None),
-    "yolo_results_csv/rider_helmet_yolov8_150ep_converged.csv":
-        ({"healthy"}, None, None),
-    "yolo_results_csv/custom_yolov8_warmup_bump.csv":
-        ({"healthy"}, "not_decrease",
-         "LRT oscillation+add_warmup (suggested > current at x0.1); reading: warm-up bump"),
-    "yolo_results_csv/anemia_yolov8_cls_only_overfit.csv":
-        ({"overfitting"}, None, None),
-    "yolo_results_csv/anpr_yolov8_val_cls_inf.csv":
-        ({"healthy"}, "not_decrease", None),
-    "yolo_results_csv/battery_yolov8_long_warmup.csv":
-        ({"healthy"}, "not_decrease", None),
-    "yolo_results_csv/hand_raising_yolo12n_200ep.csv":
-        ({"healthy"}, "not_decrease", None),
-    "yolo_results_csv/traffic_yolov10_om_oo_columns.csv":
-        ({"overfitting", "stagnation"}, None,
-         "LRT insufficient_data: YOLOv10 *_om/*_oo losses not read; reading: val +7% on best"),
-    "tensorboard/drowsiness_yolov8_500ep/events.out.tfevents.1708200862.1666sapple.32315.0":
-        ({"healthy"}, "not_decrease", None),
-    "tensorboard/brand_yolov8_120ep/events.out.tfevents.1682599409.a463fc08474a.2047.0":
-        ({"overfitting"}, None, None),
-    "tensorboard/hand_raising_yolo12n_200ep/events.out.tfevents.1742269463.LAPTOP-SFTB9K01.18744.0":
-        ({"healthy"}, "not_decrease", None),
-    "hf_trainer_state/whisper_small_hindi_overfit.json":
-        ({"overfitting"}, None, None),
-    "hf_trainer_state/whisper_v2_flemish_noisy_eval.json":
-        ({"healthy"}, None, None),
-    "hf_trainer_state/mt5_azerbaijani_news.json":
-        ({"healthy"}, "not_decrease", None),
-    "hf_trainer_state/nsllm_llamafactory_1ep.json":
-        ({"healthy"}, "not_decrease", None),
-    "jsonl/nsllm_llamafactory_1ep.jsonl":
-        ({"healthy"}, "not_decrease", None),
-    "jsonl/sft_llm_lr1e-5_duplicate_lines.jsonl":
-        ({"healthy"}, "not_decrease", None),
-    "lightning_csv/pendulum_pinn_v9_stuck_plateau.csv":
-        ({"stagnation"}, None, None),
-    "lightning_csv/pendulum_pinn_v25_converged_high.csv":
-        ({"stagnation"}, None, None),
-    "lightning_csv/ncf_recsys_v0_val_only_overfit.csv":
-        ({"overfitting"}, None, None),
-    "lightning_csv/ncf_recsys_v3_val_frozen.csv":
-        ({"stagnation"}, None, None),
-    "lightning_csv/chem_mlp_v25_lr4.8e-3_bouncing.csv":
-        ({"oscillation"}, "decrease", None),
-    "lightning_csv/chem_mlp_v29_lr1.5e-4_smooth.csv":
-        ({"healthy"}, "not_decrease", None),
-    "yolo_results_csv/ghost_yolov5_coco8_lr3e-5_crawl.csv":
-        ({"stagnation"}, "increase", None),
-    "yolo_results_csv/surveillance_yolov8_30ep_warmup_bump.csv":
-        ({"healthy"}, "not_decrease",
-         "LRT oscillation+add_warmup; reading: a warm-up bump, val best at the last epoch"),
-    "yolo_results_csv/yolov8_150ep_val_plateau.csv":
-        ({"overfitting", "stagnation"}, None, None),
-    "yolo_results_csv/yolov8n_coco8_finetune_overfit.csv":
-        ({"overfitting"}, None, None),
-    "hf_trainer_state/codebert_10ep_eval_overfit.json":
-        ({"overfitting"}, None, None),
+    "detr_log_txt/detr_46ep_const_lr/log.txt": ({"healthy"}, "not_decrease", None),
+    "detr_log_txt/detr_300ep_lr_drop_settles/log.txt": (
+        {"healthy"},
+        "not_decrease",
+        "LRT oscillation+decrease_lr; reading: the LR drop settled it, best val in last tenth",
+    ),
+    "detr_log_txt/detr_100ep_const_lr_no_progress/log.txt": (
+        {"oscillation", "stagnation"},
+        None,
+        "LRT healthy; reading: neither loss improves after epoch ~30 at a constant LR",
+    ),
+    "detr_log_txt/sten_detr_300ep_val_plateau/log.txt": ({"overfitting", "stagnation"}, None, None),
+    "detr_log_txt/sten_detr_239ep_overfit/log.txt": ({"overfitting"}, None, None),
+    "detr_log_txt/conditional_swin_detr_50ep/log.txt": ({"healthy"}, "not_decrease", None),
+    "detr_log_txt/sdetr_150ep_lr_drop/log.txt": ({"healthy"}, "not_decrease", None),
+    "detr_log_txt/detr_dcmha_4ep_val_rising/log.txt": (
+        {"insufficient_data", "overfitting"},
+        None,
+        "LRT healthy on 4 epochs; reading: too short, and val rose at every evaluation",
+    ),
+    "detr_log_txt/detr_5ep_then_2ep_appended/log.txt": (
+        ({"healthy", "insufficient_data"}, {"insufficient_data"}),
+        None,
+        None,
+    ),
+    "detr_log_txt/ecg_detr_lr1e-3_two_trainings/log.txt": (
+        ({"divergence", "oscillation"}, {"divergence", "oscillation"}),
+        "decrease",
+        None,
+    ),
+    "detr_log_txt/swin_detr_9_trainings_appended/log.txt": (
+        {"healthy", "insufficient_data"},
+        None,
+        None,
+    ),
+    "lightning_csv/pinn_em_v14_nan.csv": ({"divergence"}, "decrease", None),
+    "lightning_csv/pinn_em_v0_late_blowup.csv": (
+        {"divergence"},
+        "decrease",
+        "LRT oscillation 'spike, then recovered'; reading: last tenth 6x the pre-spike loss",
+    ),
+    "lightning_csv/lstm_xor_v2_stuck_at_chance.csv": ({"stagnation"}, None, None),
+    "lightning_csv/probing_lm_v2_no_learning.csv": (
+        {"stagnation"},
+        None,
+        "LRT healthy; reading: 28 logs with no downward trend, accuracy at chance",
+    ),
+    "lightning_csv/lstm_stocks_v0.csv": (
+        {"healthy", "overfitting"},
+        None,
+        "LRT oscillation+decrease_lr; reading: one early val bump, then 25 falling evals",
+    ),
+    "lightning_csv/lstm_stocks_v1_overfit.csv": (
+        {"overfitting"},
+        None,
+        "LRT oscillation (train spike) outranks its own overfitting (+280%) finding",
+    ),
+    "keras_csvlogger/lung_cancer_cnn_val_bouncing.csv": ({"oscillation"}, "decrease", None),
+    "keras_csvlogger/mnist_cnn_reduce_lr_on_plateau_30ep.csv": ({"healthy"}, "not_decrease", None),
+    "keras_csvlogger/deepfake_cnn_overfit.csv": ({"overfitting"}, None, None),
+    "keras_csvlogger/bert_imdb_3ep.csv": ({"insufficient_data", "overfitting"}, None, None),
+    "keras_csvlogger/mnist_two_runs_appended.csv": ({"healthy"}, None, None),
+    "keras_csvlogger/fjord_vision_20ep.csv": ({"healthy"}, None, None),
+    "keras_csvlogger/fastai_sportsball_overfit.csv": ({"overfitting"}, None, None),
+    "keras_csvlogger/mlp_200ep_3layers_overfit.csv": ({"overfitting"}, None, None),
+    "keras_csvlogger/regression_25ep_still_falling.csv": ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/drowsiness_yolov8_500ep.csv": ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/rock_paper_scissors_yolov8_100ep.csv": ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/rider_helmet_yolov8_150ep_converged.csv": ({"healthy"}, None, None),
+    "yolo_results_csv/custom_yolov8_warmup_bump.csv": (
+        {"healthy"},
+        "not_decrease",
+        "LRT oscillation+add_warmup (suggested > current at x0.1); reading: warm-up bump",
+    ),
+    "yolo_results_csv/anemia_yolov8_cls_only_overfit.csv": ({"overfitting"}, None, None),
+    "yolo_results_csv/anpr_yolov8_val_cls_inf.csv": ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/battery_yolov8_long_warmup.csv": ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/hand_raising_yolo12n_200ep.csv": ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/traffic_yolov10_om_oo_columns.csv": (
+        {"overfitting", "stagnation"},
+        None,
+        "LRT insufficient_data: YOLOv10 *_om/*_oo losses not read; reading: val +7% on best",
+    ),
+    "tensorboard/drowsiness_yolov8_500ep/events.out.tfevents.1708200862.1666sapple.32315.0": (
+        {"healthy"},
+        "not_decrease",
+        None,
+    ),
+    "tensorboard/brand_yolov8_120ep/events.out.tfevents.1682599409.a463fc08474a.2047.0": (
+        {"overfitting"},
+        None,
+        None,
+    ),
+    "tensorboard/hand_raising_yolo12n_200ep/events.out.tfevents.1742269463.LAPTOP-SFTB9K01.18744.0": (
+        {"healthy"},
+        "not_decrease",
+        None,
+    ),
+    "hf_trainer_state/whisper_small_hindi_overfit.json": ({"overfitting"}, None, None),
+    "hf_trainer_state/whisper_v2_flemish_noisy_eval.json": ({"healthy"}, None, None),
+    "hf_trainer_state/mt5_azerbaijani_news.json": ({"healthy"}, "not_decrease", None),
+    "hf_trainer_state/nsllm_llamafactory_1ep.json": ({"healthy"}, "not_decrease", None),
+    "jsonl/nsllm_llamafactory_1ep.jsonl": ({"healthy"}, "not_decrease", None),
+    "jsonl/sft_llm_lr1e-5_duplicate_lines.jsonl": ({"healthy"}, "not_decrease", None),
+    "lightning_csv/pendulum_pinn_v9_stuck_plateau.csv": ({"stagnation"}, None, None),
+    "lightning_csv/pendulum_pinn_v25_converged_high.csv": ({"stagnation"}, None, None),
+    "lightning_csv/ncf_recsys_v0_val_only_overfit.csv": ({"overfitting"}, None, None),
+    "lightning_csv/ncf_recsys_v3_val_frozen.csv": ({"stagnation"}, None, None),
+    "lightning_csv/chem_mlp_v25_lr4.8e-3_bouncing.csv": ({"oscillation"}, "decrease", None),
+    "lightning_csv/chem_mlp_v29_lr1.5e-4_smooth.csv": ({"healthy"}, "not_decrease", None),
+    "yolo_results_csv/ghost_yolov5_coco8_lr3e-5_crawl.csv": ({"stagnation"}, "increase", None),
+    "yolo_results_csv/surveillance_yolov8_30ep_warmup_bump.csv": (
+        {"healthy"},
+        "not_decrease",
+        "LRT oscillation+add_warmup; reading: a warm-up bump, val best at the last epoch",
+    ),
+    "yolo_results_csv/yolov8_150ep_val_plateau.csv": ({"overfitting", "stagnation"}, None, None),
+    "yolo_results_csv/yolov8n_coco8_finetune_overfit.csv": ({"overfitting"}, None, None),
+    "hf_trainer_state/codebert_10ep_eval_overfit.json": ({"overfitting"}, None, None),
 }
 
 _CUT_ACTIONS = {"decrease_lr", "decay_lr"}
@@ -334,15 +366,18 @@ def _real_log2(rel: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{rel}: no local copy under {_local_root()} (${REAL_LOGS2_ENV})")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert digest == entry["sha256"], f"{path}: not the file of {entry['repository']}@{entry['commit']}"
+    assert digest == entry["sha256"], (
+        f"{path}: not the file of {entry['repository']}@{entry['commit']}"
+    )
     return path
 
 
 def _expect2_cases():
     for rel, (status, direction, gap) in EXPECT2.items():
         marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
-        yield pytest.param(rel, status, direction, id=rel.split("/", 1)[1].split("/events")[0],
-                           marks=marks)
+        yield pytest.param(
+            rel, status, direction, id=rel.split("/", 1)[1].split("/events")[0], marks=marks
+        )
 
 
 @pytest.mark.parametrize("rel, status, direction", list(_expect2_cases()))
@@ -369,8 +404,11 @@ def test_real_logs2(rel: str, status, direction: str | None) -> None:
 def test_real_logs2_are_all_expected_and_sourced() -> None:
     """Every log in tests/real_logs2 and in its manifest has a reading in SOURCES.md and an
     EXPECT2 entry; the manifest's expectations are EXPECT2's."""
-    committed = {str(p.relative_to(REAL_LOGS2)) for p in REAL_LOGS2.rglob("*")
-                 if p.is_file() and p.name not in {"SOURCES.md", "manifest.json"}}
+    committed = {
+        str(p.relative_to(REAL_LOGS2))
+        for p in REAL_LOGS2.rglob("*")
+        if p.is_file() and p.name not in {"SOURCES.md", "manifest.json"}
+    }
     manifest = _manifest()
     assert not committed & set(manifest)
     assert committed | set(manifest) == set(EXPECT2)
@@ -380,8 +418,10 @@ def test_real_logs2_are_all_expected_and_sourced() -> None:
         assert f"| {rel.split('/', 1)[1]} |" in sources, rel
     for rel, entry in manifest.items():
         status = EXPECT2[rel][0]
-        want = ([sorted(x) for x in status] if isinstance(status, tuple) else sorted(status))
-        assert entry["expected_status"] == want and entry["expected_lr_direction"] == EXPECT2[rel][1]
+        want = [sorted(x) for x in status] if isinstance(status, tuple) else sorted(status)
+        assert (
+            entry["expected_status"] == want and entry["expected_lr_direction"] == EXPECT2[rel][1]
+        )
         assert len(entry["sha256"]) == 64 and len(entry["commit"]) == 40
 
 
@@ -406,11 +446,18 @@ def test_analyze_series_never_raises(train, val, lr) -> None:
     from analyzer.suggest import suggest
 
     assert status_of(findings, insufficient) in {
-        "healthy", "oscillation", "stagnation", "overfitting", "divergence", "insufficient_data"}
+        "healthy",
+        "oscillation",
+        "stagnation",
+        "overfitting",
+        "divergence",
+        "insufficient_data",
+    }
     json.dumps(suggest(findings, lr=arr(lr), insufficient=insufficient).to_dict(), allow_nan=False)
 
 
 # --- minibatch noise is not oscillation when validation stays smooth ----------------------
+
 
 def _noisier_as_it_falls(seed: int):
     rng = np.random.default_rng(seed)
@@ -425,12 +472,16 @@ def _noisier_as_it_falls(seed: int):
 def test_noise_like_train_swings_with_smooth_val_are_not_oscillation(seed: int) -> None:
     train, val, base = _noisier_as_it_falls(seed)
     alone, _ = analyze_series(train)
-    assert [f.kind for f in alone if f.kind == "oscillation"] == ["oscillation"]  # train alone: flagged
+    assert [f.kind for f in alone if f.kind == "oscillation"] == [
+        "oscillation"
+    ]  # train alone: flagged
     findings, _ = analyze_series(train, val)
     assert not any(f.kind == "oscillation" for f in findings)
     # the same train loss with a validation loss that bounces with it is still flagged
     vx, vy = val
-    bouncing = vy * np.where(vx >= 400, np.exp(0.2 * np.random.default_rng(seed).standard_normal(len(vx))), 1)
+    bouncing = vy * np.where(
+        vx >= 400, np.exp(0.2 * np.random.default_rng(seed).standard_normal(len(vx))), 1
+    )
     findings, _ = analyze_series(train, (vx, bouncing))
     assert any(f.kind == "oscillation" for f in findings)
 

@@ -49,8 +49,16 @@ def test_offline_benchmarks_run_and_the_document_has_the_schema(bench_dir: Path)
     lines: list[str] = []
     results = run_suite(TINY, OFFLINE, plot, log=lines.append)
     names = [r.name for r in results]
-    assert names == ["tensorboard_read", "analyze_run", "analyze_vs_trainspotter",
-                     "fleet_review", "wide_scan", "dashboard_payload", "dashboard_zoom", "dashboard_review"]
+    assert names == [
+        "tensorboard_read",
+        "analyze_run",
+        "analyze_vs_trainspotter",
+        "fleet_review",
+        "wide_scan",
+        "dashboard_payload",
+        "dashboard_zoom",
+        "dashboard_review",
+    ]
     assert all(r.ours_s is not None for r in results), [r.notes for r in results]
     by_name = {r.name: r for r in results}
     assert by_name["tensorboard_read"].peer == "tbparse" and by_name["tensorboard_read"].ratio
@@ -100,8 +108,9 @@ def test_best_of_stops_at_the_budget() -> None:
 def test_mlflow_fetch_paths_on_the_shared_server(mlflow_server: MlflowServer) -> None:
     """The server is shared with the reader tests: the experiment is deleted afterwards."""
     exp = "bench-smoke"
-    exp_id = mlflow_fetch.log_fleet(mlflow_server.url, 2, mlflow_fetch.METRIC_KEYS, 120,
-                                    experiment=exp)
+    exp_id = mlflow_fetch.log_fleet(
+        mlflow_server.url, 2, mlflow_fetch.METRIC_KEYS, 120, experiment=exp
+    )
     try:
         expected = 2 * 3 * 120
         assert mlflow_fetch.fetch_ours(mlflow_server.url, exp) == expected
@@ -115,8 +124,9 @@ def test_mlflow_refresh_paths_on_the_shared_server(mlflow_server: MlflowServer) 
     """Quick mode of ``mlflow_refresh``: its measure() on a 2-run fleet of the shared server
     (one run set RUNNING and given new steps twice); the experiment is deleted afterwards."""
     exp = "bench-refresh-smoke"
-    exp_id = mlflow_fetch.log_fleet(mlflow_server.url, 2, mlflow_fetch.METRIC_KEYS, 120,
-                                    experiment=exp)
+    exp_id = mlflow_fetch.log_fleet(
+        mlflow_server.url, 2, mlflow_fetch.METRIC_KEYS, 120, experiment=exp
+    )
     try:
         sizes = replace(TINY, mlflow_runs=2, mlflow_steps=120, repeats=2)
         r = mlflow_refresh.measure(mlflow_server.url, sizes, exp)

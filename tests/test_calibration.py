@@ -30,9 +30,17 @@ def healthy_case(i: int) -> S.Synthetic:
     warm = int(0.05 * n) if sched == "warmup_cosine" else 0
     sched = "cosine" if sched == "warmup_cosine" else sched
     ev = int(rng.choice([0, max(n // 20, 1), max(n // 10, 1)]))
-    return S.healthy(n=n, seed=i, noise=float(rng.choice([0.005, 0.02, 0.05, 0.1])),
-                     ar=float(rng.uniform(0, 0.6)), shape=str(rng.choice(["exp", "power"])),
-                     schedule=sched, warmup=warm, scale=float(10 ** rng.uniform(-4, 3)), eval_every=ev)
+    return S.healthy(
+        n=n,
+        seed=i,
+        noise=float(rng.choice([0.005, 0.02, 0.05, 0.1])),
+        ar=float(rng.uniform(0, 0.6)),
+        shape=str(rng.choice(["exp", "power"])),
+        schedule=sched,
+        warmup=warm,
+        scale=float(10 ** rng.uniform(-4, 3)),
+        eval_every=ev,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +63,12 @@ def test_false_alarm_rate_per_detector(healthy_results, kind: str) -> None:
 def test_false_alarm_rate_any_detector(healthy_results) -> None:
     alarms = sum(any(f.severity != "info" for f in fs) for fs in healthy_results)
     assert alarms / N_SERIES <= LEVEL, collections.Counter(
-        f.kind for fs in healthy_results for f in fs if f.severity != "info")
+        f.kind for fs in healthy_results for f in fs if f.severity != "info"
+    )
 
 
 # --- p-value calibration under the null ------------------------------------------------
+
 
 def test_mann_kendall_uniform_under_iid_null() -> None:
     rng = np.random.default_rng(1)
@@ -69,7 +79,9 @@ def test_mann_kendall_uniform_under_iid_null() -> None:
 @pytest.mark.parametrize("phi", [0.3, 0.6])
 def test_mann_kendall_ar1_correction_keeps_level(phi: float) -> None:
     rng = np.random.default_rng(2)
-    p = np.array([trend_test(np.arange(300.0), S.ar1(300, phi, rng)).p_increase for _ in range(300)])
+    p = np.array(
+        [trend_test(np.arange(300.0), S.ar1(300, phi, rng)).p_increase for _ in range(300)]
+    )
     assert np.mean(p < 0.05) <= 0.08
     assert np.mean(p < 0.01) <= 0.03
 
@@ -79,8 +91,10 @@ def test_equivalence_p_uniform_at_the_margin() -> None:
     rng = np.random.default_rng(3)
     x = np.arange(200.0)
     margin = 0.5
-    p = [equivalence_test(x, -margin * x / x[-1] + rng.standard_normal(200), margin).p_no_gain
-         for _ in range(400)]
+    p = [
+        equivalence_test(x, -margin * x / x[-1] + rng.standard_normal(200), margin).p_no_gain
+        for _ in range(400)
+    ]
     assert stats.ks_1samp(p, stats.uniform.cdf).pvalue > 0.01
 
 

@@ -12,12 +12,25 @@ import pytest
 from tests.conftest import SAMPLE_RUNS
 
 RUN_KEYS = {"run", "metrics", "status", "findings", "suggestion"}
-STATUSES = {"healthy", "oscillation", "stagnation", "overfitting", "divergence", "insufficient_data"}
+STATUSES = {
+    "healthy",
+    "oscillation",
+    "stagnation",
+    "overfitting",
+    "divergence",
+    "insufficient_data",
+}
 
 
 def lrtempo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lrtempo", *args], check=False, capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lrtempo", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def check_contract(doc: dict) -> None:
@@ -51,7 +64,9 @@ def test_bad_sources_are_reported_and_others_still_analyzed(tmp_path: Path) -> N
     broken.write_text("{not json\n")
     good = tmp_path / "good.csv"
     good.write_text("step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(50)))
-    proc = lrtempo("analyze", str(broken), str(good), str(tmp_path / "missing.csv"), "--format", "json")
+    proc = lrtempo(
+        "analyze", str(broken), str(good), str(tmp_path / "missing.csv"), "--format", "json"
+    )
     assert proc.returncode == 3  # a partial read
     doc = json.loads(proc.stdout)
     check_contract(doc)
@@ -76,12 +91,22 @@ def test_partial_read_exits_3_full_read_0_fail_on_keeps_1(tmp_path: Path) -> Non
     partial = lrtempo("analyze", str(good), str(tmp_path / "cut.jsonl"), "-q")
     assert partial.returncode == 3, partial.stderr
     assert [ln for ln in partial.stderr.splitlines() if ln.startswith("lrtempo:")] == [
-        ln for ln in partial.stderr.splitlines() if "cut.jsonl" in ln]
+        ln for ln in partial.stderr.splitlines() if "cut.jsonl" in ln
+    ]
     bad = _losses_csv(tmp_path / "diverged.csv", rising=True)
     gate = lrtempo("analyze", str(bad), str(tmp_path / "cut.jsonl"), "--fail-on", "warning", "-q")
     assert gate.returncode == 1, gate.stderr
-    review = lrtempo("review", str(tmp_path), "--since", "1000d", "--executor", "processes:2",
-                     "-q", "--format", "json")
+    review = lrtempo(
+        "review",
+        str(tmp_path),
+        "--since",
+        "1000d",
+        "--executor",
+        "processes:2",
+        "-q",
+        "--format",
+        "json",
+    )
     assert review.returncode == 3 and "cut.jsonl" in review.stderr, review.stderr
 
 
@@ -114,7 +139,9 @@ def test_role_override_is_used() -> None:
     assert json.loads(proc.stdout)["runs"][0]["metrics"]["train_loss"] == "val_loss"
 
 
-@pytest.mark.parametrize(("fmt", "needle"), [("text", "LR Tempo:"), ("markdown", "| run |"), ("html", "<svg")])
+@pytest.mark.parametrize(
+    ("fmt", "needle"), [("text", "LR Tempo:"), ("markdown", "| run |"), ("html", "<svg")]
+)
 def test_human_formats(fmt: str, needle: str, tmp_path: Path) -> None:
     out = tmp_path / f"report.{fmt}"
     proc = lrtempo("analyze", str(SAMPLE_RUNS), "--format", fmt, "--out", str(out))
@@ -158,15 +185,31 @@ def test_fail_on_gates_on_severity() -> None:
 def test_review_on_a_process_pool_matches_the_local_review(tmp_path: Path) -> None:
     local, pooled = tmp_path / "local.json", tmp_path / "pooled.json"
     a = lrtempo("review", str(SAMPLE_RUNS), "--since", "100000d", "--out", str(local))
-    b = lrtempo("review", str(SAMPLE_RUNS), "--since", "100000d", "--out", str(pooled),
-                "--executor", "processes:2")
+    b = lrtempo(
+        "review",
+        str(SAMPLE_RUNS),
+        "--since",
+        "100000d",
+        "--out",
+        str(pooled),
+        "--executor",
+        "processes:2",
+    )
     assert a.returncode == b.returncode == 0, (a.stderr, b.stderr)
     doc_a, doc_b = json.loads(local.read_text()), json.loads(pooled.read_text())
     check_contract(doc_b)
     assert doc_a["runs"] == doc_b["runs"] and len(doc_b["runs"]) > 5
     html = tmp_path / "pooled.html"
-    c = lrtempo("review", str(SAMPLE_RUNS), "--since", "100000d", "--out", str(html),
-                "--executor", "processes:2")
+    c = lrtempo(
+        "review",
+        str(SAMPLE_RUNS),
+        "--since",
+        "100000d",
+        "--out",
+        str(html),
+        "--executor",
+        "processes:2",
+    )
     assert c.returncode == 0 and html.read_text().count("<svg") >= len(doc_b["runs"])
 
 

@@ -86,7 +86,7 @@ def test_params_validate() -> None:
 
 
 def _smooth(x: np.ndarray, w: int) -> np.ndarray:
-    return np.array([np.median(x[max(0, i - w + 1): i + 1]) for i in range(len(x))])
+    return np.array([np.median(x[max(0, i - w + 1) : i + 1]) for i in range(len(x))])
 
 
 def test_corpus_has_every_kind_and_healthy(real: list[LabeledRun]) -> None:
@@ -121,7 +121,9 @@ def test_divergence_labels_are_verified(real: list[LabeledRun]) -> None:
         t = r.result.train_loss
         nonfinite = not np.all(np.isfinite(t)) or not np.all(np.isfinite(r.result.val_loss))
         tf = t[np.isfinite(t)]
-        explode = np.median(tf[-max(5, len(tf) // 10):]) > 3 * np.median(tf[: max(5, len(tf) // 50)])
+        explode = np.median(tf[-max(5, len(tf) // 10) :]) > 3 * np.median(
+            tf[: max(5, len(tf) // 50)]
+        )
         val_explode = r.result.val_loss[-1] > 3 * r.result.initial_val_loss
         assert nonfinite or explode or val_explode, r.id
 
@@ -147,9 +149,10 @@ def test_oscillation_labels_are_verified(real: list[LabeledRun]) -> None:
         d = np.diff(logv)
         # the val loss goes up a lot and comes back down: undone ascent per eval
         n = len(logv)
-        parts = [logv[: max(3, int(0.3 * n))], logv[n // 2:]]
-        undone = [(np.maximum(np.diff(p), 0).sum() - max(p[-1] - p[0], 0)) / (len(p) - 1)
-                  for p in parts]
+        parts = [logv[: max(3, int(0.3 * n))], logv[n // 2 :]]
+        undone = [
+            (np.maximum(np.diff(p), 0).sum() - max(p[-1] - p[0], 0)) / (len(p) - 1) for p in parts
+        ]
         assert max(undone) >= 0.04, r.id
         assert (d > 0).mean() > 0.2, r.id
 
@@ -231,7 +234,8 @@ def test_early_stopping_keras_semantics() -> None:
 
     # best at index 2, then 5 non-improving epochs with one more after -> stops early
     assert baselines.early_stopping(run_of([3, 2, 1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6])).kinds == {
-        "overfitting"}
+        "overfitting"
+    }
     # patience reached exactly at the last point: training ended anyway -> no stop
     assert baselines.early_stopping(run_of([3, 2, 1, 1.1, 1.2, 1.3, 1.4, 1.5])).kinds == set()
     # ReduceLROnPlateau: min_delta 1e-4 absolute; 10 tiny improvements are a plateau
@@ -269,8 +273,15 @@ def test_apply_suggestion_rules() -> None:
     from analyzer.findings import Suggestion
 
     p = TrainParams(dataset="digits", lr=1.0, schedule="step")
-    lr = LabeledRun(run=None, labels=frozenset({"oscillation"}), direction="decrease", lr=1.0,  # type: ignore[arg-type]
-                    part="real", scenario="x", params=p)
+    lr = LabeledRun(
+        run=None,
+        labels=frozenset({"oscillation"}),
+        direction="decrease",
+        lr=1.0,  # type: ignore[arg-type]
+        part="real",
+        scenario="x",
+        params=p,
+    )
     q = detection.apply_suggestion(lr, Suggestion("decrease_lr", current_lr=0.1, suggested_lr=0.03))
     assert q.lr == pytest.approx(0.3) and q.schedule == "step"
     q = detection.apply_suggestion(lr, Suggestion("early_stop", early_stop_step=200))

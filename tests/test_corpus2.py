@@ -86,8 +86,10 @@ def test_cached_corpus_size_families_and_split(corpus, cached) -> None:
     fams = {r.run.meta.tags["family"] for r in corpus}
     assert len(fams) >= 8
     assert manifest["split"] == {"tune": list(TUNE), "heldout": list(HELDOUT)}
-    sides = {side: {r.id for r in corpus if r.run.meta.tags["split"] == side}
-             for side in ("tune", "heldout")}
+    sides = {
+        side: {r.id for r in corpus if r.run.meta.tags["split"] == side}
+        for side in ("tune", "heldout")
+    }
     assert sides["tune"] and sides["heldout"] and not sides["tune"] & sides["heldout"]
     for r in corpus:
         fam = r.run.meta.tags["family"]
@@ -166,11 +168,19 @@ def test_runs_carry_what_the_closed_loop_needs(corpus) -> None:
 
 @needs_cache
 def test_the_cache_loads_one_split_without_torch(corpus) -> None:
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from benchmarks.corpus2 import load_corpus2\n"
-            "print(len(load_corpus2('heldout')))")
-    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from benchmarks.corpus2 import load_corpus2\n"
+        "print(len(load_corpus2('heldout')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.strip()) == sum(r.run.meta.tags["split"] == "heldout" for r in corpus)
 
@@ -193,8 +203,22 @@ def test_detection_rows_for_both_sides_of_the_split(tmp_path, capsys, corpus, mo
     monkeypatch.setattr(c2, "load_corpus2", lambda **kw: corpus)  # loaded once per module
 
     out_json = tmp_path / "c2.json"
-    assert detection.main(["--parts", "corpus2", "--limit", "2", "--workers", "1",
-                           "--no-closed-loop", "--json", str(out_json)]) == 0
+    assert (
+        detection.main(
+            [
+                "--parts",
+                "corpus2",
+                "--limit",
+                "2",
+                "--workers",
+                "1",
+                "--no-closed-loop",
+                "--json",
+                str(out_json),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     for row in ("corpus2 tune", "corpus2 held-out"):
         for method in detection.METHODS:

@@ -52,7 +52,9 @@ def write_jsonl(path: Path, rows: list[dict[str, float]]) -> Path:
 
 def write_csv(path: Path, rows: list[dict[str, float]]) -> Path:
     cols = ["step", "loss", "val_loss", "lr"]
-    lines = [",".join(cols)] + [",".join("" if r.get(c) is None else str(r[c]) for c in cols) for r in rows]
+    lines = [",".join(cols)] + [
+        ",".join("" if r.get(c) is None else str(r[c]) for c in cols) for r in rows
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -99,11 +101,16 @@ def test_open_run_shows_curves_and_suggestion(page) -> None:
     page.wait_for_selector("#run-graph .main-svg")
     page.wait_for_function(
         "() => { const g = document.querySelector('#run-graph .js-plotly-plot');"
-        " return g && g.data && g.data.some(t => t.meta === 'lr'); }")
-    traces = page.evaluate("() => document.querySelector('#run-graph .js-plotly-plot').data.map(t => t.meta)")
+        " return g && g.data && g.data.some(t => t.meta === 'lr'); }"
+    )
+    traces = page.evaluate(
+        "() => document.querySelector('#run-graph .js-plotly-plot').data.map(t => t.meta)"
+    )
     assert {"train_raw", "train_smooth", "val", "lr"} <= set(traces)
     assert "finding:overfitting" in traces and "best_val" in traces
-    yaxis2 = page.evaluate("() => document.querySelector('#run-graph .js-plotly-plot').layout.yaxis2.type")
+    yaxis2 = page.evaluate(
+        "() => document.querySelector('#run-graph .js-plotly-plot').layout.yaxis2.type"
+    )
     assert yaxis2 == "log"
     card = page.locator("#suggestion-card").inner_text()
     assert "Stop early" in card and "Stop at step 1200" in card  # the analyzer's own verdict
@@ -113,7 +120,8 @@ def test_open_run_shows_curves_and_suggestion(page) -> None:
     box = page.locator("#run-graph .nsewdrag").first.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.15)
     page.wait_for_function(
-        "() => document.querySelector('#run-graph .hoverlayer').textContent.includes('p_value')")
+        "() => document.querySelector('#run-graph .hoverlayer').textContent.includes('p_value')"
+    )
 
 
 def test_run_page_controls_update_url(page) -> None:
@@ -123,11 +131,14 @@ def test_run_page_controls_update_url(page) -> None:
     page.locator("#run-logy").get_by_text("log y").click()
     page.wait_for_function("() => window.location.search.includes('logy=1')")
     page.wait_for_function(
-        "() => document.querySelector('#run-graph .js-plotly-plot').layout.yaxis.type === 'log'")
+        "() => document.querySelector('#run-graph .js-plotly-plot').layout.yaxis.type === 'log'"
+    )
 
 
 def test_upload_jsonl_is_analyzed_and_listed(page, tmp_path: Path) -> None:
-    f = write_jsonl(tmp_path / "uploaded_overfit.jsonl", _curves(200, overfit_at=800, seed=5, lr=2e-3))
+    f = write_jsonl(
+        tmp_path / "uploaded_overfit.jsonl", _curves(200, overfit_at=800, seed=5, lr=2e-3)
+    )
     open_page(page, "/upload")
     page.locator("#upload-files input[type=file]").set_input_files(str(f))
     ok = page.locator(".upload-ok").first
@@ -169,13 +180,18 @@ def test_compare_two_runs(page) -> None:
     for name in ("resnet_overfit", "vit_healthy"):
         grid_row(page, name).locator("input[type=checkbox]").check()
     link = page.locator("#review-compare-link")
-    page.wait_for_function("() => document.querySelector('#review-compare-link').textContent.includes('(2)')")
+    page.wait_for_function(
+        "() => document.querySelector('#review-compare-link').textContent.includes('(2)')"
+    )
     link.click()
     page.wait_for_url("**/compare?ids=*")
     page.wait_for_function(
         "() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
-        " return g && g.data && g.data.length >= 6; }")
-    names = page.evaluate("() => document.querySelector('#compare-graph .js-plotly-plot').data.map(t => t.name)")
+        " return g && g.data && g.data.length >= 6; }"
+    )
+    names = page.evaluate(
+        "() => document.querySelector('#compare-graph .js-plotly-plot').data.map(t => t.name)"
+    )
     assert any("resnet_overfit [overfitting]" in n for n in names)
     assert any("vit_healthy [healthy]" in n for n in names)
     table = page.locator("#compare-status-table").inner_text()
@@ -185,7 +201,8 @@ def test_compare_two_runs(page) -> None:
     page.goto(url)
     page.wait_for_function(
         "() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
-        " return g && g.data && g.data.length >= 6; }")
+        " return g && g.data && g.data.length >= 6; }"
+    )
 
 
 def test_run_name_with_html_renders_as_text(page) -> None:
@@ -237,14 +254,20 @@ def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     client = MlflowClient(tracking_uri=uri)
     exp = client.create_experiment("vision")
     now = time.time()
-    for name, hours, overfit in (("mlflow-recent-overfit", 2, 1200), ("mlflow-last-week", 96, None)):
+    for name, hours, overfit in (
+        ("mlflow-recent-overfit", 2, 1200),
+        ("mlflow-last-week", 96, None),
+    ):
         start = now - hours * 3600
         run = client.create_run(exp, start_time=int(start * 1000), run_name=name)
-        metrics = [Metric(k, float(v), int((start + r["step"]) * 1000), int(r["step"]))
-                   for r in _curves(300, overfit_at=overfit, seed=hours, lr=1e-3)
-                   for k, v in r.items() if k != "step"]
+        metrics = [
+            Metric(k, float(v), int((start + r["step"]) * 1000), int(r["step"]))
+            for r in _curves(300, overfit_at=overfit, seed=hours, lr=1e-3)
+            for k, v in r.items()
+            if k != "step"
+        ]
         for i in range(0, len(metrics), 1000):
-            client.log_batch(run.info.run_id, metrics=metrics[i:i + 1000])
+            client.log_batch(run.info.run_id, metrics=metrics[i : i + 1000])
         client.set_terminated(run.info.run_id, end_time=int((start + 3600) * 1000))
     return uri
 

@@ -24,9 +24,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 PAGE_CONTEXT = {"accept_downloads": True}  # the page fixture's (tests/browser_fixtures.py)
 
 PREFIX = "demo/"
-VERDICT = {"lrtempo.status", "lrtempo.action", "lrtempo.current_lr", "lrtempo.suggested_lr",
-           "lrtempo.factor", "lrtempo.early_stop_step", "lrtempo.worst_finding",
-           "lrtempo.suggestion", "lrtempo.analyzed_at"}
+VERDICT = {
+    "lrtempo.status",
+    "lrtempo.action",
+    "lrtempo.current_lr",
+    "lrtempo.suggested_lr",
+    "lrtempo.factor",
+    "lrtempo.early_stop_step",
+    "lrtempo.worst_finding",
+    "lrtempo.suggestion",
+    "lrtempo.analyzed_at",
+}
 LIVE = "live-training"
 
 
@@ -41,8 +49,15 @@ def seeded(mlflow_server: MlflowServer):
     live_exp = client.create_experiment(PREFIX + "live")
     start = time.time() - 3600
     loss = [2.0 * math.exp(-i / 40) + 0.3 for i in range(60)]
-    live = log_run(client, live_exp, LIVE, {"loss": loss, "lr": [1e-3] * 60}, start_time=start,
-                   status=None, tags={"team": "live"})
+    live = log_run(
+        client,
+        live_exp,
+        LIVE,
+        {"loss": loss, "lr": [1e-3] * 60},
+        start_time=start,
+        status=None,
+        tags={"team": "live"},
+    )
     yield {"client": client, "runs": n, "live": live, "live_start": start, "url": mlflow_server.url}
     for exp in client.search_experiments():
         if exp.name.startswith(PREFIX):
@@ -60,14 +75,18 @@ def _zoom_until_resampled(page, a: float, b: float, slack: float, tries: int = 3
     after the page loaded was never re-sampled (the axes zoomed, the data stayed the
     full-range sample) — a dropped callback result; a second drag fixes it, as it would
     for a user. Each attempt waits 15 s; the last failure is the test's."""
-    zoomed = (f"() => {{ const g = document.querySelector('#run-graph .js-plotly-plot');"
-              f" const t = g._fullData.find(t => t.meta === 'train_raw');"
-              f" return t && t.x[0] >= {a} - {slack} && t.x[t.x.length - 1] <= {b} + {slack}; }}")
+    zoomed = (
+        f"() => {{ const g = document.querySelector('#run-graph .js-plotly-plot');"
+        f" const t = g._fullData.find(t => t.meta === 'train_raw');"
+        f" return t && t.x[0] >= {a} - {slack} && t.x[t.x.length - 1] <= {b} + {slack}; }}"
+    )
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     for attempt in range(tries):
-        page.evaluate(f"() => Plotly.relayout(document.querySelector('#run-graph .js-plotly-plot'),"
-                      f" {{'xaxis.range[0]': {a + attempt * 1e-6}, 'xaxis.range[1]': {b}}})")
+        page.evaluate(
+            f"() => Plotly.relayout(document.querySelector('#run-graph .js-plotly-plot'),"
+            f" {{'xaxis.range[0]': {a + attempt * 1e-6}, 'xaxis.range[1]': {b}}})"
+        )
         try:
             page.wait_for_function(zoomed, timeout=15_000)
             return
@@ -77,8 +96,10 @@ def _zoom_until_resampled(page, a: float, b: float, slack: float, tries: int = 3
 
 
 def _graph_data(page, sel: str = "#run-graph"):
-    return page.evaluate(f"() => document.querySelector('{sel} .js-plotly-plot')._fullData"
-                         ".map(t => ({meta: t.meta, x: Array.from(t.x || [])}))")
+    return page.evaluate(
+        f"() => document.querySelector('{sel} .js-plotly-plot')._fullData"
+        ".map(t => ({meta: t.meta, x: Array.from(t.x || [])}))"
+    )
 
 
 # --------------------------------------------------------------------------- tests
@@ -106,7 +127,8 @@ def test_run_page_findings_suggestion_and_zoom_resampling(page) -> None:
     page.wait_for_url("**/run?id=*")
     page.wait_for_function(
         "() => { const g = document.querySelector('#run-graph .js-plotly-plot');"
-        " return g && g.data && g.data.some(t => t.meta === 'lr'); }")
+        " return g && g.data && g.data.some(t => t.meta === 'lr'); }"
+    )
     metas = [t["meta"] for t in _graph_data(page)]
     assert "finding:oscillation" in metas and "oscillation_onset" in metas
     assert page.locator("#run-status").inner_text() == "oscillation"
@@ -128,16 +150,22 @@ def test_run_page_findings_suggestion_and_zoom_resampling(page) -> None:
     page.wait_for_function(
         f"() => {{ const g = document.querySelector('#run-graph .js-plotly-plot');"
         f" const t = g && g._fullData && g._fullData.find(t => t.meta === 'train_raw');"
-        f" return t && t.x[0] >= {a} - {(hi - lo) * 0.05} && t.x[t.x.length - 1] <= {b} + {(hi - lo) * 0.05}; }}")
-    shown = page.evaluate("() => document.querySelector('#run-graph .js-plotly-plot')._fullLayout.xaxis2.range")
+        f" return t && t.x[0] >= {a} - {(hi - lo) * 0.05} && t.x[t.x.length - 1] <= {b} + {(hi - lo) * 0.05}; }}"
+    )
+    shown = page.evaluate(
+        "() => document.querySelector('#run-graph .js-plotly-plot')._fullLayout.xaxis2.range"
+    )
     assert abs(shown[0] - a) < 1e-3 * (hi - lo) and abs(shown[1] - b) < 1e-3 * (hi - lo)
     # Double click (autorange) brings the whole run back.
-    page.evaluate("() => Plotly.relayout(document.querySelector('#run-graph .js-plotly-plot'),"
-                  " {'xaxis.autorange': true, 'xaxis2.autorange': true})")
+    page.evaluate(
+        "() => Plotly.relayout(document.querySelector('#run-graph .js-plotly-plot'),"
+        " {'xaxis.autorange': true, 'xaxis2.autorange': true})"
+    )
     page.wait_for_function(
         f"() => {{ const t = document.querySelector('#run-graph .js-plotly-plot')._fullData"
         f".find(t => t.meta === 'train_raw'); return t && t.x[0] <= {lo} && t.x[t.x.length - 1] >= {hi}; }}",
-        timeout=90_000)  # one round trip; a CI run under load took > 30 s once
+        timeout=90_000,
+    )  # one round trip; a CI run under load took > 30 s once
 
 
 def test_lr_column_sorts_by_number_and_run_page_quotes_the_same_line(page) -> None:
@@ -145,23 +173,34 @@ def test_lr_column_sorts_by_number_and_run_page_quotes_the_same_line(page) -> No
     (``1e-3`` after ``5e-4``, whatever the text says); the Run page shows the same line."""
     open_page(page, "/?window=24h")
     grid_row(page, "vit_lr3e-2_oscillating").wait_for()
-    rows_js = ("() => { const out = []; dash_ag_grid.getApi('review-grid')"
-               ".forEachNodeAfterFilterAndSort(n => out.push(n.data)); return out; }")
+    rows_js = (
+        "() => { const out = []; dash_ag_grid.getApi('review-grid')"
+        ".forEachNodeAfterFilterAndSort(n => out.push(n.data)); return out; }"
+    )
     cells = page.locator('.ag-center-cols-container .ag-cell[col-id="lr"]')
     rows = page.evaluate(rows_js)
-    shown = {page.locator(".ag-row", has=page.get_by_text(r["run"], exact=True)).first
-             .locator('.ag-cell[col-id="lr"]').inner_text().strip(): r["lr"] for r in rows[:5]}
+    shown = {
+        page.locator(".ag-row", has=page.get_by_text(r["run"], exact=True))
+        .first.locator('.ag-cell[col-id="lr"]')
+        .inner_text()
+        .strip(): r["lr"]
+        for r in rows[:5]
+    }
     assert all(k == v for k, v in shown.items()), shown  # the cell is the row's line
     assert cells.count() == len(rows)
     header = page.locator('.ag-header-cell[col-id="lr"]')
     header.click()
-    page.wait_for_function("() => dash_ag_grid.getApi('review-grid').getColumnState()"
-                           ".some(c => c.colId === 'lr' && c.sort === 'asc')")
+    page.wait_for_function(
+        "() => dash_ag_grid.getApi('review-grid').getColumnState()"
+        ".some(c => c.colId === 'lr' && c.sort === 'asc')"
+    )
     numbers = [r["lr_current"] for r in page.evaluate(rows_js) if r["lr_current"] is not None]
     assert len(set(numbers)) >= 3 and numbers == sorted(numbers), numbers
     header.click()
-    page.wait_for_function("() => dash_ag_grid.getApi('review-grid').getColumnState()"
-                           ".some(c => c.colId === 'lr' && c.sort === 'desc')")
+    page.wait_for_function(
+        "() => dash_ag_grid.getApi('review-grid').getColumnState()"
+        ".some(c => c.colId === 'lr' && c.sort === 'desc')"
+    )
     numbers = [r["lr_current"] for r in page.evaluate(rows_js) if r["lr_current"] is not None]
     assert numbers == sorted(numbers, reverse=True), numbers
     line = next(r["lr"] for r in rows if r["run"] == "vit_lr3e-2_oscillating")
@@ -206,12 +245,16 @@ def test_auto_refresh_in_url_updates_a_running_run(page, seeded) -> None:
     from mlflow.entities import Metric
 
     client, start = seeded["client"], seeded["live_start"]
-    more = [Metric("loss", 2.0 * math.exp(-s / 40) + 0.3, int((start + s) * 1000), s)
-            for s in range(60, 660)]
+    more = [
+        Metric("loss", 2.0 * math.exp(-s / 40) + 0.3, int((start + s) * 1000), s)
+        for s in range(60, 660)
+    ]
     client.log_batch(seeded["live"], metrics=more)
     page.wait_for_function(
         f"() => [...document.querySelectorAll('.ag-row')].some(r => r.innerText.includes('{LIVE}')"
-        " && r.innerText.includes('10m'))", timeout=30_000)
+        " && r.innerText.includes('10m'))",
+        timeout=30_000,
+    )
     # Switching it off leaves it out of the URL.
     page.locator("#review-autorefresh").click()
     page.get_by_text("Auto-refresh off", exact=True).last.click()
@@ -227,12 +270,13 @@ def test_write_back_button_tags_shown_mlflow_runs(page, seeded) -> None:
     open_page(page, "/?window=24h&experiment=demo%2Fllm-finetune")
     grid_row(page, "bert_base_overfit").wait_for()
     page.wait_for_function("() => !document.body.innerText.includes('cnn_overfit')")
-    shown = {r.info.run_name: r.info.run_id
-             for r in client.search_runs([exp.experiment_id])}
+    shown = {r.info.run_name: r.info.run_id for r in client.search_runs([exp.experiment_id])}
 
     def lrtempo_tags() -> dict[str, dict[str, str]]:
-        return {name: {k: v for k, v in client.get_run(rid).data.tags.items() if k in VERDICT}
-                for name, rid in shown.items()}
+        return {
+            name: {k: v for k, v in client.get_run(rid).data.tags.items() if k in VERDICT}
+            for name, rid in shown.items()
+        }
 
     assert all(not t for t in lrtempo_tags().values())
     page.locator("#review-writeback").click()
@@ -256,14 +300,19 @@ def test_write_back_button_tags_shown_mlflow_runs(page, seeded) -> None:
 
     for run in read_mlflow(seeded["url"], run_ids=list(shown.values())).runs:
         wanted = {k: v for k, v in verdict_tags(analyze_run(run)).items() if v is not None}
-        assert {k: v for k, v in tags[run.meta.name].items() if k != "lrtempo.analyzed_at"} == wanted
+        assert {
+            k: v for k, v in tags[run.meta.name].items() if k != "lrtempo.analyzed_at"
+        } == wanted
     other = client.get_experiment_by_name(PREFIX + "vision")
-    assert not any(k in VERDICT for r in client.search_runs([other.experiment_id])
-                   for k in r.data.tags)  # only the runs shown were tagged
+    assert not any(
+        k in VERDICT for r in client.search_runs([other.experiment_id]) for k in r.data.tags
+    )  # only the runs shown were tagged
     page.locator("#review-writeback").click()
     page.locator("#writeback-confirm").click()
-    page.wait_for_function("() => document.querySelector('#writeback-result')"
-                           " && document.querySelector('#writeback-result').innerText.includes('unchanged')")
+    page.wait_for_function(
+        "() => document.querySelector('#writeback-result')"
+        " && document.querySelector('#writeback-result').innerText.includes('unchanged')"
+    )
     assert lrtempo_tags() == tags
     page.locator(".modal-dialog").wait_for(state="detached")
 

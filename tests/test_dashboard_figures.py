@@ -27,14 +27,26 @@ from dashboard.windows import window_key
 
 def series(steps, values) -> pd.DataFrame:
     steps = np.asarray(steps, dtype=np.int64)
-    return pd.DataFrame({"step": steps, "value": np.asarray(values, dtype=float),
-                         "wall_time": 1.7e9 + steps.astype(float) * 2.0})
+    return pd.DataFrame(
+        {
+            "step": steps,
+            "value": np.asarray(values, dtype=float),
+            "wall_time": 1.7e9 + steps.astype(float) * 2.0,
+        }
+    )
 
 
 def finding(kind="overfitting", metric="val_loss", start=400, end=900, severity="warning"):
-    return Finding(kind=kind, metric=metric, start_step=start, end_step=end, severity=severity,
-                   confidence=0.93, evidence={"p_value": 1e-9, "slope": 0.0012},
-                   message="Validation loss rises while train loss falls.")
+    return Finding(
+        kind=kind,
+        metric=metric,
+        start_step=start,
+        end_step=end,
+        severity=severity,
+        confidence=0.93,
+        evidence={"p_value": 1e-9, "slope": 0.0012},
+        message="Validation loss rises while train loss falls.",
+    )
 
 
 @pytest.fixture
@@ -103,7 +115,9 @@ def test_downsample_short_series_untouched_and_drops_nan() -> None:
 
 def test_run_figure_sends_at_most_max_points_per_trace() -> None:
     steps = np.arange(50_000)
-    train = series(steps, np.exp(-steps / 1e4) + 0.01 * np.random.default_rng(1).standard_normal(steps.size))
+    train = series(
+        steps, np.exp(-steps / 1e4) + 0.01 * np.random.default_rng(1).standard_normal(steps.size)
+    )
     lr = series(steps, np.full(steps.size, 1e-3))
     fig = F.run_figure(train, None, lr, smoothing=0.9)
     for t in fig.data:
@@ -137,7 +151,10 @@ def test_run_figure_log_y_and_no_smoothing(curves) -> None:
 
 def test_findings_are_shaded_by_kind_on_both_rows_with_hover(curves) -> None:
     train, val, lr = curves
-    fs = [finding("oscillation", "train_loss", 100, 300), finding("overfitting", "val_loss", 400, 900)]
+    fs = [
+        finding("oscillation", "train_loss", 100, 300),
+        finding("overfitting", "val_loss", 400, 900),
+    ]
     fig = F.run_figure(train, val, lr, findings=fs)
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
     assert len(rects) == 4  # two findings × two rows
@@ -153,10 +170,17 @@ def test_findings_are_shaded_by_kind_on_both_rows_with_hover(curves) -> None:
 
 def test_markers_best_val_and_oscillation_onset(curves) -> None:
     train, val, lr = curves
-    sug = Suggestion(action="early_stop", current_lr=1e-3, suggested_lr=5e-4, factor=0.5,
-                     early_stop_step=400, rationale="val bottomed out")
-    fig = F.run_figure(train, val, lr, findings=[finding("oscillation", "train_loss", 150, 300)],
-                       suggestion=sug)
+    sug = Suggestion(
+        action="early_stop",
+        current_lr=1e-3,
+        suggested_lr=5e-4,
+        factor=0.5,
+        early_stop_step=400,
+        rationale="val bottomed out",
+    )
+    fig = F.run_figure(
+        train, val, lr, findings=[finding("oscillation", "train_loss", 150, 300)], suggestion=sug
+    )
     best = next(t for t in fig.data if t.meta == "best_val")
     assert list(best.x) == [400.0]
     assert best.y[0] == pytest.approx(float(val.loc[val.step == 400, "value"].iloc[0]))
@@ -174,7 +198,9 @@ def test_best_val_marker_from_data_when_overfitting_without_stop_step(curves) ->
 
 def test_one_step_finding_still_visible(curves) -> None:
     train, val, lr = curves
-    fig = F.run_figure(train, val, lr, findings=[finding("divergence", "train_loss", 500, 500, "critical")])
+    fig = F.run_figure(
+        train, val, lr, findings=[finding("divergence", "train_loss", 500, 500, "critical")]
+    )
     rect = next(s for s in fig.layout.shapes if s.type == "rect")
     assert rect.x1 > rect.x0
 
@@ -190,8 +216,9 @@ def test_wall_time_axis_maps_findings(curves) -> None:
 def test_epoch_axis_maps_steps_to_epochs(curves) -> None:
     train, val, lr = curves
     epoch = series([0, 500, 1000], [0.0, 1.0, 2.0])
-    fig = F.run_figure(train, val, lr, findings=[finding(start=250, end=750)], x_mode="epoch",
-                       epoch=epoch)
+    fig = F.run_figure(
+        train, val, lr, findings=[finding(start=250, end=750)], x_mode="epoch", epoch=epoch
+    )
     assert fig.layout.xaxis2.title.text == "epoch"
     rect = next(s for s in fig.layout.shapes if s.type == "rect")
     assert rect.x0 == pytest.approx(0.5) and rect.x1 == pytest.approx(1.5)
@@ -217,7 +244,10 @@ def test_text_from_runs_is_escaped() -> None:
 
 def test_compare_figure_overlays_runs_with_status(curves) -> None:
     train, val, lr = curves
-    runs = [C.CompareRun("a", "overfitting", train, val, lr), C.CompareRun("b", "healthy", train, None, lr)]
+    runs = [
+        C.CompareRun("a", "overfitting", train, val, lr),
+        C.CompareRun("b", "healthy", train, None, lr),
+    ]
     fig = C.compare_figure(runs)
     assert metas(fig) == ["run0:train", "run0:val", "run0:lr", "run1:train", "run1:lr"]
     assert fig.data[0].name == "a [overfitting] train"
@@ -251,12 +281,19 @@ def make_run(name="r", n=50, overfit=False, start=None, location=None, experimen
     train = np.exp(-steps / 200) + 0.2
     val = np.exp(-steps / 200) + 0.3 + (0.002 * np.clip(steps - 200, 0, None) if overfit else 0)
     metric = ["loss"] * n + ["val_loss"] * n + ["lr"] * n
-    frame = frame_from_columns(metric, np.concatenate([steps] * 3),
-                               np.concatenate([train, val, np.full(n, 1e-3)]))
-    meta = RunMeta(id=f"id-{name}", name=name, source="mlflow" if location else "csv",
-                   location=location or f"/logs/{name}.csv", start_time=start,
-                   end_time=(start + 3600) if start else None, experiment=experiment,
-                   tags={"mlflow.experiment_id": "7"} if location else {})
+    frame = frame_from_columns(
+        metric, np.concatenate([steps] * 3), np.concatenate([train, val, np.full(n, 1e-3)])
+    )
+    meta = RunMeta(
+        id=f"id-{name}",
+        name=name,
+        source="mlflow" if location else "csv",
+        location=location or f"/logs/{name}.csv",
+        start_time=start,
+        end_time=(start + 3600) if start else None,
+        experiment=experiment,
+        tags={"mlflow.experiment_id": "7"} if location else {},
+    )
     return Run(meta=meta, frame=frame)
 
 
@@ -269,12 +306,19 @@ class FakeAnalysis:
         self.roles = resolve_roles(run)
         self.findings = (finding(severity="info", start=1, end=2), finding(start=200, end=500))
         self.status = "overfitting"
-        self.suggestion = Suggestion(action="early_stop", current_lr=1e-3, suggested_lr=3e-4,
-                                     early_stop_step=200, rationale="stop")
+        self.suggestion = Suggestion(
+            action="early_stop",
+            current_lr=1e-3,
+            suggested_lr=3e-4,
+            early_stop_step=200,
+            rationale="stop",
+        )
 
 
 def test_review_row_fields() -> None:
-    run = make_run("bert", overfit=True, start=1.7e9, location="http://mlflow:5000", experiment="llm")
+    run = make_run(
+        "bert", overfit=True, start=1.7e9, location="http://mlflow:5000", experiment="llm"
+    )
     row = review_row(run, FakeAnalysis(run))
     assert row["run"] == "bert" and row["experiment"] == "llm" and row["status"] == "overfitting"
     assert row["finding"] == "overfitting in val_loss, steps 200–500"
@@ -291,8 +335,11 @@ def test_mlflow_url_only_for_http_locations() -> None:
 
 
 def test_worst_finding_and_helpers() -> None:
-    fs = [finding("stagnation", severity="warning"), finding("divergence", severity="critical"),
-          finding("oscillation", severity="critical")]
+    fs = [
+        finding("stagnation", severity="warning"),
+        finding("divergence", severity="critical"),
+        finding("oscillation", severity="critical"),
+    ]
     assert worst(fs).kind == "divergence"
     assert worst([]) is None and worst([finding("divergence", severity="info")]) is None
     assert format_duration(0, 59) == "59s" and format_duration(0, 3660) == "1h 01m"
@@ -389,7 +436,9 @@ def test_zip_bomb_is_stopped_by_its_declared_size(tmp_path: Path) -> None:
 
 
 def test_read_upload_zip_of_run_folder() -> None:
-    line = "".join(json.dumps({"step": s, "loss": 1 / (s + 1), "lr": 1e-3}) + "\n" for s in range(30))
+    line = "".join(
+        json.dumps({"step": s, "loss": 1 / (s + 1), "lr": 1e-3}) + "\n" for s in range(30)
+    )
     data = _zip({"exp/run_a/log.jsonl": line.encode(), "exp/README.md": b"hello"})
     res = read_upload("runs.zip", data, limit_bytes=1 << 20)
     assert res.errors == []
@@ -450,6 +499,7 @@ def test_review_callback_as_function(app_with_logs) -> None:
 def test_run_and_compare_callbacks_as_functions(app_with_logs) -> None:
     from dashboard import views
     from dashboard.store import current_store
+
     compare = run = views
 
     with app_with_logs.server.app_context():
@@ -465,7 +515,9 @@ def test_run_and_compare_callbacks_as_functions(app_with_logs) -> None:
         assert len([t for t in fig.data if t.meta and t.meta.endswith(":train")]) == 2
 
 
-def test_run_page_survives_an_analyzer_error(app_with_logs, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_page_survives_an_analyzer_error(
+    app_with_logs, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dashboard import views
     from dashboard.store import current_store
 
@@ -482,14 +534,16 @@ def test_run_page_survives_an_analyzer_error(app_with_logs, monkeypatch: pytest.
 
 
 def test_upload_callback_as_function(app_with_logs) -> None:
-    from dashboard import views as upload
+    from dashboard import upload_views
     from dashboard.store import current_store
 
     good = "".join(json.dumps({"step": s, "loss": 1 / (s + 1)}) + "\n" for s in range(20)).encode()
-    urls = ["data:;base64," + base64.b64encode(good).decode(),
-            "data:;base64," + base64.b64encode(b"\x00garbage").decode()]
+    urls = [
+        "data:;base64," + base64.b64encode(good).decode(),
+        "data:;base64," + base64.b64encode(b"\x00garbage").decode(),
+    ]
     with app_with_logs.server.app_context():
-        items = upload.handle_uploads(urls, ["good.jsonl", "junk.csv"])
+        items = upload_views.handle_uploads(urls, ["good.jsonl", "junk.csv"])
         text = str(items)
         assert "junk.csv" in text and "good" in text
         runs, _ = current_store().runs("24h")
@@ -510,8 +564,16 @@ def test_ema_window_equals_the_whole_series_ema(weight: float) -> None:
     v[rng.integers(0, v.size, 500)] = np.nan
     v[1000:1100] = np.inf
     full = S.ema(v, weight)
-    for a, b in ((0, 10), (50, 300), (150, 5000), (1050, 1200), (100_000, 120_000),
-                 (299_990, 300_000), (299_999, 400_000), (7, 7)):
+    for a, b in (
+        (0, 10),
+        (50, 300),
+        (150, 5000),
+        (1050, 1200),
+        (100_000, 120_000),
+        (299_990, 300_000),
+        (299_999, 400_000),
+        (7, 7),
+    ):
         got = S.ema_window(v, weight, a, b)
         assert got.shape == full[a:b].shape
         np.testing.assert_allclose(got, full[a:b], rtol=1e-13, atol=0)
@@ -519,9 +581,17 @@ def test_ema_window_equals_the_whole_series_ema(weight: float) -> None:
 
 def test_visible_indices_of_integer_steps_match_float_steps() -> None:
     x = np.arange(0, 100, 3)
-    for rng in [(0, 10), (1.5, 7.2), (-5, -1), (200, 300), (3, 3), (2.9, 3.1), (-1e30, 1e30),
-                (1e30, 2e30), (50, 10)]:
+    for rng in [
+        (0, 10),
+        (1.5, 7.2),
+        (-5, -1),
+        (200, 300),
+        (3, 3),
+        (2.9, 3.1),
+        (-1e30, 1e30),
+        (1e30, 2e30),
+        (50, 10),
+    ]:
         want = S.visible_indices(x.astype(np.float64), rng)
         for dtype in (np.int64, np.int32, np.uint16):
             np.testing.assert_array_equal(S.visible_indices(x.astype(dtype), rng), want)
-

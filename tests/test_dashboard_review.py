@@ -29,8 +29,15 @@ from tests.fixtures_mlflow import MlflowServer, log_run
 def _run(name: str, start: float | None, *, user: str | None = None, tags=None, n: int = 50) -> Run:
     steps = np.arange(n)
     frame = frame_from_columns(["loss"] * n, steps, 2.0 * np.exp(-steps / 10) + 0.1)
-    meta = RunMeta(id=f"id-{name}", name=name, source="csv", location=f"/logs/{name}.csv",
-                   start_time=start, user=user, tags=tags or {})
+    meta = RunMeta(
+        id=f"id-{name}",
+        name=name,
+        source="csv",
+        location=f"/logs/{name}.csv",
+        start_time=start,
+        user=user,
+        tags=tags or {},
+    )
     return Run(meta, frame)
 
 
@@ -57,8 +64,12 @@ def test_date_range_covers_whole_days_in_utc() -> None:
 
 def test_store_keeps_only_runs_started_inside_the_range() -> None:
     store = DataStore(sources=[])
-    store._file_runs = [_run("oct", _day("2026-10-31") + 3600), _run("nov", _day("2026-11-10")),
-                        _run("last-day", _day("2026-11-30") + 86000), _run("dec", _day("2026-12-01"))]
+    store._file_runs = [
+        _run("oct", _day("2026-10-31") + 3600),
+        _run("nov", _day("2026-11-10")),
+        _run("last-day", _day("2026-11-30") + 86000),
+        _run("dec", _day("2026-12-01")),
+    ]
     runs, _ = store.runs("2026-11-01..2026-11-30")
     assert [r.meta.name for r in runs] == ["nov", "last-day"]
     with pytest.raises(ValueError):
@@ -68,8 +79,18 @@ def test_store_keeps_only_runs_started_inside_the_range() -> None:
 def test_effective_window_and_refresh_seconds() -> None:
     assert effective_window("7d", None, None) == "7d"
     assert effective_window("custom", "2026-11-01", None) is None
-    assert effective_window("custom", "2026-11-01T00:00:00", "2026-11-03") == "2026-11-01..2026-11-03"
-    assert [refresh_seconds(v) for v in (None, "x", "0", "-5", "2", "30", 60)] == [0, 0, 0, 0, 5, 30, 60]
+    assert (
+        effective_window("custom", "2026-11-01T00:00:00", "2026-11-03") == "2026-11-01..2026-11-03"
+    )
+    assert [refresh_seconds(v) for v in (None, "x", "0", "-5", "2", "30", 60)] == [
+        0,
+        0,
+        0,
+        0,
+        5,
+        30,
+        60,
+    ]
 
 
 # ------------------------------------------------------------------ user and tags
@@ -109,7 +130,9 @@ def app_with_people(tmp_path: Path):
         for s in range(1, 201):
             row = {"step": s * 10, "loss": math.exp(-s / 40) + 0.2, "lr": 1e-3}
             if s % 10 == 0:
-                row["val_loss"] = math.exp(-s / 40) + 0.3 + (0.03 * max(s - 60, 0) / 10 if rise else 0)
+                row["val_loss"] = (
+                    math.exp(-s / 40) + 0.3 + (0.03 * max(s - 60, 0) / 10 if rise else 0)
+                )
             rows.append(row)
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return create_app([str(tmp_path)], since_hours=0)
@@ -126,7 +149,9 @@ def test_review_filters_by_user_and_tag(app_with_people) -> None:
         runs, _ = store.runs("all")
         for r in runs:  # give each file run a user and a tag, as an MLflow run would have
             user = r.meta.name.split("_")[0]
-            r.meta = dataclasses.replace(r.meta, user=user, tags={"team": "cv" if user == "ana" else "nlp"})
+            r.meta = dataclasses.replace(
+                r.meta, user=user, tags={"team": "cv" if user == "ana" else "nlp"}
+            )
         all_rows = review_data(ReviewFilters("all"))
         assert all_rows.users == ["ana", "bo"]
         assert sorted(r["user"] for r in all_rows.rows) == ["ana", "bo"]
@@ -153,7 +178,9 @@ def test_export_html_and_markdown_of_the_current_review(app_with_people) -> None
         text = html_doc["content"]
         assert text.startswith("<!doctype html>") and "ana_overfit" in text and "bo_fine" in text
         assert "<svg" in text  # sparklines inline
-        assert "<script" not in text and "src=" not in text and "href=" not in text  # self-contained
+        assert (
+            "<script" not in text and "src=" not in text and "href=" not in text
+        )  # self-contained
         md = export_report(ReviewFilters("all"), "markdown")
         assert md["filename"].endswith(".md") and md["type"] == "text/markdown"
         assert md["content"].startswith("# LR Tempo review")
@@ -197,7 +224,9 @@ def test_write_tags_view_tags_only_the_shown_mlflow_runs(mlflow_server: MlflowSe
             filters = ReviewFilters("24h", experiment=f"dash-wb-{stamp}")
             rows = review_data(filters).rows
             assert [r["run"] for r in rows] == ["shown-run"] and rows[0]["source"] == "mlflow"
-            assert not any(k.startswith("lrtempo.") for k in client.get_run(rid).data.tags)  # not yet
+            assert not any(
+                k.startswith("lrtempo.") for k in client.get_run(rid).data.tags
+            )  # not yet
             alert = write_tags_view(filters)
             assert "1 written" in str(alert.children) and alert.color == "success"
             tags = client.get_run(rid).data.tags
@@ -225,8 +254,13 @@ def test_write_tags_view_without_mlflow_runs_writes_nothing(app_with_people) -> 
 def _long(n: int = 200_000):
     steps = np.arange(n)
     rng = np.random.default_rng(1)
-    train = pd.DataFrame({"step": steps, "value": 2 * np.exp(-steps / (n / 4)) + 0.3
-                          + 0.05 * rng.standard_normal(n), "wall_time": 1.7e9 + steps * 0.5})
+    train = pd.DataFrame(
+        {
+            "step": steps,
+            "value": 2 * np.exp(-steps / (n / 4)) + 0.3 + 0.05 * rng.standard_normal(n),
+            "wall_time": 1.7e9 + steps * 0.5,
+        }
+    )
     lr = pd.DataFrame({"step": steps, "value": np.full(n, 1e-3), "wall_time": 1.7e9 + steps * 0.5})
     return train, lr
 
@@ -285,7 +319,10 @@ def test_zoom_state_belongs_to_its_view() -> None:
     assert z == {"rev": "step-False", "range": [10.0, 20.0]}
     assert Z.zoom_state({"xaxis.range[0]": 10, "xaxis.range[1]": 20}, z, "step", False) is None
     assert Z.zoom_state({"yaxis.range[0]": 1, "yaxis.range[1]": 2}, z, "step", False) is None
-    assert Z.zoom_state({"xaxis.autorange": True}, z, "step", False) == {"rev": "step-False", "range": None}
+    assert Z.zoom_state({"xaxis.autorange": True}, z, "step", False) == {
+        "rev": "step-False",
+        "range": None,
+    }
 
 
 def test_run_graph_applies_zoom_only_in_its_own_view(tmp_path: Path) -> None:
@@ -299,8 +336,11 @@ def test_run_graph_applies_zoom_only_in_its_own_view(tmp_path: Path) -> None:
     with app.server.app_context():
         rid = current_store().runs("all")[0][0].meta.id
         zoom = {"rev": "step-False", "range": [5000, 5500]}
-        x = np.asarray(next(t for t in run_graph(rid, 0.6, False, "step", zoom).data
-                            if t.meta == "train_raw").x)
+        x = np.asarray(
+            next(
+                t for t in run_graph(rid, 0.6, False, "step", zoom).data if t.meta == "train_raw"
+            ).x
+        )
         assert x.min() >= 4999 and x.max() <= 5501 and len(x) == 503
         other = run_graph(rid, 0.6, True, "step", zoom)  # log y: another view, zoom ignored
         x = np.asarray(next(t for t in other.data if t.meta == "train_raw").x)
@@ -319,27 +359,46 @@ def test_review_row_early_stop_without_lr_change_names_the_step() -> None:
     row = review_row(run, RunAnalysis(run.meta, roles, "overfitting", (), same))
     assert row["lr"] == "stop at step 1000" and row["best_val_step"] == 1000
     lower = Suggestion(action="early_stop", current_lr=3e-3, suggested_lr=1e-3, early_stop_step=10)
-    assert (review_row(run, RunAnalysis(run.meta, roles, "overfitting", (), lower))["lr"]
-            == "stop at step 10, LR 3e-3 → 1e-3 (×0.333)")
+    assert (
+        review_row(run, RunAnalysis(run.meta, roles, "overfitting", (), lower))["lr"]
+        == "stop at step 10, LR 3e-3 → 1e-3 (×0.333)"
+    )
 
 
 def test_suggestion_card_early_stop_shows_the_step_not_an_unchanged_lr() -> None:
     from analyzer.findings import Suggestion
     from dashboard.layout import suggestion_card
 
-    card = str(suggestion_card(Suggestion(action="early_stop", current_lr=0.0, suggested_lr=0.0,
-                                          early_stop_step=1000, rationale="keep that checkpoint"),
-                               "overfitting"))
+    card = str(
+        suggestion_card(
+            Suggestion(
+                action="early_stop",
+                current_lr=0.0,
+                suggested_lr=0.0,
+                early_stop_step=1000,
+                rationale="keep that checkpoint",
+            ),
+            "overfitting",
+        )
+    )
     assert "1000" in card and "→" not in card and "Stop early" in card
-    card = str(suggestion_card(Suggestion(action="decrease_lr", current_lr=0.5, suggested_lr=0.05,
-                                          factor=0.1), "divergence"))
+    card = str(
+        suggestion_card(
+            Suggestion(action="decrease_lr", current_lr=0.5, suggested_lr=0.05, factor=0.1),
+            "divergence",
+        )
+    )
     assert "→" in card and "0.05" in card
 
 
 def test_zoom_outside_the_data_keeps_the_edge_point_and_ema_matches_the_slow_loop() -> None:
     train, lr = _long(5000)
     fig = F.run_figure(train, None, lr, x_range=(1e9, 2e9))
-    assert [len(t.x) for t in fig.data if t.meta in ("train_raw", "train_smooth", "lr")] == [1, 1, 1]
+    assert [len(t.x) for t in fig.data if t.meta in ("train_raw", "train_smooth", "lr")] == [
+        1,
+        1,
+        1,
+    ]
     v = train["value"].to_numpy()[:3000]
     last, slow = 0.0, []
     for i, x in enumerate(v):  # TensorBoard's definition, point by point
@@ -404,7 +463,9 @@ def test_review_rows_are_cached_per_run_and_analysis() -> None:
     assert store.review_row(grown, store.analyze(grown), False) is not row
 
 
-def test_a_fleet_bigger_than_any_small_cache_is_analyzed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fleet_bigger_than_any_small_cache_is_analyzed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The Review page walks every run of its window in order: an LRU smaller than the
     fleet would miss on every run of every re-render."""
     from analyzer import analysis

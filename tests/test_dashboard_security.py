@@ -52,8 +52,9 @@ from tests.serving import in_thread, serve_app
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
-GOOD_JSONL = "".join(json.dumps({"step": s, "loss": 2.0 / (s + 1) + 0.1, "lr": 1e-3}) + "\n"
-                     for s in range(1, 60)).encode()
+GOOD_JSONL = "".join(
+    json.dumps({"step": s, "loss": 2.0 / (s + 1) + 0.1, "lr": 1e-3}) + "\n" for s in range(1, 60)
+).encode()
 
 
 # ======================================================================= authentication
@@ -63,7 +64,15 @@ def test_loopback_hosts_and_the_serving_decision() -> None:
     for host in ("127.0.0.1", "127.3.2.1", "::1", "[::1]", "localhost", "LOCALHOST"):
         assert is_loopback(host), host
         assert serving_problem(host, None) is None
-    for host in ("0.0.0.0", "::", "", "192.168.1.5", "10.0.0.1", "mybox.internal", "127.0.0.1.nip.io"):
+    for host in (
+        "0.0.0.0",
+        "::",
+        "",
+        "192.168.1.5",
+        "10.0.0.1",
+        "mybox.internal",
+        "127.0.0.1.nip.io",
+    ):
         assert not is_loopback(host), host
         problem = serving_problem(host, None)
         assert problem and "--auth-file" in problem and "--trust-proxy-header" in problem
@@ -96,16 +105,20 @@ def record_serve(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     import dashboard.serve
 
     calls: list[dict] = []
-    monkeypatch.setattr(dashboard.serve, "serve", lambda app, **kw: calls.append({"app": app, **kw}))
+    monkeypatch.setattr(
+        dashboard.serve, "serve", lambda app, **kw: calls.append({"app": app, **kw})
+    )
     return calls
 
 
 def test_cli_refuses_a_public_host_without_auth(record_serve, capsys, tmp_path: Path) -> None:
     from lrtempo.cli import main
 
-    for argv in (["dashboard", str(tmp_path), "--host", "0.0.0.0"],
-                 ["dashboard", "--host", "192.168.1.5", "--port", "9000"],
-                 ["demo", "--host", "0.0.0.0"]):
+    for argv in (
+        ["dashboard", str(tmp_path), "--host", "0.0.0.0"],
+        ["dashboard", "--host", "192.168.1.5", "--port", "9000"],
+        ["demo", "--host", "0.0.0.0"],
+    ):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1, err
@@ -114,8 +127,9 @@ def test_cli_refuses_a_public_host_without_auth(record_serve, capsys, tmp_path: 
     assert record_serve == []  # never got as far as serving
 
 
-def test_cli_serves_a_public_host_with_auth_and_says_so(record_serve, capsys, tmp_path: Path
-                                                         ) -> None:
+def test_cli_serves_a_public_host_with_auth_and_says_so(
+    record_serve, capsys, tmp_path: Path
+) -> None:
     from lrtempo.cli import main
 
     users = tmp_path / "users"
@@ -141,9 +155,15 @@ def test_cli_serves_a_public_host_with_auth_and_says_so(record_serve, capsys, tm
 
 def test_cli_refusal_exits_at_once_in_a_real_process(tmp_path: Path) -> None:
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "lrtempo", "dashboard", "--host", "0.0.0.0",
-                           "--port", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "LRTEMPO_HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "lrtempo", "dashboard", "--host", "0.0.0.0", "--port", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "LRTEMPO_HOME": str(tmp_path)},
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "refusing to serve on 0.0.0.0" in proc.stderr
     assert time.monotonic() - t0 < 60
@@ -161,8 +181,11 @@ def _guarded_requests(base: str) -> list[tuple[str, str, dict | None]]:
     html = requests.get(base + "/", auth=("alice", "right-pw"), timeout=30).text
     end_id = dash_config(html).get("end_id", "")
     deps = requests.get(base + "/_dash-dependencies", auth=("alice", "right-pw"), timeout=30).json()
-    body = callback_body(deps, ".._pages_content.children..._pages_store.data..",
-                         {"_pages_location.pathname": "/", "_pages_location.search": "?window=all"})
+    body = callback_body(
+        deps,
+        ".._pages_content.children..._pages_store.data..",
+        {"_pages_location.pathname": "/", "_pages_location.search": "?window=all"},
+    )
     bundle = re.search(r'src="(/_dash-component-suites/[^"]+)"', html).group(1)
     return [
         ("GET", base + "/", None),
@@ -182,8 +205,13 @@ def test_basic_auth_guards_every_route_of_a_served_app(run_dir: Path) -> None:
     auth = AuthConfig(users={"alice": "right-pw", "bob": "other-pw"}, source="test")
     with serve_app(create_app([str(run_dir)], since_hours=0, auth=auth)) as base:
         for method, url, body in _guarded_requests(base):
-            for creds, want in ((None, 401), (("alice", "wrong"), 401), (("mallory", "right-pw"), 401),
-                                (("bob", "right-pw"), 401), (("alice", "right-pw"), 200)):
+            for creds, want in (
+                (None, 401),
+                (("alice", "wrong"), 401),
+                (("mallory", "right-pw"), 401),
+                (("bob", "right-pw"), 401),
+                (("alice", "right-pw"), 200),
+            ):
                 r = requests.request(method, url, json=body, auth=creds, timeout=60)
                 assert r.status_code == want, (method, url, creds, r.status_code)
                 if want == 401:
@@ -200,10 +228,16 @@ def test_proxy_header_mode_needs_the_header(run_dir: Path) -> None:
     with serve_app(create_app([str(run_dir)], since_hours=0, auth=auth)) as base:
         for path in ("/", "/_dash-layout", "/assets/10_lrtempo.css"):
             assert requests.get(base + path, timeout=30).status_code == 401
-            assert requests.get(base + path, headers={"X-Forwarded-User": ""},
-                                timeout=30).status_code == 401
-            assert requests.get(base + path, headers={"X-Forwarded-User": "alice"},
-                                timeout=30).status_code == 200
+            assert (
+                requests.get(base + path, headers={"X-Forwarded-User": ""}, timeout=30).status_code
+                == 401
+            )
+            assert (
+                requests.get(
+                    base + path, headers={"X-Forwarded-User": "alice"}, timeout=30
+                ).status_code
+                == 200
+            )
 
 
 # ============================================================================== uploads
@@ -231,10 +265,22 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("evil", ["../../x.csv", "a/../../x.csv", "/etc/x.csv", "..\\x.csv",
-                                  "..\\..\\x.csv", "C:\\x.csv", "C:/x.csv", "\\\\server\\x.csv"])
-def test_zip_entries_that_leave_the_folder_are_refused_and_reported(evil: str, private_tmp: Path
-                                                                    ) -> None:
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "../../x.csv",
+        "a/../../x.csv",
+        "/etc/x.csv",
+        "..\\x.csv",
+        "..\\..\\x.csv",
+        "C:\\x.csv",
+        "C:/x.csv",
+        "\\\\server\\x.csv",
+    ],
+)
+def test_zip_entries_that_leave_the_folder_are_refused_and_reported(
+    evil: str, private_tmp: Path
+) -> None:
     data = _zip([("run/ok.jsonl", GOOD_JSONL), (evil, b"step,loss\n1,2\n")])
     res = read_upload("evil.zip", data, limit_bytes=MB)
     assert res.runs == []
@@ -255,15 +301,18 @@ def zip_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """1 GiB of zeros deflated to ~1 MB, written in a stream (little memory)."""
     path = tmp_path_factory.mktemp("bomb") / "bomb.zip"
     chunk = bytes(MB)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf, \
-            zf.open("zeros.csv", "w", force_zip64=True) as out:
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf,
+        zf.open("zeros.csv", "w", force_zip64=True) as out,
+    ):
         for _ in range(1024):
             out.write(chunk)
     return path
 
 
-def test_zip_bomb_is_refused_by_the_byte_limit_without_writing(zip_bomb: Path, private_tmp: Path
-                                                               ) -> None:
+def test_zip_bomb_is_refused_by_the_byte_limit_without_writing(
+    zip_bomb: Path, private_tmp: Path
+) -> None:
     assert zip_bomb.stat().st_size < 2 * MB
     res = read_upload("bomb.zip", zip_bomb.read_bytes(), limit_bytes=2 * MB)
     assert res.runs == [] and len(res.errors) == 1
@@ -282,8 +331,8 @@ def _lying_zip(real: int, declared: int) -> bytes:
         zf.writestr("zeros.csv", bytes(real))
     data = bytearray(buf.getvalue())
     local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
-    data[local + 22:local + 26] = declared.to_bytes(4, "little")
-    data[central + 24:central + 28] = declared.to_bytes(4, "little")
+    data[local + 22 : local + 26] = declared.to_bytes(4, "little")
+    data[central + 24 : central + 28] = declared.to_bytes(4, "little")
     return bytes(data)
 
 
@@ -301,26 +350,32 @@ def test_zip_with_lying_sizes_writes_at_most_what_it_declares(private_tmp: Path)
 def test_too_many_entries_are_refused(private_tmp: Path) -> None:
     data = _zip([(f"f{i}.txt", b"") for i in range(MAX_ZIP_ENTRIES + 1)])
     res = read_upload("many.zip", data, limit_bytes=MB)
-    assert res.errors == [(f"many.zip: {MAX_ZIP_ENTRIES + 1} entries, more than the "
-                           f"{MAX_ZIP_ENTRIES} allowed")]
+    assert res.errors == [
+        (f"many.zip: {MAX_ZIP_ENTRIES + 1} entries, more than the {MAX_ZIP_ENTRIES} allowed")
+    ]
     assert _tree(private_tmp) == ["tmp"]
 
 
 def test_a_zip_inside_the_zip_is_not_extracted(zip_bomb: Path, private_tmp: Path) -> None:
     inner = _zip([("run.jsonl", GOOD_JSONL)])
-    res = read_upload("outer.zip", _zip([("inner.zip", inner), ("bomb.zip", zip_bomb.read_bytes())]),
-                      limit_bytes=2 * MB)
+    res = read_upload(
+        "outer.zip",
+        _zip([("inner.zip", inner), ("bomb.zip", zip_bomb.read_bytes())]),
+        limit_bytes=2 * MB,
+    )
     assert res.runs == [] and all(e.startswith("outer.zip: ") for e in res.errors)
-    assert res.errors[-1] == ("outer.zip: bomb.zip, inner.zip: a zip inside the zip is not opened; "
-                              "upload it on its own")
+    assert res.errors[-1] == (
+        "outer.zip: bomb.zip, inner.zip: a zip inside the zip is not opened; upload it on its own"
+    )
     dest = private_tmp / "dest"
     dest.mkdir()
     (private_tmp / "outer.zip").write_bytes(_zip([("inner.zip", inner)]))
     assert extract_zip(private_tmp / "outer.zip", dest, max_bytes=MB) == 1
     assert _tree(dest) == ["inner.zip"] and (dest / "inner.zip").read_bytes() == inner
     # next to a real log, the inner zip is ignored and the log is read
-    res = read_upload("both.zip", _zip([("inner.zip", inner), ("run.jsonl", GOOD_JSONL)]),
-                      limit_bytes=MB)
+    res = read_upload(
+        "both.zip", _zip([("inner.zip", inner), ("run.jsonl", GOOD_JSONL)]), limit_bytes=MB
+    )
     assert [r.meta.location for r in res.runs] == ["upload:both.zip/run.jsonl"]
 
 
@@ -356,14 +411,28 @@ def test_a_request_over_the_size_cap_gets_413_from_the_server(run_dir: Path) -> 
     app = create_app([str(run_dir)], since_hours=0, upload_limit_mb=1)
     cap = app.server.config["MAX_CONTENT_LENGTH"]
     with serve_app(app) as base:
-        r = requests.post(base + "/_dash-update-component", data=b"0" * (cap + 1),
-                          headers={"Content-Type": "application/json"}, timeout=60)
+        r = requests.post(
+            base + "/_dash-update-component",
+            data=b"0" * (cap + 1),
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
         assert r.status_code == 413
 
 
-@pytest.mark.parametrize("name", ["run\x00.jsonl", "\x1b[31mred\x07.jsonl", "tab\tnew\nline.jsonl",
-                                  "é漢字 run.jsonl", "a" * 5000 + ".jsonl", ".jsonl",
-                                  "..\\..\\windows.jsonl", "CON.jsonl"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "run\x00.jsonl",
+        "\x1b[31mred\x07.jsonl",
+        "tab\tnew\nline.jsonl",
+        "é漢字 run.jsonl",
+        "a" * 5000 + ".jsonl",
+        ".jsonl",
+        "..\\..\\windows.jsonl",
+        "CON.jsonl",
+    ],
+)
 def test_hostile_file_names_are_read_safely(name: str, private_tmp: Path) -> None:
     clean = safe_name(name)
     assert re.fullmatch(r"[A-Za-z0-9._-]{1,120}", clean) and not clean.startswith(".")
@@ -378,8 +447,11 @@ def test_hostile_file_names_are_read_safely(name: str, private_tmp: Path) -> Non
 
 def test_hostile_names_inside_a_zip(private_tmp: Path) -> None:
     deep = "/".join(["d" * 100] * 60) + "/run.jsonl"  # a path longer than the OS allows
-    entries = [("ctl\x1b\x07/run.jsonl", GOOD_JSONL), ("b" * 400 + ".jsonl", GOOD_JSONL),
-               (deep, GOOD_JSONL)]
+    entries = [
+        ("ctl\x1b\x07/run.jsonl", GOOD_JSONL),
+        ("b" * 400 + ".jsonl", GOOD_JSONL),
+        (deep, GOOD_JSONL),
+    ]
     res = read_upload("names.zip", _zip(entries), limit_bytes=MB)
     assert res.runs == [] and res.errors == [f"names.zip: entry {'d' * 80!r}… has a path too long"]
     res = read_upload("names.zip", _zip(entries[:2]), limit_bytes=MB)
@@ -388,8 +460,10 @@ def test_hostile_names_inside_a_zip(private_tmp: Path) -> None:
 
 
 def test_no_pickle_eval_or_exec_in_the_code() -> None:
-    banned = re.compile(r"\bpickle\b|\bmarshal\.loads?\(|\bshelve\b|(?<![\w.])(eval|exec)\(|"
-                        r"shell\s*=\s*True|\bos\.system\(|yaml\.unsafe_load|\bdill\b")
+    banned = re.compile(
+        r"\bpickle\b|\bmarshal\.loads?\(|\bshelve\b|(?<![\w.])(eval|exec)\(|"
+        r"shell\s*=\s*True|\bos\.system\(|yaml\.unsafe_load|\bdill\b"
+    )
     hits = []
     for pkg in ("analyzer", "dashboard"):
         for path in (ROOT / pkg).rglob("*.py"):
@@ -416,8 +490,9 @@ def refusing_server(status: int = 401) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
-            body = json.dumps({"error_code": "UNAUTHENTICATED",
-                               "message": "You are not authenticated."}).encode()
+            body = json.dumps(
+                {"error_code": "UNAUTHENTICATED", "message": "You are not authenticated."}
+            ).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("WWW-Authenticate", 'Basic realm="mlflow"')
@@ -440,8 +515,11 @@ def _review_errors(base: str) -> tuple[int, str]:
     assert html.status_code == 200
     deps = requests.get(base + "/_dash-dependencies", timeout=30).json()
     out = next(d["output"] for d in deps if d["output"].startswith("..review-grid.rowData"))
-    body = callback_body(deps, out, {"review-window.value": "all", "review-tag.value": "",
-                                     "review-autorefresh.value": 0})
+    body = callback_body(
+        deps,
+        out,
+        {"review-window.value": "all", "review-tag.value": "", "review-autorefresh.value": 0},
+    )
     end_id = dash_config(html.text).get("end_id", "")
     r = requests.post(f"{base}/_dash-update-component?endId={end_id}", json=body, timeout=120)
     resp = r.json()["response"] if r.status_code == 200 else {}
@@ -452,8 +530,11 @@ def _run_header(base: str, run_id: str) -> tuple[int, str]:
     """Status and text of the Run page's header callback for ``run_id``."""
     deps = requests.get(base + "/_dash-dependencies", timeout=30).json()
     out = next(d["output"] for d in deps if d["output"].startswith("..run-header.children"))
-    r = requests.post(base + "/_dash-update-component",
-                      json=callback_body(deps, out, {"run-id.data": run_id}), timeout=120)
+    r = requests.post(
+        base + "/_dash-update-component",
+        json=callback_body(deps, out, {"run-id.data": run_id}),
+        timeout=120,
+    )
     return r.status_code, json.dumps(r.json()) if r.status_code == 200 else r.text
 
 
@@ -469,14 +550,19 @@ def test_review_names_an_unusable_mlflow_server_and_stays_up(kind: str, run_dir:
             with refusing_server(401) as url:
                 yield url
 
-    with mlflow() as uri, serve_app(create_app([str(run_dir)], tracking_uri=uri, since_hours=0)) as base:
+    with (
+        mlflow() as uri,
+        serve_app(create_app([str(run_dir)], tracking_uri=uri, since_hours=0)) as base,
+    ):
         t0 = time.monotonic()
         status, text = _review_errors(base)
         took = time.monotonic() - t0
         run_status, run_text = _run_header(base, "an-mlflow-run-id")
     assert status == 200
-    headline = {"down": f"MLflow server {uri} is unreachable",
-                "refuses": f"MLflow server {uri} refused access: check the credentials"}[kind]
+    headline = {
+        "down": f"MLflow server {uri} is unreachable",
+        "refuses": f"MLflow server {uri} refused access: check the credentials",
+    }[kind]
     assert headline in text
     assert {"down": "cannot connect", "refuses": "HTTP 401"}[kind] in text
     assert "mlflow-status" in text and "alpha" in text  # the file run is still listed

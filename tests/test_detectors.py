@@ -36,6 +36,7 @@ def kinds(findings, severity_at_least="warning"):
 
 # --- oscillation ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("onset_frac", [0.0, 0.3, 0.6])
 def test_val_oscillation_found_after_its_onset(seed: int, onset_frac: float) -> None:
@@ -52,9 +53,12 @@ def test_val_oscillation_found_after_its_onset(seed: int, onset_frac: float) -> 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_val_oscillation_is_scale_free(seed: int) -> None:
     s = S.val_oscillation(seed=seed)
-    a = detect_val_oscillation(s.truth["val_steps"], s.truth["val_values"], train=(s.steps, s.values))
-    b = detect_val_oscillation(s.truth["val_steps"], 1e-4 * s.truth["val_values"],
-                               train=(s.steps, 1e-4 * s.values))
+    a = detect_val_oscillation(
+        s.truth["val_steps"], s.truth["val_values"], train=(s.steps, s.values)
+    )
+    b = detect_val_oscillation(
+        s.truth["val_steps"], 1e-4 * s.truth["val_values"], train=(s.steps, 1e-4 * s.values)
+    )
     assert [(f.start_step, f.end_step) for f in a] == [(f.start_step, f.end_step) for f in b]
     assert len(a) == 1
 
@@ -62,13 +66,27 @@ def test_val_oscillation_is_scale_free(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_val_oscillation_silent_on_healthy_overfitting_and_memorisation(seed: int) -> None:
     h = S.healthy(n=1000, seed=seed, noise=0.05, eval_every=10)
-    assert detect_val_oscillation(h.truth["val_steps"], h.truth["val_values"], train=(h.steps, h.values)) == []
+    assert (
+        detect_val_oscillation(
+            h.truth["val_steps"], h.truth["val_values"], train=(h.steps, h.values)
+        )
+        == []
+    )
     o = S.overfitting(seed=seed, noise=0.1)
-    assert detect_val_oscillation(o.truth["val_steps"], o.truth["val_values"], train=(o.steps, o.values)) == []
+    assert (
+        detect_val_oscillation(
+            o.truth["val_steps"], o.truth["val_values"], train=(o.steps, o.values)
+        )
+        == []
+    )
     # erratic val far above a train loss that went to ~0: a memorisation gap, not the LR
     s = S.val_oscillation(seed=seed)
-    assert detect_val_oscillation(s.truth["val_steps"], s.truth["val_values"],
-                                  train=(s.steps, 0.01 * s.values)) == []
+    assert (
+        detect_val_oscillation(
+            s.truth["val_steps"], s.truth["val_values"], train=(s.steps, 0.01 * s.values)
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -90,11 +108,17 @@ def test_early_val_oscillation_that_settles_ends_where_the_lr_steps_down(seed: i
     assert f.end_step < s.truth["drop_step"] <= f.evidence["lr_drop_step"]
     assert f.evidence["settled_bounce"] < 0.005
     sug = a.suggestion
-    assert (sug.action, sug.current_lr, sug.factor) == ("decrease_lr", 1.0, pytest.approx(OSCILLATION_FACTOR))
+    assert (sug.action, sug.current_lr, sug.factor) == (
+        "decrease_lr",
+        1.0,
+        pytest.approx(OSCILLATION_FACTOR),
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_early_oscillation_then_overfitting_reports_both_and_keeps_the_checkpoint(seed: int) -> None:
+def test_early_oscillation_then_overfitting_reports_both_and_keeps_the_checkpoint(
+    seed: int,
+) -> None:
     s = S.val_oscillation_settles(seed=seed, overfit_frac=0.6)
     a = analyze_run(S.to_run(s))
     assert sorted(kinds(a.findings)) == ["oscillation", "overfitting"]
@@ -171,13 +195,17 @@ def test_minibatch_noise_on_descent_is_not_oscillation(seed: int) -> None:
 
 # --- stagnation ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("variant,diagnosis,severity", [
-    ("stuck", "stuck", "warning"),
-    ("noise_floor", "noise_floor", "warning"),
-    ("lr_collapse", "lr_collapsed", "warning"),
-    ("schedule_end", "schedule_end", "info"),
-])
+@pytest.mark.parametrize(
+    "variant,diagnosis,severity",
+    [
+        ("stuck", "stuck", "warning"),
+        ("noise_floor", "noise_floor", "warning"),
+        ("lr_collapse", "lr_collapsed", "warning"),
+        ("schedule_end", "schedule_end", "info"),
+    ],
+)
 def test_stagnation_variants(seed: int, variant: str, diagnosis: str, severity: str) -> None:
     s = S.stagnation(n=1000, seed=seed, variant=variant)
     f = detect_stagnation(s.steps, s.values, lr=(s.steps, s.lr))
@@ -187,7 +215,9 @@ def test_stagnation_variants(seed: int, variant: str, diagnosis: str, severity: 
     assert abs(f[0].start_step - s.truth["plateau_step"]) <= 0.15 * len(s.steps)
 
 
-def _noisy_descent(n: int, seed: int, freeze: int | None, lr_after: float) -> tuple[np.ndarray, ...]:
+def _noisy_descent(
+    n: int, seed: int, freeze: int | None, lr_after: float
+) -> tuple[np.ndarray, ...]:
     """A minibatch loss with 15 % noise that falls while the LR is 1e-2 and stops
     falling once the LR drops to ``lr_after`` at ``freeze``."""
     rng = np.random.default_rng(seed)
@@ -199,7 +229,9 @@ def _noisy_descent(n: int, seed: int, freeze: int | None, lr_after: float) -> tu
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_an_lr_frozen_early_is_a_collapse_even_when_the_loss_is_too_noisy_for_a_plateau(seed: int) -> None:
+def test_an_lr_frozen_early_is_a_collapse_even_when_the_loss_is_too_noisy_for_a_plateau(
+    seed: int,
+) -> None:
     t, y, lr = _noisy_descent(1000, seed, freeze=60, lr_after=1e-7)
     [f] = detect_stagnation(t, y, lr=(t, lr))
     assert f.evidence["diagnosis"] == "lr_collapsed" and f.severity == "warning"
@@ -244,6 +276,7 @@ def test_val_flat_while_train_gains_little_is_not_a_val_plateau() -> None:
 
 # --- overfitting ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("best_frac", [0.2, 0.4, 0.6])
 def test_overfitting_best_step(seed: int, best_frac: float) -> None:
@@ -279,7 +312,7 @@ def _noisy_val_after_a_fall(seed: int, later: float, n: int = 12) -> tuple[np.nd
     q = n // 4
     level = np.where(np.arange(n) < q, 0.6 - 0.3 * np.arange(n) / q, 0.30 * later)
     vy = level * np.exp(0.06 * rng.standard_normal(n))
-    vy[q:q + 2] = 0.29  # the best: two evaluations
+    vy[q : q + 2] = 0.29  # the best: two evaluations
     tx = np.arange(0.0, vx[-1] + 1, 10)
     ty = 1.0 - 0.8 * tx / tx[-1]
     return vx, vy, tx, ty
@@ -315,6 +348,7 @@ def test_the_sustained_path_needs_the_train_loss_to_keep_improving() -> None:
 
 
 # --- divergence ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("variant", ["nan", "explosion", "drift", "collapse", "zero"])
 def test_divergence_variants(variant: str) -> None:
@@ -363,7 +397,10 @@ def test_a_loss_blown_up_at_the_start_that_recovers_is_a_spike(seed: int) -> Non
 
 def test_a_start_blow_up_exactly_at_the_limit_does_not_crash() -> None:
     # found by the 10k-example property run: the median equal to 2x the first value
-    for y in ([5e307, 1e308, 1e308, 1.0], [5e307, 7.98e307, 1e308, 1e308, 1.0]):  # the 2nd: median → inf
+    for y in (
+        [5e307, 1e308, 1e308, 1.0],
+        [5e307, 7.98e307, 1e308, 1e308, 1.0],
+    ):  # the 2nd: median → inf
         f = detect_divergence(np.arange(len(y)), np.array(y))
         assert all(0.0 <= g.confidence <= 1.0 for g in f)
 
@@ -393,6 +430,7 @@ def test_healthy_runs_are_silent(seed: int) -> None:
 
 # --- scale invariance ----------------------------------------------------------------
 
+
 def _signature(findings):
     return [(f.kind, f.metric, f.start_step, f.severity) for f in findings]
 
@@ -419,8 +457,9 @@ def test_scale_invariance(name, make, c: float) -> None:
         out += detect_oscillation(s.steps, s.values * k, lr=lr)
         out += detect_stagnation(s.steps, s.values * k, lr=lr)
         if "val_steps" in s.truth:
-            out += detect_overfitting(s.truth["val_steps"], s.truth["val_values"] * k,
-                                      s.steps, s.values * k)
+            out += detect_overfitting(
+                s.truth["val_steps"], s.truth["val_values"] * k, s.steps, s.values * k
+            )
         return _signature(out)
 
     assert run(c) == run(1.0)
@@ -430,10 +469,17 @@ def test_scale_invariance(name, make, c: float) -> None:
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
 arrays = st.lists(floats, min_size=0, max_size=80)
-special = st.sampled_from([
-    [0.0] * 30, [1.0] * 30, [1e-300] * 30, [1e300, -1e300] * 15, [float("nan")] * 30,
-    list(np.linspace(-5, 5, 40)), list(1e-4 * np.exp(-np.arange(50) / 10.0)),
-])
+special = st.sampled_from(
+    [
+        [0.0] * 30,
+        [1.0] * 30,
+        [1e-300] * 30,
+        [1e300, -1e300] * 15,
+        [float("nan")] * 30,
+        list(np.linspace(-5, 5, 40)),
+        list(1e-4 * np.exp(-np.arange(50) / 10.0)),
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -441,16 +487,22 @@ special = st.sampled_from([
 def test_detectors_never_raise(values) -> None:
     y = np.asarray(values, dtype=np.float64)
     x = np.arange(len(y))
-    for f in (detect_divergence(x, y), detect_oscillation(x, y, lr=(x, np.abs(y))),
-              detect_stagnation(x, y, lr=(x, y)), detect_overfitting(x, y, x, y)):
+    for f in (
+        detect_divergence(x, y),
+        detect_oscillation(x, y, lr=(x, np.abs(y))),
+        detect_stagnation(x, y, lr=(x, y)),
+        detect_overfitting(x, y, x, y),
+    ):
         for g in f:
             assert 0.0 <= g.confidence <= 1.0
             g.to_dict()
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6), min_size=0, max_size=40),
-       st.lists(st.integers(-5, 1000), min_size=0, max_size=40))
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=0, max_size=40),
+    st.lists(st.integers(-5, 1000), min_size=0, max_size=40),
+)
 def test_unsorted_and_rewound_steps(values, steps) -> None:
     n = min(len(values), len(steps))
     x, y = np.asarray(steps[:n], dtype=float), np.asarray(values[:n], dtype=float)
@@ -462,6 +514,7 @@ def test_unsorted_and_rewound_steps(values, steps) -> None:
 
 
 # --- helpers -------------------------------------------------------------------------
+
 
 def test_reduce_blocks_bounds_points() -> None:
     x = np.arange(100_003, dtype=float)
@@ -508,9 +561,14 @@ def test_lr_before_its_first_log_follows_a_sparse_warmup_from_zero() -> None:
     assert lr_at((steps, const), 125.0) == pytest.approx(1e-3)  # not rising: the first value
 
 
-@pytest.mark.parametrize("kind,expected", [
-    ("constant", "constant"), ("cosine", "cosine"), ("linear", "linear"),
-])
+@pytest.mark.parametrize(
+    "kind,expected",
+    [
+        ("constant", "constant"),
+        ("cosine", "cosine"),
+        ("linear", "linear"),
+    ],
+)
 def test_schedule_recognition(kind: str, expected: str) -> None:
     lr = S.lr_schedule(1000, kind, 1e-3, warmup=50 if kind != "constant" else 0)
     sch = recognise(np.arange(1000), lr)
@@ -538,14 +596,19 @@ def _trained_run(**kw):
     return result_to_run(train(TrainParams(steps=1500, eval_every=25, **kw)), "t")
 
 
-@pytest.mark.parametrize("dataset,optimizer,good", [("digits", "adam", 1e-3), ("wine", "sgd", 1e-2)])
-def test_a_straight_slow_descent_is_too_slow_and_a_bending_one_is_not(dataset: str, optimizer: str,
-                                                                      good: float) -> None:
+@pytest.mark.parametrize(
+    "dataset,optimizer,good", [("digits", "adam", 1e-3), ("wine", "sgd", 1e-2)]
+)
+def test_a_straight_slow_descent_is_too_slow_and_a_bending_one_is_not(
+    dataset: str, optimizer: str, good: float
+) -> None:
     """Really trained: at 1/100 of a good LR the loss falls in a straight line (no bend)
     by a few percent — too slow, raise the LR; at the good LR it bends — healthy."""
     from analyzer.analysis import analyze_run
 
-    slow = analyze_run(_trained_run(dataset=dataset, model="mlp", optimizer=optimizer, lr=good / 100))
+    slow = analyze_run(
+        _trained_run(dataset=dataset, model="mlp", optimizer=optimizer, lr=good / 100)
+    )
     assert slow.status == "stagnation"
     f = next(f for f in slow.findings if f.kind == "stagnation")
     assert f.evidence["diagnosis"] in ("too_slow", "stuck")
@@ -602,7 +665,9 @@ def test_a_val_plateau_that_bounces_is_oscillation_not_a_run_to_stop() -> None:
     train, val, lr = _memorising_run(0.04)
     findings, _ = analyze_series(train, val, lr)
     osc = [f for f in findings if f.kind == "oscillation"]
-    assert osc and osc[0].evidence.get("path") == "plateau_bounce", [(f.kind, dict(f.evidence)) for f in findings]
+    assert osc and osc[0].evidence.get("path") == "plateau_bounce", [
+        (f.kind, dict(f.evidence)) for f in findings
+    ]
     assert suggest(findings, lr=lr).action == "decrease_lr"
     calm, _ = analyze_series(*_memorising_run(0.0005)[:2], lr)  # the same plateau, smooth
     assert not any(f.kind == "oscillation" for f in calm)
@@ -616,7 +681,9 @@ def test_a_val_loss_bouncing_wildly_is_oscillation_despite_a_memorisation_gap() 
     train, val, lr = _memorising_run(0.15)
     findings, _ = analyze_series(train, val, lr)
     kinds = {f.kind for f in findings if f.severity != "info"}
-    assert "oscillation" in kinds and "overfitting" not in kinds, [(f.kind, f.evidence.get("path")) for f in findings]
+    assert "oscillation" in kinds and "overfitting" not in kinds, [
+        (f.kind, f.evidence.get("path")) for f in findings
+    ]
 
 
 # --- excursion: thrown out early, then a slow way back ---------------------------------
@@ -662,6 +729,7 @@ def test_a_val_loss_first_evaluated_after_the_model_learnt_is_not_stuck(seed: in
     after = detect_stagnation(vx, vy, metric="val_loss", reference=(tx, learnt))
     assert after and all(f.evidence["diagnosis"] != "stuck" for f in after)
     assert all(f.evidence["train_gain_before_first_eval"] > 0.5 for f in after)
-    stuck = detect_stagnation(vx, 2.0 + 0.0 * vy + 0.02 * (vy - 0.55), metric="val_loss",
-                              reference=(tx, flat))
+    stuck = detect_stagnation(
+        vx, 2.0 + 0.0 * vy + 0.02 * (vy - 0.55), metric="val_loss", reference=(tx, flat)
+    )
     assert [f.evidence["diagnosis"] for f in stuck] == ["stuck"]

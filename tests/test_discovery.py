@@ -52,7 +52,9 @@ def test_names_with_spaces_and_non_ascii(tmp_path: Path) -> None:
 
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     result = read_sources([str(tmp_path)])
-    assert result.errors == [{"location": str(tmp_path), "error": "no training log found in this folder"}]
+    assert result.errors == [
+        {"location": str(tmp_path), "error": "no training log found in this folder"}
+    ]
 
 
 def _scan_folder(root: Path) -> dict[str, str]:
@@ -64,7 +66,8 @@ def _scan_folder(root: Path) -> dict[str, str]:
     (root / "a" / "good.csv").write_text(log)
     (root / "b").mkdir()
     (root / "b" / "also_good.jsonl").write_text(
-        "".join(f'{{"step": {i}, "loss": {2 / (i + 1)}}}\n' for i in range(60)))
+        "".join(f'{{"step": {i}, "loss": {2 / (i + 1)}}}\n' for i in range(60))
+    )
     bad = {
         "a/empty.csv": "empty file",
         "a/binary.csv": "binary data",  # NUL bytes
@@ -114,9 +117,22 @@ def test_the_cli_and_the_fleet_review_report_them_too(tmp_path: Path) -> None:
     (tmp_path / "runs").mkdir()
     bad = _scan_folder(tmp_path / "runs")
     for argv in (["analyze"], ["review", "--since", "1000d", "--executor", "processes:2"]):
-        proc = subprocess.run([sys.executable, "-m", "lrtempo", *argv, str(tmp_path / "runs"),
-                               "--format", "json", "-q"], capture_output=True, text=True,
-                              check=False, timeout=300)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lrtempo",
+                *argv,
+                str(tmp_path / "runs"),
+                "--format",
+                "json",
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         assert proc.returncode == 3, proc.stderr  # a partial read
         doc = json.loads(proc.stdout)
         assert sorted(r["run"]["name"] for r in doc["runs"]) == ["also_good", "good"]

@@ -56,7 +56,10 @@ def test_dask_local_cluster_is_identical(local: fleet.FleetReview) -> None:
 def test_dask_threads_in_process_cluster(local: fleet.FleetReview) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp",
         dashboard_address=None,
     ) as cluster:
         got = review([str(SAMPLE_RUNS)], executor=cluster.scheduler_address)
@@ -105,8 +108,13 @@ def test_mlflow_file_store_batches_match_read_mlflow(
     for i in range(5):
         n = 80 + 10 * i
         loss = 2.0 * np.exp(-np.arange(n) / 30) + 0.02 * rng.standard_normal(n)
-        log_run(client, exp, f"run-{i}", {"loss": list(loss), "lr": [0.01] * n},
-                start_time=now - 600 + i)
+        log_run(
+            client,
+            exp,
+            f"run-{i}",
+            {"loss": list(loss), "lr": [0.01] * n},
+            start_time=now - 600 + i,
+        )
     expected = _reference([uri])
     assert len(expected) == 5
     for ex, batch in (("local", 2), ("processes:2", 1)):
@@ -187,8 +195,9 @@ def test_a_wide_scan_is_batched_and_stays_in_order(tmp_path: Path) -> None:
     from analyzer.readers import expand_sources
 
     for i in range(75):  # 2 full batches and a part, with bad files between them
-        (tmp_path / f"run_{i:03d}.csv").write_text("step,loss\n" + "".join(
-            f"{s},{2 / (s + 1) + 0.01 * (i % 5)}\n" for s in range(30)))
+        (tmp_path / f"run_{i:03d}.csv").write_text(
+            "step,loss\n" + "".join(f"{s},{2 / (s + 1) + 0.01 * (i % 5)}\n" for s in range(30))
+        )
     for i in (10, 40, 70):
         (tmp_path / f"run_{i:03d}b.csv").write_bytes(b"")  # unreadable, between good ones
     tasks = list(fleet._file_batches(iter(expand_sources([str(tmp_path)])), fleet.FILE_BATCH))
@@ -196,13 +205,15 @@ def test_a_wide_scan_is_batched_and_stays_in_order(tmp_path: Path) -> None:
     got = review([str(tmp_path)], executor="processes:2")
     assert got.to_dicts() == _reference([str(tmp_path)])
     assert [e["location"] for e in got.errors] == [
-        str(tmp_path / f"run_{i:03d}b.csv") for i in (10, 40, 70)]
+        str(tmp_path / f"run_{i:03d}b.csv") for i in (10, 40, 70)
+    ]
     units = expand_sources([str(tmp_path)])
     assert review(units, executor="processes:2").to_dicts() == got.to_dicts()
 
 
 def test_the_cli_reads_a_wide_scan_on_every_core_with_the_same_report(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import json
     import subprocess
     import sys
@@ -210,8 +221,12 @@ def test_the_cli_reads_a_wide_scan_on_every_core_with_the_same_report(
     from analyzer import cli
 
     for i in range(210):
-        (tmp_path / f"run_{i:03d}.csv").write_text("step,loss,lr\n" + "".join(
-            f"{s},{2 / (s + 1) + 0.01 * (i % 7)},{1e-3 * (1 + i % 3)}\n" for s in range(30)))
+        (tmp_path / f"run_{i:03d}.csv").write_text(
+            "step,loss,lr\n"
+            + "".join(
+                f"{s},{2 / (s + 1) + 0.01 * (i % 7)},{1e-3 * (1 + i % 3)}\n" for s in range(30)
+            )
+        )
     units = cli.expand_sources([str(tmp_path)])
     monkeypatch.setattr(cli, "_cores", lambda: 2)
     assert cli.auto_executor(units) == "processes:2"
@@ -221,12 +236,19 @@ def test_the_cli_reads_a_wide_scan_on_every_core_with_the_same_report(
     assert cli.auto_executor(units) is None
     docs = []
     for extra in ([], ["sequential"]):  # on 2 processes, then one file after another
-        code = ("import sys, analyzer.cli as c\n"
-                "if len(sys.argv) > 2: c.PARALLEL_MIN_FILES = 10**9\n"
-                "from lrtempo.cli import main\n"
-                "sys.exit(main(['analyze', sys.argv[1], '--format', 'json', '-q']))")
-        proc = subprocess.run([sys.executable, "-c", code, str(tmp_path), *extra],
-                              capture_output=True, text=True, check=False, timeout=300)
+        code = (
+            "import sys, analyzer.cli as c\n"
+            "if len(sys.argv) > 2: c.PARALLEL_MIN_FILES = 10**9\n"
+            "from lrtempo.cli import main\n"
+            "sys.exit(main(['analyze', sys.argv[1], '--format', 'json', '-q']))"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path), *extra],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr
         docs.append(json.loads(proc.stdout))
     assert len(docs[0]["runs"]) == 210 and docs[0] == docs[1]

@@ -115,8 +115,9 @@ def _wide_header(root: Path) -> str:
 
 def _many_columns() -> Callable[[Path], str]:
     header = "step," + ",".join(f"metric_{j}" for j in range(500)) + ",loss\n"
-    body = "".join(f"{i}," + ",".join("0.5" for _ in range(500)) + f",{v}\n"
-                   for i, v in enumerate(_losses()))
+    body = "".join(
+        f"{i}," + ",".join("0.5" for _ in range(500)) + f",{v}\n" for i, v in enumerate(_losses())
+    )
     return _file("many_columns.csv", header + body)
 
 
@@ -140,14 +141,20 @@ def _sparse(root: Path) -> str:
     return "huge.csv"
 
 
-STATE = {"log_history": [{"step": s, "loss": 2.0 / (s + 1), "learning_rate": 1e-3}
-                         for s in range(1, 61)], "max_steps": 60}
+STATE = {
+    "log_history": [
+        {"step": s, "loss": 2.0 / (s + 1), "learning_rate": 1e-3} for s in range(1, 61)
+    ],
+    "max_steps": 60,
+}
 STATE_TEXT = json.dumps(STATE, indent=2)
 
 
 def _events(root: Path, folder: str, damage: Callable[[Path], None] | None = None) -> str:
-    path = write_events(root / folder / event_name(1700000000),
-                        [simple_event("loss", 2.0 / (s + 1), s) for s in range(60)])
+    path = write_events(
+        root / folder / event_name(1700000000),
+        [simple_event("loss", 2.0 / (s + 1), s) for s in range(60)],
+    )
     if damage:
         damage(path)
     return folder
@@ -222,102 +229,284 @@ def _dev_zero(root: Path) -> str:
 
 CASES: list[Case] = [
     Case("empty", "empty file", _file("empty.csv", b""), "error"),
-    Case("header-only", "CSV header, no rows", _file("header.csv", "step,loss\n"), "error",
-         r": line 2: "),
-    Case("binary", "binary junk named .csv", _file("junk.csv", bytes(range(256)) * 64), "error",
-         r": byte \d+: "),
-    Case("text-column", "text in the whole loss column",
-         _file("words.csv", _csv_rows(["high"] * 30)), "error", r": line 1: "),
-    Case("text-beside", "a whole column of text beside the loss (a note, set aside)",
-         _file("notes.csv", "step,loss,note\n" + "".join(
-             f"{i},{v},run {i} ok\n" for i, v in enumerate(_losses()))), "read"),
-    Case("text-cells", "text in a few loss cells",
-         _file("cells.csv", _csv_rows(_with(_losses(), {3: "oops", 7: "#DIV/0!"}))), "warning",
-         r": lines 5, 9: "),
-    Case("nan-inf", "NaN, Inf and -Inf losses",
-         _file("nan_inf.csv", _csv_rows(_with(_losses(), {20: "nan", 30: "inf", 40: "-inf"}))),
-         "read"),
-    Case("huge-values", "losses of 1e308 and -1e308",
-         _file("e308.csv", _csv_rows(_with(_losses(), {10: "1e308", 11: "-1e308"}))), "read"),
-    Case("duplicate-steps", "every step logged twice (the later row wins)",
-         _file("dupes.csv", _csv_rows([v for v in _losses(30) for _ in (0, 1)],
-                                      [str(i // 2) for i in range(60)])), "read"),
-    Case("unsorted-steps", "rows in random step order", _shuffled(), "warning",
-         r": steps out of order from line \d+ on"),
-    Case("float-steps", "steps 0.5, 1.5, 2.5 …",
-         _file("half.csv", _csv_rows(_losses(), [f"{i}.5" for i in range(60)])), "warning",
-         r": lines 2, 3, 4, 5, 6 and 55 more: "),
-    Case("negative-steps", "steps from -30 to 29",
-         _file("negative.csv", _csv_rows(_losses(), [str(i - 30) for i in range(60)])),
-         "warning", r": lines 2, 3, 4, 5, 6 and 25 more: "),
+    Case(
+        "header-only",
+        "CSV header, no rows",
+        _file("header.csv", "step,loss\n"),
+        "error",
+        r": line 2: ",
+    ),
+    Case(
+        "binary",
+        "binary junk named .csv",
+        _file("junk.csv", bytes(range(256)) * 64),
+        "error",
+        r": byte \d+: ",
+    ),
+    Case(
+        "text-column",
+        "text in the whole loss column",
+        _file("words.csv", _csv_rows(["high"] * 30)),
+        "error",
+        r": line 1: ",
+    ),
+    Case(
+        "text-beside",
+        "a whole column of text beside the loss (a note, set aside)",
+        _file(
+            "notes.csv",
+            "step,loss,note\n" + "".join(f"{i},{v},run {i} ok\n" for i, v in enumerate(_losses())),
+        ),
+        "read",
+    ),
+    Case(
+        "text-cells",
+        "text in a few loss cells",
+        _file("cells.csv", _csv_rows(_with(_losses(), {3: "oops", 7: "#DIV/0!"}))),
+        "warning",
+        r": lines 5, 9: ",
+    ),
+    Case(
+        "nan-inf",
+        "NaN, Inf and -Inf losses",
+        _file("nan_inf.csv", _csv_rows(_with(_losses(), {20: "nan", 30: "inf", 40: "-inf"}))),
+        "read",
+    ),
+    Case(
+        "huge-values",
+        "losses of 1e308 and -1e308",
+        _file("e308.csv", _csv_rows(_with(_losses(), {10: "1e308", 11: "-1e308"}))),
+        "read",
+    ),
+    Case(
+        "duplicate-steps",
+        "every step logged twice (the later row wins)",
+        _file(
+            "dupes.csv",
+            _csv_rows([v for v in _losses(30) for _ in (0, 1)], [str(i // 2) for i in range(60)]),
+        ),
+        "read",
+    ),
+    Case(
+        "unsorted-steps",
+        "rows in random step order",
+        _shuffled(),
+        "warning",
+        r": steps out of order from line \d+ on",
+    ),
+    Case(
+        "float-steps",
+        "steps 0.5, 1.5, 2.5 …",
+        _file("half.csv", _csv_rows(_losses(), [f"{i}.5" for i in range(60)])),
+        "warning",
+        r": lines 2, 3, 4, 5, 6 and 55 more: ",
+    ),
+    Case(
+        "negative-steps",
+        "steps from -30 to 29",
+        _file("negative.csv", _csv_rows(_losses(), [str(i - 30) for i in range(60)])),
+        "warning",
+        r": lines 2, 3, 4, 5, 6 and 25 more: ",
+    ),
     Case("single-row", "one data row", _file("one.csv", "step,loss\n0,1.0\n"), "read"),
-    Case("huge-steps", "steps from 2^63 on (beyond int64)",
-         _file("huge_steps.csv", _csv_rows(_losses(), [str(2**63 + i) for i in range(60)])),
-         "error", r": line 2: 'step' 9223372036854775808 is too large"),
-    Case("repeated-column", "a header naming 'loss' twice",
-         _file("twice.csv", "step,loss,loss\n" + "".join(
-             f"{i},{v},{v}\n" for i, v in enumerate(_losses()))), "warning",
-         r": line 1: column 'loss' appears 2 times"),
+    Case(
+        "huge-steps",
+        "steps from 2^63 on (beyond int64)",
+        _file("huge_steps.csv", _csv_rows(_losses(), [str(2**63 + i) for i in range(60)])),
+        "error",
+        r": line 2: 'step' 9223372036854775808 is too large",
+    ),
+    Case(
+        "repeated-column",
+        "a header naming 'loss' twice",
+        _file(
+            "twice.csv",
+            "step,loss,loss\n" + "".join(f"{i},{v},{v}\n" for i, v in enumerate(_losses())),
+        ),
+        "warning",
+        r": line 1: column 'loss' appears 2 times",
+    ),
     Case("long-line", "one 50 MB line (a single cell)", _long_line, "warning", r": line 3: "),
-    Case("wide-header", "a 17 MB header line of 2,000,000 columns", _wide_header, "error",
-         r": line 1: "),
+    Case(
+        "wide-header",
+        "a 17 MB header line of 2,000,000 columns",
+        _wide_header,
+        "error",
+        r": line 1: ",
+    ),
     Case("many-columns", "500 metric columns", _many_columns(), "read"),
-    Case("bom-crlf-semicolon", "UTF-8 BOM, CRLF line ends, ';' and decimal commas",
-         _file("excel.csv", ("\ufeffstep;loss\r\n" + "".join(
-             f"{i};{v.replace('.', ',')}\r\n" for i, v in enumerate(_losses())))), "read"),
-    Case("latin-1", "Windows-1252 text (not UTF-8)",
-         _file("accents.csv", ("step,loss,r\u00e9sum\u00e9\n" + "".join(
-             f"{i},{v},0\n" for i, v in enumerate(_losses()))).encode("cp1252")), "read"),
+    Case(
+        "bom-crlf-semicolon",
+        "UTF-8 BOM, CRLF line ends, ';' and decimal commas",
+        _file(
+            "excel.csv",
+            (
+                "\ufeffstep;loss\r\n"
+                + "".join(f"{i};{v.replace('.', ',')}\r\n" for i, v in enumerate(_losses()))
+            ),
+        ),
+        "read",
+    ),
+    Case(
+        "latin-1",
+        "Windows-1252 text (not UTF-8)",
+        _file(
+            "accents.csv",
+            (
+                "step,loss,r\u00e9sum\u00e9\n"
+                + "".join(f"{i},{v},0\n" for i, v in enumerate(_losses()))
+            ).encode("cp1252"),
+        ),
+        "read",
+    ),
     Case("gzip", "a gzipped CSV", _gzip("run.csv.gz", LOG.encode()), "read"),
-    Case("gzip-truncated", "a gzipped CSV cut in half",
-         _gzip("cut.csv.gz", ("step,loss\n" + _rows(20_000)).encode(), cut=True), "error",
-         r": byte \d+: truncated gzip"),
-    Case("gzip-bomb", "256 MB of zeros in 250 KB of gzip (LRTEMPO_MAX_FILE_MB=64)",
-         _gzip_bomb, "error", None, {"LRTEMPO_MAX_FILE_MB": "64"}),
-    Case("too-large", "a 5 GB CSV (sparse; LRTEMPO_MAX_FILE_MB=100)", _sparse, "error", None,
-         {"LRTEMPO_MAX_FILE_MB": "100"}),
-    Case("hf-truncated", "trainer_state.json cut in the middle",
-         _file("hf_cut/trainer_state.json", STATE_TEXT[: len(STATE_TEXT) // 2]), "error",
-         r": line \d+ column \d+: "),
-    Case("hf-not-a-list", "trainer_state.json whose log_history is an object",
-         _file("hf_obj/trainer_state.json", json.dumps({"log_history": {"loss": 1}})), "error"),
-    Case("hf-strings", "trainer_state.json with numbers stored as strings",
-         _file("hf_str/trainer_state.json", json.dumps({"log_history": [
-             {"step": str(s), "loss": f"{2.0 / s:.4f}"} for s in range(1, 61)]})), "read"),
-    Case("jsonl-broken-line", "a broken JSON line in the middle of a .jsonl",
-         _file("log.jsonl", "".join(
-             ('{"step": 3, "loss": 0.5\n' if s == 3 else json.dumps({"step": s, "loss": float(v)})
-              + "\n") for s, v in enumerate(_losses()))), "warning", r": line 4: "),
-    Case("tb-empty", "an empty TensorBoard event file",
-         _file(f"tb_empty/{event_name(1700000000)}", b""), "error", r": byte 0: "),
-    Case("tb-junk", "an event file of junk bytes",
-         _file(f"tb_junk/{event_name(1700000000)}", b"\xff" * 4096), "error", r": byte 0: "),
-    Case("tb-truncated", "an event file cut in the middle of a record",
-         lambda root: _events(root, "tb_cut", _truncate_mid_record), "warning",
-         r": truncated at byte \d+ .*kept the 40 records"),
-    Case("tb-bad-crc", "an event file with a corrupted record (CRC mismatch)",
-         lambda root: _events(root, "tb_crc", _flip_data_byte), "warning",
-         r": byte \d+: CRC mismatch.*kept the 30 records"),
-    Case("stray-files", "a folder with a README, a PNG, notes and a data-set CSV beside a log",
-         _stray_files, "read", note=r"2 files skipped, not training logs: dataset\.csv, "
-         r"notes\.txt$"),
-    Case("scan-empty-csv", "a folder scan meets an empty .csv", _in_folder("empty.csv", b""),
-         "error", r"/empty\.csv: empty file"),
-    Case("scan-binary-csv", "a folder scan meets binary junk named .csv (no NUL byte)",
-         _in_folder("junk.csv", bytes(range(128, 256)) * 32), "error", r"/junk\.csv: "),
-    Case("scan-corrupt-jsonl", "a folder scan meets a .jsonl of binary junk",
-         _in_folder("log.jsonl", bytes(range(256)) * 16), "error", r"/log\.jsonl: "),
+    Case(
+        "gzip-truncated",
+        "a gzipped CSV cut in half",
+        _gzip("cut.csv.gz", ("step,loss\n" + _rows(20_000)).encode(), cut=True),
+        "error",
+        r": byte \d+: truncated gzip",
+    ),
+    Case(
+        "gzip-bomb",
+        "256 MB of zeros in 250 KB of gzip (LRTEMPO_MAX_FILE_MB=64)",
+        _gzip_bomb,
+        "error",
+        None,
+        {"LRTEMPO_MAX_FILE_MB": "64"},
+    ),
+    Case(
+        "too-large",
+        "a 5 GB CSV (sparse; LRTEMPO_MAX_FILE_MB=100)",
+        _sparse,
+        "error",
+        None,
+        {"LRTEMPO_MAX_FILE_MB": "100"},
+    ),
+    Case(
+        "hf-truncated",
+        "trainer_state.json cut in the middle",
+        _file("hf_cut/trainer_state.json", STATE_TEXT[: len(STATE_TEXT) // 2]),
+        "error",
+        r": line \d+ column \d+: ",
+    ),
+    Case(
+        "hf-not-a-list",
+        "trainer_state.json whose log_history is an object",
+        _file("hf_obj/trainer_state.json", json.dumps({"log_history": {"loss": 1}})),
+        "error",
+    ),
+    Case(
+        "hf-strings",
+        "trainer_state.json with numbers stored as strings",
+        _file(
+            "hf_str/trainer_state.json",
+            json.dumps(
+                {"log_history": [{"step": str(s), "loss": f"{2.0 / s:.4f}"} for s in range(1, 61)]}
+            ),
+        ),
+        "read",
+    ),
+    Case(
+        "jsonl-broken-line",
+        "a broken JSON line in the middle of a .jsonl",
+        _file(
+            "log.jsonl",
+            "".join(
+                (
+                    '{"step": 3, "loss": 0.5\n'
+                    if s == 3
+                    else json.dumps({"step": s, "loss": float(v)}) + "\n"
+                )
+                for s, v in enumerate(_losses())
+            ),
+        ),
+        "warning",
+        r": line 4: ",
+    ),
+    Case(
+        "tb-empty",
+        "an empty TensorBoard event file",
+        _file(f"tb_empty/{event_name(1700000000)}", b""),
+        "error",
+        r": byte 0: ",
+    ),
+    Case(
+        "tb-junk",
+        "an event file of junk bytes",
+        _file(f"tb_junk/{event_name(1700000000)}", b"\xff" * 4096),
+        "error",
+        r": byte 0: ",
+    ),
+    Case(
+        "tb-truncated",
+        "an event file cut in the middle of a record",
+        lambda root: _events(root, "tb_cut", _truncate_mid_record),
+        "warning",
+        r": truncated at byte \d+ .*kept the 40 records",
+    ),
+    Case(
+        "tb-bad-crc",
+        "an event file with a corrupted record (CRC mismatch)",
+        lambda root: _events(root, "tb_crc", _flip_data_byte),
+        "warning",
+        r": byte \d+: CRC mismatch.*kept the 30 records",
+    ),
+    Case(
+        "stray-files",
+        "a folder with a README, a PNG, notes and a data-set CSV beside a log",
+        _stray_files,
+        "read",
+        note=r"2 files skipped, not training logs: dataset\.csv, "
+        r"notes\.txt$",
+    ),
+    Case(
+        "scan-empty-csv",
+        "a folder scan meets an empty .csv",
+        _in_folder("empty.csv", b""),
+        "error",
+        r"/empty\.csv: empty file",
+    ),
+    Case(
+        "scan-binary-csv",
+        "a folder scan meets binary junk named .csv (no NUL byte)",
+        _in_folder("junk.csv", bytes(range(128, 256)) * 32),
+        "error",
+        r"/junk\.csv: ",
+    ),
+    Case(
+        "scan-corrupt-jsonl",
+        "a folder scan meets a .jsonl of binary junk",
+        _in_folder("log.jsonl", bytes(range(256)) * 16),
+        "error",
+        r"/log\.jsonl: ",
+    ),
     Case("symlink-loop", "a folder holding a symlink to itself", _symlink_loop, "read"),
-    Case("odd-names", "a file name with spaces and non-ASCII characters",
-         _file("my run \u2013 \u00e9t\u00e9 \u65e5\u672c.csv", LOG), "read"),
-    Case("control-chars", "an empty file whose name holds a newline and a terminal escape",
-         _file("bad\nname\x1b[31m.csv", b""), "error"),
-    Case("no-permission", "a folder without read permission", _locked, "error",
-         r": cannot read this folder", as_nobody=True),
+    Case(
+        "odd-names",
+        "a file name with spaces and non-ASCII characters",
+        _file("my run \u2013 \u00e9t\u00e9 \u65e5\u672c.csv", LOG),
+        "read",
+    ),
+    Case(
+        "control-chars",
+        "an empty file whose name holds a newline and a terminal escape",
+        _file("bad\nname\x1b[31m.csv", b""),
+        "error",
+    ),
+    Case(
+        "no-permission",
+        "a folder without read permission",
+        _locked,
+        "error",
+        r": cannot read this folder",
+        as_nobody=True,
+    ),
     Case("dir-named-csv", "a folder named x.csv (empty)", _dir_named_csv, "error"),
     Case("fifo", "a FIFO named x.csv (nothing ever written)", _fifo, "error"),
-    Case("fifo-in-folder", "a folder with a FIFO named live.csv beside a log", _fifo_folder,
-         "read"),
+    Case(
+        "fifo-in-folder", "a folder with a FIFO named live.csv beside a log", _fifo_folder, "read"
+    ),
     Case("dev-zero", "zero.csv, a symlink to /dev/zero (endless input)", _dev_zero, "error"),
     Case("missing", "a path that does not exist", lambda root: "nowhere.csv", "error"),
 ]
@@ -396,8 +585,9 @@ def _inside(folder: Path) -> Iterator[None]:
         os.chdir(before)
 
 
-def run_case(source: str, folder: Path, env: dict[str, str] | None = None,
-             as_nobody: bool = False) -> Outcome:
+def run_case(
+    source: str, folder: Path, env: dict[str, str] | None = None, as_nobody: bool = False
+) -> Outcome:
     """Run the CLI in ``folder`` on ``source`` beside a good CSV, then on ``source`` alone."""
     (folder / GOOD).write_text(LOG)
     if as_nobody:  # nobody can search this folder; modules the CLI imports lazily are loaded
@@ -407,14 +597,14 @@ def run_case(source: str, folder: Path, env: dict[str, str] | None = None,
             _run(["analyze", GOOD, "--format", "json", "-q"])
     with _inside(folder), _environment(env or {}):
         code, out, err = _run(["analyze", source, GOOD, "--format", "json", "-q"], as_nobody)
-        alone, out_alone, err_alone = _run(["analyze", source, "--format", "json", "-q"],
-                                           as_nobody)
+        alone, out_alone, err_alone = _run(["analyze", source, "--format", "json", "-q"], as_nobody)
     lines = [ln for ln in err.splitlines() if GOOD not in ln]
     return Outcome(code, alone, json.loads(out), lines, err + err_alone, out_alone)
 
 
-def check(outcome: Outcome, source: str, seen: Seen, place: str | None,
-          note: str | None = None) -> None:
+def check(
+    outcome: Outcome, source: str, seen: Seen, place: str | None, note: str | None = None
+) -> None:
     """The contract for one bad source (see the module docstring)."""
     doc = outcome.doc
     notes = [ln for ln in outcome.lines if ln.startswith("note: ")]
@@ -473,8 +663,10 @@ def _guarded(call: Callable[[], Outcome], folder: Path, seconds: float = 120.0) 
     if t.is_alive():
         for fifo in folder.rglob("*"):  # unblock a reader stuck on a FIFO, then fail
             if fifo.is_fifo():
-                with contextlib.suppress(OSError), open(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK),
-                                                         "wb"):
+                with (
+                    contextlib.suppress(OSError),
+                    open(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), "wb"),
+                ):
                     pass
         pytest.fail(f"the CLI did not finish within {seconds:.0f} s")
     if isinstance(got[0], BaseException):
@@ -508,8 +700,11 @@ def _serve(behaviour: Callable) -> Callable[[contextlib.ExitStack, Path], str]:
 def _status(status: int, ctype: str, text: str, extra: str = "") -> Callable:
     def behaviour(conn: socket.socket, req: object, stop: threading.Event) -> None:
         data = text.encode()
-        conn.sendall(f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: "
-                     f"{len(data)}\r\nConnection: close\r\n{extra}\r\n".encode() + data)
+        conn.sendall(
+            f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: "
+            f"{len(data)}\r\nConnection: close\r\n{extra}\r\n".encode()
+            + data
+        )
 
     return behaviour
 
@@ -532,36 +727,74 @@ def _file_store(stack: contextlib.ExitStack, folder: Path) -> str:
 def _server_behaviours() -> dict[str, Callable]:
     from tests import test_reader_mlflow as t
 
-    return {"never": t._never, "cut": lambda c, r, s: t._cut(c, r),
-            "close": lambda c, r, s: None, "endless": t._endless}
+    return {
+        "never": t._never,
+        "cut": lambda c, r, s: t._cut(c, r),
+        "close": lambda c, r, s: None,
+        "endless": t._endless,
+    }
 
 
 SLOW = {"LRTEMPO_MLFLOW_TIMEOUT": "0.5"}
 JSON = "application/json"
 SERVER_CASES: list[ServerCase] = [
     ServerCase("unreachable", "nothing listens on the port", _unreachable),
-    ServerCase("never-answers", "accepts, never answers (LRTEMPO_MLFLOW_TIMEOUT=0.5)",
-               _serve(lambda c, r, s: _server_behaviours()["never"](c, r, s)), SLOW),
-    ServerCase("cut-off", "closes every answer after a third of its body",
-               _serve(lambda c, r, s: _server_behaviours()["cut"](c, r, s)), SLOW),
-    ServerCase("closes", "closes the connection without answering",
-               _serve(lambda c, r, s: _server_behaviours()["close"](c, r, s)), SLOW),
-    ServerCase("endless", "answers with an endless JSON body",
-               _serve(lambda c, r, s: _server_behaviours()["endless"](c, r, s)), SLOW),
-    ServerCase("401", "wrong credentials (as a basic-auth mlflow server answers)",
-               _serve(_status(401, "text/plain", "You are not authenticated."))),
-    ServerCase("429", "rate-limits every request (Retry-After: 1)",
-               _serve(_status(429, JSON, '{"error_code": "RESOURCE_EXHAUSTED"}',
-                              "Retry-After: 1\r\n"))),
-    ServerCase("503", "server error on every request",
-               _serve(_status(503, "text/plain", "Service Unavailable"))),
-    ServerCase("login-page", "an HTML login page instead of the API",
-               _serve(_status(200, "text/html", "<html><form>login</form></html>"))),
-    ServerCase("unknown-experiment", "--experiment names no experiment (a file store)",
-               _file_store, argv=("--experiment", "nlp")),
-    ServerCase("pages-forever", "a new page token with every page of 1,000 runs, forever "
-               "(LRTEMPO_MLFLOW_MAX_RUNS=3000)",
-               _serve(lambda c, r, s: _pages_forever(c, r, s)), {"LRTEMPO_MLFLOW_MAX_RUNS": "3000"}),
+    ServerCase(
+        "never-answers",
+        "accepts, never answers (LRTEMPO_MLFLOW_TIMEOUT=0.5)",
+        _serve(lambda c, r, s: _server_behaviours()["never"](c, r, s)),
+        SLOW,
+    ),
+    ServerCase(
+        "cut-off",
+        "closes every answer after a third of its body",
+        _serve(lambda c, r, s: _server_behaviours()["cut"](c, r, s)),
+        SLOW,
+    ),
+    ServerCase(
+        "closes",
+        "closes the connection without answering",
+        _serve(lambda c, r, s: _server_behaviours()["close"](c, r, s)),
+        SLOW,
+    ),
+    ServerCase(
+        "endless",
+        "answers with an endless JSON body",
+        _serve(lambda c, r, s: _server_behaviours()["endless"](c, r, s)),
+        SLOW,
+    ),
+    ServerCase(
+        "401",
+        "wrong credentials (as a basic-auth mlflow server answers)",
+        _serve(_status(401, "text/plain", "You are not authenticated.")),
+    ),
+    ServerCase(
+        "429",
+        "rate-limits every request (Retry-After: 1)",
+        _serve(_status(429, JSON, '{"error_code": "RESOURCE_EXHAUSTED"}', "Retry-After: 1\r\n")),
+    ),
+    ServerCase(
+        "503",
+        "server error on every request",
+        _serve(_status(503, "text/plain", "Service Unavailable")),
+    ),
+    ServerCase(
+        "login-page",
+        "an HTML login page instead of the API",
+        _serve(_status(200, "text/html", "<html><form>login</form></html>")),
+    ),
+    ServerCase(
+        "unknown-experiment",
+        "--experiment names no experiment (a file store)",
+        _file_store,
+        argv=("--experiment", "nlp"),
+    ),
+    ServerCase(
+        "pages-forever",
+        "a new page token with every page of 1,000 runs, forever (LRTEMPO_MLFLOW_MAX_RUNS=3000)",
+        _serve(lambda c, r, s: _pages_forever(c, r, s)),
+        {"LRTEMPO_MLFLOW_MAX_RUNS": "3000"},
+    ),
 ]
 
 
@@ -577,8 +810,9 @@ def run_server_case(case: ServerCase, folder: Path) -> Outcome:
         (folder / GOOD).write_text(LOG)
         with _inside(folder), _environment(case.env):
             code, out, err = _run(["analyze", uri, GOOD, *case.argv, "--format", "json", "-q"])
-            alone, out_alone, err_alone = _run(["analyze", uri, *case.argv, "--format", "json",
-                                                "-q"])
+            alone, out_alone, err_alone = _run(
+                ["analyze", uri, *case.argv, "--format", "json", "-q"]
+            )
     lines = [ln for ln in err.splitlines() if GOOD not in ln]
     return Outcome(code, alone, json.loads(out), lines, err + err_alone, out_alone)
 
@@ -608,6 +842,7 @@ def _sparse_file(name: str, size: int) -> Callable[[Path], str]:
         with open(root / name, "wb") as fh:
             fh.truncate(size)
         return name
+
     return make
 
 
@@ -616,8 +851,11 @@ AUTH_CASES = [
     AuthCase("huge", "a 3 GiB file (sparse)", _sparse_file("users", 3 << 30)),
     AuthCase("binary", "binary bytes after a good line", _file("users", b"ann:pw\n\x00\xff" * 9)),
     AuthCase("latin-1", "a Latin-1 user name (not UTF-8)", _file("users", b"jos\xe9:pw\n")),
-    AuthCase("no-colon", "a line without ':' (its text is a password: never shown)",
-             _file("users", "ann:pw\nhunter2\n")),
+    AuthCase(
+        "no-colon",
+        "a line without ':' (its text is a password: never shown)",
+        _file("users", "ann:pw\nhunter2\n"),
+    ),
     AuthCase("empty-password", "a writer without a password", _file("users", "ann::writer\n")),
     AuthCase("missing", "a path that does not exist", lambda root: "nowhere"),
 ]
@@ -661,21 +899,37 @@ def _request_cases() -> list[tuple[str, str, Callable[[str], tuple[int, str]]]]:
         return r.status_code, r.text.strip()
 
     def forged_confirm(base: str) -> tuple[int, str]:
-        resp = call(base, "writeback-modal.is_open", {
-            "writeback-confirm.n_clicks": 1, "review-window.value": "all"})
+        resp = call(
+            base,
+            "writeback-modal.is_open",
+            {"writeback-confirm.n_clicks": 1, "review-window.value": "all"},
+        )
         return 200, _alert_text(resp)
 
     def reader_opens(base: str) -> tuple[int, str]:
-        resp = call(base, "writeback-modal.is_open", {
-            "review-writeback.n_clicks": 1, "review-window.value": "all"}, ("reader", "pw"))
+        resp = call(
+            base,
+            "writeback-modal.is_open",
+            {"review-writeback.n_clicks": 1, "review-window.value": "all"},
+            ("reader", "pw"),
+        )
         return 200, _alert_text(resp)
 
     return [
         ("foreign-host", "any page with `Host: rebind.example:8050` (DNS rebinding)", foreign_host),
-        ("forged-confirm", ("`POST /_dash-update-component` naming `writeback-confirm.n_clicks` "
-                            "with `review-window: \"all\"`, no dialog opened"), forged_confirm),
-        ("reader-writes", ("a reader of the auth file (`user:password`) asks to "
-                           "\"Write tags to MLflow\""), reader_opens),
+        (
+            "forged-confirm",
+            (
+                "`POST /_dash-update-component` naming `writeback-confirm.n_clicks` "
+                'with `review-window: "all"`, no dialog opened'
+            ),
+            forged_confirm,
+        ),
+        (
+            "reader-writes",
+            ('a reader of the auth file (`user:password`) asks to "Write tags to MLflow"'),
+            reader_opens,
+        ),
     ]
 
 
@@ -718,8 +972,11 @@ def _row(case_id: str, what: str, outcome: Outcome, folder: Path) -> str:
         seen = "<br>".join(f"`` {_shown(ln, folder)} ``" for ln in outcome.lines)
     else:  # the status is the detectors' business: not shown, so the doc follows the readers
         runs = [r for r in outcome.doc["runs"] if r["run"]["name"] != "good"]
-        seen = "read and analyzed, nothing on stderr (run " + ", ".join(
-            f"`{r['run']['name']}`" for r in runs) + ")"
+        seen = (
+            "read and analyzed, nothing on stderr (run "
+            + ", ".join(f"`{r['run']['name']}`" for r in runs)
+            + ")"
+        )
     seen = seen.replace("|", "\\|")
     return f"| {case_id} | {what} | {seen} | {outcome.code_alone} | {outcome.code_with_good} |"
 
@@ -754,21 +1011,30 @@ over 20,000 columns is refused. Pipes, devices and sockets are never read (nor w
 def build_doc(root: Path, rows: dict[str, str] | None = None) -> str:
     """The markdown of docs/hostile_inputs.md, from runs under ``root`` (or ``rows``)."""
     rows = rows or {}
-    out = [HEADER, "## Files and folders", "",
-           "| case | input | what the user sees | exit alone | exit beside a good file |",
-           "|---|---|---|---|---|"]
+    out = [
+        HEADER,
+        "## Files and folders",
+        "",
+        "| case | input | what the user sees | exit alone | exit beside a good file |",
+        "|---|---|---|---|---|",
+    ]
     for case in CASES:
         if case.id not in rows:
             folder = root / case.id
             folder.mkdir()
             source = case.make(folder)
             outcome = _guarded(
-                lambda s=source, f=folder, c=case: run_case(s, f, c.env, c.as_nobody), folder)
+                lambda s=source, f=folder, c=case: run_case(s, f, c.env, c.as_nobody), folder
+            )
             rows[case.id] = _row(case.id, case.what, outcome, folder)
         out.append(rows[case.id])
-    out += ["", "## MLflow tracking servers", "",
-            "| case | server | what the user sees | exit alone | exit beside a good file |",
-            "|---|---|---|---|---|"]
+    out += [
+        "",
+        "## MLflow tracking servers",
+        "",
+        "| case | server | what the user sees | exit alone | exit beside a good file |",
+        "|---|---|---|---|---|",
+    ]
     for server in SERVER_CASES:
         key = f"server-{server.id}"
         if key not in rows:
@@ -776,9 +1042,15 @@ def build_doc(root: Path, rows: dict[str, str] | None = None) -> str:
             folder.mkdir()
             rows[key] = _row(server.id, server.what, run_server_case(server, folder), folder)
         out.append(rows[key])
-    out += ["", "## The dashboard: auth file", "",
-            "`lrtempo dashboard --auth-file FILE` (read up to 1 MiB; refused before serving):",
-            "", "| case | auth file | what the user sees | exit |", "|---|---|---|---|"]
+    out += [
+        "",
+        "## The dashboard: auth file",
+        "",
+        "`lrtempo dashboard --auth-file FILE` (read up to 1 MiB; refused before serving):",
+        "",
+        "| case | auth file | what the user sees | exit |",
+        "|---|---|---|---|",
+    ]
     for auth in AUTH_CASES:
         key = f"auth-{auth.id}"
         if key not in rows:
@@ -786,11 +1058,19 @@ def build_doc(root: Path, rows: dict[str, str] | None = None) -> str:
             folder.mkdir()
             rows[key] = _auth_row(auth, *run_auth_case(auth, folder), folder)
         out.append(rows[key])
-    out += ["", "## The dashboard: hostile requests", "",
-            ("Sent by `tests/test_hostile_inputs.py` to a dashboard served on loopback (a folder "
-             "source; for the last row with one reader in its auth file); more in "
-             "`tests/test_security_headers.py` and `tests/test_security_writeback.py`:"), "",
-            "| case | request | answer |", "|---|---|---|"]
+    out += [
+        "",
+        "## The dashboard: hostile requests",
+        "",
+        (
+            "Sent by `tests/test_hostile_inputs.py` to a dashboard served on loopback (a folder "
+            "source; for the last row with one reader in its auth file); more in "
+            "`tests/test_security_headers.py` and `tests/test_security_writeback.py`:"
+        ),
+        "",
+        "| case | request | answer |",
+        "|---|---|---|",
+    ]
     if not all(f"request-{c}" in rows for c, _, _ in _request_cases()):
         folder = root / "requests"
         folder.mkdir()
@@ -801,7 +1081,8 @@ def build_doc(root: Path, rows: dict[str, str] | None = None) -> str:
 
 def test_the_doc_is_current(tmp_path: Path) -> None:
     assert DOC.read_text(encoding="utf-8") == build_doc(tmp_path, _ROWS), (
-        "docs/hostile_inputs.md is stale: run `python -m tests.test_hostile_inputs`")
+        "docs/hostile_inputs.md is stale: run `python -m tests.test_hostile_inputs`"
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,11 @@ from benchmarks.dash_protocol import callback_body, dash_config
 ROOT = Path(__file__).resolve().parents[1]
 PAGES_OUTPUT = ".._pages_content.children..._pages_store.data.."
 #: The values a browser sends for the Review and Run pages' inputs (from their layouts).
-REVIEW_VALUES = {"review-window.value": "all", "review-tag.value": "", "review-autorefresh.value": 0}
+REVIEW_VALUES = {
+    "review-window.value": "all",
+    "review-tag.value": "",
+    "review-autorefresh.value": 0,
+}
 RUN_VALUES = {"run-smoothing.value": 0.6, "run-logy.value": [], "run-x.value": "step"}
 
 
@@ -59,16 +63,33 @@ def demo_server(workers: int, home: Path, timeout: float = 240.0) -> Iterator[st
     port = free_port()
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lrtempo", "demo", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "LRTEMPO_HOME": str(home)}, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "lrtempo",
+            "demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "LRTEMPO_HOME": str(home)},
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the server exited ({proc.returncode}): "
-                                   + (home / "server.log").read_text(errors="replace")[-2000:])
+                raise RuntimeError(
+                    f"the server exited ({proc.returncode}): "
+                    + (home / "server.log").read_text(errors="replace")[-2000:]
+                )
             try:
                 with urllib.request.urlopen(base + "/_dash-layout", timeout=5) as r:
                     if r.status == 200:
@@ -117,11 +138,13 @@ def run_load(base: str, clients: int, seconds: float) -> dict[str, Any]:
                     r.failure(f"HTTP {r.status_code} {r.error or ''}".strip())
                 return r.text
 
-        def _callback(self, end_id: str, output: str, values: dict[str, Any], name: str,
-                      expect: str) -> dict[str, Any]:
+        def _callback(
+            self, end_id: str, output: str, values: dict[str, Any], name: str, expect: str
+        ) -> dict[str, Any]:
             body = callback_body(self.deps, output, values)
-            with self.client.post(f"/_dash-update-component?endId={end_id}", json=body,
-                                  name=name, catch_response=True) as r:
+            with self.client.post(
+                f"/_dash-update-component?endId={end_id}", json=body, name=name, catch_response=True
+            ) as r:
                 try:
                     data = r.json()["response"]
                 except (ValueError, KeyError, TypeError):
@@ -137,24 +160,38 @@ def run_load(base: str, clients: int, seconds: float) -> dict[str, Any]:
             end_id = dash_config(html).get("end_id", "")
             self._get("/_dash-layout", f"{label}: _dash-layout")
             self._get("/_dash-dependencies", f"{label}: _dash-dependencies")
-            self._callback(end_id, PAGES_OUTPUT, {"_pages_location.pathname": path,
-                                                  "_pages_location.search": search},
-                           f"{label}: callback page content", "_pages_content")
+            self._callback(
+                end_id,
+                PAGES_OUTPUT,
+                {"_pages_location.pathname": path, "_pages_location.search": search},
+                f"{label}: callback page content",
+                "_pages_content",
+            )
             for output, values, name, expect in callbacks:
                 data = self._callback(end_id, output, values, f"{label}: callback {name}", expect)
                 if expect == "review-grid":
                     self.run_ids = [row["id"] for row in data.get(expect, {}).get("rowData", [])]
             self.environment.events.request.fire(
-                request_type="PAGE", name=f"{label} page (all requests)", context={},
-                response_time=(time.perf_counter() - t0) * 1000, response_length=0, exception=None)
+                request_type="PAGE",
+                name=f"{label} page (all requests)",
+                context={},
+                response_time=(time.perf_counter() - t0) * 1000,
+                response_length=0,
+                exception=None,
+            )
 
         @task
         def review(self) -> None:
             grid = next(d["output"] for d in self.deps if d["output"].startswith("..review-grid."))
-            self._page("/", "?window=all", "Review", [
-                ("review-dates-col.style", REVIEW_VALUES, "dates", "review-dates-col"),
-                (grid, REVIEW_VALUES, "grid", "review-grid"),
-            ])
+            self._page(
+                "/",
+                "?window=all",
+                "Review",
+                [
+                    ("review-dates-col.style", REVIEW_VALUES, "dates", "review-dates-col"),
+                    (grid, REVIEW_VALUES, "grid", "review-grid"),
+                ],
+            )
 
         @task
         def run_page(self) -> None:
@@ -164,10 +201,15 @@ def run_load(base: str, clients: int, seconds: float) -> dict[str, Any]:
             values = {**RUN_VALUES, "run-id.data": rid}
             graph = next(d["output"] for d in self.deps if d["output"].startswith("..run-graph."))
             side = next(d["output"] for d in self.deps if d["output"].startswith("..run-header."))
-            self._page("/run", f"?id={rid}", "Run", [
-                (graph, values, "figure", "run-graph"),
-                (side, values, "header and findings", "run-header"),
-            ])
+            self._page(
+                "/run",
+                f"?id={rid}",
+                "Run",
+                [
+                    (graph, values, "figure", "run-graph"),
+                    (side, values, "header and findings", "run-header"),
+                ],
+            )
 
     env = Environment(user_classes=[DashUser])
     runner = env.create_local_runner()
@@ -176,17 +218,29 @@ def run_load(base: str, clients: int, seconds: float) -> dict[str, Any]:
     runner.greenlet.join()
     rows = []
     for entry in sorted(env.stats.entries.values(), key=lambda e: (e.method != "PAGE", e.name)):
-        rows.append({"name": entry.name, "type": entry.method, "requests": entry.num_requests,
-                     "failures": entry.num_failures,
-                     "p50_ms": entry.get_response_time_percentile(0.5),
-                     "p95_ms": entry.get_response_time_percentile(0.95),
-                     "max_ms": entry.max_response_time})
+        rows.append(
+            {
+                "name": entry.name,
+                "type": entry.method,
+                "requests": entry.num_requests,
+                "failures": entry.num_failures,
+                "p50_ms": entry.get_response_time_percentile(0.5),
+                "p95_ms": entry.get_response_time_percentile(0.95),
+                "max_ms": entry.max_response_time,
+            }
+        )
     total = env.stats.total
-    return {"clients": clients, "seconds": seconds, "requests": total.num_requests,
-            "failures": total.num_failures,
-            "errors": [f"{e.method} {e.name}: {e.error} (×{e.occurrences})"
-                       for e in env.stats.errors.values()],
-            "rps": total.num_requests / seconds if seconds else 0.0, "rows": rows}
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "requests": total.num_requests,
+        "failures": total.num_failures,
+        "errors": [
+            f"{e.method} {e.name}: {e.error} (×{e.occurrences})" for e in env.stats.errors.values()
+        ],
+        "rps": total.num_requests / seconds if seconds else 0.0,
+        "rows": rows,
+    }
 
 
 #: At most this long past the planned duration for every page to have been timed once.
@@ -210,20 +264,30 @@ def _quit_when_both_pages_seen(runner: Any, env: Any, seconds: float) -> None:
 
 def markdown(result: dict[str, Any]) -> str:
     """The result as a markdown table (pages first, then each request)."""
-    head = (f"{result['clients']} users × {result['seconds']:g} s, {result.get('workers', '?')} "
-            f"gunicorn workers × 4 threads, {os.cpu_count()} CPUs: {result['requests']:,} requests "
-            f"({result['rps']:.1f}/s), {result['failures']} errors")
-    lines = [head, "",
-             "| page / request | count | errors | p50 | p95 | max |", "|---|---|---|---|---|---|"]
+    head = (
+        f"{result['clients']} users × {result['seconds']:g} s, {result.get('workers', '?')} "
+        f"gunicorn workers × 4 threads, {os.cpu_count()} CPUs: {result['requests']:,} requests "
+        f"({result['rps']:.1f}/s), {result['failures']} errors"
+    )
+    lines = [
+        head,
+        "",
+        "| page / request | count | errors | p50 | p95 | max |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in result["rows"]:
-        lines.append(f"| {r['name']} | {r['requests']:,} | {r['failures']} | {r['p50_ms']:.0f} ms "
-                     f"| {r['p95_ms']:.0f} ms | {r['max_ms']:.0f} ms |")
+        lines.append(
+            f"| {r['name']} | {r['requests']:,} | {r['failures']} | {r['p50_ms']:.0f} ms "
+            f"| {r['p95_ms']:.0f} ms | {r['max_ms']:.0f} ms |"
+        )
     lines += [f"- {e}" for e in result["errors"]]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.test_load", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m tests.test_load", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers of the demo server")
@@ -251,9 +315,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def _load(tmp_path: Path, clients: int, seconds: float) -> dict[str, Any]:
     out = tmp_path / "load.json"
-    proc = subprocess.run([sys.executable, "-m", "tests.test_load", "--clients", str(clients),
-                           "--seconds", str(seconds), "--json", str(out)], cwd=ROOT, check=False,
-                          capture_output=True, text=True, timeout=seconds + GRACE_S + 400)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.test_load",
+            "--clients",
+            str(clients),
+            "--seconds",
+            str(seconds),
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=seconds + GRACE_S + 400,
+    )
     print(proc.stdout)  # the table (pytest -s shows it)
     assert out.exists(), proc.stdout + proc.stderr[-3000:]
     return json.loads(out.read_text())
@@ -262,8 +341,12 @@ def _load(tmp_path: Path, clients: int, seconds: float) -> dict[str, Any]:
 def _check(result: dict[str, Any]) -> None:
     assert result["failures"] == 0, result["errors"]
     names = {r["name"] for r in result["rows"]}
-    assert {"Review page (all requests)", "Run page (all requests)",
-            "Review: callback grid", "Run: callback figure"} <= names
+    assert {
+        "Review page (all requests)",
+        "Run page (all requests)",
+        "Review: callback grid",
+        "Run: callback figure",
+    } <= names
     assert all(r["requests"] > 0 for r in result["rows"])
 
 

@@ -55,8 +55,13 @@ def problems(s: Suggestion) -> list[str]:
             out.append("increase with suggested <= current")
         if not known(f) and not (known(cur) and known(new)):
             out.append("increase without a factor")
-    if (s.action in DECREASE_ACTIONS | INCREASE_ACTIONS and known(cur) and known(new)
-            and known(f) and not math.isclose(new, cur * f, rel_tol=REL_TOL)):
+    if (
+        s.action in DECREASE_ACTIONS | INCREASE_ACTIONS
+        and known(cur)
+        and known(new)
+        and known(f)
+        and not math.isclose(new, cur * f, rel_tol=REL_TOL)
+    ):
         out.append(f"suggested != current × factor ({cur * f:.3g})")
     return out
 
@@ -94,8 +99,10 @@ def check(named_runs: Iterator[tuple[str, object]]) -> tuple[int, list[str]]:
         seen += 1
         wrong = problems(s)
         if wrong:
-            bad.append(f"{name}: {s.action} current={s.current_lr!r} suggested={s.suggested_lr!r} "
-                       f"factor={s.factor!r}: {'; '.join(wrong)}")
+            bad.append(
+                f"{name}: {s.action} current={s.current_lr!r} suggested={s.suggested_lr!r} "
+                f"factor={s.factor!r}: {'; '.join(wrong)}"
+            )
     return seen, bad
 
 
@@ -160,8 +167,9 @@ def peak_lr_problems(named_runs: Iterator[tuple[str, object]]) -> tuple[int, lis
             continue
         seen += 1
         if not math.isclose(s.current_lr, float(values.max()), rel_tol=REL_TOL):
-            bad.append(f"{name}: {s.action} current={s.current_lr:.3g}, "
-                       f"peak LR logged {values.max():.3g}")
+            bad.append(
+                f"{name}: {s.action} current={s.current_lr:.3g}, peak LR logged {values.max():.3g}"
+            )
     return seen, bad
 
 

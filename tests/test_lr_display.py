@@ -46,12 +46,23 @@ MKDOCS_EXTENSIONS = ["tables", "toc", "fenced_code", "attr_list"]
 def make_run(name: str = "r", location: str = "http://mlflow:5000", **meta: Any) -> Run:
     steps = np.arange(1, 51) * 10
     train = np.exp(-steps / 200) + 0.2
-    frame = frame_from_columns(["loss"] * 50 + ["val_loss"] * 50 + ["lr"] * 50,
-                               np.concatenate([steps] * 3),
-                               np.concatenate([train, train + 0.1, np.full(50, 1e-3)]))
+    frame = frame_from_columns(
+        ["loss"] * 50 + ["val_loss"] * 50 + ["lr"] * 50,
+        np.concatenate([steps] * 3),
+        np.concatenate([train, train + 0.1, np.full(50, 1e-3)]),
+    )
     tags = {"mlflow.experiment_id": "7"}
-    return Run(meta=RunMeta(id=f"id-{abs(hash(name))}", name=name, source="mlflow",
-                            location=location, tags=tags, **meta), frame=frame)
+    return Run(
+        meta=RunMeta(
+            id=f"id-{abs(hash(name))}",
+            name=name,
+            source="mlflow",
+            location=location,
+            tags=tags,
+            **meta,
+        ),
+        frame=frame,
+    )
 
 
 def component_text(component: Any, wanted_id: str) -> str | None:
@@ -111,8 +122,9 @@ SUGGESTIONS = [
     Suggestion("keep_lr", current_lr=9.94e-4, suggested_lr=9.94e-4),
     Suggestion("early_stop", current_lr=1e-3, suggested_lr=1e-3, early_stop_step=1200),
     Suggestion("decrease_lr", current_lr=0.03, suggested_lr=0.003, factor=0.1, early_stop_step=500),
-    Suggestion("add_warmup", current_lr=3e-3, suggested_lr=3e-4, factor=0.1,
-               extra={"warmup_steps": 200}),
+    Suggestion(
+        "add_warmup", current_lr=3e-3, suggested_lr=3e-4, factor=0.1, extra={"warmup_steps": 200}
+    ),
     Suggestion("restore_lr", current_lr=1e-3, suggested_lr=1e-3, extra={"collapsed_lr": 1e-8}),
 ]
 
@@ -125,7 +137,8 @@ def renderings(a: RunAnalysis, run: Run) -> dict[str, str]:
     md = render_markdown([a], [])
     return {
         "grid": review_row(run, a)["lr"],
-        "run page": component_text(suggestion_card(a.suggestion, a.status), "suggestion-text") or "",
+        "run page": component_text(suggestion_card(a.suggestion, a.status), "suggestion-text")
+        or "",
         "text": render_text([a], []),
         "markdown": page_text(markdown.markdown(md, extensions=MKDOCS_EXTENSIONS)),
         "html": page_text(render_html([a], [], {run.meta.id: run})),
@@ -149,8 +162,12 @@ def check_same_numbers(a: RunAnalysis, run: Run) -> None:
     for key in ("current_lr", "suggested_lr"):
         if js[key] is not None and not stop_only and (key == "current_lr" or not same):
             assert float(format_lr(js[key])) in written, (key, js[key], line)
-    if js["current_lr"] and js["suggested_lr"] and js["action"] != "keep_lr" \
-            and format_lr(js["current_lr"]) != format_lr(js["suggested_lr"]):
+    if (
+        js["current_lr"]
+        and js["suggested_lr"]
+        and js["action"] != "keep_lr"
+        and format_lr(js["current_lr"]) != format_lr(js["suggested_lr"])
+    ):
         factor = js["suggested_lr"] / js["current_lr"]
         assert format_factor(factor) in line
     # The tags hold the same numbers, machine-readable.
@@ -172,8 +189,9 @@ def check_same_numbers(a: RunAnalysis, run: Run) -> None:
 @pytest.mark.parametrize("sug", SUGGESTIONS, ids=lambda s: s.action)
 def test_every_surface_shows_the_same_two_numbers(sug: Suggestion) -> None:
     run = make_run("same-numbers")
-    a = RunAnalysis(meta=run.meta, roles=resolve_roles(run), status="oscillation", findings=(),
-                    suggestion=sug)
+    a = RunAnalysis(
+        meta=run.meta, roles=resolve_roles(run), status="oscillation", findings=(), suggestion=sug
+    )
     check_same_numbers(a, run)
 
 
@@ -206,19 +224,37 @@ def test_line_wording_and_number_format() -> None:
 
 
 def test_evidence_is_formatted_for_people() -> None:
-    ev = {"best_val_step": 1000.0, "lr_at_start": None, "sign_flip_rate_before": float("nan"),
-          "rise_pct": 3.2812, "p_value": 1e-9, "evals": 12.0, "stuck": True, "onset_step": 12345.0}
+    ev = {
+        "best_val_step": 1000.0,
+        "lr_at_start": None,
+        "sign_flip_rate_before": float("nan"),
+        "rise_pct": 3.2812,
+        "p_value": 1e-9,
+        "evals": 12.0,
+        "stuck": True,
+        "onset_step": 12345.0,
+    }
     text = evidence_text(ev)
-    assert text == ("best_val_step = 1000, rise_pct = 3.28 %, p_value = 1e-9, evals = 12, "
-                    "stuck = yes, onset_step = 12345")
+    assert text == (
+        "best_val_step = 1000, rise_pct = 3.28 %, p_value = 1e-9, evals = 12, "
+        "stuck = yes, onset_step = 12345"
+    )
     f = Finding("overfitting", "val_loss", 400, 900, "warning", 0.9, ev, "m")
     run = make_run("evidence")
-    a = RunAnalysis(meta=run.meta, roles=resolve_roles(run), status="overfitting",
-                    findings=(f,), suggestion=SUGGESTIONS[4])
+    a = RunAnalysis(
+        meta=run.meta,
+        roles=resolve_roles(run),
+        status="overfitting",
+        findings=(f,),
+        suggestion=SUGGESTIONS[4],
+    )
     from dashboard.layout import findings_table
 
-    for shown in (render_html([a], []), render_markdown([a], []).replace("\\_", "_"),
-                  _all_text(findings_table([f]))):
+    for shown in (
+        render_html([a], []),
+        render_markdown([a], []).replace("\\_", "_"),
+        _all_text(findings_table([f])),
+    ):
         assert "1000" in shown and "3.28 %" in shown, shown
         for raw in ("None", "nan", "1e+03", "1000.0", "12345.0"):
             assert raw not in shown, (raw, shown)
@@ -226,42 +262,69 @@ def test_evidence_is_formatted_for_people() -> None:
 
 # ------------------------------------------------------------------ one worst finding
 
+
 def F(kind: str, metric: str, start: int, end: int, severity: str, conf: float) -> Finding:
     return Finding(kind, metric, start, end, severity, conf, {}, "m")  # type: ignore[arg-type]
 
 
 TIES = [
     # same severity, kind and confidence: the earlier start
-    ([F("oscillation", "train_loss", 100, 400, "warning", 0.8),
-      F("oscillation", "val_loss", 50, 300, "warning", 0.8),
-      F("overfitting", "val_loss", 10, 900, "warning", 0.99),
-      F("divergence", "train_loss", 0, 10, "info", 1.0)], ("oscillation", "val_loss", 50, 300)),
+    (
+        [
+            F("oscillation", "train_loss", 100, 400, "warning", 0.8),
+            F("oscillation", "val_loss", 50, 300, "warning", 0.8),
+            F("overfitting", "val_loss", 10, 900, "warning", 0.99),
+            F("divergence", "train_loss", 0, 10, "info", 1.0),
+        ],
+        ("oscillation", "val_loss", 50, 300),
+    ),
     # same severity and kind: the higher confidence
-    ([F("oscillation", "train_loss", 10, 40, "warning", 0.7),
-      F("oscillation", "val_loss", 500, 800, "warning", 0.9)], ("oscillation", "val_loss", 500, 800)),
+    (
+        [
+            F("oscillation", "train_loss", 10, 40, "warning", 0.7),
+            F("oscillation", "val_loss", 500, 800, "warning", 0.9),
+        ],
+        ("oscillation", "val_loss", 500, 800),
+    ),
     # same severity: the worse kind, whatever the confidence or order
-    ([F("stagnation", "train_loss", 0, 100, "warning", 0.99),
-      F("overfitting", "val_loss", 300, 400, "warning", 0.6),
-      F("oscillation", "train_loss", 200, 250, "warning", 0.5)], ("oscillation", "train_loss", 200, 250)),
+    (
+        [
+            F("stagnation", "train_loss", 0, 100, "warning", 0.99),
+            F("overfitting", "val_loss", 300, 400, "warning", 0.6),
+            F("oscillation", "train_loss", 200, 250, "warning", 0.5),
+        ],
+        ("oscillation", "train_loss", 200, 250),
+    ),
     # severity first
-    ([F("divergence", "train_loss", 5, 6, "warning", 0.99),
-      F("stagnation", "train_loss", 0, 100, "critical", 0.5)], ("stagnation", "train_loss", 0, 100)),
+    (
+        [
+            F("divergence", "train_loss", 5, 6, "warning", 0.99),
+            F("stagnation", "train_loss", 0, 100, "critical", 0.5),
+        ],
+        ("stagnation", "train_loss", 0, 100),
+    ),
 ]
 
 PICKED = re.compile(r"(\w+) in (\w+), steps (\d+)[-–](\d+)")
 
 
 @pytest.mark.parametrize(("findings", "expected"), TIES)
-def test_grid_report_and_tags_pick_the_same_worst_finding(findings: list[Finding],
-                                                          expected: tuple) -> None:
+def test_grid_report_and_tags_pick_the_same_worst_finding(
+    findings: list[Finding], expected: tuple
+) -> None:
     from dashboard.review_rows import review_row
 
     for order in (findings, findings[::-1]):
         assert (w := worst(order)) is not None
         assert (w.kind, w.metric, w.start_step, w.end_step) == expected
         run = make_run("ties")
-        a = RunAnalysis(meta=run.meta, roles=resolve_roles(run), status=status_of(order),
-                        findings=tuple(order), suggestion=SUGGESTIONS[0])
+        a = RunAnalysis(
+            meta=run.meta,
+            roles=resolve_roles(run),
+            status=status_of(order),
+            findings=tuple(order),
+            suggestion=SUGGESTIONS[0],
+        )
         assert a.status == expected[0]
         md = page_text(markdown.markdown(render_markdown([a], []), extensions=MKDOCS_EXTENSIONS))
         picks = {
@@ -282,8 +345,13 @@ def test_only_info_findings_have_no_worst() -> None:
     info = [F("stagnation", "train_loss", 0, 10, "info", 1.0)]
     assert worst(info) is None and status_of(info) == "healthy"
     run = make_run("info")
-    a = RunAnalysis(meta=run.meta, roles=resolve_roles(run), status="healthy",
-                    findings=tuple(info), suggestion=SUGGESTIONS[3])
+    a = RunAnalysis(
+        meta=run.meta,
+        roles=resolve_roles(run),
+        status="healthy",
+        findings=tuple(info),
+        suggestion=SUGGESTIONS[3],
+    )
     assert review_row(run, a)["finding"] == "" and verdict_tags(a)["lrtempo.worst_finding"] is None
     assert "| — |" in render_markdown([a], [])
 
@@ -307,8 +375,21 @@ def assert_inert(md: str) -> str:
     low = out.lower()
     assert "<script" not in low and "<img" not in low, out
     for tag, attrs in parse_html(out).tags:
-        assert tag in {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td", "strong",
-                       "ul", "li", "a"}, (tag, out)
+        assert tag in {
+            "h1",
+            "h2",
+            "p",
+            "table",
+            "thead",
+            "tbody",
+            "tr",
+            "th",
+            "td",
+            "strong",
+            "ul",
+            "li",
+            "a",
+        }, (tag, out)
         for key, value in attrs:
             assert not key.startswith("on"), (tag, key, out)
             if tag == "a" and key == "href":
@@ -320,13 +401,19 @@ def test_markdown_report_escapes_every_user_string() -> None:
     analyses = []
     for i, name in enumerate(HOSTILE):
         run = make_run(name, location=name, experiment=name, user=name, status=name)
-        f = Finding("overfitting", "val_loss", 10, 20, "warning", 0.9, {name: 1.0, "note": name},
-                    name)
-        analyses.append(RunAnalysis(meta=run.meta, roles=resolve_roles(run), status="overfitting",
-                                    findings=(f,), suggestion=Suggestion("early_stop",
-                                                                         early_stop_step=i,
-                                                                         rationale=name),
-                                    warnings=(name,)))
+        f = Finding(
+            "overfitting", "val_loss", 10, 20, "warning", 0.9, {name: 1.0, "note": name}, name
+        )
+        analyses.append(
+            RunAnalysis(
+                meta=run.meta,
+                roles=resolve_roles(run),
+                status="overfitting",
+                findings=(f,),
+                suggestion=Suggestion("early_stop", early_stop_step=i, rationale=name),
+                warnings=(name,),
+            )
+        )
     errors = [{"location": n, "error": n} for n in HOSTILE]
     out = assert_inert(render_markdown(analyses, errors))
     text = page_text(out)
@@ -339,8 +426,16 @@ def test_markdown_links_only_http_run_pages() -> None:
     good = make_run("good", location="http://mlflow:5000")
     evil = make_run("evil", location="http://h/#/x)[y](javascript:alert(1))")
     js = make_run("js", location="javascript:alert(1)")
-    analyses = [RunAnalysis(meta=r.meta, roles=resolve_roles(r), status="healthy", findings=(),
-                            suggestion=SUGGESTIONS[3]) for r in (good, evil, js)]
+    analyses = [
+        RunAnalysis(
+            meta=r.meta,
+            roles=resolve_roles(r),
+            status="healthy",
+            findings=(),
+            suggestion=SUGGESTIONS[3],
+        )
+        for r in (good, evil, js)
+    ]
     out = assert_inert(render_markdown(analyses, []))
     hrefs = [dict(attrs)["href"] for tag, attrs in parse_html(out).tags if tag == "a"]
     assert f"http://mlflow:5000/#/experiments/7/runs/{good.meta.id}" in hrefs
@@ -352,8 +447,10 @@ def test_markdown_links_only_http_run_pages() -> None:
 def test_markdown_of_a_wandb_export_with_hostile_run_names(tmp_path: Path) -> None:
     names = [n for n in HOSTILE if " - " not in n and '"' not in n]
     header = "Step," + ",".join(f'"{n} - train/loss","{n} - <img src=x> lr"' for n in names)
-    rows = "".join(f"{s}," + ",".join(f"{1.0 / (s + 1) + 0.01 * (s % 3)},1e-3" for _ in names)
-                   + "\n" for s in range(60))
+    rows = "".join(
+        f"{s}," + ",".join(f"{1.0 / (s + 1) + 0.01 * (s % 3)},1e-3" for _ in names) + "\n"
+        for s in range(60)
+    )
     f = tmp_path / "wandb_export.csv"
     f.write_text(header + "\n" + rows, encoding="utf-8")
     result = read_sources([str(f)])
@@ -364,8 +461,14 @@ def test_markdown_of_a_wandb_export_with_hostile_run_names(tmp_path: Path) -> No
     assert all(n in text for n in names)
 
 
-@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF,
-                                      blacklist_categories=("Cc", "Cs")), max_size=40))
+@given(
+    st.text(
+        alphabet=st.characters(
+            min_codepoint=32, max_codepoint=0x2FF, blacklist_categories=("Cc", "Cs")
+        ),
+        max_size=40,
+    )
+)
 def test_md_text_renders_as_the_literal_string(s: str) -> None:
     out = markdown.markdown(f"x {md_text(s)} y", extensions=MKDOCS_EXTENSIONS)
     parsed = parse_html(out)

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.model import COLUMNS, empty_frame, finalize_frame, frame_from_columns, keep_latest_per_step
+from analyzer.model import (
+    COLUMNS,
+    empty_frame,
+    finalize_frame,
+    frame_from_columns,
+    keep_latest_per_step,
+)
 
 
 def test_empty_frame_has_columns_and_dtypes() -> None:
@@ -27,7 +33,9 @@ def test_rewind_replaces_rewound_range() -> None:
 
 
 def test_duplicate_step_later_wins_per_metric() -> None:
-    out = finalize_frame(frame_from_columns(["a", "b", "a", "b"], [1, 1, 1, 2], [1.0, 2.0, 3.0, 4.0]))
+    out = finalize_frame(
+        frame_from_columns(["a", "b", "a", "b"], [1, 1, 1, 2], [1.0, 2.0, 3.0, 4.0])
+    )
     assert out[out.metric == "a"]["value"].tolist() == [3.0]
     assert out[out.metric == "b"]["value"].tolist() == [2.0, 4.0]
 

@@ -36,8 +36,16 @@ from analyzer.readers import read_file
 FAST, SLOW = 60, 10_000
 
 #: A file name each reader claims (content decides the rest).
-NAMES = ("metrics.csv", "training.log", "results.csv", "trainer_state.json", "trainer_log.jsonl",
-         "log.txt", "events.out.tfevents.1700000000.host", "export.csv.gz")
+NAMES = (
+    "metrics.csv",
+    "training.log",
+    "results.csv",
+    "trainer_state.json",
+    "trainer_log.jsonl",
+    "log.txt",
+    "events.out.tfevents.1700000000.host",
+    "export.csv.gz",
+)
 
 
 def _read_any(name: str, data: bytes) -> None:
@@ -54,10 +62,29 @@ def _read_any(name: str, data: bytes) -> None:
             assert {c: str(t) for c, t in run.frame.dtypes.items()} == dict(DTYPES)
 
 
-_cells = st.one_of(st.integers(-10**12, 10**12).map(str), st.floats(allow_nan=True).map(repr),
-                   st.sampled_from(["", "nan", "inf", "-inf", "1e308", "abc", "1,5", '"x"']))
-_headers = st.lists(st.sampled_from(["step", "epoch", "loss", "val_loss", "lr", "lr-Adam",
-                                     "train/box_loss", "Step", "run - loss", "x"]), min_size=1, max_size=6)
+_cells = st.one_of(
+    st.integers(-(10**12), 10**12).map(str),
+    st.floats(allow_nan=True).map(repr),
+    st.sampled_from(["", "nan", "inf", "-inf", "1e308", "abc", "1,5", '"x"']),
+)
+_headers = st.lists(
+    st.sampled_from(
+        [
+            "step",
+            "epoch",
+            "loss",
+            "val_loss",
+            "lr",
+            "lr-Adam",
+            "train/box_loss",
+            "Step",
+            "run - loss",
+            "x",
+        ]
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 @st.composite
@@ -71,11 +98,31 @@ def _csv_like(draw) -> bytes:
 
 
 _json_vals = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)),
-    lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(
-        st.sampled_from(["step", "epoch", "loss", "eval_loss", "learning_rate", "log_history",
-                         "current_steps", "lr", "train_runtime"]), kids, max_size=5)),
-    max_leaves=20)
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)
+    ),
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "step",
+                    "epoch",
+                    "loss",
+                    "eval_loss",
+                    "learning_rate",
+                    "log_history",
+                    "current_steps",
+                    "lr",
+                    "train_runtime",
+                ]
+            ),
+            kids,
+            max_size=5,
+        ),
+    ),
+    max_leaves=20,
+)
 
 
 @st.composite
@@ -111,8 +158,10 @@ def test_reader_any_input_10k(name: str, data: bytes) -> None:
     _read_any(name, data)
 
 
-_floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                    st.sampled_from([0.0, 1e-300, -1e-300, 1e308, -1e308, 1e-4, 2.302585]))
+_floats = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, 1e-300, -1e-300, 1e308, -1e308, 1e-4, 2.302585]),
+)
 _series = st.lists(_floats, max_size=80)
 
 
@@ -120,8 +169,11 @@ def _detect_all(train: list[float], val: list[float]) -> None:
     t = (np.arange(len(train), dtype=float), np.asarray(train, dtype=float))
     v = (np.arange(len(val), dtype=float) * 5, np.asarray(val, dtype=float))
     found = [
-        *detect_divergence(*t), *detect_oscillation(*t), *detect_stagnation(*t),
-        *detect_overfitting(*v, *t), *detect_stagnation(*v, metric="val_loss", reference=t),
+        *detect_divergence(*t),
+        *detect_oscillation(*t),
+        *detect_stagnation(*t),
+        *detect_overfitting(*v, *t),
+        *detect_stagnation(*v, metric="val_loss", reference=t),
         *detect_val_oscillation(*v, train=t),
         *analyze_series(t if train else None, v if val else None)[0],
     ]

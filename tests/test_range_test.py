@@ -20,8 +20,9 @@ torch = pytest.importorskip("torch")
 
 
 @cache
-def lr_find(start: float = 1e-6, end: float = 10.0, steps: int = 150, linear: bool = False
-            ) -> tuple[np.ndarray, np.ndarray]:
+def lr_find(
+    start: float = 1e-6, end: float = 10.0, steps: int = 150, linear: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """torch-lr-finder's loop on digits: SGD+momentum, LR × const each step (or + const:
     ``linear``), raw batch loss, stopped when the loss exceeds 20× its best."""
     from sklearn.datasets import load_digits
@@ -36,7 +37,7 @@ def lr_find(start: float = 1e-6, end: float = 10.0, steps: int = 150, linear: bo
     gen = torch.Generator().manual_seed(0)
     lrs, losses = [], []
     for i in range(steps):
-        lr = start + (end - start) * i / (steps - 1) if linear else start * gamma ** i
+        lr = start + (end - start) * i / (steps - 1) if linear else start * gamma**i
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.randint(0, len(X), (64,), generator=gen)
@@ -85,14 +86,21 @@ def test_lr_finder_csv_is_read_as_a_range_test(tmp_path: Path) -> None:
     assert np.median(losses[decade_below]) > start - 0.5 * (start - floor)
 
 
-def test_range_test_in_the_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                         ) -> None:
+def test_range_test_in_the_json_contract(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_lr_find_csv(tmp_path / "lr_find.csv")
     assert main(["analyze", str(tmp_path / "lr_find.csv"), "--format", "json"]) == 0
     run = json.loads(capsys.readouterr().out)["runs"][0]
     rt = run["lr_range_test"]
-    assert set(rt) >= {"suggested_lr", "steepest_lr", "min_loss_lr", "blowup_lr", "rule",
-                       "confidence"}
+    assert set(rt) >= {
+        "suggested_lr",
+        "steepest_lr",
+        "min_loss_lr",
+        "blowup_lr",
+        "rule",
+        "confidence",
+    }
     assert run["status"] == "healthy" and run["findings"] == []
     assert main(["analyze", str(tmp_path / "lr_find.csv")]) == 0
     assert "LR range test: suggested" in capsys.readouterr().out
@@ -101,8 +109,11 @@ def test_range_test_in_the_json_contract(tmp_path: Path, capsys: pytest.CaptureF
 def test_training_runs_are_not_range_tests() -> None:
     # a constant-LR run and a warm-up+cosine run: no ramp
     for sched in ("constant", "warmup_cosine", "exp"):
-        res = train(TrainParams(dataset="digits", model="mlp", optimizer="adam", lr=1e-3,
-                                steps=300, schedule=sched))
+        res = train(
+            TrainParams(
+                dataset="digits", model="mlp", optimizer="adam", lr=1e-3, steps=300, schedule=sched
+            )
+        )
         assert ramp_kind((res.train_step.astype(float), res.lr)) is None
     # a run stopped during a linear warm-up (1e-5 -> 3e-3, 2.5 decades): the loss falls,
     # nothing blows up: not a range test
@@ -143,8 +154,9 @@ def test_lr_finder_history_json_is_read_as_a_range_test(tmp_path: Path) -> None:
 
 def test_the_suggestion_is_where_the_smoothed_loss_made_90_percent_of_its_fall() -> None:
     # flat at 2.0, a linear fall to 0.2 over 44 steps (20..64), flat, then a blow-up
-    s = np.concatenate([np.full(20, 2.0), np.linspace(2.0, 0.2, 45), np.full(20, 0.2),
-                        np.linspace(0.2, 5.0, 20)])
+    s = np.concatenate(
+        [np.full(20, 2.0), np.linspace(2.0, 0.2, 45), np.full(20, 0.2), np.linspace(0.2, 5.0, 20)]
+    )
     at = np.logspace(-6, 1, len(s))
     i_min = int(np.argmin(s))
     # 90 % of the 1.8 fall = 39.6 steps of 1.8/44: reached 40 steps into the fall
@@ -157,5 +169,6 @@ def test_the_suggestion_is_where_the_smoothed_loss_made_90_percent_of_its_fall()
     steps = np.arange(len(s), dtype=float)
     t = read_range_test((steps, at), (steps, s))
     assert t is not None and t.suggested_lr == pytest.approx(
-        fall_lr(at, smooth(s), int(np.argmin(smooth(s)))))
+        fall_lr(at, smooth(s), int(np.argmin(smooth(s))))
+    )
     assert at[57] <= t.suggested_lr <= at[62] and t.blowup_lr is not None

@@ -60,16 +60,23 @@ def test_sniff_log_and_txt_need_a_step_header(name: str, head: bytes, expected: 
 
 
 def test_plain_step_columns_and_wall_time(tmp_path: Path) -> None:
-    f = write(tmp_path / "run1.csv",
-              "step,train_loss,val_loss,lr,wall_time\n"
-              "0,2.0,,0.1,1700000000\n10,1.5,1.8,0.1,1700000010\n20,1.0,,0.05,1700000020\n")
+    f = write(
+        tmp_path / "run1.csv",
+        "step,train_loss,val_loss,lr,wall_time\n"
+        "0,2.0,,0.1,1700000000\n10,1.5,1.8,0.1,1700000010\n20,1.0,,0.05,1700000020\n",
+    )
     run = read_one(f)
     assert run.metric_names == ["train_loss", "val_loss", "lr"]
     assert points(run, "train_loss") == [(0, 2.0), (10, 1.5), (20, 1.0)]
     assert points(run, "val_loss") == [(10, 1.8)]
     assert run.series("lr")["wall_time"].tolist() == [1.7e9, 1.7e9 + 10, 1.7e9 + 20]
     meta = run.meta
-    assert (meta.source, meta.name, meta.location, meta.step_axis) == ("csv", "run1", str(f), "step")
+    assert (meta.source, meta.name, meta.location, meta.step_axis) == (
+        "csv",
+        "run1",
+        str(f),
+        "step",
+    )
     assert meta.id == run_id_for(f) and meta.start_time == 1.7e9
     assert meta.end_time == pytest.approx(f.stat().st_mtime)
     assert run.warnings == []
@@ -89,29 +96,37 @@ def test_plain_epoch_only_is_epoch_axis(tmp_path: Path) -> None:
 
 
 def test_plain_iso_timestamps_are_wall_time(tmp_path: Path) -> None:
-    run = read_one(write(tmp_path / "x.csv", "timestamp,step,loss\n"
-                         "2024-01-01T00:00:00Z,0,1\n2024-01-01T00:01:00Z,1,0.5\n"))
+    run = read_one(
+        write(
+            tmp_path / "x.csv",
+            "timestamp,step,loss\n2024-01-01T00:00:00Z,0,1\n2024-01-01T00:01:00Z,1,0.5\n",
+        )
+    )
     assert run.metric_names == ["loss"]
     assert run.series("loss")["wall_time"].tolist() == [1704067200.0, 1704067260.0]
 
 
 def test_tensorboard_csv_download_names_the_metric_after_the_tag(tmp_path: Path) -> None:
-    f = write(tmp_path / "run-abc-tag-train_loss.csv",
-              "Wall time,Step,Value\n1700000000.5,0,1.0\n1700000001.5,1,0.8\n")
+    f = write(
+        tmp_path / "run-abc-tag-train_loss.csv",
+        "Wall time,Step,Value\n1700000000.5,0,1.0\n1700000001.5,1,0.8\n",
+    )
     run = read_one(f)
     assert run.metric_names == ["train_loss"] and points(run, "train_loss") == [(0, 1.0), (1, 0.8)]
 
 
 def test_lightning_interleaved_rows_keep_filled_cells(tmp_path: Path) -> None:
     (tmp_path / "version_0").mkdir()
-    f = write(tmp_path / "version_0" / "metrics.csv",
-              "epoch,lr-Adam,step,train_loss,val_loss\n"
-              ",0.001,0,,\n"
-              "0,,9,1.5,\n"
-              "0,,9,,1.7\n"
-              ",0.002,19,,\n"
-              "1,,19,1.2,\n"
-              "1,,19,,1.4\n")
+    f = write(
+        tmp_path / "version_0" / "metrics.csv",
+        "epoch,lr-Adam,step,train_loss,val_loss\n"
+        ",0.001,0,,\n"
+        "0,,9,1.5,\n"
+        "0,,9,,1.7\n"
+        ",0.002,19,,\n"
+        "1,,19,1.2,\n"
+        "1,,19,,1.4\n",
+    )
     run = read_one(f)
     assert run.meta.tags["csv_dialect"] == "lightning" and run.meta.step_axis == "step"
     assert run.meta.name == "version_0"  # metrics.csv is too generic a name
@@ -120,8 +135,11 @@ def test_lightning_interleaved_rows_keep_filled_cells(tmp_path: Path) -> None:
     assert points(run, "train_loss") == [(9, 1.5), (19, 1.2)]
     assert points(run, "val_loss") == [(9, 1.7), (19, 1.4)]
     assert points(run, "epoch") == [(9, 0.0), (19, 1.0)]
-    assert resolve_roles(run).as_dict() == {"train_loss": "train_loss", "val_loss": "val_loss",
-                                            "lr": "lr-Adam"}
+    assert resolve_roles(run).as_dict() == {
+        "train_loss": "train_loss",
+        "val_loss": "val_loss",
+        "lr": "lr-Adam",
+    }
 
 
 def test_duplicate_and_rewinding_steps_later_values_win(tmp_path: Path) -> None:
@@ -149,8 +167,10 @@ def test_a_header_of_too_many_columns_is_refused(tmp_path: Path) -> None:
 
 
 def test_keras_single_run(tmp_path: Path) -> None:
-    f = write(tmp_path / "history.csv", "epoch,acc,loss,lr,val_acc,val_loss\n"
-              "0,0.5,1.2,0.001,0.4,1.3\n1,0.6,1.0,0.001,0.5,1.1\n")
+    f = write(
+        tmp_path / "history.csv",
+        "epoch,acc,loss,lr,val_acc,val_loss\n0,0.5,1.2,0.001,0.4,1.3\n1,0.6,1.0,0.001,0.5,1.1\n",
+    )
     run = read_one(f)
     assert run.meta.tags["csv_dialect"] == "keras" and run.meta.step_axis == "epoch"
     assert run.metric_names == ["acc", "loss", "lr", "val_acc", "val_loss"]
@@ -159,10 +179,13 @@ def test_keras_single_run(tmp_path: Path) -> None:
 
 
 def test_keras_appended_runs_are_split(tmp_path: Path) -> None:
-    f = write(tmp_path / "cnn_log.csv", "epoch,loss,val_loss\n"
-              "0,1.0,1.1\n1,0.9,1.0\n2,0.8,0.9\n"
-              "0,2.0,2.1\n1,1.9,2.0\n3,1.8,1.9\n"
-              "2,0.7,0.8\n4,0.6,0.7\n")  # goes back to 2, not 0: still a new run
+    f = write(
+        tmp_path / "cnn_log.csv",
+        "epoch,loss,val_loss\n"
+        "0,1.0,1.1\n1,0.9,1.0\n2,0.8,0.9\n"
+        "0,2.0,2.1\n1,1.9,2.0\n3,1.8,1.9\n"
+        "2,0.7,0.8\n4,0.6,0.7\n",
+    )  # goes back to 2, not 0: still a new run
     runs = csvlogs.read(f)
     assert [r.meta.name for r in runs] == ["cnn_log #1", "cnn_log #2", "cnn_log #3"]
     assert [r.meta.id for r in runs] == [run_id_for(f, segment=i) for i in range(3)]
@@ -173,8 +196,10 @@ def test_keras_appended_runs_are_split(tmp_path: Path) -> None:
 
 
 def test_keras_log_file_is_read_through_the_registry(tmp_path: Path) -> None:
-    f = write(tmp_path / "training.log", "epoch,accuracy,loss,val_accuracy,val_loss\r\n"
-              "0,0.3,1.8,0.2,1.9\r\n1,0.4,1.5,0.3,1.5\r\n")
+    f = write(
+        tmp_path / "training.log",
+        "epoch,accuracy,loss,val_accuracy,val_loss\r\n0,0.3,1.8,0.2,1.9\r\n1,0.4,1.5,0.3,1.5\r\n",
+    )
     [run] = read_file(f)
     assert run.meta.source == "csv" and run.meta.tags["csv_dialect"] == "keras"
     assert run.meta.name == tmp_path.name  # "training" is generic
@@ -194,8 +219,15 @@ YOLOV8 = (
 def test_ultralytics_v8_padded(tmp_path: Path) -> None:
     run = read_one(write(tmp_path / "results.csv", YOLOV8))
     assert run.meta.tags["csv_dialect"] == "ultralytics" and run.meta.step_axis == "epoch"
-    assert run.metric_names == ["train/box_loss", "train/cls_loss", "train/dfl_loss",
-                                "metrics/precision(B)", "val/box_loss", "lr/pg0", "lr/pg1"]
+    assert run.metric_names == [
+        "train/box_loss",
+        "train/cls_loss",
+        "train/dfl_loss",
+        "metrics/precision(B)",
+        "val/box_loss",
+        "lr/pg0",
+        "lr/pg1",
+    ]
     assert points(run, "train/box_loss") == [(0, 1.6878), (1, 1.5)]
     assert points(run, "lr/pg1") == [(0, 0.0032727), (1, 0.0063445)]
     roles = resolve_roles(run)
@@ -204,41 +236,59 @@ def test_ultralytics_v8_padded(tmp_path: Path) -> None:
 
 
 def test_ultralytics_v8_time_column_is_wall_time(tmp_path: Path) -> None:
-    run = read_one(write(tmp_path / "results.csv",
-                         "epoch,time,train/box_loss,metrics/mAP50(B),lr/pg0\n"
-                         "1,34.6,1.72,0.19,0.07\n2,67.0,1.65,0.45,0.04\n"))
+    run = read_one(
+        write(
+            tmp_path / "results.csv",
+            "epoch,time,train/box_loss,metrics/mAP50(B),lr/pg0\n"
+            "1,34.6,1.72,0.19,0.07\n2,67.0,1.65,0.45,0.04\n",
+        )
+    )
     assert "time" not in run.metric_names
     assert run.series("train/box_loss")["wall_time"].tolist() == [34.6, 67.0]
     assert run.meta.start_time is None  # elapsed seconds, not a date
 
 
 def test_ultralytics_v5(tmp_path: Path) -> None:
-    f = write(tmp_path / "results.csv",
-              "               epoch,      train/box_loss,      train/obj_loss,      train/cls_loss,"
-              "   metrics/precision,        val/box_loss,               x/lr0,               x/lr1\n"
-              "                   0,             0.12278,            0.023659,                   0,"
-              "           0.0013889,             0.11717,              0.0937,              0.0007\n"
-              "                   1,             0.1,                0.02,                       0,"
-              "           0.01,                  0.1,                  0.08,                0.0014\n")
+    f = write(
+        tmp_path / "results.csv",
+        "               epoch,      train/box_loss,      train/obj_loss,      train/cls_loss,"
+        "   metrics/precision,        val/box_loss,               x/lr0,               x/lr1\n"
+        "                   0,             0.12278,            0.023659,                   0,"
+        "           0.0013889,             0.11717,              0.0937,              0.0007\n"
+        "                   1,             0.1,                0.02,                       0,"
+        "           0.01,                  0.1,                  0.08,                0.0014\n",
+    )
     run = read_one(f)
     assert run.meta.tags["csv_dialect"] == "ultralytics"
-    assert run.metric_names == ["train/box_loss", "train/obj_loss", "train/cls_loss",
-                                "metrics/precision", "val/box_loss", "x/lr0", "x/lr1"]
+    assert run.metric_names == [
+        "train/box_loss",
+        "train/obj_loss",
+        "train/cls_loss",
+        "metrics/precision",
+        "val/box_loss",
+        "x/lr0",
+        "x/lr1",
+    ]
     assert points(run, "x/lr0") == [(0, 0.0937), (1, 0.08)]
     assert resolve_roles(run).lr == "x/lr0"
 
 
 def test_wandb_export_one_run_per_name_and_bands_are_not_metrics(tmp_path: Path) -> None:
-    f = write(tmp_path / "export.csv",
-              'Step,"run-a - train/loss","run-a - train/loss__MIN","run-a - train/loss__MAX",'
-              '"run b - train/loss","run b - train/loss__MIN","run b - train/loss__MAX",'
-              '"run b - lr"\n'
-              "0,2.0,1.9,2.1,3.0,2.9,3.1,0.1\n"
-              "10,1.5,1.4,1.6,,,,0.1\n"
-              "20,,,,2.0,1.9,2.1,0.05\n")
+    f = write(
+        tmp_path / "export.csv",
+        'Step,"run-a - train/loss","run-a - train/loss__MIN","run-a - train/loss__MAX",'
+        '"run b - train/loss","run b - train/loss__MIN","run b - train/loss__MAX",'
+        '"run b - lr"\n'
+        "0,2.0,1.9,2.1,3.0,2.9,3.1,0.1\n"
+        "10,1.5,1.4,1.6,,,,0.1\n"
+        "20,,,,2.0,1.9,2.1,0.05\n",
+    )
     runs = csvlogs.read(f)
     assert [r.meta.name for r in runs] == ["run-a", "run b"]
-    assert [r.meta.id for r in runs] == [run_id_for(f, segment="run-a"), run_id_for(f, segment="run b")]
+    assert [r.meta.id for r in runs] == [
+        run_id_for(f, segment="run-a"),
+        run_id_for(f, segment="run b"),
+    ]
     a, b = runs
     assert a.metric_names == ["train/loss"] and b.metric_names == ["train/loss", "lr"]
     assert not any("__MIN" in m or "__MAX" in m for r in runs for m in r.metric_names)
@@ -292,13 +342,16 @@ def test_gzip_is_read_transparently(tmp_path: Path) -> None:
 
 
 def test_text_cells_warn_with_line_numbers(tmp_path: Path) -> None:
-    f = write(tmp_path / "x.csv", "step,loss,lr\n0,1.0,0.1\n1,oops,0.1\n2,0.5,bad\n3,0.4,0.1\n"
-              "4,n/a,0.1\n")
+    f = write(
+        tmp_path / "x.csv", "step,loss,lr\n0,1.0,0.1\n1,oops,0.1\n2,0.5,bad\n3,0.4,0.1\n4,n/a,0.1\n"
+    )
     run = read_one(f)
     assert points(run, "loss") == [(0, 1.0), (2, 0.5), (3, 0.4)]  # bad cells are not points
     assert points(run, "lr") == [(0, 0.1), (1, 0.1), (3, 0.1), (4, 0.1)]
-    assert run.warnings == [f"{f}: line 3: text in numeric column 'loss', cells ignored",
-                            f"{f}: line 4: text in numeric column 'lr', cells ignored"]
+    assert run.warnings == [
+        f"{f}: line 3: text in numeric column 'loss', cells ignored",
+        f"{f}: line 4: text in numeric column 'lr', cells ignored",
+    ]
 
 
 def test_many_bad_cells_name_the_first_lines(tmp_path: Path) -> None:
@@ -309,8 +362,12 @@ def test_many_bad_cells_name_the_first_lines(tmp_path: Path) -> None:
 
 
 def test_whole_text_column_is_dropped_silently(tmp_path: Path) -> None:
-    run = read_one(write(tmp_path / "x.csv", "step,loss,checkpoint,flag\n"
-                         "0,1.0,ckpt-0.pt,True\n1,0.5,ckpt-1.pt,False\n"))
+    run = read_one(
+        write(
+            tmp_path / "x.csv",
+            "step,loss,checkpoint,flag\n0,1.0,ckpt-0.pt,True\n1,0.5,ckpt-1.pt,False\n",
+        )
+    )
     assert run.metric_names == ["loss"] and run.warnings == []
 
 
@@ -381,8 +438,9 @@ def test_no_step_column_but_a_loss_uses_the_row_number(tmp_path: Path) -> None:
         (b"step,loss\nabc,1\ndef,2\n", "'step' column holds no numbers", "line 1"),
     ],
 )
-def test_bad_input_names_the_file_and_place(tmp_path: Path, content: bytes, needle: str,
-                                            where: str | None) -> None:
+def test_bad_input_names_the_file_and_place(
+    tmp_path: Path, content: bytes, needle: str, where: str | None
+) -> None:
     f = tmp_path / "broken_log.csv"
     f.write_bytes(content)
     with pytest.raises(ReaderError) as info:
@@ -391,16 +449,57 @@ def test_bad_input_names_the_file_and_place(tmp_path: Path, content: bytes, need
     assert needle in info.value.reason and info.value.where == where
 
 
-TOKENS = st.sampled_from([
-    "step", "epoch", "loss", "Step", "run - loss", "run - loss__MIN", "time", "lr/pg0",
-    "train/box_loss", ",", ";", "\t", "|", "\n", "\r\n", "\r", " ", '"', "0", "1", "-1", "1.5",
-    "1e400", "nan", "inf", "x", "True", "1,5", "2024-01-01", "-1-01-01", "\ufeff", "\x0c",
-])
-HEADERS = st.sampled_from(["", "step,loss\n", "epoch,loss,val_loss\n", "time,step,loss\n",
-                           "Step,run - loss,run - loss__MIN\n", "epoch,train/box_loss,lr/pg0\n"])
+TOKENS = st.sampled_from(
+    [
+        "step",
+        "epoch",
+        "loss",
+        "Step",
+        "run - loss",
+        "run - loss__MIN",
+        "time",
+        "lr/pg0",
+        "train/box_loss",
+        ",",
+        ";",
+        "\t",
+        "|",
+        "\n",
+        "\r\n",
+        "\r",
+        " ",
+        '"',
+        "0",
+        "1",
+        "-1",
+        "1.5",
+        "1e400",
+        "nan",
+        "inf",
+        "x",
+        "True",
+        "1,5",
+        "2024-01-01",
+        "-1-01-01",
+        "\ufeff",
+        "\x0c",
+    ]
+)
+HEADERS = st.sampled_from(
+    [
+        "",
+        "step,loss\n",
+        "epoch,loss,val_loss\n",
+        "time,step,loss\n",
+        "Step,run - loss,run - loss__MIN\n",
+        "epoch,train/box_loss,lr/pg0\n",
+    ]
+)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(header=HEADERS, body=st.lists(TOKENS, max_size=60).map("".join))
 def test_any_text_gives_runs_or_a_reader_error(tmp_path: Path, header: str, body: str) -> None:
     f = tmp_path / "fuzz.csv"
@@ -440,8 +539,13 @@ def _huge_sparse(path: Path, size: int = 5 * 2**30) -> Path:
     ("available", "expected"),
     [
         (2**40, "5.0 GiB is more than the 2.0 GiB limit (set LRTEMPO_MAX_FILE_MB to raise it)"),
-        (2**30, ("5.0 GiB is more than the 27.4 MiB that fit in memory now (reading needs about "
-                 "28x the file's size; 1.0 GiB is available)")),
+        (
+            2**30,
+            (
+                "5.0 GiB is more than the 27.4 MiB that fit in memory now (reading needs about "
+                "28x the file's size; 1.0 GiB is available)"
+            ),
+        ),
     ],
     ids=["cap", "memory"],
 )
@@ -471,8 +575,12 @@ def _refusal_and_peak(path: Path) -> tuple[ReaderError, int]:
         tracemalloc.stop()
 
 
-def test_the_cap_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    f = write(tmp_path / "m.csv", "step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(60_000)))
+def test_the_cap_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = write(
+        tmp_path / "m.csv", "step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(60_000))
+    )
     monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "0.5")
     with pytest.raises(ReaderError, match=r"MiB is more than the 512 KiB limit \(set LRTEMPO_MAX"):
         read_file(f)
@@ -500,17 +608,25 @@ def test_gzip_bomb_is_stopped_at_the_limit(tmp_path: Path, monkeypatch: pytest.M
     assert bomb.stat().st_size < 2**20
     monkeypatch.setenv("LRTEMPO_MAX_FILE_MB", "8")
     error, peak = _refusal_and_peak(bomb)
-    assert error.reason == "decompresses to more than the 8.0 MiB limit (set LRTEMPO_MAX_FILE_MB to raise it)"
+    assert (
+        error.reason
+        == "decompresses to more than the 8.0 MiB limit (set LRTEMPO_MAX_FILE_MB to raise it)"
+    )
     assert peak < 24 * 2**20  # stopped at 8 MB, not 256 MB
 
 
 def test_truncated_gzip_names_the_place(tmp_path: Path) -> None:
-    data = gzip.compress(b"step,loss\n" + b"".join(b"%d,%f\n" % (i, 1 / (i + 1)) for i in range(20_000)))
+    data = gzip.compress(
+        b"step,loss\n" + b"".join(b"%d,%f\n" % (i, 1 / (i + 1)) for i in range(20_000))
+    )
     f = tmp_path / "cut.csv.gz"
     f.write_bytes(data[: len(data) // 2])
     with pytest.raises(ReaderError) as info:
         read_file(f)
-    assert info.value.reason.startswith("truncated gzip data") and info.value.where == f"byte {len(data) // 2}"
+    assert (
+        info.value.reason.startswith("truncated gzip data")
+        and info.value.where == f"byte {len(data) // 2}"
+    )
 
 
 def test_a_fifo_named_csv_is_refused_without_blocking(tmp_path: Path) -> None:
@@ -520,7 +636,9 @@ def test_a_fifo_named_csv_is_refused_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "x.csv"
     os.mkfifo(fifo)
     got: list[BaseException] = []
-    t = threading.Thread(target=lambda: got.append(pytest.raises(ReaderError, read_file, fifo).value))
+    t = threading.Thread(
+        target=lambda: got.append(pytest.raises(ReaderError, read_file, fifo).value)
+    )
     t.start()
     t.join(timeout=10)
     if t.is_alive():  # unblock the reader so the test run can end, then fail
@@ -549,7 +667,9 @@ REAL_DIRS = ("keras_csvlogger", "lightning_csv", "yolo_results_csv")
 
 
 def real_csv_files(root: Path) -> list[Path]:
-    return sorted(p for d in REAL_DIRS for p in (root / d).iterdir() if p.suffix in (".csv", ".log"))
+    return sorted(
+        p for d in REAL_DIRS for p in (root / d).iterdir() if p.suffix in (".csv", ".log")
+    )
 
 
 def test_every_real_csv_log_reads_with_a_train_loss(real_logs: Path) -> None:
@@ -568,7 +688,9 @@ def test_every_real_csv_log_reads_with_a_train_loss(real_logs: Path) -> None:
 def test_real_keras_appended_files(real_logs: Path) -> None:
     keras = real_logs / "keras_csvlogger"
     tumor = read_file(keras / "brain_tumor_cnn_four_runs_appended.csv")
-    assert [r.meta.name for r in tumor] == [f"brain_tumor_cnn_four_runs_appended #{i}" for i in range(1, 5)]
+    assert [r.meta.name for r in tumor] == [
+        f"brain_tumor_cnn_four_runs_appended #{i}" for i in range(1, 5)
+    ]
     assert [len(r.series("loss")) for r in tumor] == [5, 4, 10, 5]
     apnea = read_file(keras / "sleep_apnea_cnn_two_runs_appended.csv")
     assert [len(r.series("val_loss")) for r in apnea] == [50, 50]
@@ -608,6 +730,9 @@ def test_real_ultralytics_padded_names(real_logs: Path) -> None:
 
 def test_a_time_column_of_booleans_is_no_wall_time(tmp_path: Path) -> None:
     # found by the property test: pandas turned "True" into a naive date → TypeError
-    f = write(tmp_path / "t.csv", "time,step,loss\n" + "".join(f"True,{i},{1 / (i + 1)}\n" for i in range(5)))
+    f = write(
+        tmp_path / "t.csv",
+        "time,step,loss\n" + "".join(f"True,{i},{1 / (i + 1)}\n" for i in range(5)),
+    )
     run = read_one(f)
     assert len(run.series("loss")) == 5

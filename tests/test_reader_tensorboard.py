@@ -491,8 +491,10 @@ def test_unreadable_run_is_reported_by_read_sources(tmp_path: Path) -> None:
 def test_large_event_file_is_read_in_windows_as_if_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
-    path = write_events(tmp_path / "run" / event_name(1700000000),
-                        [simple_event(t, s * 0.5, s) for s in range(1500) for t in ("loss", "lr")])
+    path = write_events(
+        tmp_path / "run" / event_name(1700000000),
+        [simple_event(t, s * 0.5, s) for s in range(1500) for t in ("loss", "lr")],
+    )
     data = bytearray(path.read_bytes())
     if damage == "truncated":
         data = data[:-5]
@@ -514,14 +516,19 @@ def test_event_file_points_beyond_memory_are_refused(
 ) -> None:
     from analyzer.readers import _io
 
-    path = write_events(tmp_path / "run" / event_name(1700000000),
-                        [simple_event("loss", 1.0, s) for s in range(2000)])
+    path = write_events(
+        tmp_path / "run" / event_name(1700000000),
+        [simple_event("loss", 1.0, s) for s in range(2000)],
+    )
     monkeypatch.setattr(tensorboard, "WINDOW_BYTES", 4096)
     monkeypatch.setattr(_io, "available_memory", lambda: 100_000)
     [error] = read_sources([str(tmp_path / "run")]).errors
     assert error["location"] == str(path)
-    assert re.fullmatch(r"[\d,]+ scalar points by byte \d+ are more than fit in memory "
-                        r"\(98 KiB available\)", error["error"]), error["error"]
+    assert re.fullmatch(
+        r"[\d,]+ scalar points by byte \d+ are more than fit in memory "
+        r"\(98 KiB available\)",
+        error["error"],
+    ), error["error"]
 
 
 def test_a_5_gb_event_file_is_scanned_in_bounded_memory(tmp_path: Path) -> None:

@@ -19,8 +19,11 @@ LOG_SUFFIXES = (".csv", ".log", ".json", ".jsonl", ".txt")
 
 def real_log_units(root: Path) -> list[str]:
     """Each log file, and each TensorBoard run folder, as SOURCES.md lists them."""
-    units = [str(p) for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in LOG_SUFFIXES
-             and p.name != "SOURCES.md"]
+    units = [
+        str(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.suffix in LOG_SUFFIXES and p.name != "SOURCES.md"
+    ]
     units += [str(p) for p in sorted((root / "tensorboard").iterdir()) if p.is_dir()]
     return units
 
@@ -37,8 +40,11 @@ def test_discovery_finds_each_log_once(real_logs: Path) -> None:
 @pytest.mark.parametrize("index", range(40))
 def test_each_real_log_has_a_train_loss(real_logs: Path, index: int) -> None:
     unit = real_log_units(real_logs)[index]
-    [source] = [s for s in discover(Path(unit).parent if Path(unit).is_file() else Path(unit))
-                if s.location == unit]
+    [source] = [
+        s
+        for s in discover(Path(unit).parent if Path(unit).is_file() else Path(unit))
+        if s.location == unit
+    ]
     runs = read_log_source(source)
     assert runs
     for run in runs:
@@ -65,8 +71,12 @@ def test_t5_trainer_state_and_tensorboard_agree(real_logs: Path) -> None:
 
 
 def test_cli_reads_all_real_logs_without_errors(real_logs: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "lrtempo", "analyze", str(real_logs), "--format", "json"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lrtempo", "analyze", str(real_logs), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
     assert doc["errors"] == []
@@ -84,16 +94,28 @@ REAL_LOGS2 = Path(__file__).resolve().parent / "real_logs2"
 def test_folder_scan_of_real_logs2_finds_each_log_and_not_its_notes() -> None:
     """SOURCES.md and manifest.json are not logs; every committed log is found once, and the
     CLI reads them all (the appended DETR log.txt is two runs)."""
-    logs = {str(p) for p in REAL_LOGS2.rglob("*")
-            if p.is_file() and p.name not in {"SOURCES.md", "manifest.json"}}
+    logs = {
+        str(p)
+        for p in REAL_LOGS2.rglob("*")
+        if p.is_file() and p.name not in {"SOURCES.md", "manifest.json"}
+    }
     assert {s.location for s in discover(REAL_LOGS2)} == logs
-    proc = subprocess.run([sys.executable, "-m", "lrtempo", "analyze", str(REAL_LOGS2),
-                           "--format", "json"], check=False, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lrtempo", "analyze", str(REAL_LOGS2), "--format", "json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
     assert doc["errors"] == [] and len(doc["runs"]) == len(logs) + 1
     assert all({"train_loss", "val_loss"} & set(r["metrics"]) for r in doc["runs"])
     with_lr = [r for r in doc["runs"] if "lr" in r["metrics"]]
-    assert len(with_lr) == len([r for r in doc["runs"] if "lightning_csv" not in r["run"]["location"]
-                                and "keras" not in r["run"]["location"]])  # those log no LR
+    assert len(with_lr) == len(
+        [
+            r
+            for r in doc["runs"]
+            if "lightning_csv" not in r["run"]["location"] and "keras" not in r["run"]["location"]
+        ]
+    )  # those log no LR

@@ -23,12 +23,27 @@ def make_run(metrics: dict[str, list[float]], steps: list[int] | None = None) ->
     ("names", "expected"),
     [
         (["loss", "val_loss", "lr"], ("loss", "val_loss", "lr")),
-        (["train/loss", "eval_loss", "learning_rate"], ("train/loss", "eval_loss", "learning_rate")),
-        (["Loss/train", "loss/validation", "lr-AdamW"], ("Loss/train", "loss/validation", "lr-AdamW")),
-        (["training_loss", "valid_loss", "optimizer/lr"], ("training_loss", "valid_loss", "optimizer/lr")),
+        (
+            ["train/loss", "eval_loss", "learning_rate"],
+            ("train/loss", "eval_loss", "learning_rate"),
+        ),
+        (
+            ["Loss/train", "loss/validation", "lr-AdamW"],
+            ("Loss/train", "loss/validation", "lr-AdamW"),
+        ),
+        (
+            ["training_loss", "valid_loss", "optimizer/lr"],
+            ("training_loss", "valid_loss", "optimizer/lr"),
+        ),
         (["train_loss", "test_loss", "lr/pg0"], ("train_loss", "test_loss", "lr/pg0")),
-        (["train/learning_rate", "train/loss", "val/loss"], ("train/loss", "val/loss", "train/learning_rate")),
-        (["train/nll_loss", "val/rmse_loss", "lr-Adam"], ("train/nll_loss", "val/rmse_loss", "lr-Adam")),
+        (
+            ["train/learning_rate", "train/loss", "val/loss"],
+            ("train/loss", "val/loss", "train/learning_rate"),
+        ),
+        (
+            ["train/nll_loss", "val/rmse_loss", "lr-Adam"],
+            ("train/nll_loss", "val/rmse_loss", "lr-Adam"),
+        ),
     ],
 )
 def test_contract_names(names: list[str], expected: tuple[str, str, str]) -> None:
@@ -47,8 +62,15 @@ def test_step_series_beats_a_one_point_epoch_summary() -> None:
 
 
 def test_multi_part_losses_are_summed_on_common_steps() -> None:
-    run = make_run({"train/box_loss": [1.0, 2.0], "train/cls_loss": [10.0, 20.0],
-                    "val/box_loss": [3.0, 4.0], "val/cls_loss": [30.0, 40.0], "x/lr0": [0.1, 0.2]})
+    run = make_run(
+        {
+            "train/box_loss": [1.0, 2.0],
+            "train/cls_loss": [10.0, 20.0],
+            "val/box_loss": [3.0, 4.0],
+            "val/cls_loss": [30.0, 40.0],
+            "x/lr0": [0.1, 0.2],
+        }
+    )
     roles = resolve_roles(run)
     assert roles.train_loss == "train/box_loss+train/cls_loss"
     assert roles.val_loss == "val/box_loss+val/cls_loss"
@@ -78,12 +100,18 @@ def test_a_loss_part_that_is_never_finite_is_left_out_of_the_sum() -> None:
     from analyzer.roles import resolve_roles, role_series
 
     steps = np.arange(20)
-    cols = {"train/box_loss": 2.0 - 0.05 * steps, "train/cls_loss": 1.0 - 0.02 * steps,
-            "val/box_loss": 1.5 - 0.03 * steps, "val/cls_loss": np.full(20, np.inf)}
+    cols = {
+        "train/box_loss": 2.0 - 0.05 * steps,
+        "train/cls_loss": 1.0 - 0.02 * steps,
+        "val/box_loss": 1.5 - 0.03 * steps,
+        "val/cls_loss": np.full(20, np.inf),
+    }
     metric = np.concatenate([np.full(20, k, dtype=object) for k in cols])
-    frame = finalize_frame(frame_from_columns(metric, np.tile(steps, 4),
-                                              np.concatenate(list(cols.values())),
-                                              np.zeros(80)))
+    frame = finalize_frame(
+        frame_from_columns(
+            metric, np.tile(steps, 4), np.concatenate(list(cols.values())), np.zeros(80)
+        )
+    )
     run = Run(meta=RunMeta(id="r", name="r", source="csv", location="x"), frame=frame)
     roles = resolve_roles(run)
     assert roles.val_loss == "val/box_loss"

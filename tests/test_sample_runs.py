@@ -20,7 +20,11 @@ def _runs_by_key() -> dict[str, object]:
         key = rel
         if "#" in run.meta.name:  # appended Keras runs: "name #2"
             key = f"{rel}#{run.meta.name.rsplit('#', 1)[1].strip()}"
-        elif run.meta.name != Path(rel).stem and run.meta.name != Path(rel).parent.name and rel.endswith(".csv"):
+        elif (
+            run.meta.name != Path(rel).stem
+            and run.meta.name != Path(rel).parent.name
+            and rel.endswith(".csv")
+        ):
             key = f"{rel}#{run.meta.name}"  # W&B export: one run per run name
         out[key] = run
     return out

@@ -27,8 +27,9 @@ from benchmarks.dash_protocol import callback_body, dash_config
 from dashboard.uri_policy import UriNotAllowed, UriPolicy, address_problem, origin, parse_schemes
 from tests.serving import in_thread, serve_app
 
-GOOD_JSONL = "".join(json.dumps({"step": s, "loss": 2.0 / (s + 1) + 0.1, "lr": 1e-3}) + "\n"
-                     for s in range(1, 60))
+GOOD_JSONL = "".join(
+    json.dumps({"step": s, "loss": 2.0 / (s + 1) + 0.1, "lr": 1e-3}) + "\n" for s in range(1, 60)
+)
 TOKEN = "operator-secret-token-123"
 
 
@@ -67,8 +68,9 @@ def recording_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
         yield url, seen
 
 
-def _call(base: str, first_output: str, values: dict[str, Any],
-          auth: tuple[str, str] | None = None) -> dict[str, Any]:
+def _call(
+    base: str, first_output: str, values: dict[str, Any], auth: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """Run the callback whose first output is ``first_output`` as a browser would; its
     ``response`` (``{}`` when it updated nothing)."""
     page = requests.get(base + "/", auth=auth, timeout=60)
@@ -82,28 +84,45 @@ def _call(base: str, first_output: str, values: dict[str, Any],
 
     out = next(d["output"] for d in deps if fits(d))
     end_id = dash_config(page.text).get("end_id", "")
-    r = requests.post(f"{base}/_dash-update-component?endId={end_id}", auth=auth, timeout=120,
-                      json=callback_body(deps, out, values))
+    r = requests.post(
+        f"{base}/_dash-update-component?endId={end_id}",
+        auth=auth,
+        timeout=120,
+        json=callback_body(deps, out, values),
+    )
     assert r.status_code in (200, 204), r.text[:500]
     return r.json().get("response", {}) if r.status_code == 200 else {}
 
 
 def _review(base: str, settings: dict[str, Any] | None, auth: Any = None) -> str:
-    resp = _call(base, "review-grid.rowData", {
-        "review-window.value": "all", "review-tag.value": "", "review-autorefresh.value": 0,
-        "user-settings.data": settings}, auth)
+    resp = _call(
+        base,
+        "review-grid.rowData",
+        {
+            "review-window.value": "all",
+            "review-tag.value": "",
+            "review-autorefresh.value": 0,
+            "user-settings.data": settings,
+        },
+        auth,
+    )
     return json.dumps([resp.get("review-grid"), resp.get("review-errors")])
 
 
 def _test_connection(base: str, uri: str, auth: Any = None) -> str:
-    resp = _call(base, "settings-test-result.children",
-                 {"settings-test.n_clicks": 1, "settings-uri.value": uri}, auth)
+    resp = _call(
+        base,
+        "settings-test-result.children",
+        {"settings-test.n_clicks": 1, "settings-uri.value": uri},
+        auth,
+    )
     return json.dumps(resp)
 
 
 @pytest.mark.parametrize("creds", ["token", "basic"])
 def test_environment_credentials_go_only_to_the_configured_origin(
-        creds: str, run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    creds: str, run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A visitor's URI (a second real listener) never receives the operator's credentials;
     the command-line URI does."""
     from dashboard.app import create_app
@@ -118,10 +137,13 @@ def test_environment_credentials_go_only_to_the_configured_origin(
         import base64
 
         wanted = "Basic " + base64.b64encode(f"operator:{TOKEN}".encode()).decode()
-    with recording_server() as (configured, got_configured), \
-            recording_server() as (visitor, got_visitor):
-        app = create_app([str(run_dir)], tracking_uri=configured, since_hours=0,
-                         allow_private_uris=True)  # both listeners are on loopback
+    with (
+        recording_server() as (configured, got_configured),
+        recording_server() as (visitor, got_visitor),
+    ):
+        app = create_app(
+            [str(run_dir)], tracking_uri=configured, since_hours=0, allow_private_uris=True
+        )  # both listeners are on loopback
         with serve_app(app) as base:
             assert "alpha" in _review(base, None)
             text = _test_connection(base, visitor)
@@ -132,8 +154,7 @@ def test_environment_credentials_go_only_to_the_configured_origin(
     assert got_configured and got_visitor
     assert {r["auth"] for r in got_configured} == {wanted}
     assert {r["auth"] for r in got_visitor} == {""}, got_visitor
-    assert any("runs/search" in r["path"] or "experiments/search" in r["path"]
-               for r in got_visitor)
+    assert any("runs/search" in r["path"] or "experiments/search" in r["path"] for r in got_visitor)
 
 
 def test_a_visitors_saved_uri_changes_nothing_for_others(run_dir: Path) -> None:
@@ -144,9 +165,15 @@ def test_a_visitors_saved_uri_changes_nothing_for_others(run_dir: Path) -> None:
     with recording_server() as (visitor, got):
         app = create_app([str(run_dir)], since_hours=0, allow_private_uris=True)
         with serve_app(app) as base:
-            resp = _call(base, "user-settings.data", {
-                "settings-save.n_clicks": 1, "settings-uri.value": visitor,
-                "settings-experiment.value": "nlp"})
+            resp = _call(
+                base,
+                "user-settings.data",
+                {
+                    "settings-save.n_clicks": 1,
+                    "settings-uri.value": visitor,
+                    "settings-experiment.value": "nlp",
+                },
+            )
             assert resp["user-settings"]["data"] == {"tracking_uri": visitor, "experiment": "nlp"}
             assert app.server.config[STORE_KEY].tracking_uri is None
             before = len(got)
@@ -171,8 +198,11 @@ def test_only_an_admin_changes_the_server_wide_uri(run_dir: Path, tmp_path: Path
         app = create_app([str(run_dir)], since_hours=0, auth=auth, allow_private_uris=True)
         store = app.server.config[STORE_KEY]
         with serve_app(app) as base:
-            values = {"settings-save-all.n_clicks": 1, "settings-uri.value": uri,
-                      "settings-experiment.value": ""}
+            values = {
+                "settings-save-all.n_clicks": 1,
+                "settings-uri.value": uri,
+                "settings-experiment.value": "",
+            }
             page = requests.get(base + "/settings", auth=("bob", "pw-bob"), timeout=30)
             assert page.status_code == 200
             resp = _call(base, "settings-save-result.children", values, ("bob", "pw-bob"))
@@ -214,17 +244,20 @@ def audited() -> Iterator[list[tuple[str, str]]]:
         _AUDIT.on = False
 
 
-@pytest.mark.parametrize("uri, reason", [
-    ("sqlite:////etc/passwd", "'sqlite:' URIs may not be entered here"),
-    ("file:///etc", "'file:' URIs may not be entered here"),
-    ("/etc/passwd", "a URI without a scheme"),
-    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a cloud metadata address"),
-    ("http://[fd00:ec2::254]/", "fd00:ec2::254 is a cloud metadata address"),
-    ("http://169.254.1.1:5000", "is a link-local address"),
-    ("http://localhost:5000", "is a loopback address"),
-    ("http://[::ffff:127.0.0.1]:5000", "is a loopback address"),
-    ("http://0.0.0.0:5000", "the unspecified address"),
-])
+@pytest.mark.parametrize(
+    "uri, reason",
+    [
+        ("sqlite:////etc/passwd", "'sqlite:' URIs may not be entered here"),
+        ("file:///etc", "'file:' URIs may not be entered here"),
+        ("/etc/passwd", "a URI without a scheme"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a cloud metadata address"),
+        ("http://[fd00:ec2::254]/", "fd00:ec2::254 is a cloud metadata address"),
+        ("http://169.254.1.1:5000", "is a link-local address"),
+        ("http://localhost:5000", "is a loopback address"),
+        ("http://[::ffff:127.0.0.1]:5000", "is a loopback address"),
+        ("http://0.0.0.0:5000", "the unspecified address"),
+    ],
+)
 def test_refused_uris_say_why_and_touch_nothing(uri: str, reason: str, run_dir: Path) -> None:
     from dashboard.app import create_app
 
@@ -233,16 +266,26 @@ def test_refused_uris_say_why_and_touch_nothing(uri: str, reason: str, run_dir: 
         _test_connection(base, "http://127.0.0.1:1")  # warm up: imports and pages loaded
         with audited() as events:
             text = _test_connection(base, uri)
-        saved = _call(base, "user-settings.data", {
-            "settings-save.n_clicks": 1, "settings-uri.value": uri,
-            "settings-experiment.value": ""})
+        saved = _call(
+            base,
+            "user-settings.data",
+            {
+                "settings-save.n_clicks": 1,
+                "settings-uri.value": uri,
+                "settings-experiment.value": "",
+            },
+        )
         review = _review(base, {"tracking_uri": uri})  # a forged browser store: still refused
     assert "Not allowed here: " in text and reason in text, text
     assert "user-settings" not in saved and "not allowed here" in json.dumps(saved)
     assert "not allowed here" in review and "alpha" in review
-    touched = [e for e in events if "/etc" in e[1] or e[0] == "sqlite3.connect"
-               or (e[0] == "socket.connect" and ("169.254" in e[1] or "fd00" in e[1]
-                                                 or "5000" in e[1]))]
+    touched = [
+        e
+        for e in events
+        if "/etc" in e[1]
+        or e[0] == "sqlite3.connect"
+        or (e[0] == "socket.connect" and ("169.254" in e[1] or "fd00" in e[1] or "5000" in e[1]))
+    ]
     assert touched == [], touched
 
 
@@ -265,16 +308,19 @@ def test_operator_flags_widen_the_policy(tmp_path: Path) -> None:
     assert address_problem(ipaddress.ip_address("8.8.8.8")) is None
 
 
-def test_cli_flags_reach_the_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_flags_reach_the_policy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import dashboard.serve
     from lrtempo.cli import main
     from dashboard.store import STORE_KEY
 
     apps: list[Any] = []
     monkeypatch.setattr(dashboard.serve, "serve", lambda app, **kw: apps.append(app))
-    assert main(["dashboard", str(tmp_path), "--allow-uri-schemes", "sqlite",
-                 "--allow-private-uris"]) == 0
+    assert (
+        main(["dashboard", str(tmp_path), "--allow-uri-schemes", "sqlite", "--allow-private-uris"])
+        == 0
+    )
     policy = apps[0].server.config[STORE_KEY].uri_policy
     assert "sqlite" in policy.schemes and "file" not in policy.schemes and policy.allow_private
     assert main(["dashboard", str(tmp_path), "--allow-uri-schemes", "ftp"]) == 2
@@ -299,8 +345,13 @@ def test_two_browsers_keep_their_own_settings(run_dir: Path, tmp_path: Path) -> 
     visitor_uri = f"sqlite:///{tmp_path / 'visitor.db'}"
     client = MlflowClient(tracking_uri=visitor_uri)
     exp_id = client.create_experiment("settings-visitor")
-    log_run(client, exp_id, "visitor_run", {"loss": [2.0 / (i + 1) + 0.1 for i in range(60)]},
-            start_time=time.time() - 3600)
+    log_run(
+        client,
+        exp_id,
+        "visitor_run",
+        {"loss": [2.0 / (i + 1) + 0.1 for i in range(60)]},
+        start_time=time.time() - 3600,
+    )
     app = create_app([str(run_dir)], since_hours=0, allow_uri_schemes="sqlite")
     with serve_app(app) as base, launch_chromium() as browser:
         a = browser.new_context().new_page()
@@ -324,6 +375,8 @@ def test_two_browsers_keep_their_own_settings(run_dir: Path, tmp_path: Path) -> 
         assert b.input_value("#settings-uri") == ""
         assert b.inner_text("#settings-server-uri") == "none"
         a.goto(base + "/settings")  # a new page load: the browser kept A's settings
-        a.wait_for_function("document.querySelector('#settings-uri') && "
-                            f"document.querySelector('#settings-uri').value === "
-                            f"{json.dumps(visitor_uri)}")
+        a.wait_for_function(
+            "document.querySelector('#settings-uri') && "
+            f"document.querySelector('#settings-uri').value === "
+            f"{json.dumps(visitor_uri)}"
+        )

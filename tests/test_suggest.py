@@ -13,8 +13,16 @@ from analyzer.suggest import DEFAULT_PARAMS, OSCILLATION_FACTOR, suggest
 
 
 def _f(kind, severity="warning", start=100, end=200, metric="train_loss", **ev) -> Finding:
-    return Finding(kind=kind, metric=metric, start_step=start, end_step=end, severity=severity,
-                   confidence=0.9, evidence=ev, message="m")
+    return Finding(
+        kind=kind,
+        metric=metric,
+        start_step=start,
+        end_step=end,
+        severity=severity,
+        confidence=0.9,
+        evidence=ev,
+        message="m",
+    )
 
 
 def test_healthy_keeps_lr() -> None:
@@ -25,7 +33,9 @@ def test_healthy_keeps_lr() -> None:
 
 
 def test_info_findings_keep_lr() -> None:
-    s = suggest([_f("stagnation", "info", diagnosis="schedule_end")], params={"learning_rate": "1e-3"})
+    s = suggest(
+        [_f("stagnation", "info", diagnosis="schedule_end")], params={"learning_rate": "1e-3"}
+    )
     assert s.action == "keep_lr" and s.current_lr == 1e-3
 
 
@@ -37,8 +47,15 @@ def test_keep_lr_without_any_lr_is_null() -> None:
 def test_oscillation_cuts_lr_at_onset_by_a_decade() -> None:
     steps = np.arange(1000.0)
     lr = 1e-2 * (steps + 1) / 1000
-    f = _f("oscillation", start=500, end=999, onset_step=500.0, lr_at_onset=float(lr[500]),
-           sign_flip_rate=0.9, scale_ratio=4.0)
+    f = _f(
+        "oscillation",
+        start=500,
+        end=999,
+        onset_step=500.0,
+        lr_at_onset=float(lr[500]),
+        sign_flip_rate=0.9,
+        scale_ratio=4.0,
+    )
     s = suggest([f], lr=(steps, lr))
     assert s.action == "decrease_lr"
     assert s.current_lr == pytest.approx(lr[999])
@@ -50,8 +67,15 @@ def test_oscillation_cuts_lr_at_onset_by_a_decade() -> None:
 def test_oscillation_during_warmup_adds_warmup() -> None:
     steps = np.arange(1000.0)
     lr = S.lr_schedule(1000, "cosine", 1e-3, warmup=100)
-    f = _f("oscillation", start=60, end=999, onset_step=60.0, lr_at_onset=float(lr[60]),
-           sign_flip_rate=0.8, scale_ratio=3.0)
+    f = _f(
+        "oscillation",
+        start=60,
+        end=999,
+        onset_step=60.0,
+        lr_at_onset=float(lr[60]),
+        sign_flip_rate=0.8,
+        scale_ratio=3.0,
+    )
     s = suggest([f], lr=(steps, lr))
     assert s.action == "add_warmup" and s.extra["warmup_steps"] >= 150
     assert s.suggested_lr == pytest.approx(float(f"{lr[60] * OSCILLATION_FACTOR:.2g}"))
@@ -106,36 +130,56 @@ def test_overfitting_early_stop() -> None:
 
 def test_stagnation_actions() -> None:
     steps = np.arange(100.0)
-    s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.001, plateau_frac=1.0)],
-                lr=(steps, np.full(100, 1e-6)))
+    s = suggest(
+        [_f("stagnation", diagnosis="stuck", rel_improvement=0.001, plateau_frac=1.0)],
+        lr=(steps, np.full(100, 1e-6)),
+    )
     target, top = DEFAULT_PARAMS.stuck_target_gain, DEFAULT_PARAMS.stuck_multiplier[1]
     assert s.action == "increase_lr" and s.factor == pytest.approx(min(target / 0.001, top))
-    s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.0, plateau_frac=1.0)],
-                lr=(steps, np.full(100, 1e-6)))
+    s = suggest(
+        [_f("stagnation", diagnosis="stuck", rel_improvement=0.0, plateau_frac=1.0)],
+        lr=(steps, np.full(100, 1e-6)),
+    )
     assert s.factor == pytest.approx(top)  # no gain at all: the largest step
-    s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.025, plateau_frac=1.0)],
-                lr=(steps, np.full(100, 1e-6)))
+    s = suggest(
+        [_f("stagnation", diagnosis="stuck", rel_improvement=0.025, plateau_frac=1.0)],
+        lr=(steps, np.full(100, 1e-6)),
+    )
     assert s.factor == pytest.approx(target / 0.025, rel=0.02)  # 2.5 % gained in a line
-    s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.9, plateau_frac=1.0)],
-                lr=(steps, np.full(100, 1e-6)))
+    s = suggest(
+        [_f("stagnation", diagnosis="stuck", rel_improvement=0.9, plateau_frac=1.0)],
+        lr=(steps, np.full(100, 1e-6)),
+    )
     assert s.factor == pytest.approx(max(target / 0.9, 3.0), rel=0.02)
-    s = suggest([_f("stagnation", diagnosis="stuck")], lr=(steps, np.full(100, 5e-5)),
-                params={"peft": "lora"})
+    s = suggest(
+        [_f("stagnation", diagnosis="stuck")],
+        lr=(steps, np.full(100, 5e-5)),
+        params={"peft": "lora"},
+    )
     assert s.action == "increase_lr" and s.suggested_lr == pytest.approx(1e-4)
-    s = suggest([_f("stagnation", diagnosis="noise_floor", plateau_frac=0.6)], lr=(steps, np.full(100, 3e-3)))
+    s = suggest(
+        [_f("stagnation", diagnosis="noise_floor", plateau_frac=0.6)],
+        lr=(steps, np.full(100, 3e-3)),
+    )
     assert s.action == "decay_lr" and s.extra["schedule"] == "cosine" and s.suggested_lr < 3e-3
     lr = np.where(steps < 40, 1e-3, 1e-8)
-    s = suggest([_f("stagnation", diagnosis="lr_collapsed", peak_lr=1e-3, collapse_step=40)], lr=(steps, lr))
+    s = suggest(
+        [_f("stagnation", diagnosis="lr_collapsed", peak_lr=1e-3, collapse_step=40)], lr=(steps, lr)
+    )
     assert s.action == "restore_lr" and s.suggested_lr == pytest.approx(1e-3)
     s = suggest([_f("stagnation", metric="val_loss", start=30, diagnosis="val_plateau")])
     assert s.action == "early_stop" and s.early_stop_step == 30
-    s = suggest([_f("stagnation", metric="val_loss", start=30, diagnosis="val_plateau", best_step=55.0)])
+    s = suggest(
+        [_f("stagnation", metric="val_loss", start=30, diagnosis="val_plateau", best_step=55.0)]
+    )
     assert s.action == "early_stop" and s.early_stop_step == 55
 
 
 def test_most_severe_finding_decides() -> None:
-    fs = [_f("stagnation", "warning", diagnosis="noise_floor"),
-          _f("divergence", "critical", start=150)]
+    fs = [
+        _f("stagnation", "warning", diagnosis="noise_floor"),
+        _f("divergence", "critical", start=150),
+    ]
     assert suggest(fs, params={"lr": "0.1"}).action == "decrease_lr"
 
 
@@ -155,8 +199,9 @@ def test_params_and_priors() -> None:
 @pytest.mark.parametrize("seed", range(10))
 def test_never_a_change_for_healthy_synthetic(seed: int) -> None:
     s = S.healthy(n=800, seed=seed, schedule="cosine", warmup=40, eval_every=40)
-    fs, _ = analyze_series((s.steps, s.values), (s.truth["val_steps"], s.truth["val_values"]),
-                           (s.steps, s.lr))
+    fs, _ = analyze_series(
+        (s.steps, s.values), (s.truth["val_steps"], s.truth["val_values"]), (s.steps, s.lr)
+    )
     sug = suggest(fs, lr=(s.steps, s.lr))
     assert sug.action == "keep_lr" and sug.suggested_lr == sug.current_lr
 
@@ -164,16 +209,39 @@ def test_never_a_change_for_healthy_synthetic(seed: int) -> None:
 def test_overfitting_with_bouncing_val_also_lowers_lr() -> None:
     steps = np.arange(2000.0)
     lr = np.full(2000, 1e-3)
-    calm = _f("overfitting", metric="val_loss", best_val_step=800.0, best_val=0.3, rise_pct=20.0,
-              val_bounce=0.004, val_erratic=0.0)
+    calm = _f(
+        "overfitting",
+        metric="val_loss",
+        best_val_step=800.0,
+        best_val=0.3,
+        rise_pct=20.0,
+        val_bounce=0.004,
+        val_erratic=0.0,
+    )
     assert suggest([calm], lr=(steps, lr)).action == "early_stop"
-    erratic = _f("overfitting", metric="val_loss", best_val_step=800.0, best_val=0.3, rise_pct=20.0,
-                 val_bounce=0.05, val_erratic=1.0)
+    erratic = _f(
+        "overfitting",
+        metric="val_loss",
+        best_val_step=800.0,
+        best_val=0.3,
+        rise_pct=20.0,
+        val_bounce=0.05,
+        val_erratic=1.0,
+    )
     s = suggest([erratic], lr=(steps, lr))
     assert s.action == "decrease_lr" and s.early_stop_step == 800
     assert s.suggested_lr == pytest.approx(1e-3 * OSCILLATION_FACTOR) and "5%" in s.rationale
-    to_end = _f("overfitting", metric="val_loss", start=800, end=1999, best_val_step=800.0,
-                best_val=0.3, rise_pct=20.0, val_bounce=0.05, val_erratic=1.0)
+    to_end = _f(
+        "overfitting",
+        metric="val_loss",
+        start=800,
+        end=1999,
+        best_val_step=800.0,
+        best_val=0.3,
+        rise_pct=20.0,
+        val_bounce=0.05,
+        val_erratic=1.0,
+    )
     decayed = suggest([to_end], lr=(steps, np.linspace(1e-3, 0.0, 2000)))
     assert decayed.action == "early_stop" and decayed.early_stop_step == 800
 
@@ -205,8 +273,9 @@ def test_oscillation_at_the_first_warmup_steps_scales_the_peak_not_the_first_lr(
 
 
 @pytest.mark.parametrize("opt,base,lo", [("Adam", 1e-8, 1e-4), ("sgd", 1e-6, 1e-2)])
-def test_far_too_small_lr_is_raised_towards_its_optimizers_range(opt: str, base: float,
-                                                                  lo: float) -> None:
+def test_far_too_small_lr_is_raised_towards_its_optimizers_range(
+    opt: str, base: float, lo: float
+) -> None:
     """Decades below the usual range: to ``range_reach`` below its bottom, more than the
     gain says."""
     steps = np.arange(100.0)
@@ -243,7 +312,9 @@ def test_a_blow_up_at_once_cuts_two_decades() -> None:
     steps = np.arange(1000.0)
     s = suggest([_f("divergence", "critical", start=3, end=999)], lr=(steps, np.full(1000, 0.5)))
     assert s.action == "decrease_lr" and s.factor == pytest.approx(0.01)
-    late = suggest([_f("divergence", "critical", start=400, end=999)], lr=(steps, np.full(1000, 0.5)))
+    late = suggest(
+        [_f("divergence", "critical", start=400, end=999)], lr=(steps, np.full(1000, 0.5))
+    )
     assert late.factor == pytest.approx(0.1)
 
 
@@ -258,10 +329,13 @@ def _blow_up_log(rises_from_start: bool) -> tuple[np.ndarray, np.ndarray, np.nda
     return steps, values, np.full(len(values), 0.3)
 
 
-@pytest.mark.parametrize("rises, factor", [(True, DEFAULT_PARAMS.immediate_factor),
-                                            (False, DEFAULT_PARAMS.divergence_factor)])
-def test_a_loss_that_rose_from_its_first_step_to_nan_is_far_past_the_edge(rises: bool,
-                                                                         factor: float) -> None:
+@pytest.mark.parametrize(
+    "rises, factor",
+    [(True, DEFAULT_PARAMS.immediate_factor), (False, DEFAULT_PARAMS.divergence_factor)],
+)
+def test_a_loss_that_rose_from_its_first_step_to_nan_is_far_past_the_edge(
+    rises: bool, factor: float
+) -> None:
     """A log that ends at the NaN has no 'rest of the run' to place the onset in: a loss
     that never fell below its first value before the blow-up never trained at this LR, so
     the cut is the far-past-the-edge one; a loss that trained first gets the usual decade."""

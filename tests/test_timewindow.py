@@ -10,8 +10,10 @@ from analyzer.timewindow import parse_since, started_since
 NOW = 1_764_000_000.0
 
 
-@pytest.mark.parametrize(("text", "ago"), [("24h", 86400), ("90m", 5400), ("7d", 604800), ("2w", 1209600),
-                                           ("30 s", 30), ("1.5h", 5400)])
+@pytest.mark.parametrize(
+    ("text", "ago"),
+    [("24h", 86400), ("90m", 5400), ("7d", 604800), ("2w", 1209600), ("30 s", 30), ("1.5h", 5400)],
+)
 def test_durations(text: str, ago: float) -> None:
     assert parse_since(text, now=NOW) == NOW - ago
 
@@ -28,11 +30,16 @@ def test_bad_values_name_the_value(text: str) -> None:
 
 
 def run_at(start: float | None, end: float | None) -> Run:
-    return Run(RunMeta(id="r", name="r", source="csv", location="r", start_time=start, end_time=end), empty_frame())
+    return Run(
+        RunMeta(id="r", name="r", source="csv", location="r", start_time=start, end_time=end),
+        empty_frame(),
+    )
 
 
 def test_started_since_uses_start_then_last_write() -> None:
     assert started_since(run_at(NOW, None), NOW - 1)
-    assert not started_since(run_at(NOW - 10, NOW), NOW - 1)  # started before, even if written since
+    assert not started_since(
+        run_at(NOW - 10, NOW), NOW - 1
+    )  # started before, even if written since
     assert started_since(run_at(None, NOW), NOW - 1)
     assert started_since(run_at(None, None), NOW)  # unknown time: kept, never silently dropped

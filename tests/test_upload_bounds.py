@@ -52,7 +52,9 @@ def loss_csv(path: Path, mib: int, first_step: int = 0) -> Path:
         fh.write("step,loss,lr\n")
         step = first_step
         while fh.tell() < mib * MB:
-            fh.write("".join(f"{step + i},{2.0 / (step + i + 1):.6f},0.001\n" for i in range(10_000)))
+            fh.write(
+                "".join(f"{step + i},{2.0 / (step + i + 1):.6f},0.001\n" for i in range(10_000))
+            )
             step += 10_000
     return path
 
@@ -98,13 +100,19 @@ print(json.dumps({"before_kib": before, "peak_kib": peak, "answers": answers}))
 """
 
 
-def serve_and_upload(files: list[list[str]], app_options: dict[str, Any],
-                     timeout: int) -> dict[str, Any]:
+def serve_and_upload(
+    files: list[list[str]], app_options: dict[str, Any], timeout: int
+) -> dict[str, Any]:
     """Run :data:`CHILD` (a served app, ``files`` posted at once) in a child process;
     its JSON (RSS before and at peak, the answers)."""
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps(files),
-                           json.dumps(app_options)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(ROOT), json.dumps(files), json.dumps(app_options)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -118,14 +126,17 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_gzip_and_zip_bombs_uploaded_at_once_are_refused_with_bounded_memory(
-        bombs: dict[str, Path]) -> None:
+    bombs: dict[str, Path],
+) -> None:
     assert bombs["plain"].stat().st_size < 2 * MB and bombs["zip"].stat().st_size < 2 * MB
     files = [[str(bombs["plain"]), "plain-name.csv"], [str(bombs["zip"]), "bomb.zip"]]
     got = serve_and_upload(files, {"upload_limit_mb": 50}, timeout=900)
     texts = [text for status, text in got["answers"] if status == 200]
     assert len(texts) == 2, got["answers"]
-    assert ("plain-name.csv: decompresses to more than 50.0 MiB, the upload limit for one file"
-            in texts[0]), texts[0][:2000]
+    assert (
+        "plain-name.csv: decompresses to more than 50.0 MiB, the upload limit for one file"
+        in texts[0]
+    ), texts[0][:2000]
     assert "bomb.zip" in texts[1] and "metrics.csv.gz" in texts[1]
     assert "decompresses to more than 50.0 MiB, the upload limit for one file" in texts[1]
     assert "upload-ok" not in "".join(texts) and "Traceback" not in "".join(texts)
@@ -134,17 +145,20 @@ def test_gzip_and_zip_bombs_uploaded_at_once_are_refused_with_bounded_memory(
     assert grew < 600 * MB, f"peak RSS grew by {grew / MB:.0f} MiB"
 
 
-def test_many_uploads_at_once_are_read_a_few_at_a_time(bombs: dict[str, Path],
-                                                       tmp_path: Path) -> None:
+def test_many_uploads_at_once_are_read_a_few_at_a_time(
+    bombs: dict[str, Path], tmp_path: Path
+) -> None:
     """8 uploads of 8 MiB CSVs and 2 gzip bombs at once: every CSV is read, both bombs
     refused, and the peak stays near what 2 reads at a time take, not 8 (measured on 2
     cores, 2026-12-06: +1.1 GiB with 2 readers, +2.1 GiB with 8, +0.9 GiB with 1; the
     request bodies Flask parses before a callback runs are most of the rest)."""
-    files = [[str(loss_csv(tmp_path / f"big{i}.csv", 8, first_step=i)), f"run{i}.csv"]
-             for i in range(8)]
+    files = [
+        [str(loss_csv(tmp_path / f"big{i}.csv", 8, first_step=i)), f"run{i}.csv"] for i in range(8)
+    ]
     files += [[str(bombs["plain"]), "plain-name.csv"], [str(bombs["zip"]), "bomb.zip"]]
     got = serve_and_upload(
-        files, {"upload_limit_mb": 50, "upload_readers": 2, "upload_memory_mb": 64}, timeout=900)
+        files, {"upload_limit_mb": 50, "upload_readers": 2, "upload_memory_mb": 64}, timeout=900
+    )
     texts = [text for status, text in got["answers"] if status == 200]
     assert len(texts) == 10, got["answers"]
     assert all("upload-ok" in t and "upload-error" not in t for t in texts[:8])
@@ -162,32 +176,41 @@ CONCURRENT_CEILING_MB = 5120
 
 @pytest.mark.slow
 def test_twenty_big_uploads_and_four_bombs_at_once_stay_under_the_ceiling(
-        bombs: dict[str, Path], tmp_path: Path) -> None:
+    bombs: dict[str, Path], tmp_path: Path
+) -> None:
     """Issue 14's load: 20 uploads of 40 MiB CSVs and 4 gzip bombs (two plain, two in a
     zip) posted at once to the real served app. Two are read at a time; an upload that
     waits too long for a slot is answered "busy, try again" naming its files (never a
     500); every bomb that gets a slot is refused naming its file; and the process grows
     less than :data:`CONCURRENT_CEILING_MB` (the request bodies Flask parses before a
     callback runs are held at once: 20 × 53 MiB of base64 JSON is ~1.1 GiB of that)."""
-    files = [[str(loss_csv(tmp_path / f"forty{i}.csv", 40, first_step=i)), f"run{i:02d}.csv"]
-             for i in range(20)]
+    files = [
+        [str(loss_csv(tmp_path / f"forty{i}.csv", 40, first_step=i)), f"run{i:02d}.csv"]
+        for i in range(20)
+    ]
     files += [[str(bombs["plain"]), f"plain-name{i}.csv"] for i in range(2)]
     files += [[str(bombs["zip"]), f"bomb{i}.zip"] for i in range(2)]
     got = serve_and_upload(
-        files, {"upload_limit_mb": 64, "upload_readers": 2, "upload_memory_mb": 256}, timeout=1800)
+        files, {"upload_limit_mb": 64, "upload_readers": 2, "upload_memory_mb": 256}, timeout=1800
+    )
     grew = (got["peak_kib"] - got["before_kib"]) * 1024
     # 200, or the body gate's 503 "busy" when a body waited past UPLOAD_WAIT for a slot
     # (seen on a loaded machine); never anything else
     answers = got["answers"]
     assert all(s == 200 or (s == 503 and "busy" in t) for s, t in answers), [s for s, _ in answers]
     texts = [text for _, text in answers]
-    busy = [(f[1] in t and "the server is busy reading other uploads" in t) or s == 503
-            for f, (s, t) in zip(files, answers)]
+    busy = [
+        (f[1] in t and "the server is busy reading other uploads" in t) or s == 503
+        for f, (s, t) in zip(files, answers)
+    ]
     read = ["upload-ok" in t and "upload-error" not in t for t in texts[:20]]
-    refused = [f[1] in t and "the upload limit for one file" in t
-               for f, t in zip(files[20:], texts[20:])]
-    print(f"20 x 40 MiB + 4 bombs: {sum(read)} read, {sum(busy)} busy, {sum(refused)} bombs "
-          f"refused; peak RSS grew by {grew / MB:.0f} MiB")
+    refused = [
+        f[1] in t and "the upload limit for one file" in t for f, t in zip(files[20:], texts[20:])
+    ]
+    print(
+        f"20 x 40 MiB + 4 bombs: {sum(read)} read, {sum(busy)} busy, {sum(refused)} bombs "
+        f"refused; peak RSS grew by {grew / MB:.0f} MiB"
+    )
     assert all(r or b for r, b in zip(read, busy)), [t[:300] for t in texts[:20]]
     assert all(r or b for r, b in zip(refused, busy[20:])), [t[:300] for t in texts[20:]]
     assert sum(read) >= 2 and "Traceback" not in "".join(texts)
@@ -248,14 +271,21 @@ def test_concurrent_requests_share_the_process_budget(tmp_path: Path) -> None:
     got: list[Any] = []
     with upload_budget(50 * MB, shared, reserve=len(data)):
         charge("first.csv.gz", 40 * MB)  # a first request is inflating 40 MiB right now
-        t = threading.Thread(target=lambda: got.append(
-            read_upload("second.csv", data, limit_bytes=50 * MB, shared=shared)))
+        t = threading.Thread(
+            target=lambda: got.append(
+                read_upload("second.csv", data, limit_bytes=50 * MB, shared=shared)
+            )
+        )
         t.start()
         t.join()
     [second] = got
     assert second.runs == []
-    assert second.errors == [("second.csv: the server is reading other uploads now (they may "
-                              "decompress to 60.0 MiB together); try again in a moment")]
+    assert second.errors == [
+        (
+            "second.csv: the server is reading other uploads now (they may "
+            "decompress to 60.0 MiB together); try again in a moment"
+        )
+    ]
     assert shared.used == 0  # both gave back what they held
     alone = read_upload("second.csv", data, limit_bytes=50 * MB, shared=shared)
     assert alone.errors == [] and len(alone.runs) == 1 and shared.used == 0
@@ -270,8 +300,10 @@ def test_the_request_budget_counts_every_layer(tmp_path: Path) -> None:
         for i in range(6):
             zf.write(inner, f"run{i}/metrics.csv.gz")
     res = read_upload("parts.zip", buf.getvalue(), limit_bytes=4 * MB)
-    assert any("decompresses to more than 16.0 MiB, the upload limit for one request" in e
-               for e in res.errors), res.errors
+    assert any(
+        "decompresses to more than 16.0 MiB, the upload limit for one request" in e
+        for e in res.errors
+    ), res.errors
     assert all(e.startswith("parts.zip") for e in res.errors)
 
 
@@ -280,23 +312,23 @@ def test_the_request_budget_counts_every_layer(tmp_path: Path) -> None:
 
 def _csv_url(rows: int, seed: int) -> str:
     text = "step,loss,val_loss,lr\n" + "".join(
-        f"{i},{2.0 / (i + 1) + seed * 1e-3:.6f},{2.1 / (i + 1):.6f},0.001\n" for i in range(rows))
+        f"{i},{2.0 / (i + 1) + seed * 1e-3:.6f},{2.1 / (i + 1):.6f},0.001\n" for i in range(rows)
+    )
     return "data:text/csv;base64," + base64.b64encode(text.encode()).decode()
 
 
 def test_uploads_are_bounded_in_memory_on_disk_and_by_age(tmp_path: Path) -> None:
-    from dashboard import views
+    from dashboard import upload_views
     from dashboard.app import create_app
     from dashboard.store import STORE_KEY
 
-    app = create_app([], since_hours=0, upload_limit_mb=8, upload_memory_mb=20,
-                     upload_disk_mb=6)
+    app = create_app([], since_hours=0, upload_limit_mb=8, upload_memory_mb=20, upload_disk_mb=6)
     store = app.server.config[STORE_KEY]
     frames: dict[str, weakref.ref] = {}
     ids: list[str] = []
     with app.server.test_request_context():
         for i in range(12):  # 12 uploads of ~0.9 MiB each (a ~7 MiB frame each)
-            items = views.handle_uploads([_csv_url(30_000, i)], [f"run{i}.csv"])
+            items = upload_views.handle_uploads([_csv_url(30_000, i)], [f"run{i}.csv"])
             assert "upload-ok" in json.dumps(items, default=str), items
             rid = store.uploads.in_memory()[0].meta.id
             ids.append(rid)

@@ -29,19 +29,52 @@ from tests.fixtures_mlflow import MlflowServer, log_run
 pytestmark = pytest.mark.mlflow_server
 
 
-def _analysis(status="overfitting", suggestion=None, findings=(), location="/logs/a.csv",
-              source="csv", run_id="r1") -> RunAnalysis:
+def _analysis(
+    status="overfitting",
+    suggestion=None,
+    findings=(),
+    location="/logs/a.csv",
+    source="csv",
+    run_id="r1",
+) -> RunAnalysis:
     meta = RunMeta(id=run_id, name="a", source=source, location=location)
-    return RunAnalysis(meta=meta, roles=RoleMap("loss", "val_loss", "lr"), status=status,
-                       findings=tuple(findings), suggestion=suggestion)
+    return RunAnalysis(
+        meta=meta,
+        roles=RoleMap("loss", "val_loss", "lr"),
+        status=status,
+        findings=tuple(findings),
+        suggestion=suggestion,
+    )
 
 
-FINDING = Finding(kind="overfitting", metric="val_loss", start_step=1200, end_step=3000,
-                  severity="warning", confidence=0.934, evidence={}, message="m")
-INFO = Finding(kind="stagnation", metric="train_loss", start_step=5, end_step=9,
-               severity="info", confidence=0.99, evidence={}, message="m")
-STOP = Suggestion(action="early_stop", current_lr=3e-3, suggested_lr=1e-3, factor=1 / 3,
-                  early_stop_step=1200, rationale="r")
+FINDING = Finding(
+    kind="overfitting",
+    metric="val_loss",
+    start_step=1200,
+    end_step=3000,
+    severity="warning",
+    confidence=0.934,
+    evidence={},
+    message="m",
+)
+INFO = Finding(
+    kind="stagnation",
+    metric="train_loss",
+    start_step=5,
+    end_step=9,
+    severity="info",
+    confidence=0.99,
+    evidence={},
+    message="m",
+)
+STOP = Suggestion(
+    action="early_stop",
+    current_lr=3e-3,
+    suggested_lr=1e-3,
+    factor=1 / 3,
+    early_stop_step=1200,
+    rationale="r",
+)
 
 
 # ------------------------------------------------------------------------ pure parts
@@ -57,7 +90,8 @@ def test_verdict_tags_values_and_absent_keys() -> None:
     assert tags["lrtempo.suggestion"] == "stop at step 1200, LR 3e-3 → 1e-3 (×0.333)"
     # info findings are not the worst problem
     assert tags["lrtempo.worst_finding"] == (
-        "overfitting in val_loss, steps 1200-3000 (warning, confidence 0.93)")
+        "overfitting in val_loss, steps 1200-3000 (warning, confidence 0.93)"
+    )
     healthy = verdict_tags(_analysis(status="healthy", findings=(INFO,)))
     assert healthy["lrtempo.status"] == "healthy"
     assert all(healthy[k] is None for k in VERDICT_KEYS if k != "lrtempo.status")
@@ -67,12 +101,15 @@ def test_verdict_tags_values_and_absent_keys() -> None:
 
 def test_plan_changes_sets_only_differences_and_deletes_stale() -> None:
     current = {"lrtempo.status": "healthy", "lrtempo.action": "keep_lr", "mlflow.user": "x"}
-    to_set, to_delete = plan_changes(current, {"lrtempo.status": "healthy", "lrtempo.action": None,
-                                               "lrtempo.suggested_lr": "0.001"})
+    to_set, to_delete = plan_changes(
+        current,
+        {"lrtempo.status": "healthy", "lrtempo.action": None, "lrtempo.suggested_lr": "0.001"},
+    )
     assert to_set == {"lrtempo.suggested_lr": "0.001"}
     assert to_delete == ["lrtempo.action"]
-    assert plan_changes({"lrtempo.status": "healthy"}, {"lrtempo.status": "healthy",
-                                                        "lrtempo.action": None}) == ({}, [])
+    assert plan_changes(
+        {"lrtempo.status": "healthy"}, {"lrtempo.status": "healthy", "lrtempo.action": None}
+    ) == ({}, [])
 
 
 def test_tracking_uri_of_locations() -> None:
@@ -109,12 +146,24 @@ def tagged_runs(mlflow_server: MlflowServer) -> Iterator[tuple[MlflowServer, lis
     val = 2.0 * np.exp(-val_steps / 600) + 0.45 + 0.0006 * np.clip(val_steps - 1200, 0, None)
     ids = []
     for name, v in (("wb-overfit", val), ("wb-healthy", 2.0 * np.exp(-val_steps / 600) + 0.45)):
-        rid = log_run(client, exp, name, {"loss": list(train), "lr": [1e-3] * len(steps)},
-                      steps=list(steps), params={"learning_rate": "0.001"}, tags={"team": "cv"})
+        rid = log_run(
+            client,
+            exp,
+            name,
+            {"loss": list(train), "lr": [1e-3] * len(steps)},
+            steps=list(steps),
+            params={"learning_rate": "0.001"},
+            tags={"team": "cv"},
+        )
         from mlflow.entities import Metric
 
-        client.log_batch(rid, metrics=[Metric("val_loss", float(x), int(time.time() * 1000), int(s))
-                                       for s, x in zip(val_steps, v)])
+        client.log_batch(
+            rid,
+            metrics=[
+                Metric("val_loss", float(x), int(time.time() * 1000), int(s))
+                for s, x in zip(val_steps, v)
+            ],
+        )
         ids.append(rid)
     res = read_mlflow(mlflow_server.url, run_ids=ids)
     assert not res.errors
@@ -124,8 +173,10 @@ def tagged_runs(mlflow_server: MlflowServer) -> Iterator[tuple[MlflowServer, lis
 
 def _state(client, run_id: str):
     run = client.get_run(run_id)
-    history = {k: [(m.step, m.value) for m in client.get_metric_history(run_id, k)]
-               for k in run.data.metrics}
+    history = {
+        k: [(m.step, m.value) for m in client.get_metric_history(run_id, k)]
+        for k in run.data.metrics
+    }
     return dict(run.data.tags), dict(run.data.params), dict(run.data.metrics), history
 
 
@@ -160,15 +211,28 @@ def test_write_back_updates_changed_values_and_removes_stale(tagged_runs) -> Non
     client = server.client()
     run = runs[0]
     base = analyze_run(run)
-    write_back([dataclasses.replace(base, status="overfitting", findings=(FINDING,),
-                                    suggestion=STOP)], now=1_800_000_000)
-    healthy = dataclasses.replace(base, status="healthy", findings=(),
-                                  suggestion=Suggestion(action="keep_lr", current_lr=1e-3))
+    write_back(
+        [dataclasses.replace(base, status="overfitting", findings=(FINDING,), suggestion=STOP)],
+        now=1_800_000_000,
+    )
+    healthy = dataclasses.replace(
+        base,
+        status="healthy",
+        findings=(),
+        suggestion=Suggestion(action="keep_lr", current_lr=1e-3),
+    )
     [res] = write_back([healthy], now=1_800_000_100)
     assert res.outcome == "written"
-    assert set(res.changed) == {"lrtempo.status", "lrtempo.action", "lrtempo.current_lr",
-                                "lrtempo.suggested_lr", "lrtempo.factor", "lrtempo.early_stop_step",
-                                "lrtempo.worst_finding", "lrtempo.suggestion"}
+    assert set(res.changed) == {
+        "lrtempo.status",
+        "lrtempo.action",
+        "lrtempo.current_lr",
+        "lrtempo.suggested_lr",
+        "lrtempo.factor",
+        "lrtempo.early_stop_step",
+        "lrtempo.worst_finding",
+        "lrtempo.suggestion",
+    }
     tags = dict(client.get_run(run.meta.id).data.tags)
     assert tags["lrtempo.status"] == "healthy" and tags["lrtempo.action"] == "keep_lr"
     assert "lrtempo.suggested_lr" not in tags and "lrtempo.worst_finding" not in tags
@@ -186,8 +250,9 @@ def test_unreachable_server_fails_that_run_only(tagged_runs, monkeypatch) -> Non
     good = analyze_run(runs[1])
     meta = dataclasses.replace(runs[0].meta, location="http://127.0.0.1:9/#/experiments/1/runs/x")
     gone = RunAnalysis(meta=meta, roles=good.roles, status="healthy")
-    file_run = analyze_run(Run(RunMeta(id="f", name="f", source="csv", location="/x.csv"),
-                               empty_frame()))
+    file_run = analyze_run(
+        Run(RunMeta(id="f", name="f", source="csv", location="/x.csv"), empty_frame())
+    )
     res = write_back([gone, good, file_run], client_for=_default_client)
     assert [r.outcome for r in res] == ["failed", "unchanged", "skipped"]
     assert res[0].message and "\n" not in res[0].message
@@ -203,14 +268,31 @@ def test_cli_review_write_tags_only_when_asked(tagged_runs, tmp_path, capsys) ->
     server, _ = tagged_runs
     client = server.client()
     exp = client.create_experiment(f"cli-writeback-{time.time_ns()}")
-    rid = log_run(client, exp, "cli-run", {"loss": [2.0 * math.exp(-i / 50) + 0.2 for i in range(300)],
-                                           "lr": [3e-4] * 300})
+    rid = log_run(
+        client,
+        exp,
+        "cli-run",
+        {"loss": [2.0 * math.exp(-i / 50) + 0.2 for i in range(300)], "lr": [3e-4] * 300},
+    )
     out = tmp_path / "review.md"
     assert main(["review", server.url, "--experiment", str(exp), "--out", str(out), "-q"]) == 0
     assert not any(k.startswith("lrtempo.") for k in client.get_run(rid).data.tags)  # not asked
 
-    assert main(["review", server.url, "--experiment", str(exp), "--out", str(out), "-q",
-                 "--write-tags"]) == 0
+    assert (
+        main(
+            [
+                "review",
+                server.url,
+                "--experiment",
+                str(exp),
+                "--out",
+                str(out),
+                "-q",
+                "--write-tags",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "MLflow tags: 1 written" in err
     tags = client.get_run(rid).data.tags
@@ -220,8 +302,21 @@ def test_cli_review_write_tags_only_when_asked(tagged_runs, tmp_path, capsys) ->
     doc = json.loads(capsys.readouterr().out)
     assert tags["lrtempo.status"] == doc["runs"][0]["status"]
 
-    assert main(["review", server.url, "--experiment", str(exp), "--out", str(out), "-q",
-                 "--write-tags"]) == 0
+    assert (
+        main(
+            [
+                "review",
+                server.url,
+                "--experiment",
+                str(exp),
+                "--out",
+                str(out),
+                "-q",
+                "--write-tags",
+            ]
+        )
+        == 0
+    )
     assert "MLflow tags: 1 unchanged" in capsys.readouterr().err
     assert client.get_run(rid).data.tags == tags
     client.delete_experiment(exp)
@@ -232,8 +327,20 @@ def test_cli_write_tags_on_files_says_there_is_nothing_to_tag(tmp_path, capsys) 
 
     log = tmp_path / "run.jsonl"
     log.write_text("".join(f'{{"step": {s}, "loss": {1 / (s + 1)}}}\n' for s in range(50)))
-    assert main(["review", str(tmp_path), "--since", "30d", "--out", str(tmp_path / "r.md"),
-                 "--write-tags"]) == 0
+    assert (
+        main(
+            [
+                "review",
+                str(tmp_path),
+                "--since",
+                "30d",
+                "--out",
+                str(tmp_path / "r.md"),
+                "--write-tags",
+            ]
+        )
+        == 0
+    )
     assert "no MLflow run to tag" in capsys.readouterr().err
 
 
@@ -250,8 +357,16 @@ def test_running_runs_are_skipped_unless_asked_then_marked_not_final(tagged_runs
     done = log_run(client, exp, "ended-run", {"loss": loss, "lr": [3e-4] * 300})
     live = log_run(client, exp, "live-run", {"loss": loss, "lr": [3e-4] * 300}, status=None)
     assert client.get_run(live).info.status == "RUNNING"
-    args = ["review", server.url, "--experiment", str(exp), "--format", "json", "-q",
-            "--write-tags"]
+    args = [
+        "review",
+        server.url,
+        "--experiment",
+        str(exp),
+        "--format",
+        "json",
+        "-q",
+        "--write-tags",
+    ]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "MLflow tags: 1 written, 1 skipped (still running)" in err, err
@@ -277,6 +392,18 @@ def test_include_running_without_write_tags_says_so(tmp_path, capsys) -> None:
 
     log = tmp_path / "run.jsonl"
     log.write_text("".join(f'{{"step": {s}, "loss": {1 / (s + 1)}}}\n' for s in range(50)))
-    assert main(["review", str(tmp_path), "--since", "30d", "--out", str(tmp_path / "r.md"),
-                 "--include-running"]) == 0
+    assert (
+        main(
+            [
+                "review",
+                str(tmp_path),
+                "--since",
+                "30d",
+                "--out",
+                str(tmp_path / "r.md"),
+                "--include-running",
+            ]
+        )
+        == 0
+    )
     assert "--include-running applies only with --write-tags" in capsys.readouterr().err

@@ -192,13 +192,12 @@ def detect_divergence(
             if final < ref:  # the run came back below its early level: a spike, not a broken run
                 return [_spike(x, y, above, i, peak, ref, final, metric)]
             return [
-                Finding(
-                    kind="divergence",
-                    metric=metric,
-                    start_step=int(x[i]),
-                    end_step=int(x[-1]),
-                    severity="critical",
-                    confidence=min(1.0, 0.5 + 0.5 * (1 - ref / peak)),
+                _blew_up(
+                    x,
+                    i,
+                    metric,
+                    ref,
+                    peak,
                     evidence={
                         "explosion_ratio": peak / ref,
                         "early_max": ref,
@@ -234,6 +233,29 @@ def _certain(
         end_step=end,
         severity="critical",
         confidence=1.0,
+        evidence=dict(evidence),
+        message=message,
+    )
+
+
+def _blew_up(
+    x: np.ndarray,
+    i: int,
+    metric: MetricRole,
+    base: float,
+    high: float,
+    evidence: Mapping[str, float | int | str | None],
+    message: str,
+) -> Finding:
+    """A critical divergence from step ``x[i]`` to the end: the loss rose from ``base`` to
+    ``high`` (confidence from ½, nearer 1 the larger the rise)."""
+    return Finding(
+        kind="divergence",
+        metric=metric,
+        start_step=int(x[i]),
+        end_step=int(x[-1]),
+        severity="critical",
+        confidence=min(1.0, 0.5 + 0.5 * (1 - base / high)),
         evidence=dict(evidence),
         message=message,
     )
@@ -293,13 +315,12 @@ def _blown_up_at_start(
     i = int(np.flatnonzero(above)[0])
     if final < limit:  # blown up for most of the run, recovered by the end (e.g. as the LR decayed)
         return _spike(x, y, above, i, float(y.max()), y0, final, metric)
-    return Finding(
-        kind="divergence",
-        metric=metric,
-        start_step=int(x[i]),
-        end_step=int(x[-1]),
-        severity="critical",
-        confidence=min(1.0, 0.5 + 0.5 * (1 - y0 / level)),
+    return _blew_up(
+        x,
+        i,
+        metric,
+        y0,
+        level,
         evidence={
             "first_value": y0,
             "level_after": level,

@@ -47,9 +47,18 @@ from .verify import (
 )
 
 __all__ = [
-    "KINDS", "PARTS", "LabeledRun", "TrainParams", "build_corpus", "build_real",
-    "build_synthetic", "build_synthetic_indep",
-    "result_to_run", "save_corpus", "train", "verify_result",
+    "KINDS",
+    "PARTS",
+    "LabeledRun",
+    "TrainParams",
+    "build_corpus",
+    "build_real",
+    "build_synthetic",
+    "build_synthetic_indep",
+    "result_to_run",
+    "save_corpus",
+    "train",
+    "verify_result",
 ]
 
 #: Fixed wall-clock origin so frames are byte-identical across builds.
@@ -104,24 +113,37 @@ def result_to_run(res: TrainResult, run_id: str, name: str | None = None) -> Run
     """The canonical Run of a training result (metrics ``train_loss``, ``val_loss``, ``lr``)."""
     p = res.params
     ts, vs = res.train_step, res.val_step
-    metric = np.concatenate([
-        np.full(len(ts), "train_loss", dtype=object),
-        np.full(len(vs), "val_loss", dtype=object),
-        np.full(len(ts), "lr", dtype=object),
-    ])
+    metric = np.concatenate(
+        [
+            np.full(len(ts), "train_loss", dtype=object),
+            np.full(len(vs), "val_loss", dtype=object),
+            np.full(len(ts), "lr", dtype=object),
+        ]
+    )
     step = np.concatenate([ts, vs, ts])
     value = np.concatenate([res.train_loss, res.val_loss, res.lr])
     wall = _T0 + 0.05 * step.astype(np.float64)
     frame = finalize_frame(frame_from_columns(metric, step, value, wall))
     params = {
-        "learning_rate": repr(p.lr), "optimizer": p.optimizer, "schedule": p.schedule,
-        "dataset": p.dataset, "model": p.model, "hidden": str(p.hidden),
-        "batch_size": str(p.batch_size), "steps": str(p.steps),
-        "n_train": "all" if p.n_train is None else str(p.n_train), "seed": str(p.seed),
+        "learning_rate": repr(p.lr),
+        "optimizer": p.optimizer,
+        "schedule": p.schedule,
+        "dataset": p.dataset,
+        "model": p.model,
+        "hidden": str(p.hidden),
+        "batch_size": str(p.batch_size),
+        "steps": str(p.steps),
+        "n_train": "all" if p.n_train is None else str(p.n_train),
+        "seed": str(p.seed),
     }
     meta = RunMeta(
-        id=run_id, name=name or run_id, source="csv", location=f"corpus://{run_id}",
-        params=params, tags={"corpus": "real"}, start_time=_T0,
+        id=run_id,
+        name=name or run_id,
+        source="csv",
+        location=f"corpus://{run_id}",
+        params=params,
+        tags={"corpus": "real"},
+        start_time=_T0,
         end_time=float(wall.max()) if len(wall) else _T0,
     )
     return Run(meta=meta, frame=frame)
@@ -134,11 +156,15 @@ def _group_key(p: TrainParams) -> tuple:
 
 def verify_result(res: TrainResult, floor: float) -> Verdict:
     """Verification verdict of one training result against its group's floor."""
-    n_steps = res.params.steps if res.params.stop_step is None else min(
-        res.params.steps, res.params.stop_step)
+    n_steps = (
+        res.params.steps
+        if res.params.stop_step is None
+        else min(res.params.steps, res.params.stop_step)
+    )
     with np.errstate(all="ignore"):  # diverged runs overflow on purpose
-        s = curve_stats(res.train_loss, res.val_step, res.val_loss, res.initial_val_loss,
-                        floor, n_steps)
+        s = curve_stats(
+            res.train_loss, res.val_step, res.val_loss, res.initial_val_loss, floor, n_steps
+        )
     return verify(s)
 
 
@@ -158,9 +184,14 @@ def _train_all(params: list[TrainParams], workers: int) -> list[TrainResult]:
         return list(ex.map(train, params, chunksize=4))
 
 
-def build_real(quick: bool = False, limit: int | None = None, workers: int | None = None,
-               keep_dropped: bool = False, families: Iterable[str] | None = None,
-               report: dict[str, Any] | None = None) -> list[LabeledRun]:
+def build_real(
+    quick: bool = False,
+    limit: int | None = None,
+    workers: int | None = None,
+    keep_dropped: bool = False,
+    families: Iterable[str] | None = None,
+    report: dict[str, Any] | None = None,
+) -> list[LabeledRun]:
     """Train, verify and label the real part of the corpus.
 
     ``limit`` keeps every k-th scenario so that at most ``limit`` are trained (tests);
@@ -200,11 +231,21 @@ def build_real(quick: bool = False, limit: int | None = None, workers: int | Non
             labels, note = verdict.kinds, "dropped " + note
         p = sc.params
         rid = f"real-{i:04d}-{sc.name.replace('/', '-')}-lr{p.lr:g}-s{p.seed}"
-        out.append(LabeledRun(
-            run=result_to_run(res, rid), labels=labels, direction=expected_direction(labels),
-            lr=p.lr, part="real", scenario=sc.name, constructed=sc.labels, params=p, note=note,
-            stats=dict(verdict.stats), result=res,
-        ))
+        out.append(
+            LabeledRun(
+                run=result_to_run(res, rid),
+                labels=labels,
+                direction=expected_direction(labels),
+                lr=p.lr,
+                part="real",
+                scenario=sc.name,
+                constructed=sc.labels,
+                params=p,
+                note=note,
+                stats=dict(verdict.stats),
+                result=res,
+            )
+        )
     return out
 
 
@@ -213,21 +254,30 @@ def build_real(quick: bool = False, limit: int | None = None, workers: int | Non
 # ---------------------------------------------------------------------------
 
 
-def build_synthetic_indep(quick: bool = False, limit: int | None = None,
-                          seed: int = 0) -> list[LabeledRun]:
+def build_synthetic_indep(
+    quick: bool = False, limit: int | None = None, seed: int = 0
+) -> list[LabeledRun]:
     """Seeded synthetic curves with known truth from this package (:mod:`.synthetic`)."""
     items = _synthetic.generate(n_per_kind=6 if quick else 20, seed=seed)
     if limit is not None:
         items = items[:limit]  # the generator cycles through every kind/variant
     return [
-        LabeledRun(run=it.run, labels=it.labels, direction=expected_direction(it.labels),
-                   lr=it.lr, part="synth-indep", scenario=it.scenario, constructed=it.labels)
+        LabeledRun(
+            run=it.run,
+            labels=it.labels,
+            direction=expected_direction(it.labels),
+            lr=it.lr,
+            part="synth-indep",
+            scenario=it.scenario,
+            constructed=it.labels,
+        )
         for it in items
     ]
 
 
-def build_synthetic(quick: bool = False, limit: int | None = None,
-                    seed: int = 0) -> list[LabeledRun]:
+def build_synthetic(
+    quick: bool = False, limit: int | None = None, seed: int = 0
+) -> list[LabeledRun]:
     """The synthetic part: ``analyzer.synthetic``'s generators when present (see
     :mod:`.analyzer_synthetic`), else this package's own generator (part ``synthetic``)."""
     if not _asyn.available():
@@ -239,8 +289,15 @@ def build_synthetic(quick: bool = False, limit: int | None = None,
     if limit is not None:
         items = items[:limit]
     return [
-        LabeledRun(run=it.run, labels=it.labels, direction=it.direction, lr=it.lr,
-                   part="synthetic", scenario=it.scenario, constructed=it.labels)
+        LabeledRun(
+            run=it.run,
+            labels=it.labels,
+            direction=it.direction,
+            lr=it.lr,
+            part="synthetic",
+            scenario=it.scenario,
+            constructed=it.labels,
+        )
         for it in items
     ]
 
@@ -253,10 +310,15 @@ def build_synthetic(quick: bool = False, limit: int | None = None,
 PARTS: tuple[str, ...] = ("real", "synthetic", "synth-indep")
 
 
-def build_corpus(out_dir: str | Path | None = None, quick: bool = False, *,
-                 parts: Iterable[str] = PARTS, limit: int | None = None,
-                 workers: int | None = None,
-                 report: dict[str, Any] | None = None) -> list[LabeledRun]:
+def build_corpus(
+    out_dir: str | Path | None = None,
+    quick: bool = False,
+    *,
+    parts: Iterable[str] = PARTS,
+    limit: int | None = None,
+    workers: int | None = None,
+    report: dict[str, Any] | None = None,
+) -> list[LabeledRun]:
     """The labeled corpus: ``real``, then ``synthetic`` (``analyzer.synthetic``), then
     ``synth-indep`` (this package's generator; only when ``analyzer.synthetic`` exists,
     else it *is* the ``synthetic`` part). Saved under ``out_dir`` if given."""
@@ -288,8 +350,15 @@ def save_corpus(corpus: list[LabeledRun], out_dir: str | Path) -> Path:
 
 
 #: Scenarios whose pathology covers only part of the run.
-MIXED_SCENARIOS: tuple[str, ...] = ("high-drop-early", "diverge-warmup", "collapse", "mid-long",
-                                    "early-", "late-", "-partial")
+MIXED_SCENARIOS: tuple[str, ...] = (
+    "high-drop-early",
+    "diverge-warmup",
+    "collapse",
+    "mid-long",
+    "early-",
+    "late-",
+    "-partial",
+)
 
 
 def is_mixed(r: LabeledRun) -> bool:

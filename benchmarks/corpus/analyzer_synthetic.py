@@ -33,8 +33,10 @@ def available() -> bool:
         import analyzer.synthetic as syn
     except ImportError:
         return False
-    return all(hasattr(syn, f) for f in ("healthy", "oscillation", "stagnation", "overfitting",
-                                           "divergence", "to_run"))
+    return all(
+        hasattr(syn, f)
+        for f in ("healthy", "oscillation", "stagnation", "overfitting", "divergence", "to_run")
+    )
 
 
 def _specs(seed: int) -> list[tuple[str, str, dict[str, Any]]]:
@@ -42,16 +44,22 @@ def _specs(seed: int) -> list[tuple[str, str, dict[str, Any]]]:
     scale = (1.0, 1e-3, 1e3)[seed % 3]
     return [
         ("healthy", "exp", {"eval_every": 20, "scale": scale}),
-        ("healthy", "power-cosine", {"shape": "power", "schedule": "cosine", "warmup": 50,
-                                     "eval_every": 25}),
+        (
+            "healthy",
+            "power-cosine",
+            {"shape": "power", "schedule": "cosine", "warmup": 50, "eval_every": 25},
+        ),
         ("healthy", "noisy", {"noise": 0.1, "ar": 0.6, "eval_every": 50}),
         ("oscillation", "warmup-lr", {"onset_frac": 0.4 + 0.1 * (seed % 3), "scale": scale}),
         ("stagnation", "stuck", {"variant": "stuck"}),
         ("stagnation", "noise_floor", {"variant": "noise_floor"}),
         ("stagnation", "lr_collapse", {"variant": "lr_collapse"}),
         ("stagnation", "schedule_end", {"variant": "schedule_end"}),
-        ("overfitting", "late" if seed % 2 else "mid",
-         {"best_frac": 0.6 if seed % 2 else 0.35, "rise": 0.15 + 0.1 * (seed % 3)}),
+        (
+            "overfitting",
+            "late" if seed % 2 else "mid",
+            {"best_frac": 0.6 if seed % 2 else 0.35, "rise": 0.15 + 0.1 * (seed % 3)},
+        ),
         ("divergence", "nan", {"variant": "nan"}),
         ("divergence", "explosion", {"variant": "explosion", "scale": scale}),
         ("divergence", "drift", {"variant": "drift"}),

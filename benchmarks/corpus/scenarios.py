@@ -46,37 +46,90 @@ def _fam(dataset: str, model: str, optimizer: str) -> dict:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("digits-mlp-sgd", _fam("digits", "mlp", "sgd"),
-           good=(0.1, 0.3, 1.0), tiny=(1e-6, 1e-5)),
-    Family("digits-mlp-adam", _fam("digits", "mlp", "adam"),
-           good=(1e-3, 3e-3), high=(0.3, 1.0), tiny=(1e-6,)),
-    Family("digits-linear-sgd", _fam("digits", "linear", "sgd"),
-           good=(0.1, 0.3), high=(10.0, 30.0), tiny=(1e-6,)),
-    Family("clf-linear-sgd", _fam("classification", "linear", "sgd"),
-           good=(0.01, 0.03), high=(2.0, 3.0), diverge=(30.0,), tiny=(1e-6,)),
-    Family("clf-mlp-adam", _fam("classification", "mlp", "adam"),
-           good=(1e-3, 3e-3), high=(0.3, 1.0), tiny=(1e-7,)),
-    Family("reg-linear-momentum", _fam("regression", "linear", "momentum"),
-           good=(1e-3, 3e-3), high=(0.07, 0.1), diverge=(0.3, 1.0), tiny=(1e-7,)),
-    Family("reg-linear-sgd", _fam("regression", "linear", "sgd"),
-           good=(0.01, 0.03), high=(0.4,), diverge=(1.0, 3.0), tiny=(1e-6,)),
-    Family("reg-mlp-momentum", _fam("regression", "mlp", "momentum"),
-           good=(3e-3, 0.01), diverge=(0.3, 1.0), tiny=(1e-7,)),
-    Family("diabetes-linear-momentum", _fam("diabetes", "linear", "momentum"),
-           good=(1e-3, 3e-3), high=(0.1,), diverge=(0.3, 1.0), tiny=(1e-7,)),
-    Family("wine-mlp-sgd", _fam("wine", "mlp", "sgd"),
-           good=(3e-3, 0.01), tiny=(1e-6,)),
-    Family("breast-linear-adam", _fam("breast_cancer", "linear", "adam"),
-           good=(1e-3, 3e-3), high=(0.3, 1.0), tiny=(1e-7,)),
-    Family("breast-mlp-sgd", _fam("breast_cancer", "mlp", "sgd"),
-           good=(3e-3, 0.01), tiny=(1e-6,)),
+    Family("digits-mlp-sgd", _fam("digits", "mlp", "sgd"), good=(0.1, 0.3, 1.0), tiny=(1e-6, 1e-5)),
+    Family(
+        "digits-mlp-adam",
+        _fam("digits", "mlp", "adam"),
+        good=(1e-3, 3e-3),
+        high=(0.3, 1.0),
+        tiny=(1e-6,),
+    ),
+    Family(
+        "digits-linear-sgd",
+        _fam("digits", "linear", "sgd"),
+        good=(0.1, 0.3),
+        high=(10.0, 30.0),
+        tiny=(1e-6,),
+    ),
+    Family(
+        "clf-linear-sgd",
+        _fam("classification", "linear", "sgd"),
+        good=(0.01, 0.03),
+        high=(2.0, 3.0),
+        diverge=(30.0,),
+        tiny=(1e-6,),
+    ),
+    Family(
+        "clf-mlp-adam",
+        _fam("classification", "mlp", "adam"),
+        good=(1e-3, 3e-3),
+        high=(0.3, 1.0),
+        tiny=(1e-7,),
+    ),
+    Family(
+        "reg-linear-momentum",
+        _fam("regression", "linear", "momentum"),
+        good=(1e-3, 3e-3),
+        high=(0.07, 0.1),
+        diverge=(0.3, 1.0),
+        tiny=(1e-7,),
+    ),
+    Family(
+        "reg-linear-sgd",
+        _fam("regression", "linear", "sgd"),
+        good=(0.01, 0.03),
+        high=(0.4,),
+        diverge=(1.0, 3.0),
+        tiny=(1e-6,),
+    ),
+    Family(
+        "reg-mlp-momentum",
+        _fam("regression", "mlp", "momentum"),
+        good=(3e-3, 0.01),
+        diverge=(0.3, 1.0),
+        tiny=(1e-7,),
+    ),
+    Family(
+        "diabetes-linear-momentum",
+        _fam("diabetes", "linear", "momentum"),
+        good=(1e-3, 3e-3),
+        high=(0.1,),
+        diverge=(0.3, 1.0),
+        tiny=(1e-7,),
+    ),
+    Family("wine-mlp-sgd", _fam("wine", "mlp", "sgd"), good=(3e-3, 0.01), tiny=(1e-6,)),
+    Family(
+        "breast-linear-adam",
+        _fam("breast_cancer", "linear", "adam"),
+        good=(1e-3, 3e-3),
+        high=(0.3, 1.0),
+        tiny=(1e-7,),
+    ),
+    Family("breast-mlp-sgd", _fam("breast_cancer", "mlp", "sgd"), good=(3e-3, 0.01), tiny=(1e-6,)),
 )
 
 
 def _small(dataset: str, optimizer: str, n_train: int, steps: int = 1500) -> dict:
     """A wide MLP (64 units) on a small train subset, trained long: it memorizes."""
-    return {"dataset": dataset, "model": "mlp", "optimizer": optimizer, "hidden": 64,
-            "n_train": n_train, "steps": steps, "eval_every": 25}
+    return {
+        "dataset": dataset,
+        "model": "mlp",
+        "optimizer": optimizer,
+        "hidden": 64,
+        "n_train": n_train,
+        "steps": steps,
+        "eval_every": 25,
+    }
 
 
 #: Overfitting set-ups: (name, base params, LRs).
@@ -106,26 +159,51 @@ def scenarios(quick: bool = False) -> list[Scenario]:
         for lr in goods:
             for sched in HEALTHY_SCHEDULES:
                 for seed in seeds[:2]:
-                    add(f"{fam.name}/good-{sched}", set(), **fam.base, lr=lr, schedule=sched, seed=seed)
+                    add(
+                        f"{fam.name}/good-{sched}",
+                        set(),
+                        **fam.base,
+                        lr=lr,
+                        schedule=sched,
+                        seed=seed,
+                    )
             for seed in seeds[:2]:
-                add(f"{fam.name}/collapse", {"stagnation"}, **fam.base, lr=lr, schedule="collapse",
-                    seed=seed)
+                add(
+                    f"{fam.name}/collapse",
+                    {"stagnation"},
+                    **fam.base,
+                    lr=lr,
+                    schedule="collapse",
+                    seed=seed,
+                )
         for lr in fam.high:
             for seed in seeds:
                 add(f"{fam.name}/high", {"oscillation"}, **fam.base, lr=lr, seed=seed)
             for seed in seeds[:2]:
-                add(f"{fam.name}/high-drop-early", {"oscillation"}, **fam.base, lr=lr,
-                    schedule="drop_early", seed=seed)
+                add(
+                    f"{fam.name}/high-drop-early",
+                    {"oscillation"},
+                    **fam.base,
+                    lr=lr,
+                    schedule="drop_early",
+                    seed=seed,
+                )
         for lr in fam.diverge:
             for seed in seeds[:2]:
                 add(f"{fam.name}/diverge", {"divergence"}, **fam.base, lr=lr, seed=seed)
-            add(f"{fam.name}/diverge-warmup", {"divergence"}, **fam.base, lr=lr,
-                schedule="warmup_cosine", seed=seeds[-1])
+            add(
+                f"{fam.name}/diverge-warmup",
+                {"divergence"},
+                **fam.base,
+                lr=lr,
+                schedule="warmup_cosine",
+                seed=seeds[-1],
+            )
         for lr in fam.tiny:
             for seed in seeds[:2]:
                 add(f"{fam.name}/tiny", {"stagnation"}, **fam.base, lr=lr, seed=seed)
     for name, base, lrs in OVERFIT:
-        for lr in (lrs[:1] if quick else lrs):
-            for seed in ((0, 1) if quick else seeds):
+        for lr in lrs[:1] if quick else lrs:
+            for seed in (0, 1) if quick else seeds:
                 add(f"{name}/overfit", {"overfitting"}, **base, lr=lr, seed=seed)
     return out

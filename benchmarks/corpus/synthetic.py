@@ -135,11 +135,16 @@ def _one(kind: str, variant: str, rng: np.random.Generator) -> tuple[np.ndarray,
 
 
 KIND_VARIANTS: tuple[tuple[str, str], ...] = (
-    ("healthy", ""), ("healthy", "b"),
-    ("oscillation", ""), ("oscillation", "early"),
-    ("stagnation", ""), ("stagnation", "collapse"),
-    ("overfitting", ""), ("overfitting", "late"),
-    ("divergence", ""), ("divergence", "nan"),
+    ("healthy", ""),
+    ("healthy", "b"),
+    ("oscillation", ""),
+    ("oscillation", "early"),
+    ("stagnation", ""),
+    ("stagnation", "collapse"),
+    ("overfitting", ""),
+    ("overfitting", "late"),
+    ("divergence", ""),
+    ("divergence", "nan"),
 )
 
 
@@ -152,18 +157,31 @@ def generate(n_per_kind: int = 20, seed: int = 0) -> list[SyntheticRun]:
             rng = np.random.default_rng([seed, i])
             train, vs, val, lr, base_lr, sched = _one(kind, variant, rng)
             ts = np.arange(1, len(train) + 1)
-            metric = np.concatenate([np.full(len(ts), "train_loss", dtype=object),
-                                     np.full(len(vs), "val_loss", dtype=object),
-                                     np.full(len(ts), "lr", dtype=object)])
+            metric = np.concatenate(
+                [
+                    np.full(len(ts), "train_loss", dtype=object),
+                    np.full(len(vs), "val_loss", dtype=object),
+                    np.full(len(ts), "lr", dtype=object),
+                ]
+            )
             step = np.concatenate([ts, vs, ts]).astype(np.int64)
             value = np.concatenate([train, val, lr])
             frame = finalize_frame(frame_from_columns(metric, step, value, _T0 + 0.05 * step))
             name = f"{kind}-{variant}" if variant and variant != "b" else kind
             rid = f"syn-{i:04d}-{name}"
-            meta = RunMeta(id=rid, name=rid, source="csv", location=f"corpus://{rid}",
-                           params={"learning_rate": repr(base_lr), "schedule": sched,
-                                   "optimizer": "synthetic"},
-                           tags={"corpus": "synthetic"}, start_time=_T0)
+            meta = RunMeta(
+                id=rid,
+                name=rid,
+                source="csv",
+                location=f"corpus://{rid}",
+                params={
+                    "learning_rate": repr(base_lr),
+                    "schedule": sched,
+                    "optimizer": "synthetic",
+                },
+                tags={"corpus": "synthetic"},
+                start_time=_T0,
+            )
             labels = frozenset() if kind == "healthy" else frozenset({kind})
             scen = f"synthetic/{name}" if variant in ("", "b") else f"synthetic/{variant}-{kind}"
             out.append(SyntheticRun(Run(meta=meta, frame=frame), labels, base_lr, scen))

@@ -116,8 +116,15 @@ def _dataset(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
         X, y = datasets.load_wine(return_X_y=True)
     elif name == "classification":
         X, y = datasets.make_classification(
-            n_samples=1500, n_features=40, n_informative=12, n_redundant=8, n_classes=4,
-            n_clusters_per_class=2, flip_y=0.02, class_sep=1.0, random_state=7,
+            n_samples=1500,
+            n_features=40,
+            n_informative=12,
+            n_redundant=8,
+            n_classes=4,
+            n_clusters_per_class=2,
+            flip_y=0.02,
+            class_sep=1.0,
+            random_state=7,
         )
     elif name == "diabetes":
         X, y = datasets.load_diabetes(return_X_y=True)
@@ -153,8 +160,10 @@ def _subset(y: np.ndarray, n: int, rng: np.random.Generator, classification: boo
         return np.sort(rng.choice(len(y), size=n, replace=False))
     classes = np.unique(y)
     per = max(1, n // len(classes))
-    idx = [rng.choice(np.flatnonzero(y == c), size=min(per, int((y == c).sum())), replace=False)
-           for c in classes]
+    idx = [
+        rng.choice(np.flatnonzero(y == c), size=min(per, int((y == c).sum())), replace=False)
+        for c in classes
+    ]
     return np.sort(np.concatenate(idx))
 
 
@@ -168,8 +177,10 @@ def _init(p: TrainParams, d_in: int, d_out: int, rng: np.random.Generator) -> li
         return [rng.normal(0, 0.01, (d_in, d_out)), np.zeros(d_out)]
     h = p.hidden
     return [
-        rng.normal(0, 1.0 / math.sqrt(d_in), (d_in, h)), np.zeros(h),
-        rng.normal(0, 1.0 / math.sqrt(h), (h, d_out)), np.zeros(d_out),
+        rng.normal(0, 1.0 / math.sqrt(d_in), (d_in, h)),
+        np.zeros(h),
+        rng.normal(0, 1.0 / math.sqrt(h), (h, d_out)),
+        np.zeros(d_out),
     ]
 
 
@@ -229,7 +240,7 @@ def lr_schedule(p: TrainParams) -> np.ndarray:
     elif p.schedule == "step":
         f = np.where(frac < 0.5, 1.0, np.where(frac < 0.75, 0.1, 0.01))
     elif p.schedule == "exp":
-        f = 0.01 ** frac  # decays to 1% of the base LR at the end
+        f = 0.01**frac  # decays to 1% of the base LR at the end
     elif p.schedule == "collapse":
         f = np.where(frac < 0.1, 1.0, 1e-5)  # a bug-like schedule: LR ~0 after 10%
     elif p.schedule == "drop_early":

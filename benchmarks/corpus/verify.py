@@ -91,8 +91,9 @@ def _bounce(logv: np.ndarray) -> float:
     return float((np.maximum(d, 0).sum() - max(net, 0.0)) / len(d))
 
 
-def _overfit_stats(t: np.ndarray, val_step: np.ndarray, v: np.ndarray, n_steps: int,
-                   start: int, suffix: str) -> dict[str, float]:
+def _overfit_stats(
+    t: np.ndarray, val_step: np.ndarray, v: np.ndarray, n_steps: int, start: int, suffix: str
+) -> dict[str, float]:
     """Val minimum position, rise after it, val noise and train fall, from val index ``start``."""
     s: dict[str, float] = {}
     seg = v[start:]
@@ -132,7 +133,7 @@ def curve_stats(
     if math.isfinite(initial_val) and initial_val > 0 and not start <= initial_val:
         start = float(initial_val)  # a loss blown up within its first steps: its start is before
     tf = t[np.isfinite(t)]
-    late = tf[-max(5, len(tf) // 10):] if len(tf) else tf
+    late = tf[-max(5, len(tf) // 10) :] if len(tf) else tf
     s["train_start"] = start
     s["explode_ratio"] = float(np.median(late) / start) if len(late) and start > 0 else math.inf
     vf = v[np.isfinite(v)]
@@ -142,7 +143,7 @@ def curve_stats(
     logv = np.log(np.maximum(v, 1e-300))
     n = len(v)
     early = logv[: max(3, int(0.3 * n))]
-    late_v = logv[n // 2:]
+    late_v = logv[n // 2 :]
     s["bounce_early"] = _bounce(early)
     s["bounce_late"] = _bounce(late_v)
     s["bounce"] = _bounce(logv)
@@ -232,9 +233,7 @@ def group_floors(results: Iterable[Any], key: Callable[[Any], Hashable]) -> dict
     return floors
 
 
-def reconcile(
-    constructed: frozenset[str], verdict: Verdict
-) -> tuple[frozenset[str] | None, str]:
+def reconcile(constructed: frozenset[str], verdict: Verdict) -> tuple[frozenset[str] | None, str]:
     """Final labels from construction + verification, and the reason when they differ.
 
     ``None`` means drop the run (ambiguous). Rules:
@@ -248,8 +247,11 @@ def reconcile(
     v = verdict.kinds
     if verdict.ambiguous:
         return None, "ambiguous: " + ",".join(sorted(verdict.ambiguous))
-    if ("stagnation" in constructed and "stagnation" not in v
-            and verdict.stats.get("impr_tail", 1.0) < STALL_NEG):
+    if (
+        "stagnation" in constructed
+        and "stagnation" not in v
+        and verdict.stats.get("impr_tail", 1.0) < STALL_NEG
+    ):
         # flat as built, but close to the floor: a stall or a convergence? Not decidable.
         return None, "ambiguous: stagnation built, flat tail near the floor"
     if v == constructed:
@@ -258,7 +260,10 @@ def reconcile(
         return v, f"relabeled: also shows {','.join(sorted(v - constructed))}"
     missing = ",".join(sorted(constructed - v)) or "none"
     got = ",".join(sorted(v)) or "healthy"
-    return v, f"relabeled: built as {','.join(sorted(constructed)) or 'healthy'}, curve shows {got} (missing {missing})"
+    return (
+        v,
+        f"relabeled: built as {','.join(sorted(constructed)) or 'healthy'}, curve shows {got} (missing {missing})",
+    )
 
 
 def expected_direction(labels: frozenset[str]) -> str:
@@ -276,4 +281,6 @@ def expected_direction(labels: frozenset[str]) -> str:
 
 
 def as_jsonable(stats: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in stats.items()}
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in stats.items()
+    }

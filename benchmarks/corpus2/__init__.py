@@ -40,9 +40,24 @@ from .store import DATA_DIR, QUICK_DIR, exists, load
 from .train import OPTIMIZERS, SCHEDULES, Result, Spec, retrain, train
 
 __all__ = [
-    "DATA_DIR", "FAMILIES", "HELDOUT", "OPTIMIZERS", "PART", "QUICK_DIR", "SCHEDULES",
-    "SETUPS", "SPLITS", "TUNE", "Result", "Spec", "load_corpus2", "load_manifest",
-    "result_to_run", "retrain", "split_of", "train",
+    "DATA_DIR",
+    "FAMILIES",
+    "HELDOUT",
+    "OPTIMIZERS",
+    "PART",
+    "QUICK_DIR",
+    "SCHEDULES",
+    "SETUPS",
+    "SPLITS",
+    "TUNE",
+    "Result",
+    "Spec",
+    "load_corpus2",
+    "load_manifest",
+    "result_to_run",
+    "retrain",
+    "split_of",
+    "train",
 ]
 
 PART = "corpus2"
@@ -53,28 +68,41 @@ def result_to_run(res: Result, run_id: str, name: str | None = None) -> Run:
     """The canonical Run of a corpus-2 result (metrics ``train_loss``, ``val_loss``, ``lr``)."""
     sp = res.spec
     ts, vs = res.train_step, res.val_step.astype(np.int64)
-    metric = np.concatenate([
-        np.full(len(ts), "train_loss", dtype=object),
-        np.full(len(vs), "val_loss", dtype=object),
-        np.full(len(ts), "lr", dtype=object),
-    ])
+    metric = np.concatenate(
+        [
+            np.full(len(ts), "train_loss", dtype=object),
+            np.full(len(vs), "val_loss", dtype=object),
+            np.full(len(ts), "lr", dtype=object),
+        ]
+    )
     step = np.concatenate([ts, vs, ts])
     value = np.concatenate([res.train_loss, res.val_loss, res.lr]).astype(np.float64)
     wall = _T0 + 0.05 * step.astype(np.float64)
     frame = finalize_frame(frame_from_columns(metric, step, value, wall))
     fam = FAMILIES[sp.family]
     params = {
-        "learning_rate": repr(sp.lr), "optimizer": sp.optimizer, "schedule": sp.schedule,
-        "batch_size": str(fam.batch_size), "family": sp.family, "model": fam.arch,
-        "dataset": fam.data, "steps": str(sp.steps), "seed": str(sp.seed),
+        "learning_rate": repr(sp.lr),
+        "optimizer": sp.optimizer,
+        "schedule": sp.schedule,
+        "batch_size": str(fam.batch_size),
+        "family": sp.family,
+        "model": fam.arch,
+        "dataset": fam.data,
+        "steps": str(sp.steps),
+        "seed": str(sp.seed),
         "n_train": "all" if sp.n_train is None else str(sp.n_train),
     }
     if sp.warmup is not None:
         params["warmup"] = repr(sp.warmup)
     meta = RunMeta(
-        id=run_id, name=name or run_id, source="csv", location=f"corpus2://{run_id}",
-        params=params, tags={"corpus": PART, "family": sp.family, "split": split_of(sp.family)},
-        start_time=_T0, end_time=float(wall.max()) if len(wall) else _T0,
+        id=run_id,
+        name=name or run_id,
+        source="csv",
+        location=f"corpus2://{run_id}",
+        params=params,
+        tags={"corpus": PART, "family": sp.family, "split": split_of(sp.family)},
+        start_time=_T0,
+        end_time=float(wall.max()) if len(wall) else _T0,
     )
     return Run(meta=meta, frame=frame)
 
@@ -105,9 +133,15 @@ def _ensure(data_dir: Path, families: tuple[str, ...], workers: int) -> None:
     save(data_dir, *merge(old, new))
 
 
-def load_corpus2(split: str | None = None, data_dir: Path = DATA_DIR, *,
-                 regenerate: bool = True, workers: int = 2,
-                 keep_dropped: bool = False, limit: int | None = None) -> list[LabeledRun]:
+def load_corpus2(
+    split: str | None = None,
+    data_dir: Path = DATA_DIR,
+    *,
+    regenerate: bool = True,
+    workers: int = 2,
+    keep_dropped: bool = False,
+    limit: int | None = None,
+) -> list[LabeledRun]:
     """The kept runs of corpus 2 (``split``: None = all, ``"tune"`` or ``"heldout"``).
 
     ``limit`` keeps every k-th run so that at most ``limit`` runs per split side are
@@ -125,21 +159,35 @@ def load_corpus2(split: str | None = None, data_dir: Path = DATA_DIR, *,
     if not exists(Path(data_dir)):
         return []
     results, manifest = load(Path(data_dir))
-    chosen = [(res, m) for res, m in zip(results, manifest["runs"])
-              if m["family"] in fams and (m["kept"] or keep_dropped)]
+    chosen = [
+        (res, m)
+        for res, m in zip(results, manifest["runs"])
+        if m["family"] in fams and (m["kept"] or keep_dropped)
+    ]
     if limit is not None:
-        chosen = [x for side in SPLITS for x in _every_kth(
-            [x for x in chosen if x[1]["split"] == side], limit)]
+        chosen = [
+            x
+            for side in SPLITS
+            for x in _every_kth([x for x in chosen if x[1]["split"] == side], limit)
+        ]
     out: list[LabeledRun] = []
     for res, m in chosen:
         labels = frozenset(m["labels"] if m["kept"] else m["verified"])
-        out.append(LabeledRun(
-            run=result_to_run(res, m["id"]), labels=labels,
-            direction=m["direction"] or "none", lr=res.spec.lr, part=PART,
-            scenario=m["scenario"], constructed=frozenset(m["constructed"]),
-            params=res.spec,  # type: ignore[arg-type]  # a corpus-2 Spec, same seam
-            note=m["note"], stats=dict(m["stats"]) | {"floor": m["floor"]}, result=res,  # type: ignore[arg-type]
-        ))
+        out.append(
+            LabeledRun(
+                run=result_to_run(res, m["id"]),
+                labels=labels,
+                direction=m["direction"] or "none",
+                lr=res.spec.lr,
+                part=PART,
+                scenario=m["scenario"],
+                constructed=frozenset(m["constructed"]),
+                params=res.spec,  # type: ignore[arg-type]  # a corpus-2 Spec, same seam
+                note=m["note"],
+                stats=dict(m["stats"]) | {"floor": m["floor"]},
+                result=res,  # type: ignore[arg-type]
+            )
+        )
     return out
 
 

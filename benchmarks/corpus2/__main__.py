@@ -23,15 +23,22 @@ from .store import DATA_DIR, QUICK_DIR, exists, load, save
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.corpus2",
-                                 description="Generate corpus 2 (real PyTorch runs).")
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.corpus2", description="Generate corpus 2 (real PyTorch runs)."
+    )
     ap.add_argument("--quick", action="store_true", help="fewer LRs/seeds, half the steps")
     ap.add_argument("--workers", type=int, default=2, help="training processes (default 2)")
-    ap.add_argument("--families", nargs="+", metavar="F", choices=sorted(FAMILIES),
-                    help="only these families (merged into the existing cache)")
+    ap.add_argument(
+        "--families",
+        nargs="+",
+        metavar="F",
+        choices=sorted(FAMILIES),
+        help="only these families (merged into the existing cache)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="cache directory")
-    ap.add_argument("--relabel", action="store_true",
-                    help="verify the cached runs again (no training)")
+    ap.add_argument(
+        "--relabel", action="store_true", help="verify the cached runs again (no training)"
+    )
     args = ap.parse_args(argv)
     out = args.out or (QUICK_DIR if args.quick else DATA_DIR)
     if args.relabel:
@@ -43,8 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         results, manifest = merge(old, new)
     save(out, results, manifest)
     rep = manifest["report"]
-    print(json.dumps({k: rep[k] for k in ("trained", "kept", "dropped", "relabeled",
-                                          "drop_reasons")}, indent=1))
+    print(
+        json.dumps(
+            {k: rep[k] for k in ("trained", "kept", "dropped", "relabeled", "drop_reasons")},
+            indent=1,
+        )
+    )
     for where, c in rep["kept_by"].items():
         print(f"{where:<16} " + ", ".join(f"{k} {v}" for k, v in c.items()))
     print(f"saved {len(results)} runs to {out} in {manifest['build_seconds']}s")

@@ -98,13 +98,20 @@ def verify_curves(r: Result, floor: float) -> Verdict:
     """Corpus 1's curve verification of one run against its group floor."""
     n_steps = r.spec.steps if r.spec.stop_step is None else min(r.spec.steps, r.spec.stop_step)
     with np.errstate(all="ignore"):
-        s = curve_stats(r.train_loss.astype(np.float64), r.val_step.astype(np.int64),
-                        r.val_loss.astype(np.float64), r.initial_val_loss, floor, n_steps)
+        s = curve_stats(
+            r.train_loss.astype(np.float64),
+            r.val_step.astype(np.int64),
+            r.val_loss.astype(np.float64),
+            r.initial_val_loss,
+            floor,
+            n_steps,
+        )
     return verify(s)
 
 
-def decide(built: frozenset[str], verdict: Verdict, j: int, small: bool
-           ) -> tuple[frozenset[str] | None, str]:
+def decide(
+    built: frozenset[str], verdict: Verdict, j: int, small: bool
+) -> tuple[frozenset[str] | None, str]:
     """Final labels (None = dropped) and the rule that decided them (see module doc)."""
     labels, note = reconcile(built, verdict)
     if labels is None:
@@ -113,8 +120,10 @@ def decide(built: frozenset[str], verdict: Verdict, j: int, small: bool
         return None, f"dropped: LR x{10 ** (j / 2):.3g} of the good one, curve reads healthy"
     want, got = expected_direction(built), expected_direction(labels)
     if {want, got} == {"increase", "decrease"}:
-        return None, (f"dropped: built {','.join(sorted(built))} ({want} LR), curve shows "
-                      f"{','.join(sorted(labels))} ({got} LR)")
+        return None, (
+            f"dropped: built {','.join(sorted(built))} ({want} LR), curve shows "
+            f"{','.join(sorted(labels))} ({got} LR)"
+        )
     if note:
         return labels, note
     return labels, "verified as built: " + (",".join(sorted(labels)) or "healthy")
@@ -126,8 +135,12 @@ def _best_index(runs: dict[int, Result]) -> int | None:
     return min(finite, key=lambda i: (finite[i], i)) if finite else None
 
 
-def generate(families: Iterable[str] | None = None, quick: bool = False, workers: int = 2,
-             log: Log | None = None) -> tuple[list[Result], dict[str, Any]]:
+def generate(
+    families: Iterable[str] | None = None,
+    quick: bool = False,
+    workers: int = 2,
+    log: Log | None = None,
+) -> tuple[list[Result], dict[str, Any]]:
     """Train and label corpus 2 for the given families (all by default)."""
     t0 = time.time()
     setups = setups_of(list(families) if families is not None else None)
@@ -138,8 +151,11 @@ def generate(families: Iterable[str] | None = None, quick: bool = False, workers
         log(f"sweep: {len(plans)} runs over {len(setups)} setups")
     for (s, p), r in zip(plans, train_many([p.spec for _, p in plans], workers, log)):
         sweeps[s][p.index] = r
-    ext = [(s, p) for s in setups
-           for p in extension(s, _best_index(sweeps[s]) or 0, set(sweeps[s]), quick)]
+    ext = [
+        (s, p)
+        for s in setups
+        for p in extension(s, _best_index(sweeps[s]) or 0, set(sweeps[s]), quick)
+    ]
     if ext and log:
         log(f"sweep extension (best LR at an edge): {len(ext)} runs")
     for (s, p), r in zip(ext, train_many([p.spec for _, p in ext], workers, log)):
@@ -174,11 +190,17 @@ def generate(families: Iterable[str] | None = None, quick: bool = False, workers
         best = fv[good[s]]
         in_range = [sweeps[s][i].spec.lr for i, v in fv.items() if v <= best * (1 + GOOD_RANGE_TOL)]
         setup_info[f"{s.family}/{s.name}"] = {
-            "family": s.family, "optimizer": s.optimizer, "schedule": s.schedule,
-            "good_lr": sweeps[s][good[s]].spec.lr, "good_index": good[s],
-            "good_range": [min(in_range), max(in_range)], "good_final_val": best,
-            "sweep": [[sweeps[s][i].spec.lr, v if math.isfinite(v) else None]
-                      for i, v in sorted(fv.items())],
+            "family": s.family,
+            "optimizer": s.optimizer,
+            "schedule": s.schedule,
+            "good_lr": sweeps[s][good[s]].spec.lr,
+            "good_index": good[s],
+            "good_range": [min(in_range), max(in_range)],
+            "good_final_val": best,
+            "sweep": [
+                [sweeps[s][i].spec.lr, v if math.isfinite(v) else None]
+                for i, v in sorted(fv.items())
+            ],
         }
     runs: list[dict[str, Any]] = []
     results: list[Result] = []
@@ -192,28 +214,46 @@ def generate(families: Iterable[str] | None = None, quick: bool = False, workers
         labels, note = decide(built, verdict, j, small)
         mult = 10 ** (j / 2)
         rid = f"c2-{sp.family}-{sp.setup}-j{j:+d}-s{sp.seed}" + ("-small" if small else "")
-        runs.append({
-            "id": rid, "family": sp.family, "setup": sp.setup, "split": split_of(sp.family),
-            "optimizer": sp.optimizer, "schedule": sp.schedule, "lr": sp.lr,
-            "good_lr": setup_info[f"{s.family}/{s.name}"]["good_lr"],
-            "multiplier": float(f"{mult:.4g}"), "j": j, "seed": sp.seed, "steps": sp.steps,
-            "n_train": sp.n_train, "role": "overfit" if small else p.role,
-            "scenario": f"{sp.family}/{sp.setup}/" + ("small-" if small else "") + f"x{mult:.3g}",
-            "constructed": sorted(built),
-            "labels": None if labels is None else sorted(labels),
-            "direction": None if labels is None else expected_direction(labels),
-            "kept": labels is not None, "note": note,
-            "verified": sorted(verdict.kinds), "ambiguous": sorted(verdict.ambiguous),
-            "floor": floor, "final_val": _jsonable_float(final_val(r)),
-            "seconds": round(r.seconds, 2), "stats": as_jsonable(dict(verdict.stats)),
-            "spec": sp.to_dict(),
-        })
+        runs.append(
+            {
+                "id": rid,
+                "family": sp.family,
+                "setup": sp.setup,
+                "split": split_of(sp.family),
+                "optimizer": sp.optimizer,
+                "schedule": sp.schedule,
+                "lr": sp.lr,
+                "good_lr": setup_info[f"{s.family}/{s.name}"]["good_lr"],
+                "multiplier": float(f"{mult:.4g}"),
+                "j": j,
+                "seed": sp.seed,
+                "steps": sp.steps,
+                "n_train": sp.n_train,
+                "role": "overfit" if small else p.role,
+                "scenario": f"{sp.family}/{sp.setup}/"
+                + ("small-" if small else "")
+                + f"x{mult:.3g}",
+                "constructed": sorted(built),
+                "labels": None if labels is None else sorted(labels),
+                "direction": None if labels is None else expected_direction(labels),
+                "kept": labels is not None,
+                "note": note,
+                "verified": sorted(verdict.kinds),
+                "ambiguous": sorted(verdict.ambiguous),
+                "floor": floor,
+                "final_val": _jsonable_float(final_val(r)),
+                "seconds": round(r.seconds, 2),
+                "stats": as_jsonable(dict(verdict.stats)),
+                "spec": sp.to_dict(),
+            }
+        )
         results.append(r)
     manifest = {
         "version": 1,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "quick": quick,
-        "python": platform.python_version(), "torch": _torch_version(),
+        "python": platform.python_version(),
+        "torch": _torch_version(),
         "split": {k: list(v) for k, v in SPLITS.items()},
         "families": {f: _family_info(f) for f in sorted({s.family for s in setups})},
         "setups": setup_info,
@@ -238,8 +278,11 @@ def relabel(results: list[Result], manifest: dict[str, Any]) -> dict[str, Any]:
         m.update(
             labels=None if labels is None else sorted(labels),
             direction=None if labels is None else expected_direction(labels),
-            kept=labels is not None, note=note, verified=sorted(verdict.kinds),
-            ambiguous=sorted(verdict.ambiguous), floor=floor,
+            kept=labels is not None,
+            note=note,
+            verified=sorted(verdict.kinds),
+            ambiguous=sorted(verdict.ambiguous),
+            floor=floor,
             stats=as_jsonable(dict(verdict.stats)),
         )
     manifest["report"] = report(manifest)
@@ -260,9 +303,17 @@ def _family_info(name: str) -> dict[str, Any]:
     from .data import dataset
 
     f = FAMILIES[name]
-    d = {"arch": f.arch, "data": f.data, "loss": f.loss, "steps": f.steps,
-         "batch_size": f.batch_size, "hidden": f.hidden, "small_n": f.small_n,
-         "description": f.description, "split": split_of(name)}
+    d = {
+        "arch": f.arch,
+        "data": f.data,
+        "loss": f.loss,
+        "steps": f.steps,
+        "batch_size": f.batch_size,
+        "hidden": f.hidden,
+        "small_n": f.small_n,
+        "description": f.description,
+        "split": split_of(name),
+    }
     digest = dataset(f.data).digest
     if digest:
         d["text_sha256_16"] = digest
@@ -289,8 +340,17 @@ def report(manifest: dict[str, Any]) -> dict[str, Any]:
         if not r["kept"]:
             continue
         for where in (r["split"], r["family"], "all"):
-            c = per.setdefault(where, {"runs": 0, "healthy": 0, "oscillation": 0,
-                                       "stagnation": 0, "overfitting": 0, "divergence": 0})
+            c = per.setdefault(
+                where,
+                {
+                    "runs": 0,
+                    "healthy": 0,
+                    "oscillation": 0,
+                    "stagnation": 0,
+                    "overfitting": 0,
+                    "divergence": 0,
+                },
+            )
             c["runs"] += 1
             if not r["labels"]:
                 c["healthy"] += 1
@@ -300,8 +360,9 @@ def report(manifest: dict[str, Any]) -> dict[str, Any]:
     return rep
 
 
-def merge(old: tuple[list[Result], dict[str, Any]] | None,
-          new: tuple[list[Result], dict[str, Any]]) -> tuple[list[Result], dict[str, Any]]:
+def merge(
+    old: tuple[list[Result], dict[str, Any]] | None, new: tuple[list[Result], dict[str, Any]]
+) -> tuple[list[Result], dict[str, Any]]:
     """The cache with ``new``'s families replaced (runs kept in family order)."""
     if old is None:
         return new
@@ -312,10 +373,11 @@ def merge(old: tuple[list[Result], dict[str, Any]] | None,
     order = {f: k for k, f in enumerate(FAMILIES)}
     both.sort(key=lambda rm: order[rm[1]["family"]])
     m = dict(mn)
-    m["families"] = {**{k: v for k, v in mo["families"].items() if k not in fams},
-                     **mn["families"]}
-    m["setups"] = {**{k: v for k, v in mo["setups"].items() if v["family"] not in fams},
-                   **mn["setups"]}
+    m["families"] = {**{k: v for k, v in mo["families"].items() if k not in fams}, **mn["families"]}
+    m["setups"] = {
+        **{k: v for k, v in mo["setups"].items() if v["family"] not in fams},
+        **mn["setups"],
+    }
     m["runs"] = [x[1] for x in both]
     m["build_seconds"] = round(mo.get("build_seconds", 0) + mn["build_seconds"], 1)
     m["report"] = report(m)

@@ -98,10 +98,14 @@ def _sequences(n: int = 2400, length: int = 24, seed: int = 77) -> Data:
     phase = rng.uniform(0, 2 * np.pi, n)[:, None]
     amp = rng.uniform(0.5, 1.5, n)[:, None]
     arg = 2 * np.pi * 2 * t[None, :] + phase
-    waves = np.stack([
-        np.sin(arg), np.sin(2 * arg), np.sign(np.sin(arg)),
-        2 * ((arg / (2 * np.pi)) % 1.0) - 1,
-    ])  # (4, n, length)
+    waves = np.stack(
+        [
+            np.sin(arg),
+            np.sin(2 * arg),
+            np.sign(np.sin(arg)),
+            2 * ((arg / (2 * np.pi)) % 1.0) - 1,
+        ]
+    )  # (4, n, length)
     sig = amp * waves[y, np.arange(n)] + rng.normal(0, 0.6, (n, length))
     distract = rng.normal(0, 1.0, (n, length))
     x = np.stack([sig, distract], axis=-1).astype(np.float32)  # (n, length, 2)
@@ -139,16 +143,24 @@ def dataset(name: str) -> Data:
         return _tabular(x, y, "classification")
     if name == "classification":
         x, y = sk.make_classification(
-            n_samples=2000, n_features=24, n_informative=10, n_redundant=6, n_classes=4,
-            n_clusters_per_class=2, flip_y=0.03, class_sep=1.0, random_state=21,
+            n_samples=2000,
+            n_features=24,
+            n_informative=10,
+            n_redundant=6,
+            n_classes=4,
+            n_clusters_per_class=2,
+            flip_y=0.03,
+            class_sep=1.0,
+            random_state=21,
         )
         return _tabular(x, y, "classification")
     if name == "friedman1":
         x, y = sk.make_friedman1(n_samples=1600, n_features=10, noise=1.0, random_state=3)
         return _tabular(x, y, "regression")
     if name == "regression":
-        x, y = sk.make_regression(n_samples=1400, n_features=20, n_informative=12, noise=15.0,
-                                  random_state=13)
+        x, y = sk.make_regression(
+            n_samples=1400, n_features=20, n_informative=12, noise=15.0, random_state=13
+        )
         return _tabular(np.hstack([x, x[:, :4] ** 2]), y + 30 * np.tanh(x[:, 0]), "regression")
     if name == "friedman3":
         x, y = sk.make_friedman3(n_samples=1500, noise=0.1, random_state=8)
@@ -161,8 +173,9 @@ def dataset(name: str) -> Data:
         x = np.hstack([x, np.random.default_rng(19).normal(size=(len(x), 4))])  # distractors
         return _tabular(x, y, "binary")
     if name == "blobs":
-        x, y = sk.make_blobs(n_samples=1600, n_features=16, centers=8, cluster_std=4.0,
-                             random_state=23)
+        x, y = sk.make_blobs(
+            n_samples=1600, n_features=16, centers=8, cluster_std=4.0, random_state=23
+        )
         return _tabular(x, y, "classification")
     if name == "diabetes":
         x, y = sk.load_diabetes(return_X_y=True)

@@ -24,13 +24,15 @@ class CharRNN(nn.Module):
 class CharTransformer(nn.Module):
     """Char-level LM: one pre-norm causal transformer block (d=32, 2 heads)."""
 
-    def __init__(self, vocab: int, seq_len: int, d: int = 32, heads: int = 2,
-                 layers: int = 1) -> None:
+    def __init__(
+        self, vocab: int, seq_len: int, d: int = 32, heads: int = 2, layers: int = 1
+    ) -> None:
         super().__init__()
         self.emb = nn.Embedding(vocab, d)
         self.pos = nn.Parameter(torch.zeros(1, seq_len, d))
-        layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=2 * d, dropout=0.0,
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d, heads, dim_feedforward=2 * d, dropout=0.0, batch_first=True, norm_first=True
+        )
         self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, vocab)
@@ -49,9 +51,13 @@ class SmallCNN(nn.Module):
     def __init__(self, n_classes: int = 10) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(16 * 4 * 4, n_classes),
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(16 * 4 * 4, n_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,9 +84,13 @@ class Conv1dClassifier(nn.Module):
     def __init__(self, d_in: int, n_classes: int, hidden: int = 32) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv1d(d_in, hidden, 5, padding=2), nn.ReLU(),
-            nn.Conv1d(hidden, hidden, 5, padding=2), nn.ReLU(),
-            nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(hidden, n_classes),
+            nn.Conv1d(d_in, hidden, 5, padding=2),
+            nn.ReLU(),
+            nn.Conv1d(hidden, hidden, 5, padding=2),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool1d(1),
+            nn.Flatten(),
+            nn.Linear(hidden, n_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,8 +104,9 @@ class SeqTransformer(nn.Module):
         super().__init__()
         self.inp = nn.Linear(d_in, d)
         self.pos = nn.Parameter(torch.zeros(1, seq_len, d))
-        layer = nn.TransformerEncoderLayer(d, 2, dim_feedforward=2 * d, dropout=0.0,
-                                           batch_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d, 2, dim_feedforward=2 * d, dropout=0.0, batch_first=True
+        )
         self.block = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
         self.out = nn.Linear(d, n_classes)
 
@@ -107,8 +118,9 @@ class SeqTransformer(nn.Module):
 class ResBlock(nn.Module):
     def __init__(self, d: int) -> None:
         super().__init__()
-        self.f = nn.Sequential(nn.Linear(d, d), nn.BatchNorm1d(d), nn.ReLU(), nn.Linear(d, d),
-                               nn.BatchNorm1d(d))
+        self.f = nn.Sequential(
+            nn.Linear(d, d), nn.BatchNorm1d(d), nn.ReLU(), nn.Linear(d, d), nn.BatchNorm1d(d)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x + self.f(x))
@@ -136,32 +148,78 @@ def build(arch: str, d_in: int, d_out: int, seq_len: int = 32, hidden: int = 64)
             layers += [nn.ReLU(), nn.Dropout(0.1), nn.Linear(hidden, hidden)]
         return nn.Sequential(*layers, nn.ReLU(), nn.Linear(hidden, d_out))
     if arch == "mlp_leaky":
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.LeakyReLU(0.1),
-                             nn.Linear(hidden, hidden), nn.LeakyReLU(0.1),
-                             nn.Linear(hidden, d_out))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.LeakyReLU(0.1),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.1),
+            nn.Linear(hidden, d_out),
+        )
     if arch == "mlp_relu":
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                             nn.ReLU(), nn.Linear(hidden, d_out))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, d_out),
+        )
     if arch == "mlp_tanh":
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden),
-                             nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
-                             nn.Linear(hidden, d_out))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, d_out),
+        )
     if arch == "mlp_silu":
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
-                             nn.SiLU(), nn.Linear(hidden, d_out))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, d_out),
+        )
     if arch == "mlp_elu":
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.ELU(), nn.Linear(hidden, hidden),
-                             nn.ELU(), nn.Linear(hidden, d_out))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.ELU(),
+            nn.Linear(hidden, hidden),
+            nn.ELU(),
+            nn.Linear(hidden, d_out),
+        )
     if arch == "mlp_softplus":
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.Softplus(), nn.Linear(hidden, hidden),
-                             nn.Softplus(), nn.Linear(hidden, d_out))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.Softplus(),
+            nn.Linear(hidden, hidden),
+            nn.Softplus(),
+            nn.Linear(hidden, d_out),
+        )
     if arch == "mlp_gelu":
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden),
-                             nn.GELU(), nn.Linear(hidden, d_out))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, d_out),
+        )
     if arch == "autoencoder":
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.Tanh(), nn.Linear(hidden, 8),
-                             nn.Linear(8, hidden), nn.Tanh(), nn.Linear(hidden, d_in))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, 8),
+            nn.Linear(8, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, d_in),
+        )
     if arch == "bn_resmlp":
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), ResBlock(hidden),
-                             ResBlock(hidden), nn.Linear(hidden, d_out))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.ReLU(),
+            ResBlock(hidden),
+            ResBlock(hidden),
+            nn.Linear(hidden, d_out),
+        )
     raise ValueError(f"unknown architecture {arch!r}")

@@ -29,16 +29,33 @@ from .families import FAMILIES, Setup
 from .train import Spec
 
 CENTERS: dict[str, float] = {
-    "sgd": 0.1, "momentum": 0.03, "nesterov": 0.03, "adagrad": 0.03,
-    "adam": 3e-3, "adamw": 3e-3, "nadam": 3e-3, "radam": 3e-3, "adamax": 3e-3,
-    "rmsprop": 1e-3, "sgdw": 0.03,
+    "sgd": 0.1,
+    "momentum": 0.03,
+    "nesterov": 0.03,
+    "adagrad": 0.03,
+    "adam": 3e-3,
+    "adamw": 3e-3,
+    "nadam": 3e-3,
+    "radam": 3e-3,
+    "adamax": 3e-3,
+    "rmsprop": 1e-3,
+    "sgdw": 0.03,
 }
 SWEEP: tuple[int, ...] = tuple(range(-6, 5))
 SWEEP_QUICK: tuple[int, ...] = (-6, -4, -2, 0, 2, 4)
 LADDER: tuple[int, ...] = (-8, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6)
 LADDER_QUICK: tuple[int, ...] = (-8, -4, 0, 2, 4, 6)
-EXTRA_SEEDS: dict[int, tuple[int, ...]] = {-6: (1,), -4: (1,), 1: (1,), 2: (1, 2), 3: (1, 2),
-                                           4: (1,), 5: (1,), 6: (1,), 0: (1, 2, 3)}
+EXTRA_SEEDS: dict[int, tuple[int, ...]] = {
+    -6: (1,),
+    -4: (1,),
+    1: (1,),
+    2: (1, 2),
+    3: (1, 2),
+    4: (1,),
+    5: (1,),
+    6: (1,),
+    0: (1, 2, 3),
+}
 OVERFIT: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (0, 2), (-1, 0))  # (j, seed)
 GOOD_RANGE_TOL = 0.10
 
@@ -62,17 +79,25 @@ class Planned:
         return (s.family, s.setup, self.index, s.seed, s.n_train)
 
 
-def spec_of(setup: Setup, i: int, seed: int = 0, small: bool = False, quick: bool = False
-            ) -> Spec:
+def spec_of(setup: Setup, i: int, seed: int = 0, small: bool = False, quick: bool = False) -> Spec:
     fam = FAMILIES[setup.family]
     steps = fam.steps // 2 if quick else fam.steps
-    return Spec(setup.family, setup.optimizer, setup.schedule, lattice_lr(setup.optimizer, i),
-                steps * 2 if small else steps, seed, fam.small_n if small else None)
+    return Spec(
+        setup.family,
+        setup.optimizer,
+        setup.schedule,
+        lattice_lr(setup.optimizer, i),
+        steps * 2 if small else steps,
+        seed,
+        fam.small_n if small else None,
+    )
 
 
 def sweep_plan(setup: Setup, quick: bool = False) -> list[Planned]:
-    return [Planned(spec_of(setup, i, quick=quick), i, "sweep")
-            for i in (SWEEP_QUICK if quick else SWEEP)]
+    return [
+        Planned(spec_of(setup, i, quick=quick), i, "sweep")
+        for i in (SWEEP_QUICK if quick else SWEEP)
+    ]
 
 
 def extension(setup: Setup, best: int, done: set[int], quick: bool = False) -> list[Planned]:
@@ -91,7 +116,7 @@ def extension(setup: Setup, best: int, done: set[int], quick: bool = False) -> l
 def corpus_plan(setup: Setup, good: int, quick: bool = False) -> list[Planned]:
     """Ladder, extra seeds and overfitting runs around the good lattice index."""
     out: list[Planned] = []
-    for j in (LADDER_QUICK if quick else LADDER):
+    for j in LADDER_QUICK if quick else LADDER:
         out.append(Planned(spec_of(setup, good + j, quick=quick), good + j, "ladder"))
         if not quick:
             seeds = EXTRA_SEEDS.get(j, ())
@@ -99,9 +124,10 @@ def corpus_plan(setup: Setup, good: int, quick: bool = False) -> list[Planned]:
                 seeds = (*seeds, *range(2, FAMILIES[setup.family].blowup_seeds))
             for seed in seeds:
                 out.append(Planned(spec_of(setup, good + j, seed, quick=quick), good + j, "seed"))
-    for j, seed in (OVERFIT[:1] if quick else OVERFIT):
-        out.append(Planned(spec_of(setup, good + j, seed, small=True, quick=quick), good + j,
-                           "overfit"))
+    for j, seed in OVERFIT[:1] if quick else OVERFIT:
+        out.append(
+            Planned(spec_of(setup, good + j, seed, small=True, quick=quick), good + j, "overfit")
+        )
     return out
 
 

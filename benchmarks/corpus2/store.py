@@ -35,9 +35,12 @@ def save(out_dir: Path, results: list[Result], manifest: dict[str, Any]) -> None
 
     np.savez_compressed(
         out_dir / "runs.npz",
-        train_loss=cat("train_loss", np.float32), lr=cat("lr", np.float32),
-        val_loss=cat("val_loss", np.float32), val_step=cat("val_step", np.int32),
-        train_off=t_off, val_off=v_off,
+        train_loss=cat("train_loss", np.float32),
+        lr=cat("lr", np.float32),
+        val_loss=cat("val_loss", np.float32),
+        val_step=cat("val_step", np.int32),
+        train_off=t_off,
+        val_off=v_off,
         initial_val=np.asarray([r.initial_val_loss for r in results], dtype=np.float32),
     )
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, allow_nan=False))
@@ -56,9 +59,15 @@ def load(out_dir: Path = DATA_DIR) -> tuple[list[Result], dict[str, Any]]:
     for i, m in enumerate(manifest["runs"]):
         a, b = arr["train_off"][i], arr["train_off"][i + 1]
         c, d = arr["val_off"][i], arr["val_off"][i + 1]
-        out.append(Result(
-            spec=Spec.from_dict(m["spec"]), train_loss=arr["train_loss"][a:b],
-            lr=arr["lr"][a:b], val_step=arr["val_step"][c:d], val_loss=arr["val_loss"][c:d],
-            initial_val_loss=float(arr["initial_val"][i]), seconds=float(m.get("seconds", 0.0)),
-        ))
+        out.append(
+            Result(
+                spec=Spec.from_dict(m["spec"]),
+                train_loss=arr["train_loss"][a:b],
+                lr=arr["lr"][a:b],
+                val_step=arr["val_step"][c:d],
+                val_loss=arr["val_loss"][c:d],
+                initial_val_loss=float(arr["initial_val"][i]),
+                seconds=float(m.get("seconds", 0.0)),
+            )
+        )
     return out, manifest

@@ -18,10 +18,30 @@ import numpy as np
 from .data import dataset, subset
 from .families import FAMILIES
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "nadam", "adagrad",
-              "radam", "adamax", "sgdw")
-SCHEDULES = ("constant", "step", "multistep", "cosine", "warmup_cosine", "exponential",
-             "warmup_linear", "linear", "one_cycle")
+OPTIMIZERS = (
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adam",
+    "adamw",
+    "rmsprop",
+    "nadam",
+    "adagrad",
+    "radam",
+    "adamax",
+    "sgdw",
+)
+SCHEDULES = (
+    "constant",
+    "step",
+    "multistep",
+    "cosine",
+    "warmup_cosine",
+    "exponential",
+    "warmup_linear",
+    "linear",
+    "one_cycle",
+)
 SEQ_LEN = 32
 DEFAULT_WARMUP = 0.05  # share of the steps of a warm-up schedule
 
@@ -110,7 +130,7 @@ def lr_factors(schedule: str, steps: int, warmup: float | None = None) -> np.nda
     if schedule == "cosine":
         return 0.5 * (1 + np.cos(np.pi * frac))
     if schedule == "exponential":
-        return 0.01 ** frac
+        return 0.01**frac
     if schedule == "linear":
         return 1.0 - frac
     if schedule == "one_cycle":  # PyTorch OneCycleLR's shape: 30 % up from 1/25, cosine down
@@ -198,7 +218,8 @@ def train(spec: Spec) -> Result:
         xva, yva = torch.from_numpy(data.x_val), torch.from_numpy(data.y_val)
         d_in = xtr.shape[-1]
         d_out = {"classification": data.n_classes, "sequence": data.n_classes}.get(
-            data.kind, d_in if data.kind == "reconstruction" else 1)
+            data.kind, d_in if data.kind == "reconstruction" else 1
+        )
     model = build(fam.arch, d_in, d_out, seq_len=SEQ_LEN, hidden=fam.hidden)
     opt = _optimizer(spec.optimizer, model.parameters(), spec.lr)
     loss_fn = _loss_fn(fam.loss)
@@ -229,7 +250,7 @@ def train(spec: Spec) -> Result:
         else:
             if pos + bs > n:
                 perm, pos = rng.permutation(n), 0
-            b = torch.from_numpy(perm[pos: pos + min(bs, n)])
+            b = torch.from_numpy(perm[pos : pos + min(bs, n)])
             pos += bs
             xb, yb = xtr_t[b], ytr_t[b]
         for g in opt.param_groups:
@@ -250,9 +271,13 @@ def train(spec: Spec) -> Result:
                 last = i + 1
                 break
     return Result(
-        spec=spec, train_loss=tl[:last], lr=lrs[:last].astype(np.float32),
-        val_step=np.asarray(vs, dtype=np.int32), val_loss=np.asarray(vl, dtype=np.float32),
-        initial_val_loss=float(np.float32(init_val)), seconds=time.perf_counter() - t0,
+        spec=spec,
+        train_loss=tl[:last],
+        lr=lrs[:last].astype(np.float32),
+        val_step=np.asarray(vs, dtype=np.int32),
+        val_loss=np.asarray(vl, dtype=np.float32),
+        initial_val_loss=float(np.float32(init_val)),
+        seconds=time.perf_counter() - t0,
     )
 
 

@@ -41,8 +41,18 @@ from typing import Any
 
 from .common import FULL, PRESETS, QUICK, SCHEMA, TINY, Result, Sizes, machine
 
-__all__ = ["BENCHMARKS", "FULL", "QUICK", "SCHEMA", "TINY", "Result", "Sizes", "document",
-           "format_table", "run_suite"]
+__all__ = [
+    "BENCHMARKS",
+    "FULL",
+    "QUICK",
+    "SCHEMA",
+    "TINY",
+    "Result",
+    "Sizes",
+    "document",
+    "format_table",
+    "run_suite",
+]
 
 DEFAULT_PLOT = Path(__file__).resolve().parents[2] / "docs" / "bench" / "analyze_scaling.png"
 
@@ -112,7 +122,9 @@ def run_suite(
     names = list(only) if only else list(BENCHMARKS)
     bad = [n for n in names if n not in BENCHMARKS]
     if bad:
-        raise ValueError(f"unknown benchmark(s) {', '.join(bad)}; choose from {', '.join(BENCHMARKS)}")
+        raise ValueError(
+            f"unknown benchmark(s) {', '.join(bad)}; choose from {', '.join(BENCHMARKS)}"
+        )
     results: list[Result] = []
     for name in names:
         log(f"[{time.strftime('%H:%M:%S')}] {name} ({sizes.mode}) ...")
@@ -121,10 +133,16 @@ def run_suite(
             got = BENCHMARKS[name](sizes, plot)
         except Exception as exc:  # noqa: BLE001 - one failing benchmark must not hide the others
             log(traceback.format_exc())
-            got = [Result(name, None, target="", met=False, notes=f"FAILED: {type(exc).__name__}: {exc}")]
+            got = [
+                Result(
+                    name, None, target="", met=False, notes=f"FAILED: {type(exc).__name__}: {exc}"
+                )
+            ]
         for r in got:
-            log(f"    {r.name}: ours {_fmt_s(r.ours_s)}, peer {_fmt_s(r.peer_s)}, "
-                f"ratio {_fmt_ratio(r.ratio)} ({time.perf_counter() - t0:.0f} s)")
+            log(
+                f"    {r.name}: ours {_fmt_s(r.ours_s)}, peer {_fmt_s(r.peer_s)}, "
+                f"ratio {_fmt_ratio(r.ratio)} ({time.perf_counter() - t0:.0f} s)"
+            )
         results.extend(got)
     return results
 
@@ -146,8 +164,19 @@ def _met(r: Result) -> str:
 def format_table(results: Sequence[Result], sizes: Sizes) -> str:
     """The results as a Markdown table (ours, peer, ratio, target, met)."""
     head = ["benchmark", "size", "ours", "peer", "peer time", "ratio", "target", "met"]
-    rows = [[r.name, r.size, _fmt_s(r.ours_s), r.peer or "-", _fmt_s(r.peer_s),
-             _fmt_ratio(r.ratio), r.target, _met(r)] for r in results]
+    rows = [
+        [
+            r.name,
+            r.size,
+            _fmt_s(r.ours_s),
+            r.peer or "-",
+            _fmt_s(r.peer_s),
+            _fmt_ratio(r.ratio),
+            r.target,
+            _met(r),
+        ]
+        for r in results
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
 
     def line(cells: Sequence[str]) -> str:
@@ -156,8 +185,12 @@ def format_table(results: Sequence[Result], sizes: Sizes) -> str:
     out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in rows]
     notes = [f"- {r.name}: {r.notes}" for r in results if r.notes]
-    mode = (f"{sizes.mode.upper()} mode: sizes scaled down from the targets' (met = n/a where a target "
-            "only applies at full size)" if sizes.mode != "full" else "full sizes")
+    mode = (
+        f"{sizes.mode.upper()} mode: sizes scaled down from the targets' (met = n/a where a target "
+        "only applies at full size)"
+        if sizes.mode != "full"
+        else "full sizes"
+    )
     return "\n".join(out + ["", mode] + notes)
 
 
@@ -175,7 +208,6 @@ def document(results: Sequence[Result], sizes: Sizes, started: float) -> dict[st
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n", encoding="utf-8")
-
-
-
+    path.write_text(
+        json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n", encoding="utf-8"
+    )

@@ -31,8 +31,13 @@ def make_run(n: int, seed: int = 0) -> Run:
     lr = 3e-4 * np.minimum(1.0, (s + 1) / max(n / 100, 1))
     vs = s[::VAL_EVERY]
     val = 2.5 * np.exp(-vs / tau) + 0.55 + 0.01 * rng.standard_normal(len(vs))
-    names = np.concatenate([np.full(n, "train_loss", object), np.full(len(vs), "val_loss", object),
-                            np.full(n, "lr", object)])
+    names = np.concatenate(
+        [
+            np.full(n, "train_loss", object),
+            np.full(len(vs), "val_loss", object),
+            np.full(n, "lr", object),
+        ]
+    )
     steps = np.concatenate([s, vs, s])
     values = np.concatenate([loss, val, lr])
     walls = 1.7e9 + 0.1 * steps.astype(np.float64)
@@ -103,8 +108,13 @@ def bench(sizes: Sizes, plot_path: Path | None) -> tuple[list[Result], list[dict
     curve: list[dict] = []
     for n in sizes.scaling:
         best, times, status = time_ours(n, sizes.repeats)
-        row = {"points": n, "ours_s": best, "ours_times": list(times), "status": status,
-               "ours_cpu_s": _CPU[("ours", n)]}
+        row = {
+            "points": n,
+            "ours_s": best,
+            "ours_times": list(times),
+            "status": status,
+            "ours_cpu_s": _CPU[("ours", n)],
+        }
         if n <= sizes.peer_points:
             row["trainspotter_s"] = time_trainspotter(n, sizes.repeats, sizes.peer_budget_s)[0]
             row["trainspotter_cpu_s"] = _CPU[("trainspotter", n)]
@@ -116,7 +126,10 @@ def bench(sizes: Sizes, plot_path: Path | None) -> tuple[list[Result], list[dict
     else:
         big_s, big_times, _ = time_ours(n, sizes.repeats)
     if sizes.peer_points in by_n and "trainspotter_s" in by_n[sizes.peer_points]:
-        ours_p, peer_p = by_n[sizes.peer_points]["ours_s"], by_n[sizes.peer_points]["trainspotter_s"]
+        ours_p, peer_p = (
+            by_n[sizes.peer_points]["ours_s"],
+            by_n[sizes.peer_points]["trainspotter_s"],
+        )
     else:
         ours_p = time_ours(sizes.peer_points, sizes.repeats)[0]
         peer_p = time_trainspotter(sizes.peer_points, sizes.repeats, sizes.peer_budget_s)[0]
@@ -127,18 +140,40 @@ def bench(sizes: Sizes, plot_path: Path | None) -> tuple[list[Result], list[dict
         a, b = curve[-2], curve[-1]
         slope = float(np.log(b["ours_s"] / a["ours_s"]) / np.log(b["points"] / a["points"]))
     results = [
-        Result("analyze_run", big_s, None, None, None, target="< 5 s at 10M points",
-               met=big_s < 5.0 if n >= 10_000_000 else None, size=f"{n:,} points",
-               notes=f"best of {len(big_times)}; run = train+LR every step, val every 100"
-               + ("" if n >= 10_000_000 else "; target is for 10M (full mode)"),
-               extra={"points": n, "ours_times": big_times, "scaling_slope": slope,
-                      "ours_cpu_s": _CPU.get(("ours", n)), "plot": plot}),
-        Result("analyze_vs_trainspotter", ours_p, "trainspotter.run_all", peer_p,
-               ratio(peer_p, ours_p), target=">= 20x trainspotter",
-               met=(ratio(peer_p, ours_p) or 0) >= 20, size=f"{sizes.peer_points:,} points",
-               notes="same run, in-process; each side's own run model built before timing",
-               extra={"points": sizes.peer_points,
-                      "ours_cpu_s": _CPU.get(("ours", sizes.peer_points)),
-                      "peer_cpu_s": _CPU.get(("trainspotter", sizes.peer_points))}),
+        Result(
+            "analyze_run",
+            big_s,
+            None,
+            None,
+            None,
+            target="< 5 s at 10M points",
+            met=big_s < 5.0 if n >= 10_000_000 else None,
+            size=f"{n:,} points",
+            notes=f"best of {len(big_times)}; run = train+LR every step, val every 100"
+            + ("" if n >= 10_000_000 else "; target is for 10M (full mode)"),
+            extra={
+                "points": n,
+                "ours_times": big_times,
+                "scaling_slope": slope,
+                "ours_cpu_s": _CPU.get(("ours", n)),
+                "plot": plot,
+            },
+        ),
+        Result(
+            "analyze_vs_trainspotter",
+            ours_p,
+            "trainspotter.run_all",
+            peer_p,
+            ratio(peer_p, ours_p),
+            target=">= 20x trainspotter",
+            met=(ratio(peer_p, ours_p) or 0) >= 20,
+            size=f"{sizes.peer_points:,} points",
+            notes="same run, in-process; each side's own run model built before timing",
+            extra={
+                "points": sizes.peer_points,
+                "ours_cpu_s": _CPU.get(("ours", sizes.peer_points)),
+                "peer_cpu_s": _CPU.get(("trainspotter", sizes.peer_points)),
+            },
+        ),
     ]
     return results, curve

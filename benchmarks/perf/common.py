@@ -37,23 +37,51 @@ class Sizes:
 
 
 FULL = Sizes(
-    mode="full", tb_events=1_000_000, mlflow_runs=100, mlflow_metrics=3, mlflow_steps=10_000,
-    analyze_points=10_000_000, peer_points=100_000,
+    mode="full",
+    tb_events=1_000_000,
+    mlflow_runs=100,
+    mlflow_metrics=3,
+    mlflow_steps=10_000,
+    analyze_points=10_000_000,
+    peer_points=100_000,
     scaling=(1_000, 10_000, 100_000, 1_000_000, 10_000_000),
-    fleet_runs=1_000, fleet_steps=10_000, fleet_workers=2, dash_points=10_000_000,
+    fleet_runs=1_000,
+    fleet_steps=10_000,
+    fleet_workers=2,
+    dash_points=10_000_000,
 )
 QUICK = Sizes(
-    mode="quick", tb_events=200_000, mlflow_runs=20, mlflow_metrics=3, mlflow_steps=2_000,
-    analyze_points=1_000_000, peer_points=20_000,
+    mode="quick",
+    tb_events=200_000,
+    mlflow_runs=20,
+    mlflow_metrics=3,
+    mlflow_steps=2_000,
+    analyze_points=1_000_000,
+    peer_points=20_000,
     scaling=(1_000, 10_000, 100_000, 1_000_000),
-    fleet_runs=100, fleet_steps=10_000, fleet_workers=2, dash_points=1_000_000,
-    wide_files=5_000, peer_budget_s=30.0,
+    fleet_runs=100,
+    fleet_steps=10_000,
+    fleet_workers=2,
+    dash_points=1_000_000,
+    wide_files=5_000,
+    peer_budget_s=30.0,
 )
 TINY = Sizes(  # for the smoke test: every code path, nothing measured seriously
-    mode="tiny", tb_events=2_000, mlflow_runs=2, mlflow_metrics=3, mlflow_steps=200,
-    analyze_points=5_000, peer_points=500, scaling=(500, 2_000),
-    fleet_runs=4, fleet_steps=300, fleet_workers=2, dash_points=5_000,
-    wide_files=40, repeats=1, peer_budget_s=5.0,
+    mode="tiny",
+    tb_events=2_000,
+    mlflow_runs=2,
+    mlflow_metrics=3,
+    mlflow_steps=200,
+    analyze_points=5_000,
+    peer_points=500,
+    scaling=(500, 2_000),
+    fleet_runs=4,
+    fleet_steps=300,
+    fleet_workers=2,
+    dash_points=5_000,
+    wide_files=40,
+    repeats=1,
+    peer_budget_s=5.0,
 )
 PRESETS = {"full": FULL, "quick": QUICK, "tiny": TINY}
 
@@ -75,9 +103,15 @@ class Result:
 
     def as_json(self) -> dict[str, Any]:
         out = {
-            "name": self.name, "ours_s": _round(self.ours_s), "peer": self.peer,
-            "peer_s": _round(self.peer_s), "ratio": _round(self.ratio),
-            "target": self.target, "met": self.met, "size": self.size, "notes": self.notes,
+            "name": self.name,
+            "ours_s": _round(self.ours_s),
+            "peer": self.peer,
+            "peer_s": _round(self.peer_s),
+            "ratio": _round(self.ratio),
+            "target": self.target,
+            "met": self.met,
+            "size": self.size,
+            "notes": self.notes,
         }
         out.update({k: _round(v) if isinstance(v, float) else v for k, v in self.extra.items()})
         return out
@@ -129,7 +163,9 @@ def ratio(peer_s: float | None, ours_s: float | None) -> float | None:
 
 def data_dir() -> Path:
     """Where generated inputs are cached (never in the repo): ``$LRTEMPO_BENCH_DIR``."""
-    root = Path(os.environ.get("LRTEMPO_BENCH_DIR") or Path(tempfile.gettempdir()) / "lrtempo-bench")
+    root = Path(
+        os.environ.get("LRTEMPO_BENCH_DIR") or Path(tempfile.gettempdir()) / "lrtempo-bench"
+    )
     root.mkdir(parents=True, exist_ok=True)
     return root
 

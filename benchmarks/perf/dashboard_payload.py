@@ -59,8 +59,14 @@ def bench(sizes: Sizes) -> list[Result]:
     n = sizes.dash_points
     run, analysis = _prepared(n)
     train, val, lr = _series(run, analysis)
-    kwargs = {"findings": analysis.findings, "suggestion": analysis.suggestion,
-              "smoothing": 0.6, "log_y": False, "x_mode": "step", "step_label": "step"}
+    kwargs = {
+        "findings": analysis.findings,
+        "suggestion": analysis.suggestion,
+        "smoothing": 0.6,
+        "log_y": False,
+        "x_mode": "step",
+        "step_label": "step",
+    }
 
     def page():
         fig = figures.run_figure(train, val, lr, **kwargs)
@@ -80,8 +86,9 @@ def bench(sizes: Sizes) -> list[Result]:
         if has_range:
             fig = figures.run_figure(train, val, lr, x_range=(lo, hi), **kwargs)
         else:
-            fig = figures.run_figure(_window(train, lo, hi), _window(val, lo, hi),
-                                     _window(lr, lo, hi), **kwargs)
+            fig = figures.run_figure(
+                _window(train, lo, hi), _window(val, lo, hi), _window(lr, lo, hi), **kwargs
+            )
         return len(pio.to_json(fig, validate=False).encode("utf-8"))
 
     zoomed = best_of(zoom, sizes.repeats)
@@ -90,15 +97,35 @@ def bench(sizes: Sizes) -> list[Result]:
     how = "run_figure(x_range=…)" if has_range else "series cut to the window + run_figure"
     mb = full.value / 1e6
     return [
-        Result("dashboard_payload", full.best, None, None, None, target="< 1 MB of figure data",
-               met=mb < 1.0, size=f"{n:,} points",
-               notes=f"{full.value:,} bytes of figure JSON; build+serialize {full.label}",
-               extra={"bytes": full.value, "mb": mb, "points": n}),
-        Result("dashboard_zoom", zoomed.best, None, None, None, target="< 300 ms",
-               met=zoomed.best < 0.3 if n >= 10_000_000 else None, size=f"10% window of {n:,}",
-               notes=f"{how}, {zoomed.label}; {zoomed.value:,} bytes; series.ema over the "
-               f"whole train series alone takes {ema_t.best:.2f} s, role_series "
-               f"{series_t.best:.2f} s",
-               extra={"bytes": zoomed.value, "x_range": has_range, "ema_s": ema_t.best,
-                      "role_series_s": series_t.best}),
+        Result(
+            "dashboard_payload",
+            full.best,
+            None,
+            None,
+            None,
+            target="< 1 MB of figure data",
+            met=mb < 1.0,
+            size=f"{n:,} points",
+            notes=f"{full.value:,} bytes of figure JSON; build+serialize {full.label}",
+            extra={"bytes": full.value, "mb": mb, "points": n},
+        ),
+        Result(
+            "dashboard_zoom",
+            zoomed.best,
+            None,
+            None,
+            None,
+            target="< 300 ms",
+            met=zoomed.best < 0.3 if n >= 10_000_000 else None,
+            size=f"10% window of {n:,}",
+            notes=f"{how}, {zoomed.label}; {zoomed.value:,} bytes; series.ema over the "
+            f"whole train series alone takes {ema_t.best:.2f} s, role_series "
+            f"{series_t.best:.2f} s",
+            extra={
+                "bytes": zoomed.value,
+                "x_range": has_range,
+                "ema_s": ema_t.best,
+                "role_series_s": series_t.best,
+            },
+        ),
     ]

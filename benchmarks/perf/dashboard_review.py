@@ -34,15 +34,19 @@ def bench(sizes: Sizes) -> Result:
     deps = client.get("/_dash-dependencies").get_json()
     output = callback_output(deps, "review-grid.rowData")
     body = callback_body(deps, output, VALUES)
-    refresh = {**callback_body(deps, output, {**VALUES, "review-refresh.n_clicks": 1}),
-               "changedPropIds": ["review-refresh.n_clicks"]}
+    refresh = {
+        **callback_body(deps, output, {**VALUES, "review-refresh.n_clicks": 1}),
+        "changedPropIds": ["review-refresh.n_clicks"],
+    }
 
     def render(payload: dict = body) -> int:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             r = client.post(f"/_dash-update-component?endId={end_id}", json=payload)
         if r.status_code != 200:
-            raise RuntimeError(f"review callback: HTTP {r.status_code}: {r.get_data(as_text=True)[:300]}")
+            raise RuntimeError(
+                f"review callback: HTTP {r.status_code}: {r.get_data(as_text=True)[:300]}"
+            )
         rows = r.get_json()["response"]["review-grid"]["rowData"]
         if len(rows) != sizes.fleet_runs:
             raise AssertionError(f"{len(rows)} grid rows for {sizes.fleet_runs} runs")
@@ -54,11 +58,17 @@ def bench(sizes: Sizes) -> Result:
     warm = best_of(render, sizes.repeats)
     again = best_of(lambda: render(refresh), 1)
     return Result(
-        "dashboard_review", warm.best, "first render (read + analyze every run)", cold,
-        ratio(cold, warm.best), target="< 2 s for 1,000 runs",
+        "dashboard_review",
+        warm.best,
+        "first render (read + analyze every run)",
+        cold,
+        ratio(cold, warm.best),
+        target="< 2 s for 1,000 runs",
         met=warm.best < 2.0 if sizes.fleet_runs >= 1000 else None,
         size=f"{sizes.fleet_runs:,} runs x {sizes.fleet_steps:,} steps",
-        notes=(f"re-render (cached analyses) best of {len(warm.times)}, {warm.value:,} bytes; "
-               f"Refresh click (every file read again, analyses reused) {again.best:.2f} s"),
+        notes=(
+            f"re-render (cached analyses) best of {len(warm.times)}, {warm.value:,} bytes; "
+            f"Refresh click (every file read again, analyses reused) {again.best:.2f} s"
+        ),
         extra={"bytes": warm.value, "cold_s": cold, "refresh_s": again.best},
     )

@@ -42,8 +42,14 @@ def write_fleet(n_runs: int, n_steps: int, root: Path | None = None) -> Path:
         val = loss + 0.1 + 0.01 * rng.standard_normal(n_steps)
         lr = 3e-4 * np.minimum(1.0, (s + 1) / 500)
         table = np.column_stack([s, loss, val, lr])
-        np.savetxt(root / f"run_{i:04d}.csv", table, delimiter=",", fmt=["%d", "%.6g", "%.6g", "%.6g"],
-                   header="step,train_loss,val_loss,lr", comments="")
+        np.savetxt(
+            root / f"run_{i:04d}.csv",
+            table,
+            delimiter=",",
+            fmt=["%d", "%.6g", "%.6g", "%.6g"],
+            header="step,train_loss,val_loss,lr",
+            comments="",
+        )
     done.touch()
     return root
 
@@ -85,8 +91,13 @@ print(json.dumps({"seconds": dt, "runs": n, "errors": len(errors), "parent_mb": 
 
 
 def run_child(mode: str, folder: Path, executor: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", _CHILD, mode, str(folder), executor],
-                          capture_output=True, text=True, cwd=REPO, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, mode, str(folder), executor],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"fleet child failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -106,17 +117,31 @@ def bench(sizes: Sizes) -> Result:
     idle = best["cpu_s"] / sizes.fleet_workers  # wall time if the 2 cores were ours alone
     counts = {s: best["statuses"].count(s) for s in sorted(set(best["statuses"]))}
     return Result(
-        "fleet_review", best["seconds"], "read all, then analyze (1 process)", peer["seconds"],
-        ratio(peer["seconds"], best["seconds"]), target="< 30 s for 1,000 x 10k on 2 cores",
+        "fleet_review",
+        best["seconds"],
+        "read all, then analyze (1 process)",
+        peer["seconds"],
+        ratio(peer["seconds"], best["seconds"]),
+        target="< 30 s for 1,000 x 10k on 2 cores",
         met=best["seconds"] < 30 if sizes.fleet_runs >= 1000 else None,
         size=f"{sizes.fleet_runs:,} runs x {sizes.fleet_steps:,} steps (CSV folder)",
-        notes=(f"{executor}, best of {len(ours)}; CPU {best['cpu_s']:.1f} s (= {idle:.1f} s "
-               f"on {sizes.fleet_workers} idle cores; peer CPU {peer['cpu_s']:.1f} s); "
-               f"peak RSS parent {best['parent_mb']:.0f} MB + {sizes.fleet_workers} workers "
-               f"<= {best['worker_mb']:.0f} MB each; peer (all frames held) "
-               f"{peer['parent_mb']:.0f} MB"),
-        extra={"runs": best["runs"], "peak_rss_mb": peak, "parent_rss_mb": best["parent_mb"],
-               "cpu_s": best["cpu_s"], "idle_wall_s": idle, "peer_cpu_s": peer["cpu_s"],
-               "worker_rss_mb": best["worker_mb"], "peer_rss_mb": peer["parent_mb"],
-               "statuses": counts, "ours_times": [r["seconds"] for r in ours]},
+        notes=(
+            f"{executor}, best of {len(ours)}; CPU {best['cpu_s']:.1f} s (= {idle:.1f} s "
+            f"on {sizes.fleet_workers} idle cores; peer CPU {peer['cpu_s']:.1f} s); "
+            f"peak RSS parent {best['parent_mb']:.0f} MB + {sizes.fleet_workers} workers "
+            f"<= {best['worker_mb']:.0f} MB each; peer (all frames held) "
+            f"{peer['parent_mb']:.0f} MB"
+        ),
+        extra={
+            "runs": best["runs"],
+            "peak_rss_mb": peak,
+            "parent_rss_mb": best["parent_mb"],
+            "cpu_s": best["cpu_s"],
+            "idle_wall_s": idle,
+            "peer_cpu_s": peer["cpu_s"],
+            "worker_rss_mb": best["worker_mb"],
+            "peer_rss_mb": peer["parent_mb"],
+            "statuses": counts,
+            "ours_times": [r["seconds"] for r in ours],
+        },
     )

@@ -44,8 +44,12 @@ def server(root: Path, workers: int = 2) -> Iterator[str]:
 
 def _post(session, url: str, endpoint: str, body: dict) -> dict:
     for attempt in range(5):
-        resp = session.post(f"{url}/api/2.0/mlflow/{endpoint}", data=json.dumps(body),
-                            headers={"Content-Type": "application/json"}, timeout=120)
+        resp = session.post(
+            f"{url}/api/2.0/mlflow/{endpoint}",
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+            timeout=120,
+        )
         if resp.status_code < 500:
             resp.raise_for_status()
             return resp.json()
@@ -54,8 +58,14 @@ def _post(session, url: str, endpoint: str, body: dict) -> dict:
     return {}
 
 
-def log_fleet(url: str, n_runs: int, keys: tuple[str, ...], n_steps: int, threads: int = 6,
-              experiment: str = EXPERIMENT) -> str:
+def log_fleet(
+    url: str,
+    n_runs: int,
+    keys: tuple[str, ...],
+    n_steps: int,
+    threads: int = 6,
+    experiment: str = EXPERIMENT,
+) -> str:
     """Create the experiment and log every point over REST; returns the experiment id."""
     import requests
 
@@ -67,23 +77,33 @@ def log_fleet(url: str, n_runs: int, keys: tuple[str, ...], n_steps: int, thread
 
     def one(i: int) -> None:
         s = requests.Session()
-        run = _post(s, url, "runs/create", {"experiment_id": exp_id, "run_name": f"run-{i:04d}",
-                                            "start_time": t0 + i * 1000})["run"]["info"]
+        run = _post(
+            s,
+            url,
+            "runs/create",
+            {"experiment_id": exp_id, "run_name": f"run-{i:04d}", "start_time": t0 + i * 1000},
+        )["run"]["info"]
         rid = run["run_id"]
         curves = {
-            "train_loss": 2.5 * np.exp(-steps / (n_steps / 5)) + 0.5
+            "train_loss": 2.5 * np.exp(-steps / (n_steps / 5))
+            + 0.5
             + 0.05 * rng.standard_normal(n_steps),
             "val_loss": 2.5 * np.exp(-steps / (n_steps / 5)) + 0.6,
             "lr": 3e-4 * np.minimum(1.0, (steps + 1) / 100),
         }
         points = [
             {"key": k, "value": float(v), "timestamp": t0 + i * 1000 + int(st), "step": int(st)}
-            for k in keys for st, v in zip(steps, curves.get(k, curves["train_loss"]))
+            for k in keys
+            for st, v in zip(steps, curves.get(k, curves["train_loss"]))
         ]
         for j in range(0, len(points), BATCH):
             _post(s, url, "runs/log-batch", {"run_id": rid, "metrics": points[j : j + BATCH]})
-        _post(s, url, "runs/update", {"run_id": rid, "status": "FINISHED",
-                                      "end_time": t0 + i * 1000 + n_steps})
+        _post(
+            s,
+            url,
+            "runs/update",
+            {"run_id": rid, "status": "FINISHED", "end_time": t0 + i * 1000 + n_steps},
+        )
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, range(n_runs)))
@@ -171,17 +191,28 @@ def bench(sizes: Sizes) -> Result:
     # The same store read straight from its file (no server): for a store on this machine.
     direct = best_of(lambda: fetch_ours(f"sqlite:///{root / 'mlflow.db'}"), sizes.repeats)
     if not (ours.value == peer.value == direct.value == expected):
-        raise AssertionError(f"points: LR Tempo {ours.value}, naive {peer.value}, "
-                             f"expected {expected}")
+        raise AssertionError(
+            f"points: LR Tempo {ours.value}, naive {peer.value}, expected {expected}"
+        )
     r = ratio(peer.best, ours.best)
     return Result(
-        "mlflow_fetch", ours.best, "MlflowClient.get_metric_history loop", peer.best, r,
-        target=">= 10x naive loop", met=r is not None and r >= 10,
+        "mlflow_fetch",
+        ours.best,
+        "MlflowClient.get_metric_history loop",
+        peer.best,
+        r,
+        target=">= 10x naive loop",
+        met=r is not None and r >= 10,
         size=f"{sizes.mlflow_runs} runs x {len(keys)} metrics x {sizes.mlflow_steps:,} steps",
         notes=f"ours {ours.label}, each from an empty history cache; peer {peer.label}; "
-              "local mlflow server, 2 workers, sqlite; the same store read directly "
-              f"(sqlite:///): {direct.best:.2f} s, {ratio(peer.best, direct.best) or 0:.1f}x",
-        extra={"points": expected, "log_s": log_s, "ours_times": list(ours.times),
-               "peer_times": list(peer.times), "direct_sqlite_s": direct.best,
-               "direct_sqlite_ratio": ratio(peer.best, direct.best)},
+        "local mlflow server, 2 workers, sqlite; the same store read directly "
+        f"(sqlite:///): {direct.best:.2f} s, {ratio(peer.best, direct.best) or 0:.1f}x",
+        extra={
+            "points": expected,
+            "log_s": log_s,
+            "ours_times": list(ours.times),
+            "peer_times": list(peer.times),
+            "direct_sqlite_s": direct.best,
+            "direct_sqlite_ratio": ratio(peer.best, direct.best),
+        },
     )

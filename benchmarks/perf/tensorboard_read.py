@@ -53,6 +53,7 @@ def write_run(n_events: int, root: Path | None = None) -> Path:
     pack = struct.Struct("<Q").pack
     u32 = struct.Struct("<I").pack
     with open(path, "wb") as fh:
+
         def write(ev: object) -> None:
             data = ev.SerializeToString()  # type: ignore[attr-defined]
             header = pack(len(data))
@@ -61,13 +62,30 @@ def write_run(n_events: int, root: Path | None = None) -> Path:
         write(Event(wall_time=WALL0, file_version="brain.Event:2"))
         for i in range(n):
             wall = WALL0 + 0.1 * i
-            write(Event(wall_time=wall, step=i, summary=Summary(
-                value=[Summary.Value(tag="train/loss", simple_value=loss[i])])))
-            write(Event(wall_time=wall, step=i, summary=Summary(
-                value=[Summary.Value(tag="lr", simple_value=lr[i])])))
+            write(
+                Event(
+                    wall_time=wall,
+                    step=i,
+                    summary=Summary(value=[Summary.Value(tag="train/loss", simple_value=loss[i])]),
+                )
+            )
+            write(
+                Event(
+                    wall_time=wall,
+                    step=i,
+                    summary=Summary(value=[Summary.Value(tag="lr", simple_value=lr[i])]),
+                )
+            )
             if i % VAL_EVERY == 0:
-                write(Event(wall_time=wall, step=i, summary=Summary(
-                    value=[Summary.Value(tag="val/loss", simple_value=loss[i] + 0.05)])))
+                write(
+                    Event(
+                        wall_time=wall,
+                        step=i,
+                        summary=Summary(
+                            value=[Summary.Value(tag="val/loss", simple_value=loss[i] + 0.05)]
+                        ),
+                    )
+                )
     done.touch()
     return run_dir
 
@@ -92,13 +110,27 @@ def bench(sizes: Sizes) -> Result:
         raise AssertionError(f"points differ: LR Tempo {ours.value}, tbparse {peer.value}")
     r = ratio(peer.best, ours.best)
     return Result(
-        "tensorboard_read", ours.best, "tbparse", peer.best, r, target=">= 8x tbparse",
-        met=r is not None and r >= 8, size=f"{events:,} events",
-        notes=(f"ours {ours.label}, tbparse {peer.label}; both CRC-checked; {ours.value:,} points; "
-               f"CPU {min(ours.cpu):.2f} s vs {min(peer.cpu):.2f} s "
-               f"({ratio(min(peer.cpu), min(ours.cpu)) or 0:.1f}x)"),
-        extra={"events": events, "points": ours.value, "ours_times": list(ours.times),
-               "peer_times": list(peer.times), "ours_cpu_s": min(ours.cpu),
-               "peer_cpu_s": min(peer.cpu), "cpu_ratio": ratio(min(peer.cpu), min(ours.cpu)),
-               "mb": sum(p.stat().st_size for p in run_dir.iterdir()) / 1e6},
+        "tensorboard_read",
+        ours.best,
+        "tbparse",
+        peer.best,
+        r,
+        target=">= 8x tbparse",
+        met=r is not None and r >= 8,
+        size=f"{events:,} events",
+        notes=(
+            f"ours {ours.label}, tbparse {peer.label}; both CRC-checked; {ours.value:,} points; "
+            f"CPU {min(ours.cpu):.2f} s vs {min(peer.cpu):.2f} s "
+            f"({ratio(min(peer.cpu), min(ours.cpu)) or 0:.1f}x)"
+        ),
+        extra={
+            "events": events,
+            "points": ours.value,
+            "ours_times": list(ours.times),
+            "peer_times": list(peer.times),
+            "ours_cpu_s": min(ours.cpu),
+            "peer_cpu_s": min(peer.cpu),
+            "cpu_ratio": ratio(min(peer.cpu), min(ours.cpu)),
+            "mb": sum(p.stat().st_size for p in run_dir.iterdir()) / 1e6,
+        },
     )

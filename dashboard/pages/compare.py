@@ -25,8 +25,14 @@ from dashboard.windows import WINDOWS
 dash.register_page(__name__, path="/compare", name="Compare", title="LR Tempo · Compare", order=2)
 
 
-def layout(ids: str | None = None, window: str | None = None, smoothing: str | None = None,
-           logy: str | None = None, x: str | None = None, **_: Any) -> html.Div:
+def layout(
+    ids: str | None = None,
+    window: str | None = None,
+    smoothing: str | None = None,
+    logy: str | None = None,
+    x: str | None = None,
+    **_: Any,
+) -> html.Div:
     chosen = [i for i in (ids or "").split(",") if i][:MAX_RUNS]
     window = window if window in WINDOWS else "all"
     store = current_store()
@@ -37,31 +43,64 @@ def layout(ids: str | None = None, window: str | None = None, smoothing: str | N
         if run is not None:
             options.append({"label": run.meta.name, "value": rid})
     chosen = [o["value"] for o in options]
-    return html.Div([
-        dbc.Row([
-            dbc.Col(html.H3("Compare", className="mb-0"), width="auto"),
-            dbc.Col(dcc.Dropdown(id="compare-runs", multi=True, value=chosen, options=options,
-                                 placeholder="Choose runs to overlay…"), md=7),
-        ], className="g-2 align-items-center mb-2"),
-        html.Div(curve_controls("compare", smoothing_value(smoothing), log_y_value(logy),
-                                x_mode_value(x), slider_md=4), className="mb-2"),
-        dcc.Store(id="compare-window", data=window),
-        dcc.Loading(dcc.Graph(id="compare-graph", config={"displaylogo": False},
-                              figure=empty_figure("choose runs to compare")), type="dot"),
-        html.Div(id="compare-table", className="mt-2"),
-        html.Div(id="compare-url-dummy", hidden=True),
-    ])
+    return html.Div(
+        [
+            dbc.Row(
+                [
+                    dbc.Col(html.H3("Compare", className="mb-0"), width="auto"),
+                    dbc.Col(
+                        dcc.Dropdown(
+                            id="compare-runs",
+                            multi=True,
+                            value=chosen,
+                            options=options,
+                            placeholder="Choose runs to overlay…",
+                        ),
+                        md=7,
+                    ),
+                ],
+                className="g-2 align-items-center mb-2",
+            ),
+            html.Div(
+                curve_controls(
+                    "compare",
+                    smoothing_value(smoothing),
+                    log_y_value(logy),
+                    x_mode_value(x),
+                    slider_md=4,
+                ),
+                className="mb-2",
+            ),
+            dcc.Store(id="compare-window", data=window),
+            dcc.Loading(
+                dcc.Graph(
+                    id="compare-graph",
+                    config={"displaylogo": False},
+                    figure=empty_figure("choose runs to compare"),
+                ),
+                type="dot",
+            ),
+            html.Div(id="compare-table", className="mt-2"),
+            html.Div(id="compare-url-dummy", hidden=True),
+        ]
+    )
 
 
-@callback(Output("compare-runs", "options"), Input("compare-window", "data"), Input("compare-runs", "value"))
+@callback(
+    Output("compare-runs", "options"),
+    Input("compare-window", "data"),
+    Input("compare-runs", "value"),
+)
 def compare_options(window: str, chosen: list[str] | None):
     store = current_store()
     try:  # a forged window (a number, an absurd duration) lists nothing, not a 500
         runs, _ = store.runs(window if isinstance(window, str) else None)
     except ValueError:
         runs = []
-    opts = [{"label": f"{r.meta.name} ({r.meta.experiment or r.meta.source})", "value": r.meta.id}
-            for r in runs]
+    opts = [
+        {"label": f"{r.meta.name} ({r.meta.experiment or r.meta.source})", "value": r.meta.id}
+        for r in runs
+    ]
     have = {o["value"] for o in opts}
     for rid in str_list(chosen):
         if rid not in have:
@@ -79,10 +118,12 @@ def compare_options(window: str, chosen: list[str] | None):
     Input("compare-smoothing", "value"),
     Input("compare-x", "value"),
 )
-def update_compare(run_ids: list[str] | None, logy: list[str] | None, smoothing: Any = 0.6,
-                   x_mode: Any = "step"):
-    return compare_view(str_list(run_ids), log_y_value(logy), smoothing_value(smoothing),
-                        x_mode_value(x_mode))
+def update_compare(
+    run_ids: list[str] | None, logy: list[str] | None, smoothing: Any = 0.6, x_mode: Any = "step"
+):
+    return compare_view(
+        str_list(run_ids), log_y_value(logy), smoothing_value(smoothing), x_mode_value(x_mode)
+    )
 
 
 # The chosen runs and the controls in the URL (dashboard/assets/url_state.js).

@@ -6,12 +6,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import dash
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import flask
-from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, html, no_update
 
-from analyzer.theme import STATUS_ORDER
 from dashboard.auth import current_user, may_write
 from dashboard.controls import str_list
 from dashboard.health import mlflow_problems
@@ -22,6 +20,7 @@ from dashboard.review_grid import (
     column_options,
     grid_columns,
 )
+from dashboard.review_layout import review_page
 from dashboard.review_rows import extra_keys, triage_rows
 from dashboard.store import current_store
 from dashboard.sweep_views import review_sweeps, with_sweep_columns
@@ -34,7 +33,6 @@ from dashboard.views import (
     refresh_seconds,
     review_data,
 )
-from dashboard.windows import WINDOWS
 from dashboard.writeback import (
     CONFIRM_KEY,
     TokenRefused,
@@ -46,124 +44,9 @@ from dashboard.writeback import (
 
 dash.register_page(__name__, path="/", name="Review", title="LR Tempo · Review", order=0)
 
-#: Auto-refresh choices (seconds; 0 = off). A URL may ask for another period (5 s or more).
-REFRESH_CHOICES: dict[int, str] = {0: "Auto-refresh off", 30: "every 30 s", 60: "every 1 min",
-                                   300: "every 5 min"}
 
-
-def _opts_window(default: str) -> list[dict[str, str]]:
-    labels = {"24h": "Last 24 h", "7d": "Last 7 days", "30d": "Last 30 days", "all": "All"}
-    keys = list(WINDOWS)
-    if default not in keys and default != "custom":
-        keys.insert(0, default)
-    return [{"label": labels.get(k, f"Last {k}"), "value": k} for k in keys] + [
-        {"label": "Dates…", "value": "custom"}]
-
-
-def _refresh_opts(current: int) -> list[dict[str, Any]]:
-    opts = dict(REFRESH_CHOICES)
-    if current not in opts:
-        opts[current] = f"every {current} s"
-    return [{"label": label, "value": sec} for sec, label in sorted(opts.items())]
-
-
-def layout(window: str | None = None, experiment: str | None = None, status: str | None = None,
-           user: str | None = None, tag: str | None = None, refresh: str | None = None,
-           **_: Any) -> html.Div:
-    store = current_store()
-    window = window or store.default_window
-    start = end = None
-    if ".." in window:
-        start, _, end = window.partition("..")
-        window = "custom"
-    from_url = experiment is not None
-    experiment = experiment if experiment is not None else (store.experiment or "")
-    every = refresh_seconds(refresh)
-    return html.Div([
-        dbc.Row([
-            dbc.Col(html.H3("Review", className="mb-0"), width="auto"),
-            dbc.Col(dbc.RadioItems(id="review-window", options=_opts_window(window), value=window,
-                                   inline=True, className="btn-group-sm"), width="auto"),
-            dbc.Col(dcc.DatePickerRange(id="review-dates", start_date=start, end_date=end,
-                                        display_format="YYYY-MM-DD", clearable=True,
-                                        minimum_nights=0, first_day_of_week=1),
-                    id="review-dates-col", width="auto",
-                    style={} if window == "custom" else {"display": "none"}),
-            dbc.Col(dbc.Button("Refresh", id="review-refresh", color="secondary", size="sm",
-                               outline=True), width="auto"),
-            dbc.Col(dcc.Dropdown(id="review-autorefresh", options=_refresh_opts(every), value=every,
-                                 clearable=False, searchable=False, style={"width": "11rem"}),
-                    width="auto"),
-        ], className="g-2 align-items-center mb-2"),
-        dbc.Row([
-            # A value must be among the options from the start, or the dropdown drops it.
-            dbc.Col(dcc.Dropdown(id="review-experiment", placeholder="All experiments",
-                                 value=experiment or None, clearable=True,
-                                 options=[experiment] if experiment else []), md=2),
-            dbc.Col(dcc.Dropdown(id="review-user", placeholder="Any user", value=user or None,
-                                 clearable=True, options=[user] if user else []), md=2),
-            dbc.Col(dbc.Input(id="review-tag", placeholder="tag: key=value, key", value=tag or "",
-                              debounce=True, size="sm", type="text"), md=2),
-            dbc.Col(dcc.Dropdown(id="review-status", placeholder="Any status",
-                                 options=[{"label": s.replace("_", " "), "value": s} for s in STATUS_ORDER],
-                                 value=status or None, clearable=True), md=2),
-            dbc.Col(dcc.Link("Compare selected (0)", id="review-compare-link", href="/compare",
-                             className="btn btn-sm btn-outline-primary"), width="auto"),
-            dbc.Col(dbc.DropdownMenu([
-                dbc.DropdownMenuItem("HTML report (self-contained)", id="review-export-html"),
-                dbc.DropdownMenuItem("Markdown report", id="review-export-md"),
-            ], label="Export", id="review-export", size="sm", color="secondary"), width="auto"),
-            dbc.Col(dcc.Dropdown(id="review-columns", multi=True, options=[], value=[],
-                                 placeholder="Columns: params, metrics, source…",
-                                 style={"minWidth": "14rem"}), md=2),
-            dbc.Col(dbc.Button("Write tags to MLflow…", id="review-writeback", size="sm",
-                               color="warning", outline=True, disabled=True,
-                               title="Store each MLflow run's status and suggestion as "
-                                     "lrtempo.* tags"), width="auto"),
-        ], className="g-2 align-items-center mb-2"),
-        dcc.Download(id="review-download"),
-        # The columns chosen, kept in this browser (see save_columns).
-        dcc.Store(id="review-columns-saved", storage_type="local"),
-        dcc.Interval(id="review-interval", interval=max(every, MIN_REFRESH) * 1000,
-                     disabled=every == 0),
-        dbc.Modal([
-            dbc.ModalHeader(dbc.ModalTitle("Write tags to MLflow")),
-            dbc.ModalBody(id="writeback-body"),
-            dbc.ModalFooter([
-                dbc.Button("Cancel", id="writeback-cancel", color="secondary", outline=True),
-                dbc.Button("Write tags", id="writeback-confirm", color="warning"),
-            ]),
-        ], id="writeback-modal", is_open=False),
-        dcc.Store(id="writeback-token", data=None),  # the open dialog's one-time token
-        html.Div(id="review-writeback-result"),
-        html.Div(id="review-export-result"),
-        dcc.Loading(html.Div([
-            html.Div(id="review-counts", className="mb-2"),
-            html.Div(id="review-notices"),
-            html.Div(id="review-errors"),
-        ]), type="dot"),
-        html.Div(id="review-new", className="small text-info-emphasis mb-1"),
-        dag.AgGrid(
-            id="review-grid",
-            columnDefs=grid_columns([]),
-            rowData=[],
-            getRowId="params.data.id",
-            defaultColDef={"sortable": True, "resizable": True, "filter": True,
-                           "floatingFilter": False},
-            dashGridOptions={"rowSelection": {"mode": "multiRow", "checkboxes": True,
-                                              "headerCheckbox": False,
-                                              "enableClickSelection": False},
-                             "rowHeight": 36, "animateRows": False, "tooltipShowDelay": 300,
-                             "localeText": {"noRowsToShow": "No runs in this window"},
-                             "domLayout": "autoHeight", "enableCellTextSelection": True,
-                             # param/metric names hold dots: a field is a key, not a path
-                             "suppressFieldDotNotation": True},
-            style={"width": "100%"},
-        ),
-        html.Div(id="review-url-dummy", hidden=True),
-        dcc.Store(id="review-experiment-from-url", data=from_url),
-    ])
-
+#: The page for its URL's query (Dash passes the query's keys as keywords).
+layout = review_page
 
 FILTER_INPUTS = (
     Input("review-window", "value"),
@@ -177,14 +60,27 @@ FILTER_INPUTS = (
 FILTER_STATES = tuple(State(i.component_id, i.component_property) for i in FILTER_INPUTS)
 
 
-def _filters(window: str | None, start: str | None, end: str | None, experiment: str | None,
-             status: str | None, user: str | None, tag: str | None,
-             settings: dict[str, Any] | None = None) -> ReviewFilters | None:
+def _filters(
+    window: str | None,
+    start: str | None,
+    end: str | None,
+    experiment: str | None,
+    status: str | None,
+    user: str | None,
+    tag: str | None,
+    settings: dict[str, Any] | None = None,
+) -> ReviewFilters | None:
     win = effective_window(window, start, end)
     if win is None:
         return None
-    return ReviewFilters(win, experiment or None, status or None, user or None,
-                         (tag or "").strip() or None, user_tracking_uri(settings))
+    return ReviewFilters(
+        win,
+        experiment or None,
+        status or None,
+        user or None,
+        (tag or "").strip() or None,
+        user_tracking_uri(settings),
+    )
 
 
 def user_tracking_uri(settings: Any) -> str | None:
@@ -229,57 +125,95 @@ def experiment_from_settings(settings: Any, from_url: bool | None):
     State("review-grid", "columnDefs"),
     State("review-columns", "value"),
 )
-def update_review(window: str, start: str | None, end: str | None, experiment: str | None,
-                  status: str | None, user: str | None, tag: str | None, _n: int | None,
-                  _ticks: int | None, every: int | None, settings: Any = None,
-                  saved_columns: Any = None, shown_columns: Any = None,
-                  current_columns: Any = None):
+def update_review(
+    window: str,
+    start: str | None,
+    end: str | None,
+    experiment: str | None,
+    status: str | None,
+    user: str | None,
+    tag: str | None,
+    _n: int | None,
+    _ticks: int | None,
+    every: int | None,
+    settings: Any = None,
+    saved_columns: Any = None,
+    shown_columns: Any = None,
+    current_columns: Any = None,
+):
     """The grid (in triage order) and its counts; the Refresh button and auto-refresh
     ticks re-read the sources; the chosen param/metric columns are added."""
     chosen = str_list(saved_columns)[:MAX_EXTRA_COLUMNS]
     filters = _filters(window, start, end, experiment, status, user, tag, settings)
     if filters is None:
-        return ([], html.Div("Choose the first and last day of the range.", className="text-muted",
-                             id="review-pick-dates"), None, no_update, no_update, True, None,
-                no_update, no_update, no_update)
+        return (
+            [],
+            html.Div(
+                "Choose the first and last day of the range.",
+                className="text-muted",
+                id="review-pick-dates",
+            ),
+            None,
+            no_update,
+            no_update,
+            True,
+            None,
+            no_update,
+            no_update,
+            no_update,
+        )
     tick = ctx.triggered_id == "review-interval"
-    data = review_data(filters, refresh=tick or ctx.triggered_id == "review-refresh",
-                       min_age=0.8 * refresh_seconds(every) if tick else 0.0)
+    data = review_data(
+        filters,
+        refresh=tick or ctx.triggered_id == "review-refresh",
+        min_age=0.8 * refresh_seconds(every) if tick else 0.0,
+    )
     experiments = data.experiments
     if experiment and experiment not in experiments:
         experiments = [experiment] + experiments
     users = data.users
     if user and user not in users:
         users = [user] + users
-    problems, errors = mlflow_problems(current_store().mlflow_uris_for(filters.tracking_uri),
-                                       data.errors)
-    rows = with_sweep_columns(data.rows, review_sweeps(filters, data)[1], filters,
-                              data.analyses)
+    problems, errors = mlflow_problems(
+        current_store().mlflow_uris_for(filters.tracking_uri), data.errors
+    )
+    rows = with_sweep_columns(data.rows, review_sweeps(filters, data)[1], filters, data.analyses)
     store = current_store()
     wanted = [k for k in chosen if k not in OPTIONAL_COLUMNS]
     if wanted:  # rows and runs are in the same order
-        rows = [{**row, **{k: ex.get(k) for k in wanted}}
-                for row, ex in zip(rows, (store.extra_values(r) for r in data.runs))]
+        rows = [
+            {**row, **{k: ex.get(k) for k in wanted}}
+            for row, ex in zip(rows, (store.extra_values(r) for r in data.runs))
+        ]
     columns = grid_columns(chosen)
 
     def ids(cols: Any) -> list[Any]:
-        return [(c.get("colId") or c.get("field"), bool(c.get("hide"))) for c in cols
-                if isinstance(c, dict)]
+        return [
+            (c.get("colId") or c.get("field"), bool(c.get("hide")))
+            for c in cols
+            if isinstance(c, dict)
+        ]
 
     same = isinstance(shown_columns, list) and ids(shown_columns) == ids(columns)
-    notices = [dbc.Alert(n, color="warning", className="py-2 mb-2 review-notice")
-               for n in data.notices]
-    return (triage_rows(rows), status_counts(data.counts),
-            [mlflow_alert(problems), error_list(errors)],
-            [{"label": e, "value": e} for e in experiments],
-            [{"label": u, "value": u} for u in users],
-            mlflow_row_count(data.rows) == 0 or not _may_write(),
-            notices or None, column_options([extra_keys(r) for r in data.runs], chosen),
-            # restored once this browser's saved choice is known (the store loads it late),
-            # never over a choice being made
-            chosen if isinstance(saved_columns, list) and chosen
-            and not str_list(current_columns) else no_update,
-            no_update if same else columns)
+    notices = [
+        dbc.Alert(n, color="warning", className="py-2 mb-2 review-notice") for n in data.notices
+    ]
+    return (
+        triage_rows(rows),
+        status_counts(data.counts),
+        [mlflow_alert(problems), error_list(errors)],
+        [{"label": e, "value": e} for e in experiments],
+        [{"label": u, "value": u} for u in users],
+        mlflow_row_count(data.rows) == 0 or not _may_write(),
+        notices or None,
+        column_options([extra_keys(r) for r in data.runs], chosen),
+        # restored once this browser's saved choice is known (the store loads it late),
+        # never over a choice being made
+        chosen
+        if isinstance(saved_columns, list) and chosen and not str_list(current_columns)
+        else no_update,
+        no_update if same else columns,
+    )
 
 
 @callback(
@@ -334,14 +268,19 @@ def set_autorefresh(seconds: int | None):
 def on_export(_html: int | None, _md: int | None, *state: Any):
     filters = _filters(*state)
     if filters is None:
-        return no_update, dbc.Alert("Choose the days of the range first.", color="warning",
-                                    className="py-2 mb-2")
+        return no_update, dbc.Alert(
+            "Choose the days of the range first.", color="warning", className="py-2 mb-2"
+        )
     fmt = "html" if ctx.triggered_id == "review-export-html" else "markdown"
     try:
         return export_report(filters, fmt), None
     except Exception as exc:  # noqa: BLE001 - a message, never a traceback
-        return no_update, dbc.Alert(f"The report could not be made: {exc}", color="danger",
-                                    className="py-2 mb-2", id="export-error")
+        return no_update, dbc.Alert(
+            f"The report could not be made: {exc}",
+            color="danger",
+            className="py-2 mb-2",
+            id="export-error",
+        )
 
 
 def _may_write() -> bool:
@@ -354,8 +293,10 @@ def _tokens() -> Any:
     return flask.current_app.config[CONFIRM_KEY]
 
 
-READ_ONLY = ("Your account may only read: writing tags needs a writer (user:password:writer "
-             "in the dashboard's auth file).")
+READ_ONLY = (
+    "Your account may only read: writing tags needs a writer (user:password:writer "
+    "in the dashboard's auth file)."
+)
 
 
 @callback(
@@ -370,8 +311,9 @@ READ_ONLY = ("Your account may only read: writing tags needs a writer (user:pass
     *FILTER_STATES,
     prevent_initial_call=True,
 )
-def on_writeback(_open: int | None, _cancel: int | None, _confirm: int | None,
-                 token: Any, *state: Any):
+def on_writeback(
+    _open: int | None, _cancel: int | None, _confirm: int | None, token: Any, *state: Any
+):
     """Open the confirmation (listing the runs, with a one-time token bound to them);
     "Write tags" writes exactly those runs, and only with that token."""
     tokens = _tokens()
@@ -385,12 +327,20 @@ def on_writeback(_open: int | None, _cancel: int | None, _confirm: int | None,
         tokens.discard(token)
         filters = _filters(*state)
         if filters is None:
-            return False, no_update, result_alert("Choose the days of the range first.",
-                                                  "warning"), None
+            return (
+                False,
+                no_update,
+                result_alert("Choose the days of the range first.", "warning"),
+                None,
+            )
         shown = plan(filters)
         if not shown.run_ids:
-            why = (f"the {len(shown.running)} MLflow run(s) in this view are still running "
-                   "(their verdict is not final)" if shown.running else "no MLflow run in this view")
+            why = (
+                f"the {len(shown.running)} MLflow run(s) in this view are still running "
+                "(their verdict is not final)"
+                if shown.running
+                else "no MLflow run in this view"
+            )
             return False, no_update, result_alert(f"Nothing to write: {why}.", "warning"), None
         return True, dialog_body(shown), None, tokens.issue(shown.run_ids, current_user())
     try:  # confirmed: the runs come from the token, never from this request's filters

@@ -17,28 +17,51 @@ from dashboard.zoom import zoom_from_url, zoom_state
 dash.register_page(__name__, path="/run", name="Run", title="LR Tempo · Run", order=1)
 
 
-def layout(id: str | None = None, smoothing: str | None = None, logy: str | None = None,
-           x: str | None = None, xr: str | None = None, **_: Any) -> html.Div:
+def layout(
+    id: str | None = None,
+    smoothing: str | None = None,
+    logy: str | None = None,
+    x: str | None = None,
+    xr: str | None = None,
+    **_: Any,
+) -> html.Div:
     x_mode, log_y = x_mode_value(x), log_y_value(logy)
-    return html.Div([
-        dcc.Store(id="run-id", data=id),
-        dcc.Store(id="run-zoom", data=zoom_from_url(xr, x_mode, log_y)),
-        dcc.Store(id="run-relayout-x", data=None),
-        html.Div(id="run-header", className="mb-2"),
-        dbc.Row([
-            dbc.Col([
-                dbc.Card(dbc.CardBody(curve_controls("run", smoothing_value(smoothing), log_y,
-                                                     x_mode)), className="mb-2"),
-                dcc.Loading(dcc.Graph(id="run-graph", config={"displaylogo": False},
-                                      figure=empty_figure("loading…")), type="dot"),
-            ], lg=9),
-            dbc.Col(html.Div(id="run-side"), lg=3),
-        ]),
-        html.Div(id="run-range-test"),
-        html.H5("Findings", className="mt-3"),
-        html.Div(id="run-findings"),
-        html.Div(id="run-url-dummy", hidden=True),
-    ])
+    return html.Div(
+        [
+            dcc.Store(id="run-id", data=id),
+            dcc.Store(id="run-zoom", data=zoom_from_url(xr, x_mode, log_y)),
+            dcc.Store(id="run-relayout-x", data=None),
+            html.Div(id="run-header", className="mb-2"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Card(
+                                dbc.CardBody(
+                                    curve_controls("run", smoothing_value(smoothing), log_y, x_mode)
+                                ),
+                                className="mb-2",
+                            ),
+                            dcc.Loading(
+                                dcc.Graph(
+                                    id="run-graph",
+                                    config={"displaylogo": False},
+                                    figure=empty_figure("loading…"),
+                                ),
+                                type="dot",
+                            ),
+                        ],
+                        lg=9,
+                    ),
+                    dbc.Col(html.Div(id="run-side"), lg=3),
+                ]
+            ),
+            html.Div(id="run-range-test"),
+            html.H5("Findings", className="mt-3"),
+            html.Div(id="run-findings"),
+            html.Div(id="run-url-dummy", hidden=True),
+        ]
+    )
 
 
 @callback(
@@ -70,8 +93,14 @@ def update_range_test(run_id: str | None):
     Input("run-relayout-x", "data"),
     State("run-zoom", "data"),
 )
-def update_graph(run_id: str | None, smoothing: float, logy: list[str], x_mode: str,
-                 relayout: dict[str, Any] | None, zoom: dict[str, Any] | None):
+def update_graph(
+    run_id: str | None,
+    smoothing: float,
+    logy: list[str],
+    x_mode: str,
+    relayout: dict[str, Any] | None,
+    zoom: dict[str, Any] | None,
+):
     """Re-built on every control change and on zoom (re-sampled to the visible range)."""
     if not isinstance(zoom, dict):  # a forged payload is taken as no zoom, not a 500
         zoom = None

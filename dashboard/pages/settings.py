@@ -28,7 +28,9 @@ from dashboard.store import current_store
 from dashboard.uri_policy import UriNotAllowed
 from dashboard.views import _check_connection, check_uri
 
-dash.register_page(__name__, path="/settings", name="Settings", title="LR Tempo · Settings", order=4)
+dash.register_page(
+    __name__, path="/settings", name="Settings", title="LR Tempo · Settings", order=4
+)
 
 
 def _settings_file() -> SettingsFile | None:
@@ -40,11 +42,18 @@ def _kept_line() -> html.Div | None:
     kept = _settings_file()
     if kept is None:
         return None
-    text = [html.Span("Server-wide settings file: ", className="text-muted"),
-            html.Code(str(kept.path), id="settings-file-path")]
+    text = [
+        html.Span("Server-wide settings file: ", className="text-muted"),
+        html.Code(str(kept.path), id="settings-file-path"),
+    ]
     if kept.problem:
-        text.append(html.Div(f"Not read at start: {kept.problem}", className="text-danger",
-                             id="settings-file-problem"))
+        text.append(
+            html.Div(
+                f"Not read at start: {kept.problem}",
+                className="text-danger",
+                id="settings-file-problem",
+            )
+        )
     return html.Div(text, className="small")
 
 
@@ -58,8 +67,10 @@ def _persist(uri: str | None, experiment: str | None) -> str:
     except OSError as exc:
         return f" until the dashboard restarts: could not write {kept.path} ({exc.strerror or exc})"
     if kept.uri_from_command_line:
-        return (f"; kept in {kept.path} (at the next start --tracking-uri on the command line "
-                "wins over the saved URI)")
+        return (
+            f"; kept in {kept.path} (at the next start --tracking-uri on the command line "
+            "wins over the saved URI)"
+        )
     return f"; kept in {kept.path} for the next start"
 
 
@@ -72,38 +83,82 @@ def _admin() -> bool:
 def layout(**_: Any) -> html.Div:
     store = current_store()
     admin = _admin()
-    return html.Div([
-        dcc.Store(id="settings-page", data=True),  # new on each visit: fills the fields
-        html.H3("Settings"),
-        dbc.Card(dbc.CardBody([
-            dbc.Label("Your MLflow tracking URI (kept in this browser)", html_for="settings-uri"),
-            dbc.InputGroup([
-                dbc.Input(id="settings-uri", value="", type="text",
-                          placeholder=store.tracking_uri or "http://mlflow.internal:5000"),
-                dbc.Button("Test connection", id="settings-test", color="secondary", outline=True),
-            ], className="mb-2"),
-            html.Div(id="settings-test-result", className="mb-3"),
-            dbc.Label("Default experiment filter (Review)", html_for="settings-experiment"),
-            dbc.Input(id="settings-experiment", value="", type="text",
-                      placeholder="all experiments", className="mb-3"),
-            html.Div(_active_line(None), id="settings-active-uri", className="mb-2"),
-            html.Div([
-                html.Span("Server-wide tracking URI: ", className="text-muted"),
-                html.Span(store.tracking_uri or "none", id="settings-server-uri"),
-            ], className="small"),
-            _kept_line(),
-            html.Div([
-                html.Span("Sources: ", className="text-muted"),
-                html.Span(", ".join(store.sources) or "none (uploads only)"),
-            ], className="small mb-3"),
-            html.Div("Leave the URI empty to use the server-wide one. Your settings change "
-                     "only what this browser shows.", className="small text-muted mb-2"),
-            dbc.Button("Save", id="settings-save", color="primary", className="me-2"),
-            dbc.Button("Save for everyone (admin)", id="settings-save-all", color="danger",
-                       outline=True) if admin else None,
-            html.Div(id="settings-save-result", className="mt-2"),
-        ]), style={"maxWidth": "48rem"}),
-    ])
+    return html.Div(
+        [
+            dcc.Store(id="settings-page", data=True),  # new on each visit: fills the fields
+            html.H3("Settings"),
+            dbc.Card(
+                dbc.CardBody(
+                    [
+                        dbc.Label(
+                            "Your MLflow tracking URI (kept in this browser)",
+                            html_for="settings-uri",
+                        ),
+                        dbc.InputGroup(
+                            [
+                                dbc.Input(
+                                    id="settings-uri",
+                                    value="",
+                                    type="text",
+                                    placeholder=store.tracking_uri or "http://mlflow.internal:5000",
+                                ),
+                                dbc.Button(
+                                    "Test connection",
+                                    id="settings-test",
+                                    color="secondary",
+                                    outline=True,
+                                ),
+                            ],
+                            className="mb-2",
+                        ),
+                        html.Div(id="settings-test-result", className="mb-3"),
+                        dbc.Label(
+                            "Default experiment filter (Review)", html_for="settings-experiment"
+                        ),
+                        dbc.Input(
+                            id="settings-experiment",
+                            value="",
+                            type="text",
+                            placeholder="all experiments",
+                            className="mb-3",
+                        ),
+                        html.Div(_active_line(None), id="settings-active-uri", className="mb-2"),
+                        html.Div(
+                            [
+                                html.Span("Server-wide tracking URI: ", className="text-muted"),
+                                html.Span(store.tracking_uri or "none", id="settings-server-uri"),
+                            ],
+                            className="small",
+                        ),
+                        _kept_line(),
+                        html.Div(
+                            [
+                                html.Span("Sources: ", className="text-muted"),
+                                html.Span(", ".join(store.sources) or "none (uploads only)"),
+                            ],
+                            className="small mb-3",
+                        ),
+                        html.Div(
+                            "Leave the URI empty to use the server-wide one. Your settings change "
+                            "only what this browser shows.",
+                            className="small text-muted mb-2",
+                        ),
+                        dbc.Button("Save", id="settings-save", color="primary", className="me-2"),
+                        dbc.Button(
+                            "Save for everyone (admin)",
+                            id="settings-save-all",
+                            color="danger",
+                            outline=True,
+                        )
+                        if admin
+                        else None,
+                        html.Div(id="settings-save-result", className="mt-2"),
+                    ]
+                ),
+                style={"maxWidth": "48rem"},
+            ),
+        ]
+    )
 
 
 # In the browser: the fields from this browser's saved settings (empty: the server's),
@@ -165,10 +220,15 @@ def _active_line(user_uri: str | None) -> list[Any]:
             whose, uri = "yours, kept in this browser", user_uri
         except UriNotAllowed as exc:
             note = f" (your saved URI {user_uri!r} is not allowed here: {exc})"
-    return [html.Span("Active tracking URI: ", className="fw-bold"),
-            html.Code(uri or "none", id="settings-active-value"),
-            html.Span(f" ({whose}){note}" if uri else f" (no MLflow server){note}",
-                      className="text-muted", id="settings-active-whose")]
+    return [
+        html.Span("Active tracking URI: ", className="fw-bold"),
+        html.Code(uri or "none", id="settings-active-value"),
+        html.Span(
+            f" ({whose}){note}" if uri else f" (no MLflow server){note}",
+            className="text-muted",
+            id="settings-active-whose",
+        ),
+    ]
 
 
 @callback(
@@ -190,8 +250,9 @@ def on_active(data: Any, _page: Any) -> list[Any]:
 )
 def on_test(_n: int | None, uri: str | None):
     ok, msg = checked(_text(uri) or current_store().tracking_uri or "")
-    return dbc.Alert(msg, color="success" if ok else "danger", className="py-2 mb-0",
-                     id="settings-test-alert")
+    return dbc.Alert(
+        msg, color="success" if ok else "danger", className="py-2 mb-0", id="settings-test-alert"
+    )
 
 
 def _text(value: Any) -> str:
@@ -200,8 +261,9 @@ def _text(value: Any) -> str:
 
 
 def _alert(text: str, ok: bool) -> dbc.Alert:
-    return dbc.Alert(text, color="success" if ok else "danger", className="py-2 mb-0",
-                     id="settings-save-alert")
+    return dbc.Alert(
+        text, color="success" if ok else "danger", className="py-2 mb-0", id="settings-save-alert"
+    )
 
 
 @callback(
@@ -223,8 +285,11 @@ def on_save(_n: int | None, uri: str | None, experiment: str | None):
         if not ok:
             return no_update, _alert(f"Not saved: {msg[0].lower()}{msg[1:]}", False)
     data = {"tracking_uri": uri or None, "experiment": _text(experiment) or None}
-    return data, _alert("Saved. In this browser only: Review reads "
-                        f"{uri or 'the server-wide store'} on its next load.", True)
+    return data, _alert(
+        "Saved. In this browser only: Review reads "
+        f"{uri or 'the server-wide store'} on its next load.",
+        True,
+    )
 
 
 @callback(
@@ -243,8 +308,11 @@ def on_save_all(_n: int | None, uri: str | None, experiment: str | None, mine: A
     if not _n:
         return no_update, no_update, no_update
     if not _admin():  # checked on the server: the button alone proves nothing
-        return _alert("Only an admin of the auth file may change the server-wide settings.",
-                      False), no_update, no_update
+        return (
+            _alert("Only an admin of the auth file may change the server-wide settings.", False),
+            no_update,
+            no_update,
+        )
     uri = _text(uri)
     if uri:  # the admin's URI: a URI at all and reachable (the visitor policy is theirs)
         problem = not_a_uri(uri)
@@ -256,5 +324,8 @@ def on_save_all(_n: int | None, uri: str | None, experiment: str | None, mine: A
     store.experiment = _text(experiment) or None
     kept = _persist(uri or None, store.experiment)
     own = mine.get("tracking_uri") if isinstance(mine, dict) else None
-    return (_alert(f"Saved for everyone{kept}.", True), uri or "none",
-            _active_line(own if isinstance(own, str) else None))
+    return (
+        _alert(f"Saved for everyone{kept}.", True),
+        uri or "none",
+        _active_line(own if isinstance(own, str) else None),
+    )

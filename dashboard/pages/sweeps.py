@@ -11,17 +11,16 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, 
 from dashboard.store import current_store
 from dashboard.sweep_views import sweeps_view
 from dashboard.views import ReviewFilters
-from dashboard.windows import WINDOWS
+from dashboard.windows import WINDOW_LABELS, WINDOWS
 
 dash.register_page(__name__, path="/sweeps", name="Sweeps", title="LR Tempo · Sweeps", order=1)
 
 
 def _window_options(current: str) -> list[dict[str, str]]:
-    labels = {"24h": "Last 24 h", "7d": "Last 7 days", "30d": "Last 30 days", "all": "All"}
     keys = list(WINDOWS)
     if current not in keys:
         keys.insert(0, current)
-    return [{"label": labels.get(k, k), "value": k} for k in keys]
+    return [{"label": WINDOW_LABELS.get(k, k), "value": k} for k in keys]
 
 
 def layout(

@@ -15,35 +15,43 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard.controls import str_list
 from dashboard.store import current_store
+from dashboard.upload_views import handle_uploads
 from dashboard.uploads import size_text
-from dashboard.views import handle_uploads
 
 dash.register_page(__name__, path="/upload", name="Upload", title="LR Tempo · Upload", order=3)
 
 
 def layout(**_: Any) -> html.Div:
     limit = current_store().upload_limit_mb * 2**20
-    return html.Div([
-        html.H3("Upload logs"),
-        html.P([
-            "CSV (plain, Lightning, Keras, W&B export, Ultralytics), trainer_state.json, JSON lines, ",
-            ".log/.txt, TensorBoard event files, or a .zip of a run folder. ",
-            f"Up to {size_text(limit)} per file. Uploaded runs also appear in Review; the same "
-            "content uploaded again is the same run.",
-        ], className="text-muted", id="upload-help"),
-        dcc.Store(id="upload-limit", data=limit),
-        dcc.Store(id="upload-guard"),  # the browser guard's (unused) output
-        dcc.Upload(
-            id="upload-files",
-            children=html.Div(["Drag and drop files here, or ", html.A("choose files", href="#")]),
-            multiple=True,
-            className="upload-zone mb-3",
-            max_size=limit,  # over it: not sent (the browser guard below says so)
-        ),
-        html.Div(id="upload-refused"),
-        html.Div(id="upload-pending", className="text-muted small mb-2"),
-        dcc.Loading(html.Div(id="upload-results"), type="dot"),
-    ])
+    return html.Div(
+        [
+            html.H3("Upload logs"),
+            html.P(
+                [
+                    "CSV (plain, Lightning, Keras, W&B export, Ultralytics), trainer_state.json, JSON lines, ",
+                    ".log/.txt, TensorBoard event files, or a .zip of a run folder. ",
+                    f"Up to {size_text(limit)} per file. Uploaded runs also appear in Review; the same "
+                    "content uploaded again is the same run.",
+                ],
+                className="text-muted",
+                id="upload-help",
+            ),
+            dcc.Store(id="upload-limit", data=limit),
+            dcc.Store(id="upload-guard"),  # the browser guard's (unused) output
+            dcc.Upload(
+                id="upload-files",
+                children=html.Div(
+                    ["Drag and drop files here, or ", html.A("choose files", href="#")]
+                ),
+                multiple=True,
+                className="upload-zone mb-3",
+                max_size=limit,  # over it: not sent (the browser guard below says so)
+            ),
+            html.Div(id="upload-refused"),
+            html.Div(id="upload-pending", className="text-muted small mb-2"),
+            dcc.Loading(html.Div(id="upload-results"), type="dot"),
+        ]
+    )
 
 
 # In the browser: one listener (capture phase, before the drop zone's) on every drop or

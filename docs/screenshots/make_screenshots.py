@@ -39,8 +39,11 @@ def main() -> None:
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{srv.server_port}"
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                         args=["--no-sandbox", "--disable-gpu"])
+            browser = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu"],
+            )
             page = browser.new_page(viewport={"width": 1440, "height": 620})
             page.set_default_timeout(60_000)
             page.goto(base + "/?window=24h")
@@ -50,14 +53,16 @@ def main() -> None:
             page.get_by_role("link", name=RUN, exact=True).click()
             page.wait_for_function(
                 "() => { const g = document.querySelector('#run-graph .js-plotly-plot');"
-                " return g && g.data && g.data.some(t => t.meta === 'lr'); }")
+                " return g && g.data && g.data.some(t => t.meta === 'lr'); }"
+            )
             page.set_viewport_size({"width": 1440, "height": 800})
             page.wait_for_timeout(1500)
             page.screenshot(path=str(HERE / "run.png"))
             page.goto(base + "/sweeps?window=24h")
             page.wait_for_function(
                 "() => { const g = document.querySelector('.sweep-card .js-plotly-plot');"
-                " return g && g.data && g.data.some(t => t.meta === 'recommended'); }")
+                " return g && g.data && g.data.some(t => t.meta === 'recommended'); }"
+            )
             page.set_viewport_size({"width": 1440, "height": 760})
             page.wait_for_timeout(1500)
             page.screenshot(path=str(HERE / "sweeps.png"))
