@@ -1,4 +1,7 @@
-"""The four detectors, one pure function per module, and their settings (:mod:`.params`).
+"""The detectors of the four kinds, one pure function per module, and their settings
+(:mod:`.params`): oscillation (train, val, the peak-LR phase of a step schedule),
+stagnation (plateau, slow descent, an LR far below its usual range), overfitting (and what
+an overfitting finding really is, :mod:`.overfit_checks`), divergence.
 
 Each detector is ``detect_*(steps, values, ..., config) -> list[Finding]`` and never
 raises on odd input (NaN, Inf, constant, negative, tiny or huge values): too little
