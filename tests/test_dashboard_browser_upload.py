@@ -186,3 +186,18 @@ def test_a_dropped_file_is_sent_and_read_and_a_bad_one_names_its_line(page) -> N
     assert err.inner_text().startswith("broken.csv: line 3: not a readable CSV table")
     assert len(posts) == 2
     assert page.locator("#upload-progress .progress-bar").get_attribute("aria-valuenow") == "100"
+
+
+def test_leaving_the_page_while_a_file_is_sent_still_reads_it(page, tmp_path: Path) -> None:
+    """The visitor goes on to Review while the bytes are sent: no script error, and the
+    file is still read and kept (its run is listed in Review)."""
+    big = write_big_csv(tmp_path / "left_behind.csv", 2.0, seed=6)
+    open_page(page, "/upload")
+    throttle_uploads(page, 1 * 2**20)  # ~2 s for the file
+    with page.expect_request(lambda r: ROUTE in r.url) as sent:
+        page.locator(INPUT).set_input_files(str(big))
+    page.get_by_role("link", name="Review", exact=True).first.click()
+    page.wait_for_selector("#review-grid")
+    sent.value.response()  # the server answered: the file was read
+    page.locator("#review-refresh").click()
+    grid_row(page, "left_behind").wait_for()

@@ -28,7 +28,9 @@
   }
   function set(id, props) {
     const dc = window.dash_clientside;
-    if (dc && dc.set_props) { dc.set_props(id, props); }
+    // Not on the Upload page any more (the visitor went on while files were sent): the
+    // files are still read and kept, the results show in Review.
+    if (dc && dc.set_props && document.querySelector(BOX)) { dc.set_props(id, props); }
   }
   function errorLine(text) {
     return {namespace: "dash_html_components", type: "Div",
