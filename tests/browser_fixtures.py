@@ -112,12 +112,21 @@ def pick_column(page, label: str) -> None:
         "() => document.activeElement && document.activeElement.matches('.dash-dropdown-search')"
     )
     page.keyboard.type(typed)
+    # The list is drawn one step after the search box: wait until it is the whole name's
+    # (every option shown has it), else a click may land on a row that moved.
     page.wait_for_function(
-        "t => { const s = document.querySelector('.dash-dropdown-search');"
-        " return s && s.value === t; }",
-        arg=typed,
+        """([t, label]) => {
+            const s = document.querySelector('.dash-dropdown-search');
+            const shown = Array.from(document.querySelectorAll('.dash-options-list-option'))
+                .map(o => o.textContent.trim());
+            return s && s.value === t && shown.includes(label)
+                && shown.every(x => x.toLowerCase().includes(t.toLowerCase()));
+        }""",
+        arg=[typed, label],
     )
-    page.get_by_text(label, exact=True).first.click()  # a portal menu
+    page.locator(".dash-options-list-option", has_text=label).filter(
+        has=page.get_by_text(label, exact=True)
+    ).first.click()  # a portal menu
     page.keyboard.press("Escape")
 
 
