@@ -271,8 +271,9 @@ def _display_name(run: Run, base: Path, filename: str) -> str:
 
 
 def _rename_runs(runs: list[Run], base: Path, filename: str) -> list[Run]:
-    """Show the original file name instead of the private path in run locations and
-    names; ids from the upload's content key (in the private folder's name) when known."""
+    """Show the original file name instead of the private path in run locations, names
+    and warnings; ids from the upload's content key (in the private folder's name) when
+    known."""
     tmp = base if _KEY_DIR.match(base.name) else base.parent
     key = _KEY_DIR.match(tmp.name)
     seen: dict[str, int] = {}
@@ -286,7 +287,9 @@ def _rename_runs(runs: list[Run], base: Path, filename: str) -> list[Run]:
             k = seen[rel] = seen.get(rel, -1) + 1
             new_id = _run_id(key.group(1), rel, k) if key else meta.id
             meta = replace(meta, id=new_id, name=_display_name(r, base, filename))
-        out.append(Run(meta=replace(meta, location=loc), frame=r.frame, warnings=r.warnings))
+        warnings = [_clean_error(w, tmp, filename) for w in r.warnings]  # no private path
+        out.append(Run(meta=replace(meta, location=loc), frame=r.frame,
+                       warnings=type(r.warnings)(warnings)))
     return out
 
 

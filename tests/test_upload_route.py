@@ -79,6 +79,12 @@ def test_a_bad_file_gets_an_error_naming_it_and_the_line(app) -> None:
     assert res.status_code == 200
     (err,) = res.get_json()["results"][0]["errors"]
     assert err.startswith("broken.csv: line 3: ") and "lrtempo-upload" not in err
+    # Cells a reader skipped are warnings on the run, naming the file and line too.
+    res = _post(client, "some bad cells.csv", b"step,loss\n1,0.5\n2,abc\n3,0.4\n4,0.3\n")
+    (rid,) = res.get_json()["results"][0]["runs"]
+    with app.server.test_request_context():
+        (warning,) = app.server.config[STORE_KEY].get(rid).warnings
+    assert warning == "some bad cells.csv: line 3: text in numeric column 'loss', cells ignored"
     (err,) = _post(client, "notes.txt", b"hello\nworld\n").get_json()["results"][0]["errors"]
     assert err.startswith("notes.txt")
     (err,) = _post(client, "run.exe", b"MZ\x00").get_json()["results"][0]["errors"]
