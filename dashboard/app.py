@@ -29,6 +29,7 @@ import dash
 from dash import ClientsideFunction, Input, Output, dcc, html
 
 from . import settings_file as settings_store
+from . import upload_route
 from .auth import AuthConfig, protect
 from .layout import navbar
 from .settings_file import SETTINGS_KEY, SettingsFile
@@ -150,10 +151,8 @@ def create_app(
     )
     app.server.config[AUTH_KEY] = auth
     app.server.config[CONFIRM_KEY] = ConfirmTokens()
-    # Base64 uploads are ~4/3 of the file; allow a few files per request, refuse more.
-    app.server.config["MAX_CONTENT_LENGTH"] = int(upload_limit_mb * 1024 * 1024 * 1.4 * 4) + (
-        1 << 20
-    )
+    # The largest body: one file, raw, to the upload route (callbacks carry no files).
+    app.server.config["MAX_CONTENT_LENGTH"] = int(upload_limit_mb * 1024 * 1024) + (1 << 20)
     app.layout = html.Div(
         [
             dcc.Store(id="user-settings", storage_type="local"),
@@ -165,6 +164,7 @@ def create_app(
         style=css_vars(),  # the dark colours of the grids and figures (assets/20_dark.css)
     )
     theme_callbacks(app)
+    upload_route.install(app)  # the Upload page's files, sent raw with byte progress
     # Collect the pages' @dash.callback registrations into *this* app now, so a second
     # app in the same process (tests) gets its own copy when it imports the pages.
     app._setup_server()  # Dash private API: dash bounded in pyproject.toml, tests/test_wheel.py

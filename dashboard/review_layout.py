@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from analyzer.theme import STATUS_ORDER
 
-from .review_grid import grid_columns
+from .review_grid import column_options, grid_columns
 from .store import current_store
 from .views import MIN_REFRESH, refresh_seconds
 from .windows import WINDOW_LABELS, WINDOWS
@@ -182,8 +182,8 @@ def review_page(
                         dcc.Dropdown(
                             id="review-columns",
                             multi=True,
-                            options=[],
                             value=[],
+                            options=column_options([], []),  # Source…; the rest come later
                             placeholder="Columns: params, metrics, source…",
                             style={"minWidth": "14rem"},
                         ),
@@ -205,7 +205,7 @@ def review_page(
                 className="g-2 align-items-center mb-2",
             ),
             dcc.Download(id="review-download"),
-            # The columns chosen, kept in this browser (see save_columns).
+            # The columns chosen, kept in this browser (see the chooser's callbacks in pages/review).
             dcc.Store(id="review-columns-saved", storage_type="local"),
             dcc.Interval(
                 id="review-interval", interval=max(every, MIN_REFRESH) * 1000, disabled=every == 0

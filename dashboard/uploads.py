@@ -142,9 +142,16 @@ KEY_LEN = 10
 _KEY_DIR = re.compile(rf"^lrtempo-upload-([0-9a-f]{{{KEY_LEN}}})-")
 
 
-def content_key(data: bytes) -> str:
-    """The start of the SHA-256 of an upload's bytes: the ids of its runs begin with it."""
-    return hashlib.sha256(data).hexdigest()[:KEY_LEN]
+def content_key(data: bytes | Path) -> str:
+    """The start of the SHA-256 of an upload's bytes (or of a file's, read in chunks):
+    the ids of its runs begin with it."""
+    if isinstance(data, bytes):
+        return hashlib.sha256(data).hexdigest()[:KEY_LEN]
+    digest = hashlib.sha256()
+    with open(data, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:KEY_LEN]
 
 
 def _run_id(key: str, rel: str, k: int) -> str:
@@ -264,10 +271,12 @@ def extract_zip(
 
 
 def _display_name(run: Run, base: Path, filename: str) -> str:
-    """The run's name, unless the reader named it after a private folder: then the
-    uploaded file's (a TensorBoard event file read alone) or the zip's name."""
+    """The run's name, unless the reader named it after a private folder or the cleaned
+    stored name: then the uploaded file's own (a TensorBoard event file read alone: its
+    whole name) or the zip's name."""
     tmp = base if _KEY_DIR.match(base.name) else base.parent
-    if run.meta.name not in (tmp.name, base.name, "unzipped"):
+    stored = Path(safe_name(filename)).stem  # a file read alone: named after its cleaned name
+    if run.meta.name not in (tmp.name, base.name, "unzipped", stored):
         return run.meta.name
     if is_event_file(filename) and base == tmp:
         return filename.replace("\\", "/").rsplit("/", 1)[-1]
@@ -276,8 +285,9 @@ def _display_name(run: Run, base: Path, filename: str) -> str:
 
 
 def _rename_runs(runs: list[Run], base: Path, filename: str) -> list[Run]:
-    """Show the original file name instead of the private path in run locations and
-    names; ids from the upload's content key (in the private folder's name) when known."""
+    """Show the original file name instead of the private path in run locations, names
+    and warnings; ids from the upload's content key (in the private folder's name) when
+    known."""
     tmp = base if _KEY_DIR.match(base.name) else base.parent
     key = _KEY_DIR.match(tmp.name)
     seen: dict[str, int] = {}
@@ -295,7 +305,12 @@ def _rename_runs(runs: list[Run], base: Path, filename: str) -> list[Run]:
             k = seen[rel] = seen.get(rel, -1) + 1
             new_id = _run_id(key.group(1), rel, k) if key else meta.id
             meta = replace(meta, id=new_id, name=_display_name(r, base, filename))
-        out.append(Run(meta=replace(meta, location=loc), frame=r.frame, warnings=r.warnings))
+        warnings = [_clean_error(w, tmp, filename) for w in r.warnings]  # no private path
+        out.append(
+            Run(
+                meta=replace(meta, location=loc), frame=r.frame, warnings=type(r.warnings)(warnings)
+            )
+        )
     return out
 
 
@@ -351,7 +366,7 @@ def upload_budget(limit_bytes: int, shared: ByteBudget | None, reserve: int = 0)
 
 def read_upload(
     filename: str,
-    data: bytes,
+    data: bytes | Path,
     *,
     limit_bytes: int,
     shared: ByteBudget | None = None,
@@ -359,13 +374,17 @@ def read_upload(
 ) -> UploadResult:
     """Read one uploaded file into runs; problems go to ``errors`` naming the file.
 
+    ``data``: the file's bytes, or a file holding them (an upload streamed to disk by
+    :mod:`dashboard.upload_route`), which is moved into the upload's private folder.
+
     Within a request's :func:`upload_budget` it counts against it; else against its own
     (with ``shared``, the process's). With ``keep_in``, the private folder is made there
     and kept when runs were read (``result.folder``; :func:`reread_upload` reads it again);
     else it is removed."""
+    size = len(data) if isinstance(data, bytes) else data.stat().st_size
     if _BUDGET.get() is None:
         try:
-            with upload_budget(limit_bytes, shared, reserve=len(data)):
+            with upload_budget(limit_bytes, shared, reserve=size):
                 return read_upload(filename, data, limit_bytes=limit_bytes, keep_in=keep_in)
         except ReaderError as exc:  # the reservation did not fit
             return UploadResult(filename, errors=[f"{filename}: {exc.reason}"])
@@ -379,15 +398,18 @@ def read_upload(
             "or a .zip of a run folder"
         )
         return result
-    if len(data) > limit_bytes:
-        result.errors.append(too_big(filename, len(data), limit_bytes))
+    if size > limit_bytes:
+        result.errors.append(too_big(filename, size, limit_bytes))
         return result
     prefix = f"lrtempo-upload-{content_key(data)}-"
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=keep_in))
     try:
         path = tmp / name
-        with open(path, "xb") as fh:
-            fh.write(data)
+        if isinstance(data, bytes):
+            with open(path, "xb") as fh:
+                fh.write(data)
+        else:
+            shutil.move(data, path)
         if suffix == ".zip":
             unzipped = tmp / "unzipped"
             unzipped.mkdir(mode=0o700)

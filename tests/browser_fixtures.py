@@ -101,6 +101,35 @@ def open_page(page, path: str) -> None:
     page.wait_for_selector("#_pages_content", state="attached")
 
 
+def pick_column(page, label: str) -> None:
+    """Pick ``label`` in the Review's column chooser as a person does: open it, type the
+    name into its search once it has the focus, and click the option once the list is
+    filtered by the whole name (an option clicked while the list still moves with the
+    typing can be another one)."""
+    typed = label.rsplit(": ", maxsplit=1)[-1]
+    page.locator("#review-columns").click()
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.matches('.dash-dropdown-search')"
+    )
+    page.keyboard.type(typed)
+    # The list is drawn one step after the search box: wait until it is the whole name's
+    # (every option shown has it), else a click may land on a row that moved.
+    page.wait_for_function(
+        """([t, label]) => {
+            const s = document.querySelector('.dash-dropdown-search');
+            const shown = Array.from(document.querySelectorAll('.dash-options-list-option'))
+                .map(o => o.textContent.trim());
+            return s && s.value === t && shown.includes(label)
+                && shown.every(x => x.toLowerCase().includes(t.toLowerCase()));
+        }""",
+        arg=[typed, label],
+    )
+    page.locator(".dash-options-list-option", has_text=label).filter(
+        has=page.get_by_text(label, exact=True)
+    ).first.click()  # a portal menu
+    page.keyboard.press("Escape")
+
+
 def grid_row(page, name: str):
     """The Review grid's row of the run named ``name`` (a locator)."""
     return page.locator(".ag-row", has=page.get_by_text(name, exact=True)).first

@@ -18,7 +18,7 @@ import pytest
 
 from analyzer.lrtext import format_lr
 from analyzer.theme import STATUS_ORDER
-from tests.browser_fixtures import grid_row, open_page
+from tests.browser_fixtures import grid_row, open_page, pick_column
 from tests.fixtures_mlflow import MlflowServer, log_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
@@ -199,29 +199,14 @@ def test_new_runs_since_the_last_review_are_marked(page, seeded) -> None:
 
 
 def _choose_column(page, label: str, col: str) -> None:
-    """Pick ``label`` in the column chooser and wait until the grid shows ``col`` (before
-    the next choice: the options are re-made). A pick made while the options were being
-    re-made can be lost (seen once on a loaded CI machine); it is made again, twice at most
-    — a user would pick again too."""
-    import contextlib
-
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    shown = (
+    """Pick ``label`` in the column chooser and wait until the grid shows ``col``. Once:
+    a pick is kept whatever the server is doing (tests/test_dashboard_browser_columns.py
+    holds the server's reads to show it)."""
+    pick_column(page, label)
+    page.wait_for_function(
         "() => dash_ag_grid.getApi('review-grid').getColumnDefs()"
         f".some(c => c.colId === '{col}' && !c.hide)"
     )
-    for attempt in range(3):
-        page.locator("#review-columns").click()
-        page.keyboard.type(label.rsplit(": ", maxsplit=1)[-1])
-        # no such option: already chosen, or the menu was re-made; the grid tells
-        with contextlib.suppress(PlaywrightTimeout):
-            page.get_by_text(label, exact=True).first.click(timeout=15_000)  # a portal menu
-        page.keyboard.press("Escape")
-        last = attempt == 2
-        with contextlib.suppress(*(() if last else (PlaywrightTimeout,))):
-            page.wait_for_function(shown, timeout=60_000 if last else 30_000)
-            return
 
 
 def test_column_chooser_adds_params_and_metrics_and_is_kept(page, seeded) -> None:

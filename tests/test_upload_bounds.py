@@ -66,33 +66,25 @@ def zip_of(path: Path, inner: Path, name: str) -> Path:
 
 
 CHILD = r"""
-import base64, json, resource, sys, threading
+import json, resource, sys, threading
+from urllib.parse import quote
 sys.path.insert(0, sys.argv[1])
 import requests
 from dashboard.app import create_app
-from benchmarks.dash_protocol import callback_body, dash_config
 from tests.serving import serve_app
 
 files = json.loads(sys.argv[2])
 app = create_app([], since_hours=0, **json.loads(sys.argv[3]))
 with serve_app(app) as base:
-    page = requests.get(base + "/upload", timeout=60).text
-    deps = requests.get(base + "/_dash-dependencies", timeout=60).json()
-    end = dash_config(page).get("end_id", "")
-    out = next(d["output"] for d in deps if d["output"].startswith("upload-results.children"))
-    bodies = []
-    for path, name in files:
-        data = open(path, "rb").read()
-        url = "data:application/octet-stream;base64," + base64.b64encode(data).decode()
-        bodies.append(callback_body(deps, out, {"upload-files.contents": [url],
-                                                "upload-files.filename": [name]}))
-        del data, url
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    answers = [None] * len(bodies)
+    answers = [None] * len(files)
     def post(i):
-        r = requests.post(f"{base}/_dash-update-component?endId={end}", json=bodies[i], timeout=600)
+        path, name = files[i]
+        with open(path, "rb") as body:  # streamed, as the page's script sends a file
+            r = requests.post(f"{base}/_lrtempo/upload", data=body, timeout=600,
+                              headers={"X-Upload-Name": quote(name)})
         answers[i] = [r.status_code, r.text]
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(files))]
     for t in threads: t.start()
     for t in threads: t.join()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -100,11 +92,23 @@ print(json.dumps({"before_kib": before, "peak_kib": peak, "answers": answers}))
 """
 
 
+def outcome(text: str) -> dict[str, Any]:
+    """One upload route answer's result (``{"file", "runs", "errors", "same"}``)."""
+    (res,) = json.loads(text)["results"]
+    return res
+
+
+def was_read(text: str) -> bool:
+    res = outcome(text)
+    return bool(res["runs"]) and not res["errors"]
+
+
 def serve_and_upload(
     files: list[list[str]], app_options: dict[str, Any], timeout: int
 ) -> dict[str, Any]:
-    """Run :data:`CHILD` (a served app, ``files`` posted at once) in a child process;
-    its JSON (RSS before and at peak, the answers)."""
+    """Run :data:`CHILD` (a served app, ``files`` posted at once to its upload route, as
+    the Upload page sends them) in a child process; its JSON (RSS before and at peak,
+    the answers)."""
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(ROOT), json.dumps(files), json.dumps(app_options)],
         cwd=ROOT,
@@ -133,13 +137,13 @@ def test_gzip_and_zip_bombs_uploaded_at_once_are_refused_with_bounded_memory(
     got = serve_and_upload(files, {"upload_limit_mb": 50}, timeout=900)
     texts = [text for status, text in got["answers"] if status == 200]
     assert len(texts) == 2, got["answers"]
-    assert (
+    assert outcome(texts[0])["errors"] == [
         "plain-name.csv: decompresses to more than 50.0 MiB, the upload limit for one file"
-        in texts[0]
-    ), texts[0][:2000]
-    assert "bomb.zip" in texts[1] and "metrics.csv.gz" in texts[1]
-    assert "decompresses to more than 50.0 MiB, the upload limit for one file" in texts[1]
-    assert "upload-ok" not in "".join(texts) and "Traceback" not in "".join(texts)
+    ]
+    (err,) = outcome(texts[1])["errors"]
+    assert err.startswith("bomb.zip") and "metrics.csv.gz" in err
+    assert "decompresses to more than 50.0 MiB, the upload limit for one file" in err
+    assert not any(outcome(t)["runs"] for t in texts) and "Traceback" not in "".join(texts)
     grew = (got["peak_kib"] - got["before_kib"]) * 1024
     # Unbounded, the two took the process to 8.9 GB; bounded, each stops at 50 MiB.
     assert grew < 600 * MB, f"peak RSS grew by {grew / MB:.0f} MiB"
@@ -150,8 +154,9 @@ def test_many_uploads_at_once_are_read_a_few_at_a_time(
 ) -> None:
     """8 uploads of 8 MiB CSVs and 2 gzip bombs at once: every CSV is read, both bombs
     refused, and the peak stays near what 2 reads at a time take, not 8 (measured on 2
-    cores, 2026-12-06: +1.1 GiB with 2 readers, +2.1 GiB with 8, +0.9 GiB with 1; the
-    request bodies Flask parses before a callback runs are most of the rest)."""
+    cores, 2026-12-06, raw bodies streamed to disk by the upload route: +0.39 GiB with 2
+    readers, +0.81 GiB with 8; through the old base64 callback it was +1.1 and +2.1 GiB,
+    the request bodies Flask parsed before a callback ran being most of the rest)."""
     files = [
         [str(loss_csv(tmp_path / f"big{i}.csv", 8, first_step=i)), f"run{i}.csv"] for i in range(8)
     ]
@@ -161,16 +166,18 @@ def test_many_uploads_at_once_are_read_a_few_at_a_time(
     )
     texts = [text for status, text in got["answers"] if status == 200]
     assert len(texts) == 10, got["answers"]
-    assert all("upload-ok" in t and "upload-error" not in t for t in texts[:8])
-    assert all("the upload limit for one file" in t for t in texts[8:])
+    assert all(was_read(t) for t in texts[:8]), [outcome(t)["errors"] for t in texts[:8]]
+    assert all("the upload limit for one file" in outcome(t)["errors"][0] for t in texts[8:])
     grew = (got["peak_kib"] - got["before_kib"]) * 1024
     assert grew < 1500 * MB, f"peak RSS grew by {grew / MB:.0f} MiB"
 
 
 #: Documented ceiling (README, "On a shared host") of the dashboard process's growth while
-#: 20 uploads of 40 MiB and 4 gzip bombs arrive at once with 2 readers: measured +3.6 GiB
-#: (2026-12-06, all 20 read; +5.8 GiB before the CSV reader stopped holding the text at 4
-#: bytes a character and concatenating per-metric copies; one read peaks at +0.5 GiB).
+#: 20 uploads of 40 MiB and 4 gzip bombs arrive at once with 2 readers: measured +1.65 GiB
+#: (2026-12-06, all 20 read, raw bodies streamed to disk by the upload route; +3.6 GiB
+#: through the old base64 callback, +5.8 GiB before the CSV reader stopped holding the
+#: text at 4 bytes a character and concatenating per-metric copies; one read peaks at
+#: +0.5 GiB).
 CONCURRENT_CEILING_MB = 5120
 
 
@@ -182,8 +189,8 @@ def test_twenty_big_uploads_and_four_bombs_at_once_stay_under_the_ceiling(
     zip) posted at once to the real served app. Two are read at a time; an upload that
     waits too long for a slot is answered "busy, try again" naming its files (never a
     500); every bomb that gets a slot is refused naming its file; and the process grows
-    less than :data:`CONCURRENT_CEILING_MB` (the request bodies Flask parses before a
-    callback runs are held at once: 20 × 53 MiB of base64 JSON is ~1.1 GiB of that)."""
+    less than :data:`CONCURRENT_CEILING_MB` (the upload route streams each body to disk:
+    none is held in memory, as the old callback's 20 × 53 MiB of base64 JSON were)."""
     files = [
         [str(loss_csv(tmp_path / f"forty{i}.csv", 40, first_step=i)), f"run{i:02d}.csv"]
         for i in range(20)
@@ -203,7 +210,7 @@ def test_twenty_big_uploads_and_four_bombs_at_once_stay_under_the_ceiling(
         (f[1] in t and "the server is busy reading other uploads" in t) or s == 503
         for f, (s, t) in zip(files, answers)
     ]
-    read = ["upload-ok" in t and "upload-error" not in t for t in texts[:20]]
+    read = [s == 200 and was_read(t) for s, t in answers[:20]]
     refused = [
         f[1] in t and "the upload limit for one file" in t for f, t in zip(files[20:], texts[20:])
     ]

@@ -113,7 +113,6 @@ def experiment_from_settings(settings: Any, from_url: bool | None):
     Output("review-writeback", "disabled"),
     Output("review-notices", "children"),
     Output("review-columns", "options"),
-    Output("review-columns", "value"),
     Output("review-grid", "columnDefs"),
     *FILTER_INPUTS,
     Input("review-refresh", "n_clicks"),
@@ -123,7 +122,6 @@ def experiment_from_settings(settings: Any, from_url: bool | None):
     Input("user-settings", "data"),
     Input("review-columns-saved", "data"),
     State("review-grid", "columnDefs"),
-    State("review-columns", "value"),
 )
 def update_review(
     window: str,
@@ -139,10 +137,15 @@ def update_review(
     settings: Any = None,
     saved_columns: Any = None,
     shown_columns: Any = None,
-    current_columns: Any = None,
 ):
     """The grid (in triage order) and its counts; the Refresh button and auto-refresh
-    ticks re-read the sources; the chosen param/metric columns are added."""
+    ticks re-read the sources; the chosen param/metric columns are added.
+
+    It never sets the chooser's value (it used to, to give the saved choice back): the
+    loop value → saved → this → value made Dash hold back the saving of a pick made while
+    this ran, and drop that save when this was asked for again meanwhile (a refresh, a
+    tick, a filter): the pick stayed in the chooser but never reached the grid or the
+    saved choice (the "column-chooser race")."""
     chosen = str_list(saved_columns)[:MAX_EXTRA_COLUMNS]
     filters = _filters(window, start, end, experiment, status, user, tag, settings)
     if filters is None:
@@ -158,7 +161,6 @@ def update_review(
             no_update,
             True,
             None,
-            no_update,
             no_update,
             no_update,
         )
@@ -207,25 +209,60 @@ def update_review(
         mlflow_row_count(data.rows) == 0 or not _may_write(),
         notices or None,
         column_options([extra_keys(r) for r in data.runs], chosen),
-        # restored once this browser's saved choice is known (the store loads it late),
-        # never over a choice being made
-        chosen
-        if isinstance(saved_columns, list) and chosen and not str_list(current_columns)
-        else no_update,
         no_update if same else columns,
     )
 
 
-@callback(
+# The chooser's value is kept in this browser (the review-columns-saved store) and given
+# back on the next visit, both in the browser, at once: no server callback outputs the
+# value (see update_review), so a pick is saved the moment it is made, whatever the server
+# is doing; the saved store then brings its columns into the grid (update_review).
+clientside_callback(
+    f"""
+    function(value, saved) {{
+        const chosen = (Array.isArray(value) ? value : []).filter(
+            v => typeof v === "string").slice(0, {MAX_EXTRA_COLUMNS});
+        const before = Array.isArray(saved) ? saved : [];
+        const same = chosen.length === before.length && chosen.every((v, i) => v === before[i]);
+        return same ? window.dash_clientside.no_update : chosen;
+    }}
+    """,
     Output("review-columns-saved", "data"),
     Input("review-columns", "value"),
     State("review-columns-saved", "data"),
     prevent_initial_call=True,
 )
-def save_columns(value: Any, saved: Any):
-    """Keep the chosen columns in this browser (unchanged: no write, so no loop)."""
-    chosen = str_list(value)[:MAX_EXTRA_COLUMNS]
-    return no_update if chosen == str_list(saved) else chosen
+
+# Given back once a visit, when the page is made (its trigger is the chooser's id, which
+# never changes): read from this browser's storage, as the store keeps it, into the empty
+# chooser, with the saved keys among its options until the server's list comes
+# (update_review keeps chosen ones). Nothing the chooser's value sets leads back here: a
+# loop (value → saved → … → value) would hold each pick's saving back behind every
+# callback still running, and Dash drops such a held-back save when one is asked again.
+clientside_callback(
+    """
+    function(_id, options) {
+        const no = window.dash_clientside.no_update;
+        let saved = null;
+        try { saved = JSON.parse(window.localStorage.getItem("review-columns-saved")); }
+        catch (e) { saved = null; }
+        const keys = (Array.isArray(saved) ? saved : []).filter(v => typeof v === "string");
+        const opts = Array.isArray(options) ? options.slice() : [];
+        const have = new Set(opts.map(o => o && o.value));
+        const kept = keys.filter(k => have.has(k) || /^(param|metric):/.test(k));
+        if (!kept.length) { return [no, no]; }
+        for (const k of kept) {
+            if (!have.has(k)) { opts.push({label: k.replace(":", ": "), value: k}); }
+        }
+        return [kept, opts];
+    }
+    """,
+    Output("review-columns", "value"),
+    Output("review-columns", "options", allow_duplicate=True),
+    Input("review-columns", "id"),
+    State("review-columns", "options"),
+    prevent_initial_call="initial_duplicate",
+)
 
 
 # "New since your last review": the run ids this browser has shown are kept in its
