@@ -67,8 +67,8 @@ def receive() -> Any:
     import flask
 
     from .store import current_store
-    from .uploads import MB, UploadError, too_big
     from .upload_views import ingest_upload, upload_reading
+    from .uploads import MB, UploadError, too_big
 
     request = flask.request
     raw = request.headers.get(NAME_HEADER)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,30 +70,40 @@ def app_args(seeded) -> tuple[list[str], dict[str, Any]]:
     return [seeded["url"]], {"since_hours": 24}
 
 
-def _zoom_until_resampled(page, a: float, b: float, slack: float, tries: int = 3) -> None:
-    """Zoom the run graph to ``[a, b]`` (a relayout, as a drag makes) until the server's
-    re-sampled figure shows that range. Seen once in ~5 fresh-clone runs: a zoom made just
-    after the page loaded was never re-sampled (the axes zoomed, the data stayed the
-    full-range sample) — a dropped callback result; a second drag fixes it, as it would
-    for a user. Each attempt waits 15 s; the last failure is the test's."""
-    zoomed = (
-        f"() => {{ const g = document.querySelector('#run-graph .js-plotly-plot');"
-        f" const t = g._fullData.find(t => t.meta === 'train_raw');"
-        f" return t && t.x[0] >= {a} - {slack} && t.x[t.x.length - 1] <= {b} + {slack}; }}"
-    )
+def _relayout_until(
+    page, update: Callable[[int], str], done: str, tries: int = 3, wait_ms: int = 30_000
+) -> None:
+    """Apply a Plotly relayout ``update(attempt)`` (a JS object literal, as a drag or a
+    double click makes; each attempt's a little different, so Plotly sees a change) to the
+    run graph until the JS predicate ``done`` holds. Seen in ~1 of 5
+    fresh-clone runs under load: a relayout made just after the page loaded was never
+    sent to the server (no request followed it) — the axes moved, the data stayed; a
+    second drag or double click fixes it, as it would for a user. The last failure is
+    the test's."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     for attempt in range(tries):
         page.evaluate(
-            f"() => Plotly.relayout(document.querySelector('#run-graph .js-plotly-plot'),"
-            f" {{'xaxis.range[0]': {a + attempt * 1e-6}, 'xaxis.range[1]': {b}}})"
+            "() => Plotly.relayout(document.querySelector('#run-graph .js-plotly-plot'),"
+            f" {update(attempt)})"
         )
         try:
-            page.wait_for_function(zoomed, timeout=15_000)
+            page.wait_for_function(done, timeout=wait_ms)
             return
         except PlaywrightTimeoutError:
             if attempt == tries - 1:
                 raise
+
+
+def _zoom_until_resampled(page, a: float, b: float, slack: float) -> None:
+    """Zoom the run graph to ``[a, b]`` until the server's re-sampled figure shows it."""
+    _relayout_until(
+        page,
+        lambda i: f"{{'xaxis.range[0]': {a + i * 1e-6}, 'xaxis.range[1]': {b}}}",
+        f"() => {{ const g = document.querySelector('#run-graph .js-plotly-plot');"
+        f" const t = g._fullData.find(t => t.meta === 'train_raw');"
+        f" return t && t.x[0] >= {a} - {slack} && t.x[t.x.length - 1] <= {b} + {slack}; }}",
+    )
 
 
 def _graph_data(page, sel: str = "#run-graph"):
@@ -157,15 +168,15 @@ def test_run_page_findings_suggestion_and_zoom_resampling(page) -> None:
     )
     assert abs(shown[0] - a) < 1e-3 * (hi - lo) and abs(shown[1] - b) < 1e-3 * (hi - lo)
     # Double click (autorange) brings the whole run back.
-    page.evaluate(
-        "() => Plotly.relayout(document.querySelector('#run-graph .js-plotly-plot'),"
-        " {'xaxis.autorange': true, 'xaxis2.autorange': true})"
-    )
-    page.wait_for_function(
+    _relayout_until(
+        page,
+        lambda i: (  # each attempt a little different (a spike-line toggle)
+            "{'xaxis.autorange': true, 'xaxis2.autorange': true,"
+            f" 'xaxis.showspikes': {'true' if i % 2 else 'false'}}}"
+        ),
         f"() => {{ const t = document.querySelector('#run-graph .js-plotly-plot')._fullData"
         f".find(t => t.meta === 'train_raw'); return t && t.x[0] <= {lo} && t.x[t.x.length - 1] >= {hi}; }}",
-        timeout=90_000,
-    )  # one round trip; a CI run under load took > 30 s once
+    )
 
 
 def test_lr_column_sorts_by_number_and_run_page_quotes_the_same_line(page) -> None:

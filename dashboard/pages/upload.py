@@ -20,8 +20,8 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard.store import current_store
 from dashboard.upload_route import ROUTE
-from dashboard.uploads import size_text
 from dashboard.upload_views import shown_uploads
+from dashboard.uploads import size_text
 
 dash.register_page(__name__, path="/upload", name="Upload", title="LR Tempo · Upload", order=3)
 
