@@ -126,6 +126,29 @@ class ResBlock(nn.Module):
         return torch.relu(x + self.f(x))
 
 
+#: Plain MLPs: architecture name → (activation, number of hidden layers).
+MLP_ACTIVATIONS: dict[str, tuple[type[nn.Module], int]] = {
+    "mlp_leaky": (nn.LeakyReLU, 2),  # negative slope 0.1 (see _mlp)
+    "mlp_relu": (nn.ReLU, 2),
+    "mlp_tanh": (nn.Tanh, 3),
+    "mlp_silu": (nn.SiLU, 2),
+    "mlp_elu": (nn.ELU, 2),
+    "mlp_softplus": (nn.Softplus, 2),
+    "mlp_gelu": (nn.GELU, 2),
+}
+
+
+def _mlp(d_in: int, hidden: int, d_out: int, act: type[nn.Module], depth: int) -> nn.Module:
+    """Linear → act, ``depth`` times (``hidden`` wide), then a linear output layer."""
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [
+            nn.Linear(d_in if i == 0 else hidden, hidden),
+            act(0.1) if act is nn.LeakyReLU else act(),
+        ]
+    return nn.Sequential(*layers, nn.Linear(hidden, d_out))
+
+
 def build(arch: str, d_in: int, d_out: int, seq_len: int = 32, hidden: int = 64) -> nn.Module:
     """The model of an architecture name (see :mod:`.families`)."""
     if arch in ("gru_lm", "lstm_lm"):
@@ -147,64 +170,9 @@ def build(arch: str, d_in: int, d_out: int, seq_len: int = 32, hidden: int = 64)
         for _ in range(4):
             layers += [nn.ReLU(), nn.Dropout(0.1), nn.Linear(hidden, hidden)]
         return nn.Sequential(*layers, nn.ReLU(), nn.Linear(hidden, d_out))
-    if arch == "mlp_leaky":
-        return nn.Sequential(
-            nn.Linear(d_in, hidden),
-            nn.LeakyReLU(0.1),
-            nn.Linear(hidden, hidden),
-            nn.LeakyReLU(0.1),
-            nn.Linear(hidden, d_out),
-        )
-    if arch == "mlp_relu":
-        return nn.Sequential(
-            nn.Linear(d_in, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, d_out),
-        )
-    if arch == "mlp_tanh":
-        return nn.Sequential(
-            nn.Linear(d_in, hidden),
-            nn.Tanh(),
-            nn.Linear(hidden, hidden),
-            nn.Tanh(),
-            nn.Linear(hidden, hidden),
-            nn.Tanh(),
-            nn.Linear(hidden, d_out),
-        )
-    if arch == "mlp_silu":
-        return nn.Sequential(
-            nn.Linear(d_in, hidden),
-            nn.SiLU(),
-            nn.Linear(hidden, hidden),
-            nn.SiLU(),
-            nn.Linear(hidden, d_out),
-        )
-    if arch == "mlp_elu":
-        return nn.Sequential(
-            nn.Linear(d_in, hidden),
-            nn.ELU(),
-            nn.Linear(hidden, hidden),
-            nn.ELU(),
-            nn.Linear(hidden, d_out),
-        )
-    if arch == "mlp_softplus":
-        return nn.Sequential(
-            nn.Linear(d_in, hidden),
-            nn.Softplus(),
-            nn.Linear(hidden, hidden),
-            nn.Softplus(),
-            nn.Linear(hidden, d_out),
-        )
-    if arch == "mlp_gelu":
-        return nn.Sequential(
-            nn.Linear(d_in, hidden),
-            nn.GELU(),
-            nn.Linear(hidden, hidden),
-            nn.GELU(),
-            nn.Linear(hidden, d_out),
-        )
+    if arch in MLP_ACTIVATIONS:  # hidden layers of one activation, ``hidden`` wide
+        act, depth = MLP_ACTIVATIONS[arch]
+        return _mlp(d_in, hidden, d_out, act, depth)
     if arch == "autoencoder":
         return nn.Sequential(
             nn.Linear(d_in, hidden),
