@@ -272,7 +272,9 @@ def reconcile(analyses: Sequence[RunAnalysis], sweeps: Sequence[Sweep]) -> list[
     — the one suggestion the Review grid, the Run page, the Sweeps page, the reports, the
     MLflow tags and the JSON all show: a run's own, unless its LR change would land at or
     above its sweep's stability edge; then the sweep's recommended LR instead (an
-    increase that would then not be one keeps the LR). Idempotent; an analysis outside
+    increase that would then not be one keeps the LR). Below the edge, a change in the
+    direction of a recommendation that lies inside the LRs tried is sized by it (the new LR
+    is the recommended one, :func:`_sized_by_sweep`). Idempotent; an analysis outside
     every sweep is returned as it is."""
     if not sweeps:
         return list(analyses)
@@ -288,10 +290,12 @@ def sweep_suggestion(analysis: RunAnalysis, sweeps: Sequence[Sweep]) -> Suggesti
 
 def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:
     s = a.suggestion
-    if sweep is None or s is None or sweep.stability_edge_lr is None:
+    if sweep is None or s is None:
         return a
     if s.action not in ("increase_lr", "decrease_lr") or s.suggested_lr is None:
         return a
+    if sweep.stability_edge_lr is None or s.suggested_lr < sweep.stability_edge_lr:
+        return _sized_by_sweep(a, s, sweep)
     edge, rec, cur = sweep.stability_edge_lr, sweep.recommended_lr, s.current_lr
     if s.suggested_lr < edge or cur is None or (rec is None and s.action == "decrease_lr"):
         return a
@@ -320,6 +324,37 @@ def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:
         early_stop_step=s.early_stop_step,
         rationale=s.rationale + why,
         extra=extra,
+    )
+    return replace(a, suggestion=new)
+
+
+def _sized_by_sweep(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis:
+    """A run's LR change sized by its sweep: when the sweep's recommendation lies inside
+    what was tried (not at its edge) and in the direction the run's own evidence says,
+    the new LR is the sweep's recommended one — the team's runs measured how far to go,
+    where one run only shows which way."""
+    rec, cur = sweep.recommended_lr, s.current_lr
+    if rec is None or cur is None or not cur > 0 or sweep.at_edge is not None:
+        return a
+    up = s.action == "increase_lr"
+    if (rec <= cur) if up else (rec >= cur):
+        return a
+    factor = float(f"{rec / cur:.2g}")
+    if factor == s.factor or (factor > 1) != up:
+        return a
+    new = Suggestion(
+        s.action,
+        current_lr=cur,
+        suggested_lr=round_lr(cur * factor),
+        factor=factor,
+        early_stop_step=s.early_stop_step,
+        rationale=(
+            f"{s.rationale} Sized by the sweep {sweep.id}: its runs put the best LR at "
+            f"{_fmt(rec)} (this run alone said ×{s.factor:g})."
+            if s.factor is not None
+            else f"{s.rationale} Sized by the sweep {sweep.id}: its best LR is {_fmt(rec)}."
+        ),
+        extra={**dict(s.extra), "sweep": sweep.id},
     )
     return replace(a, suggestion=new)
 

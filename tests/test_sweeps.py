@@ -488,3 +488,35 @@ def test_a_best_lr_whose_tried_neighbours_are_all_worse_gets_a_range_not_a_point
     assert s.recommended_lr == pytest.approx(1e-2)
     lo, hi = s.recommended_range
     assert lo == pytest.approx(10**-2.5, rel=0.02) and hi == pytest.approx(10**-1.5, rel=0.02)
+
+
+def _analysis_with(run_id: str, suggestion: Suggestion):
+    """An analysis of a small run named ``run_id`` whose suggestion is ``suggestion``."""
+    from dataclasses import replace
+
+    meta = RunMeta(id=run_id, name=run_id, source="csv", location=run_id)
+    x = np.arange(50)
+    frame = frame_from_columns(["loss"] * 50, x, 1.0 / (1.0 + x))
+    return replace(analyze_run(Run(meta=meta, frame=finalize_frame(frame))), suggestion=suggestion)
+
+
+def test_a_run_in_a_sweep_gets_its_lr_change_sized_by_the_sweep() -> None:
+    """One run shows which way to move (×10 up); its sweep measured how far: the best LR
+    tried, inside the range, is the new LR. Not when the sweep's best is at its edge, and
+    never against the run's own direction."""
+    pts = [_pt(1e-5, 2.0), _pt(1e-4, 1.5), _pt(1e-3, 0.6), _pt(1e-2, 0.9), _pt(1e-1, 1.8)]
+    [s] = find_sweeps(pts)
+    assert s.at_edge is None and s.recommended_lr == pytest.approx(1e-3)
+    up = Suggestion("increase_lr", current_lr=1e-5, suggested_lr=1e-4, factor=10.0)
+    [a] = reconcile([_analysis_with("r1e-05", up)], [s])
+    assert a.suggestion.action == "increase_lr" and a.suggestion.suggested_lr == pytest.approx(1e-3)
+    assert a.suggestion.factor == pytest.approx(100.0) and s.id in a.suggestion.rationale
+    # the sweep's best is above the run's LR: a decrease keeps its own size
+    down = Suggestion("decrease_lr", current_lr=1e-5, suggested_lr=1e-6, factor=0.1)
+    [b] = reconcile([_analysis_with("r1e-05", down)], [s])
+    assert b.suggestion == down
+    # a sweep whose best is its largest LR (at the edge) does not size anything
+    [edge] = find_sweeps([_pt(1e-5, 2.0), _pt(1e-4, 1.5), _pt(1e-3, 0.6)])
+    assert edge.at_edge == "high"
+    [c] = reconcile([_analysis_with("r1e-05", up)], [edge])
+    assert c.suggestion == up
