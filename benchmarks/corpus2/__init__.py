@@ -1,12 +1,13 @@
 """Corpus 2: real PyTorch training runs with labels by construction, split by family.
 
-Built independently of corpus 1 (:mod:`benchmarks.corpus`): eleven setup families
-(:mod:`.families`) — char-level GRU / LSTM / transformer language models, a CNN and
-softmax regression on digits, logistic regression, GELU and SiLU regression MLPs, an
-autoencoder, an LSTM sequence classifier and a batch-norm residual MLP — trained on CPU
-with SGD, momentum, Nesterov, Adam, AdamW, RMSprop, NAdam, Adagrad and RAdam under
-constant, step, multistep, cosine, warmup+cosine, exponential and warmup+linear
-schedules (:mod:`.train`). Per setup an LR sweep finds the good LR, then runs at
+Built independently of corpus 1 (:mod:`benchmarks.corpus`): 22 setup families
+(:mod:`.families`, each with its description) — char-level GRU / LSTM / transformer
+language models, 2-D and 1-D CNNs, RNN and transformer sequence classifiers, softmax,
+logistic and linear regression, MLPs of several activations (one deep with dropout, one
+with batch norm and residual blocks) and an autoencoder — trained on CPU with SGD,
+momentum, Nesterov, SGD with weight decay, Adam, AdamW, RMSprop, NAdam, Adagrad, RAdam
+and Adamax under constant, step, multistep, cosine, warmup+cosine, exponential,
+warmup+linear, linear and one-cycle schedules (:mod:`.train`). Per setup an LR sweep finds the good LR, then runs at
 multipliers 1e-4 ... 1e3 of it and small-subset runs are labeled by construction
 (:mod:`.plan`) and verified on the curves with corpus 1's rules (:mod:`.build`).
 
