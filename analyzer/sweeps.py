@@ -297,33 +297,22 @@ def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:
     if sweep.stability_edge_lr is None or s.suggested_lr < sweep.stability_edge_lr:
         return _sized_by_sweep(a, s, sweep)
     edge, rec, cur = sweep.stability_edge_lr, sweep.recommended_lr, s.current_lr
-    if s.suggested_lr < edge or cur is None or (rec is None and s.action == "decrease_lr"):
+    if cur is None or (rec is None and s.action == "decrease_lr"):
         return a
     why = (
         f" The sweep {sweep.id} shows {_fmt(edge)} and above oscillating or diverging; "
         f"it recommends {_fmt(rec)}."
     )
-    extra = {**dict(s.extra), "sweep": sweep.id}
-    if rec is not None and (rec > cur if s.action == "increase_lr" else rec < cur):
-        factor = float(f"{rec / cur:.2g}")
-        if (factor > 1) == (s.action == "increase_lr") and factor != 1:
-            new = Suggestion(
-                s.action,
-                current_lr=cur,
-                suggested_lr=round_lr(cur * factor),
-                factor=factor,
-                early_stop_step=s.early_stop_step,
-                rationale=s.rationale + why,
-                extra=extra,
-            )
-            return replace(a, suggestion=new)
+    moved = _moved_to(a, s, sweep, rec, why)
+    if moved is not None:
+        return moved
     new = Suggestion(
         "keep_lr",
         current_lr=cur,
         suggested_lr=cur,
         early_stop_step=s.early_stop_step,
         rationale=s.rationale + why,
-        extra=extra,
+        extra={**dict(s.extra), "sweep": sweep.id},
     )
     return replace(a, suggestion=new)
 
@@ -333,27 +322,35 @@ def _sized_by_sweep(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis:
     what was tried (not at its edge) and in the direction the run's own evidence says,
     the new LR is the sweep's recommended one — the team's runs measured how far to go,
     where one run only shows which way."""
-    rec, cur = sweep.recommended_lr, s.current_lr
-    if rec is None or cur is None or not cur > 0 or sweep.at_edge is not None:
+    rec = sweep.recommended_lr
+    if sweep.at_edge is not None:
         return a
-    up = s.action == "increase_lr"
-    if (rec <= cur) if up else (rec >= cur):
+    said = f" (this run alone said ×{s.factor:g})" if s.factor is not None else ""
+    why = f" Sized by the sweep {sweep.id}: its runs put the best LR at {_fmt(rec)}{said}."
+    moved = _moved_to(a, s, sweep, rec, why)
+    if moved is None or moved.suggestion is None or moved.suggestion.factor == s.factor:
         return a
-    factor = float(f"{rec / cur:.2g}")
-    if factor == s.factor or (factor > 1) != up:
-        return a
+    return moved
+
+
+def _moved_to(
+    a: RunAnalysis, s: Suggestion, sweep: Sweep, lr: float | None, why: str
+) -> RunAnalysis | None:
+    """The analysis with the run's LR change (same action) taken to ``lr``, or None when
+    that would be no change, or a change against the action's direction."""
+    cur = s.current_lr
+    if lr is None or cur is None or not cur > 0:
+        return None
+    factor = float(f"{lr / cur:.2g}")
+    if factor == 1 or (factor > 1) != (s.action == "increase_lr"):
+        return None
     new = Suggestion(
         s.action,
         current_lr=cur,
         suggested_lr=round_lr(cur * factor),
         factor=factor,
         early_stop_step=s.early_stop_step,
-        rationale=(
-            f"{s.rationale} Sized by the sweep {sweep.id}: its runs put the best LR at "
-            f"{_fmt(rec)} (this run alone said ×{s.factor:g})."
-            if s.factor is not None
-            else f"{s.rationale} Sized by the sweep {sweep.id}: its best LR is {_fmt(rec)}."
-        ),
+        rationale=s.rationale + why,
         extra={**dict(s.extra), "sweep": sweep.id},
     )
     return replace(a, suggestion=new)
