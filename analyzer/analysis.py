@@ -109,6 +109,11 @@ class RunAnalysis:
         return out
 
 
+def _no_warning(findings: list[Finding]) -> bool:
+    """No finding above ``info`` yet: the later readings may still speak."""
+    return all(f.severity == "info" for f in findings)
+
+
 def _count_finite(s: tuple[np.ndarray, np.ndarray] | None) -> int:
     return 0 if s is None else len(finite_xy(*s)[0])
 
@@ -305,9 +310,9 @@ def analyze_series(
             findings += _val_findings(val, train, lr, findings, cfg)
 
     findings = _drift_within_bounce(findings)
-    if not any(f.severity != "info" for f in findings) and not critical:
+    if _no_warning(findings) and not critical:
         findings += detect_peak_phase(train, val, lr, config=cfg)
-    if not any(f.severity != "info" for f in findings):
+    if _no_warning(findings):
         findings += detect_slow_descent(train, val, lr, config=cfg)
     insufficient = n_train < cfg.min_points and n_val < 4
     return findings, insufficient
@@ -342,7 +347,7 @@ def analyze_run(
         )
     # --- end of range test hook ---
     findings, insufficient = analyze_series(train, val, lr, cfg)
-    if not insufficient and not any(f.severity != "info" for f in findings):
+    if not insufficient and _no_warning(findings):
         usual = usual_floor(run.meta.params, run.meta.tags, run.meta.name)
         findings += detect_below_range(train, val, base_lr(lr, run.meta.params), usual, cfg)
     sched = recognise(*lr) if lr is not None and _count_finite(lr) else None

@@ -43,6 +43,17 @@ class Schedule(NamedTuple):
 UNKNOWN = Schedule("unknown", 0, None, None, None, None, False)
 
 
+def lr_cut_step(
+    lr: tuple[np.ndarray, np.ndarray] | None, after: float, level: float | None
+) -> float | None:
+    """First step after ``after`` where the LR is at most half of ``level`` (None if never)."""
+    if lr is None or level is None or not level > 0:
+        return None
+    x, y = sorted_finite(*lr)
+    below = np.flatnonzero((x > after) & (y <= 0.5 * level))
+    return float(x[below[0]]) if len(below) else None
+
+
 def lr_at(lr: tuple[np.ndarray, np.ndarray] | None, step: float) -> float | None:
     """The LR in force at ``step``: the last logged value at or before it; before the
     first logged value, that value — or, when the LR is still rising there (a warm-up

@@ -13,13 +13,14 @@ from dataclasses import replace
 import numpy as np
 
 from ..findings import Finding
+from ..schedule import lr_cut_step
 from ..stats import sorted_finite
 from .oscillation import detect_oscillation
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 from .val_oscillation import detect_val_oscillation
 
-#: The peak phase ends where the LR first falls to this share of its peak …
-CUT_SHARE = 0.5
+#: The peak phase ends where the LR first falls to half its peak
+#: (:func:`~analyzer.schedule.lr_cut_step`) …
 #: … in one step from at least this share of it (a step down, not a smooth decay) …
 HELD = 0.9
 #: … and is judged on its own only when it covers at least this share of the run.
@@ -29,20 +30,19 @@ Series = tuple[np.ndarray, np.ndarray]
 
 
 def peak_phase_end(lr: Series | None) -> float | None:
-    """The step where the LR is cut: the first step after its peak where it is
-    ≤ ``CUT_SHARE`` × the peak, when the point before was still ≥ ``HELD`` × the peak
-    (a step down, not a smooth decay passing through half the peak)."""
+    """The step where the LR is cut: the first step after its peak where it is ≤ half
+    the peak, when the point before was still ≥ ``HELD`` × the peak (a step down, not a
+    smooth decay passing through half the peak)."""
     if lr is None:
         return None
     x, y = sorted_finite(*lr)
-    if len(y) < 2 or not np.max(y) > 0:
+    if len(y) < 2:
         return None
     top = int(np.argmax(y))
-    below = np.flatnonzero(y[top:] <= CUT_SHARE * y[top])
-    if not len(below):
+    cut = lr_cut_step((x, y), float(x[top]), float(y[top]))
+    if cut is None:
         return None
-    i = top + int(below[0])
-    return float(x[i]) if y[i - 1] >= HELD * y[top] else None
+    return cut if y[int(np.searchsorted(x, cut)) - 1] >= HELD * y[top] else None
 
 
 def _before(s: Series, step: float) -> Series:

@@ -189,6 +189,8 @@ def detect_stagnation(
     lr_start = lr_at(lr, start)
     lr_end = lr_at(lr, float(rx[-1]))
     improving_before = _improving_before(rx, ry, sched.collapse_step, span)
+    # the lowest LR over the plateau: one cut to ≤ 30 % already is the schedule's end
+    lr_low = lr_start if lr_end is None or lr_start is None else min(lr_start, lr_end)
     # the training loss's fall before the first evaluation: a val loss first evaluated
     # after the model learnt cannot show that progress itself
     pre_eval = _ref_gain(reference, -np.inf, float(rx[0])) if metric == "val_loss" else None
@@ -205,7 +207,7 @@ def detect_stagnation(
         first_level,
         float(rx[0]),
         span,
-        lr_start if lr_end is None or lr_start is None else min(lr_start, lr_end),
+        lr_low,
         metric,
         train_improving,
         level,
@@ -272,23 +274,19 @@ def _improving_before(rx: np.ndarray, ry: np.ndarray, collapse: float | None, sp
     LR collapsed: a collapse only cut progress short when there was progress."""
     if collapse is None:
         return False
-    sel = (rx >= collapse - 0.2 * span) & (rx < collapse)
-    if sel.sum() < 4:
-        return False
-    return trend_test(rx[sel], ry[sel], slope=False).p_decrease < IMPROVING_P
+    return _fell(rx, ry, (rx >= collapse - 0.2 * span) & (rx < collapse))
 
 
 def _fell_before(reference: tuple[np.ndarray, np.ndarray] | None, step: float) -> bool:
     """Whether the training loss fell significantly (Mann–Kendall p < 0.05) before
     ``step``: a minibatch loss that only bounces there has not learnt, whatever its
     first and last few points say."""
-    if reference is None:
-        return False
-    tx, ty = reference
-    sel = tx < step
-    if sel.sum() < 4:
-        return False
-    return trend_test(tx[sel], ty[sel], slope=False).p_decrease < IMPROVING_P
+    return reference is not None and _fell(*reference, reference[0] < step)
+
+
+def _fell(x: np.ndarray, y: np.ndarray, sel: np.ndarray) -> bool:
+    """Whether the points ``sel`` (≥ 4) fall: Mann–Kendall p < ``IMPROVING_P``."""
+    return bool(sel.sum() >= 4) and trend_test(x[sel], y[sel], slope=False).p_decrease < IMPROVING_P
 
 
 #: An LR at or below this share of its peak has effectively stopped training.
@@ -372,7 +370,7 @@ def _diagnose(
     first_level: float,
     x0: float,
     span: float,
-    lr_start: float | None,
+    lr_low: float | None,
     metric: MetricRole,
     train_improving: bool | None,
     level: float,
@@ -403,8 +401,7 @@ def _diagnose(
         return "settled"
     if sched.peak_lr:
         if sched.decays and (
-            sched.name in SMOOTH_DECAYS
-            or (lr_start is not None and lr_start <= 0.3 * sched.peak_lr)
+            sched.name in SMOOTH_DECAYS or (lr_low is not None and lr_low <= 0.3 * sched.peak_lr)
         ):
             return "schedule_end"
         return "noise_floor"

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..findings import Finding
-from ..schedule import lr_at
+from ..schedule import lr_at, lr_cut_step
 from ..stats import (
     confidence,
     finite_xy,
@@ -42,17 +42,6 @@ def _went_nowhere(values: np.ndarray, ratio: float) -> bool:
         return True
     first = float(np.median(v[:k]))
     return first > 0 and float(np.median(v[-k:])) >= ratio * first
-
-
-def _lr_step_down(
-    lr: tuple[np.ndarray, np.ndarray] | None, after: float, level: float | None
-) -> float | None:
-    """First step after ``after`` where the LR is at most half of ``level`` (None if never)."""
-    if lr is None or level is None or not level > 0:
-        return None
-    x, y = sorted_finite(*lr)
-    below = np.flatnonzero((x > after) & (y <= 0.5 * level))
-    return float(x[below[0]]) if len(below) else None
 
 
 def _jump_onset(logv: np.ndarray, i0: int, i1: int) -> int:
@@ -257,7 +246,7 @@ def detect_val_oscillation(
         # the run's best val came after the swings: it recovered (a warm-up, not a cut,
         # is then the fix); a run that settled without getting better went nowhere
         evidence["recovered"] = 1.0 if float(np.min(y[h:])) <= float(np.min(y[:h])) else 0.0
-        drop = _lr_step_down(lr, onset, lr_on)
+        drop = lr_cut_step(lr, onset, lr_on)
         if drop is not None and onset < drop <= end:  # the swings end where the LR steps down
             end = int(x[max(int(np.searchsorted(x, drop)) - 1, i0)])
             evidence["lr_drop_step"] = drop
