@@ -292,6 +292,8 @@ def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:
     s = a.suggestion
     if sweep is None or s is None:
         return a
+    if s.action == "add_warmup":
+        return _warmup_past_edge(a, s, sweep)
     if s.action not in ("increase_lr", "decrease_lr") or s.suggested_lr is None:
         return a
     if sweep.stability_edge_lr is None or s.suggested_lr < sweep.stability_edge_lr:
@@ -315,6 +317,21 @@ def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:
         extra={**dict(s.extra), "sweep": sweep.id},
     )
     return replace(a, suggestion=new)
+
+
+def _warmup_past_edge(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis:
+    """A warm-up suggested for a run whose LR is at or above its sweep's stability edge
+    becomes a decrease to the sweep's recommended LR: the team's runs show that LR
+    itself unstable, and a warm-up only calms the first steps."""
+    edge, rec, cur = sweep.stability_edge_lr, sweep.recommended_lr, s.current_lr
+    if edge is None or rec is None or cur is None or cur < edge or rec >= edge:
+        return a
+    why = (
+        f" The sweep {sweep.id} shows {_fmt(edge)} and above oscillating or diverging, this "
+        f"run's LR among them: a warm-up alone leaves it there; it recommends {_fmt(rec)}."
+    )
+    moved = _moved_to(a, replace(s, action="decrease_lr"), sweep, rec, why)
+    return a if moved is None else moved
 
 
 def _sized_by_sweep(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis:

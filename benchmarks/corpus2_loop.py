@@ -9,6 +9,14 @@ run's :class:`~benchmarks.corpus2.Spec` (same setup, seed and steps), and report
 split and group: retrained, pathology gone (curve verification against the run's group
 floor), final val improved, and *reached good* — the final val within 10 % of the final
 val of the setup's good-LR run (``final <= 1.1 x good``).
+
+A third retrain, ``+ sweep``, gives each run the evidence a team usually has: the run is
+analyzed together with its setup's *team sweep* (:data:`TEAM_SWEEP`: the seed-0 runs at
+every decade, offset half a decade from the setup's good LR, so the good-LR run is never
+in it and its best run is half a decade off), and its suggestion is the one
+:func:`analyzer.sweeps.reconcile` gives it there (the sweep sizes the run's own LR
+change when its recommendation lies inside what was tried). A run whose suggestion the
+sweep leaves unchanged keeps the ``LR Tempo`` row's retrain (training is seeded).
 """
 
 from __future__ import annotations
@@ -17,10 +25,14 @@ import math
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from analyzer.findings import Suggestion
+from analyzer.sweeps import find_sweeps, sweep_suggestion
+
 from .corpus import LabeledRun
-from .corpus2 import result_to_run, train
+from .corpus2 import DATA_DIR, result_to_run, train
 from .corpus2.build import final_val, verify_curves
 from .detection import apply_suggestion, suggestion_for
+from .sweeps import Analyzer, load_setups, same_group
 
 SPLIT_ROWS: dict[str, str] = {"tune": "corpus2 tune", "heldout": "corpus2 held-out"}
 REACH_TOL = 0.10
@@ -48,8 +60,33 @@ def _group_hits(labels: list[str], direction: str) -> list[str]:
     return g
 
 
-def _one(args: tuple[LabeledRun, str, float]) -> dict[str, Any]:
-    lr, mode, good_final = args
+#: The team sweep of the ``+ sweep`` retrain: half-decade lattice indices ``j`` (LR =
+#: good LR x 10**(j/2)) at every decade, none at the good LR: x3e-3 ... x3e2.
+TEAM_SWEEP: tuple[int, ...] = (-5, -3, -1, 1, 3, 5)
+
+
+def team_sweep_suggestions(
+    runs: list[LabeledRun], data_dir: Any = DATA_DIR
+) -> dict[str, Suggestion | None]:
+    """Run id -> the run's suggestion when analyzed with its setup's team sweep
+    (:data:`TEAM_SWEEP` plus the run itself), through :func:`analyzer.sweeps.reconcile`."""
+    setups = {st.key: st for st in load_setups(data_dir)}
+    an = Analyzer()
+    out: dict[str, Suggestion | None] = {}
+    for lr in runs:
+        key = f"{lr.params.family}/{lr.params.setup}"  # type: ignore[union-attr]
+        st = setups[key]
+        team = [st.runs[j][0] for j in TEAM_SWEEP if 0 in st.runs.get(j, {})]
+        ids = {rid for rid, _ in team}
+        if lr.id not in ids and lr.result is not None:
+            team.append((lr.id, lr.result))
+        pts = [same_group(an.point(rid, res), key) for rid, res in team]
+        out[lr.id] = sweep_suggestion(an.analysis(lr.id), find_sweeps(pts))
+    return out
+
+
+def _one(args: tuple[LabeledRun, str, float, Suggestion | None]) -> dict[str, Any]:
+    lr, mode, good_final, given = args
     row: dict[str, Any] = {
         "id": lr.id,
         "split": split_of(lr),
@@ -60,7 +97,10 @@ def _one(args: tuple[LabeledRun, str, float]) -> dict[str, Any]:
         "error": None,
         "good_final_val": good_final,
     }
-    s, row["error"] = suggestion_for(lr, mode)
+    if mode == "given":
+        s = given
+    else:
+        s, row["error"] = suggestion_for(lr, mode)
     if row["error"]:
         return row
     row["action"] = s.action if s else None
@@ -89,21 +129,46 @@ def _one(args: tuple[LabeledRun, str, float]) -> dict[str, Any]:
     return row
 
 
+def _retrain_all(
+    args: list[tuple[LabeledRun, str, float, Suggestion | None]], workers: int
+) -> list[dict[str, Any]]:
+    if workers > 1 and len(args) >= 8:
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            return list(ex.map(_one, args, chunksize=2))
+    return [_one(a) for a in args]
+
+
 def closed_loop(
-    corpus: list[LabeledRun], good_final: dict[str, float], workers: int = 1
+    corpus: list[LabeledRun],
+    good_final: dict[str, float],
+    workers: int = 1,
+    with_sweep: bool = True,
 ) -> dict[str, Any]:
-    """LR Tempo's and the textbook retrains of corpus 2's pathological runs."""
+    """LR Tempo's, the textbook and (``with_sweep``) LR Tempo's with the team sweep
+    retrains of corpus 2's pathological runs."""
     todo = [lr for lr in corpus if lr.labels and lr.params is not None]
     out: dict[str, Any] = {}
     for name, mode in (("LR Tempo", "lrtempo"), ("textbook", "reference")):
-        args = [(lr, mode, good_final[lr.id]) for lr in todo]
-        if workers > 1 and len(args) >= 8:
-            with ProcessPoolExecutor(max_workers=workers) as ex:
-                rows = list(ex.map(_one, args, chunksize=2))
-        else:
-            rows = [_one(a) for a in args]
+        rows = _retrain_all([(lr, mode, good_final[lr.id], None) for lr in todo], workers)
         out[name] = {"summary": summarize(rows), "rows": rows}
+    if with_sweep:
+        given = team_sweep_suggestions(todo)
+        own = {r["id"]: r for r in out["LR Tempo"]["rows"]}
+        changed = [lr for lr in todo if _differs(given[lr.id], own[lr.id])]
+        fresh = _retrain_all(
+            [(lr, "given", good_final[lr.id], given[lr.id]) for lr in changed], workers
+        )
+        by_id = {**own, **{r["id"]: r for r in fresh}}
+        rows = [by_id[lr.id] for lr in todo]
+        out["+ sweep"] = {"summary": summarize(rows), "rows": rows, "resized": len(changed)}
     return out
+
+
+def _differs(s: Suggestion | None, own_row: dict[str, Any]) -> bool:
+    """Whether the sweep changed a run's suggestion (its action or its factor)."""
+    action = s.action if s is not None else None
+    factor = s.factor if s is not None else None
+    return action != own_row["action"] or factor != own_row.get("factor")
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:

@@ -194,6 +194,10 @@ class Analyzer:
             self._points[run_id] = (sweep_point(run, a), a)
         return self._points[run_id][0]
 
+    def analysis(self, run_id: str) -> RunAnalysis:
+        """The analysis of a run already given to :meth:`point`."""
+        return self._points[run_id][1]
+
 
 def score(rec: float | None, good: tuple[float, float]) -> tuple[bool, bool]:
     """(inside the good range, within ×2 of it); ``None`` scores neither."""
@@ -222,7 +226,7 @@ def run_sweeps(setups: Sequence[SetupRuns], n_designs: int, seed: int) -> list[d
     for st in setups:
         for d in designs(st, n_designs, rng):
             pts = [an.point(*st.runs[j][s]) for j, s in d]
-            pts = [_same_group(p, st.key) for p in pts]
+            pts = [same_group(p, st.key) for p in pts]
             found: list[Sweep] = find_sweeps(pts)
             sw = found[0] if len(found) == 1 else None
             best = min(
@@ -255,7 +259,8 @@ def run_sweeps(setups: Sequence[SetupRuns], n_designs: int, seed: int) -> list[d
     return rows
 
 
-def _same_group(p: SweepPoint, key: str) -> SweepPoint:
+def same_group(p: SweepPoint, key: str) -> SweepPoint:
+    """A sweep point placed in its setup's group (one folder of runs per setup)."""
     from dataclasses import replace
 
     return replace(p, group=f"corpus2/{key}")

@@ -228,6 +228,28 @@ def test_detection_rows_for_both_sides_of_the_split(tmp_path, capsys, corpus, mo
     assert all(set(r["predictions"]) == set(detection.METHODS) for r in data["runs"])
 
 
+@needs_cache
+def test_the_team_sweep_of_the_closed_loop_never_holds_the_good_lr_run(corpus) -> None:
+    """The ``+ sweep`` retrain's evidence: each run with its setup's decade sweep, offset
+    half a decade from the good LR (the good-LR run is never in it); a too-large run's
+    suggestion stays a decrease and a too-small run's an increase or keep."""
+    from benchmarks.corpus2_loop import TEAM_SWEEP, team_sweep_suggestions
+
+    assert 0 not in TEAM_SWEEP and all(j % 2 for j in TEAM_SWEEP)
+    runs = [r for r in corpus if r.direction in ("increase", "decrease")][::40]
+    got = team_sweep_suggestions(runs)
+    assert set(got) == {r.id for r in runs}
+    for r in runs:
+        s = got[r.id]
+        if s is None or s.suggested_lr is None or s.current_lr is None:
+            continue
+        if r.direction == "decrease" and s.action == "decrease_lr":
+            assert s.suggested_lr < s.current_lr
+        if s.action == "increase_lr":
+            assert s.suggested_lr > s.current_lr
+    assert any("sweep" in (got[r.id].extra if got[r.id] else {}) for r in runs)
+
+
 # ---------------------------------------------------------------------------
 # real training (torch)
 # ---------------------------------------------------------------------------

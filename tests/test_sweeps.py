@@ -520,3 +520,26 @@ def test_a_run_in_a_sweep_gets_its_lr_change_sized_by_the_sweep() -> None:
     assert edge.at_edge == "high"
     [c] = reconcile([_analysis_with("r1e-05", up)], [edge])
     assert c.suggestion == up
+
+
+def test_a_warm_up_for_a_run_at_its_sweeps_unstable_lrs_becomes_a_decrease() -> None:
+    """A warm-up calms the first steps, not an LR the team's runs show unstable: a run at
+    or above its sweep's stability edge is sent to the recommended LR instead; below the
+    edge the warm-up stands."""
+    pts = [
+        _pt(1e-4, 1.5),
+        _pt(1e-3, 0.6),
+        _pt(1e-2, 0.9),
+        _pt(1e-1, 1.8, "oscillation"),
+        _pt(1.0, math.inf, "divergence"),
+    ]
+    [s] = find_sweeps(pts)
+    assert s.stability_edge_lr == pytest.approx(1e-1) and s.recommended_lr < 1e-1
+    warm = Suggestion("add_warmup", current_lr=1e-1, suggested_lr=1e-1)
+    [a] = reconcile([_analysis_with("r0.1", warm)], [s])
+    assert a.suggestion.action == "decrease_lr"
+    assert a.suggestion.suggested_lr == pytest.approx(s.recommended_lr, rel=0.01)
+    assert "warm-up alone" in a.suggestion.rationale and s.id in a.suggestion.rationale
+    calm = Suggestion("add_warmup", current_lr=1e-2, suggested_lr=1e-2)
+    [b] = reconcile([_analysis_with("r0.01", calm)], [s])
+    assert b.suggestion == calm
