@@ -716,6 +716,27 @@ def test_a_flat_noisy_loss_whose_first_value_is_low_is_no_excursion(seed: int) -
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_a_fall_over_the_first_few_noisy_steps_before_the_first_eval_is_learning(
+    seed: int,
+) -> None:
+    """Logistic regression at a good LR: the minibatch loss falls from 0.8 to ~0.55 over
+    the first ten steps (time constant 4) under noise of sd 0.06, the val loss first
+    evaluated at step 15 is flat. No trend *within* the 14 steps before (a trend test there finds none); the
+    points before sit above those after, so the model learnt before it was evaluated. The
+    same noise around a level that never fell is stuck."""
+    rng = np.random.default_rng(seed)
+    tx = np.arange(1.0, 601.0)
+    learnt = 0.55 + 0.25 * np.exp(-(tx - 1) / 4) + 0.06 * rng.standard_normal(600)
+    never = 0.72 + 0.03 * rng.standard_normal(600)
+    vx = np.arange(15.0, 601.0, 15.0)
+    vy = 0.54 * (1 + 0.004 * rng.standard_normal(vx.size))
+    fast = detect_stagnation(vx, vy, metric="val_loss", reference=(tx, learnt))
+    assert all(f.evidence["diagnosis"] != "stuck" for f in fast)
+    stuck = detect_stagnation(vx, vy * 0.73 / 0.54, metric="val_loss", reference=(tx, never))
+    assert [f.evidence["diagnosis"] for f in stuck] == ["stuck"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_a_val_loss_first_evaluated_after_the_model_learnt_is_not_stuck(seed: int) -> None:
     """Training fell 70 % before the first evaluation (a fast converger evaluated every
     30 steps): the flat val loss after it is convergence, not an LR too small; with a

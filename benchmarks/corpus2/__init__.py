@@ -1,6 +1,6 @@
 """Corpus 2: real PyTorch training runs with labels by construction, split by family.
 
-Built independently of corpus 1 (:mod:`benchmarks.corpus`): 22 setup families
+Built independently of corpus 1 (:mod:`benchmarks.corpus`): 24 setup families
 (:mod:`.families`, each with its description) — char-level GRU / LSTM / transformer
 language models, 2-D and 1-D CNNs, RNN and transformer sequence classifiers, softmax,
 logistic and linear regression, MLPs of several activations (one deep with dropout, one

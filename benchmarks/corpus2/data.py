@@ -177,6 +177,23 @@ def dataset(name: str) -> Data:
             n_samples=1600, n_features=16, centers=8, cluster_std=4.0, random_state=23
         )
         return _tabular(x, y, "classification")
+    if name == "binary_synth":
+        x, y = sk.make_classification(
+            n_samples=1600,
+            n_features=30,
+            n_informative=8,
+            n_redundant=4,
+            n_classes=2,
+            flip_y=0.08,
+            class_sep=0.7,
+            random_state=29,
+        )
+        return _tabular(x, y, "binary")
+    if name == "sines":
+        x = np.random.default_rng(31).uniform(-2.0, 2.0, size=(1500, 8))
+        y = np.sin(2 * x[:, 0]) + x[:, 1] * x[:, 2] + 0.5 * np.cos(3 * x[:, 3]) + 0.3 * x[:, 4]
+        y = y + np.random.default_rng(32).normal(scale=0.1, size=len(y))
+        return _tabular(x, y, "regression")
     if name == "diabetes":
         x, y = sk.load_diabetes(return_X_y=True)
         return _tabular(x, y, "regression")

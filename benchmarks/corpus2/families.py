@@ -256,6 +256,28 @@ FAMILIES: dict[str, Family] = {
             small_n=40,
             description="softmax regression on 8 overlapping Gaussian blobs in 16-D",
         ),
+        # Tune-only families added on 2026-12-07 (stop 14), again scored with the rules as
+        # they were before being looked at: logistic regression on a noisy synthetic
+        # binary task, a tanh MLP regressing a smooth synthetic surface.
+        Family(
+            "logreg_synth",
+            "linear",
+            "binary_synth",
+            "bce",
+            600,
+            small_n=30,
+            description="logistic regression on a noisy 30-D synthetic binary task",
+        ),
+        Family(
+            "tanh_sines",
+            "mlp_tanh",
+            "sines",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="3-layer tanh MLP regression of a smooth 8-D sine/product surface, MSE",
+        ),
     )
 }
 
@@ -304,6 +326,10 @@ SETUPS: tuple[Setup, ...] = (
     Setup("circles_mlp", "sgd", "multistep"),
     Setup("blobs_softmax", "rmsprop", "step"),
     Setup("blobs_softmax", "adam", "warmup_linear"),
+    Setup("logreg_synth", "adagrad", "cosine"),
+    Setup("logreg_synth", "momentum", "exponential"),
+    Setup("tanh_sines", "adam", "exponential"),
+    Setup("tanh_sines", "sgdw", "warmup_cosine"),
 )
 
 #: Families thresholds may be tuned on.
@@ -325,6 +351,8 @@ TUNE: tuple[str, ...] = (
     "elu_fried2",
     "circles_mlp",
     "blobs_softmax",
+    "logreg_synth",
+    "tanh_sines",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
