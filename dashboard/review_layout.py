@@ -25,12 +25,29 @@ REFRESH_CHOICES: dict[int, str] = {
 }
 
 
-def _window_options(default: str) -> list[dict[str, str]]:
+def _window_options(current: str, dates: bool) -> list[dict[str, str]]:
     keys = list(WINDOWS)
-    if default not in keys and default != "custom":
-        keys.insert(0, default)
-    return [{"label": WINDOW_LABELS.get(k, f"Last {k}"), "value": k} for k in keys] + [
-        {"label": "Dates…", "value": "custom"}
+    if current not in keys and current != "custom":
+        keys.insert(0, current)
+    options = [{"label": WINDOW_LABELS.get(k, f"Last {k}"), "value": k} for k in keys]
+    return options + ([{"label": "Dates…", "value": "custom"}] if dates else [])
+
+
+def page_header(title: str, window_id: str, window: str, *, dates: bool = False) -> list[dbc.Col]:
+    """The first columns of a page's top row: its title and its time-window picker (the
+    presets, a window from the URL that is none of them, and "Dates…" when ``dates``)."""
+    return [
+        dbc.Col(html.H3(title, className="mb-0"), width="auto"),
+        dbc.Col(
+            dbc.RadioItems(
+                id=window_id,
+                options=_window_options(window, dates),
+                value=window,
+                inline=True,
+                className="btn-group-sm",
+            ),
+            width="auto",
+        ),
     ]
 
 
@@ -78,17 +95,7 @@ def review_page(
         [
             dbc.Row(
                 [
-                    dbc.Col(html.H3("Review", className="mb-0"), width="auto"),
-                    dbc.Col(
-                        dbc.RadioItems(
-                            id="review-window",
-                            options=_window_options(window),
-                            value=window,
-                            inline=True,
-                            className="btn-group-sm",
-                        ),
-                        width="auto",
-                    ),
+                    *page_header("Review", "review-window", window, dates=True),
                     dbc.Col(
                         dcc.DatePickerRange(
                             id="review-dates",

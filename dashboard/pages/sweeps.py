@@ -8,19 +8,12 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html
 
+from dashboard.review_layout import page_header
 from dashboard.store import current_store
 from dashboard.sweep_views import sweeps_view
 from dashboard.views import ReviewFilters
-from dashboard.windows import WINDOW_LABELS, WINDOWS
 
 dash.register_page(__name__, path="/sweeps", name="Sweeps", title="LR Tempo · Sweeps", order=1)
-
-
-def _window_options(current: str) -> list[dict[str, str]]:
-    keys = list(WINDOWS)
-    if current not in keys:
-        keys.insert(0, current)
-    return [{"label": WINDOW_LABELS.get(k, k), "value": k} for k in keys]
 
 
 def layout(
@@ -46,16 +39,7 @@ def layout(
         [
             dbc.Row(
                 [
-                    dbc.Col(html.H3("Sweeps", className="mb-0"), width="auto"),
-                    dbc.Col(
-                        dbc.RadioItems(
-                            id="sweeps-window",
-                            options=_window_options(window),
-                            value=window,
-                            inline=True,
-                        ),
-                        width="auto",
-                    ),
+                    *page_header("Sweeps", "sweeps-window", window),
                     dbc.Col(
                         html.Div(
                             dbc.Input(
