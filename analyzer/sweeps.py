@@ -274,8 +274,10 @@ def reconcile(analyses: Sequence[RunAnalysis], sweeps: Sequence[Sweep]) -> list[
     above its sweep's stability edge; then the sweep's recommended LR instead (an
     increase that would then not be one keeps the LR). Below the edge, a change in the
     direction of a recommendation that lies inside the LRs tried is sized by it (the new LR
-    is the recommended one, :func:`_sized_by_sweep`). Idempotent; an analysis outside
-    every sweep is returned as it is."""
+    is the recommended one, :func:`_sized_by_sweep`); a warm-up for a run at or above the
+    edge becomes a decrease to the recommended LR, and below it a warm-up's cut of the peak
+    is sized by the sweep too (:func:`_warmup_in_sweep`).
+    Idempotent; an analysis outside every sweep is returned as it is."""
     if not sweeps:
         return list(analyses)
     by_run = {p.id: s for s in sweeps for p in s.points}
@@ -293,7 +295,7 @@ def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:
     if sweep is None or s is None:
         return a
     if s.action == "add_warmup":
-        return _warmup_past_edge(a, s, sweep)
+        return _warmup_in_sweep(a, s, sweep)
     if s.action not in ("increase_lr", "decrease_lr") or s.suggested_lr is None:
         return a
     if sweep.stability_edge_lr is None or s.suggested_lr < sweep.stability_edge_lr:
@@ -319,19 +321,26 @@ def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:
     return replace(a, suggestion=new)
 
 
-def _warmup_past_edge(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis:
-    """A warm-up suggested for a run whose LR is at or above its sweep's stability edge
-    becomes a decrease to the sweep's recommended LR: the team's runs show that LR
-    itself unstable, and a warm-up only calms the first steps."""
-    edge, rec, cur = sweep.stability_edge_lr, sweep.recommended_lr, s.current_lr
-    if edge is None or rec is None or cur is None or cur < edge or rec >= edge:
-        return a
-    why = (
-        f" The sweep {sweep.id} shows {_fmt(edge)} and above oscillating or diverging, this "
-        f"run's LR among them: a warm-up alone leaves it there; it recommends {_fmt(rec)}."
-    )
-    moved = _moved_to(a, replace(s, action="decrease_lr"), sweep, rec, why)
-    return a if moved is None else moved
+def _warmup_in_sweep(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis:
+    """A warm-up suggested for a run in a sweep. When the run's peak LR — after the
+    warm-up's own cut, if it has one — is at or above the sweep's stability edge, a
+    decrease to the sweep's recommended LR: the team's runs show that LR itself unstable,
+    and a warm-up only calms the first steps. Below the edge, a warm-up that also lowers
+    the peak has that cut sized by the sweep like any decrease (:func:`_sized_by_sweep`)."""
+    edge, rec = sweep.stability_edge_lr, sweep.recommended_lr
+    peak = s.suggested_lr or s.current_lr
+    if edge is not None and rec is not None and peak is not None and peak >= edge > rec:
+        why = (
+            f" The sweep {sweep.id} shows {_fmt(edge)} and above oscillating or diverging, "
+            f"this run's LR among them: a warm-up alone leaves it there; it recommends "
+            f"{_fmt(rec)}."
+        )
+        extra = {k: v for k, v in s.extra.items() if k != "warmup_steps"}
+        moved = _moved_to(a, replace(s, action="decrease_lr", extra=extra), sweep, rec, why)
+        return a if moved is None else moved
+    if s.factor is not None and s.factor < 1:
+        return _sized_by_sweep(a, s, sweep)
+    return a
 
 
 def _sized_by_sweep(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis:

@@ -2,8 +2,8 @@
 
 Rows ``corpus2 tune`` / ``corpus2 held-out`` score every method on the kept runs of each
 side of the fixed family split (:mod:`benchmarks.corpus2.families`). The closed loop
-retrains each pathological run once with LR Tempo's suggestion and once with the
-textbook fix (x0.1 for a too-large LR, x10 for a too-small one, stop at the val minimum
+retrains each pathological run with LR Tempo's suggestion, with the textbook fix and
+(below) with LR Tempo's suggestion given the team's sweep — the first two (x0.1 for a too-large LR, x10 for a too-small one, stop at the val minimum
 for overfitting), both through :func:`benchmarks.detection.apply_suggestion` on the
 run's :class:`~benchmarks.corpus2.Spec` (same setup, seed and steps), and reports per
 split and group: retrained, pathology gone (curve verification against the run's group
@@ -15,8 +15,12 @@ analyzed together with its setup's *team sweep* (:data:`TEAM_SWEEP`: the seed-0 
 every decade, offset half a decade from the setup's good LR, so the good-LR run is never
 in it and its best run is half a decade off), and its suggestion is the one
 :func:`analyzer.sweeps.reconcile` gives it there (the sweep sizes the run's own LR
-change when its recommendation lies inside what was tried). A run whose suggestion the
-sweep leaves unchanged keeps the ``LR Tempo`` row's retrain (training is seeded).
+change when its recommendation lies inside what was tried, caps a change that would
+reach its stability edge, and turns a warm-up at or above the edge into a decrease).
+A small-subset (overfitting) run is no member of its setup's full-data sweep and keeps
+its own suggestion; so does a run the analyzer fails on (the error is kept). A run
+whose suggestion the sweep leaves unchanged keeps the ``LR Tempo`` row's retrain
+(training is seeded).
 """
 
 from __future__ import annotations
@@ -67,25 +71,40 @@ TEAM_SWEEP: tuple[int, ...] = (-5, -3, -1, 1, 3, 5)
 
 def team_sweep_suggestions(
     runs: list[LabeledRun], data_dir: Any = DATA_DIR
-) -> dict[str, Suggestion | None]:
+) -> dict[str, Suggestion | Exception | None]:
     """Run id -> the run's suggestion when analyzed with its setup's team sweep
-    (:data:`TEAM_SWEEP` plus the run itself), through :func:`analyzer.sweeps.reconcile`."""
+    (:data:`TEAM_SWEEP` plus the run itself), through :func:`analyzer.sweeps.reconcile`
+    (a small-subset run: its own suggestion; the analyzer's exception when it failed)."""
     setups = {st.key: st for st in load_setups(data_dir)}
     an = Analyzer()
-    out: dict[str, Suggestion | None] = {}
+    out: dict[str, Suggestion | Exception | None] = {}
     for lr in runs:
         key = f"{lr.params.family}/{lr.params.setup}"  # type: ignore[union-attr]
-        st = setups[key]
-        team = [st.runs[j][0] for j in TEAM_SWEEP if 0 in st.runs.get(j, {})]
-        ids = {rid for rid, _ in team}
-        if lr.id not in ids and lr.result is not None:
-            team.append((lr.id, lr.result))
-        pts = [same_group(an.point(rid, res), key) for rid, res in team]
-        out[lr.id] = sweep_suggestion(an.analysis(lr.id), find_sweeps(pts))
+        team = [] if lr.params.n_train is not None else _team(setups[key], an, key)  # type: ignore[union-attr]
+        try:
+            own = same_group(an.point(lr.id, lr.result), key)  # type: ignore[arg-type]
+        except Exception as exc:
+            out[lr.id] = exc
+            continue
+        pts = [own, *(p for p in team if p.id != lr.id)]
+        out[lr.id] = sweep_suggestion(an.analysis(lr.id), find_sweeps(pts) if team else [])
     return out
 
 
-def _one(args: tuple[LabeledRun, str, float, Suggestion | None]) -> dict[str, Any]:
+def _team(st: Any, an: Analyzer, key: str) -> list[Any]:
+    """The sweep points of a setup's :data:`TEAM_SWEEP` runs the analyzer could read."""
+    pts = []
+    for j in TEAM_SWEEP:
+        if 0 not in st.runs.get(j, {}):
+            continue
+        try:
+            pts.append(same_group(an.point(*st.runs[j][0]), key))
+        except Exception:
+            continue
+    return pts
+
+
+def _one(args: tuple[LabeledRun, str, float, Suggestion | Exception | None]) -> dict[str, Any]:
     lr, mode, good_final, given = args
     row: dict[str, Any] = {
         "id": lr.id,
@@ -97,6 +116,9 @@ def _one(args: tuple[LabeledRun, str, float, Suggestion | None]) -> dict[str, An
         "error": None,
         "good_final_val": good_final,
     }
+    if isinstance(given, Exception):
+        row["error"] = f"analyze_run on the run: {type(given).__name__}: {given}"
+        return row
     if mode == "given":
         s = given
     else:
@@ -130,7 +152,7 @@ def _one(args: tuple[LabeledRun, str, float, Suggestion | None]) -> dict[str, An
 
 
 def _retrain_all(
-    args: list[tuple[LabeledRun, str, float, Suggestion | None]], workers: int
+    args: list[tuple[LabeledRun, str, float, Suggestion | Exception | None]], workers: int
 ) -> list[dict[str, Any]]:
     if workers > 1 and len(args) >= 8:
         with ProcessPoolExecutor(max_workers=workers) as ex:
@@ -164,8 +186,10 @@ def closed_loop(
     return out
 
 
-def _differs(s: Suggestion | None, own_row: dict[str, Any]) -> bool:
+def _differs(s: Suggestion | Exception | None, own_row: dict[str, Any]) -> bool:
     """Whether the sweep changed a run's suggestion (its action or its factor)."""
+    if isinstance(s, Exception):
+        return own_row.get("error") is None
     action = s.action if s is not None else None
     factor = s.factor if s is not None else None
     return action != own_row["action"] or factor != own_row.get("factor")

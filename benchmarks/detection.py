@@ -32,7 +32,8 @@ becomes a retrain (rule, :func:`apply_suggestion`): ``decrease_lr``/``increase_l
 the base LR by ``factor`` (else ``suggested_lr / current_lr``; else ``suggested_lr``
 becomes the base LR), keeping the schedule; ``early_stop`` stops training at
 ``early_stop_step``; ``decay_lr`` switches a constant schedule to warmup+cosine
-(and applies the factor, if any); ``add_warmup`` switches to warmup+cosine;
+(and applies the factor, if any); ``add_warmup`` switches to warmup+cosine (and
+applies the factor of a warm-up that also lowers the peak);
 ``restore_lr`` replaces a collapsing schedule by a constant LR (at ``suggested_lr`` when
 given). ``keep_lr``/``check_data``/no suggestion: no retrain (counted as not fixed).
 
@@ -220,13 +221,11 @@ def apply_suggestion(lr: LabeledRun, suggestion: Any):
         return None
     if a == "early_stop" and suggestion.early_stop_step:
         return p.with_(stop_step=int(suggestion.early_stop_step))
-    if a == "decay_lr":
-        q = p.with_(schedule="warmup_cosine") if p.schedule == "constant" else p
+    if a in ("decay_lr", "add_warmup"):
+        q = p if a == "decay_lr" and p.schedule != "constant" else p.with_(schedule="warmup_cosine")
         if factor and factor > 0 and math.isfinite(factor):
             q = q.with_(lr=q.lr * factor)
         return q
-    if a == "add_warmup":
-        return p.with_(schedule="warmup_cosine")
     if a == "restore_lr":
         base = suggestion.suggested_lr if suggestion.suggested_lr else p.lr
         return p.with_(schedule="constant", lr=float(base))

@@ -29,7 +29,9 @@ def _window_options(current: str, dates: bool) -> list[dict[str, str]]:
     keys = list(WINDOWS)
     if current not in keys and current != "custom":
         keys.insert(0, current)
-    options = [{"label": WINDOW_LABELS.get(k, f"Last {k}"), "value": k} for k in keys]
+    options = [
+        {"label": WINDOW_LABELS.get(k, k if ".." in k else f"Last {k}"), "value": k} for k in keys
+    ]
     return options + ([{"label": "Dates…", "value": "custom"}] if dates else [])
 
 

@@ -288,6 +288,12 @@ def test_apply_suggestion_rules() -> None:
     assert q.stop_step == 200
     assert detection.apply_suggestion(lr, Suggestion("keep_lr")) is None
     assert detection.apply_suggestion(lr, None) is None
+    # a warm-up: warmup+cosine, with the peak it lowers, if it lowers one
+    q = detection.apply_suggestion(lr, Suggestion("add_warmup", current_lr=1.0, suggested_lr=1.0))
+    assert q.schedule == "warmup_cosine" and q.lr == pytest.approx(1.0)
+    lowered = Suggestion("add_warmup", current_lr=1.0, suggested_lr=0.1, factor=0.1)
+    q = detection.apply_suggestion(lr, lowered)
+    assert q.schedule == "warmup_cosine" and q.lr == pytest.approx(0.1)
 
 
 def test_save_corpus(tmp_path) -> None:

@@ -239,6 +239,7 @@ def test_the_team_sweep_of_the_closed_loop_never_holds_the_good_lr_run(corpus) -
     runs = [r for r in corpus if r.direction in ("increase", "decrease")][::40]
     got = team_sweep_suggestions(runs)
     assert set(got) == {r.id for r in runs}
+    assert not any(isinstance(s, Exception) for s in got.values())
     for r in runs:
         s = got[r.id]
         if s is None or s.suggested_lr is None or s.current_lr is None:

@@ -525,7 +525,7 @@ def test_a_run_in_a_sweep_gets_its_lr_change_sized_by_the_sweep() -> None:
 def test_a_warm_up_for_a_run_at_its_sweeps_unstable_lrs_becomes_a_decrease() -> None:
     """A warm-up calms the first steps, not an LR the team's runs show unstable: a run at
     or above its sweep's stability edge is sent to the recommended LR instead; below the
-    edge the warm-up stands."""
+    edge the warm-up stands, and its own cut of the peak is sized by the sweep."""
     pts = [
         _pt(1e-4, 1.5),
         _pt(1e-3, 0.6),
@@ -535,7 +535,7 @@ def test_a_warm_up_for_a_run_at_its_sweeps_unstable_lrs_becomes_a_decrease() -> 
     ]
     [s] = find_sweeps(pts)
     assert s.stability_edge_lr == pytest.approx(1e-1) and s.recommended_lr < 1e-1
-    warm = Suggestion("add_warmup", current_lr=1e-1, suggested_lr=1e-1)
+    warm = Suggestion("add_warmup", current_lr=1e-1, suggested_lr=1e-1, extra={"warmup_steps": 20})
     [a] = reconcile([_analysis_with("r0.1", warm)], [s])
     assert a.suggestion.action == "decrease_lr"
     assert a.suggestion.suggested_lr == pytest.approx(s.recommended_lr, rel=0.01)
@@ -543,3 +543,13 @@ def test_a_warm_up_for_a_run_at_its_sweeps_unstable_lrs_becomes_a_decrease() -> 
     calm = Suggestion("add_warmup", current_lr=1e-2, suggested_lr=1e-2)
     [b] = reconcile([_analysis_with("r0.01", calm)], [s])
     assert b.suggestion == calm
+    assert "warmup_steps" not in a.suggestion.extra
+    # a warm-up that also lowers the peak below the edge stays a warm-up, its peak the
+    # sweep's recommended LR
+    lowered = Suggestion(
+        "add_warmup", current_lr=1e-1, suggested_lr=1e-4, factor=1e-3, extra={"warmup_steps": 20}
+    )
+    [c] = reconcile([_analysis_with("r0.1", lowered)], [s])
+    assert c.suggestion.action == "add_warmup" and c.suggestion.extra["warmup_steps"] == 20
+    assert c.suggestion.suggested_lr == pytest.approx(s.recommended_lr, rel=0.01)
+    assert "Sized by the sweep" in c.suggestion.rationale

@@ -21,9 +21,10 @@ Algorithm
    Bonferroni over the candidates; the earliest accepted start is reported.
 3. Diagnosis with the LR series (``analyzer.schedule``):
    * ``stuck`` — plateau from ≤ 10 % with < 10 % improvement before it (for a val loss,
-     also < 10 % fall of the training loss before the first evaluation: a model that
-     learnt before it was first evaluated has converged, not stalled): LR too small
-     (increase_lr), warning;
+     also no fall of the training loss before the first evaluation — ≥ 10 % from its
+     first quarter's median to its level next to that evaluation, and significant: a
+     model that learnt before it was first evaluated has converged, not stalled): LR
+     too small (increase_lr), warning;
    * ``lr_collapsed`` — the LR fell to ≤ 5 % of its peak before 70 % of the run, the
      plateau starts after that, and the loss was still improving until then (a
      Mann–Kendall decrease, p < 0.05, over the 20 % of the run before the collapse; a
@@ -263,8 +264,9 @@ def detect_stagnation(
     ]
 
 
-#: Level of the "still improving before the LR collapsed" check: it picks a diagnosis
-#: for a plateau already found, so it is not a detection threshold.
+#: Level of the "still improving before the LR collapsed" and "learnt before the first
+#: evaluation" checks: they pick a diagnosis for a plateau already found, so they are
+#: not detection thresholds.
 IMPROVING_P = 0.05
 
 
@@ -280,16 +282,19 @@ def _learnt_before(
     reference: tuple[np.ndarray, np.ndarray] | None, step: float
 ) -> tuple[float | None, bool]:
     """How much the training loss fell before the first evaluation at ``step``: the
-    relative gain of its median after ``step`` over the median of the first quarter of
-    the points before, and whether the points before sit significantly above those after
-    (one-sided Mann–Whitney, p < ``IMPROVING_P``, ≥ 4 points before). A fall over the
-    first few steps, then flat, is what a fast learner shows — no trend *within* the
-    steps before, which a trend test would ask for — and a minibatch loss that only
-    bounces there neither gains by the medians nor sits above what follows."""
+    relative gain of its median just after ``step`` (as many points as before, ≥ 8) over
+    the median of the first quarter of the points before, and whether the points before
+    sit significantly above those just after (one-sided Mann–Whitney, p < ``IMPROVING_P``,
+    ≥ 4 points before). A fall over the first few steps, then flat, is what a fast learner
+    shows — no trend *within* the steps before, which a trend test would ask for — and a
+    minibatch loss that only bounces there neither gains by the medians nor sits above
+    what follows. Only the points next to the first evaluation count: learning later in
+    the run is not learning before it."""
     if reference is None:
         return None, False
     tx, ty = reference
-    before, after = ty[tx < step], ty[tx >= step]
+    before = ty[tx < step]
+    after = ty[tx >= step][: max(len(before), 8)]
     if len(before) < 4 or len(after) < 4:
         return None, False
     m0 = float(np.median(before[: -(-len(before) // 4)]))
