@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .analysis import RunAnalysis
-from .findings import Suggestion
+from .findings import Action, Suggestion
 from .lr_priors import base_lr, param_lr, round_lr
 from .model import Run
 from .roles import role_arrays
@@ -276,7 +276,9 @@ def reconcile(analyses: Sequence[RunAnalysis], sweeps: Sequence[Sweep]) -> list[
     direction of a recommendation that lies inside the LRs tried is sized by it (the new LR
     is the recommended one, :func:`_sized_by_sweep`); a warm-up for a run at or above the
     edge becomes a decrease to the recommended LR, and below it a warm-up's cut of the peak
-    is sized by the sweep too (:func:`_warmup_in_sweep`).
+    is sized by the sweep too (:func:`_warmup_in_sweep`); and a run whose curves show no
+    problem but which ended clearly behind its sweep at an LR outside the recommended
+    range is moved to the recommended LR (:func:`_behind_its_sweep`).
     Idempotent; an analysis outside every sweep is returned as it is."""
     if not sweeps:
         return list(analyses)
@@ -296,6 +298,8 @@ def _reconciled(a: RunAnalysis, sweep: Sweep | None) -> RunAnalysis:
         return a
     if s.action == "add_warmup":
         return _warmup_in_sweep(a, s, sweep)
+    if s.action == "keep_lr" and a.status == "healthy" and "sweep" not in s.extra:
+        return _behind_its_sweep(a, s, sweep)
     if s.action not in ("increase_lr", "decrease_lr") or s.suggested_lr is None:
         return a
     if sweep.stability_edge_lr is None or s.suggested_lr < sweep.stability_edge_lr:
@@ -341,6 +345,32 @@ def _warmup_in_sweep(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis
     if s.factor is not None and s.factor < 1:
         return _sized_by_sweep(a, s, sweep)
     return a
+
+
+def _behind_its_sweep(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis:
+    """A run whose curves show no problem, but whose sweep shows it behind: its LR lies
+    outside the sweep's recommended range (inside what was tried) and its final loss is
+    more than ``RANGE_TOL`` above the sweep's best — the LR change is the move to the
+    recommended LR (the run alone could not tell that a better loss was within reach)."""
+    rec, rng = sweep.recommended_lr, sweep.recommended_range
+    me = next((p for p in sweep.points if p.id == a.meta.id), None)
+    finite = [p.value for p in sweep.points if math.isfinite(p.value)]
+    if sweep.at_edge is not None or rec is None or rng is None or me is None or not finite:
+        return a
+    lr, best = me.lr, min(finite)
+    if lr is None or rng[0] / 1.01 <= lr <= rng[1] * 1.01:
+        return a
+    if not me.value > (1 + RANGE_TOL) * best:
+        return a
+    action: Action = "increase_lr" if rec > lr else "decrease_lr"
+    why = (
+        f"No problem shows in this run's curves, but its sweep {sweep.id} reached "
+        f"{best:.3g} where this run ended at {me.value:.3g}, and recommends "
+        f"{_fmt(rec)}: move there."
+    )
+    base = replace(s, action=action, current_lr=s.current_lr or lr, rationale="")
+    moved = _moved_to(a, base, sweep, rec, why)
+    return a if moved is None else moved
 
 
 def _sized_by_sweep(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysis:

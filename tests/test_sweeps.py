@@ -553,3 +553,25 @@ def test_a_warm_up_for_a_run_at_its_sweeps_unstable_lrs_becomes_a_decrease() -> 
     assert c.suggestion.action == "add_warmup" and c.suggestion.extra["warmup_steps"] == 20
     assert c.suggestion.suggested_lr == pytest.approx(s.recommended_lr, rel=0.01)
     assert "Sized by the sweep" in c.suggestion.rationale
+
+
+def test_a_healthy_looking_run_clearly_behind_its_sweep_is_moved_to_its_lr() -> None:
+    """No finding in the run (keep the LR), but the sweep ended 3× lower at an LR two
+    decades up: the run is told to move there. Not a run inside the recommended range,
+    not one whose loss is within 10 % of the best, not when the best is at the edge."""
+    pts = [_pt(1e-5, 2.0), _pt(1e-4, 1.5), _pt(1e-3, 0.6), _pt(1e-2, 0.9), _pt(1e-1, 1.8)]
+    [s] = find_sweeps(pts)
+    keep = Suggestion("keep_lr", current_lr=1e-5, suggested_lr=1e-5, rationale="No problem found")
+    [a] = reconcile([_analysis_with("r1e-05", keep)], [s])
+    assert a.status == "healthy"
+    assert a.suggestion.action == "increase_lr"
+    assert a.suggestion.suggested_lr == pytest.approx(s.recommended_lr, rel=0.01)
+    assert "reached 0.6 where this run ended at 2" in a.suggestion.rationale
+    assert reconcile([a], [s])[0].suggestion == a.suggestion  # idempotent
+    inside = Suggestion("keep_lr", current_lr=1e-3, suggested_lr=1e-3)
+    assert reconcile([_analysis_with("r0.001", inside)], [s])[0].suggestion == inside
+    [close] = find_sweeps([*pts[:4], _pt(1e-1, 0.63)])
+    near = Suggestion("keep_lr", current_lr=1e-1, suggested_lr=1e-1)
+    assert reconcile([_analysis_with("r0.1", near)], [close])[0].suggestion == near
+    [edge] = find_sweeps([_pt(1e-5, 2.0), _pt(1e-4, 1.5), _pt(1e-3, 0.6)])
+    assert reconcile([_analysis_with("r1e-05", keep)], [edge])[0].suggestion == keep
