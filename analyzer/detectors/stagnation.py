@@ -91,6 +91,8 @@ REF_SHARE = 0.1
 #: A plateau from the start is ``stuck`` when less than this share of the first level was
 #: gained before it (for a val loss, also by the training loss before the first evaluation).
 STUCK_PROGRESS = 0.1
+#: … and when it starts within this share of the run.
+STUCK_START = 0.1
 
 
 def _ref_gain(reference: tuple[np.ndarray, np.ndarray] | None, a: float, b: float) -> float | None:
@@ -282,19 +284,21 @@ def _learnt_before(
     reference: tuple[np.ndarray, np.ndarray] | None, step: float
 ) -> tuple[float | None, bool]:
     """How much the training loss fell before the first evaluation at ``step``: the
-    relative gain of its median just after ``step`` (as many points as before, ≥ 8) over
-    the median of the first quarter of the points before, and whether the points before
-    sit significantly above those just after (one-sided Mann–Whitney, p < ``IMPROVING_P``,
-    ≥ 4 points before). A fall over the first few steps, then flat, is what a fast learner
-    shows — no trend *within* the steps before, which a trend test would ask for — and a
-    minibatch loss that only bounces there neither gains by the medians nor sits above
-    what follows. Only the points next to the first evaluation count: learning later in
-    the run is not learning before it."""
+    relative gain of its median over the tenth of the run after ``step`` (≥ 8 points; a
+    ``stuck`` plateau starts within that tenth) over the median of the first quarter of
+    the points before, and whether the points before sit significantly above those after
+    (one-sided Mann–Whitney, p < ``IMPROVING_P``, ≥ 4 points before). A fall over the
+    first few steps, then flat, is what a fast learner shows — no trend *within* the
+    steps before, which a trend test would ask for — and a minibatch loss that only
+    bounces there neither gains by the medians nor sits above what follows. Only the
+    points next to the first evaluation count: learning later in the run is not learning
+    before it."""
     if reference is None:
         return None, False
     tx, ty = reference
     before = ty[tx < step]
-    after = ty[tx >= step][: max(len(before), 8)]
+    near = (tx >= step) & (tx <= step + STUCK_START * (tx[-1] - tx[0]))
+    after = ty[near] if near.sum() >= 8 else ty[tx >= step][:8]
     if len(before) < 4 or len(after) < 4:
         return None, False
     m0 = float(np.median(before[: -(-len(before) // 4)]))
@@ -402,7 +406,11 @@ def _diagnose(
     if metric == "val_loss" and train_improving:
         return "val_plateau"
     pos = (start - x0) / span
-    if pos <= 0.1 + 1e-9 and progress < STUCK_PROGRESS * abs(first_level) and not learnt_before:
+    if (
+        pos <= STUCK_START + 1e-9
+        and progress < STUCK_PROGRESS * abs(first_level)
+        and not learnt_before
+    ):
         return "stuck"
     if first_level > 0 and level <= 0.05 * first_level:
         return "converged"
