@@ -360,7 +360,7 @@ def _behind_its_sweep(a: RunAnalysis, s: Suggestion, sweep: Sweep) -> RunAnalysi
     lr, best = me.lr, min(finite)
     if lr is None or rng[0] / 1.01 <= lr <= rng[1] * 1.01:
         return a
-    if not me.value > (1 + RANGE_TOL) * best:
+    if not best > 0 or not me.value > (1 + RANGE_TOL) * best:  # a share of a positive loss
         return a
     action: Action = "increase_lr" if rec > lr else "decrease_lr"
     why = (

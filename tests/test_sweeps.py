@@ -575,3 +575,6 @@ def test_a_healthy_looking_run_clearly_behind_its_sweep_is_moved_to_its_lr() -> 
     assert reconcile([_analysis_with("r0.1", near)], [close])[0].suggestion == near
     [edge] = find_sweeps([_pt(1e-5, 2.0), _pt(1e-4, 1.5), _pt(1e-3, 0.6)])
     assert reconcile([_analysis_with("r1e-05", keep)], [edge])[0].suggestion == keep
+    # a negative loss (a log-likelihood objective) has no "10 % above the best"
+    [neg] = find_sweeps([_pt(lr, v - 3.0) for lr, v in ((p.lr, p.value) for p in pts)])
+    assert reconcile([_analysis_with("r1e-05", keep)], [neg])[0].suggestion == keep
