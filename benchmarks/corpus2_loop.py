@@ -2,10 +2,10 @@
 
 Rows ``corpus2 tune`` / ``corpus2 held-out`` score every method on the kept runs of each
 side of the fixed family split (:mod:`benchmarks.corpus2.families`). The closed loop
-retrains each pathological run with LR Tempo's suggestion, with the textbook fix and
-(below) with LR Tempo's suggestion given the team's sweep — the first two (x0.1 for a too-large LR, x10 for a too-small one, stop at the val minimum
-for overfitting), both through :func:`benchmarks.detection.apply_suggestion` on the
-run's :class:`~benchmarks.corpus2.Spec` (same setup, seed and steps), and reports per
+retrains each pathological run with LR Tempo's suggestion, with the textbook fix (x0.1
+for a too-large LR, x10 for a too-small one, stop at the val minimum for overfitting)
+and with LR Tempo's suggestion given the team's sweep (below), each through
+:func:`benchmarks.detection.apply_suggestion` on the run's :class:`~benchmarks.corpus2.Spec` (same setup, seed and steps), and reports per
 split and group: retrained, pathology gone (curve verification against the run's group
 floor), final val improved, and *reached good* — the final val within 10 % of the final
 val of the setup's good-LR run (``final <= 1.1 x good``).
@@ -14,9 +14,8 @@ A third retrain, ``+ sweep``, gives each run the evidence a team usually has: th
 analyzed together with its setup's *team sweep* (:data:`TEAM_SWEEP`: the seed-0 runs at
 every decade, offset half a decade from the setup's good LR, so the good-LR run is never
 in it and its best run is half a decade off), and its suggestion is the one
-:func:`analyzer.sweeps.reconcile` gives it there (the sweep sizes the run's own LR
-change when its recommendation lies inside what was tried, caps a change that would
-reach its stability edge, and turns a warm-up at or above the edge into a decrease).
+:func:`analyzer.sweeps.reconcile` gives it there (its docstring lists how a sweep
+changes a run's suggestion).
 A small-subset (overfitting) run is no member of its setup's full-data sweep and keeps
 its own suggestion; so does a run the analyzer fails on (the error is kept). A run
 whose suggestion the sweep leaves unchanged keeps the ``LR Tempo`` row's retrain
@@ -164,25 +163,23 @@ def closed_loop(
     corpus: list[LabeledRun],
     good_final: dict[str, float],
     workers: int = 1,
-    with_sweep: bool = True,
 ) -> dict[str, Any]:
-    """LR Tempo's, the textbook and (``with_sweep``) LR Tempo's with the team sweep
-    retrains of corpus 2's pathological runs."""
+    """LR Tempo's, the textbook and LR Tempo's with the team sweep retrains of corpus 2's
+    pathological runs."""
     todo = [lr for lr in corpus if lr.labels and lr.params is not None]
     out: dict[str, Any] = {}
     for name, mode in (("LR Tempo", "lrtempo"), ("textbook", "reference")):
         rows = _retrain_all([(lr, mode, good_final[lr.id], None) for lr in todo], workers)
         out[name] = {"summary": summarize(rows), "rows": rows}
-    if with_sweep:
-        given = team_sweep_suggestions(todo)
-        own = {r["id"]: r for r in out["LR Tempo"]["rows"]}
-        changed = [lr for lr in todo if _differs(given[lr.id], own[lr.id])]
-        fresh = _retrain_all(
-            [(lr, "given", good_final[lr.id], given[lr.id]) for lr in changed], workers
-        )
-        by_id = {**own, **{r["id"]: r for r in fresh}}
-        rows = [by_id[lr.id] for lr in todo]
-        out["+ sweep"] = {"summary": summarize(rows), "rows": rows, "resized": len(changed)}
+    given = team_sweep_suggestions(todo)
+    own = {r["id"]: r for r in out["LR Tempo"]["rows"]}
+    changed = [lr for lr in todo if _differs(given[lr.id], own[lr.id])]
+    fresh = _retrain_all(
+        [(lr, "given", good_final[lr.id], given[lr.id]) for lr in changed], workers
+    )
+    by_id = {**own, **{r["id"]: r for r in fresh}}
+    rows = [by_id[lr.id] for lr in todo]
+    out["+ sweep"] = {"summary": summarize(rows), "rows": rows, "resized": len(changed)}
     return out
 
 
