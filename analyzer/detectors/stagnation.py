@@ -49,7 +49,7 @@ Algorithm
    * no plateau demonstrable (a noisy loss) but the LR series itself shows training
      stopped: an abrupt drop to ≤ 0.1 % of the peak before half the run, kept to the
      end, after a falling loss that then gains < 10 % → ``lr_collapsed`` (evidence
-     ``path: frozen_lr``), warning.
+     ``path: frozen_lr``, :mod:`.frozen_lr`), warning.
    Severity: warning when the plateau covers ≥ ``stagnation.warning_frac`` (50 %) of the
    run (half the compute bought nothing), else info; ``schedule_end`` is always info.
 
@@ -81,12 +81,10 @@ from ..stats import (
     sorted_finite,
     trend_test,
 )
+from .frozen_lr import IMPROVING_P, SMOOTH_DECAYS, frozen_lr, improving_before
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 STARTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-#: Planned decays that fit the whole post-peak LR curve (``analyzer.schedule``): reaching
-#: ≤ 5 % of the peak early is an aggressive plan, not a broken one.
-SMOOTH_DECAYS = ("linear", "cosine", "exponential", "one_cycle")
 REF_SHARE = 0.1
 #: A plateau from the start is ``stuck`` when less than this share of the first level was
 #: gained before it (for a val loss, also by the training loss before the first evaluation).
@@ -179,7 +177,7 @@ def detect_stagnation(
         chosen = (a, eq, pa, mk, level, progress, margin, ref_gain)
         break
     if chosen is None:
-        return _frozen_lr(x, y, rx, ry, lr, metric)
+        return frozen_lr(x, y, rx, ry, lr, metric)
     a, eq, pa, mk, level, progress, margin, ref_gain = chosen
     mk = trend_test(rx[a:], ry[a:])
     train_improving = ref_gain is not None and ref_gain >= config.stagnation.val_train_gain
@@ -192,7 +190,7 @@ def detect_stagnation(
     sched = recognise(*lr) if lr is not None else UNKNOWN
     lr_start = lr_at(lr, start)
     lr_end = lr_at(lr, float(rx[-1]))
-    improving_before = _improving_before(rx, ry, sched.collapse_step, span)
+    was_improving = improving_before(rx, ry, sched.collapse_step, span)
     # the lowest LR over the plateau: one cut to ≤ 30 % already is the schedule's end
     lr_low = lr_start if lr_end is None or lr_start is None else min(lr_start, lr_end)
     # the training loss's fall before the first evaluation: a val loss first evaluated
@@ -214,7 +212,7 @@ def detect_stagnation(
         train_improving,
         level,
         jitter < config.stagnation.jitter,
-        improving_before,
+        was_improving,
         learnt_before,
     )
     sev: Severity = "warning" if frac >= config.stagnation.warning_frac else "info"
@@ -266,20 +264,6 @@ def detect_stagnation(
     ]
 
 
-#: Level of the "still improving before the LR collapsed" and "learnt before the first
-#: evaluation" checks: they pick a diagnosis for a plateau already found, so they are
-#: not detection thresholds.
-IMPROVING_P = 0.05
-
-
-def _improving_before(rx: np.ndarray, ry: np.ndarray, collapse: float | None, span: float) -> bool:
-    """Whether the loss fell (Mann–Kendall p < 0.05) over the 20 % of the run before the
-    LR collapsed: a collapse only cut progress short when there was progress."""
-    if collapse is None:
-        return False
-    return _fell(rx, ry, (rx >= collapse - 0.2 * span) & (rx < collapse))
-
-
 def _learnt_before(
     reference: tuple[np.ndarray, np.ndarray] | None, step: float
 ) -> tuple[float | None, bool]:
@@ -307,84 +291,6 @@ def _learnt_before(
     gain = max(0.0, (m0 - float(np.median(after))) / m0)
     p = mannwhitneyu(before, after, alternative="greater").pvalue
     return gain, bool(p < IMPROVING_P)
-
-
-def _fell(x: np.ndarray, y: np.ndarray, sel: np.ndarray) -> bool:
-    """Whether the points ``sel`` (≥ 4) fall: Mann–Kendall p < ``IMPROVING_P``."""
-    return bool(sel.sum() >= 4) and trend_test(x[sel], y[sel], slope=False).p_decrease < IMPROVING_P
-
-
-#: An LR at or below this share of its peak has effectively stopped training.
-FROZEN_SHARE = 1e-3
-#: … when it stays there from before this share of the run to the end, …
-FROZEN_BY = 0.5
-#: … and the loss then gains less than this (relative): no plateau test is needed.
-FROZEN_GAIN = 0.1
-
-
-def _frozen_lr(
-    x: np.ndarray,
-    y: np.ndarray,
-    rx: np.ndarray,
-    ry: np.ndarray,
-    lr: tuple[np.ndarray, np.ndarray] | None,
-    metric: MetricRole,
-) -> list[Finding]:
-    """``lr_collapsed`` read off the LR series when the loss is too noisy for the
-    equivalence test: an abrupt (not smoothly planned) drop of the LR to
-    ≤ ``FROZEN_SHARE`` of its peak, kept from before ``FROZEN_BY`` of the run to its end,
-    after a Mann–Kendall decrease of the loss, and a loss that then gains
-    < ``FROZEN_GAIN`` — the run went on without learning."""
-    if lr is None or metric != "train_loss":
-        return []
-    sched = recognise(*lr)
-    if not sched.peak_lr or sched.name in SMOOTH_DECAYS:
-        return []
-    lx, ly = sorted_finite(*lr)
-    high = np.flatnonzero(ly > FROZEN_SHARE * sched.peak_lr)
-    if len(high) == 0 or high[-1] + 1 >= len(lx):
-        return []
-    freeze, x0, span = float(lx[high[-1] + 1]), float(rx[0]), float(rx[-1] - rx[0])
-    after = y[x >= freeze]
-    if span <= 0 or freeze - x0 > FROZEN_BY * span or len(after) < 8:
-        return []
-    if not _improving_before(rx, ry, freeze, span):
-        return []
-    k = max(2, len(after) // 10)
-    first, last = float(np.median(after[:k])), float(np.median(after[-k:]))
-    gain = (first - last) / first if first > 0 else 0.0
-    if gain >= FROZEN_GAIN:
-        return []
-    frac = (float(rx[-1]) - freeze) / span
-    ev: dict[str, float | int | str | None] = {
-        "diagnosis": "lr_collapsed",
-        "rel_improvement": gain,
-        "plateau_frac": frac,
-        "level": float(np.median(after)),
-        "lr_at_start": lr_at(lr, freeze),
-        "lr_end": float(ly[-1]),
-        "peak_lr": sched.peak_lr,
-        "schedule": sched.label,
-        "collapse_step": freeze,
-        "frozen_share": float(ly[-1] / sched.peak_lr),
-        "path": "frozen_lr",
-    }
-    return [
-        Finding(
-            kind="stagnation",
-            metric=metric,
-            start_step=int(freeze),
-            end_step=int(x[-1]),
-            severity="warning",
-            confidence=confidence(0.0, FROZEN_GAIN - gain, FROZEN_GAIN / 2),
-            evidence=ev,
-            message=(
-                f"The LR fell to {ly[-1] / sched.peak_lr:.0e} of its peak at step {int(freeze)} "
-                f"({frac:.0%} of the run left) and the loss has gained {100 * gain:.1f}% since, after "
-                "improving until then: restore the schedule's learning rate."
-            ),
-        )
-    ]
 
 
 def _diagnose(
