@@ -9,6 +9,16 @@ relabeling it:
   verification cannot see what the LR already says (dropped, not called healthy);
 - a curve whose verified LR direction contradicts the construction (a too-large LR
   whose curve reads as stagnation, or the reverse).
+
+And one rule relabels: a run below the good LR whose curve reads healthy — still falling,
+so the verification's flat-tail test does not fire — but which ended ≥ ``LEVEL_POS``
+(1.5×) above the floor its setup's good LR reaches *and* short of ``TOO_SLOW_LEFT`` (a
+quarter) of the way from its first val loss to that floor is *too slow*, the first
+symptom of a too-small LR (issue 10): labelled stagnation. Between that and
+``LEVEL_NEG`` (1.25×) with a tenth left, it is dropped as ambiguous. (A run that got
+most of the way is healthy even when a ratio to a floor near 0 is large.) Added
+2026-12-07: fresh tuning families showed runs at 0.1× the good LR ending at 3× its loss,
+still falling in a straight line, labelled healthy.
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..corpus.verify import (
+    LEVEL_NEG,
+    LEVEL_POS,
     Verdict,
     as_jsonable,
     curve_stats,
@@ -109,6 +121,22 @@ def verify_curves(r: Result, floor: float) -> Verdict:
     return verify(s)
 
 
+#: Too slow: at least this share of the way from the first val loss to the floor is left.
+TOO_SLOW_LEFT = 0.25
+#: … ambiguous (dropped) from this share on.
+TOO_SLOW_AMBIGUOUS = 0.1
+
+
+def _level_left(stats: dict[str, float]) -> tuple[float, float]:
+    """The last val loss over the floor, and the share of the way from the first val
+    loss to the floor still left at the end."""
+    level, floor = stats.get("level_end", 0.0), stats.get("floor", math.nan)
+    start = stats.get("initial_val", math.nan)
+    if not (math.isfinite(level) and start > floor > 0):
+        return level, 0.0
+    return level, (level * floor - floor) / (start - floor)
+
+
 def decide(
     built: frozenset[str], verdict: Verdict, j: int, small: bool
 ) -> tuple[frozenset[str] | None, str]:
@@ -116,6 +144,14 @@ def decide(
     labels, note = reconcile(built, verdict)
     if labels is None:
         return None, "dropped " + note
+    level, left = _level_left(verdict.stats)
+    if not small and j < 0 and not labels and level >= LEVEL_NEG and left >= TOO_SLOW_AMBIGUOUS:
+        if level >= LEVEL_POS and left >= TOO_SLOW_LEFT:
+            return frozenset({"stagnation"}), (
+                f"relabeled: LR x{10 ** (j / 2):.3g} of the good one ends at {level:.2f}x the "
+                f"floor, {100 * left:.0f}% of the way from its start still to go (too slow)"
+            )
+        return None, "dropped ambiguous: LR below the good one, val ends short of the floor"
     if not small and (j <= -4 or j >= 2) and not labels:
         return None, f"dropped: LR x{10 ** (j / 2):.3g} of the good one, curve reads healthy"
     want, got = expected_direction(built), expected_direction(labels)

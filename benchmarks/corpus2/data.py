@@ -194,6 +194,14 @@ def dataset(name: str) -> Data:
         y = np.sin(2 * x[:, 0]) + x[:, 1] * x[:, 2] + 0.5 * np.cos(3 * x[:, 3]) + 0.3 * x[:, 4]
         y = y + np.random.default_rng(32).normal(scale=0.1, size=len(y))
         return _tabular(x, y, "regression")
+    if name == "quantiles":
+        x, y = sk.make_gaussian_quantiles(
+            n_samples=1600, n_features=10, n_classes=3, random_state=37
+        )
+        return _tabular(x, y, "classification")
+    if name == "hastie":
+        x, y = sk.make_hastie_10_2(n_samples=1600, random_state=41)
+        return _tabular(x, (y > 0).astype(int), "binary")
     if name == "diabetes":
         x, y = sk.load_diabetes(return_X_y=True)
         return _tabular(x, y, "regression")

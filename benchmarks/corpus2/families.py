@@ -278,6 +278,27 @@ FAMILIES: dict[str, Family] = {
             blowup_seeds=3,
             description="3-layer tanh MLP regression of a smooth 8-D sine/product surface, MSE",
         ),
+        # Tune-only families added on 2026-12-07 (stop 15), scored first with the rules and
+        # sizes as they were before being looked at: a ReLU MLP on nested Gaussian
+        # quantile shells, a softplus MLP on Hastie's 10-D chi-square task.
+        Family(
+            "quantiles_relu",
+            "mlp_relu",
+            "quantiles",
+            "ce",
+            600,
+            small_n=60,
+            description="ReLU MLP on 3 nested Gaussian quantile shells in 10-D",
+        ),
+        Family(
+            "hastie_softplus",
+            "mlp_softplus",
+            "hastie",
+            "bce",
+            600,
+            small_n=40,
+            description="softplus MLP on Hastie et al.'s 10-D chi-square binary task, BCE",
+        ),
     )
 }
 
@@ -330,6 +351,10 @@ SETUPS: tuple[Setup, ...] = (
     Setup("logreg_synth", "momentum", "exponential"),
     Setup("tanh_sines", "adam", "exponential"),
     Setup("tanh_sines", "sgdw", "warmup_cosine"),
+    Setup("quantiles_relu", "radam", "step"),
+    Setup("quantiles_relu", "momentum", "cosine"),
+    Setup("hastie_softplus", "adamax", "warmup_linear"),
+    Setup("hastie_softplus", "nesterov", "exponential"),
 )
 
 #: Families thresholds may be tuned on.
@@ -353,6 +378,8 @@ TUNE: tuple[str, ...] = (
     "blobs_softmax",
     "logreg_synth",
     "tanh_sines",
+    "quantiles_relu",
+    "hastie_softplus",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
