@@ -349,7 +349,7 @@ def analyze_run(
     findings, insufficient = analyze_series(train, val, lr, cfg)
     if not insufficient and _no_warning(findings):
         usual = usual_floor(run.meta.params, run.meta.tags, run.meta.name)
-        findings += detect_below_range(train, val, base_lr(lr, run.meta.params), usual, cfg)
+        findings += detect_below_range(train, val, base_lr(lr, run.meta.params), usual, cfg, lr)
     sched = recognise(*lr) if lr is not None and _count_finite(lr) else None
     sug = suggest(
         findings,

@@ -134,6 +134,30 @@ def test_val_bouncing_in_place_is_an_lr_too_large(seed: int) -> None:
     assert a.suggestion.action == "decrease_lr" and a.suggestion.suggested_lr < 2.0
 
 
+def _val_jumping_near_its_best() -> tuple[np.ndarray, np.ndarray]:
+    """40 evaluations alternating ±6 % around a level that falls 10 %: near its best
+    throughout (no level test passes), but jumping 5 % per evaluation."""
+    k = np.arange(40)
+    return 10.0 * k + 9, np.exp(np.log(0.8) - 0.1 * k / 39 + 0.06 * (-1.0) ** k)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_val_jumping_with_the_weights_is_oscillation_when_the_train_loss_also_bounces(
+    seed: int,
+) -> None:
+    vx, vy = _val_jumping_near_its_best()
+    tx = np.arange(400, dtype=float)
+    rng = np.random.default_rng(seed)
+    jumps = 0.06 * (-1.0) ** (tx // 10)  # the weights jump between evaluations …
+    noisy = 1.2 * np.exp(-tx / 400 + jumps + 0.05 * rng.standard_normal(400))  # … minibatches
+    [f] = detect_val_oscillation(vx, vy, train=(tx, noisy))
+    assert f.kind == "oscillation" and f.evidence["val_bounce"] >= 0.04
+    # the same val loss beside a train loss that falls smoothly (an epoch mean): the
+    # weights do not jump, the val set's own noise at a low loss does
+    smooth = 1.2 * np.exp(-tx / 400)
+    assert detect_val_oscillation(vx, vy, train=(tx, smooth)) == []
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_stuck_at_a_tiny_lr_with_a_smooth_val_is_not_oscillation(seed: int) -> None:
     s = S.stagnation(seed=seed, variant="stuck")

@@ -98,15 +98,36 @@ def test_an_lr_far_below_its_range_whose_loss_barely_moved_is_too_small() -> Non
     assert g.metric == "train_loss"
 
 
+def bend(gain: float, n: int = N) -> tuple[np.ndarray, np.ndarray]:
+    """A loss that gains ``gain`` and has bent towards its floor by the first quarter."""
+    x = np.arange(n, dtype=float)
+    return x, 2.0 * (1 - gain * (1 - np.exp(-x / (n / 12))))
+
+
 @pytest.mark.parametrize(
-    ("lr", "gain"),
+    ("lr", "loss"),
     [
-        (1e-5, 0.05),  # only 10× below: the prior alone is not evidence
-        (1e-6, 0.5),  # far below, but the loss halved: it trains
+        (1e-6, bend(0.5)),  # far below, but the loss halved and bent: it trains
+        (1e-5, bend(0.05)),  # only 10× below and bent towards a floor: converged
+        (3e-5, crawl(0.05)),  # a line, but only 3× below: the prior is not evidence
     ],
 )
-def test_below_range_needs_both_the_prior_and_the_curve(lr: float, gain: float) -> None:
-    assert detect_below_range(None, crawl(gain), lr, (1e-4, "adam")) == []
+def test_below_range_needs_both_the_prior_and_the_curve(
+    lr: float, loss: tuple[np.ndarray, np.ndarray]
+) -> None:
+    assert detect_below_range(None, loss, lr, (1e-4, "adam")) == []
+
+
+def test_far_below_its_range_a_small_gain_is_enough_bent_or_not() -> None:
+    assert detect_below_range(None, bend(0.05), 3e-6, (1e-4, "adam"))
+
+
+def test_a_decade_below_its_range_a_loss_still_falling_in_a_line_is_too_slow() -> None:
+    # 10× below Adam's range (logged as float32) and a descent that does not bend
+    lr32 = float(np.float32(1e-5))
+    [f] = detect_below_range(None, crawl(0.4), lr32, (1e-4, "adam"))
+    assert f.evidence["path"] == "below_range" and f.evidence["below_usual"] == pytest.approx(10.0)
+    assert detect_below_range(None, bend(0.4), lr32, (1e-4, "adam")) == []
 
 
 def test_below_range_without_a_usual_range_says_nothing() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..findings import Finding, MetricRole
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
-from .slow_descent import slow_descent_stats
+from .slow_descent import high_lr_span, slow_descent_stats
 
 Series = tuple[np.ndarray, np.ndarray]
 
@@ -26,22 +26,30 @@ def detect_below_range(
     base_lr: float | None,
     usual: tuple[float, str] | None,
     config: AnalysisConfig = DEFAULT_CONFIG,
+    lr: Series | None = None,
 ) -> list[Finding]:
     """Stagnation (diagnosis ``too_slow``, path ``below_range``) when ``base_lr`` is
     ≥ ``stagnation.below_range`` (30×) below ``usual`` (the bottom of the usual LR range
     and its name) and the val loss (the train loss without one) fell by less than
-    ``stagnation.below_range_gain`` (a third) from its first to its last tenth."""
+    ``stagnation.below_range_gain`` (a third) from its first to its last tenth; or when it
+    is ≥ ``stagnation.below_range_shape`` (10×) below and that loss shows no bend where the
+    LR is high (``lr``; the slow-descent shape test, whatever the gain) — the LR a decade
+    below its usual range and a curve still falling in a line."""
     p = config.stagnation
     if base_lr is None or usual is None or not base_lr > 0:
         return []
     ratio = usual[0] / base_lr
-    if ratio < p.below_range:
+    below = ratio * (1 + 1e-6)  # for the tests: an LR logged as float32 (1e-3 is 1.00000005e-3)
+    if below < min(p.below_range, p.below_range_shape):
         return []
     m: MetricRole = "val_loss"
     s, st = val, slow_descent_stats(*val) if val is not None else None
     if st is None:
         m, s, st = "train_loss", train, slow_descent_stats(*train) if train is not None else None
-    if s is None or st is None or st["gain"] >= p.below_range_gain:
+    if s is None or st is None:
+        return []
+    far = below >= p.below_range and st["gain"] < p.below_range_gain
+    if not far and not _unbent(s, lr, config):
         return []
     x = s[0][np.isfinite(s[1])]
     ev: dict[str, float | str | None] = {
@@ -70,3 +78,16 @@ def detect_below_range(
             ),
         )
     ]
+
+
+def _unbent(s: Series, lr: Series | None, config: AnalysisConfig) -> bool:
+    """Whether the loss ``s`` shows no bend towards a floor where the LR is high (the
+    slow-descent shape test: the second half gains ``stagnation.slow_min_deceleration`` …
+    ``slow_max_deceleration`` of what the first did)."""
+    p = config.stagnation
+    start, stop = high_lr_span(lr)
+    keep = (s[0] >= start) & (s[0] <= stop)
+    st = slow_descent_stats(s[0][keep], s[1][keep])
+    return (
+        st is not None and p.slow_min_deceleration <= st["deceleration"] <= p.slow_max_deceleration
+    )

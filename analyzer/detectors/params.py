@@ -45,6 +45,9 @@ class OscillationParams:
     noise_swing_to_progress: float = 1.0  # … as large as it, when the swings flip like noise
     flip_rate: float = 0.8  # bouncing path: share of sign flips (white noise: 2/3)
     val_bounce: float = 0.02  # erratic val: ≥ 2 % undone rise per evaluation …
+    val_bounce_alone: float = 0.04  # (≥ 4 % whose rises undo ≥ 1× the net change: …
+    val_undoes_progress: float = 1.0  # … erratic without the level test …
+    val_train_bounce: float = 0.25  # … when the train loss bounces ≥ ¼ as much) …
     val_back_and_forth: float = 2.0  # … undone rises ≥ 2× the net change …
     val_level: float = 1.25  # … typical level ≥ 1.25× the best so far …
     val_memorize: float = 2.0  # … and val < 2× train (no memorisation gap)
@@ -85,6 +88,9 @@ class StagnationParams:
     #: too-small one gained ≤ 31 % (train) / 24 % (val), the one healthy one 52 %.
     below_range: float = 30.0
     below_range_gain: float = 1 / 3
+    #: … or ≥ 10× below it when the loss shows no bend where the LR is high (the
+    #: slow-descent shape test, whatever the gain).
+    below_range_shape: float = 10.0
 
 
 @dataclass(frozen=True)

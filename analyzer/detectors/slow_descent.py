@@ -94,7 +94,7 @@ def detect_slow_descent(
     series = [(name, s) for name, s in (("train_loss", train), ("val_loss", val)) if s is not None]
     if not series:
         return []
-    start, stop = _high_lr_span(lr)
+    start, stop = high_lr_span(lr)
     found: dict[str, dict[str, float]] = {}
     for name, (sx, sy) in series:
         x, y = sorted_finite(sx, sy)
@@ -165,7 +165,7 @@ def detect_slow_descent(
 HIGH_LR_SHARE = 0.5
 
 
-def _high_lr_span(lr: tuple[np.ndarray, np.ndarray] | None) -> tuple[float, float]:
+def high_lr_span(lr: tuple[np.ndarray, np.ndarray] | None) -> tuple[float, float]:
     """Steps from the end of the warm-up or a one-cycle's rise (the LR's peak) to the last
     step whose LR is ≥
     ``HIGH_LR_SHARE`` of the peak, when that span covers ≥ 30 % of the run; else the

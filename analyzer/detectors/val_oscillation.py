@@ -15,6 +15,7 @@ import numpy as np
 from ..findings import Finding
 from ..schedule import lr_at, lr_cut_step
 from ..stats import (
+    bounce,
     confidence,
     finite_xy,
     reduce_blocks,
@@ -78,6 +79,13 @@ def _clear_best(x: np.ndarray, y: np.ndarray, config: AnalysisConfig) -> float |
 def _erratic(st: dict[str, float], train_stuck: bool, config: AnalysisConfig) -> bool:
     """The window tests of the main path: bounce, back-and-forth, and a level well above
     the best so far (or, with a train loss that went nowhere, not below the opening)."""
+    o = config.oscillation
+    if (
+        st["bounce"] >= o.val_bounce_alone
+        and st["back_and_forth"] >= o.val_undoes_progress
+        and st["train_bounce"] >= o.val_train_bounce * st["bounce"]
+    ):
+        return True
     return (
         st["bounce"] >= config.oscillation.val_bounce
         and st["back_and_forth"] >= config.oscillation.val_back_and_forth
@@ -98,6 +106,20 @@ def _val_to_train(
         return math.nan
     t_med = float(np.median(ty[sel]))
     return float(np.median(y[i0:i1])) / t_med if t_med > 0 else math.inf
+
+
+def _train_bounce(
+    x: np.ndarray, i0: int, i1: int, train: tuple[np.ndarray, np.ndarray] | None
+) -> float:
+    """How much the train loss bounces over the steps of evaluations ``i0:i1`` (as many
+    block medians as evaluations; ``inf`` without a train loss there)."""
+    if train is None:
+        return math.inf
+    tx, ty = train
+    sel = (tx >= x[i0]) & (tx <= x[i1 - 1])
+    if sel.sum() < 3:
+        return math.inf
+    return bounce(reduce_blocks(tx[sel], ty[sel], i1 - i0).values)
 
 
 def _val_window_stats(vy: np.ndarray, i0: int, i1: int, opening: float) -> dict[str, float]:
@@ -185,10 +207,12 @@ def detect_val_oscillation(
     tx = ty = None
     if train is not None:
         tx, ty = finite_xy(*train)
+    train_xy = None if tx is None or ty is None else (tx, ty)
     opening = float(np.median(y[: max(3, n // 10)]))
     train_stuck = tx is None or ty is None or _went_nowhere(ty, config.oscillation.val_stuck)
     stats_of = {
         w: _val_window_stats(y, round(w[0] * n), round(w[1] * n), opening)
+        | {"train_bounce": _train_bounce(x, round(w[0] * n), round(w[1] * n), train_xy)}
         for w in VAL_WINDOWS
         if round(w[1] * n) - round(w[0] * n) >= VAL_MIN_POINTS
     }
