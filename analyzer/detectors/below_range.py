@@ -39,7 +39,7 @@ def detect_below_range(
     if base_lr is None or usual is None or not base_lr > 0:
         return []
     ratio = usual[0] / base_lr
-    below = ratio * (1 + 1e-6)  # for the tests: an LR logged as float32 (1e-3 is 1.00000005e-3)
+    below = ratio * (1 + 1e-6)  # an LR logged as float32 (1e-3 reads 1.00000005e-3) is a decade
     if below < min(p.below_range, p.below_range_shape):
         return []
     m: MetricRole = "val_loss"

@@ -174,6 +174,13 @@ def detect_val_oscillation(
       (corpus 1 and corpus 2's tune families: no overfitting run bounces 2 %; real
       fine-tunes that overfit bounce up to ~6 %).
 
+    Bounce path: a window bouncing ≥ ``oscillation.val_bounce_alone`` (4 %) per evaluation
+    whose rises undo ≥ ``val_undoes_progress`` (1×) its net change is erratic without the
+    level test, when the train loss over the same steps (as many block medians as
+    evaluations) bounces ≥ ``val_train_bounce`` (¼) as much: the weights jump, so both
+    losses do; a smooth epoch-mean train loss beside a jumpy val loss is the val set's own
+    noise at a low loss. The trend and memorisation tests still apply.
+
     Settling path: the early window (first 40 %) bounces ≥ ``oscillation.val_bounce`` while
     the last half moves < ``oscillation.val_settled`` × that (the same val set, scored by
     weights that later move smoothly): the early window is erratic on that contrast
