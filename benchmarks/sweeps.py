@@ -204,7 +204,7 @@ def score(rec: float | None, good: tuple[float, float]) -> tuple[bool, bool]:
     if rec is None or not math.isfinite(rec):
         return False, False
     lo, hi = good
-    return lo / 1.01 <= rec <= hi * 1.01, lo / 2 <= rec <= hi * 2  # 2-digit rounding
+    return lo / 1.05 <= rec <= hi * 1.05, lo / 2 <= rec <= hi * 2  # an LR to 2 digits: ≤ 5 % off
 
 
 #: The truths a suggestion is scored against (key, column label).
