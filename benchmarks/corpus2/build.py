@@ -8,7 +8,11 @@ relabeling it:
 - an LR far off the good one (x0.01 or less, x10 or more) whose curve reads healthy: the
   verification cannot see what the LR already says (dropped, not called healthy);
 - a curve whose verified LR direction contradicts the construction (a too-large LR
-  whose curve reads as stagnation, or the reverse).
+  whose curve reads as stagnation, or the reverse);
+- a curve that bounces as an oscillating one does at or below the good LR: the sweep
+  shows that a smaller LR ends no better, so "lower the LR" is not the truth there (a
+  noisy val loss at a tiny floor; since 2026-12-07 05:40 — such runs were labelled
+  oscillation).
 
 And one rule relabels: a run below the good LR whose curve reads healthy — still falling,
 so the verification's flat-tail test does not fire — but which ended ≥ ``LEVEL_POS``
@@ -152,6 +156,8 @@ def decide(
                 f"floor, {100 * left:.0f}% of the way from its start still to go (too slow)"
             )
         return None, "dropped ambiguous: LR below the good one, val ends short of the floor"
+    if not small and j <= 0 and "oscillation" in labels:
+        return None, "dropped: oscillation at or below the good LR (a smaller LR is no better)"
     if not small and (j <= -4 or j >= 2) and not labels:
         return None, f"dropped: LR x{10 ** (j / 2):.3g} of the good one, curve reads healthy"
     want, got = expected_direction(built), expected_direction(labels)

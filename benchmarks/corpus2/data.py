@@ -114,6 +114,32 @@ def _sequences(n: int = 2400, length: int = 24, seed: int = 77) -> Data:
 
 
 @cache
+def _shapes(n: int = 1600, seed: int = 43) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy 8x8 images of 4 classes: a horizontal bar, a vertical bar, a square outline,
+    a diagonal — random size and place, Gaussian pixel noise (sd 0.35)."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 8, 8))
+    y = rng.integers(0, 4, size=n)
+    for img, c in zip(x, y):
+        k = int(rng.integers(4, 8))  # length (side of a square: k - 2)
+        r, a = int(rng.integers(0, 8)), int(rng.integers(0, 9 - k))
+        if c == 0:
+            img[r, a : a + k] = 1.0
+        elif c == 1:
+            img[a : a + k, r] = 1.0
+        elif c == 2:
+            m = k - 2
+            r0, c0 = int(rng.integers(0, 9 - m)), int(rng.integers(0, 9 - m))
+            img[r0, c0 : c0 + m] = img[r0 + m - 1, c0 : c0 + m] = 1.0
+            img[r0 : r0 + m, c0] = img[r0 : r0 + m, c0 + m - 1] = 1.0
+        else:
+            idx = np.arange(k)
+            b = int(rng.integers(0, 9 - k))
+            img[a + idx, (b + idx) if rng.random() < 0.5 else (b + k - 1 - idx)] = 1.0
+    x += rng.normal(scale=0.35, size=x.shape)
+    return x.reshape(n, 64), y
+
+
 def dataset(name: str) -> Data:
     """The named data set (cached per process)."""
     from sklearn import datasets as sk
@@ -202,6 +228,12 @@ def dataset(name: str) -> Data:
     if name == "hastie":
         x, y = sk.make_hastie_10_2(n_samples=1600, random_state=41)
         return _tabular(x, (y > 0).astype(int), "binary")
+    if name == "shapes":
+        return _tabular(*_shapes(), "classification")
+    if name == "swiss":
+        x, t = sk.make_swiss_roll(n_samples=1500, noise=0.3, random_state=47)
+        x = np.hstack([x, np.random.default_rng(47).normal(size=(len(x), 5))])  # distractors
+        return _tabular(x, t, "regression")
     if name == "diabetes":
         x, y = sk.load_diabetes(return_X_y=True)
         return _tabular(x, y, "regression")

@@ -299,6 +299,28 @@ FAMILIES: dict[str, Family] = {
             small_n=40,
             description="softplus MLP on Hastie et al.'s 10-D chi-square binary task, BCE",
         ),
+        # Tune-only families added on 2026-12-07 (stop 15, second batch), again scored first
+        # with the rules untouched: the 2-D CNN on synthetic 8x8 shapes, a GELU MLP
+        # regressing the position along a noisy swiss roll.
+        Family(
+            "cnn_shapes",
+            "cnn",
+            "shapes",
+            "ce",
+            600,
+            small_n=60,
+            description="2-conv CNN on noisy synthetic 8x8 bars, squares and diagonals",
+        ),
+        Family(
+            "gelu_swiss",
+            "mlp_gelu",
+            "swiss",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="GELU MLP regressing the position along a noisy swiss roll, MSE",
+        ),
     )
 }
 
@@ -355,6 +377,10 @@ SETUPS: tuple[Setup, ...] = (
     Setup("quantiles_relu", "momentum", "cosine"),
     Setup("hastie_softplus", "adamax", "warmup_linear"),
     Setup("hastie_softplus", "nesterov", "exponential"),
+    Setup("cnn_shapes", "adamw", "one_cycle"),
+    Setup("cnn_shapes", "nesterov", "cosine"),
+    Setup("gelu_swiss", "radam", "cosine"),
+    Setup("gelu_swiss", "momentum", "warmup_linear"),
 )
 
 #: Families thresholds may be tuned on.
@@ -380,6 +406,8 @@ TUNE: tuple[str, ...] = (
     "tanh_sines",
     "quantiles_relu",
     "hastie_softplus",
+    "cnn_shapes",
+    "gelu_swiss",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
