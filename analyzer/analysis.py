@@ -54,6 +54,7 @@ from .detectors import (
     AnalysisConfig,
     detect_below_range,
     detect_divergence,
+    detect_loss_spike,
     detect_oscillation,
     detect_overfitting,
     detect_peak_phase,
@@ -312,6 +313,8 @@ def analyze_series(
     findings = _drift_within_bounce(findings)
     if _no_warning(findings) and not critical:
         findings += detect_peak_phase(train, val, lr, config=cfg)
+    if _no_warning(findings) and not critical:
+        findings += detect_loss_spike(train, val, lr, config=cfg)
     if _no_warning(findings):
         findings += detect_slow_descent(train, val, lr, config=cfg)
     insufficient = n_train < cfg.min_points and n_val < 4

@@ -135,6 +135,11 @@ def _oscillation_facts(ev: Mapping[str, object], onset: float) -> str:
             f"a spike to {_num(ev.get('explosion_ratio')):.1f}× the early maximum from step "
             f"{int(onset)}, then recovered"
         )
+    elif path == "relapse":
+        facts = (
+            f"a jump to {_num(ev.get('spike_ratio')):.0f}× the best val loss so far from step "
+            f"{int(onset)}, then back"
+        )
     elif path in ("validation", "plateau_bounce", "erratic_rise"):
         facts = f"validation loss bouncing {100 * _num(ev.get('val_bounce')):.0f}% per evaluation from step {int(onset)}"
     else:

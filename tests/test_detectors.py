@@ -778,3 +778,46 @@ def test_a_val_loss_first_evaluated_after_the_model_learnt_is_not_stuck(seed: in
         vx, 2.0 + 0.0 * vy + 0.02 * (vy - 0.55), metric="val_loss", reference=(tx, flat)
     )
     assert [f.evidence["diagnosis"] for f in stuck] == ["stuck"]
+
+
+# --- loss spike after training got going ---------------------------------------------
+
+
+def _spiky(n: int, spike: float, at: float = 0.5, width: int = 30, recover: bool = True):
+    """A loss falling from 1 to 0.01 with a jump of ``spike``× in the middle."""
+    x = np.arange(n, dtype=float)
+    y = np.exp(np.log(0.01) * np.minimum(x / (0.3 * n), 1.0))
+    i = int(at * n)
+    bump = np.ones(n)
+    bump[i : i + width] = spike
+    if not recover:
+        bump[i:] = spike
+    return x, y * bump
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_loss_spike_in_both_losses_that_recovers_is_oscillation(seed: int) -> None:
+    from analyzer.detectors import detect_loss_spike
+
+    rng = np.random.default_rng(seed)
+    tx, ty = _spiky(1000, 20.0)
+    ty = ty * np.exp(0.1 * rng.standard_normal(len(ty)))
+    vx, vy = _spiky(1000, 15.0)
+    keep = np.arange(9, 1000, 25)
+    [f] = detect_loss_spike((tx, ty), (vx[keep], vy[keep]))
+    assert f.kind == "oscillation" and f.evidence["path"] == "relapse"
+    assert 300 <= f.start_step <= 500 <= f.end_step <= 600  # from where it was last at its best
+    # one series alone, or a jump that never comes back (divergence's case): not this
+    assert detect_loss_spike((tx, ty), (vx[keep], _spiky(1000, 1.0)[1][keep])) == []
+    never = _spiky(1000, 15.0, recover=False)
+    assert detect_loss_spike((tx, ty), (never[0][keep], never[1][keep])) == []
+
+
+def test_a_loss_spike_is_found_by_analyze_run_with_a_decrease() -> None:
+    tx, ty = _spiky(1000, 40.0)
+    keep = np.arange(9, 1000, 25)
+    truth = {"val_steps": tx[keep], "val_values": _spiky(1000, 30.0)[1][keep]}
+    run = S.to_run(S.Synthetic(tx, ty, np.full(len(tx), 3e-3), truth))
+    a = analyze_run(run)
+    assert a.status == "oscillation"
+    assert a.suggestion.action == "decrease_lr" and a.suggestion.suggested_lr < 3e-3

@@ -1,5 +1,6 @@
 """The detectors of the four kinds, one pure function per module, and their settings
-(:mod:`.params`): oscillation (train, val, the peak-LR phase of a step schedule),
+(:mod:`.params`): oscillation (train, val, the peak-LR phase of a step schedule, a loss
+spike after training got going),
 stagnation (plateau, slow descent, an LR far below its usual range), overfitting (and what
 an overfitting finding really is, :mod:`.overfit_checks`), divergence.
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from .below_range import detect_below_range
 from .divergence import detect_divergence
+from .loss_spike import detect_loss_spike
 from .oscillation import detect_oscillation
 from .overfitting import detect_overfitting
 from .params import (
@@ -37,6 +39,7 @@ __all__ = [
     "StagnationParams",
     "detect_below_range",
     "detect_divergence",
+    "detect_loss_spike",
     "detect_oscillation",
     "detect_overfitting",
     "detect_peak_phase",

@@ -70,6 +70,10 @@ class OscillationParams:
     #: oscillation-only ones; macro-F1 corpus 1 0.960 → 0.972, tune 0.912 → 0.920 (5–8
     #: decades alike).
     relapse_decades: float = 6.0
+    #: A loss spike after the first tenth (:mod:`.loss_spike`): train and val each ≥ 3×
+    #: their best so far, then back within 2× of it.
+    spike_ratio: float = 3.0
+    spike_recovery: float = 2.0
 
 
 @dataclass(frozen=True)
