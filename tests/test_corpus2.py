@@ -137,6 +137,41 @@ def test_labels_agree_with_verification_recomputed_from_the_stored_curves(cached
     assert kept == manifest["report"]["kept"]
 
 
+def _verdict(kinds: frozenset[str], level: float, floor: float, start: float):
+    from benchmarks.corpus.verify import Verdict
+
+    stats = {"level_end": level, "floor": floor, "initial_val": start, "impr_tail": 0.5}
+    return Verdict(kinds, frozenset(), stats)
+
+
+@pytest.mark.parametrize(
+    ("level", "floor", "want"),
+    [
+        (3.0, 0.2, {"stagnation"}),  # ends at 0.6 of a way 1.0 -> 0.2: half of it to go
+        (3.0, 0.01, set()),  # 3x a floor near 0, but 98 % of the way there: healthy
+        (1.3, 0.5, None),  # 1.3x the floor, 30 % to go: ambiguous, dropped
+        (1.1, 0.5, set()),  # near the floor: healthy
+    ],
+)
+def test_a_run_below_the_good_lr_that_reads_healthy_but_ends_far_short_is_too_slow(
+    level: float, floor: float, want: set[str] | None
+) -> None:
+    labels, note = decide(frozenset(), _verdict(frozenset(), level, floor, 1.0), -2, False)
+    assert (None if labels is None else set(labels)) == want, note
+    # above the good LR the same curve says nothing about a too-small LR
+    above, _ = decide(frozenset(), _verdict(frozenset(), level, floor, 1.0), 1, False)
+    assert above == frozenset()
+
+
+def test_a_bouncing_run_at_or_below_the_good_lr_is_not_labelled_oscillation() -> None:
+    osc = frozenset({"oscillation"})
+    for j in (0, -1):
+        labels, note = decide(frozenset(), _verdict(osc, 1.0, 0.5, 1.0), j, False)
+        assert labels is None and "at or below the good LR" in note
+    labels, _ = decide(frozenset(), _verdict(osc, 1.0, 0.5, 1.0), 1, False)
+    assert labels == osc
+
+
 @needs_cache
 def test_each_setup_records_its_good_lr_range_and_final_val(cached) -> None:
     results, manifest = cached
