@@ -112,13 +112,15 @@ def _train_bounce(
     x: np.ndarray, i0: int, i1: int, train: tuple[np.ndarray, np.ndarray] | None
 ) -> float:
     """How much the train loss bounces over the steps of evaluations ``i0:i1`` (as many
-    block medians as evaluations; ``inf`` without a train loss there)."""
+    block medians as evaluations); 0 without a train loss logged at least twice per
+    evaluation there — a val loss logged as often as the train loss (a minibatch
+    estimate, or an epoch mean beside one) cannot be told from its own noise this way."""
     if train is None:
-        return math.inf
+        return 0.0
     tx, ty = train
     sel = (tx >= x[i0]) & (tx <= x[i1 - 1])
-    if sel.sum() < 3:
-        return math.inf
+    if sel.sum() < 2 * (i1 - i0):
+        return 0.0
     return bounce(reduce_blocks(tx[sel], ty[sel], i1 - i0).values)
 
 
@@ -176,10 +178,12 @@ def detect_val_oscillation(
 
     Bounce path: a window bouncing ≥ ``oscillation.val_bounce_alone`` (4 %) per evaluation
     whose rises undo ≥ ``val_undoes_progress`` (1×) its net change is erratic without the
-    level test, when the train loss over the same steps (as many block medians as
-    evaluations) bounces ≥ ``val_train_bounce`` (¼) as much: the weights jump, so both
-    losses do; a smooth epoch-mean train loss beside a jumpy val loss is the val set's own
-    noise at a low loss. The trend and memorisation tests still apply.
+    level test, when the train loss — logged at least twice per evaluation — bounces over
+    the same steps (as many block medians as evaluations) ≥ ``val_train_bounce`` (¼) as
+    much: the weights jump, so both losses do. A smooth epoch-mean train loss beside a
+    jumpy val loss is the val set's own noise at a low loss; a val loss logged as often as
+    the train loss may be a minibatch estimate whose noise bounces by itself. The trend
+    and memorisation tests still apply.
 
     Settling path: the early window (first 40 %) bounces ≥ ``oscillation.val_bounce`` while
     the last half moves < ``oscillation.val_settled`` × that (the same val set, scored by
