@@ -101,9 +101,9 @@ class StagnationParams:
     below_range_gain: float = 1 / 3
     #: … or ≥ 10× below it when the loss shows no bend where the LR is high (the
     #: slow-descent shape test, whatever the gain): a decade below and still falling in a
-    #: line. Corpus 2 tuning families: of the runs ≥ 10× below, 14 too slow and 2 healthy;
-    #: this finds 2 more too-slow runs (softmax regression at 1e-3 with SGD) and no
-    #: healthy one (those bend).
+    #: line. Corpus 2 tuning families: 14 of the missed too-small runs and 2 healthy runs
+    #: sit ≥ 10× below; this finds 2 more too-small runs (softmax regression at 1e-3 with
+    #: SGD) and no healthy one (those bend).
     below_range_shape: float = 10.0
 
 
