@@ -14,7 +14,7 @@ import numpy as np
 
 from ..findings import Finding, MetricRole
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
-from .slow_descent import high_lr_span, slow_descent_stats
+from .slow_descent import high_lr_span, in_line, slow_descent_stats
 
 Series = tuple[np.ndarray, np.ndarray]
 
@@ -82,12 +82,8 @@ def detect_below_range(
 
 def _unbent(s: Series, lr: Series | None, config: AnalysisConfig) -> bool:
     """Whether the loss ``s`` shows no bend towards a floor where the LR is high (the
-    slow-descent shape test: the second half gains ``stagnation.slow_min_deceleration`` …
-    ``slow_max_deceleration`` of what the first did)."""
-    p = config.stagnation
+    slow-descent shape test, :func:`~.slow_descent.in_line`)."""
     start, stop = high_lr_span(lr)
     keep = (s[0] >= start) & (s[0] <= stop)
     st = slow_descent_stats(s[0][keep], s[1][keep])
-    return (
-        st is not None and p.slow_min_deceleration <= st["deceleration"] <= p.slow_max_deceleration
-    )
+    return st is not None and in_line(st, config)

@@ -37,8 +37,10 @@ def spike_of(s: Series, recovery: float) -> tuple[float, float, float, float] | 
     best: tuple[float, float, float, float] | None = None
     for i in range(k0, len(v)):
         ratio = float(v[i] / floor[i - 1])
+        if best is not None and ratio <= best[0]:
+            continue
         back = np.flatnonzero(v[i:] <= recovery * floor[i - 1])
-        if (best is None or ratio > best[0]) and len(back):
+        if len(back):
             start = int(np.flatnonzero(v[:i] <= floor[i - 1])[-1])
             best = (ratio, float(bx[start]), float(bx[i]), float(bx[i + int(back[0])]))
     return best

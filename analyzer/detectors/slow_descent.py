@@ -40,6 +40,14 @@ def slow_descent_stats(steps: np.ndarray, values: np.ndarray) -> dict[str, float
     }
 
 
+def in_line(st: dict[str, float], config: AnalysisConfig = DEFAULT_CONFIG) -> bool:
+    """Whether a descent (:func:`slow_descent_stats`) has not bent towards a floor: its
+    second half gains ``stagnation.slow_min_deceleration`` … ``slow_max_deceleration`` of
+    what its first half did."""
+    p = config.stagnation
+    return p.slow_min_deceleration <= st["deceleration"] <= p.slow_max_deceleration
+
+
 def _first_to_last(steps: np.ndarray, values: np.ndarray) -> float | None:
     """Relative fall from the first point (the first 2 %, median) to the last tenth."""
     _, y = sorted_finite(steps, values)
@@ -110,9 +118,7 @@ def detect_slow_descent(
         # AR(1)-corrected trend test has few effective points, only has to agree in shape
         significant = st["p_decrease"] < config.alpha or (name == "val_loss" and bool(found))
         if not (
-            significant
-            and p.slow_min_gain <= st["gain"] < p.slow_max_gain
-            and p.slow_min_deceleration <= st["deceleration"] <= p.slow_max_deceleration
+            significant and p.slow_min_gain <= st["gain"] < p.slow_max_gain and in_line(st, config)
         ):
             return []
         found[name] = st

@@ -87,11 +87,11 @@ def _erratic(st: dict[str, float], train_stuck: bool, config: AnalysisConfig) ->
     ):
         return True
     return (
-        st["bounce"] >= config.oscillation.val_bounce
-        and st["back_and_forth"] >= config.oscillation.val_back_and_forth
+        st["bounce"] >= o.val_bounce
+        and st["back_and_forth"] >= o.val_back_and_forth
         and (
-            st["level_vs_best"] >= config.oscillation.val_level
-            or (st["level_vs_opening"] >= config.oscillation.val_stuck and train_stuck)
+            st["level_vs_best"] >= o.val_level
+            or (st["level_vs_opening"] >= o.val_stuck and train_stuck)
         )
     )
 
