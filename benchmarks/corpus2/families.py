@@ -321,6 +321,28 @@ FAMILIES: dict[str, Family] = {
             blowup_seeds=3,
             description="GELU MLP regressing the position along a noisy swiss roll, MSE",
         ),
+        # Tune-only families added on 2026-12-07 (stop 16), scored first with the rules
+        # untouched: an ELU MLP regressing the diabetes data set (353 training rows), the
+        # causal char transformer on another text.
+        Family(
+            "elu_diabetes",
+            "mlp_elu",
+            "diabetes",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="ELU MLP regression on the diabetes data set (353 training rows), MSE",
+        ),
+        Family(
+            "tfm_lm_a",
+            "tfm_lm",
+            "text_a",
+            "lm",
+            400,
+            small_n=1500,
+            description="1-layer causal char transformer on another stdlib source text",
+        ),
     )
 }
 
@@ -381,6 +403,10 @@ SETUPS: tuple[Setup, ...] = (
     Setup("cnn_shapes", "nesterov", "cosine"),
     Setup("gelu_swiss", "radam", "cosine"),
     Setup("gelu_swiss", "momentum", "warmup_linear"),
+    Setup("elu_diabetes", "adamw", "linear"),
+    Setup("elu_diabetes", "sgd", "step"),
+    Setup("tfm_lm_a", "nadam", "step"),
+    Setup("tfm_lm_a", "momentum", "cosine"),
 )
 
 #: Families thresholds may be tuned on.
@@ -408,6 +434,8 @@ TUNE: tuple[str, ...] = (
     "hastie_softplus",
     "cnn_shapes",
     "gelu_swiss",
+    "elu_diabetes",
+    "tfm_lm_a",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
