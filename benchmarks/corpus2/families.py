@@ -343,6 +343,49 @@ FAMILIES: dict[str, Family] = {
             small_n=1500,
             description="1-layer causal char transformer on another stdlib source text",
         ),
+        # Tune-only families added on 2026-12-07 (stop 16, second and third batches),
+        # scored first with the rules untouched: softmax regression on iris, a SiLU MLP on
+        # make_friedman3; a char-level LSTM on a third text, a batch-norm residual MLP on
+        # the quantile shells.
+        Family(
+            "softmax_iris",
+            "linear",
+            "iris",
+            "ce",
+            600,
+            small_n=30,
+            description="softmax regression on iris (120 training rows)",
+        ),
+        Family(
+            "silu_fried3",
+            "mlp_silu",
+            "friedman3",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="SiLU MLP regression on make_friedman3, MSE",
+        ),
+        Family(
+            "lstm_lm_c",
+            "lstm_lm",
+            "text_c",
+            "lm",
+            400,
+            hidden=48,
+            small_n=1500,
+            description="char-level LSTM language model on a third stdlib source text",
+        ),
+        Family(
+            "bn_quant",
+            "bn_resmlp",
+            "quantiles",
+            "ce",
+            600,
+            small_n=80,
+            blowup_seeds=3,
+            description="batch-norm residual MLP on the nested Gaussian quantile shells",
+        ),
     )
 }
 
@@ -407,6 +450,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("elu_diabetes", "sgd", "step"),
     Setup("tfm_lm_a", "nadam", "step"),
     Setup("tfm_lm_a", "momentum", "cosine"),
+    Setup("softmax_iris", "rmsprop", "constant"),
+    Setup("softmax_iris", "sgd", "warmup_linear"),
+    Setup("silu_fried3", "adam", "step"),
+    Setup("silu_fried3", "nesterov", "warmup_cosine"),
+    Setup("lstm_lm_c", "adam", "linear"),
+    Setup("lstm_lm_c", "sgd", "constant"),
+    Setup("bn_quant", "adagrad", "step"),
+    Setup("bn_quant", "adamw", "warmup_linear"),
 )
 
 #: Families thresholds may be tuned on.
@@ -436,6 +487,10 @@ TUNE: tuple[str, ...] = (
     "gelu_swiss",
     "elu_diabetes",
     "tfm_lm_a",
+    "softmax_iris",
+    "silu_fried3",
+    "lstm_lm_c",
+    "bn_quant",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
