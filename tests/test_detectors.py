@@ -411,6 +411,21 @@ def test_a_loss_blown_up_in_its_first_steps_is_divergence(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_a_blown_up_loss_that_underflows_to_zero_on_some_batches_is_still_divergence(
+    seed: int,
+) -> None:
+    # weights thrown out at step 1 give huge logits: a batch the model gets right then
+    # has a cross-entropy of exactly 0.0 in float32 — a loss that is not signed
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([[1.2], 1e4 * np.exp(-np.arange(599) / 150) * rng.uniform(0.5, 2, 599)])
+    y[rng.choice(np.arange(100, 600), size=20, replace=False)] = 0.0
+    [f] = detect_divergence(np.arange(600), y)
+    assert (f.kind, f.severity) == ("divergence", "critical") and f.start_step <= 2
+    neg = y - 0.5  # a signed objective still gets only the non-finite check
+    assert detect_divergence(np.arange(600), neg) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_a_loss_blown_up_at_the_start_that_recovers_is_a_spike(seed: int) -> None:
     rng = np.random.default_rng(seed)
     high = 20.0 * np.exp(0.3 * rng.standard_normal(400))

@@ -37,7 +37,12 @@ Checks, in order (the first that fires wins, one finding per series):
    recovers is not divergence). Warning; critical when the rise ≥ 50 % of the level.
 
 Negative-valued losses (GANs, adversarial or likelihood objectives) only get check 1:
-their level is not a distance from a minimum, so drifts around 0 are not divergence.
+their level is not a distance from a minimum, so drifts around 0 are not divergence. A
+loss that touches exactly 0 without going below (a batch whose cross-entropy underflows
+under huge logits) is not signed: it gets checks 1–4b, which compare it with its own
+first values (before 2026-12-07 it got check 1 only, and a run whose loss jumped ×3,000
+at step 1 read healthy). Checks 5 and 6 still skip it: on corpus 1 they turned three
+oscillating runs (LR ×30 of a good one) into overfitting or drift readings.
 
 Known false-positive modes: a deliberate LR restart (SGDR) lifts the loss for a
 while; curriculum changes that add harder data raise train loss; both recover and
@@ -151,7 +156,7 @@ def detect_divergence(
             )
         ]
 
-    if np.min(y) <= 0.0:
+    if np.min(y) < 0.0:
         return []  # adversarial / signed objectives: only non-finite values count
 
     tail = _tail_run(y, float(y[-1]))
@@ -183,7 +188,7 @@ def detect_divergence(
     ref = float(early.max())
     final = float(np.median(y[-max(3, n // 10) :]))
     above = y > config.divergence.explosion_factor * ref
-    if above.any():
+    if ref > 0 and above.any():
         run2 = above[1:] & above[:-1]
         sustained = bool(run2.any()) or bool(above[-1])
         if sustained:
@@ -212,6 +217,8 @@ def detect_divergence(
     start = _blown_up_at_start(x, y, len(early), final, metric, config)
     if start is not None:
         return [start]
+    if np.min(y) <= 0.0:
+        return []
     excursion = _excursion(x, y, metric, config)
     if excursion is not None:
         return [excursion]
