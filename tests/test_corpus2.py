@@ -172,6 +172,15 @@ def test_a_bouncing_run_at_or_below_the_good_lr_is_not_labelled_oscillation() ->
     assert labels == osc
 
 
+def test_a_settled_run_at_or_above_the_good_lr_is_not_labelled_stagnation() -> None:
+    stag = frozenset({"stagnation"})
+    for j in (0, 1):
+        labels, note = decide(frozenset(), _verdict(stag, 1.0, 0.5, 1.0), j, False)
+        assert labels is None and "at or above the good LR" in note
+    labels, _ = decide(frozenset({"stagnation"}), _verdict(stag, 1.0, 0.5, 1.0), -1, False)
+    assert labels == stag
+
+
 @needs_cache
 def test_each_setup_records_its_good_lr_range_and_final_val(cached) -> None:
     results, manifest = cached

@@ -13,6 +13,11 @@ relabeling it:
   shows that a smaller LR ends no better, so "lower the LR" is not the truth there (a
   noisy val loss at a tiny floor; since 2026-12-07 05:40 — such runs were labelled
   oscillation).
+- the mirror image: a curve that reads as stagnation at or above the good LR (a seed at
+  the good LR whose val loss settled far above the floor another seed reached, on a
+  separable set whose floor is ~0): the sweep shows a larger LR ends no better, so
+  "raise the LR" is not the truth there (since 2026-12-07 08:00; 5 tune runs, no
+  held-out run).
 
 And one rule relabels: a run below the good LR whose curve reads healthy — still falling,
 so the verification's flat-tail test does not fire — but which ended ≥ ``LEVEL_POS``
@@ -158,6 +163,8 @@ def decide(
         return None, "dropped ambiguous: LR below the good one, val ends short of the floor"
     if not small and j <= 0 and "oscillation" in labels:
         return None, "dropped: oscillation at or below the good LR (a smaller LR is no better)"
+    if not small and j >= 0 and "stagnation" in labels:
+        return None, "dropped: stagnation at or above the good LR (a larger LR is no better)"
     if not small and (j <= -4 or j >= 2) and not labels:
         return None, f"dropped: LR x{10 ** (j / 2):.3g} of the good one, curve reads healthy"
     want, got = expected_direction(built), expected_direction(labels)
