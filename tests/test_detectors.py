@@ -682,6 +682,22 @@ def test_a_descent_that_takes_off_after_a_slow_start_is_not_too_slow(seed: int) 
     assert detect_slow_descent((x, take_off)) == []
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_train_loss_is_judged_from_the_first_evaluation_like_the_val_loss(seed: int) -> None:
+    """A fast fall of the first steps (the output layer finding the mean) ends before the
+    first evaluation; from there both losses fall in the same straight line: too slow.
+    Judged from step 0, the train loss would look as if it bent."""
+    from analyzer.detectors.slow_descent import detect_slow_descent
+
+    rng = np.random.default_rng(seed)
+    s = np.arange(400.0)
+    start = np.where(s < 30, 1.0 + 2.0 * np.exp(-s / 6), 1.0)
+    train = start * (1 - 0.2 * s / 400) * np.exp(0.02 * rng.standard_normal(400))
+    vs = np.arange(40.0, 401.0, 20.0)
+    [f] = detect_slow_descent((s, train), (vs, 1.02 * (1 - 0.2 * vs / 400)))
+    assert f.evidence["diagnosis"] == "too_slow" and f.start_step >= 40
+
+
 def _memorising_run(bounce: float, seed: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """A train loss falling to ~0.01 over 600 steps and a val loss that drops to ~0.6 in
     three evaluations, then jumps up and back down by ``bounce`` (relative) every

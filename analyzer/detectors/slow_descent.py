@@ -48,6 +48,14 @@ def in_line(st: dict[str, float], config: AnalysisConfig = DEFAULT_CONFIG) -> bo
     return p.slow_min_deceleration <= st["deceleration"] <= p.slow_max_deceleration
 
 
+def _first_step(s: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """The first step with a finite value (−inf without a series)."""
+    if s is None:
+        return -np.inf
+    x, _ = sorted_finite(*s)
+    return float(x[0]) if len(x) else -np.inf
+
+
 def _first_to_last(steps: np.ndarray, values: np.ndarray) -> float | None:
     """Relative fall from the first point (the first 2 %, median) to the last tenth."""
     _, y = sorted_finite(steps, values)
@@ -71,7 +79,8 @@ def detect_slow_descent(
     The first symptom of an LR far too small is not a plateau but a descent that never
     bends: each step moves the loss by an amount ∝ the LR, so while the LR is high the
     second half gains as much as the first. Judged after the warm-up (the LR's peak) on the train
-    loss and, when there is one, the val loss (both must agree):
+    loss and, when there is one, the val loss (both must agree; the train loss from the
+    first evaluation on, so that both cover the same steps):
 
     * a significant decrease (Mann–Kendall p < ``alpha``; of the train loss when there
       is one — the val loss then only has to agree in gain and shape),
@@ -102,7 +111,10 @@ def detect_slow_descent(
     series = [(name, s) for name, s in (("train_loss", train), ("val_loss", val)) if s is not None]
     if not series:
         return []
+    # both losses over the same steps: from the first evaluation (the fast fall of the
+    # first steps is over by then) and the end of the warm-up, to the LR's decay
     start, stop = high_lr_span(lr)
+    start = max(start, _first_step(val))
     found: dict[str, dict[str, float]] = {}
     for name, (sx, sy) in series:
         x, y = sorted_finite(sx, sy)
