@@ -115,6 +115,31 @@ def test_early_val_oscillation_that_settles_ends_where_the_lr_steps_down(seed: i
     )
 
 
+def _steep_then_calm(early_bounce: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """40 evaluations: the val loss falls 8× over the first 16 while jumping up and back
+    down by ``early_bounce`` (relative) every evaluation, then moves ±3 % around 0.5."""
+    rng = np.random.default_rng(seed)
+    vx = np.arange(15.0, 615.0, 15.0)
+    early = np.exp(np.linspace(np.log(10.0), np.log(1.25), 16))
+    early *= 1 + early_bounce * np.where(np.arange(16) % 2 == 0, 1.0, -1.0)
+    late = 0.5 * (1 + 0.03 * rng.standard_normal(24))
+    return vx, np.concatenate([early, late])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_large_early_bounce_that_calms_down_is_an_lr_too_large_early(seed: int) -> None:
+    """Swings of ±15 % while falling 8× (rises of ~7 % per evaluation: too steep a fall
+    for the back-and-forth test), then ±3 % (over the absolute settling bar): the
+    settling path by the relative contrast. With ±10 % swings (rises of ~3 %, under the
+    bounce-alone bar) it is not."""
+    t = np.arange(600.0)
+    train = (t, 2.0 * np.exp(-t / 150) + 0.4)
+    [f] = detect_val_oscillation(*_steep_then_calm(0.15, seed), train=train)
+    assert 0.005 < f.evidence["settled_bounce"] < 0.5 * f.evidence["val_bounce"]
+    assert f.end_step <= 0.45 * 600
+    assert detect_val_oscillation(*_steep_then_calm(0.10, seed), train=train) == []
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_early_oscillation_then_overfitting_reports_both_and_keeps_the_checkpoint(
     seed: int,

@@ -96,6 +96,37 @@ def _erratic(st: dict[str, float], train_stuck: bool, config: AnalysisConfig) ->
     )
 
 
+def _settles(
+    early: dict[str, float] | None, late: dict[str, float] | None, config: AnalysisConfig
+) -> bool:
+    """The settling path's contrast: the early window bounces ≥ ``val_bounce`` and the
+    late one < ``val_settled`` × that threshold."""
+    o = config.oscillation
+    return bool(
+        early
+        and late
+        and early["bounce"] >= o.val_bounce
+        and late["bounce"] < o.val_settled * o.val_bounce
+    )
+
+
+def _calms_down(
+    early: dict[str, float] | None, late: dict[str, float] | None, config: AnalysisConfig
+) -> bool:
+    """The relative contrast, tried when no window is erratic: the early window bounces
+    ≥ ``val_bounce_alone`` at ≥ ``val_level`` × its best so far, and the late one
+    ≤ ``val_settled_share`` × as much — a large early bounce calmed to a small one (the
+    early fall is too steep for the back-and-forth test to see it)."""
+    o = config.oscillation
+    return bool(
+        early
+        and late
+        and early["bounce"] >= o.val_bounce_alone
+        and early["level_vs_best"] >= o.val_level
+        and late["bounce"] <= o.val_settled_share * early["bounce"]
+    )
+
+
 def _val_to_train(
     x: np.ndarray, y: np.ndarray, i0: int, i1: int, tx: np.ndarray, ty: np.ndarray
 ) -> float:
@@ -135,6 +166,38 @@ def _val_window_stats(vy: np.ndarray, i0: int, i1: int, opening: float) -> dict[
         "level_vs_best": float(np.exp(median - np.min(np.log(vy[:i1])))),
         "level_vs_opening": float(np.exp(median) / opening),
     }
+
+
+Hit = tuple[int, int, dict[str, float], float, float]
+
+
+def _erratic_windows(
+    x: np.ndarray,
+    y: np.ndarray,
+    stats_of: dict[tuple[float, float], dict[str, float]],
+    settles: bool,
+    train_stuck: bool,
+    train: tuple[np.ndarray, np.ndarray] | None,
+    config: AnalysisConfig,
+) -> list[Hit]:
+    """The erratic windows ``(i0, i1, stats, p_up, val_to_train)``: when the last half
+    settled, only the early window, on the contrast alone; else every window that passes
+    :func:`_erratic`, the trend test and the memorisation test."""
+    n = len(y)
+    hits: list[Hit] = []
+    for w in [VAL_WINDOWS[0]] if settles else list(stats_of):
+        st = stats_of[w]
+        i0, i1 = round(w[0] * n), round(w[1] * n)
+        if not settles and not _erratic(st, train_stuck, config):
+            continue
+        p_up = trend_test(x[i0:i1], y[i0:i1], slope=False).p_increase
+        if p_up < config.alpha:
+            continue
+        ratio = math.nan if settles or train is None else _val_to_train(x, y, i0, i1, *train)
+        if ratio >= config.oscillation.val_memorize and st["bounce"] < config.oscillation.val_wild:
+            continue
+        hits.append((i0, i1, st, p_up, ratio))
+    return hits
 
 
 @quiet
@@ -228,28 +291,11 @@ def detect_val_oscillation(
         if round(w[1] * n) - round(w[0] * n) >= VAL_MIN_POINTS
     }
     early, late = stats_of.get(VAL_WINDOWS[0]), stats_of.get(VAL_WINDOWS[1])
-    settles = bool(
-        early
-        and late
-        and early["bounce"] >= config.oscillation.val_bounce
-        and late["bounce"] < config.oscillation.val_settled * config.oscillation.val_bounce
-    )
-    hits: list[tuple[int, int, dict[str, float], float, float]] = []
-    # when the last half settled, the erratic span is the early window, on the contrast alone
-    for w in [VAL_WINDOWS[0]] if settles else list(stats_of):
-        st = stats_of[w]
-        i0, i1 = round(w[0] * n), round(w[1] * n)
-        if not settles and not _erratic(st, train_stuck, config):
-            continue
-        p_up = trend_test(x[i0:i1], y[i0:i1], slope=False).p_increase
-        if p_up < config.alpha:
-            continue
-        ratio = (
-            math.nan if settles or tx is None or ty is None else _val_to_train(x, y, i0, i1, tx, ty)
-        )
-        if ratio >= config.oscillation.val_memorize and st["bounce"] < config.oscillation.val_wild:
-            continue
-        hits.append((i0, i1, st, p_up, ratio))
+    settles = _settles(early, late, config)
+    hits = _erratic_windows(x, y, stats_of, settles, train_stuck, train_xy, config)
+    if not hits and _calms_down(early, late, config):
+        settles = True
+        hits = _erratic_windows(x, y, stats_of, settles, train_stuck, train_xy, config)
     if not hits:
         return []
     # the erratic span is the union of the erratic windows; evidence from the strongest
