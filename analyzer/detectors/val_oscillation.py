@@ -252,8 +252,11 @@ def detect_val_oscillation(
     the last half moves < ``oscillation.val_settled`` × that (the same val set, scored by
     weights that later move smoothly): the early window is erratic on that contrast
     alone (no back-and-forth, level or memorisation test; the other windows are not
-    scanned) — an LR too large early (before a step down, or without warm-up). When
-    the LR steps down to ≤ ½ inside that window, the finding ends there.
+    scanned) — an LR too large early (before a step down, or without warm-up). When no
+    window is erratic, the same path also takes an early window bouncing ≥
+    ``val_bounce_alone`` at ≥ ``val_level`` × its best whose last half bounces ≤
+    ``val_settled_share`` × as much (:func:`_calms_down`). When the LR steps down to
+    ≤ ½ inside that window, the finding ends there.
 
     Scale-free (log ratios). The reported range is the union of the erratic windows
     (evidence from the one with the largest bounce), starting at the CUSUM change point

@@ -386,6 +386,48 @@ FAMILIES: dict[str, Family] = {
             blowup_seeds=3,
             description="batch-norm residual MLP on the nested Gaussian quantile shells",
         ),
+        # Tune-only families added on 2026-12-07 (stop 16, fourth batch), scored first with
+        # the rules untouched: softmax regression on make_classification, a GELU MLP on
+        # make_friedman3, a SiLU MLP on the swiss roll, a char-level GRU on a third text.
+        Family(
+            "softmax_classif",
+            "linear",
+            "classification",
+            "ce",
+            600,
+            small_n=40,
+            description="softmax regression on make_classification",
+        ),
+        Family(
+            "gelu_fried3",
+            "mlp_gelu",
+            "friedman3",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="GELU MLP regression on make_friedman3, MSE",
+        ),
+        Family(
+            "silu_swiss",
+            "mlp_silu",
+            "swiss",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="SiLU MLP regressing the position along the noisy swiss roll, MSE",
+        ),
+        Family(
+            "gru_lm_c",
+            "gru_lm",
+            "text_c",
+            "lm",
+            400,
+            hidden=32,
+            small_n=1500,
+            description="char-level GRU language model on a third stdlib source text",
+        ),
     )
 }
 
@@ -458,6 +500,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("lstm_lm_c", "sgd", "constant"),
     Setup("bn_quant", "adagrad", "step"),
     Setup("bn_quant", "adamw", "warmup_linear"),
+    Setup("softmax_classif", "sgd", "exponential"),
+    Setup("softmax_classif", "nadam", "constant"),
+    Setup("gelu_fried3", "adam", "cosine"),
+    Setup("gelu_fried3", "nesterov", "multistep"),
+    Setup("silu_swiss", "sgd", "warmup_linear"),
+    Setup("silu_swiss", "adamw", "step"),
+    Setup("gru_lm_c", "rmsprop", "warmup_cosine"),
+    Setup("gru_lm_c", "adam", "constant"),
 )
 
 #: Families thresholds may be tuned on.
@@ -491,6 +541,10 @@ TUNE: tuple[str, ...] = (
     "silu_fried3",
     "lstm_lm_c",
     "bn_quant",
+    "softmax_classif",
+    "gelu_fried3",
+    "silu_swiss",
+    "gru_lm_c",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
