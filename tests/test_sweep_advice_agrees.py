@@ -25,7 +25,7 @@ def _log_sweep(server: MlflowServer, prefix: str) -> tuple[str, dict[str, str]]:
     series = {
         "1e-4": S.stagnation(seed=1),
         "1e-3": S.healthy(seed=1),
-        "1e-2": S.oscillation(seed=1),
+        "1e-2": S.oscillation(seed=1, scale=2.5),  # ends above 1e-3: the bounce cost loss
         "3e-2": S.divergence(seed=1, variant="explosion"),
     }
     client = server.client()
@@ -164,7 +164,7 @@ def test_report_and_tags_reconcile_when_given_unreconciled_analyses(tmp_path: Pa
     for lr, s in {
         "1e-4": S.stagnation(seed=1),
         "1e-3": S.healthy(seed=1),
-        "1e-2": S.oscillation(seed=1),
+        "1e-2": S.oscillation(seed=1, scale=2.5),  # ends above 1e-3: the bounce cost loss
         "3e-2": S.divergence(seed=1, variant="explosion"),
     }.items():
         pd.DataFrame({"step": s.steps, "loss": s.values, "lr": float(lr)}).to_csv(

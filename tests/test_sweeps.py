@@ -420,12 +420,15 @@ def _pt(lr: float, value: float, status: str = "healthy") -> SweepPoint:
     )
 
 
-def test_a_gap_below_the_edge_is_named_and_a_better_unstable_run_pulls_up() -> None:
+def test_a_gap_below_the_edge_is_named_and_a_bounce_that_cost_nothing_is_no_edge() -> None:
     base = [_pt(1e-5, 1.0), _pt(3e-5, 0.9), _pt(1e-4, 0.8), _pt(1e-1, math.inf, "divergence")]
     better = find_sweeps([*base, _pt(1e-2, 0.3, "oscillation")])[0]
-    assert better.stability_edge_lr == pytest.approx(1e-2)
-    assert better.recommended_lr == pytest.approx(1e-3)  # a decade below the edge
-    assert "just below 0.01" in better.rationale
+    assert better.stability_edge_lr == pytest.approx(1e-1)  # 1e-2 bounced, ended lowest
+    assert better.recommended_lr == pytest.approx(1e-2)
+    assert "0.01 oscillated" in better.rationale and "bounced but still ended lowest" in (
+        better.rationale
+    )
+    assert [round(v, 6) for v in better.next_lrs] == [0.003333]
     worse = find_sweeps([*base, _pt(1e-2, 2.0, "oscillation")])[0]
     assert worse.recommended_lr == pytest.approx(1e-4)  # the best stable run
     assert [round(v, 6) for v in worse.next_lrs] == [0.001, 0.003333]
