@@ -48,12 +48,14 @@ def in_line(st: dict[str, float], config: AnalysisConfig = DEFAULT_CONFIG) -> bo
     return p.slow_min_deceleration <= st["deceleration"] <= p.slow_max_deceleration
 
 
-def _first_step(s: tuple[np.ndarray, np.ndarray] | None) -> float:
-    """The first step with a finite value (−inf without a series)."""
-    if s is None:
+def _first_eval(val: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """The step of the first evaluation when the val loss has enough points to be judged
+    (10); −inf otherwise: then the train loss decides alone, over its whole span (a
+    fine-tune evaluated 6 times would lose its opening fall, which is its bend)."""
+    if val is None:
         return -np.inf
-    x, _ = sorted_finite(*s)
-    return float(x[0]) if len(x) else -np.inf
+    x, _ = sorted_finite(*val)
+    return float(x[0]) if len(x) >= 10 else -np.inf
 
 
 def _first_to_last(steps: np.ndarray, values: np.ndarray) -> float | None:
@@ -80,7 +82,7 @@ def detect_slow_descent(
     bends: each step moves the loss by an amount ∝ the LR, so while the LR is high the
     second half gains as much as the first. Judged after the warm-up (the LR's peak) on the train
     loss and, when there is one, the val loss (both must agree; the train loss from the
-    first evaluation on, so that both cover the same steps):
+    first evaluation on, so that both cover the same steps, when there are ≥ 10):
 
     * a significant decrease (Mann–Kendall p < ``alpha``; of the train loss when there
       is one — the val loss then only has to agree in gain and shape),
@@ -114,7 +116,7 @@ def detect_slow_descent(
     # both losses over the same steps: from the first evaluation (the fast fall of the
     # first steps is over by then) and the end of the warm-up, to the LR's decay
     start, stop = high_lr_span(lr)
-    start = max(start, _first_step(val))
+    start = max(start, _first_eval(val))
     found: dict[str, dict[str, float]] = {}
     for name, (sx, sy) in series:
         x, y = sorted_finite(sx, sy)
