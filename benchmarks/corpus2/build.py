@@ -16,7 +16,7 @@ relabeling it:
 - the mirror image: a curve that reads as stagnation at or above the good LR (a seed at
   the good LR whose val loss settled far above the floor another seed reached, on a
   separable set whose floor is ~0): the sweep shows a larger LR ends no better, so
-  "raise the LR" is not the truth there (since 2026-12-07 08:00; 5 tune runs, no
+  "raise the LR" is not the truth there (since 2026-12-07 07:45; 5 tune runs, no
   held-out run).
 
 And one rule relabels: a run below the good LR whose curve reads healthy — still falling,
