@@ -222,10 +222,7 @@ def recommend(
     )
     rec_x = float(x[ib])
     if at_edge is None:
-        finite = [all(math.isfinite(p.value) for p in g) for g in groups]
-        y_all = np.array(
-            [np.mean([p.value for p in g]) if ok else math.inf for g, ok in zip(groups, finite)]
-        )
+        y_all = np.array([_mean(g) for g in groups])
         rec_x = toward_gap(np.log10(lrs), y_all, rec_x)
     rec, lo_hi, conf, untried = _place(fit, x, ib, means, at_edge, edge, rec_x)
     if len(lrs) == 2:

@@ -156,7 +156,8 @@ def detect_divergence(
             )
         ]
 
-    if np.min(y) < 0.0:
+    lowest = float(np.min(y))
+    if lowest < 0.0:
         return []  # adversarial / signed objectives: only non-finite values count
 
     tail = _tail_run(y, float(y[-1]))
@@ -217,7 +218,7 @@ def detect_divergence(
     start = _blown_up_at_start(x, y, len(early), final, metric, config)
     if start is not None:
         return [start]
-    if np.min(y) <= 0.0:
+    if lowest == 0.0:
         return []
     excursion = _excursion(x, y, metric, config)
     if excursion is not None:

@@ -13,15 +13,18 @@ from ..schedule import lr_at, recognise
 from ..stats import bounce, confidence, reduce_blocks, sorted_finite, trend_test
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
+#: Fewer points than this: a shape is not judged (:func:`slow_descent_stats` is None).
+MIN_POINTS = 10
+
 
 def slow_descent_stats(steps: np.ndarray, values: np.ndarray) -> dict[str, float] | None:
     """Gain and deceleration of a positive loss: ``gain`` = relative fall from the first
     to the last tenth (medians), ``deceleration`` = the fall over the second half / the
     fall over the first half (≈ 1 for a straight line, ≪ 1 for a curve that bends
     towards its floor), and the
-    Mann–Kendall p-value of a decrease. ``None`` with fewer than 10 points."""
+    Mann–Kendall p-value of a decrease. ``None`` with fewer than :data:`MIN_POINTS` points."""
     x, y = sorted_finite(steps, values)
-    if len(y) < 10 or np.min(y) <= 0:
+    if len(y) < MIN_POINTS or np.min(y) <= 0:
         return None
     red = reduce_blocks(x, y)
     rt, v = red.steps, red.values
@@ -50,12 +53,12 @@ def in_line(st: dict[str, float], config: AnalysisConfig = DEFAULT_CONFIG) -> bo
 
 def _first_eval(val: tuple[np.ndarray, np.ndarray] | None) -> float:
     """The step of the first evaluation when the val loss has enough points to be judged
-    (10); −inf otherwise: then the train loss decides alone, over its whole span (a
+    (:data:`MIN_POINTS`); −inf otherwise: then the train loss decides alone, over its whole span (a
     fine-tune evaluated 6 times would lose its opening fall, which is its bend)."""
     if val is None:
         return -np.inf
     x, _ = sorted_finite(*val)
-    return float(x[0]) if len(x) >= 10 else -np.inf
+    return float(x[0]) if len(x) >= MIN_POINTS else -np.inf
 
 
 def _first_to_last(steps: np.ndarray, values: np.ndarray) -> float | None:

@@ -296,7 +296,7 @@ def detect_val_oscillation(
     early, late = stats_of.get(VAL_WINDOWS[0]), stats_of.get(VAL_WINDOWS[1])
     settles = _settles(early, late, config)
     hits = _erratic_windows(x, y, stats_of, settles, train_stuck, train_xy, config)
-    if not hits and _calms_down(early, late, config):
+    if not hits and not settles and _calms_down(early, late, config):
         settles = True
         hits = _erratic_windows(x, y, stats_of, settles, train_stuck, train_xy, config)
     if not hits:
