@@ -13,20 +13,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from . import report_rows
 from .analysis import RunAnalysis
 from .lrtext import evidence_readable, format_lr
 from .model import Run
-from .report_rows import (
-    KIND_COLOURS,
-    advice_parts,
-    is_running,
-    range_test_line,
-    run_url,
-    safe_url,
-    status_counts,
-    sweep_lines,
-    triage_order,
-)
 from .roles import role_series
 from .sweeps import Sweep, reconcile
 from .theme import DARK_TEXT
@@ -67,7 +57,7 @@ def sparkline_svg(run: Run, analysis: RunAnalysis, width: int = 320, height: int
         )
     ]
     for f in analysis.findings:
-        colour = KIND_COLOURS.get(f.kind, "#999")
+        colour = report_rows.KIND_COLOURS.get(f.kind, "#999")
         a, b = sx(f.start_step), sx(f.end_step)
         parts.append(
             f'<rect x="{a:.1f}" y="0" width="{max(b - a, 1.5):.1f}" height="{height}" '
@@ -120,10 +110,10 @@ def render_html(
     esc = html.escape
     analyses = reconcile(analyses, sweeps)  # a sweep member's advice agrees with it
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    counts = status_counts(analyses)
+    counts = report_rows.status_counts(analyses)
     rows = []
-    for a in triage_order(analyses):
-        colour = KIND_COLOURS.get(a.status, "#555")
+    for a in report_rows.triage_order(analyses):
+        colour = report_rows.KIND_COLOURS.get(a.status, "#555")
         if sparklines is not None:
             spark = sparklines.get(a.meta.id, "")
         else:
@@ -144,9 +134,9 @@ def render_html(
         )
         rationale = esc(a.suggestion.rationale) if a.suggestion else ""
         if a.lr_range_test is not None:
-            rationale += f"<div>{esc(range_test_line(a))}</div>"
+            rationale += f"<div>{esc(report_rows.range_test_line(a))}</div>"
         m = a.meta
-        url = safe_url(run_url(m))
+        url = report_rows.safe_url(report_rows.run_url(m))
         name = (
             f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{esc(m.name)}</a>'
             if url
@@ -154,8 +144,8 @@ def render_html(
         )
         state = esc(m.status or "")
         dark = " dark" if a.status in DARK_TEXT else ""
-        sofar = " <span class='sofar'>so far</span>" if is_running(m) else ""
-        sentence, line = advice_parts(a)
+        sofar = " <span class='sofar'>so far</span>" if report_rows.is_running(m) else ""
+        sentence, line = report_rows.advice_parts(a)
         rows.append(
             # the link says where an MLflow run is; a file's path is worth a line
             f"<tr><td><b>{name}</b><div class='muted'>{esc(m.source)}"
@@ -173,7 +163,7 @@ def render_html(
     summary = " · ".join(f"<b>{n}</b> {esc(s)}" for s, n in counts.items()) or "No runs."
     sweep_html = "".join(
         f"<li><b>{esc(h)}</b><div class='muted'>{esc(w)}</div>{sweep_svg(sw)}</li>"
-        for (h, w), sw in zip(sweep_lines(sweeps), sweeps)
+        for (h, w), sw in zip(report_rows.sweep_lines(sweeps), sweeps)
     )
     errs = "".join(
         f"<li class='err'><code>{esc(e['location'])}</code>: {esc(e['error'])}</li>" for e in errors
@@ -251,7 +241,7 @@ def sweep_svg(sweep: Sweep, width: int = 360, height: int = 140) -> str:
     for x, y, status in pts:
         parts.append(
             f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" '
-            f'fill="{KIND_COLOURS.get(status, "#555")}"/>'
+            f'fill="{report_rows.KIND_COLOURS.get(status, "#555")}"/>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -181,8 +181,8 @@ def suggest_oscillation(ctx: Context) -> Suggestion:
         and span
         and sched.warmup_steps <= 0.3 * span
     )
+    factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
     if in_warm and sched is not None:
-        factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
         steps = int(max(2 * sched.warmup_steps, 1))
         return change(
             ctx,
@@ -194,17 +194,13 @@ def suggest_oscillation(ctx: Context) -> Suggestion:
         )
     lr_end = ctx.lr_at(float(last)) if last is not None else None
     if died_down and lr_on and lr_end is not None and lr_end <= 0.5 * lr_on:
-        factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
-        return change(
-            ctx,
-            "decrease_lr",
-            factor,
+        advice = (
             f"Oscillation ({facts}) at LR {_f(lr_on)} until the schedule lowered it (to "
             f"{_f(lr_end)} by the end): start the schedule {p.oscillation_factor:g}× lower"
-            f"{note}{keep_txt}.",
-            early_stop_step=keep_step,
         )
-    if early and died_down and recovered and sched is not None and sched.warmup_steps == 0 and span:
+    elif (
+        early and died_down and recovered and sched is not None and sched.warmup_steps == 0 and span
+    ):
         steps = int(max(0.05 * span, 2 * (onset - (first or 0.0))))  # early: first is set
         return keep(
             ctx,
@@ -213,14 +209,13 @@ def suggest_oscillation(ctx: Context) -> Suggestion:
             f"then steady progress: warm up over {steps} steps.",
             extra={"warmup_steps": steps},
         )
-    factor, note = decrease_size(ctx, lr_on, p.oscillation_factor)
+    else:
+        advice = (
+            f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {p.oscillation_factor:g}× the LR "
+            "that drove it"
+        )
     return change(
-        ctx,
-        "decrease_lr",
-        factor,
-        f"Oscillation ({facts}) at LR {_f(lr_on)}: suggest {p.oscillation_factor:g}× the LR "
-        f"that drove it{note}{keep_txt}.",
-        early_stop_step=keep_step,
+        ctx, "decrease_lr", factor, f"{advice}{note}{keep_txt}.", early_stop_step=keep_step
     )
 
 

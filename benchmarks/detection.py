@@ -4,7 +4,7 @@
                                    [--parts real,synthetic,synth-indep,corpus2]
 
 Prints one table: for LR Tempo and each baseline (:mod:`benchmarks.baselines`), on the
-real-training corpus (``real``), the synthetic corpus from ``analyzer.synthetic``
+real-training corpus (``real``), the synthetic corpus from ``benchmarks.curves``
 (``synthetic``), the independent synthetic generator (``synth-indep``) and all combined —
 
 - per kind (oscillation, stagnation, overfitting, divergence): precision / recall / F1
@@ -14,7 +14,7 @@ real-training corpus (``real``), the synthetic corpus from ``analyzer.synthetic`
 - FA: false-alarm rate, the share of healthy-labeled runs with any detection;
 - dir(all): LR-direction accuracy over all runs; dir(LR): over runs whose label calls
   for an LR change (divergence/oscillation → decrease, stagnation → increase, except
-  ``analyzer.synthetic``'s noise-floor plateau under a large LR → decrease);
+  ``benchmarks.curves``'s noise-floor plateau under a large LR → decrease);
   healthy and overfitting runs expect ``none``.
 
 LR Tempo's direction comes from ``suggestion.action`` (rule, :data:`ACTION_DIRECTION`):

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzer import synthetic as S
 from analyzer.analysis import AnalysisConfig, RunAnalysis, analyze_run, analyze_series
 from analyzer.model import Run, RunMeta, frame_from_columns
+from benchmarks import curves as S
 
 
 def test_contract_keys_and_json() -> None:

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analyzer import synthetic as S
 from analyzer.analysis import analyze_series
 from analyzer.stats import equivalence_test, trend_test, turning_point_test
+from benchmarks import curves as S
 
 N_SERIES = 200
 LEVEL = 0.05

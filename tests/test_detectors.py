@@ -7,7 +7,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzer import synthetic as S
 from analyzer.analysis import analyze_run
 from analyzer.detectors import (
     detect_divergence,
@@ -25,6 +24,7 @@ from analyzer.stats import (
     turning_point_test,
 )
 from analyzer.suggest import OSCILLATION_FACTOR
+from benchmarks import curves as S
 
 SEEDS = range(5)
 

@@ -44,8 +44,8 @@ ANALYZER_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "analyzer.theme",
         ),
     ),
-    # sources of runs: logs, MLflow stores, synthetic curves
-    ("readers", ("analyzer.readers", "analyzer.synthetic")),
+    # sources of runs: logs and MLflow stores
+    ("readers", ("analyzer.readers",)),
     ("detectors", ("analyzer.detectors", "analyzer.range_test")),
     ("suggest", ("analyzer.lr_priors", "analyzer.lr_sizing", "analyzer.suggest")),
     (

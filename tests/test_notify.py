@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from analyzer import synthetic
 from analyzer.analysis import analyze_run
 from analyzer.notify import TROUBLE, summary_payload
 from analyzer.roles import resolve_roles
+from benchmarks import curves as synthetic
 from lrtempo.cli import main
 from tests.fixtures_mlflow import MlflowServer, free_port, log_run
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import synthetic
+from benchmarks import curves as synthetic
 from tests.fixtures_mlflow import MlflowServer, _running, log_run
 from tests.fixtures_postgres import start_postgres, unavailable
 

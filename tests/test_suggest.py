@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analyzer import synthetic as S
 from analyzer.analysis import analyze_series
 from analyzer.findings import Finding
 from analyzer.lr_priors import lr_prior, param_lr
 from analyzer.suggest import DEFAULT_PARAMS, OSCILLATION_FACTOR, suggest
+from benchmarks import curves as S
 
 
 def _f(kind, severity="warning", start=100, end=200, metric="train_loss", **ev) -> Finding:

@@ -20,7 +20,7 @@ def _log_sweep(server: MlflowServer, prefix: str) -> tuple[str, dict[str, str]]:
     """Four runs of one experiment that differ in LR (param ``lr``): stuck at 1e-4,
     healthy at 1e-3, oscillating at 1e-2, blown up at 3e-2 (the folder sweep of
     ``test_run_page_and_grid_show_the_same_reconciled_lr``, logged to MLflow)."""
-    from analyzer import synthetic as S
+    from benchmarks import curves as S
 
     series = {
         "1e-4": S.stagnation(seed=1),
@@ -154,12 +154,12 @@ def test_report_and_tags_reconcile_when_given_unreconciled_analyses(tmp_path: Pa
     reconcile what they are given (a caller that forgot still shows the sweep's LR)."""
     import pandas as pd
 
-    from analyzer import synthetic as S
     from analyzer.analysis import analyze_run
     from analyzer.lrtext import lr_change
     from analyzer.readers import read_sources
     from analyzer.report import build_document, render_markdown
     from analyzer.sweeps import reconcile, sweep_suggestion, sweeps_of
+    from benchmarks import curves as S
 
     for lr, s in {
         "1e-4": S.stagnation(seed=1),

@@ -286,8 +286,8 @@ def test_run_page_and_grid_show_the_same_reconciled_lr(tmp_path: Path) -> None:
     blown up at 3e-2): the stuck run's own advice (raise ×1000, to 0.1) crosses the edge
     the sweep saw at 1e-2, so the Review grid and the Run page (card and figure, one
     reconciled analysis) both show the sweep's 1e-3 instead."""
-    from analyzer import synthetic as S
     from analyzer.lrtext import lr_change
+    from benchmarks import curves as S
     from dashboard.app import create_app
     from dashboard.sweep_views import review_sweeps
     from dashboard.views import analyze_safely, run_view

@@ -44,6 +44,7 @@ loss's own path is :mod:`.val_oscillation`.)
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as sps
@@ -162,7 +163,7 @@ def detect_oscillation(
         if best is None or pa < best[0] or (pa == best[0] and k < best[1]):
             best = (pa, int(k), ratio)
 
-    found: list[Finding] = []
+    hit: tuple[float, _Stats] | None = None  # (onset, what the finding cites)
     if best is not None and best[0] < config.alpha:
         pa, k, ratio = best
         k = _refine_onset(scale, k)
@@ -177,25 +178,10 @@ def detect_oscillation(
             else config.oscillation.noise_swing_to_progress
         )
         if s2p >= need:
-            onset = float(block_first[k])
             flips_before = _flip_share(rate[:k], valid[:k])
-            found.append(
-                _finding(
-                    metric,
-                    onset,
-                    float(x[-1]),
-                    pa,
-                    ratio,
-                    s2p,
-                    flips_after,
-                    flips_before,
-                    swing,
-                    lr_at(lr, onset),
-                    config,
-                    "growth",
-                )
-            )
-    if not found:
+            stats = _Stats(pa, ratio, s2p, flips_after, flips_before, swing, "growth")
+            hit = (float(block_first[k]), stats)
+    if hit is None:
         tp = turning_point_test(y)
         progress = float(trend[0] - trend[-1])
         swing = float(np.median(scale))
@@ -214,40 +200,35 @@ def detect_oscillation(
                 ):
                     j0 = j
                     break
-            onset = float(block_first[j0])
-            found.append(
-                _finding(
-                    metric,
-                    onset,
-                    float(x[-1]),
-                    pa,
-                    1.0,
-                    s2p,
-                    tp.flip_rate,
-                    float("nan"),
-                    swing,
-                    lr_at(lr, onset),
-                    config,
-                    "bouncing",
-                )
-            )
-    return found
+            stats = _Stats(pa, 1.0, s2p, tp.flip_rate, float("nan"), swing, "bouncing")
+            hit = (float(block_first[j0]), stats)
+    if hit is None:
+        return []
+    onset, stats = hit
+    return [_finding(metric, onset, float(x[-1]), stats, lr_at(lr, onset), config)]
+
+
+class _Stats(NamedTuple):
+    """What an oscillation finding cites (``path``: ``growth`` or ``bouncing``)."""
+
+    p_adj: float
+    ratio: float
+    s2p: float
+    flips_after: float
+    flips_before: float
+    swing: float
+    path: str
 
 
 def _finding(
     metric: MetricRole,
     onset: float,
     end: float,
-    p_adj: float,
-    ratio: float,
-    s2p: float,
-    flips_after: float,
-    flips_before: float,
-    swing: float,
+    st: _Stats,
     lr_onset: float | None,
     config: AnalysisConfig,
-    path: str,
 ) -> Finding:
+    p_adj, ratio, s2p, flips_after, flips_before, swing, path = st
     if path == "growth":
         conf = confidence(p_adj, ratio, config.oscillation.scale_ratio)
         what = f"loss swings grew {ratio:.1f}× from step {int(onset)}"

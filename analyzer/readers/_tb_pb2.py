@@ -114,15 +114,4 @@ _classes: dict[str, Any] = {}
 builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _classes)
 builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, __name__, _classes)
 
-Event: Any = _classes["Event"]
-HistogramProto: Any = _classes["HistogramProto"]
-LogMessage: Any = _classes["LogMessage"]
-ResourceHandleProto: Any = _classes["ResourceHandleProto"]
-SessionLog: Any = _classes["SessionLog"]
-SourceMetadata: Any = _classes["SourceMetadata"]
-Summary: Any = _classes["Summary"]
-SummaryMetadata: Any = _classes["SummaryMetadata"]
-TaggedRunMetadata: Any = _classes["TaggedRunMetadata"]
-TensorProto: Any = _classes["TensorProto"]
-TensorShapeProto: Any = _classes["TensorShapeProto"]
-VariantTensorDataProto: Any = _classes["VariantTensorDataProto"]
+Event: Any = _classes["Event"]  # the one the reader needs; the others are in _classes

@@ -14,25 +14,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..model import Run
+from . import csv_table as ct
 from ._io import run_name_for
-from .csv_table import (
-    EPOCH_NAMES,
-    STEP_NAMES,
-    Table,
-    make_run,
-    metric_frame,
-    norm,
-    require_points,
-    steps_of,
-)
 
 
-def matches(table: Table) -> bool:
+def matches(table: ct.Table) -> bool:
     """``epoch`` first, no step column."""
     return (
         bool(table.names)
-        and norm(table.names[0]) in EPOCH_NAMES
-        and (table.find(STEP_NAMES, numeric=False) is None)
+        and ct.norm(table.names[0]) in ct.EPOCH_NAMES
+        and (table.find(ct.STEP_NAMES, numeric=False) is None)
     )
 
 
@@ -44,21 +35,23 @@ def segments(steps: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return seg
 
 
-def runs(table: Table) -> list[Run]:
+def runs(table: ct.Table) -> list[Run]:
     """One run per appended segment."""
     epoch_col = table.names[0]
-    steps, ok = steps_of(table, epoch_col)
+    steps, ok = ct.steps_of(table, epoch_col)
     seg = segments(steps, ok)
     n_seg = int(seg.max()) + 1 if ok.any() else 1
     metrics = [(c, c) for c in table.columns if c != epoch_col]
     if n_seg == 1:
-        frame = metric_frame(table, metrics, steps, ok, None)
-        return require_points(table, [make_run(table, frame, dialect="keras", step_axis="epoch")])
+        frame = ct.metric_frame(table, metrics, steps, ok, None)
+        return ct.require_points(
+            table, [ct.make_run(table, frame, dialect="keras", step_axis="epoch")]
+        )
     base = run_name_for(table.path)
     out = [
-        make_run(
+        ct.make_run(
             table,
-            metric_frame(table, metrics, steps, seg == i, None),
+            ct.metric_frame(table, metrics, steps, seg == i, None),
             dialect="keras",
             step_axis="epoch",
             name=f"{base} #{i + 1}",
@@ -66,4 +59,4 @@ def runs(table: Table) -> list[Run]:
         )
         for i in range(n_seg)
     ]
-    return require_points(table, out)
+    return ct.require_points(table, out)

@@ -5,11 +5,11 @@ Three parts, reported separately and combined:
 - ``real``: small models really trained in numpy on scikit-learn's bundled data sets
   (:mod:`.train`), swept over LRs, schedules, data sizes and seeds (:mod:`.scenarios`);
   labels by construction, verified on the curves (:mod:`.verify`);
-- ``synthetic``: seeded curves with known truth from ``analyzer.synthetic`` (see
+- ``synthetic``: seeded curves with known truth from ``benchmarks.curves`` (see
   :mod:`.analyzer_synthetic`);
 - ``synth-indep``: seeded curves from this package's own generator (:mod:`.synthetic`),
   independent of the analyzer's authors (it is the ``synthetic`` part when
-  ``analyzer.synthetic`` is absent).
+  ``benchmarks.curves`` is absent).
 
 ``build_corpus(out_dir=None, quick=False)`` returns ``list[LabeledRun]``; with
 ``out_dir`` the runs are also written as one CSV per run plus ``labels.json``.
@@ -278,7 +278,7 @@ def build_synthetic_indep(
 def build_synthetic(
     quick: bool = False, limit: int | None = None, seed: int = 0
 ) -> list[LabeledRun]:
-    """The synthetic part: ``analyzer.synthetic``'s generators when present (see
+    """The synthetic part: ``benchmarks.curves``'s generators when present (see
     :mod:`.analyzer_synthetic`), else this package's own generator (part ``synthetic``)."""
     if not _asyn.available():
         out = build_synthetic_indep(quick=quick, limit=limit, seed=seed)
@@ -319,8 +319,8 @@ def build_corpus(
     workers: int | None = None,
     report: dict[str, Any] | None = None,
 ) -> list[LabeledRun]:
-    """The labeled corpus: ``real``, then ``synthetic`` (``analyzer.synthetic``), then
-    ``synth-indep`` (this package's generator; only when ``analyzer.synthetic`` exists,
+    """The labeled corpus: ``real``, then ``synthetic`` (``benchmarks.curves``), then
+    ``synth-indep`` (this package's generator; only when ``benchmarks.curves`` exists,
     else it *is* the ``synthetic`` part). Saved under ``out_dir`` if given."""
     parts = tuple(parts)
     bad = [p for p in parts if p not in PARTS]

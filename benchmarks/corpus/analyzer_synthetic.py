@@ -1,4 +1,4 @@
-"""The synthetic part drawn from ``analyzer.synthetic`` (the analyzer's own generators).
+"""The synthetic part drawn from ``benchmarks.curves`` (the generators the detector tests use).
 
 Those generators were written next to the detectors, so the benchmark also keeps an
 independent generator (:mod:`.synthetic`, part ``synth-indep``); both are reported.
@@ -30,7 +30,7 @@ class Item:
 
 def available() -> bool:
     try:
-        import analyzer.synthetic as syn
+        import benchmarks.curves as syn
     except ImportError:
         return False
     return all(
@@ -68,8 +68,8 @@ def _specs(seed: int) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def generate(n_seeds: int = 6, seed: int = 0) -> list[Item]:
-    """Runs from ``analyzer.synthetic`` with their truth; deterministic."""
-    import analyzer.synthetic as syn
+    """Runs from ``benchmarks.curves`` with their truth; deterministic."""
+    import benchmarks.curves as syn
 
     out: list[Item] = []
     for s in range(n_seeds):

@@ -1,4 +1,5 @@
-"""Seeded synthetic loss curves with their ground truth (ruptures-style).
+"""Seeded synthetic loss curves with their ground truth (ruptures-style): the generators
+the detector tests and the benchmark's analyzer-synthetic part draw on.
 
 Every generator returns ``Synthetic(steps, values, lr, truth)``: int64 steps, float
 train-loss values, the LR per step (``None`` where a run logs none) and a ``truth``
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .model import Run, RunMeta, frame_from_columns
+from analyzer.model import Run, RunMeta, frame_from_columns
 
 
 class Synthetic(NamedTuple):
