@@ -130,6 +130,20 @@ def test_a_decade_below_its_range_a_loss_still_falling_in_a_line_is_too_slow() -
     assert detect_below_range(None, bend(0.4), lr32, (1e-4, "adam")) == []
 
 
+def speed_up(gain: float, n: int = N) -> tuple[np.ndarray, np.ndarray]:
+    """A loss that gains ``gain``, most of it in its second half (it speeds up)."""
+    x = np.arange(n, dtype=float)
+    return x, 2.0 * (1 - gain * (x / (n - 1)) ** 3)
+
+
+def test_a_decade_below_its_range_a_loss_that_speeds_up_has_not_bent_either() -> None:
+    # the second half gains ~7x the first: no floor in sight (the shape test's upper
+    # bound, which tells a slow start from a crawl, does not apply far below the range)
+    [f] = detect_below_range(None, speed_up(0.4), 1e-5, (1e-4, "adam"))
+    assert f.evidence["diagnosis"] == "too_slow" and f.evidence["path"] == "below_range"
+    assert detect_below_range(None, speed_up(0.4), 1e-4, (1e-4, "adam")) == []  # in range
+
+
 def test_below_range_without_a_usual_range_says_nothing() -> None:
     assert detect_below_range(None, crawl(0.01), 1e-9, None) == []
 

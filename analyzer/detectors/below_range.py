@@ -14,7 +14,7 @@ import numpy as np
 
 from ..findings import Finding, MetricRole
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
-from .slow_descent import high_lr_span, in_line, slow_descent_stats
+from .slow_descent import high_lr_span, slow_descent_stats
 
 Series = tuple[np.ndarray, np.ndarray]
 
@@ -34,7 +34,7 @@ def detect_below_range(
     ``stagnation.below_range_gain`` (a third) from its first to its last tenth; or when it
     is ≥ ``stagnation.below_range_shape`` (10×) below and that loss shows no bend where the
     LR is high (``lr``; the slow-descent shape test, whatever the gain) — the LR a decade
-    below its usual range and a curve still falling in a line."""
+    below its usual range and a curve still falling in a line, or speeding up."""
     p = config.stagnation
     if base_lr is None or usual is None or not base_lr > 0:
         return []
@@ -81,9 +81,11 @@ def detect_below_range(
 
 
 def _unbent(s: Series, lr: Series | None, config: AnalysisConfig) -> bool:
-    """Whether the loss ``s`` shows no bend towards a floor where the LR is high (the
-    slow-descent shape test, :func:`~.slow_descent.in_line`)."""
+    """Whether the loss ``s`` shows no bend towards a floor where the LR is high: its
+    second half gains at least ``slow_min_deceleration`` of what its first half did (the
+    slow-descent shape test without its upper bound: a loss that speeds up at an LR
+    below its optimizer's range has not bent either)."""
     start, stop = high_lr_span(lr)
     keep = (s[0] >= start) & (s[0] <= stop)
     st = slow_descent_stats(s[0][keep], s[1][keep])
-    return st is not None and in_line(st, config)
+    return st is not None and st["deceleration"] >= config.stagnation.slow_min_deceleration
