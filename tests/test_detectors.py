@@ -879,3 +879,21 @@ def test_a_loss_spike_is_found_by_analyze_run_with_a_decrease() -> None:
     a = analyze_run(run)
     assert a.status == "oscillation"
     assert a.suggestion.action == "decrease_lr" and a.suggestion.suggested_lr < 3e-3
+
+
+def _memorised(floor: float, seed: int = 0) -> np.ndarray:
+    """A train loss that falls from 0.7 to ``floor`` within 20 steps, then creeps up to
+    3.3× ``floor`` by step 1,200 (a small train set memorised, then drifting)."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(1200, dtype=float)
+    y = floor + (0.7 - floor) * np.exp(-x / 4) + 2.3 * floor * x / x[-1]
+    return y * np.exp(0.05 * rng.standard_normal(len(x)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_drift_within_the_last_hundredth_of_the_fall_is_no_divergence(seed: int) -> None:
+    # +170 % of 3e-4 on a loss that opened at 0.7: nothing is destabilising
+    assert detect_divergence(np.arange(1200), _memorised(3e-4, seed)) == []
+    # the same creep where the loss still stands at a tenth of its opening level is one
+    [f] = detect_divergence(np.arange(1200), _memorised(0.07, seed))
+    assert f.kind == "divergence" and f.evidence["path"] == "drift"

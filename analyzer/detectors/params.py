@@ -126,7 +126,8 @@ class DivergenceParams:
     """Explosions, drifts upwards and collapses to a constant."""
 
     rise_level: float = 0.01  # sustained rise ≥ 1 % of the loss level …
-    rise_range: float = 0.1  # … and ≥ 10 % of the run's trend range
+    rise_range: float = 0.1  # … and ≥ 10 % of the run's trend range …
+    rise_opening: float = 0.01  # … ending ≥ 1 % of the loss's opening level
     explosion_factor: float = 2.0  # a loss above 2× the early maximum
     const_frac: float = 0.15  # a constant tail over ≥ 15 % of points
     #: An excursion: the trend peaks ≥ 2× both its first value and its final level and

@@ -428,6 +428,40 @@ FAMILIES: dict[str, Family] = {
             small_n=1500,
             description="char-level GRU language model on a third stdlib source text",
         ),
+        Family(
+            "softplus_wine",
+            "mlp_softplus",
+            "wine",
+            "ce",
+            600,
+            description="Softplus MLP classifying the three wine cultivars",
+        ),
+        Family(
+            "leaky_moons",
+            "mlp_leaky",
+            "moons",
+            "bce",
+            600,
+            description="LeakyReLU MLP on the two interleaved moons, binary cross-entropy",
+        ),
+        Family(
+            "tanh_fried1",
+            "mlp_tanh",
+            "friedman1",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="three-layer tanh MLP regression on make_friedman1, MSE",
+        ),
+        Family(
+            "gelu_circles",
+            "mlp_gelu",
+            "circles",
+            "bce",
+            600,
+            description="GELU MLP on the two concentric circles, binary cross-entropy",
+        ),
     )
 }
 
@@ -508,6 +542,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("silu_swiss", "adamw", "step"),
     Setup("gru_lm_c", "rmsprop", "warmup_cosine"),
     Setup("gru_lm_c", "adam", "constant"),
+    Setup("softplus_wine", "radam", "exponential"),
+    Setup("softplus_wine", "momentum", "one_cycle"),
+    Setup("leaky_moons", "adamax", "step"),
+    Setup("leaky_moons", "sgdw", "cosine"),
+    Setup("tanh_fried1", "rmsprop", "linear"),
+    Setup("tanh_fried1", "nesterov", "constant"),
+    Setup("gelu_circles", "adagrad", "warmup_cosine"),
+    Setup("gelu_circles", "adam", "multistep"),
 )
 
 #: Families thresholds may be tuned on.
@@ -545,6 +587,10 @@ TUNE: tuple[str, ...] = (
     "gelu_fried3",
     "silu_swiss",
     "gru_lm_c",
+    "softplus_wine",
+    "leaky_moons",
+    "tanh_fried1",
+    "gelu_circles",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
