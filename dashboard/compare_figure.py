@@ -11,8 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import loss_lr_layout
-from .series import MAX_POINTS, StepClock, downsample, ema, positive, x_values
+from .figures import add_line, loss_lr_layout
+from .series import MAX_POINTS, StepClock, downsample, ema, positive, step_values
 from .theme import RUN_PALETTE, lr_labels, plain
 
 
@@ -71,66 +71,7 @@ def compare_figure(
     else:
         fig = make_subplots(rows=1, cols=1)
     for i, (r, clock) in enumerate(zip(runs, clocks, strict=True)):
-        color = RUN_PALETTE[i % len(RUN_PALETTE)]
-        label = f"{plain(r.label)} [{plain(r.status)}]"
-        group = f"run{i}"
-        if r.train is not None and not r.train.empty:
-            steps = r.train["step"].to_numpy()
-            values = r.train["value"].to_numpy(dtype=np.float64)
-            y = ema(values, smoothing) if smoothing > 0 else values
-            tx, ty = downsample(steps, y, n_out)
-            fig.add_trace(
-                go.Scattergl(
-                    x=x_values(tx, clock),
-                    y=ty,
-                    mode="lines",
-                    name=f"{label} train",
-                    legendgroup=group,
-                    line={"color": color, "width": 2},
-                    meta=f"{group}:train",
-                ),
-                row=1,
-                col=1,
-            )
-        if r.val is not None and not r.val.empty:
-            vx, vy = downsample(
-                r.val["step"].to_numpy(), r.val["value"].to_numpy(dtype=np.float64), n_out
-            )
-            fig.add_trace(
-                go.Scattergl(
-                    x=x_values(vx, clock),
-                    y=vy,
-                    mode="lines+markers" if len(vx) <= 200 else "lines",
-                    name=f"{label} val",
-                    legendgroup=group,
-                    marker={"size": 4},
-                    line={"color": color, "width": 2, "dash": "dash"},
-                    meta=f"{group}:val",
-                ),
-                row=1,
-                col=1,
-            )
-        if has_lr and r.lr is not None and not positive(r.lr).empty:
-            pos = positive(r.lr)
-            lx, ly = downsample(
-                pos["step"].to_numpy(), pos["value"].to_numpy(dtype=np.float64), n_out
-            )
-            fig.add_trace(
-                go.Scattergl(
-                    x=x_values(lx, clock),
-                    y=ly,
-                    mode="lines",
-                    name=f"{label} LR",
-                    legendgroup=group,
-                    showlegend=False,
-                    line={"color": color, "width": 1.5},
-                    meta=f"{group}:lr",
-                    text=lr_labels(ly),
-                    hovertemplate="LR %{text}",
-                ),
-                row=2,
-                col=1,
-            )
+        _add_run(fig, i, r, clock, smoothing=smoothing, with_lr=has_lr, n_out=n_out)
     lr_values = None
     if has_lr:
         all_lr = [
@@ -139,3 +80,66 @@ def compare_figure(
         lr_values = np.concatenate(all_lr) if all_lr else np.array([])
     loss_lr_layout(fig, log_y=log_y, lr=lr_values, x_title=x_title, hovermode="x")
     return fig
+
+
+def _add_run(
+    fig: go.Figure,
+    i: int,
+    run: CompareRun,
+    clock: StepClock | None,
+    *,
+    smoothing: float,
+    with_lr: bool,
+    n_out: int,
+) -> None:
+    """Add run ``i``'s lines in its colour and legend group: the train loss (EMA-smoothed),
+    the val loss (dashed) and, ``with_lr``, its positive LR in row 2."""
+    color = RUN_PALETTE[i % len(RUN_PALETTE)]
+    label = f"{plain(run.label)} [{plain(run.status)}]"
+    group = f"run{i}"
+    if run.train is not None and not run.train.empty:
+        steps, values = step_values(run.train)
+        y = ema(values, smoothing) if smoothing > 0 else values
+        tx, ty = downsample(steps, y, n_out)
+        train = {"color": color, "width": 2}
+        add_line(
+            fig,
+            tx,
+            ty,
+            clock,
+            name=f"{label} train",
+            line=train,
+            meta=f"{group}:train",
+            legendgroup=group,
+        )
+    if run.val is not None and not run.val.empty:
+        vx, vy = downsample(*step_values(run.val), n_out)
+        val = {"color": color, "width": 2, "dash": "dash"}
+        add_line(
+            fig,
+            vx,
+            vy,
+            clock,
+            name=f"{label} val",
+            line=val,
+            meta=f"{group}:val",
+            legendgroup=group,
+            marker_size=4,
+        )
+    if with_lr and run.lr is not None and not positive(run.lr).empty:
+        lx, ly = downsample(*step_values(positive(run.lr)), n_out)
+        lr = {"color": color, "width": 1.5}
+        add_line(
+            fig,
+            lx,
+            ly,
+            clock,
+            name=f"{label} LR",
+            line=lr,
+            meta=f"{group}:lr",
+            row=2,
+            legendgroup=group,
+            showlegend=False,
+            text=lr_labels(ly),
+            hovertemplate="LR %{text}",
+        )

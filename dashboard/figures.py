@@ -9,7 +9,7 @@ run text (:func:`~dashboard.theme.plain`) come from :mod:`dashboard.theme`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from .series import (
     downsample,
     ema_window,
     positive,
+    step_values,
     visible_indices,
     x_values,
 )
@@ -40,7 +41,7 @@ from .theme import (
 )
 from .zoom import view_rev
 
-__all__ = ["XMode", "empty_figure", "finding_hover", "loss_lr_layout", "run_figure"]
+__all__ = ["XMode", "add_line", "empty_figure", "finding_hover", "loss_lr_layout", "run_figure"]
 
 XMode = Literal["step", "time", "epoch"]
 
@@ -94,6 +95,31 @@ def loss_lr_layout(
     )
 
 
+def add_line(
+    fig: go.Figure,
+    steps: np.ndarray,
+    y: np.ndarray,
+    clock: StepClock | None,
+    *,
+    name: str,
+    line: dict[str, Any],
+    meta: str,
+    row: int = 1,
+    marker_size: int | None = None,
+    **props: Any,
+) -> None:
+    """Add a WebGL line of ``y`` over ``steps`` (x on ``clock``'s axis) to ``row`` of the
+    figure's one column. With ``marker_size``, a line of 200 points or fewer marks each
+    point too (as a validation loss is drawn); ``props`` are more ``go.Scattergl`` ones."""
+    if marker_size is not None:
+        props["marker"] = {"size": marker_size}
+    mode = "lines+markers" if marker_size is not None and len(steps) <= 200 else "lines"
+    trace = go.Scattergl(
+        x=x_values(steps, clock), y=y, mode=mode, name=name, line=line, meta=meta, **props
+    )
+    fig.add_trace(trace, row=row, col=1)
+
+
 # ------------------------------------------------------------------------ run figure
 
 
@@ -126,14 +152,7 @@ def run_figure(
     over the whole series first, so it does not restart at the range's edge.
     """
     findings = list(findings)
-    clock = None
-    x_title = step_label
-    if x_mode == "time":
-        clock = StepClock.from_series(train, val, lr)
-        x_title = "hours since start" if clock is not None else step_label
-    elif x_mode == "epoch":
-        clock = StepClock.from_epochs(epoch)
-        x_title = "epoch" if clock is not None else step_label
+    clock, x_title = _run_clock(x_mode, step_label, train, val, lr, epoch)
     fig = make_subplots(
         rows=2,
         cols=1,
@@ -141,83 +160,91 @@ def run_figure(
         row_heights=[0.72, 0.28],
         vertical_spacing=0.05,
     )
-    smoothed_x = smoothed_y = None
-    if train is not None and not train.empty:
-        steps = train["step"].to_numpy()
-        values = train["value"].to_numpy(dtype=np.float64)
-        rx, ry = _points(steps, values, clock, x_range, n_out)
-        fig.add_trace(
-            go.Scattergl(
-                x=x_values(rx, clock),
-                y=ry,
-                mode="lines",
-                name="train loss (raw)",
-                line={"color": TRAIN_COLOR, "width": 1},
-                opacity=0.25 if smoothing > 0 else 0.9,
-                legendgroup="train",
-                meta="train_raw",
-            ),
-            row=1,
-            col=1,
-        )
-        if smoothing > 0:
-            vis = visible_indices(x_values(steps, clock), x_range)
-            start, end = (int(vis[0]), int(vis[-1]) + 1) if vis.size else (0, 0)
-            sm = ema_window(values, smoothing, start, end)
-            smoothed_x, smoothed_y = _points(steps[start:end], sm, clock, x_range, n_out)
-            fig.add_trace(
-                go.Scattergl(
-                    x=x_values(smoothed_x, clock),
-                    y=smoothed_y,
-                    mode="lines",
-                    name=f"train loss (EMA {smoothing:.2f})",
-                    line={"color": TRAIN_COLOR, "width": 2},
-                    legendgroup="train",
-                    meta="train_smooth",
-                ),
-                row=1,
-                col=1,
-            )
-        else:
-            smoothed_x, smoothed_y = rx, ry
+    smoothed_x, smoothed_y = _add_train(fig, train, clock, smoothing, x_range, n_out)
     if val is not None and not val.empty:
-        vx, vy = _points(
-            val["step"].to_numpy(), val["value"].to_numpy(dtype=np.float64), clock, x_range, n_out
-        )
-        fig.add_trace(
-            go.Scattergl(
-                x=x_values(vx, clock),
-                y=vy,
-                mode="lines+markers" if len(vx) <= 200 else "lines",
-                name="val loss",
-                line={"color": VAL_COLOR, "width": 2},
-                marker={"size": 5},
-                meta="val",
-            ),
-            row=1,
-            col=1,
-        )
+        vx, vy = _points(*step_values(val), clock, x_range, n_out)
+        val_line = {"color": VAL_COLOR, "width": 2}
+        add_line(fig, vx, vy, clock, name="val loss", line=val_line, meta="val", marker_size=5)
+    lr_values = _add_lr(fig, lr, clock, x_range, n_out)
+
+    _add_findings(fig, findings, clock)
+    _add_markers(fig, findings, suggestion, val, smoothed_x, smoothed_y, clock)
+
+    loss_lr_layout(fig, log_y=log_y, lr=lr_values, x_title=x_title, hovermode="closest")
+    fig.update_layout(uirevision=view_rev(x_mode, log_y))
+    if x_range is not None:  # a zoomed view opened from a link starts zoomed
+        fig.update_xaxes(range=[float(x_range[0]), float(x_range[1])], row=2, col=1)
+    return fig
+
+
+def _run_clock(
+    x_mode: XMode,
+    step_label: str,
+    train: pd.DataFrame | None,
+    val: pd.DataFrame | None,
+    lr: pd.DataFrame | None,
+    epoch: pd.DataFrame | None,
+) -> tuple[StepClock | None, str]:
+    """The run figure's step → x map and x title: hours or epochs for ``x_mode`` "time" or
+    "epoch" when the run has what they need, else no map and ``step_label``."""
+    if x_mode == "time":
+        clock = StepClock.from_series(train, val, lr)
+        return clock, ("hours since start" if clock is not None else step_label)
+    if x_mode == "epoch":
+        clock = StepClock.from_epochs(epoch)
+        return clock, ("epoch" if clock is not None else step_label)
+    return None, step_label
+
+
+def _add_train(
+    fig: go.Figure,
+    train: pd.DataFrame | None,
+    clock: StepClock | None,
+    smoothing: float,
+    x_range: tuple[float, float] | None,
+    n_out: int,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Add the raw train loss (faint under its EMA when ``smoothing`` > 0) and the EMA; the
+    points of the curve the markers sit on (the EMA, else the raw loss; ``None``: no loss)."""
+    if train is None or train.empty:
+        return None, None
+    steps, values = step_values(train)
+    rx, ry = _points(steps, values, clock, x_range, n_out)
+    raw = {"color": TRAIN_COLOR, "width": 1}
+    add_line(
+        fig,
+        rx,
+        ry,
+        clock,
+        name="train loss (raw)",
+        line=raw,
+        meta="train_raw",
+        opacity=0.25 if smoothing > 0 else 0.9,
+        legendgroup="train",
+    )
+    if not smoothing > 0:  # (NaN too)
+        return rx, ry
+    vis = visible_indices(x_values(steps, clock), x_range)
+    start, end = (int(vis[0]), int(vis[-1]) + 1) if vis.size else (0, 0)
+    sm = ema_window(values, smoothing, start, end)
+    sx, sy = _points(steps[start:end], sm, clock, x_range, n_out)
+    name = f"train loss (EMA {smoothing:.2f})"
+    smooth = {"color": TRAIN_COLOR, "width": 2}
+    add_line(fig, sx, sy, clock, name=name, line=smooth, meta="train_smooth", legendgroup="train")
+    return sx, sy
+
+
+def _add_lr(
+    fig: go.Figure,
+    lr: pd.DataFrame | None,
+    clock: StepClock | None,
+    x_range: tuple[float, float] | None,
+    n_out: int,
+) -> np.ndarray:
+    """Add the LR's positive points to row 2 (or a note that none is logged); their values
+    (all of them, for the LR axis' ticks)."""
     pos = positive(lr) if lr is not None else None
-    has_lr = pos is not None and not pos.empty
-    if has_lr:
-        lx, ly = _points(
-            pos["step"].to_numpy(), pos["value"].to_numpy(dtype=np.float64), clock, x_range, n_out
-        )
-        fig.add_trace(
-            go.Scattergl(
-                x=x_values(lx, clock),
-                y=ly,
-                mode="lines",
-                name="learning rate",
-                line={"color": LR_COLOR, "width": 2},
-                meta="lr",
-                text=lr_labels(ly),
-                hovertemplate="LR %{text}<extra></extra>",
-            ),
-            row=2,
-            col=1,
-        )
-    else:
+    if pos is None or pos.empty:
         fig.add_annotation(
             text="no learning rate logged",
             xref="x2 domain",
@@ -227,16 +254,21 @@ def run_figure(
             showarrow=False,
             font={"color": "#888"},
         )
-
-    _add_findings(fig, findings, clock)
-    _add_markers(fig, findings, suggestion, val, smoothed_x, smoothed_y, clock)
-
-    lr_values = pos["value"].to_numpy() if has_lr else np.array([])
-    loss_lr_layout(fig, log_y=log_y, lr=lr_values, x_title=x_title, hovermode="closest")
-    fig.update_layout(uirevision=view_rev(x_mode, log_y))
-    if x_range is not None:  # a zoomed view opened from a link starts zoomed
-        fig.update_xaxes(range=[float(x_range[0]), float(x_range[1])], row=2, col=1)
-    return fig
+        return np.array([])
+    lx, ly = _points(*step_values(pos), clock, x_range, n_out)
+    add_line(
+        fig,
+        lx,
+        ly,
+        clock,
+        name="learning rate",
+        line={"color": LR_COLOR, "width": 2},
+        meta="lr",
+        row=2,
+        text=lr_labels(ly),
+        hovertemplate="LR %{text}<extra></extra>",
+    )
+    return pos["value"].to_numpy()
 
 
 def _span(f: Finding, clock: StepClock | None) -> tuple[float, float]:

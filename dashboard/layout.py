@@ -16,6 +16,7 @@ from dash import dcc, html
 from analyzer.findings import Finding, Suggestion
 from analyzer.lrtext import evidence_label, evidence_readable, format_number, lr_change
 
+from .figures import empty_figure
 from .health import MlflowProblem
 from .theme import STATUS_BADGE, STATUS_ORDER
 
@@ -99,6 +100,15 @@ def status_counts(counts: Mapping[str, int]) -> html.Div:
     return html.Div(
         [html.Span(f"{total} run{'s' if total != 1 else ''}", className="me-3 fw-bold")] + items,
         className="status-counts d-flex flex-wrap align-items-center",
+    )
+
+
+def loading_graph(id: str, message: str) -> dcc.Loading:
+    """A Plotly graph (no Plotly logo) under a loading dot, showing ``message`` until a
+    callback gives it its figure."""
+    return dcc.Loading(
+        dcc.Graph(id=id, config={"displaylogo": False}, figure=empty_figure(message)),
+        type="dot",
     )
 
 

@@ -196,3 +196,8 @@ def x_values(steps: np.ndarray, clock: StepClock | None) -> np.ndarray:
 def positive(series: pd.DataFrame) -> pd.DataFrame:
     """The points of a series above 0 (what a log axis can show)."""
     return series[series["value"] > 0]
+
+
+def step_values(series: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A series' steps and its values (as floats), ready to plot or downsample."""
+    return series["step"].to_numpy(), series["value"].to_numpy(dtype=np.float64)

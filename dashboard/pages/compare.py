@@ -16,7 +16,7 @@ from dashboard.controls import (
     str_list,
     x_mode_value,
 )
-from dashboard.figures import empty_figure
+from dashboard.layout import loading_graph
 from dashboard.store import current_store
 from dashboard.views import MAX_COMPARE as MAX_RUNS
 from dashboard.views import compare_view
@@ -25,15 +25,11 @@ from dashboard.windows import WINDOWS
 dash.register_page(__name__, path="/compare", name="Compare", title="LR Tempo · Compare", order=2)
 
 
-def layout(
-    ids: str | None = None,
-    window: str | None = None,
-    smoothing: str | None = None,
-    logy: str | None = None,
-    x: str | None = None,
-    **_: Any,
-) -> html.Div:
-    chosen = [i for i in (ids or "").split(",") if i][:MAX_RUNS]
+def layout(**query: str) -> html.Div:
+    """The Compare page for the query of its URL (the runs' ``ids``, their ``window`` and
+    the curve controls ``smoothing``, ``logy``, ``x``; other keys are ignored)."""
+    chosen = [i for i in (query.get("ids") or "").split(",") if i][:MAX_RUNS]
+    window = query.get("window")
     window = window if window in WINDOWS else "all"
     store = current_store()
     # The chosen runs must be among the options from the start, or the dropdown drops them.
@@ -64,22 +60,15 @@ def layout(
             html.Div(
                 curve_controls(
                     "compare",
-                    smoothing_value(smoothing),
-                    log_y_value(logy),
-                    x_mode_value(x),
+                    smoothing_value(query.get("smoothing")),
+                    log_y_value(query.get("logy")),
+                    x_mode_value(query.get("x")),
                     slider_md=4,
                 ),
                 className="mb-2",
             ),
             dcc.Store(id="compare-window", data=window),
-            dcc.Loading(
-                dcc.Graph(
-                    id="compare-graph",
-                    config={"displaylogo": False},
-                    figure=empty_figure("choose runs to compare"),
-                ),
-                type="dot",
-            ),
+            loading_graph("compare-graph", "choose runs to compare"),
             html.Div(id="compare-table", className="mt-2"),
             html.Div(id="compare-url-dummy", hidden=True),
         ]

@@ -70,6 +70,8 @@ def _filters(
     tag: str | None,
     settings: dict[str, Any] | None = None,
 ) -> ReviewFilters | None:
+    """The Review filters from the values of :data:`FILTER_INPUTS` (in that order) and this
+    browser's settings; ``None`` while "Dates…" lacks a day."""
     win = effective_window(window, start, end)
     if win is None:
         return None
@@ -114,32 +116,26 @@ def experiment_from_settings(settings: Any, from_url: bool | None):
     Output("review-notices", "children"),
     Output("review-columns", "options"),
     Output("review-grid", "columnDefs"),
-    *FILTER_INPUTS,
     Input("review-refresh", "n_clicks"),
     Input("review-interval", "n_intervals"),
     State("review-autorefresh", "value"),
-    # An input: the browser's store may set its saved data after the first call went out.
-    Input("user-settings", "data"),
     Input("review-columns-saved", "data"),
     State("review-grid", "columnDefs"),
+    *FILTER_INPUTS,
+    # An input: the browser's store may set its saved data after the first call went out.
+    Input("user-settings", "data"),
 )
 def update_review(
-    window: str,
-    start: str | None,
-    end: str | None,
-    experiment: str | None,
-    status: str | None,
-    user: str | None,
-    tag: str | None,
     _n: int | None,
     _ticks: int | None,
     every: int | None,
-    settings: Any = None,
-    saved_columns: Any = None,
-    shown_columns: Any = None,
+    saved_columns: Any,
+    shown_columns: Any,
+    *state: Any,
 ):
     """The grid (in triage order) and its counts; the Refresh button and auto-refresh
-    ticks re-read the sources; the chosen param/metric columns are added.
+    ticks re-read the sources; the chosen param/metric columns are added. ``state``: the
+    filters' values and this browser's settings, as :func:`_filters` takes them.
 
     It never sets the chooser's value (it used to, to give the saved choice back): the
     loop value → saved → this → value made Dash hold back the saving of a pick made while
@@ -147,7 +143,7 @@ def update_review(
     tick, a filter): the pick stayed in the chooser but never reached the grid or the
     saved choice (the "column-chooser race")."""
     chosen = str_list(saved_columns)[:MAX_EXTRA_COLUMNS]
-    filters = _filters(window, start, end, experiment, status, user, tag, settings)
+    filters = _filters(*state)
     if filters is None:
         return (
             [],
@@ -171,11 +167,11 @@ def update_review(
         min_age=0.8 * refresh_seconds(every) if tick else 0.0,
     )
     experiments = data.experiments
-    if experiment and experiment not in experiments:
-        experiments = [experiment] + experiments
+    if filters.experiment and filters.experiment not in experiments:
+        experiments = [filters.experiment] + experiments
     users = data.users
-    if user and user not in users:
-        users = [user] + users
+    if filters.user and filters.user not in users:
+        users = [filters.user] + users
     problems, errors = mlflow_problems(
         current_store().mlflow_uris_for(filters.tracking_uri), data.errors
     )

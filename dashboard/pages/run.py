@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.controls import curve_controls, log_y_value, smoothing_value, x_mode_value
-from dashboard.figures import empty_figure
+from dashboard.layout import loading_graph
 from dashboard.sweep_views import range_test_view
 from dashboard.views import run_graph, run_view
 from dashboard.zoom import zoom_from_url, zoom_state
@@ -17,19 +17,15 @@ from dashboard.zoom import zoom_from_url, zoom_state
 dash.register_page(__name__, path="/run", name="Run", title="LR Tempo · Run", order=1)
 
 
-def layout(
-    id: str | None = None,
-    smoothing: str | None = None,
-    logy: str | None = None,
-    x: str | None = None,
-    xr: str | None = None,
-    **_: Any,
-) -> html.Div:
-    x_mode, log_y = x_mode_value(x), log_y_value(logy)
+def layout(**query: str) -> html.Div:
+    """The Run page for the query of its URL (the run's ``id``, ``smoothing``, ``logy``,
+    ``x`` and a zoom ``xr``; other keys are ignored)."""
+    x_mode, log_y = x_mode_value(query.get("x")), log_y_value(query.get("logy"))
+    smoothing = smoothing_value(query.get("smoothing"))
     return html.Div(
         [
-            dcc.Store(id="run-id", data=id),
-            dcc.Store(id="run-zoom", data=zoom_from_url(xr, x_mode, log_y)),
+            dcc.Store(id="run-id", data=query.get("id")),
+            dcc.Store(id="run-zoom", data=zoom_from_url(query.get("xr"), x_mode, log_y)),
             dcc.Store(id="run-relayout-x", data=None),
             html.Div(id="run-header", className="mb-2"),
             dbc.Row(
@@ -37,19 +33,10 @@ def layout(
                     dbc.Col(
                         [
                             dbc.Card(
-                                dbc.CardBody(
-                                    curve_controls("run", smoothing_value(smoothing), log_y, x_mode)
-                                ),
+                                dbc.CardBody(curve_controls("run", smoothing, log_y, x_mode)),
                                 className="mb-2",
                             ),
-                            dcc.Loading(
-                                dcc.Graph(
-                                    id="run-graph",
-                                    config={"displaylogo": False},
-                                    figure=empty_figure("loading…"),
-                                ),
-                                type="dot",
-                            ),
+                            loading_graph("run-graph", "loading…"),
                         ],
                         lg=9,
                     ),

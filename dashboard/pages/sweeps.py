@@ -16,23 +16,18 @@ from dashboard.views import ReviewFilters
 dash.register_page(__name__, path="/sweeps", name="Sweeps", title="LR Tempo · Sweeps", order=1)
 
 
-def layout(
-    window: str | None = None,
-    experiment: str | None = None,
-    user: str | None = None,
-    tag: str | None = None,
-    id: str | None = None,
-    group_by: str | None = None,
-    **_: Any,
-) -> html.Div:
+def layout(**query: str) -> html.Div:
+    """The Sweeps page for the query of its URL (``window``, the filters ``experiment``,
+    ``user``, ``tag``, one sweep's ``id`` and ``group_by``; other keys are ignored)."""
     store = current_store()
-    window = window or store.default_window
+    window = query.get("window") or store.default_window
+    experiment = query.get("experiment")
     experiment = experiment if experiment is not None else (store.experiment or None)
     filters = {
         "experiment": experiment or None,
-        "user": user or None,
-        "tag": tag or None,
-        "id": id or None,
+        "user": query.get("user") or None,
+        "tag": query.get("tag") or None,
+        "id": query.get("id") or None,
     }
     scope = ", ".join(f"{k} {v}" for k, v in filters.items() if v and k != "id")
     return html.Div(
@@ -44,7 +39,7 @@ def layout(
                         html.Div(
                             dbc.Input(
                                 id="sweeps-group-by",
-                                value=group_by or "",
+                                value=query.get("group_by") or "",
                                 debounce=True,
                                 placeholder="group by parameter",
                                 size="sm",
@@ -59,7 +54,7 @@ def layout(
                     dbc.Col(html.Span(scope, className="text-muted small"), width="auto"),
                     dbc.Col(
                         dcc.Link("all sweeps", href="/sweeps", id="sweeps-all", className="small")
-                        if id
+                        if filters["id"]
                         else None,
                         width="auto",
                     ),
