@@ -897,3 +897,26 @@ def test_a_drift_within_the_last_hundredth_of_the_fall_is_no_divergence(seed: in
     # the same creep where the loss still stands at a tenth of its opening level is one
     [f] = detect_divergence(np.arange(1200), _memorised(0.07, seed))
     assert f.kind == "divergence" and f.evidence["path"] == "drift"
+
+
+def _jump_then_ease(x: np.ndarray, seed: int) -> np.ndarray:
+    """Falls to 0.45 by step 45, jumps to 0.9 by step 90, then eases to 0.8."""
+    rng = np.random.default_rng(seed)
+    y = np.where(x <= 45, 1.1 - 0.65 * x / 45, np.where(x <= 90, 0.45 + 0.45 * (x - 45) / 45, 0.9))
+    y = y - 0.1 * np.clip((x - 90) / (x[-1] - 90), 0, 1)
+    return y * np.exp(0.03 * rng.standard_normal(len(x)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_val_rise_the_train_loss_carried_is_not_overfitting(seed: int) -> None:
+    # both losses jumped together at a too-large LR and stayed up; the train trend after
+    # the best step falls (it eases), so only the size of its rise and the unchanged
+    # val - train gap tell that training itself got worse
+    tx = np.arange(600, dtype=float)
+    vx = np.arange(15, 601, 15, dtype=float)
+    val = _jump_then_ease(vx, seed + 100)
+    [f] = detect_overfitting(vx, val, tx, _jump_then_ease(tx, seed))
+    assert f.evidence["train_rising"] == 1.0
+    # the same val curve over a train loss that kept falling is overfitting
+    [g] = detect_overfitting(vx, val, tx, 1.1 * np.exp(-tx / 200))
+    assert g.evidence["train_rising"] == 0.0

@@ -23,7 +23,10 @@ Algorithm
    the LR as well as naming the checkpoint to keep.
 6. With a training series: the training trend after the best step must not rise
    significantly (else the run is unstable: see ``train_rising`` in evidence; the
-   analysis reports it as divergence). Gap growth (val − train) goes to evidence.
+   analysis reports it as divergence). Gap growth (val − train) goes to evidence. A
+   train loss that ends ≥ ``overfitting.train_jump`` (30 %) above its level at the best
+   step while the gap grew by less than half the val rise rose too, significant trend
+   or not (it jumped, then stayed): the val loss only followed it.
 
 7. Sustained-rise path (when the test in 3 fails: a noisy or short val curve): the
    smoothed val loss (rolling median, ≥ 3) has had no new best over the last 30 % of
@@ -214,11 +217,13 @@ def detect_overfitting(
             ev["train_change_pct"] = (
                 100.0 * (t_end - t_at_best) / abs(t_at_best) if t_at_best else None
             )
-            ev["gap_at_best"] = best - t_at_best
-            ev["gap_end"] = final - t_end
-            train_rising = t.p_increase < config.alpha and t_end > t_at_best * (
-                1 + config.overfitting.warning_rise
-            )
+            gap_at_best, gap_end = best - t_at_best, final - t_end
+            ev["gap_at_best"], ev["gap_end"] = gap_at_best, gap_end
+            carried = gap_end - gap_at_best < 0.5 * (final - best)  # train rose with val
+            train_rising = (
+                t.p_increase < config.alpha
+                and t_end > t_at_best * (1 + config.overfitting.warning_rise)
+            ) or (carried and t_end > t_at_best * (1 + config.overfitting.train_jump) > 0)
         elif sel.sum() >= 2:
             pre = ty[tx <= x[ib]]
             t0 = float(pre[-1]) if len(pre) else float(ty[sel][0])

@@ -119,6 +119,10 @@ class OverfittingParams:
 
     min_rise: float = 0.01  # relative rise of val since its best (info from here)
     warning_rise: float = 0.05  # … warning from here
+    # a train loss ≥ 30 % above its level at the best val step that carries the val
+    # rise with it (the val − train gap grew by < half the val rise) rose too, trend
+    # test or not: an unstable run, not an overfitting one
+    train_jump: float = 0.3
 
 
 @dataclass(frozen=True)
