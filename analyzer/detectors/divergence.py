@@ -29,28 +29,22 @@ Checks, in order (the first that fires wins, one finding per series):
    began. Reported as kind ``oscillation`` (``path: excursion``), warning.
 6. **Sustained upward drift** — on ≤ 512 block medians, Mann–Kendall with AR(1)
    correction on 22 windows of a fixed grid (¼, ⅓, ½, ¾ of the run, starts every ⅛,
-   and the whole run);
-   Bonferroni over the windows. Needs p_adj < alpha AND a Theil–Sen rise ≥
-   ``divergence.rise_level`` (1 %) of the level at the window start AND ≥ ``divergence.rise_range``
-   (10 %) of the run's trend range AND larger than 3× the value quantum (rounded logs)
+   and the whole run), Bonferroni over the windows. Needs p_adj < alpha AND a Theil–Sen
+   rise ≥ ``divergence.rise_level`` (1 %) of the level at the window start AND ≥
+   ``divergence.rise_range`` (10 %) of the run's trend range AND > 3× the value quantum
    AND the final level still ≥ ¼ of the rise above the window start (a bump that
-   recovers is not divergence). Warning; critical when the rise ≥ 50 % of the level.
-   A loss whose final level is below ``divergence.rise_opening`` (1 %) of its opening
-   level gets no drift reading: a small train set memorised to 3e-4 that creeps up to
-   1e-3 (+170 %) has moved by a thousandth of its fall (2026-12-07: tune divergence
-   precision 0.96 → 0.97, recall unchanged; flat for 0.3 %…10 %).
+   recovers is not divergence) AND ≥ ``divergence.rise_opening`` (1 %) of the opening
+   level (a memorised train set creeping from 3e-4 to 1e-3 moved a thousandth of its
+   fall). Warning; critical when the rise ≥ 50 % of the level.
 
 Negative-valued losses (GANs, adversarial or likelihood objectives) only get check 1:
 their level is not a distance from a minimum, so drifts around 0 are not divergence. A
 loss that touches exactly 0 without going below (a batch whose cross-entropy underflows
-under huge logits) is not signed: it gets checks 1–4b, which compare it with its own
-first values (before 2026-12-07 it got check 1 only, and a run whose loss jumped ×3,000
-at step 1 read healthy). Checks 5 and 6 still skip it: on corpus 1 they turned three
-oscillating runs (LR ×30 of a good one) into overfitting or drift readings.
+under huge logits) is not signed: it gets checks 1–4b (a jump ×3,000 at step 1 read
+healthy with check 1 only), not 5–6 (on corpus 1 they misread three oscillating runs).
 
-Known false-positive modes: a deliberate LR restart (SGDR) lifts the loss for a
-while; curriculum changes that add harder data raise train loss; both recover and
-are usually filtered by the persistence gate but not always.
+Known false-positive modes: an LR restart (SGDR) or a curriculum adding harder data lifts
+the loss for a while; the persistence gate usually, not always, filters them.
 """
 
 from __future__ import annotations
