@@ -115,6 +115,9 @@ def test_mlflow_fetch_paths_on_the_shared_server(mlflow_server: MlflowServer) ->
         expected = 2 * 3 * 120
         assert mlflow_fetch.fetch_ours(mlflow_server.url, exp) == expected
         assert mlflow_fetch.fetch_naive(mlflow_server.url, exp) == expected
+        raw = mlflow_fetch.rest_floor(mlflow_server.url, mlflow_fetch.METRIC_KEYS, 120, exp)
+        assert set(raw["bulk"]) == set(mlflow_fetch.FLOOR_THREADS)  # every count got all points
+        assert raw["threads"] in mlflow_fetch.FLOOR_THREADS and raw["interval"] > 0
     finally:
         mlflow_server.client().delete_experiment(exp_id)
 

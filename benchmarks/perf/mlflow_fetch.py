@@ -5,8 +5,13 @@ killed with it) holds ``runs x metrics x steps`` points, logged once over REST w
 ``runs/log-batch`` (1,000 metrics a call, MLflow's limit) and cached between suite
 runs. The peer is what people write: ``search_runs`` then ``get_metric_history`` for
 every run and metric, one after another. LR Tempo: ``read_mlflow(url, experiment=…)``
-(runs search, paged ``metrics/get-history``, a bounded thread pool, retries with
+(runs search, ``get-history-bulk`` a history, a bounded thread pool, retries with
 backoff), frames included. Both must return every point.
+
+The REST floor (:func:`rest_floor`) bounds any REST client: the reader's own calls
+(``get-history-bulk``, one run and metric a call) sent with 2, 4 and 8 threads, each
+answer read to bytes and never parsed; and every other history endpoint once, so the
+bound rests on the cheapest one.
 
 This is the first review: every call of ours starts from an empty history cache (a new
 file, which it fills: the cost of writing it is included). The second review is
@@ -17,12 +22,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +39,12 @@ from .common import Result, Sizes, best_of, data_dir, ratio
 EXPERIMENT = "lrtempo-bench"
 METRIC_KEYS = ("train_loss", "val_loss", "lr")
 BATCH = 1000  # MLflow's limit of metrics per log-batch call
+FLOOR_THREADS = (2, 4, 8)  # concurrencies of the raw floor (the reader sends 8 at once)
+BULK_CAP = 25_000  # most points of one get-history-bulk answer, all its runs together
+INTERVAL_STEPS = 2_500  # get-history-bulk-interval's most unsampled steps per run
+INTERVAL_SHARE = 10  # that endpoint re-reads whole histories: timed on 1/10 of the runs
+_TOKEN = re.compile(rb'"next_page_token":\s*"([^"]+)"')
+Call = tuple[str, dict[str, Any]]  # a GET: path under the server URL, query parameters
 
 
 @contextmanager
@@ -159,6 +173,116 @@ def fetch_naive(url: str, experiment: str = EXPERIMENT) -> int:
     return total
 
 
+def history_calls(
+    endpoint: str, run_ids: Sequence[str], keys: Sequence[str], steps: int
+) -> list[Call]:
+    """The GETs that fetch every point of ``run_ids`` x ``keys`` (``steps`` each) from one
+    endpoint: ``bulk`` (the reader's: the UI's get-history-bulk, one run a call),
+    ``bulk_multi`` (as many runs a call as its cap holds), ``history`` (REST
+    get-history, 25,000-point pages), ``interval`` (get-history-bulk-interval by windows)."""
+    ajax, api = "/ajax-api/2.0/mlflow/metrics/", "/api/2.0/mlflow/metrics/"
+    if endpoint == "bulk_multi":
+        k = max(1, min(100, (BULK_CAP - 1) // max(1, steps)))
+        groups = [list(run_ids[i : i + k]) for i in range(0, len(run_ids), k)]
+        return [
+            (f"{ajax}get-history-bulk", {"run_id": g, "metric_key": key, "max_results": BULK_CAP})
+            for g in groups
+            for key in keys
+        ]
+    if endpoint == "interval":
+        return [
+            (
+                f"{ajax}get-history-bulk-interval",
+                {
+                    "run_ids": rid,
+                    "metric_key": key,
+                    "start_step": lo,
+                    "end_step": min(lo + INTERVAL_STEPS, steps) - 1,
+                    "max_results": INTERVAL_STEPS,
+                },
+            )
+            for rid in run_ids
+            for key in keys
+            for lo in range(0, steps, INTERVAL_STEPS)
+        ]
+    path = f"{api}get-history" if endpoint == "history" else f"{ajax}get-history-bulk"
+    return [
+        (path, {"run_id": rid, "metric_key": key, "max_results": BULK_CAP})
+        for rid in run_ids
+        for key in keys
+    ]
+
+
+def fetch_raw(url: str, calls: Sequence[Call], threads: int) -> int:
+    """The fastest REST client: ``calls`` sent by ``threads`` threads (a session each),
+    every answer read to bytes and never parsed (a page token is found by a regex); the
+    points, counted as ``"timestamp"`` keys."""
+    import requests
+
+    local = threading.local()
+    sessions: list[requests.Session] = []
+
+    def one(call: Call) -> int:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            sessions.append(local.session)
+        path, params = call
+        n = 0
+        while True:
+            resp = local.session.get(f"{url}{path}", params=params, timeout=600)
+            resp.raise_for_status()
+            body = resp.content
+            n += body.count(b'"timestamp"')
+            token = _TOKEN.search(body) if b'"next_page_token"' in body else None
+            if token is None:
+                return n
+            params = {**params, "page_token": token[1].decode()}
+
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            return sum(pool.map(one, calls))
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def rest_floor(
+    url: str, keys: Sequence[str], steps: int, experiment: str = EXPERIMENT
+) -> dict[str, Any]:
+    """Raw REST times in seconds (each one call of :func:`fetch_raw`; the runs are listed
+    first, untimed): ``bulk`` by thread count, and every other endpoint at the best count
+    (``interval`` on 1/:data:`INTERVAL_SHARE` of the runs, scaled to all of them)."""
+    import requests
+
+    with requests.Session() as s:
+        exp = s.get(
+            f"{url}/api/2.0/mlflow/experiments/get-by-name",
+            params={"experiment_name": experiment},
+            timeout=60,
+        ).json()["experiment"]["experiment_id"]
+        runs = _post(s, url, "runs/search", {"experiment_ids": [exp], "max_results": 1000})
+    run_ids = [r["info"]["run_id"] for r in runs["runs"]]
+
+    def timed(endpoint: str, threads: int, ids: Sequence[str] = run_ids) -> float:
+        t = best_of(lambda: fetch_raw(url, history_calls(endpoint, ids, keys, steps), threads), 1)
+        if t.value != len(ids) * len(keys) * steps:
+            raise AssertionError(
+                f"{endpoint}: {t.value} points, not {len(ids) * len(keys) * steps}"
+            )
+        return t.best
+
+    bulk = {n: timed("bulk", n) for n in FLOOR_THREADS}
+    best = min(bulk, key=bulk.__getitem__)
+    share = run_ids[: max(1, len(run_ids) // INTERVAL_SHARE)]
+    return {
+        "bulk": bulk,
+        "threads": best,
+        "bulk_multi": timed("bulk_multi", best),
+        "history": timed("history", best),
+        "interval": timed("interval", best, share) * len(run_ids) / len(share),
+    }
+
+
 def prepare(sizes: Sizes) -> Path:
     """The cached store for ``sizes``, logged over REST on first use; its root folder."""
     keys = METRIC_KEYS[: sizes.mlflow_metrics]
@@ -188,6 +312,7 @@ def bench(sizes: Sizes) -> Result:
         fetch_first(url)  # warm the server's caches the same way for both
         ours = best_of(lambda: fetch_first(url), sizes.repeats)
         peer = best_of(lambda: fetch_naive(url), sizes.repeats, sizes.peer_budget_s)
+        raw = rest_floor(url, keys, sizes.mlflow_steps)
     # The same store read straight from its file (no server): for a store on this machine.
     direct = best_of(lambda: fetch_ours(f"sqlite:///{root / 'mlflow.db'}"), sizes.repeats)
     if not (ours.value == peer.value == direct.value == expected):
@@ -195,6 +320,9 @@ def bench(sizes: Sizes) -> Result:
             f"points: LR Tempo {ours.value}, naive {peer.value}, expected {expected}"
         )
     r = ratio(peer.best, ours.best)
+    floor = raw["bulk"][raw["threads"]]
+    others = {k: raw[k] for k in ("bulk_multi", "history", "interval")}
+    cheapest = min(others, key=others.__getitem__)
     return Result(
         "mlflow_fetch",
         ours.best,
@@ -206,7 +334,10 @@ def bench(sizes: Sizes) -> Result:
         size=f"{sizes.mlflow_runs} runs x {len(keys)} metrics x {sizes.mlflow_steps:,} steps",
         notes=f"ours {ours.label}, each from an empty history cache; peer {peer.label}; "
         "local mlflow server, 2 workers, sqlite; the same store read directly "
-        f"(sqlite:///): {direct.best:.2f} s, {ratio(peer.best, direct.best) or 0:.1f}x",
+        f"(sqlite:///): {direct.best:.2f} s, {ratio(peer.best, direct.best) or 0:.1f}x; "
+        f"REST floor (the reader's calls, bytes only, {raw['threads']} threads): {floor:.2f} s, "
+        f"{ratio(peer.best, floor) or 0:.1f}x; cheapest other endpoint ({cheapest}): "
+        f"{others[cheapest]:.2f} s, {ratio(peer.best, others[cheapest]) or 0:.1f}x",
         extra={
             "points": expected,
             "log_s": log_s,
@@ -214,5 +345,12 @@ def bench(sizes: Sizes) -> Result:
             "peer_times": list(peer.times),
             "direct_sqlite_s": direct.best,
             "direct_sqlite_ratio": ratio(peer.best, direct.best),
+            "rest_floor_s": floor,
+            "rest_floor_threads": raw["threads"],
+            "rest_floor_ratio": ratio(peer.best, floor),
+            "ours_over_floor": ratio(ours.best, floor),
+            "rest_floor_by_threads": {str(n): round(t, 3) for n, t in raw["bulk"].items()},
+            "rest_endpoints_s": {k: round(t, 3) for k, t in others.items()},
+            "rest_cheapest_ratio": ratio(peer.best, min(floor, others[cheapest])),
         },
     )
