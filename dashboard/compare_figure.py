@@ -126,8 +126,9 @@ def _add_run(
             legendgroup=group,
             marker_size=4,
         )
-    if with_lr and run.lr is not None and not positive(run.lr).empty:
-        lx, ly = downsample(*step_values(positive(run.lr)), n_out)
+    pos = positive(run.lr) if with_lr and run.lr is not None else None
+    if pos is not None and not pos.empty:
+        lx, ly = downsample(*step_values(pos), n_out)
         lr = {"color": color, "width": 1.5}
         add_line(
             fig,
