@@ -46,6 +46,9 @@ Algorithm
      ``stagnation.val_train_gain``, 15 % relative over the window; a smaller gain is what a
      converging run still makes): early_stop. For ``val_loss`` the margin is at least 10 % of the
      training loss's relative improvement over the same window (scaled to the val level).
+     Not when the training loss is down to ≤ 5 % of its opening level and the val points
+     bounce < 0.5 %: the train set is learnt and the val loss no longer moves — the run
+     converged (the diagnoses below, ``settled``: info), nothing an LR change would give.
    * no plateau demonstrable (a noisy loss) but the LR series itself shows training
      stopped: an abrupt drop to ≤ 0.1 % of the peak before half the run, kept to the
      end, after a falling loss that then gains < 10 % → ``lr_collapsed`` (evidence
@@ -91,6 +94,19 @@ REF_SHARE = 0.1
 STUCK_PROGRESS = 0.1
 #: … and when it starts within this share of the run.
 STUCK_START = 0.1
+#: A loss whose plateau level is at most this share of its first level has converged
+#: (≥ 95 % of it is gone); for a val plateau, the training loss's share.
+CONVERGED_SHARE = 0.05
+
+
+def _share_left(reference: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """The reference loss's last tenth (median) as a share of its first tenth; 1 when unknown."""
+    if reference is None or len(reference[1]) < 20:
+        return 1.0
+    ty = reference[1]
+    k = len(ty) // 10
+    t0, t1 = float(np.median(ty[:k])), float(np.median(ty[-k:]))
+    return t1 / t0 if t0 > 0 and t1 >= 0 else 1.0
 
 
 def _ref_gain(reference: tuple[np.ndarray, np.ndarray] | None, a: float, b: float) -> float | None:
@@ -199,6 +215,7 @@ def detect_stagnation(
         _learnt_before(reference, float(rx[0])) if metric == "val_loss" else (None, False)
     )
     learnt_before = fell and pre_eval is not None and pre_eval >= STUCK_PROGRESS
+    train_left = _share_left(reference)
     diagnosis = _diagnose(
         sched,
         start,
@@ -214,6 +231,7 @@ def detect_stagnation(
         jitter < config.stagnation.jitter,
         was_improving,
         learnt_before,
+        train_left <= CONVERGED_SHARE,
     )
     sev: Severity = "warning" if frac >= config.stagnation.warning_frac else "info"
     if diagnosis in ("schedule_end", "converged", "settled"):
@@ -249,6 +267,8 @@ def detect_stagnation(
     }
     if pre_eval is not None:
         ev["train_gain_before_first_eval"] = pre_eval
+    if reference is not None:
+        ev["train_share_left"] = train_left
     conf = confidence(pa, frac, config.stagnation.min_frac)
     return [
         Finding(
@@ -308,8 +328,9 @@ def _diagnose(
     smooth: bool,
     improving_before: bool,
     learnt_before: bool = False,
+    train_converged: bool = False,
 ) -> str:
-    if metric == "val_loss" and train_improving:
+    if metric == "val_loss" and train_improving and not (train_converged and smooth):
         return "val_plateau"
     pos = (start - x0) / span
     if (
@@ -318,7 +339,7 @@ def _diagnose(
         and not learnt_before
     ):
         return "stuck"
-    if first_level > 0 and level <= 0.05 * first_level:
+    if first_level > 0 and level <= CONVERGED_SHARE * first_level:
         return "converged"
     if (
         sched.peak_lr
