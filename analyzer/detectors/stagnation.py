@@ -46,9 +46,10 @@ Algorithm
      ``stagnation.val_train_gain``, 15 % relative over the window; a smaller gain is what a
      converging run still makes): early_stop. For ``val_loss`` the margin is at least 10 % of the
      training loss's relative improvement over the same window (scaled to the val level).
-     Not when the training loss is down to ≤ 5 % of its opening level and the val points
-     bounce < 0.5 %: the train set is learnt and the val loss no longer moves — the run
-     converged (the diagnoses below, ``settled``: info), nothing an LR change would give.
+     When the training loss is down to ≤ 5 % of its opening level and the val points
+     bounce less than ``oscillation.val_bounce`` (2 %, below which a val plateau is not
+     read as oscillation): ``converged`` instead (info) — the train set is learnt and the
+     val loss has found its floor, nothing an LR change would give.
    * no plateau demonstrable (a noisy loss) but the LR series itself shows training
      stopped: an abrupt drop to ≤ 0.1 % of the peak before half the run, kept to the
      end, after a falling loss that then gains < 10 % → ``lr_collapsed`` (evidence
@@ -100,12 +101,13 @@ CONVERGED_SHARE = 0.05
 
 
 def _share_left(reference: tuple[np.ndarray, np.ndarray] | None) -> float:
-    """The reference loss's last tenth (median) as a share of its first tenth; 1 when unknown."""
+    """The reference loss's last tenth (median) as a share of its opening level (the
+    median of its first hundredth); 1 when unknown."""
     if reference is None or len(reference[1]) < 20:
         return 1.0
     ty = reference[1]
-    k = len(ty) // 10
-    t0, t1 = float(np.median(ty[:k])), float(np.median(ty[-k:]))
+    t0 = float(np.median(ty[: max(1, len(ty) // 100)]))
+    t1 = float(np.median(ty[-(len(ty) // 10) :]))
     return t1 / t0 if t0 > 0 and t1 >= 0 else 1.0
 
 
@@ -231,7 +233,7 @@ def detect_stagnation(
         jitter < config.stagnation.jitter,
         was_improving,
         learnt_before,
-        train_left <= CONVERGED_SHARE,
+        train_left <= CONVERGED_SHARE and jitter < config.oscillation.val_bounce,
     )
     sev: Severity = "warning" if frac >= config.stagnation.warning_frac else "info"
     if diagnosis in ("schedule_end", "converged", "settled"):
@@ -330,8 +332,8 @@ def _diagnose(
     learnt_before: bool = False,
     train_converged: bool = False,
 ) -> str:
-    if metric == "val_loss" and train_improving and not (train_converged and smooth):
-        return "val_plateau"
+    if metric == "val_loss" and train_improving:
+        return "converged" if train_converged else "val_plateau"
     pos = (start - x0) / span
     if (
         pos <= STUCK_START + 1e-9

@@ -462,6 +462,43 @@ FAMILIES: dict[str, Family] = {
             600,
             description="GELU MLP on the two concentric circles, binary cross-entropy",
         ),
+        # Fresh check 12 (stop 18, 2026-12-07): chosen for variety without looking at any
+        # held-out run — two linear-type models, a regression and a binary MLP.
+        Family(
+            "softmax_wine",
+            "linear",
+            "wine",
+            "ce",
+            600,
+            small_n=40,
+            description="softmax regression on the three wine cultivars",
+        ),
+        Family(
+            "linreg_fried2",
+            "linear",
+            "friedman2",
+            "mse",
+            800,
+            small_n=60,
+            description="linear regression on make_friedman2 (a nonlinear target), MSE",
+        ),
+        Family(
+            "silu_hastie",
+            "mlp_silu",
+            "hastie",
+            "bce",
+            800,
+            small_n=80,
+            description="SiLU MLP on Hastie's 10-feature binary problem, binary cross-entropy",
+        ),
+        Family(
+            "tanh_blobs",
+            "mlp_tanh",
+            "blobs",
+            "ce",
+            600,
+            description="three-layer tanh MLP on eight overlapping Gaussian blobs",
+        ),
     )
 }
 
@@ -550,6 +587,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("tanh_fried1", "nesterov", "constant"),
     Setup("gelu_circles", "adagrad", "warmup_cosine"),
     Setup("gelu_circles", "adam", "multistep"),
+    Setup("softmax_wine", "nadam", "exponential"),
+    Setup("softmax_wine", "adamw", "warmup_linear"),
+    Setup("linreg_fried2", "adam", "cosine"),
+    Setup("linreg_fried2", "momentum", "constant"),
+    Setup("silu_hastie", "adam", "one_cycle"),
+    Setup("silu_hastie", "momentum", "linear"),
+    Setup("tanh_blobs", "adamw", "constant"),
+    Setup("tanh_blobs", "nesterov", "warmup_cosine"),
 )
 
 #: Families thresholds may be tuned on.
@@ -591,6 +636,10 @@ TUNE: tuple[str, ...] = (
     "leaky_moons",
     "tanh_fried1",
     "gelu_circles",
+    "softmax_wine",
+    "linreg_fried2",
+    "silu_hastie",
+    "tanh_blobs",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
