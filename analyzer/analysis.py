@@ -21,7 +21,10 @@ Pipeline (pure: no I/O, no printing):
    of ``val_loss``, i.e. instability rather than overfitting; when the val loss jumps
    ≥ ``oscillation.val_jump`` per evaluation after its best while the train loss gained <
    ``oscillation.val_jump_train_gain`` after its first tenth, as oscillation, path
-   ``erratic_rise``: the weights bounce, nothing is being memorised), stagnation when no
+   ``erratic_rise``: the weights bounce, nothing is being memorised; an erratic
+   overfitting whose val loss bounced ≥ ``oscillation.val_bounce`` on its way down, with
+   the train loss jumping too, gets an oscillation finding beside it, path
+   ``validation``), stagnation when no
    overfitting was found (diagnosis ``val_plateau`` when training still falls; a val
    plateau whose evaluations bounce ≥ ``oscillation.val_bounce`` is oscillation, path
    ``plateau_bounce``: a fixed val set moves only with the weights);
@@ -61,6 +64,7 @@ from .detectors import (
     detect_slow_descent,
     detect_stagnation,
     detect_val_oscillation,
+    train_bounce,
 )
 from .detectors.overfit_checks import (
     as_bouncing,
@@ -215,9 +219,68 @@ def _val_findings(
     if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):
         ovf = [f for f in ovf if f.kind != "divergence"]
     if ovf:
-        return ovf
+        return ovf + [
+            _erratic_beside(f, b)
+            for f in ovf
+            if (b := _bounce_beside_rise(f, val, train, train_findings, cfg))
+            >= cfg.oscillation.val_bounce
+        ]
     stag = detect_stagnation(*val, lr=lr, metric="val_loss", reference=train, config=cfg)
     return [_as_bouncing_plateau(f) if _bounces_on_plateau(f, cfg) else f for f in stag]
+
+
+def _bounce_beside_rise(
+    f: Finding,
+    val: tuple[np.ndarray, np.ndarray],
+    train: tuple[np.ndarray, np.ndarray] | None,
+    train_findings: list[Finding],
+    cfg: AnalysisConfig,
+) -> float:
+    """How much the val loss of an erratic overfitting warning (``val_erratic``: it
+    bounces ≥ ``oscillation.val_bounce`` over the run) bounced on its way down to its
+    best (``bounce`` over the ≥ 4 evaluations up to it) when the train loss, logged at
+    least twice per evaluation, bounced over the same steps ≥ ``val_train_bounce`` (¼) as
+    much; 0 otherwise, and in a run with an oscillation finding already. Both losses
+    jumping while the val loss still improved is the weights bouncing; memorisation
+    shows only after the best, and a val set's own noise beside a smooth (or epoch-mean)
+    train loss is no LR matter."""
+    best = f.evidence.get("best_val_step")
+    if (
+        f.kind != "overfitting"
+        or f.severity == "info"
+        or f.evidence.get("val_erratic") != 1.0
+        or not isinstance(best, float)
+        or any(t.kind == "oscillation" for t in train_findings)
+    ):
+        return 0.0
+    vx, vy = finite_xy(*val)
+    n = int((vx <= best).sum())
+    if n < 4:
+        return 0.0
+    b = bounce(vy[:n])
+    tb = train_bounce(vx, 0, n, None if train is None else finite_xy(*train))
+    return b if tb >= cfg.oscillation.val_train_bounce * b else 0.0
+
+
+def _erratic_beside(f: Finding, val_bounce: float) -> Finding:
+    """The oscillation an overfitting val loss also shows when it bounces: a val pass
+    over a fixed set moves only with the weights."""
+    ev: dict[str, float | int | str | None] = {
+        "path": "validation",
+        "val_bounce": val_bounce,
+        "onset_step": float(f.start_step),
+        "best_val_step": f.evidence["best_val_step"],
+    }
+    return replace(
+        f,
+        kind="oscillation",
+        evidence=ev,
+        message=(
+            f"The validation loss jumps {100 * ev_float(ev, 'val_bounce'):.0f}% per evaluation "
+            "(up and back down) besides its rise: the weights bounce as well as overfit; "
+            "lower the learning rate."
+        ),
+    )
 
 
 def _bounces_on_plateau(f: Finding, cfg: AnalysisConfig) -> bool:

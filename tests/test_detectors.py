@@ -785,6 +785,37 @@ def test_a_val_loss_bouncing_wildly_is_oscillation_despite_a_memorisation_gap() 
     ]
 
 
+def _bouncing_then_rising(per_step_train: bool) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """A val loss that falls while jumping ±6 % every evaluation, is lowest at step 400,
+    then climbs 50 % (jumping ±3 %) while the train loss goes on falling; the train loss jumps with it
+    (per step, ``per_step_train``) or is an epoch mean (smooth, one point per evaluation)."""
+    vx = np.arange(20.0, 1001.0, 20.0)
+    k = np.arange(len(vx))
+    signs = np.where(k % 2 == 0, 1.0, -1.0)
+    val = np.where(vx <= 400, 1.0 - 0.5 * vx / 400, 0.5 + 0.25 * (vx - 400) / 600)
+    val = val * (1 + np.where(vx <= 400, 0.06, 0.03) * signs)
+    if per_step_train:
+        tx = np.arange(1.0, 1001.0)
+        jump = np.where(tx <= 400, np.repeat(signs, 20)[: len(tx)], 0.0)
+        train = (1.0 - 0.0009 * tx) * (1 + 0.05 * jump)
+    else:
+        tx, train = vx, 1.0 - 0.0009 * vx
+    return (tx, train), (vx, val), (tx, np.full(len(tx), 0.01))
+
+
+def test_a_val_loss_that_bounced_on_its_way_down_is_oscillation_besides_overfitting() -> None:
+    """Both losses jumping while the val loss still improved is the weights bouncing: an
+    oscillation finding beside the overfitting one. The same val loss beside a smooth
+    epoch-mean train loss may be the val set's own noise: overfitting alone."""
+    from analyzer.analysis import analyze_series
+
+    found, _ = analyze_series(*_bouncing_then_rising(per_step_train=True))
+    kinds = {f.kind for f in found if f.severity != "info"}
+    assert kinds == {"oscillation", "overfitting"}, [(f.kind, f.evidence) for f in found]
+    calm, _ = analyze_series(*_bouncing_then_rising(per_step_train=False))
+    assert {f.kind for f in calm if f.severity != "info"} == {"overfitting"}
+
+
 # --- excursion: thrown out early, then a slow way back ---------------------------------
 
 

@@ -28,7 +28,7 @@ from .params import (
 from .peak_phase import detect_peak_phase
 from .slow_descent import detect_slow_descent
 from .stagnation import detect_stagnation
-from .val_oscillation import detect_val_oscillation
+from .val_oscillation import detect_val_oscillation, train_bounce
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -47,4 +47,5 @@ __all__ = [
     "detect_stagnation",
     "detect_val_oscillation",
     "quiet",
+    "train_bounce",
 ]

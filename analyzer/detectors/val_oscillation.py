@@ -139,7 +139,7 @@ def _val_to_train(
     return float(np.median(y[i0:i1])) / t_med if t_med > 0 else math.inf
 
 
-def _train_bounce(
+def train_bounce(
     x: np.ndarray, i0: int, i1: int, train: tuple[np.ndarray, np.ndarray] | None
 ) -> float:
     """How much the train loss bounces over the steps of evaluations ``i0:i1`` (as many
@@ -289,7 +289,7 @@ def detect_val_oscillation(
     train_stuck = tx is None or ty is None or _went_nowhere(ty, config.oscillation.val_stuck)
     stats_of = {
         w: _val_window_stats(y, round(w[0] * n), round(w[1] * n), opening)
-        | {"train_bounce": _train_bounce(x, round(w[0] * n), round(w[1] * n), train_xy)}
+        | {"train_bounce": train_bounce(x, round(w[0] * n), round(w[1] * n), train_xy)}
         for w in VAL_WINDOWS
         if round(w[1] * n) - round(w[0] * n) >= VAL_MIN_POINTS
     }
