@@ -499,6 +499,44 @@ FAMILIES: dict[str, Family] = {
             600,
             description="three-layer tanh MLP on eight overlapping Gaussian blobs",
         ),
+        # Fresh check 13 (stop 18): scored at the rules of this stop before any change.
+        Family(
+            "lstm_lm_a",
+            "lstm_lm",
+            "text_a",
+            "lm",
+            400,
+            hidden=48,
+            small_n=1500,
+            description="char-level LSTM language model on the first stdlib source text",
+        ),
+        Family(
+            "relu_breast",
+            "mlp_relu",
+            "breast_cancer",
+            "bce",
+            600,
+            small_n=30,
+            description="ReLU MLP on breast cancer, binary cross-entropy",
+        ),
+        Family(
+            "deep_quant",
+            "mlp_deep",
+            "quantiles",
+            "ce",
+            600,
+            description="five-layer ReLU MLP with dropout on Gaussian quantile classes",
+        ),
+        Family(
+            "elu_sines",
+            "mlp_elu",
+            "sines",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="ELU MLP regression on a sum of sines and products, MSE",
+        ),
     )
 }
 
@@ -595,6 +633,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("silu_hastie", "momentum", "linear"),
     Setup("tanh_blobs", "adamw", "constant"),
     Setup("tanh_blobs", "nesterov", "warmup_cosine"),
+    Setup("lstm_lm_a", "nadam", "cosine"),
+    Setup("lstm_lm_a", "momentum", "warmup_linear"),
+    Setup("relu_breast", "adamw", "exponential"),
+    Setup("relu_breast", "sgd", "one_cycle"),
+    Setup("deep_quant", "adam", "step"),
+    Setup("deep_quant", "nesterov", "linear"),
+    Setup("elu_sines", "rmsprop", "warmup_linear"),
+    Setup("elu_sines", "adagrad", "constant"),
 )
 
 #: Families thresholds may be tuned on.
@@ -640,6 +686,10 @@ TUNE: tuple[str, ...] = (
     "linreg_fried2",
     "silu_hastie",
     "tanh_blobs",
+    "lstm_lm_a",
+    "relu_breast",
+    "deep_quant",
+    "elu_sines",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
