@@ -263,22 +263,25 @@ def _bounce_beside_rise(
 
 
 def _erratic_beside(f: Finding, val_bounce: float) -> Finding:
-    """The oscillation an overfitting val loss also shows when it bounces: a val pass
-    over a fixed set moves only with the weights."""
+    """The oscillation an overfitting val loss also shows when it bounced on its way
+    down: a val pass over a fixed set moves only with the weights. Its range and onset
+    are the overfitting's (from the best val step): the LR to cut is the one the run
+    overfit and bounced at, not an early phase a warm-up would calm."""
+    best = ev_float(f.evidence, "best_val_step")
     ev: dict[str, float | int | str | None] = {
         "path": "validation",
         "val_bounce": val_bounce,
         "onset_step": float(f.start_step),
-        "best_val_step": f.evidence["best_val_step"],
+        "best_val_step": best,
     }
     return replace(
         f,
         kind="oscillation",
         evidence=ev,
         message=(
-            f"The validation loss jumps {100 * ev_float(ev, 'val_bounce'):.0f}% per evaluation "
-            "(up and back down) besides its rise: the weights bounce as well as overfit; "
-            "lower the learning rate."
+            f"The validation loss jumped {100 * val_bounce:.0f}% per evaluation (up and back "
+            f"down) on its way to its best at step {int(best)}, and the training loss jumped "
+            "with it: the weights bounce as well as overfit; lower the learning rate."
         ),
     )
 
