@@ -537,6 +537,46 @@ FAMILIES: dict[str, Family] = {
             blowup_seeds=3,
             description="ELU MLP regression on a sum of sines and products, MSE",
         ),
+        # Fresh check 14 (stop 18): linear-type and regression families, scored before any
+        # change, to see whether the held-out families' false alarms recur.
+        Family(
+            "logreg_moons",
+            "linear",
+            "moons",
+            "bce",
+            600,
+            small_n=30,
+            description="logistic regression on the two moons (with distractor features)",
+        ),
+        Family(
+            "gelu_sines",
+            "mlp_gelu",
+            "sines",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="GELU MLP regression on a sum of sines and products, MSE",
+        ),
+        Family(
+            "silu_diabetes",
+            "mlp_silu",
+            "diabetes",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="SiLU MLP regression on the diabetes data, MSE",
+        ),
+        Family(
+            "linreg_fried1",
+            "linear",
+            "friedman1",
+            "mse",
+            800,
+            small_n=60,
+            description="linear regression on make_friedman1, MSE",
+        ),
     )
 }
 
@@ -641,6 +681,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("deep_quant", "nesterov", "linear"),
     Setup("elu_sines", "rmsprop", "warmup_linear"),
     Setup("elu_sines", "adagrad", "constant"),
+    Setup("logreg_moons", "sgd", "step"),
+    Setup("logreg_moons", "adam", "cosine"),
+    Setup("gelu_sines", "rmsprop", "constant"),
+    Setup("gelu_sines", "momentum", "cosine"),
+    Setup("silu_diabetes", "adamw", "warmup_cosine"),
+    Setup("silu_diabetes", "nesterov", "step"),
+    Setup("linreg_fried1", "sgd", "warmup_linear"),
+    Setup("linreg_fried1", "nadam", "exponential"),
 )
 
 #: Families thresholds may be tuned on.
@@ -690,6 +738,10 @@ TUNE: tuple[str, ...] = (
     "relu_breast",
     "deep_quant",
     "elu_sines",
+    "logreg_moons",
+    "gelu_sines",
+    "silu_diabetes",
+    "linreg_fried1",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
