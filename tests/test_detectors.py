@@ -327,7 +327,7 @@ def test_val_flat_while_train_gains_little_is_not_a_val_plateau() -> None:
 
 def test_a_settled_val_after_the_train_set_is_learnt_is_converged_not_a_val_plateau() -> None:
     """Train loss down to ≤ 5 % of its opening (the train set is learnt) and a val loss
-    that no longer moves (bounce < 0.5 %/point): the run converged; the same val with a
+    that no longer moves (bounce < 2 %/point): the run converged; the same val with a
     train loss still far from done is a val plateau (the run to stop early)."""
     vs = np.arange(25, 1000, 25)
     val = 0.45 + 0.5 * np.exp(-vs / 30.0)
@@ -787,8 +787,9 @@ def test_a_val_loss_bouncing_wildly_is_oscillation_despite_a_memorisation_gap() 
 
 def _bouncing_then_rising(per_step_train: bool) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """A val loss that falls while jumping ±6 % every evaluation, is lowest at step 400,
-    then climbs 50 % (jumping ±3 %) while the train loss goes on falling; the train loss jumps with it
-    (per step, ``per_step_train``) or is an epoch mean (smooth, one point per evaluation)."""
+    then climbs 50 % (jumping ±3 %) while the train loss goes on falling; the train loss
+    jumps with it (per step, ``per_step_train``) or is an epoch mean (smooth, one point
+    per evaluation)."""
     vx = np.arange(20.0, 1001.0, 20.0)
     k = np.arange(len(vx))
     signs = np.where(k % 2 == 0, 1.0, -1.0)
@@ -803,7 +804,7 @@ def _bouncing_then_rising(per_step_train: bool) -> tuple[tuple[np.ndarray, np.nd
     return (tx, train), (vx, val), (tx, np.full(len(tx), 0.01))
 
 
-def test_a_val_loss_that_bounced_on_its_way_down_is_oscillation_besides_overfitting() -> None:
+def test_a_val_loss_that_bounced_on_its_way_down_is_oscillation_beside_overfitting() -> None:
     """Both losses jumping while the val loss still improved is the weights bouncing: an
     oscillation finding beside the overfitting one. The same val loss beside a smooth
     epoch-mean train loss may be the val set's own noise: overfitting alone."""
