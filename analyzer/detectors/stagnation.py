@@ -48,7 +48,7 @@ Algorithm
      training loss's relative improvement over the same window (scaled to the val level).
      When the training loss is down to ≤ 5 % of its opening level and the val points
      bounce less than ``oscillation.val_bounce`` (2 %, below which a val plateau is not
-     read as oscillation): ``converged`` instead (info) — the train set is learnt and the
+     read as oscillation): ``learnt`` instead (info) — the train set is learnt and the
      val loss has found its floor, nothing an LR change would give.
    * no plateau demonstrable (a noisy loss) but the LR series itself shows training
      stopped: an abrupt drop to ≤ 0.1 % of the peak before half the run, kept to the
@@ -236,7 +236,7 @@ def detect_stagnation(
         train_left <= CONVERGED_SHARE and jitter < config.oscillation.val_bounce,
     )
     sev: Severity = "warning" if frac >= config.stagnation.warning_frac else "info"
-    if diagnosis in ("schedule_end", "converged", "settled"):
+    if diagnosis in ("schedule_end", "converged", "settled", "learnt"):
         sev = "info"
     if diagnosis in ("stuck", "lr_collapsed"):
         sev = "warning"
@@ -333,7 +333,7 @@ def _diagnose(
     train_converged: bool = False,
 ) -> str:
     if metric == "val_loss" and train_improving:
-        return "converged" if train_converged else "val_plateau"
+        return "learnt" if train_converged else "val_plateau"
     pos = (start - x0) / span
     if (
         pos <= STUCK_START + 1e-9
@@ -395,6 +395,9 @@ def _message(
             ),
             "converged": ": over 95% of the initial loss is gone, it has converged (check validation "
             "for overfitting).",
+            "learnt": ": the training loss is down to under 5% of its opening level, so the "
+            "train set is learnt and the validation loss has found its floor; later steps "
+            "could be saved.",
             "settled": ": it settled smoothly after its earlier progress (converged; "
             "later steps could be saved).",
             "noise_floor": f"{lr_txt}: it sits at the noise floor of a high LR; decay the learning rate.",
