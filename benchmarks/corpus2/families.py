@@ -577,6 +577,44 @@ FAMILIES: dict[str, Family] = {
             small_n=60,
             description="linear regression on make_friedman1, MSE",
         ),
+        # Fresh check 15 (stop 18): scored at this stop's rules before any change.
+        Family(
+            "tfm_lm_b",
+            "tfm_lm",
+            "text_b",
+            "lm",
+            400,
+            small_n=1500,
+            description="1-layer causal char transformer on the second stdlib source text",
+        ),
+        Family(
+            "bn_hastie",
+            "bn_resmlp",
+            "hastie",
+            "bce",
+            600,
+            small_n=80,
+            blowup_seeds=3,
+            description="batch-norm residual MLP on Hastie's 10-feature binary problem",
+        ),
+        Family(
+            "softplus_fried1",
+            "mlp_softplus",
+            "friedman1",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="Softplus MLP regression on make_friedman1, MSE",
+        ),
+        Family(
+            "softmax_quant",
+            "linear",
+            "quantiles",
+            "ce",
+            600,
+            description="softmax regression on Gaussian quantile shells (not linearly separable)",
+        ),
     )
 }
 
@@ -689,6 +727,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("silu_diabetes", "nesterov", "step"),
     Setup("linreg_fried1", "sgd", "warmup_linear"),
     Setup("linreg_fried1", "nadam", "exponential"),
+    Setup("tfm_lm_b", "rmsprop", "step"),
+    Setup("tfm_lm_b", "sgd", "warmup_cosine"),
+    Setup("bn_hastie", "nadam", "linear"),
+    Setup("bn_hastie", "momentum", "exponential"),
+    Setup("softplus_fried1", "sgd", "cosine"),
+    Setup("softplus_fried1", "adamax", "constant"),
+    Setup("softmax_quant", "adamw", "step"),
+    Setup("softmax_quant", "rmsprop", "warmup_linear"),
 )
 
 #: Families thresholds may be tuned on.
@@ -742,6 +788,10 @@ TUNE: tuple[str, ...] = (
     "gelu_sines",
     "silu_diabetes",
     "linreg_fried1",
+    "tfm_lm_b",
+    "bn_hastie",
+    "softplus_fried1",
+    "softmax_quant",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
