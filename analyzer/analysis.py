@@ -190,7 +190,8 @@ def _val_findings(
     oscillation that settled is followed by the overfitting test on what came after it
     (a run can bounce early and overfit late)."""
     vosc: list[Finding] = []
-    if not any(f.kind == "oscillation" for f in train_findings):
+    train_osc = any(f.kind == "oscillation" for f in train_findings)
+    if not train_osc:
         vosc = detect_val_oscillation(*val, train=train, lr=lr, config=cfg)
         if vosc and not all("settled_bounce" in f.evidence for f in vosc):
             return vosc
@@ -219,11 +220,11 @@ def _val_findings(
     if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):
         ovf = [f for f in ovf if f.kind != "divergence"]
     if ovf:
+        # an overfitting that also bounced, in a run not already read as oscillating
         return ovf + [
             _erratic_beside(f, b)
-            for f in ovf
-            if (b := _bounce_beside_rise(f, val, train, train_findings, cfg))
-            >= cfg.oscillation.val_bounce
+            for f in ([] if train_osc else warned)
+            if (b := _bounce_beside_rise(f, val, train, cfg)) >= cfg.oscillation.val_bounce
         ]
     stag = detect_stagnation(*val, lr=lr, metric="val_loss", reference=train, config=cfg)
     return [_as_bouncing_plateau(f) if _bounces_on_plateau(f, cfg) else f for f in stag]
@@ -233,25 +234,17 @@ def _bounce_beside_rise(
     f: Finding,
     val: tuple[np.ndarray, np.ndarray],
     train: tuple[np.ndarray, np.ndarray] | None,
-    train_findings: list[Finding],
     cfg: AnalysisConfig,
 ) -> float:
-    """How much the val loss of an erratic overfitting warning (``val_erratic``: it
-    bounces ≥ ``oscillation.val_bounce`` over the run) bounced on its way down to its
+    """How much the val loss of an overfitting warning that is erratic (``val_erratic``:
+    it bounces ≥ ``oscillation.val_bounce`` over the run) bounced on its way down to its
     best (``bounce`` over the ≥ 4 evaluations up to it) when the train loss, logged at
     least twice per evaluation, bounced over the same steps ≥ ``val_train_bounce`` (¼) as
-    much; 0 otherwise, and in a run with an oscillation finding already. Both losses
-    jumping while the val loss still improved is the weights bouncing; memorisation
-    shows only after the best, and a val set's own noise beside a smooth (or epoch-mean)
-    train loss is no LR matter."""
+    much; 0 otherwise. Both losses jumping while the val loss still improved is the
+    weights bouncing; memorisation shows only after the best, and a val set's own noise
+    beside a smooth (or epoch-mean) train loss is no LR matter."""
     best = f.evidence.get("best_val_step")
-    if (
-        f.kind != "overfitting"
-        or f.severity == "info"
-        or f.evidence.get("val_erratic") != 1.0
-        or not isinstance(best, float)
-        or any(t.kind == "oscillation" for t in train_findings)
-    ):
+    if f.evidence.get("val_erratic") != 1.0 or not isinstance(best, float):
         return 0.0
     vx, vy = finite_xy(*val)
     n = int((vx <= best).sum())

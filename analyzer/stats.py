@@ -175,6 +175,14 @@ def bounce(values: np.ndarray) -> float:
     return undone_ascent(y) / (len(y) - 1)
 
 
+def opening_and_end(values: np.ndarray, opening_div: int) -> tuple[float, float]:
+    """Medians of a series' opening (its first ``len // opening_div`` points, at least
+    one) and of its end (its last tenth, at least one point)."""
+    n = len(values)
+    opening = float(np.median(values[: max(1, n // opening_div)]))
+    return opening, float(np.median(values[-max(1, n // 10) :]))
+
+
 def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     """Centred rolling median (window shrinks at the ends); O(n log w) via pandas."""
     import pandas as pd

@@ -10,7 +10,14 @@ import numpy as np
 
 from ..findings import Finding, MetricRole
 from ..schedule import lr_at, recognise
-from ..stats import bounce, confidence, reduce_blocks, sorted_finite, trend_test
+from ..stats import (
+    bounce,
+    confidence,
+    opening_and_end,
+    reduce_blocks,
+    sorted_finite,
+    trend_test,
+)
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 #: Fewer points than this: a shape is not judged (:func:`slow_descent_stats` is None).
@@ -66,8 +73,7 @@ def _first_to_last(steps: np.ndarray, values: np.ndarray) -> float | None:
     _, y = sorted_finite(steps, values)
     if len(y) < 4:
         return None
-    a = float(np.median(y[: max(1, len(y) // 50)]))
-    b = float(np.median(y[-max(1, len(y) // 10) :]))
+    a, b = opening_and_end(y, 50)
     return (a - b) / a if a > 0 else None
 
 

@@ -80,6 +80,7 @@ from ..stats import (
     bounce,
     confidence,
     equivalence_test,
+    opening_and_end,
     reduce_blocks,
     rolling_median,
     sorted_finite,
@@ -105,9 +106,7 @@ def _share_left(reference: tuple[np.ndarray, np.ndarray] | None) -> float:
     median of its first hundredth); 1 when unknown."""
     if reference is None or len(reference[1]) < 20:
         return 1.0
-    ty = reference[1]
-    t0 = float(np.median(ty[: max(1, len(ty) // 100)]))
-    t1 = float(np.median(ty[-(len(ty) // 10) :]))
+    t0, t1 = opening_and_end(reference[1], 100)
     return t1 / t0 if t0 > 0 and t1 >= 0 else 1.0
 
 
