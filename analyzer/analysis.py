@@ -36,7 +36,8 @@ Pipeline (pure: no I/O, no printing):
    a straight line, by little, is an LR far too small (stagnation, diagnosis
    ``too_slow``); then (``analyze_run``, which has the run's params) ``detect_below_range``
    — an LR ≥ 30× below its optimizer's (or setting's) usual range whose loss fell by less
-   than a third;
+   than a third; else ``detect_slow_odds`` — the calibrated odds that a from-scratch run
+   whose optimizer is known is too slow (stagnation ``too_slow``, path ``odds``);
 5. status via ``status_of`` (info findings keep a run healthy), the suggestion via
    :func:`analyzer.suggest.suggest`.
 
@@ -62,6 +63,7 @@ from .detectors import (
     detect_overfitting,
     detect_peak_phase,
     detect_slow_descent,
+    detect_slow_odds,
     detect_stagnation,
     detect_val_oscillation,
     train_bounce,
@@ -76,7 +78,7 @@ from .detectors.overfit_checks import (
     train_relapse,
 )
 from .findings import Finding, Status, Suggestion, status_of
-from .lr_priors import base_lr, usual_floor
+from .lr_priors import base_lr, lr_prior, optimizer_range, usual_floor
 from .model import Run, RunMeta
 from .range_test import RangeTest, read_range_test
 from .roles import RoleMap, resolve_roles, role_arrays
@@ -380,6 +382,27 @@ def analyze_series(
     return findings, insufficient
 
 
+def _below_range_findings(
+    run: Run,
+    train: tuple[np.ndarray, np.ndarray] | None,
+    val: tuple[np.ndarray, np.ndarray] | None,
+    lr: tuple[np.ndarray, np.ndarray] | None,
+    cfg: AnalysisConfig,
+) -> list[Finding]:
+    """What the run's setting adds to a run no detector warned about: an LR far below
+    its usual range (:func:`detect_below_range`), else the too-slow odds of a
+    from-scratch run whose optimizer is known (:func:`detect_slow_odds`)."""
+    meta = run.meta
+    base = base_lr(lr, meta.params)
+    found = detect_below_range(
+        train, val, base, usual_floor(meta.params, meta.tags, meta.name), cfg, lr
+    )
+    if found or lr_prior(meta.params, meta.tags, meta.name) is not None:
+        return found
+    opt = optimizer_range(meta.params)
+    return detect_slow_odds(train, val, base, (opt[0], opt[2]) if opt else None, cfg)
+
+
 def analyze_run(
     run: Run, roles: RoleMap | None = None, config: AnalysisConfig | None = None
 ) -> RunAnalysis:
@@ -410,8 +433,7 @@ def analyze_run(
     # --- end of range test hook ---
     findings, insufficient = analyze_series(train, val, lr, cfg)
     if not insufficient and _no_warning(findings):
-        usual = usual_floor(run.meta.params, run.meta.tags, run.meta.name)
-        findings += detect_below_range(train, val, base_lr(lr, run.meta.params), usual, cfg, lr)
+        findings += _below_range_findings(run, train, val, lr, cfg)
     sched = recognise(*lr) if lr is not None and _count_finite(lr) else None
     sug = suggest(
         findings,

@@ -252,6 +252,8 @@ def suggest_stagnation(ctx: Context) -> Suggestion:
         gain = _num(ev.get("rel_improvement"))
         factor, note = increase_size(ctx, gain)
         how = "improved" if diag == "stuck" else "fell in a straight line by"
+        if ev.get("path") == "odds":
+            how = "fell, with no fast opening,"
         return change(
             ctx,
             "increase_lr",
@@ -296,9 +298,11 @@ def suggest_stagnation(ctx: Context) -> Suggestion:
 
 
 def _slow_txt(ev: Mapping[str, object]) -> str:
-    runs = ev.get("runs_to_halve")
+    runs, odds = ev.get("runs_to_halve"), ev.get("p_too_slow")
     if isinstance(runs, (int, float)) and math.isfinite(float(runs)):
         return f" (at this rate, halving the loss takes {float(runs):.0f} runs of this length)"
+    if isinstance(odds, float):
+        return f" (the odds that it is too small: {100 * odds:.0f}%)"
     return ""
 
 

@@ -144,6 +144,31 @@ class DivergenceParams:
 
 
 @dataclass(frozen=True)
+class SlowOddsParams:
+    """The too-slow odds model (:mod:`.slow_odds`): a logistic regression over
+    standardised statistics. Fitted by ``python -m benchmarks.fit_slow_odds`` on the
+    corpus-2 tuning families (runs no other detector warned about; L2, C = 0.1); the
+    held-out families were never read. Refit after a change to the detectors before it.
+    """
+
+    features: tuple[str, ...] = (
+        "below_range",
+        "val_bounce",
+        "train_gain",
+        "train_early",
+        "val_early",
+    )
+    mean: tuple[float, ...] = (-0.966, -3.075, 0.5836, 0.5514, 0.5599)
+    scale: tuple[float, ...] = (0.9474, 0.7613, 0.2871, 0.3557, 0.3256)
+    coef: tuple[float, ...] = (0.7834, -0.7534, -0.3861, -0.37, -0.4298)
+    intercept: float = -1.808
+    #: Warn from these odds on: a false "raise the LR" is taken to cost 3× a missed one
+    #: ("when in doubt, the smaller LR"), so the Bayes threshold of a calibrated model
+    #: is 3 / (3 + 1).
+    threshold: float = 0.75
+
+
+@dataclass(frozen=True)
 class AnalysisConfig:
     """Every detector setting: ``alpha``, ``min_points`` and one object per detector."""
 
@@ -154,6 +179,7 @@ class AnalysisConfig:
     stagnation: StagnationParams = field(default_factory=StagnationParams)
     overfitting: OverfittingParams = field(default_factory=OverfittingParams)
     divergence: DivergenceParams = field(default_factory=DivergenceParams)
+    slow_odds: SlowOddsParams = field(default_factory=SlowOddsParams)
 
 
 DEFAULT_CONFIG = AnalysisConfig()

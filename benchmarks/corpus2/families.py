@@ -615,6 +615,41 @@ FAMILIES: dict[str, Family] = {
             600,
             description="softmax regression on Gaussian quantile shells (not linearly separable)",
         ),
+        # Fresh check 16 (stop 19): scored before the too-slow odds model was switched on
+        # and after, to see whether the model holds on families it was not fitted to.
+        Family(
+            "bn_moons",
+            "bn_resmlp",
+            "moons",
+            "bce",
+            600,
+            description="batch-norm residual MLP on two moons",
+        ),
+        Family(
+            "leaky_wine",
+            "mlp_leaky",
+            "wine",
+            "ce",
+            600,
+            description="LeakyReLU MLP on the wine classes",
+        ),
+        Family(
+            "relu_fried2",
+            "mlp_relu",
+            "friedman2",
+            "mse",
+            800,
+            blowup_seeds=3,
+            description="ReLU MLP regression on make_friedman2, MSE",
+        ),
+        Family(
+            "deep_hastie",
+            "mlp_deep",
+            "hastie",
+            "bce",
+            600,
+            description="five-layer ReLU MLP with dropout on Hastie's 10-D binary task",
+        ),
     )
 }
 
@@ -735,6 +770,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("softplus_fried1", "adamax", "constant"),
     Setup("softmax_quant", "adamw", "step"),
     Setup("softmax_quant", "rmsprop", "warmup_linear"),
+    Setup("bn_moons", "adamw", "warmup_linear"),
+    Setup("bn_moons", "nesterov", "cosine"),
+    Setup("leaky_wine", "radam", "cosine"),
+    Setup("leaky_wine", "sgd", "warmup_cosine"),
+    Setup("relu_fried2", "adamax", "exponential"),
+    Setup("relu_fried2", "momentum", "step"),
+    Setup("deep_hastie", "adam", "warmup_linear"),
+    Setup("deep_hastie", "sgdw", "exponential"),
 )
 
 #: Families thresholds may be tuned on.
@@ -792,6 +835,10 @@ TUNE: tuple[str, ...] = (
     "bn_hastie",
     "softplus_fried1",
     "softmax_quant",
+    "bn_moons",
+    "leaky_wine",
+    "relu_fried2",
+    "deep_hastie",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
