@@ -78,7 +78,7 @@ from .detectors.overfit_checks import (
     train_relapse,
 )
 from .findings import Finding, Status, Suggestion, status_of
-from .lr_priors import base_lr, lr_prior, optimizer_range, usual_floor
+from .lr_priors import base_lr, from_scratch_floor, usual_floor
 from .model import Run, RunMeta
 from .range_test import RangeTest, read_range_test
 from .roles import RoleMap, resolve_roles, role_arrays
@@ -397,10 +397,10 @@ def _below_range_findings(
     found = detect_below_range(
         train, val, base, usual_floor(meta.params, meta.tags, meta.name), cfg, lr
     )
-    if found or lr_prior(meta.params, meta.tags, meta.name) is not None:
+    if found:
         return found
-    opt = optimizer_range(meta.params)
-    return detect_slow_odds(train, val, base, (opt[0], opt[2]) if opt else None, cfg)
+    floor = from_scratch_floor(meta.params, meta.tags, meta.name)
+    return detect_slow_odds(train, val, base, floor, cfg)
 
 
 def analyze_run(

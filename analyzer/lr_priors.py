@@ -139,6 +139,17 @@ def usual_floor(
     return None if rng is None else (rng[0], rng[2])
 
 
+def from_scratch_floor(
+    params: Mapping[str, str] | None, tags: Mapping[str, str] | None, name: str = ""
+) -> tuple[float, str] | None:
+    """The bottom of the optimizer's usual from-scratch range and its name, when a run
+    parameter names the optimizer and nothing reveals a fine-tune setting."""
+    rng = optimizer_range(params)
+    if rng is None or lr_prior(params, tags, name) is not None:
+        return None
+    return rng[0], rng[2]
+
+
 def base_lr(
     lr: tuple[np.ndarray, np.ndarray] | None, params: Mapping[str, str] | None
 ) -> float | None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from analyzer.analysis import analyze_run
 from analyzer.detectors import DEFAULT_CONFIG, odds_features
-from analyzer.lr_priors import base_lr, lr_prior, optimizer_range
+from analyzer.lr_priors import base_lr, from_scratch_floor
 from analyzer.roles import resolve_roles, role_arrays
 
 from .corpus import LabeledRun
@@ -45,8 +45,8 @@ def row_of(lab: LabeledRun) -> tuple[str, bool, list[float]] | None:
     if any(f.severity != "info" for f in analyze_run(run, config=_OFF).findings):
         return None
     meta = run.meta
-    opt = optimizer_range(meta.params)
-    if opt is None or lr_prior(meta.params, meta.tags, meta.name) is not None:
+    floor = from_scratch_floor(meta.params, meta.tags, meta.name)
+    if floor is None:
         return None
     roles = resolve_roles(run)
     lr = role_arrays(run, roles.lr)
@@ -54,7 +54,7 @@ def row_of(lab: LabeledRun) -> tuple[str, bool, list[float]] | None:
         role_arrays(run, roles.train_loss),
         role_arrays(run, roles.val_loss),
         base_lr(lr, meta.params),
-        opt[0],
+        floor[0],
     )
     if feats is None:
         return None
@@ -116,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    scale = {tup(scaler.scale_)}")
     print(f"    coef = {tup(lg.coef_[0])}")
     print(f"    intercept = {float(lg.intercept_[0]):.4g}")
+    shipped = DEFAULT_CONFIG.slow_odds
+    fitted = np.concatenate([scaler.mean_, scaler.scale_, lg.coef_[0], lg.intercept_])
+    same = np.allclose(
+        fitted, [*shipped.mean, *shipped.scale, *shipped.coef, shipped.intercept], rtol=1e-3
+    )
+    print("the shipped parameters are these" if same else "the shipped parameters DIFFER")
     return 0
 
 

@@ -87,16 +87,16 @@ def detect_slow_odds(
     train: Series | None,
     val: Series | None,
     base_lr: float | None,
-    usual_range: tuple[float, str] | None,
+    usual: tuple[float, str] | None,
     config: AnalysisConfig = DEFAULT_CONFIG,
 ) -> list[Finding]:
     """Stagnation (diagnosis ``too_slow``, path ``odds``, warning) when the odds
-    (:func:`too_slow_odds`) reach ``slow_odds.threshold``; ``usual_range`` is the bottom
+    (:func:`too_slow_odds`) reach ``slow_odds.threshold``; ``usual`` is the bottom
     of the optimizer's usual range and its name. The caller reads only runs that no
     other detector warned about."""
     model = config.slow_odds
-    feats = odds_features(train, val, base_lr, usual_range[0] if usual_range else None)
-    if feats is None or usual_range is None or train is None or base_lr is None:
+    feats = odds_features(train, val, base_lr, usual[0] if usual else None)
+    if feats is None or usual is None or train is None or base_lr is None:
         return []
     p = too_slow_odds(feats, model)
     if p < model.threshold:
@@ -104,9 +104,9 @@ def detect_slow_odds(
     x, _ = sorted_finite(*train)
     below = 10 ** feats["below_range"]
     where = (
-        f"{below:.1f}× below the usual {usual_range[1]} range"
+        f"{below:.1f}× below the usual {usual[1]} range"
         if below >= 1
-        else f"{1 / below:.1f}× above the bottom of the usual {usual_range[1]} range"
+        else f"{1 / below:.1f}× above the bottom of the usual {usual[1]} range"
     )
     ev: dict[str, float | str | None] = {
         "diagnosis": "too_slow",
