@@ -84,6 +84,10 @@ def param_lr(params: Mapping[str, str] | None) -> float | None:
 _LORA = re.compile(r"(?<![a-z])(q?lora|peft|adapter)")
 _FINE = re.compile(r"(?<![a-z])(fine[-_ ]?tun|finetun|sft)")
 _FULL = re.compile(r"(?<![a-z])full")
+#: Run parameters that name a pretrained model to start from (Hugging Face's
+#: ``_name_or_path``/``model_name_or_path``, ``pretrained``, ``base_model``, …): no
+#: from-scratch run, whatever its name says.
+_PRETRAINED = re.compile(r"name_or_path|pretrained|base_model|init_checkpoint|hub_model_id")
 
 
 def _setting_text(
@@ -143,9 +147,12 @@ def from_scratch_floor(
     params: Mapping[str, str] | None, tags: Mapping[str, str] | None, name: str = ""
 ) -> tuple[float, str] | None:
     """The bottom of the optimizer's usual from-scratch range and its name, when a run
-    parameter names the optimizer and nothing reveals a fine-tune setting."""
+    parameter names the optimizer and nothing reveals a fine-tune setting or a
+    pretrained model to start from."""
     rng = optimizer_range(params)
     if rng is None or lr_prior(params, tags, name) is not None:
+        return None
+    if any(_PRETRAINED.search(str(k).lower()) for k in params or {}):
         return None
     return rng[0], rng[2]
 

@@ -125,7 +125,8 @@ def test_analyze_run_raises_a_too_slow_lr_of_a_known_optimizer() -> None:
     "params",
     [
         {},  # optimizer unknown
-        {"optimizer": "AdamW", "model_name_or_path": "bert-base-uncased", "task": "finetune"},
+        {"optimizer": "AdamW", "task": "finetune"},  # a fine-tune setting
+        {"optim": "adamw_torch", "_name_or_path": "bert-base-uncased"},  # a pretrained start
     ],
 )
 def test_analyze_run_leaves_the_odds_out_without_a_from_scratch_prior(
