@@ -215,7 +215,8 @@ def _val_findings(
     # (the train series is scanned only when there is an overfitting warning to read)
     warned = [f for f in ovf if f.kind == "overfitting" and f.severity != "info"]
     relapse = train_relapse(train) if warned else 0.0
-    if relapse >= cfg.oscillation.relapse_decades:
+    relapsed = relapse >= cfg.oscillation.relapse_decades
+    if relapsed:
         ovf += [as_relapse(f, relapse) for f in warned]
     if vosc:
         return vosc + [f for f in ovf if f.kind == "overfitting"]
@@ -225,7 +226,7 @@ def _val_findings(
         # an overfitting that also bounced, in a run not already read as oscillating
         return ovf + [
             _erratic_beside(f, b)
-            for f in ([] if train_osc else warned)
+            for f in ([] if train_osc or relapsed else warned)
             if (b := _bounce_beside_rise(f, val, train, cfg)) >= cfg.oscillation.val_bounce
         ]
     stag = detect_stagnation(*val, lr=lr, metric="val_loss", reference=train, config=cfg)

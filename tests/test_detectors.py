@@ -969,3 +969,19 @@ def test_a_val_rise_the_train_loss_carried_is_not_overfitting(seed: int) -> None
     # the same val curve over a train loss that kept falling is overfitting
     [g] = detect_overfitting(vx, val, tx, 1.1 * np.exp(-tx / 200))
     assert g.evidence["train_rising"] == 0.0
+
+
+def test_one_overfitting_gets_one_oscillation_finding_beside_it() -> None:
+    """A val loss that bounced on its way down beside a train loss that, once fitted,
+    was thrown back up a millionfold: both say "LR too large" about the same overfitting,
+    and the run carries one oscillation finding for it (the relapse), not two."""
+    from analyzer.analysis import analyze_series
+
+    (tx, train), val, lr = _bouncing_then_rising(per_step_train=True)
+    after = tx > 400
+    train = np.where(after, np.maximum(0.64 * np.exp(-(tx - 400) / 15), 1e-9), train)
+    train[(tx >= 800) & (tx < 806)] = [0.8, 0.3, 0.05, 1e-3, 1e-6, 1e-9]
+    found, _ = analyze_series((tx, train), val, lr)
+    osc = [f for f in found if f.kind == "oscillation"]
+    assert {f.kind for f in found if f.severity != "info"} == {"oscillation", "overfitting"}
+    assert [f.evidence["path"] for f in osc] == ["relapse"], [f.evidence for f in osc]
