@@ -7,8 +7,9 @@ them, but together a few do, each for a physical reason:
 
 * ``below_range`` — decades (log10) the LR sits below the bottom of its optimizer's
   usual from-scratch range (clipped to ±2): the prior;
-* ``val_bounce`` — log10 of the val loss's typical relative change between
-  evaluations: updates ∝ the LR, so a small LR moves a fixed val set smoothly;
+* ``val_bounce`` — log10 of how far the val loss goes back and forth per evaluation
+  (:func:`~analyzer.stats.bounce`, relative; plus :data:`BOUNCE_FLOOR`): updates ∝ the
+  LR, so a small LR moves a fixed val set smoothly;
 * ``train_gain`` — the train loss's relative fall from its opening (first 2 %) to its
   last tenth: a small LR gets less far;
 * ``train_early`` / ``val_early`` — the share of that fall done by a tenth of the run:
@@ -36,6 +37,8 @@ Series = tuple[np.ndarray, np.ndarray]
 
 #: Fewer points than this in either loss: no odds.
 MIN_POINTS = 10
+#: Added to the val bounce before its log, so that a monotone val loss (bounce 0) has one.
+BOUNCE_FLOOR = 1e-4
 
 
 def _fall_and_opening_share(values: np.ndarray) -> tuple[float, float]:
@@ -66,7 +69,7 @@ def odds_features(
     _, val_early = _fall_and_opening_share(vy)
     return {
         "below_range": float(np.clip(math.log10(range_low / base_lr), -2, 2)),
-        "val_bounce": math.log10(bounce(vy) + 1e-4),
+        "val_bounce": math.log10(bounce(vy) + BOUNCE_FLOOR),
         "train_gain": train_gain,
         "train_early": train_early,
         "val_early": val_early,
@@ -103,6 +106,7 @@ def detect_slow_odds(
         return []
     x, _ = sorted_finite(*train)
     below = 10 ** feats["below_range"]
+    val_move = 10 ** feats["val_bounce"] - BOUNCE_FLOOR
     where = (
         f"{below:.1f}× below the usual {usual[1]} range"
         if below >= 1
@@ -127,11 +131,12 @@ def detect_slow_odds(
             confidence=p,
             evidence=ev,
             message=(
-                f"LR {base_lr:.3g} sits {where}, the training loss fell "
-                f"{100 * feats['train_gain']:.0f}% with no fast opening "
-                f"({100 * max(feats['train_early'], 0):.0f}% of it by a tenth of the run) "
-                f"and the validation loss moves smoothly: the odds that this LR is too "
-                f"small are {100 * p:.0f}%. Increase the learning rate."
+                f"LR {base_lr:.3g} sits {where}; the training loss fell "
+                f"{100 * feats['train_gain']:.0f}% "
+                f"({100 * max(feats['train_early'], 0):.0f}% of that by a tenth of the run) "
+                f"and the validation loss moved {100 * max(val_move, 0.0):.1f}% back and "
+                f"forth per evaluation: the odds that this LR is too small are "
+                f"{100 * p:.0f}%. Increase the learning rate."
             ),
         )
     ]
