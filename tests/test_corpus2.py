@@ -149,7 +149,10 @@ def _verdict(kinds: frozenset[str], level: float, floor: float, start: float):
     [
         (3.0, 0.2, {"stagnation"}),  # ends at 0.6 of a way 1.0 -> 0.2: half of it to go
         (3.0, 0.01, set()),  # 3x a floor near 0, but 98 % of the way there: healthy
-        (1.3, 0.5, None),  # 1.3x the floor, 30 % to go: ambiguous, dropped
+        (1.13, 0.85, {"stagnation"}),  # a hard task's floor near its start: 73 % to go
+        (1.3, 0.5, {"stagnation"}),  # outside the good range, 30 % of the way to go
+        (1.5, 0.3, None),  # 1.5x the floor, 21 % to go: ambiguous, dropped
+        (1.08, 0.9, set()),  # inside the good range (10 %): healthy however far to go
         (1.1, 0.5, set()),  # near the floor: healthy
     ],
 )
