@@ -650,6 +650,41 @@ FAMILIES: dict[str, Family] = {
             600,
             description="five-layer ReLU MLP with dropout on Hastie's 10-D binary task",
         ),
+        # Fresh check 17 (stop 20): scored at the rules of 09f4aa4 before anything was
+        # changed with them in view, then tuning families like the others.
+        Family(
+            "elu_blobs",
+            "mlp_elu",
+            "blobs",
+            "ce",
+            600,
+            description="ELU MLP on Gaussian blobs",
+        ),
+        Family(
+            "deep_circles",
+            "mlp_deep",
+            "circles",
+            "bce",
+            600,
+            description="five-layer ReLU MLP with dropout on two noisy circles",
+        ),
+        Family(
+            "gelu_quant",
+            "mlp_gelu",
+            "quantiles",
+            "ce",
+            600,
+            description="GELU MLP on Gaussian quantile shells",
+        ),
+        Family(
+            "leaky_sines",
+            "mlp_leaky",
+            "sines",
+            "mse",
+            800,
+            blowup_seeds=3,
+            description="LeakyReLU MLP regression on a sum of sines, MSE",
+        ),
     )
 }
 
@@ -778,6 +813,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("relu_fried2", "momentum", "step"),
     Setup("deep_hastie", "adam", "warmup_linear"),
     Setup("deep_hastie", "sgdw", "exponential"),
+    Setup("elu_blobs", "nadam", "one_cycle"),
+    Setup("elu_blobs", "sgd", "linear"),
+    Setup("deep_circles", "radam", "warmup_linear"),
+    Setup("deep_circles", "adagrad", "cosine"),
+    Setup("gelu_quant", "adamax", "warmup_cosine"),
+    Setup("gelu_quant", "momentum", "exponential"),
+    Setup("leaky_sines", "rmsprop", "multistep"),
+    Setup("leaky_sines", "sgdw", "constant"),
 )
 
 #: Families thresholds may be tuned on.
@@ -839,6 +882,10 @@ TUNE: tuple[str, ...] = (
     "leaky_wine",
     "relu_fried2",
     "deep_hastie",
+    "elu_blobs",
+    "deep_circles",
+    "gelu_quant",
+    "leaky_sines",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
