@@ -220,7 +220,10 @@ def _val_findings(
         ovf += [as_relapse(f, relapse) for f in warned]
     if vosc:
         return vosc + [f for f in ovf if f.kind == "overfitting"]
-    if any(f.kind == "divergence" and f.metric == "train_loss" for f in train_findings):
+    if any(
+        f.kind == "divergence" and f.metric == "train_loss" and f.severity != "info"
+        for f in train_findings
+    ):
         ovf = [f for f in ovf if f.kind != "divergence"]
     if ovf:
         # an overfitting that also bounced, in a run not already read as oscillating
@@ -363,13 +366,13 @@ def analyze_series(
             osc = detect_oscillation(*train, lr=lr, metric="train_loss", config=cfg)
             osc = [f for f in osc if not _minibatch_noise(f, val, cfg)]
             findings += osc
-            if not osc and not div:
+            if not osc and _no_warning(div):
                 findings += detect_stagnation(*train, lr=lr, metric="train_loss", config=cfg)
 
     if val is not None and len(val[1]):
         vdiv = detect_divergence(*val, metric="val_loss", config=cfg, nonfinite_only=True)
         findings += vdiv
-        if not vdiv and not critical:
+        if _no_warning(vdiv) and not critical:
             findings += _val_findings(val, train, lr, findings, cfg)
 
     findings = _drift_within_bounce(findings)

@@ -3,8 +3,11 @@
 Names follow ``CONTRACT.md`` (case-insensitive). When several listed names exist the
 one with most points wins (ties: list order), so ``train_loss_step`` beats a
 one-point ``train_loss_epoch``. When no listed name exists, a fallback looks for
-loss metrics by their words (``train/nll_loss``; ``val/box_loss`` + ``val/cls_loss``);
-several parts of one split are analyzed as their sum, named ``a+b+c``.
+loss metrics by their words (``train/nll_loss``; ``val/box_loss`` + ``val/cls_loss``),
+in an Ultralytics ``results.csv`` every ``train/…`` and ``val/…`` column;
+several parts of one split are analyzed as their sum, named ``a+b+c``. The LR of an
+Ultralytics run is its parameter group 1 (the weights; group 0, the biases, warms up
+from 0.1 down).
 A user override (``--train-loss NAME`` …) always wins.
 """
 
@@ -48,10 +51,12 @@ VAL_LAST_RESORT: tuple[str, ...] = ("test_loss", "test/loss", "loss/test")
 LR_NAMES: tuple[str, ...] = (
     "lr",
     "learning_rate",
-    "lr/pg0",
+    "lr/pg1",  # Ultralytics: group 1 holds the weights, at the LR the user set
+    "lr/pg0",  # … group 0 the biases, whose warm-up starts at 0.1 and falls
     "train/learning_rate",
     "optimizer/lr",
     "train_lr",
+    "x/lr1",
     "x/lr0",
     "train/lr",
     "learning-rate",
@@ -109,6 +114,13 @@ def _loss_parts(names: list[str], split_words: set[str]) -> list[str]:
     return parts
 
 
+def _prefixed(names: list[str], prefix: str) -> list[str]:
+    """An Ultralytics ``results.csv``'s loss parts of one split: every ``train/…`` or
+    ``val/…`` column (metrics are ``metrics/…``, LRs ``lr/…``), whatever the loss is called
+    (YOLOv10's ``train/box_om`` … ``train/dfl_oo``: one-to-many and one-to-one heads)."""
+    return [n for n in names if n.lower().startswith(prefix)]
+
+
 def _pick_parts(parts: list[str], counts: Mapping[str, int], run: Run | None = None) -> str | None:
     """The parts to sum (``a+b``): the granularity with most points; a part with no finite
     value at all (e.g. a YOLO ``val/cls_loss`` logged as ``inf`` in every row) is left
@@ -146,7 +158,10 @@ def resolve_roles(
                         f"--{role.replace('_', '-')} {given!r}: no metric {part!r} in run"
                     )
 
+    yolo = run.meta.tags.get("csv_dialect") == "ultralytics"
     t = train_loss or _pick_listed(names, counts, TRAIN_LOSS_NAMES)
+    if t is None and yolo:
+        t = _pick_parts(_prefixed(names, "train/"), counts, run)
     if t is None:
         t = _pick_parts(_loss_parts(names, _TRAIN_WORDS), counts, run)
     if t is None:
@@ -160,6 +175,8 @@ def resolve_roles(
         t = _pick_parts(bare, counts, run)
 
     v = val_loss or _pick_listed(names, counts, VAL_LOSS_NAMES)
+    if v is None and yolo:
+        v = _pick_parts(_prefixed(names, "val/"), counts, run)
     if v is None:
         v = _pick_parts(_loss_parts(names, _VAL_WORDS), counts, run)
     if v is None:

@@ -136,8 +136,13 @@ def _oscillation_facts(ev: Mapping[str, object], onset: float) -> str:
             f"{int(onset)}, then recovered"
         )
     elif path == "relapse":
+        which, ratio = (
+            ("val", ev["spike_ratio"])
+            if "spike_ratio" in ev
+            else ("train", ev.get("train_spike_ratio"))
+        )
         facts = (
-            f"a jump to {_num(ev.get('spike_ratio')):.0f}× the best val loss so far from step "
+            f"a jump to {_num(ratio):.3g}× the best {which} loss so far from step "
             f"{int(onset)}, then back"
         )
     elif path in ("validation", "plateau_bounce", "erratic_rise"):

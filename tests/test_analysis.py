@@ -304,7 +304,7 @@ EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None
     "yolo_results_csv/traffic_yolov10_om_oo_columns.csv": (
         {"overfitting", "stagnation"},
         None,
-        "LRT insufficient_data: YOLOv10 *_om/*_oo losses not read; reading: val +7% on best",
+        None,
     ),
     "tensorboard/drowsiness_yolov8_500ep/events.out.tfevents.1708200862.1666sapple.32315.0": (
         {"healthy"},

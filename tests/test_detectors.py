@@ -418,6 +418,11 @@ def test_the_sustained_path_needs_the_train_loss_to_keep_improving() -> None:
 # --- divergence ----------------------------------------------------------------------
 
 
+def analyze_run_status(steps: np.ndarray, train: np.ndarray) -> str:
+    """The status of a run with this train loss only."""
+    return analyze_run(S.to_run(S.Synthetic(steps, train, None, {}))).status
+
+
 @pytest.mark.parametrize("variant", ["nan", "explosion", "drift", "collapse", "zero"])
 def test_divergence_variants(variant: str) -> None:
     s = S.divergence(seed=1, variant=variant)
@@ -431,6 +436,31 @@ def test_divergence_variants(variant: str) -> None:
         assert round(f[0].evidence["exp_collapse_value"]) == 32000
     if variant in ("nan", "collapse", "zero", "explosion"):
         assert f[0].severity == "critical"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_non_finite_values_the_run_comes_back_from_are_info_not_divergence(seed: int) -> None:
+    h = S.healthy(n=300, seed=seed)
+    early = h.values.copy()
+    early[:4] = [np.inf, np.nan, np.nan, np.inf]  # an evaluation before the model predicts
+    one = h.values.copy()
+    one[50] = np.inf  # a batch skipped under mixed precision
+    for y, first in ((early, 0), (one, 50)):
+        found = detect_divergence(h.steps, y)
+        assert [(f.kind, f.severity, f.evidence["path"]) for f in found] == [
+            ("divergence", "info", "recovered")
+        ]
+        assert found[0].start_step == first
+        assert analyze_run_status(h.steps, y) == "healthy"
+    # NaN that stays, or comes back far above where it was, is still a divergence
+    stays = h.values.copy()
+    stays[200:] = np.nan
+    worse = h.values.copy()
+    worse[100] = np.nan
+    worse[101:] = 50 * worse[99]
+    for y in (stays, worse):
+        [f] = detect_divergence(h.steps, y)
+        assert (f.kind, f.severity) == ("divergence", "critical")
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -918,6 +948,23 @@ def test_a_loss_spike_in_both_losses_that_recovers_is_oscillation(seed: int) -> 
     assert detect_loss_spike((tx, ty), (vx[keep], _spiky(1000, 1.0)[1][keep])) == []
     never = _spiky(1000, 15.0, recover=False)
     assert detect_loss_spike((tx, ty), (never[0][keep], never[1][keep])) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_train_only_loss_spike_needs_two_decades(seed: int) -> None:
+    from analyzer.detectors import detect_loss_spike
+
+    rng = np.random.default_rng(seed)
+    for spike, want in ((1e4, 1), (20.0, 0)):
+        tx, ty = _spiky(1000, spike, width=30)
+        ty = ty * np.exp(0.1 * rng.standard_normal(len(ty)))
+        found = detect_loss_spike((tx, ty), None)
+        assert len(found) == want
+        if found:
+            assert found[0].metric == "train_loss" and found[0].evidence["path"] == "relapse"
+    # one block only (a single bad batch in a long run) is not enough
+    tx, ty = _spiky(6400, 1e4, width=1)
+    assert detect_loss_spike((tx, ty), None) == []
 
 
 def test_a_loss_spike_is_found_by_analyze_run_with_a_decrease() -> None:

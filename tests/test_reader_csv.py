@@ -232,7 +232,23 @@ def test_ultralytics_v8_padded(tmp_path: Path) -> None:
     assert points(run, "lr/pg1") == [(0, 0.0032727), (1, 0.0063445)]
     roles = resolve_roles(run)
     assert roles.train_loss == "train/box_loss+train/cls_loss+train/dfl_loss"
-    assert roles.lr == "lr/pg0"
+    assert roles.lr == "lr/pg1"  # the weights' group; group 0 (biases) warms up from 0.1
+
+
+def test_ultralytics_v10_losses_named_by_head_are_read(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "results.csv",
+        "epoch, train/box_om, train/cls_om, train/box_oo, train/cls_oo, metrics/mAP50(B),"
+        " val/box_om, val/cls_om, val/box_oo, val/cls_oo, lr/pg0, lr/pg1\n"
+        "1, 1.16, 2.94, 1.02, 5.99, 0.31, 0.51, 2.93, 0.39, 8.83, 0.07, 4e-05\n"
+        "2, 0.95, 2.77, 0.82, 5.55, 0.53, 0.33, 2.88, 0.28, 8.72, 0.04, 9.9e-05\n",
+    )
+    run = read_one(f)
+    assert run.meta.tags["csv_dialect"] == "ultralytics"
+    roles = resolve_roles(run)
+    assert roles.train_loss == "train/box_om+train/cls_om+train/box_oo+train/cls_oo"
+    assert roles.val_loss == "val/box_om+val/cls_om+val/box_oo+val/cls_oo"
+    assert roles.lr == "lr/pg1"
 
 
 def test_ultralytics_v8_time_column_is_wall_time(tmp_path: Path) -> None:
@@ -270,7 +286,7 @@ def test_ultralytics_v5(tmp_path: Path) -> None:
         "x/lr1",
     ]
     assert points(run, "x/lr0") == [(0, 0.0937), (1, 0.08)]
-    assert resolve_roles(run).lr == "x/lr0"
+    assert resolve_roles(run).lr == "x/lr1"
 
 
 def test_wandb_export_one_run_per_name_and_bands_are_not_metrics(tmp_path: Path) -> None:

@@ -2,7 +2,12 @@
 
 Checks, in order (the first that fires wins, one finding per series):
 
-1. **Non-finite** — any NaN/±Inf value: critical, from the first such step.
+1. **Non-finite** — any NaN/±Inf value: critical, from the first such step — unless the
+   loss came back: finite for the last quarter of the run or more after the last such
+   value, ending within ``divergence.explosion_factor`` × the level before the first
+   (a batch skipped under mixed precision, a YOLO evaluation before the model predicts
+   anything): then an info finding (``path: recovered``) and checks 2–6 on the finite
+   points.
 2. **Degenerate zero** — the run ends with ≥ max(3, 20 %) points exactly 0.0: not
    health but a data/precision bug (fp16 underflow, all labels masked). Reported as
    ``divergence`` with ``evidence["degenerate_zero"] = 1``; the suggestion is
@@ -60,6 +65,9 @@ from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 WINDOW_FRACS = (0.25, 1.0 / 3.0, 0.5, 0.75, 1.0)
 START_STEP = 0.125
+#: Non-finite values are a divergence unless the loss is finite again for at least this
+#: share of the run after the last of them (:func:`_came_back`).
+RECOVERED_SHARE = 0.25
 
 
 def _tail_run(y: np.ndarray, value: float, rtol: float = 1e-9) -> int:
@@ -103,7 +111,10 @@ def detect_divergence(
     if len(xs) != len(ys) or len(ys) == 0:
         return []
     bad = ~np.isfinite(ys) & np.isfinite(xs)
-    if bad.any():
+    transient: list[Finding] = []
+    if bad.any() and _came_back(ys, bad, config.divergence.explosion_factor):
+        transient = [_transient(xs, bad, metric)]
+    elif bad.any():
         i = int(np.flatnonzero(bad)[0])
         fin = ys[:i][np.isfinite(ys[:i])]
         kind = "nan" if np.isnan(ys[i]) else "inf"
@@ -132,10 +143,62 @@ def detect_divergence(
             )
         ]
     x, y = finite_xy(xs, ys)
-    n = len(y)
-    if n < 3 or nonfinite_only:
-        return []
+    if len(y) < 3 or nonfinite_only:
+        return transient
+    return transient + _finite_checks(x, y, metric, config)
 
+
+def _came_back(ys: np.ndarray, bad: np.ndarray, factor: float) -> bool:
+    """Whether the loss recovered from its non-finite values: finite for the last
+    :data:`RECOVERED_SHARE` of the run or more (≥ 3 points) and ending within ``factor`` ×
+    the level just before the first of them (any level when there was none). Diverged
+    weights stay NaN; a batch skipped under mixed precision or an evaluation of a model
+    that predicts nothing yet logs ``inf`` and the run goes on."""
+    idx = np.flatnonzero(bad)
+    after = ys[idx[-1] + 1 :]
+    after = after[np.isfinite(after)]
+    if len(after) < max(3, RECOVERED_SHARE * len(ys)):
+        return False
+    before = ys[: idx[0]][np.isfinite(ys[: idx[0]])]
+    if not len(before):
+        return True
+    ref = float(np.median(before[-5:]))
+    end = float(np.median(after[-max(1, len(after) // 10) :]))
+    return ref <= 0 or end <= factor * ref
+
+
+def _transient(xs: np.ndarray, bad: np.ndarray, metric: MetricRole) -> Finding:
+    """Info: non-finite values the run came back from (:func:`_came_back`)."""
+    steps = xs[bad]
+    n_bad = int(bad.sum())
+    where = (
+        f"step {int(steps[0])}"
+        if n_bad == 1
+        else f"{n_bad} points, steps {int(steps[0])}–{int(steps[-1])}"
+    )
+    return Finding(
+        kind="divergence",
+        metric=metric,
+        start_step=int(steps[0]),
+        end_step=int(steps[-1]),
+        severity="info",
+        confidence=0.5,
+        evidence={
+            "path": "recovered",
+            "nonfinite_count": n_bad,
+            "first_nonfinite_step": float(steps[0]),
+        },
+        message=f"The {metric.replace('_', ' ')} was not finite at {where}, and the run came back "
+        "to its level and went on: a batch skipped under mixed precision or an evaluation "
+        "before the model predicts anything, not a divergence (if it recurs, clip gradients).",
+    )
+
+
+def _finite_checks(
+    x: np.ndarray, y: np.ndarray, metric: MetricRole, config: AnalysisConfig
+) -> list[Finding]:
+    """Checks 2–6 of the module docstring on the finite points."""
+    n = len(y)
     zeros = _tail_run(y, 0.0)
     if y[-1] == 0.0 and zeros >= max(3, int(0.2 * n)):
         s = float(x[n - zeros])

@@ -59,10 +59,14 @@ def detect_loss_spike(
     it: the weights were thrown out of the valley they had found, and found it again.
     Both losses must show it (one noisy series alone spikes by chance; memorisation
     does not spike). Corpus 2 tuning families: no healthy, stagnating or overfitting run
-    does; 44 of the 200 oscillating runs already found do."""
+    does; 44 of the 200 oscillating runs already found do. A run that logs no val loss is
+    judged on its train loss alone, at ``oscillation.lone_spike_ratio`` (100×, over ≥ 2
+    blocks: :func:`_lone_spike`)."""
     o = config.oscillation
-    if train is None or val is None:
+    if train is None:
         return []
+    if val is None or not len(sorted_finite(*val)[1]):
+        return _lone_spike(train, lr, config)
     t, v = spike_of(train, o.spike_recovery), spike_of(val, o.spike_recovery)
     if t is None or v is None or min(t[0], v[0]) < o.spike_ratio:
         return []
@@ -90,6 +94,45 @@ def detect_loss_spike(
                 f"{t[0]:.0f}× (training) above its best so far, then came back by step "
                 f"{int(end)}: the weights were thrown out of the valley they had found; "
                 "the LR is at the edge of stability — lower it."
+            ),
+        )
+    ]
+
+
+def _lone_spike(train: Series, lr: Series | None, config: AnalysisConfig) -> list[Finding]:
+    """The train-only spike: ≥ ``lone_spike_ratio`` × its best so far over ≥ 2 block
+    medians, then back within ``spike_recovery`` × that best (``path: relapse``)."""
+    o = config.oscillation
+    t = spike_of(train, o.spike_recovery)
+    if t is None or t[0] < o.lone_spike_ratio:
+        return []
+    x, y = sorted_finite(*train)
+    red = reduce_blocks(x, y, BLOCKS)
+    onset, end = t[1], t[3]
+    inside = red.values[(red.steps > onset) & (red.steps < end)]
+    best = float(np.min(red.values[red.steps <= onset]))
+    if int((inside >= o.lone_spike_ratio * best).sum()) < 2:
+        return []
+    return [
+        Finding(
+            kind="oscillation",
+            metric="train_loss",
+            start_step=int(onset),
+            end_step=int(end),
+            severity="warning",
+            confidence=confidence(0.0, t[0], o.lone_spike_ratio),
+            evidence={
+                "onset_step": onset,
+                "train_spike_ratio": t[0],
+                "peak_step": t[2],
+                "recovered": 1.0,
+                "lr_at_onset": lr_at(lr, onset) if lr is not None else None,
+                "path": "relapse",
+            },
+            message=(
+                f"From step {int(onset)} the train loss jumped {t[0]:.3g}× above its best so "
+                f"far, then came back by step {int(end)}: the weights were thrown out of the "
+                "valley they had found; the LR is at the edge of stability — lower it."
             ),
         )
     ]

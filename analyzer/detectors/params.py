@@ -80,6 +80,9 @@ class OscillationParams:
     #: their best so far, then back within 2× of it.
     spike_ratio: float = 3.0
     spike_recovery: float = 2.0
+    #: … and with no val loss logged, a train spike of ≥ 100× (two decades: far past what
+    #: minibatch noise does to a block median) over ≥ 2 blocks.
+    lone_spike_ratio: float = 100.0
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Signature: an ``epoch`` column, ``train/…_loss`` columns and ``metrics/…``, 
 (YOLOv8) or ``x/lr0…`` (YOLOv5) columns; older files pad header names and values with
 spaces. YOLOv8: ``epoch, [time,] train/box_loss, train/cls_loss, train/dfl_loss,
 metrics/precision(B)…, val/box_loss…, lr/pg0, lr/pg1, lr/pg2``; YOLOv5 has
-``train/obj_loss`` and ``x/lr0..2``. The epoch is the step (``step_axis="epoch"``);
+``train/obj_loss`` and ``x/lr0..2``; YOLOv10 names its losses by head,
+``train/box_om … train/dfl_oo`` (one-to-many, one-to-one). The epoch is the step (``step_axis="epoch"``);
 ``time`` (seconds since the start) is the wall time. Names are kept as written, stripped.
 """
 
@@ -17,11 +18,11 @@ EXTRA_PREFIXES = ("metrics/", "lr/pg", "x/lr")
 
 
 def matches(table: Table) -> bool:
-    """``epoch`` + a ``train/*_loss`` column + a ``metrics/``/``lr/pg``/``x/lr`` column."""
+    """``epoch`` + a ``train/…`` column + a ``metrics/``/``lr/pg``/``x/lr`` column."""
     low = [n.lower() for n in table.names]
     return (
         table.find(EPOCH_NAMES) is not None
-        and any(n.startswith("train/") and n.endswith("loss") for n in low)
+        and any(n.startswith("train/") for n in low)
         and any(n.startswith(EXTRA_PREFIXES) for n in low)
     )
 
