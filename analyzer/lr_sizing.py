@@ -55,6 +55,10 @@ class SuggestParams:
     #: still cap the result). Surrogate closed loop on the 11 corpus-2 tuning families:
     #: the too-small runs reach the good val loss in 49 % with a cap of ×1000, 57 % at ×10⁴.
     stuck_multiplier: tuple[float, float] = (3.0, 10000.0)
+    #: … and at most ×10 when no LR is known at all (neither logged nor a run parameter):
+    #: then nothing caps the step (×290 for a run that gained 3.5 %), and a decade at a
+    #: time is the smaller change when in doubt.
+    unknown_lr_cap: float = 10.0
     #: An onset LR below this share of the peak is the start of a warm-up, not the cause.
     onset_lr_share: float = 0.25
     #: A blow-up within this share of the run's first steps means the LR is far past the
@@ -201,6 +205,8 @@ def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
     note = ""
     base = ctx.base
     if base is None:
+        if factor > ctx.p.unknown_lr_cap:
+            return ctx.p.unknown_lr_cap, " (the LR is not logged: a decade at a time)"
         return factor, note
     if ctx.prior is not None:
         if base >= ctx.prior[0]:

@@ -67,6 +67,8 @@ _TRAIN_WORDS = {"train", "training", "tr"}
 _VAL_WORDS = {"val", "valid", "validation", "eval", "evaluation", "dev"}
 _TEST_WORDS = {"test"}
 _NOT_LOSS_WORDS = {"acc", "accuracy", "runtime", "samples", "steps", "per", "second"}
+_STAT_WORDS = {"min", "max", "std", "var", "stdev", "median"}
+_MEAN_WORDS = {"avg", "mean", "average"}
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,21 @@ def _prefixed(names: list[str], prefix: str) -> list[str]:
     return [n for n in names if n.lower().startswith(prefix)]
 
 
+def _central(parts: list[str]) -> list[str]:
+    """``parts`` without the spread statistics of a loss logged with its mean
+    (``avg_loss``, ``min_loss``, ``max_loss`` → ``avg_loss``): they are one loss, not
+    parts of a sum."""
+    spread = [p for p in parts if _STAT_WORDS & set(_words(p))]
+    means = [p for p in parts if _MEAN_WORDS & set(_words(p))]
+    return [p for p in parts if p not in spread] if spread and means else parts
+
+
 def _pick_parts(parts: list[str], counts: Mapping[str, int], run: Run | None = None) -> str | None:
     """The parts to sum (``a+b``): the granularity with most points; a part with no finite
     value at all (e.g. a YOLO ``val/cls_loss`` logged as ``inf`` in every row) is left
-    out of a sum of several — it never was a loss value, and would make the sum ``inf``."""
+    out of a sum of several — it never was a loss value, and would make the sum ``inf``;
+    spread statistics beside a mean are left out too (:func:`_central`)."""
+    parts = _central(parts)
     if run is not None and len(parts) > 1:
         finite = [p for p in parts if np.isfinite(run.series(p)["value"].to_numpy()).any()]
         parts = finite or parts

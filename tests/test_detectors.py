@@ -296,6 +296,23 @@ def test_a_step_schedule_ending_at_one_percent_is_not_frozen(seed: int) -> None:
     assert all(f.evidence.get("path") != "frozen_lr" for f in detect_stagnation(t, y, lr=(t, lr)))
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_reduce_on_plateau_staircase_is_planned_not_a_collapse(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = np.arange(1000, dtype=float)
+    # the LR halved, then quartered, … at uneven steps as the loss slowed down
+    drops = ((100, 0.5), (150, 0.25), (230, 0.5), (260, 0.2), (400, 0.5))
+    lr = np.full(1000, 1e-2)
+    for at, k in drops:
+        lr[at:] *= k
+    done = np.cumsum(lr) / 1e-2  # the loss moves with the LR
+    y = (0.9 + 0.9 * np.exp(-done / 80)) * np.exp(0.01 * rng.standard_normal(1000))
+    found = detect_stagnation(t, y, lr=(t, lr))
+    assert recognise(t, lr).name == "reduce_on_plateau"
+    assert found and all(f.evidence["diagnosis"] != "lr_collapsed" for f in found)
+    assert all(f.severity == "info" for f in found)
+
+
 def test_no_significant_decrease_on_few_points_is_not_a_plateau() -> None:
     rng = np.random.default_rng(0)
     y = 1.0 + 0.2 * rng.standard_normal(10)  # too noisy to prove anything

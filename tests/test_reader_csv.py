@@ -88,6 +88,35 @@ def test_plain_step_aliases(tmp_path: Path, step_name: str) -> None:
     assert run.metric_names == ["loss"] and points(run, "loss") == [(5, 1.0), (6, 0.5)]
 
 
+def test_a_run_label_column_splits_the_file_into_blocks(tmp_path: Path) -> None:
+    rows = ["model,epoch,train_loss,val_loss,lr"]
+    rows += [f"base,{e},{1 / e:.4f},{1.1 / e:.4f},0.001" for e in range(1, 6)]
+    rows += [f"ours,{e},{0.8 / e:.4f},{0.9 / e:.4f},0.001" for e in range(1, 5)]
+    rows += [f"base,{e},{1 / e:.4f},{1.1 / e:.4f},0.001" for e in range(1, 4)]  # run again
+    runs = csvlogs.read(write(tmp_path / "compare.csv", "\n".join(rows) + "\n"))
+    assert [r.meta.name for r in runs] == ["compare base", "compare ours", "compare base #2"]
+    assert len({r.meta.id for r in runs}) == 3
+    assert [len(points(r, "train_loss")) for r in runs] == [5, 4, 3]
+    assert points(runs[1], "val_loss")[0] == (1, 0.9)
+    assert "model" not in runs[0].metric_names
+    assert [len(r.warnings) for r in runs] == [1, 0, 0]  # said once, with the first run
+    assert "3 runs in one file" in runs[0].warnings[0]
+    # one label only: one run, as before
+    one = [rows[0], *rows[1:6]]
+    [run] = csvlogs.read(write(tmp_path / "one.csv", "\n".join(one) + "\n"))
+    assert run.meta.name == "one" and not run.warnings
+
+
+def test_spread_statistics_beside_a_mean_loss_are_not_summed(tmp_path: Path) -> None:
+    run = read_one(
+        write(
+            tmp_path / "log.csv",
+            "epoch,avg_loss,min_loss,max_loss\n1,0.146,0.019,0.313\n2,0.134,0.022,0.321\n",
+        )
+    )
+    assert resolve_roles(run).train_loss == "avg_loss"
+
+
 def test_plain_epoch_only_is_epoch_axis(tmp_path: Path) -> None:
     run = read_one(write(tmp_path / "x.csv", "loss,epoch,val_loss\n1.0,1,1.1\n0.8,2,1.0\n"))
     assert run.meta.step_axis == "epoch"

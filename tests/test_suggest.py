@@ -128,6 +128,13 @@ def test_overfitting_early_stop() -> None:
     assert "31.0%" in s.rationale
 
 
+def test_an_increase_with_no_lr_known_goes_a_decade_at_a_time() -> None:
+    s = suggest([_f("stagnation", diagnosis="stuck", rel_improvement=0.0346, plateau_frac=1.0)])
+    assert s.action == "increase_lr" and s.current_lr is None
+    assert s.factor == DEFAULT_PARAMS.unknown_lr_cap == 10.0  # 10 / 3.46 % would be ×290
+    assert "not logged" in s.rationale
+
+
 def test_stagnation_actions() -> None:
     steps = np.arange(100.0)
     s = suggest(

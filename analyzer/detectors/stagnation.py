@@ -30,7 +30,9 @@ Algorithm
      Mann–Kendall decrease, p < 0.05, over the 20 % of the run before the collapse; a
      loss that bounced at a too-large LR before a step down was not cut short), and
      the drop was abrupt (a step, or a curve no smooth decay fits — a linear/cosine/
-     exponential decay that gets there is planned): broken schedule (restore_lr), warning;
+     exponential decay that gets there is planned, and so is a ReduceLROnPlateau
+     staircase, whose drops follow the plateaus rather than cause them): broken schedule
+     (restore_lr), warning;
    * ``converged`` — the plateau level is ≤ 5 % of the first level (≥ 95 % of the loss
      is gone: memorisation/convergence), info;
    * ``schedule_end`` — the LR decays and is ≤ 30 % of its peak where the plateau
@@ -351,7 +353,7 @@ def _diagnose(
         <= 0.7 * max(sched.last_step - sched.first_step, 1e-12)
         and start >= sched.collapse_step - 0.1 * span
         and improving_before
-        and sched.name not in SMOOTH_DECAYS
+        and sched.name not in (*SMOOTH_DECAYS, "reduce_on_plateau")
     ):
         return "lr_collapsed"
     if metric == "val_loss" and smooth:

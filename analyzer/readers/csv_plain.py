@@ -8,16 +8,24 @@ points' time (epoch seconds or ISO dates). A TensorBoard "Download CSV" file
 
 Without any step or epoch column, a file whose columns include a loss is read with the
 row number as the step (and a warning); anything else is not a training log.
+
+A text column naming each row's run (``run``, ``run_name``, ``model``, ``experiment``,
+``trial``, … :data:`RUN_LABELS`) with two or more values splits the file: one run per
+block of consecutive rows with one label (a label seen again later is a new run,
+``#2``), with a warning.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 
 from ..errors import ReaderError
-from ..model import Run
+from ..model import Run, StepAxis
+from ._io import run_name_for
 from .csv_table import (
     EPOCH_NAMES,
     STEP_NAMES,
@@ -27,7 +35,21 @@ from .csv_table import (
     norm,
     require_points,
     single_run,
+    steps_of,
     wall_of,
+)
+
+#: Text columns that name the run a row belongs to (one file, several trainings).
+RUN_LABELS = (
+    "run",
+    "run_id",
+    "run_name",
+    "model",
+    "model_name",
+    "experiment",
+    "experiment_name",
+    "trial",
+    "config",
 )
 
 #: TensorBoard's CSV download: ``run-<run>-tag-<tag with / as _>.csv``.
@@ -64,14 +86,52 @@ def _row_number_run(table: Table) -> list[Run]:
     return require_points(table, [make_run(table, frame, dialect="plain", step_axis="step")])
 
 
-def runs(table: Table) -> list[Run]:
-    """One run with the step (or epoch) column as the step."""
-    step_col = table.find(STEP_NAMES, numeric=False)
-    if step_col is not None:
-        return single_run(
-            table, step_col, dialect="plain", step_axis="step", rename=_tb_export_name(table)
+def _run_labels(table: Table) -> tuple[str, np.ndarray] | None:
+    """The column naming each row's run and its labels, when it holds ≥ 2 of them."""
+    col = table.find(RUN_LABELS, numeric=False)
+    if col is None or col in table.values or col not in table.text:
+        return None
+    labels = table.text[col].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+    return (col, labels) if len(set(labels) - {""}) >= 2 else None
+
+
+def _labelled_runs(
+    table: Table, step_col: str, step_axis: StepAxis, col: str, labels: np.ndarray
+) -> list[Run]:
+    """One run per block of consecutive rows with one label (see the module docstring)."""
+    steps, ok = steps_of(table, step_col)
+    wall, wall_col = wall_of(table)
+    skip = {step_col, wall_col}
+    metrics = [(c, c) for c in table.columns if c not in skip and norm(c) not in STEP_NAMES]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    ends = np.r_[starts[1:], len(labels)]
+    seen: Counter[str] = Counter()
+    out = []
+    for a, b in zip(starts, ends):
+        seen[labels[a]] += 1
+        tag = labels[a] if seen[labels[a]] == 1 else f"{labels[a]} #{seen[labels[a]]}"
+        rows = ok.copy()
+        rows[:a] = rows[b:] = False
+        frame = metric_frame(table, metrics, steps, rows, wall)
+        name = f"{run_name_for(table.path)} {tag}".strip()
+        out.append(
+            make_run(table, frame, dialect="plain", step_axis=step_axis, name=name, segment=tag)
         )
-    epoch_col = table.find(EPOCH_NAMES, numeric=False)
-    if epoch_col is not None:
-        return single_run(table, epoch_col, dialect="plain", step_axis="epoch")
-    return _row_number_run(table)
+    out = require_points(table, out)
+    note = f"{table.path}: {len(starts)} runs in one file, one per block of rows with one {col!r} value"
+    return [replace(out[0], warnings=[*out[0].warnings, note]), *out[1:]]
+
+
+def runs(table: Table) -> list[Run]:
+    """One run with the step (or epoch) column as the step (one per run label, if any)."""
+    step_col = table.find(STEP_NAMES, numeric=False)
+    axis: StepAxis = "step"
+    if step_col is None:
+        step_col, axis = table.find(EPOCH_NAMES, numeric=False), "epoch"
+    if step_col is None:
+        return _row_number_run(table)
+    labelled = _run_labels(table)
+    if labelled is not None:
+        return _labelled_runs(table, step_col, axis, *labelled)
+    rename = _tb_export_name(table) if axis == "step" else None
+    return single_run(table, step_col, dialect="plain", step_axis=axis, rename=rename)
