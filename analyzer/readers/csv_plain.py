@@ -31,6 +31,7 @@ from .csv_table import (
     STEP_NAMES,
     Table,
     make_run,
+    metric_columns,
     metric_frame,
     norm,
     require_points,
@@ -101,8 +102,7 @@ def _labelled_runs(
     """One run per block of consecutive rows with one label (see the module docstring)."""
     steps, ok = steps_of(table, step_col)
     wall, wall_col = wall_of(table)
-    skip = {step_col, wall_col}
-    metrics = [(c, c) for c in table.columns if c not in skip and norm(c) not in STEP_NAMES]
+    metrics = [(c, c) for c in metric_columns(table, step_col, wall_col)]
     starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
     ends = np.r_[starts[1:], len(labels)]
     seen: Counter[str] = Counter()

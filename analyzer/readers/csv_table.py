@@ -203,6 +203,12 @@ def require_points(table: Table, runs: list[Run]) -> list[Run]:
     return kept
 
 
+def metric_columns(table: Table, step_col: str, wall_col: str | None) -> list[str]:
+    """The numeric columns that are metrics: not the step, the wall time or another step."""
+    skip = {step_col, wall_col}
+    return [c for c in table.columns if c not in skip and norm(c) not in STEP_NAMES]
+
+
 def single_run(
     table: Table,
     step_col: str,
@@ -215,9 +221,8 @@ def single_run(
     """One run: every numeric column except the step, wall-time and other step columns."""
     steps, ok = steps_of(table, step_col)
     wall, wall_col = wall_of(table, wall_names)
-    skip = {step_col, wall_col}
-    cols = [c for c in table.columns if c not in skip and norm(c) not in STEP_NAMES]
     rename = rename or {}
+    cols = metric_columns(table, step_col, wall_col)
     frame = metric_frame(table, [(rename.get(c, c), c) for c in cols], steps, ok, wall)
     return require_points(table, [make_run(table, frame, dialect=dialect, step_axis=step_axis)])
 
@@ -231,6 +236,7 @@ __all__ = [
     "detect_delimiter",
     "looks_like_header",
     "make_run",
+    "metric_columns",
     "metric_frame",
     "norm",
     "parse_table",
