@@ -8,6 +8,8 @@ and go unseen. Here the reference is the running minimum.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..findings import Finding
@@ -23,10 +25,21 @@ BLOCKS = 64
 SKIP = 0.1
 
 
-def spike_of(s: Series, recovery: float) -> tuple[float, float, float, float] | None:
+class Spike(NamedTuple):
+    """A jump of the block medians above their running minimum, and the comeback."""
+
+    ratio: float  # the peak block over the minimum before it
+    start: float  # step of the block where the minimum was last held
+    peak: float  # step of the peak block
+    back: float  # step of the first block back within the recovery bound
+    best: float  # the running minimum it jumped from
+    inside: np.ndarray  # the block medians between ``start`` and ``back``
+
+
+def spike_of(s: Series, recovery: float) -> Spike | None:
     """The largest jump of the block medians of a positive loss above their running
     minimum after the first tenth, when a later block comes back within ``recovery`` ×
-    that minimum: ``(ratio, start step, peak step, back step)``; ``None`` without one."""
+    that minimum; ``None`` without one."""
     x, y = sorted_finite(*s)
     if len(y) < 8 or np.min(y) <= 0:
         return None
@@ -34,15 +47,23 @@ def spike_of(s: Series, recovery: float) -> tuple[float, float, float, float] | 
     bx, v = red.steps, red.values
     k0 = max(2, int(SKIP * len(v)))
     floor = np.minimum.accumulate(v)
-    best: tuple[float, float, float, float] | None = None
+    best: Spike | None = None
     for i in range(k0, len(v)):
         ratio = float(v[i] / floor[i - 1])
-        if best is not None and ratio <= best[0]:
+        if best is not None and ratio <= best.ratio:
             continue
         back = np.flatnonzero(v[i:] <= recovery * floor[i - 1])
         if len(back):
             start = int(np.flatnonzero(v[:i] <= floor[i - 1])[-1])
-            best = (ratio, float(bx[start]), float(bx[i]), float(bx[i + int(back[0])]))
+            end = i + int(back[0])
+            best = Spike(
+                ratio,
+                float(bx[start]),
+                float(bx[i]),
+                float(bx[end]),
+                float(floor[i - 1]),
+                v[start + 1 : end],
+            )
     return best
 
 
@@ -68,9 +89,9 @@ def detect_loss_spike(
     if val is None or not len(sorted_finite(*val)[1]):
         return _lone_spike(train, lr, config)
     t, v = spike_of(train, o.spike_recovery), spike_of(val, o.spike_recovery)
-    if t is None or v is None or min(t[0], v[0]) < o.spike_ratio:
+    if t is None or v is None or min(t.ratio, v.ratio) < o.spike_ratio:
         return []
-    onset, end = min(t[1], v[1]), max(t[3], v[3])
+    onset, end = min(t.start, v.start), max(t.back, v.back)
     lr_on = lr_at(lr, onset) if lr is not None else None
     return [
         Finding(
@@ -79,19 +100,19 @@ def detect_loss_spike(
             start_step=int(onset),
             end_step=int(end),
             severity="warning",
-            confidence=confidence(0.0, min(t[0], v[0]), o.spike_ratio),
+            confidence=confidence(0.0, min(t.ratio, v.ratio), o.spike_ratio),
             evidence={
                 "onset_step": onset,
-                "spike_ratio": v[0],
-                "train_spike_ratio": t[0],
-                "peak_step": v[2],
+                "spike_ratio": v.ratio,
+                "train_spike_ratio": t.ratio,
+                "peak_step": v.peak,
                 "recovered": 1.0,
                 "lr_at_onset": lr_on,
                 "path": "relapse",
             },
             message=(
-                f"From step {int(onset)} the loss jumped {v[0]:.0f}× (validation) and "
-                f"{t[0]:.0f}× (training) above its best so far, then came back by step "
+                f"From step {int(onset)} the loss jumped {v.ratio:.0f}× (validation) and "
+                f"{t.ratio:.0f}× (training) above its best so far, then came back by step "
                 f"{int(end)}: the weights were thrown out of the valley they had found; "
                 "the LR is at the edge of stability — lower it."
             ),
@@ -104,15 +125,11 @@ def _lone_spike(train: Series, lr: Series | None, config: AnalysisConfig) -> lis
     medians, then back within ``spike_recovery`` × that best (``path: relapse``)."""
     o = config.oscillation
     t = spike_of(train, o.spike_recovery)
-    if t is None or t[0] < o.lone_spike_ratio:
+    if t is None or t.ratio < o.lone_spike_ratio:
         return []
-    x, y = sorted_finite(*train)
-    red = reduce_blocks(x, y, BLOCKS)
-    onset, end = t[1], t[3]
-    inside = red.values[(red.steps > onset) & (red.steps < end)]
-    best = float(np.min(red.values[red.steps <= onset]))
-    if int((inside >= o.lone_spike_ratio * best).sum()) < 2:
+    if int((t.inside >= o.lone_spike_ratio * t.best).sum()) < 2:
         return []
+    onset, end = t.start, t.back
     return [
         Finding(
             kind="oscillation",
@@ -123,14 +140,14 @@ def _lone_spike(train: Series, lr: Series | None, config: AnalysisConfig) -> lis
             confidence=confidence(0.0, t[0], o.lone_spike_ratio),
             evidence={
                 "onset_step": onset,
-                "train_spike_ratio": t[0],
-                "peak_step": t[2],
+                "train_spike_ratio": t.ratio,
+                "peak_step": t.peak,
                 "recovered": 1.0,
                 "lr_at_onset": lr_at(lr, onset) if lr is not None else None,
                 "path": "relapse",
             },
             message=(
-                f"From step {int(onset)} the train loss jumped {t[0]:.3g}× above its best so "
+                f"From step {int(onset)} the train loss jumped {t.ratio:.3g}× above its best so "
                 f"far, then came back by step {int(end)}: the weights were thrown out of the "
                 "valley they had found; the LR is at the edge of stability — lower it."
             ),
