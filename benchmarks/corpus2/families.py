@@ -685,6 +685,42 @@ FAMILIES: dict[str, Family] = {
             blowup_seeds=3,
             description="LeakyReLU MLP regression on a sum of sines, MSE",
         ),
+        # Fresh check 18 (stop 21): scored at the rules of 45967f8 before anything was
+        # changed with them in view, then tuning families like the others.
+        Family(
+            "tfm_lm_c",
+            "tfm_lm",
+            "text_c",
+            "lm",
+            400,
+            small_n=1500,
+            description="1-layer causal char transformer on the third stdlib source text",
+        ),
+        Family(
+            "bn_fried3",
+            "bn_resmlp",
+            "friedman3",
+            "mse",
+            800,
+            blowup_seeds=3,
+            description="batch-norm residual MLP regression on make_friedman3, MSE",
+        ),
+        Family(
+            "tanh_synth",
+            "mlp_tanh",
+            "binary_synth",
+            "bce",
+            600,
+            description="tanh MLP on the synthetic binary task",
+        ),
+        Family(
+            "softplus_blobs",
+            "mlp_softplus",
+            "blobs",
+            "ce",
+            600,
+            description="Softplus MLP on Gaussian blobs",
+        ),
     )
 }
 
@@ -821,6 +857,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("gelu_quant", "momentum", "exponential"),
     Setup("leaky_sines", "rmsprop", "multistep"),
     Setup("leaky_sines", "sgdw", "constant"),
+    Setup("tfm_lm_c", "adam", "one_cycle"),
+    Setup("tfm_lm_c", "rmsprop", "warmup_cosine"),
+    Setup("bn_fried3", "sgd", "linear"),
+    Setup("bn_fried3", "nadam", "exponential"),
+    Setup("tanh_synth", "adamax", "step"),
+    Setup("tanh_synth", "momentum", "warmup_linear"),
+    Setup("softplus_blobs", "adagrad", "multistep"),
+    Setup("softplus_blobs", "adamw", "constant"),
 )
 
 #: Families thresholds may be tuned on.
@@ -886,6 +930,10 @@ TUNE: tuple[str, ...] = (
     "deep_circles",
     "gelu_quant",
     "leaky_sines",
+    "tfm_lm_c",
+    "bn_fried3",
+    "tanh_synth",
+    "softplus_blobs",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
