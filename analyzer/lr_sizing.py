@@ -212,7 +212,7 @@ def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
         if base >= ctx.prior[0]:
             return 2.0, ""
         if base * factor > ctx.prior[0]:
-            return ctx.prior[0] / base, f" (the usual {ctx.prior[1]} LR)"
+            return _capped(base, ctx.prior[0], factor, f"the usual {ctx.prior[1]} LR")
         return factor, note
     if ctx.opt_range is not None:
         lo, hi, fam = ctx.opt_range
@@ -222,5 +222,17 @@ def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
         if base >= top:  # already past that edge: a small step, as above a setting's prior
             factor, note = min(factor, 2.0), f" (already above the usual {fam} range {lo:g}–{hi:g})"
         elif base * factor > top:  # never past the edge a too-large LR is pulled back to
-            factor, note = top / base, f" (at most {top:g}, above the usual {fam} range)"
+            factor, note = _capped(
+                base, top, factor, f"at most {top:g}, above the usual {fam} range"
+            )
     return factor, note
+
+
+def _capped(base: float, cap: float, factor: float, why: str) -> tuple[float, str]:
+    """An increase cut to ``cap`` (``why``: what the cap is); when the cap sits just above
+    the current LR, the small step a run already past it gets instead (``min(factor,
+    2)``): ×1.0 or ×1.1 is no change a person can act on."""
+    step = min(factor, 2.0)
+    if cap / base >= step:
+        return cap / base, f" (at most {cap:g}: {why})"
+    return step, f" (a small step: the LR is already near {cap:g}, {why})"

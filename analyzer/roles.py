@@ -63,12 +63,14 @@ LR_NAMES: tuple[str, ...] = (
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _TRAIN_WORDS = {"train", "training", "tr"}
 _VAL_WORDS = {"val", "valid", "validation", "eval", "evaluation", "dev"}
 _TEST_WORDS = {"test"}
 _NOT_LOSS_WORDS = {"acc", "accuracy", "runtime", "samples", "steps", "per", "second"}
 _STAT_WORDS = {"min", "max", "std", "var", "stdev", "median"}
 _MEAN_WORDS = {"avg", "mean", "average"}
+_LOSS_SETTING_WORDS = {"scale", "scaler", "weight", "weights", "coef", "coeff"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class RoleMap:
 
 
 def _words(name: str) -> list[str]:
-    return _WORD.findall(name.lower())
+    """Lower-case words of a metric name, camelCase split (``ValLoss`` → ``val``, ``loss``)."""
+    return _WORD.findall(_CAMEL.sub(" ", name).lower())
 
 
 def _pick_listed(
@@ -114,6 +117,19 @@ def _loss_parts(names: list[str], split_words: set[str]) -> list[str]:
         if split_words & set(w):
             parts.append(n)
     return parts
+
+
+def _bare_loss(name: str) -> bool:
+    """A loss named with no split word: it starts or ends with a loss word
+    (``loss``, ``total_loss``, ``loss_attribute_extraction``, ``nll_loss``), is no
+    val/test loss and no loss setting (``loss_scale`` of mixed precision, a
+    ``loss_weight``)."""
+    w = _words(name)
+    return (
+        bool(w)
+        and ("loss" in w[-1] or "loss" in w[0])
+        and not ({*_VAL_WORDS, *_TEST_WORDS, *_NOT_LOSS_WORDS, *_LOSS_SETTING_WORDS} & set(w))
+    )
 
 
 def _prefixed(names: list[str], prefix: str) -> list[str]:
@@ -178,14 +194,7 @@ def resolve_roles(
     if t is None:
         t = _pick_parts(_loss_parts(names, _TRAIN_WORDS), counts, run)
     if t is None:
-        bare = [
-            n
-            for n in names
-            if _words(n)
-            and "loss" in _words(n)[-1]
-            and not ({*_VAL_WORDS, *_TEST_WORDS} & set(_words(n)))
-        ]
-        t = _pick_parts(bare, counts, run)
+        t = _pick_parts([n for n in names if _bare_loss(n)], counts, run)
 
     v = val_loss or _pick_listed(names, counts, VAL_LOSS_NAMES)
     if v is None and yolo:

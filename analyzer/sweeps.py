@@ -77,19 +77,21 @@ BATCH_KEYS = (
     "train_batch_size",
     "global_batch_size",
 )
-_NAME_LR = re.compile(r"(?<![a-z])lr[_=:-]?([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)", re.IGNORECASE)
+#: ``lr3e-4``, ``lr_0.001``, ``lr=1e-3``, and ``lr7e_5`` (a file-name-safe 7e-5: the
+#: exponent's minus written as ``_``).
+_NAME_LR = re.compile(r"(?<![a-z])lr[_=:-]?([0-9]*\.?[0-9]+(?:e[-+_]?[0-9]+)?)", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- one run
 
 
 def name_lr(name: str) -> float | None:
-    """An LR written in a run name (``lr3e-4``, ``lr_0.001``, ``lr=1e-3``)."""
+    """An LR written in a run name (``lr3e-4``, ``lr_0.001``, ``lr=1e-3``, ``lr7e_5``)."""
     m = _NAME_LR.search(name or "")
     if not m:
         return None
     try:
-        v = float(m.group(1))
+        v = float(re.sub(r"[eE]_", "e-", m.group(1)))
     except ValueError:
         return None
     return v if math.isfinite(v) and 0 < v < 100 else None

@@ -266,6 +266,20 @@ def test_stagnation_variants(seed: int, variant: str, diagnosis: str, severity: 
     assert abs(f[0].start_step - s.truth["plateau_step"]) <= 0.15 * len(s.steps)
 
 
+@pytest.mark.parametrize("drift", [-0.01, 0.01])
+def test_a_plateaus_message_gives_the_change_with_its_sign(drift: float) -> None:
+    # a noisy floor that drifts 1 % down (or up) over the plateau: the message says
+    # "-1…%" for a loss that fell, as the evidence and the suggestion do
+    rng = np.random.default_rng(3)
+    t = np.arange(600, dtype=float)
+    y = (1 + 2 * np.exp(-t / 30)) * (1 + drift * t / 600) * np.exp(0.05 * rng.standard_normal(600))
+    f = detect_stagnation(t, y, lr=(t, np.full(600, 1e-3)))
+    assert len(f) == 1
+    fell = f[0].evidence["rel_improvement"] > 0
+    assert ("changed by -" in f[0].message) == fell
+    assert ("changed by +" in f[0].message) == (not fell)
+
+
 def _noisy_descent(
     n: int, seed: int, freeze: int | None, lr_after: float
 ) -> tuple[np.ndarray, ...]:

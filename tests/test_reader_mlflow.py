@@ -442,6 +442,46 @@ def test_file_store_round_trip_is_read_only(
     assert _tree(root) == snapshot
 
 
+def test_a_folder_holding_an_mlruns_store_reads_it_as_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``lrtempo analyze project/``: an ``mlruns`` folder committed beside the code (as
+    MLflow writes it, metric keys with ``/`` nested) is read as the store, once, beside the
+    other logs; a CSV among its artifacts is not a run of its own; nothing is written."""
+    project = tmp_path / "project"
+    root, _, client = file_store(project, monkeypatch)
+    exp = client.create_experiment("mnist")
+    run_id = log_run(
+        client,
+        exp,
+        "mnist-a",
+        {"train/loss": _loss(60, 3), "val/loss": _loss(60, 4)},
+        params={"lr": "0.001", "optimizer": "adam"},
+    )
+    art = root / exp / run_id / "artifacts"
+    art.mkdir(parents=True, exist_ok=True)
+    (art / "history.csv").write_text(
+        "epoch,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(30))
+    )
+    (project / "logs").mkdir()
+    (project / "logs" / "other.csv").write_text(
+        "step,loss\n" + "".join(f"{i},{2 / (i + 1)}\n" for i in range(40))
+    )
+    snapshot = _tree(root)
+
+    out = tmp_path / "health.json"
+    assert main(["analyze", str(project), "--format", "json", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["errors"] == []
+    sources = sorted((r["run"]["source"], r["run"]["name"]) for r in doc["runs"])
+    assert sources == [("csv", "other"), ("mlflow", "mnist-a")]
+    mnist = next(r for r in doc["runs"] if r["run"]["source"] == "mlflow")
+    assert mnist["metrics"]["train_loss"] == "train/loss"
+    assert mnist["metrics"]["val_loss"] == "val/loss"
+    assert mnist["suggestion"]["current_lr"] == pytest.approx(1e-3)
+    assert _tree(root) == snapshot
+
+
 def test_missing_folder_is_an_error_and_not_created(tmp_path: Path) -> None:
     missing = tmp_path / "mlruns"
     with pytest.raises(SourceError, match="no such folder"):

@@ -51,6 +51,30 @@ def test_contract_names(names: list[str], expected: tuple[str, str, str]) -> Non
     assert (roles.train_loss, roles.val_loss, roles.lr) == expected
 
 
+def test_camel_case_names_split_into_their_words() -> None:
+    # a plain CSV `Epoch,TrainLoss,ValLoss,ValSpearman,LR` (HEVisum): TrainLoss and
+    # ValLoss were one word each and were summed as one "train" loss
+    roles = resolve_roles(
+        make_run({"TrainLoss": [3.0], "ValLoss": [2.0], "ValSpearman": [0.4], "LR": [1e-3]})
+    )
+    assert (roles.train_loss, roles.val_loss, roles.lr) == ("TrainLoss", "ValLoss", "LR")
+
+
+@pytest.mark.parametrize(
+    ("names", "train"),
+    [
+        (["loss_attribute_extraction", "dev_F1"], "loss_attribute_extraction"),  # Shinra2022
+        (["nll_loss", "val_nll_loss"], "nll_loss"),
+        (["loss_scale", "accuracy"], None),  # a mixed-precision setting, not a loss
+        (["loss_weight", "val_loss"], None),
+    ],
+)
+def test_a_loss_named_without_a_split_word_is_the_train_loss(
+    names: list[str], train: str | None
+) -> None:
+    assert resolve_roles(make_run({n: [1.0, 2.0] for n in names})).train_loss == train
+
+
 def test_names_are_case_insensitive_and_val_prefers_val_over_test() -> None:
     roles = resolve_roles(make_run({"LOSS": [1.0], "Test_Loss": [1.0], "VAL_LOSS": [1.0]}))
     assert (roles.train_loss, roles.val_loss) == ("LOSS", "VAL_LOSS")

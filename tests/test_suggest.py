@@ -303,6 +303,27 @@ def test_an_increase_stops_at_the_edge_a_decrease_is_pulled_to() -> None:
     assert s.suggested_lr == pytest.approx(1e-3 * DEFAULT_PARAMS.range_reach, rel=0.05)
 
 
+@pytest.mark.parametrize(
+    "base,params",
+    [
+        (0.0095, {"optimizer": "adam"}),  # just below the edge of Adam's range x range_reach
+        (0.0099, {"optimizer": "rmsprop"}),  # a hair below it (float32 logs 0.0099999…)
+        (9.5e-5, {"peft": "lora"}),  # just below the usual LoRA LR
+    ],
+)
+def test_an_increase_capped_just_above_the_lr_still_moves_it(
+    base: float, params: dict[str, str]
+) -> None:
+    """A cap a hair above the current LR gave "increase ×1.0"/"×1.1": an increase is a
+    step a person can act on (the ×2 a run past the cap gets), and says why it is small."""
+    steps = np.arange(100.0)
+    f = _f("stagnation", diagnosis="too_slow", rel_improvement=0.16, plateau_frac=1.0)
+    s = suggest([f], lr=(steps, np.full(100, base)), params=params)
+    assert s.action == "increase_lr"
+    assert s.factor >= 1.5 and s.suggested_lr >= 1.5 * base
+    assert "small step" in s.rationale
+
+
 def test_far_too_large_lr_is_cut_towards_its_optimizers_range() -> None:
     steps = np.arange(100.0)
     f = _f("divergence", "critical", start=5, end=99)

@@ -218,6 +218,9 @@ def test_lr_from_name_when_neither_param_nor_series() -> None:
     assert name_lr("run-lr_0.001") == pytest.approx(1e-3)
     assert name_lr("lr=1e-3") == pytest.approx(1e-3)
     assert name_lr("clr-plain") is None and name_lr("baseline") is None
+    # a file-name-safe exponent (pets UNet sweep folders UNet_lr7e_5 … UNet_lr2e_3)
+    assert name_lr("UNet_lr7e_5") == pytest.approx(7e-5)
+    assert name_lr("UNet_lr2e_3") == pytest.approx(2e-3)
     runs = [as_run(trained(lr), f"exp_lr{lr:g}", {}, log_lr=False) for lr in (1e-3, 1e-2, 1e-1)]
     pts = [sweep_point(r, analyze_run(r)) for r in runs]
     assert [p.lr_from for p in pts] == ["name"] * 3

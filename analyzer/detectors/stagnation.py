@@ -379,7 +379,7 @@ def _message(
     what = metric.replace("_", " ")
     head = (
         f"The {what} has not improved since step {int(start)} (over that {frac:.0%} of the run "
-        f"it changed by {-100 * rel:+.2f}%)"
+        f"it changed by {100 * rel:+.2f}%)"
     )
     lr_txt = f" at LR {lr_start:.3g}" if lr_start is not None else ""
     return (

@@ -130,8 +130,13 @@ class LogSource:
 
 
 def _walk(
-    root: Path, onerror: Callable[[OSError], None] | None = None
+    root: Path,
+    onerror: Callable[[OSError], None] | None = None,
+    prune: Callable[[str, list[str]], bool] | None = None,
 ) -> Iterator[tuple[Path, list[str]]]:
+    """Folders under ``root`` with their files, symlink loops and links out of ``root``
+    not followed; a folder ``prune(path, sub_folders)`` is true for is neither yielded
+    nor entered."""
     seen: set[tuple[int, int]] = set()
     inside = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=onerror):
@@ -149,7 +154,32 @@ def _walk(
             for d in dirnames
             if not d.startswith(".") and _within(os.path.join(dirpath, d), inside)
         )
+        if prune is not None and prune(dirpath, dirnames):
+            dirnames[:] = []
+            continue
         yield Path(dirpath), sorted(filenames)
+
+
+def _names_experiment(meta: str) -> bool:
+    """Whether a ``meta.yaml`` is an MLflow experiment's (``experiment_id`` and no
+    ``run_id``: a run's names both); only its first 4 KB are read."""
+    try:
+        with open(meta, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    keys = {line.split(b":", 1)[0].strip() for line in head.splitlines() if b":" in line}
+    return b"experiment_id" in keys and b"run_id" not in keys
+
+
+def is_mlflow_file_store(folder: str, sub_folders: list[str]) -> bool:
+    """Whether ``folder`` is an MLflow file store (an ``mlruns`` folder): one of its
+    sub-folders holds an experiment's ``meta.yaml``."""
+    for d in sub_folders:
+        meta = os.path.join(folder, d, "meta.yaml")
+        if os.path.isfile(meta):
+            return _names_experiment(meta)
+    return False
 
 
 def _within(path: str, root: str) -> bool:
@@ -184,9 +214,17 @@ class Skipped:
 
 
 def discover(
-    root: Path, problems: list[BadSource] | None = None, skipped: list[Skipped] | None = None
+    root: Path,
+    problems: list[BadSource] | None = None,
+    skipped: list[Skipped] | None = None,
+    stores: list[str] | None = None,
 ) -> list[LogSource]:
     """Every log under ``root``: log files, and TensorBoard run folders.
+
+    An MLflow file store in it (an ``mlruns`` folder committed beside the code) is not
+    scanned file by file: its ``file://`` URI goes to ``stores`` if given (it is read as
+    the store it is, :mod:`~analyzer.readers.mlflow_store`), and nothing inside it is a
+    log of its own (artifacts included).
 
     Event files in ``train/``/``validation/`` sub-folders belong to their parent's run.
     A file whose name says log (``.csv``, ``.tsv``, ``.jsonl``, ``trainer_state.json``,
@@ -212,7 +250,15 @@ def discover(
     tb_runs: dict[Path, list[Path]] = {}
     files: list[LogSource] = []
     left_out: list[str] = []
-    for dirpath, filenames in _walk(root, unreadable):
+
+    def store(folder: str, sub_folders: list[str]) -> bool:
+        if not is_mlflow_file_store(folder, sub_folders):
+            return False
+        if stores is not None:
+            stores.append(Path(folder).resolve().as_uri())
+        return True
+
+    for dirpath, filenames in _walk(root, unreadable, store):
         for fname in filenames:
             path = dirpath / fname
             if not _is_regular(path):
@@ -264,7 +310,8 @@ def expand_sources(sources: list[str], skipped: list[Skipped] | None = None) -> 
             units.append(src)
         elif path.is_dir():
             problems: list[BadSource] = []
-            found: list[Unit] = [*discover(path, problems, skipped), *problems]
+            stores: list[str] = []
+            found: list[Unit] = [*discover(path, problems, skipped, stores), *stores, *problems]
             units.extend(found or [BadSource(src, "no training log found in this folder")])
         elif path.is_file():
             units.append(LogSource(path))
@@ -353,6 +400,7 @@ __all__ = [
     "SourceError",
     "discover",
     "expand_sources",
+    "is_mlflow_file_store",
     "is_mlflow_uri",
     "read_file",
     "read_log_source",
