@@ -455,5 +455,14 @@ def analyze_run(
         status=status,
         findings=tuple(findings),
         suggestion=sug,
-        warnings=tuple(run.warnings),
+        warnings=(*run.warnings, *_left_out_warnings(run, roles)),
+    )
+
+
+def _left_out_warnings(run: Run, roles: RoleMap) -> tuple[str, ...]:
+    """One warning per loss part left out of a sum for having no finite value at all."""
+    return tuple(
+        f"{run.meta.location}: {p}: no finite value in any row (all NaN/inf), left out of "
+        "the summed loss"
+        for p in roles.left_out
     )

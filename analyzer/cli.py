@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .analysis import RunAnalysis, analyze_run
-from .errors import LRTempoError, printable
+from .errors import LRTempoError, printable, utf8_safe
 from .findings import SEVERITY_RANK
 from .model import ReadResult, Run
 from .readers import LogSource, Skipped, Unit, expand_sources, read_units
@@ -122,7 +122,28 @@ def render(
     """The report in ``fmt`` (HTML sparklines from ``sparklines``, else from the runs)."""
     if fmt == "json":
         doc = build_document(analyses, result.errors, sweeps)
-        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+        return json.dumps(_utf8_doc(doc), indent=2, allow_nan=False) + "\n"
+    return utf8_safe(_render_text(fmt, analyses, result, sparklines, sweeps))
+
+
+def _utf8_doc(doc: object) -> object:
+    """The JSON document with every string :func:`utf8_safe`."""
+    if isinstance(doc, str):
+        return utf8_safe(doc)
+    if isinstance(doc, dict):
+        return {utf8_safe(str(k)): _utf8_doc(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [_utf8_doc(v) for v in doc]
+    return doc
+
+
+def _render_text(
+    fmt: str,
+    analyses: list[RunAnalysis],
+    result: ReadResult,
+    sparklines: dict[str, str] | None,
+    sweeps: Sequence[Sweep],
+) -> str:
     if fmt == "markdown":
         return render_markdown(analyses, result.errors, sweeps)
     if fmt == "html":

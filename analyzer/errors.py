@@ -57,6 +57,16 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(escape, text)
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with the lone surrogates of undecodable file-name bytes (``caf\\udce9``)
+    written as ``\\xe9``: a report must be valid UTF-8 whatever a file was called."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 class LRTempoError(Exception):
     """Base class of every error this package raises on purpose."""
 

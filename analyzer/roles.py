@@ -80,6 +80,8 @@ class RoleMap:
     train_loss: str | None
     val_loss: str | None
     lr: str | None
+    #: Loss parts with no finite value in any row, left out of their role's sum.
+    left_out: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, str]:
         """The contract's ``metrics`` object: roles the run has, mapped to names."""
@@ -148,14 +150,22 @@ def _central(parts: list[str]) -> list[str]:
     return [p for p in parts if p not in spread] if spread and means else parts
 
 
-def _pick_parts(parts: list[str], counts: Mapping[str, int], run: Run | None = None) -> str | None:
+def _pick_parts(
+    parts: list[str],
+    counts: Mapping[str, int],
+    run: Run | None = None,
+    left_out: list[str] | None = None,
+) -> str | None:
     """The parts to sum (``a+b``): the granularity with most points; a part with no finite
     value at all (e.g. a YOLO ``val/cls_loss`` logged as ``inf`` in every row) is left
-    out of a sum of several — it never was a loss value, and would make the sum ``inf``;
-    spread statistics beside a mean are left out too (:func:`_central`)."""
+    out of a sum of several — it never was a loss value, and would make the sum ``inf`` —
+    and named in ``left_out`` (the analysis warns of it); spread statistics beside a mean
+    are left out too (:func:`_central`)."""
     parts = _central(parts)
     if run is not None and len(parts) > 1:
         finite = [p for p in parts if np.isfinite(run.series(p)["value"].to_numpy()).any()]
+        if finite and left_out is not None:
+            left_out += [p for p in parts if p not in finite]
         parts = finite or parts
     if not parts:
         return None
@@ -187,20 +197,21 @@ def resolve_roles(
                         f"--{role.replace('_', '-')} {given!r}: no metric {part!r} in run"
                     )
 
+    left_out: list[str] = []
     yolo = run.meta.tags.get("csv_dialect") == "ultralytics"
     t = train_loss or _pick_listed(names, counts, TRAIN_LOSS_NAMES)
     if t is None and yolo:
-        t = _pick_parts(_prefixed(names, "train/"), counts, run)
+        t = _pick_parts(_prefixed(names, "train/"), counts, run, left_out)
     if t is None:
-        t = _pick_parts(_loss_parts(names, _TRAIN_WORDS), counts, run)
+        t = _pick_parts(_loss_parts(names, _TRAIN_WORDS), counts, run, left_out)
     if t is None:
-        t = _pick_parts([n for n in names if _bare_loss(n)], counts, run)
+        t = _pick_parts([n for n in names if _bare_loss(n)], counts, run, left_out)
 
     v = val_loss or _pick_listed(names, counts, VAL_LOSS_NAMES)
     if v is None and yolo:
-        v = _pick_parts(_prefixed(names, "val/"), counts, run)
+        v = _pick_parts(_prefixed(names, "val/"), counts, run, left_out)
     if v is None:
-        v = _pick_parts(_loss_parts(names, _VAL_WORDS), counts, run)
+        v = _pick_parts(_loss_parts(names, _VAL_WORDS), counts, run, left_out)
     if v is None:
         v = _pick_listed(names, counts, VAL_LAST_RESORT) or _pick_parts(
             _loss_parts(names, _TEST_WORDS), counts
@@ -212,7 +223,7 @@ def resolve_roles(
     if r is None:
         cands = [n for n in names if _is_lr(n)]
         r = cands[0] if cands else None
-    return RoleMap(train_loss=t, val_loss=v, lr=r)
+    return RoleMap(train_loss=t, val_loss=v, lr=r, left_out=tuple(left_out))
 
 
 def role_series(run: Run, name: str | None) -> pd.DataFrame | None:

@@ -230,6 +230,28 @@ def test_a_run_name_with_terminal_escapes_is_printed_inert(fmt: str, tmp_path: P
     assert "name\nsecond" not in proc.stdout
 
 
+@pytest.mark.parametrize("fmt", ["json", "html", "markdown", "text"])
+def test_a_file_name_that_is_not_utf8_gives_a_valid_utf8_report(fmt: str, tmp_path: Path) -> None:
+    # a Latin-1 name (caf\xe9.csv) decodes to a lone surrogate: the JSON held "\udce9",
+    # which strict parsers refuse, and a UTF-8 file could not be written with it
+    import os
+
+    folder = os.fsencode(tmp_path)
+    with open(os.path.join(folder, b"caf\xe9.csv"), "wb") as fh:
+        fh.write(b"step,loss\n" + b"".join(b"%d,%f\n" % (i, 1 / (i + 1)) for i in range(30)))
+    with open(os.path.join(folder, b"bad\xe9.csv"), "wb") as fh:
+        fh.write(bytes(range(256)))
+    out = tmp_path / f"report.{ {'markdown': 'md', 'text': 'txt'}.get(fmt, fmt) }"
+    proc = lrtempo("analyze", str(tmp_path), "--format", fmt, "--out", str(out))
+    assert proc.returncode == 3, proc.stderr  # the binary file: a partial read
+    text = out.read_bytes().decode("utf-8")  # strict: no surrogates
+    assert "caf\\xe9" in text.replace("\\\\", "\\") and "\\udc" not in text
+    if fmt == "json":
+        doc = json.loads(text)
+        assert doc["runs"][0]["run"]["name"] == "caf\\xe9"
+        assert any("bad\\xe9.csv" in e["location"] for e in doc["errors"])
+
+
 def test_imports_run_one_way() -> None:
     """analyzer never imports the dashboard or the command line above it; the dashboard
     never imports the command line (``lrtempo.cli`` sits above both)."""

@@ -267,6 +267,67 @@ CASES: list[Case] = [
         r": lines 5, 9: ",
     ),
     Case(
+        "text-loss-column",
+        "a loss column of dashes only beside a val loss (dropped, and said so)",
+        _file(
+            "dashes.csv",
+            "step,loss,val_loss\n" + "".join(f"{i},—,{v}\n" for i, v in enumerate(_losses())),
+        ),
+        "warning",
+        r": column 'loss' holds no number in any row",
+    ),
+    Case(
+        "cut-last-row",
+        "a CSV cut off mid-row while written (no line end, fewer fields)",
+        _file(
+            "cut.csv",
+            "step,loss,lr\n"
+            + "".join(f"{i},{v},0.01\n" for i, v in enumerate(_losses()))
+            + "60,2.",
+        ),
+        "warning",
+        r": line 62: the file ends mid-row",
+    ),
+    Case(
+        "yolo-nan-part",
+        "an Ultralytics loss part that is NaN in every epoch",
+        _file(
+            "results.csv",
+            "epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/mAP50(B),"
+            "val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2\n"
+            + "".join(
+                f"{i},nan,{v},{v},0.5,{v},{v},{v},0.01,0.01,0.01\n"
+                for i, v in enumerate(_losses(40))
+            ),
+        ),
+        "warning",
+        r"train/box_loss: no finite value in any row",
+    ),
+    Case(
+        "hf-text-loss",
+        "a trainer_state.json whose loss is a string in some records",
+        _file(
+            "trainer_state.json",
+            json.dumps(
+                {
+                    "log_history": [
+                        {"step": i + 1, "loss": "n/a" if i % 10 == 3 else float(v)}
+                        for i, v in enumerate(_losses())
+                    ]
+                }
+            ),
+        ),
+        "warning",
+        r": record 3: 'loss' is not a number \('n/a'\), and 5 more like it",
+    ),
+    Case(
+        "empty-source",
+        'an empty SOURCE (`lrtempo analyze "$UNSET"`): not the current folder',
+        lambda root: "",
+        "error",
+        r"an empty source name",
+    ),
+    Case(
         "nan-inf",
         "NaN, Inf and -Inf losses",
         _file("nan_inf.csv", _csv_rows(_with(_losses(), {20: "nan", 30: "inf", 40: "-inf"}))),

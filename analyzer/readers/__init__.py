@@ -306,7 +306,9 @@ def expand_sources(sources: list[str], skipped: list[Skipped] | None = None) -> 
     units: list[Unit] = []
     for src in sources:
         path = Path(src)
-        if is_mlflow_uri(src):
+        if not src.strip():  # Path("") is the current folder: an unset variable, not "."
+            units.append(BadSource(repr(src), "an empty source name (an unset path variable?)"))
+        elif is_mlflow_uri(src):
             units.append(src)
         elif path.is_dir():
             problems: list[BadSource] = []

@@ -59,6 +59,17 @@ def as_number(value: Any) -> float | None:
     return None
 
 
+def names_a_metric(name: str) -> bool:
+    """Whether a key or column name says loss or LR (a text field of run names, dates or
+    notes is no metric and goes by without a word)."""
+    low = name.lower()
+    return (
+        "loss" in low
+        or low.rsplit("/", 1)[-1] in ("lr", "learning_rate")
+        or low.startswith(("lr-", "lr/"))
+    )
+
+
 def flatten(record: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     """``{"train": {"loss": 1}}`` → ``("train/loss", 1)``."""
     for key, value in record.items():
@@ -96,11 +107,19 @@ class PointBuffer:
     step: list[int] = field(default_factory=list)
     value: list[float] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)
+    #: Loss/LR keys whose value was not a number: key → (where first, the value, count).
+    not_numbers: dict[str, tuple[str, str, int]] = field(default_factory=dict)
 
     def add_record(
-        self, record: Mapping[str, Any], step: int, skip: frozenset[str] = frozenset()
+        self,
+        record: Mapping[str, Any],
+        step: int,
+        skip: frozenset[str] = frozenset(),
+        where: str = "",
     ) -> int:
-        """Add every numeric metric of ``record`` at ``step``; returns how many were added."""
+        """Add every numeric metric of ``record`` at ``step``; returns how many were added.
+        A loss or LR value that is no number (text, a list, true/false; ``null`` is a
+        missing value) is counted in :attr:`not_numbers` under ``where`` (the record)."""
         wall = math.nan
         for key in WALL_KEYS:
             t = as_number(record.get(key))
@@ -113,6 +132,9 @@ class PointBuffer:
                 continue
             val = as_number(raw)
             if val is None:
+                if raw is not None and names_a_metric(key):
+                    first, text, n = self.not_numbers.get(key, (where, repr(raw)[:40], 0))
+                    self.not_numbers[key] = (first, text, n + 1)
                 continue
             self.metric.append(key)
             self.step.append(step)
@@ -123,6 +145,15 @@ class PointBuffer:
 
     def __len__(self) -> int:
         return len(self.metric)
+
+    def not_number_warnings(self, path: object) -> list[str]:
+        """One warning per loss/LR key that held a value that is no number."""
+        return [
+            f"{path}: {where}: {key!r} is not a number ({text})"
+            + (f", and {n - 1} more like it" if n > 1 else "")
+            + ", ignored"
+            for key, (where, text, n) in self.not_numbers.items()
+        ]
 
     def sort_if_shuffled(self) -> int:
         """Sort the points by step (stably) when they were logged out of order (see

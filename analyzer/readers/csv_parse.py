@@ -35,6 +35,7 @@ import pandas as pd
 
 from ..errors import ReaderError
 from ._io import read_text
+from ._records import names_a_metric
 
 DELIMITERS = (",", ";", "\t", "|")
 #: Column names (case-insensitive) that count steps, in order of preference.
@@ -196,6 +197,18 @@ def _decimal_for(sep: str, body: str) -> str:
     return "."
 
 
+def _without_a_cut_last_row(body: str, header: str, sep: str) -> tuple[str, bool]:
+    """``body`` without its last line when the file ends inside a row: no line end after
+    it and fewer fields than the header (a log cut off while being written — its last
+    number may be cut too, ``2.`` of ``2.345``)."""
+    if body.endswith("\n") or "\n" not in body:
+        return body, False
+    head, _, last = body.rpartition("\n")
+    if last.strip() and _fields(last, sep) < _fields(header, sep):
+        return head + "\n", True
+    return body, False
+
+
 def _read_frame(
     path: Path, body: str, sep: str, header_line: int
 ) -> tuple[pd.DataFrame, list[int]]:
@@ -282,6 +295,8 @@ def _coerce(table: Table, name: str, col: pd.Series) -> tuple[np.ndarray, np.nda
     if bad.sum() * 2 > present.sum():
         if (present & ~bad).any():
             table.warn(f"column {name!r} is mostly text, ignored")
+        elif bad.any() and names_a_metric(name):
+            table.warn(f"column {name!r} holds no number in any row, ignored")
         return None
     if bad.any():
         table.warn_rows(bad, f"text in numeric column {name!r}, cells ignored")
@@ -329,6 +344,7 @@ def parse_table(path: Path) -> Table:
             f"log has at most {MAX_COLUMNS:,}",
             f"line {header_line}",
         )
+    body, cut = _without_a_cut_last_row(body, first, sep)
     frame, skipped = _read_frame(path, body, sep, header_line)
     if frame.empty:
         raise ReaderError(str(path), "header only, no data rows", f"line {header_line + 1}")
@@ -347,6 +363,11 @@ def parse_table(path: Path) -> Table:
     if skipped:
         lines = [n + header_line - 1 for n in skipped]
         table.warn(f"{lines_text(lines)}: more fields than the header, line skipped")
+    if cut:
+        table.warn(
+            f"line {header_line + body.count(chr(10))}: the file ends mid-row (fewer "
+            "fields than the header and no line end: cut off while written?), row skipped"
+        )
     _warn_repeated(table, first, sep)
     _columns(table, frame)
     return table

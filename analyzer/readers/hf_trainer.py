@@ -92,13 +92,14 @@ def read(path: Path) -> list[Run]:
             continue
         check_step(rec, "step", str(path), f"record {i}")
         last, _ = step_of(rec, "step", last)
-        buf.add_record(rec, last, skip=frozenset({"epoch"}))
+        buf.add_record(rec, last, skip=frozenset({"epoch"}), where=f"record {i}")
         epoch = as_number(rec.get("epoch"))
         if epoch is not None:
             buf.metric.append("epoch")
             buf.step.append(last)
             buf.value.append(epoch)
             buf.wall.append(float("nan"))
+    warnings += buf.not_number_warnings(path)
     if not len(buf):
         raise ReaderError(str(path), "log_history holds no numeric values")
     if back := buf.sort_if_shuffled():

@@ -169,7 +169,13 @@ def _run_of(
                     last,
                 )
             continue
-        buf.add_record(rec, last, skip=frozenset({"epoch"}) if key is None else frozenset())
+        buf.add_record(
+            rec,
+            last,
+            skip=frozenset({"epoch"}) if key is None else frozenset(),
+            where=f"line {lineno}",
+        )
+    warnings += buf.not_number_warnings(path)
     if not len(buf):
         return None
     if back := buf.sort_if_shuffled():
