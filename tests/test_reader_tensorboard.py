@@ -184,15 +184,26 @@ def write_losses(path: Path, n: int = 20) -> Path:
     return write_events(path, [simple_event("loss", 10.0 - s * 0.25, s) for s in range(n)])
 
 
-@pytest.mark.parametrize("where, problem", [(20, "record data"), (3, "record length")])
-def test_crc_mismatch_keeps_records_before_it(tmp_path: Path, where: int, problem: str) -> None:
+@pytest.mark.parametrize(
+    "where, problem, kept",
+    [
+        # a flipped byte in one record's data: its length CRC holds, so does the framing
+        # after it; that record alone is skipped (TensorBoard reads past it too)
+        (20, "record data) in 1 record(s), skipped", [*range(10), *range(11, 20)]),
+        # a flipped length: nothing after it can be framed
+        (3, "record length); rest of the file skipped", list(range(10))),
+    ],
+)
+def test_crc_mismatch_skips_what_it_must(
+    tmp_path: Path, where: int, problem: str, kept: list[int]
+) -> None:
     path = write_losses(tmp_path / "run" / event_name(1700000000))
     offset = record_offsets(path)[11]  # record 0 is file_version: losses 0..9 come before
     data = bytearray(path.read_bytes())
     data[offset + where] ^= 0x40
     path.write_bytes(bytes(data))
     [run] = read_file(path)
-    assert run.series("loss")["step"].tolist() == list(range(10))
+    assert run.series("loss")["step"].tolist() == kept
     [warning] = run.warnings
     assert str(path) in warning and f"byte {offset}" in warning
     assert "CRC mismatch" in warning and problem in warning
@@ -456,7 +467,9 @@ def test_real_file_agrees_with_event_accumulator(real_logs: Path) -> None:
     )
 
 
-def test_random_damage_never_crashes_and_keeps_a_prefix(tmp_path: Path) -> None:
+def test_random_damage_never_crashes_and_keeps_what_it_can(tmp_path: Path) -> None:
+    """Random bit flips and cuts: never a crash; the points kept are the file's own, in
+    order — a prefix, less the records skipped for a bad data CRC (one flip: one record)."""
     events = [simple_event("loss", s * 0.5, s) for s in range(40)] + tf2_series("acc", [0.1] * 10)
     path = write_events(tmp_path / event_name(1700000000), events)
     good = path.read_bytes()
@@ -470,10 +483,14 @@ def test_random_damage_never_crashes_and_keeps_a_prefix(tmp_path: Path) -> None:
             data = data[: rng.integers(len(data))]
         path.write_bytes(bytes(data))
         part = read_event_file(path)
-        n = len(part.tags)
-        assert part.tags.tolist() == full.tags[:n].tolist()
-        assert part.values.tolist() == full.values[:n].tolist()
-        if part.problem is None:
+        kept = list(zip(part.tags.tolist(), part.values.tolist()))
+        whole = iter(zip(full.tags.tolist(), full.values.tolist()))
+        assert all(point in whole for point in kept)  # a subsequence, in order
+        if part.skipped == 0:
+            n = len(kept)
+            assert kept == list(zip(full.tags[:n].tolist(), full.values[:n].tolist()))
+        assert part.skipped <= 1
+        if part.problem is None and part.skipped == 0:
             assert good.startswith(bytes(data))
 
 
@@ -506,9 +523,18 @@ def test_large_event_file_is_read_in_windows_as_if_whole(
     windowed = read_event_file(path)
     for name in ("tags", "steps", "values", "wall_times"):
         np.testing.assert_array_equal(getattr(windowed, name), getattr(whole, name))
-    for name in ("records", "first_wall", "last_wall", "problem", "problem_at"):
+    for name in (
+        "records",
+        "first_wall",
+        "last_wall",
+        "problem",
+        "problem_at",
+        "skipped",
+        "skipped_at",
+    ):
         assert getattr(windowed, name) == getattr(whole, name), name
-    assert whole.records == {"none": 3001, "truncated": 3000, "crc": 2500}[damage]
+    assert whole.records == {"none": 3001, "truncated": 3000, "crc": 3000}[damage]
+    assert whole.skipped == (damage == "crc")
 
 
 def test_event_file_points_beyond_memory_are_refused(

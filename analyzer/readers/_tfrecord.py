@@ -38,6 +38,8 @@ class _Framing:
     crcs: np.ndarray  # uint64 CRC32C of each record's data (not yet masked)
     problem: str | None = None
     problem_at: int | None = None
+    skipped: int = 0  # records dropped for a bad data CRC (the framing went on)
+    skipped_at: int | None = None  # byte offset of the first of them
 
     def cut(self, n: int, problem: str) -> None:
         """Keep the first ``n`` records; record ``n`` is bad."""
@@ -204,7 +206,9 @@ def _ends_from(buf: bytes, starts: np.ndarray) -> np.ndarray:
 
 
 def _check_data_crcs(padded: np.ndarray, framing: _Framing) -> None:
-    """Cut the framing at the first record whose data CRC does not match."""
+    """Drop the records whose data CRC does not match. Their lengths passed their own
+    CRCs, so the framing after them holds (a flipped byte in one record's data, which
+    TensorBoard also reads past): they are counted in ``skipped``, the rest is kept."""
     crcs = framing.crcs
     if not len(crcs):
         return
@@ -212,9 +216,15 @@ def _check_data_crcs(padded: np.ndarray, framing: _Framing) -> None:
         ((crcs >> np.uint64(15)) | (crcs << np.uint64(17))) + np.uint64(CRC_MASK_DELTA)
     ) & np.uint64(0xFFFFFFFF)
     stored = _gather(padded, framing.ends, 4).view("<u4").ravel().astype(np.uint64)
-    bad = np.flatnonzero(masked != stored)
-    if len(bad):
-        framing.cut(int(bad[0]), "CRC mismatch (record data)")
+    good = masked == stored
+    if not good.all():
+        framing.skipped = int((~good).sum())
+        framing.skipped_at = int(framing.starts[int(np.argmin(good))]) - HEADER_BYTES
+        framing.starts, framing.ends, framing.crcs = (
+            framing.starts[good],
+            framing.ends[good],
+            framing.crcs[good],
+        )
 
 
 def _gather(data: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:

@@ -78,6 +78,8 @@ class EventFileScalars:
     last_wall: float | None = None
     problem: str | None = None  # why reading stopped early, e.g. "CRC mismatch"
     problem_at: int | None = None  # byte offset of the bad record
+    skipped: int = 0  # records skipped for a bad data CRC (the records after them read)
+    skipped_at: int | None = None  # byte offset of the first of them
 
     @property
     def stopped_early(self) -> bool:
@@ -126,6 +128,8 @@ def _scan_windows(
             )
         if part.problem_at is not None:
             part.problem_at += offset
+        if part.skipped_at is not None:
+            part.skipped_at += offset
         if not chunk or offset + len(data) >= size or part.problem not in (None, "truncated"):
             break  # the end, or a bad record: the rest of the file is not read
         at = part.problem_at  # set with every problem (see _tfrecord._Framing)
@@ -147,6 +151,8 @@ def _scan_windows(
         last_wall=next((p.last_wall for p in reversed(parts) if p.records), None),
         problem=last.problem,
         problem_at=last.problem_at,
+        skipped=sum(p.skipped for p in parts),
+        skipped_at=next((p.skipped_at for p in parts if p.skipped), None),
     )
 
 
@@ -173,6 +179,8 @@ def scan_buffer(
         last_wall=last,
         problem=framing.problem,
         problem_at=framing.problem_at,
+        skipped=framing.skipped,
+        skipped_at=framing.skipped_at,
     )
 
 
@@ -219,6 +227,11 @@ def read_run(run_dir: Path, event_files: list[Path]) -> Run:
             warnings.append(f"{exc}; file skipped")
             continue
         parts.append(part)
+        if part.skipped:
+            warnings.append(
+                f"{part.path}: byte {part.skipped_at}: CRC mismatch (record data) in "
+                f"{part.skipped} record(s), skipped; the records after read"
+            )
         if part.stopped_early:
             warnings.append(_problem_text(part))
     _check_readable(run_dir, event_files, parts)
