@@ -57,6 +57,20 @@ def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     ]
 
 
+def test_a_link_that_leads_nowhere_is_named_as_such(tmp_path: Path) -> None:
+    """A symlink loop or a dangling link given by name exists as a link: "no such file"
+    sent the user looking for a file that is there."""
+    os.symlink(tmp_path / "self.csv", tmp_path / "self.csv")
+    os.symlink(tmp_path / "gone.csv", tmp_path / "dangling.csv")
+    result = read_sources([str(tmp_path / "self.csv"), str(tmp_path / "dangling.csv")])
+    assert [e["error"] for e in result.errors] == [
+        "a symbolic link that leads nowhere (a loop, or its target is gone)"
+    ] * 2
+    assert read_sources([str(tmp_path / "absent.csv")]).errors[0]["error"] == (
+        "no such file or folder"
+    )
+
+
 def _scan_folder(root: Path) -> dict[str, str]:
     """Good logs beside logs that cannot be read, and non-logs; returns bad name → text."""
     from tests.tb_writers import event_name

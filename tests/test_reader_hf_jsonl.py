@@ -282,6 +282,19 @@ def test_detr_log_txt_with_a_first_line_longer_than_the_sniffed_head(tmp_path: P
     assert "epoch" not in run.metric_names and "n_parameters" not in run.metric_names
 
 
+def test_a_gzipped_detr_log_txt_is_read_like_the_plain_one(tmp_path: Path) -> None:
+    """``log.txt.gz`` (a DETR/MAE log compressed to save space) was refused as "not a
+    training log" although a folder scan lists it as a maybe-log."""
+    text = "".join(detr_line(e, 8 - e) for e in range(5))
+    path = tmp_path / "outputs" / "log.txt.gz"
+    path.parent.mkdir()
+    path.write_bytes(gzip.compress(text.encode()))
+    [source] = discover(tmp_path)
+    assert source.location == str(path)
+    [run] = read_file(path)
+    assert run.series("train_loss")["value"].tolist() == [8.0, 7.0, 6.0, 5.0, 4.0]
+
+
 def test_a_long_one_line_json_file_in_a_run_folder_is_not_a_log(tmp_path: Path) -> None:
     """Only .txt/.log first lines are followed past the head: a minified vocab.json stays out."""
     write(tmp_path, "run/vocab.json", json.dumps({f"tok{i}": i for i in range(2000)}))

@@ -318,13 +318,17 @@ def expand_sources(sources: list[str], skipped: list[Skipped] | None = None) -> 
         elif path.is_file():
             units.append(LogSource(path))
         else:
-            units.append(
-                BadSource(
-                    src,
-                    "not a regular file or folder" if path.exists() else "no such file or folder",
-                )
-            )
+            units.append(BadSource(src, _why_unreadable(path)))
     return units
+
+
+def _why_unreadable(path: Path) -> str:
+    """Why a source that is neither a file nor a folder cannot be read."""
+    if path.exists():
+        return "not a regular file or folder"
+    if path.is_symlink():
+        return "a symbolic link that leads nowhere (a loop, or its target is gone)"
+    return "no such file or folder"
 
 
 def _read_unit(
