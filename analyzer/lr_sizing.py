@@ -222,9 +222,7 @@ def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
         if base >= top:  # already past that edge: a small step, as above a setting's prior
             factor, note = min(factor, 2.0), f" (already above the usual {fam} range {lo:g}–{hi:g})"
         elif base * factor > top:  # never past the edge a too-large LR is pulled back to
-            factor, note = _capped(
-                base, top, factor, f"at most {top:g}, above the usual {fam} range"
-            )
+            factor, note = _capped(base, top, factor, f"above the usual {fam} range")
     return factor, note
 
 

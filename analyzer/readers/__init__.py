@@ -172,7 +172,7 @@ def _names_experiment(meta: str) -> bool:
     return b"experiment_id" in keys and b"run_id" not in keys
 
 
-def is_mlflow_file_store(folder: str, sub_folders: list[str]) -> bool:
+def _is_mlflow_file_store(folder: str, sub_folders: list[str]) -> bool:
     """Whether ``folder`` is an MLflow file store (an ``mlruns`` folder): one of its
     sub-folders holds an experiment's ``meta.yaml``."""
     for d in sub_folders:
@@ -252,7 +252,7 @@ def discover(
     left_out: list[str] = []
 
     def store(folder: str, sub_folders: list[str]) -> bool:
-        if not is_mlflow_file_store(folder, sub_folders):
+        if not _is_mlflow_file_store(folder, sub_folders):
             return False
         if stores is not None:
             stores.append(Path(folder).resolve().as_uri())
@@ -406,7 +406,6 @@ __all__ = [
     "SourceError",
     "discover",
     "expand_sources",
-    "is_mlflow_file_store",
     "is_mlflow_uri",
     "read_file",
     "read_log_source",
