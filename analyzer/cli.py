@@ -276,8 +276,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     fmt = _output_format(args)
     if not analyses:
         if not result.errors:
+            hint = (
+                " (review's default window: --since 30d, or a date, reaches older runs)"
+                if since_text and not args.since
+                else ""
+            )
             print(
-                "lrtempo: no run found" + (f" since {since_text}" if since_text else ""),
+                "lrtempo: no run found" + (f" since {since_text}" if since_text else "") + hint,
                 file=sys.stderr,
             )
         if fmt == "json" and not args.out:  # scripts still get a contract document

@@ -172,6 +172,10 @@ def test_since_filters_file_runs_by_last_write(tmp_path: Path) -> None:
     os.utime(old, (1_000_000_000, 1_000_000_000))
     proc = lrtempo("analyze", str(old), "--since", "24h")
     assert proc.returncode == 2 and "no run found since 24h" in proc.stderr
+    assert "default window" not in proc.stderr  # the user chose the window
+    out = tmp_path / "r.html"
+    proc = lrtempo("review", str(old), "--out", str(out))  # review's own 24 h
+    assert proc.returncode == 2 and "no run found since 24h (review's default window" in proc.stderr
 
 
 def test_fail_on_gates_on_severity() -> None:
