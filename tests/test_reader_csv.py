@@ -224,6 +224,18 @@ def test_keras_appended_runs_are_split(tmp_path: Path) -> None:
     assert len({r.meta.id for r in runs}) == 3
 
 
+def test_keras_epochs_that_count_down_are_one_run_not_one_per_row(tmp_path: Path) -> None:
+    # every row a "restart" is no appended training: 40 one-row runs said nothing useful
+    f = write(
+        tmp_path / "cnn_log.csv",
+        "epoch,loss,val_loss\n"
+        + "".join(f"{e},{1 + e / 10},{1.1 + e / 10}\n" for e in range(5, -1, -1)),
+    )
+    [run] = csvlogs.read(f)
+    assert points(run, "loss") == [(e, 1 + e / 10) for e in range(6)]
+    assert any("count down over all 6 rows" in w for w in run.warnings)
+
+
 def test_keras_log_file_is_read_through_the_registry(tmp_path: Path) -> None:
     f = write(
         tmp_path / "training.log",

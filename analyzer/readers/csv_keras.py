@@ -42,6 +42,9 @@ def runs(table: ct.Table) -> list[Run]:
     seg = segments(steps, ok)
     n_seg = int(seg.max()) + 1 if ok.any() else 1
     metrics = [(c, c) for c in table.columns if c != epoch_col]
+    if n_seg > 2 and n_seg == int(ok.sum()):  # every row a "restart": the epochs count down
+        table.warn(f"the epochs count down over all {n_seg} rows: read as one run, by epoch")
+        n_seg = 1
     if n_seg == 1:
         frame = ct.metric_frame(table, metrics, steps, ok, None)
         return ct.require_points(
