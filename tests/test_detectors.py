@@ -505,6 +505,24 @@ def test_an_explosion_the_run_recovers_from_is_a_spike_not_divergence(seed: int)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_a_blow_up_from_the_first_tenth_that_ends_far_above_the_start_is_divergence(
+    seed: int,
+) -> None:
+    # a char transformer at 300x its good LR (one-cycle): 4.8 -> ~600 by step 40, a peak
+    # near 9,000, then down to ~120 as the schedule decays: below the early maximum the
+    # blow-up had already lifted, but 25x where it began: not a spike it recovered from
+    rng = np.random.default_rng(seed)
+    t = np.arange(400.0)
+    y = 4.8 * np.exp(8.0 * np.sin(np.pi * np.minimum(t, 360) / 400) ** 0.5 - 0.02 * t / 40)
+    y = np.maximum(y, 4.8) * np.exp(0.1 * rng.standard_normal(400))
+    y[:3] = 4.8
+    ends = np.median(y[-40:]) / 4.8
+    assert ends > 10 and np.median(y[-40:]) < y[:40].max()  # the case the spike rule took
+    [f] = detect_divergence(t, y)
+    assert (f.kind, f.severity) == ("divergence", "critical")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_a_loss_blown_up_in_its_first_steps_is_divergence(seed: int) -> None:
     rng = np.random.default_rng(seed)
     y = np.concatenate([[1.4], 20.0 * np.exp(0.3 * rng.standard_normal(599))])

@@ -20,8 +20,10 @@ Checks, in order (the first that fires wins, one finding per series):
 4. **Explosion** — a positive loss exceeding ``divergence.explosion_factor`` (2×) the maximum
    of its first 10 % (≥ 1 point), sustained (≥ 2 consecutive points or at the end).
    Critical — unless the run recovers (median of its last 10 % below that early
-   maximum): a transient blow-up is instability, reported as kind ``oscillation``
-   (``path: spike``, warning, from the first to the last point above the limit).
+   maximum, and below ``explosion_factor`` × its opening level, the median of its first
+   2 %: a blow-up that began inside the first 10 % lifts that maximum too): a transient
+   blow-up is instability, reported as kind ``oscillation`` (``path: spike``, warning,
+   from the first to the last point above the limit).
 4b. **Blown up at the start** — the explosion happened inside the first 10 % (so that
    window cannot be the reference): the median of the rest of the run and of its last
    10 % are both ≥ ``divergence.explosion_factor`` × the first value. Critical; a spike
@@ -256,7 +258,10 @@ def _finite_checks(
         if sustained:
             i = int(np.flatnonzero(above)[0])
             peak = float(y.max())
-            if final < ref:  # the run came back below its early level: a spike, not a broken run
+            opening = float(np.median(y[: max(1, n // 50)]))
+            if final < ref and not final >= config.divergence.explosion_factor * opening > 0:
+                # back below its early level and near where it began: a spike, not a broken
+                # run (an early maximum the blow-up already lifted is no level to come back to)
                 return [_spike(x, y, above, i, peak, ref, final, metric)]
             return [
                 _blew_up(
