@@ -170,7 +170,7 @@ def _minibatch_noise(
     falls (hard examples), so it is no LR problem. (The smoother bound ``stagnation.jitter``,
     0.5 %, was used before; a transformer classifier family added to corpus 2's tuning split
     on 2026-12-06 bounced 0.55–0.6 % at its good LR and was flagged: 3 of 32 false alarms.)"""
-    if val is None or f.evidence.get("path") != "growth":
+    if val is None or "growth" not in (f.evidence.get("path"), f.evidence.get("phase_path")):
         return False
     flips = f.evidence.get("sign_flip_rate")
     if not isinstance(flips, float) or not flips < cfg.oscillation.flip_rate:
@@ -377,7 +377,11 @@ def analyze_series(
 
     findings = _drift_within_bounce(findings)
     if _no_warning(findings) and not critical:
-        findings += detect_peak_phase(train, val, lr, config=cfg)
+        findings += [
+            f
+            for f in detect_peak_phase(train, val, lr, config=cfg)
+            if not _minibatch_noise(f, val, cfg)
+        ]
     if _no_warning(findings) and not critical:
         findings += detect_loss_spike(train, val, lr, config=cfg)
     if _no_warning(findings):
