@@ -258,10 +258,11 @@ def _finite_checks(
         if sustained:
             i = int(np.flatnonzero(above)[0])
             peak = float(y.max())
+            # back below its early level and near where it began: a spike, not a broken run
+            # (an early maximum the blow-up already lifted is no level to come back to)
             opening = float(np.median(y[: max(1, n // 50)]))
-            if final < ref and not final >= config.divergence.explosion_factor * opening > 0:
-                # back below its early level and near where it began: a spike, not a broken
-                # run (an early maximum the blow-up already lifted is no level to come back to)
+            far_above_start = opening > 0 and final >= config.divergence.explosion_factor * opening
+            if final < ref and not far_above_start:
                 return [_spike(x, y, above, i, peak, ref, final, metric)]
             return [
                 _blew_up(
