@@ -137,7 +137,7 @@ def _lone_spike(train: Series, lr: Series | None, config: AnalysisConfig) -> lis
             start_step=int(onset),
             end_step=int(end),
             severity="warning",
-            confidence=confidence(0.0, t[0], o.lone_spike_ratio),
+            confidence=confidence(0.0, t.ratio, o.lone_spike_ratio),
             evidence={
                 "onset_step": onset,
                 "train_spike_ratio": t.ratio,

@@ -25,7 +25,10 @@ from ._io import file_mtime, head_bytes, read_text, run_id_for, run_name_for
 from ._records import PointBuffer, as_number, check_step, step_key_of, step_of
 
 EXTENSIONS = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
-SNIFF_EXTENSIONS = (".txt", ".log", ".json", ".txt.gz", ".log.gz")
+#: Text logs whose first line may be followed past the sniffed head (see
+#: :func:`_whole_first_line`); a ``.json`` is sniffed by its head alone.
+TEXT_EXTENSIONS = (".txt", ".log", ".txt.gz", ".log.gz")
+SNIFF_EXTENSIONS = (*TEXT_EXTENSIONS, ".json")
 MAX_WARNINGS = 20
 #: How far a first line is followed when it outruns the sniffed head: a DETR/Deformable-DETR
 #: ``log.txt`` line (every auxiliary loss of every decoder layer) is 4–12 KB.
@@ -43,7 +46,7 @@ def _whole_first_line(path: Path, head: bytes) -> bytes:
     ``config.json`` in a run folder is no log."""
     first = _first_line(head)
     if (
-        path.name.lower().endswith((".txt", ".log", ".txt.gz", ".log.gz"))
+        path.name.lower().endswith(TEXT_EXTENSIONS)
         and first.startswith(b"{")
         and b"\n" not in head.lstrip(b"\xef\xbb\xbf").lstrip()
     ):
