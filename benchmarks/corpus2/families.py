@@ -721,6 +721,44 @@ FAMILIES: dict[str, Family] = {
             600,
             description="Softplus MLP on Gaussian blobs",
         ),
+        # Fresh check 19 (stop 22): scored at the rules of 9ca9717 before anything was
+        # changed with them in view, then tuning families like the others.
+        Family(
+            "deep_wine",
+            "mlp_deep",
+            "wine",
+            "ce",
+            600,
+            small_n=30,
+            description="five-layer ReLU MLP with dropout on the wine data set",
+        ),
+        Family(
+            "elu_moons",
+            "mlp_elu",
+            "moons",
+            "bce",
+            600,
+            small_n=40,
+            description="ELU MLP on two moons with distractor features, BCE",
+        ),
+        Family(
+            "leaky_diabetes",
+            "mlp_leaky",
+            "diabetes",
+            "mse",
+            800,
+            small_n=60,
+            blowup_seeds=3,
+            description="leaky-ReLU MLP regression on the diabetes data set, MSE",
+        ),
+        Family(
+            "tanh_quant",
+            "mlp_tanh",
+            "quantiles",
+            "ce",
+            600,
+            description="tanh MLP on Gaussian quantile shells",
+        ),
     )
 }
 
@@ -865,6 +903,14 @@ SETUPS: tuple[Setup, ...] = (
     Setup("tanh_synth", "momentum", "warmup_linear"),
     Setup("softplus_blobs", "adagrad", "multistep"),
     Setup("softplus_blobs", "adamw", "constant"),
+    Setup("deep_wine", "sgdw", "linear"),
+    Setup("deep_wine", "radam", "multistep"),
+    Setup("elu_moons", "adamax", "one_cycle"),
+    Setup("elu_moons", "rmsprop", "constant"),
+    Setup("leaky_diabetes", "sgd", "warmup_cosine"),
+    Setup("leaky_diabetes", "nadam", "exponential"),
+    Setup("tanh_quant", "adagrad", "cosine"),
+    Setup("tanh_quant", "adamw", "warmup_linear"),
 )
 
 #: Families thresholds may be tuned on.
@@ -934,6 +980,10 @@ TUNE: tuple[str, ...] = (
     "bn_fried3",
     "tanh_synth",
     "softplus_blobs",
+    "deep_wine",
+    "elu_moons",
+    "leaky_diabetes",
+    "tanh_quant",
 )
 #: Families never used for tuning: one recurrent LM, one CNN, one linear-type and two
 #: regression MLPs; optimizers RMSprop, AdamW, momentum, Adam, SGD, NAdam, Nesterov.
