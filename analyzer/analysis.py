@@ -67,6 +67,7 @@ from .detectors import (
     detect_stagnation,
     detect_val_oscillation,
     train_bounce,
+    val_not_recovered,
 )
 from .detectors.overfit_checks import (
     as_bouncing,
@@ -357,7 +358,7 @@ def analyze_series(
     critical = False
     if train is not None and len(train[1]):
         div = [
-            _zero_with_val_blowup(f, train, val)
+            val_not_recovered(_zero_with_val_blowup(f, train, val), train, val, cfg)
             for f in detect_divergence(*train, metric="train_loss", config=cfg)
         ]
         findings += div

@@ -522,6 +522,40 @@ def test_a_blow_up_from_the_first_tenth_that_ends_far_above_the_start_is_diverge
     assert (f.kind, f.severity) == ("divergence", "critical")
 
 
+def _thrown_out_classifier(seed: int, val_end: float) -> tuple:
+    """A binary classifier at ~300x its good LR (one-cycle): the minibatch loss jumps from
+    0.69 to ~1e3 within the first steps and, as the LR decays, comes back to the untrained
+    0.69 (it predicts one class); the val loss, first evaluated after the blow-up, falls
+    from ~1e3 to ``val_end``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(600.0)
+    bump = 1e3 * np.exp(-(((t - 150) / 120) ** 2))
+    y = (0.69 + bump) * np.exp(0.05 * rng.standard_normal(600))
+    y[:2] = 0.69
+    vt = np.arange(15.0, 601, 15)
+    v = val_end + 1e3 * np.exp(-vt / 60) * np.exp(0.02 * rng.standard_normal(len(vt)))
+    return (t, y), (vt, v)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_blow_up_the_train_loss_came_back_from_but_not_the_val_loss_is_divergence(
+    seed: int,
+) -> None:
+    """The minibatch loss back at the untrained level is no recovery when the val loss
+    ends 100x that level: the weights never came back (a real elu MLP at x300 its good
+    LR was read as an oscillation spike)."""
+    from analyzer.analysis import analyze_series
+
+    train, val = _thrown_out_classifier(seed, val_end=70.0)
+    findings, _ = analyze_series(train, val)
+    [f] = [f for f in findings if f.severity != "info"]
+    assert (f.kind, f.severity, f.metric) == ("divergence", "critical", "val_loss")
+    assert f.evidence["val_end_ratio"] > 50 and f.evidence["train_path"] in ("spike", "excursion")
+    # the same blow-up whose val loss came back near the untrained level: a spike
+    findings, _ = analyze_series(*_thrown_out_classifier(seed, val_end=0.9))
+    assert {f.kind for f in findings if f.severity != "info"} == {"oscillation"}
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_loss_blown_up_in_its_first_steps_is_divergence(seed: int) -> None:
     rng = np.random.default_rng(seed)

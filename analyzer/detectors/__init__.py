@@ -13,7 +13,7 @@ usable data gives an empty list; the caller decides "insufficient data".
 from __future__ import annotations
 
 from .below_range import detect_below_range
-from .divergence import detect_divergence
+from .divergence import detect_divergence, val_not_recovered
 from .loss_spike import detect_loss_spike
 from .oscillation import detect_oscillation
 from .overfitting import detect_overfitting
@@ -55,4 +55,5 @@ __all__ = [
     "quiet",
     "too_slow_odds",
     "train_bounce",
+    "val_not_recovered",
 ]

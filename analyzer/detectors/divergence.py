@@ -34,6 +34,9 @@ Checks, in order (the first that fires wins, one finding per series):
    the LR threw the weights out early (often within the first tenth, so check 4 has no
    clean reference) and the run spent its steps getting back, ending near where it
    began. Reported as kind ``oscillation`` (``path: excursion``), warning.
+   A spike or excursion of checks 4–5 whose val loss ends ≥ ``val_blowup_factor`` (3×)
+   the untrained loss is a divergence after all (:func:`val_not_recovered`, applied by
+   the analysis, which has both losses).
 6. **Sustained upward drift** — on ≤ 512 block medians, Mann–Kendall with AR(1)
    correction on 22 windows of a fixed grid (¼, ⅓, ½, ¾ of the run, starts every ⅛,
    and the whole run), Bonferroni over the windows. Needs p_adj < alpha AND a Theil–Sen
@@ -518,3 +521,60 @@ def _drift(
             f"(+{100 * rel:.0f}%, p={pa:.2g}): training is destabilising; lower the learning rate.",
         )
     ]
+
+
+def val_not_recovered(
+    f: Finding,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None,
+    config: AnalysisConfig = DEFAULT_CONFIG,
+) -> Finding:
+    """A train blow-up the train loss came back from (``f``: a ``spike`` or ``excursion``
+    of checks 4, 4b and 5, kind ``oscillation``) is a divergence after all when the val
+    loss says the model did not come back: its last tenth (median, ≥ 4 evaluations) ends
+    ≥ ``divergence.val_blowup_factor`` (3) × the train loss's opening level (its first value,
+    or the median of its first 2 % when lower: the untrained model's loss; a blow-up from
+    the first steps lifts that median) while the train loss did not fall by half. The
+    minibatch loss of weights thrown far out can return to the untrained level (a
+    classifier that predicts one class) while a pass over held-out data still scores far
+    worse than the untrained model. Critical (evidence ``val_end_ratio``); ``f`` unchanged
+    otherwise."""
+    if (
+        val is None
+        or f.kind != "oscillation"
+        or f.evidence.get("path") not in ("spike", "excursion")
+    ):
+        return f
+    _, ty = finite_xy(*train)
+    vx, vy = finite_xy(*val)
+    if len(ty) < 3 or len(vy) < 4:
+        return f
+    opening = min(float(ty[0]), float(np.median(ty[: max(1, len(ty) // 50)])))
+    train_end = float(np.median(ty[-max(1, len(ty) // 10) :]))
+    val_end = float(np.median(vy[-max(1, len(vy) // 10) :]))
+    factor = config.divergence.val_blowup_factor
+    if not (opening > 0 and train_end > 0.5 * opening and val_end >= factor * opening):
+        return f
+    ratio = val_end / opening
+    return Finding(
+        kind="divergence",
+        metric="val_loss",
+        start_step=f.start_step,
+        end_step=int(vx[-1]),
+        severity="critical",
+        confidence=min(1.0, 0.5 + 0.5 * (1 - factor / ratio)),
+        evidence=dict(f.evidence)
+        | {
+            "path": "val_not_recovered",
+            "train_path": str(f.evidence.get("path")),
+            "train_opening": opening,
+            "val_end": val_end,
+            "val_end_ratio": ratio,
+        },
+        message=(
+            f"The training loss blew up from step {f.start_step} and came back near where it "
+            f"began, but the validation loss ended at {val_end:.4g}, {ratio:.1f}× the loss the "
+            f"run started at ({opening:.4g}): the weights did not recover; lower the learning "
+            "rate."
+        ),
+    )

@@ -144,6 +144,13 @@ class DivergenceParams:
     excursion_factor: float = 2.0
     excursion_hold: float = 1.25
     excursion_share: float = 0.05
+    #: A blow-up the train loss came back from whose val loss ends ≥ 3× the untrained
+    #: loss (:func:`~analyzer.detectors.divergence.val_not_recovered`): the 3× of the
+    #: corpus verification rule (a last val > 3× the val before training). Corpus-2 tuning
+    #: families: 21 divergent runs read as oscillation now read as divergence, nothing
+    #: else moved; at 2× (the explosion factor) also 3 oscillating runs whose val ended
+    #: 2.1–2.3× their start.
+    val_blowup_factor: float = 3.0
 
 
 @dataclass(frozen=True)
