@@ -305,6 +305,30 @@ def test_ultralytics_v8_time_column_is_wall_time(tmp_path: Path) -> None:
     assert run.meta.start_time is None  # elapsed seconds, not a date
 
 
+def test_ultralytics_trainings_appended_to_one_results_csv_are_one_run_each(
+    tmp_path: Path,
+) -> None:
+    """Ultralytics appends to results.csv: a new training in the same folder starts at the
+    first epoch again (its own run), a resume goes back only to the saved epoch (the same
+    run, later values kept). Read as one run, the last training's first epoch was all
+    that was left ("insufficient data")."""
+    rows = [(1, 1.9), (2, 1.7), (3, 1.6), (2, 1.65), (3, 1.55), (4, 1.5)]  # resumed at 2
+    rows += [(1, 2.5), (2, 2.4), (3, 2.3), (1, 3.0)]  # two new trainings
+    f = write(
+        tmp_path / "results.csv",
+        "epoch,time,train/box_loss,metrics/mAP50(B),lr/pg0\n"
+        + "".join(f"{e},{10 * e},{v},0.1,0.01\n" for e, v in rows),
+    )
+    runs = read_file(f)
+    assert [r.meta.name for r in runs] == [f"{tmp_path.name} #{i}" for i in (1, 2, 3)]
+    assert points(runs[0], "train/box_loss") == [(1, 1.9), (2, 1.65), (3, 1.55), (4, 1.5)]
+    assert points(runs[1], "train/box_loss") == [(1, 2.5), (2, 2.4), (3, 2.3)]
+    assert points(runs[2], "train/box_loss") == [(1, 3.0)]
+    assert runs[1].series("train/box_loss")["wall_time"].tolist() == [10.0, 20.0, 30.0]
+    assert "3 trainings appended" in " ".join(runs[0].warnings)
+    assert not runs[1].warnings  # said once, on the first
+
+
 def test_ultralytics_v5(tmp_path: Path) -> None:
     f = write(
         tmp_path / "results.csv",

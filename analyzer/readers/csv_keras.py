@@ -11,11 +11,8 @@ counter goes back (usually to 0): every such segment is its own run, named
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..model import Run
 from . import csv_table as ct
-from ._io import run_name_for
 
 
 def matches(table: ct.Table) -> bool:
@@ -27,19 +24,11 @@ def matches(table: ct.Table) -> bool:
     )
 
 
-def segments(steps: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Segment number per row (``-1`` where there is no epoch): a new one where the epoch goes back."""
-    seg = np.full(len(steps), -1, dtype=np.int64)
-    s = steps[ok]
-    seg[ok] = np.cumsum(np.concatenate([[0], np.diff(s) < 0]))
-    return seg
-
-
 def runs(table: ct.Table) -> list[Run]:
     """One run per appended segment."""
     epoch_col = table.names[0]
     steps, ok = ct.steps_of(table, epoch_col)
-    seg = segments(steps, ok)
+    seg = ct.restart_segments(steps, ok, to_first=False)
     n_seg = int(seg.max()) + 1 if ok.any() else 1
     metrics = [(c, c) for c in table.columns if c != epoch_col]
     if n_seg > 2 and n_seg == int(ok.sum()):  # every row a "restart": the epochs count down
@@ -50,16 +39,4 @@ def runs(table: ct.Table) -> list[Run]:
         return ct.require_points(
             table, [ct.make_run(table, frame, dialect="keras", step_axis="epoch")]
         )
-    base = run_name_for(table.path)
-    out = [
-        ct.make_run(
-            table,
-            ct.metric_frame(table, metrics, steps, seg == i, None),
-            dialect="keras",
-            step_axis="epoch",
-            name=f"{base} #{i + 1}",
-            segment=i,
-        )
-        for i in range(n_seg)
-    ]
-    return ct.require_points(table, out)
+    return ct.segment_runs(table, metrics, steps, seg, None, dialect="keras", step_axis="epoch")

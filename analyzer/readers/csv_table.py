@@ -209,6 +209,54 @@ def metric_columns(table: Table, step_col: str, wall_col: str | None) -> list[st
     return [c for c in table.columns if c not in skip and norm(c) not in STEP_NAMES]
 
 
+def restart_segments(steps: np.ndarray, ok: np.ndarray, *, to_first: bool) -> np.ndarray:
+    """Segment number per row (``-1`` where there is no step): a new segment where the
+    step goes back — to the file's first step or below when ``to_first`` (a new training
+    appended to the same file; going back less far is a resume, whose later values
+    :func:`~analyzer.model.finalize_frame` keeps), anywhere otherwise."""
+    seg = np.full(len(steps), -1, dtype=np.int64)
+    s = steps[ok]
+    if not len(s):
+        return seg
+    back = np.diff(s) < 0
+    if to_first:
+        back &= s[1:] <= s[0]
+    seg[ok] = np.cumsum(np.concatenate([[0], back]))
+    return seg
+
+
+def segment_runs(
+    table: Table,
+    metrics: Sequence[tuple[str, str]],
+    steps: np.ndarray,
+    seg: np.ndarray,
+    wall: np.ndarray | None,
+    *,
+    dialect: str,
+    step_axis: StepAxis,
+) -> list[Run]:
+    """One run per segment of :func:`restart_segments`, named ``"<name> #1"``, ``"#2"``…
+    The file's warnings (one says how many trainings it holds) go with the first run
+    only: shown once, not once per training."""
+    n_seg = int(seg.max()) + 1
+    table.warn(f"{n_seg} trainings appended (the epoch restarts); read as one run each")
+    base = run_name_for(table.path)
+    runs = [
+        make_run(
+            table,
+            metric_frame(table, metrics, steps, seg == i, wall),
+            dialect=dialect,
+            step_axis=step_axis,
+            name=f"{base} #{i + 1}",
+            segment=i,
+        )
+        for i in range(n_seg)
+    ]
+    for run in runs[1:]:
+        run.warnings.clear()
+    return require_points(table, runs)
+
+
 def single_run(
     table: Table,
     step_col: str,
@@ -241,6 +289,8 @@ __all__ = [
     "norm",
     "parse_table",
     "require_points",
+    "restart_segments",
+    "segment_runs",
     "single_run",
     "steps_of",
     "wall_of",

@@ -6,13 +6,23 @@ spaces. YOLOv8: ``epoch, [time,] train/box_loss, train/cls_loss, train/dfl_loss,
 metrics/precision(B)…, val/box_loss…, lr/pg0, lr/pg1, lr/pg2``; YOLOv5 has
 ``train/obj_loss`` and ``x/lr0..2``; YOLOv10 names its losses by head,
 ``train/box_om … train/dfl_oo`` (one-to-many, one-to-one). The epoch is the step (``step_axis="epoch"``);
-``time`` (seconds since the start) is the wall time. Names are kept as written, stripped.
+``time`` (seconds since the start of each training) is the wall time; trainings appended
+to one file are one run each. Names are kept as written, stripped.
 """
 
 from __future__ import annotations
 
 from ..model import Run
-from .csv_table import EPOCH_NAMES, Table, single_run
+from .csv_table import (
+    EPOCH_NAMES,
+    Table,
+    metric_columns,
+    restart_segments,
+    segment_runs,
+    single_run,
+    steps_of,
+    wall_of,
+)
 
 EXTRA_PREFIXES = ("metrics/", "lr/pg", "x/lr")
 
@@ -28,9 +38,18 @@ def matches(table: Table) -> bool:
 
 
 def runs(table: Table) -> list[Run]:
-    """One run, epoch as the step, ``time`` as the wall time."""
+    """One run per training, epoch as the step, ``time`` as the wall time. Ultralytics
+    appends to ``results.csv``: a new training in the same folder (``exist_ok=True``)
+    starts again at the first epoch — its own run —, while ``resume=True`` goes on from
+    the saved epoch (the same run)."""
     epoch_col = table.find(EPOCH_NAMES, numeric=False)
     assert epoch_col is not None  # matches() holds
-    return single_run(
-        table, epoch_col, dialect="ultralytics", step_axis="epoch", wall_names=("time",)
-    )
+    steps, ok = steps_of(table, epoch_col)
+    seg = restart_segments(steps, ok, to_first=True)
+    if seg.max() < 1:
+        return single_run(
+            table, epoch_col, dialect="ultralytics", step_axis="epoch", wall_names=("time",)
+        )
+    wall, wall_col = wall_of(table, ("time",))
+    metrics = [(c, c) for c in metric_columns(table, epoch_col, wall_col)]
+    return segment_runs(table, metrics, steps, seg, wall, dialect="ultralytics", step_axis="epoch")
