@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .findings import Action, Finding, Suggestion
-from .lr_priors import round_lr
+from .lr_priors import OPTIMIZER_RANGES, round_lr
 from .schedule import Schedule, lr_at
 from .stats import finite_xy
 
@@ -55,9 +55,12 @@ class SuggestParams:
     #: still cap the result). Surrogate closed loop on the 11 corpus-2 tuning families:
     #: the too-small runs reach the good val loss in 49 % with a cap of ×1000, 57 % at ×10⁴.
     stuck_multiplier: tuple[float, float] = (3.0, 10000.0)
-    #: … and at most ×10 when no LR is known at all (neither logged nor a run parameter):
-    #: then nothing caps the step (×290 for a run that gained 3.5 %), and a decade at a
-    #: time is the smaller change when in doubt.
+    #: … and at most ×10 when no LR is known at all (neither logged nor a run parameter),
+    #: or when neither the optimizer nor the setting is (a YOLO fine-tune at 1e-4 whose
+    #: loss was flat was told ×761, to 0.076): then nothing caps the step, and a decade
+    #: at a time is the smaller change when in doubt (up to the bottom of Adam's usual
+    #: range, 1e-4, when the LR sits further below it: the most common optimizer's, and
+    #: too small to throw any other's weights out).
     unknown_lr_cap: float = 10.0
     #: An onset LR below this share of the peak is the start of a warm-up, not the cause.
     onset_lr_share: float = 0.25
@@ -222,7 +225,24 @@ def increase_size(ctx: Context, gain: float) -> tuple[float, str]:
         if base >= top:  # already past that edge: a small step, as above a setting's prior
             factor, note = min(factor, 2.0), f" (already above the usual {fam} range {lo:g}–{hi:g})"
         elif base * factor > top:  # never past the edge a too-large LR is pulled back to
-            factor, note = _capped(base, top, factor, f"above the usual {fam} range")
+            factor, note = _capped(
+                base,
+                top,
+                factor,
+                f"{ctx.p.range_reach:g}× the top of the usual {fam} range {lo:g}–{hi:g}",
+            )
+    else:  # neither optimizer nor setting known: nothing says how far a good LR is
+        floor = OPTIMIZER_RANGES["adam"][0]
+        cap = max(ctx.p.unknown_lr_cap, floor / base)
+        if factor > cap:
+            factor, note = (
+                cap,
+                (
+                    " (the optimizer is not logged: a decade at a time)"
+                    if cap == ctx.p.unknown_lr_cap
+                    else f" (the optimizer is not logged: up to {floor:g}, the bottom of Adam's usual range)"
+                ),
+            )
     return factor, note
 
 

@@ -135,27 +135,47 @@ def test_an_increase_with_no_lr_known_goes_a_decade_at_a_time() -> None:
     assert "not logged" in s.rationale
 
 
+def test_an_increase_with_no_optimizer_known_goes_a_decade_at_a_time() -> None:
+    """With neither the optimizer nor the setting known nothing says how far a good LR
+    is (a YOLO fine-tune at 1e-4 whose loss was flat was told ×761, to 0.076): a decade
+    at a time, or up to the bottom of Adam's usual range when the LR sits further below."""
+    steps = np.arange(100.0)
+    f = _f("stagnation", diagnosis="stuck", rel_improvement=0.013, plateau_frac=1.0)
+    s = suggest([f], lr=(steps, np.full(100, 1e-4)))
+    assert s.action == "increase_lr" and s.suggested_lr == pytest.approx(1e-3)
+    assert "not logged" in s.rationale
+    flat = _f("stagnation", diagnosis="stuck", rel_improvement=0.001, plateau_frac=1.0)
+    s = suggest([flat], lr=(steps, np.full(100, 1e-7)))
+    assert s.suggested_lr == pytest.approx(1e-4)
+    s = suggest([f], lr=(steps, np.full(100, 1e-4)), params={"optimizer": "sgd"})
+    assert s.suggested_lr > 1e-2  # the optimizer known: its range decides
+
+
 def test_stagnation_actions() -> None:
     steps = np.arange(100.0)
     s = suggest(
         [_f("stagnation", diagnosis="stuck", rel_improvement=0.001, plateau_frac=1.0)],
         lr=(steps, np.full(100, 1e-6)),
+        params={"optimizer": "adam"},
     )
     target, top = DEFAULT_PARAMS.stuck_target_gain, DEFAULT_PARAMS.stuck_multiplier[1]
     assert s.action == "increase_lr" and s.factor == pytest.approx(min(target / 0.001, top))
     s = suggest(
         [_f("stagnation", diagnosis="stuck", rel_improvement=0.0, plateau_frac=1.0)],
         lr=(steps, np.full(100, 1e-6)),
+        params={"optimizer": "adam"},
     )
     assert s.factor == pytest.approx(top)  # no gain at all: the largest step
     s = suggest(
         [_f("stagnation", diagnosis="stuck", rel_improvement=0.025, plateau_frac=1.0)],
         lr=(steps, np.full(100, 1e-6)),
+        params={"optimizer": "adam"},
     )
     assert s.factor == pytest.approx(target / 0.025, rel=0.02)  # 2.5 % gained in a line
     s = suggest(
         [_f("stagnation", diagnosis="stuck", rel_improvement=0.9, plateau_frac=1.0)],
         lr=(steps, np.full(100, 1e-6)),
+        params={"optimizer": "adam"},
     )
     assert s.factor == pytest.approx(max(target / 0.9, 3.0), rel=0.02)
     s = suggest(
@@ -301,6 +321,16 @@ def test_an_increase_stops_at_the_edge_a_decrease_is_pulled_to() -> None:
     s = suggest([f], lr=(steps, np.full(100, 1e-3)), params={"optimizer": "adam"})
     assert s.action == "increase_lr"
     assert s.suggested_lr == pytest.approx(1e-3 * DEFAULT_PARAMS.range_reach, rel=0.05)
+
+
+def test_a_capped_increase_says_what_the_cap_is() -> None:
+    """The cap is named as what it is — a multiple of the top of the optimizer's usual
+    range, with the range — not as "at most 1: above the usual adagrad range"."""
+    steps = np.arange(100.0)
+    f = _f("stagnation", diagnosis="too_slow", rel_improvement=0.1, plateau_frac=1.0)
+    s = suggest([f], lr=(steps, np.full(100, 0.03)), params={"optimizer": "adagrad"})
+    assert s.action == "increase_lr" and s.suggested_lr == pytest.approx(1.0, rel=0.05)
+    assert "10× the top of the usual adagrad range 0.01–0.1" in s.rationale
 
 
 @pytest.mark.parametrize(
