@@ -163,7 +163,10 @@ def suggest_oscillation(ctx: Context) -> Suggestion:
     lr_on = ev.get("lr_at_onset")
     lr_on = float(lr_on) if isinstance(lr_on, (int, float)) else ctx.lr_at(onset)
     peak = ctx.base
-    if lr_on is None or (peak is not None and lr_on < p.onset_lr_share * peak):
+    # an onset low in a warm-up is where the swings were first seen, not what drove them
+    # (the largest LR over the swings did): no warm-up advice then, a lower peak
+    driven_at_onset = not (lr_on is None or (peak is not None and lr_on < p.onset_lr_share * peak))
+    if not driven_at_onset:
         lr_on = ctx.max_lr(onset, float(main.end_step)) or peak
     facts = _oscillation_facts(ev, onset)
     first = sched.first_step if sched is not None else None
@@ -179,7 +182,8 @@ def suggest_oscillation(ctx: Context) -> Suggestion:
         else ""
     )
     in_warm = bool(
-        sched
+        driven_at_onset
+        and sched
         and sched.warmup_steps > 0
         and sched.first_step is not None
         and onset < sched.first_step + sched.warmup_steps

@@ -81,6 +81,18 @@ def test_oscillation_during_warmup_adds_warmup() -> None:
     assert s.suggested_lr == pytest.approx(float(f"{lr[60] * OSCILLATION_FACTOR:.2g}"))
 
 
+def test_swings_first_seen_low_in_a_warm_up_are_driven_by_the_peak_not_fixed_by_a_warm_up() -> None:
+    """An onset at 5 % of the peak LR is where the swings were first seen, not what drove
+    them: the run already warms up, so the advice is a lower peak, not "warm up to 0.1×
+    the LR at onset" quoting the peak (a YOLO run warming up over 100 epochs whose val
+    jumped at the peak)."""
+    steps = np.arange(1000.0)
+    lr = S.lr_schedule(1000, "cosine", 1e-3, warmup=150)
+    f = _f("oscillation", start=8, end=999, onset_step=8.0, lr_at_onset=float(lr[8]))
+    s = suggest([f], lr=(steps, lr))
+    assert s.action == "decrease_lr" and s.suggested_lr == pytest.approx(1e-4)
+
+
 def test_oscillation_at_start_that_settles_adds_warmup() -> None:
     steps = np.arange(1000.0)
     lr = np.full(1000, 1e-3)
