@@ -342,6 +342,33 @@ EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None
     "yolo_results_csv/yolov8_150ep_val_plateau.csv": ({"overfitting", "stagnation"}, None, None),
     "yolo_results_csv/yolov8n_coco8_finetune_overfit.csv": ({"overfitting"}, None, None),
     "hf_trainer_state/codebert_10ep_eval_overfit.json": ({"overfitting"}, None, None),
+    # fresh real-log check 5 (2026-12-08): readings written before LR Tempo was run
+    "hf_trainer_state/ner_biomed_lr5e-5_overfit.json": ({"overfitting"}, None, None),
+    "hf_trainer_state/ner_biomed_focal_loss_noisy_eval.json": (
+        {"overfitting", "stagnation"},
+        None,
+        None,
+    ),
+    "jsonl/llama2_qlora_pretrain_3ep.jsonl": ({"healthy"}, None, None),
+    "plain_csv/dsc_se_lightnet_50ep.csv": ({"healthy"}, None, None),
+    "plain_csv/lung_histopath_effnet_lr_plateau.csv": ({"healthy", "oscillation"}, None, None),
+    "yolo_results_csv/fight_yolov8n_474ep.csv": ({"healthy"}, None, None),
+    "yolo_results_csv/fight_yolov8n_704ep_unstable_at_peak.csv": (
+        {"oscillation", "stagnation"},
+        "decrease",
+        None,
+    ),
+    "yolo_results_csv/tea_leaf_4_trainings_appended.csv": (
+        ({"healthy"}, {"insufficient_data"}, {"stagnation"}, {"insufficient_data"}),
+        None,
+        "LRT healthy for run 2 (4 evaluations: LR Tempo judges a val loss from 4); reading: run 2 is too short (insufficient data)",
+    ),
+    "lightning_csv/gaze_classifier_v0_val_plateau.csv": ({"healthy", "stagnation"}, None, None),
+    "detr_log_txt/deit_300ep_cosine/log.txt": (
+        {"healthy"},
+        None,
+        "LRT 2 runs: the first two epochs are logged twice (an aborted start, repeated), read as a 2-epoch training (insufficient data) and the 300-epoch one (healthy); reading: one healthy run",
+    ),
 }
 
 _CUT_ACTIONS = {"decrease_lr", "decay_lr"}
