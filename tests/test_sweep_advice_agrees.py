@@ -37,7 +37,7 @@ def _log_sweep(server: MlflowServer, prefix: str) -> tuple[str, dict[str, str]]:
             f"{prefix}_lr{lr}",
             {"loss": [float(v) for v in s.values], "lr": [float(lr)] * len(s.values)},
             steps=[int(x) for x in s.steps],
-            params={"lr": lr},
+            params={"lr": lr, "optimizer": "sgd"},  # its range sizes the stuck run's raise
         )
         for lr, s in series.items()
     }

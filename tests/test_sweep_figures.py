@@ -282,10 +282,11 @@ def test_review_rows_of_a_sweep_get_the_reconciled_lr(sweep) -> None:
 
 
 def test_run_page_and_grid_show_the_same_reconciled_lr(tmp_path: Path) -> None:
-    """A folder sweep of four runs (stuck at 1e-4, healthy at 1e-3, oscillating at 1e-2,
-    blown up at 3e-2): the stuck run's own advice (raise ×1000, to 0.1) crosses the edge
-    the sweep saw at 1e-2, so the Review grid and the Run page (card and figure, one
-    reconciled analysis) both show the sweep's 1e-3 instead."""
+    """A folder sweep of four runs (stuck at 1e-3, healthy at 3e-3, oscillating at 1e-2,
+    blown up at 3e-2): the stuck run's own advice (raise ×10 — no optimizer is logged: a
+    decade at a time —, to 1e-2) reaches the edge the sweep saw at 1e-2, so the Review
+    grid and the Run page (card and figure, one reconciled analysis) both show the
+    sweep's 3e-3 instead."""
     from analyzer.lrtext import lr_change
     from benchmarks import curves as S
     from dashboard.app import create_app
@@ -293,9 +294,9 @@ def test_run_page_and_grid_show_the_same_reconciled_lr(tmp_path: Path) -> None:
     from dashboard.views import analyze_safely, run_view
 
     runs = {
-        "1e-4": S.stagnation(seed=1),
-        "1e-3": S.healthy(seed=1),
-        "1e-2": S.oscillation(seed=1, scale=2.5),  # ends above 1e-3: the bounce cost loss
+        "1e-3": S.stagnation(seed=1),
+        "3e-3": S.healthy(seed=1),
+        "1e-2": S.oscillation(seed=1, scale=2.5),  # ends above 3e-3: the bounce cost loss
         "3e-2": S.divergence(seed=1, variant="explosion"),
     }
     for lr, s in runs.items():
@@ -307,7 +308,7 @@ def test_run_page_and_grid_show_the_same_reconciled_lr(tmp_path: Path) -> None:
         f = ReviewFilters("all")
         data, sweeps = review_sweeps(f)
         (sweep,) = sweeps
-        stuck = next(r for r in data.runs if r.meta.name == "mlp_lr1e-4")
+        stuck = next(r for r in data.runs if r.meta.name == "mlp_lr1e-3")
         own = analyze_safely(stuck).suggestion
         assert own.action == "increase_lr" and own.suggested_lr >= sweep.stability_edge_lr
         row = next(
