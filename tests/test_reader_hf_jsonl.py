@@ -376,6 +376,20 @@ def test_real_jsonl_logs(real_logs: Path) -> None:
 REAL_LOGS2 = Path(__file__).resolve().parent / "real_logs2"
 
 
+def test_a_restart_that_repeats_the_opening_epochs_is_read_once(tmp_path: Path) -> None:
+    """A training restarted from scratch with the same seed after a crash writes its first
+    epochs again with the same losses (a real DeiT log.txt: epochs 0, 1, then 0, 1, 2 …):
+    one training, not a 2-epoch one beside it; a restart whose losses differ is a new
+    training."""
+    rows = [detr_line(e, 6 - e, aux=1) for e in range(5)]
+    path = write(tmp_path, "deit/log.txt", "".join(rows[:2] + rows))
+    [run] = read_file(path)
+    assert run.series("train_loss")["step"].tolist() == [0, 1, 2, 3, 4]
+    assert any("repeat the first 2 epochs" in w for w in run.warnings)
+    other = [detr_line(e, 7 - e, aux=1) for e in range(2)]
+    assert len(read_file(write(tmp_path, "two/log.txt", "".join(other + rows)))) == 2
+
+
 def test_real_detr_log_txt() -> None:
     """DETR's own format, from forks of facebookresearch/detr (Apache-2.0)."""
     detr = REAL_LOGS2 / "detr_log_txt"

@@ -93,8 +93,7 @@ REAL_LOGS2 = Path(__file__).resolve().parent / "real_logs2"
 
 def test_folder_scan_of_real_logs2_finds_each_log_and_not_its_notes() -> None:
     """SOURCES.md and manifest.json are not logs; every committed log is found once, and the
-    CLI reads them all (the appended DETR log.txt and the DeiT log.txt whose first two
-    epochs were written twice are two runs each)."""
+    CLI reads them all (the appended DETR log.txt is two runs)."""
     logs = {
         str(p)
         for p in REAL_LOGS2.rglob("*")
@@ -110,7 +109,7 @@ def test_folder_scan_of_real_logs2_finds_each_log_and_not_its_notes() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
-    assert doc["errors"] == [] and len(doc["runs"]) == len(logs) + 2
+    assert doc["errors"] == [] and len(doc["runs"]) == len(logs) + 1
     assert all({"train_loss", "val_loss"} & set(r["metrics"]) for r in doc["runs"])
     with_lr = [r for r in doc["runs"] if "lr" in r["metrics"]]
     assert len(with_lr) == len(

@@ -149,6 +149,27 @@ def _appended_runs(
     return parts
 
 
+def _repeats_start_of(
+    part: list[tuple[int, dict[str, Any]]], nxt: list[tuple[int, dict[str, Any]]]
+) -> bool:
+    """Whether ``part`` is the opening of ``nxt`` written twice: the same epochs with the
+    same value of every loss key both hold (≥ 1) — a training restarted from scratch with
+    the same seed after a crash repeats its first epochs exactly; evaluation metrics may
+    differ by nondeterminism, losses of the same batches do not."""
+    if not part or len(part) > len(nxt):
+        return False
+    compared = 0
+    for (_, a), (_, b) in zip(part, nxt):
+        if a.get("epoch") != b.get("epoch"):
+            return False
+        for k, v in a.items():
+            if "loss" in k.lower() and isinstance(v, (int, float)) and k in b:
+                if v != b[k]:
+                    return False
+                compared += 1
+    return compared > 0
+
+
 def _run_of(
     path: Path,
     records: list[tuple[int, dict[str, Any]]],
@@ -210,6 +231,14 @@ def read(path: Path) -> list[Run]:
         raise ReaderError(str(path), "no JSON object found", where)
     key = step_key_of([r for _, r in records])
     parts = _appended_runs(records) if key is None else [records]
+    for i in range(len(parts) - 2, -1, -1):
+        if _repeats_start_of(parts[i], parts[i + 1]):
+            warnings.append(
+                f"{path}: lines {parts[i][0][0]}–{parts[i][-1][0]} repeat the first "
+                f"{len(parts[i])} epochs of the training after them (restarted from scratch): "
+                "read once"
+            )
+            del parts[i]
     if len(parts) > 1:
         warnings.append(
             f"{path}: {len(parts)} trainings appended (the epoch restarts); read as one run each"
