@@ -41,8 +41,9 @@ Pipeline (pure: no I/O, no printing):
 5. status via ``status_of`` (info findings keep a run healthy), the suggestion via
    :func:`analyzer.suggest.suggest`.
 
-Too few finite train points (``config.min_points``) and fewer than 4 validation
-points → ``insufficient_data`` (findings of non-finite values still count).
+Too few finite train points (``config.min_points``) and fewer than
+:data:`MIN_VAL_POINTS` (5) validation points, with no finding → ``insufficient_data``
+(findings still count: four val points rising every time are overfitting).
 """
 
 from __future__ import annotations
@@ -125,6 +126,12 @@ def _no_warning(findings: list[Finding]) -> bool:
 def _count_finite(s: tuple[np.ndarray, np.ndarray] | None) -> int:
     return 0 if s is None else len(finite_xy(*s)[0])
 
+
+#: Fewer validation points than this (and too few train points) with no finding: too
+#: short to call healthy. Two readers of real logs each called a 4-epoch run "too short"
+#: (a DETR fine-tune and one of four YOLO trainings appended to one file) where LR Tempo,
+#: at 4, called them healthy.
+MIN_VAL_POINTS = 5
 
 #: A val loss this many times its opening level at the end has blown up.
 VAL_BLOWUP = 2.0
@@ -387,7 +394,7 @@ def analyze_series(
         findings += detect_loss_spike(train, val, lr, config=cfg)
     if _no_warning(findings):
         findings += detect_slow_descent(train, val, lr, config=cfg)
-    insufficient = n_train < cfg.min_points and n_val < 4
+    insufficient = n_train < cfg.min_points and n_val < MIN_VAL_POINTS
     return findings, insufficient
 
 

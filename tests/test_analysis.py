@@ -241,7 +241,7 @@ EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None
     "detr_log_txt/detr_dcmha_4ep_val_rising/log.txt": (
         {"insufficient_data", "overfitting"},
         None,
-        "LRT healthy on 4 epochs; reading: too short, and val rose at every evaluation",
+        None,
     ),
     "detr_log_txt/detr_5ep_then_2ep_appended/log.txt": (
         ({"healthy", "insufficient_data"}, {"insufficient_data"}),
@@ -361,7 +361,7 @@ EXPECT2: dict[str, tuple[set[str] | tuple[set[str], ...], str | None, str | None
     "yolo_results_csv/tea_leaf_4_trainings_appended.csv": (
         ({"healthy"}, {"insufficient_data"}, {"stagnation"}, {"insufficient_data"}),
         None,
-        "LRT healthy for run 2 (4 evaluations: LR Tempo judges a val loss from 4); reading: run 2 is too short (insufficient data)",
+        None,
     ),
     "lightning_csv/gaze_classifier_v0_val_plateau.csv": ({"healthy", "stagnation"}, None, None),
     "detr_log_txt/deit_300ep_cosine/log.txt": ({"healthy"}, None, None),
