@@ -329,6 +329,16 @@ def test_ultralytics_trainings_appended_to_one_results_csv_are_one_run_each(
     assert not runs[1].warnings  # said once, on the first
 
 
+def test_an_ultralytics_row_without_an_epoch_is_warned_about_once(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "results.csv",
+        "epoch,train/box_loss,metrics/mAP50(B),lr/pg0\n"
+        "1,1.9,0.1,0.01\n,1.8,0.1,0.01\n2,1.7,0.1,0.01\n3,1.6,0.2,0.01\n",
+    )
+    [run] = read_file(f)
+    assert sum("line 3" in w for w in run.warnings) == 1
+
+
 def test_ultralytics_v5(tmp_path: Path) -> None:
     f = write(
         tmp_path / "results.csv",

@@ -265,13 +265,22 @@ def single_run(
     step_axis: StepAxis,
     wall_names: Sequence[str] = WALL_NAMES,
     rename: dict[str, str] | None = None,
+    appended: bool = False,
 ) -> list[Run]:
-    """One run: every numeric column except the step, wall-time and other step columns."""
+    """One run: every numeric column except the step, wall-time and other step columns —
+    with ``appended``, one per training appended to the file (the step back to the first:
+    :func:`restart_segments` ``to_first``)."""
     steps, ok = steps_of(table, step_col)
     wall, wall_col = wall_of(table, wall_names)
     rename = rename or {}
-    cols = metric_columns(table, step_col, wall_col)
-    frame = metric_frame(table, [(rename.get(c, c), c) for c in cols], steps, ok, wall)
+    metrics = [(rename.get(c, c), c) for c in metric_columns(table, step_col, wall_col)]
+    if appended:
+        seg = restart_segments(steps, ok, to_first=True)
+        if seg.max() >= 1:
+            return segment_runs(
+                table, metrics, steps, seg, wall, dialect=dialect, step_axis=step_axis
+            )
+    frame = metric_frame(table, metrics, steps, ok, wall)
     return require_points(table, [make_run(table, frame, dialect=dialect, step_axis=step_axis)])
 
 

@@ -13,16 +13,7 @@ to one file are one run each. Names are kept as written, stripped.
 from __future__ import annotations
 
 from ..model import Run
-from .csv_table import (
-    EPOCH_NAMES,
-    Table,
-    metric_columns,
-    restart_segments,
-    segment_runs,
-    single_run,
-    steps_of,
-    wall_of,
-)
+from .csv_table import EPOCH_NAMES, Table, single_run
 
 EXTRA_PREFIXES = ("metrics/", "lr/pg", "x/lr")
 
@@ -44,12 +35,11 @@ def runs(table: Table) -> list[Run]:
     the saved epoch (the same run)."""
     epoch_col = table.find(EPOCH_NAMES, numeric=False)
     assert epoch_col is not None  # matches() holds
-    steps, ok = steps_of(table, epoch_col)
-    seg = restart_segments(steps, ok, to_first=True)
-    if seg.max() < 1:
-        return single_run(
-            table, epoch_col, dialect="ultralytics", step_axis="epoch", wall_names=("time",)
-        )
-    wall, wall_col = wall_of(table, ("time",))
-    metrics = [(c, c) for c in metric_columns(table, epoch_col, wall_col)]
-    return segment_runs(table, metrics, steps, seg, wall, dialect="ultralytics", step_axis="epoch")
+    return single_run(
+        table,
+        epoch_col,
+        dialect="ultralytics",
+        step_axis="epoch",
+        wall_names=("time",),
+        appended=True,
+    )
