@@ -65,7 +65,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..findings import Finding, MetricRole, Severity
-from ..stats import bonferroni, confidence, finite_xy, reduce_blocks, rolling_median, trend_test
+from ..stats import (
+    bonferroni,
+    confidence,
+    finite_xy,
+    opening_and_end,
+    reduce_blocks,
+    rolling_median,
+    trend_test,
+)
 from .params import DEFAULT_CONFIG, AnalysisConfig, quiet
 
 WINDOW_FRACS = (0.25, 1.0 / 3.0, 0.5, 0.75, 1.0)
@@ -263,7 +271,7 @@ def _finite_checks(
             peak = float(y.max())
             # back below its early level and near where it began: a spike, not a broken run
             # (an early maximum the blow-up already lifted is no level to come back to)
-            opening = float(np.median(y[: max(1, n // 50)]))
+            opening = opening_and_end(y, 50)[0]
             far_above_start = opening > 0 and final >= config.divergence.explosion_factor * opening
             if final < ref and not far_above_start:
                 return [_spike(x, y, above, i, peak, ref, final, metric)]
@@ -549,9 +557,9 @@ def val_not_recovered(
     vx, vy = finite_xy(*val)
     if len(ty) < 3 or len(vy) < 4:
         return f
-    opening = min(float(ty[0]), float(np.median(ty[: max(1, len(ty) // 50)])))
-    train_end = float(np.median(ty[-max(1, len(ty) // 10) :]))
-    val_end = float(np.median(vy[-max(1, len(vy) // 10) :]))
+    median_opening, train_end = opening_and_end(ty, 50)
+    opening = min(float(ty[0]), median_opening)
+    val_end = opening_and_end(vy, 10)[1]
     factor = config.divergence.val_blowup_factor
     if not (opening > 0 and train_end > 0.5 * opening and val_end >= factor * opening):
         return f
